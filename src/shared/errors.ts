@@ -1,0 +1,29 @@
+// Expected failures (a bad config, a peer gone, a missing tool) carry a code,
+// context and the cause. Programmer errors are AssertionErrors instead.
+
+export type ErrorCode =
+  | "config_invalid"
+  | "config_unreadable"
+  | "key_invalid"
+  | "key_unreadable"
+  | "peer_unknown"
+  | "frame_malformed"
+  | "actuate_failed"
+  | "netns_unavailable"
+  | "usage"
+  | "api_unreachable";
+
+export class UmbraError extends Error {
+  override name = "UmbraError";
+  readonly code: ErrorCode;
+  readonly context: Record<string, unknown>;
+  constructor(code: ErrorCode, message: string, context: Record<string, unknown> = {}, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.code = code;
+    this.context = context;
+  }
+}
+
+export function isUmbraError(e: unknown): e is UmbraError {
+  return e instanceof UmbraError;
+}
