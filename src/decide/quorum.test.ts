@@ -1,0 +1,257 @@
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import * as q from "./quorum.ts";
+import type { HostId } from "../shared/ids.ts";
+import type { QuorumConfig, QuorumEffect, QuorumMsg, QuorumState } from "./quorum.ts";
+import { createCluster, type SimOptions } from "../sim/cluster.ts";
+
+const H = (s: string) => s as HostId;
+const [h1, h2, h3] = [H("h1"), H("h2"), H("h3")];
+const hosts = [h1, h2, h3];
+
+const timing = { leaseMs: 300, renewIntervalMs: 50, driftMaxPpm: 1000, actuationGuardMs: 20, proposalTimeoutMs: 150 };
+
+function cfg(self: HostId, over: Partial<QuorumConfig> = {}): QuorumConfig {
+  return { service: "web", self, candidates: hosts, voters: hosts, hosts, ...timing, ...over };
+}
+
+function sends(fx: QuorumEffect[], type: QuorumMsg["type"]): Array<Extract<QuorumEffect, { type: "send" }>> {
+  return fx.filter((f): f is Extract<QuorumEffect, { type: "send" }> => f.type === "send" && f.msg.type === type);
+}
+
+const propose = (epoch: number, holder: HostId, over: Partial<Extract<QuorumMsg, { type: "propose" }>> = {}) =>
+  ({ type: "propose", service: "web", epoch, holder, from: null, reason: "initial", proposer: holder, basis: null, ...over }) as const;
+
+/** A voter past its reboot wait, with no holder yet. */
+function freshVoter(self: HostId): QuorumState {
+  return q.initialQuorum(cfg(self), null, 0);
+}
+
+describe("majority", () => {
+  test.each([
+    [1, 1],
+    [2, 2],
+    [3, 2],
+    [4, 3],
+    [5, 3],
+    [7, 4],
+  ])("%i voters need %i", (n, m) => expect(q.majority(n)).toBe(m));
+});
+
+describe("voter", () => {
+  test("votes once per epoch: a second proposal for the same epoch is rejected", () => {
+    let s = freshVoter(h3);
+    let out = q.step(s, { type: "received", from: h1, msg: propose(1, h1) }, 400);
+    expect(sends(out.effects, "vote")).toHaveLength(1);
+    // the persist comes before the vote goes out
+    expect(out.effects.findIndex((f) => f.type === "persist")).toBeLessThan(out.effects.findIndex((f) => f.type === "send"));
+    s = out.state;
+    out = q.step(s, { type: "received", from: h2, msg: propose(1, h2) }, 401);
+    expect(sends(out.effects, "vote")).toHaveLength(0);
+    expect(sends(out.effects, "reject")).toHaveLength(1);
+    // the same proposal again gets the same vote again (lost-vote retry)
+    out = q.step(out.state, { type: "received", from: h1, msg: propose(1, h1) }, 402);
+    expect(sends(out.effects, "vote")).toHaveLength(1);
+  });
+
+  test("does not vote during the reboot wait", () => {
+    const s = freshVoter(h3);
+    const out = q.step(s, { type: "received", from: h1, msg: propose(1, h1) }, timing.leaseMs - 1);
+    expect(sends(out.effects, "vote")).toHaveLength(0);
+    // ...but votes for it as soon as the wait is over
+    const later = q.step(out.state, { type: "tick", rand: 0.5 }, timing.leaseMs);
+    expect(sends(later.effects, "vote").map((f) => f.to)).toEqual([h1]);
+  });
+
+  test.each([
+    ["initial while a holder is known", "initial", h1, null],
+    ["holder-lost naming the wrong old holder", "holder-lost", h2, h3],
+    ["a handover not sent by the holder", "handover", h2, h1],
+  ] as const)("refuses an unsupported reason: %s", (_name, reason, holder, from) => {
+    // h3 knows h1 as holder of epoch 1 (from a certificate signed by h1, h2).
+    let s = freshVoter(h3);
+    s = q.step(s, { type: "received", from: h1, msg: { type: "certificate", inPerson: false, cert: { service: "web", epoch: 1, holder: h1, from: null, reason: "initial", votes: [{ voter: h1, sig: "" }, { voter: h2, sig: "" }] } } }, 1000).state;
+    const out = q.step(s, { type: "received", from: h2, msg: propose(2, holder, { reason, from, proposer: h2 }) }, 5000);
+    expect(sends(out.effects, "vote")).toHaveLength(0);
+  });
+
+  test("holds its vote while its grant to the holder runs, and casts it when the grant expires", () => {
+    let s = freshVoter(h3);
+    s = q.step(s, { type: "received", from: h1, msg: { type: "certificate", inPerson: false, cert: { service: "web", epoch: 1, holder: h1, from: null, reason: "initial", votes: [{ voter: h1, sig: "" }, { voter: h2, sig: "" }] } } }, 400).state;
+    const granted = q.step(s, { type: "received", from: h1, msg: { type: "renew", service: "web", epoch: 1, holder: h1, seq: 1 } }, 1000);
+    expect(sends(granted.effects, "grant")).toHaveLength(1);
+    const p = propose(2, h2, { reason: "holder-lost", from: h1, proposer: h2 });
+    const early = q.step(granted.state, { type: "received", from: h2, msg: p }, 1000 + timing.leaseMs - 1);
+    expect(sends(early.effects, "vote")).toHaveLength(0);
+    const onTime = q.step(early.state, { type: "tick", rand: 0 }, 1000 + timing.leaseMs);
+    expect(sends(onTime.effects, "vote").map((f) => f.to)).toEqual([h2]);
+  });
+
+  test("after voting for epoch 2 it refuses to renew the lease of epoch 1", () => {
+    let s = freshVoter(h3);
+    s = q.step(s, { type: "received", from: h1, msg: { type: "certificate", inPerson: false, cert: { service: "web", epoch: 1, holder: h1, from: null, reason: "initial", votes: [{ voter: h1, sig: "" }, { voter: h2, sig: "" }] } } }, 400).state;
+    s = q.step(s, { type: "received", from: h2, msg: propose(2, h2, { reason: "holder-lost", from: h1, proposer: h2 }) }, 1000).state;
+    expect(s.votedEpoch).toBe(2);
+    const out = q.step(s, { type: "received", from: h1, msg: { type: "renew", service: "web", epoch: 1, holder: h1, seq: 7 } }, 1001);
+    expect(sends(out.effects, "grant")).toHaveLength(0);
+  });
+});
+
+describe("certificates", () => {
+  const cert = (votes: string[]) => ({ service: "web", epoch: 1, holder: h1, from: null, reason: "initial" as const, votes: votes.map((v) => ({ voter: H(v), sig: "" })) });
+  test.each([
+    [["h1"], false],
+    [["h1", "h1"], false],
+    [["h1", "h4"], false],
+    [["h1", "h2"], true],
+    [["h1", "h2", "h3"], true],
+  ])("votes %j form a certificate: %p", (votes, ok) => {
+    expect(q.certificateWellFormed(cfg(h1), cert(votes))).toBe(ok);
+  });
+
+  test("a proposer certifies only at a majority and only then takes the VIP", () => {
+    let s = q.initialQuorum(cfg(h1), null, 0);
+    const out0 = q.step(s, { type: "tick", rand: 0 }, 300);
+    expect(sends(out0.effects, "propose").map((f) => f.to)).toEqual(hosts);
+    s = out0.state;
+    const vote = (voter: HostId) => ({ type: "vote", service: "web", epoch: 1, holder: h1, from: null, reason: "initial", voter, sig: "x" }) as const;
+    const one = q.step(s, { type: "received", from: h1, msg: vote(h1) }, 301);
+    expect(one.effects.some((f) => f.type === "take-vip")).toBe(false);
+    const dup = q.step(one.state, { type: "received", from: h1, msg: vote(h1) }, 302);
+    expect(dup.effects.some((f) => f.type === "take-vip")).toBe(false);
+    const two = q.step(dup.state, { type: "received", from: h2, msg: vote(h2) }, 303);
+    expect(two.effects.filter((f) => f.type === "take-vip")).toHaveLength(1);
+    expect(q.leaseValid(two.state, 303)).toBe(true);
+    // the lease counts from the proposal, shortened for drift and the guard
+    expect(two.state.leaseUntilMs).toBe(300 + q.holderLeaseMs(cfg(h1)));
+    // and it lapses without renewals: the VIP drops, the host enters safe mode
+    const lapsed = q.step(two.state, { type: "tick", rand: 0 }, two.state.leaseUntilMs);
+    expect(lapsed.effects.some((f) => f.type === "drop-vip")).toBe(true);
+    expect(lapsed.state.role).toBe("safe-mode");
+    expect(q.leaseValid(lapsed.state, two.state.leaseUntilMs)).toBe(false);
+  });
+});
+
+// ------------------------------------------------------------- cluster runs
+
+function opts(seed: number, over: Partial<SimOptions> = {}): SimOptions {
+  return {
+    hosts,
+    voters: hosts,
+    candidates: hosts,
+    timing,
+    tickMs: 5,
+    net: { delayMinMs: 0.2, delayMaxMs: 2, dropRate: 0, duplicateRate: 0 },
+    seed,
+    ...over,
+  };
+}
+
+describe("cluster", () => {
+  test("the primary is certified first and keeps the VIP while healthy", () => {
+    const c = createCluster(opts(1));
+    c.run(5_000);
+    expect(c.holdersNow()).toEqual([h1]);
+    expect(c.certificates().map((x) => [x.epoch, x.holder])).toEqual([[1, h1]]);
+  });
+
+  test("a cut-off primary drops the VIP; a shadow takes it only after the old lease ran out", () => {
+    const c = createCluster(opts(2));
+    c.run(2_000);
+    expect(c.holdersNow()).toEqual([h1]);
+    const cutAt = c.nowMs();
+    c.partition([[h1], [h2, h3]]);
+    c.run(cutAt + 2_000);
+    expect(c.holdersNow()).toEqual([h2]);
+    const take = c.takes.find((t) => t.host === h2)!;
+    const drop = c.trace.find((t) => t.host === h1 && t.what.startsWith("drop-vip"))!;
+    expect(drop.atMs).toBeLessThan(take.atMs);
+    // failover within a lease plus a couple of rounds
+    expect(take.atMs - cutAt).toBeLessThan(timing.leaseMs + 2 * timing.renewIntervalMs);
+    // the old primary, back, does not take the VIP from a holder with a lease
+    c.heal();
+    c.run(c.nowMs() + 3_000);
+    expect(c.holdersNow()).toEqual([h2]);
+    expect(c.node(h1).role).toBe("follower");
+    expect(c.node(h1).epoch).toBe(2);
+  });
+
+  test("a crashed holder is replaced; restarted, it stays a follower", () => {
+    const c = createCluster(opts(3));
+    c.run(2_000);
+    c.crash(h1);
+    c.run(4_000);
+    expect(c.holdersNow()).toEqual([h2]);
+    c.restart(h1);
+    c.run(8_000);
+    expect(c.holdersNow()).toEqual([h2]);
+  });
+
+  test("with the primary and first shadow down, the last shadow cannot win alone", () => {
+    const c = createCluster(opts(4));
+    c.run(2_000);
+    c.crash(h1);
+    c.crash(h2);
+    c.run(6_000);
+    expect(c.holdersNow()).toEqual([]);
+    c.restart(h2);
+    c.run(12_000);
+    expect(c.holdersNow()).toHaveLength(1);
+  });
+
+  test("a handover in person moves the VIP with a gap of one message", () => {
+    const c = createCluster(opts(5));
+    c.run(2_000);
+    const t0 = c.nowMs();
+    c.handover(h1, h2);
+    c.run(t0 + 500);
+    expect(c.holdersNow()).toEqual([h2]);
+    const drop = c.trace.find((t) => t.host === h1 && t.what.includes("why=handover"))!;
+    const take = c.takes.find((t) => t.host === h2)!;
+    expect(take.atMs - drop.atMs).toBeLessThan(10);
+  });
+
+  test("same seed, same trace", () => {
+    const run = () => {
+      const c = createCluster(opts(9, { net: { delayMinMs: 0.1, delayMaxMs: 30, dropRate: 0.2, duplicateRate: 0.1 } }));
+      c.run(1_000);
+      c.partition([[h1], [h2, h3]]);
+      c.run(3_000);
+      c.heal();
+      c.run(5_000);
+      return JSON.stringify(c.trace);
+    };
+    expect(run()).toBe(run());
+  });
+
+  test("property: under loss, duplication, delay, partitions and crashes, never two holders and never two certificates per epoch", () => {
+    // The cluster asserts both after every step; a violation throws.
+    const arbFault = fc.record({
+      atMs: fc.integer({ min: 0, max: 8_000 }),
+      kind: fc.constantFrom("partition", "heal", "crash", "restart", "handover"),
+      a: fc.constantFrom(h1, h2, h3),
+      b: fc.constantFrom(h1, h2, h3),
+    });
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.array(arbFault, { maxLength: 12 }), (seed, faults) => {
+        const c = createCluster(
+          opts(seed, { net: { delayMinMs: 0.1, delayMaxMs: 40, dropRate: 0.15, duplicateRate: 0.05 } }),
+        );
+        for (const f of [...faults].sort((x, y) => x.atMs - y.atMs)) {
+          c.run(f.atMs);
+          if (f.kind === "partition") c.partition([[f.a], hosts.filter((h) => h !== f.a)]);
+          else if (f.kind === "heal") c.heal();
+          else if (f.kind === "crash") c.crash(f.a);
+          else if (f.kind === "restart") c.restart(f.a);
+          else if (f.a !== f.b && c.holdersNow().includes(f.a)) c.handover(f.a, f.b);
+        }
+        // liveness: once healed with everyone up, some host holds the VIP
+        c.heal();
+        for (const h of hosts) if (!c.isUp(h)) c.restart(h);
+        c.run(c.nowMs() + 10_000);
+        expect(c.holdersNow()).toHaveLength(1);
+      }),
+      { seed: 42, numRuns: 200 },
+    );
+  });
+});

@@ -1,0 +1,681 @@
+// The leader-free quorum of DESIGN.md, for one service, as a pure machine.
+//
+// Every agent runs one of these per service and plays every part at once:
+// voter (signs at most one proposal per epoch, grants leases), proposer
+// (asks for epoch+1 when the holder is lost), and holder (keeps the VIP only
+// while a majority renews its lease). Safety rests on one promise: a voter
+// never votes for a new epoch while a lease it granted is still running. A
+// certificate needs a majority, the holder's lease needs a majority, the two
+// intersect, so a certificate is itself proof that the old lease expired —
+// unless the old holder handed over in person, which it does only after it
+// has dropped the VIP.
+//
+// Messages to self go through the shell like any other (it loops them back),
+// so the self-vote and the self-grant follow the same rules as everyone's.
+
+import { assert, assertNever } from "../shared/assert.ts";
+import type { HostId } from "../shared/ids.ts";
+
+/** Why a proposal asks for a new holder. */
+export type Reason =
+  | "initial" // no holder has ever been certified
+  | "holder-lost" // the holder stopped renewing its lease
+  | "handover"; // the holder asked to hand over in person (planned move)
+
+export type Vote = { voter: HostId; sig: string };
+
+export type Certificate = {
+  service: string;
+  epoch: number;
+  holder: HostId;
+  /** The holder this one replaces (null before the first). */
+  from: HostId | null;
+  reason: Reason;
+  /** A majority of the configured voters; signatures are checked by the shell. */
+  votes: Vote[];
+};
+
+export type QuorumMsg =
+  | {
+      type: "propose"; service: string; epoch: number; holder: HostId; from: HostId | null; reason: Reason; proposer: HostId;
+      /** The certificate that made `from` the holder: a voter that missed it learns it here. */
+      basis: Certificate | null;
+    }
+  | { type: "vote"; service: string; epoch: number; holder: HostId; from: HostId | null; reason: Reason; voter: HostId; sig: string }
+  | { type: "reject"; service: string; epoch: number; voter: HostId; votedEpoch: number }
+  | { type: "certificate"; cert: Certificate; inPerson: boolean }
+  | { type: "renew"; service: string; epoch: number; holder: HostId; seq: number }
+  | { type: "grant"; service: string; epoch: number; seq: number; voter: HostId }
+  | { type: "cert-request"; service: string; epoch: number }; // "I lack your certificate of this epoch"
+
+export type QuorumConfig = {
+  service: string;
+  self: HostId;
+  /** Who may be holder, best first: the primary, then its shadows. */
+  candidates: HostId[];
+  /** A majority of these signs a certificate and renews a lease. */
+  voters: HostId[];
+  /** Every host of the cluster: certificates go to all of them. */
+  hosts: HostId[];
+  leaseMs: number;
+  renewIntervalMs: number;
+  /** Bound on the clock rate difference between two hosts, in parts per million. */
+  driftMaxPpm: number;
+  /** The holder gives up its lease this much early, to cover the time `ip addr del` takes. */
+  actuationGuardMs: number;
+  /** A proposal is re-sent this often; a lower-ranked candidate waits rank × this before it proposes. */
+  proposalTimeoutMs: number;
+};
+
+/** What a voter must not forget across a restart (the shell writes it before sending). */
+export type Persisted = {
+  epoch: number;
+  holder: HostId | null;
+  /** The proof of epoch/holder, to show hosts that missed it. */
+  cert: Certificate | null;
+  votedEpoch: number;
+  votedHolder: HostId | null;
+};
+
+export const Role = {
+  follower: "follower", // holds nothing
+  acquiring: "acquiring", // certified holder, waiting for the first majority of grants
+  holding: "holding", // certified holder with a valid lease: the VIP is up here
+  safeMode: "safe-mode", // certified holder whose lease ran out: VIP dropped until a majority renews
+  handingOver: "handing-over", // holder that asked the voters to move the service in person
+} as const;
+export type Role = (typeof Role)[keyof typeof Role];
+
+/** Renewals kept in flight; older ones can no longer extend the lease anyway. */
+export const RENEWALS_IN_FLIGHT_MAX = 8;
+
+type Renewal = {
+  seq: number;
+  sentAtMs: number;
+  /** Distinct voters that granted it; a majority extends the lease. */
+  grantedBy: HostId[];
+};
+
+type Proposal = {
+  epoch: number;
+  holder: HostId;
+  from: HostId | null;
+  reason: Reason;
+  /** When first sent: the new holder's lease counts from here. */
+  firstSentAtMs: number;
+  lastSentAtMs: number;
+  /** Distinct voters' signed votes; a majority is a certificate. */
+  votes: Vote[];
+};
+
+export type QuorumState = {
+  config: QuorumConfig;
+  /** Highest certified epoch seen; only grows. */
+  epoch: number;
+  /** Holder named by that certificate (null before the first). */
+  holder: HostId | null;
+  /** The certificate for `epoch`, kept to re-send to voters that lag. */
+  cert: Certificate | null;
+  /** Highest epoch this host voted in: one vote per (service, epoch). */
+  votedEpoch: number;
+  /** Whom it voted for in votedEpoch, so a lost vote can be re-sent identically. */
+  votedHolder: HostId | null;
+  /** The proposal it voted for, to re-send an identical vote. */
+  votedProposal: Extract<QuorumMsg, { type: "propose" }> | null;
+  /** As voter: this host promised the holder of grantEpoch not to vote for a newer epoch before grantUntilMs. */
+  grantUntilMs: number;
+  grantEpoch: number;
+  /** The holder renewed (to us, voter or not) recently enough to count as alive until then. */
+  holderSeenUntilMs: number;
+  /** After a restart the promises made before it are forgotten: no vote before this. */
+  noVoteBeforeMs: number;
+  /** As voter: a proposal it could not vote for yet (a grant still runs); it votes when the grant expires. */
+  pendingProposal: Extract<QuorumMsg, { type: "propose" }> | null;
+  /** Hosts the membership view says are alive, for choosing a new holder. */
+  alive: HostId[];
+  /** When this host first saw the holder as lost (or no holder at all); ranks wait from here. */
+  lostSinceMs: number | null;
+  /** As proposer: the proposal it is gathering votes for. */
+  proposal: Proposal | null;
+  /** Highest epoch any voter told us it had voted in: a new proposal goes above it. */
+  rejectedEpochMax: number;
+  /** As holder. */
+  role: Role;
+  /** As holder: the lease is valid, by this host's clock, until then. */
+  leaseUntilMs: number;
+  renewals: Renewal[];
+  renewSeq: number;
+  lastRenewSentMs: number;
+  /** As new holder via handover from someone else: the VIP waits until this unless handed over in person. */
+  takeNotBeforeMs: number;
+  /** Where this host is the VIP's holder: whether it has told the shell to bring it up. */
+  vipUp: boolean;
+  /** Last time the machine ran, to assert time moves forward. */
+  nowMs: number;
+};
+
+export type QuorumEvent =
+  | { type: "tick"; rand: number } // rand in [0,1), drawn by the caller
+  | { type: "received"; from: HostId; msg: QuorumMsg }
+  | { type: "membership"; alive: HostId[] }
+  | { type: "handover-requested"; to: HostId };
+
+export type QuorumEffect =
+  | { type: "persist"; record: Persisted } // write durably before the sends that follow
+  | { type: "send"; to: HostId; msg: QuorumMsg }
+  | { type: "take-vip"; epoch: number; reason: Reason }
+  | { type: "drop-vip"; epoch: number; why: "lease-expired" | "superseded" | "handover" }
+  | { type: "certified"; cert: Certificate };
+
+export type QuorumStep = { state: QuorumState; effects: QuorumEffect[] };
+
+export function majority(voterCount: number): number {
+  assert(voterCount >= 1, "at least one voter");
+  return Math.floor(voterCount / 2) + 1;
+}
+
+/** Lease length as the holder must count it: shortened by the worst clock drift, twice, and the actuation guard. */
+export function holderLeaseMs(c: QuorumConfig): number {
+  const drift = (2 * c.driftMaxPpm) / 1_000_000;
+  return Math.floor(c.leaseMs * (1 - drift)) - c.actuationGuardMs;
+}
+
+/** How long a new holder that was not handed over in person waits after a handover certificate. */
+export function handoverWaitMs(c: QuorumConfig): number {
+  const drift = (2 * c.driftMaxPpm) / 1_000_000;
+  return Math.ceil(c.leaseMs * (1 + drift)) + c.actuationGuardMs;
+}
+
+export function validateQuorumConfig(c: QuorumConfig): void {
+  assert(c.voters.length >= 1, "at least one voter");
+  assert(new Set(c.voters).size === c.voters.length, "voters are distinct");
+  assert(c.candidates.length >= 1, "at least one candidate");
+  assert(new Set(c.candidates).size === c.candidates.length, "candidates are distinct");
+  assert(c.hosts.includes(c.self), "self is a host");
+  for (const v of c.voters) assert(c.hosts.includes(v), `voter ${v} is a host`);
+  for (const v of c.candidates) assert(c.hosts.includes(v), `candidate ${v} is a host`);
+  assert(c.renewIntervalMs * 2 < c.leaseMs, "renewals come at least twice per lease");
+  assert(holderLeaseMs(c) > c.renewIntervalMs, "the holder's lease outlasts a renewal interval");
+  assert(c.proposalTimeoutMs > 0, "proposalTimeoutMs is positive");
+}
+
+export function initialQuorum(config: QuorumConfig, persisted: Persisted | null, nowMs: number): QuorumState {
+  validateQuorumConfig(config);
+  const p = persisted ?? { epoch: 0, holder: null, cert: null, votedEpoch: 0, votedHolder: null };
+  assert(p.cert === null || (p.cert.epoch === p.epoch && p.cert.holder === p.holder), "the persisted certificate matches epoch and holder");
+  assert(p.votedEpoch >= 0 && p.epoch >= 0, "epochs are non-negative");
+  return {
+    config,
+    epoch: p.epoch,
+    holder: p.holder,
+    cert: p.cert,
+    votedEpoch: p.votedEpoch,
+    votedHolder: p.votedHolder,
+    votedProposal: null,
+    grantUntilMs: 0,
+    grantEpoch: 0,
+    holderSeenUntilMs: 0,
+    // Grants made before a restart are not persisted (they change every
+    // renewal); waiting one lease makes sure all of them have run out.
+    noVoteBeforeMs: nowMs + config.leaseMs,
+    pendingProposal: null,
+    alive: [...config.hosts],
+    lostSinceMs: null,
+    proposal: null,
+    rejectedEpochMax: 0,
+    // A holder that restarts comes back without a lease: it must win renewals first.
+    role: p.holder === config.self ? Role.acquiring : Role.follower,
+    leaseUntilMs: 0,
+    renewals: [],
+    renewSeq: 0,
+    lastRenewSentMs: -Infinity,
+    takeNotBeforeMs: 0,
+    vipUp: false,
+    nowMs,
+  };
+}
+
+export function step(s0: QuorumState, e: QuorumEvent, nowMs: number): QuorumStep {
+  assert(nowMs >= s0.nowMs, "time moves forward");
+  const s: QuorumState = { ...s0, nowMs };
+  const fx: QuorumEffect[] = [];
+  expireLease(s, fx);
+  switch (e.type) {
+    case "tick":
+      onTick(s, fx, e.rand);
+      break;
+    case "received":
+      onReceived(s, fx, e.from, e.msg);
+      break;
+    case "membership":
+      s.alive = [...e.alive];
+      break;
+    case "handover-requested":
+      onHandoverRequested(s, fx, e.to);
+      break;
+    default:
+      assertNever(e);
+  }
+  checkInvariants(s);
+  return { state: s, effects: fx };
+}
+
+// ---------------------------------------------------------------- queries
+
+/** This host holds a lease that is valid by its own clock (and so may keep the VIP). */
+export function leaseValid(s: QuorumState, nowMs: number): boolean {
+  return s.holder === s.config.self && (s.role === Role.holding || s.role === Role.handingOver) && nowMs < s.leaseUntilMs;
+}
+
+export function leaseRemainingMs(s: QuorumState, nowMs: number): number | null {
+  return leaseValid(s, nowMs) ? s.leaseUntilMs - nowMs : null;
+}
+
+export function persisted(s: QuorumState): Persisted {
+  return { epoch: s.epoch, holder: s.holder, cert: s.cert, votedEpoch: s.votedEpoch, votedHolder: s.votedHolder };
+}
+
+// ---------------------------------------------------------------- tick
+
+function onTick(s: QuorumState, fx: QuorumEffect[], rand: number): void {
+  assert(rand >= 0 && rand < 1, "rand in [0,1)");
+  holderTick(s, fx);
+  voterTick(s, fx);
+  proposerTick(s, fx, rand);
+}
+
+/** Runs before every event: a holder whose lease ran out drops the VIP at once. */
+function expireLease(s: QuorumState, fx: QuorumEffect[]): void {
+  if (!s.vipUp || s.nowMs < s.leaseUntilMs) return;
+  // Cut off from the majority: drop the VIP before any voter can vote for a
+  // new holder, and wait in safe mode for renewals to come back.
+  s.vipUp = false;
+  fx.push({ type: "drop-vip", epoch: s.epoch, why: "lease-expired" });
+  if (s.role === Role.holding) s.role = Role.safeMode;
+}
+
+function holderTick(s: QuorumState, fx: QuorumEffect[]): void {
+  const c = s.config;
+  if (s.holder !== c.self || s.role === Role.follower) return;
+  // A holder handing over keeps renewing: voters that voted for the new
+  // epoch refuse, the others keep its lease (and the VIP) up until the end.
+  if (s.nowMs - s.lastRenewSentMs >= c.renewIntervalMs) {
+    s.renewSeq += 1;
+    s.lastRenewSentMs = s.nowMs;
+    const renewal: Renewal = { seq: s.renewSeq, sentAtMs: s.nowMs, grantedBy: [] };
+    s.renewals = [...s.renewals, renewal].slice(-RENEWALS_IN_FLIGHT_MAX);
+    // To every host: voters grant, the others learn the holder is alive.
+    for (const h of c.hosts) {
+      fx.push({ type: "send", to: h, msg: { type: "renew", service: c.service, epoch: s.epoch, holder: c.self, seq: s.renewSeq } });
+    }
+  }
+}
+
+function voterTick(s: QuorumState, fx: QuorumEffect[]): void {
+  const p = s.pendingProposal;
+  if (p === null) return;
+  if (p.epoch <= s.votedEpoch || p.epoch <= s.epoch) {
+    s.pendingProposal = null;
+    return;
+  }
+  if (mayVoteNow(s, p)) {
+    s.pendingProposal = null;
+    castVote(s, fx, p);
+  }
+}
+
+function proposerTick(s: QuorumState, fx: QuorumEffect[], rand: number): void {
+  const c = s.config;
+  if (s.proposal !== null) {
+    if (s.proposal.epoch <= s.epoch) {
+      s.proposal = null; // a certificate for this epoch or a later one arrived
+    } else if (s.nowMs - s.proposal.lastSentAtMs >= c.proposalTimeoutMs) {
+      if (s.rejectedEpochMax >= s.proposal.epoch) {
+        // Split vote: someone else's proposal took this epoch at some voters.
+        // Back off a random part of a timeout, then go above it.
+        s.proposal = null;
+        s.lostSinceMs = s.nowMs - Math.floor(rand * c.proposalTimeoutMs);
+      } else {
+        s.proposal = { ...s.proposal, lastSentAtMs: s.nowMs };
+        sendProposal(s, fx, s.proposal);
+      }
+    }
+    if (s.proposal !== null) return;
+  }
+  if (!c.candidates.includes(c.self)) return;
+  if (s.holder === c.self) return;
+  if (!holderLost(s)) {
+    s.lostSinceMs = null;
+    return;
+  }
+  if (s.lostSinceMs === null) s.lostSinceMs = s.nowMs;
+  // Candidates the membership view sees alive, best first, the lost holder excluded.
+  const ranked = c.candidates.filter((h) => h !== s.holder && (h === c.self || s.alive.includes(h)));
+  const rank = ranked.indexOf(c.self);
+  assert(rank >= 0, "self is ranked");
+  if (s.nowMs - s.lostSinceMs < rank * c.proposalTimeoutMs) return;
+  // Do not compete with a proposal this host already voted for and that may still win.
+  if (s.votedEpoch > s.epoch && s.votedHolder !== c.self && s.nowMs - s.lostSinceMs < (rank + 2) * c.proposalTimeoutMs) return;
+  const epoch = Math.max(s.epoch, s.votedEpoch, s.rejectedEpochMax) + 1;
+  s.proposal = {
+    epoch,
+    holder: c.self,
+    from: s.holder,
+    reason: s.holder === null ? "initial" : "holder-lost",
+    firstSentAtMs: s.nowMs,
+    lastSentAtMs: s.nowMs,
+    votes: [],
+  };
+  sendProposal(s, fx, s.proposal);
+}
+
+/** This host's own view says the holder is gone: no holder yet, or no renewal from it for a lease. */
+function holderLost(s: QuorumState): boolean {
+  if (s.nowMs < s.noVoteBeforeMs) return false;
+  return s.nowMs >= s.grantUntilMs && s.nowMs >= s.holderSeenUntilMs;
+}
+
+function sendProposal(s: QuorumState, fx: QuorumEffect[], p: Proposal): void {
+  const c = s.config;
+  const msg: QuorumMsg = { type: "propose", service: c.service, epoch: p.epoch, holder: p.holder, from: p.from, reason: p.reason, proposer: c.self, basis: s.cert };
+  for (const v of c.voters) {
+    if (p.votes.some((x) => x.voter === v)) continue;
+    fx.push({ type: "send", to: v, msg });
+  }
+}
+
+// ---------------------------------------------------------------- receive
+
+function onReceived(s: QuorumState, fx: QuorumEffect[], from: HostId, msg: QuorumMsg): void {
+  if (!s.config.hosts.includes(from)) return;
+  switch (msg.type) {
+    case "propose":
+      if (msg.proposer !== from) return;
+      if (msg.basis !== null) onCertificate(s, fx, from, msg.basis, false);
+      onPropose(s, fx, msg);
+      break;
+    case "vote":
+      if (msg.voter !== from) return;
+      onVote(s, fx, msg);
+      break;
+    case "reject":
+      if (msg.voter !== from) return;
+      s.rejectedEpochMax = Math.max(s.rejectedEpochMax, msg.votedEpoch);
+      break;
+    case "certificate":
+      onCertificate(s, fx, from, msg.cert, msg.inPerson);
+      break;
+    case "renew":
+      if (msg.holder !== from) return;
+      onRenew(s, fx, msg);
+      break;
+    case "grant":
+      if (msg.voter !== from) return;
+      onGrant(s, fx, msg);
+      break;
+    case "cert-request":
+      if (msg.service === s.config.service && s.cert !== null && s.cert.epoch >= msg.epoch) {
+        fx.push({ type: "send", to: from, msg: { type: "certificate", cert: s.cert, inPerson: false } });
+      }
+      break;
+    default:
+      assertNever(msg);
+  }
+}
+
+function onPropose(s: QuorumState, fx: QuorumEffect[], p: Extract<QuorumMsg, { type: "propose" }>): void {
+  const c = s.config;
+  if (p.service !== c.service || !c.voters.includes(c.self)) return;
+  if (!c.candidates.includes(p.holder)) return;
+  if (p.epoch <= s.epoch) {
+    // A lagging proposer: tell it where we are.
+    fx.push({ type: "send", to: p.proposer, msg: { type: "reject", service: c.service, epoch: p.epoch, voter: c.self, votedEpoch: Math.max(s.epoch, s.votedEpoch) } });
+    if (s.cert !== null) fx.push({ type: "send", to: p.proposer, msg: { type: "certificate", cert: s.cert, inPerson: false } });
+    return;
+  }
+  if (p.epoch === s.votedEpoch) {
+    // One vote per epoch: re-send the same vote if this is what we voted for.
+    if (s.votedProposal !== null && sameProposal(s.votedProposal, p)) castVote(s, fx, p);
+    else fx.push({ type: "send", to: p.proposer, msg: { type: "reject", service: c.service, epoch: p.epoch, voter: c.self, votedEpoch: s.votedEpoch } });
+    return;
+  }
+  if (p.epoch < s.votedEpoch) {
+    fx.push({ type: "send", to: p.proposer, msg: { type: "reject", service: c.service, epoch: p.epoch, voter: c.self, votedEpoch: s.votedEpoch } });
+    return;
+  }
+  if (!reasonSupported(s, p)) return;
+  if (mayVoteNow(s, p)) {
+    castVote(s, fx, p);
+    return;
+  }
+  // Our grant to the holder still runs: vote the moment it expires.
+  if (s.pendingProposal === null || p.epoch > s.pendingProposal.epoch) s.pendingProposal = p;
+}
+
+function sameProposal(a: Extract<QuorumMsg, { type: "propose" }>, b: Extract<QuorumMsg, { type: "propose" }>): boolean {
+  return a.epoch === b.epoch && a.holder === b.holder && a.from === b.from && a.reason === b.reason && a.proposer === b.proposer;
+}
+
+/** The voter's own view must support the reason given. */
+function reasonSupported(s: QuorumState, p: Extract<QuorumMsg, { type: "propose" }>): boolean {
+  switch (p.reason) {
+    case "initial":
+      return s.holder === null && p.from === null;
+    case "holder-lost":
+      return p.from === s.holder && s.holder !== null && p.holder !== s.holder;
+    case "handover":
+      // Only the holder itself may hand over, and only from the epoch we know.
+      return p.from === s.holder && p.proposer === s.holder && p.holder !== s.holder;
+    default:
+      return assertNever(p.reason);
+  }
+}
+
+/** Timing conditions for a vote: no live grant (except to a holder handing over), past the reboot wait. */
+function mayVoteNow(s: QuorumState, p: Extract<QuorumMsg, { type: "propose" }>): boolean {
+  if (s.nowMs < s.noVoteBeforeMs) return false;
+  if (p.reason === "handover") return true;
+  if (p.reason === "holder-lost" && !holderLost(s)) return false;
+  return s.nowMs >= s.grantUntilMs;
+}
+
+function castVote(s: QuorumState, fx: QuorumEffect[], p: Extract<QuorumMsg, { type: "propose" }>): void {
+  const c = s.config;
+  assert(p.epoch > s.epoch, "votes only for a new epoch");
+  assert(p.epoch >= s.votedEpoch, "never vote below an earlier vote");
+  assert(p.epoch > s.votedEpoch || s.votedHolder === p.holder, "one vote per epoch");
+  s.votedEpoch = p.epoch;
+  s.votedHolder = p.holder;
+  s.votedProposal = p;
+  // The vote is also a grant to the new holder: its lease counts from its proposal.
+  s.grantUntilMs = Math.max(s.grantUntilMs, s.nowMs + c.leaseMs);
+  s.grantEpoch = p.epoch;
+  fx.push({ type: "persist", record: persisted(s) });
+  fx.push({ type: "send", to: p.proposer, msg: { type: "vote", service: c.service, epoch: p.epoch, holder: p.holder, from: p.from, reason: p.reason, voter: c.self, sig: "" } });
+}
+
+function onVote(s: QuorumState, fx: QuorumEffect[], v: Extract<QuorumMsg, { type: "vote" }>): void {
+  const c = s.config;
+  const p = s.proposal;
+  if (p === null || v.service !== c.service) return;
+  if (v.epoch !== p.epoch || v.holder !== p.holder || v.from !== p.from || v.reason !== p.reason) return;
+  if (!c.voters.includes(v.voter) || p.votes.some((x) => x.voter === v.voter)) return;
+  const votes = [...p.votes, { voter: v.voter, sig: v.sig }];
+  s.proposal = { ...p, votes };
+  if (votes.length < majority(c.voters.length)) return;
+  const cert: Certificate = { service: c.service, epoch: p.epoch, holder: p.holder, from: p.from, reason: p.reason, votes };
+  const firstSentAtMs = p.firstSentAtMs;
+  s.proposal = null;
+  if (p.reason === "handover") {
+    // The old holder formed the certificate: drop the VIP first, then tell
+    // the new holder in person, so it can take the VIP at once.
+    assert(p.from === c.self, "only the holder hands over");
+    adoptCertificate(s, fx, cert);
+    const inPersonTo = cert.holder;
+    for (const h of c.hosts) {
+      if (h === c.self) continue;
+      fx.push({ type: "send", to: h, msg: { type: "certificate", cert, inPerson: h === inPersonTo } });
+    }
+    return;
+  }
+  assert(p.holder === c.self, "a proposer proposes itself");
+  adoptCertificate(s, fx, cert);
+  // The votes were also grants, counted from the proposal's first send (a
+  // vote that waited for a grant to run out may leave little of it: the
+  // renewal sent on the next tick extends it).
+  s.leaseUntilMs = firstSentAtMs + holderLeaseMs(c);
+  s.lastRenewSentMs = -Infinity;
+  becomeHolderIfLeased(s, fx);
+  for (const h of c.hosts) {
+    if (h === c.self) continue;
+    fx.push({ type: "send", to: h, msg: { type: "certificate", cert, inPerson: false } });
+  }
+}
+
+function onCertificate(s: QuorumState, fx: QuorumEffect[], from: HostId, cert: Certificate, inPerson: boolean): void {
+  const c = s.config;
+  if (cert.service !== c.service) return;
+  if (!certificateWellFormed(c, cert)) return;
+  if (cert.epoch <= s.epoch) return;
+  adoptCertificate(s, fx, cert);
+  if (cert.holder !== c.self) return;
+  // Named holder by someone else's proposal or by a handover.
+  if (cert.reason === "handover" && !(inPerson && from === cert.from)) {
+    s.takeNotBeforeMs = s.nowMs + handoverWaitMs(c);
+  }
+  if (cert.reason === "handover" && inPerson && from === cert.from) {
+    // The old holder dropped the VIP before it sent this; our lease counts
+    // from the voters' grants, which we renew at once.
+    s.takeNotBeforeMs = s.nowMs;
+  }
+  s.lastRenewSentMs = -Infinity; // renew now
+}
+
+/** Counts distinct configured voters; the shell has checked each signature already. */
+export function certificateWellFormed(c: QuorumConfig, cert: Certificate): boolean {
+  const voters = new Set(cert.votes.map((v) => v.voter));
+  if (voters.size !== cert.votes.length) return false;
+  for (const v of voters) if (!c.voters.includes(v)) return false;
+  if (!c.candidates.includes(cert.holder)) return false;
+  return voters.size >= majority(c.voters.length) && cert.epoch >= 1;
+}
+
+function adoptCertificate(s: QuorumState, fx: QuorumEffect[], cert: Certificate): void {
+  const c = s.config;
+  assert(cert.epoch > s.epoch, "epochs only grow");
+  const wasHolder = s.holder === c.self;
+  s.epoch = cert.epoch;
+  s.holder = cert.holder;
+  s.cert = cert;
+  s.lostSinceMs = null;
+  s.pendingProposal = s.pendingProposal !== null && s.pendingProposal.epoch > cert.epoch ? s.pendingProposal : null;
+  if (s.proposal !== null && s.proposal.epoch <= cert.epoch) s.proposal = null;
+  if (s.votedEpoch < cert.epoch) {
+    s.votedEpoch = cert.epoch;
+    s.votedHolder = cert.holder;
+    s.votedProposal = null;
+  }
+  // A voter that learns of a new holder owes it the same promise as if it had
+  // voted: until its grants start, treat the certificate as a fresh grant.
+  if (c.voters.includes(c.self) && cert.votes.some((v) => v.voter === c.self)) {
+    s.grantEpoch = cert.epoch;
+  }
+  fx.push({ type: "persist", record: persisted(s) });
+  fx.push({ type: "certified", cert });
+  if (wasHolder && cert.holder !== c.self) {
+    if (s.vipUp) {
+      s.vipUp = false;
+      fx.push({ type: "drop-vip", epoch: cert.epoch, why: cert.reason === "handover" ? "handover" : "superseded" });
+    }
+    s.role = Role.follower;
+    s.leaseUntilMs = 0;
+    s.renewals = [];
+  }
+  if (cert.holder === c.self) {
+    s.role = Role.acquiring;
+    s.renewals = [];
+    s.leaseUntilMs = 0;
+  } else {
+    s.role = Role.follower;
+  }
+}
+
+function onRenew(s: QuorumState, fx: QuorumEffect[], r: Extract<QuorumMsg, { type: "renew" }>): void {
+  const c = s.config;
+  if (r.service !== c.service) return;
+  if (r.epoch < s.epoch) {
+    // A deposed holder (back from a partition): show it the newer certificate.
+    if (s.cert !== null) fx.push({ type: "send", to: r.holder, msg: { type: "certificate", cert: s.cert, inPerson: false } });
+    return;
+  }
+  if (r.epoch > s.epoch) {
+    // We missed its certificate: ask for it (a renewal comes every few ticks, so this is bounded).
+    fx.push({ type: "send", to: r.holder, msg: { type: "cert-request", service: c.service, epoch: r.epoch } });
+    return;
+  }
+  if (r.holder !== s.holder) return;
+  // A voter that already voted to replace this holder does not count it as
+  // alive: it keeps pushing the replacement (else a split vote would stall).
+  if (c.voters.includes(c.self) && s.votedEpoch > r.epoch) return;
+  s.holderSeenUntilMs = Math.max(s.holderSeenUntilMs, s.nowMs + c.leaseMs);
+  if (!c.voters.includes(c.self)) return;
+  s.grantUntilMs = Math.max(s.grantUntilMs, s.nowMs + c.leaseMs);
+  s.grantEpoch = r.epoch;
+  s.pendingProposal = null;
+  fx.push({ type: "send", to: r.holder, msg: { type: "grant", service: c.service, epoch: r.epoch, seq: r.seq, voter: c.self } });
+}
+
+function onGrant(s: QuorumState, fx: QuorumEffect[], g: Extract<QuorumMsg, { type: "grant" }>): void {
+  const c = s.config;
+  if (g.service !== c.service || g.epoch !== s.epoch || s.holder !== c.self) return;
+  if (!c.voters.includes(g.voter)) return;
+  if (s.role === Role.follower) return;
+  const i = s.renewals.findIndex((r) => r.seq === g.seq);
+  if (i < 0) return;
+  const r = s.renewals[i]!;
+  if (r.grantedBy.includes(g.voter)) return;
+  const renewed: Renewal = { ...r, grantedBy: [...r.grantedBy, g.voter] };
+  s.renewals = s.renewals.map((x, j) => (j === i ? renewed : x));
+  if (renewed.grantedBy.length < majority(c.voters.length)) return;
+  s.leaseUntilMs = Math.max(s.leaseUntilMs, renewed.sentAtMs + holderLeaseMs(c));
+  becomeHolderIfLeased(s, fx);
+}
+
+function becomeHolderIfLeased(s: QuorumState, fx: QuorumEffect[]): void {
+  if (s.nowMs >= s.leaseUntilMs) return;
+  if (s.nowMs < s.takeNotBeforeMs) return;
+  if (s.role === Role.acquiring || s.role === Role.safeMode) s.role = Role.holding;
+  if (s.role === Role.holding && !s.vipUp) {
+    s.vipUp = true;
+    fx.push({ type: "take-vip", epoch: s.epoch, reason: s.cert?.reason ?? "holder-lost" });
+  }
+}
+
+function onHandoverRequested(s: QuorumState, fx: QuorumEffect[], to: HostId): void {
+  const c = s.config;
+  if (s.holder !== c.self || s.role !== Role.holding || !c.candidates.includes(to) || to === c.self) return;
+  if (s.proposal !== null) return;
+  s.role = Role.handingOver;
+  s.proposal = {
+    epoch: Math.max(s.epoch, s.votedEpoch, s.rejectedEpochMax) + 1,
+    holder: to,
+    from: c.self,
+    reason: "handover",
+    firstSentAtMs: s.nowMs,
+    lastSentAtMs: s.nowMs,
+    votes: [],
+  };
+  sendProposal(s, fx, s.proposal);
+}
+
+// ---------------------------------------------------------------- invariants
+
+function checkInvariants(s: QuorumState): void {
+  assert(s.epoch >= 0 && s.votedEpoch >= s.epoch, "a certified epoch counts as voted");
+  if (s.vipUp) {
+    assert(s.holder === s.config.self, "only the certified holder has the VIP up");
+    assert(s.role === Role.holding || s.role === Role.handingOver, "the VIP is up only while holding");
+    assert(s.nowMs < s.leaseUntilMs, "no VIP without a valid lease");
+  }
+  if (s.proposal !== null) assert(s.proposal.epoch > s.epoch, "a proposal is for a new epoch");
+}
