@@ -1,0 +1,95 @@
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { decodeMsg, encodeMsg, FRAME_BYTES_MAX, type WireMsg } from "./codec.ts";
+import { UmbraError } from "../shared/errors.ts";
+
+const id = fc.stringMatching(/^[a-z][a-z0-9-]{0,15}$/);
+const sig = fc.uint8Array({ minLength: 64, maxLength: 64 }).map((b) => Buffer.from(b).toString("hex"));
+const uint = fc.nat({ max: 2 ** 40 });
+const num = fc.double({ noNaN: true, noDefaultInfinity: true });
+const reason = fc.constantFrom("initial", "holder-lost", "handover" as const);
+const update = fc.record({ id, status: fc.constantFrom("alive", "suspect", "dead" as const), incarnation: uint });
+const cert = fc.record({
+  service: id,
+  epoch: uint,
+  holder: id,
+  from: fc.option(id, { nil: null }),
+  reason,
+  votes: fc.array(fc.record({ voter: id, sig }), { maxLength: 7 }),
+});
+const sample = fc.record({
+  ts: num,
+  cpuLoad: num,
+  memoryUsage: num,
+  diskIO: num,
+  networkLatency: fc.option(num, { nil: null }),
+  storageUsage: num,
+  storageIOBytesPerSec: num,
+  networkBandwidthBytesPerSec: num,
+});
+
+const arbMsg: fc.Arbitrary<WireMsg> = fc.oneof(
+  fc.record({ type: fc.constant("beacon" as const), sentAtWallMs: num, metrics: fc.option(sample, { nil: null }) }),
+  fc.record({ type: fc.constant("ping" as const), seq: uint, updates: fc.array(update, { maxLength: 8 }) }),
+  fc.record({ type: fc.constant("ack" as const), seq: uint, updates: fc.array(update, { maxLength: 8 }) }),
+  fc.record({ type: fc.constant("ping-req" as const), seq: uint, target: id, updates: fc.array(update, { maxLength: 8 }) }),
+  fc.record({ type: fc.constant("propose" as const), service: id, epoch: uint, holder: id, from: fc.option(id, { nil: null }), reason, proposer: id, basis: fc.option(cert, { nil: null }) }),
+  fc.record({ type: fc.constant("vote" as const), service: id, epoch: uint, holder: id, from: fc.option(id, { nil: null }), reason, voter: id, sig }),
+  fc.record({ type: fc.constant("reject" as const), service: id, epoch: uint, voter: id, votedEpoch: uint }),
+  fc.record({ type: fc.constant("certificate" as const), cert, inPerson: fc.boolean() }),
+  fc.record({ type: fc.constant("renew" as const), service: id, epoch: uint, holder: id, seq: uint }),
+  fc.record({ type: fc.constant("grant" as const), service: id, epoch: uint, seq: uint, voter: id }),
+  fc.record({ type: fc.constant("cert-request" as const), service: id, epoch: uint }),
+) as fc.Arbitrary<WireMsg>;
+
+describe("codec", () => {
+  test("decode(encode(x)) equals x for every message type", () => {
+    fc.assert(
+      fc.property(arbMsg, (m) => {
+        expect(decodeMsg(encodeMsg(m))).toEqual(m);
+      }),
+      { seed: 42, numRuns: 2000 },
+    );
+  });
+
+  test("random bytes never crash the decoder: a frame either decodes or is an UmbraError frame_malformed", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+        try {
+          decodeMsg(bytes);
+        } catch (e) {
+          expect(e).toBeInstanceOf(UmbraError);
+          expect((e as UmbraError).code).toBe("frame_malformed");
+        }
+      }),
+      { seed: 7, numRuns: 5000 },
+    );
+  });
+
+  test("a truncated or padded valid frame is malformed", () => {
+    fc.assert(
+      fc.property(arbMsg, fc.nat(), (m, cut) => {
+        const buf = encodeMsg(m);
+        const short = buf.subarray(0, cut % buf.length);
+        if (short.length > 0) expect(() => decodeMsg(short)).toThrow(UmbraError);
+        expect(() => decodeMsg(Buffer.concat([buf, Buffer.from([0])]))).toThrow(/trailing/);
+      }),
+      { seed: 3, numRuns: 500 },
+    );
+  });
+
+  test.each([
+    ["empty frame", Buffer.alloc(0), /frame of 0 bytes/],
+    ["unknown tag", Buffer.from([99]), /unknown message tag 99/],
+    ["oversized frame", Buffer.alloc(FRAME_BYTES_MAX + 1), /frame of/],
+    ["too many updates", Buffer.from([2, 0, 200, 1]), /updates: 200 > 32|undecodable/],
+    ["bad member status", Buffer.concat([Buffer.from([2, 0, 1, 2]), Buffer.from("h1"), Buffer.from([9, 0])]), /unknown member status 9/],
+  ])("%s is rejected with a reason", (_name, bytes, why) => {
+    expect(() => decodeMsg(bytes)).toThrow(why);
+  });
+
+  test("encode refuses what we must never send (a bug, not a peer's fault)", () => {
+    expect(() => encodeMsg({ type: "renew", service: "", epoch: 1, holder: "h1" as never, seq: 1 })).toThrow(/name fits/);
+    expect(() => encodeMsg({ type: "renew", service: "web", epoch: -1, holder: "h1" as never, seq: 1 })).toThrow(/uint/);
+  });
+});
