@@ -211,10 +211,10 @@ const vote = {
     sig.encode(st, v.sig);
   },
   decode(st: State) {
-    return { voter: name.decode(st) as HostId, sig: sig.decode(st) };
+    return { voter: name.decode(st) as HostId, sig: sig.decode(st) } as { voter: HostId; sig: string };
   },
 };
-const votes = list(vote, VOTES_MAX, "votes");
+const votes = list<{ voter: HostId; sig: string }>(vote, VOTES_MAX, "votes");
 
 const cert = {
   preencode(st: State, x: Certificate) {

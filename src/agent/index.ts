@@ -1,0 +1,493 @@
+// The imperative shell: turns sockets, timers and samples into events for
+// the pure machines under decide/, and carries out their effects in the
+// order they were emitted (persist before the vote it guards; drop the VIP
+// before the in-person handover message). Network events wait in a bounded
+// inbox that the agent empties on its own tick.
+
+import { mkdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from "node:fs";
+import { join } from "node:path";
+import { assert } from "../shared/assert.ts";
+import { UmbraError } from "../shared/errors.ts";
+import type { HostId } from "../shared/ids.ts";
+import { logger, type Logger } from "../shared/log.ts";
+import { rng } from "../shared/rng.ts";
+import type { Config } from "../shared/config.ts";
+import { readKeyFile, sign, verify } from "../shared/identity.ts";
+import * as membership from "../decide/membership.ts";
+import * as quorum from "../decide/quorum.ts";
+import type { Certificate, QuorumMsg } from "../decide/quorum.ts";
+import { openMesh, parseHostPort, type Mesh } from "../mesh/swarm.ts";
+import { voteSigningBytes, type WireMsg } from "../mesh/codec.ts";
+import { createSampler } from "../probe/index.ts";
+import type { HostSample } from "../probe/index.ts";
+import { addVip, removeVip, runHook } from "../actuate/index.ts";
+import { createApi, serveApi } from "../api/index.ts";
+import type { StatusDoc } from "../api/index.ts";
+
+/** Events waiting for the next tick; past it the oldest network events are dropped (and counted). */
+export const INBOX_MAX = 10_000;
+/** Events handled in one tick at most, so a flood cannot starve timers. */
+export const EVENTS_PER_TICK_MAX = 2_000;
+/** RTT samples kept per peer for the median latency. */
+export const RTT_SAMPLES_MAX = 32;
+
+export const VERSION = "0.1.0";
+
+type Inbound = { from: HostId; msg: WireMsg };
+
+type ServiceRt = {
+  name: string;
+  cfg: Config["services"][number];
+  state: quorum.QuorumState;
+  /** Serialises VIP changes so an add and a drop never race. */
+  actuation: Promise<void>;
+  holdsVip: boolean;
+  lastChange: StatusDoc["services"][number]["lastChange"];
+};
+
+export type Agent = { status(): StatusDoc; stop(): Promise<void> };
+
+/** Monotonic milliseconds: leases must never follow wall-clock jumps. */
+const monoNow = (): number => performance.now();
+
+export async function runAgent(config: Config): Promise<void> {
+  const agent = await startAgent(config);
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string) => {
+      process.off("SIGINT", onInt);
+      process.off("SIGTERM", onTerm);
+      agent.stop().then(resolve, (err) => {
+        process.stderr.write(`umbra: error while stopping on ${sig}: ${(err as Error).message}\n`);
+        resolve();
+      });
+    };
+    const onInt = () => stop("SIGINT");
+    const onTerm = () => stop("SIGTERM");
+    process.on("SIGINT", onInt);
+    process.on("SIGTERM", onTerm);
+  });
+}
+
+export async function startAgent(config: Config): Promise<Agent> {
+  const self = config.host as HostId;
+  const log: Logger = logger(self, config.logLevel);
+  const t = config.timing;
+  const keyPair = readKeyFile(config.keyFile);
+  const selfEntry = config.hosts.find((h) => h.id === self);
+  assert(selfEntry !== undefined, "config validation put self in hosts");
+  if (selfEntry.publicKey !== keyPair.publicKey.toString("hex")) {
+    throw new UmbraError("key_invalid", `the key in ${config.keyFile} is not the one listed for host "${self}" in [[hosts]] (listed ${selfEntry.publicKey.slice(0, 16)}…, file has ${keyPair.publicKey.toString("hex").slice(0, 16)}…)`);
+  }
+  const allHosts = config.hosts.map((h) => h.id as HostId);
+  const pubKeyOf = new Map(config.hosts.map((h) => [h.id as HostId, Buffer.from(h.publicKey, "hex")]));
+  const stateDir = config.stateDir;
+  mkdirSync(stateDir, { recursive: true });
+  const random = rng((Math.floor(Math.random() * 2 ** 31) ^ Date.now()) >>> 0);
+  const startedMono = monoNow();
+  const startedWall = Date.now();
+
+  // ------------------------------------------------------------ machines
+  let members = membership.initialMembership(
+    {
+      self,
+      peers: allHosts.filter((h) => h !== self),
+      probeIntervalMs: t.probeIntervalMs,
+      probeTimeoutMs: t.probeTimeoutMs,
+      indirectProbes: 2,
+      suspicionTimeoutMs: t.suspicionTimeoutMs,
+      updatesMax: 8,
+    },
+    monoNow(),
+  );
+  const services: ServiceRt[] = config.services.map((svc) => {
+    const qcfg: quorum.QuorumConfig = {
+      service: svc.name,
+      self,
+      candidates: [svc.primary, ...svc.shadows] as HostId[],
+      voters: svc.voters as HostId[],
+      hosts: allHosts,
+      leaseMs: t.leaseMs,
+      renewIntervalMs: t.renewIntervalMs,
+      driftMaxPpm: t.driftMaxPpm,
+      actuationGuardMs: 2 * t.tickMs + 10,
+      proposalTimeoutMs: t.proposalTimeoutMs,
+    };
+    return { name: svc.name, cfg: svc, state: quorum.initialQuorum(qcfg, loadPersisted(stateDir, svc.name, log), monoNow()), actuation: Promise.resolve(), holdsVip: false, lastChange: null };
+  });
+  const byName = new Map(services.map((s) => [s.name, s]));
+
+  // A VIP left behind by a crash is not backed by any lease now: remove it.
+  for (const s of services) {
+    await removeVip({ cidr: s.cfg.vip, iface: s.cfg.interface }).catch((err: Error) =>
+      log("warn", "actuate", "stale-vip-remove-failed", { service: s.name, error: err.message }),
+    );
+  }
+
+  // ------------------------------------------------------------ inputs
+  const inbox: Inbound[] = [];
+  let inboxDropped = 0;
+  const connected = new Set<HostId>();
+  const beacons = new Map<HostId, { atMono: number; sample: HostSample | null }>();
+  const rtts = new Map<HostId, number[]>();
+  let latestSample: HostSample | null = null;
+
+  const enqueue = (from: HostId, msg: WireMsg) => {
+    if (inbox.length >= INBOX_MAX) {
+      inbox.shift();
+      inboxDropped += 1;
+    }
+    inbox.push({ from, msg });
+  };
+
+  /** Disconnects seen by the transport, turned into membership hints on the next tick. */
+  const pendingPeerDown: HostId[] = [];
+  const peersByKey = new Map<string, HostId>();
+  for (const h of config.hosts) if (h.id !== self) peersByKey.set(h.publicKey, h.id as HostId);
+  const mesh: Mesh = await openMesh({
+    cluster: config.cluster,
+    self,
+    keyPair,
+    peers: peersByKey,
+    bootstrap: config.bootstrap.map(parseHostPort),
+    log,
+    onMessage: (from, msg) => {
+      if (!verifySignatures(from, msg)) return;
+      enqueue(from, msg);
+    },
+    onPeer: (id, up) => {
+      if (up) connected.add(id);
+      else {
+        connected.delete(id);
+        pendingPeerDown.push(id);
+      }
+    },
+  });
+
+  /** Votes and certificates must carry valid signatures of configured voters. */
+  function verifySignatures(from: HostId, msg: WireMsg): boolean {
+    const certOk = (cert: Certificate | null): boolean => {
+      if (cert === null) return true;
+      for (const v of cert.votes) {
+        const pk = pubKeyOf.get(v.voter);
+        if (pk === undefined || !verify(pk, voteSigningBytes(cert), Buffer.from(v.sig, "hex"))) {
+          log("warn", "mesh", "bad-signature", { peer: from, service: cert.service, epoch: cert.epoch, voter: v.voter });
+          return false;
+        }
+      }
+      return true;
+    };
+    switch (msg.type) {
+      case "vote": {
+        const pk = pubKeyOf.get(msg.voter);
+        const ok = pk !== undefined && msg.voter === from && verify(pk, voteSigningBytes(msg), Buffer.from(msg.sig, "hex"));
+        if (!ok) log("warn", "mesh", "bad-signature", { peer: from, service: msg.service, epoch: msg.epoch });
+        return ok;
+      }
+      case "certificate":
+        return certOk(msg.cert);
+      case "propose":
+        return certOk(msg.basis);
+      default:
+        return true;
+    }
+  }
+
+  // ------------------------------------------------------------ effects
+  const persistRecord = (service: string, record: quorum.Persisted) => {
+    const file = join(stateDir, `quorum-${service}.json`);
+    const tmp = `${file}.tmp`;
+    writeFileSync(tmp, JSON.stringify(record));
+    const fd = openSync(tmp, "r");
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(tmp, file);
+  };
+
+  const sendWire = (to: HostId, msg: WireMsg) => {
+    if (to === self) {
+      enqueue(self, msg);
+      return;
+    }
+    mesh.send(to, msg);
+  };
+
+  const signQuorum = (msg: QuorumMsg): QuorumMsg => {
+    if (msg.type !== "vote") return msg;
+    return { ...msg, sig: sign(keyPair.secretKey, voteSigningBytes(msg)).toString("hex") };
+  };
+
+  async function runServiceEffects(s: ServiceRt, effects: quorum.QuorumEffect[]): Promise<void> {
+    for (const fx of effects) {
+      switch (fx.type) {
+        case "persist":
+          persistRecord(s.name, fx.record);
+          break;
+        case "send":
+          sendWire(fx.to, signQuorum(fx.msg));
+          break;
+        case "certified":
+          log("info", "quorum", "certified", { service: s.name, epoch: fx.cert.epoch, holder: fx.cert.holder, from: fx.cert.from, reason: fx.cert.reason, voters: fx.cert.votes.map((v) => v.voter) });
+          s.lastChange = { atMs: Date.now(), reason: fx.cert.reason, fromHolder: fx.cert.from, toHolder: fx.cert.holder };
+          break;
+        case "take-vip": {
+          log("info", "actuate", "take-vip", { service: s.name, epoch: fx.epoch, reason: fx.reason, vip: s.cfg.vip });
+          s.holdsVip = true;
+          await actuate(s, "activate", () => addVip({ cidr: s.cfg.vip, iface: s.cfg.interface }));
+          break;
+        }
+        case "drop-vip": {
+          log(fx.why === "lease-expired" ? "warn" : "info", "actuate", "drop-vip", { service: s.name, epoch: fx.epoch, why: fx.why, vip: s.cfg.vip, safeMode: fx.why === "lease-expired" });
+          s.holdsVip = false;
+          // Awaited: a later effect of this step may be the in-person handover.
+          await actuate(s, "demote", () => removeVip({ cidr: s.cfg.vip, iface: s.cfg.interface }));
+          break;
+        }
+        default:
+          break;
+      }
+    }
+  }
+
+  async function actuate(s: ServiceRt, hook: "activate" | "demote", change: () => Promise<unknown>): Promise<void> {
+    const run = s.actuation.then(async () => {
+      const t0 = monoNow();
+      try {
+        await change();
+        log("info", "actuate", hook === "activate" ? "vip-added" : "vip-removed", { service: s.name, vip: s.cfg.vip, ms: Math.round((monoNow() - t0) * 10) / 10 });
+      } catch (err) {
+        log("error", "actuate", "vip-change-failed", { service: s.name, vip: s.cfg.vip, error: (err as Error).message });
+      }
+      const path = s.cfg.hooks?.[hook];
+      if (path !== undefined) {
+        // Hooks run in the background: a slow hook must not hold the VIP hostage.
+        runHook({ path, args: [s.name, s.cfg.vip], env: { UMBRA_SERVICE: s.name, UMBRA_VIP: s.cfg.vip, UMBRA_HOST: self, UMBRA_EPOCH: String(s.state.epoch) }, timeoutMs: t.hookTimeoutMs })
+          .then((r) => log(r.exitCode === 0 ? "info" : "warn", "hook", hook, { service: s.name, path, exitCode: r.exitCode, signal: r.signal, timedOut: r.timedOut, ms: r.durationMs, stderr: r.stderrTail }))
+          .catch((err: Error) => log("error", "hook", `${hook}-failed`, { service: s.name, path, error: err.message }));
+      }
+    });
+    s.actuation = run;
+    await run;
+  }
+
+  async function runMembershipEffects(effects: membership.MembershipEffect[]): Promise<boolean> {
+    let changed = false;
+    for (const fx of effects) {
+      switch (fx.type) {
+        case "send":
+          sendWire(fx.to, fx.msg);
+          break;
+        case "member-changed":
+          log(fx.status === "alive" ? "info" : "warn", "membership", "member-changed", { member: fx.id, status: fx.status, incarnation: fx.incarnation });
+          changed = true;
+          break;
+        case "rtt-measured": {
+          const xs = rtts.get(fx.id) ?? [];
+          xs.push(fx.rttMs);
+          if (xs.length > RTT_SAMPLES_MAX) xs.shift();
+          rtts.set(fx.id, xs);
+          break;
+        }
+        default:
+          break;
+      }
+    }
+    return changed;
+  }
+
+  const aliveHosts = (): HostId[] => membership.members(members).filter((m) => m.status === "alive").map((m) => m.id);
+
+  async function stepService(s: ServiceRt, ev: quorum.QuorumEvent, now: number): Promise<void> {
+    const out = quorum.step(s.state, ev, now);
+    s.state = out.state;
+    if (out.effects.length > 0) await runServiceEffects(s, out.effects);
+  }
+
+  async function stepMembership(ev: membership.MembershipEvent, now: number): Promise<void> {
+    const out = membership.step(members, ev, now);
+    members = out.state;
+    if (await runMembershipEffects(out.effects)) {
+      const alive = aliveHosts();
+      for (const s of services) await stepService(s, { type: "membership", alive }, monoNow());
+    }
+  }
+
+  async function handle(item: Inbound, now: number): Promise<void> {
+    const { from, msg } = item;
+    switch (msg.type) {
+      case "beacon":
+        beacons.set(from, { atMono: now, sample: msg.metrics });
+        return;
+      case "ping":
+      case "ack":
+      case "ping-req":
+        await stepMembership({ type: "received", from, msg }, now);
+        return;
+      case "certificate": {
+        const s = byName.get(msg.cert.service);
+        if (s !== undefined) await stepService(s, { type: "received", from, msg }, now);
+        return;
+      }
+      default: {
+        const s = byName.get(msg.service);
+        if (s !== undefined) await stepService(s, { type: "received", from, msg }, now);
+        return;
+      }
+    }
+  }
+
+  // ------------------------------------------------------------ loop
+  let stopping = false;
+  let ticking = false;
+  let loopError: unknown = null;
+  async function tick(): Promise<void> {
+    const now0 = monoNow();
+    for (const id of pendingPeerDown.splice(0)) await stepMembership({ type: "peer-disconnected", id }, now0);
+    await stepMembership({ type: "tick", rand: random.next() }, monoNow());
+    for (const s of services) await stepService(s, { type: "tick", rand: random.next() }, monoNow());
+    for (let i = 0; i < EVENTS_PER_TICK_MAX && inbox.length > 0; i++) await handle(inbox.shift()!, monoNow());
+  }
+  const timer = setInterval(() => {
+    if (ticking || stopping) return;
+    ticking = true;
+    tick()
+      .catch((err) => {
+        // A failed assertion is a bug: crash rather than act on a bad state.
+        loopError = err;
+        log("error", "agent", "crash", { error: (err as Error).stack });
+        process.exitCode = 70;
+        setImmediate(() => {
+          throw err;
+        });
+      })
+      .finally(() => {
+        ticking = false;
+      });
+  }, t.tickMs);
+
+  // ------------------------------------------------------------ probe and beacons
+  const sampler = createSampler();
+  const probeTimer = setInterval(() => {
+    sampler
+      .sample()
+      .then((sample) => {
+        const lat = medianLatency();
+        latestSample = { ...sample, networkLatency: lat };
+        for (const h of connected) mesh.send(h, { type: "beacon", sentAtWallMs: Date.now(), metrics: latestSample });
+      })
+      .catch((err: Error) => log("warn", "probe", "sample-failed", { error: err.message }));
+  }, config.probe.intervalMs);
+
+  function medianLatency(): number | null {
+    const all = [...rtts.values()].map((xs) => median(xs)).filter((x): x is number => x !== null);
+    return median(all);
+  }
+
+  // ------------------------------------------------------------ api
+  function status(): StatusDoc {
+    const now = monoNow();
+    const view = membership.members(members);
+    const labelsOf = new Map(config.hosts.map((h) => [h.id, h.labels ?? {}]));
+    const svcDocs = services.map((s) => {
+      const st = s.state;
+      return {
+        name: s.name,
+        vip: s.cfg.vip,
+        primary: s.cfg.primary,
+        shadows: s.cfg.shadows,
+        voters: s.cfg.voters,
+        epoch: st.epoch,
+        holder: st.holder,
+        holdsVipHere: st.vipUp,
+        leaseRemainingMs: quorum.leaseRemainingMs(st, now) === null ? null : Math.round(quorum.leaseRemainingMs(st, now)!),
+        state: st.role,
+        lastChange: s.lastChange,
+      };
+    });
+    const anySafe = services.some((s) => s.state.role === "safe-mode");
+    const holding = services.filter((s) => s.state.vipUp);
+    const role: StatusDoc["role"] = anySafe
+      ? "safe-mode"
+      : holding.some((s) => s.cfg.primary === self)
+        ? "primary"
+        : holding.length > 0
+          ? "active"
+          : services.some((s) => s.cfg.shadows.includes(self))
+            ? "shadow"
+            : "standby";
+    return {
+      host: self,
+      cluster: config.cluster,
+      version: VERSION,
+      nowMs: Date.now(),
+      uptimeMs: Math.round(now - startedMono),
+      role,
+      members: [
+        { id: self, status: "alive", incarnation: view.find((m) => m.id === self)?.incarnation ?? 0, connected: true, rttMs: null, labels: labelsOf.get(self) ?? {}, lastBeaconAgoMs: 0, metrics: latestSample },
+        ...view
+          .filter((m) => m.id !== self)
+          .map((m) => {
+            const b = beacons.get(m.id);
+            const r = rtts.get(m.id);
+            return {
+              id: m.id,
+              status: m.status,
+              incarnation: m.incarnation,
+              connected: connected.has(m.id),
+              rttMs: r === undefined ? null : median(r),
+              labels: labelsOf.get(m.id) ?? {},
+              lastBeaconAgoMs: b === undefined ? null : Math.round(now - b.atMono),
+              metrics: b?.sample ?? null,
+            };
+          }),
+      ],
+      services: svcDocs,
+    };
+  }
+  const api = await serveApi(createApi({ status }), config.api);
+  log("info", "agent", "started", { cluster: config.cluster, api: api.address, services: services.map((s) => s.name), hosts: allHosts, startedAt: new Date(startedWall).toISOString(), inboxDropped });
+
+  return {
+    status,
+    async stop() {
+      if (stopping) return;
+      stopping = true;
+      clearInterval(timer);
+      clearInterval(probeTimer);
+      // Leaving on purpose: give the VIP up now rather than at lease expiry.
+      for (const s of services) {
+        if (s.state.vipUp || s.holdsVip) {
+          await actuate(s, "demote", () => removeVip({ cidr: s.cfg.vip, iface: s.cfg.interface }));
+          log("info", "actuate", "drop-vip", { service: s.name, why: "shutdown" });
+        }
+      }
+      await mesh.close();
+      await api.close();
+      log("info", "agent", "stopped", { loopError: loopError === null ? null : String(loopError) });
+    },
+  };
+}
+
+function median(xs: number[]): number | null {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+function loadPersisted(dir: string, service: string, log: Logger): quorum.Persisted | null {
+  const file = join(dir, `quorum-${service}.json`);
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw new UmbraError("config_unreadable", `cannot read ${file}: ${(err as Error).message}`, { file }, err);
+  }
+  try {
+    const p = JSON.parse(text) as quorum.Persisted;
+    log("info", "agent", "state-loaded", { service, epoch: p.epoch, holder: p.holder, votedEpoch: p.votedEpoch });
+    return p;
+  } catch (err) {
+    throw new UmbraError("config_invalid", `${file} is corrupt (${(err as Error).message}); it holds this host's votes, so umbra will not guess: move it away only if this host has been down for longer than a lease`, { file }, err);
+  }
+}

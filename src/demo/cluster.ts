@@ -1,0 +1,209 @@
+// A real umbra cluster in network namespaces: a bootstrap node, three agents
+// (h1 primary, h2 and h3 shadows, all three voters), a small HTTP service in
+// each host answering its name, and a client. The demo, the scenario tests
+// and the failover benchmark all start their clusters through this file.
+
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { ChildProcess } from "node:child_process";
+import { createInterface } from "node:readline";
+import { generateKeyPair, writeKeyFile } from "../shared/identity.ts";
+import { createTopology, type Topology } from "./topology.ts";
+import type { Sample } from "./downtime.ts";
+
+export const SUBNET = "198.51.100.0/24";
+export const VIP = "198.51.100.10";
+export const BOOTSTRAP = { name: "boot", ipv4: "198.51.100.2", port: 49737 };
+export const CLIENT = { name: "client", ipv4: "198.51.100.100" };
+export const HOSTS = [
+  { name: "h1", ipv4: "198.51.100.11" },
+  { name: "h2", ipv4: "198.51.100.12" },
+  { name: "h3", ipv4: "198.51.100.13" },
+] as const;
+export const SERVICE_PORT = 8080;
+/** How long we wait for the cluster to elect its first holder. */
+export const FIRST_HOLDER_WAIT_MS = 20_000;
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const MAIN = join(ROOT, "src/cli/main.ts");
+
+export type LogLine = { ts: string; level: string; host: string; part: string; event: string; [k: string]: unknown };
+
+export type DemoCluster = {
+  topo: Topology;
+  dir: string;
+  /** Every JSON log line of every agent, in arrival order. */
+  logs: LogLine[];
+  /** Which namespaces hold the VIP now (from `ip -n NS -j addr`). */
+  vipHolders(): Promise<string[]>;
+  waitForHolders(pred: (holders: string[]) => boolean, timeoutMs: number): Promise<string[]>;
+  startPoller(opts: { intervalMs: number; timeoutMs: number }): { samples: Sample[]; stop(): Promise<void> };
+  stopAgent(name: string): Promise<void>;
+  destroy(): Promise<void>;
+};
+
+export type DemoOptions = {
+  /** Namespace name prefix; different prefixes let runs coexist. */
+  prefix: string;
+  /** Timing profile overrides written into every agent's config. */
+  timing?: Record<string, number>;
+  logLevel?: "debug" | "info";
+  onLog?: (l: LogLine) => void;
+};
+
+function tomlConfig(o: { host: string; keyFile: string; stateDir: string; keys: Record<string, string>; timing: Record<string, number>; logLevel: string }): string {
+  const lines = [
+    `cluster = "demo"`,
+    `host = "${o.host}"`,
+    `keyFile = "${o.keyFile}"`,
+    `stateDir = "${o.stateDir}"`,
+    `bootstrap = ["${BOOTSTRAP.ipv4}:${BOOTSTRAP.port}"]`,
+    `api = "127.0.0.1:7070"`,
+    `profile = "lan"`,
+    `logLevel = "${o.logLevel}"`,
+    "",
+    "[timing]",
+    ...Object.entries(o.timing).map(([k, v]) => `${k} = ${v}`),
+    "",
+    ...HOSTS.flatMap((h, i) => ["[[hosts]]", `id = "${h.name}"`, `publicKey = "${o.keys[h.name]}"`, `labels = { rack = "r${i + 1}" }`, ""]),
+    "[[services]]",
+    `name = "web"`,
+    `vip = "${VIP}/24"`,
+    `interface = "eth0"`,
+    `primary = "h1"`,
+    `shadows = ["h2", "h3"]`,
+    `voters = ["h1", "h2", "h3"]`,
+    "",
+  ];
+  return lines.join("\n");
+}
+
+export async function startDemoCluster(o: DemoOptions): Promise<DemoCluster> {
+  const dir = mkdtempSync(join(tmpdir(), "umbra-demo-"));
+  const topo = await createTopology({
+    prefix: o.prefix,
+    subnet: SUBNET,
+    hosts: [{ name: BOOTSTRAP.name, ipv4: BOOTSTRAP.ipv4 }, ...HOSTS.map((h) => ({ name: h.name, ipv4: h.ipv4 })), { name: CLIENT.name, ipv4: CLIENT.ipv4 }],
+  });
+  const logs: LogLine[] = [];
+  const agents = new Map<string, ChildProcess>();
+  const node = process.execPath;
+  try {
+    const keys: Record<string, string> = {};
+    for (const h of HOSTS) {
+      const kp = generateKeyPair();
+      writeKeyFile(join(dir, `${h.name}.key`), kp, { force: false });
+      keys[h.name] = kp.publicKey.toString("hex");
+    }
+    for (const h of HOSTS) {
+      writeFileSync(
+        join(dir, `${h.name}.toml`),
+        tomlConfig({ host: h.name, keyFile: join(dir, `${h.name}.key`), stateDir: join(dir, `${h.name}-state`), keys, timing: o.timing ?? {}, logLevel: o.logLevel ?? "info" }),
+      );
+    }
+    const boot = topo.spawn(BOOTSTRAP.name, [node, MAIN, "bootstrap", "--host", BOOTSTRAP.ipv4, "--port", String(BOOTSTRAP.port)], {});
+    await waitForLine(boot, /listening/i, 10_000, "the DHT bootstrap node");
+    for (const h of HOSTS) {
+      topo.spawn(h.name, [node, join(ROOT, "src/demo/service.ts"), "--name", h.name, "--port", String(SERVICE_PORT)], {});
+    }
+    for (const h of HOSTS) {
+      const p = topo.spawn(h.name, [node, MAIN, "agent", "--config", join(dir, `${h.name}.toml`)], {});
+      agents.set(h.name, p);
+      collectLogs(p, logs, o.onLog);
+    }
+  } catch (err) {
+    await topo.destroy();
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+
+  const vipHolders = async (): Promise<string[]> => {
+    const out: string[] = [];
+    for (const h of HOSTS) if ((await topo.addrs(h.name)).includes(VIP)) out.push(h.name);
+    return out;
+  };
+
+  return {
+    topo,
+    dir,
+    logs,
+    vipHolders,
+    async waitForHolders(pred, timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      let last: string[] = [];
+      // Bounded by the deadline: one `ip` call per host per round.
+      while (Date.now() < deadline) {
+        last = await vipHolders();
+        if (pred(last)) return last;
+        await sleep(20);
+      }
+      throw new Error(`timed out after ${timeoutMs} ms waiting for VIP holders; last seen: [${last.join(", ")}]`);
+    },
+    startPoller({ intervalMs, timeoutMs }) {
+      const p = topo.spawn(CLIENT.name, [node, join(ROOT, "src/demo/poller.ts"), "--url", `http://${VIP}:${SERVICE_PORT}/`, "--interval-ms", String(intervalMs), "--timeout-ms", String(timeoutMs), "--duration-ms", "600000"], {});
+      const samples: Sample[] = [];
+      createInterface({ input: p.stdout! }).on("line", (line) => {
+        try {
+          samples.push(JSON.parse(line));
+        } catch {
+          // a partial line at exit: nothing to record
+        }
+      });
+      return {
+        samples,
+        stop: () =>
+          new Promise<void>((res) => {
+            if (p.exitCode !== null) return res();
+            p.once("exit", () => res());
+            p.kill("SIGTERM");
+          }),
+      };
+    },
+    async stopAgent(name) {
+      const p = agents.get(name);
+      if (p === undefined || p.exitCode !== null) return;
+      await new Promise<void>((res) => {
+        p.once("exit", () => res());
+        p.kill("SIGTERM");
+      });
+    },
+    async destroy() {
+      await topo.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function collectLogs(p: ChildProcess, logs: LogLine[], onLog?: (l: LogLine) => void): void {
+  createInterface({ input: p.stderr! }).on("line", (line) => {
+    let l: LogLine;
+    try {
+      l = JSON.parse(line);
+    } catch {
+      l = { ts: new Date().toISOString(), level: "error", host: "?", part: "stderr", event: "raw", line };
+    }
+    logs.push(l);
+    onLog?.(l);
+  });
+}
+
+function waitForLine(p: ChildProcess, re: RegExp, timeoutMs: number, what: string): Promise<void> {
+  return new Promise((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`${what} did not start within ${timeoutMs} ms`)), timeoutMs);
+    const onLine = (line: string) => {
+      if (re.test(line)) {
+        clearTimeout(timer);
+        res();
+      }
+    };
+    createInterface({ input: p.stdout! }).on("line", onLine);
+    createInterface({ input: p.stderr! }).on("line", onLine);
+    p.once("exit", (code) => {
+      clearTimeout(timer);
+      rej(new Error(`${what} exited with code ${code} before it was ready`));
+    });
+  });
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

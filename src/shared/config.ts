@@ -1,0 +1,268 @@
+// The agent's configuration: TOML, parsed and validated once at the edge,
+// then passed down fully resolved. A bad file names the file, the key path
+// and what is wrong, one issue a line, and nothing starts.
+
+import { readFileSync } from "node:fs";
+import { dirname, isAbsolute, resolve } from "node:path";
+import { isIPv4, isIPv6 } from "node:net";
+import { parse as parseToml, TomlError } from "smol-toml";
+import { z } from "zod";
+import { UmbraError } from "./errors.ts";
+
+/**
+ * Timing profiles. lan: hosts on one switch, RTT well under a millisecond;
+ * the lease bounds unplanned downtime (a shadow takes over once the old lease
+ * has run out), so it is short, and renewals come six times per lease so a
+ * lost one or two do not cost the lease. wan and edge scale everything up for
+ * slower, lossier links.
+ */
+export const PROFILES = {
+  lan: {
+    tickMs: 5, // the agent loop; every message waits at most one tick
+    probeIntervalMs: 50, // SWIM probe round: a dead peer is noticed within a few rounds
+    probeTimeoutMs: 20, // direct ack wait before asking others to probe (ping-req)
+    suspicionTimeoutMs: 150, // suspect -> dead: room for a refutation to arrive
+    leaseMs: 300, // holder lease: the bound on unplanned downtime
+    renewIntervalMs: 50, // six renewals per lease
+    driftMaxPpm: 1000, // 0.1 %: far above what NTP-less quartz clocks drift
+    proposalTimeoutMs: 150, // re-send a proposal, or let the next candidate try
+    hookTimeoutMs: 5000, // user hooks are killed after this
+  },
+  wan: {
+    tickMs: 20,
+    probeIntervalMs: 500,
+    probeTimeoutMs: 200,
+    suspicionTimeoutMs: 1500,
+    leaseMs: 3000,
+    renewIntervalMs: 500,
+    driftMaxPpm: 1000,
+    proposalTimeoutMs: 1500,
+    hookTimeoutMs: 10000,
+  },
+  edge: {
+    tickMs: 50,
+    probeIntervalMs: 1000,
+    probeTimeoutMs: 400,
+    suspicionTimeoutMs: 3000,
+    leaseMs: 6000,
+    renewIntervalMs: 1000,
+    driftMaxPpm: 2000,
+    proposalTimeoutMs: 3000,
+    hookTimeoutMs: 15000,
+  },
+  local: {
+    tickMs: 5,
+    probeIntervalMs: 50,
+    probeTimeoutMs: 20,
+    suspicionTimeoutMs: 150,
+    leaseMs: 300,
+    renewIntervalMs: 50,
+    driftMaxPpm: 1000,
+    proposalTimeoutMs: 150,
+    hookTimeoutMs: 5000,
+  },
+} as const;
+export type ProfileName = keyof typeof PROFILES;
+export type Timing = { [K in keyof (typeof PROFILES)["lan"]]: number };
+
+const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, "must be 1-63 letters, digits, '_', '.' or '-', starting with a letter or digit");
+const labels = z.record(z.string(), z.string());
+const ms = (min: number, max: number) => z.number().int().min(min).max(max);
+
+const TimingSchema = z
+  .object({
+    tickMs: ms(1, 1000),
+    probeIntervalMs: ms(5, 60_000),
+    probeTimeoutMs: ms(1, 60_000),
+    suspicionTimeoutMs: ms(10, 600_000),
+    leaseMs: ms(20, 600_000),
+    renewIntervalMs: ms(5, 300_000),
+    driftMaxPpm: ms(0, 100_000),
+    proposalTimeoutMs: ms(5, 600_000),
+    hookTimeoutMs: ms(100, 3_600_000),
+  })
+  .partial()
+  .strict();
+
+const FileSchema = z
+  .object({
+    cluster: name,
+    host: name,
+    keyFile: z.string().min(1),
+    bootstrap: z.array(z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, "must be host:port (IPv6 as [addr]:port)")).default([]),
+    api: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, "must be host:port").default("127.0.0.1:7070"),
+    profile: z.enum(["lan", "wan", "edge", "local"]).default("lan"),
+    stateDir: z.string().min(1).optional(),
+    logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),
+    labels: labels.default({}),
+    probe: z.object({ intervalMs: ms(100, 3_600_000).default(1000) }).strict().default({ intervalMs: 1000 }),
+    timing: TimingSchema.default({}),
+    hosts: z
+      .array(
+        z
+          .object({
+            id: name,
+            publicKey: z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex characters (as printed by `umbra keygen`)"),
+            labels: labels.default({}),
+          })
+          .strict(),
+      )
+      .min(1, "list at least one [[hosts]] entry"),
+    services: z
+      .array(
+        z
+          .object({
+            name,
+            vip: z.string(),
+            interface: z.string().regex(/^[A-Za-z0-9_.@-]{1,15}$/, "must be an interface name (1-15 characters)"),
+            primary: name,
+            shadows: z.array(name).min(1, "list at least one shadow"),
+            voters: z.array(name).min(1).optional(),
+            hooks: z.object({ activate: z.string().min(1).optional(), demote: z.string().min(1).optional() }).strict().optional(),
+          })
+          .strict(),
+      )
+      .default([]),
+  })
+  .strict();
+
+type FileConfig = z.infer<typeof FileSchema>;
+export type ServiceConfig = Omit<FileConfig["services"][number], "voters"> & { voters: string[] };
+export type Config = Omit<FileConfig, "timing" | "stateDir" | "services"> & {
+  /** The file it came from, for messages. */
+  path: string;
+  stateDir: string;
+  timing: Timing;
+  services: ServiceConfig[];
+};
+
+export function loadConfig(path: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message;
+    throw new UmbraError("config_unreadable", `${path}: cannot read: ${why}`, { path, issues: [`${path}: cannot read: ${why}`] }, err);
+  }
+  return parseConfig(text, path);
+}
+
+export function parseConfig(text: string, path: string): Config {
+  let raw: unknown;
+  try {
+    raw = parseToml(text);
+  } catch (err) {
+    const e = err as TomlError;
+    const where = e.line !== undefined ? `line ${e.line}, column ${e.column}` : "?";
+    const first = String(e.message).split("\n")[0];
+    const line = `${path}: TOML syntax error at ${where}: ${first}`;
+    throw new UmbraError("config_invalid", line, { path, issues: [line] }, err);
+  }
+  const parsed = FileSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${path}: ${keyPath(i.path)}: ${describe(i)}`);
+    throw new UmbraError("config_invalid", issues.join("\n"), { path, issues });
+  }
+  const f = parsed.data;
+  const base = dirname(resolve(path));
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  const cfg: Config = {
+    ...f,
+    path,
+    keyFile: abs(f.keyFile),
+    stateDir: abs(f.stateDir ?? "state"),
+    timing: { ...PROFILES[f.profile], ...f.timing } as Timing,
+    services: f.services.map((s) => ({ ...s, voters: s.voters ?? [s.primary, ...s.shadows] })),
+  };
+  const issues = crossCheck(cfg).map((x) => `${path}: ${x}`);
+  if (issues.length > 0) throw new UmbraError("config_invalid", issues.join("\n"), { path, issues });
+  return cfg;
+}
+
+/** Rules zod cannot see: references between sections, and timing relations. */
+function crossCheck(c: Config): string[] {
+  const out: string[] = [];
+  const ids = new Set<string>();
+  const keys = new Set<string>();
+  c.hosts.forEach((h, i) => {
+    if (ids.has(h.id)) out.push(`hosts[${i}].id: "${h.id}" is listed twice`);
+    if (keys.has(h.publicKey)) out.push(`hosts[${i}].publicKey: the same key is listed for two hosts`);
+    ids.add(h.id);
+    keys.add(h.publicKey);
+  });
+  if (!ids.has(c.host)) out.push(`host: "${c.host}" is not one of the [[hosts]] ids (${[...ids].join(", ")})`);
+  const names = new Set<string>();
+  const vips = new Set<string>();
+  c.services.forEach((s, i) => {
+    const at = `services[${i}]`;
+    if (names.has(s.name)) out.push(`${at}.name: "${s.name}" is used by two services`);
+    names.add(s.name);
+    const vipWhy = checkVip(s.vip);
+    if (vipWhy !== null) out.push(`${at}.vip: "${s.vip}" ${vipWhy}`);
+    else {
+      const addr = s.vip.split("/")[0]!;
+      if (vips.has(addr)) out.push(`${at}.vip: ${addr} is the VIP of another service`);
+      vips.add(addr);
+    }
+    if (!ids.has(s.primary)) out.push(`${at}.primary: "${s.primary}" is not one of the [[hosts]] ids`);
+    s.shadows.forEach((h, j) => {
+      if (!ids.has(h)) out.push(`${at}.shadows[${j}]: "${h}" is not one of the [[hosts]] ids`);
+      if (h === s.primary) out.push(`${at}.shadows[${j}]: "${h}" is the primary; a host cannot shadow itself`);
+      if (s.shadows.indexOf(h) !== j) out.push(`${at}.shadows[${j}]: "${h}" is listed twice`);
+    });
+    s.voters.forEach((h, j) => {
+      if (!ids.has(h)) out.push(`${at}.voters[${j}]: "${h}" is not one of the [[hosts]] ids`);
+      if (s.voters.indexOf(h) !== j) out.push(`${at}.voters[${j}]: "${h}" is listed twice`);
+    });
+  });
+  const t = c.timing;
+  if (t.renewIntervalMs * 2 >= t.leaseMs) out.push(`timing.renewIntervalMs: ${t.renewIntervalMs} must be less than half of timing.leaseMs (${t.leaseMs}), so one lost renewal does not cost the lease`);
+  if (t.probeTimeoutMs >= t.probeIntervalMs) out.push(`timing.probeTimeoutMs: ${t.probeTimeoutMs} must be less than timing.probeIntervalMs (${t.probeIntervalMs})`);
+  if (t.tickMs * 4 > t.renewIntervalMs) out.push(`timing.tickMs: ${t.tickMs} must be at most a quarter of timing.renewIntervalMs (${t.renewIntervalMs})`);
+  const guard = 2 * t.tickMs + 10;
+  if (Math.floor(t.leaseMs * (1 - (2 * t.driftMaxPpm) / 1e6)) - guard <= t.renewIntervalMs) {
+    out.push(`timing.leaseMs: ${t.leaseMs} leaves the holder no margin after clock drift and the actuation guard (${guard} ms); raise it`);
+  }
+  return out;
+}
+
+function checkVip(vip: string): string | null {
+  const m = /^([^/]+)\/(\d{1,3})$/.exec(vip);
+  if (m === null) return "must be an address with a prefix length, e.g. 198.51.100.10/24 or 2001:db8::10/64";
+  const [, addr, prefix] = m;
+  const p = Number(prefix);
+  if (isIPv4(addr!)) return p >= 1 && p <= 32 ? null : "has an IPv4 prefix length outside 1-32";
+  if (isIPv6(addr!)) return p >= 1 && p <= 128 ? null : "has an IPv6 prefix length outside 1-128";
+  return "is not an IPv4 or IPv6 address with a prefix (e.g. 198.51.100.10/24)";
+}
+
+function keyPath(path: PropertyKey[]): string {
+  let s = "";
+  for (const p of path) s += typeof p === "number" ? `[${p}]` : s === "" ? String(p) : `.${String(p)}`;
+  return s === "" ? "(top level)" : s;
+}
+
+function describe(i: z.core.$ZodIssue): string {
+  switch (i.code) {
+    case "unrecognized_keys":
+      return i.keys.map((k) => `unknown key "${k}"`).join(", ");
+    case "invalid_type":
+      return (i as { input?: unknown }).input === undefined ? `missing (expected ${i.expected})` : `expected ${i.expected}, got ${typeOf((i as { input?: unknown }).input)}`;
+    case "invalid_value":
+      return `must be one of ${i.values.map((v) => JSON.stringify(v)).join(", ")}`;
+    default:
+      return i.message;
+  }
+}
+
+function typeOf(v: unknown): string {
+  if (Array.isArray(v)) return "array";
+  if (v === null) return "null";
+  return typeof v;
+}
+
+/** The lines to print for a config error (UmbraError from loadConfig/parseConfig). */
+export function formatConfigError(err: UmbraError): string[] {
+  const issues = err.context.issues;
+  return Array.isArray(issues) ? (issues as string[]) : [err.message];
+}
