@@ -18,7 +18,7 @@ import * as quorum from "../decide/quorum.ts";
 import type { Certificate, QuorumMsg } from "../decide/quorum.ts";
 import { openMesh, parseHostPort, type Mesh } from "../mesh/swarm.ts";
 import { voteSigningBytes, type WireMsg } from "../mesh/codec.ts";
-import { createSampler } from "../probe/index.ts";
+import { startBackgroundSampler } from "../probe/index.ts";
 import type { HostSample } from "../probe/index.ts";
 import { addVip, removeVip, runHook } from "../actuate/index.ts";
 import { createApi, serveApi } from "../api/index.ts";
@@ -30,6 +30,9 @@ export const INBOX_MAX = 10_000;
 export const EVENTS_PER_TICK_MAX = 2_000;
 /** RTT samples kept per peer for the median latency. */
 export const RTT_SAMPLES_MAX = 32;
+
+/** A gap between ticks this many tick intervals long is logged as a stall. */
+export const LOOP_STALL_WARN_TICKS = 4;
 
 export const VERSION = "0.1.0";
 
@@ -294,7 +297,9 @@ export async function startAgent(config: Config): Promise<Agent> {
     return changed;
   }
 
-  const aliveHosts = (): HostId[] => membership.members(members).filter((m) => m.status === "alive").map((m) => m.id);
+  // Suspects still rank as candidates: a false suspicion (a stalled peer)
+  // must not make a lower-ranked shadow jump the queue; the dead do not.
+  const aliveHosts = (): HostId[] => membership.members(members).filter((m) => m.status !== "dead").map((m) => m.id);
 
   async function stepService(s: ServiceRt, ev: quorum.QuorumEvent, now: number): Promise<void> {
     const out = quorum.step(s.state, ev, now);
@@ -346,7 +351,14 @@ export async function startAgent(config: Config): Promise<Agent> {
     for (const s of services) await stepService(s, { type: "tick", rand: random.next() }, monoNow());
     for (let i = 0; i < EVENTS_PER_TICK_MAX && inbox.length > 0; i++) await handle(inbox.shift()!, monoNow());
   }
+  // A stalled event loop eats the lease's safety margin (the kernel keeps
+  // answering for the VIP while we are not running): say so loudly.
+  let lastTickMono = monoNow();
   const timer = setInterval(() => {
+    const nowTick = monoNow();
+    const gapMs = nowTick - lastTickMono;
+    lastTickMono = nowTick;
+    if (gapMs > LOOP_STALL_WARN_TICKS * t.tickMs) log("warn", "agent", "loop-stall", { gapMs: Math.round(gapMs), ticking });
     if (ticking || stopping) return;
     ticking = true;
     tick()
@@ -365,17 +377,14 @@ export async function startAgent(config: Config): Promise<Agent> {
   }, t.tickMs);
 
   // ------------------------------------------------------------ probe and beacons
-  const sampler = createSampler();
-  const probeTimer = setInterval(() => {
-    sampler
-      .sample()
-      .then((sample) => {
-        const lat = medianLatency();
-        latestSample = { ...sample, networkLatency: lat };
-        for (const h of connected) mesh.send(h, { type: "beacon", sentAtWallMs: Date.now(), metrics: latestSample });
-      })
-      .catch((err: Error) => log("warn", "probe", "sample-failed", { error: err.message }));
-  }, config.probe.intervalMs);
+  const sampler = startBackgroundSampler(
+    config.probe.intervalMs,
+    (sample) => {
+      latestSample = { ...sample, networkLatency: medianLatency() };
+      for (const h of connected) mesh.send(h, { type: "beacon", sentAtWallMs: Date.now(), metrics: latestSample });
+    },
+    (message) => log("warn", "probe", "sample-failed", { error: message }),
+  );
 
   function medianLatency(): number | null {
     const all = [...rtts.values()].map((xs) => median(xs)).filter((x): x is number => x !== null);
@@ -452,7 +461,7 @@ export async function startAgent(config: Config): Promise<Agent> {
       if (stopping) return;
       stopping = true;
       clearInterval(timer);
-      clearInterval(probeTimer);
+      await sampler.stop();
       // Leaving on purpose: give the VIP up now rather than at lease expiry.
       for (const s of services) {
         if (s.state.vipUp || s.holdsVip) {

@@ -81,11 +81,11 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
 
     say("");
     say("timeline (wall clock, from the start of the demo):");
-    for (const e of timeline.filter((e) => e.at >= cutAt - 1_000).sort((a, b) => a.at - b.at)) {
+    const firstNew = poller.samples.find((s) => s.ok && s.t >= cutAt && s.body?.trim() === after[0]);
+    if (firstNew !== undefined) timeline.push({ at: firstNew.done ?? firstNew.t, who: CLIENT.name, what: `first answer from ${after[0]}` });
+    for (const e of timeline.filter((e) => e.at >= cutAt - 100).sort((a, b) => a.at - b.at)) {
       say(`  ${stamp(e.at)}  ${e.who.padEnd(6)} ${e.what}`);
     }
-    const firstNew = poller.samples.find((s) => s.ok && s.t >= cutAt && s.body?.trim() === after[0]);
-    if (firstNew !== undefined) say(`  ${stamp(firstNew.done ?? firstNew.t)}  ${CLIENT.name.padEnd(6)} first answer from ${after[0]}`);
     say("");
     say(`client-visible downtime: ${d.downtimeMs === null ? "n/a" : `${Math.round(d.downtimeMs)} ms`} (from the cut to the first answer from ${after[0]})`);
     say(`VIP now held by: ${holdersNow.join(", ")} (checked with ip -n NS addr in ${HOSTS.map((h) => h.name).join(", ")})`);

@@ -1,2 +1,3 @@
 export { createSampler, type Sampler } from "./sampler.ts";
+export { startBackgroundSampler, type BackgroundSampler } from "./background.ts";
 export type { HostMetrics, HostSample } from "./types.ts";
