@@ -9,7 +9,7 @@ command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v arping >/dev/null 2>&1 || need+=(iputils-arping)
 command -v sysctl >/dev/null 2>&1 || need+=(procps)
 if [ "${1:-}" = "--bench" ]; then
-  command -v keepalived >/dev/null 2>&1 || need+=(keepalived)
+  command -v keepalived >/dev/null 2>&1 || [ -x /usr/sbin/keepalived ] || need+=(keepalived)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then

@@ -3,7 +3,7 @@
 // each host answering its name, and a client. The demo, the scenario tests
 // and the failover benchmark all start their clusters through this file.
 
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { ChildProcess } from "node:child_process";
@@ -27,6 +27,11 @@ export const FIRST_HOLDER_WAIT_MS = 20_000;
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const MAIN = join(ROOT, "src/cli/main.ts");
+/**
+ * Agents run on Node 24 (Bun cannot load hyperswarm's UDP addon). Under bun
+ * test, process.execPath is Bun, so use the Node that npm install put in the repo.
+ */
+export const NODE = existsSync(join(ROOT, "node_modules/.bin/node")) ? join(ROOT, "node_modules/.bin/node") : process.execPath;
 
 export type LogLine = { ts: string; level: string; host: string; part: string; event: string; [k: string]: unknown };
 
@@ -88,7 +93,7 @@ export async function startDemoCluster(o: DemoOptions): Promise<DemoCluster> {
   });
   const logs: LogLine[] = [];
   const agents = new Map<string, ChildProcess>();
-  const node = process.execPath;
+  const node = NODE;
   try {
     const keys: Record<string, string> = {};
     for (const h of HOSTS) {

@@ -23,8 +23,12 @@ export type Topology = {
   ns(name: string): string;
   exec(name: string, argv: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
   spawn(name: string, argv: string[], opts: { env?: Record<string, string> }): ChildProcess;
+  /** Takes the switch side of the host's cable down: the host sees its carrier go. */
   cutLink(name: string): Promise<void>;
   restoreLink(name: string): Promise<void>;
+  /** Disables the host's bridge port: frames are dropped, the host's carrier stays up (a silent partition). */
+  partition(name: string): Promise<void>;
+  heal(name: string): Promise<void>;
   /** Addresses (without prefix) on the host's interfaces. */
   addrs(name: string): Promise<string[]>;
   destroy(): Promise<void>;
@@ -119,6 +123,12 @@ export async function createTopology(o: TopologyOptions): Promise<Topology> {
     async restoreLink(name) {
       await ip(["-n", sw, "link", "set", vethSw(o.prefix, name), "up"]);
     },
+    async partition(name) {
+      await bridgePortState(sw, vethSw(o.prefix, name), 0);
+    },
+    async heal(name) {
+      await bridgePortState(sw, vethSw(o.prefix, name), 3);
+    },
     async addrs(name) {
       const out = await ip(["-n", ns(name), "-j", "addr", "show"]);
       const links = JSON.parse(out) as Array<{ addr_info?: Array<{ local: string }> }>;
@@ -163,6 +173,15 @@ export async function createTopology(o: TopologyOptions): Promise<Topology> {
     throw err;
   }
   return topo;
+}
+
+/** STP port state: 0 disabled (drops everything), 3 forwarding. */
+async function bridgePortState(sw: string, port: string, state: 0 | 3): Promise<void> {
+  try {
+    await run("ip", ["netns", "exec", sw, "bridge", "link", "set", "dev", port, "state", String(state)]);
+  } catch (err) {
+    throw new UmbraError("netns_unavailable", `bridge link set dev ${port} state ${state} failed: ${((err as { stderr?: string }).stderr ?? String(err)).trim()}`, {}, err);
+  }
 }
 
 /** The switch-side veth name: fits IFNAMSIZ (15). */
