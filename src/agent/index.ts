@@ -114,6 +114,7 @@ export async function startAgent(config: Config): Promise<Agent> {
       driftMaxPpm: t.driftMaxPpm,
       actuationGuardMs: 2 * t.tickMs + 10,
       proposalTimeoutMs: t.proposalTimeoutMs,
+      initialGraceMs: t.initialGraceMs,
     };
     return { name: svc.name, cfg: svc, state: quorum.initialQuorum(qcfg, loadPersisted(stateDir, svc.name, log), monoNow()), actuation: Promise.resolve(), holdsVip: false, lastChange: null };
   });

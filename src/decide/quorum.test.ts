@@ -9,7 +9,7 @@ const H = (s: string) => s as HostId;
 const [h1, h2, h3] = [H("h1"), H("h2"), H("h3")];
 const hosts = [h1, h2, h3];
 
-const timing = { leaseMs: 300, renewIntervalMs: 50, driftMaxPpm: 1000, actuationGuardMs: 20, proposalTimeoutMs: 150 };
+const timing = { leaseMs: 300, renewIntervalMs: 50, driftMaxPpm: 1000, actuationGuardMs: 20, proposalTimeoutMs: 150, initialGraceMs: 1000 };
 
 function cfg(self: HostId, over: Partial<QuorumConfig> = {}): QuorumConfig {
   return { service: "web", self, candidates: hosts, voters: hosts, hosts, ...timing, ...over };
@@ -153,6 +153,14 @@ describe("cluster", () => {
     c.run(5_000);
     expect(c.holdersNow()).toEqual([h1]);
     expect(c.certificates().map((x) => [x.epoch, x.holder])).toEqual([[1, h1]]);
+  });
+
+  test("with the primary down from the start, a shadow takes the first certificate only after the start-up grace", () => {
+    const c = createCluster(opts(11));
+    c.crash(h1);
+    c.run(10_000);
+    expect(c.holdersNow()).toEqual([h2]);
+    expect(c.takes[0]!.atMs).toBeGreaterThanOrEqual(timing.leaseMs + timing.proposalTimeoutMs + timing.initialGraceMs);
   });
 
   test("a cut-off primary drops the VIP; a shadow takes it only after the old lease ran out", () => {

@@ -65,6 +65,8 @@ export type QuorumConfig = {
   actuationGuardMs: number;
   /** A proposal is re-sent this often; a lower-ranked candidate waits rank × this before it proposes. */
   proposalTimeoutMs: number;
+  /** Before the first certificate, a candidate other than the best waits this much longer: mesh connections take a while to form at start-up, and the primary should win the first election when it is up. */
+  initialGraceMs: number;
 };
 
 /** What a voter must not forget across a restart (the shell writes it before sending). */
@@ -197,6 +199,7 @@ export function validateQuorumConfig(c: QuorumConfig): void {
   assert(c.renewIntervalMs * 2 < c.leaseMs, "renewals come at least twice per lease");
   assert(holderLeaseMs(c) > c.renewIntervalMs, "the holder's lease outlasts a renewal interval");
   assert(c.proposalTimeoutMs > 0, "proposalTimeoutMs is positive");
+  assert(c.initialGraceMs >= 0, "initialGraceMs is non-negative");
 }
 
 export function initialQuorum(config: QuorumConfig, persisted: Persisted | null, nowMs: number): QuorumState {
@@ -353,7 +356,8 @@ function proposerTick(s: QuorumState, fx: QuorumEffect[], rand: number): void {
   const ranked = c.candidates.filter((h) => h !== s.holder && (h === c.self || s.alive.includes(h)));
   const rank = ranked.indexOf(c.self);
   assert(rank >= 0, "self is ranked");
-  if (s.nowMs - s.lostSinceMs < rank * c.proposalTimeoutMs) return;
+  const graceMs = s.holder === null && rank > 0 ? c.initialGraceMs : 0;
+  if (s.nowMs - s.lostSinceMs < rank * c.proposalTimeoutMs + graceMs) return;
   // Do not compete with a proposal this host already voted for and that may still win.
   if (s.votedEpoch > s.epoch && s.votedHolder !== c.self && s.nowMs - s.lostSinceMs < (rank + 2) * c.proposalTimeoutMs) return;
   const epoch = Math.max(s.epoch, s.votedEpoch, s.rejectedEpochMax) + 1;

@@ -26,6 +26,7 @@ export const PROFILES = {
     renewIntervalMs: 50, // six renewals per lease
     driftMaxPpm: 1000, // 0.1 %: far above what NTP-less quartz clocks drift
     proposalTimeoutMs: 150, // re-send a proposal, or let the next candidate try
+    initialGraceMs: 3000, // at start-up the primary gets this long to win the first election
     hookTimeoutMs: 5000, // user hooks are killed after this
   },
   wan: {
@@ -37,6 +38,7 @@ export const PROFILES = {
     renewIntervalMs: 500,
     driftMaxPpm: 1000,
     proposalTimeoutMs: 1500,
+    initialGraceMs: 10000,
     hookTimeoutMs: 10000,
   },
   edge: {
@@ -48,6 +50,7 @@ export const PROFILES = {
     renewIntervalMs: 1000,
     driftMaxPpm: 2000,
     proposalTimeoutMs: 3000,
+    initialGraceMs: 20000,
     hookTimeoutMs: 15000,
   },
   local: {
@@ -59,6 +62,7 @@ export const PROFILES = {
     renewIntervalMs: 50,
     driftMaxPpm: 1000,
     proposalTimeoutMs: 150,
+    initialGraceMs: 3000,
     hookTimeoutMs: 5000,
   },
 } as const;
@@ -79,6 +83,7 @@ const TimingSchema = z
     renewIntervalMs: ms(5, 300_000),
     driftMaxPpm: ms(0, 100_000),
     proposalTimeoutMs: ms(5, 600_000),
+    initialGraceMs: ms(0, 600_000),
     hookTimeoutMs: ms(100, 3_600_000),
   })
   .partial()

@@ -25,7 +25,7 @@ export type SimOptions = {
   hosts: HostId[];
   voters: HostId[];
   candidates: HostId[];
-  timing: Pick<QuorumConfig, "leaseMs" | "renewIntervalMs" | "driftMaxPpm" | "actuationGuardMs" | "proposalTimeoutMs">;
+  timing: Pick<QuorumConfig, "leaseMs" | "renewIntervalMs" | "driftMaxPpm" | "actuationGuardMs" | "proposalTimeoutMs" | "initialGraceMs">;
   tickMs: number;
   net: NetProfile;
   seed: number;
