@@ -356,7 +356,9 @@ function proposerTick(s: QuorumState, fx: QuorumEffect[], rand: number): void {
   const ranked = c.candidates.filter((h) => h !== s.holder && (h === c.self || s.alive.includes(h)));
   const rank = ranked.indexOf(c.self);
   assert(rank >= 0, "self is ranked");
-  const graceMs = s.holder === null && rank > 0 ? c.initialGraceMs : 0;
+  // The membership view is no guide at start-up (a primary that has not
+  // connected yet looks dead), so the grace goes by the configured order.
+  const graceMs = s.holder === null && c.candidates[0] !== c.self ? c.initialGraceMs : 0;
   if (s.nowMs - s.lostSinceMs < rank * c.proposalTimeoutMs + graceMs) return;
   // Do not compete with a proposal this host already voted for and that may still win.
   if (s.votedEpoch > s.epoch && s.votedHolder !== c.self && s.nowMs - s.lostSinceMs < (rank + 2) * c.proposalTimeoutMs) return;
