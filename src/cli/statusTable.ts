@@ -8,7 +8,7 @@ function table(head: string[], rows: string[][]): string {
 }
 
 const pct = (x: number | undefined) => (x === undefined ? "-" : `${Math.round(x * 100)}%`);
-const ms = (x: number | null) => (x === null ? "-" : `${Math.round(x)}ms`);
+const ms = (x: number | null) => (x === null ? "-" : x < 10 ? `${x.toFixed(1)}ms` : `${Math.round(x)}ms`);
 const dur = (x: number) => (x < 60_000 ? `${Math.round(x / 1000)}s` : x < 3_600_000 ? `${Math.round(x / 60_000)}m` : `${(x / 3_600_000).toFixed(1)}h`);
 
 export function formatStatus(d: StatusDoc): string {

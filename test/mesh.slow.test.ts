@@ -1,0 +1,116 @@
+// Scenario (slow): real agents on loopback, real hyperswarm. Proves that a
+// peer whose key is not in the config is refused before any message is
+// read, that a malformed frame from a listed peer drops that connection with
+// a logged reason, that the agent survives both, and that `umbra status`
+// shows the mesh.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createInterface } from "node:readline";
+import { generateKeyPair, writeKeyFile } from "../src/shared/identity.ts";
+
+const ROOT = resolve(import.meta.dir, "..");
+const NODE = join(ROOT, "node_modules/.bin/node");
+const MAIN = join(ROOT, "src/cli/main.ts");
+const dir = mkdtempSync(join(tmpdir(), "umbra-mesh-test-"));
+const BOOT_PORT = 40000 + Math.floor(Math.random() * 5000);
+const API = { a: `127.0.0.1:${BOOT_PORT + 1}`, b: `127.0.0.1:${BOOT_PORT + 2}` };
+const procs: ChildProcess[] = [];
+const logs: Array<Record<string, unknown>> = [];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function start(args: string[], collect: boolean): ChildProcess {
+  const p = spawn(NODE, args, { stdio: ["ignore", "pipe", "pipe"] });
+  procs.push(p);
+  if (collect) createInterface({ input: p.stderr! }).on("line", (l) => { try { logs.push(JSON.parse(l)); } catch { logs.push({ raw: l }); } });
+  return p;
+}
+
+async function until(pred: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await pred()) return;
+    await sleep(50);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+beforeAll(async () => {
+  const keys: Record<string, string> = {};
+  for (const h of ["a", "b", "c"]) {
+    const kp = generateKeyPair();
+    writeKeyFile(join(dir, `${h}.key`), kp, { force: false });
+    keys[h] = kp.publicKey.toString("hex");
+  }
+  for (const h of ["a", "b"] as const) {
+    writeFileSync(join(dir, `${h}.toml`), [
+      `cluster = "meshtest"`, `host = "${h}"`, `keyFile = "${h}.key"`, `bootstrap = ["127.0.0.1:${BOOT_PORT}"]`, `api = "${API[h]}"`,
+      ...["a", "b", "c"].flatMap((x) => ["[[hosts]]", `id = "${x}"`, `publicKey = "${keys[x]}"`]),
+    ].join("\n"));
+  }
+  const boot = start([MAIN, "bootstrap", "--host", "127.0.0.1", "--port", String(BOOT_PORT)], false);
+  await new Promise<void>((res) => createInterface({ input: boot.stdout! }).once("line", () => res()));
+  start([MAIN, "agent", "--config", join(dir, "a.toml")], true);
+  start([MAIN, "agent", "--config", join(dir, "b.toml")], true);
+  await until(() => logs.some((l) => l.host === "a" && l.event === "peer-connected" && l.peer === "b"), 20_000, "a and b to connect");
+});
+
+afterAll(async () => {
+  for (const p of procs) if (p.exitCode === null) p.kill("SIGTERM");
+  await sleep(300);
+  for (const p of procs) if (p.exitCode === null) p.kill("SIGKILL");
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function rogue(args: string[]): Promise<string[]> {
+  return new Promise((res) => {
+    const p = start([join(ROOT, "test/fixtures/rogue-peer.ts"), "--bootstrap", `127.0.0.1:${BOOT_PORT}`, "--cluster", "meshtest", "--wait-ms", "4000", ...args], false);
+    const events: string[] = [];
+    createInterface({ input: p.stdout! }).on("line", (l) => events.push(JSON.parse(l).event));
+    p.once("exit", () => res(events));
+  });
+}
+
+describe("mesh on loopback (slow)", () => {
+  test("a stranger's key is refused before any message; the agents carry on", async () => {
+    await rogue(["--mode", "hello"]);
+    expect(logs.some((l) => l.event === "peer-refused" && l.why === "key not in the cluster's [[hosts]]")).toBe(true);
+    expect(logs.some((l) => l.event === "peer-connected" && l.peer !== "a" && l.peer !== "b" && l.peer !== "c")).toBe(false);
+    expect((await fetch(`http://${API.a}/healthz`)).status).toBe(200);
+  }, 30_000);
+
+  test("a malformed frame from a listed peer drops that connection with a reason; the agent carries on", async () => {
+    const events = await rogue(["--key", join(dir, "c.key"), "--mode", "garbage"]);
+    expect(events).toContain("sent-garbage");
+    const dropped = logs.find((l) => l.event === "frame-dropped" && l.peer === "c");
+    expect(dropped).toBeDefined();
+    expect(String(dropped!.why)).toMatch(/unknown message tag|undecodable|trailing/);
+    expect(events).toContain("closed");
+    expect((await fetch(`http://${API.a}/healthz`)).status).toBe(200);
+    expect((await fetch(`http://${API.b}/healthz`)).status).toBe(200);
+  }, 30_000);
+
+  test("umbra status shows the members, as a table and as JSON", async () => {
+    await until(async () => {
+      const doc = await (await fetch(`http://${API.a}/status`)).json();
+      return doc.members.find((m: { id: string }) => m.id === "b")?.rttMs !== null;
+    }, 10_000, "an RTT to b");
+    const table = spawnSync(NODE, [MAIN, "status", "--api", API.a], { encoding: "utf8" });
+    expect(table.status).toBe(0);
+    expect(table.stdout).toMatch(/^host a {2}cluster meshtest {2}role standby/);
+    expect(table.stdout).toMatch(/\nb +alive +\d+ +yes +\d/);
+    const json = JSON.parse(spawnSync(NODE, [MAIN, "status", "--api", API.b, "--json"], { encoding: "utf8" }).stdout);
+    expect(json.host).toBe("b");
+    expect(json.members.map((m: { id: string }) => m.id).sort()).toEqual(["a", "b", "c"]);
+    const down = spawnSync(NODE, [MAIN, "status", "--api", "127.0.0.1:1"], { encoding: "utf8" });
+    expect(down.status).toBe(1);
+    expect(down.stderr).toContain("cannot reach the umbra agent API at 127.0.0.1:1 (is the agent running? see --api)");
+  }, 30_000);
+
+  test("no agent logged an error or crashed", () => {
+    expect(logs.filter((l) => l.level === "error" || l.raw !== undefined)).toEqual([]);
+    expect(procs.slice(1, 3).every((p) => p.exitCode === null)).toBe(true);
+  });
+});
