@@ -42,7 +42,7 @@ export async function addVip(v: Vip): Promise<Result> {
   if (!v4) await run(v, ["sysctl", "-q", "-w", `net.ipv6.conf.${v.iface}.ndisc_notify=1`], /^$/).catch(() => undefined);
   // nodad: the quorum already guarantees no one else holds it; DAD would delay it by a second.
   const argv = v4 ? ["ip", "addr", "add", v.cidr, "dev", v.iface] : ["ip", "-6", "addr", "add", v.cidr, "dev", v.iface, "nodad"];
-  const detail = await run(v, argv, /File exists/);
+  const detail = await run(v, argv, /File exists|Address already assigned/);
   if (v4) void announceArp(v);
   return { durationMs: performance.now() - t0, detail };
 }
@@ -50,7 +50,7 @@ export async function addVip(v: Vip): Promise<Result> {
 export async function removeVip(v: Vip): Promise<Result> {
   const t0 = performance.now();
   const argv = isIPv4(addrOf(v)) ? ["ip", "addr", "del", v.cidr, "dev", v.iface] : ["ip", "-6", "addr", "del", v.cidr, "dev", v.iface];
-  const detail = await run(v, argv, /Cannot assign requested address|Cannot find device/);
+  const detail = await run(v, argv, /Cannot assign requested address|Address not found|Cannot find device/);
   return { durationMs: performance.now() - t0, detail };
 }
 

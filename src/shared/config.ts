@@ -163,7 +163,7 @@ export function parseConfig(text: string, path: string): Config {
     const line = `${path}: TOML syntax error at ${where}: ${first}`;
     throw new UmbraError("config_invalid", line, { path, issues: [line] }, err);
   }
-  const parsed = FileSchema.safeParse(raw);
+  const parsed = FileSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${path}: ${keyPath(i.path)}: ${describe(i)}`);
     throw new UmbraError("config_invalid", issues.join("\n"), { path, issues });
@@ -179,13 +179,14 @@ export function parseConfig(text: string, path: string): Config {
     timing: { ...PROFILES[f.profile], ...f.timing } as Timing,
     services: f.services.map((s) => ({ ...s, voters: s.voters ?? [s.primary, ...s.shadows] })),
   };
-  const issues = crossCheck(cfg).map((x) => `${path}: ${x}`);
+  const votersGiven = f.services.map((sv) => sv.voters !== undefined);
+  const issues = crossCheck(cfg, votersGiven).map((x) => `${path}: ${x}`);
   if (issues.length > 0) throw new UmbraError("config_invalid", issues.join("\n"), { path, issues });
   return cfg;
 }
 
 /** Rules zod cannot see: references between sections, and timing relations. */
-function crossCheck(c: Config): string[] {
+function crossCheck(c: Config, votersGiven: boolean[]): string[] {
   const out: string[] = [];
   const ids = new Set<string>();
   const keys = new Set<string>();
@@ -215,7 +216,8 @@ function crossCheck(c: Config): string[] {
       if (h === s.primary) out.push(`${at}.shadows[${j}]: "${h}" is the primary; a host cannot shadow itself`);
       if (s.shadows.indexOf(h) !== j) out.push(`${at}.shadows[${j}]: "${h}" is listed twice`);
     });
-    s.voters.forEach((h, j) => {
+    // Defaulted voters repeat primary and shadows: their faults are reported there.
+    if (votersGiven[i]) s.voters.forEach((h, j) => {
       if (!ids.has(h)) out.push(`${at}.voters[${j}]: "${h}" is not one of the [[hosts]] ids`);
       if (s.voters.indexOf(h) !== j) out.push(`${at}.voters[${j}]: "${h}" is listed twice`);
     });
