@@ -59,13 +59,20 @@ describe.skipIf(!isRoot)("netns: VIP add/remove", () => {
     await removeVip(vb);
   });
 
-  test("IPv6: add (no DAD wait) and remove", async () => {
-    const v = { cidr: "2001:db8::30/64", iface: "eth0", netns: topo.ns("a") };
-    await addVip(v);
-    expect(await vipPresent(v)).toBe(true);
+  test("IPv6: add (no DAD wait), the unsolicited NA repoints the client on a move, remove", async () => {
+    const va = { cidr: "2001:db8::30/64", iface: "eth0", netns: topo.ns("a") };
+    const vb = { ...va, netns: topo.ns("b") };
+    await addVip(va);
+    expect(await vipPresent(va)).toBe(true);
     expect((await topo.exec("client", ["ping", "-6", "-c", "1", "-W", "1", "2001:db8::30"])).code).toBe(0);
-    await removeVip(v);
-    expect(await vipPresent(v)).toBe(false);
+    expect(await neighMac("2001:db8::30")).toBe(await macOf("a"));
+    await removeVip(va);
+    await addVip(vb);
+    const macB = await macOf("b");
+    for (let i = 0; i < 50 && (await neighMac("2001:db8::30")) !== macB; i++) await sleep(20);
+    expect(await neighMac("2001:db8::30")).toBe(macB);
+    await removeVip(vb);
+    expect(await vipPresent(vb)).toBe(false);
   });
 
   test("a missing interface is a clear actuate error", async () => {

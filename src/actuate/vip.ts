@@ -39,9 +39,14 @@ async function run(v: Vip, argv: string[], okWhen: RegExp): Promise<Result["deta
 export async function addVip(v: Vip): Promise<Result> {
   const t0 = performance.now();
   const v4 = isIPv4(addrOf(v));
-  if (!v4) await run(v, ["sysctl", "-q", "-w", `net.ipv6.conf.${v.iface}.ndisc_notify=1`], /^$/).catch(() => undefined);
-  // nodad: the quorum already guarantees no one else holds it; DAD would delay it by a second.
-  const argv = v4 ? ["ip", "addr", "add", v.cidr, "dev", v.iface] : ["ip", "-6", "addr", "add", v.cidr, "dev", v.iface, "nodad"];
+  if (!v4) {
+    // The kernel sends an unsolicited NA for a new address only when DAD is
+    // skipped by accept_dad=0 (not by the nodad flag: seen with tcpdump) and
+    // ndisc_notify=1. DAD would hold the address back for a second, and the
+    // quorum already guarantees no one else holds it.
+    for (const k of ["accept_dad=0", "ndisc_notify=1"]) await run(v, ["sysctl", "-q", "-w", `net.ipv6.conf.${v.iface}.${k}`], /^$/);
+  }
+  const argv = v4 ? ["ip", "addr", "add", v.cidr, "dev", v.iface] : ["ip", "-6", "addr", "add", v.cidr, "dev", v.iface];
   const detail = await run(v, argv, /File exists|Address already assigned/);
   if (v4) void announceArp(v);
   return { durationMs: performance.now() - t0, detail };
