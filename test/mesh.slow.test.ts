@@ -95,8 +95,10 @@ describe("mesh on loopback (slow)", () => {
   test("umbra status shows the members, as a table and as JSON", async () => {
     await until(async () => {
       const doc = await (await fetch(`http://${API.a}/status`)).json();
-      return doc.members.find((m: { id: string }) => m.id === "b")?.rttMs !== null;
-    }, 10_000, "an RTT to b");
+      const m = doc.members.find((x: { id: string }) => x.id === "b");
+      // RTT from SWIM probes, metrics from b's beacons (sampled in b's worker thread)
+      return m?.rttMs !== null && typeof m?.metrics?.cpuLoad === "number";
+    }, 10_000, "an RTT to b and a beacon from it");
     const table = spawnSync(NODE, [MAIN, "status", "--api", API.a], { encoding: "utf8" });
     expect(table.status).toBe(0);
     expect(table.stdout).toMatch(/^host a {2}cluster meshtest {2}role standby/);
