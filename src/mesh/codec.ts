@@ -57,7 +57,26 @@ function bad(what: string): never {
 
 // ---------------------------------------------------------------- primitives
 
-const name = {
+type Enc<T> = { preencode(st: State, v: T): void; encode(st: State, v: T): void; decode(st: State): T };
+
+/** T or null: a presence flag, then the value. */
+function optional<T>(enc: Enc<T>): Enc<T | null> {
+  return {
+    preencode(st, v) {
+      c.bool.preencode(st, v !== null);
+      if (v !== null) enc.preencode(st, v);
+    },
+    encode(st, v) {
+      c.bool.encode(st, v !== null);
+      if (v !== null) enc.encode(st, v);
+    },
+    decode(st) {
+      return c.bool.decode(st) ? enc.decode(st) : null;
+    },
+  };
+}
+
+const name: Enc<string> = {
   preencode(st: State, s: string) {
     assert(s.length > 0 && Buffer.byteLength(s) <= NAME_BYTES_MAX, `name fits on the wire: ${s}`);
     c.string.preencode(st, s);
@@ -72,19 +91,7 @@ const name = {
   },
 };
 
-const optName = {
-  preencode(st: State, s: string | null) {
-    c.bool.preencode(st, s !== null);
-    if (s !== null) name.preencode(st, s);
-  },
-  encode(st: State, s: string | null) {
-    c.bool.encode(st, s !== null);
-    if (s !== null) name.encode(st, s);
-  },
-  decode(st: State): string | null {
-    return c.bool.decode(st) ? name.decode(st) : null;
-  },
-};
+const optName = optional(name);
 
 const uint = {
   preencode(st: State, n: number) {
@@ -99,7 +106,7 @@ const uint = {
   },
 };
 
-const f64 = {
+const f64: Enc<number> = {
   preencode(st: State, n: number) {
     assert(Number.isFinite(n), `finite number: ${n}`);
     c.float64.preencode(st, n);
@@ -114,19 +121,7 @@ const f64 = {
   },
 };
 
-const optF64 = {
-  preencode(st: State, n: number | null) {
-    c.bool.preencode(st, n !== null);
-    if (n !== null) f64.preencode(st, n);
-  },
-  encode(st: State, n: number | null) {
-    c.bool.encode(st, n !== null);
-    if (n !== null) f64.encode(st, n);
-  },
-  decode(st: State): number | null {
-    return c.bool.decode(st) ? f64.decode(st) : null;
-  },
-};
+const optF64 = optional(f64);
 
 function oneOf<T extends string>(values: readonly T[], what: string) {
   return {
@@ -147,7 +142,7 @@ function oneOf<T extends string>(values: readonly T[], what: string) {
   };
 }
 
-function list<T>(item: { preencode(st: State, v: T): void; encode(st: State, v: T): void; decode(st: State): T }, max: number, what: string) {
+function list<T>(item: Enc<T>, max: number, what: string): Enc<T[]> {
   return {
     preencode(st: State, vs: T[]) {
       assert(vs.length <= max, `${what}: at most ${max}`);
@@ -216,7 +211,7 @@ const vote = {
 };
 const votes = list<{ voter: HostId; sig: string }>(vote, VOTES_MAX, "votes");
 
-const cert = {
+const cert: Enc<Certificate> = {
   preencode(st: State, x: Certificate) {
     name.preencode(st, x.service);
     uint.preencode(st, x.epoch);
@@ -245,23 +240,11 @@ const cert = {
   },
 };
 
-const optCert = {
-  preencode(st: State, x: Certificate | null) {
-    c.bool.preencode(st, x !== null);
-    if (x !== null) cert.preencode(st, x);
-  },
-  encode(st: State, x: Certificate | null) {
-    c.bool.encode(st, x !== null);
-    if (x !== null) cert.encode(st, x);
-  },
-  decode(st: State): Certificate | null {
-    return c.bool.decode(st) ? cert.decode(st) : null;
-  },
-};
+const optCert = optional(cert);
 
 const SAMPLE_FIELDS = ["ts", "cpuLoad", "memoryUsage", "diskIO", "storageUsage", "storageIOBytesPerSec", "networkBandwidthBytesPerSec"] as const;
 
-const sample = {
+const sample: Enc<HostSample> = {
   preencode(st: State, m: HostSample) {
     for (const k of SAMPLE_FIELDS) f64.preencode(st, m[k]);
     optF64.preencode(st, m.networkLatency);
@@ -284,19 +267,7 @@ const sample = {
 type Field = { key: string; enc: { preencode(st: State, v: never): void; encode(st: State, v: never): void; decode(st: State): unknown } };
 const f = (key: string, enc: Field["enc"]): Field => ({ key, enc });
 
-const optSample = {
-  preencode(st: State, m: HostSample | null) {
-    c.bool.preencode(st, m !== null);
-    if (m !== null) sample.preencode(st, m);
-  },
-  encode(st: State, m: HostSample | null) {
-    c.bool.encode(st, m !== null);
-    if (m !== null) sample.encode(st, m);
-  },
-  decode(st: State): HostSample | null {
-    return c.bool.decode(st) ? sample.decode(st) : null;
-  },
-};
+const optSample = optional(sample);
 
 const FIELDS: Record<WireMsg["type"], Field[]> = {
   beacon: [f("sentAtWallMs", f64), f("metrics", optSample)],
