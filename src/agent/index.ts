@@ -205,6 +205,10 @@ export async function startAgent(config: Config): Promise<Agent> {
     fsyncSync(fd);
     closeSync(fd);
     renameSync(tmp, file);
+    // The rename itself must survive a power cut: sync the directory too.
+    const dfd = openSync(stateDir, "r");
+    fsyncSync(dfd);
+    closeSync(dfd);
   };
 
   const sendWire = (to: HostId, msg: WireMsg) => {
