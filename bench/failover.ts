@@ -14,11 +14,12 @@ const { values } = parseArgs({
     trials: { type: "string", default: "10" },
     json: { type: "boolean", default: false },
     "skip-keepalived": { type: "boolean", default: false },
+    "lease-ms": { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
 if (values.help) {
-  process.stdout.write("usage: node bench/failover.ts [--trials N (default 10)] [--json] [--skip-keepalived]\n  needs root: it creates network namespaces and installs keepalived from Debian's packages\n");
+  process.stdout.write("usage: node bench/failover.ts [--trials N (default 10)] [--json] [--skip-keepalived] [--lease-ms N]\n  needs root: it creates network namespaces and installs keepalived from Debian's packages\n");
   process.exit(0);
 }
 const trials = Number(values.trials);
@@ -55,7 +56,14 @@ function median(xs: number[]): number | null {
 }
 const downtimes = (r: Row) => r.results.map((x) => x.downtimeMs).filter((x): x is number => x !== null);
 
-const umbra = await series("umbra (lan profile)", (seed) => runUmbraTrial({ seed }));
+// --lease-ms N tries a shorter (or longer) lease: renewals at a sixth of it.
+const leaseMs = values["lease-ms"] === undefined ? null : Number(values["lease-ms"]);
+if (leaseMs !== null && (!Number.isInteger(leaseMs) || leaseMs < 60)) {
+  process.stderr.write(`bench/failover: --lease-ms must be a whole number of at least 60, got "${values["lease-ms"]}"\n`);
+  process.exit(2);
+}
+const timing = leaseMs === null ? undefined : { leaseMs, renewIntervalMs: Math.floor(leaseMs / 6), proposalTimeoutMs: Math.floor(leaseMs / 2), actuationGuardMs: Math.floor(leaseMs / 3) };
+const umbra = await series(leaseMs === null ? "umbra (lan profile)" : `umbra (lease ${leaseMs} ms)`, (seed) => runUmbraTrial({ seed, timing }));
 if (!values["skip-keepalived"]) {
   await series("keepalived VRRPv3 advert 1 s", (seed) => runKeepalivedTrial({ advertIntMs: 1000, seed }));
   await series("keepalived VRRPv3 advert 0.1 s", (seed) => runKeepalivedTrial({ advertIntMs: 100, seed }));

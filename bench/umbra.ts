@@ -36,7 +36,14 @@ export async function runUmbraTrial(o: { seed: number; pollIntervalMs?: number; 
     await sleep(500);
     await poller.stop();
     const d = newHolder === null ? { downtimeMs: null, maxGapMs: null } : downtimeFrom(poller.samples, cutAt, newHolder);
-    return { downtimeMs: d.downtimeMs, maxGapMs: d.maxGapMs, dualHolderObserved: overlapInLogs(cluster.logs), newHolder };
+    const dual = overlapInLogs(cluster.logs);
+    if (dual) {
+      // Say exactly what overlapped, so the margin can be read.
+      for (const l of cluster.logs.filter((x) => ["take-vip", "drop-vip", "vip-removed", "vip-added", "certified", "loop-stall"].includes(x.event))) {
+        process.stderr.write(`    ${l.ts} ${l.host} ${l.event} ${l.ms ?? l.gapMs ?? ""} ${l.why ?? l.reason ?? ""}\n`);
+      }
+    }
+    return { downtimeMs: d.downtimeMs, maxGapMs: d.maxGapMs, dualHolderObserved: dual, newHolder };
   } finally {
     await cluster.destroy();
   }

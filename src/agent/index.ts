@@ -112,7 +112,7 @@ export async function startAgent(config: Config): Promise<Agent> {
       leaseMs: t.leaseMs,
       renewIntervalMs: t.renewIntervalMs,
       driftMaxPpm: t.driftMaxPpm,
-      actuationGuardMs: 2 * t.tickMs + 10,
+      actuationGuardMs: t.actuationGuardMs,
       proposalTimeoutMs: t.proposalTimeoutMs,
       initialGraceMs: t.initialGraceMs,
     };

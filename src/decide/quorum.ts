@@ -197,7 +197,7 @@ export function validateQuorumConfig(c: QuorumConfig): void {
   for (const v of c.voters) assert(c.hosts.includes(v), `voter ${v} is a host`);
   for (const v of c.candidates) assert(c.hosts.includes(v), `candidate ${v} is a host`);
   assert(c.renewIntervalMs * 2 < c.leaseMs, "renewals come at least twice per lease");
-  assert(holderLeaseMs(c) > c.renewIntervalMs, "the holder's lease outlasts a renewal interval");
+  assert(holderLeaseMs(c) >= 2 * c.renewIntervalMs, "the holder's lease outlasts two renewal intervals");
   assert(c.proposalTimeoutMs > 0, "proposalTimeoutMs is positive");
   assert(c.initialGraceMs >= 0, "initialGraceMs is non-negative");
 }
