@@ -15,11 +15,12 @@ const { values } = parseArgs({
     json: { type: "boolean", default: false },
     "skip-keepalived": { type: "boolean", default: false },
     "lease-ms": { type: "string" },
+    partition: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
 });
 if (values.help) {
-  process.stdout.write("usage: node bench/failover.ts [--trials N (default 10)] [--json] [--skip-keepalived] [--lease-ms N]\n  needs root: it creates network namespaces and installs keepalived from Debian's packages\n");
+  process.stdout.write("usage: node bench/failover.ts [--trials N (default 10)] [--json] [--skip-keepalived] [--lease-ms N] [--partition]\n  --partition: a silent partition (bridge port disabled, carrier up) instead of a link cut\n  needs root: it creates network namespaces and installs keepalived from Debian's packages\n");
   process.exit(0);
 }
 const trials = Number(values.trials);
@@ -63,12 +64,13 @@ if (leaseMs !== null && (!Number.isInteger(leaseMs) || leaseMs < 60)) {
   process.exit(2);
 }
 const timing = leaseMs === null ? undefined : { leaseMs, renewIntervalMs: Math.floor(leaseMs / 6), proposalTimeoutMs: Math.floor(leaseMs / 2), actuationGuardMs: Math.floor(leaseMs / 3) };
-const umbra = await series(leaseMs === null ? "umbra (lan profile)" : `umbra (lease ${leaseMs} ms)`, (seed) => runUmbraTrial({ seed, timing }));
+const cut = values.partition ? ("partition" as const) : ("link" as const);
+const umbra = await series(leaseMs === null ? "umbra (lan profile)" : `umbra (lease ${leaseMs} ms)`, (seed) => runUmbraTrial({ seed, timing, cut }));
 if (!values["skip-keepalived"]) {
-  await series("keepalived VRRPv3 advert 1 s", (seed) => runKeepalivedTrial({ advertIntMs: 1000, seed }));
-  await series("keepalived VRRPv3 advert 0.1 s", (seed) => runKeepalivedTrial({ advertIntMs: 100, seed }));
+  await series("keepalived VRRPv3 advert 1 s", (seed) => runKeepalivedTrial({ advertIntMs: 1000, seed, cut }));
+  await series("keepalived VRRPv3 advert 0.1 s", (seed) => runKeepalivedTrial({ advertIntMs: 100, seed, cut }));
   // DESIGN.md's anchor: keepalived's fastest practical setting.
-  await series("keepalived VRRPv3 advert 0.05 s", (seed) => runKeepalivedTrial({ advertIntMs: 50, seed }));
+  await series("keepalived VRRPv3 advert 0.05 s", (seed) => runKeepalivedTrial({ advertIntMs: 50, seed, cut }));
 }
 
 const umbraMedian = median(downtimes(umbra));
@@ -88,7 +90,7 @@ const table = rows.map((r) => {
 if (values.json) {
   process.stdout.write(JSON.stringify({ trials, rows: table }, null, 2) + "\n");
 } else {
-  process.stdout.write(`\nunplanned failover, ${trials} trials each (client polls every 5 ms, 30 ms timeout)\n`);
+  process.stdout.write(`\nunplanned failover (${cut === "partition" ? "silent partition of the primary" : "primary's link cut"}), ${trials} trials each (client polls every 5 ms, 30 ms timeout)\n`);
   process.stdout.write("| setup | median downtime | worst | failed trials | trials with two VIP holders | umbra median / this median |\n|---|---|---|---|---|---|\n");
   for (const t of table) {
     process.stdout.write(`| ${t.name} | ${fmt(t.medianMs)} | ${fmt(t.worstMs)} | ${t.failed} | ${t.dualHolderTrials} | ${t.umbraOverThis ?? "n/a"} |\n`);

@@ -45,7 +45,8 @@ vrrp_instance VI_1 {
 `;
 }
 
-export async function runKeepalivedTrial(o: { advertIntMs: number; seed: number }): Promise<TrialResult> {
+/** cut: "link" takes the switch port down (the host loses carrier); "partition" disables the bridge port (carrier stays up). */
+export async function runKeepalivedTrial(o: { advertIntMs: number; seed: number; cut?: "link" | "partition" }): Promise<TrialResult> {
   await cleanupStale(KEEPALIVED_PREFIX);
   const r = rng(o.seed);
   const dir = mkdtempSync(join(tmpdir(), "umbra-keepalived-"));
@@ -85,7 +86,8 @@ export async function runKeepalivedTrial(o: { advertIntMs: number; seed: number 
     });
     await sleep(1_000 + Math.floor(r.next() * o.advertIntMs));
     const cutAt = Date.now();
-    await topo.cutLink("h1");
+    if (o.cut === "partition") await topo.partition("h1");
+    else await topo.cutLink("h1");
     // Wait for h2 to answer (bounded), watching for two holders meanwhile.
     let dual = false;
     const until = Date.now() + 15_000;
@@ -113,9 +115,9 @@ export async function runKeepalivedTrial(o: { advertIntMs: number; seed: number 
 
 if (import.meta.main || process.argv[1]?.endsWith("keepalived.ts")) {
   const { parseArgs } = await import("node:util");
-  const { values } = parseArgs({ options: { trials: { type: "string", default: "3" }, "advert-ms": { type: "string", default: "1000" } } });
+  const { values } = parseArgs({ options: { trials: { type: "string", default: "3" }, "advert-ms": { type: "string", default: "1000" }, partition: { type: "boolean", default: false } } });
   for (let i = 0; i < Number(values.trials); i++) {
-    const res = await runKeepalivedTrial({ advertIntMs: Number(values["advert-ms"]), seed: i });
+    const res = await runKeepalivedTrial({ advertIntMs: Number(values["advert-ms"]), seed: i, cut: values.partition ? "partition" : "link" });
     process.stdout.write(JSON.stringify(res) + "\n");
   }
 }

@@ -15,7 +15,7 @@ export const UMBRA_PREFIX = "ub-";
 
 export type TrialResult = { downtimeMs: number | null; maxGapMs: number | null; dualHolderObserved: boolean; newHolder: string | null };
 
-export async function runUmbraTrial(o: { seed: number; pollIntervalMs?: number; pollTimeoutMs?: number; timing?: Record<string, number> }): Promise<TrialResult> {
+export async function runUmbraTrial(o: { seed: number; pollIntervalMs?: number; pollTimeoutMs?: number; timing?: Record<string, number>; cut?: "link" | "partition" }): Promise<TrialResult> {
   await cleanupStale(UMBRA_PREFIX);
   const r = rng(o.seed);
   const cluster = await startDemoCluster({ prefix: UMBRA_PREFIX, timing: o.timing });
@@ -25,7 +25,8 @@ export async function runUmbraTrial(o: { seed: number; pollIntervalMs?: number; 
     // Let the client settle on h1, then cut at a random point in a 100 ms window.
     await sleep(1_000 + Math.floor(r.next() * 100));
     const cutAt = Date.now();
-    await cluster.topo.cutLink("h1");
+    if (o.cut === "partition") await cluster.topo.partition("h1");
+    else await cluster.topo.cutLink("h1");
     let newHolder: string | null = null;
     try {
       const after = await cluster.waitForHolders((h) => h.length >= 1 && !h.includes("h1"), 10_000);
