@@ -44,7 +44,6 @@ type ServiceRt = {
   state: quorum.QuorumState;
   /** Serialises VIP changes so an add and a drop never race. */
   actuation: Promise<void>;
-  holdsVip: boolean;
   lastChange: StatusDoc["services"][number]["lastChange"];
 };
 
@@ -116,7 +115,7 @@ export async function startAgent(config: Config): Promise<Agent> {
       proposalTimeoutMs: t.proposalTimeoutMs,
       initialGraceMs: t.initialGraceMs,
     };
-    return { name: svc.name, cfg: svc, state: quorum.initialQuorum(qcfg, loadPersisted(stateDir, svc.name, log), monoNow()), actuation: Promise.resolve(), holdsVip: false, lastChange: null };
+    return { name: svc.name, cfg: svc, state: quorum.initialQuorum(qcfg, loadPersisted(stateDir, svc.name, log), monoNow()), actuation: Promise.resolve(), lastChange: null };
   });
   const byName = new Map(services.map((s) => [s.name, s]));
 
@@ -239,13 +238,11 @@ export async function startAgent(config: Config): Promise<Agent> {
           break;
         case "take-vip": {
           log("info", "actuate", "take-vip", { service: s.name, epoch: fx.epoch, reason: fx.reason, vip: s.cfg.vip });
-          s.holdsVip = true;
           await actuate(s, "activate", () => addVip({ cidr: s.cfg.vip, iface: s.cfg.interface }));
           break;
         }
         case "drop-vip": {
           log(fx.why === "lease-expired" ? "warn" : "info", "actuate", "drop-vip", { service: s.name, epoch: fx.epoch, why: fx.why, vip: s.cfg.vip, safeMode: fx.why === "lease-expired" });
-          s.holdsVip = false;
           // Awaited: a later effect of this step may be the in-person handover.
           await actuate(s, "demote", () => removeVip({ cidr: s.cfg.vip, iface: s.cfg.interface }));
           break;
@@ -469,7 +466,7 @@ export async function startAgent(config: Config): Promise<Agent> {
       await sampler.stop();
       // Leaving on purpose: give the VIP up now rather than at lease expiry.
       for (const s of services) {
-        if (s.state.vipUp || s.holdsVip) {
+        if (s.state.vipUp) {
           await actuate(s, "demote", () => removeVip({ cidr: s.cfg.vip, iface: s.cfg.interface }));
           log("info", "actuate", "drop-vip", { service: s.name, why: "shutdown" });
         }
