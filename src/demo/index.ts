@@ -46,6 +46,14 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
         return l.level === "error" ? `${l.part}/${l.event}: ${JSON.stringify(l)}` : null;
     }
   };
+  // Installed before anything is created: exiting runs the topology's exit
+  // hook, which kills the processes and deletes the namespaces synchronously.
+  const onSignal = () => {
+    process.stderr.write("\numbra demo: interrupted, cleaning up namespaces and processes...\n");
+    process.exit(130);
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
   const cluster = await startDemoCluster({
     prefix: DEMO_PREFIX,
     onLog: (l) => {
@@ -54,12 +62,6 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
       if (opts.verbose) process.stderr.write(JSON.stringify(l) + "\n");
     },
   });
-  const onSignal = () => {
-    process.stderr.write("\numbra demo: interrupted, cleaning up namespaces...\n");
-    cluster.destroy().finally(() => process.exit(130));
-  };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
   try {
     const first = await cluster.waitForHolders((h) => h.length === 1, 30_000);
     say(`${stamp(Date.now())}  ${first[0]} holds the VIP (first certificate)`);
