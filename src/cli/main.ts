@@ -19,11 +19,32 @@ commands:
   status [--api HOST:PORT] [--json]
                                show what the local agent sees
   demo                         a failover in network namespaces, on this machine (root)
+  simulate [--seed N] [--seeds M] [--profile lan|wan|chaos] ...
+                               the whole cluster on a virtual clock and a hostile network
 
 Run 'umbra <command> --help' for a command's options.
 `;
 
 const HELP: Record<string, string> = {
+  simulate: `usage: umbra simulate [--seed 1] [--seeds 1] [--nodes 3] [--services 1] [--steps 2000]
+                      [--profile lan|wan|chaos] [--trace] [--json]
+
+Runs the real decision core for every host on a virtual clock (5 ms a step)
+and a network that drops, delays, duplicates and partitions, with crashes,
+restarts and clock drift drawn from the seed. Safety is checked after every
+step; then the network heals and every service must have a holder again.
+The same seed gives the same trace. A violation prints a reproduction
+command and exits 1.
+  --seed N       first seed (default 1)
+  --seeds M      run M seeds from N (default 1)
+  --nodes K      hosts, all candidates and voters (default 3)
+  --services S   services, one quorum per service (default 1)
+  --steps T      steps of 5 ms virtual time (default 2000)
+  --profile P    lan, wan or chaos: the ranges the seed draws faults from (default chaos)
+  --trace        print the event log of each run
+  --json         one JSON object per run
+example: umbra simulate --seed 1 --seeds 500 --nodes 5 --services 3
+`,
   agent: `usage: umbra agent --config FILE
 
 Runs the agent: joins the mesh, probes this host, votes, holds VIPs.
@@ -144,6 +165,47 @@ async function main(argv: string[]): Promise<void> {
       await runStatus({ api, json: v.json === true });
       return;
     }
+    case "simulate": {
+      const v = parse(cmd, rest, {
+        seed: { type: "string", default: "1" },
+        seeds: { type: "string", default: "1" },
+        nodes: { type: "string", default: "3" },
+        services: { type: "string", default: "1" },
+        steps: { type: "string", default: "2000" },
+        profile: { type: "string", default: "chaos" },
+        trace: { type: "boolean", default: false },
+        json: { type: "boolean", default: false },
+      });
+      if (v.help) return void process.stdout.write(HELP.simulate!);
+      const int = (k: string, lo: number, hi: number): number => {
+        const n = Number(v[k]);
+        if (!Number.isInteger(n) || n < lo || n > hi) fail(2, [`simulate: --${k} must be a whole number from ${lo} to ${hi}, got "${v[k]}"`]);
+        return n;
+      };
+      const { simulate, PROFILES } = await import("../sim/simulate.ts");
+      const profile = v.profile as (typeof PROFILES)[number];
+      if (!PROFILES.includes(profile)) fail(2, [`simulate: --profile must be one of ${PROFILES.join(", ")}, got "${v.profile}"`]);
+      const a = { seed: int("seed", 0, 2 ** 31 - 1), seeds: int("seeds", 1, 1_000_000), nodes: int("nodes", 1, 15), services: int("services", 1, 32), steps: int("steps", 10, 10_000_000) };
+      let failed = 0;
+      const t0 = performance.now();
+      for (let seed = a.seed; seed < a.seed + a.seeds; seed++) {
+        const r = simulate({ seed, nodes: a.nodes, services: a.services, steps: a.steps, profile });
+        const repro = `umbra simulate --seed ${seed} --nodes ${a.nodes} --services ${a.services} --steps ${a.steps} --profile ${profile}`;
+        if (v.json) process.stdout.write(JSON.stringify({ ...r, trace: v.trace ? r.trace : undefined, reproduce: repro }) + "\n");
+        else {
+          if (v.trace) for (const e of r.trace) process.stdout.write(`${e.atMs.toFixed(3).padStart(12)} ${e.host.padEnd(4)} ${e.what}\n`);
+          if (a.seeds === 1 || !r.ok) process.stdout.write(`seed ${seed}: ${r.ok ? "ok" : "VIOLATION"}  failovers ${r.failovers}  availability ${(r.availability * 100).toFixed(1)}%  messages ${r.messages}  faults ${r.faults}  trace ${r.traceHash}\n`);
+        }
+        if (!r.ok) {
+          failed += 1;
+          process.stderr.write(`umbra: seed ${seed}: ${r.violation}\nreproduce: ${repro} --trace\n`);
+        }
+        if (!v.json && a.seeds > 1 && (seed - a.seed + 1) % 1000 === 0) process.stderr.write(`  ${seed - a.seed + 1}/${a.seeds} seeds...\n`);
+      }
+      if (!v.json && a.seeds > 1) process.stdout.write(`${a.seeds} seeds, ${failed} with violations, ${((a.seeds * 1000) / (performance.now() - t0)).toFixed(1)} seeds/s\n`);
+      process.exitCode = failed > 0 ? 1 : 0;
+      return;
+    }
     case "demo": {
       const v = parse(cmd, rest, { json: { type: "boolean", default: false }, verbose: { type: "boolean", default: false } });
       if (v.help) return void process.stdout.write(HELP.demo!);
@@ -155,6 +217,12 @@ async function main(argv: string[]): Promise<void> {
       throw new UmbraError("usage", `unknown command ${cmd}`);
   }
 }
+
+// `umbra simulate --trace | head` closes the pipe early: that is not an error.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE") process.exit(0);
+  throw err;
+});
 
 main(process.argv.slice(2)).catch((err: unknown) => {
   if (isUmbraError(err)) fail(err.code === "usage" || err.code === "config_invalid" ? 2 : 1, [err.message]);

@@ -7,7 +7,8 @@ import { assert } from "../shared/assert.ts";
 import { rng, type Rng } from "../shared/rng.ts";
 import type { HostId } from "../shared/ids.ts";
 import * as quorum from "../decide/quorum.ts";
-import type { Certificate, Persisted, QuorumConfig, QuorumMsg, QuorumState } from "../decide/quorum.ts";
+import type { Certificate, Persisted, QuorumConfig, QuorumEvent, QuorumMsg, QuorumState, QuorumStep } from "../decide/quorum.ts";
+import { checkCertificate, checkEpochGrows, checkOneHolder, SimViolation } from "./invariants.ts";
 
 /** Messages in flight at once; past it the network drops (a full queue). */
 export const IN_FLIGHT_MAX = 10_000;
@@ -21,8 +22,23 @@ export type NetProfile = {
   duplicateRate: number;
 };
 
+/**
+ * Deliberately broken cores, to prove the checker can fail. Each wraps the
+ * real step function and bends one rule; "correct" is the product's core.
+ */
+export type Variant =
+  | "correct"
+  | "double-vote" // a voter forgets its vote when a rival proposal for the same epoch arrives
+  | "ignore-lease" // a holder never acts on its lease running out
+  | "no-grant-wait"; // a voter votes while its grant to the old holder still runs
+
 export type SimOptions = {
   hosts: HostId[];
+  /** Services, each with its own quorum machine on every host (default 1). */
+  services?: number;
+  /** Clock rate spread between hosts, in ppm (each host draws its rate within ±half of it). */
+  driftPpm?: number;
+  variant?: Variant;
   voters: HostId[];
   candidates: HostId[];
   timing: Pick<QuorumConfig, "leaseMs" | "renewIntervalMs" | "driftMaxPpm" | "actuationGuardMs" | "proposalTimeoutMs" | "initialGraceMs">;
@@ -34,9 +50,15 @@ export type SimOptions = {
 type Node = {
   id: HostId;
   up: boolean;
-  state: QuorumState;
-  /** What the node wrote durably: all that survives a crash. */
-  disk: Persisted | null;
+  /** One quorum machine per service. */
+  states: Map<string, QuorumState>;
+  /** What the node wrote durably, per service: all that survives a crash. */
+  disk: Map<string, Persisted>;
+  /** Its clock: local = skewMs + real × rate. */
+  rate: number;
+  skewMs: number;
+  /** Whether it has the VIP up, per service, as the shell would (from take/drop effects). */
+  holding: Set<string>;
 };
 
 type Packet = { atMs: number; order: number; from: HostId; to: HostId; msg: QuorumMsg };
@@ -50,11 +72,19 @@ export type Cluster = {
   restart(id: HostId): void;
   /** Hosts in different groups cannot talk; hosts in no group talk to nobody. */
   partition(groups: HostId[][]): void;
+  /** Changes loss, duplication and delay from now on. */
+  setNet(net: NetProfile): void;
   heal(): void;
   handover(from: HostId, to: HostId): void;
+  /** Hosts that have the first service's VIP up now. */
   holdersNow(): HostId[];
+  holdersOf(service: string): HostId[];
   isUp(id: HostId): boolean;
-  node(id: HostId): QuorumState;
+  /** A host's machine for a service (default: the first). */
+  node(id: HostId, service?: string): QuorumState;
+  services: string[];
+  /** Virtual time each service had a holder, summed. */
+  heldMs(service: string): number;
   certificates(): Certificate[];
   trace: TraceEntry[];
   /** First time each host took the VIP, in order. */
@@ -64,6 +94,7 @@ export type Cluster = {
 
 export function createCluster(o: SimOptions): Cluster {
   const r: Rng = rng(o.seed);
+  let net = o.net;
   let now = 0;
   let order = 0;
   let messagesSent = 0;
@@ -71,9 +102,13 @@ export function createCluster(o: SimOptions): Cluster {
   const inFlight: Packet[] = [];
   const trace: TraceEntry[] = [];
   const takes: Array<{ atMs: number; host: HostId; epoch: number }> = [];
-  const certs = new Map<number, Certificate>();
-  const configFor = (id: HostId): QuorumConfig => ({
-    service: "svc",
+  const services = Array.from({ length: o.services ?? 1 }, (_, i) => (i === 0 ? "svc" : `svc${i}`));
+  const certs = new Map<string, Certificate>();
+  const variant = o.variant ?? "correct";
+  const drift = (o.driftPpm ?? 0) / 1_000_000;
+  const heldMs = new Map<string, number>(services.map((sv) => [sv, 0]));
+  const configFor = (id: HostId, service: string): QuorumConfig => ({
+    service,
     self: id,
     candidates: o.candidates,
     voters: o.voters,
@@ -81,10 +116,16 @@ export function createCluster(o: SimOptions): Cluster {
     ...o.timing,
   });
   const nodes = new Map<HostId, Node>();
-  for (const id of o.hosts) nodes.set(id, { id, up: true, state: quorum.initialQuorum(configFor(id), null, 0), disk: null });
-  // Ticks are staggered so hosts do not move in lockstep.
-  const tickOffset = new Map<HostId, number>(o.hosts.map((id) => [id, r.int(o.tickMs)]));
-  const nextTick = new Map<HostId, number>(o.hosts.map((id) => [id, tickOffset.get(id)!]));
+  for (const id of o.hosts) {
+    const rate = 1 + (r.next() - 0.5) * drift;
+    const skewMs = Math.floor(r.next() * 10_000);
+    const n: Node = { id, up: true, states: new Map(), disk: new Map(), rate, skewMs, holding: new Set() };
+    for (const sv of services) n.states.set(sv, quorum.initialQuorum(configFor(id, sv), null, skewMs));
+    nodes.set(id, n);
+  }
+  const localNow = (n: Node): number => n.skewMs + now * n.rate;
+  // Ticks are staggered so hosts do not move in lockstep; each ticks at its own clock's rate.
+  const nextTick = new Map<HostId, number>(o.hosts.map((id) => [id, r.int(o.tickMs)]));
 
   const reachable = (a: HostId, b: HostId): boolean => {
     if (a === b) return true;
@@ -98,36 +139,42 @@ export function createCluster(o: SimOptions): Cluster {
       inFlight.push({ atMs: now, order: order++, from, to, msg });
       return;
     }
-    if (!reachable(from, to) || r.next() < o.net.dropRate || inFlight.length >= IN_FLIGHT_MAX) return;
-    const copies = r.next() < o.net.duplicateRate ? 2 : 1;
+    if (!reachable(from, to) || r.next() < net.dropRate || inFlight.length >= IN_FLIGHT_MAX) return;
+    const copies = r.next() < net.duplicateRate ? 2 : 1;
     for (let i = 0; i < copies; i++) {
-      const delay = o.net.delayMinMs + r.next() * (o.net.delayMaxMs - o.net.delayMinMs);
+      const delay = net.delayMinMs + r.next() * (net.delayMaxMs - net.delayMinMs);
       inFlight.push({ atMs: now + delay, order: order++, from, to, msg });
     }
   };
 
-  const apply = (n: Node, ev: quorum.QuorumEvent): void => {
-    const out = quorum.step(n.state, ev, now);
-    n.state = out.state;
+  const stepFor = (s: QuorumState, ev: QuorumEvent, t: number): QuorumStep => broken(variant, s, ev, t);
+
+  const apply = (n: Node, service: string, ev: QuorumEvent): void => {
+    const before = n.states.get(service)!;
+    const out = stepFor(before, ev, localNow(n));
+    n.states.set(service, out.state);
+    checkEpochGrows(before, out.state, n.id);
     for (const fx of out.effects) {
       switch (fx.type) {
         case "persist":
-          n.disk = fx.record;
+          n.disk.set(service, fx.record);
           break;
         case "send":
           send(n.id, fx.to, fx.msg);
           break;
         case "take-vip":
-          takes.push({ atMs: now, host: n.id, epoch: fx.epoch });
-          trace.push({ atMs: now, host: n.id, what: `take-vip epoch=${fx.epoch} reason=${fx.reason}` });
+          n.holding.add(service);
+          if (service === services[0]) takes.push({ atMs: now, host: n.id, epoch: fx.epoch });
+          trace.push({ atMs: now, host: n.id, what: `${service} take-vip epoch=${fx.epoch} reason=${fx.reason}` });
           break;
         case "drop-vip":
-          trace.push({ atMs: now, host: n.id, what: `drop-vip epoch=${fx.epoch} why=${fx.why}` });
+          n.holding.delete(service);
+          trace.push({ atMs: now, host: n.id, what: `${service} drop-vip epoch=${fx.epoch} why=${fx.why}` });
           break;
         case "certified": {
-          const prior = certs.get(fx.cert.epoch);
-          assert(prior === undefined || prior.holder === fx.cert.holder, `two certificates of epoch ${fx.cert.epoch} name different holders`);
-          certs.set(fx.cert.epoch, fx.cert);
+          const key = `${service}/${fx.cert.epoch}`;
+          checkCertificate(certs.get(key), fx.cert);
+          certs.set(key, fx.cert);
           break;
         }
         default:
@@ -138,8 +185,16 @@ export function createCluster(o: SimOptions): Cluster {
   };
 
   const checkSafety = (): void => {
-    const holders = [...nodes.values()].filter((n) => n.up && n.state.vipUp);
-    assert(holders.length <= 1, `at ${now} ms two hosts hold the VIP: ${holders.map((n) => n.id).join(", ")}`);
+    for (const sv of services) {
+      const up = [...nodes.values()].filter((n) => n.up);
+      checkOneHolder(sv, now, up.filter((n) => n.holding.has(sv)).map((n) => n.id), up.filter((n) => quorum.leaseValid(n.states.get(sv)!, localNow(n))).map((n) => n.id));
+    }
+  };
+
+  let lastAt = 0;
+  const account = (to: number): void => {
+    for (const sv of services) if ([...nodes.values()].some((n) => n.up && n.holding.has(sv))) heldMs.set(sv, heldMs.get(sv)! + (to - lastAt));
+    lastAt = to;
   };
 
   const runUntil = (untilMs: number): void => {
@@ -161,19 +216,21 @@ export function createCluster(o: SimOptions): Cluster {
       const packetAt = pi >= 0 ? inFlight[pi]!.atMs : Infinity;
       const at = Math.min(tickAt, packetAt);
       if (at > untilMs) {
+        account(untilMs);
         now = untilMs;
         return;
       }
+      account(at);
       now = at;
       if (packetAt <= tickAt) {
         const p = inFlight.splice(pi, 1)[0]!;
         const n = nodes.get(p.to)!;
-        if (n.up) apply(n, { type: "received", from: p.from, msg: p.msg });
+        if (n.up) apply(n, serviceOf(p.msg), { type: "received", from: p.from, msg: p.msg });
       } else {
         assert(tickHost !== null, "a tick is due");
-        nextTick.set(tickHost, tickAt + o.tickMs);
         const n = nodes.get(tickHost)!;
-        if (n.up) apply(n, { type: "tick", rand: r.next() });
+        nextTick.set(tickHost, tickAt + o.tickMs / n.rate);
+        if (n.up) for (const sv of services) apply(n, sv, { type: "tick", rand: r.next() });
       }
     }
     assert(false, "simulation loop bound reached");
@@ -185,33 +242,70 @@ export function createCluster(o: SimOptions): Cluster {
     crash(id) {
       const n = nodes.get(id)!;
       n.up = false;
+      n.holding.clear(); // a crashed host's VIPs go with it (the agent removes stale ones at start)
       trace.push({ atMs: now, host: id, what: "crash" });
     },
     restart(id) {
       const n = nodes.get(id)!;
       n.up = true;
-      n.state = quorum.initialQuorum(configFor(id), n.disk, now);
+      n.holding.clear(); // a restart is a crash first; the agent removes stale VIPs at start
+      for (const sv of services) n.states.set(sv, quorum.initialQuorum(configFor(id, sv), n.disk.get(sv) ?? null, localNow(n)));
       trace.push({ atMs: now, host: id, what: "restart" });
     },
     partition(g) {
       groups = g;
       trace.push({ atMs: now, host: "net" as HostId, what: `partition ${JSON.stringify(g)}` });
     },
+    setNet(n) {
+      net = n;
+      trace.push({ atMs: now, host: "net" as HostId, what: `net loss=${n.dropRate.toFixed(3)} dup=${n.duplicateRate.toFixed(3)} delay=${n.delayMinMs}-${n.delayMaxMs.toFixed(1)}ms` });
+    },
     heal() {
       groups = null;
       trace.push({ atMs: now, host: "net" as HostId, what: "heal" });
     },
     handover(from, to) {
-      apply(nodes.get(from)!, { type: "handover-requested", to });
+      apply(nodes.get(from)!, services[0]!, { type: "handover-requested", to });
     },
     isUp: (id) => nodes.get(id)!.up,
-    holdersNow: () => [...nodes.values()].filter((n) => n.up && n.state.vipUp).map((n) => n.id),
-    node: (id) => nodes.get(id)!.state,
-    certificates: () => [...certs.values()].sort((a, b) => a.epoch - b.epoch),
+    holdersNow: () => [...nodes.values()].filter((n) => n.up && n.holding.has(services[0]!)).map((n) => n.id),
+    holdersOf: (sv) => [...nodes.values()].filter((n) => n.up && n.holding.has(sv)).map((n) => n.id),
+    node: (id, sv) => nodes.get(id)!.states.get(sv ?? services[0]!)!,
+    services,
+    heldMs: (sv) => heldMs.get(sv)!,
+    certificates: () => [...certs.values()].filter((x) => x.service === services[0]).sort((a, b) => a.epoch - b.epoch),
     trace,
     takes,
     get messagesSent() {
       return messagesSent;
     },
   };
+}
+
+function serviceOf(m: QuorumMsg): string {
+  return m.type === "certificate" ? m.cert.service : m.service;
+}
+
+/** The real step, or one bent to break exactly one rule (see Variant). */
+function broken(variant: Variant, s: QuorumState, ev: QuorumEvent, t: number): QuorumStep {
+  switch (variant) {
+    case "correct":
+      return quorum.step(s, ev, t);
+    case "double-vote":
+      // Forget the vote of this epoch when a rival proposal for it arrives.
+      if (ev.type === "received" && ev.msg.type === "propose" && ev.msg.epoch === s.votedEpoch && s.votedHolder !== ev.msg.holder && s.epoch < ev.msg.epoch) {
+        return quorum.step({ ...s, votedEpoch: s.epoch, votedHolder: null, votedProposal: null }, ev, t);
+      }
+      return quorum.step(s, ev, t);
+    case "ignore-lease": {
+      // Hide the lease's end from the machine and drop its drop-vip effects.
+      const out = quorum.step({ ...s, leaseUntilMs: s.vipUp ? Infinity : s.leaseUntilMs }, ev, t);
+      return { state: out.state, effects: out.effects.filter((f) => !(f.type === "drop-vip" && f.why === "lease-expired")) };
+    }
+    case "no-grant-wait":
+      // Vote as if no grant were running.
+      return quorum.step(ev.type === "received" && ev.msg.type === "propose" ? { ...s, grantUntilMs: 0, holderSeenUntilMs: 0 } : s, ev, t);
+    default:
+      throw new SimViolation(`unknown variant ${String(variant)}`);
+  }
 }

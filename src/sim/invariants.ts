@@ -1,0 +1,31 @@
+// Safety properties, checked by the simulator after every step. They look
+// at the whole cluster from outside, as no single host can.
+
+import type { Certificate, QuorumState } from "../decide/quorum.ts";
+import type { HostId } from "../shared/ids.ts";
+
+export class SimViolation extends Error {
+  override name = "SimViolation";
+}
+
+/**
+ * 1. At most one host has a service's VIP up at any instant of virtual time,
+ * and at most one believes it holds a lease valid by its own clock.
+ */
+export function checkOneHolder(service: string, nowMs: number, vipUp: HostId[], leaseValid: HostId[]): void {
+  if (vipUp.length > 1) throw new SimViolation(`two VIP holders: ${service} is up on ${vipUp.join(" and ")} at ${nowMs.toFixed(3)} ms`);
+  if (leaseValid.length > 1) throw new SimViolation(`two valid leases: ${service} at ${nowMs.toFixed(3)} ms on ${leaseValid.join(" and ")}`);
+}
+
+/** 2a. No two certificates of the same (service, epoch) name different holders. */
+export function checkCertificate(prior: Certificate | undefined, cert: Certificate): void {
+  if (prior !== undefined && prior.holder !== cert.holder) {
+    throw new SimViolation(`two certificates for ${cert.service} epoch ${cert.epoch}: ${prior.holder} and ${cert.holder}`);
+  }
+}
+
+/** 2b. The epochs a host accepts only grow; so do its votes. */
+export function checkEpochGrows(before: QuorumState, after: QuorumState, host: HostId): void {
+  if (after.epoch < before.epoch) throw new SimViolation(`${host}: ${after.config.service} epoch went back from ${before.epoch} to ${after.epoch}`);
+  if (after.votedEpoch < before.votedEpoch) throw new SimViolation(`${host}: ${after.config.service} vote went back from epoch ${before.votedEpoch} to ${after.votedEpoch}`);
+}

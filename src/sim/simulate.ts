@@ -1,0 +1,136 @@
+// One seeded simulation run: the seed draws the fault profile's parameters,
+// then the fault schedule, then drives the cluster. Safety is checked after
+// every step (sim/invariants.ts); after the faulty phase the network heals,
+// crashed hosts restart, and every service must have a holder again within
+// the liveness budget. Same seed, same trace, bit for bit.
+
+import { rng } from "../shared/rng.ts";
+import type { HostId } from "../shared/ids.ts";
+import { createCluster, type Variant } from "./cluster.ts";
+import { SimViolation } from "./invariants.ts";
+
+export const PROFILES = ["lan", "wan", "chaos"] as const;
+export type Profile = (typeof PROFILES)[number];
+
+/** Virtual time per step: one agent tick. */
+export const STEP_MS = 5;
+/** Share of the run with faults; the rest heals and must converge. */
+export const FAULTY_SHARE = 0.7;
+/** After healing, every service must have a holder within this much virtual time. */
+export const LIVENESS_BUDGET_MS = 5_000;
+
+export type SimArgs = { seed: number; nodes: number; services: number; steps: number; profile: Profile; variant?: Variant };
+
+export type SimResult = {
+  seed: number;
+  profile: Profile;
+  ok: boolean;
+  violation: string | null;
+  failovers: number;
+  /** Share of virtual time each service had a holder, averaged over services. */
+  availability: number;
+  messages: number;
+  faults: number;
+  traceHash: string;
+  trace: Array<{ atMs: number; host: string; what: string }>;
+};
+
+type FaultParams = { dropRate: number; duplicateRate: number; delayMaxMs: number; faultEveryMs: number; crashShare: number; driftPpm: number };
+
+/** The profile gives ranges; the seed picks a point in them. */
+function drawParams(profile: Profile, next: () => number): FaultParams {
+  const pick = (lo: number, hi: number) => lo + next() * (hi - lo);
+  switch (profile) {
+    case "lan":
+      return { dropRate: pick(0, 0.01), duplicateRate: pick(0, 0.01), delayMaxMs: pick(0.2, 2), faultEveryMs: pick(2_000, 5_000), crashShare: 0.3, driftPpm: pick(0, 200) };
+    case "wan":
+      return { dropRate: pick(0.01, 0.05), duplicateRate: pick(0, 0.02), delayMaxMs: pick(10, 60), faultEveryMs: pick(1_000, 3_000), crashShare: 0.3, driftPpm: pick(0, 500) };
+    case "chaos":
+      return { dropRate: pick(0.05, 0.3), duplicateRate: pick(0, 0.1), delayMaxMs: pick(1, 80), faultEveryMs: pick(200, 1_500), crashShare: 0.4, driftPpm: pick(0, 1_000) };
+    default:
+      throw new SimViolation(`unknown profile ${String(profile)}`);
+  }
+}
+
+/** FNV-1a over the trace: a stable, dependency-free fingerprint. */
+export function hashTrace(trace: Array<{ atMs: number; host: string; what: string }>): string {
+  let h = 0x811c9dc5;
+  for (const e of trace) {
+    const line = `${e.atMs.toFixed(6)} ${e.host} ${e.what}\n`;
+    for (let i = 0; i < line.length; i++) {
+      h ^= line.charCodeAt(i);
+      h = Math.imul(h, 0x01000193) >>> 0;
+    }
+  }
+  return h.toString(16).padStart(8, "0");
+}
+
+export function simulate(a: SimArgs): SimResult {
+  const r = rng(a.seed);
+  const p = drawParams(a.profile, r.next);
+  const hosts = Array.from({ length: a.nodes }, (_, i) => `n${i + 1}` as HostId);
+  const c = createCluster({
+    hosts,
+    voters: hosts,
+    candidates: hosts,
+    services: a.services,
+    driftPpm: p.driftPpm,
+    variant: a.variant ?? "correct",
+    timing: { leaseMs: 300, renewIntervalMs: 50, driftMaxPpm: 1_000, actuationGuardMs: 100, proposalTimeoutMs: 150, initialGraceMs: 1_000 },
+    tickMs: STEP_MS,
+    net: { delayMinMs: 0.1, delayMaxMs: p.delayMaxMs, dropRate: p.dropRate, duplicateRate: p.duplicateRate },
+    seed: (a.seed ^ 0x5eed) >>> 0,
+  });
+  const totalMs = a.steps * STEP_MS;
+  const faultyUntil = Math.floor(totalMs * FAULTY_SHARE);
+  let faults = 0;
+  let violation: string | null = null;
+  try {
+    // Faulty phase: every so often, partition, heal, crash or restart.
+    for (let t = p.faultEveryMs * r.next(); t < faultyUntil; t += p.faultEveryMs * (0.5 + r.next())) {
+      c.run(t);
+      faults += 1;
+      const x = r.next();
+      const victim = hosts[r.int(hosts.length)]!;
+      if (x < p.crashShare / 2) c.crash(victim);
+      else if (x < p.crashShare) {
+        const down = hosts.filter((h) => !c.isUp(h));
+        if (down.length > 0) c.restart(down[r.int(down.length)]!);
+      } else if (x < 0.8) {
+        // a random split into two sides (symmetric)
+        const side = hosts.filter(() => r.next() < 0.5);
+        c.partition([side, hosts.filter((h) => !side.includes(h))]);
+      } else c.heal();
+    }
+    c.run(faultyUntil);
+    // Heal: partitions end, loss and delay go back to a healthy LAN's, and
+    // crashed hosts restart.
+    c.heal();
+    c.setNet({ delayMinMs: 0.1, delayMaxMs: 2, dropRate: 0, duplicateRate: 0 });
+    for (const h of hosts) if (!c.isUp(h)) c.restart(h);
+    const healedAt = c.nowMs();
+    c.run(Math.max(totalMs, healedAt + LIVENESS_BUDGET_MS));
+    for (const sv of c.services) {
+      const holders = c.holdersOf(sv);
+      if (holders.length !== 1) throw new SimViolation(`liveness: ${sv} has ${holders.length} holders ${LIVENESS_BUDGET_MS} ms after healing with every host up`);
+    }
+  } catch (e) {
+    if (!(e instanceof SimViolation) && !(e instanceof Error && e.name === "AssertionError")) throw e;
+    violation = e.message;
+  }
+  const end = c.nowMs();
+  const availability = c.services.reduce((acc, sv) => acc + c.heldMs(sv) / Math.max(1, end), 0) / c.services.length;
+  const failovers = c.trace.filter((e) => /take-vip epoch=(\d+)/.test(e.what) && !/epoch=1 /.test(e.what)).length;
+  return {
+    seed: a.seed,
+    profile: a.profile,
+    ok: violation === null,
+    violation,
+    failovers,
+    availability,
+    messages: c.messagesSent,
+    faults,
+    traceHash: hashTrace(c.trace),
+    trace: c.trace,
+  };
+}
