@@ -72,6 +72,8 @@ export type Cluster = {
   restart(id: HostId): void;
   /** Hosts in different groups cannot talk; hosts in no group talk to nobody. */
   partition(groups: HostId[][]): void;
+  /** An asymmetric fault: messages from one host to another are lost, the other way still works. */
+  cutOneWay(from: HostId, to: HostId): void;
   /** Changes loss, duplication and delay from now on. */
   setNet(net: NetProfile): void;
   heal(): void;
@@ -99,6 +101,8 @@ export function createCluster(o: SimOptions): Cluster {
   let order = 0;
   let messagesSent = 0;
   let groups: HostId[][] | null = null;
+  /** One-way cuts, as "from>to". */
+  const oneWay = new Set<string>();
   const inFlight: Packet[] = [];
   const trace: TraceEntry[] = [];
   const takes: Array<{ atMs: number; host: HostId; epoch: number }> = [];
@@ -129,6 +133,7 @@ export function createCluster(o: SimOptions): Cluster {
 
   const reachable = (a: HostId, b: HostId): boolean => {
     if (a === b) return true;
+    if (oneWay.has(`${a}>${b}`)) return false;
     if (groups === null) return true;
     return groups.some((g) => g.includes(a) && g.includes(b));
   };
@@ -260,8 +265,13 @@ export function createCluster(o: SimOptions): Cluster {
       net = n;
       trace.push({ atMs: now, host: "net" as HostId, what: `net loss=${n.dropRate.toFixed(3)} dup=${n.duplicateRate.toFixed(3)} delay=${n.delayMinMs}-${n.delayMaxMs.toFixed(1)}ms` });
     },
+    cutOneWay(from, to) {
+      oneWay.add(`${from}>${to}`);
+      trace.push({ atMs: now, host: "net" as HostId, what: `cut ${from} -> ${to}` });
+    },
     heal() {
       groups = null;
+      oneWay.clear();
       trace.push({ atMs: now, host: "net" as HostId, what: "heal" });
     },
     handover(from, to) {

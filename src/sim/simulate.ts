@@ -86,7 +86,7 @@ export function simulate(a: SimArgs): SimResult {
   let faults = 0;
   let violation: string | null = null;
   try {
-    // Faulty phase: every so often, partition, heal, crash or restart.
+    // Faulty phase: every so often, partition (both ways or one way), heal, crash or restart.
     for (let t = p.faultEveryMs * r.next(); t < faultyUntil; t += p.faultEveryMs * (0.5 + r.next())) {
       c.run(t);
       faults += 1;
@@ -96,6 +96,9 @@ export function simulate(a: SimArgs): SimResult {
       else if (x < p.crashShare) {
         const down = hosts.filter((h) => !c.isUp(h));
         if (down.length > 0) c.restart(down[r.int(down.length)]!);
+      } else if (x < 0.55) {
+        const to = hosts[r.int(hosts.length)]!;
+        if (to !== victim) c.cutOneWay(victim, to);
       } else if (x < 0.8) {
         // a random split into two sides (symmetric)
         const side = hosts.filter(() => r.next() < 0.5);
