@@ -300,6 +300,11 @@ function expireLease(s: QuorumState, fx: QuorumEffect[]): void {
 function holderTick(s: QuorumState, fx: QuorumEffect[]): void {
   const c = s.config;
   if (s.holder !== c.self || s.role === Role.follower) return;
+  // A holder without a lease that has itself voted for a newer epoch stands
+  // aside: it cannot grant itself any more, and renewing would keep a loyal
+  // minority of voters from ever joining its replacement (found by sim seed
+  // 5618: two sides short of a majority each, forever).
+  if ((s.role === Role.acquiring || s.role === Role.safeMode) && s.votedEpoch > s.epoch) return;
   // A holder handing over keeps renewing: voters that voted for the new
   // epoch refuse, the others keep its lease (and the VIP) up until the end.
   if (s.nowMs - s.lastRenewSentMs >= c.renewIntervalMs) {

@@ -4,6 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import { simulate } from "./simulate.ts";
 import type { Variant } from "./cluster.ts";
+import { REGRESSIONS } from "./regressions.ts";
 
 describe("simulator", () => {
   test("500 chaos seeds (3 and 5 hosts, 2 services, 2000 steps): zero violations, services mostly held", () => {
@@ -19,6 +20,10 @@ describe("simulator", () => {
     // chaos drops up to 30% of messages and partitions often; a holder still serves most of the time
     expect(availability / 500).toBeGreaterThan(0.5);
   }, 120_000);
+
+  test.each(REGRESSIONS)("regression: seed $seed ($why)", (args) => {
+    expect(simulate(args).violation).toBeNull();
+  });
 
   test("the same seed gives the same trace; another seed another", () => {
     const a = simulate({ seed: 77, nodes: 5, services: 3, steps: 2000, profile: "chaos" });

@@ -6,7 +6,7 @@
 
 import { rng } from "../shared/rng.ts";
 import type { HostId } from "../shared/ids.ts";
-import { createCluster, type Variant } from "./cluster.ts";
+import { createCluster, type Cluster, type Variant } from "./cluster.ts";
 import { SimViolation } from "./invariants.ts";
 
 export const PROFILES = ["lan", "wan", "chaos"] as const;
@@ -19,7 +19,7 @@ export const FAULTY_SHARE = 0.7;
 /** After healing, every service must have a holder within this much virtual time. */
 export const LIVENESS_BUDGET_MS = 5_000;
 
-export type SimArgs = { seed: number; nodes: number; services: number; steps: number; profile: Profile; variant?: Variant };
+export type SimArgs = { seed: number; nodes: number; services: number; steps: number; profile: Profile; variant?: Variant; /** Sees the cluster at the end (debugging, tests). */ onEnd?: (c: Cluster) => void };
 
 export type SimResult = {
   seed: number;
@@ -121,6 +121,7 @@ export function simulate(a: SimArgs): SimResult {
     if (!(e instanceof SimViolation) && !(e instanceof Error && e.name === "AssertionError")) throw e;
     violation = e.message;
   }
+  a.onEnd?.(c);
   const end = c.nowMs();
   const availability = c.services.reduce((acc, sv) => acc + c.heldMs(sv) / Math.max(1, end), 0) / c.services.length;
   const failovers = c.trace.filter((e) => /take-vip epoch=(\d+)/.test(e.what) && !/epoch=1 /.test(e.what)).length;
