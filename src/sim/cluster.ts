@@ -8,6 +8,8 @@ import { rng, type Rng } from "../shared/rng.ts";
 import type { HostId } from "../shared/ids.ts";
 import * as quorum from "../decide/quorum.ts";
 import type { Certificate, Persisted, QuorumConfig, QuorumEvent, QuorumMsg, QuorumState, QuorumStep } from "../decide/quorum.ts";
+import * as membership from "../decide/membership.ts";
+import type { MembershipState, SwimMsg } from "../decide/membership.ts";
 import { checkCertificate, checkEpochGrows, checkOneHolder, SimViolation } from "./invariants.ts";
 
 /** Messages in flight at once; past it the network drops (a full queue). */
@@ -52,6 +54,8 @@ type Node = {
   up: boolean;
   /** One quorum machine per service. */
   states: Map<string, QuorumState>;
+  /** The SWIM machine, as in the agent: its view ranks the candidates. */
+  members: MembershipState;
   /** What the node wrote durably, per service: all that survives a crash. */
   disk: Map<string, Persisted>;
   /** Its clock: local = skewMs + real × rate. */
@@ -61,7 +65,12 @@ type Node = {
   holding: Set<string>;
 };
 
-type Packet = { atMs: number; order: number; from: HostId; to: HostId; msg: QuorumMsg };
+type Packet = { atMs: number; order: number; from: HostId; to: HostId; msg: QuorumMsg | SwimMsg };
+
+const isSwim = (m: QuorumMsg | SwimMsg): m is SwimMsg => m.type === "ping" || m.type === "ack" || m.type === "ping-req";
+
+/** SWIM timing in the simulator: the lan profile's. */
+const SWIM = { probeIntervalMs: 50, probeTimeoutMs: 20, indirectProbes: 2, suspicionTimeoutMs: 150, updatesMax: 8 };
 
 export type TraceEntry = { atMs: number; host: HostId; what: string };
 
@@ -123,7 +132,7 @@ export function createCluster(o: SimOptions): Cluster {
   for (const id of o.hosts) {
     const rate = 1 + (r.next() - 0.5) * drift;
     const skewMs = Math.floor(r.next() * 10_000);
-    const n: Node = { id, up: true, states: new Map(), disk: new Map(), rate, skewMs, holding: new Set() };
+    const n: Node = { id, up: true, states: new Map(), members: membership.initialMembership({ self: id, peers: o.hosts.filter((h) => h !== id), ...SWIM }, skewMs), disk: new Map(), rate, skewMs, holding: new Set() };
     for (const sv of services) n.states.set(sv, quorum.initialQuorum(configFor(id, sv), null, skewMs));
     nodes.set(id, n);
   }
@@ -138,7 +147,7 @@ export function createCluster(o: SimOptions): Cluster {
     return groups.some((g) => g.includes(a) && g.includes(b));
   };
 
-  const send = (from: HostId, to: HostId, msg: QuorumMsg): void => {
+  const send = (from: HostId, to: HostId, msg: QuorumMsg | SwimMsg): void => {
     messagesSent += 1;
     if (from === to) {
       inFlight.push({ atMs: now, order: order++, from, to, msg });
@@ -189,6 +198,21 @@ export function createCluster(o: SimOptions): Cluster {
     checkSafety();
   };
 
+  /** As the agent does: SWIM effects out, and on a change the not-dead hosts to every quorum machine. */
+  const applyMembership = (n: Node, ev: membership.MembershipEvent): void => {
+    const out = membership.step(n.members, ev, localNow(n));
+    n.members = out.state;
+    let changed = false;
+    for (const fx of out.effects) {
+      if (fx.type === "send") send(n.id, fx.to, fx.msg);
+      else if (fx.type === "member-changed") changed = true;
+    }
+    if (changed) {
+      const alive = membership.members(n.members).filter((m) => m.status !== "dead").map((m) => m.id);
+      for (const sv of services) apply(n, sv, { type: "membership", alive });
+    }
+  };
+
   const checkSafety = (): void => {
     for (const sv of services) {
       const up = [...nodes.values()].filter((n) => n.up);
@@ -230,12 +254,19 @@ export function createCluster(o: SimOptions): Cluster {
       if (packetAt <= tickAt) {
         const p = inFlight.splice(pi, 1)[0]!;
         const n = nodes.get(p.to)!;
-        if (n.up) apply(n, serviceOf(p.msg), { type: "received", from: p.from, msg: p.msg });
+        if (n.up) {
+          const m = p.msg;
+          if (isSwim(m)) applyMembership(n, { type: "received", from: p.from, msg: m });
+          else apply(n, serviceOf(m), { type: "received", from: p.from, msg: m });
+        }
       } else {
         assert(tickHost !== null, "a tick is due");
         const n = nodes.get(tickHost)!;
         nextTick.set(tickHost, tickAt + o.tickMs / n.rate);
-        if (n.up) for (const sv of services) apply(n, sv, { type: "tick", rand: r.next() });
+        if (n.up) {
+          applyMembership(n, { type: "tick", rand: r.next() });
+          for (const sv of services) apply(n, sv, { type: "tick", rand: r.next() });
+        }
       }
     }
     assert(false, "simulation loop bound reached");
@@ -255,6 +286,7 @@ export function createCluster(o: SimOptions): Cluster {
       n.up = true;
       n.holding.clear(); // a restart is a crash first; the agent removes stale VIPs at start
       for (const sv of services) n.states.set(sv, quorum.initialQuorum(configFor(id, sv), n.disk.get(sv) ?? null, localNow(n)));
+      n.members = membership.initialMembership({ self: id, peers: o.hosts.filter((h) => h !== id), ...SWIM }, localNow(n));
       trace.push({ atMs: now, host: id, what: "restart" });
     },
     partition(g) {
