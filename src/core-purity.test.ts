@@ -4,7 +4,7 @@ import { expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
-const DIR = import.meta.dir;
+const DIR = join(import.meta.dir, "decide");
 const FORBIDDEN_IMPORT = /from\s+["'](node:[^"']+|fs|net|dgram|os|child_process|http|https|hyperswarm|hyperdht|protomux|@hono\/[^"']+|hono|systeminformation|onnxruntime-node|sodium-native)["']/;
 const FORBIDDEN_CALL = /\b(Date\.now|Math\.random|performance\.now|setTimeout|setInterval|setImmediate|process\.)|\bawait\b|new Date\(/;
 
