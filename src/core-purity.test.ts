@@ -1,5 +1,6 @@
-// Proves the functional core stays pure: nothing under src/decide (or the
-// simulator's view of it) may import I/O or read a clock or randomness.
+// Proves the functional core stays pure: nothing under src/decide may
+// import I/O or read a clock or randomness (this test, which reads files,
+// lives outside it).
 import { expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
