@@ -34,13 +34,16 @@ and a network that drops, delays, duplicates and partitions, with crashes,
 restarts and clock drift drawn from the seed. Safety is checked after every
 step; then the network heals and every service must have a holder again.
 The same seed gives the same trace. A violation prints a reproduction
-command and exits 1.
+command and the seed's fault schedule shrunk to the fewest faults that
+still fail, and exits 1.
   --seed N       first seed (default 1)
   --seeds M      run M seeds from N (default 1)
   --nodes K      hosts, all candidates and voters (default 3)
   --services S   services, one quorum per service (default 1)
   --steps T      steps of 5 ms virtual time (default 2000)
   --profile P    lan, wan or chaos: the ranges the seed draws faults from (default chaos)
+  --variant V    run a deliberately broken core to see the checker catch it:
+                 double-vote, ignore-lease or no-grant-wait (default correct)
   --trace        print the event log of each run
   --json         one JSON object per run
 example: umbra simulate --seed 1 --seeds 500 --nodes 5 --services 3
@@ -173,6 +176,7 @@ async function main(argv: string[]): Promise<void> {
         services: { type: "string", default: "1" },
         steps: { type: "string", default: "2000" },
         profile: { type: "string", default: "chaos" },
+        variant: { type: "string", default: "correct" },
         trace: { type: "boolean", default: false },
         json: { type: "boolean", default: false },
       });
@@ -182,15 +186,18 @@ async function main(argv: string[]): Promise<void> {
         if (!Number.isInteger(n) || n < lo || n > hi) fail(2, [`simulate: --${k} must be a whole number from ${lo} to ${hi}, got "${v[k]}"`]);
         return n;
       };
-      const { simulate, PROFILES } = await import("../sim/simulate.ts");
+      const { simulate, shrink, PROFILES } = await import("../sim/simulate.ts");
       const profile = v.profile as (typeof PROFILES)[number];
       if (!PROFILES.includes(profile)) fail(2, [`simulate: --profile must be one of ${PROFILES.join(", ")}, got "${v.profile}"`]);
+      const VARIANTS = ["correct", "double-vote", "ignore-lease", "no-grant-wait"] as const;
+      const variant = v.variant as (typeof VARIANTS)[number];
+      if (!VARIANTS.includes(variant)) fail(2, [`simulate: --variant must be one of ${VARIANTS.join(", ")}, got "${v.variant}"`]);
       const a = { seed: int("seed", 0, 2 ** 31 - 1), seeds: int("seeds", 1, 1_000_000), nodes: int("nodes", 1, 15), services: int("services", 1, 32), steps: int("steps", 10, 10_000_000) };
       let failed = 0;
       const t0 = performance.now();
       for (let seed = a.seed; seed < a.seed + a.seeds; seed++) {
-        const r = simulate({ seed, nodes: a.nodes, services: a.services, steps: a.steps, profile });
-        const repro = `umbra simulate --seed ${seed} --nodes ${a.nodes} --services ${a.services} --steps ${a.steps} --profile ${profile}`;
+        const r = simulate({ seed, nodes: a.nodes, services: a.services, steps: a.steps, profile, variant });
+        const repro = `umbra simulate --seed ${seed} --nodes ${a.nodes} --services ${a.services} --steps ${a.steps} --profile ${profile}${variant === "correct" ? "" : ` --variant ${variant}`}`;
         if (v.json) process.stdout.write(JSON.stringify({ ...r, trace: v.trace ? r.trace : undefined, reproduce: repro }) + "\n");
         else {
           if (v.trace) for (const e of r.trace) process.stdout.write(`${e.atMs.toFixed(3).padStart(12)} ${e.host.padEnd(4)} ${e.what}\n`);
@@ -199,6 +206,11 @@ async function main(argv: string[]): Promise<void> {
         if (!r.ok) {
           failed += 1;
           process.stderr.write(`umbra: seed ${seed}: ${r.violation}\nreproduce: ${repro} --trace\n`);
+          const sh = shrink({ seed, nodes: a.nodes, services: a.services, steps: a.steps, profile, variant });
+          if (sh !== null) {
+            process.stderr.write(`shrunk to ${sh.schedule.length} of ${sh.of} faults (${sh.runs} runs), still: ${sh.violation}\n`);
+            for (const f of sh.schedule) process.stderr.write(`  ${f.atMs.toFixed(1).padStart(9)} ms  ${JSON.stringify({ ...f, atMs: undefined })}\n`);
+          }
         }
         if (!v.json && a.seeds > 1 && (seed - a.seed + 1) % 1000 === 0) process.stderr.write(`  ${seed - a.seed + 1}/${a.seeds} seeds...\n`);
       }

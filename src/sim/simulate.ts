@@ -65,10 +65,58 @@ export function hashTrace(trace: Array<{ atMs: number; host: string; what: strin
   return h.toString(16).padStart(8, "0");
 }
 
-export function simulate(a: SimArgs): SimResult {
+/** One fault of the schedule; the seed draws the schedule, the shrinker cuts it down. */
+export type Fault =
+  | { atMs: number; kind: "crash" | "restart"; host: string }
+  | { atMs: number; kind: "cut"; from: string; to: string }
+  | { atMs: number; kind: "partition"; side: string[] }
+  | { atMs: number; kind: "heal" };
+
+/** Most runs one shrink may spend. */
+export const SHRINK_RUNS_MAX = 500;
+
+const hostNames = (n: number): HostId[] => Array.from({ length: n }, (_, i) => `n${i + 1}` as HostId);
+
+/** The seed's fault parameters and schedule, drawn before anything runs. */
+export function drawSchedule(a: SimArgs): { params: FaultParams; schedule: Fault[] } {
   const r = rng(a.seed);
   const p = drawParams(a.profile, r.next);
-  const hosts = Array.from({ length: a.nodes }, (_, i) => `n${i + 1}` as HostId);
+  const hosts = hostNames(a.nodes);
+  const faultyUntil = Math.floor(a.steps * STEP_MS * FAULTY_SHARE);
+  const down = new Set<string>();
+  const schedule: Fault[] = [];
+  // Every so often: partition (both ways or one way), heal, crash or restart.
+  for (let t = p.faultEveryMs * r.next(); t < faultyUntil; t += p.faultEveryMs * (0.5 + r.next())) {
+    const x = r.next();
+    const victim = hosts[r.int(hosts.length)]!;
+    if (x < p.crashShare / 2) {
+      down.add(victim);
+      schedule.push({ atMs: t, kind: "crash", host: victim });
+    } else if (x < p.crashShare) {
+      const ds = hosts.filter((h) => down.has(h));
+      if (ds.length > 0) {
+        const h = ds[r.int(ds.length)]!;
+        down.delete(h);
+        schedule.push({ atMs: t, kind: "restart", host: h });
+      }
+    } else if (x < 0.55) {
+      const to = hosts[r.int(hosts.length)]!;
+      if (to !== victim) schedule.push({ atMs: t, kind: "cut", from: victim, to });
+    } else if (x < 0.8) {
+      schedule.push({ atMs: t, kind: "partition", side: hosts.filter(() => r.next() < 0.5) });
+    } else schedule.push({ atMs: t, kind: "heal" });
+  }
+  return { params: p, schedule };
+}
+
+export function simulate(a: SimArgs): SimResult {
+  const { params, schedule } = drawSchedule(a);
+  return runSchedule(a, params, schedule);
+}
+
+/** Runs a seed with a given schedule (the drawn one, or a shrunk one). */
+export function runSchedule(a: SimArgs, p: FaultParams, schedule: Fault[]): SimResult {
+  const hosts = hostNames(a.nodes);
   const c = createCluster({
     hosts,
     voters: hosts,
@@ -83,27 +131,28 @@ export function simulate(a: SimArgs): SimResult {
   });
   const totalMs = a.steps * STEP_MS;
   const faultyUntil = Math.floor(totalMs * FAULTY_SHARE);
-  let faults = 0;
+  const faults = schedule.length;
   let violation: string | null = null;
   try {
-    // Faulty phase: every so often, partition (both ways or one way), heal, crash or restart.
-    for (let t = p.faultEveryMs * r.next(); t < faultyUntil; t += p.faultEveryMs * (0.5 + r.next())) {
-      c.run(t);
-      faults += 1;
-      const x = r.next();
-      const victim = hosts[r.int(hosts.length)]!;
-      if (x < p.crashShare / 2) c.crash(victim);
-      else if (x < p.crashShare) {
-        const down = hosts.filter((h) => !c.isUp(h));
-        if (down.length > 0) c.restart(down[r.int(down.length)]!);
-      } else if (x < 0.55) {
-        const to = hosts[r.int(hosts.length)]!;
-        if (to !== victim) c.cutOneWay(victim, to);
-      } else if (x < 0.8) {
-        // a random split into two sides (symmetric)
-        const side = hosts.filter(() => r.next() < 0.5);
-        c.partition([side, hosts.filter((h) => !side.includes(h))]);
-      } else c.heal();
+    for (const f of schedule) {
+      c.run(f.atMs);
+      switch (f.kind) {
+        case "crash":
+          c.crash(f.host as HostId);
+          break;
+        case "restart":
+          c.restart(f.host as HostId);
+          break;
+        case "cut":
+          c.cutOneWay(f.from as HostId, f.to as HostId);
+          break;
+        case "partition":
+          c.partition([f.side as HostId[], hosts.filter((h) => !f.side.includes(h))]);
+          break;
+        case "heal":
+          c.heal();
+          break;
+      }
     }
     c.run(faultyUntil);
     // Heal: partitions end, loss and delay go back to a healthy LAN's, and
@@ -137,4 +186,33 @@ export function simulate(a: SimArgs): SimResult {
     traceHash: hashTrace(c.trace),
     trace: c.trace,
   };
+}
+
+/**
+ * Cuts a failing seed's schedule down to a 1-minimal one: removing any one
+ * remaining fault makes the run pass. Null when the seed does not fail.
+ */
+export function shrink(a: SimArgs): { schedule: Fault[]; of: number; violation: string; runs: number } | null {
+  const { params, schedule } = drawSchedule(a);
+  const first = runSchedule(a, params, schedule);
+  if (first.ok) return null;
+  let cur = schedule;
+  let violation = first.violation!;
+  let runs = 1;
+  let changed = true;
+  while (changed && runs < SHRINK_RUNS_MAX) {
+    changed = false;
+    for (let i = 0; i < cur.length && runs < SHRINK_RUNS_MAX; i++) {
+      const candidate = cur.filter((_, j) => j !== i);
+      const r = runSchedule(a, params, candidate);
+      runs += 1;
+      if (!r.ok) {
+        cur = candidate;
+        violation = r.violation!;
+        changed = true;
+        i -= 1;
+      }
+    }
+  }
+  return { schedule: cur, of: schedule.length, violation, runs };
 }
