@@ -1,29 +1,76 @@
 // The benchmark's anchor: keepalived VRRPv3 in the same namespace layout as
-// umbra's trials (hosts on one bridge in a switch namespace, a client polling
-// the VIP every 5 ms with a 30 ms timeout). h1 (priority 150) is master, h2
-// (100) backup; h1's link is cut (switch side down) at a random point within
-// one advert interval; downtime runs from the cut to the first answer from h2.
-// With the link cut, h1 never hears h2 and stays master too: keepalived has
-// no quorum, so both hold the VIP. That is recorded, as expected.
+// umbra's trials (h1 .11 and h2 .12 on one bridge in a switch namespace, a
+// client .100 polling the VIP 198.51.100.10 every 5 ms with a 30 ms timeout,
+// service.ts in both hosts). h1 (priority 150) is master, h2 (100) backup,
+// no preempt delay; once the client sees h1 steadily, h1 is cut off at a
+// seeded random point within one advert interval; downtime runs from the cut
+// to the first answer from h2.
+//
+// keepalived has no quorum. With a silent partition (--partition: carrier
+// stays up) h1 never hears h2 and stays master too, so both hold the VIP:
+// that is recorded, as expected. With the link cut (the switch side of h1's
+// veth down) h1's eth0 loses carrier, keepalived moves h1 to FAULT and it
+// removes the VIP itself, so no overlap shows there.
+//
+//   node bench/keepalived.ts [--trials 3] [--advert-ms 1000] [--partition] [--seed 1] [--json]
+//   (root; `bash scripts/ensure-system.sh --bench` installs keepalived)
 
+import { execFileSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { createTopology } from "../src/demo/topology.ts";
-import { cleanupStale } from "../src/demo/topology.ts";
+import { createTopology, cleanupStale, type Topology } from "../src/demo/topology.ts";
 import { downtimeFrom, type Sample } from "../src/demo/downtime.ts";
 import { CLIENT, HOSTS, NODE, SERVICE_PORT, SUBNET, VIP, sleep } from "../src/demo/cluster.ts";
+import { assert } from "../src/shared/assert.ts";
+import { UmbraError } from "../src/shared/errors.ts";
 import { rng } from "../src/shared/rng.ts";
 import type { TrialResult } from "./umbra.ts";
 
 export const KEEPALIVED_PREFIX = "uk-";
 const ROOT = resolve(import.meta.dirname, "..");
 
+/** How long keepalived gets to make h1 the only holder. */
+export const FIRST_MASTER_WAIT_MS = 30_000;
+/** Consecutive good answers from h1 that make the client's view "steady" before the cut. */
+export const STEADY_ANSWERS = 50;
+export const STEADY_WAIT_MS = 10_000;
+/** After the cut, how long h2 gets to answer. */
+export const FAILOVER_WAIT_MS = 15_000;
+/** After h2's first answer, how long holders are still watched for an overlap. */
+export const SETTLE_MS = 500;
+/** How often `ip -n NS -j addr` is read in both hosts during a trial. */
+export const HOLDER_POLL_MS = 10;
+export const POLL_INTERVAL_MS = 5;
+export const POLL_TIMEOUT_MS = 30;
+/** keepalived log lines kept per host, for the error message when a trial fails. */
+const LOG_LINES_MAX = 40;
+
+export type KeepalivedTrialOptions = {
+  /** VRRP advert interval; under 1000 needs VRRPv3 (centiseconds). */
+  advertIntMs: number;
+  /** Draws the cut's point within one advert interval. */
+  seed: number;
+  /** "link": switch side of h1's veth down (carrier lost); "partition": h1's bridge port disabled (carrier up). */
+  cut?: "link" | "partition";
+  /** Namespace prefix; different prefixes let runs coexist. */
+  prefix?: string;
+};
+export type KeepalivedTrialResult = TrialResult & {
+  /** Delay drawn from the seed between the steady view and the cut. */
+  cutDelayMs: number;
+  /** Hosts holding the VIP SETTLE_MS after h2's first answer. */
+  holdersAfter: string[];
+  /** Hosts that answered the client, in order. */
+  answeredBy: string[];
+};
+
 function conf(o: { name: string; priority: number; advertIntMs: number; peer: string; self: string }): string {
   return `global_defs {
   router_id ${o.name}
-  enable_script_security
+  vrrp_version 3
+  # One burst of gratuitous ARPs at once on becoming master, no second burst.
   vrrp_garp_master_delay 0
   vrrp_garp_master_repeat 1
 }
@@ -33,7 +80,6 @@ vrrp_instance VI_1 {
   virtual_router_id 51
   priority ${o.priority}
   advert_int ${o.advertIntMs / 1000}
-  version 3
   unicast_src_ip ${o.self}
   unicast_peer {
     ${o.peer}
@@ -45,79 +91,159 @@ vrrp_instance VI_1 {
 `;
 }
 
-/** cut: "link" takes the switch port down (the host loses carrier); "partition" disables the bridge port (carrier stays up). */
-export async function runKeepalivedTrial(o: { advertIntMs: number; seed: number; cut?: "link" | "partition" }): Promise<TrialResult> {
-  await cleanupStale(KEEPALIVED_PREFIX);
-  const r = rng(o.seed);
+function keepalivedPath(): string {
+  for (const p of ["/usr/sbin/keepalived", "/usr/local/sbin/keepalived"]) {
+    try {
+      execFileSync(p, ["--version"], { stdio: "ignore" });
+      return p;
+    } catch {
+      // not there; try the next
+    }
+  }
+  throw new UmbraError("trial_failed", "keepalived is not installed: run `bash scripts/ensure-system.sh --bench` as root");
+}
+
+/** Keeps the last LOG_LINES_MAX lines of a child's stdout and stderr. */
+function logTail(p: ChildProcess): string[] {
+  const lines: string[] = [];
+  const keep = (l: string) => {
+    lines.push(l);
+    if (lines.length > LOG_LINES_MAX) lines.shift();
+  };
+  createInterface({ input: p.stdout! }).on("line", keep);
+  createInterface({ input: p.stderr! }).on("line", keep);
+  return lines;
+}
+
+async function holders(topo: Topology): Promise<string[]> {
+  const held = await Promise.all([HOSTS[0], HOSTS[1]].map(async (h) => ((await topo.addrs(h.name)).includes(VIP) ? (h.name as string) : null)));
+  return held.filter((x): x is string => x !== null);
+}
+
+export async function runKeepalivedTrial(o: KeepalivedTrialOptions): Promise<KeepalivedTrialResult> {
+  assert(Number.isInteger(o.advertIntMs) && o.advertIntMs >= 10 && o.advertIntMs <= 40_950 && o.advertIntMs % 10 === 0, "VRRPv3 adverts are whole centiseconds, 10 ms .. 40.95 s");
+  const prefix = o.prefix ?? KEEPALIVED_PREFIX;
+  const keepalived = keepalivedPath();
+  await cleanupStale(prefix);
+  const cutDelayMs = Math.floor(rng(o.seed).next() * o.advertIntMs);
   const dir = mkdtempSync(join(tmpdir(), "umbra-keepalived-"));
   const [h1, h2] = [HOSTS[0], HOSTS[1]];
-  const topo = await createTopology({
-    prefix: KEEPALIVED_PREFIX,
-    subnet: SUBNET,
-    hosts: [{ name: h1.name, ipv4: h1.ipv4 }, { name: h2.name, ipv4: h2.ipv4 }, { name: CLIENT.name, ipv4: CLIENT.ipv4 }],
-  });
+  let topo: Topology | undefined;
+  const logs = new Map<string, string[]>();
+  const fail = (what: string, ctx: Record<string, unknown>) =>
+    new UmbraError("trial_failed", `keepalived trial (seed ${o.seed}, advert ${o.advertIntMs} ms): ${what}\n${[...logs].map(([h, l]) => `--- ${h} keepalived:\n${l.join("\n")}`).join("\n")}`, { seed: o.seed, ...ctx });
   try {
-    for (const [h, prio, peer] of [[h1, 150, h2], [h2, 100, h1]] as const) {
-      writeFileSync(join(dir, `${h.name}.conf`), conf({ name: h.name, priority: prio, advertIntMs: o.advertIntMs, peer: peer.ipv4, self: h.ipv4 }));
+    topo = await createTopology({
+      prefix,
+      subnet: SUBNET,
+      hosts: [{ name: h1.name, ipv4: h1.ipv4 }, { name: h2.name, ipv4: h2.ipv4 }, { name: CLIENT.name, ipv4: CLIENT.ipv4 }],
+    });
+    for (const [h, priority, peer] of [[h1, 150, h2], [h2, 100, h1]] as const) {
+      const cfg = join(dir, `${h.name}.conf`);
+      writeFileSync(cfg, conf({ name: h.name, priority, advertIntMs: o.advertIntMs, peer: peer.ipv4, self: h.ipv4 }));
       topo.spawn(h.name, [NODE, join(ROOT, "src/demo/service.ts"), "--name", h.name, "--port", String(SERVICE_PORT)], {});
-      topo.spawn(h.name, ["keepalived", "--dont-fork", "--log-console", "--vrrp", "-f", join(dir, `${h.name}.conf`), "-p", join(dir, `${h.name}.pid`), "-r", join(dir, `${h.name}.vrrp.pid`)], {});
+      // Per-host pid files, so the two instances do not take each other for a running copy.
+      const k = topo.spawn(h.name, [keepalived, "--dont-fork", "--log-console", "--vrrp", "-f", cfg, "-p", join(dir, `${h.name}.pid`), "-r", join(dir, `${h.name}.vrrp.pid`)], {});
+      logs.set(h.name, logTail(k));
     }
-    // Wait until h1 holds the VIP alone (bounded).
-    const holders = async () => {
-      const out: string[] = [];
-      for (const h of [h1, h2]) if ((await topo.addrs(h.name)).includes(VIP)) out.push(h.name);
-      return out;
-    };
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const hs = await holders();
-      if (hs.length === 1 && hs[0] === "h1") break;
-      if (Date.now() > deadline) throw new Error(`keepalived: h1 never became sole master (holders: ${hs.join(",")})`);
+
+    // 1. h1 alone holds the VIP (bounded).
+    const firstDeadline = Date.now() + FIRST_MASTER_WAIT_MS;
+    let hs = await holders(topo);
+    while (!(hs.length === 1 && hs[0] === h1.name)) {
+      if (Date.now() > firstDeadline) throw fail(`h1 never became the only master (holders: [${hs.join(", ")}])`, { holders: hs });
       await sleep(50);
+      hs = await holders(topo);
     }
-    const poller = topo.spawn(CLIENT.name, [NODE, join(ROOT, "src/demo/poller.ts"), "--url", `http://${VIP}:${SERVICE_PORT}/`, "--interval-ms", "5", "--timeout-ms", "30", "--duration-ms", "600000"], {});
+
+    // 2. The client sees h1 steadily (bounded).
+    const poller = topo.spawn(CLIENT.name, [NODE, join(ROOT, "src/demo/poller.ts"), "--url", `http://${VIP}:${SERVICE_PORT}/`, "--interval-ms", String(POLL_INTERVAL_MS), "--timeout-ms", String(POLL_TIMEOUT_MS), "--duration-ms", "600000"], {});
     const samples: Sample[] = [];
     createInterface({ input: poller.stdout! }).on("line", (l) => {
       try {
-        samples.push(JSON.parse(l));
+        samples.push(JSON.parse(l) as Sample);
       } catch {
-        // partial line at exit
+        // a partial line at exit: nothing to record
       }
     });
-    await sleep(1_000 + Math.floor(r.next() * o.advertIntMs));
-    const cutAt = Date.now();
-    if (o.cut === "partition") await topo.partition("h1");
-    else await topo.cutLink("h1");
-    // Wait for h2 to answer (bounded), watching for two holders meanwhile.
-    let dual = false;
-    const until = Date.now() + 15_000;
-    while (Date.now() < until) {
-      const hs = await holders();
-      if (hs.length > 1) dual = true;
-      if (samples.some((s) => s.ok && s.t >= cutAt && s.body === "h2")) break;
-      await sleep(10);
+    const steadyDeadline = Date.now() + STEADY_WAIT_MS;
+    const steady = () => samples.length >= STEADY_ANSWERS && samples.slice(-STEADY_ANSWERS).every((s) => s.ok && s.body === h1.name);
+    while (!steady()) {
+      if (Date.now() > steadyDeadline) throw fail(`the client never saw h1 steadily (${samples.length} samples, last ${JSON.stringify(samples.at(-1))})`, {});
+      await sleep(20);
     }
-    await sleep(300);
-    const finalHolders = await holders();
-    if (finalHolders.length > 1) dual = true;
-    if (process.env.UMBRA_BENCH_DEBUG) process.stderr.write(`keepalived holders after the cut: ${finalHolders.join(",")}\n`);
+
+    // 3. Cut h1 off at a seeded point within one advert interval.
+    await sleep(cutDelayMs);
+    const cutAt = performance.timeOrigin + performance.now();
+    if (o.cut === "partition") await topo.partition(h1.name);
+    else await topo.cutLink(h1.name);
+
+    // 4. Watch both hosts' addresses until h2 answers and SETTLE_MS after (bounded).
+    let dual = false;
+    let answeredAt: number | null = null;
+    const until = Date.now() + FAILOVER_WAIT_MS;
+    while (Date.now() < until) {
+      if ((await holders(topo)).length > 1) dual = true;
+      if (answeredAt === null && samples.some((s) => s.ok && s.t >= cutAt && s.body === h2.name)) answeredAt = Date.now();
+      if (answeredAt !== null && Date.now() - answeredAt >= SETTLE_MS) break;
+      await sleep(HOLDER_POLL_MS);
+    }
+    const holdersAfter = await holders(topo);
+    if (holdersAfter.length > 1) dual = true;
     await new Promise<void>((res) => {
-      poller.once("exit", () => res());
+      const bound = setTimeout(res, 1_000); // the poller exits POLL_TIMEOUT_MS after SIGTERM
+      poller.once("exit", () => (clearTimeout(bound), res()));
       poller.kill("SIGTERM");
     });
-    const d = downtimeFrom(samples, cutAt, "h2");
-    return { downtimeMs: d.downtimeMs, maxGapMs: d.maxGapMs, dualHolderObserved: dual, newHolder: d.downtimeMs === null ? null : "h2" };
+    const d = downtimeFrom(samples, cutAt, h2.name);
+    if (d.downtimeMs === null) throw fail(`h2 never answered within ${FAILOVER_WAIT_MS} ms of the cut (holders: [${holdersAfter.join(", ")}])`, { holdersAfter });
+    return { downtimeMs: d.downtimeMs, maxGapMs: d.maxGapMs, dualHolderObserved: dual, newHolder: h2.name, cutDelayMs, holdersAfter, answeredBy: d.answeredBy };
   } finally {
-    await topo.destroy();
+    await topo?.destroy();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-if (import.meta.main || process.argv[1]?.endsWith("keepalived.ts")) {
+function median(xs: number[]): number {
+  assert(xs.length > 0, "median of something");
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+if (import.meta.main || process.argv[1]?.endsWith("bench/keepalived.ts")) {
   const { parseArgs } = await import("node:util");
-  const { values } = parseArgs({ options: { trials: { type: "string", default: "3" }, "advert-ms": { type: "string", default: "1000" }, partition: { type: "boolean", default: false } } });
-  for (let i = 0; i < Number(values.trials); i++) {
-    const res = await runKeepalivedTrial({ advertIntMs: Number(values["advert-ms"]), seed: i, cut: values.partition ? "partition" : "link" });
-    process.stdout.write(JSON.stringify(res) + "\n");
+  const { values } = parseArgs({
+    options: {
+      trials: { type: "string", default: "3" },
+      "advert-ms": { type: "string", default: "1000" },
+      seed: { type: "string", default: "1" },
+      partition: { type: "boolean", default: false },
+      json: { type: "boolean", default: false },
+    },
+  });
+  const trials = Number(values.trials);
+  const advertIntMs = Number(values["advert-ms"]);
+  const seed0 = Number(values.seed);
+  if (!Number.isInteger(trials) || trials < 1 || trials > 100 || !Number.isInteger(advertIntMs) || advertIntMs < 10 || advertIntMs % 10 !== 0 || !Number.isInteger(seed0)) {
+    process.stderr.write("usage: node bench/keepalived.ts [--trials 1..100] [--advert-ms N (a multiple of 10)] [--seed N] [--partition] [--json]\n");
+    process.exit(2);
   }
+  if (process.getuid?.() !== 0) {
+    process.stderr.write("bench/keepalived: needs root (network namespaces)\n");
+    process.exit(1);
+  }
+  const cut = values.partition ? ("partition" as const) : ("link" as const);
+  const results: KeepalivedTrialResult[] = [];
+  for (let i = 0; i < trials; i++) {
+    const r = await runKeepalivedTrial({ advertIntMs, seed: seed0 + i, cut });
+    results.push(r);
+    if (values.json) process.stdout.write(JSON.stringify({ seed: seed0 + i, ...r }) + "\n");
+    else process.stdout.write(`trial ${i + 1}/${trials} (seed ${seed0 + i}, cut ${Math.round(r.cutDelayMs)} ms into an advert): downtime ${Math.round(r.downtimeMs!)} ms, longest gap ${Math.round(r.maxGapMs ?? 0)} ms, two holders: ${r.dualHolderObserved ? "YES" : "no"} (after: [${r.holdersAfter.join(", ")}])\n`);
+  }
+  const downtimes = results.map((r) => r.downtimeMs!);
+  const summary = { advertIntMs, cut, trials, medianMs: Math.round(median(downtimes)), worstMs: Math.round(Math.max(...downtimes)), dualHolderTrials: results.filter((r) => r.dualHolderObserved).length };
+  if (values.json) process.stdout.write(JSON.stringify(summary) + "\n");
+  else process.stdout.write(`keepalived VRRPv3 advert ${advertIntMs} ms, ${cut === "link" ? "link cut" : "silent partition"}: median ${summary.medianMs} ms, worst ${summary.worstMs} ms over ${trials} trials; trials with two VIP holders: ${summary.dualHolderTrials}\n`);
 }

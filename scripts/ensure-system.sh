@@ -1,23 +1,49 @@
 #!/usr/bin/env bash
 # Installs the system tools umbra's demo, tests and benchmarks use, from
-# Debian's packages, only when missing: iproute2 (ip netns) and iputils-arping
-# (gratuitous ARP); with --bench also keepalived (the benchmark's anchor).
-# Idempotent; a fast no-op when everything is present.
+# Debian's packages, only when missing: iproute2 (ip netns, bridge),
+# iputils-arping (gratuitous ARP) and procps (sysctl); with --bench also
+# keepalived (the benchmark's anchor).
+# Idempotent; a fast no-op when everything is present. Not root and
+# something missing: says what to install and exits 1.
+#
+#   bash scripts/ensure-system.sh [--bench]
 set -euo pipefail
-need=()
-command -v ip >/dev/null 2>&1 || need+=(iproute2)
-command -v arping >/dev/null 2>&1 || need+=(iputils-arping)
-command -v sysctl >/dev/null 2>&1 || need+=(procps)
-if [ "${1:-}" = "--bench" ]; then
-  command -v keepalived >/dev/null 2>&1 || [ -x /usr/sbin/keepalived ] || need+=(keepalived)
-fi
-[ ${#need[@]} -eq 0 ] && exit 0
+
+bench=0
+case "${1:-}" in
+  "") ;;
+  --bench) bench=1 ;;
+  *) echo "usage: bash scripts/ensure-system.sh [--bench]" >&2; exit 2 ;;
+esac
+
+# Look where root's tools live too: a non-root PATH often lacks /usr/sbin.
+have() { PATH="$PATH:/usr/sbin:/sbin" command -v "$1" >/dev/null 2>&1; }
+
+missing() {
+  local need=()
+  have ip || need+=(iproute2)
+  have bridge || need+=(iproute2)
+  have arping || need+=(iputils-arping)
+  have sysctl || need+=(procps)
+  if [ "$bench" -eq 1 ]; then have keepalived || need+=(keepalived); fi
+  [ ${#need[@]} -eq 0 ] || printf '%s\n' "${need[@]}" | sort -u | paste -sd' '
+}
+
+need="$(missing)"
+[ -z "$need" ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
-  echo "umbra: missing ${need[*]}; install them as root (apt-get install ${need[*]}) or run this as root" >&2
+  echo "umbra: missing Debian packages: ${need}" >&2
+  echo "umbra: install them as root (apt-get install ${need}) or run this script as root" >&2
   exit 1
 fi
-echo "umbra: installing ${need[*]} from Debian's packages..." >&2
+echo "umbra: installing ${need} from Debian's packages..." >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >/dev/null
-apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-echo "umbra: installed ${need[*]}" >&2
+apt-get update -qq
+# shellcheck disable=SC2086 # $need is a space-separated list of package names
+apt-get install -y -qq --no-install-recommends $need >/dev/null
+still="$(missing)"
+if [ -n "$still" ]; then
+  echo "umbra: still missing after apt-get install: ${still}" >&2
+  exit 1
+fi
+echo "umbra: installed ${need}" >&2

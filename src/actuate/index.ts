@@ -1,2 +1,2 @@
-export { addVip, removeVip, vipPresent, announceArp, type Vip } from "./vip.ts";
-export { runHook, type HookResult } from "./hooks.ts";
+export { addVip, removeVip, vipPresent, announceArp, runCommand, type Vip, type VipResult, type Runner, type CommandResult } from "./vip.ts";
+export { runHook, type HookResult, type HookRun } from "./hooks.ts";

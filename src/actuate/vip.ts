@@ -1,77 +1,148 @@
 // The only code that changes the host's addresses. A VIP goes up with
-// `ip addr add` and is announced at once: a gratuitous ARP for IPv4 (so
-// neighbours repoint their caches to this host's MAC), an unsolicited
-// neighbour advertisement for IPv6 (the kernel sends one when an address is
-// added while ndisc_notify is set on the interface). Both directions are
-// idempotent, so a retry or a restart never fails on "already so".
+// `ip addr add` and is announced at once, so neighbours repoint their caches
+// to this host's MAC without waiting for their entries to go stale:
+//
+// - IPv4: a gratuitous ARP, `arping -U -c 2 -w 1` (iputils-arping). Its first
+//   packet leaves ~5 ms after the spawn and its second one second later, so
+//   it runs in the background: the caller is not held for the second packet,
+//   and its exit is logged.
+// - IPv6: the kernel's own unsolicited neighbour advertisement. Seen with
+//   tcpdump in namespaces (kernel 6.18), adding 2001:db8::50/64:
+//     `nodad` flag, ndisc_notify=1            -> no NA at all
+//     accept_dad=0, ndisc_notify=0            -> no NA at all
+//     accept_dad=1 (DAD), ndisc_notify=1      -> NS for DAD, NA ~1 s later
+//     accept_dad=0, ndisc_notify=1, no nodad  -> NA to ff02::1 within ~5 ms,
+//                                                override flag, target lladdr
+//   The kernel sends it from addrconf_dad_begin() only for an address still
+//   flagged tentative, which `nodad` never is; accept_dad=0 skips DAD yet
+//   keeps that path. So an IPv6 add sets accept_dad=0 and ndisc_notify=1 on
+//   the interface (DAD would hold the address back ~1 s, and the quorum
+//   already guarantees no one else holds it) and adds without `nodad`.
+//   The kernel sends one NA, no repeat; a re-add of a present address sends
+//   none. ndisc6 has no unsolicited-NA sender; ipv6toolkit's na6 would be an
+//   extra package for what the kernel already does.
+//
+// Both directions are idempotent, so a retry or a restart never fails on
+// "already so". Commands go through a Runner: the agent runs inside its
+// host and calls `ip` directly; tests pass one that prefixes
+// `ip netns exec NS`.
 
-import { execFile, spawn } from "node:child_process";
-import { isIPv4 } from "node:net";
-import { promisify } from "node:util";
+import { execFile } from "node:child_process";
+import { isIP } from "node:net";
+import { assert } from "../shared/assert.ts";
 import { UmbraError } from "../shared/errors.ts";
+import { logger, type Logger } from "../shared/log.ts";
 
-const exec = promisify(execFile);
+/** One command's time limit; `ip addr` takes milliseconds, so this only catches a wedged host. */
+export const COMMAND_TIMEOUT_MS = 5_000;
+/** Gratuitous ARPs per add: the first at once, the second one second later. */
+export const GARP_COUNT = 2;
+/** arping's deadline in seconds: it sends nothing after it. */
+export const GARP_DEADLINE_S = 1;
+/** Output kept from a command, per stream. */
+const COMMAND_OUTPUT_BYTES_MAX = 1024 * 1024;
 
-/** Gratuitous ARPs sent (the first at once, the rest 1 s apart, in the background). */
-export const GARP_COUNT = 3;
+export type Vip = { cidr: string; iface: string };
+export type CommandResult = { code: number; stdout: string; stderr: string };
+/** Runs argv (no shell) and resolves with its exit; rejects only when the command cannot run at all. */
+export type Runner = (argv: string[]) => Promise<CommandResult>;
+export type VipResult = {
+  ok: true;
+  durationMs: number;
+  /** "done": this call changed the host; "already so": it was in that state before. */
+  detail: "done" | "already so";
+};
 
-/** `netns` runs the commands inside that namespace (tests); the agent itself runs inside its host. */
-export type Vip = { cidr: string; iface: string; netns?: string };
-export type Result = { durationMs: number; detail: "done" | "already so" };
+const defaultLog: Logger = logger("local");
 
-const addrOf = (v: Vip): string => v.cidr.split("/")[0]!;
-const argvIn = (v: Vip, argv: string[]): string[] => (v.netns === undefined ? argv : ["ip", "netns", "exec", v.netns, ...argv]);
-
-async function run(v: Vip, argv: string[], okWhen: RegExp): Promise<Result["detail"]> {
-  const [cmd, ...args] = argvIn(v, argv);
-  try {
-    await exec(cmd!, args);
-    return "done";
-  } catch (err) {
-    const e = err as { stderr?: string; message: string; code?: string };
-    const stderr = (e.stderr ?? e.message).trim();
-    if (okWhen.test(stderr)) return "already so";
-    if (e.code === "ENOENT") throw new UmbraError("actuate_failed", `${cmd} is not installed (Debian: iproute2)`, { argv }, err);
-    throw new UmbraError("actuate_failed", `${argv.join(" ")} failed: ${stderr}`, { argv }, err);
-  }
-}
-
-export async function addVip(v: Vip): Promise<Result> {
-  const t0 = performance.now();
-  const v4 = isIPv4(addrOf(v));
-  if (!v4) {
-    // The kernel sends an unsolicited NA for a new address only when DAD is
-    // skipped by accept_dad=0 (not by the nodad flag: seen with tcpdump) and
-    // ndisc_notify=1. DAD would hold the address back for a second, and the
-    // quorum already guarantees no one else holds it.
-    for (const k of ["accept_dad=0", "ndisc_notify=1"]) await run(v, ["sysctl", "-q", "-w", `net.ipv6.conf.${v.iface}.${k}`], /^$/);
-  }
-  const argv = v4 ? ["ip", "addr", "add", v.cidr, "dev", v.iface] : ["ip", "-6", "addr", "add", v.cidr, "dev", v.iface];
-  const detail = await run(v, argv, /File exists|Address already assigned/);
-  if (v4) void announceArp(v);
-  return { durationMs: performance.now() - t0, detail };
-}
-
-export async function removeVip(v: Vip): Promise<Result> {
-  const t0 = performance.now();
-  const argv = isIPv4(addrOf(v)) ? ["ip", "addr", "del", v.cidr, "dev", v.iface] : ["ip", "-6", "addr", "del", v.cidr, "dev", v.iface];
-  const detail = await run(v, argv, /Cannot assign requested address|Address not found|Cannot find device/);
-  return { durationMs: performance.now() - t0, detail };
-}
-
-export async function vipPresent(v: Vip): Promise<boolean> {
-  const [cmd, ...args] = argvIn(v, ["ip", "-j", "addr", "show", "dev", v.iface]);
-  const { stdout } = await exec(cmd!, args);
-  const links = JSON.parse(stdout) as Array<{ addr_info?: Array<{ local: string }> }>;
-  return links.some((l) => (l.addr_info ?? []).some((a) => a.local === addrOf(v)));
-}
-
-/** Gratuitous ARP with iputils `arping -U`, in the background; resolves with its exit code (-1 if it could not run). */
-export function announceArp(v: Vip): Promise<number> {
-  const [cmd, ...args] = argvIn(v, ["arping", "-U", "-c", String(GARP_COUNT), "-I", v.iface, addrOf(v)]);
-  return new Promise((res) => {
-    const p = spawn(cmd!, args, { stdio: "ignore" });
-    p.on("error", () => res(-1));
-    p.on("exit", (code) => res(code ?? -1));
+export const runCommand: Runner = (argv) => {
+  const [cmd, ...args] = argv;
+  assert(cmd !== undefined, "argv names a command");
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { timeout: COMMAND_TIMEOUT_MS, maxBuffer: COMMAND_OUTPUT_BYTES_MAX }, (err, stdout, stderr) => {
+      if (err === null) return resolve({ code: 0, stdout, stderr });
+      const e = err as NodeJS.ErrnoException & { code?: string | number; killed?: boolean; signal?: string };
+      if (typeof e.code === "string") {
+        const hint = e.code === "ENOENT" ? ` (${cmd} is not installed; Debian: ${cmd === "arping" ? "iputils-arping" : cmd === "sysctl" ? "procps" : "iproute2"})` : "";
+        return reject(new UmbraError("actuate_failed", `${cmd} could not run: ${e.code}${hint}`, { argv }, err));
+      }
+      const why = e.killed ? `killed by ${e.signal ?? "a signal"} after ${COMMAND_TIMEOUT_MS} ms` : "";
+      resolve({ code: typeof e.code === "number" ? e.code : -1, stdout, stderr: `${stderr}${why}` });
+    });
   });
+};
+
+function parse(v: Vip): { addr: string; family: 4 | 6 } {
+  const m = /^([^/]+)\/(\d{1,3})$/.exec(v.cidr);
+  assert(m !== null, `VIP ${v.cidr} is ADDR/PREFIX`);
+  const family = isIP(m[1]!);
+  assert(family === 4 || family === 6, `VIP ${v.cidr} is an IP address`);
+  assert(Number(m[2]) <= (family === 4 ? 32 : 128), `VIP ${v.cidr} prefix fits the family`);
+  assert(/^[A-Za-z0-9_.@-]{1,15}$/.test(v.iface), `interface ${v.iface} is an interface name`);
+  return { addr: m[1]!, family };
+}
+
+/** Runs argv; an exit whose stderr matches `alreadySo` counts as success; any other failure is actuate_failed. */
+async function change(run: Runner, argv: string[], alreadySo: RegExp | null): Promise<VipResult["detail"]> {
+  const r = await run(argv);
+  if (r.code === 0) return "done";
+  const stderr = r.stderr.trim();
+  if (alreadySo !== null && alreadySo.test(stderr)) return "already so";
+  throw new UmbraError("actuate_failed", `${argv.join(" ")} failed (exit ${r.code}): ${stderr}`, { argv, code: r.code, stderr });
+}
+
+export async function addVip(v: Vip, run: Runner = runCommand, log: Logger = defaultLog): Promise<VipResult> {
+  const { family } = parse(v);
+  const t0 = performance.now();
+  if (family === 6) {
+    // Slash form: an interface name may hold dots (eth0.100).
+    await change(run, ["sysctl", "-q", "-w", `net/ipv6/conf/${v.iface}/accept_dad=0`, `net/ipv6/conf/${v.iface}/ndisc_notify=1`], null);
+  }
+  const argv = family === 4 ? ["ip", "addr", "add", v.cidr, "dev", v.iface] : ["ip", "-6", "addr", "add", v.cidr, "dev", v.iface];
+  // Older kernels say "File exists", newer ones "Address already assigned".
+  const detail = await change(run, argv, /File exists|address already assigned/i);
+  const durationMs = performance.now() - t0;
+  if (family === 4) {
+    // Also on "already so": a restarted agent re-announces what it holds.
+    void announceArp(v, run).then((r) =>
+      log(r.ok ? "debug" : "warn", "actuate", r.ok ? "garp-sent" : "garp-failed", { vip: v.cidr, iface: v.iface, code: r.code, ms: Math.round(r.durationMs), stderr: r.stderr }),
+    );
+  }
+  return { ok: true, durationMs, detail };
+}
+
+export async function removeVip(v: Vip, run: Runner = runCommand): Promise<VipResult> {
+  const { family } = parse(v);
+  const t0 = performance.now();
+  const argv = family === 4 ? ["ip", "addr", "del", v.cidr, "dev", v.iface] : ["ip", "-6", "addr", "del", v.cidr, "dev", v.iface];
+  // "Cannot assign requested address" / "Address not found": not there. A
+  // vanished interface holds no address either.
+  const detail = await change(run, argv, /Cannot assign requested address|address not found|Cannot find device/i);
+  return { ok: true, durationMs: performance.now() - t0, detail };
+}
+
+export async function vipPresent(v: Vip, run: Runner = runCommand): Promise<boolean> {
+  const { addr } = parse(v);
+  const argv = ["ip", "-j", "addr", "show", "dev", v.iface];
+  const r = await run(argv);
+  if (r.code !== 0) throw new UmbraError("actuate_failed", `${argv.join(" ")} failed (exit ${r.code}): ${r.stderr.trim()}`, { argv, code: r.code });
+  const links = JSON.parse(r.stdout) as Array<{ addr_info?: Array<{ local?: string }> }>;
+  return links.some((l) => (l.addr_info ?? []).some((a) => a.local === addr));
+}
+
+/**
+ * Gratuitous ARP for an IPv4 VIP (iputils `arping -U`); resolves when arping
+ * exits, about GARP_DEADLINE_S after the first packet. Never rejects: a
+ * failed announcement is logged by the caller, the address is up regardless.
+ */
+export async function announceArp(v: Vip, run: Runner = runCommand): Promise<{ ok: boolean; code: number; durationMs: number; stderr: string }> {
+  const { addr, family } = parse(v);
+  assert(family === 4, "gratuitous ARP is for IPv4");
+  const t0 = performance.now();
+  try {
+    const r = await run(["arping", "-U", "-c", String(GARP_COUNT), "-w", String(GARP_DEADLINE_S), "-I", v.iface, addr]);
+    return { ok: r.code === 0, code: r.code, durationMs: performance.now() - t0, stderr: r.stderr.trim() };
+  } catch (err) {
+    return { ok: false, code: -1, durationMs: performance.now() - t0, stderr: (err as Error).message };
+  }
 }

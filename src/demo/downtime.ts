@@ -1,29 +1,38 @@
-// Pure: client-visible downtime from a poller's samples.
+// Pure: client-visible downtime from a poller's samples (src/demo/poller.ts).
+import { assert } from "../shared/assert.ts";
 
-/** t: when the request was sent; done: when it was answered (or failed). */
-export type Sample = { t: number; done?: number; ok: boolean; body?: string };
-const answeredAt = (s: Sample): number => s.done ?? s.t;
+/** t: wall-clock ms when the request was sent; done: when it was answered (or failed). */
+export type Sample = { t: number; done?: number; ok: boolean; body?: string; err?: string };
 export type Downtime = {
-  /** From the cut to the first good answer from the new holder (null: none came). */
+  /** From the cut to the arrival of the first good answer from the new holder (null: none came). */
   downtimeMs: number | null;
-  /** Longest gap between two consecutive good answers after the cut (any host). */
+  /** Longest gap between consecutive good answers (any host), counted from the cut; null when none came after it. */
   maxGapMs: number | null;
-  /** Hosts that answered, in order, with repeats collapsed. */
+  /** Hosts that answered, over the whole run, in order, with repeats collapsed: ["h1", "h2"]. */
   answeredBy: string[];
 };
 
-export function downtimeFrom(samples: Sample[], cutAtMs: number, newHolder: string): Downtime {
-  const sorted = [...samples].sort((a, b) => a.t - b.t);
-  const firstNew = sorted.find((s) => s.t >= cutAtMs && s.ok && s.body?.trim() === newHolder);
-  // Downtime ends when that answer arrives, not when its request left.
+const answeredAt = (s: Sample): number => s.done ?? s.t;
+
+export function downtimeFrom(samples: readonly Sample[], cutAtMs: number, newHolder: string): Downtime {
+  assert(Number.isFinite(cutAtMs), "cutAtMs is a time");
+  assert(newHolder.length > 0, "newHolder names a host");
+  const good = samples.filter((s) => s.ok && s.body !== undefined).sort((a, b) => answeredAt(a) - answeredAt(b));
   const answeredBy: string[] = [];
-  for (const s of sorted) {
-    if (!s.ok || s.body === undefined) continue;
-    const b = s.body.trim();
-    if (answeredBy[answeredBy.length - 1] !== b) answeredBy.push(b);
+  for (const s of good) {
+    const who = s.body!.trim();
+    if (answeredBy[answeredBy.length - 1] !== who) answeredBy.push(who);
   }
-  const okTimes = [cutAtMs, ...sorted.filter((s) => s.ok && s.t >= cutAtMs).map(answeredAt).sort((a, b) => a - b)];
-  let maxGap: number | null = null;
-  for (let i = 1; i < okTimes.length; i++) maxGap = Math.max(maxGap ?? 0, okTimes[i]! - okTimes[i - 1]!);
-  return { downtimeMs: firstNew === undefined ? null : answeredAt(firstNew) - cutAtMs, maxGapMs: maxGap, answeredBy };
+  // Only requests sent after the cut count: one sent before it says nothing about the new holder.
+  const after = good.filter((s) => s.t >= cutAtMs);
+  const firstNew = after.find((s) => s.body!.trim() === newHolder);
+  let maxGapMs: number | null = null;
+  let prev = cutAtMs;
+  for (const s of after) {
+    maxGapMs = Math.max(maxGapMs ?? 0, answeredAt(s) - prev);
+    prev = answeredAt(s);
+  }
+  const downtimeMs = firstNew === undefined ? null : answeredAt(firstNew) - cutAtMs;
+  assert(downtimeMs === null || downtimeMs >= 0, "an answer to a request sent after the cut arrives after it");
+  return { downtimeMs, maxGapMs, answeredBy };
 }

@@ -1,8 +1,18 @@
 // The demo's client: polls a URL every N ms with a per-request timeout, on a
-// fresh connection each time, and writes one JSON line per result:
-// { t: wall-clock ms at send, done: at answer or failure, ok, body?, err? }. Stops on SIGTERM or after --duration-ms.
+// fresh connection each time (agent: false, so no keep-alive), and writes
+// one JSON line per result to stdout:
+//   { t, done, ok, body?, err? }
+// t: wall-clock ms (fractional) when the request left; done: when it was
+// answered or failed. Stops on SIGTERM or after --duration-ms.
+//
+//   node src/demo/poller.ts --url http://198.51.100.10:8080/ [--interval-ms 5] [--timeout-ms 30] [--duration-ms 60000]
 import { request } from "node:http";
 import { parseArgs } from "node:util";
+
+/** Polls in flight at most: a black-holed VIP must not pile up sockets. */
+const IN_FLIGHT_MAX = 64;
+/** A poll run lasts at most this long, whatever --duration-ms says. */
+const DURATION_MS_MAX = 3_600_000;
 
 const { values } = parseArgs({
   options: {
@@ -12,46 +22,56 @@ const { values } = parseArgs({
     "duration-ms": { type: "string", default: "60000" },
   },
 });
-if (values.url === undefined) {
-  process.stderr.write("usage: node src/demo/poller.ts --url URL [--interval-ms 5] [--timeout-ms 30] [--duration-ms 60000]\n");
-  process.exit(2);
-}
-const url = new URL(values.url);
 const intervalMs = Number(values["interval-ms"]);
 const timeoutMs = Number(values["timeout-ms"]);
-const endAt = Date.now() + Number(values["duration-ms"]);
+const durationMs = Number(values["duration-ms"]);
+const validUrl = values.url !== undefined && URL.canParse(values.url) && new URL(values.url).protocol === "http:";
+if (!validUrl || !(intervalMs >= 1) || !(timeoutMs >= 1) || !(durationMs >= 1 && durationMs <= DURATION_MS_MAX)) {
+  process.stderr.write("usage: node src/demo/poller.ts --url http://HOST:PORT/ [--interval-ms 5] [--timeout-ms 30] [--duration-ms 60000]\n");
+  process.exit(2);
+}
+const url = new URL(values.url!);
+// URL keeps IPv6 literals bracketed ("[2001:db8::10]"); http.request wants them bare.
+const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
+const port = url.port === "" ? 80 : Number(url.port);
+const path = `${url.pathname}${url.search}`;
 const now = () => performance.timeOrigin + performance.now();
+const endAt = now() + durationMs;
+let inFlight = 0;
 
 function poll(): void {
   const t = now();
-  let done = false;
-  const finish = (rec: Record<string, unknown>) => {
-    if (done) return;
-    done = true;
+  let settled = false;
+  inFlight++;
+  const finish = (rec: { ok: boolean; body?: string; err?: string }) => {
+    if (settled) return;
+    settled = true;
+    inFlight--;
     process.stdout.write(JSON.stringify({ t, done: now(), ...rec }) + "\n");
   };
-  const req = request({ host: url.hostname, port: url.port, path: url.pathname, agent: false, timeout: timeoutMs }, (res) => {
+  const req = request({ host, port, path, agent: false, signal: AbortSignal.timeout(timeoutMs) }, (res) => {
     let body = "";
-    res.on("data", (d) => (body += d));
+    res.setEncoding("utf8");
+    res.on("data", (d: string) => (body += d));
     res.on("end", () => finish({ ok: res.statusCode === 200, body: body.trim() }));
+    res.on("error", (e) => finish({ ok: false, err: errName(e) }));
   });
-  const timer = setTimeout(() => {
-    finish({ ok: false, err: "timeout" });
-    req.destroy();
-  }, timeoutMs);
-  req.on("error", (e) => finish({ ok: false, err: (e as NodeJS.ErrnoException).code ?? e.message }));
-  req.on("close", () => clearTimeout(timer));
+  req.on("error", (e) => finish({ ok: false, err: errName(e) }));
   req.end();
 }
 
+const errName = (e: Error): string => (e.name === "AbortError" || e.name === "TimeoutError" ? "timeout" : ((e as NodeJS.ErrnoException).code ?? e.message));
+
 const timer = setInterval(() => {
-  if (Date.now() >= endAt) {
-    clearInterval(timer);
-    return;
-  }
-  poll();
+  if (now() >= endAt) return stop();
+  if (inFlight < IN_FLIGHT_MAX) poll();
+  else process.stdout.write(JSON.stringify({ t: now(), done: now(), ok: false, err: "in-flight-cap" }) + "\n");
 }, intervalMs);
-process.on("SIGTERM", () => {
+
+function stop(): void {
   clearInterval(timer);
+  // Polls still in flight end within their timeout; then exit.
   setTimeout(() => process.exit(0), timeoutMs + 5);
-});
+}
+process.once("SIGTERM", stop);
+process.once("SIGINT", stop);

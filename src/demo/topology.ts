@@ -1,113 +1,200 @@
 // Network namespaces for the demo, the scenario tests and the benchmark: a
 // "switch" namespace holding a bridge, and one namespace per host with a
-// veth `eth0` whose other end is plugged into the bridge. Cutting a link
-// takes the switch side down, like pulling the host's cable: the host still
-// believes its link is up. Nothing touches the root namespace's interfaces.
+// veth `eth0` whose other end is plugged into the bridge. Nothing touches
+// the root namespace's interfaces, and every address must lie in the
+// documentation ranges 198.51.100.0/24 and 2001:db8::/32.
+//
+// Two ways to break a host off the switch:
+// - cutLink takes the switch side of its veth down, like pulling the cable.
+//   A veth reports its peer's state as carrier, so the host's eth0 stays
+//   administratively UP but goes NO-CARRIER: software watching the link
+//   (keepalived does) notices.
+// - partition disables the host's bridge port (STP state 0): frames are
+//   dropped and the host's carrier stays up, so only a protocol notices.
 
 import { spawn, execFile, execFileSync, type ChildProcess } from "node:child_process";
-import { promisify } from "node:util";
+import { isIPv4, isIPv6 } from "node:net";
+import { constants } from "node:os";
 import { UmbraError } from "../shared/errors.ts";
 import { assert } from "../shared/assert.ts";
 
-const run = promisify(execFile);
-
+/** Hosts in one topology at most. */
+export const HOSTS_MAX = 16;
 /** Children of one topology at most; a test that spawns more has a bug. */
 export const CHILDREN_MAX = 64;
 /** How long a child gets after SIGTERM before SIGKILL. */
 export const KILL_GRACE_MS = 2_000;
+/** After SIGKILL, how long destroy() waits for the exit to be reported. */
+const KILL_REAP_MS = 1_000;
+/** A command run with exec() gets this long (ping, sysctl and `ip` take milliseconds). */
+export const EXEC_TIMEOUT_MS = 30_000;
+const OUTPUT_BYTES_MAX = 8 * 1024 * 1024;
+/** Linux IFNAMSIZ minus the terminating NUL. */
+const IFNAME_CHARS_MAX = 15;
 
 export type HostSpec = { name: string; ipv4: string; ipv6?: string };
 export type TopologyOptions = { prefix: string; subnet: string; hosts: HostSpec[] };
+export type ExecResult = { code: number; stdout: string; stderr: string };
 
 export type Topology = {
+  /** The namespace name of a host. */
   ns(name: string): string;
-  exec(name: string, argv: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** Runs argv (no shell) inside the host's namespace; resolves with any exit code. */
+  exec(name: string, argv: string[]): Promise<ExecResult>;
+  /** Starts argv inside the host's namespace in its own process group; destroy() kills the group. */
   spawn(name: string, argv: string[], opts: { env?: Record<string, string> }): ChildProcess;
-  /** Takes the switch side of the host's cable down: the host sees its carrier go. */
+  /** Takes the switch side of the host's cable down: the host's eth0 stays UP but loses carrier. */
   cutLink(name: string): Promise<void>;
   restoreLink(name: string): Promise<void>;
   /** Disables the host's bridge port: frames are dropped, the host's carrier stays up (a silent partition). */
   partition(name: string): Promise<void>;
   heal(name: string): Promise<void>;
-  /** Addresses (without prefix) on the host's interfaces. */
+  /** Addresses (without prefix) on all the host's interfaces, from `ip -n NS -j addr`. */
   addrs(name: string): Promise<string[]>;
   destroy(): Promise<void>;
 };
 
 const NAME_RE = /^[a-z0-9-]{1,10}$/;
-const live = new Set<Topology & { pids(): number[]; namespaces(): string[] }>();
-let exitHookInstalled = false;
 
+type Live = { pids(): number[]; namespaces(): string[] };
+/** Topologies not yet destroyed: the exit and signal safety net cleans these up. */
+const live = new Set<Live>();
+
+function netnsUnavailable(detail: string, cause?: unknown): UmbraError {
+  return new UmbraError(
+    "netns_unavailable",
+    `network namespaces need root and iproute2 (ip netns): ${detail} (run as root; scripts/ensure-system.sh installs iproute2)`,
+    {},
+    cause,
+  );
+}
+
+function run(cmd: string, args: string[]): Promise<ExecResult> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { maxBuffer: OUTPUT_BYTES_MAX, timeout: EXEC_TIMEOUT_MS }, (err, stdout, stderr) => {
+      if (err === null) return resolve({ code: 0, stdout, stderr });
+      const e = err as NodeJS.ErrnoException & { code?: string | number; killed?: boolean };
+      if (typeof e.code === "string") return reject(err); // could not start (ENOENT, EACCES)
+      resolve({ code: typeof e.code === "number" ? e.code : -1, stdout, stderr: e.killed ? `${stderr}(killed after ${EXEC_TIMEOUT_MS} ms)` : stderr });
+    });
+  });
+}
+
+/** `ip ARGS` in the root namespace (only netns management and `ip -n`); any failure is netns_unavailable. */
 async function ip(args: string[]): Promise<string> {
+  let r: ExecResult;
   try {
-    const { stdout } = await run("ip", args, { maxBuffer: 8 * 1024 * 1024 });
-    return stdout;
+    r = await run("ip", args);
   } catch (err) {
-    const e = err as { stderr?: string; code?: string | number; message: string };
-    if (e.code === "ENOENT") throw new UmbraError("netns_unavailable", "`ip` (iproute2) is not installed: run scripts/ensure-system.sh or apt-get install iproute2", {}, err);
-    throw new UmbraError("netns_unavailable", `ip ${args.join(" ")} failed: ${(e.stderr ?? e.message).trim()}`, { args }, err);
+    throw netnsUnavailable(`cannot run \`ip\`: ${(err as Error).message}`, err);
   }
+  if (r.code !== 0) throw netnsUnavailable(`ip ${args.join(" ")} failed: ${r.stderr.trim()}`);
+  return r.stdout;
 }
 
 export async function listNamespaces(): Promise<string[]> {
-  const out = await ip(["netns", "list"]).catch(() => "");
+  const out = await ip(["netns", "list"]);
   return out
     .split("\n")
     .map((l) => l.split(" ")[0]!.trim())
     .filter((l) => l.length > 0);
 }
 
-/** Removes namespaces left by a crashed run with this prefix (and the processes in them). */
+/** Removes namespaces left by a crashed run with this prefix, and the processes in them. */
 export async function cleanupStale(prefix: string): Promise<void> {
-  assert(NAME_RE.test(prefix.replace(/-$/, "")) || prefix.endsWith("-"), `prefix ${prefix}`);
+  assert(NAME_RE.test(prefix), `prefix ${prefix} matches ${NAME_RE}`);
+  if (process.getuid?.() !== 0) return; // nothing a non-root run could have left
   for (const ns of await listNamespaces()) {
     if (!ns.startsWith(prefix)) continue;
     await killNamespaceProcesses(ns);
-    await ip(["netns", "del", ns]).catch(() => undefined);
+    await ip(["netns", "del", ns]).catch(() => undefined); // raced with another cleanup
   }
 }
 
-async function killNamespaceProcesses(ns: string): Promise<void> {
-  const pids = (await ip(["netns", "pids", ns]).catch(() => ""))
+async function namespacePids(ns: string): Promise<number[]> {
+  const out = await ip(["netns", "pids", ns]).catch(() => ""); // the namespace may be gone
+  return out
     .split("\n")
     .map((x) => Number(x.trim()))
     .filter((x) => Number.isInteger(x) && x > 1);
-  for (const pid of pids) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
+}
+
+async function killNamespaceProcesses(ns: string): Promise<void> {
+  for (const pid of await namespacePids(ns)) killQuietly(pid, "SIGKILL");
+}
+
+/** Signals a pid (negative: a process group); a process already gone is fine. */
+function killQuietly(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ESRCH") throw e;
   }
 }
 
-export async function createTopology(o: TopologyOptions): Promise<Topology> {
-  if (process.getuid?.() !== 0) {
-    throw new UmbraError("netns_unavailable", "network namespaces need root (ip netns add); run as root");
+function checkOptions(o: TopologyOptions): void {
+  assert(NAME_RE.test(o.prefix), `prefix ${o.prefix} matches ${NAME_RE}`);
+  assert(o.hosts.length >= 1 && o.hosts.length <= HOSTS_MAX, `1..${HOSTS_MAX} hosts`);
+  const m = /^198\.51\.100\.\d{1,3}\/(\d{1,2})$/.exec(o.subnet);
+  assert(m !== null && Number(m[1]) >= 24 && Number(m[1]) <= 30, `subnet ${o.subnet} lies inside 198.51.100.0/24`);
+  const names = new Set<string>();
+  for (const h of o.hosts) {
+    assert(NAME_RE.test(h.name), `host name ${h.name} matches ${NAME_RE}`);
+    assert(h.name !== "sw", "host name sw is the switch's");
+    assert(!names.has(h.name), `host name ${h.name} is unique`);
+    names.add(h.name);
+    assert(isIPv4(h.ipv4) && h.ipv4.startsWith("198.51.100."), `${h.name} ipv4 ${h.ipv4} lies inside 198.51.100.0/24`);
+    if (h.ipv6 !== undefined) assert(isIPv6(h.ipv6) && /^2001:0?db8:/i.test(h.ipv6), `${h.name} ipv6 ${h.ipv6} lies inside 2001:db8::/32`);
   }
-  for (const h of o.hosts) assert(NAME_RE.test(h.name), `host name ${h.name} matches ${NAME_RE}`);
+}
+
+/** Switch-side veth names: `${prefix}${name}` when it fits IFNAMSIZ, else the prefix and the host's index. */
+function switchPorts(prefix: string, hosts: HostSpec[]): Map<string, string> {
+  const ports = new Map<string, string>();
+  hosts.forEach((h, i) => {
+    const full = `${prefix}${h.name}`;
+    ports.set(h.name, full.length <= IFNAME_CHARS_MAX ? full : `${prefix.slice(0, IFNAME_CHARS_MAX - 4)}p${i}`);
+  });
+  assert(new Set(ports.values()).size === ports.size, "switch port names are unique");
+  for (const p of ports.values()) assert(p.length <= IFNAME_CHARS_MAX && p !== "br0" && p !== "lo", `switch port ${p} is a usable name`);
+  return ports;
+}
+
+export async function createTopology(o: TopologyOptions): Promise<Topology> {
+  checkOptions(o);
+  if (process.getuid?.() !== 0) throw netnsUnavailable("this process is not root");
+  await ip(["netns", "list"]); // iproute2 present and netns supported, before anything is created
   const prefixLen = o.subnet.split("/")[1]!;
   const sw = `${o.prefix}sw`;
-  const ns = (name: string) => `${o.prefix}${name}`;
+  const hostNames = new Set(o.hosts.map((h) => h.name));
+  const ports = switchPorts(o.prefix, o.hosts);
+  const ns = (name: string): string => {
+    assert(hostNames.has(name), `host ${name} is in this topology`);
+    return `${o.prefix}${name}`;
+  };
+  const port = (name: string): string => ports.get(name) ?? ns(name); // ns() asserts the name
   const children = new Set<ChildProcess>();
   let destroyed = false;
 
-  const topo: Topology & { pids(): number[]; namespaces(): string[] } = {
-    ns,
+  const entry: Live = {
     pids: () => [...children].map((c) => c.pid).filter((x): x is number => x !== undefined),
-    namespaces: () => [...o.hosts.map((h) => ns(h.name)), sw],
+    namespaces: () => [...o.hosts.map((h) => `${o.prefix}${h.name}`), sw],
+  };
+
+  const topo: Topology = {
+    ns,
     async exec(name, argv) {
+      assert(argv.length > 0, "argv names a command");
       try {
-        const { stdout, stderr } = await run("ip", ["netns", "exec", ns(name), ...argv], { maxBuffer: 8 * 1024 * 1024 });
-        return { code: 0, stdout, stderr };
+        return await run("ip", ["netns", "exec", ns(name), ...argv]);
       } catch (err) {
-        const e = err as { code?: number; stdout?: string; stderr?: string };
-        return { code: typeof e.code === "number" ? e.code : 1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
+        throw netnsUnavailable(`cannot run \`ip netns exec\`: ${(err as Error).message}`, err);
       }
     },
     spawn(name, argv, opts) {
-      assert(children.size < CHILDREN_MAX, "children bounded");
       assert(!destroyed, "topology alive");
+      assert(children.size < CHILDREN_MAX, `at most ${CHILDREN_MAX} children`);
+      assert(argv.length > 0, "argv names a command");
       const p = spawn("ip", ["netns", "exec", ns(name), ...argv], {
         stdio: ["ignore", "pipe", "pipe"],
         detached: true, // own process group: destroy() kills the whole tree
@@ -115,58 +202,64 @@ export async function createTopology(o: TopologyOptions): Promise<Topology> {
       });
       children.add(p);
       p.once("exit", () => children.delete(p));
+      p.once("error", () => children.delete(p)); // the spawner sees the error on its own listener
       return p;
     },
     async cutLink(name) {
-      await ip(["-n", sw, "link", "set", vethSw(o.prefix, name), "down"]);
+      await ip(["-n", sw, "link", "set", port(name), "down"]);
     },
     async restoreLink(name) {
-      await ip(["-n", sw, "link", "set", vethSw(o.prefix, name), "up"]);
+      await ip(["-n", sw, "link", "set", port(name), "up"]);
     },
     async partition(name) {
-      await bridgePortState(sw, vethSw(o.prefix, name), 0);
+      await bridgePortState(sw, port(name), 0);
     },
     async heal(name) {
-      await bridgePortState(sw, vethSw(o.prefix, name), 3);
+      await bridgePortState(sw, port(name), 3);
     },
     async addrs(name) {
       const out = await ip(["-n", ns(name), "-j", "addr", "show"]);
-      const links = JSON.parse(out) as Array<{ addr_info?: Array<{ local: string }> }>;
-      return links.flatMap((l) => (l.addr_info ?? []).map((a) => a.local));
+      const links = JSON.parse(out) as Array<{ addr_info?: Array<{ local?: string }> }>;
+      return links.flatMap((l) => (l.addr_info ?? []).flatMap((a) => (a.local === undefined ? [] : [a.local])));
     },
     async destroy() {
       if (destroyed) return;
       destroyed = true;
-      live.delete(topo);
       await Promise.all([...children].map(killTree));
-      for (const h of o.hosts) {
-        await killNamespaceProcesses(ns(h.name));
-        await ip(["netns", "del", ns(h.name)]).catch(() => undefined);
+      // Whatever escaped the process groups (a daemon's setsid child) dies with its namespace.
+      for (const n of entry.namespaces()) {
+        await killNamespaceProcesses(n);
+        await ip(["netns", "del", n]).catch(() => undefined); // never created, or already gone
       }
-      await ip(["netns", "del", sw]).catch(() => undefined);
+      live.delete(entry);
+      if (live.size === 0) disarmSafetyNet();
     },
   };
 
-  live.add(topo);
-  installExitHook();
+  live.add(entry);
+  armSafetyNet();
   try {
     await ip(["netns", "add", sw]);
+    await ip(["-n", sw, "link", "set", "lo", "up"]);
     await ip(["-n", sw, "link", "add", "br0", "type", "bridge"]);
     await ip(["-n", sw, "link", "set", "br0", "up"]);
-    await ip(["-n", sw, "link", "set", "lo", "up"]);
     for (const h of o.hosts) {
       const hns = ns(h.name);
       await ip(["netns", "add", hns]);
-      const swSide = vethSw(o.prefix, h.name);
-      await ip(["-n", hns, "link", "add", "eth0", "type", "veth", "peer", "name", swSide, "netns", sw]);
-      await ip(["-n", sw, "link", "set", swSide, "master", "br0"]);
-      await ip(["-n", sw, "link", "set", swSide, "up"]);
+      await ip(["-n", hns, "link", "add", "eth0", "type", "veth", "peer", "name", port(h.name), "netns", sw]);
+      await ip(["-n", sw, "link", "set", port(h.name), "master", "br0"]);
+      await ip(["-n", sw, "link", "set", port(h.name), "up"]);
       await ip(["-n", hns, "link", "set", "lo", "up"]);
+      // arp_accept: neighbours create and update entries from gratuitous ARP.
+      // accept_dad=0: addresses are usable at once and the kernel sends an
+      // unsolicited NA for each new one when ndisc_notify is set (see actuate/vip.ts).
+      const sysctls = ["net/ipv4/conf/all/arp_accept=1", "net/ipv4/conf/eth0/arp_accept=1"];
+      if (h.ipv6 !== undefined) sysctls.push("net/ipv6/conf/eth0/accept_dad=0");
+      const r = await topo.exec(h.name, ["sysctl", "-q", "-w", ...sysctls]);
+      if (r.code !== 0) throw netnsUnavailable(`sysctl in ${hns} failed: ${r.stderr.trim()}`);
       await ip(["-n", hns, "addr", "add", `${h.ipv4}/${prefixLen}`, "dev", "eth0"]);
-      if (h.ipv6 !== undefined) await ip(["-n", hns, "addr", "add", `${h.ipv6}/64`, "dev", "eth0", "nodad"]);
+      if (h.ipv6 !== undefined) await ip(["-n", hns, "addr", "add", `${h.ipv6}/64`, "dev", "eth0"]);
       await ip(["-n", hns, "link", "set", "eth0", "up"]);
-      // Neighbours learn new entries from gratuitous ARP only with arp_accept.
-      await run("ip", ["netns", "exec", hns, "sysctl", "-q", "-w", "net.ipv4.conf.all.arp_accept=1", "net.ipv4.conf.eth0.arp_accept=1"]);
     }
   } catch (err) {
     await topo.destroy();
@@ -177,62 +270,71 @@ export async function createTopology(o: TopologyOptions): Promise<Topology> {
 
 /** STP port state: 0 disabled (drops everything), 3 forwarding. */
 async function bridgePortState(sw: string, port: string, state: 0 | 3): Promise<void> {
+  let r: ExecResult;
   try {
-    await run("ip", ["netns", "exec", sw, "bridge", "link", "set", "dev", port, "state", String(state)]);
+    r = await run("ip", ["netns", "exec", sw, "bridge", "link", "set", "dev", port, "state", String(state)]);
   } catch (err) {
-    throw new UmbraError("netns_unavailable", `bridge link set dev ${port} state ${state} failed: ${((err as { stderr?: string }).stderr ?? String(err)).trim()}`, {}, err);
+    throw netnsUnavailable(`cannot run \`bridge\`: ${(err as Error).message}`, err);
   }
+  if (r.code !== 0) throw netnsUnavailable(`bridge link set dev ${port} state ${state} failed: ${r.stderr.trim()}`);
 }
 
-/** The switch-side veth name: fits IFNAMSIZ (15). */
-function vethSw(prefix: string, name: string): string {
-  const n = `${prefix}${name}`.replace(/-/g, "");
-  return `v${n}`.slice(0, 15);
-}
-
+/** SIGTERM to the child's process group, SIGKILL after KILL_GRACE_MS; resolves once it exited (bounded). */
 function killTree(p: ChildProcess): Promise<void> {
   return new Promise((res) => {
     if (p.exitCode !== null || p.signalCode !== null || p.pid === undefined) return res();
-    const timer = setTimeout(() => {
-      try {
-        process.kill(-p.pid!, "SIGKILL");
-      } catch {
-        // gone
-      }
-    }, KILL_GRACE_MS);
-    p.once("exit", () => {
-      clearTimeout(timer);
+    const pgid = -p.pid;
+    const timers: NodeJS.Timeout[] = [];
+    const done = () => {
+      for (const t of timers) clearTimeout(t);
       res();
-    });
-    try {
-      process.kill(-p.pid, "SIGTERM");
-    } catch {
-      clearTimeout(timer);
-      res();
-    }
+    };
+    p.once("exit", done);
+    timers.push(setTimeout(() => killQuietly(pgid, "SIGKILL"), KILL_GRACE_MS));
+    timers.push(setTimeout(done, KILL_GRACE_MS + KILL_REAP_MS));
+    killQuietly(pgid, "SIGTERM");
   });
 }
 
-/** Safety net: a test runner or demo that exits without destroy() still removes its namespaces. */
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once("exit", () => {
-    for (const t of live) {
-      for (const pid of t.pids()) {
-        try {
-          process.kill(-pid, "SIGKILL");
-        } catch {
-          // gone
-        }
-      }
-      for (const n of t.namespaces()) {
-        try {
-          execFileSync("ip", ["netns", "del", n], { stdio: "ignore" });
-        } catch {
-          // already gone
-        }
+/** Synchronous last-resort cleanup: kills every process group and namespace process, deletes the namespaces. */
+function cleanupAllSync(): void {
+  for (const t of live) {
+    for (const pid of t.pids()) killQuietly(-pid, "SIGKILL");
+    for (const n of t.namespaces()) {
+      try {
+        const pids = execFileSync("ip", ["netns", "pids", n], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+        for (const x of pids.split("\n").map(Number).filter((x) => Number.isInteger(x) && x > 1)) killQuietly(x, "SIGKILL");
+        execFileSync("ip", ["netns", "del", n], { stdio: "ignore" });
+      } catch {
+        // The namespace is gone already (or never got created): nothing to clean.
       }
     }
-  });
+  }
+  live.clear();
+}
+
+// Safety net: a run that exits or is interrupted without destroy() still
+// removes its namespaces. Armed only while a topology is alive, so a process
+// done with them keeps the default signal behaviour.
+const onExit = () => cleanupAllSync();
+const onSignal = (sig: NodeJS.Signals) => {
+  cleanupAllSync();
+  disarmSafetyNet();
+  // Another listener (the demo's) decides how to exit; otherwise die as the signal would.
+  if (process.listenerCount(sig) === 0) process.exit(128 + constants.signals[sig]);
+};
+let armed = false;
+function armSafetyNet(): void {
+  if (armed) return;
+  armed = true;
+  process.on("exit", onExit);
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+}
+function disarmSafetyNet(): void {
+  if (!armed) return;
+  armed = false;
+  process.off("exit", onExit);
+  process.off("SIGINT", onSignal);
+  process.off("SIGTERM", onSignal);
 }

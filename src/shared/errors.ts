@@ -9,9 +9,12 @@ export type ErrorCode =
   | "peer_unknown"
   | "frame_malformed"
   | "actuate_failed"
+  | "hook_failed"
+  | "trial_failed"
   | "netns_unavailable"
   | "usage"
-  | "api_unreachable";
+  | "api_unreachable"
+  | "api_listen_failed";
 
 export class UmbraError extends Error {
   override name = "UmbraError";
