@@ -1,43 +1,117 @@
-// Proves the API routes with no server (app.request) and on a real socket.
+// Proves the API routes with no server (app.request), that errors become the
+// right JSON status in one place (bugs logged, not shown), and that it serves
+// on a real loopback socket, IPv4 and IPv6, with a clear error for a taken port.
 import { describe, expect, test } from "bun:test";
-import { createApi } from "./app.ts";
+import { networkInterfaces } from "node:os";
+import { createApi, httpStatusOf } from "./app.ts";
 import { serveApi } from "./serve.ts";
 import { SAMPLE_STATUS } from "./testdata.ts";
-import { UmbraError } from "../shared/errors.ts";
+import { UmbraError, type ErrorCode } from "../shared/errors.ts";
+import type { Level } from "../shared/log.ts";
 
-describe("api", () => {
+const hasV6Loopback = Object.values(networkInterfaces()).some((as) => as?.some((a) => a.internal && a.family === "IPv6" && a.address === "::1"));
+
+describe("routes", () => {
   const app = createApi({ status: () => SAMPLE_STATUS });
-  test("GET /status returns the status document", async () => {
+
+  test("GET /status returns the status document as JSON", async () => {
     const res = await app.request("/status");
     expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toStartWith("application/json");
     expect(await res.json()).toEqual(SAMPLE_STATUS);
   });
-  test("GET /healthz", async () => {
-    expect(await (await app.request("/healthz")).text()).toBe("ok");
+
+  test("GET /healthz is a plain ok", async () => {
+    const res = await app.request("/healthz");
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe("ok");
   });
-  test("an unknown route is a JSON 404", async () => {
-    const res = await app.request("/nope");
+
+  test.each([
+    ["GET", "/nope"],
+    ["POST", "/status"],
+  ])("%s %s is a JSON 404", async (method, path) => {
+    const res = await app.request(path, { method });
     expect(res.status).toBe(404);
-    expect(await res.json()).toEqual({ error: "no route GET /nope" });
+    expect(await res.json()).toEqual({ error: `no route ${method} ${path}` });
   });
-  test("a known failure is a 400 with its code; a bug is a 500 that says nothing inside", async () => {
-    const seen: unknown[] = [];
-    const known = createApi({ status: () => { throw new UmbraError("peer_unknown", "no such peer"); } });
-    expect((await known.request("/status")).status).toBe(400);
-    const buggy = createApi({ status: () => { throw new TypeError("x is undefined"); }, onError: (e) => seen.push(e) });
-    const res = await buggy.request("/status");
+});
+
+describe("errors", () => {
+  test.each<[ErrorCode, number]>([
+    ["usage", 400],
+    ["peer_unknown", 404],
+    ["actuate_failed", 503],
+    ["api_listen_failed", 503],
+  ])("an UmbraError %s answers %d with its message and code", async (code, status) => {
+    expect(httpStatusOf(code) as number).toBe(status);
+    const logged: string[] = [];
+    const app = createApi({
+      status: () => {
+        throw new UmbraError(code, "it went wrong");
+      },
+      log: (_level, _part, event) => logged.push(event),
+    });
+    const res = await app.request("/status");
+    expect(res.status).toBe(status);
+    expect(await res.json()).toEqual({ error: "it went wrong", code });
+    expect(logged).toEqual([]);
+  });
+
+  test("a bug is a 500 that says nothing inside, and is logged in full", async () => {
+    const logged: Array<[Level, string, string, Record<string, unknown> | undefined]> = [];
+    const app = createApi({
+      status: () => {
+        throw new TypeError("x is undefined");
+      },
+      log: (level, part, event, fields) => logged.push([level, part, event, fields]),
+    });
+    const res = await app.request("/status");
     expect(res.status).toBe(500);
     expect(await res.json()).toEqual({ error: "internal error" });
-    expect(seen).toHaveLength(1);
+    expect(logged).toHaveLength(1);
+    const [level, part, event, fields] = logged[0]!;
+    expect([level, part, event]).toEqual(["error", "api", "request-failed"]);
+    expect(fields?.path).toBe("/status");
+    expect(String(fields?.error)).toContain("TypeError: x is undefined");
   });
-  test("serves on a real loopback socket, and a taken port is a clear error", async () => {
+});
+
+describe("serveApi", () => {
+  const app = createApi({ status: () => SAMPLE_STATUS });
+
+  test("serves on 127.0.0.1 port 0; a taken port is a clear error", async () => {
     const served = await serveApi(app, "127.0.0.1:0");
     try {
+      expect(served.address).toMatch(/^127\.0\.0\.1:\d+$/);
+      expect(served.address).not.toBe("127.0.0.1:0");
       const res = await fetch(`http://${served.address}/status`);
-      expect((await res.json()).host).toBe("h2");
-      await expect(serveApi(app, served.address)).rejects.toThrow(/the port is taken/);
+      expect(await res.json()).toEqual(SAMPLE_STATUS);
+      const taken = await serveApi(app, served.address).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(taken).toBeInstanceOf(UmbraError);
+      expect((taken as UmbraError).code).toBe("api_listen_failed");
+      expect((taken as UmbraError).message).toBe(`cannot listen on ${served.address} for the API: the port is taken (another umbra agent? set api = "host:port" in the config)`);
     } finally {
       await served.close();
     }
+    // Closed means closed: the port refuses now.
+    await expect(fetch(`http://${served.address}/healthz`)).rejects.toThrow();
+  });
+
+  test.skipIf(!hasV6Loopback)("serves on [::1] port 0", async () => {
+    const served = await serveApi(app, "[::1]:0");
+    try {
+      expect(served.address).toMatch(/^\[::1\]:\d+$/);
+      expect(await (await fetch(`http://${served.address}/healthz`)).text()).toBe("ok");
+    } finally {
+      await served.close();
+    }
+  });
+
+  test.each(["127.0.0.1", "127.0.0.1:99999", "::1:80", "[::1]"])("%p is refused as not host:port", async (listen) => {
+    expect(() => serveApi(app, listen)).toThrow(/is not host:port/);
   });
 });

@@ -1,38 +1,66 @@
 import type { HostSample } from "../probe/types.ts";
 
-/** What `GET /status` returns and `umbra status` prints. */
+/** What `GET /status` returns and `umbra status` prints: one host's view of the cluster. */
 export type StatusDoc = {
+  /** This host's id, as in the config's [[hosts]]. */
   host: string;
   cluster: string;
+  /** umbra's version on this host. */
   version: string;
-  /** Wall-clock ms when produced. */
+  /** Wall-clock ms when produced; the reference for every `*AtMs` below. */
   nowMs: number;
+  /** How long this agent has run. */
   uptimeMs: number;
-  /** This host's role summary across its services. */
+  /**
+   * This host's role across its services, the most pressing first:
+   * safe-mode (a holder lost its lease: a VIP is down here), primary (holds a
+   * service it is primary for), active (holds a service as a shadow: a
+   * failover happened), shadow (ready to take over), standby (voter only).
+   */
   role: "primary" | "shadow" | "active" | "safe-mode" | "standby";
-  members: Array<{
-    id: string;
-    status: "alive" | "suspect" | "dead";
-    incarnation: number;
-    connected: boolean;
-    rttMs: number | null;
-    labels: Record<string, string>;
-    lastBeaconAgoMs: number | null;
-    metrics: HostSample | null;
-  }>;
-  services: Array<{
-    name: string;
-    vip: string;
-    primary: string;
-    shadows: string[];
-    voters: string[];
-    epoch: number;
-    holder: string | null;
-    holdsVipHere: boolean;
-    /** This host's lease if it holds the VIP, else null. */
-    leaseRemainingMs: number | null;
-    /** The quorum machine's local role: follower, acquiring, holding, safe-mode, handing-over. */
-    state: string;
-    lastChange: { atMs: number; reason: string; fromHolder: string | null; toHolder: string } | null;
-  }>;
+  /** The hosts in this host's membership view, this one first. */
+  members: MemberDoc[];
+  /** Every configured service. */
+  services: ServiceDoc[];
+};
+
+export type MemberDoc = {
+  id: string;
+  /** SWIM membership as this host sees it. */
+  status: "alive" | "suspect" | "dead";
+  /** Raised by a host to refute a suspicion; a jump means it was suspected. */
+  incarnation: number;
+  /** An open mesh connection to it right now (always true for this host). */
+  connected: boolean;
+  /** Median round trip to it; null for this host or before a reply. */
+  rttMs: number | null;
+  labels: Record<string, string>;
+  /** Since its last metrics beacon arrived; 0 for this host, null if none yet. */
+  lastBeaconAgoMs: number | null;
+  /** Its latest host sample, from its beacon; null until one arrives. */
+  metrics: HostSample | null;
+};
+
+export type ServiceDoc = {
+  name: string;
+  /** Address with prefix, e.g. 198.51.100.10/24. */
+  vip: string;
+  /** Where the service should run when all is well. */
+  primary: string;
+  /** Warm standbys, in takeover order. */
+  shadows: string[];
+  /** Hosts whose majority certifies a holder. */
+  voters: string[];
+  /** The holder's epoch: raised by every change of holder. */
+  epoch: number;
+  /** The certified holder as this host knows it; null before the first election. */
+  holder: string | null;
+  /** The VIP is configured on this host right now. */
+  holdsVipHere: boolean;
+  /** This host's lease if it holds the VIP, else null. */
+  leaseRemainingMs: number | null;
+  /** The quorum machine's local role: follower, acquiring, holding, safe-mode, handing-over. */
+  state: string;
+  /** The last change of holder this host saw certified; null if none since it started. */
+  lastChange: { atMs: number; reason: string; fromHolder: string | null; toHolder: string } | null;
 };

@@ -102,11 +102,12 @@ function parse(cmd: string, argv: string[], options: Record<string, { type: "str
 
 async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
-  if (cmd === undefined || cmd === "--help" || cmd === "-h" || cmd === "help") {
-    process.stdout.write(USAGE);
-    if (cmd === undefined) process.exitCode = 2;
+  if (cmd === undefined) {
+    process.stderr.write(USAGE); // no command is a usage error: the text goes where errors go
+    process.exitCode = 2;
     return;
   }
+  if (cmd === "--help" || cmd === "-h" || cmd === "help") return void process.stdout.write(USAGE);
   if (!(cmd in HELP)) fail(2, [`unknown command "${cmd}"`, "run 'umbra --help' for the list"]);
   switch (cmd) {
     case "agent": {
@@ -142,7 +143,13 @@ async function main(argv: string[]): Promise<void> {
       if (!Number.isInteger(port) || port < 1 || port > 65535) fail(2, [`bootstrap: --port must be 1-65535, got "${v.port}"`]);
       const { default: DHT } = await import("hyperdht");
       const node = DHT.bootstrapper(port, v.host as string);
-      await node.ready();
+      try {
+        await node.ready();
+      } catch (err) {
+        // A taken port is an operating error, not a bug. No destroy(): dht-rpc
+        // closed the socket when the bind failed, and destroy() rethrows that.
+        fail(1, [`bootstrap: cannot listen on ${v.host}:${port}: ${(err as Error).message}`]);
+      }
       process.stdout.write(JSON.stringify({ event: "listening", host: v.host, port }) + "\n");
       await new Promise<void>((res) => {
         const stop = () => res();

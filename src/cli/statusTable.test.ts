@@ -1,21 +1,132 @@
-// Proves `umbra status` prints members and services as aligned tables.
-import { expect, test } from "bun:test";
-import { formatStatus } from "./statusTable.ts";
+// Proves `umbra status` prints the header and the members and services as
+// aligned tables, ages against the document's own clock; and that runStatus
+// prints it from a real API, or fails with a message that says what to check.
+import { describe, expect, test } from "bun:test";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { ago, duration, formatStatus } from "./statusTable.ts";
+import { runStatus } from "./status.ts";
 import { SAMPLE_STATUS } from "../api/testdata.ts";
+import { createApi, serveApi } from "../api/index.ts";
+import { UmbraError } from "../shared/errors.ts";
 
-test("formats a status document", () => {
-  expect(formatStatus(SAMPLE_STATUS)).toBe(
-    [
-      "host h2  cluster demo  role active  up 2m  umbra 0.1.0",
-      "",
-      "MEMBER     STATUS  INC  CONN  RTT    CPU  MEM  BEACON",
-      "h2 (self)  alive   0    -     -      25%  50%  0s ago",
-      "h1         dead    2    no    -      -    -    4s ago",
-      "h3         alive   1    yes   0.4ms  7%   31%  1s ago",
-      "",
-      "SERVICE  VIP               HOLDER     EPOCH  LEASE  STATE    LAST CHANGE",
-      "web      198.51.100.10/24  h2 (here)  2      231ms  holding  h1 -> h2 (holder-lost) 42s ago",
-      "",
-    ].join("\n"),
-  );
+describe("formatStatus", () => {
+  test("formats a status document", () => {
+    expect(formatStatus(SAMPLE_STATUS)).toBe(
+      [
+        "host h2  cluster demo  role active  up 2m05s  umbra 0.1.0",
+        "",
+        "MEMBER     STATUS   INC  CONN    RTT  CPU  MEM  BEACON",
+        "h2 (self)  alive      0  -         -  25%  50%  0.0s ago",
+        "h1         dead       2  no        -    -    -  4.0s ago",
+        "h3         alive      1  yes   0.4ms   7%  31%  0.7s ago",
+        "h4         suspect   12  no     32ms    -    -  never",
+        "",
+        "SERVICE   VIP               HOLDER     EPOCH  LEASE  STATE     LAST CHANGE",
+        "web       198.51.100.10/24  h2 (here)      2  231ms  holding   h1 -> h2 (holder-lost) 42s ago",
+        "database  2001:db8::20/64   h3            17      -  follower  -",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  test("with no services it says so", () => {
+    expect(formatStatus({ ...SAMPLE_STATUS, services: [] }).endsWith("\n\nno services configured\n")).toBe(true);
+  });
+
+  test.each([
+    [0.42, "0.4ms"],
+    [231, "231ms"],
+    [4000, "4.0s"],
+    [42_000, "42s"],
+    [125_000, "2m05s"],
+    [3_600_000 * 3 + 7 * 60_000, "3h07m"],
+    [86_400_000 * 2 + 3_600_000 * 3, "2d03h"],
+  ])("duration(%p) = %p", (ms, want) => {
+    expect(duration(ms)).toBe(want);
+  });
+
+  test.each([
+    [0, "0.0s ago"],
+    [700, "0.7s ago"],
+    [-250, "0.0s ago"],
+    [65_000, "1m05s ago"],
+  ])("ago(%p) = %p", (ms, want) => {
+    expect(ago(ms)).toBe(want);
+  });
+});
+
+describe("runStatus", () => {
+  async function failure(p: Promise<unknown>): Promise<UmbraError> {
+    const e = await p.then(() => null, (err: unknown) => err);
+    expect(e).toBeInstanceOf(UmbraError);
+    return e as UmbraError;
+  }
+
+  test("prints tables, or the raw JSON, from a real API on loopback", async () => {
+    const served = await serveApi(createApi({ status: () => SAMPLE_STATUS }), "127.0.0.1:0");
+    try {
+      const out: string[] = [];
+      await runStatus({ api: served.address, json: false, write: (t) => out.push(t) });
+      await runStatus({ api: served.address, json: true, write: (t) => out.push(t) });
+      expect(out[0]).toBe(formatStatus(SAMPLE_STATUS));
+      expect(JSON.parse(out[1]!)).toEqual(SAMPLE_STATUS);
+    } finally {
+      await served.close();
+    }
+  });
+
+  test("a closed port says the agent may not be running", async () => {
+    const e = await failure(runStatus({ api: "127.0.0.1:1", json: false, write: () => {} }));
+    expect(e.code).toBe("api_unreachable");
+    expect(e.message).toBe("cannot reach the umbra agent API at 127.0.0.1:1 (is the agent running? see --api)");
+  });
+
+  async function withServer(handler: Parameters<typeof createServer>[1], body: (api: string) => Promise<void>): Promise<void> {
+    const server: Server = createServer(handler);
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      await body(`127.0.0.1:${(server.address() as AddressInfo).port}`);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  }
+
+  test("an agent that never answers times out with its own message", async () => {
+    await withServer(
+      () => {},
+      async (api) => {
+        const e = await failure(runStatus({ api, json: false, timeoutMs: 200, write: () => {} }));
+        expect(e.message).toBe(`the umbra agent API at ${api} did not answer within 200 ms (is the agent stuck? its log may say)`);
+      },
+    );
+  });
+
+  test("something else on the port is named as such, not crashed on", async () => {
+    await withServer(
+      (_req, res) => res.end(JSON.stringify({ hello: "world" })),
+      async (api) => {
+        const e = await failure(runStatus({ api, json: false, write: () => {} }));
+        expect(e.message).toBe(`${api} answered, but not with an umbra status document: is it an umbra agent API? (see --api)`);
+      },
+    );
+    await withServer(
+      (_req, res) => res.end("<html>"),
+      async (api) => {
+        const e = await failure(runStatus({ api, json: false, write: () => {} }));
+        expect(e.message).toBe(`${api} did not answer 200 with JSON: is it an umbra agent API? (see --api)`);
+      },
+    );
+  });
+
+  test("an API error is passed on with its message", async () => {
+    const served = await serveApi(createApi({ status: () => { throw new UmbraError("actuate_failed", "ip addr add failed"); } }), "127.0.0.1:0");
+    try {
+      const e = await failure(runStatus({ api: served.address, json: false, write: () => {} }));
+      expect(e.message).toBe(`the umbra agent API at ${served.address} answered 503: ip addr add failed`);
+    } finally {
+      await served.close();
+    }
+  });
 });

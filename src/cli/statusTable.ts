@@ -1,42 +1,84 @@
-// Pure formatting of a StatusDoc for `umbra status`.
-import type { StatusDoc } from "../api/types.ts";
+// Pure formatting of a StatusDoc for `umbra status`: a header line, then the
+// members and the services as aligned tables. No I/O, no clock: every age is
+// taken against the document's own nowMs.
+import type { MemberDoc, ServiceDoc, StatusDoc } from "../api/types.ts";
 
-function table(head: string[], rows: string[][]): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
-  return [line(head), ...rows.map(line)].join("\n");
+/** Blank between columns. */
+const COLUMN_GAP = "  ";
+/** What a cell shows when there is nothing to show. */
+const NONE = "-";
+
+type Column<T> = { head: string; align: "left" | "right"; cell: (row: T) => string };
+
+/** Columns as wide as their widest cell; numbers right-aligned; no trailing blanks. */
+export function table<T>(columns: ReadonlyArray<Column<T>>, rows: ReadonlyArray<T>): string {
+  const cells = rows.map((r) => columns.map((c) => c.cell(r)));
+  const widths = columns.map((c, i) => Math.max(c.head.length, ...cells.map((r) => r[i]!.length)));
+  const line = (texts: string[]) =>
+    texts
+      .map((t, i) => (columns[i]!.align === "right" ? t.padStart(widths[i]!) : t.padEnd(widths[i]!)))
+      .join(COLUMN_GAP)
+      .trimEnd();
+  return [line(columns.map((c) => c.head)), ...cells.map(line)].join("\n");
 }
 
-const pct = (x: number | undefined) => (x === undefined ? "-" : `${Math.round(x * 100)}%`);
-const ms = (x: number | null) => (x === null ? "-" : x < 10 ? `${x.toFixed(1)}ms` : `${Math.round(x)}ms`);
-const dur = (x: number) => (x < 60_000 ? `${Math.round(x / 1000)}s` : x < 3_600_000 ? `${Math.round(x / 60_000)}m` : `${(x / 3_600_000).toFixed(1)}h`);
+/** 0..1 as a whole percentage. */
+export function percent(x: number | undefined): string {
+  return x === undefined ? NONE : `${Math.round(x * 100)}%`;
+}
+
+/** Short durations to the tenth of a millisecond or second, long ones in two units: 0.4ms, 231ms, 4.0s, 42s, 2m05s, 3h07m, 2d03h. */
+export function duration(ms: number): string {
+  const two = (n: number) => String(n).padStart(2, "0");
+  if (ms < 10) return `${ms.toFixed(1)}ms`;
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 10_000) return `${(ms / 1000).toFixed(1)}s`;
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${two(s % 60)}s`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h${two(Math.floor(s / 60) % 60)}m`;
+  return `${Math.floor(s / 86_400)}d${two(Math.floor(s / 3600) % 24)}h`;
+}
+
+/** How long ago, in seconds at least: beacons come about once a second, so milliseconds would be noise. */
+export function ago(ms: number): string {
+  const clamped = Math.max(0, ms); // a clock step can put an event a little in the future: call that now
+  return `${clamped < 10_000 ? `${(clamped / 1000).toFixed(1)}s` : duration(clamped)} ago`;
+}
+
+function memberColumns(self: string): Array<Column<MemberDoc>> {
+  return [
+    { head: "MEMBER", align: "left", cell: (m) => (m.id === self ? `${m.id} (self)` : m.id) },
+    { head: "STATUS", align: "left", cell: (m) => m.status },
+    { head: "INC", align: "right", cell: (m) => String(m.incarnation) },
+    { head: "CONN", align: "left", cell: (m) => (m.id === self ? NONE : m.connected ? "yes" : "no") },
+    { head: "RTT", align: "right", cell: (m) => (m.rttMs === null ? NONE : duration(m.rttMs)) },
+    { head: "CPU", align: "right", cell: (m) => percent(m.metrics?.cpuLoad) },
+    { head: "MEM", align: "right", cell: (m) => percent(m.metrics?.memoryUsage) },
+    { head: "BEACON", align: "left", cell: (m) => (m.lastBeaconAgoMs === null ? "never" : ago(m.lastBeaconAgoMs)) },
+  ];
+}
+
+function serviceColumns(nowMs: number): Array<Column<ServiceDoc>> {
+  return [
+    { head: "SERVICE", align: "left", cell: (s) => s.name },
+    { head: "VIP", align: "left", cell: (s) => s.vip },
+    { head: "HOLDER", align: "left", cell: (s) => (s.holder === null ? NONE : s.holdsVipHere ? `${s.holder} (here)` : s.holder) },
+    { head: "EPOCH", align: "right", cell: (s) => String(s.epoch) },
+    { head: "LEASE", align: "right", cell: (s) => (s.leaseRemainingMs === null ? NONE : duration(Math.max(0, s.leaseRemainingMs))) },
+    { head: "STATE", align: "left", cell: (s) => s.state },
+    { head: "LAST CHANGE", align: "left", cell: (s) => lastChange(s.lastChange, nowMs) },
+  ];
+}
+
+function lastChange(c: ServiceDoc["lastChange"], nowMs: number): string {
+  if (c === null) return NONE;
+  return `${c.fromHolder ?? NONE} -> ${c.toHolder} (${c.reason}) ${ago(nowMs - c.atMs)}`;
+}
 
 export function formatStatus(d: StatusDoc): string {
-  const head = `host ${d.host}  cluster ${d.cluster}  role ${d.role}  up ${dur(d.uptimeMs)}  umbra ${d.version}`;
-  const members = table(
-    ["MEMBER", "STATUS", "INC", "CONN", "RTT", "CPU", "MEM", "BEACON"],
-    d.members.map((m) => [
-      m.id === d.host ? `${m.id} (self)` : m.id,
-      m.status,
-      String(m.incarnation),
-      m.id === d.host ? "-" : m.connected ? "yes" : "no",
-      ms(m.rttMs),
-      pct(m.metrics?.cpuLoad),
-      pct(m.metrics?.memoryUsage),
-      m.lastBeaconAgoMs === null ? "never" : `${dur(m.lastBeaconAgoMs)} ago`,
-    ]),
-  );
-  const services = table(
-    ["SERVICE", "VIP", "HOLDER", "EPOCH", "LEASE", "STATE", "LAST CHANGE"],
-    d.services.map((s) => [
-      s.name,
-      s.vip,
-      s.holder === null ? "-" : s.holdsVipHere ? `${s.holder} (here)` : s.holder,
-      String(s.epoch),
-      ms(s.leaseRemainingMs),
-      s.state,
-      s.lastChange === null ? "-" : `${s.lastChange.fromHolder ?? "-"} -> ${s.lastChange.toHolder} (${s.lastChange.reason}) ${dur(Math.max(0, d.nowMs - s.lastChange.atMs))} ago`,
-    ]),
-  );
-  return `${head}\n\n${members}\n\n${d.services.length === 0 ? "no services configured" : services}\n`;
+  const head = `host ${d.host}  cluster ${d.cluster}  role ${d.role}  up ${duration(d.uptimeMs)}  umbra ${d.version}`;
+  const members = table(memberColumns(d.host), d.members);
+  const services = d.services.length === 0 ? "no services configured" : table(serviceColumns(d.nowMs), d.services);
+  return `${head}\n\n${members}\n\n${services}\n`;
 }

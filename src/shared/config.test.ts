@@ -5,8 +5,9 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { spawnSync } from "node:child_process";
-import { parseConfig, PROFILES } from "./config.ts";
+import { spawn } from "node:child_process";
+import { HOSTS_MAX, parseConfig, PROFILES, type ProfileName } from "./config.ts";
+import { UmbraError } from "./errors.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const NODE = join(ROOT, "node_modules/.bin/node");
@@ -51,6 +52,21 @@ describe("a good config", () => {
     expect(c.probe.intervalMs).toBe(1000);
   });
 
+  test("every profile passes its own cross-checks", () => {
+    for (const profile of Object.keys(PROFILES) as ProfileName[]) {
+      const c = parseConfig(GOOD.replace("bootstrap = [", `profile = "${profile}"\nbootstrap = [`), "/x/u.toml");
+      expect(c.timing).toEqual({ ...PROFILES[profile] });
+    }
+  });
+
+  test("hook paths resolve against the file, keys are lowercased, IPv6 VIPs load", () => {
+    const text = GOOD.replace(K1, K1.toUpperCase()).replace("198.51.100.10/24", "2001:DB8::10/64") + '[services.hooks]\nactivate = "hooks/up"\ndemote = "/usr/bin/down"\n';
+    const c = parseConfig(text, "/etc/umbra/umbra.toml");
+    expect(c.hosts[0]!.publicKey).toBe(K1);
+    expect(c.services[0]!.vip).toBe("2001:DB8::10/64");
+    expect(c.services[0]!.hooks).toEqual({ activate: "/etc/umbra/hooks/up", demote: "/usr/bin/down" });
+  });
+
   test("a profile and a timing override combine", () => {
     const c = parseConfig(GOOD.replace('bootstrap = [', 'profile = "wan"\nbootstrap = [') + "\n[timing]\nleaseMs = 4000\n", "/x/u.toml");
     expect(c.timing.leaseMs).toBe(4000);
@@ -70,7 +86,7 @@ const CASES: Array<[string, (s: string) => string | null, string[]]> = [
   ["shadow not in hosts", (s) => s.replace('shadows = ["h2", "h3"]', 'shadows = ["h2", "h7"]'), ['umbra: FILE: services[0].shadows[1]: "h7" is not one of the [[hosts]] ids']],
   ["primary listed as a shadow", (s) => s.replace('shadows = ["h2", "h3"]', 'shadows = ["h1", "h3"]'), ['umbra: FILE: services[0].shadows[0]: "h1" is the primary; a host cannot shadow itself']],
   ["duplicate service names", (s) => s + s.slice(s.indexOf("[[services]]")).replace("198.51.100.10/24", "198.51.100.20/24"), ['umbra: FILE: services[1].name: "web" is used by two services']],
-  ["bad public key", (s) => s.replace(K2, "XYZ"), ["umbra: FILE: hosts[1].publicKey: must be 64 lowercase hex characters (as printed by `umbra keygen`)"]],
+  ["bad public key", (s) => s.replace(K2, "XYZ"), ["umbra: FILE: hosts[1].publicKey: must be 64 hex characters (as printed by `umbra keygen`)"]],
   ["renewals too slow for the lease", (s) => s + "\n[timing]\nleaseMs = 300\nrenewIntervalMs = 200\n", ["umbra: FILE: timing.renewIntervalMs: 200 must be less than half of timing.leaseMs (300), so one lost renewal does not cost the lease", "umbra: FILE: timing.leaseMs: 300 leaves the holder 199 ms after clock drift and timing.actuationGuardMs (100); it needs at least two renewal intervals (400 ms): raise leaseMs or lower the guard"]],
   ["a guard that eats the lease", (s) => s + "\n[timing]\nleaseMs = 150\nrenewIntervalMs = 25\n", ["umbra: FILE: timing.leaseMs: 150 leaves the holder 49 ms after clock drift and timing.actuationGuardMs (100); it needs at least two renewal intervals (50 ms): raise leaseMs or lower the guard"]],
   ["wrong type", (s) => s.replace('bootstrap = ["198.51.100.2:49737"]', 'bootstrap = "198.51.100.2:49737"'), ["umbra: FILE: bootstrap: expected array, got string"]],
@@ -79,14 +95,69 @@ const CASES: Array<[string, (s: string) => string | null, string[]]> = [
   ["several issues at once", (s) => s.replace('host = "h1"', 'host = "h9"').replace('primary = "h1"', 'primary = "h8"'), ['umbra: FILE: host: "h9" is not one of the [[hosts]] ids (h1, h2, h3)', 'umbra: FILE: services[0].primary: "h8" is not one of the [[hosts]] ids']],
 ];
 
-describe("a bad config exits 2 with the exact message", () => {
-  test.each(CASES)("%s", (name, edit, expected) => {
-    const file = join(dir, `${name.replace(/\W+/g, "-")}.toml`);
-    const text = edit(GOOD);
-    if (text !== null) writeFileSync(file, text);
-    const r = spawnSync(NODE, [join(ROOT, "src/cli/main.ts"), "agent", "--config", file], { encoding: "utf8", timeout: 20_000 });
+type Run = { status: number | null; stdout: string; stderr: string };
+
+/** Runs the real CLI; the cases run at once, as a node start costs ~200 ms (zod, sodium). */
+function runAgent(file: string): Promise<Run> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(NODE, [join(ROOT, "src/cli/main.ts"), "agent", "--config", file], { stdio: ["ignore", "pipe", "pipe"], timeout: 20_000 });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (status) => resolveRun({ status, stdout, stderr }));
+  });
+}
+
+const fileOf = (name: string) => join(dir, `${name.replace(/\W+/g, "-")}.toml`);
+let runs: Map<string, Promise<Run>> | null = null;
+function runOf(name: string): Promise<Run> {
+  if (runs === null) {
+    runs = new Map();
+    for (const [n, edit] of CASES) {
+      const text = edit(GOOD);
+      if (text !== null) writeFileSync(fileOf(n), text);
+      runs.set(n, runAgent(fileOf(n)));
+    }
+  }
+  return runs.get(name)!;
+}
+
+describe("a bad config exits 2 with the exact message, through the CLI", () => {
+  test.each(CASES)("%s", async (name, _edit, expected) => {
+    const r = await runOf(name);
+    expect(r.stderr.trimEnd().split("\n")).toEqual(expected.map((l) => l.replace("FILE", fileOf(name))));
     expect(r.status).toBe(2);
     expect(r.stdout).toBe("");
-    expect(r.stderr.trimEnd().split("\n")).toEqual(expected.map((l) => l.replace("FILE", file)));
+  });
+});
+
+// Limits the rest of umbra asserts on: a file that passes here must not crash the agent later.
+const MORE_HOSTS = Array.from({ length: HOSTS_MAX }, (_, i) => `[[hosts]]\nid = "x${i}"\npublicKey = "${(i + 16).toString(16).padStart(64, "0")}"\n`).join("");
+const IN_PROCESS: Array<[string, (s: string) => string, string[]]> = [
+  ["a hook timeout runHook refuses", (s) => s + "\n[timing]\nhookTimeoutMs = 600001\n", ["timing.hookTimeoutMs: must be at most 600000, got 600001"]],
+  ["an API port out of range", (s) => s.replace("bootstrap = [", 'api = "127.0.0.1:70000"\nbootstrap = ['), ["api: has a port outside 1-65535"]],
+  ["a bootstrap entry without a port", (s) => s.replace("198.51.100.2:49737", "198.51.100.2"), ["bootstrap[0]: must be host:port (IPv6 as [addr]:port)"]],
+  ["more hosts than membership tracks", (s) => s + MORE_HOSTS, [`hosts: at most ${HOSTS_MAX} hosts`]],
+  ["an IPv6 prefix over 128", (s) => s.replace("198.51.100.10/24", "2001:db8::10/129"), ['services[0].vip: "2001:db8::10/129" has an IPv6 prefix length outside 1-128']],
+  ["the same VIP twice, spelled differently", (s) => s.replace("198.51.100.10/24", "2001:db8::10/64") + s.slice(s.indexOf("[[services]]")).replace('"web"', '"api"').replace("198.51.100.10/24", "2001:DB8::10/64"), ["services[1].vip: 2001:db8::10 is the VIP of another service"]],
+  ["one key for two hosts, differing in case", (s) => s.replace(K2, K1.toUpperCase()), ["hosts[1].publicKey: the same key is listed for two hosts"]],
+  ["a probe timeout as long as the round", (s) => s + "\n[timing]\nprobeTimeoutMs = 50\n", ["timing.probeTimeoutMs: 50 must be less than timing.probeIntervalMs (50)"]],
+  ["a fractional duration", (s) => s + "\n[timing]\nleaseMs = 300.5\n", ["timing.leaseMs: must be a whole number, got 300.5"]],
+  ["a misspelt timing key", (s) => s + "\n[timing]\nleseMs = 3\n", ['timing: unknown key "leseMs"']],
+];
+
+describe("limits other parts rely on are checked here", () => {
+  test.each(IN_PROCESS)("%s", (_name, edit, expected) => {
+    let err: unknown = null;
+    try {
+      parseConfig(edit(GOOD), "/x/u.toml");
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(UmbraError);
+    expect((err as UmbraError).code).toBe("config_invalid");
+    expect((err as UmbraError).context.issues).toEqual(expected.map((l) => `/x/u.toml: ${l}`));
   });
 });

@@ -16,24 +16,30 @@ import { UmbraError } from "./errors.ts";
  * lost one or two do not cost the lease. wan and edge scale everything up for
  * slower, lossier links.
  */
+const LAN = {
+  tickMs: 5, // the agent loop; every message waits at most one tick
+  probeIntervalMs: 50, // SWIM probe round: a dead peer is noticed within a few rounds
+  probeTimeoutMs: 20, // direct ack wait before asking others to probe (ping-req)
+  suspicionTimeoutMs: 150, // suspect -> dead: room for a refutation to arrive
+  leaseMs: 300, // holder lease: the bound on unplanned downtime
+  renewIntervalMs: 50, // six renewals per lease
+  driftMaxPpm: 1000, // 0.1 %: far above what NTP-less quartz clocks drift
+  // The holder lets go this much before the voters' grants run out, to cover
+  // a stalled loop plus `ip addr del` (measured here under load: a 29 ms
+  // stall plus a 65 ms del). It costs no downtime: failover waits on the
+  // voters' grants, not on the holder's own expiry.
+  actuationGuardMs: 100,
+  proposalTimeoutMs: 150, // re-send a proposal, or let the next candidate try
+  initialGraceMs: 3000, // at start-up the primary gets this long to win the first election
+  hookTimeoutMs: 5000, // user hooks are killed after this
+} as const;
+
 export const PROFILES = {
-  lan: {
-    tickMs: 5, // the agent loop; every message waits at most one tick
-    probeIntervalMs: 50, // SWIM probe round: a dead peer is noticed within a few rounds
-    probeTimeoutMs: 20, // direct ack wait before asking others to probe (ping-req)
-    suspicionTimeoutMs: 150, // suspect -> dead: room for a refutation to arrive
-    leaseMs: 300, // holder lease: the bound on unplanned downtime
-    renewIntervalMs: 50, // six renewals per lease
-    driftMaxPpm: 1000, // 0.1 %: far above what NTP-less quartz clocks drift
-    // The holder lets go this much before the voters' grants run out, to cover
-    // a stalled loop plus `ip addr del` (measured here under load: a 29 ms
-    // stall plus a 65 ms del). It costs no downtime: failover waits on the
-    // voters' grants, not on the holder's own expiry.
-    actuationGuardMs: 100,
-    proposalTimeoutMs: 150, // re-send a proposal, or let the next candidate try
-    initialGraceMs: 3000, // at start-up the primary gets this long to win the first election
-    hookTimeoutMs: 5000, // user hooks are killed after this
-  },
+  lan: LAN,
+  // Links across sites: RTT in the tens of ms with jitter, so the network
+  // timings are ×10 lan. The tick only ×4: it is local work, and a coarse tick
+  // would add its whole length to every message. The guard ×3: `ip addr del`
+  // costs the same everywhere, only loop stalls grow with the load.
   wan: {
     tickMs: 20,
     probeIntervalMs: 500,
@@ -41,12 +47,14 @@ export const PROFILES = {
     suspicionTimeoutMs: 1500,
     leaseMs: 3000,
     renewIntervalMs: 500,
-    driftMaxPpm: 1000,
+    driftMaxPpm: 1000, // clocks drift the same; only the links differ
     actuationGuardMs: 300,
     proposalTimeoutMs: 1500,
-    initialGraceMs: 10000,
-    hookTimeoutMs: 10000,
+    initialGraceMs: 10000, // a DHT join across the internet takes seconds
+    hookTimeoutMs: 10000, // hooks there often reach a remote service
   },
+  // Cellular or satellite links with loss bursts of seconds: network timings
+  // ×20 lan. Small boxes run hot and cold without NTP: twice the drift bound.
   edge: {
     tickMs: 50,
     probeIntervalMs: 1000,
@@ -55,31 +63,32 @@ export const PROFILES = {
     leaseMs: 6000,
     renewIntervalMs: 1000,
     driftMaxPpm: 2000,
-    actuationGuardMs: 600,
+    actuationGuardMs: 600, // slow CPUs stall longer under load
     proposalTimeoutMs: 3000,
     initialGraceMs: 20000,
     hookTimeoutMs: 15000,
   },
-  local: {
-    tickMs: 5,
-    probeIntervalMs: 50,
-    probeTimeoutMs: 20,
-    suspicionTimeoutMs: 150,
-    leaseMs: 300,
-    renewIntervalMs: 50,
-    driftMaxPpm: 1000,
-    actuationGuardMs: 100,
-    proposalTimeoutMs: 150,
-    initialGraceMs: 3000,
-    hookTimeoutMs: 5000,
-  },
+  // One machine (network namespaces, tests): the same as lan.
+  local: LAN,
 } as const;
 export type ProfileName = keyof typeof PROFILES;
 export type Timing = { [K in keyof (typeof PROFILES)["lan"]]: number };
 
+/** Membership tracks at most 256 peers (PEERS_MAX in decide/membership.ts), plus this host. */
+export const HOSTS_MAX = 257;
+/** runHook refuses longer (HOOK_TIMEOUT_MS_MAX in actuate/hooks.ts): a hook that needs more is a bug. */
+const HOOK_TIMEOUT_MS_MAX = 10 * 60_000;
+
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, "must be 1-63 letters, digits, '_', '.' or '-', starting with a letter or digit");
 const labels = z.record(z.string(), z.string());
 const ms = (min: number, max: number) => z.number().int().min(min).max(max);
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, { message: "must be host:port (IPv6 as [addr]:port)", abort: true })
+  .refine((s) => {
+    const port = Number(s.slice(s.lastIndexOf(":") + 1));
+    return port >= 1 && port <= 65535;
+  }, "has a port outside 1-65535");
 
 const TimingSchema = z
   .object({
@@ -93,7 +102,7 @@ const TimingSchema = z
     actuationGuardMs: ms(0, 600_000),
     proposalTimeoutMs: ms(5, 600_000),
     initialGraceMs: ms(0, 600_000),
-    hookTimeoutMs: ms(100, 3_600_000),
+    hookTimeoutMs: ms(100, HOOK_TIMEOUT_MS_MAX),
   })
   .partial()
   .strict();
@@ -103,8 +112,8 @@ const FileSchema = z
     cluster: name,
     host: name,
     keyFile: z.string().min(1),
-    bootstrap: z.array(z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, "must be host:port (IPv6 as [addr]:port)")).default([]),
-    api: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, "must be host:port").default("127.0.0.1:7070"),
+    bootstrap: z.array(hostPort).default([]),
+    api: hostPort.default("127.0.0.1:7070"),
     profile: z.enum(["lan", "wan", "edge", "local"]).default("lan"),
     stateDir: z.string().min(1).optional(),
     logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),
@@ -116,12 +125,17 @@ const FileSchema = z
         z
           .object({
             id: name,
-            publicKey: z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex characters (as printed by `umbra keygen`)"),
+            // Lowercased, so comparing keys as strings (duplicates, the mesh allowlist) is sound.
+            publicKey: z
+              .string()
+              .regex(/^[0-9a-fA-F]{64}$/, "must be 64 hex characters (as printed by `umbra keygen`)")
+              .transform((k) => k.toLowerCase()),
             labels: labels.default({}),
           })
           .strict(),
       )
-      .min(1, "list at least one [[hosts]] entry"),
+      .min(1, "list at least one [[hosts]] entry")
+      .max(HOSTS_MAX, `at most ${HOSTS_MAX} hosts`),
     services: z
       .array(
         z
@@ -186,7 +200,12 @@ export function parseConfig(text: string, path: string): Config {
     keyFile: abs(f.keyFile),
     stateDir: abs(f.stateDir ?? "state"),
     timing: { ...PROFILES[f.profile], ...f.timing } as Timing,
-    services: f.services.map((s) => ({ ...s, voters: s.voters ?? [s.primary, ...s.shadows] })),
+    services: f.services.map((s) => ({
+      ...s,
+      voters: s.voters ?? [s.primary, ...s.shadows],
+      // Hooks run without a shell: a relative path would depend on the agent's cwd.
+      hooks: s.hooks && { activate: s.hooks.activate && abs(s.hooks.activate), demote: s.hooks.demote && abs(s.hooks.demote) },
+    })),
   };
   const votersGiven = f.services.map((sv) => sv.voters !== undefined);
   const issues = crossCheck(cfg, votersGiven).map((x) => `${path}: ${x}`);
@@ -215,7 +234,7 @@ function crossCheck(c: Config, votersGiven: boolean[]): string[] {
     const vipWhy = checkVip(s.vip);
     if (vipWhy !== null) out.push(`${at}.vip: "${s.vip}" ${vipWhy}`);
     else {
-      const addr = s.vip.split("/")[0]!;
+      const addr = s.vip.split("/")[0]!.toLowerCase();
       if (vips.has(addr)) out.push(`${at}.vip: ${addr} is the VIP of another service`);
       vips.add(addr);
     }
@@ -242,6 +261,7 @@ function crossCheck(c: Config, votersGiven: boolean[]): string[] {
   return out;
 }
 
+/** Prefix 0 is refused: the kernel would then treat every address as on-link on that interface. */
 function checkVip(vip: string): string | null {
   const m = /^([^/]+)\/(\d{1,3})$/.exec(vip);
   if (m === null) return "must be an address with a prefix length, e.g. 198.51.100.10/24 or 2001:db8::10/64";
@@ -262,8 +282,16 @@ function describe(i: z.core.$ZodIssue): string {
   switch (i.code) {
     case "unrecognized_keys":
       return i.keys.map((k) => `unknown key "${k}"`).join(", ");
-    case "invalid_type":
-      return (i as { input?: unknown }).input === undefined ? `missing (expected ${i.expected})` : `expected ${i.expected}, got ${typeOf((i as { input?: unknown }).input)}`;
+    case "invalid_type": {
+      const input = (i as { input?: unknown }).input;
+      if (input === undefined) return `missing (expected ${i.expected})`;
+      if (i.expected === "int" && typeof input === "number") return `must be a whole number, got ${input}`;
+      return `expected ${i.expected}, got ${typeOf(input)}`;
+    }
+    case "too_big":
+      return i.origin === "number" ? `must be at most ${i.maximum}, got ${(i as { input?: unknown }).input}` : i.message;
+    case "too_small":
+      return i.origin === "number" ? `must be at least ${i.minimum}, got ${(i as { input?: unknown }).input}` : i.message;
     case "invalid_value":
       return `must be one of ${i.values.map((v) => JSON.stringify(v)).join(", ")}`;
     default:

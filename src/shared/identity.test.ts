@@ -1,7 +1,7 @@
 // Proves keys are written private, never overwritten by accident, refused
 // when readable by others or corrupt, and that signatures verify only intact.
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { spawnSync } from "node:child_process";
@@ -31,6 +31,20 @@ describe("key files", () => {
     expect(readKeyFile(f).publicKey.equals(kp.publicKey)).toBe(true);
   });
 
+  test("a refused or failed write leaves no temp file behind", () => {
+    const sub = join(dir, "clean");
+    mkdirSync(sub);
+    const f = join(sub, "c.key");
+    writeKeyFile(f, generateKeyPair(), { force: false });
+    expect(() => writeKeyFile(f, generateKeyPair(), { force: false })).toThrow(/already exists/);
+    writeKeyFile(f, generateKeyPair(), { force: true });
+    expect(readdirSync(sub)).toEqual(["c.key"]);
+  });
+
+  test("a directory that does not exist is an operating error, not a crash", () => {
+    expect(() => writeKeyFile(join(dir, "no/such/dir/k.key"), generateKeyPair(), { force: false })).toThrow(/^cannot write key file .*no\/such\/dir\/k\.key: no such file or directory$/);
+  });
+
   test.each([
     ["readable by others", (f: string) => chmodSync(f, 0o644), /readable by group or others \(mode 644\); fix it with: chmod 600/],
     ["a secret that is not the public key's", (f: string) => {
@@ -44,6 +58,7 @@ describe("key files", () => {
       writeFileSync(f, JSON.stringify(j), { mode: 0o600 });
     }, /publicKey must be 64 lowercase hex characters/],
     ["not JSON", (f: string) => writeFileSync(f, "garbage", { mode: 0o600 }), /is not valid JSON/],
+    ["JSON but not an object", (f: string) => writeFileSync(f, "null", { mode: 0o600 }), /must hold a JSON object/],
   ])("refused when %s", (_name, spoil, why) => {
     const f = join(dir, `spoiled-${Math.random().toString(36).slice(2)}.key`);
     writeKeyFile(f, generateKeyPair(), { force: false });
