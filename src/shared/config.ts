@@ -32,6 +32,8 @@ const LAN = {
   proposalTimeoutMs: 150, // re-send a proposal, or let the next candidate try
   initialGraceMs: 3000, // at start-up the primary gets this long to win the first election
   hookTimeoutMs: 5000, // user hooks are killed after this
+  writeTimeoutMs: 5000, // a state write not durable on ackShadows shadows by then fails (it is not rolled back)
+  syncStaleMs: 3000, // a replica not heard on the state channel this long is "stale"
 } as const;
 
 export const PROFILES = {
@@ -52,6 +54,8 @@ export const PROFILES = {
     proposalTimeoutMs: 1500,
     initialGraceMs: 10000, // a DHT join across the internet takes seconds
     hookTimeoutMs: 10000, // hooks there often reach a remote service
+    writeTimeoutMs: 15000,
+    syncStaleMs: 10000,
   },
   // Cellular or satellite links with loss bursts of seconds: network timings
   // ×20 lan. Small boxes run hot and cold without NTP: twice the drift bound.
@@ -67,6 +71,8 @@ export const PROFILES = {
     proposalTimeoutMs: 3000,
     initialGraceMs: 20000,
     hookTimeoutMs: 15000,
+    writeTimeoutMs: 30000,
+    syncStaleMs: 20000,
   },
   // One machine (network namespaces, tests): the same as lan.
   local: LAN,
@@ -103,6 +109,8 @@ const TimingSchema = z
     proposalTimeoutMs: ms(5, 600_000),
     initialGraceMs: ms(0, 600_000),
     hookTimeoutMs: ms(100, HOOK_TIMEOUT_MS_MAX),
+    writeTimeoutMs: ms(10, 600_000),
+    syncStaleMs: ms(10, 3_600_000),
   })
   .partial()
   .strict();
@@ -146,6 +154,8 @@ const FileSchema = z
             primary: name,
             shadows: z.array(name).min(1, "list at least one shadow"),
             voters: z.array(name).min(1).optional(),
+            /** A state write is acknowledged once durable here and on this many other replicas (default 1). */
+            ackShadows: z.number().int().min(0).max(HOSTS_MAX).default(1),
             hooks: z.object({ activate: z.string().min(1).optional(), demote: z.string().min(1).optional() }).strict().optional(),
           })
           .strict(),
@@ -244,6 +254,7 @@ function crossCheck(c: Config, votersGiven: boolean[]): string[] {
       if (h === s.primary) out.push(`${at}.shadows[${j}]: "${h}" is the primary; a host cannot shadow itself`);
       if (s.shadows.indexOf(h) !== j) out.push(`${at}.shadows[${j}]: "${h}" is listed twice`);
     });
+    if (s.ackShadows > s.shadows.length) out.push(`${at}.ackShadows: ${s.ackShadows} is more than the ${s.shadows.length} shadow(s) listed: no write could ever be acknowledged`);
     // Defaulted voters repeat primary and shadows: their faults are reported there.
     if (votersGiven[i]) s.voters.forEach((h, j) => {
       if (!ids.has(h)) out.push(`${at}.voters[${j}]: "${h}" is not one of the [[hosts]] ids`);

@@ -14,7 +14,10 @@ export type ErrorCode =
   | "netns_unavailable"
   | "usage"
   | "api_unreachable"
-  | "api_listen_failed";
+  | "api_listen_failed"
+  | "state_corrupt"
+  | "state_unknown_service"
+  | "write_not_acknowledged";
 
 export class UmbraError extends Error {
   override name = "UmbraError";

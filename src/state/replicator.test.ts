@@ -1,0 +1,114 @@
+// Three replicators in one process, linked by queues that carry the real
+// encoded frames (encodeState/decodeState) asynchronously. The agent-level
+// test (test/state.slow.test.ts) does the same over hyperswarm.
+import { afterEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { HostId } from "../shared/ids.ts";
+import { logger } from "../shared/log.ts";
+import { startReplicator, type Replicator } from "./replicator.ts";
+import { decodeState, encodeState } from "./wire.ts";
+
+const h = (s: string) => s as HostId;
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function cluster(ackShadows: number, writeTimeoutMs = 2_000) {
+  const ids = [h("a"), h("b"), h("c")];
+  const nodes = new Map<HostId, Replicator>();
+  const up = new Set<string>(); // "x>y" links that carry frames
+  let t = 0;
+  const link = (x: HostId, y: HostId, on: boolean) => {
+    for (const [p, q] of [[x, y], [y, x]] as const) {
+      if (on) up.add(`${p}>${q}`);
+      else up.delete(`${p}>${q}`);
+    }
+    nodes.get(x)!.onPeer(y, on);
+    nodes.get(y)!.onPeer(x, on);
+  };
+  const make = (self: HostId) => {
+    const dir = mkdtempSync(join(tmpdir(), "umbra-repl-"));
+    dirs.push(dir);
+    return startReplicator({
+      self,
+      stateDir: dir,
+      services: [{ name: "web", replicas: ids, primary: h("a"), ackShadows }],
+      writeTimeoutMs,
+      staleAfterMs: 1_000,
+      log: logger(self, "error"),
+      now: () => t,
+      send(to, msg) {
+        if (!up.has(`${self}>${to}`)) return false;
+        const frame = encodeState(msg);
+        setImmediate(() => {
+          if (up.has(`${self}>${to}`)) nodes.get(to)!.onMessage(self, decodeState(frame));
+        });
+        return true;
+      },
+    });
+  };
+  for (const id of ids) nodes.set(id, make(id));
+  const advance = (ms: number) => {
+    t += ms;
+    for (const n of nodes.values()) n.tick();
+  };
+  return { nodes, link, advance, now: () => t };
+}
+
+const settle = async (advance: (ms: number) => void, rounds = 50) => {
+  for (let i = 0; i < rounds; i++) {
+    advance(10);
+    await new Promise((r) => setImmediate(r));
+  }
+};
+
+describe("replicator", () => {
+  test("a write on the primary reaches both shadows and is acknowledged once one holds it durably", async () => {
+    const { nodes, link, advance } = cluster(1);
+    link(h("a"), h("b"), true);
+    link(h("a"), h("c"), true);
+    const r = await nodes.get(h("a"))!.write("web", { set: { image: "web:2", replicas: 3 } }, "roll out web:2");
+    expect(r.durableOn.length).toBeGreaterThanOrEqual(1);
+    await settle(advance);
+    for (const id of ["b", "c"]) {
+      expect(nodes.get(h(id))!.get("web").state.hostConfiguration.deploymentConfig).toEqual({ image: "web:2", replicas: 3 });
+    }
+    expect(nodes.get(h("c"))!.history("web").map((x) => x.message)).toEqual(["genesis", "roll out web:2"]);
+    const st = nodes.get(h("a"))!.status();
+    expect(st.map((x) => [x.shadowHostID, x.syncStatus])).toEqual([["b", "in-sync"], ["c", "in-sync"]]);
+  });
+
+  test("with ackShadows = 2 and one shadow cut off, the write fails and says where it is durable; it arrives after the link heals", async () => {
+    const { nodes, link, advance } = cluster(2, 200);
+    link(h("a"), h("b"), true);
+    const pending = nodes.get(h("a"))!.write("web", { set: { k: 1 } }, "w");
+    let err: unknown = null;
+    pending.catch((e) => (err = e));
+    await settle(advance, 40);
+    expect(String(err)).toContain("durable on a and 1 other replica(s) (b), short of the 2 required");
+    link(h("a"), h("c"), true);
+    await settle(advance);
+    expect(nodes.get(h("c"))!.get("web").state.hostConfiguration.deploymentConfig).toEqual({ k: 1 });
+  });
+
+  test("concurrent writes on two sides of a partition both survive the heal, and the replicas end in-sync", async () => {
+    const { nodes, link, advance } = cluster(0);
+    link(h("a"), h("b"), true);
+    await settle(advance, 5);
+    link(h("a"), h("b"), false);
+    await nodes.get(h("a"))!.write("web", { set: { x: 1 } }, "on a");
+    await nodes.get(h("b"))!.write("web", { set: { y: 2 } }, "on b");
+    link(h("a"), h("b"), true);
+    await settle(advance);
+    for (const id of ["a", "b"]) expect(nodes.get(h(id))!.get("web").state.hostConfiguration.deploymentConfig).toEqual({ x: 1, y: 2 });
+    expect(nodes.get(h("a"))!.status().find((x) => x.peer === "b")!.syncStatus).toBe("in-sync");
+  });
+
+  test("a host that is no replica of a service says who is", () => {
+    const { nodes } = cluster(1);
+    expect(() => nodes.get(h("a"))!.get("db")).toThrow('no service "db"');
+  });
+});

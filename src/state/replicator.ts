@@ -1,0 +1,341 @@
+// The shell of state replication: keeps each service's Automerge document
+// on disk and in sync with the service's other replicas over the state
+// channel, and turns what happens into events for decide/replication.ts,
+// whose effects it carries out (ask for durability, acknowledge, fail).
+//
+// Ordering rules that make acknowledgements honest:
+// - a local write is saved (fsync) before anyone hears of it;
+// - a received change is saved before this host answers the sync message
+//   that brought it or confirms any write durable, so every head this host
+//   advertises or confirms is on its disk.
+
+import * as A from "@automerge/automerge";
+import { randomBytes } from "node:crypto";
+import { UmbraError } from "../shared/errors.ts";
+import type { HostId } from "../shared/ids.ts";
+import type { Logger } from "../shared/log.ts";
+import * as replication from "../decide/replication.ts";
+import type { SyncStatus } from "../decide/replication.ts";
+import { applyEdit, history, lagBehind, toJson, type ConfigEdit, type HistoryEntry, type ServiceState, type StateDoc } from "./doc.ts";
+import { openDocStore, type DocStore } from "./docstore.ts";
+import { HEADS_MAX, type StateWire } from "./wire.ts";
+
+/** Durability questions from one peer waiting for changes we do not hold yet; the oldest go first past this. */
+export const WAITING_REQUESTS_MAX = 256;
+
+export type ReplicaService = {
+  name: string;
+  /** Every replica of the service: primary first, then shadows. */
+  replicas: HostId[];
+  primary: HostId;
+  ackShadows: number;
+};
+
+export type ReplicatorOptions = {
+  self: HostId;
+  stateDir: string;
+  services: ReplicaService[];
+  writeTimeoutMs: number;
+  staleAfterMs: number;
+  log: Logger;
+  /** Sends on the state channel; false when the peer is not connected. */
+  send(to: HostId, msg: StateWire): boolean;
+  /** Monotonic milliseconds. */
+  now(): number;
+};
+
+export type WriteResult = { service: string; id: string; heads: string[]; durableOn: HostId[]; ms: number };
+
+export type ReplicaStatus = {
+  service: string;
+  primaryHostID: string;
+  shadowHostID: string;
+  /** The peer this row is about, seen from here. */
+  peer: string;
+  syncStatus: SyncStatus;
+  lagChanges: number;
+  lagBytes: number;
+  lastHeardAgoMs: number | null;
+};
+
+type Svc = {
+  cfg: ReplicaService;
+  store: DocStore;
+  doc: StateDoc;
+  /** Changes in `doc` not yet on disk. */
+  dirty: boolean;
+  machine: replication.ReplicationState;
+  sync: Map<HostId, A.SyncState>;
+  /** Durability questions we cannot answer yet, per peer. */
+  waiting: Map<HostId, Array<{ id: string; heads: string[] }>>;
+  pending: Map<string, { resolve(r: WriteResult): void; reject(e: Error): void; heads: string[] }>;
+  /** The latest durable heads each peer told us (heads messages and the sync protocol). */
+  theirHeads: Map<HostId, string[]>;
+  /** Heads rounds in a row in which a peer and we differed while the sync protocol had nothing to send. */
+  quiet: Map<HostId, number>;
+  /** Bytes of sync messages sent and received, for /status and the bench. */
+  bytesOut: number;
+  bytesIn: number;
+};
+
+export type Replicator = {
+  /** Services this host holds a replica of. */
+  services(): string[];
+  onPeer(id: HostId, up: boolean): void;
+  onMessage(from: HostId, msg: StateWire): void;
+  /** Changes deploymentConfig; resolves once acknowledged (durable here and on ackShadows others). */
+  write(service: string, edit: ConfigEdit, message: string): Promise<WriteResult>;
+  get(service: string): { state: ServiceState; heads: string[] };
+  history(service: string): HistoryEntry[];
+  status(): ReplicaStatus[];
+  /** Time-outs and stale detection; call every few tens of ms. */
+  tick(): void;
+  traffic(service: string): { bytesOut: number; bytesIn: number };
+};
+
+export function startReplicator(o: ReplicatorOptions): Replicator {
+  const { self, log } = o;
+  // Heads go out a few times per stale period, so a quiet replica stays "in-sync".
+  const headsIntervalMs = Math.max(10, Math.floor(o.staleAfterMs / 3));
+  let lastHeadsMs = -Infinity;
+  const svcs = new Map<string, Svc>();
+  for (const cfg of o.services) {
+    if (!cfg.replicas.includes(self)) continue;
+    const store = openDocStore(o.stateDir, cfg.name);
+    const others = cfg.replicas.filter((h) => h !== self);
+    svcs.set(cfg.name, {
+      cfg,
+      store,
+      doc: store.doc,
+      dirty: false,
+      machine: replication.initialReplication({ service: cfg.name, self, replicas: others, ackShadows: Math.min(cfg.ackShadows, others.length), writeTimeoutMs: o.writeTimeoutMs, staleAfterMs: o.staleAfterMs }, o.now()),
+      sync: new Map(),
+      waiting: new Map(),
+      pending: new Map(),
+      theirHeads: new Map(),
+      quiet: new Map(),
+      bytesOut: 0,
+      bytesIn: 0,
+    });
+    log("info", "state", "loaded", { service: cfg.name, heads: A.getHeads(store.doc).length, ...store.stats() });
+  }
+
+  const svcOf = (service: string): Svc => {
+    const s = svcs.get(service);
+    if (s === undefined) {
+      const cfg = o.services.find((x) => x.name === service);
+      if (cfg === undefined) throw new UmbraError("state_unknown_service", `no service "${service}" in the config (services: ${o.services.map((x) => x.name).join(", ") || "none"})`);
+      throw new UmbraError("state_unknown_service", `this host (${self}) holds no replica of "${service}": ask one of ${cfg.replicas.join(", ")}`);
+    }
+    return s;
+  };
+
+  function stepMachine(s: Svc, ev: replication.ReplicationEvent): void {
+    const out = replication.step(s.machine, ev, o.now());
+    s.machine = out.state;
+    for (const fx of out.effects) {
+      switch (fx.type) {
+        case "request-durable": {
+          const p = s.pending.get(fx.id);
+          if (p === undefined) break;
+          for (const to of fx.to) send(s, to, { type: "durable-request", service: s.cfg.name, id: fx.id, heads: p.heads });
+          break;
+        }
+        case "acked": {
+          const p = s.pending.get(fx.id);
+          s.pending.delete(fx.id);
+          log("info", "state", "write-acked", { service: s.cfg.name, id: fx.id, durableOn: fx.durableOn, ms: fx.ms });
+          p?.resolve({ service: s.cfg.name, id: fx.id, heads: p.heads, durableOn: fx.durableOn, ms: fx.ms });
+          break;
+        }
+        case "write-failed": {
+          const p = s.pending.get(fx.id);
+          s.pending.delete(fx.id);
+          log("warn", "state", "write-not-acked", { service: s.cfg.name, id: fx.id, why: fx.why, durableOn: fx.durableOn, ms: fx.ms });
+          p?.reject(
+            new UmbraError(
+              "write_not_acknowledged",
+              fx.why === "timeout"
+                ? `the write to "${s.cfg.name}" is durable on ${self} and ${fx.durableOn.length} other replica(s) (${fx.durableOn.join(", ") || "none"}), short of the ${s.machine.config.ackShadows} required, after ${fx.ms} ms; it is not rolled back and will reach the others when they reconnect`
+                : `too many writes to "${s.cfg.name}" wait for acknowledgement; retry later`,
+              { service: s.cfg.name, id: fx.id, durableOn: fx.durableOn },
+            ),
+          );
+          break;
+        }
+        case "status-changed":
+          log(fx.to === "stale" || fx.to === "diverged" ? "warn" : "info", "state", "sync-status", { service: s.cfg.name, peer: fx.peer, from: fx.from, to: fx.to });
+          break;
+      }
+    }
+  }
+
+  function send(s: Svc, to: HostId, msg: StateWire): void {
+    if (msg.type === "sync") s.bytesOut += msg.data.byteLength;
+    o.send(to, msg);
+  }
+
+  /** Saves what is not durable yet, then answers: sync messages to every connected peer, durability questions we now can. */
+  function flush(s: Svc): void {
+    if (s.dirty) {
+      s.store.save(s.doc);
+      s.dirty = false;
+    }
+    for (const [peer, st] of s.sync) {
+      const [next, msg] = A.generateSyncMessage(s.doc, st);
+      s.sync.set(peer, next);
+      if (msg !== null) send(s, peer, { type: "sync", service: s.cfg.name, data: msg });
+    }
+    for (const [peer, reqs] of s.waiting) {
+      const still = reqs.filter((r) => {
+        if (!A.hasHeads(s.doc, r.heads)) return true;
+        send(s, peer, { type: "durable", service: s.cfg.name, id: r.id });
+        return false;
+      });
+      if (still.length === 0) s.waiting.delete(peer);
+      else s.waiting.set(peer, still);
+    }
+  }
+
+  /** Lag of `peer` against us from the heads it last told us; returns whether the two differ. */
+  function measure(s: Svc, peer: HostId): boolean {
+    const st = s.sync.get(peer);
+    const fromSync = st?.theirHeads ?? null;
+    if (fromSync !== null && fromSync !== undefined) s.theirHeads.set(peer, fromSync);
+    const theirs = s.theirHeads.get(peer);
+    if (theirs === undefined) return false;
+    const lag = lagBehind(s.doc, theirs);
+    const weLack = lag === null;
+    const basis = lag ?? (st === undefined ? null : lagBehind(s.doc, st.sharedHeads)) ?? { changes: 0, bytes: 0 };
+    stepMachine(s, { type: "peer-sync", peer, lagChanges: basis.changes, lagBytes: basis.bytes, theyLack: basis.changes > 0, weLack });
+    return weLack || basis.changes > 0;
+  }
+
+  return {
+    services: () => [...svcs.keys()],
+    onPeer(id, up) {
+      for (const s of svcs.values()) {
+        if (!s.cfg.replicas.includes(id)) continue;
+        if (up) {
+          s.sync.set(id, A.initSyncState());
+          stepMachine(s, { type: "peer-connected", peer: id });
+          flush(s);
+        } else {
+          s.sync.delete(id);
+          s.waiting.delete(id);
+          stepMachine(s, { type: "peer-disconnected", peer: id });
+        }
+      }
+    },
+    onMessage(from, msg) {
+      const s = svcs.get(msg.service);
+      if (s === undefined || !s.cfg.replicas.includes(from)) {
+        log("debug", "state", "message-ignored", { from, service: msg.service, why: "not a replica of that service here" });
+        return;
+      }
+      switch (msg.type) {
+        case "sync": {
+          const st = s.sync.get(from) ?? A.initSyncState();
+          const before = A.getHeads(s.doc);
+          s.bytesIn += msg.data.byteLength;
+          let doc: StateDoc;
+          let next: A.SyncState;
+          try {
+            [doc, next] = A.receiveSyncMessage(s.doc, st, msg.data);
+          } catch (err) {
+            log("warn", "state", "sync-message-rejected", { service: s.cfg.name, from, error: (err as Error).message });
+            s.sync.set(from, A.initSyncState());
+            return;
+          }
+          s.doc = doc;
+          s.sync.set(from, next);
+          if (!A.equals(before, A.getHeads(doc))) s.dirty = true;
+          flush(s);
+          measure(s, from);
+          return;
+        }
+        case "durable-request": {
+          if (!s.dirty && A.hasHeads(s.doc, msg.heads)) {
+            send(s, from, { type: "durable", service: s.cfg.name, id: msg.id });
+            return;
+          }
+          const list = s.waiting.get(from) ?? [];
+          list.push({ id: msg.id, heads: msg.heads });
+          if (list.length > WAITING_REQUESTS_MAX) list.shift();
+          s.waiting.set(from, list);
+          return;
+        }
+        case "durable":
+          stepMachine(s, { type: "peer-durable", peer: from, id: msg.id });
+          return;
+        case "heads": {
+          s.theirHeads.set(from, msg.heads);
+          const st = s.sync.get(from);
+          if (st === undefined) return;
+          if (!measure(s, from)) {
+            s.quiet.delete(from);
+            return;
+          }
+          // We differ. Normally the sync protocol is already on it; if it
+          // stayed silent for two rounds (a message lost with a connection),
+          // start its exchange afresh.
+          const n = (s.quiet.get(from) ?? 0) + 1;
+          s.quiet.set(from, n);
+          if (n >= 2) {
+            s.sync.set(from, A.initSyncState());
+            s.quiet.delete(from);
+            log("info", "state", "sync-restarted", { service: s.cfg.name, peer: from });
+          }
+          flush(s);
+          return;
+        }
+      }
+    },
+    write(service, edit, message) {
+      const s = svcOf(service);
+      s.doc = applyEdit(s.doc, edit, message, Math.floor(Date.now() / 1000));
+      s.dirty = true;
+      const heads = A.getHeads(s.doc);
+      const id = randomBytes(8).toString("hex");
+      const done = new Promise<WriteResult>((resolve, reject) => s.pending.set(id, { resolve, reject, heads }));
+      flush(s); // durable here first, then the sync messages go out
+      stepMachine(s, { type: "write-durable", id });
+      return done;
+    },
+    get(service) {
+      const s = svcOf(service);
+      return { state: toJson(s.doc), heads: A.getHeads(s.doc) };
+    },
+    history: (service) => history(svcOf(service).doc),
+    status() {
+      const now = o.now();
+      const out: ReplicaStatus[] = [];
+      for (const s of svcs.values()) {
+        for (const peer of s.machine.config.replicas) {
+          const p = s.machine.peers[peer]!;
+          // A pair is (primary, shadow): from the primary every shadow; from a shadow, its own pair and any fellow shadow as seen from here.
+          const shadow = peer === s.cfg.primary ? self : peer;
+          out.push({ service: s.cfg.name, primaryHostID: s.cfg.primary, shadowHostID: shadow, peer, syncStatus: p.status, lagChanges: p.lagChanges, lagBytes: p.lagBytes, lastHeardAgoMs: p.lastHeardMs === null ? null : Math.round(now - p.lastHeardMs) });
+        }
+      }
+      return out;
+    },
+    tick() {
+      const now = o.now();
+      const sendHeads = now - lastHeadsMs >= headsIntervalMs;
+      if (sendHeads) lastHeadsMs = now;
+      for (const s of svcs.values()) {
+        stepMachine(s, { type: "tick" });
+        if (!sendHeads) continue;
+        if (s.dirty) flush(s);
+        const heads = A.getHeads(s.doc);
+        if (heads.length > HEADS_MAX) continue; // a wide fork: the sync protocol carries it, not this nudge
+        for (const peer of s.sync.keys()) send(s, peer, { type: "heads", service: s.cfg.name, heads });
+      }
+    },
+    traffic: (service) => {
+      const s = svcOf(service);
+      return { bytesOut: s.bytesOut, bytesIn: s.bytesIn };
+    },
+  };
+}
