@@ -22,6 +22,8 @@ import { startBackgroundSampler } from "../probe/index.ts";
 import type { HostSample } from "../probe/index.ts";
 import { addVip, removeVip, runHook } from "../actuate/index.ts";
 import { createApi, serveApi } from "../api/index.ts";
+import { startReplicator } from "../state/replicator.ts";
+import { attachStateChannel, type StateLink } from "../state/channel.ts";
 import type { StatusDoc } from "../api/index.ts";
 
 /** Events waiting for the next tick; past it the oldest network events are dropped (and counted). */
@@ -144,6 +146,20 @@ export async function startAgent(config: Config): Promise<Agent> {
 
   /** Disconnects seen by the transport, turned into membership hints on the next tick. */
   const pendingPeerDown: HostId[] = [];
+
+  // ------------------------------------------------------------ state replication
+  const stateLinks = new Map<HostId, StateLink>();
+  const replicator = startReplicator({
+    self,
+    stateDir,
+    services: config.services.map((s) => ({ name: s.name, replicas: [s.primary, ...s.shadows] as HostId[], primary: s.primary as HostId, ackShadows: s.ackShadows })),
+    writeTimeoutMs: t.writeTimeoutMs,
+    staleAfterMs: t.syncStaleMs,
+    log,
+    now: monoNow,
+    send: (to, msg) => stateLinks.get(to)?.send(msg) ?? false,
+  });
+
   const peersByKey = new Map<string, HostId>();
   for (const h of config.hosts) if (h.id !== self) peersByKey.set(h.publicKey, h.id as HostId);
   const mesh: Mesh = await openMesh({
@@ -156,6 +172,22 @@ export async function startAgent(config: Config): Promise<Agent> {
     onMessage: (from, msg) => {
       if (!verifySignatures(from, msg)) return;
       enqueue(from, msg);
+    },
+    onMux: (id, mux) => {
+      attachStateChannel(mux, id, {
+        log,
+        onOpen: (peer, link) => {
+          stateLinks.set(peer, link);
+          replicator.onPeer(peer, true);
+        },
+        onMessage: (peer, msg) => replicator.onMessage(peer, msg),
+        onClose: (peer, link) => {
+          // A newer connection may have replaced this one already.
+          if (stateLinks.get(peer) !== link) return;
+          stateLinks.delete(peer);
+          replicator.onPeer(peer, false);
+        },
+      });
     },
     onPeer: (id, up) => {
       if (up) connected.add(id);
@@ -351,6 +383,7 @@ export async function startAgent(config: Config): Promise<Agent> {
     for (const id of pendingPeerDown.splice(0)) await stepMembership({ type: "peer-disconnected", id }, now0);
     await stepMembership({ type: "tick", rand: random.next() }, monoNow());
     for (const s of services) await stepService(s, { type: "tick", rand: random.next() }, monoNow());
+    replicator.tick();
     for (let i = 0; i < EVENTS_PER_TICK_MAX && inbox.length > 0; i++) await handle(inbox.shift()!, monoNow());
   }
   // A stalled event loop eats the lease's safety margin (the kernel keeps
@@ -452,9 +485,10 @@ export async function startAgent(config: Config): Promise<Agent> {
           }),
       ],
       services: svcDocs,
+      replication: replicator.status(),
     };
   }
-  const api = await serveApi(createApi({ status }), config.api);
+  const api = await serveApi(createApi({ status, state: replicator, log }), config.api);
   log("info", "agent", "started", { cluster: config.cluster, api: api.address, services: services.map((s) => s.name), hosts: allHosts, startedAt: new Date(startedWall).toISOString(), inboxDropped });
 
   return {

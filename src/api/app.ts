@@ -7,11 +7,19 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { isUmbraError, type ErrorCode } from "../shared/errors.ts";
 import { logger, type Logger } from "../shared/log.ts";
+import { UmbraError } from "../shared/errors.ts";
+import type { ConfigEdit, JsonValue } from "../state/doc.ts";
+import type { Replicator } from "../state/replicator.ts";
 import type { StatusDoc } from "./types.ts";
+
+/** Largest write body: a few keys of JSON, not a blob (blobs go through manifests). */
+export const WRITE_BODY_BYTES_MAX = 1024 * 1024;
 
 export type ApiDeps = {
   /** The status document, built fresh for each request. */
   status(): StatusDoc;
+  /** The service state routes (/state/...); absent: they answer 404. */
+  state?: Pick<Replicator, "write" | "get" | "history">;
   /** Where bugs (500s) are logged; defaults to JSON lines on stderr. */
   log?: Logger;
 };
@@ -25,6 +33,8 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   config_invalid: 400,
   frame_malformed: 400,
   peer_unknown: 404,
+  state_unknown_service: 404,
+  write_not_acknowledged: 504,
 };
 const STATUS_UNAVAILABLE = 503;
 
@@ -37,6 +47,26 @@ export function createApi(deps: ApiDeps): Hono {
   const app = new Hono();
   app.get("/status", (c) => c.json(deps.status()));
   app.get("/healthz", (c) => c.text("ok"));
+  const state = deps.state;
+  if (state !== undefined) {
+    app.get("/state/:service", (c) => {
+      const service = c.req.param("service");
+      const { state: doc, heads } = state.get(service);
+      return c.json({ service, heads, state: doc });
+    });
+    app.get("/state/:service/history", (c) => {
+      const service = c.req.param("service");
+      return c.json({ service, changes: state.history(service) });
+    });
+    app.post("/state/:service", async (c) => {
+      const service = c.req.param("service");
+      const text = await c.req.text();
+      if (text.length > WRITE_BODY_BYTES_MAX) throw new UmbraError("usage", `the write is ${text.length} bytes; at most ${WRITE_BODY_BYTES_MAX}`);
+      const { edit, message } = parseWrite(text);
+      const r = await state.write(service, edit, message);
+      return c.json(r);
+    });
+  }
   app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));
   app.onError((err, c) => {
     if (err instanceof HTTPException) return c.json({ error: err.message }, err.status);
@@ -45,4 +75,24 @@ export function createApi(deps: ApiDeps): Hono {
     return c.json({ error: "internal error" }, 500);
   });
   return app;
+}
+
+/** `{ "set": {key: json}, "delete": [key], "message": "why" }`, checked field by field. */
+export function parseWrite(text: string): { edit: ConfigEdit; message: string } {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (err) {
+    throw new UmbraError("usage", `the body is not JSON: ${(err as Error).message}`);
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) throw new UmbraError("usage", 'the body must be a JSON object: {"set": {...}, "delete": [...], "message": "..."}');
+  const b = body as Record<string, unknown>;
+  for (const k of Object.keys(b)) if (!["set", "delete", "message"].includes(k)) throw new UmbraError("usage", `unknown field "${k}" (expected set, delete, message)`);
+  if (b.set !== undefined && (typeof b.set !== "object" || b.set === null || Array.isArray(b.set))) throw new UmbraError("usage", '"set" must be an object of key: JSON value');
+  if (b.delete !== undefined && (!Array.isArray(b.delete) || b.delete.some((k) => typeof k !== "string"))) throw new UmbraError("usage", '"delete" must be an array of key names');
+  if (b.message !== undefined && typeof b.message !== "string") throw new UmbraError("usage", '"message" must be a string');
+  const edit: ConfigEdit = {};
+  if (b.set !== undefined) edit.set = b.set as Record<string, JsonValue>;
+  if (b.delete !== undefined) edit.delete = b.delete as string[];
+  return { edit, message: (b.message as string | undefined) ?? "umbra state set" };
 }

@@ -19,4 +19,9 @@ export const SAMPLE_STATUS: StatusDoc = {
     { name: "web", vip: "198.51.100.10/24", primary: "h1", shadows: ["h2", "h3"], voters: ["h1", "h2", "h3"], epoch: 2, holder: "h2", holdsVipHere: true, leaseRemainingMs: 231, state: "holding", lastChange: { atMs: 1_000_000 - 42_000, reason: "holder-lost", fromHolder: "h1", toHolder: "h2" } },
     { name: "database", vip: "2001:db8::20/64", primary: "h3", shadows: ["h2"], voters: ["h2", "h3", "h4"], epoch: 17, holder: "h3", holdsVipHere: false, leaseRemainingMs: null, state: "follower", lastChange: null },
   ],
+  replication: [
+    { service: "web", primaryHostID: "h1", shadowHostID: "h2", peer: "h1", syncStatus: "stale", lagChanges: 3, lagBytes: 2_450, lastHeardAgoMs: 42_000 },
+    { service: "web", primaryHostID: "h1", shadowHostID: "h3", peer: "h3", syncStatus: "in-sync", lagChanges: 0, lagBytes: 0, lastHeardAgoMs: 300 },
+    { service: "database", primaryHostID: "h3", shadowHostID: "h2", peer: "h3", syncStatus: "syncing", lagChanges: 0, lagBytes: 0, lastHeardAgoMs: 120 },
+  ],
 };

@@ -22,6 +22,23 @@ export type StatusDoc = {
   members: MemberDoc[];
   /** Every configured service. */
   services: ServiceDoc[];
+  /** State replication, one row per (service, other replica) this host keeps a replica with. */
+  replication: ReplicationDoc[];
+};
+
+/** ShadowHostPair: how a service's state stands between its primary and one shadow, seen from this host. */
+export type ReplicationDoc = {
+  service: string;
+  primaryHostID: string;
+  shadowHostID: string;
+  /** The other replica this row is about. */
+  peer: string;
+  /** in-sync, syncing (one side lacks changes), diverged (both do: concurrent writes being merged), stale (not heard within syncStaleMs). */
+  syncStatus: "in-sync" | "syncing" | "diverged" | "stale";
+  /** Changes and bytes of this host's document that the peer lacks, as of its last report. */
+  lagChanges: number;
+  lagBytes: number;
+  lastHeardAgoMs: number | null;
 };
 
 export type MemberDoc = {

@@ -18,6 +18,8 @@ commands:
                                run a hyperdht bootstrap node (for sites without internet)
   status [--api HOST:PORT] [--json]
                                show what the local agent sees
+  state set|get|history SERVICE ...
+                               read or change a service's replicated deployment state
   demo                         a failover in network namespaces, on this machine (root)
   simulate [--seed N] [--seeds M] [--profile lan|wan|chaos] ...
                                the whole cluster on a virtual clock and a hostile network
@@ -26,6 +28,7 @@ Run 'umbra <command> --help' for a command's options.
 `;
 
 const HELP: Record<string, string> = {
+  state: "see 'umbra state --help'",
   simulate: `usage: umbra simulate [--seed 1] [--seeds 1] [--nodes 3] [--services 1] [--steps 2000]
                       [--profile lan|wan|chaos] [--trace] [--json]
 
@@ -223,6 +226,22 @@ async function main(argv: string[]): Promise<void> {
       }
       if (!v.json && a.seeds > 1) process.stdout.write(`${a.seeds} seeds, ${failed} with violations, ${((a.seeds * 1000) / (performance.now() - t0)).toFixed(1)} seeds/s\n`);
       process.exitCode = failed > 0 ? 1 : 0;
+      return;
+    }
+    case "state": {
+      const { runState, parseStateArgs, STATE_HELP } = await import("./state.ts");
+      const { values } = parseStateArgs(rest);
+      if (values.help) return void process.stdout.write(STATE_HELP);
+      let api = typeof values.api === "string" ? values.api : "127.0.0.1:7070";
+      if (typeof values.config === "string" && typeof values.api !== "string") {
+        try {
+          api = loadConfig(values.config).api;
+        } catch (err) {
+          if (isUmbraError(err) && (err.code === "config_invalid" || err.code === "config_unreadable")) fail(2, formatConfigError(err));
+          throw err;
+        }
+      }
+      await runState(rest, { api });
       return;
     }
     case "demo": {

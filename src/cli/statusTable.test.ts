@@ -26,12 +26,17 @@ describe("formatStatus", () => {
         "web       198.51.100.10/24  h2 (here)      2  231ms  holding   h1 -> h2 (holder-lost) 42s ago",
         "database  2001:db8::20/64   h3            17      -  follower  -",
         "",
+        "STATE OF  PRIMARY  SHADOW  PEER  SYNC               LAG  HEARD",
+        "web       h1       h2      h1    stale    3 ch / 2.4KiB  42s ago",
+        "web       h1       h3      h3    in-sync              0  0.3s ago",
+        "database  h3       h2      h3    syncing              0  0.1s ago",
+        "",
       ].join("\n"),
     );
   });
 
   test("with no services it says so", () => {
-    expect(formatStatus({ ...SAMPLE_STATUS, services: [] }).endsWith("\n\nno services configured\n")).toBe(true);
+    expect(formatStatus({ ...SAMPLE_STATUS, services: [], replication: [] }).endsWith("\n\nno services configured\n")).toBe(true);
   });
 
   test.each([

@@ -1,7 +1,7 @@
 // Pure formatting of a StatusDoc for `umbra status`: a header line, then the
 // members and the services as aligned tables. No I/O, no clock: every age is
 // taken against the document's own nowMs.
-import type { MemberDoc, ServiceDoc, StatusDoc } from "../api/types.ts";
+import type { MemberDoc, ReplicationDoc, ServiceDoc, StatusDoc } from "../api/types.ts";
 
 /** Blank between columns. */
 const COLUMN_GAP = "  ";
@@ -71,6 +71,26 @@ function serviceColumns(nowMs: number): Array<Column<ServiceDoc>> {
   ];
 }
 
+function replicationColumns(): Array<Column<ReplicationDoc>> {
+  return [
+    { head: "STATE OF", align: "left", cell: (r) => r.service },
+    { head: "PRIMARY", align: "left", cell: (r) => r.primaryHostID },
+    { head: "SHADOW", align: "left", cell: (r) => r.shadowHostID },
+    { head: "PEER", align: "left", cell: (r) => r.peer },
+    { head: "SYNC", align: "left", cell: (r) => r.syncStatus },
+    { head: "LAG", align: "right", cell: (r) => (r.lagChanges === 0 ? "0" : `${r.lagChanges} ch / ${bytes(r.lagBytes)}`) },
+    { head: "HEARD", align: "left", cell: (r) => (r.lastHeardAgoMs === null ? "never" : ago(r.lastHeardAgoMs)) },
+  ];
+}
+
+/** Bytes in B, KiB, MiB, GiB. */
+export function bytes(n: number): string {
+  if (n < 1024) return `${n}B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)}KiB`;
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)}MiB`;
+  return `${(n / 1024 ** 3).toFixed(1)}GiB`;
+}
+
 function lastChange(c: ServiceDoc["lastChange"], nowMs: number): string {
   if (c === null) return NONE;
   return `${c.fromHolder ?? NONE} -> ${c.toHolder} (${c.reason}) ${ago(nowMs - c.atMs)}`;
@@ -80,5 +100,6 @@ export function formatStatus(d: StatusDoc): string {
   const head = `host ${d.host}  cluster ${d.cluster}  role ${d.role}  up ${duration(d.uptimeMs)}  umbra ${d.version}`;
   const members = table(memberColumns(d.host), d.members);
   const services = d.services.length === 0 ? "no services configured" : table(serviceColumns(d.nowMs), d.services);
-  return `${head}\n\n${members}\n\n${services}\n`;
+  const repl = (d.replication ?? []).length === 0 ? "" : `\n\n${table(replicationColumns(), d.replication)}`;
+  return `${head}\n\n${members}\n\n${services}${repl}\n`;
 }

@@ -35,6 +35,8 @@ export type MeshOptions = {
   log: Logger;
   onMessage(from: HostId, msg: WireMsg): void;
   onPeer(id: HostId, connected: boolean): void;
+  /** Called for each new connection of a listed peer, so other protocols (state, blobs) open their own channels on its protomux. */
+  onMux?(id: HostId, mux: unknown): void;
 };
 
 export type Mesh = {
@@ -115,6 +117,7 @@ export async function openMesh(o: MeshOptions): Promise<Mesh> {
       },
     });
     channel.open();
+    o.onMux?.(id, mux);
     const prior = peers.get(id);
     peers.set(id, { id, conn, frame });
     if (prior !== undefined && prior.conn !== conn) prior.conn.destroy();

@@ -1,0 +1,132 @@
+// `umbra state set|get|history`: the operator's view of, and hand on, a
+// service's replicated state, through the local agent's API. A set returns
+// only once the write is durable here and on ackShadows shadows.
+import { parseArgs } from "node:util";
+import { UmbraError } from "../shared/errors.ts";
+import type { JsonValue } from "../state/doc.ts";
+import { table } from "./statusTable.ts";
+
+export const STATE_HELP = `usage: umbra state set SERVICE KEY=VALUE... [--delete KEY]... [--message TEXT]
+       umbra state get SERVICE [KEY]
+       umbra state history SERVICE
+       options for all: [--api 127.0.0.1:7070] [--config FILE] [--json]
+
+Reads or changes a service's deployment configuration, replicated to its
+shadows. VALUE is JSON when it parses as JSON (3, true, {"a":1}, "quoted"),
+a plain string otherwise. A set prints where the write is durable and exits
+0 once it is durable on this host and on ackShadows shadows; 1 if it is not
+acknowledged in time (it is not rolled back: the shadows get it when they
+reconnect).
+  --delete KEY    remove KEY (repeatable)
+  --message TEXT  recorded in the history with the change
+  --api HOST:PORT the agent's API (default 127.0.0.1:7070, or the config's api)
+  --config FILE   read the API address from this config
+  --json          print the raw JSON answer
+examples:
+  umbra state set web image=registry.local/web:2.4 replicas=3 --message "roll out 2.4"
+  umbra state get web image
+  umbra state history web
+`;
+
+/** The write must be acknowledged within the agent's writeTimeoutMs; allow for it and the round trip. */
+export const STATE_REQUEST_TIMEOUT_MS = 120_000;
+
+export type StateCliOptions = { api: string; write?: (t: string) => void };
+
+export function parseStateArgs(argv: string[]): { sub: "set" | "get" | "history"; service: string; rest: string[]; values: Record<string, unknown> } {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: { delete: { type: "string", multiple: true }, message: { type: "string" }, api: { type: "string" }, config: { type: "string" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" } },
+      strict: true,
+      allowPositionals: true,
+    });
+  } catch (err) {
+    throw new UmbraError("usage", `state: ${(err as Error).message}; run 'umbra state --help'`);
+  }
+  const [sub, service, ...rest] = parsed.positionals;
+  if (parsed.values.help) return { sub: "get", service: "", rest: [], values: parsed.values };
+  if (sub !== "set" && sub !== "get" && sub !== "history") throw new UmbraError("usage", `state: the first word must be set, get or history${sub === undefined ? "" : `, got "${sub}"`}; run 'umbra state --help'`);
+  if (service === undefined) throw new UmbraError("usage", `state ${sub}: name the service`);
+  return { sub, service, rest, values: parsed.values };
+}
+
+/** KEY=VALUE; VALUE as JSON when it parses, a string otherwise. */
+export function parseAssignment(a: string): [string, JsonValue] {
+  const eq = a.indexOf("=");
+  if (eq <= 0) throw new UmbraError("usage", `state set: "${a}" is not KEY=VALUE`);
+  const key = a.slice(0, eq);
+  const raw = a.slice(eq + 1);
+  try {
+    return [key, JSON.parse(raw) as JsonValue];
+  } catch {
+    return [key, raw];
+  }
+}
+
+async function call(api: string, path: string, init?: RequestInit): Promise<unknown> {
+  const url = `http://${api}${path}`;
+  let res: Response;
+  try {
+    res = await fetch(url, { ...init, signal: AbortSignal.timeout(STATE_REQUEST_TIMEOUT_MS) });
+  } catch (err) {
+    throw new UmbraError("api_unreachable", `cannot reach the umbra agent API at ${api} (is the agent running? see --api)`, { url }, err);
+  }
+  const body = (await res.json().catch(() => null)) as { error?: string; code?: string } | null;
+  if (!res.ok) {
+    const code = body?.code === "usage" ? "usage" : body?.code === "write_not_acknowledged" ? "write_not_acknowledged" : "api_unreachable";
+    throw new UmbraError(code, body?.error ?? `the agent at ${api} answered ${res.status}`, { url, status: res.status });
+  }
+  return body;
+}
+
+export async function runState(argv: string[], o: StateCliOptions): Promise<void> {
+  const write = o.write ?? ((t: string) => void process.stdout.write(t));
+  const { sub, service, rest, values } = parseStateArgs(argv);
+  const json = values.json === true;
+  const svc = encodeURIComponent(service);
+  switch (sub) {
+    case "set": {
+      const set: Record<string, JsonValue> = {};
+      for (const a of rest) {
+        const [k, v] = parseAssignment(a);
+        set[k] = v;
+      }
+      const del = (values.delete as string[] | undefined) ?? [];
+      if (rest.length === 0 && del.length === 0) throw new UmbraError("usage", "state set: give at least one KEY=VALUE or --delete KEY");
+      const body = JSON.stringify({ set, delete: del, message: (values.message as string | undefined) ?? `umbra state set ${rest.concat(del.map((d) => `--delete ${d}`)).join(" ")}` });
+      const r = (await call(o.api, `/state/${svc}`, { method: "POST", headers: { "content-type": "application/json" }, body })) as { id: string; durableOn: string[]; ms: number; heads: string[] };
+      write(json ? JSON.stringify(r, null, 2) + "\n" : `acknowledged in ${Math.round(r.ms)} ms: durable here and on ${r.durableOn.join(", ") || "no shadow (ackShadows = 0)"}; heads ${r.heads.map((h) => h.slice(0, 12)).join(",")}\n`);
+      return;
+    }
+    case "get": {
+      const r = (await call(o.api, `/state/${svc}`)) as { heads: string[]; state: { hostConfiguration: { deploymentConfig: Record<string, JsonValue> } } };
+      const key = rest[0];
+      if (key !== undefined) {
+        const cfg = r.state.hostConfiguration.deploymentConfig;
+        if (!(key in cfg)) throw new UmbraError("usage", `state get: "${service}" has no key "${key}" (keys: ${Object.keys(cfg).join(", ") || "none"})`);
+        write(json ? JSON.stringify(cfg[key]) + "\n" : (typeof cfg[key] === "string" ? cfg[key] : JSON.stringify(cfg[key])) + "\n");
+        return;
+      }
+      write(json ? JSON.stringify(r, null, 2) + "\n" : JSON.stringify(r.state, null, 2) + "\n");
+      return;
+    }
+    case "history": {
+      const r = (await call(o.api, `/state/${svc}/history`)) as { changes: Array<{ hash: string; actor: string; seq: number; timeSec: number; message: string | null }> };
+      if (json) return void write(JSON.stringify(r, null, 2) + "\n");
+      write(
+        table(
+          [
+            { head: "CHANGE", align: "left", cell: (c) => c.hash.slice(0, 12) },
+            { head: "WHEN", align: "left", cell: (c) => (c.timeSec === 0 ? "-" : new Date(c.timeSec * 1000).toISOString().replace(".000Z", "Z")) },
+            { head: "ACTOR", align: "left", cell: (c) => `${c.actor.slice(0, 8)}/${c.seq}` },
+            { head: "MESSAGE", align: "left", cell: (c) => c.message ?? "-" },
+          ],
+          r.changes,
+        ) + "\n",
+      );
+      return;
+    }
+  }
+}

@@ -1,0 +1,100 @@
+// Scenario (slow): state replication between real agents in network
+// namespaces, over real hyperswarm. Proves that a config change on the
+// primary reaches both shadows and shows as in-sync in `umbra status`, and
+// that when the primary is cut off in the middle of a stream of writes,
+// every write it acknowledged is on the new holder.
+//
+// Run alone: bun test test/state.slow.test.ts   (needs root; CI is root)
+import { afterAll, describe, expect, test } from "bun:test";
+import { createInterface } from "node:readline";
+import { join, resolve } from "node:path";
+import { NODE, sleep, startDemoCluster, type DemoCluster } from "../src/demo/cluster.ts";
+import { cleanupStale } from "../src/demo/topology.ts";
+
+const PREFIX = "us-";
+const ROOT = resolve(import.meta.dir, "..");
+const MAIN = join(ROOT, "src/cli/main.ts");
+const isRoot = process.getuid?.() === 0;
+let cluster: DemoCluster | null = null;
+
+afterAll(async () => {
+  await cluster?.destroy();
+  await cleanupStale(PREFIX);
+});
+
+async function umbra(c: DemoCluster, host: string, args: string[]) {
+  return c.topo.exec(host, [NODE, MAIN, ...args]);
+}
+
+async function until<T>(what: string, timeoutMs: number, f: () => Promise<T | null>): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last: T | null = null;
+  while (Date.now() < end) {
+    last = await f();
+    if (last !== null) return last;
+    await sleep(100);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+describe.skipIf(!isRoot)("state replication in namespaces (slow)", () => {
+  test("a config change on the primary appears on both shadows; status shows them in-sync", async () => {
+    await cleanupStale(PREFIX);
+    cluster = await startDemoCluster({ prefix: PREFIX });
+    const c = cluster;
+    await c.waitForHolders((h) => h.length === 1, 30_000);
+    const set = await until("h1 to acknowledge a write", 20_000, async () => {
+      const r = await umbra(c, "h1", ["state", "set", "web", "image=registry.local/web:2.4", "replicas=3", "--message", "roll out 2.4"]);
+      return r.code === 0 ? r : null;
+    });
+    expect(set.stdout).toMatch(/^acknowledged in \d+ ms: durable here and on h[23]/);
+    for (const h of ["h2", "h3"]) {
+      const got = await until(`${h} to hold the change`, 10_000, async () => {
+        const r = await umbra(c, h, ["state", "get", "web", "image"]);
+        return r.code === 0 ? r.stdout.trim() : null;
+      });
+      expect(got).toBe("registry.local/web:2.4");
+      const hist = await umbra(c, h, ["state", "history", "web"]);
+      expect(hist.stdout).toContain("roll out 2.4");
+    }
+    const status = await until("h1 to see both shadows in-sync", 10_000, async () => {
+      const r = await umbra(c, "h1", ["status", "--json"]);
+      const doc = JSON.parse(r.stdout);
+      const rows = doc.replication.map((x: { shadowHostID: string; syncStatus: string }) => `${x.shadowHostID}:${x.syncStatus}`).sort();
+      return rows.join(",") === "h2:in-sync,h3:in-sync" ? r : null;
+    });
+    expect(status.code).toBe(0);
+    const table = await umbra(c, "h1", ["status"]);
+    expect(table.stdout).toMatch(/\nweb +h1 +h2 +h2 +in-sync +0 /);
+    // A bad write is refused with the reason, and changes nothing.
+    const bad = await umbra(c, "h1", ["state", "set", "web", "=oops"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('"=oops" is not KEY=VALUE');
+  }, 120_000);
+
+  test("the primary cut off mid-stream of writes: every acknowledged write is on the new holder", async () => {
+    const c = cluster!;
+    const writer = c.topo.spawn("h1", [NODE, join(ROOT, "test/fixtures/state-writer.ts"), "--api", "127.0.0.1:7070", "--count", "400", "--duration-ms", "20000"], {});
+    const results: Array<{ k: string; acked: boolean }> = [];
+    createInterface({ input: writer.stdout! }).on("line", (l) => results.push(JSON.parse(l)));
+    await until("20 acknowledged writes", 20_000, async () => (results.filter((r) => r.acked).length >= 20 ? true : null));
+    await c.topo.partition("h1");
+    const holder = (await c.waitForHolders((h) => h.length === 1 && h[0] !== "h1", 15_000))[0]!;
+    await new Promise<void>((res) => {
+      if (writer.exitCode !== null) return res();
+      writer.once("exit", () => res());
+      writer.kill("SIGTERM");
+    });
+    const acked = results.filter((r) => r.acked).map((r) => r.k);
+    expect(acked.length).toBeGreaterThanOrEqual(20);
+    const r = await umbra(c, holder, ["state", "get", "web", "--json"]);
+    const cfg = JSON.parse(r.stdout).state.hostConfiguration.deploymentConfig as Record<string, number>;
+    const lost = acked.filter((k) => cfg[k] === undefined);
+    console.log(`state.slow: ${acked.length} writes acknowledged before and during the cut, ${results.length - acked.length} not; new holder ${holder} holds ${Object.keys(cfg).length} keys`);
+    expect(lost).toEqual([]);
+    await c.topo.heal("h1");
+    expect(c.logs.filter((l) => l.level === "error")).toEqual([]);
+  }, 120_000);
+});
+
+if (!isRoot) console.warn("state.slow.test.ts: skipped, needs root for network namespaces");
