@@ -92,6 +92,19 @@ describe.skipIf(!isRoot)("state replication in namespaces (slow)", () => {
     const lost = acked.filter((k) => cfg[k] === undefined);
     console.log(`state.slow: ${acked.length} writes acknowledged before and during the cut, ${results.length - acked.length} not; new holder ${holder} holds ${Object.keys(cfg).length} keys`);
     expect(lost).toEqual([]);
+    // The new holder reconciled on its own after the failover, and reported it.
+    const rec = await until("the new holder's reconcile report", 10_000, async () => c.logs.find((l) => l.host === holder && l.event === "reconciled") ?? null);
+    expect(rec).toMatchObject({ reason: "failover", incomplete: false, rolledBack: [] });
+    const st = JSON.parse((await umbra(c, holder, ["status", "--json"])).stdout);
+    expect(st.reconciliations[0]).toMatchObject({ service: "web", reason: "failover", incomplete: false });
+    // An operator rolls back to the first acknowledged version: later keys go, as a new change.
+    const hist = JSON.parse((await umbra(c, holder, ["state", "history", "web", "--json"])).stdout).changes as Array<{ hash: string; message: string }>;
+    const first = hist.find((x) => x.message === "roll out 2.4")!;
+    const back = await umbra(c, holder, ["state", "reconcile", "web", "--to", first.hash]);
+    expect(back.code).toBe(0);
+    expect(back.stdout).toMatch(/rolled back: .*k1/);
+    const now = JSON.parse((await umbra(c, holder, ["state", "get", "web", "--json"])).stdout).state.hostConfiguration.deploymentConfig;
+    expect(now).toEqual({ image: "registry.local/web:2.4", replicas: 3 });
     await c.topo.heal("h1");
     expect(c.logs.filter((l) => l.level === "error")).toEqual([]);
   }, 120_000);

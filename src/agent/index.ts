@@ -271,6 +271,8 @@ export async function startAgent(config: Config): Promise<Agent> {
         case "take-vip": {
           log("info", "actuate", "take-vip", { service: s.name, epoch: fx.epoch, reason: fx.reason, vip: s.cfg.vip });
           await actuate(s, "activate", () => addVip({ cidr: s.cfg.vip, iface: s.cfg.interface }));
+          // Taken over from another holder: bring the state to the intended one, in the background.
+          if (fx.reason !== "initial" && replicator.services().includes(s.name)) reconcileAfterFailover(s, fx.epoch);
           break;
         }
         case "drop-vip": {
@@ -283,6 +285,19 @@ export async function startAgent(config: Config): Promise<Agent> {
           break;
       }
     }
+  }
+
+  function reconcileAfterFailover(s: ServiceRt, epoch: number): void {
+    replicator
+      .reconcile(s.name, { reason: "failover" })
+      .then((report) => {
+        const path = s.cfg.hooks?.reconcile;
+        if (path === undefined) return;
+        return runHook({ path, args: [s.name], env: { UMBRA_SERVICE: s.name, UMBRA_HOST: self, UMBRA_EPOCH: String(epoch), UMBRA_RECONCILE_REPORT: JSON.stringify(report) }, timeoutMs: t.hookTimeoutMs }).then((r) =>
+          log(r.exitCode === 0 ? "info" : "warn", "hook", "reconcile", { service: s.name, path, exitCode: r.exitCode, signal: r.signal, timedOut: r.timedOut, ms: r.durationMs, stderr: r.stderrTail }),
+        );
+      })
+      .catch((err: Error) => log("error", "state", "reconcile-failed", { service: s.name, error: err.message }));
   }
 
   async function actuate(s: ServiceRt, hook: "activate" | "demote", change: () => Promise<unknown>): Promise<void> {
@@ -486,6 +501,7 @@ export async function startAgent(config: Config): Promise<Agent> {
       ],
       services: svcDocs,
       replication: replicator.status(),
+      reconciliations: replicator.lastReconciles(),
     };
   }
   const api = await serveApi(createApi({ status, state: replicator, log }), config.api);

@@ -19,7 +19,7 @@ export type ApiDeps = {
   /** The status document, built fresh for each request. */
   status(): StatusDoc;
   /** The service state routes (/state/...); absent: they answer 404. */
-  state?: Pick<Replicator, "write" | "get" | "history">;
+  state?: Pick<Replicator, "write" | "get" | "history" | "reconcile">;
   /** Where bugs (500s) are logged; defaults to JSON lines on stderr. */
   log?: Logger;
 };
@@ -57,6 +57,23 @@ export function createApi(deps: ApiDeps): Hono {
     app.get("/state/:service/history", (c) => {
       const service = c.req.param("service");
       return c.json({ service, changes: state.history(service) });
+    });
+    app.post("/state/:service/reconcile", async (c) => {
+      const service = c.req.param("service");
+      const text = await c.req.text();
+      let to: string[] | undefined;
+      if (text.trim() !== "") {
+        let body: unknown;
+        try {
+          body = JSON.parse(text);
+        } catch (err) {
+          throw new UmbraError("usage", `the body is not JSON: ${(err as Error).message}`);
+        }
+        const b = body as { to?: unknown };
+        if (b.to !== undefined && (!Array.isArray(b.to) || b.to.some((h) => typeof h !== "string"))) throw new UmbraError("usage", '"to" must be an array of change hashes');
+        to = b.to as string[] | undefined;
+      }
+      return c.json(await state.reconcile(service, to === undefined ? { reason: "operator" } : { reason: "operator", to }));
     });
     app.post("/state/:service", async (c) => {
       const service = c.req.param("service");

@@ -1,4 +1,5 @@
 import type { HostSample } from "../probe/types.ts";
+import type { ReconcileReport } from "../state/replicator.ts";
 
 /** What `GET /status` returns and `umbra status` prints: one host's view of the cluster. */
 export type StatusDoc = {
@@ -24,6 +25,8 @@ export type StatusDoc = {
   services: ServiceDoc[];
   /** State replication, one row per (service, other replica) this host keeps a replica with. */
   replication: ReplicationDoc[];
+  /** The last reconciliation of each service on this host (after a failover to it, or asked by an operator). */
+  reconciliations?: ReconcileReport[];
 };
 
 /** ShadowHostPair: how a service's state stands between its primary and one shadow, seen from this host. */

@@ -9,6 +9,7 @@ import { table } from "./statusTable.ts";
 export const STATE_HELP = `usage: umbra state set SERVICE KEY=VALUE... [--delete KEY]... [--message TEXT]
        umbra state get SERVICE [KEY]
        umbra state history SERVICE
+       umbra state reconcile SERVICE [--to HASH,...]
        options for all: [--api 127.0.0.1:7070] [--config FILE] [--json]
 
 Reads or changes a service's deployment configuration, replicated to its
@@ -17,7 +18,13 @@ a plain string otherwise. A set prints where the write is durable and exits
 0 once it is durable on this host and on ackShadows shadows; 1 if it is not
 acknowledged in time (it is not rolled back: the shadows get it when they
 reconnect).
+reconcile brings the configuration to the intended state: by default the
+latest acknowledged one this host knows (what a failover does on its own);
+with --to, the version at those change hashes (from 'history --json'),
+rolling back what came after as a new change. It lists unacknowledged
+changes it kept and keys with concurrent values; it never drops one silently.
   --delete KEY    remove KEY (repeatable)
+  --to HASHES     reconcile: the version to return to, comma-separated change hashes
   --message TEXT  recorded in the history with the change
   --api HOST:PORT the agent's API (default 127.0.0.1:7070, or the config's api)
   --config FILE   read the API address from this config
@@ -33,12 +40,12 @@ export const STATE_REQUEST_TIMEOUT_MS = 120_000;
 
 export type StateCliOptions = { api: string; write?: (t: string) => void };
 
-export function parseStateArgs(argv: string[]): { sub: "set" | "get" | "history"; service: string; rest: string[]; values: Record<string, unknown> } {
+export function parseStateArgs(argv: string[]): { sub: "set" | "get" | "history" | "reconcile"; service: string; rest: string[]; values: Record<string, unknown> } {
   let parsed;
   try {
     parsed = parseArgs({
       args: argv,
-      options: { delete: { type: "string", multiple: true }, message: { type: "string" }, api: { type: "string" }, config: { type: "string" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" } },
+      options: { delete: { type: "string", multiple: true }, to: { type: "string" }, message: { type: "string" }, api: { type: "string" }, config: { type: "string" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" } },
       strict: true,
       allowPositionals: true,
     });
@@ -47,7 +54,7 @@ export function parseStateArgs(argv: string[]): { sub: "set" | "get" | "history"
   }
   const [sub, service, ...rest] = parsed.positionals;
   if (parsed.values.help) return { sub: "get", service: "", rest: [], values: parsed.values };
-  if (sub !== "set" && sub !== "get" && sub !== "history") throw new UmbraError("usage", `state: the first word must be set, get or history${sub === undefined ? "" : `, got "${sub}"`}; run 'umbra state --help'`);
+  if (sub !== "set" && sub !== "get" && sub !== "history" && sub !== "reconcile") throw new UmbraError("usage", `state: the first word must be set, get, history or reconcile${sub === undefined ? "" : `, got "${sub}"`}; run 'umbra state --help'`);
   if (service === undefined) throw new UmbraError("usage", `state ${sub}: name the service`);
   return { sub, service, rest, values: parsed.values };
 }
@@ -110,6 +117,24 @@ export async function runState(argv: string[], o: StateCliOptions): Promise<void
         return;
       }
       write(json ? JSON.stringify(r, null, 2) + "\n" : JSON.stringify(r.state, null, 2) + "\n");
+      return;
+    }
+    case "reconcile": {
+      const to = typeof values.to === "string" ? values.to.split(",").map((x) => x.trim()).filter((x) => x !== "") : undefined;
+      const r = (await call(o.api, `/state/${svc}/reconcile`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(to === undefined ? {} : { to }) })) as {
+        incomplete: boolean; rolledBack: string[]; change: string | null; kept: Array<{ hash: string; message: string | null }>; conflicts: Array<{ key: string; chosen: unknown; others: unknown[] }>; waitedMs: number; target: string[];
+      };
+      if (json) return void write(JSON.stringify(r, null, 2) + "\n");
+      const lines = [
+        r.incomplete
+          ? `incomplete: the target ${r.target.map((h) => h.slice(0, 12)).join(",")} did not arrive within the write timeout; nothing changed`
+          : `reconciled to ${r.target.map((h) => h.slice(0, 12)).join(",")} (waited ${r.waitedMs} ms)`,
+        r.rolledBack.length === 0 ? "rolled back: nothing" : `rolled back: ${r.rolledBack.join(", ")} (change ${r.change?.slice(0, 12)})`,
+        ...r.kept.map((k) => `kept, never acknowledged: ${k.hash.slice(0, 12)} ${k.message ?? ""}`.trimEnd()),
+        ...r.conflicts.map((c) => `conflict on ${c.key}: in force ${JSON.stringify(c.chosen)}, set aside ${c.others.map((x) => JSON.stringify(x)).join(", ")}`),
+      ];
+      write(lines.join("\n") + "\n");
+      if (r.incomplete) process.exitCode = 1;
       return;
     }
     case "history": {

@@ -12,7 +12,8 @@ import * as A from "@automerge/automerge";
 import { createHash, randomBytes } from "node:crypto";
 import { UmbraError } from "../shared/errors.ts";
 
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [k: string]: JsonValue };
+import type { JsonValue } from "../shared/json.ts";
+export type { JsonValue };
 
 /** A blob (binary, snapshot) as the document knows it: a manifest, never the bytes. */
 export type BlobRef = {
@@ -110,4 +111,28 @@ export function lagBehind(doc: StateDoc, theirHeads: A.Heads): { changes: number
   let bytes = 0;
   for (const ch of missing) bytes += ch.byteLength;
   return { changes: missing.length, bytes };
+}
+
+/** Keys of deploymentConfig that hold concurrent values: the one Automerge shows, and the ones it set aside. */
+export function configConflicts(doc: StateDoc): Array<{ key: string; chosen: JsonValue; others: JsonValue[] }> {
+  const cfg = doc.hostConfiguration.deploymentConfig;
+  const out: Array<{ key: string; chosen: JsonValue; others: JsonValue[] }> = [];
+  for (const key of Object.keys(cfg).sort()) {
+    const all = A.getConflicts(cfg, key);
+    if (all === undefined || Object.keys(all).length < 2) continue;
+    const chosen = plain(cfg[key]);
+    const values = Object.values(all).map(plain);
+    const i = values.findIndex((v) => JSON.stringify(v) === JSON.stringify(chosen));
+    out.push({ key, chosen, others: values.filter((_, j) => j !== i) });
+  }
+  return out;
+}
+
+function plain(v: unknown): JsonValue {
+  return JSON.parse(JSON.stringify(v ?? null)) as JsonValue;
+}
+
+/** deploymentConfig as it was at `heads`. */
+export function configAt(doc: StateDoc, heads: A.Heads): Record<string, JsonValue> {
+  return plain(A.view(doc, heads).hostConfiguration.deploymentConfig) as Record<string, JsonValue>;
 }

@@ -93,3 +93,19 @@ describe("durable document store", () => {
     }
   }, 60_000);
 });
+
+describe("conflicts and versions", () => {
+  test("a key written on both sides of a partition is listed with both values; configAt reads an old version", async () => {
+    const { configAt, configConflicts } = await import("./doc.ts");
+    const g = genesis("web");
+    const v1 = applyEdit(g, { set: { image: "web:1" } }, "v1", 1);
+    const a = applyEdit(v1, { set: { image: "web:2a" } }, "a", 2);
+    const b = applyEdit(A.clone(v1), { set: { image: "web:2b" } }, "b", 2);
+    const m = A.merge(a, b);
+    const c = configConflicts(m);
+    expect(c.length).toBe(1);
+    expect(c[0]!.key).toBe("image");
+    expect([c[0]!.chosen, ...c[0]!.others].sort()).toEqual(["web:2a", "web:2b"]);
+    expect(configAt(m, A.getHeads(v1))).toEqual({ image: "web:1" });
+  });
+});

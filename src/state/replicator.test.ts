@@ -39,7 +39,7 @@ function cluster(ackShadows: number, writeTimeoutMs = 2_000) {
       writeTimeoutMs,
       staleAfterMs: 1_000,
       log: logger(self, "error"),
-      now: () => t,
+      now: () => t + performance.now(), // real time plus what the test advances: waits inside reconcile end
       send(to, msg) {
         if (!up.has(`${self}>${to}`)) return false;
         const frame = encodeState(msg);
@@ -110,5 +110,51 @@ describe("replicator", () => {
   test("a host that is no replica of a service says who is", () => {
     const { nodes } = cluster(1);
     expect(() => nodes.get(h("a"))!.get("db")).toThrow('no service "db"');
+  });
+
+  test("reconcile after a failover: the shadow knows the acknowledged heads, keeps a later unacknowledged change and lists it", async () => {
+    const { nodes, link, advance } = cluster(1);
+    link(h("a"), h("b"), true);
+    const w = await nodes.get(h("a"))!.write("web", { set: { image: "web:2" } }, "acked");
+    await settle(advance, 5);
+    // b changes the config on its own (an operator on the wrong host, say), never acknowledged by anyone
+    link(h("a"), h("b"), false);
+    const b = nodes.get(h("b"))!;
+    b.write("web", { set: { debug: true } }, "local, unacked").catch(() => {}); // durable here, never acknowledged
+    const r = await b.reconcile("web", { reason: "failover" });
+    expect(r.target).toEqual(w.heads);
+    expect(r.incomplete).toBe(false);
+    expect(r.rolledBack).toEqual([]);
+    expect(r.kept.map((k) => k.message)).toEqual(["local, unacked"]);
+    expect(b.get("web").state.hostConfiguration.deploymentConfig).toEqual({ image: "web:2", debug: true });
+  });
+
+  test("reconcile to a declared version rolls back as a new change and lists a conflict it did not resolve", async () => {
+    const { nodes, link, advance } = cluster(0);
+    link(h("a"), h("b"), true);
+    const a = nodes.get(h("a"))!;
+    const v1 = await a.write("web", { set: { image: "web:1" } }, "v1");
+    await settle(advance, 5);
+    link(h("a"), h("b"), false);
+    await a.write("web", { set: { image: "web:2a", extra: 1 } }, "v2 on a");
+    await nodes.get(h("b"))!.write("web", { set: { image: "web:2b" } }, "v2 on b");
+    link(h("a"), h("b"), true);
+    await settle(advance);
+    const before = a.reconcile("web", { reason: "operator" });
+    expect((await before).conflicts.map((c) => c.key)).toEqual(["image"]);
+    const r = await a.reconcile("web", { reason: "operator", to: v1.heads });
+    expect(r.rolledBack).toEqual(["extra", "image"]);
+    expect(r.change).not.toBeNull();
+    expect(a.get("web").state.hostConfiguration.deploymentConfig).toEqual({ image: "web:1" });
+    expect(a.history("web").at(-1)!.message).toContain("reconcile: back to");
+    await settle(advance);
+    expect(nodes.get(h("b"))!.get("web").state.hostConfiguration.deploymentConfig).toEqual({ image: "web:1" });
+  });
+
+  test("reconcile to heads that never arrive reports incomplete after the write timeout and changes nothing", async () => {
+    const { nodes } = cluster(0, 100);
+    const r = await nodes.get(h("a"))!.reconcile("web", { reason: "operator", to: ["ab".repeat(32)] });
+    expect(r.incomplete).toBe(true);
+    expect(r.change).toBeNull();
   });
 });

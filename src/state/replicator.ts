@@ -16,7 +16,8 @@ import type { HostId } from "../shared/ids.ts";
 import type { Logger } from "../shared/log.ts";
 import * as replication from "../decide/replication.ts";
 import type { SyncStatus } from "../decide/replication.ts";
-import { applyEdit, history, lagBehind, toJson, type ConfigEdit, type HistoryEntry, type ServiceState, type StateDoc } from "./doc.ts";
+import { applyEdit, configAt, configConflicts, history, lagBehind, toJson, type ConfigEdit, type HistoryEntry, type ServiceState, type StateDoc } from "./doc.ts";
+import { planReconcile, type Conflict, type UnackedChange } from "../decide/reconcile.ts";
 import { openDocStore, type DocStore } from "./docstore.ts";
 import { HEADS_MAX, type StateWire } from "./wire.ts";
 
@@ -46,6 +47,28 @@ export type ReplicatorOptions = {
 
 export type WriteResult = { service: string; id: string; heads: string[]; durableOn: HostId[]; ms: number };
 
+export type ReconcileReport = {
+  service: string;
+  /** Why it ran: a failover to this host, or an operator's request. */
+  reason: "failover" | "operator";
+  atWallMs: number;
+  /** The heads reconciled to: declared by the operator, else the latest acknowledged ones this host knows. */
+  target: string[];
+  declared: boolean;
+  /** How long it waited for missing changes to arrive from the other replicas. */
+  waitedMs: number;
+  /** The target heads never arrived: nothing was changed. */
+  incomplete: boolean;
+  /** Keys set back to the target's value (or removed) by a new change. */
+  rolledBack: string[];
+  /** The change that did it, if any. */
+  change: string | null;
+  /** Changes after the target that were never acknowledged, kept (no declared target) and listed. */
+  kept: UnackedChange[];
+  /** Keys with concurrent values: the one in force and the ones set aside. */
+  conflicts: Conflict[];
+};
+
 export type ReplicaStatus = {
   service: string;
   primaryHostID: string;
@@ -73,6 +96,9 @@ type Svc = {
   theirHeads: Map<HostId, string[]>;
   /** Heads rounds in a row in which a peer and we differed while the sync protocol had nothing to send. */
   quiet: Map<HostId, number>;
+  /** The latest heads this host knows were (or may have been) acknowledged: its own acked writes, and writes it confirmed durable for others. */
+  intended: string[] | null;
+  lastReconcile: ReconcileReport | null;
   /** Bytes of sync messages sent and received, for /status and the bench. */
   bytesOut: number;
   bytesIn: number;
@@ -91,6 +117,9 @@ export type Replicator = {
   /** Time-outs and stale detection; call every few tens of ms. */
   tick(): void;
   traffic(service: string): { bytesOut: number; bytesIn: number };
+  /** Brings the configuration to the intended state (see decide/reconcile.ts) and reports what it did. */
+  reconcile(service: string, o: { reason: ReconcileReport["reason"]; to?: string[] }): Promise<ReconcileReport>;
+  lastReconciles(): ReconcileReport[];
 };
 
 export function startReplicator(o: ReplicatorOptions): Replicator {
@@ -114,6 +143,8 @@ export function startReplicator(o: ReplicatorOptions): Replicator {
       pending: new Map(),
       theirHeads: new Map(),
       quiet: new Map(),
+      intended: null,
+      lastReconcile: null,
       bytesOut: 0,
       bytesIn: 0,
     });
@@ -145,6 +176,7 @@ export function startReplicator(o: ReplicatorOptions): Replicator {
           const p = s.pending.get(fx.id);
           s.pending.delete(fx.id);
           log("info", "state", "write-acked", { service: s.cfg.name, id: fx.id, durableOn: fx.durableOn, ms: fx.ms });
+          if (p !== undefined) s.intended = p.heads;
           p?.resolve({ service: s.cfg.name, id: fx.id, heads: p.heads, durableOn: fx.durableOn, ms: fx.ms });
           break;
         }
@@ -189,6 +221,7 @@ export function startReplicator(o: ReplicatorOptions): Replicator {
     for (const [peer, reqs] of s.waiting) {
       const still = reqs.filter((r) => {
         if (!A.hasHeads(s.doc, r.heads)) return true;
+        s.intended = r.heads;
         send(s, peer, { type: "durable", service: s.cfg.name, id: r.id });
         return false;
       });
@@ -256,6 +289,7 @@ export function startReplicator(o: ReplicatorOptions): Replicator {
         }
         case "durable-request": {
           if (!s.dirty && A.hasHeads(s.doc, msg.heads)) {
+            s.intended = msg.heads;
             send(s, from, { type: "durable", service: s.cfg.name, id: msg.id });
             return;
           }
@@ -333,6 +367,39 @@ export function startReplicator(o: ReplicatorOptions): Replicator {
         for (const peer of s.sync.keys()) send(s, peer, { type: "heads", service: s.cfg.name, heads });
       }
     },
+    async reconcile(service, r) {
+      const s = svcOf(service);
+      const declared = r.to !== undefined;
+      if (declared && (r.to!.length === 0 || r.to!.some((h) => !/^[0-9a-f]{64}$/.test(h)))) throw new UmbraError("usage", "reconcile: --to takes change hashes (64 hex characters), as printed by `umbra state history --json`");
+      const target = r.to ?? s.intended ?? A.getHeads(s.doc);
+      const t0 = o.now();
+      // The target's changes may still be on their way from the others: wait for them, bounded.
+      for (let i = 0; !A.hasHeads(s.doc, target) && o.now() - t0 < o.writeTimeoutMs && i < 10_000; i++) {
+        if (s.dirty) flush(s);
+        await new Promise((res) => setTimeout(res, 20));
+      }
+      const have = A.hasHeads(s.doc, target);
+      const unacked: UnackedChange[] = have ? A.getChangesMetaSince(s.doc, target).map((m) => ({ hash: m.hash, message: m.message ?? null })) : [];
+      const plan = planReconcile({
+        current: toJson(s.doc).hostConfiguration.deploymentConfig,
+        intended: have ? configAt(s.doc, target) : null,
+        declared,
+        conflicts: configConflicts(s.doc),
+        unacked,
+      });
+      let change: string | null = null;
+      if (plan.edit !== null) {
+        s.doc = applyEdit(s.doc, plan.edit, `reconcile: back to ${target.map((h) => h.slice(0, 12)).join(",")}`, Math.floor(Date.now() / 1000));
+        s.dirty = true;
+        change = A.getHeads(s.doc)[0] ?? null;
+        flush(s);
+      }
+      const report: ReconcileReport = { service, reason: r.reason, atWallMs: Date.now(), target, declared, waitedMs: Math.round(o.now() - t0), incomplete: plan.incomplete, rolledBack: plan.rolledBack, change, kept: plan.kept, conflicts: plan.conflicts };
+      s.lastReconcile = report;
+      log(plan.incomplete || plan.conflicts.length > 0 ? "warn" : "info", "state", "reconciled", { ...report, kept: report.kept.length, conflicts: report.conflicts.map((c) => c.key) });
+      return report;
+    },
+    lastReconciles: () => [...svcs.values()].flatMap((s) => (s.lastReconcile === null ? [] : [s.lastReconcile])),
     traffic: (service) => {
       const s = svcOf(service);
       return { bytesOut: s.bytesOut, bytesIn: s.bytesIn };
