@@ -46,7 +46,8 @@ still fail, and exits 1.
   --steps T      steps of 5 ms virtual time (default 2000)
   --profile P    lan, wan or chaos: the ranges the seed draws faults from (default chaos)
   --variant V    run a deliberately broken core to see the checker catch it:
-                 double-vote, ignore-lease or no-grant-wait (default correct)
+                 double-vote, ignore-lease, no-grant-wait or local-ack (a writer
+                 that acknowledges state writes no shadow holds) (default correct)
   --trace        print the event log of each run
   --json         one JSON object per run
 example: umbra simulate --seed 1 --seeds 500 --nodes 5 --services 3
@@ -199,7 +200,7 @@ async function main(argv: string[]): Promise<void> {
       const { simulate, shrink, PROFILES } = await import("../sim/simulate.ts");
       const profile = v.profile as (typeof PROFILES)[number];
       if (!PROFILES.includes(profile)) fail(2, [`simulate: --profile must be one of ${PROFILES.join(", ")}, got "${v.profile}"`]);
-      const VARIANTS = ["correct", "double-vote", "ignore-lease", "no-grant-wait"] as const;
+      const VARIANTS = ["correct", "double-vote", "ignore-lease", "no-grant-wait", "local-ack"] as const;
       const variant = v.variant as (typeof VARIANTS)[number];
       if (!VARIANTS.includes(variant)) fail(2, [`simulate: --variant must be one of ${VARIANTS.join(", ")}, got "${v.variant}"`]);
       const a = { seed: int("seed", 0, 2 ** 31 - 1), seeds: int("seeds", 1, 1_000_000), nodes: int("nodes", 1, 15), services: int("services", 1, 32), steps: int("steps", 10, 10_000_000) };

@@ -10,7 +10,8 @@ import * as quorum from "../decide/quorum.ts";
 import type { Certificate, Persisted, QuorumConfig, QuorumEvent, QuorumMsg, QuorumState, QuorumStep } from "../decide/quorum.ts";
 import * as membership from "../decide/membership.ts";
 import type { MembershipState, SwimMsg } from "../decide/membership.ts";
-import { checkCertificate, checkEpochGrows, checkOneHolder, SimViolation } from "./invariants.ts";
+import * as replication from "../decide/replication.ts";
+import { checkAckedKept, checkCertificate, checkEpochGrows, checkOneHolder, SimViolation } from "./invariants.ts";
 
 /** Messages in flight at once; past it the network drops (a full queue). */
 export const IN_FLIGHT_MAX = 10_000;
@@ -32,7 +33,8 @@ export type Variant =
   | "correct"
   | "double-vote" // a voter forgets its vote when a rival proposal for the same epoch arrives
   | "ignore-lease" // a holder never acts on its lease running out
-  | "no-grant-wait"; // a voter votes while its grant to the old holder still runs
+  | "no-grant-wait" // a voter votes while its grant to the old holder still runs
+  | "local-ack"; // a writer acknowledges a state write before any other replica holds it
 
 export type SimOptions = {
   hosts: HostId[];
@@ -63,11 +65,28 @@ type Node = {
   skewMs: number;
   /** Whether it has the VIP up, per service, as the shell would (from take/drop effects). */
   holding: Set<string>;
+  /** State replication per service. */
+  repl: Map<string, Repl>;
 };
 
-type Packet = { atMs: number; order: number; from: HostId; to: HostId; msg: QuorumMsg | SwimMsg };
+/**
+ * A replica's state document, modelled as the set of write ids it holds (a
+ * CRDT merge is a union of changes, as Automerge's is). As in the agent's
+ * shell, a change is on disk before the host shares or confirms it, so the
+ * set is the disk: a crash keeps it, a wipe (disk lost) empties it.
+ */
+type Repl = { doc: Set<string>; machine: replication.ReplicationState; nextSyncAt: number; waiting: Array<{ id: string; from: HostId }> };
 
-const isSwim = (m: QuorumMsg | SwimMsg): m is SwimMsg => m.type === "ping" || m.type === "ack" || m.type === "ping-req";
+/** Replication messages: a sync carries every id the sender holds; a durability question and its answer. */
+type StMsg = { type: "st-sync"; service: string; ids: string[] } | { type: "st-req"; service: string; id: string } | { type: "st-ok"; service: string; id: string };
+
+type Packet = { atMs: number; order: number; from: HostId; to: HostId; msg: QuorumMsg | SwimMsg | StMsg };
+
+/** Replication timing in the simulator (virtual ms, each host's own clock). */
+const REPL = { syncEveryMs: 250, writeTimeoutMs: 2_000, staleAfterMs: 1_000, ackShadows: 1, writeProbabilityPerTick: 0.02 };
+
+const isSt = (m: QuorumMsg | SwimMsg | StMsg): m is StMsg => m.type === "st-sync" || m.type === "st-req" || m.type === "st-ok";
+const isSwim = (m: QuorumMsg | SwimMsg | StMsg): m is SwimMsg => m.type === "ping" || m.type === "ack" || m.type === "ping-req";
 
 /** SWIM timing in the simulator: the lan profile's. */
 const SWIM = { probeIntervalMs: 50, probeTimeoutMs: 20, indirectProbes: 2, suspicionTimeoutMs: 150, updatesMax: 8 };
@@ -78,6 +97,8 @@ export type Cluster = {
   nowMs(): number;
   run(untilMs: number): void;
   crash(id: HostId): void;
+  /** A crash that loses the disk (a replaced host): its state document is gone. */
+  wipe(id: HostId): void;
   restart(id: HostId): void;
   /** Hosts in different groups cannot talk; hosts in no group talk to nobody. */
   partition(groups: HostId[][]): void;
@@ -101,6 +122,10 @@ export type Cluster = {
   /** First time each host took the VIP, in order. */
   takes: Array<{ atMs: number; host: HostId; epoch: number }>;
   messagesSent: number;
+  /** Writes acknowledged to the (virtual) operator, per service. */
+  acked(service: string): Set<string>;
+  /** The write ids a host holds for a service. */
+  doc(id: HostId, service: string): Set<string>;
 };
 
 export function createCluster(o: SimOptions): Cluster {
@@ -132,11 +157,23 @@ export function createCluster(o: SimOptions): Cluster {
   for (const id of o.hosts) {
     const rate = 1 + (r.next() - 0.5) * drift;
     const skewMs = Math.floor(r.next() * 10_000);
-    const n: Node = { id, up: true, states: new Map(), members: membership.initialMembership({ self: id, peers: o.hosts.filter((h) => h !== id), ...SWIM }, skewMs), disk: new Map(), rate, skewMs, holding: new Set() };
+    const n: Node = { id, up: true, states: new Map(), members: membership.initialMembership({ self: id, peers: o.hosts.filter((h) => h !== id), ...SWIM }, skewMs), disk: new Map(), rate, skewMs, holding: new Set(), repl: new Map() };
     for (const sv of services) n.states.set(sv, quorum.initialQuorum(configFor(id, sv), null, skewMs));
+    for (const sv of services) n.repl.set(sv, freshRepl(id, sv, new Set(), skewMs));
     nodes.set(id, n);
   }
   const localNow = (n: Node): number => n.skewMs + now * n.rate;
+  function freshRepl(id: HostId, service: string, doc: Set<string>, at: number): Repl {
+    const replicas = o.candidates.filter((h) => h !== id);
+    let machine = replication.initialReplication({ service, self: id, replicas, ackShadows: variant === "local-ack" ? 0 : Math.min(REPL.ackShadows, replicas.length), writeTimeoutMs: REPL.writeTimeoutMs, staleAfterMs: REPL.staleAfterMs }, at);
+    // The mesh keeps connections to every peer; an unreachable one simply loses what is sent.
+    for (const p of replicas) machine = replication.step(machine, { type: "peer-connected", peer: p }, at).state;
+    return { doc, machine, nextSyncAt: at, waiting: [] };
+  }
+  /** Replication traffic draws from its own stream, so adding it left the quorum's runs as they were. */
+  const rr: Rng = rng((o.seed ^ 0x7e91) >>> 0);
+  const acked = new Map<string, Set<string>>(services.map((sv) => [sv, new Set<string>()]));
+  let writeSeq = 0;
   // Ticks are staggered so hosts do not move in lockstep; each ticks at its own clock's rate.
   const nextTick = new Map<HostId, number>(o.hosts.map((id) => [id, r.int(o.tickMs)]));
 
@@ -147,17 +184,91 @@ export function createCluster(o: SimOptions): Cluster {
     return groups.some((g) => g.includes(a) && g.includes(b));
   };
 
-  const send = (from: HostId, to: HostId, msg: QuorumMsg | SwimMsg): void => {
+  const send = (from: HostId, to: HostId, msg: QuorumMsg | SwimMsg | StMsg): void => {
     messagesSent += 1;
     if (from === to) {
       inFlight.push({ atMs: now, order: order++, from, to, msg });
       return;
     }
-    if (!reachable(from, to) || r.next() < net.dropRate || inFlight.length >= IN_FLIGHT_MAX) return;
-    const copies = r.next() < net.duplicateRate ? 2 : 1;
+    const g = isSt(msg) ? rr : r;
+    if (!reachable(from, to) || g.next() < net.dropRate || inFlight.length >= IN_FLIGHT_MAX) return;
+    const copies = g.next() < net.duplicateRate ? 2 : 1;
     for (let i = 0; i < copies; i++) {
-      const delay = net.delayMinMs + r.next() * (net.delayMaxMs - net.delayMinMs);
+      const delay = net.delayMinMs + g.next() * (net.delayMaxMs - net.delayMinMs);
       inFlight.push({ atMs: now + delay, order: order++, from, to, msg });
+    }
+  };
+
+  /** As the agent's replicator: the machine's effects carried out. */
+  const stepRepl = (n: Node, service: string, ev: replication.ReplicationEvent): void => {
+    const st = n.repl.get(service)!;
+    const out = replication.step(st.machine, ev, localNow(n));
+    st.machine = out.state;
+    for (const fx of out.effects) {
+      if (fx.type === "request-durable") for (const to of fx.to) send(n.id, to, { type: "st-req", service, id: fx.id });
+      else if (fx.type === "acked") {
+        acked.get(service)!.add(fx.id);
+        trace.push({ atMs: now, host: n.id, what: `${service} write-acked ${fx.id} on=${fx.durableOn.join(",")}` });
+      } else if (fx.type === "write-failed") trace.push({ atMs: now, host: n.id, what: `${service} write-failed ${fx.id} ${fx.why}` });
+    }
+  };
+
+  const syncTo = (n: Node, service: string): void => {
+    const st = n.repl.get(service)!;
+    const ids = [...st.doc].sort();
+    for (const p of o.candidates) if (p !== n.id) send(n.id, p, { type: "st-sync", service, ids });
+  };
+
+  const onSt = (n: Node, from: HostId, m: StMsg): void => {
+    const st = n.repl.get(m.service)!;
+    switch (m.type) {
+      case "st-sync": {
+        let grew = false;
+        for (const id of m.ids) {
+          if (!st.doc.has(id)) {
+            st.doc.add(id); // saved before anything below is said about it
+            grew = true;
+          }
+        }
+        const theirs = new Set(m.ids);
+        let lag = 0;
+        for (const id of st.doc) if (!theirs.has(id)) lag += 1;
+        stepRepl(n, m.service, { type: "peer-sync", peer: from, lagChanges: lag, lagBytes: lag * 100, theyLack: lag > 0, weLack: false });
+        if (grew) {
+          st.waiting = st.waiting.filter((w) => {
+            if (!st.doc.has(w.id)) return true;
+            send(n.id, w.from, { type: "st-ok", service: m.service, id: w.id });
+            return false;
+          });
+        }
+        return;
+      }
+      case "st-req":
+        if (st.doc.has(m.id)) send(n.id, from, { type: "st-ok", service: m.service, id: m.id });
+        else if (st.waiting.length < 256) st.waiting.push({ id: m.id, from });
+        return;
+      case "st-ok":
+        stepRepl(n, m.service, { type: "peer-durable", peer: from, id: m.id });
+        return;
+    }
+  };
+
+  /** The holder of a service takes writes (operators write through the VIP); every replica syncs now and then. */
+  const replTick = (n: Node): void => {
+    for (const sv of services) {
+      const st = n.repl.get(sv)!;
+      stepRepl(n, sv, { type: "tick" });
+      if (n.holding.has(sv) && rr.next() < REPL.writeProbabilityPerTick) {
+        const id = `${sv}:${n.id}:${++writeSeq}`;
+        st.doc.add(id); // durable here first
+        trace.push({ atMs: now, host: n.id, what: `${sv} write ${id}` });
+        syncTo(n, sv);
+        stepRepl(n, sv, { type: "write-durable", id });
+      }
+      if (localNow(n) >= st.nextSyncAt) {
+        st.nextSyncAt = localNow(n) + REPL.syncEveryMs;
+        syncTo(n, sv);
+      }
     }
   };
 
@@ -256,7 +367,8 @@ export function createCluster(o: SimOptions): Cluster {
         const n = nodes.get(p.to)!;
         if (n.up) {
           const m = p.msg;
-          if (isSwim(m)) applyMembership(n, { type: "received", from: p.from, msg: m });
+          if (isSt(m)) onSt(n, p.from, m);
+          else if (isSwim(m)) applyMembership(n, { type: "received", from: p.from, msg: m });
           else apply(n, serviceOf(m), { type: "received", from: p.from, msg: m });
         }
       } else {
@@ -266,6 +378,7 @@ export function createCluster(o: SimOptions): Cluster {
         if (n.up) {
           applyMembership(n, { type: "tick", rand: r.next() });
           for (const sv of services) apply(n, sv, { type: "tick", rand: r.next() });
+          replTick(n);
         }
       }
     }
@@ -281,12 +394,22 @@ export function createCluster(o: SimOptions): Cluster {
       n.holding.clear(); // a crashed host's VIPs go with it (the agent removes stale ones at start)
       trace.push({ atMs: now, host: id, what: "crash" });
     },
+    wipe(id) {
+      const n = nodes.get(id)!;
+      n.up = false;
+      n.holding.clear();
+      for (const st of n.repl.values()) st.doc = new Set();
+      trace.push({ atMs: now, host: id, what: "crash, disk lost" });
+      // The only fault that destroys data: every acknowledged write must still be somewhere.
+      for (const sv of services) checkAckedKept(sv, acked.get(sv)!, [...nodes.values()].map((x) => x.repl.get(sv)!.doc), `after ${id} lost its disk`);
+    },
     restart(id) {
       const n = nodes.get(id)!;
       n.up = true;
       n.holding.clear(); // a restart is a crash first; the agent removes stale VIPs at start
       for (const sv of services) n.states.set(sv, quorum.initialQuorum(configFor(id, sv), n.disk.get(sv) ?? null, localNow(n)));
       n.members = membership.initialMembership({ self: id, peers: o.hosts.filter((h) => h !== id), ...SWIM }, localNow(n));
+      for (const sv of services) n.repl.set(sv, freshRepl(id, sv, n.repl.get(sv)!.doc, localNow(n)));
       trace.push({ atMs: now, host: id, what: "restart" });
     },
     partition(g) {
@@ -321,6 +444,8 @@ export function createCluster(o: SimOptions): Cluster {
     get messagesSent() {
       return messagesSent;
     },
+    acked: (sv) => acked.get(sv)!,
+    doc: (id, sv) => nodes.get(id)!.repl.get(sv)!.doc,
   };
 }
 
@@ -332,6 +457,7 @@ function serviceOf(m: QuorumMsg): string {
 function broken(variant: Variant, s: QuorumState, ev: QuorumEvent, t: number): QuorumStep {
   switch (variant) {
     case "correct":
+    case "local-ack": // breaks replication, not the quorum (see freshRepl)
       return quorum.step(s, ev, t);
     case "double-vote":
       // Forget the vote of this epoch when a rival proposal for it arrives.

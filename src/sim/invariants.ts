@@ -29,3 +29,16 @@ export function checkEpochGrows(before: QuorumState, after: QuorumState, host: H
   if (after.epoch < before.epoch) throw new SimViolation(`${host}: ${after.config.service} epoch went back from ${before.epoch} to ${after.epoch}`);
   if (after.votedEpoch < before.votedEpoch) throw new SimViolation(`${host}: ${after.config.service} vote went back from epoch ${before.votedEpoch} to ${after.votedEpoch}`);
 }
+
+/** 3. No acknowledged write is lost: each is still held by some host (up or down: a disk survives a crash). */
+export function checkAckedKept(service: string, acked: ReadonlySet<string>, docs: ReadonlyArray<ReadonlySet<string>>, when: string): void {
+  for (const id of acked) {
+    if (!docs.some((d) => d.has(id))) throw new SimViolation(`acknowledged write lost: ${service} write ${id} is on no host ${when}`);
+  }
+}
+
+/** 3, after healing: the service's holder holds every acknowledged write. */
+export function checkHolderHasAcked(service: string, holder: HostId, acked: ReadonlySet<string>, doc: ReadonlySet<string>): void {
+  const missing = [...acked].filter((id) => !doc.has(id));
+  if (missing.length > 0) throw new SimViolation(`acknowledged write lost: ${service} holder ${holder} lacks ${missing.length} acknowledged write(s) (${missing.slice(0, 3).join(", ")}) after healing`);
+}

@@ -7,18 +7,20 @@ import type { Variant } from "./cluster.ts";
 import { REGRESSIONS } from "./regressions.ts";
 
 describe("simulator", () => {
-  test("500 chaos seeds (3 and 5 hosts, 2 services, 2000 steps): zero violations, services mostly held", () => {
+  test("500 chaos seeds (3 and 5 hosts, 2 services, 2000 steps): zero violations (no acknowledged write lost either), services mostly held", () => {
     const failures: string[] = [];
     let availability = 0;
+    let acked = 0;
     for (let seed = 1; seed <= 500; seed++) {
       const nodes = seed % 5 === 0 ? 5 : 3;
-      const r = simulate({ seed, nodes, services: 2, steps: 2000, profile: "chaos" });
+      const r = simulate({ seed, nodes, services: 2, steps: 2000, profile: "chaos", onEnd: (c) => (acked += c.services.reduce((n, sv) => n + c.acked(sv).size, 0)) });
       if (!r.ok) failures.push(`umbra simulate --seed ${seed} --nodes ${nodes} --services 2 --steps 2000 --profile chaos: ${r.violation}`);
       availability += r.availability;
     }
     expect(failures).toEqual([]);
     // chaos drops up to 30% of messages and partitions often; a holder still serves most of the time
     expect(availability / 500).toBeGreaterThan(0.5);
+    expect(acked).toBeGreaterThan(500); // the writes invariant 3 guards did happen
   }, 120_000);
 
   test.each(REGRESSIONS)("regression: seed $seed ($why)", (args) => {
@@ -39,6 +41,7 @@ describe("simulator", () => {
     ["double-vote", /two certificates|vote went back|two VIP holders/],
     ["ignore-lease", /two VIP holders|two valid leases/],
     ["no-grant-wait", /two VIP holders|two valid leases|two certificates/],
+    ["local-ack", /acknowledged write lost/],
   ])("a broken core (%s) is caught within 50 seeds", (variant, kind) => {
     let caught: string | null = null;
     for (let seed = 1; seed <= 50 && caught === null; seed++) {

@@ -7,7 +7,7 @@
 import { rng } from "../shared/rng.ts";
 import type { HostId } from "../shared/ids.ts";
 import { createCluster, type Cluster, type Variant } from "./cluster.ts";
-import { SimViolation } from "./invariants.ts";
+import { checkHolderHasAcked, SimViolation } from "./invariants.ts";
 
 export const PROFILES = ["lan", "wan", "chaos"] as const;
 export type Profile = (typeof PROFILES)[number];
@@ -67,7 +67,7 @@ export function hashTrace(trace: Array<{ atMs: number; host: string; what: strin
 
 /** One fault of the schedule; the seed draws the schedule, the shrinker cuts it down. */
 export type Fault =
-  | { atMs: number; kind: "crash" | "restart"; host: string }
+  | { atMs: number; kind: "crash" | "restart" | "wipe"; host: string }
   | { atMs: number; kind: "cut"; from: string; to: string }
   | { atMs: number; kind: "partition"; side: string[] }
   | { atMs: number; kind: "heal" };
@@ -106,8 +106,17 @@ export function drawSchedule(a: SimArgs): { params: FaultParams; schedule: Fault
       schedule.push({ atMs: t, kind: "partition", side: hosts.filter(() => r.next() < 0.5) });
     } else schedule.push({ atMs: t, kind: "heal" });
   }
+  // At most ackShadows (1) hosts lose their disk per run: more could lose an
+  // acknowledged write by design. Drawn from their own stream, so the rest
+  // of every seed's schedule is as it was before wipes existed.
+  const w = rng((a.seed ^ 0x3195) >>> 0);
+  const crashes = schedule.filter((f) => f.kind === "crash");
+  if (crashes.length > 0 && w.next() < WIPE_SHARE) (crashes[w.int(crashes.length)] as { kind: string }).kind = "wipe";
   return { params: p, schedule };
 }
+
+/** Share of seeds in which one crash also loses the host's disk. */
+export const WIPE_SHARE = 0.3;
 
 export function simulate(a: SimArgs): SimResult {
   const { params, schedule } = drawSchedule(a);
@@ -140,6 +149,9 @@ export function runSchedule(a: SimArgs, p: FaultParams, schedule: Fault[]): SimR
         case "crash":
           c.crash(f.host as HostId);
           break;
+        case "wipe":
+          c.wipe(f.host as HostId);
+          break;
         case "restart":
           c.restart(f.host as HostId);
           break;
@@ -165,6 +177,7 @@ export function runSchedule(a: SimArgs, p: FaultParams, schedule: Fault[]): SimR
     for (const sv of c.services) {
       const holders = c.holdersOf(sv);
       if (holders.length !== 1) throw new SimViolation(`liveness: ${sv} has ${holders.length} holders ${LIVENESS_BUDGET_MS} ms after healing with every host up`);
+      checkHolderHasAcked(sv, holders[0]!, c.acked(sv), c.doc(holders[0]!, sv));
     }
   } catch (e) {
     if (!(e instanceof SimViolation) && !(e instanceof Error && e.name === "AssertionError")) throw e;
