@@ -75,6 +75,19 @@ describe("voter", () => {
     expect(sends(out.effects, "vote")).toHaveLength(0);
   });
 
+  test("signs a predicted move only when its own forecast sees the holder running out, and not the target", () => {
+    // h3 knows h1 as holder of epoch 1; h1 proposes to hand over to h2 because its forecast says so.
+    let s = freshVoter(h3);
+    s = q.step(s, { type: "received", from: h1, msg: { type: "certificate", inPerson: false, cert: { service: "web", epoch: 1, holder: h1, from: null, reason: "initial", votes: [{ voter: h1, sig: "" }, { voter: h2, sig: "" }] } } }, 1000).state;
+    const predicted = propose(2, h2, { reason: "predicted", from: h1, proposer: h1 });
+    expect(sends(q.step(s, { type: "received", from: h1, msg: predicted }, 1100).effects, "vote")).toHaveLength(0);
+    const disagrees = q.step(s, { type: "forecast", predicted: [h1, h2] }, 1100).state;
+    expect(sends(q.step(disagrees, { type: "received", from: h1, msg: predicted }, 1101).effects, "vote")).toHaveLength(0);
+    const agrees = q.step(s, { type: "forecast", predicted: [h1] }, 1100).state;
+    // a planned move: no wait for the holder's grant to run out
+    expect(sends(q.step(agrees, { type: "received", from: h1, msg: predicted }, 1101).effects, "vote").map((f) => f.to)).toEqual([h1]);
+  });
+
   test("holds its vote while its grant to the holder runs, and casts it when the grant expires", () => {
     let s = freshVoter(h3);
     s = q.step(s, { type: "received", from: h1, msg: { type: "certificate", inPerson: false, cert: { service: "web", epoch: 1, holder: h1, from: null, reason: "initial", votes: [{ voter: h1, sig: "" }, { voter: h2, sig: "" }] } } }, 400).state;

@@ -20,7 +20,11 @@ import type { HostId } from "../shared/ids.ts";
 export type Reason =
   | "initial" // no holder has ever been certified
   | "holder-lost" // the holder stopped renewing its lease
-  | "handover"; // the holder asked to hand over in person (planned move)
+  | "handover" // the holder asked to hand over in person (planned move)
+  | "predicted"; // the holder's forecast sees a resource running out: a planned move, signed only by voters whose own forecast agrees
+
+/** A move the holder itself starts, handing over in person (no lease wait). */
+export const isPlanned = (r: Reason): boolean => r === "handover" || r === "predicted";
 
 export type Vote = { voter: HostId; sig: string };
 
@@ -135,6 +139,8 @@ export type QuorumState = {
   pendingProposal: Extract<QuorumMsg, { type: "propose" }> | null;
   /** Hosts the membership view says are alive, for choosing a new holder. */
   alive: HostId[];
+  /** Hosts this host's own forecast (its samples, the beacons it got) says will exhaust a resource: it signs a "predicted" move only away from one of these. */
+  predicted: HostId[];
   /** When this host first saw the holder as lost (or no holder at all); ranks wait from here. */
   lostSinceMs: number | null;
   /** As proposer: the proposal it is gathering votes for. */
@@ -160,7 +166,8 @@ export type QuorumEvent =
   | { type: "tick"; rand: number } // rand in [0,1), drawn by the caller
   | { type: "received"; from: HostId; msg: QuorumMsg }
   | { type: "membership"; alive: HostId[] }
-  | { type: "handover-requested"; to: HostId };
+  | { type: "handover-requested"; to: HostId; reason?: "handover" | "predicted" }
+  | { type: "forecast"; predicted: HostId[] }; // this host's view of who is predicted to exhaust
 
 export type QuorumEffect =
   | { type: "persist"; record: Persisted } // write durably before the sends that follow
@@ -223,6 +230,7 @@ export function initialQuorum(config: QuorumConfig, persisted: Persisted | null,
     noVoteBeforeMs: nowMs + config.leaseMs,
     pendingProposal: null,
     alive: [...config.hosts],
+    predicted: [],
     lostSinceMs: null,
     proposal: null,
     rejectedEpochMax: 0,
@@ -254,7 +262,10 @@ export function step(s0: QuorumState, e: QuorumEvent, nowMs: number): QuorumStep
       s.alive = [...e.alive];
       break;
     case "handover-requested":
-      onHandoverRequested(s, fx, e.to);
+      onHandoverRequested(s, fx, e.to, e.reason ?? "handover");
+      break;
+    case "forecast":
+      s.predicted = [...e.predicted];
       break;
     default:
       assertNever(e);
@@ -477,6 +488,10 @@ function reasonSupported(s: QuorumState, p: Extract<QuorumMsg, { type: "propose"
     case "handover":
       // Only the holder itself may hand over, and only from the epoch we know.
       return p.from === s.holder && p.proposer === s.holder && p.holder !== s.holder;
+    case "predicted":
+      // As a handover, and our own forecast must see the holder running out
+      // (and not the host it hands over to).
+      return p.from !== null && p.from === s.holder && p.proposer === s.holder && p.holder !== s.holder && s.predicted.includes(p.from) && !s.predicted.includes(p.holder);
     default:
       return assertNever(p.reason);
   }
@@ -485,7 +500,7 @@ function reasonSupported(s: QuorumState, p: Extract<QuorumMsg, { type: "propose"
 /** Timing conditions for a vote: no live grant (except to a holder handing over), past the reboot wait. */
 function mayVoteNow(s: QuorumState, p: Extract<QuorumMsg, { type: "propose" }>): boolean {
   if (s.nowMs < s.noVoteBeforeMs) return false;
-  if (p.reason === "handover") return true;
+  if (isPlanned(p.reason)) return true;
   if (p.reason === "holder-lost" && !holderLost(s)) return false;
   return s.nowMs >= s.grantUntilMs;
 }
@@ -517,7 +532,7 @@ function onVote(s: QuorumState, fx: QuorumEffect[], v: Extract<QuorumMsg, { type
   const cert: Certificate = { service: c.service, epoch: p.epoch, holder: p.holder, from: p.from, reason: p.reason, votes };
   const firstSentAtMs = p.firstSentAtMs;
   s.proposal = null;
-  if (p.reason === "handover") {
+  if (isPlanned(p.reason)) {
     // The old holder formed the certificate: drop the VIP first, then tell
     // the new holder in person, so it can take the VIP at once.
     assert(p.from === c.self, "only the holder hands over");
@@ -551,10 +566,10 @@ function onCertificate(s: QuorumState, fx: QuorumEffect[], from: HostId, cert: C
   adoptCertificate(s, fx, cert);
   if (cert.holder !== c.self) return;
   // Named holder by someone else's proposal or by a handover.
-  if (cert.reason === "handover" && !(inPerson && from === cert.from)) {
+  if (isPlanned(cert.reason) && !(inPerson && from === cert.from)) {
     s.takeNotBeforeMs = s.nowMs + handoverWaitMs(c);
   }
-  if (cert.reason === "handover" && inPerson && from === cert.from) {
+  if (isPlanned(cert.reason) && inPerson && from === cert.from) {
     // The old holder dropped the VIP before it sent this; our lease counts
     // from the voters' grants, which we renew at once.
     s.takeNotBeforeMs = s.nowMs;
@@ -596,7 +611,7 @@ function adoptCertificate(s: QuorumState, fx: QuorumEffect[], cert: Certificate)
   if (wasHolder && cert.holder !== c.self) {
     if (s.vipUp) {
       s.vipUp = false;
-      fx.push({ type: "drop-vip", epoch: cert.epoch, why: cert.reason === "handover" ? "handover" : "superseded" });
+      fx.push({ type: "drop-vip", epoch: cert.epoch, why: isPlanned(cert.reason) ? "handover" : "superseded" });
     }
     s.role = Role.follower;
     s.leaseUntilMs = 0;
@@ -662,7 +677,7 @@ function becomeHolderIfLeased(s: QuorumState, fx: QuorumEffect[]): void {
   }
 }
 
-function onHandoverRequested(s: QuorumState, fx: QuorumEffect[], to: HostId): void {
+function onHandoverRequested(s: QuorumState, fx: QuorumEffect[], to: HostId, reason: "handover" | "predicted"): void {
   const c = s.config;
   if (s.holder !== c.self || s.role !== Role.holding || !c.candidates.includes(to) || to === c.self) return;
   if (s.proposal !== null) return;
@@ -671,7 +686,7 @@ function onHandoverRequested(s: QuorumState, fx: QuorumEffect[], to: HostId): vo
     epoch: Math.max(s.epoch, s.votedEpoch, s.rejectedEpochMax) + 1,
     holder: to,
     from: c.self,
-    reason: "handover",
+    reason,
     firstSentAtMs: s.nowMs,
     lastSentAtMs: s.nowMs,
     votes: [],

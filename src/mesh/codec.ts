@@ -47,7 +47,7 @@ const TAG = {
 } as const satisfies Record<WireMsg["type"], number>;
 
 const STATUS: MemberStatus[] = ["alive", "suspect", "dead"];
-const REASONS: Reason[] = ["initial", "holder-lost", "handover"];
+const REASONS: Reason[] = ["initial", "holder-lost", "handover", "predicted"]; // index on the wire: only append
 
 type State = { start: number; end: number; buffer: Uint8Array | null };
 
