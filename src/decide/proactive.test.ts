@@ -1,0 +1,57 @@
+import { expect, test } from "bun:test";
+import type { HostId } from "../shared/ids.ts";
+import { initialProactive, step, type ProactiveEffect, type ProactiveEvent, type ProactiveState } from "./proactive.ts";
+
+const h = (s: string) => s as HostId;
+const cfg = { self: h("h1"), threshold: 0.8, sustainMs: 3_000, staleMs: 5_000, cooldownMs: 10_000 };
+const held = [{ service: "web", candidates: [h("h1"), h("h2"), h("h3")], alive: [h("h1"), h("h2"), h("h3")] }];
+
+function run(evs: Array<[ProactiveEvent, number]>, s0: ProactiveState = initialProactive(cfg, 0)) {
+  let s = s0;
+  const fx: Array<ProactiveEffect & { at: number }> = [];
+  for (const [e, t] of evs) {
+    const out = step(s, e, t);
+    s = out.state;
+    for (const f of out.effects) fx.push({ ...f, at: t });
+  }
+  return { s, fx };
+}
+
+test("a probability that stays high for sustainMs on the holder asks to hand over to the best healthy shadow, once per cooldown", () => {
+  const evs: Array<[ProactiveEvent, number]> = [];
+  for (let t = 0; t <= 15_000; t += 1_000) {
+    evs.push([{ type: "forecast", host: h("h1"), probability: t < 2_000 ? 0.1 : 0.95 }, t]);
+    evs.push([{ type: "tick", holding: held }, t]);
+  }
+  const { fx } = run(evs);
+  const asks = fx.filter((f) => f.type === "request-handover");
+  expect(asks.map((f) => f.at)).toEqual([5_000, 15_000]);
+  expect(asks[0]).toMatchObject({ service: "web", to: "h2", probability: 0.95, sinceMs: 2_000 });
+  expect(fx.find((f) => f.type === "predicted-changed")).toMatchObject({ predicted: ["h1"], at: 5_000 });
+});
+
+test("one dip below the threshold restarts the clock; a stale forecast predicts nothing", () => {
+  const dip = run([
+    [{ type: "forecast", host: h("h1"), probability: 0.9 }, 0],
+    [{ type: "forecast", host: h("h1"), probability: 0.5 }, 2_000],
+    [{ type: "forecast", host: h("h1"), probability: 0.9 }, 2_500],
+    [{ type: "tick", holding: held }, 5_000],
+  ]);
+  expect(dip.fx.filter((f) => f.type === "request-handover")).toEqual([]);
+  const stale = run([
+    [{ type: "forecast", host: h("h2"), probability: 0.9 }, 0],
+    [{ type: "forecast", host: h("h2"), probability: 0.9 }, 3_000],
+    [{ type: "tick", holding: [] }, 4_000],
+    [{ type: "tick", holding: [] }, 9_000],
+  ]);
+  expect(stale.fx.map((f) => (f.type === "predicted-changed" ? f.predicted.join(",") : f.type))).toEqual(["h2", ""]);
+});
+
+test("no healthy place to go: it stays (the reactive path remains)", () => {
+  const { fx } = run([
+    [{ type: "forecast", host: h("h1"), probability: 0.9 }, 0],
+    [{ type: "forecast", host: h("h2"), probability: 0.9 }, 0],
+    [{ type: "tick", holding: [{ service: "web", candidates: [h("h1"), h("h2"), h("h3")], alive: [h("h1"), h("h2")] }] }, 4_000],
+  ]);
+  expect(fx.filter((f) => f.type === "request-handover")).toEqual([]);
+});

@@ -1,0 +1,104 @@
+// Proactive failover, as a pure machine: turns exhaustion probabilities
+// (this host's own forecast of itself and of its peers, from their beacons)
+// into (1) the set of hosts this host believes will run out of a resource,
+// which the quorum machines use to judge a "predicted" proposal, and (2) on
+// the holder of a service, a request to hand the service over in person
+// before the failure, once its own probability stayed high long enough.
+//
+// A single high reading is noise; the probability must stay at or above the
+// threshold for `sustainMs`. A host whose forecast has not been refreshed
+// within `staleMs` is not predicted (no news is not bad news here: the
+// reactive path covers a host that goes silent).
+
+import { assert, assertNever } from "../shared/assert.ts";
+import type { HostId } from "../shared/ids.ts";
+
+export type ProactiveConfig = {
+  self: HostId;
+  /** Exhaustion probability at or above which a host counts as running out. */
+  threshold: number;
+  /** ...for at least this long. */
+  sustainMs: number;
+  /** A forecast older than this says nothing. */
+  staleMs: number;
+  /** After asking to move a service, wait this long before asking again (the move may have failed). */
+  cooldownMs: number;
+};
+
+type HostView = { readonly probability: number; readonly atMs: number; readonly aboveSinceMs: number | null };
+
+export type ProactiveState = {
+  readonly config: ProactiveConfig;
+  readonly hosts: Readonly<Record<string, HostView>>;
+  readonly predicted: readonly HostId[];
+  /** When this host last asked to move each service. */
+  readonly requestedAtMs: Readonly<Record<string, number>>;
+  readonly nowMs: number;
+};
+
+export type ServiceHeld = {
+  service: string;
+  /** Who may take it, best first (primary, then shadows), self included or not. */
+  candidates: HostId[];
+  /** Hosts the membership view holds alive. */
+  alive: HostId[];
+};
+
+export type ProactiveEvent =
+  | { type: "forecast"; host: HostId; probability: number } // a fresh exhaustion probability for a host
+  | { type: "tick"; holding: ServiceHeld[] }; // the services this host holds now
+
+export type ProactiveEffect =
+  | { type: "predicted-changed"; predicted: HostId[] }
+  | { type: "request-handover"; service: string; to: HostId; probability: number; sinceMs: number };
+
+export type ProactiveStep = { state: ProactiveState; effects: ProactiveEffect[] };
+
+export function initialProactive(config: ProactiveConfig, nowMs: number): ProactiveState {
+  assert(config.threshold > 0 && config.threshold <= 1, "threshold is a probability in (0, 1]");
+  assert(config.sustainMs >= 0 && config.staleMs > 0 && config.cooldownMs >= 0, "durations are sane");
+  return { config, hosts: {}, predicted: [], requestedAtMs: {}, nowMs };
+}
+
+export function step(s: ProactiveState, e: ProactiveEvent, nowMs: number): ProactiveStep {
+  assert(nowMs >= s.nowMs, "time does not move backwards");
+  const c = s.config;
+  const fx: ProactiveEffect[] = [];
+  let hosts = s.hosts;
+  let requestedAtMs = s.requestedAtMs;
+  switch (e.type) {
+    case "forecast": {
+      assert(e.probability >= 0 && e.probability <= 1, "a probability is in [0, 1]");
+      const prev = hosts[e.host];
+      const above = e.probability >= c.threshold;
+      const aboveSinceMs = above ? (prev?.aboveSinceMs ?? nowMs) : null;
+      hosts = { ...hosts, [e.host]: { probability: e.probability, atMs: nowMs, aboveSinceMs } };
+      break;
+    }
+    case "tick": {
+      const self = hosts[c.self];
+      const selfPredicted = isPredicted(self, c, nowMs);
+      if (!selfPredicted) break;
+      for (const h of e.holding) {
+        const last = requestedAtMs[h.service];
+        if (last !== undefined && nowMs - last < c.cooldownMs) continue;
+        const to = h.candidates.find((x) => x !== c.self && h.alive.includes(x) && !isPredicted(hosts[x], c, nowMs));
+        if (to === undefined) continue; // nowhere better to go: stay, the reactive path remains
+        requestedAtMs = { ...requestedAtMs, [h.service]: nowMs };
+        fx.push({ type: "request-handover", service: h.service, to, probability: self!.probability, sinceMs: self!.aboveSinceMs! });
+      }
+      break;
+    }
+    default:
+      assertNever(e);
+  }
+  const predicted = Object.keys(hosts)
+    .filter((id) => isPredicted(hosts[id], c, nowMs))
+    .sort() as HostId[];
+  if (predicted.join(",") !== s.predicted.join(",")) fx.unshift({ type: "predicted-changed", predicted });
+  return { state: { config: c, hosts, predicted, requestedAtMs, nowMs }, effects: fx };
+}
+
+function isPredicted(v: HostView | undefined, c: ProactiveConfig, nowMs: number): boolean {
+  return v !== undefined && v.aboveSinceMs !== null && nowMs - v.atMs <= c.staleMs && nowMs - v.aboveSinceMs >= c.sustainMs;
+}
