@@ -19,6 +19,7 @@ import type { Certificate, QuorumMsg } from "../decide/quorum.ts";
 import { openMesh, parseHostPort, type Mesh } from "../mesh/swarm.ts";
 import { voteSigningBytes, type WireMsg } from "../mesh/codec.ts";
 import { startBackgroundSampler } from "../probe/index.ts";
+import { startReplaySampler } from "../probe/replay.ts";
 import type { HostSample } from "../probe/index.ts";
 import { addVip, removeVip, runHook } from "../actuate/index.ts";
 import { createApi, serveApi } from "../api/index.ts";
@@ -427,14 +428,16 @@ export async function startAgent(config: Config): Promise<Agent> {
   }, t.tickMs);
 
   // ------------------------------------------------------------ probe and beacons
-  const sampler = startBackgroundSampler(
-    config.probe.intervalMs,
-    (sample) => {
-      latestSample = { ...sample, networkLatency: medianLatency() };
-      for (const h of connected) mesh.send(h, { type: "beacon", sentAtWallMs: Date.now(), metrics: latestSample });
-    },
-    (message) => log("warn", "probe", "sample-failed", { error: message }),
-  );
+  const onSample = (sample: HostSample) => {
+    latestSample = { ...sample, networkLatency: medianLatency() };
+    for (const h of connected) mesh.send(h, { type: "beacon", sentAtWallMs: Date.now(), metrics: latestSample });
+  };
+  const replay = config.probe.replay;
+  const sampler =
+    replay === undefined
+      ? startBackgroundSampler(config.probe.intervalMs, onSample, (message) => log("warn", "probe", "sample-failed", { error: message }))
+      : startReplaySampler(replay, onSample, () => log("info", "probe", "replay-ended", { file: replay.file }));
+  if (replay !== undefined) log("info", "probe", "replaying", { file: replay.file, metric: replay.metric, speed: replay.speed });
 
   function medianLatency(): number | null {
     const all = [...rtts.values()].map((xs) => median(xs)).filter((x): x is number => x !== null);

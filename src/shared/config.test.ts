@@ -161,3 +161,19 @@ describe("limits other parts rely on are checked here", () => {
     expect((err as UmbraError).context.issues).toEqual(expected.map((l) => `/x/u.toml: ${l}`));
   });
 });
+
+describe("probe.replay and ackShadows", () => {
+  test("a replay file is resolved against the config's folder; a bad metric names the choices", () => {
+    const withReplay = GOOD.replace('bootstrap = ["198.51.100.2:49737"]', 'bootstrap = ["198.51.100.2:49737"]\n[probe]\nreplay = { file = "series/leak.csv", metric = "memoryUsage", speed = 600 }');
+    const c = parseConfig(withReplay, "/etc/umbra/umbra.toml");
+    expect(c.probe.replay).toEqual({ file: "/etc/umbra/series/leak.csv", metric: "memoryUsage", speed: 600, scale: 1, loop: false });
+    const bad = withReplay.replace('metric = "memoryUsage"', 'metric = "ram"');
+    expect(() => parseConfig(bad, "u.toml")).toThrow('u.toml: probe.replay.metric');
+  });
+
+  test("ackShadows above the number of shadows can never be met and is refused", () => {
+    const c = GOOD.replace('shadows = ["h2", "h3"]', 'shadows = ["h2", "h3"]\nackShadows = 3');
+    expect(() => parseConfig(c, "u.toml")).toThrow("u.toml: services[0].ackShadows: 3 is more than the 2 shadow(s) listed");
+    expect(parseConfig(GOOD, "u.toml").services[0]!.ackShadows).toBe(1);
+  });
+});

@@ -2,6 +2,7 @@
 // then passed down fully resolved. A bad file names the file, the key path
 // and what is wrong, one issue a line, and nothing starts.
 
+import { REPLAY_METRICS } from "../probe/replay.ts";
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { isIPv4, isIPv6 } from "node:net";
@@ -126,7 +127,23 @@ const FileSchema = z
     stateDir: z.string().min(1).optional(),
     logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),
     labels: labels.default({}),
-    probe: z.object({ intervalMs: ms(100, 3_600_000).default(1000) }).strict().default({ intervalMs: 1000 }),
+    probe: z
+      .object({
+        intervalMs: ms(100, 3_600_000).default(1000),
+        /** Play a recorded `timestamp,value` CSV into one metric instead of sampling this host (demos, tests, what-if runs). */
+        replay: z
+          .object({
+            file: z.string().min(1),
+            metric: z.enum(REPLAY_METRICS),
+            speed: z.number().positive().max(1e7).default(300),
+            scale: z.number().finite().default(1),
+            loop: z.boolean().default(false),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .default({ intervalMs: 1000 }),
     timing: TimingSchema.default({}),
     hosts: z
       .array(
@@ -208,6 +225,7 @@ export function parseConfig(text: string, path: string): Config {
     ...f,
     path,
     keyFile: abs(f.keyFile),
+    probe: f.probe.replay === undefined ? f.probe : { ...f.probe, replay: { ...f.probe.replay, file: abs(f.probe.replay.file) } },
     stateDir: abs(f.stateDir ?? "state"),
     timing: { ...PROFILES[f.profile], ...f.timing } as Timing,
     services: f.services.map((s) => ({

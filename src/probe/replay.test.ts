@@ -1,0 +1,35 @@
+import { expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseSeries, sampleOf, startReplaySampler } from "./replay.ts";
+import type { HostSample } from "./types.ts";
+
+test("parses NAB's CSV; says which line is wrong and why", () => {
+  const rows = parseSeries("timestamp,value\n2014-03-07 03:41:00,45.868\n2014-03-07 03:46:00,47.606\n", "x.csv");
+  expect(rows).toEqual([{ ts: Date.parse("2014-03-07T03:41:00Z"), value: 45.868 }, { ts: Date.parse("2014-03-07T03:46:00Z"), value: 47.606 }]);
+  expect(() => parseSeries("time,v\n", "x.csv")).toThrow('x.csv:1: expected the header "timestamp,value"');
+  expect(() => parseSeries("timestamp,value\n2014-03-07 03:41:00,abc\n2014-03-07 03:46:00,1", "x.csv")).toThrow('x.csv:2: "abc" is not a number');
+  expect(() => parseSeries("timestamp,value\n2014-03-07 03:46:00,1\n2014-03-07 03:41:00,2", "x.csv")).toThrow("x.csv:3: timestamps must increase");
+  expect(() => parseSeries("timestamp,value\nyesterday,1\n2014-03-07 03:41:00,2", "x.csv")).toThrow('x.csv:2: "yesterday" is not a timestamp');
+});
+
+test("a row becomes a sample of the chosen metric, scaled, with the series' own time", () => {
+  expect(sampleOf({ ts: 5, value: 87 }, "memoryUsage", 0.01)).toMatchObject({ ts: 5, memoryUsage: 0.87, cpuLoad: 0 });
+});
+
+test("plays the rows in order at the speed-up, then ends", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "umbra-replay-"));
+  try {
+    const f = join(dir, "s.csv");
+    // 5 rows, 5 minutes apart; speed 30000: 10 ms apart in real time
+    writeFileSync(f, "timestamp,value\n" + [0, 1, 2, 3, 4].map((k) => `2014-03-07 00:${String(k * 5).padStart(2, "0")}:00,${k}`).join("\n"));
+    const got: HostSample[] = [];
+    const t0 = performance.now();
+    await new Promise<void>((res) => startReplaySampler({ file: f, metric: "cpuLoad", speed: 30_000, scale: 1, loop: false }, (s) => got.push(s), res));
+    expect(got.map((s) => s.cpuLoad)).toEqual([0, 1, 2, 3, 4]);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(38);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
