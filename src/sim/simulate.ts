@@ -31,6 +31,10 @@ export type SimResult = {
   availability: number;
   messages: number;
   faults: number;
+  /** State writes acknowledged (all services), which invariant 3 then guards. */
+  ackedWrites: number;
+  /** Hosts that lost their disk in this run (0 or 1). */
+  diskLosses: number;
   traceHash: string;
   trace: Array<{ atMs: number; host: string; what: string }>;
 };
@@ -196,6 +200,8 @@ export function runSchedule(a: SimArgs, p: FaultParams, schedule: Fault[]): SimR
     availability,
     messages: c.messagesSent,
     faults,
+    ackedWrites: c.services.reduce((n, sv) => n + c.acked(sv).size, 0),
+    diskLosses: schedule.filter((f) => f.kind === "wipe").length,
     traceHash: hashTrace(c.trace),
     trace: c.trace,
   };
