@@ -55,6 +55,31 @@ describe.skipIf(!isRoot)("netns", () => {
     await topo?.destroy();
   });
 
+  test("umbra release removes this host's configured VIPs (what systemd runs after a kill -9), and says which were absent", async () => {
+    const { writeFileSync, mkdtempSync, rmSync } = await import("node:fs");
+    const { join, resolve } = await import("node:path");
+    const { tmpdir } = await import("node:os");
+    const dir = mkdtempSync(join(tmpdir(), "umbra-release-"));
+    try {
+      const cfg = join(dir, "a.toml");
+      writeFileSync(cfg, [
+        'cluster = "t"', 'host = "a"', 'keyFile = "a.key"',
+        "[[hosts]]", 'id = "a"', `publicKey = "${"a".repeat(64)}"`, "[[hosts]]", 'id = "b"', `publicKey = "${"b".repeat(64)}"`,
+        "[[services]]", 'name = "web"', 'vip = "198.51.100.40/24"', 'interface = "eth0"', 'primary = "a"', 'shadows = ["b"]',
+        "[[services]]", 'name = "db"', 'vip = "2001:db8::41/64"', 'interface = "eth0"', 'primary = "a"', 'shadows = ["b"]',
+        "[[services]]", 'name = "gone"', 'vip = "198.51.100.42/24"', 'interface = "eth9"', 'primary = "a"', 'shadows = ["b"]',
+      ].join("\n"));
+      await addVip({ cidr: "198.51.100.40/24", iface: "eth0" }, inHost("a"), recorder().log);
+      const ROOT = resolve(import.meta.dir, "../..");
+      const r = await topo.exec("a", [join(ROOT, "node_modules/.bin/node"), join(ROOT, "src/cli/main.ts"), "release", "--config", cfg, "--json"]);
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout)).toEqual({ removed: ["198.51.100.40/24"], absent: ["2001:db8::41/64", "198.51.100.42/24"], failed: [] });
+      expect(await vipPresent({ cidr: "198.51.100.40/24", iface: "eth0" }, inHost("a"))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("IPv4: add announces, a move repoints the client, remove is idempotent", async () => {
     const vip = { cidr: "198.51.100.30/24", iface: "eth0" };
     const rec = recorder();

@@ -18,6 +18,7 @@ commands:
                                run a hyperdht bootstrap node (for sites without internet)
   status [--api HOST:PORT] [--json]
                                show what the local agent sees
+  release --config FILE        remove this host's VIPs (after a crash: systemd ExecStopPost)
   state set|get|history SERVICE ...
                                read or change a service's replicated deployment state
   demo                         a failover in network namespaces, on this machine (root)
@@ -28,6 +29,16 @@ Run 'umbra <command> --help' for a command's options.
 `;
 
 const HELP: Record<string, string> = {
+  release: `usage: umbra release --config FILE [--json]
+
+Removes every VIP the config names from this host, if present. A running
+agent enforces leases; one killed with SIGKILL (or crashed) leaves its VIPs
+in the kernel with nobody enforcing them, so run this after the agent stops,
+whatever the reason (systemd: ExecStopPost=, see contrib/umbra.service).
+Idempotent. Exits 1 if a present VIP could not be removed.
+  --config FILE   the agent's configuration
+  --json          one JSON object: {"removed": [...], "absent": [...], "failed": [...]}
+`,
   state: "see 'umbra state --help'",
   simulate: `usage: umbra simulate [--seed 1] [--seeds 1] [--nodes 3] [--services 1] [--steps 2000]
                       [--profile lan|wan|chaos] [--trace] [--json]
@@ -227,6 +238,43 @@ async function main(argv: string[]): Promise<void> {
       }
       if (!v.json && a.seeds > 1) process.stdout.write(`${a.seeds} seeds, ${failed} with violations, ${((a.seeds * 1000) / (performance.now() - t0)).toFixed(1)} seeds/s\n`);
       process.exitCode = failed > 0 ? 1 : 0;
+      return;
+    }
+    case "release": {
+      const v = parse(cmd, rest, { config: { type: "string" }, json: { type: "boolean", default: false } });
+      if (v.help) return void process.stdout.write(HELP.release!);
+      if (typeof v.config !== "string") fail(2, ["release: --config FILE is required", "run 'umbra release --help' for usage"]);
+      let config;
+      try {
+        config = loadConfig(v.config);
+      } catch (err) {
+        if (isUmbraError(err) && (err.code === "config_invalid" || err.code === "config_unreadable")) fail(2, formatConfigError(err));
+        throw err;
+      }
+      const { removeVip, vipPresent } = await import("../actuate/vip.ts");
+      const out = { removed: [] as string[], absent: [] as string[], failed: [] as Array<{ vip: string; error: string }> };
+      for (const s of config.services) {
+        const vip = { cidr: s.vip, iface: s.interface };
+        try {
+          if (!(await vipPresent(vip))) {
+            out.absent.push(s.vip);
+            continue;
+          }
+          await removeVip(vip);
+          out.removed.push(s.vip);
+        } catch (err) {
+          // No such interface here: it holds no address either.
+          if (/does not exist|Cannot find device/i.test((err as Error).message)) out.absent.push(s.vip);
+          else out.failed.push({ vip: s.vip, error: (err as Error).message });
+        }
+      }
+      if (v.json) process.stdout.write(JSON.stringify(out) + "\n");
+      else {
+        for (const x of out.removed) process.stdout.write(`removed ${x}\n`);
+        for (const x of out.absent) process.stdout.write(`absent ${x}\n`);
+        for (const x of out.failed) process.stderr.write(`umbra: release: could not remove ${x.vip}: ${x.error}\n`);
+      }
+      process.exitCode = out.failed.length > 0 ? 1 : 0;
       return;
     }
     case "state": {
