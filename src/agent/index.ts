@@ -269,6 +269,9 @@ export async function startAgent(config: Config): Promise<Agent> {
           log("info", "quorum", "certified", { service: s.name, epoch: fx.cert.epoch, holder: fx.cert.holder, from: fx.cert.from, reason: fx.cert.reason, voters: fx.cert.votes.map((v) => v.voter) });
           s.lastChange = { atMs: Date.now(), reason: fx.cert.reason, fromHolder: fx.cert.from, toHolder: fx.cert.holder };
           break;
+        case "move-abandoned":
+          log("warn", "quorum", "move-abandoned", { service: s.name, epoch: fx.epoch, why: "no majority signed the planned move in time; staying holder" });
+          break;
         case "take-vip": {
           log("info", "actuate", "take-vip", { service: s.name, epoch: fx.epoch, reason: fx.reason, vip: s.cfg.vip });
           await actuate(s, "activate", () => addVip({ cidr: s.cfg.vip, iface: s.cfg.interface }));

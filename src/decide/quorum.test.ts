@@ -221,6 +221,21 @@ describe("cluster", () => {
     expect(c.holdersNow()).toHaveLength(1);
   });
 
+  test("a predicted move goes through when the voters' forecasts agree, and not when most see the target failing too", () => {
+    const c = createCluster(opts(5));
+    c.run(2_000);
+    c.predict(h1, h2);
+    c.run(c.nowMs() + 500);
+    expect(c.holdersNow()).toEqual([h2]);
+    expect(c.certificates().at(-1)).toMatchObject({ holder: h2, reason: "predicted" });
+    const d = createCluster(opts(5));
+    d.run(2_000);
+    // h2 and h3 see h2 failing too; only h1's own view supports the move: no majority, and h1 stays.
+    d.predict(h1, h2, true);
+    d.run(d.nowMs() + 1_000);
+    expect(d.holdersNow()).toEqual([h1]);
+  });
+
   test("a handover in person moves the VIP with a gap of one message", () => {
     const c = createCluster(opts(5));
     c.run(2_000);
@@ -250,7 +265,7 @@ describe("cluster", () => {
     // The cluster asserts both after every step; a violation throws.
     const arbFault = fc.record({
       atMs: fc.integer({ min: 0, max: 8_000 }),
-      kind: fc.constantFrom("partition", "heal", "crash", "restart", "handover"),
+      kind: fc.constantFrom("partition", "heal", "crash", "restart", "handover", "predicted", "predicted-split"),
       a: fc.constantFrom(h1, h2, h3),
       b: fc.constantFrom(h1, h2, h3),
     });
@@ -265,7 +280,10 @@ describe("cluster", () => {
           else if (f.kind === "heal") c.heal();
           else if (f.kind === "crash") c.crash(f.a);
           else if (f.kind === "restart") c.restart(f.a);
-          else if (f.a !== f.b && c.holdersNow().includes(f.a)) c.handover(f.a, f.b);
+          else if (f.a !== f.b && c.holdersNow().includes(f.a)) {
+            if (f.kind === "handover") c.handover(f.a, f.b);
+            else c.predict(f.a, f.b, f.kind === "predicted-split");
+          }
         }
         // liveness: once healed with everyone up, some host holds the VIP
         c.heal();

@@ -174,7 +174,8 @@ export type QuorumEffect =
   | { type: "send"; to: HostId; msg: QuorumMsg }
   | { type: "take-vip"; epoch: number; reason: Reason }
   | { type: "drop-vip"; epoch: number; why: "lease-expired" | "superseded" | "handover" }
-  | { type: "certified"; cert: Certificate };
+  | { type: "certified"; cert: Certificate }
+  | { type: "move-abandoned"; epoch: number }; // a planned move found no majority; this host stays holder
 
 export type QuorumStep = { state: QuorumState; effects: QuorumEffect[] };
 
@@ -187,6 +188,11 @@ export function majority(voterCount: number): number {
 export function holderLeaseMs(c: QuorumConfig): number {
   const drift = (2 * c.driftMaxPpm) / 1_000_000;
   return Math.floor(c.leaseMs * (1 - drift)) - c.actuationGuardMs;
+}
+
+/** A planned move (handover, predicted) that has not won a majority by then is given up. */
+export function plannedMoveTimeoutMs(c: QuorumConfig): number {
+  return 4 * c.proposalTimeoutMs;
 }
 
 /** How long a new holder that was not handed over in person waits after a handover certificate. */
@@ -346,8 +352,17 @@ function voterTick(s: QuorumState, fx: QuorumEffect[]): void {
 function proposerTick(s: QuorumState, fx: QuorumEffect[], rand: number): void {
   const c = s.config;
   if (s.proposal !== null) {
+    const planned = isPlanned(s.proposal.reason);
     if (s.proposal.epoch <= s.epoch) {
       s.proposal = null; // a certificate for this epoch or a later one arrived
+    } else if (planned && (s.rejectedEpochMax >= s.proposal.epoch || s.nowMs - s.proposal.firstSentAtMs >= plannedMoveTimeoutMs(c))) {
+      // A planned move that no majority signs (voters whose forecast
+      // disagrees, voters cut off, a rival epoch): give it up and stay
+      // holder while the lease lasts. Without this the holder would wait
+      // handing over for ever, its own vote for the move refusing its renewals.
+      s.proposal = null;
+      if (s.role === Role.handingOver) s.role = s.vipUp ? Role.holding : Role.safeMode;
+      fx.push({ type: "move-abandoned", epoch: s.epoch });
     } else if (s.nowMs - s.proposal.lastSentAtMs >= c.proposalTimeoutMs) {
       if (s.rejectedEpochMax >= s.proposal.epoch) {
         // Split vote: someone else's proposal took this epoch at some voters.

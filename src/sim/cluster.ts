@@ -108,6 +108,8 @@ export type Cluster = {
   setNet(net: NetProfile): void;
   heal(): void;
   handover(from: HostId, to: HostId): void;
+  /** Every up host's forecast flags `from` (with `split`, all but the first up host see `to` failing too); then `from` asks for a predicted move to `to`. */
+  predict(from: HostId, to: HostId, split?: boolean): void;
   /** Hosts that have the first service's VIP up now. */
   holdersNow(): HostId[];
   holdersOf(service: string): HostId[];
@@ -431,6 +433,16 @@ export function createCluster(o: SimOptions): Cluster {
     },
     handover(from, to) {
       apply(nodes.get(from)!, services[0]!, { type: "handover-requested", to });
+    },
+    predict(from, to, split) {
+      let i = 0;
+      for (const n of nodes.values()) {
+        if (!n.up) continue;
+        // With split, every other host also sees the target running out: those must refuse.
+        apply(n, services[0]!, { type: "forecast", predicted: split && i++ > 0 ? [from, to] : [from] });
+      }
+      trace.push({ atMs: now, host: from, what: `predicted move to ${to}${split ? " (views split)" : ""}` });
+      apply(nodes.get(from)!, services[0]!, { type: "handover-requested", to, reason: "predicted" });
     },
     isUp: (id) => nodes.get(id)!.up,
     holdersNow: () => [...nodes.values()].filter((n) => n.up && n.holding.has(services[0]!)).map((n) => n.id),
