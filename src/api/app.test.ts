@@ -115,3 +115,49 @@ describe("serveApi", () => {
     expect(() => serveApi(app, listen)).toThrow(/is not host:port/);
   });
 });
+
+describe("state routes, on a real replicator (one replica, ackShadows 0)", async () => {
+  const { mkdtempSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const { startReplicator } = await import("../state/replicator.ts");
+  const { logger } = await import("../shared/log.ts");
+  const dir = mkdtempSync(join(tmpdir(), "umbra-api-state-"));
+  const repl = startReplicator({
+    self: "a" as never, stateDir: dir, services: [{ name: "web", replicas: ["a" as never], primary: "a" as never, ackShadows: 0 }],
+    writeTimeoutMs: 1000, staleAfterMs: 1000, log: logger("a", "error"), send: () => false, now: () => performance.now(),
+  });
+  const app = createApi({ status: () => SAMPLE_STATUS, state: repl });
+  const post = (path: string, body: string) => app.request(path, { method: "POST", body, headers: { "content-type": "application/json" } });
+
+  test("a write is acknowledged, read back, and shows in the history", async () => {
+    const w = await post("/state/web", JSON.stringify({ set: { image: "web:2" }, workloads: { set: [{ workload_id: "w1", resource_requirements: { cpu: 1 }, host_id: "a" }] }, message: "roll out" }));
+    expect(w.status).toBe(200);
+    expect((await w.json()).durableOn).toEqual([]);
+    const g = await (await app.request("/state/web")).json();
+    expect(g.state.hostConfiguration.deploymentConfig).toEqual({ image: "web:2" });
+    expect(g.state.workloads.w1.host_id).toBe("a");
+    const hist = await (await app.request("/state/web/history")).json();
+    expect(hist.changes.map((c: { message: string }) => c.message)).toEqual(["genesis", "roll out"]);
+    const rec = await post("/state/web/reconcile", "{}");
+    expect((await rec.json()).incomplete).toBe(false);
+  });
+
+  test.each([
+    ["not JSON", "{", 400, "the body is not JSON"],
+    ["an unknown field", '{"sett": {}}', 400, 'unknown field "sett"'],
+    ["nothing to change", "{}", 400, "changes nothing"],
+    ["a bad workload", '{"workloads": {"set": [{"workload_id": "x", "host_id": "", "resource_requirements": {}}]}}', 400, "host_id must name a host"],
+  ])("%s is a 400 that says why", async (_n, body, status, msg) => {
+    const r = await post("/state/web", body);
+    expect(r.status).toBe(status);
+    expect((await r.json()).error).toContain(msg);
+  });
+
+  test("an unknown service is a 404 naming the services", async () => {
+    const r = await app.request("/state/db");
+    expect(r.status).toBe(404);
+    expect((await r.json()).error).toContain('no service "db"');
+    rmSync(dir, { recursive: true, force: true });
+  });
+});

@@ -8,7 +8,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { isUmbraError, type ErrorCode } from "../shared/errors.ts";
 import { logger, type Logger } from "../shared/log.ts";
 import { UmbraError } from "../shared/errors.ts";
-import type { ConfigEdit, JsonValue } from "../state/doc.ts";
+import type { ConfigEdit, JsonValue, WorkloadData } from "../state/doc.ts";
 import type { Replicator } from "../state/replicator.ts";
 import type { StatusDoc } from "./types.ts";
 
@@ -104,12 +104,21 @@ export function parseWrite(text: string): { edit: ConfigEdit; message: string } 
   }
   if (typeof body !== "object" || body === null || Array.isArray(body)) throw new UmbraError("usage", 'the body must be a JSON object: {"set": {...}, "delete": [...], "message": "..."}');
   const b = body as Record<string, unknown>;
-  for (const k of Object.keys(b)) if (!["set", "delete", "message"].includes(k)) throw new UmbraError("usage", `unknown field "${k}" (expected set, delete, message)`);
+  for (const k of Object.keys(b)) if (!["set", "delete", "message", "workloads"].includes(k)) throw new UmbraError("usage", `unknown field "${k}" (expected set, delete, workloads, message)`);
   if (b.set !== undefined && (typeof b.set !== "object" || b.set === null || Array.isArray(b.set))) throw new UmbraError("usage", '"set" must be an object of key: JSON value');
   if (b.delete !== undefined && (!Array.isArray(b.delete) || b.delete.some((k) => typeof k !== "string"))) throw new UmbraError("usage", '"delete" must be an array of key names');
   if (b.message !== undefined && typeof b.message !== "string") throw new UmbraError("usage", '"message" must be a string');
   const edit: ConfigEdit = {};
   if (b.set !== undefined) edit.set = b.set as Record<string, JsonValue>;
   if (b.delete !== undefined) edit.delete = b.delete as string[];
+  if (b.workloads !== undefined) {
+    const w = b.workloads as { set?: unknown; delete?: unknown } | null;
+    if (typeof w !== "object" || w === null || Array.isArray(w)) throw new UmbraError("usage", '"workloads" must be {"set": [WorkloadData...], "delete": [ids]}');
+    if (w.set !== undefined && !Array.isArray(w.set)) throw new UmbraError("usage", '"workloads.set" must be an array of {workload_id, resource_requirements, host_id}');
+    if (w.delete !== undefined && (!Array.isArray(w.delete) || w.delete.some((x) => typeof x !== "string"))) throw new UmbraError("usage", '"workloads.delete" must be an array of workload ids');
+    edit.workloads = {};
+    if (w.set !== undefined) edit.workloads.set = w.set as WorkloadData[]; // each checked by validateEdit
+    if (w.delete !== undefined) edit.workloads.delete = w.delete as string[];
+  }
   return { edit, message: (b.message as string | undefined) ?? "umbra state set" };
 }

@@ -10,6 +10,7 @@ export const STATE_HELP = `usage: umbra state set SERVICE KEY=VALUE... [--delete
        umbra state get SERVICE [KEY]
        umbra state history SERVICE
        umbra state reconcile SERVICE [--to HASH,...]
+       umbra state workload SERVICE ID --host H [--require RESOURCE=N]... | --remove
        options for all: [--api 127.0.0.1:7070] [--config FILE] [--json]
 
 Reads or changes a service's deployment configuration, replicated to its
@@ -23,7 +24,12 @@ latest acknowledged one this host knows (what a failover does on its own);
 with --to, the version at those change hashes (from 'history --json'),
 rolling back what came after as a new change. It lists unacknowledged
 changes it kept and keys with concurrent values; it never drops one silently.
+workload adds or replaces a workload of the service (WorkloadData:
+workload_id, resource_requirements, host_id), or removes it with --remove.
   --delete KEY    remove KEY (repeatable)
+  --host H        workload: the host it runs on
+  --require R=N   workload: a resource requirement, e.g. cpu=2 memoryMiB=512 (repeatable)
+  --remove        workload: remove it
   --to HASHES     reconcile: the version to return to, comma-separated change hashes
   --message TEXT  recorded in the history with the change
   --api HOST:PORT the agent's API (default 127.0.0.1:7070, or the config's api)
@@ -40,12 +46,12 @@ export const STATE_REQUEST_TIMEOUT_MS = 120_000;
 
 export type StateCliOptions = { api: string; write?: (t: string) => void };
 
-export function parseStateArgs(argv: string[]): { sub: "set" | "get" | "history" | "reconcile"; service: string; rest: string[]; values: Record<string, unknown> } {
+export function parseStateArgs(argv: string[]): { sub: "set" | "get" | "history" | "reconcile" | "workload"; service: string; rest: string[]; values: Record<string, unknown> } {
   let parsed;
   try {
     parsed = parseArgs({
       args: argv,
-      options: { delete: { type: "string", multiple: true }, to: { type: "string" }, message: { type: "string" }, api: { type: "string" }, config: { type: "string" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" } },
+      options: { delete: { type: "string", multiple: true }, to: { type: "string" }, host: { type: "string" }, require: { type: "string", multiple: true }, remove: { type: "boolean", default: false }, message: { type: "string" }, api: { type: "string" }, config: { type: "string" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" } },
       strict: true,
       allowPositionals: true,
     });
@@ -54,7 +60,7 @@ export function parseStateArgs(argv: string[]): { sub: "set" | "get" | "history"
   }
   const [sub, service, ...rest] = parsed.positionals;
   if (parsed.values.help) return { sub: "get", service: "", rest: [], values: parsed.values };
-  if (sub !== "set" && sub !== "get" && sub !== "history" && sub !== "reconcile") throw new UmbraError("usage", `state: the first word must be set, get, history or reconcile${sub === undefined ? "" : `, got "${sub}"`}; run 'umbra state --help'`);
+  if (sub !== "set" && sub !== "get" && sub !== "history" && sub !== "reconcile" && sub !== "workload") throw new UmbraError("usage", `state: the first word must be set, get, history, reconcile or workload${sub === undefined ? "" : `, got "${sub}"`}; run 'umbra state --help'`);
   if (service === undefined) throw new UmbraError("usage", `state ${sub}: name the service`);
   return { sub, service, rest, values: parsed.values };
 }
@@ -117,6 +123,26 @@ export async function runState(argv: string[], o: StateCliOptions): Promise<void
         return;
       }
       write(json ? JSON.stringify(r, null, 2) + "\n" : JSON.stringify(r.state, null, 2) + "\n");
+      return;
+    }
+    case "workload": {
+      const id = rest[0];
+      if (id === undefined || rest.length > 1) throw new UmbraError("usage", "state workload: give exactly one workload id after the service");
+      let workloads: { set?: unknown[]; delete?: string[] };
+      if (values.remove === true) workloads = { delete: [id] };
+      else {
+        if (typeof values.host !== "string") throw new UmbraError("usage", "state workload: --host H is required (or --remove)");
+        const req: Record<string, number> = {};
+        for (const r of (values.require as string[] | undefined) ?? []) {
+          const [k, v] = parseAssignment(r);
+          if (typeof v !== "number") throw new UmbraError("usage", `state workload: --require ${r}: the amount must be a number`);
+          req[k] = v;
+        }
+        workloads = { set: [{ workload_id: id, resource_requirements: req, host_id: values.host }] };
+      }
+      const body = JSON.stringify({ workloads, message: values.message ?? `umbra state workload ${id}${values.remove ? " --remove" : ""}` });
+      const r = (await call(o.api, `/state/${svc}`, { method: "POST", headers: { "content-type": "application/json" }, body })) as { durableOn: string[]; ms: number };
+      write(json ? JSON.stringify(r, null, 2) + "\n" : `acknowledged in ${Math.round(r.ms)} ms: durable here and on ${r.durableOn.join(", ") || "no shadow (ackShadows = 0)"}\n`);
       return;
     }
     case "reconcile": {

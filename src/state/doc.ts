@@ -23,7 +23,8 @@ export type BlobRef = {
   chunks: Array<{ hash: string; size: number }>;
 };
 
-export type WorkloadData = { [k: string]: JsonValue };
+/** A workload of the service (DESIGN's WorkloadData): what it needs and where it runs. */
+export type WorkloadData = { workload_id: string; resource_requirements: { [resource: string]: number }; host_id: string };
 
 export type HostConfiguration = {
   applicationBinaries: { [name: string]: BlobRef };
@@ -65,13 +66,28 @@ export function withFreshActor(doc: StateDoc): StateDoc {
   return A.clone(doc, { actor: randomBytes(16).toString("hex") });
 }
 
-export type ConfigEdit = { set?: Record<string, JsonValue>; delete?: string[] };
+export type ConfigEdit = {
+  set?: Record<string, JsonValue>;
+  delete?: string[];
+  /** Workloads to add or replace (by workload_id), and ids to remove. */
+  workloads?: { set?: WorkloadData[]; delete?: string[] };
+};
 
 /** Checks an edit before it touches the document: says which key is wrong and why. */
 export function validateEdit(edit: ConfigEdit): void {
   const set = edit.set ?? {};
   const del = edit.delete ?? [];
-  if (Object.keys(set).length === 0 && del.length === 0) throw new UmbraError("usage", "the write changes nothing: give at least one key to set or delete");
+  const wset = edit.workloads?.set ?? [];
+  const wdel = edit.workloads?.delete ?? [];
+  if (Object.keys(set).length === 0 && del.length === 0 && wset.length === 0 && wdel.length === 0) throw new UmbraError("usage", "the write changes nothing: give at least one key or workload to set or delete");
+  for (const w of wset) {
+    if (typeof w.workload_id !== "string" || w.workload_id.length === 0 || w.workload_id.length > KEY_CHARS_MAX) throw new UmbraError("usage", `workload: workload_id must be 1-${KEY_CHARS_MAX} characters`);
+    if (typeof w.host_id !== "string" || w.host_id.length === 0) throw new UmbraError("usage", `workload "${w.workload_id}": host_id must name a host`);
+    if (typeof w.resource_requirements !== "object" || w.resource_requirements === null) throw new UmbraError("usage", `workload "${w.workload_id}": resource_requirements must be an object of resource: number`);
+    for (const [r, n] of Object.entries(w.resource_requirements)) {
+      if (typeof n !== "number" || !Number.isFinite(n) || n < 0) throw new UmbraError("usage", `workload "${w.workload_id}": resource_requirements.${r} must be a non-negative number`);
+    }
+  }
   for (const k of [...Object.keys(set), ...del]) {
     if (k.length === 0 || k.length > KEY_CHARS_MAX) throw new UmbraError("usage", `key "${k.slice(0, 40)}": must be 1-${KEY_CHARS_MAX} characters`);
     if (/[\u0000-\u001f]/.test(k)) throw new UmbraError("usage", `key ${JSON.stringify(k)}: control characters are not allowed`);
@@ -89,6 +105,8 @@ export function applyEdit(doc: StateDoc, edit: ConfigEdit, message: string, time
     const cfg = d.hostConfiguration.deploymentConfig;
     for (const [k, v] of Object.entries(edit.set ?? {})) cfg[k] = v;
     for (const k of edit.delete ?? []) delete cfg[k];
+    for (const w of edit.workloads?.set ?? []) d.workloads[w.workload_id] = { workload_id: w.workload_id, resource_requirements: { ...w.resource_requirements }, host_id: w.host_id };
+    for (const id of edit.workloads?.delete ?? []) delete d.workloads[id];
   });
 }
 

@@ -158,3 +158,14 @@ describe("replicator", () => {
     expect(r.change).toBeNull();
   });
 });
+
+describe("workloads", () => {
+  test("a workload set on the primary reaches the shadows as WorkloadData; a bad one says what is wrong", async () => {
+    const { nodes, link, advance } = cluster(1);
+    link(h("a"), h("b"), true);
+    await nodes.get(h("a"))!.write("web", { workloads: { set: [{ workload_id: "web-1", resource_requirements: { cpu: 2, memoryMiB: 512 }, host_id: "a" }] } }, "place web-1");
+    await settle(advance, 5);
+    expect(nodes.get(h("b"))!.get("web").state.workloads).toEqual({ "web-1": { workload_id: "web-1", resource_requirements: { cpu: 2, memoryMiB: 512 }, host_id: "a" } });
+    expect(() => nodes.get(h("a"))!.write("web", { workloads: { set: [{ workload_id: "w", resource_requirements: { cpu: -1 }, host_id: "a" }] } }, "bad")).toThrow("resource_requirements.cpu must be a non-negative number");
+  });
+});
