@@ -17,7 +17,8 @@ export type ErrorCode =
   | "api_listen_failed"
   | "state_corrupt"
   | "state_unknown_service"
-  | "write_not_acknowledged";
+  | "write_not_acknowledged"
+  | "blob_unavailable";
 
 export class UmbraError extends Error {
   override name = "UmbraError";
