@@ -157,6 +157,7 @@ function memoryStore(): ChunkStore {
     async has(hash) {
       return mem.has(hash);
     },
+    async flush() {},
     async sweep() {
       return 0;
     },

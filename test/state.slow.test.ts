@@ -72,6 +72,47 @@ describe.skipIf(!isRoot)("state replication in namespaces (slow)", () => {
     expect(bad.stderr).toContain('"=oops" is not KEY=VALUE');
   }, 120_000);
 
+  test("a blob reaches both shadows; a 1 MiB change in its middle moves only the chunks around it", async () => {
+    const c = cluster!;
+    const { writeFileSync, readFileSync, rmSync } = await import("node:fs");
+    const { randomBytes, createHash } = await import("node:crypto");
+    const blob = join(c.dir, "app.bin");
+    const data = randomBytes(24 * 1024 * 1024);
+    writeFileSync(blob, data);
+    const put = await umbra(c, "h1", ["state", "put-blob", "web", "app", blob]);
+    const logsBefore = c.logs.length;
+    expect(put.code).toBe(0);
+    expect(put.stdout).toMatch(/^acknowledged in \d+ ms after chunking: app \(24\.0MiB, \d+ chunks/);
+    expect(put.stderr).toContain("chunking app: 100%");
+    const fetchedOn = (h: string, n: number) => c.logs.filter((l) => l.host === h && l.event === "blob-complete" && l.name === "app").slice(n - 1, n)[0];
+    for (const h of ["h2", "h3"]) {
+      const done = await until(`${h} to hold the blob`, 30_000, async () => fetchedOn(h, 1) ?? null);
+      expect(done.bytesFetched).toBe(24 * 1024 * 1024);
+      const out = join(c.dir, `${h}-app.bin`);
+      const got = await umbra(c, h, ["state", "get-blob", "web", "app", "--out", out]);
+      expect(got.code).toBe(0);
+      expect(createHash("sha256").update(readFileSync(out)).digest("hex")).toBe(createHash("sha256").update(data).digest("hex"));
+      rmSync(out);
+    }
+    // 1 MiB changed in the middle: only the chunks around it move.
+    randomBytes(1024 * 1024).copy(data, 12 * 1024 * 1024);
+    writeFileSync(blob, data);
+    expect((await umbra(c, "h1", ["state", "put-blob", "web", "app", blob])).code).toBe(0);
+    for (const h of ["h2", "h3"]) {
+      const done = await until(`${h} to hold the new blob`, 30_000, async () => fetchedOn(h, 2) ?? null);
+      expect(done.bytesFetched).toBeLessThan(2 * 1024 * 1024);
+      expect(done.chunksSkipped).toBeGreaterThan(100);
+      console.log(`state.slow: ${h} fetched ${done.bytesFetched} bytes (${done.chunksFetched} chunks) for a 1 MiB edit in 24 MiB; ${done.chunksSkipped} chunks already there`);
+    }
+    const table = await umbra(c, "h2", ["status"]);
+    expect(table.stdout).toMatch(/\nweb +binary +app +24\.0MiB +complete/);
+    // What the transfers cost the lease loops (three agents and their transfers share this machine's two cores).
+    const during = c.logs.slice(logsBefore);
+    const stalls = during.filter((l) => l.event === "loop-stall").map((l) => l.gapMs as number);
+    const expired = during.filter((l) => l.event === "drop-vip" && l.why === "lease-expired").length;
+    console.log(`state.slow: during the blob transfers: ${stalls.length} loop stalls (worst ${Math.max(0, ...stalls)} ms), ${expired} leases expired`);
+  }, 120_000);
+
   test("the primary cut off mid-stream of writes: every acknowledged write is on the new holder", async () => {
     const c = cluster!;
     const writer = c.topo.spawn("h1", [NODE, join(ROOT, "test/fixtures/state-writer.ts"), "--api", "127.0.0.1:7070", "--count", "400", "--duration-ms", "20000"], {});

@@ -25,6 +25,8 @@ import { addVip, removeVip, runHook } from "../actuate/index.ts";
 import { createApi, serveApi } from "../api/index.ts";
 import { startReplicator } from "../state/replicator.ts";
 import { attachStateChannel, type StateLink } from "../state/channel.ts";
+import { openChunkStore } from "../state/chunks.ts";
+import { serveBlobs, type BlobPeer } from "../state/transfer.ts";
 import type { StatusDoc } from "../api/index.ts";
 
 /** Events waiting for the next tick; past it the oldest network events are dropped (and counted). */
@@ -150,6 +152,13 @@ export async function startAgent(config: Config): Promise<Agent> {
 
   // ------------------------------------------------------------ state replication
   const stateLinks = new Map<HostId, StateLink>();
+  const chunkStore = await openChunkStore(join(stateDir, "chunks"), {
+    syncEach: false, // one syncfs per blob instead of two fsyncs per chunk (see chunks.ts)
+    onCorrupt: (hash, file) => log("error", "state", "chunk-corrupt", { hash, file, action: "removed; it will be fetched again" }),
+  });
+  const swept = await chunkStore.sweep();
+  if (swept > 0) log("info", "state", "chunk-temps-swept", { files: swept });
+  const blobPeers = new Map<HostId, BlobPeer>();
   const replicator = startReplicator({
     self,
     stateDir,
@@ -159,6 +168,14 @@ export async function startAgent(config: Config): Promise<Agent> {
     log,
     now: monoNow,
     send: (to, msg) => stateLinks.get(to)?.send(msg) ?? false,
+    blobs: {
+      store: chunkStore,
+      rateBytesPerSec: config.state.blobRateMBps * 1_000_000,
+      sources: (peers) => peers.flatMap((p) => {
+        const bp = blobPeers.get(p);
+        return bp !== undefined && !bp.closed ? [bp] : [];
+      }),
+    },
   });
 
   const peersByKey = new Map<string, HostId>();
@@ -175,6 +192,8 @@ export async function startAgent(config: Config): Promise<Agent> {
       enqueue(from, msg);
     },
     onMux: (id, mux) => {
+      const bp = serveBlobs(mux, chunkStore, { label: id, log });
+      if (bp !== null) blobPeers.set(id, bp);
       attachStateChannel(mux, id, {
         log,
         onOpen: (peer, link) => {
@@ -508,6 +527,7 @@ export async function startAgent(config: Config): Promise<Agent> {
       services: svcDocs,
       replication: replicator.status(),
       reconciliations: replicator.lastReconciles(),
+      blobs: replicator.blobStatus(),
     };
   }
   const api = await serveApi(createApi({ status, state: replicator, log }), config.api);

@@ -8,7 +8,8 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { isUmbraError, type ErrorCode } from "../shared/errors.ts";
 import { logger, type Logger } from "../shared/log.ts";
 import { UmbraError } from "../shared/errors.ts";
-import type { ConfigEdit, JsonValue, WorkloadData } from "../state/doc.ts";
+import { BLOB_KINDS, type BlobKind, type ConfigEdit, type JsonValue, type WorkloadData } from "../state/doc.ts";
+import { stream } from "hono/streaming";
 import type { Replicator } from "../state/replicator.ts";
 import type { StatusDoc } from "./types.ts";
 
@@ -19,7 +20,7 @@ export type ApiDeps = {
   /** The status document, built fresh for each request. */
   status(): StatusDoc;
   /** The service state routes (/state/...); absent: they answer 404. */
-  state?: Pick<Replicator, "write" | "get" | "history" | "reconcile">;
+  state?: Pick<Replicator, "write" | "get" | "history" | "reconcile"> & Partial<Pick<Replicator, "putBlob" | "getBlob" | "blobStatus">>;
   /** Where bugs (500s) are logged; defaults to JSON lines on stderr. */
   log?: Logger;
 };
@@ -34,6 +35,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   frame_malformed: 400,
   peer_unknown: 404,
   state_unknown_service: 404,
+  blob_unavailable: 409,
   write_not_acknowledged: 504,
 };
 const STATUS_UNAVAILABLE = 503;
@@ -57,6 +59,49 @@ export function createApi(deps: ApiDeps): Hono {
     app.get("/state/:service/history", (c) => {
       const service = c.req.param("service");
       return c.json({ service, changes: state.history(service) });
+    });
+    app.get("/state/:service/blobs", (c) => {
+      const service = c.req.param("service");
+      state.get(service); // 404 for an unknown service
+      return c.json({ service, blobs: (state.blobStatus?.() ?? []).filter((b) => b.service === service) });
+    });
+    // Chunks a file on this host into the store and records its manifest.
+    // The answer streams NDJSON: progress lines, then {"done": ...} or {"error": ...}.
+    app.post("/state/:service/blobs/:kind/:name", async (c) => {
+      const { service, kind, name } = c.req.param();
+      const putBlob = state.putBlob;
+      if (putBlob === undefined) throw new UmbraError("usage", "this agent has no chunk store");
+      if (!(kind in BLOB_KINDS)) throw new UmbraError("usage", `the kind must be ${Object.keys(BLOB_KINDS).join(" or ")}, got "${kind}"`);
+      const body = (await c.req.json().catch(() => null)) as { file?: unknown; message?: unknown } | null;
+      if (body === null || typeof body.file !== "string" || body.file === "") throw new UmbraError("usage", 'the body must be {"file": "/path/on/this/host", "message": "..."}');
+      state.get(service);
+      const file = body.file;
+      const message = typeof body.message === "string" ? body.message : `umbra state put-blob ${name}`;
+      return stream(c, async (out) => {
+        c.header("content-type", "application/x-ndjson");
+        let last = 0;
+        try {
+          const r = await putBlob(service, kind as BlobKind, file, name, message, (p) => {
+            const now = performance.now();
+            if (now - last < 200 && p.bytesDone < p.bytesTotal) return;
+            last = now;
+            void out.write(JSON.stringify({ phase: "ingest", ...p }) + "\n");
+          });
+          await out.write(JSON.stringify({ done: r }) + "\n");
+        } catch (err) {
+          await out.write(JSON.stringify({ error: (err as Error).message, code: (err as { code?: string }).code ?? null }) + "\n");
+        }
+      });
+    });
+    app.post("/state/:service/blobs/:kind/:name/export", async (c) => {
+      const { service, kind, name } = c.req.param();
+      const getBlob = state.getBlob;
+      if (getBlob === undefined) throw new UmbraError("usage", "this agent has no chunk store");
+      if (!(kind in BLOB_KINDS)) throw new UmbraError("usage", `the kind must be ${Object.keys(BLOB_KINDS).join(" or ")}, got "${kind}"`);
+      const body = (await c.req.json().catch(() => null)) as { out?: unknown } | null;
+      if (body === null || typeof body.out !== "string" || body.out === "") throw new UmbraError("usage", 'the body must be {"out": "/path/on/this/host"}');
+      const m = await getBlob(service, kind as BlobKind, name, body.out);
+      return c.json({ service, kind, name, out: body.out, size: m.size, hash: m.hash });
     });
     app.post("/state/:service/reconcile", async (c) => {
       const service = c.req.param("service");

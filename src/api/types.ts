@@ -1,5 +1,5 @@
 import type { HostSample } from "../probe/types.ts";
-import type { ReconcileReport } from "../state/replicator.ts";
+import type { BlobStatus, ReconcileReport } from "../state/replicator.ts";
 
 /** What `GET /status` returns and `umbra status` prints: one host's view of the cluster. */
 export type StatusDoc = {
@@ -27,6 +27,8 @@ export type StatusDoc = {
   replication: ReplicationDoc[];
   /** The last reconciliation of each service on this host (after a failover to it, or asked by an operator). */
   reconciliations?: ReconcileReport[];
+  /** Every blob the documents of this host's services name, and how much of it is here. */
+  blobs?: BlobStatus[];
 };
 
 /** ShadowHostPair: how a service's state stands between its primary and one shadow, seen from this host. */

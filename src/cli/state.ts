@@ -4,13 +4,16 @@
 import { parseArgs } from "node:util";
 import { UmbraError } from "../shared/errors.ts";
 import type { JsonValue } from "../state/doc.ts";
-import { table } from "./statusTable.ts";
+import { resolve as resolvePath } from "node:path";
+import { bytes, table } from "./statusTable.ts";
 
 export const STATE_HELP = `usage: umbra state set SERVICE KEY=VALUE... [--delete KEY]... [--message TEXT]
        umbra state get SERVICE [KEY]
        umbra state history SERVICE
        umbra state reconcile SERVICE [--to HASH,...]
        umbra state workload SERVICE ID --host H [--require RESOURCE=N]... | --remove
+       umbra state put-blob SERVICE NAME FILE [--snapshot] [--message TEXT]
+       umbra state get-blob SERVICE NAME --out FILE [--snapshot]
        options for all: [--api 127.0.0.1:7070] [--config FILE] [--json]
 
 Reads or changes a service's deployment configuration, replicated to its
@@ -24,12 +27,20 @@ latest acknowledged one this host knows (what a failover does on its own);
 with --to, the version at those change hashes (from 'history --json'),
 rolling back what came after as a new change. It lists unacknowledged
 changes it kept and keys with concurrent values; it never drops one silently.
+put-blob chunks FILE (an application binary, or with --snapshot a data
+snapshot) into this host's chunk store and records its manifest; the
+shadows fetch only the chunks they lack. Progress goes to stderr; it returns
+once the shadows hold the manifest and every chunk (ackShadows). get-blob
+writes a blob back out, verified, atomically.
+
 workload adds or replaces a workload of the service (WorkloadData:
 workload_id, resource_requirements, host_id), or removes it with --remove.
   --delete KEY    remove KEY (repeatable)
   --host H        workload: the host it runs on
   --require R=N   workload: a resource requirement, e.g. cpu=2 memoryMiB=512 (repeatable)
   --remove        workload: remove it
+  --snapshot      put-blob/get-blob: a data snapshot, not an application binary
+  --out FILE      get-blob: where to write it
   --to HASHES     reconcile: the version to return to, comma-separated change hashes
   --message TEXT  recorded in the history with the change
   --api HOST:PORT the agent's API (default 127.0.0.1:7070, or the config's api)
@@ -46,12 +57,12 @@ export const STATE_REQUEST_TIMEOUT_MS = 120_000;
 
 export type StateCliOptions = { api: string; write?: (t: string) => void };
 
-export function parseStateArgs(argv: string[]): { sub: "set" | "get" | "history" | "reconcile" | "workload"; service: string; rest: string[]; values: Record<string, unknown> } {
+export function parseStateArgs(argv: string[]): { sub: "set" | "get" | "history" | "reconcile" | "workload" | "put-blob" | "get-blob"; service: string; rest: string[]; values: Record<string, unknown> } {
   let parsed;
   try {
     parsed = parseArgs({
       args: argv,
-      options: { delete: { type: "string", multiple: true }, to: { type: "string" }, host: { type: "string" }, require: { type: "string", multiple: true }, remove: { type: "boolean", default: false }, message: { type: "string" }, api: { type: "string" }, config: { type: "string" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" } },
+      options: { delete: { type: "string", multiple: true }, to: { type: "string" }, host: { type: "string" }, require: { type: "string", multiple: true }, remove: { type: "boolean", default: false }, snapshot: { type: "boolean", default: false }, out: { type: "string" }, message: { type: "string" }, api: { type: "string" }, config: { type: "string" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" } },
       strict: true,
       allowPositionals: true,
     });
@@ -60,7 +71,7 @@ export function parseStateArgs(argv: string[]): { sub: "set" | "get" | "history"
   }
   const [sub, service, ...rest] = parsed.positionals;
   if (parsed.values.help) return { sub: "get", service: "", rest: [], values: parsed.values };
-  if (sub !== "set" && sub !== "get" && sub !== "history" && sub !== "reconcile" && sub !== "workload") throw new UmbraError("usage", `state: the first word must be set, get, history, reconcile or workload${sub === undefined ? "" : `, got "${sub}"`}; run 'umbra state --help'`);
+  if (sub !== "set" && sub !== "get" && sub !== "history" && sub !== "reconcile" && sub !== "workload" && sub !== "put-blob" && sub !== "get-blob") throw new UmbraError("usage", `state: the first word must be set, get, history, reconcile, workload, put-blob or get-blob${sub === undefined ? "" : `, got "${sub}"`}; run 'umbra state --help'`);
   if (service === undefined) throw new UmbraError("usage", `state ${sub}: name the service`);
   return { sub, service, rest, values: parsed.values };
 }
@@ -143,6 +154,59 @@ export async function runState(argv: string[], o: StateCliOptions): Promise<void
       const body = JSON.stringify({ workloads, message: values.message ?? `umbra state workload ${id}${values.remove ? " --remove" : ""}` });
       const r = (await call(o.api, `/state/${svc}`, { method: "POST", headers: { "content-type": "application/json" }, body })) as { durableOn: string[]; ms: number };
       write(json ? JSON.stringify(r, null, 2) + "\n" : `acknowledged in ${Math.round(r.ms)} ms: durable here and on ${r.durableOn.join(", ") || "no shadow (ackShadows = 0)"}\n`);
+      return;
+    }
+    case "put-blob": {
+      const [name, file] = rest;
+      if (name === undefined || file === undefined || rest.length > 2) throw new UmbraError("usage", "state put-blob: give SERVICE NAME FILE");
+      const kind = values.snapshot ? "snapshot" : "binary";
+      const abs = resolvePath(file);
+      const url = `http://${o.api}/state/${svc}/blobs/${kind}/${encodeURIComponent(name)}`;
+      let res: Response;
+      try {
+        res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ file: abs, message: values.message }), signal: AbortSignal.timeout(STATE_REQUEST_TIMEOUT_MS * 10) });
+      } catch (err) {
+        throw new UmbraError("api_unreachable", `cannot reach the umbra agent API at ${o.api} (is the agent running? see --api)`, { url }, err);
+      }
+      if (!res.ok || res.body === null) {
+        const b = (await res.json().catch(() => null)) as { error?: string; code?: string } | null;
+        throw new UmbraError(b?.code === "usage" ? "usage" : "api_unreachable", b?.error ?? `the agent at ${o.api} answered ${res.status}`);
+      }
+      const tty = process.stderr.isTTY === true;
+      let lastTenth = -1;
+      let result: { done?: { durableOn: string[]; ms: number; manifest: { size: number; chunks: unknown[]; hash: string } }; error?: string; code?: string } | null = null;
+      let buf = "";
+      const t0 = performance.now();
+      for await (const piece of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buf += Buffer.from(piece).toString("utf8");
+        for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
+          const line = JSON.parse(buf.slice(0, nl));
+          buf = buf.slice(nl + 1);
+          if (line.phase === "ingest") {
+            const pct = Math.floor((line.bytesDone / Math.max(1, line.bytesTotal)) * 100);
+            const mbps = line.bytesDone / 1e6 / Math.max(0.001, (performance.now() - t0) / 1000);
+            const text = `chunking ${name}: ${pct}% ${bytes(line.bytesDone)} of ${bytes(line.bytesTotal)}, ${line.chunksDone} chunks, ${mbps.toFixed(0)} MB/s`;
+            if (tty) process.stderr.write(`\r${text}   `);
+            else if (Math.floor(pct / 10) !== lastTenth) {
+              lastTenth = Math.floor(pct / 10);
+              process.stderr.write(text + "\n");
+            }
+            if (line.bytesDone >= line.bytesTotal) process.stderr.write(`${tty ? "\n" : ""}waiting for the shadows to hold the manifest and every chunk...\n`);
+          } else result = line;
+        }
+      }
+      if (result?.error !== undefined) throw new UmbraError(result.code === "write_not_acknowledged" ? "write_not_acknowledged" : result.code === "usage" ? "usage" : "blob_unavailable", result.error);
+      if (result?.done === undefined) throw new UmbraError("api_unreachable", `the agent at ${o.api} closed the answer before the end`);
+      const d = result.done;
+      write(json ? JSON.stringify(d, null, 2) + "\n" : `acknowledged in ${Math.round(d.ms)} ms after chunking: ${name} (${bytes(d.manifest.size)}, ${d.manifest.chunks.length} chunks, ${d.manifest.hash.slice(0, 12)}) durable here and on ${d.durableOn.join(", ") || "no shadow (ackShadows = 0)"}\n`);
+      return;
+    }
+    case "get-blob": {
+      const [name] = rest;
+      if (name === undefined || rest.length > 1 || typeof values.out !== "string") throw new UmbraError("usage", "state get-blob: give SERVICE NAME --out FILE");
+      const kind = values.snapshot ? "snapshot" : "binary";
+      const r = (await call(o.api, `/state/${svc}/blobs/${kind}/${encodeURIComponent(name)}/export`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ out: resolvePath(values.out) }) })) as { out: string; size: number; hash: string };
+      write(json ? JSON.stringify(r, null, 2) + "\n" : `wrote ${r.out} (${bytes(r.size)}, ${r.hash.slice(0, 12)}, verified)\n`);
       return;
     }
     case "reconcile": {

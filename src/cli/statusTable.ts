@@ -83,6 +83,17 @@ function replicationColumns(): Array<Column<ReplicationDoc>> {
   ];
 }
 
+function blobColumns(): Array<Column<NonNullable<StatusDoc["blobs"]>[number]>> {
+  return [
+    { head: "BLOB OF", align: "left", cell: (b) => b.service },
+    { head: "KIND", align: "left", cell: (b) => b.kind },
+    { head: "NAME", align: "left", cell: (b) => b.name },
+    { head: "SIZE", align: "right", cell: (b) => bytes(b.size) },
+    { head: "HERE", align: "right", cell: (b) => (b.complete ? "complete" : `${Math.floor((b.bytesDone / Math.max(1, b.size)) * 100)}%${b.fetching ? " fetching" : ""}`) },
+    { head: "HASH", align: "left", cell: (b) => b.hash.slice(0, 12) },
+  ];
+}
+
 /** Bytes in B, KiB, MiB, GiB. */
 export function bytes(n: number): string {
   if (n < 1024) return `${n}B`;
@@ -101,5 +112,6 @@ export function formatStatus(d: StatusDoc): string {
   const members = table(memberColumns(d.host), d.members);
   const services = d.services.length === 0 ? "no services configured" : table(serviceColumns(d.nowMs), d.services);
   const repl = (d.replication ?? []).length === 0 ? "" : `\n\n${table(replicationColumns(), d.replication)}`;
-  return `${head}\n\n${members}\n\n${services}${repl}\n`;
+  const blobs = (d.blobs ?? []).length === 0 ? "" : `\n\n${table(blobColumns(), d.blobs!)}`;
+  return `${head}\n\n${members}\n\n${services}${repl}${blobs}\n`;
 }

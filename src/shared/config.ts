@@ -145,6 +145,8 @@ const FileSchema = z
       .strict()
       .default({ intervalMs: 1000 }),
     timing: TimingSchema.default({}),
+    /** Replicated state: how fast blob chunks may be fetched, so a big transfer leaves CPU and disk to the lease loop. */
+    state: z.object({ blobRateMBps: z.number().positive().max(100_000).default(25) }).strict().default({ blobRateMBps: 25 }),
     hosts: z
       .array(
         z

@@ -20,6 +20,15 @@ import { applyEdit, configAt, configConflicts, history, lagBehind, toJson, type 
 import { planReconcile, type Conflict, type UnackedChange } from "../decide/reconcile.ts";
 import { openDocStore, type DocStore } from "./docstore.ts";
 import { HEADS_MAX, type StateWire } from "./wire.ts";
+import type { ChunkStore } from "./chunks.ts";
+import { assemble, ingestFile, missingChunks, type BlobManifest, type OnProgress } from "./manifest.ts";
+import { fetchBlob, type BlobPeer, type FetchProgress } from "./transfer.ts";
+import { blobRefsIn, manifestIn, toReadable, type BlobKind, type ReadableState } from "./doc.ts";
+
+/** A blob fetch that failed (no source had every chunk) is tried again after this. */
+export const BLOB_RETRY_MS = 2_000;
+/** Bytes of chunks asked for and not yet stored, per fetch: small, so a fetch never floods the host. */
+export const BLOB_WINDOW_BYTES = 2 * 1024 * 1024;
 
 /** Durability questions from one peer waiting for changes we do not hold yet; the oldest go first past this. */
 export const WAITING_REQUESTS_MAX = 256;
@@ -43,7 +52,11 @@ export type ReplicatorOptions = {
   send(to: HostId, msg: StateWire): boolean;
   /** Monotonic milliseconds. */
   now(): number;
+  /** Blobs: the local chunk store, and the blob channels to the given peers that are open now. Without it, manifests replicate but no chunks move. */
+  blobs?: { store: ChunkStore; sources(peers: HostId[]): BlobPeer[]; rateBytesPerSec?: number };
 };
+
+export type BlobStatus = { service: string; kind: BlobKind; name: string; size: number; hash: string; complete: boolean; bytesDone: number; fetching: boolean };
 
 export type WriteResult = { service: string; id: string; heads: string[]; durableOn: HostId[]; ms: number };
 
@@ -99,6 +112,12 @@ type Svc = {
   /** The latest heads this host knows were (or may have been) acknowledged: its own acked writes, and writes it confirmed durable for others. */
   intended: string[] | null;
   lastReconcile: ReconcileReport | null;
+  /** Blobs (by content hash) whose every chunk is in the local store. */
+  blobDone: Set<string>;
+  /** Blob fetches under way, by content hash. */
+  fetching: Map<string, { progress: FetchProgress | null }>;
+  /** Failed fetches wait until then. */
+  blobRetryAtMs: Map<string, number>;
   /** Bytes of sync messages sent and received, for /status and the bench. */
   bytesOut: number;
   bytesIn: number;
@@ -111,7 +130,7 @@ export type Replicator = {
   onMessage(from: HostId, msg: StateWire): void;
   /** Changes deploymentConfig; resolves once acknowledged (durable here and on ackShadows others). */
   write(service: string, edit: ConfigEdit, message: string): Promise<WriteResult>;
-  get(service: string): { state: ServiceState; heads: string[] };
+  get(service: string): { state: ReadableState; heads: string[] };
   history(service: string): HistoryEntry[];
   status(): ReplicaStatus[];
   /** Time-outs and stale detection; call every few tens of ms. */
@@ -119,6 +138,11 @@ export type Replicator = {
   traffic(service: string): { bytesOut: number; bytesIn: number };
   /** Brings the configuration to the intended state (see decide/reconcile.ts) and reports what it did. */
   reconcile(service: string, o: { reason: ReconcileReport["reason"]; to?: string[] }): Promise<ReconcileReport>;
+  /** Chunks a file into the store and records its manifest in the document; resolves once acknowledged (the shadows hold the manifest and every chunk). */
+  putBlob(service: string, kind: BlobKind, file: string, name: string, message: string, onProgress?: OnProgress): Promise<WriteResult & { manifest: BlobManifest }>;
+  /** Writes a blob the document names out to `outPath` (atomically, verified). */
+  getBlob(service: string, kind: BlobKind, name: string, outPath: string, onProgress?: OnProgress): Promise<BlobManifest>;
+  blobStatus(): BlobStatus[];
   lastReconciles(): ReconcileReport[];
 };
 
@@ -145,11 +169,16 @@ export function startReplicator(o: ReplicatorOptions): Replicator {
       quiet: new Map(),
       intended: null,
       lastReconcile: null,
+      blobDone: new Set(),
+      fetching: new Map(),
+      blobRetryAtMs: new Map(),
       bytesOut: 0,
       bytesIn: 0,
     });
     log("info", "state", "loaded", { service: cfg.name, heads: A.getHeads(store.doc).length, ...store.stats() });
   }
+
+  for (const s of svcs.values()) checkBlobs(s); // blobs named before a restart: complete, or fetch the rest
 
   const svcOf = (service: string): Svc => {
     const s = svcs.get(service);
@@ -220,13 +249,64 @@ export function startReplicator(o: ReplicatorOptions): Replicator {
     }
     for (const [peer, reqs] of s.waiting) {
       const still = reqs.filter((r) => {
-        if (!A.hasHeads(s.doc, r.heads)) return true;
+        if (!durableFor(s, r.heads)) return true;
         s.intended = r.heads;
         send(s, peer, { type: "durable", service: s.cfg.name, id: r.id });
         return false;
       });
       if (still.length === 0) s.waiting.delete(peer);
       else s.waiting.set(peer, still);
+    }
+  }
+
+  /** The write at `heads` is durable here: its changes are on disk and every blob it names is complete in the chunk store. */
+  function durableFor(s: Svc, heads: string[]): boolean {
+    if (s.dirty || !A.hasHeads(s.doc, heads)) return false;
+    if (o.blobs === undefined) return true;
+    const at = A.equals(heads, A.getHeads(s.doc)) ? s.doc : A.view(s.doc, heads);
+    return blobRefsIn(at).every((b) => s.blobDone.has(b.hash));
+  }
+
+  /** Starts fetching every blob the document names that is not complete here. */
+  function checkBlobs(s: Svc): void {
+    const blobs = o.blobs;
+    if (blobs === undefined) return;
+    const now = o.now();
+    for (const ref of blobRefsIn(s.doc)) {
+      if (s.blobDone.has(ref.hash) || s.fetching.has(ref.hash)) continue;
+      if ((s.blobRetryAtMs.get(ref.hash) ?? -Infinity) > now) continue;
+      const kind = ref.kind;
+      const manifest = manifestIn(s.doc, ref.kind, ref.name)!;
+      const entry: { progress: FetchProgress | null } = { progress: null };
+      s.fetching.set(manifest.hash, entry);
+      const others = s.cfg.replicas.filter((h) => h !== self);
+      let lastLoggedTenth = -1;
+      (async () => {
+        if ((await missingChunks(manifest, blobs.store)).length === 0) return "present";
+        log("info", "state", "blob-fetch", { service: s.cfg.name, kind, name: manifest.name, size: manifest.size });
+        const r = await fetchBlob(manifest, blobs.store, blobs.sources(others), (p) => {
+          entry.progress = p;
+          const tenth = Math.floor((p.bytesDone / Math.max(1, p.bytesTotal)) * 10);
+          if (tenth !== lastLoggedTenth) {
+            lastLoggedTenth = tenth;
+            log("info", "state", "blob-progress", { service: s.cfg.name, name: manifest.name, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, bytesFetched: p.bytesFetched });
+          }
+        }, { log, windowBytes: BLOB_WINDOW_BYTES, ...(blobs.rateBytesPerSec === undefined ? {} : { rateBytesPerSec: blobs.rateBytesPerSec }) });
+        await blobs.store.flush(); // durable before this host says it holds the blob
+        return r;
+      })().then(
+        (r) => {
+          s.fetching.delete(manifest.hash);
+          s.blobDone.add(manifest.hash);
+          if (r !== "present") log("info", "state", "blob-complete", { service: s.cfg.name, kind, name: manifest.name, size: manifest.size, bytesFetched: r.bytesFetched, chunksFetched: r.chunksFetched, chunksSkipped: r.chunksSkipped });
+          flush(s); // durability questions waiting on this blob can be answered now
+        },
+        (err: Error) => {
+          s.fetching.delete(manifest.hash);
+          s.blobRetryAtMs.set(manifest.hash, o.now() + BLOB_RETRY_MS);
+          log("warn", "state", "blob-fetch-failed", { service: s.cfg.name, kind, name: manifest.name, error: err.message, retryInMs: BLOB_RETRY_MS });
+        },
+      );
     }
   }
 
@@ -244,7 +324,7 @@ export function startReplicator(o: ReplicatorOptions): Replicator {
     return weLack || basis.changes > 0;
   }
 
-  return {
+  const api: Replicator = {
     services: () => [...svcs.keys()],
     onPeer(id, up) {
       for (const s of svcs.values()) {
@@ -282,13 +362,15 @@ export function startReplicator(o: ReplicatorOptions): Replicator {
           }
           s.doc = doc;
           s.sync.set(from, next);
-          if (!A.equals(before, A.getHeads(doc))) s.dirty = true;
+          const changed = !A.equals(before, A.getHeads(doc));
+          if (changed) s.dirty = true;
           flush(s);
           measure(s, from);
+          if (changed) checkBlobs(s);
           return;
         }
         case "durable-request": {
-          if (!s.dirty && A.hasHeads(s.doc, msg.heads)) {
+          if (durableFor(s, msg.heads)) {
             s.intended = msg.heads;
             send(s, from, { type: "durable", service: s.cfg.name, id: msg.id });
             return;
@@ -338,7 +420,7 @@ export function startReplicator(o: ReplicatorOptions): Replicator {
     },
     get(service) {
       const s = svcOf(service);
-      return { state: toJson(s.doc), heads: A.getHeads(s.doc) };
+      return { state: toReadable(s.doc), heads: A.getHeads(s.doc) };
     },
     history: (service) => history(svcOf(service).doc),
     status() {
@@ -361,6 +443,7 @@ export function startReplicator(o: ReplicatorOptions): Replicator {
       for (const s of svcs.values()) {
         stepMachine(s, { type: "tick" });
         if (!sendHeads) continue;
+        checkBlobs(s); // retries of failed fetches
         if (s.dirty) flush(s);
         const heads = A.getHeads(s.doc);
         if (heads.length > HEADS_MAX) continue; // a wide fork: the sync protocol carries it, not this nudge
@@ -399,10 +482,45 @@ export function startReplicator(o: ReplicatorOptions): Replicator {
       log(plan.incomplete || plan.conflicts.length > 0 ? "warn" : "info", "state", "reconciled", { ...report, kept: report.kept.length, conflicts: report.conflicts.map((c) => c.key) });
       return report;
     },
+    async putBlob(service, kind, file, name, message, onProgress) {
+      const s = svcOf(service);
+      const blobs = o.blobs;
+      if (blobs === undefined) throw new UmbraError("usage", "this agent has no chunk store");
+      const manifest = await ingestFile(file, blobs.store, onProgress, name);
+      await blobs.store.flush();
+      s.blobDone.add(manifest.hash);
+      const r = await api.write(service, { blobs: { set: [{ kind, manifest }] } }, message);
+      return { ...r, manifest };
+    },
+    async getBlob(service, kind, name, outPath, onProgress) {
+      const s = svcOf(service);
+      const blobs = o.blobs;
+      if (blobs === undefined) throw new UmbraError("usage", "this agent has no chunk store");
+      const m = manifestIn(s.doc, kind, name);
+      if (m === null) throw new UmbraError("usage", `"${service}" has no ${kind} named "${name}"`);
+      if (!s.blobDone.has(m.hash)) {
+        const f = s.fetching.get(m.hash)?.progress;
+        throw new UmbraError("blob_unavailable", `${kind} "${name}" of "${service}" is not complete on this host yet${f ? ` (${Math.floor((f.bytesDone / Math.max(1, f.bytesTotal)) * 100)}% fetched)` : ""}`);
+      }
+      await assemble(m, blobs.store, outPath, onProgress);
+      return m;
+    },
+    blobStatus() {
+      const out: BlobStatus[] = [];
+      for (const s of svcs.values()) {
+        for (const b of blobRefsIn(s.doc)) {
+          const f = s.fetching.get(b.hash);
+          const complete = s.blobDone.has(b.hash);
+          out.push({ service: s.cfg.name, kind: b.kind, name: b.name, size: b.size, hash: b.hash, complete, bytesDone: complete ? b.size : (f?.progress?.bytesDone ?? 0), fetching: f !== undefined });
+        }
+      }
+      return out;
+    },
     lastReconciles: () => [...svcs.values()].flatMap((s) => (s.lastReconcile === null ? [] : [s.lastReconcile])),
     traffic: (service) => {
       const s = svcOf(service);
       return { bytesOut: s.bytesOut, bytesIn: s.bytesIn };
     },
   };
+  return api;
 }

@@ -348,6 +348,8 @@ export type FetchProgress = Progress & {
 
 export type FetchOptions = {
   windowBytes?: number;
+  /** Asks for at most this many bytes a second (a token bucket), so a big transfer leaves the host's CPU and disk to the lease loop. Unlimited when absent. */
+  rateBytesPerSec?: number;
   idleTimeoutMs?: number;
   signal?: AbortSignal;
   log?: Logger;
@@ -411,12 +413,36 @@ export async function fetchBlob(m: BlobManifest, store: ChunkStore, peers: BlobP
     let windowUsed = 0;
     let finished = false;
     let scheduled = false;
+    // Token bucket for rateBytesPerSec: holds at most a tenth of a second's worth (and at least one chunk).
+    const rate = opts.rateBytesPerSec;
+    const bucketMax = rate === undefined ? Infinity : Math.max(CDC_MAX_BYTES, rate / 10);
+    let tokens = bucketMax;
+    let tokensAtMs = performance.now();
+    let refillTimer: NodeJS.Timeout | null = null;
+    const takeTokens = (size: number): boolean => {
+      if (rate === undefined) return true;
+      const now = performance.now();
+      tokens = Math.min(bucketMax, tokens + ((now - tokensAtMs) * rate) / 1000);
+      tokensAtMs = now;
+      if (tokens >= size) {
+        tokens -= size;
+        return true;
+      }
+      if (refillTimer === null) {
+        refillTimer = setTimeout(() => {
+          refillTimer = null;
+          schedule();
+        }, Math.ceil(((size - tokens) * 1000) / rate));
+      }
+      return false;
+    };
     const sources: Source[] = [];
 
     const finish = (err: Error | null) => {
       if (finished) return;
       finished = true;
       clearInterval(idleTimer);
+      if (refillTimer !== null) clearTimeout(refillTimer);
       opts.signal?.removeEventListener("abort", onAbort);
       for (const s of sources) s.unsubscribe();
       // Settle the writes first, so the store is quiet when the caller resumes or assembles.
@@ -450,7 +476,7 @@ export async function fetchBlob(m: BlobManifest, store: ChunkStore, peers: BlobP
       scheduled = false;
       if (finished) return;
       const batches = new Map<Source, ChunkHash[]>();
-      while (queue.length > 0 && windowUsed < windowBytes) {
+      while (queue.length > 0 && windowUsed < windowBytes && takeTokens(queue[queue.length - 1]!.size)) {
         const next = queue[queue.length - 1]!;
         const ex = excluded.get(next.hash);
         let best: Source | null = null;
