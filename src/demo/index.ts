@@ -5,7 +5,10 @@
 
 import { UmbraError } from "../shared/errors.ts";
 import { downtimeFrom } from "./downtime.ts";
-import { CLIENT, HOSTS, startDemoCluster, sleep, VIP, type LogLine } from "./cluster.ts";
+import { join, resolve } from "node:path";
+import { CLIENT, HOSTS, NODE, startDemoCluster, sleep, VIP, type LogLine } from "./cluster.ts";
+
+const MAIN = join(resolve(import.meta.dirname, ".."), "cli", "main.ts");
 import { cleanupStale } from "./topology.ts";
 
 export const DEMO_PREFIX = "ud-";
@@ -65,6 +68,10 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
   try {
     const first = await cluster.waitForHolders((h) => h.length === 1, 30_000);
     say(`${stamp(Date.now())}  ${first[0]} holds the VIP (first certificate)`);
+    // Replicated state (well before the cut: starting a CLI process is a CPU burst): an operator changes the deployment on the primary;
+    // the write returns once a shadow holds it on disk.
+    const set = await cluster.topo.exec("h1", [NODE, MAIN, "state", "set", "web", "image=registry.local/web:2.4", "--message", "roll out 2.4"]);
+    say(`${stamp(Date.now())}  on h1: umbra state set web image=registry.local/web:2.4 -> ${set.code === 0 ? set.stdout.trim() : `FAILED: ${set.stderr.trim()}`}`);
     const poller = cluster.startPoller({ intervalMs: POLL_INTERVAL_MS, timeoutMs: POLL_TIMEOUT_MS });
     await sleep(1_500);
     const before = poller.samples.filter((s) => s.ok).length;
@@ -91,6 +98,9 @@ export async function runDemo(opts: DemoOptions = {}): Promise<void> {
     say("");
     say(`client-visible downtime: ${d.downtimeMs === null ? "n/a" : `${Math.round(d.downtimeMs)} ms`} (from the cut to the first answer from ${after[0]})`);
     say(`VIP now held by: ${holdersNow.join(", ")} (checked with ip -n NS addr in ${HOSTS.map((h) => h.name).join(", ")})`);
+    const got = await cluster.topo.exec(after[0]!, [NODE, MAIN, "state", "get", "web", "image"]);
+    const rec = cluster.logs.find((l) => l.host === after[0] && l.event === "reconciled");
+    say(`state on ${after[0]}: image = ${got.stdout.trim() || got.stderr.trim()}${rec ? `; reconciled after the failover (${rec.incomplete ? "INCOMPLETE" : "nothing missing"}, ${(rec.conflicts as unknown[]).length} conflicts, waited ${rec.waitedMs} ms)` : ""}`);
 
     // The old primary comes back: it must not take the VIP from a host with a lease.
     await cluster.topo.restoreLink("h1");
