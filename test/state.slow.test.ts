@@ -7,6 +7,8 @@
 // Run alone: bun test test/state.slow.test.ts   (needs root; CI is root)
 import { afterAll, describe, expect, test } from "bun:test";
 import { createInterface } from "node:readline";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { NODE, sleep, startDemoCluster, type DemoCluster } from "../src/demo/cluster.ts";
 import { cleanupStale } from "../src/demo/topology.ts";
@@ -16,9 +18,11 @@ const ROOT = resolve(import.meta.dir, "..");
 const MAIN = join(ROOT, "src/cli/main.ts");
 const isRoot = process.getuid?.() === 0;
 let cluster: DemoCluster | null = null;
+let hookDir: string | null = null;
 
 afterAll(async () => {
   await cluster?.destroy();
+  if (hookDir !== null) rmSync(hookDir, { recursive: true, force: true });
   await cleanupStale(PREFIX);
 });
 
@@ -40,7 +44,11 @@ async function until<T>(what: string, timeoutMs: number, f: () => Promise<T | nu
 describe.skipIf(!isRoot)("state replication in namespaces (slow)", () => {
   test("a config change on the primary appears on both shadows; status shows them in-sync", async () => {
     await cleanupStale(PREFIX);
-    cluster = await startDemoCluster({ prefix: PREFIX });
+    // The reconcile hook writes its report where the test can read it.
+    hookDir = mkdtempSync(join(tmpdir(), "umbra-state-hook-"));
+    const hook = join(hookDir, "reconcile.sh");
+    writeFileSync(hook, `#!/bin/sh\nprintf '%s' "$UMBRA_RECONCILE_REPORT" > "${hookDir}/report-$UMBRA_HOST.json"\n`, { mode: 0o755 });
+    cluster = await startDemoCluster({ prefix: PREFIX, hooks: { reconcile: hook } });
     const c = cluster;
     await c.waitForHolders((h) => h.length === 1, 30_000);
     const set = await until("h1 to acknowledge a write", 20_000, async () => {
@@ -74,7 +82,6 @@ describe.skipIf(!isRoot)("state replication in namespaces (slow)", () => {
 
   test("a blob reaches both shadows; a 1 MiB change in its middle moves only the chunks around it", async () => {
     const c = cluster!;
-    const { writeFileSync, readFileSync, rmSync } = await import("node:fs");
     const { randomBytes, createHash } = await import("node:crypto");
     const blob = join(c.dir, "app.bin");
     const data = randomBytes(24 * 1024 * 1024);
@@ -138,6 +145,10 @@ describe.skipIf(!isRoot)("state replication in namespaces (slow)", () => {
     expect(rec).toMatchObject({ reason: "failover", incomplete: false, rolledBack: [] });
     const st = JSON.parse((await umbra(c, holder, ["status", "--json"])).stdout);
     expect(st.reconciliations[0]).toMatchObject({ service: "web", reason: "failover", incomplete: false });
+    // ...and ran the service's reconcile hook with the report.
+    const reportFile = join(hookDir!, `report-${holder}.json`);
+    await until("the reconcile hook's report", 10_000, async () => (existsSync(reportFile) ? true : null));
+    expect(JSON.parse(readFileSync(reportFile, "utf8"))).toMatchObject({ service: "web", reason: "failover", incomplete: false });
     // An operator rolls back to the first acknowledged version: later keys go, as a new change.
     const hist = JSON.parse((await umbra(c, holder, ["state", "history", "web", "--json"])).stdout).changes as Array<{ hash: string; message: string }>;
     const first = hist.find((x) => x.message === "roll out 2.4")!;

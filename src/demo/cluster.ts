@@ -55,9 +55,11 @@ export type DemoOptions = {
   timing?: Record<string, number>;
   logLevel?: "debug" | "info";
   onLog?: (l: LogLine) => void;
+  /** Hook programs for the "web" service, as [services.hooks] in every agent's config. */
+  hooks?: { activate?: string; demote?: string; reconcile?: string };
 };
 
-function tomlConfig(o: { host: string; keyFile: string; stateDir: string; keys: Record<string, string>; timing: Record<string, number>; logLevel: string }): string {
+function tomlConfig(o: { host: string; keyFile: string; stateDir: string; keys: Record<string, string>; timing: Record<string, number>; logLevel: string; hooks?: Record<string, string | undefined> }): string {
   const lines = [
     `cluster = "demo"`,
     `host = "${o.host}"`,
@@ -80,6 +82,7 @@ function tomlConfig(o: { host: string; keyFile: string; stateDir: string; keys: 
     `shadows = ["h2", "h3"]`,
     `voters = ["h1", "h2", "h3"]`,
     "",
+    ...(o.hooks === undefined ? [] : ["[services.hooks]", ...Object.entries(o.hooks).filter(([, v]) => v !== undefined).map(([k, v]) => `${k} = ${JSON.stringify(v)}`), ""]),
   ];
   return lines.join("\n");
 }
@@ -104,7 +107,7 @@ export async function startDemoCluster(o: DemoOptions): Promise<DemoCluster> {
     for (const h of HOSTS) {
       writeFileSync(
         join(dir, `${h.name}.toml`),
-        tomlConfig({ host: h.name, keyFile: join(dir, `${h.name}.key`), stateDir: join(dir, `${h.name}-state`), keys, timing: o.timing ?? {}, logLevel: o.logLevel ?? "info" }),
+        tomlConfig({ host: h.name, keyFile: join(dir, `${h.name}.key`), stateDir: join(dir, `${h.name}-state`), keys, timing: o.timing ?? {}, logLevel: o.logLevel ?? "info", hooks: o.hooks }),
       );
     }
     const boot = topo.spawn(BOOTSTRAP.name, [node, MAIN, "bootstrap", "--host", BOOTSTRAP.ipv4, "--port", String(BOOTSTRAP.port)], {});
