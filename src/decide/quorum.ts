@@ -343,6 +343,11 @@ function voterTick(s: QuorumState, fx: QuorumEffect[]): void {
     s.pendingProposal = null;
     return;
   }
+  // The view may have changed while the vote waited (a newer holder learned, a forecast withdrawn).
+  if (!reasonSupported(s, p)) {
+    s.pendingProposal = null;
+    return;
+  }
   if (mayVoteNow(s, p)) {
     s.pendingProposal = null;
     castVote(s, fx, p);
