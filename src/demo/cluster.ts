@@ -55,11 +55,13 @@ export type DemoOptions = {
   timing?: Record<string, number>;
   logLevel?: "debug" | "info";
   onLog?: (l: LogLine) => void;
+  /** More top-level TOML for one host's config (e.g. a [probe] replay, a [forecast] section), placed before [timing]. */
+  extraToml?: (host: string) => string;
   /** Hook programs for the "web" service, as [services.hooks] in every agent's config. */
   hooks?: { activate?: string; demote?: string; reconcile?: string };
 };
 
-function tomlConfig(o: { host: string; keyFile: string; stateDir: string; keys: Record<string, string>; timing: Record<string, number>; logLevel: string; hooks?: Record<string, string | undefined> }): string {
+function tomlConfig(o: { host: string; keyFile: string; stateDir: string; keys: Record<string, string>; timing: Record<string, number>; logLevel: string; hooks?: Record<string, string | undefined>; extra?: string }): string {
   const lines = [
     `cluster = "demo"`,
     `host = "${o.host}"`,
@@ -70,6 +72,7 @@ function tomlConfig(o: { host: string; keyFile: string; stateDir: string; keys: 
     `profile = "lan"`,
     `logLevel = "${o.logLevel}"`,
     "",
+    ...(o.extra === undefined ? [] : [o.extra, ""]),
     "[timing]",
     ...Object.entries(o.timing).map(([k, v]) => `${k} = ${v}`),
     "",
@@ -107,7 +110,7 @@ export async function startDemoCluster(o: DemoOptions): Promise<DemoCluster> {
     for (const h of HOSTS) {
       writeFileSync(
         join(dir, `${h.name}.toml`),
-        tomlConfig({ host: h.name, keyFile: join(dir, `${h.name}.key`), stateDir: join(dir, `${h.name}-state`), keys, timing: o.timing ?? {}, logLevel: o.logLevel ?? "info", hooks: o.hooks }),
+        tomlConfig({ host: h.name, keyFile: join(dir, `${h.name}.key`), stateDir: join(dir, `${h.name}-state`), keys, timing: o.timing ?? {}, logLevel: o.logLevel ?? "info", hooks: o.hooks, extra: o.extraToml?.(h.name) }),
       );
     }
     const boot = topo.spawn(BOOTSTRAP.name, [node, MAIN, "bootstrap", "--host", BOOTSTRAP.ipv4, "--port", String(BOOTSTRAP.port)], {});

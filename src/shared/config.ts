@@ -3,6 +3,7 @@
 // and what is wrong, one issue a line, and nothing starts.
 
 import { REPLAY_METRICS } from "../probe/replay.ts";
+import { FORECAST_METRICS } from "../forecast/history.ts";
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { isIPv4, isIPv6 } from "node:net";
@@ -145,6 +146,27 @@ const FileSchema = z
       .strict()
       .default({ intervalMs: 1000 }),
     timing: TimingSchema.default({}),
+    /** Forecasting and proactive moves (see README "Forecasts"). */
+    forecast: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** The model file; default: models/forecaster.onnx shipped with umbra. */
+        model: z.string().min(1).optional(),
+        /** How far ahead the exhaustion probability looks. */
+        horizonMinutes: z.number().positive().max(7 * 24 * 60).default(15),
+        /** Live samples are averaged into steps this long before the model sees them. */
+        stepMs: ms(1_000, 3_600_000).default(60_000),
+        /** A host whose exhaustion probability stays at or above this... */
+        threshold: z.number().gt(0).max(1).default(0.8),
+        /** ...for this long is predicted to run out: as holder, it hands its services over. */
+        sustainMs: ms(0, 86_400_000).default(60_000),
+        /** After asking for a predicted move, wait this long before asking again. */
+        cooldownMs: ms(0, 86_400_000).default(300_000),
+        /** Exhaustion limits per metric, in its units (ratios 0..1 for cpuLoad, memoryUsage, storageUsage). */
+        limits: z.partialRecord(z.enum(FORECAST_METRICS), z.number().finite()).default({ memoryUsage: 0.95, storageUsage: 0.95 }),
+      })
+      .strict()
+      .default({ enabled: true, horizonMinutes: 15, stepMs: 60_000, threshold: 0.8, sustainMs: 60_000, cooldownMs: 300_000, limits: { memoryUsage: 0.95, storageUsage: 0.95 } }),
     /** Replicated state: how fast blob chunks may be fetched, so a big transfer leaves CPU and disk to the lease loop. */
     state: z.object({ blobRateMBps: z.number().positive().max(100_000).default(25) }).strict().default({ blobRateMBps: 25 }),
     hosts: z
@@ -228,6 +250,7 @@ export function parseConfig(text: string, path: string): Config {
     path,
     keyFile: abs(f.keyFile),
     probe: f.probe.replay === undefined ? f.probe : { ...f.probe, replay: { ...f.probe.replay, file: abs(f.probe.replay.file) } },
+    forecast: f.forecast.model === undefined ? f.forecast : { ...f.forecast, model: abs(f.forecast.model) },
     stateDir: abs(f.stateDir ?? "state"),
     timing: { ...PROFILES[f.profile], ...f.timing } as Timing,
     services: f.services.map((s) => ({
