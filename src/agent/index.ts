@@ -17,13 +17,15 @@ import * as membership from "../decide/membership.ts";
 import * as quorum from "../decide/quorum.ts";
 import type { Certificate, QuorumMsg } from "../decide/quorum.ts";
 import { openMesh, parseHostPort, type Mesh } from "../mesh/swarm.ts";
-import { voteSigningBytes, type WireMsg } from "../mesh/codec.ts";
+import { voteSigningBytes, type BeaconForecast, type WireMsg } from "../mesh/codec.ts";
 import { startBackgroundSampler } from "../probe/index.ts";
 import { startReplaySampler } from "../probe/replay.ts";
 import type { HostSample } from "../probe/index.ts";
 import { addVip, removeVip, runHook } from "../actuate/index.ts";
 import { createApi, serveApi } from "../api/index.ts";
 import { startReplicator } from "../state/replicator.ts";
+import * as proactive from "../decide/proactive.ts";
+import { startForecasting } from "./forecasting.ts";
 import { attachStateChannel, type StateLink } from "../state/channel.ts";
 import { openChunkStore } from "../state/chunks.ts";
 import { serveBlobs, type BlobPeer } from "../state/transfer.ts";
@@ -124,6 +126,20 @@ export async function startAgent(config: Config): Promise<Agent> {
   });
   const byName = new Map(services.map((s) => [s.name, s]));
 
+  // ------------------------------------------------------------ forecasts
+  const forecasting = await startForecasting(config.forecast, log);
+  let foresight = proactive.initialProactive(
+    {
+      self,
+      threshold: config.forecast.threshold,
+      sustainMs: config.forecast.sustainMs,
+      // A forecast of a host is news for a few steps of its data, and never less than 30 s.
+      staleMs: Math.max(30_000, 3 * config.forecast.stepMs),
+      cooldownMs: config.forecast.cooldownMs,
+    },
+    monoNow(),
+  );
+
   // A VIP left behind by a crash is not backed by any lease now: remove it.
   for (const s of services) {
     await removeVip({ cidr: s.cfg.vip, iface: s.cfg.interface }).catch((err: Error) =>
@@ -135,7 +151,7 @@ export async function startAgent(config: Config): Promise<Agent> {
   const inbox: Inbound[] = [];
   let inboxDropped = 0;
   const connected = new Set<HostId>();
-  const beacons = new Map<HostId, { atMono: number; sample: HostSample | null }>();
+  const beacons = new Map<HostId, { atMono: number; sample: HostSample | null; forecast: BeaconForecast | null }>();
   const rtts = new Map<HostId, number[]>();
   let latestSample: HostSample | null = null;
 
@@ -388,11 +404,35 @@ export async function startAgent(config: Config): Promise<Agent> {
     }
   }
 
+  /** Forecasts into decide/proactive.ts, and its effects into the quorum machines. */
+  async function stepForesight(): Promise<void> {
+    if (forecasting === null) return;
+    const events: proactive.ProactiveEvent[] = forecasting.drain().map((f) => ({ type: "forecast", host: f.host as HostId, probability: f.exhaustionProbability }));
+    const alive = aliveHosts();
+    events.push({ type: "tick", holding: services.filter((s) => s.state.vipUp && s.state.role === "holding").map((s) => ({ service: s.name, candidates: [s.cfg.primary, ...s.cfg.shadows] as HostId[], alive })) });
+    for (const ev of events) {
+      const out = proactive.step(foresight, ev, monoNow());
+      foresight = out.state;
+      for (const fx of out.effects) {
+        if (fx.type === "predicted-changed") {
+          log(fx.predicted.length > 0 ? "warn" : "info", "forecast", "predicted", { hosts: fx.predicted });
+          for (const s of services) await stepService(s, { type: "forecast", predicted: fx.predicted }, monoNow());
+        } else {
+          const f = forecasting.latest().find((x) => x.host === self);
+          log("warn", "forecast", "predicted-move", { service: fx.service, to: fx.to, probability: Math.round(fx.probability * 1000) / 1000, metric: f?.metric, aboveForMs: Math.round(monoNow() - fx.sinceMs) });
+          const s = byName.get(fx.service);
+          if (s !== undefined) await stepService(s, { type: "handover-requested", to: fx.to, reason: "predicted" }, monoNow());
+        }
+      }
+    }
+  }
+
   async function handle(item: Inbound, now: number): Promise<void> {
     const { from, msg } = item;
     switch (msg.type) {
       case "beacon":
-        beacons.set(from, { atMono: now, sample: msg.metrics });
+        beacons.set(from, { atMono: now, sample: msg.metrics, forecast: msg.forecast ?? null });
+        if (msg.metrics !== null) forecasting?.sample(from, msg.metrics);
         return;
       case "ping":
       case "ack":
@@ -422,6 +462,7 @@ export async function startAgent(config: Config): Promise<Agent> {
     await stepMembership({ type: "tick", rand: random.next() }, monoNow());
     for (const s of services) await stepService(s, { type: "tick", rand: random.next() }, monoNow());
     replicator.tick();
+    await stepForesight();
     for (let i = 0; i < EVENTS_PER_TICK_MAX && inbox.length > 0; i++) await handle(inbox.shift()!, monoNow());
   }
   // A stalled event loop eats the lease's safety margin (the kernel keeps
@@ -450,9 +491,15 @@ export async function startAgent(config: Config): Promise<Agent> {
   }, t.tickMs);
 
   // ------------------------------------------------------------ probe and beacons
+  function ownBeaconForecast(): BeaconForecast | null {
+    const own = forecasting?.latest().find((f) => f.host === self);
+    return own === undefined ? null : { exhaustionProbability: own.exhaustionProbability, metric: own.metric, anomaly: Math.max(...own.metrics.map((m) => m.anomaly)) };
+  }
   const onSample = (sample: HostSample) => {
     latestSample = { ...sample, networkLatency: medianLatency() };
-    for (const h of connected) mesh.send(h, { type: "beacon", sentAtWallMs: Date.now(), metrics: latestSample });
+    forecasting?.sample(self, latestSample);
+    const forecast = ownBeaconForecast();
+    for (const h of connected) mesh.send(h, { type: "beacon", sentAtWallMs: Date.now(), metrics: latestSample, forecast });
   };
   const replay = config.probe.replay;
   const sampler =
@@ -506,7 +553,7 @@ export async function startAgent(config: Config): Promise<Agent> {
       uptimeMs: Math.round(now - startedMono),
       role,
       members: [
-        { id: self, status: "alive", incarnation: view.find((m) => m.id === self)?.incarnation ?? 0, connected: true, rttMs: null, labels: labelsOf.get(self) ?? {}, lastBeaconAgoMs: 0, metrics: latestSample },
+        { id: self, status: "alive", incarnation: view.find((m) => m.id === self)?.incarnation ?? 0, connected: true, rttMs: null, labels: labelsOf.get(self) ?? {}, lastBeaconAgoMs: 0, metrics: latestSample, ownForecast: ownBeaconForecast() },
         ...view
           .filter((m) => m.id !== self)
           .map((m) => {
@@ -521,12 +568,15 @@ export async function startAgent(config: Config): Promise<Agent> {
               labels: labelsOf.get(m.id) ?? {},
               lastBeaconAgoMs: b === undefined ? null : Math.round(now - b.atMono),
               metrics: b?.sample ?? null,
+              ownForecast: b?.forecast ?? null,
             };
           }),
       ],
       services: svcDocs,
       replication: replicator.status(),
       reconciliations: replicator.lastReconciles(),
+      forecasts: forecasting?.latest() ?? [],
+      predicted: [...foresight.predicted],
       blobs: replicator.blobStatus(),
     };
   }

@@ -1,5 +1,7 @@
 import type { HostSample } from "../probe/types.ts";
 import type { BlobStatus, ReconcileReport } from "../state/replicator.ts";
+import type { HostForecast } from "../agent/forecasting.ts";
+import type { BeaconForecast } from "../mesh/codec.ts";
 
 /** What `GET /status` returns and `umbra status` prints: one host's view of the cluster. */
 export type StatusDoc = {
@@ -29,6 +31,10 @@ export type StatusDoc = {
   reconciliations?: ReconcileReport[];
   /** Every blob the documents of this host's services name, and how much of it is here. */
   blobs?: BlobStatus[];
+  /** This host's latest forecast of every host (its own samples and its peers' beacons). */
+  forecasts?: HostForecast[];
+  /** Hosts this host predicts will run out of a resource (probability above the threshold, sustained). */
+  predicted?: string[];
 };
 
 /** ShadowHostPair: how a service's state stands between its primary and one shadow, seen from this host. */
@@ -61,6 +67,8 @@ export type MemberDoc = {
   lastBeaconAgoMs: number | null;
   /** Its latest host sample, from its beacon; null until one arrives. */
   metrics: HostSample | null;
+  /** Its forecast of itself, from its beacon (this host's own for this host); null without one. */
+  ownForecast?: BeaconForecast | null;
 };
 
 export type ServiceDoc = {

@@ -29,7 +29,12 @@ const sample = fc.record({
 });
 
 const arbMsg: fc.Arbitrary<WireMsg> = fc.oneof(
-  fc.record({ type: fc.constant("beacon" as const), sentAtWallMs: num, metrics: fc.option(sample, { nil: null }) }),
+  fc.record({
+    type: fc.constant("beacon" as const),
+    sentAtWallMs: num,
+    metrics: fc.option(sample, { nil: null }),
+    forecast: fc.option(fc.record({ exhaustionProbability: fc.double({ min: 0, max: 1, noNaN: true }), metric: id, anomaly: fc.double({ min: 0, max: 1, noNaN: true }) }), { nil: null }),
+  }),
   fc.record({ type: fc.constant("ping" as const), seq: uint, updates: fc.array(update, { maxLength: 8 }) }),
   fc.record({ type: fc.constant("ack" as const), seq: uint, updates: fc.array(update, { maxLength: 8 }) }),
   fc.record({ type: fc.constant("ping-req" as const), seq: uint, target: id, updates: fc.array(update, { maxLength: 8 }) }),
@@ -71,11 +76,21 @@ describe("codec", () => {
       fc.property(arbMsg, fc.nat(), (m, cut) => {
         const buf = encodeMsg(m);
         const short = buf.subarray(0, cut % buf.length);
-        if (short.length > 0) expect(() => decodeMsg(short)).toThrow(UmbraError);
+        // A beacon cut just before its trailing forecast is an older agent's beacon: whole, without one.
+        const oldBeacon = m.type === "beacon" && m.forecast !== null && short.length === encodeMsg({ ...m, forecast: null }).length - 1;
+        if (oldBeacon) expect(decodeMsg(short)).toEqual({ ...m, forecast: null });
+        else if (short.length > 0) expect(() => decodeMsg(short)).toThrow(UmbraError);
         expect(() => decodeMsg(Buffer.concat([buf, Buffer.from([0])]))).toThrow(/trailing/);
       }),
       { seed: 3, numRuns: 500 },
     );
+  });
+
+  test("a beacon from an agent without forecasts (no trailing field) decodes with forecast null", () => {
+    const withNone = encodeMsg({ type: "beacon", sentAtWallMs: 1, metrics: null, forecast: null });
+    const old = withNone.subarray(0, withNone.length - 1); // drop the "absent" flag: what older agents sent
+    expect(decodeMsg(old)).toEqual({ type: "beacon", sentAtWallMs: 1, metrics: null, forecast: null });
+    expect(() => encodeMsg({ type: "beacon", sentAtWallMs: 1, metrics: null, forecast: { exhaustionProbability: 1.5, metric: "cpuLoad", anomaly: 0 } })).toThrow(/probability/);
   });
 
   test.each([

@@ -27,7 +27,12 @@ export type Beacon = {
   /** Wall-clock send time, for display only: leases never use wall time. */
   sentAtWallMs: number;
   metrics: HostSample | null;
+  /** The sender's own forecast of itself (absent from agents without a forecaster, and from older agents). */
+  forecast?: BeaconForecast | null;
 };
+
+/** A host's forecast of itself, as its beacons carry it: the highest exhaustion probability (and its metric), the highest anomaly score. */
+export type BeaconForecast = { exhaustionProbability: number; metric: string; anomaly: number };
 
 export type WireMsg = Beacon | SwimMsg | QuorumMsg;
 
@@ -269,8 +274,45 @@ const f = (key: string, enc: Field["enc"]): Field => ({ key, enc });
 
 const optSample = optional(sample);
 
+const unit: Enc<number> = {
+  preencode: (st, n) => {
+    assert(n >= 0 && n <= 1, `a probability: ${n}`);
+    f64.preencode(st, n);
+  },
+  encode: (st, n) => f64.encode(st, n),
+  decode(st) {
+    const n = f64.decode(st);
+    if (n < 0 || n > 1) bad(`not a probability: ${n}`);
+    return n;
+  },
+};
+
+const beaconForecast: Enc<BeaconForecast> = {
+  preencode(st, x) {
+    unit.preencode(st, x.exhaustionProbability);
+    name.preencode(st, x.metric);
+    unit.preencode(st, x.anomaly);
+  },
+  encode(st, x) {
+    unit.encode(st, x.exhaustionProbability);
+    name.encode(st, x.metric);
+    unit.encode(st, x.anomaly);
+  },
+  decode: (st) => ({ exhaustionProbability: unit.decode(st), metric: name.decode(st), anomaly: unit.decode(st) }),
+};
+
+/** A field added after the message was first shipped: absent (null) when the frame ends before it. */
+function trailing<T>(enc: Enc<T>): Enc<T | null | undefined> {
+  const opt = optional(enc);
+  return {
+    preencode: (st, v) => opt.preencode(st, v ?? null),
+    encode: (st, v) => opt.encode(st, v ?? null),
+    decode: (st) => (st.start === st.end ? null : opt.decode(st)),
+  };
+}
+
 const FIELDS: Record<WireMsg["type"], Field[]> = {
-  beacon: [f("sentAtWallMs", f64), f("metrics", optSample)],
+  beacon: [f("sentAtWallMs", f64), f("metrics", optSample), f("forecast", trailing(beaconForecast))],
   ping: [f("seq", uint), f("updates", updates)],
   ack: [f("seq", uint), f("updates", updates)],
   "ping-req": [f("seq", uint), f("target", name), f("updates", updates)],

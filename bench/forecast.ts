@@ -1,0 +1,276 @@
+// bench/forecast: how good and how cheap the shipped forecaster is.
+//
+//   node bench/forecast.ts [--model FILE] [--nab-dir DIR] [--runs 10000] [--json]
+//
+// 1. Quantiles on the AWS CloudWatch series' held-out last 30 % (the trainer
+//    never saw it), 15 minutes (3 steps) and 1 hour (12 steps) ahead: mean
+//    pinball loss of p10/p50/p90 against a seasonal-naive baseline (p50 = the
+//    value a day before the target, p10/p90 from its residuals on the
+//    training part), and how often p10–p90 holds the value.
+// 2. Exhaustion probability on the same rows, for limits at each series'
+//    90/95/99th training percentile: Brier score beside the base rate's, and
+//    the calibration error (10 bins).
+// 3. NAB: the anomaly score over all 58 series, streaming, scored with
+//    bench/nab's scorer (NAB's optimiser picks each profile's threshold, as
+//    for every detector on the scoreboard), beside the published rows.
+// 4. Inference latency of one agent tick (6 metrics at the horizon and one
+//    step ahead: a batch of 12, features included): median of --runs.
+// 5. Model size.
+import { statSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { checkNabDir, listSeries, NAB_DIR_DEFAULT, readPublished, readProfiles, readSeries, readWindows } from "./nab/data.ts";
+import { PROBATION_FRACTION, scoreDetector, type DetectorFile } from "./nab/scorer.ts";
+import { DEFAULT_MODEL_PATH, loadForecaster, type ForecastInput, type ForecastOutput, type Forecaster } from "../src/forecast/model.ts";
+import { AnomalyScorer } from "../src/forecast/anomaly.ts";
+import { DAY_MS } from "../src/forecast/features.ts";
+import { HELD_OUT_FRACTION, medianInterval, type Series } from "../src/forecast/series.ts";
+
+const USAGE = `usage: node bench/forecast.ts [options]
+  --model FILE    the model (default ${DEFAULT_MODEL_PATH})
+  --nab-dir DIR   NAB v1.1 folder (default: $NAB_DIR or ${NAB_DIR_DEFAULT})
+  --runs N        latency runs (default 10000)
+  --skip-nab      leave out the NAB scoring (the slowest part)
+  --json          one JSON object instead of tables
+  -h, --help      this text
+`;
+
+const TAUS = [0.1, 0.5, 0.9] as const;
+
+function pinball(y: number, q: readonly number[]): number {
+  let s = 0;
+  for (let i = 0; i < 3; i++) {
+    const d = y - q[i]!;
+    s += d >= 0 ? TAUS[i]! * d : (TAUS[i]! - 1) * d;
+  }
+  return s / 3;
+}
+
+function quantileOf(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.floor(q * (s.length - 1))))]!;
+}
+
+function median(xs: number[]): number {
+  return quantileOf(xs, 0.5);
+}
+
+/** Forecasts at every position of `positions` (a value's index: forecast from values[0..t) for values[t+h-1]). */
+async function forecastAt(model: Forecaster, s: Series, positions: number[], h: number, limit: (t: number) => number): Promise<ForecastOutput[]> {
+  const out: ForecastOutput[] = [];
+  const chunk = 4_096;
+  for (let c = 0; c < positions.length; c += chunk) {
+    const batch: ForecastInput[] = positions.slice(c, c + chunk).map((t) => ({
+      values: s.values.subarray(0, t),
+      intervalMs: s.intervalMs,
+      ts: s.ts[t - 1]!,
+      limit: limit(t),
+      horizonMs: h * s.intervalMs,
+    }));
+    out.push(...(await model.run(batch)));
+  }
+  return out;
+}
+
+type QuantileFigures = { horizonSteps: number; rows: number; pinballModel: number; pinballNaive: number; improvement: number; geomeanRatio: number; coverage: number };
+type ExhaustionFigures = { rows: number; events: number; brier: number; brierBaseRate: number; ece: number; bins: { p: number; observed: number; n: number }[] };
+
+async function quantileBench(model: Forecaster, aws: Series[], h: number): Promise<{ q: QuantileFigures; e: ExhaustionFigures }> {
+  let sumModel = 0;
+  let sumNaive = 0;
+  let logRatio = 0;
+  let covered = 0;
+  let rows = 0;
+  const probs: { p: number; hit: boolean }[] = [];
+  for (const s of aws) {
+    const n = s.values.length;
+    const split = Math.floor(n * (1 - HELD_OUT_FRACTION));
+    const day = Math.round(DAY_MS / s.intervalMs);
+    // Seasonal-naive residuals on the training part, and the series' scale (mean |1-step change|) to pool across series.
+    const resid: number[] = [];
+    let diff = 0;
+    for (let t = 1; t < split; t++) {
+      diff += Math.abs(s.values[t]! - s.values[t - 1]!);
+      const target = t + h - 1;
+      if (target - day >= 0 && target < split) resid.push(s.values[target]! - s.values[target - day]!);
+    }
+    const unit = Math.max(diff / (split - 1), 1e-9);
+    const r10 = quantileOf(resid, 0.1);
+    const r90 = quantileOf(resid, 0.9);
+    const sorted = Array.from(s.values.subarray(0, split)).sort((a, b) => a - b);
+    const limits = [0.9, 0.95, 0.99].map((q) => sorted[Math.floor(q * (sorted.length - 1))]!);
+    const positions: number[] = [];
+    for (let t = split; t + h - 1 < n; t++) positions.push(t);
+    const outs: ForecastOutput[][] = [];
+    for (const lim of limits) outs.push(await forecastAt(model, s, positions, h, () => lim));
+    let lm = 0;
+    let ln = 0;
+    positions.forEach((t, i) => {
+      const y = s.values[t + h - 1]!;
+      const f = outs[0]![i]!;
+      const naive = s.values[t + h - 1 - day]!;
+      lm += pinball(y, [f.p10, f.p50, f.p90]);
+      ln += pinball(y, [naive + r10, naive, naive + r90]);
+      if (y >= f.p10 && y <= f.p90) covered++;
+      let mx = -Infinity;
+      for (let j = t; j < t + h; j++) mx = Math.max(mx, s.values[j]!);
+      limits.forEach((lim, k) => probs.push({ p: outs[k]![i]!.exhaustionProbability, hit: mx > lim }));
+    });
+    rows += positions.length;
+    sumModel += lm / unit;
+    sumNaive += ln / unit;
+    logRatio += Math.log(lm / Math.max(ln, 1e-12));
+  }
+  const events = probs.filter((x) => x.hit).length;
+  const base = events / probs.length;
+  let brier = 0;
+  let brierBase = 0;
+  const bins = Array.from({ length: 10 }, () => ({ sp: 0, hits: 0, n: 0 }));
+  for (const x of probs) {
+    const o = x.hit ? 1 : 0;
+    brier += (x.p - o) ** 2;
+    brierBase += (base - o) ** 2;
+    const b = bins[Math.min(9, Math.floor(x.p * 10))]!;
+    b.sp += x.p;
+    b.hits += o;
+    b.n++;
+  }
+  let ece = 0;
+  for (const b of bins) if (b.n > 0) ece += (b.n / probs.length) * Math.abs(b.sp / b.n - b.hits / b.n);
+  return {
+    q: {
+      horizonSteps: h,
+      rows,
+      pinballModel: sumModel / rows,
+      pinballNaive: sumNaive / rows,
+      improvement: 1 - sumModel / sumNaive,
+      geomeanRatio: Math.exp(logRatio / aws.length),
+      coverage: covered / rows,
+    },
+    e: {
+      rows: probs.length,
+      events,
+      brier: brier / probs.length,
+      brierBaseRate: brierBase / probs.length,
+      ece,
+      bins: bins.filter((b) => b.n > 0).map((b) => ({ p: b.sp / b.n, observed: b.hits / b.n, n: b.n })),
+    },
+  };
+}
+
+/** Anomaly scores of one series, streaming: the one-step forecast from values[0..t) scores values[t]. */
+export async function anomalyScores(model: Forecaster, s: Series): Promise<number[]> {
+  const positions: number[] = [];
+  for (let t = 1; t < s.values.length; t++) positions.push(t);
+  const f = await forecastAt(model, s, positions, 1, () => Infinity);
+  const scorer = new AnomalyScorer();
+  const scores = [scorer.push(s.ts[0]!, s.values[0]!, null)];
+  for (let i = 0; i < f.length; i++) scores.push(scorer.push(s.ts[i + 1]!, s.values[i + 1]!, f[i]!));
+  return scores;
+}
+
+async function main(): Promise<void> {
+  const { values: a } = parseArgs({
+    options: {
+      model: { type: "string", default: DEFAULT_MODEL_PATH },
+      "nab-dir": { type: "string", default: process.env["NAB_DIR"] ?? NAB_DIR_DEFAULT },
+      runs: { type: "string", default: "10000" },
+      "skip-nab": { type: "boolean", default: false },
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (a.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const runs = Number(a.runs);
+  if (!Number.isInteger(runs) || runs < 1) {
+    process.stderr.write(`bench/forecast: --runs takes a whole number ≥ 1\n${USAGE}`);
+    process.exit(2);
+  }
+  const nabDir = a["nab-dir"]!;
+  checkNabDir(nabDir);
+  const progress = (s: string) => process.stderr.write(`bench/forecast: ${s}\n`);
+  const model = await loadForecaster(a.model!);
+  const all = listSeries(nabDir).map((name): Series => {
+    const { timestamps, values } = readSeries(nabDir, name);
+    return { name, ts: Float64Array.from(timestamps), values: Float64Array.from(values), intervalMs: medianInterval(timestamps) };
+  });
+  const aws = all.filter((s) => s.name.startsWith("realAWSCloudwatch/"));
+
+  progress(`quantiles on ${aws.length} AWS CloudWatch series (held-out last ${HELD_OUT_FRACTION * 100} %)`);
+  const q15 = await quantileBench(model, aws, 3);
+  const q60 = await quantileBench(model, aws, 12);
+
+  let nab: { profile: string; score: number; threshold: number; tp: number; fp: number; fn: number }[] = [];
+  const published = readPublished(nabDir);
+  if (!a["skip-nab"]) {
+    const windows = readWindows(nabDir);
+    const profiles = readProfiles(nabDir);
+    const files: DetectorFile[] = [];
+    for (const [i, s] of all.entries()) {
+      files.push({ name: s.name, timestamps: Array.from(s.ts), scores: await anomalyScores(model, s) });
+      if ((i + 1) % 10 === 0) progress(`NAB: ${i + 1}/${all.length} series scored`);
+    }
+    nab = Object.entries(profiles).map(([profile, cost]) => {
+      const r = scoreDetector(files, windows, cost);
+      return { profile, score: r.normalized, threshold: r.threshold, tp: r.tp, fp: r.fp, fn: r.fn };
+    });
+  }
+
+  progress(`latency: ${runs} ticks of 12 forecasts`);
+  const host = all.find((s) => s.name.endsWith("ec2_cpu_utilization_5f5533.csv"))!;
+  const tickInputs: ForecastInput[] = [];
+  for (let m = 0; m < 6; m++) {
+    const values = host.values.subarray(0, 2_016); // a week of five-minute steps
+    for (const h of [3, 1]) tickInputs.push({ values, intervalMs: host.intervalMs, ts: host.ts[2_015]!, limit: 95, horizonMs: h * host.intervalMs });
+  }
+  for (let i = 0; i < 200; i++) await model.run(tickInputs);
+  const lat: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await model.run(tickInputs);
+    lat.push(performance.now() - t0);
+  }
+  const latency = { medianMs: median(lat), p99Ms: quantileOf(lat, 0.99), runs };
+  const modelBytes = statSync(a.model!).size;
+
+  const result = { model: a.model, modelBytes, info: model.info, quantiles15m: q15.q, quantiles1h: q60.q, exhaustion15m: q15.e, exhaustion1h: q60.e, nab, latency, probationFraction: PROBATION_FRACTION };
+  if (a.json) {
+    process.stdout.write(JSON.stringify(result) + "\n");
+    return;
+  }
+  const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
+  const lines: string[] = [];
+  lines.push(`model ${a.model} (${modelBytes} bytes, ${model.info.model_type})`, "");
+  lines.push("quantiles, AWS CloudWatch held-out (pinball in units of each series' mean 1-step change):");
+  lines.push("horizon   rows    umbra   seasonal-naive   better by   geomean ratio   p10-p90 coverage");
+  for (const [label, q] of [["15 min", q15.q], ["1 hour", q60.q]] as const) {
+    lines.push(`${label.padEnd(8)} ${String(q.rows).padStart(5)}  ${q.pinballModel.toFixed(3).padStart(7)}  ${q.pinballNaive.toFixed(3).padStart(15)}  ${pct(q.improvement).padStart(10)}  ${q.geomeanRatio.toFixed(3).padStart(14)}  ${pct(q.coverage).padStart(17)}`);
+  }
+  lines.push("", "exhaustion probability (limits at the 90/95/99th training percentile):");
+  lines.push("horizon    rows  events   Brier   base-rate Brier   calibration error");
+  for (const [label, e] of [["15 min", q15.e], ["1 hour", q60.e]] as const) {
+    lines.push(`${label.padEnd(8)} ${String(e.rows).padStart(6)}  ${String(e.events).padStart(6)}  ${e.brier.toFixed(4)}  ${e.brierBaseRate.toFixed(4).padStart(16)}  ${e.ece.toFixed(4).padStart(18)}`);
+  }
+  if (nab.length > 0) {
+    lines.push("", "NAB v1.1 (58 series, streaming; thresholds by NAB's optimiser):");
+    lines.push("detector               standard   low FP   low FN");
+    const row = (name: string, r: Record<string, number> | undefined) =>
+      `${name.padEnd(22)} ${(r?.["standard"] ?? NaN).toFixed(1).padStart(8)} ${(r?.["reward_low_FP_rate"] ?? NaN).toFixed(1).padStart(8)} ${(r?.["reward_low_FN_rate"] ?? NaN).toFixed(1).padStart(8)}`;
+    const ours = Object.fromEntries(nab.map((r) => [r.profile, r.score]));
+    for (const [key, name] of [["ARTime", "ARTime"], ["numenta", "Numenta HTM"], ["contextOSE", "CAD OSE"]] as const) lines.push(row(name, published[key]));
+    lines.push(row("umbra", ours) + "   <-");
+    for (const [key, name] of [["randomCutForest", "Random Cut Forest"], ["twitterADVec", "Twitter ADVec"], ["windowedGaussian", "Windowed Gaussian"], ["random", "Random"]] as const) lines.push(row(name, published[key]));
+    lines.push(`umbra thresholds: ${nab.map((r) => `${r.profile} ${r.threshold.toFixed(4)} (tp ${r.tp}, fp ${r.fp}, fn ${r.fn})`).join("; ")}`);
+  }
+  lines.push("", `inference per tick (12 forecasts, features included): median ${latency.medianMs.toFixed(3)} ms, p99 ${latency.p99Ms.toFixed(3)} ms over ${runs} runs`);
+  process.stdout.write(lines.join("\n") + "\n");
+}
+
+if (import.meta.main ?? process.argv[1]?.endsWith("forecast.ts")) {
+  main().catch((err: Error) => {
+    process.stderr.write(`bench/forecast: ${err.message}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,80 @@
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { AnomalyScorer, HISTORY, LEARNING, SortedWindow, SUPPRESS_MS, surpriseZ } from "./anomaly.ts";
+import { extract, FEATURE_COUNT, horizonSteps } from "./features.ts";
+
+describe("SortedWindow", () => {
+  test("counts at-least and at-most exactly as a brute force over the last `capacity` readings", () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 20 }), { maxLength: 200 }), fc.integer({ min: 1, max: 30 }), fc.integer({ min: -1, max: 21 }), (xs, cap, q) => {
+        const w = new SortedWindow(cap);
+        for (const x of xs) w.push(x);
+        const kept = xs.slice(-cap);
+        expect(w.length).toBe(kept.length);
+        expect(w.atLeast(q)).toBe(kept.filter((x) => x >= q).length);
+        expect(w.atMost(q)).toBe(kept.filter((x) => x <= q).length);
+      }),
+      { seed: 4, numRuns: 300 },
+    );
+  });
+});
+
+describe("anomaly score", () => {
+  const STEP = 300_000;
+  const calmForecast = { p10: 9, p50: 10, p90: 11 };
+
+  test("z counts σ on the side the value fell, σ from that side's quantile", () => {
+    expect(surpriseZ({ p10: 8, p50: 10, p90: 11 }, 11)).toBeCloseTo(1.2816, 3);
+    expect(surpriseZ({ p10: 8, p50: 10, p90: 11 }, 8)).toBeCloseTo(1.2816, 3);
+  });
+
+  test("silent while learning and on a flat series; a spike after scores high; a second as strong within the suppression window is halved", () => {
+    const s = new AnomalyScorer();
+    let ts = 0;
+    const scores: number[] = [];
+    for (let i = 0; i < LEARNING + 500; i++) scores.push(s.push((ts += STEP), 10, calmForecast));
+    expect(Math.max(...scores)).toBe(0);
+    const spike = s.push((ts += STEP), 30, calmForecast);
+    // A value beyond everything seen scores as a record among that many: log(n + 1) / log(HISTORY + 1).
+    expect(spike).toBeCloseTo(Math.log10(LEARNING + 501) / Math.log10(HISTORY + 1), 9);
+    s.push((ts += STEP), 10, calmForecast);
+    const again = s.push((ts += STEP), 30, calmForecast);
+    expect(again).toBeLessThanOrEqual(spike / 2 + 1e-9);
+    // Long after the window, the same spike is news again (if still rare).
+    for (let t = 0; t < SUPPRESS_MS / STEP + 10; t++) s.push((ts += STEP), 10, calmForecast);
+    expect(s.push((ts += STEP), 30, calmForecast)).toBeGreaterThan(0.5);
+  });
+
+  test("scores stay in [0, 1] on arbitrary input", () => {
+    fc.assert(
+      fc.property(fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { minLength: 1, maxLength: 600 }), (xs) => {
+        const s = new AnomalyScorer();
+        xs.forEach((x, i) => {
+          const v = s.push(i * STEP, x, i === 0 ? null : { p10: xs[i - 1]! - 1, p50: xs[i - 1]!, p90: xs[i - 1]! + 1 });
+          expect(v).toBeGreaterThanOrEqual(0);
+          expect(v).toBeLessThanOrEqual(1);
+        });
+      }),
+      { seed: 9, numRuns: 40 },
+    );
+  });
+});
+
+describe("features", () => {
+  test("a flat series has a floored scale and zero offsets; features are finite and clipped", () => {
+    const out = new Float32Array(FEATURE_COUNT);
+    const f = extract(new Float64Array(50).fill(7), 50, STEP_5M, 0, 3, out, 0);
+    expect(f.last).toBe(7);
+    expect(f.scale).toBeCloseTo(0.007, 6);
+    for (let i = 0; i < 8; i++) expect(out[i]).toBe(0);
+    const spiky = Float64Array.from({ length: 3_000 }, (_, i) => (i === 2_990 ? 1e9 : i % 7));
+    extract(spiky, spiky.length, STEP_5M, 0, 12, out, 0);
+    for (const x of out) {
+      expect(Number.isFinite(x)).toBe(true);
+      expect(Math.abs(x)).toBeLessThanOrEqual(10);
+    }
+    expect(horizonSteps(15 * 60_000, 60_000)).toBe(15);
+    expect(horizonSteps(1, 60_000)).toBe(1);
+  });
+});
+const STEP_5M = 300_000;
