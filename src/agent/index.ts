@@ -576,6 +576,7 @@ export async function startAgent(config: Config): Promise<Agent> {
       replication: replicator.status(),
       reconciliations: replicator.lastReconciles(),
       forecasts: forecasting?.latest() ?? [],
+      forecastModel: forecasting === null ? null : { ...forecasting.model, bytes: forecasting.modelBytes, horizonMinutes: config.forecast.horizonMinutes },
       predicted: [...foresight.predicted],
       blobs: replicator.blobStatus(),
     };

@@ -33,6 +33,8 @@ export type StatusDoc = {
   blobs?: BlobStatus[];
   /** This host's latest forecast of every host (its own samples and its peers' beacons). */
   forecasts?: HostForecast[];
+  /** The forecaster this host runs (PredictionModel, from the model's metadata), and its size. */
+  forecastModel?: { model_type: string; parameters: Record<string, unknown>; prediction_horizon: string; bytes: number; horizonMinutes: number } | null;
   /** Hosts this host predicts will run out of a resource (probability above the threshold, sustained). */
   predicted?: string[];
 };

@@ -35,6 +35,30 @@ describe("formatStatus", () => {
     );
   });
 
+  test("forecasts get a table of their own, the predicted hosts marked", () => {
+    const out = formatStatus({
+      ...SAMPLE_STATUS,
+      predicted: ["h1"],
+      forecasts: [
+        {
+          host: "h1",
+          exhaustionProbability: 0.93,
+          metric: "memoryUsage",
+          horizonMs: 900_000,
+          atTs: 0,
+          metrics: [{ metric: "memoryUsage", limit: 0.95, last: 0.912, anomaly: 0.41, p10: 0.93, p50: 0.962, p90: 0.981, exhaustionProbability: 0.93 }],
+        },
+      ],
+    });
+    expect(out.endsWith(
+      [
+        "FORECAST OF     METRIC         NOW      IN      P10..P90  LIMIT  P(EXHAUST)  ANOMALY",
+        "h1 (predicted)  memoryUsage  0.912  15m00s  0.930..0.981  0.950         93%     0.41",
+        "",
+      ].join("\n"),
+    )).toBe(true);
+  });
+
   test("with no services it says so", () => {
     expect(formatStatus({ ...SAMPLE_STATUS, services: [], replication: [] }).endsWith("\n\nno services configured\n")).toBe(true);
   });

@@ -94,6 +94,23 @@ function blobColumns(): Array<Column<NonNullable<StatusDoc["blobs"]>[number]>> {
   ];
 }
 
+type ForecastRow = NonNullable<StatusDoc["forecasts"]>[number];
+
+function forecastColumns(predicted: ReadonlySet<string>): Array<Column<ForecastRow>> {
+  const top = (f: ForecastRow) => f.metrics.find((m) => m.metric === f.metric);
+  const num = (x: number) => (Math.abs(x) >= 1000 ? x.toExponential(2) : x.toPrecision(3));
+  return [
+    { head: "FORECAST OF", align: "left", cell: (f) => f.host + (predicted.has(f.host) ? " (predicted)" : "") },
+    { head: "METRIC", align: "left", cell: (f) => f.metric },
+    { head: "NOW", align: "right", cell: (f) => { const m = top(f); return m === undefined ? NONE : num(m.last); } },
+    { head: "IN", align: "right", cell: (f) => duration(f.horizonMs) },
+    { head: "P10..P90", align: "right", cell: (f) => { const m = top(f); return m === undefined ? NONE : `${num(m.p10)}..${num(m.p90)}`; } },
+    { head: "LIMIT", align: "right", cell: (f) => { const m = top(f); return m === undefined ? NONE : num(m.limit); } },
+    { head: "P(EXHAUST)", align: "right", cell: (f) => percent(f.exhaustionProbability) },
+    { head: "ANOMALY", align: "right", cell: (f) => (f.metrics.length === 0 ? NONE : Math.max(...f.metrics.map((m) => m.anomaly)).toFixed(2)) },
+  ];
+}
+
 /** Bytes in B, KiB, MiB, GiB. */
 export function bytes(n: number): string {
   if (n < 1024) return `${n}B`;
@@ -113,5 +130,6 @@ export function formatStatus(d: StatusDoc): string {
   const services = d.services.length === 0 ? "no services configured" : table(serviceColumns(d.nowMs), d.services);
   const repl = (d.replication ?? []).length === 0 ? "" : `\n\n${table(replicationColumns(), d.replication)}`;
   const blobs = (d.blobs ?? []).length === 0 ? "" : `\n\n${table(blobColumns(), d.blobs!)}`;
-  return `${head}\n\n${members}\n\n${services}${repl}${blobs}\n`;
+  const fc = (d.forecasts ?? []).length === 0 ? "" : `\n\n${table(forecastColumns(new Set(d.predicted ?? [])), d.forecasts!)}`;
+  return `${head}\n\n${members}\n\n${services}${repl}${blobs}${fc}\n`;
 }
