@@ -3,6 +3,7 @@
 // makes --writes one-key writes one after the other (each acknowledged only
 // once durable on the shadow), and prints one JSON line of figures.
 import { parseArgs } from "node:util";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { readFileSync } from "node:fs";
 import type { HostId } from "../src/shared/ids.ts";
 import { logger } from "../src/shared/log.ts";
@@ -70,6 +71,9 @@ if (writes > 0) {
   }
   await new Promise((r) => setTimeout(r, 300)); // let the first sync round finish
   const lat: number[] = [];
+  // How long the writer's event loop was held up while it wrote (saves included): leases are renewed on this loop.
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
   const perWrite: Array<{ sync: number; other: number }> = [];
   for (let i = 0; i < writes; i++) {
     const before = { ...frameBytes };
@@ -79,7 +83,8 @@ if (writes > 0) {
     await new Promise((r) => setTimeout(r, 20)); // the sync round's last messages
     perWrite.push({ sync: frameBytes.sync - before.sync, other: frameBytes.other - before.other });
   }
-  process.stdout.write(JSON.stringify({ lat, perWrite }) + "\n");
+  loop.disable();
+  process.stdout.write(JSON.stringify({ lat, perWrite, loopMaxMs: loop.max / 1e6, loopP99Ms: loop.percentile(99) / 1e6 }) + "\n");
   clearInterval(ticker);
   await mesh.close();
   process.exit(0);

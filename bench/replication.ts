@@ -40,7 +40,7 @@ const pct = (xs: number[], p: number) => {
 };
 const median = (xs: number[]) => pct(xs, 0.5);
 
-async function umbraRun(): Promise<{ lat: number[]; perWrite: Array<{ sync: number; other: number }> }> {
+async function umbraRun(): Promise<{ lat: number[]; perWrite: Array<{ sync: number; other: number }>; loopMaxMs: number; loopP99Ms: number }> {
   const dir = mkdtempSync(join(tmpdir(), "umbra-bench-repl-"));
   const port = 45000 + Math.floor(Math.random() * 5000);
   const boot = DHT.bootstrapper(port, "127.0.0.1");
@@ -113,6 +113,8 @@ const umbraP95s: number[] = [];
 const anchorMedians: number[] = [];
 const bytes: number[] = [];
 const syncBytes: number[] = [];
+const loopMax: number[] = [];
+const loopP99: number[] = [];
 for (let run = 1; run <= runs; run++) {
   const u = await umbraRun();
   const anc = await anchorRun();
@@ -121,7 +123,9 @@ for (let run = 1; run <= runs; run++) {
   anchorMedians.push(median(anc));
   bytes.push(median(u.perWrite.map((w) => w.sync + w.other)));
   syncBytes.push(median(u.perWrite.map((w) => w.sync)));
-  process.stderr.write(`  run ${run}/${runs}: umbra lag median ${median(u.lat).toFixed(2)} ms p95 ${pct(u.lat, 0.95).toFixed(2)} ms, bytes/change ${bytes.at(-1)}; anchor ${median(anc).toFixed(2)} ms\n`);
+  loopMax.push(u.loopMaxMs);
+  loopP99.push(u.loopP99Ms);
+  process.stderr.write(`  run ${run}/${runs}: umbra lag median ${median(u.lat).toFixed(2)} ms p95 ${pct(u.lat, 0.95).toFixed(2)} ms, bytes/change ${bytes.at(-1)}, writer loop delay p99 ${u.loopP99Ms.toFixed(1)} ms max ${u.loopMaxMs.toFixed(1)} ms; anchor ${median(anc).toFixed(2)} ms\n`);
 }
 const result = {
   writes,
@@ -132,11 +136,14 @@ const result = {
   ratio: median(umbraMedians) / median(anchorMedians),
   bytesPerOneKeyChange: median(bytes),
   syncBytesPerOneKeyChange: median(syncBytes),
+  writerLoopDelayP99Ms: median(loopP99),
+  writerLoopDelayMaxMs: Math.max(...loopMax),
 };
 if (values.json) process.stdout.write(JSON.stringify(result) + "\n");
 else {
   process.stdout.write(`state replication, 2 replicas on loopback, ${writes} one-key changes x ${runs} runs (medians of run medians)\n`);
   process.stdout.write(`  replication lag (write -> durable on shadow, acked back): median ${result.lagMedianMs.toFixed(2)} ms, p95 ${result.lagP95Ms.toFixed(2)} ms   (goal <= 50 ms)\n`);
+  process.stdout.write(`  writer's event loop held up (saves run off it): p99 ${result.writerLoopDelayP99Ms.toFixed(1)} ms (median of runs), max ${result.writerLoopDelayMaxMs.toFixed(1)} ms (all runs)\n`);
   process.stdout.write(`  anchor: TCP round trip + one fsync'ed append: ${result.anchorMedianMs.toFixed(2)} ms   umbra/anchor ${result.ratio.toFixed(2)}\n`);
   process.stdout.write(`  bytes on the wire per one-key change: ${result.bytesPerOneKeyChange} (Automerge sync ${result.syncBytesPerOneKeyChange}, durability request/answer and heads the rest; plus Noise/protomux framing)\n`);
 }

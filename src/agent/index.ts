@@ -599,6 +599,7 @@ export async function startAgent(config: Config): Promise<Agent> {
         }
       }
       await mesh.close();
+      await replicator.saved(); // a change received just before the stop reaches the disk
       await api.close();
       log("info", "agent", "stopped", { loopError: loopError === null ? null : String(loopError) });
     },

@@ -37,15 +37,15 @@ describe("state document", () => {
 });
 
 describe("durable document store", () => {
-  test("saves increments, reloads the same document, compacts without losing a change", () => {
+  test("saves increments, reloads the same document, compacts without losing a change", async () => {
     const dir = tmp();
     const st = openDocStore(dir, "web");
     let doc = st.doc;
     for (let i = 1; i <= INCREMENTS_MAX + 5; i++) {
       doc = applyEdit(doc, { set: { [`k${i}`]: i } }, `write ${i}`, i);
-      expect(st.save(doc)).toBeGreaterThan(0);
+      expect(await st.save(doc)).toBeGreaterThan(0);
     }
-    expect(st.save(doc)).toBe(0); // nothing new
+    expect(await st.save(doc)).toBe(0); // nothing new
     expect(st.stats().increments).toBeLessThan(INCREMENTS_MAX);
     const again = openDocStore(dir, "web");
     expect(toJson(again.doc)).toEqual(toJson(doc));
@@ -53,15 +53,29 @@ describe("durable document store", () => {
     expect(history(again.doc).map((h) => h.message)).toEqual(["genesis", ...Array.from({ length: INCREMENTS_MAX + 5 }, (_, i) => `write ${i + 1}`)]);
   });
 
-  test("a leftover temporary file is swept; a foreign or damaged file is refused with the directory named", () => {
+  test("a leftover temporary file is swept; a foreign or damaged file is refused with the directory named", async () => {
     const dir = tmp();
     const st = openDocStore(dir, "web");
-    st.save(applyEdit(st.doc, { set: { a: 1 } }, "m", 1));
+    await st.save(applyEdit(st.doc, { set: { a: 1 } }, "m", 1));
     writeFileSync(join(dir, "docs", "web", "inc-99.am.tmp"), "half");
     openDocStore(dir, "web");
     expect(readdirSync(join(dir, "docs", "web")).some((f) => f.endsWith(".tmp"))).toBe(false);
     writeFileSync(join(dir, "docs", "web", "inc-100.am"), "not automerge");
     expect(() => openDocStore(dir, "web")).toThrow(join(dir, "docs", "web"));
+  });
+
+  test("a save reads the document at once and runs off the loop; heads become durable only when it ends; one save at a time", async () => {
+    const st = openDocStore(tmp(), "web");
+    let doc = applyEdit(st.doc, { set: { a: 1 } }, "a", 1);
+    const heads = A.getHeads(doc);
+    const saving = st.save(doc);
+    expect(A.equals(st.durableHeads(), heads)).toBe(false);
+    expect(st.save(doc)).rejects.toThrow("in flight");
+    doc = applyEdit(doc, { set: { b: 2 } }, "b", 2); // the caller goes on editing meanwhile
+    expect(await saving).toBeGreaterThan(0);
+    expect(st.durableHeads()).toEqual(heads);
+    expect(await st.save(doc)).toBeGreaterThan(0);
+    expect(st.durableHeads()).toEqual(A.getHeads(doc));
   });
 
   test("kill -9 in the middle of saves leaves the last durable change, never a torn one", async () => {

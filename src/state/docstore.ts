@@ -13,9 +13,13 @@
 // Loading is snapshot, then every increment in order; Automerge ignores
 // changes it already has, so a crash in the middle of compaction (new
 // snapshot renamed, old increments not yet unlinked) loads the same document.
+// Saves run their file work (write, fsync, rename, directory fsync) on
+// libuv's thread pool: on a slow disk an fsync takes tens to hundreds of
+// milliseconds, and the agent's loop must keep renewing leases meanwhile.
 
 import * as A from "@automerge/automerge";
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, unlinkSync } from "node:fs";
+import { open, rename, unlink } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { UmbraError } from "../shared/errors.ts";
@@ -31,8 +35,14 @@ const INC = /^inc-(\d{1,15})\.am$/;
 export type DocStore = {
   /** The document as loaded (or the genesis document when nothing was saved). */
   readonly doc: StateDoc;
-  /** Makes everything in `doc` durable that is not yet: one increment file, fsynced. Returns the bytes written (0: nothing new). */
-  save(doc: StateDoc): number;
+  /**
+   * Makes everything in `doc` durable that is not yet: one increment file,
+   * fsynced. Resolves with the bytes written (0: nothing new) once they are
+   * on disk. The document is read before the first await, so the caller may
+   * change it while the save runs; one save at a time (a second call while
+   * one is in flight is a bug and throws).
+   */
+  save(doc: StateDoc): Promise<number>;
   /** Heads known to be durable on disk. */
   durableHeads(): A.Heads;
   /** Files and bytes on disk now. */
@@ -81,38 +91,31 @@ export function openDocStore(stateDir: string, service: string): DocStore {
   let durable = A.getHeads(doc);
   let nextInc = incs.length === 0 ? 1 : incs[incs.length - 1]!.n + 1;
 
-  function writeAtomic(file: string, payload: Uint8Array): void {
+  async function writeAtomic(file: string, payload: Uint8Array): Promise<void> {
     const bytes = Buffer.concat([createHash("sha256").update(payload).digest(), payload]);
     const path = join(dir, file);
     const tmp = `${path}.tmp`;
-    const fd = openSync(tmp, "w");
+    const fh = await open(tmp, "w");
     try {
-      let off = 0;
-      while (off < bytes.byteLength) off += writeSync(fd, bytes, off, bytes.byteLength - off);
-      fsyncSync(fd);
+      await fh.writeFile(bytes);
+      await fh.sync();
     } finally {
-      closeSync(fd);
+      await fh.close();
     }
-    renameSync(tmp, path);
-    const dfd = openSync(dir, "r");
+    await rename(tmp, path);
+    const dh = await open(dir, "r");
     try {
-      fsyncSync(dfd);
+      await dh.sync();
     } finally {
-      closeSync(dfd);
+      await dh.close();
     }
   }
 
-  function compact(current: StateDoc): void {
-    const bytes = A.save(current);
-    writeAtomic("snapshot.am", bytes);
-    snapshotBytes = bytes.byteLength;
-    // The snapshot holds everything the increments do: only now may they go.
-    for (const inc of incs.splice(0)) unlinkSync(join(dir, inc.file));
-  }
-
+  let busy = false;
   return {
     doc,
-    save(current) {
+    async save(current) {
+      if (busy) throw new Error("DocStore.save called while a save is in flight");
       const heads = A.getHeads(current);
       if (A.equals(heads, durable)) return 0;
       const bytes = A.saveSince(current, durable);
@@ -121,13 +124,26 @@ export function openDocStore(stateDir: string, service: string): DocStore {
         return 0;
       }
       const file = `inc-${nextInc}.am`;
-      writeAtomic(file, bytes);
-      incs.push({ n: nextInc, file, bytes: bytes.byteLength });
+      const n = nextInc;
       nextInc += 1;
-      durable = heads;
-      const incBytes = incs.reduce((a, b) => a + b.bytes, 0);
-      if (incs.length >= INCREMENTS_MAX || incBytes > Math.max(snapshotBytes, 64 * 1024)) compact(current);
-      return bytes.byteLength;
+      const incBytes = incs.reduce((a, b) => a + b.bytes, 0) + bytes.byteLength;
+      // Compaction is decided and serialised now, while `current` is this version.
+      const snapshot = incs.length + 1 >= INCREMENTS_MAX || incBytes > Math.max(snapshotBytes, 64 * 1024) ? A.save(current) : null;
+      busy = true;
+      try {
+        await writeAtomic(file, bytes);
+        incs.push({ n, file, bytes: bytes.byteLength });
+        durable = heads;
+        if (snapshot !== null) {
+          await writeAtomic("snapshot.am", snapshot);
+          snapshotBytes = snapshot.byteLength;
+          // The snapshot holds everything the increments do: only now may they go.
+          for (const inc of incs.splice(0)) await unlink(join(dir, inc.file));
+        }
+        return bytes.byteLength;
+      } finally {
+        busy = false;
+      }
     },
     durableHeads: () => durable,
     stats: () => ({ increments: incs.length, bytes: snapshotBytes + incs.reduce((a, b) => a + b.bytes, 0) }),

@@ -2,7 +2,7 @@
 // encoded frames (encodeState/decodeState) asynchronously. The agent-level
 // test (test/state.slow.test.ts) does the same over hyperswarm.
 import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { HostId } from "../shared/ids.ts";
@@ -12,7 +12,9 @@ import { decodeState, encodeState } from "./wire.ts";
 
 const h = (s: string) => s as HostId;
 const dirs: string[] = [];
-afterEach(() => {
+const live: Replicator[] = [];
+afterEach(async () => {
+  await Promise.all(live.splice(0).map((n) => n.saved())); // no save left to find its directory gone
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
@@ -51,28 +53,32 @@ function cluster(ackShadows: number, writeTimeoutMs = 2_000) {
     });
   };
   for (const id of ids) nodes.set(id, make(id));
+  live.push(...nodes.values());
   const advance = (ms: number) => {
     t += ms;
     for (const n of nodes.values()) n.tick();
   };
-  return { nodes, link, advance, now: () => t };
+  // Saves run on the thread pool: a round of the test waits for them, so
+  // the virtual time it advances does not outrun the disk.
+  const settle = async (rounds = 50) => {
+    for (let i = 0; i < rounds; i++) {
+      advance(10);
+      await new Promise((r) => setImmediate(r));
+      await Promise.all([...nodes.values()].map((n) => n.saved()));
+    }
+  };
+  return { nodes, link, advance, settle, now: () => t };
 }
 
-const settle = async (advance: (ms: number) => void, rounds = 50) => {
-  for (let i = 0; i < rounds; i++) {
-    advance(10);
-    await new Promise((r) => setImmediate(r));
-  }
-};
 
 describe("replicator", () => {
   test("a write on the primary reaches both shadows and is acknowledged once one holds it durably", async () => {
-    const { nodes, link, advance } = cluster(1);
+    const { nodes, link, settle } = cluster(1);
     link(h("a"), h("b"), true);
     link(h("a"), h("c"), true);
     const r = await nodes.get(h("a"))!.write("web", { set: { image: "web:2", replicas: 3 } }, "roll out web:2");
     expect(r.durableOn.length).toBeGreaterThanOrEqual(1);
-    await settle(advance);
+    await settle();
     for (const id of ["b", "c"]) {
       expect(nodes.get(h(id))!.get("web").state.hostConfiguration.deploymentConfig).toEqual({ image: "web:2", replicas: 3 });
     }
@@ -82,29 +88,45 @@ describe("replicator", () => {
   });
 
   test("with ackShadows = 2 and one shadow cut off, the write fails and says where it is durable; it arrives after the link heals", async () => {
-    const { nodes, link, advance } = cluster(2, 200);
+    const { nodes, link, settle } = cluster(2, 200);
     link(h("a"), h("b"), true);
     const pending = nodes.get(h("a"))!.write("web", { set: { k: 1 } }, "w");
     let err: unknown = null;
     pending.catch((e) => (err = e));
-    await settle(advance, 40);
+    await settle(40);
     expect(String(err)).toContain("durable on a and 1 other replica(s) (b), short of the 2 required");
     link(h("a"), h("c"), true);
-    await settle(advance);
+    await settle();
     expect(nodes.get(h("c"))!.get("web").state.hostConfiguration.deploymentConfig).toEqual({ k: 1 });
   });
 
   test("concurrent writes on two sides of a partition both survive the heal, and the replicas end in-sync", async () => {
-    const { nodes, link, advance } = cluster(0);
+    const { nodes, link, settle } = cluster(0);
     link(h("a"), h("b"), true);
-    await settle(advance, 5);
+    await settle(5);
     link(h("a"), h("b"), false);
     await nodes.get(h("a"))!.write("web", { set: { x: 1 } }, "on a");
     await nodes.get(h("b"))!.write("web", { set: { y: 2 } }, "on b");
     link(h("a"), h("b"), true);
-    await settle(advance);
+    await settle();
     for (const id of ["a", "b"]) expect(nodes.get(h(id))!.get("web").state.hostConfiguration.deploymentConfig).toEqual({ x: 1, y: 2 });
     expect(nodes.get(h("a"))!.status().find((x) => x.peer === "b")!.syncStatus).toBe("in-sync");
+  });
+
+  test("a write whose local save fails is refused with the disk's error; the change is saved once the disk takes it again", async () => {
+    const { nodes, settle } = cluster(0);
+    const a = nodes.get(h("a"))!;
+    await a.write("web", { set: { k: 1 } }, "first");
+    const docs = join(dirs.at(-3)!, "docs", "web"); // a's directory
+    renameSync(docs, `${docs}.aside`);
+    writeFileSync(docs, "not a directory"); // every save now fails
+    expect(a.write("web", { set: { k: 2 } }, "second")).rejects.toThrow(/could not be saved on a \(.*ENOTDIR.*\); it is not rolled back/);
+    await a.saved();
+    rmSync(docs);
+    renameSync(`${docs}.aside`, docs);
+    await settle(120); // the next heads round (every staleAfterMs / 3) tries again
+    const again = startReplicator({ self: h("a"), stateDir: dirs.at(-3)!, services: [{ name: "web", replicas: [h("a"), h("b"), h("c")], primary: h("a"), ackShadows: 0 }], writeTimeoutMs: 100, staleAfterMs: 1_000, log: logger("a", "error"), now: () => 0, send: () => false });
+    expect(again.get("web").state.hostConfiguration.deploymentConfig).toEqual({ k: 2 });
   });
 
   test("a host that is no replica of a service says who is", () => {
@@ -113,10 +135,10 @@ describe("replicator", () => {
   });
 
   test("reconcile after a failover: the shadow knows the acknowledged heads, keeps a later unacknowledged change and lists it", async () => {
-    const { nodes, link, advance } = cluster(1);
+    const { nodes, link, settle } = cluster(1);
     link(h("a"), h("b"), true);
     const w = await nodes.get(h("a"))!.write("web", { set: { image: "web:2" } }, "acked");
-    await settle(advance, 5);
+    await settle(5);
     // b changes the config on its own (an operator on the wrong host, say), never acknowledged by anyone
     link(h("a"), h("b"), false);
     const b = nodes.get(h("b"))!;
@@ -130,16 +152,16 @@ describe("replicator", () => {
   });
 
   test("reconcile to a declared version rolls back as a new change and lists a conflict it did not resolve", async () => {
-    const { nodes, link, advance } = cluster(0);
+    const { nodes, link, settle } = cluster(0);
     link(h("a"), h("b"), true);
     const a = nodes.get(h("a"))!;
     const v1 = await a.write("web", { set: { image: "web:1" } }, "v1");
-    await settle(advance, 5);
+    await settle(5);
     link(h("a"), h("b"), false);
     await a.write("web", { set: { image: "web:2a", extra: 1 } }, "v2 on a");
     await nodes.get(h("b"))!.write("web", { set: { image: "web:2b" } }, "v2 on b");
     link(h("a"), h("b"), true);
-    await settle(advance);
+    await settle();
     const before = a.reconcile("web", { reason: "operator" });
     expect((await before).conflicts.map((c) => c.key)).toEqual(["image"]);
     const r = await a.reconcile("web", { reason: "operator", to: v1.heads });
@@ -147,7 +169,7 @@ describe("replicator", () => {
     expect(r.change).not.toBeNull();
     expect(a.get("web").state.hostConfiguration.deploymentConfig).toEqual({ image: "web:1" });
     expect(a.history("web").at(-1)!.message).toContain("reconcile: back to");
-    await settle(advance);
+    await settle();
     expect(nodes.get(h("b"))!.get("web").state.hostConfiguration.deploymentConfig).toEqual({ image: "web:1" });
   });
 
@@ -161,10 +183,10 @@ describe("replicator", () => {
 
 describe("workloads", () => {
   test("a workload set on the primary reaches the shadows as WorkloadData; a bad one says what is wrong", async () => {
-    const { nodes, link, advance } = cluster(1);
+    const { nodes, link, settle } = cluster(1);
     link(h("a"), h("b"), true);
     await nodes.get(h("a"))!.write("web", { workloads: { set: [{ workload_id: "web-1", resource_requirements: { cpu: 2, memoryMiB: 512 }, host_id: "a" }] } }, "place web-1");
-    await settle(advance, 5);
+    await settle(5);
     expect(nodes.get(h("b"))!.get("web").state.workloads).toEqual({ "web-1": { workload_id: "web-1", resource_requirements: { cpu: 2, memoryMiB: 512 }, host_id: "a" } });
     expect(() => nodes.get(h("a"))!.write("web", { workloads: { set: [{ workload_id: "w", resource_requirements: { cpu: -1 }, host_id: "a" }] } }, "bad")).toThrow("resource_requirements.cpu must be a non-negative number");
   });

@@ -8,6 +8,8 @@
 // - a received change is saved before this host answers the sync message
 //   that brought it or confirms any write durable, so every head this host
 //   advertises or confirms is on its disk.
+// Saves run off the loop (docstore.ts), one at a time per service: changes
+// that arrive meanwhile wait for the next save, which takes them all.
 
 import * as A from "@automerge/automerge";
 import { randomBytes } from "node:crypto";
@@ -98,8 +100,12 @@ type Svc = {
   cfg: ReplicaService;
   store: DocStore;
   doc: StateDoc;
-  /** Changes in `doc` not yet on disk. */
+  /** Changes in `doc` not yet on disk, nor in the save under way. */
   dirty: boolean;
+  /** The save under way, if any; its end flushes again. */
+  saving: Promise<void> | null;
+  /** Local writes (ids) waiting for the next save to be durable here. */
+  unsaved: string[];
   machine: replication.ReplicationState;
   sync: Map<HostId, A.SyncState>;
   /** Durability questions we cannot answer yet, per peer. */
@@ -144,6 +150,8 @@ export type Replicator = {
   getBlob(service: string, kind: BlobKind, name: string, outPath: string, onProgress?: OnProgress): Promise<BlobManifest>;
   blobStatus(): BlobStatus[];
   lastReconciles(): ReconcileReport[];
+  /** Resolves once no save is under way (or failed and waiting for a retry): for an orderly stop, and for tests. */
+  saved(): Promise<void>;
 };
 
 export function startReplicator(o: ReplicatorOptions): Replicator {
@@ -161,6 +169,8 @@ export function startReplicator(o: ReplicatorOptions): Replicator {
       store,
       doc: store.doc,
       dirty: false,
+      saving: null,
+      unsaved: [],
       machine: replication.initialReplication({ service: cfg.name, self, replicas: others, ackShadows: Math.min(cfg.ackShadows, others.length), writeTimeoutMs: o.writeTimeoutMs, staleAfterMs: o.staleAfterMs }, o.now()),
       sync: new Map(),
       waiting: new Map(),
@@ -236,11 +246,36 @@ export function startReplicator(o: ReplicatorOptions): Replicator {
     o.send(to, msg);
   }
 
-  /** Saves what is not durable yet, then answers: sync messages to every connected peer, durability questions we now can. */
+  /**
+   * Saves what is not durable yet; once all is, answers: sync messages to
+   * every connected peer, durability questions we now can. A failed save
+   * (disk full, I/O error) fails the local writes it held; the changes stay
+   * in the document and the next flush (at the latest the next heads round)
+   * tries again.
+   */
   function flush(s: Svc): void {
+    if (s.saving !== null) return;
     if (s.dirty) {
-      s.store.save(s.doc);
       s.dirty = false;
+      const writes = s.unsaved.splice(0);
+      s.saving = s.store.save(s.doc).then(
+        () => {
+          s.saving = null;
+          for (const id of writes) stepMachine(s, { type: "write-durable", id });
+          flush(s);
+        },
+        (err: Error) => {
+          s.saving = null;
+          s.dirty = true;
+          log("error", "state", "save-failed", { service: s.cfg.name, error: err.message, writes: writes.length });
+          for (const id of writes) {
+            const p = s.pending.get(id);
+            s.pending.delete(id);
+            p?.reject(new UmbraError("write_not_acknowledged", `the write to "${s.cfg.name}" could not be saved on ${self} (${err.message}); it is not rolled back, and is saved with the next change once the disk takes it`, { service: s.cfg.name, id }, err));
+          }
+        },
+      );
+      return;
     }
     for (const [peer, st] of s.sync) {
       const [next, msg] = A.generateSyncMessage(s.doc, st);
@@ -261,7 +296,7 @@ export function startReplicator(o: ReplicatorOptions): Replicator {
 
   /** The write at `heads` is durable here: its changes are on disk and every blob it names is complete in the chunk store. */
   function durableFor(s: Svc, heads: string[]): boolean {
-    if (s.dirty || !A.hasHeads(s.doc, heads)) return false;
+    if (s.dirty || s.saving !== null || !A.hasHeads(s.doc, heads)) return false;
     if (o.blobs === undefined) return true;
     const at = A.equals(heads, A.getHeads(s.doc)) ? s.doc : A.view(s.doc, heads);
     return blobRefsIn(at).every((b) => s.blobDone.has(b.hash));
@@ -311,10 +346,12 @@ export function startReplicator(o: ReplicatorOptions): Replicator {
   }
 
   /** Lag of `peer` against us from the heads it last told us; returns whether the two differ. */
-  function measure(s: Svc, peer: HostId): boolean {
+  function measure(s: Svc, peer: HostId, fresh: A.Heads | null): boolean {
+    // Only what the peer just said counts: the sync state keeps the heads of
+    // its last sync message, which go stale once the protocol has nothing
+    // more to say (both sides agreed while one was still saving).
+    if (fresh !== null) s.theirHeads.set(peer, fresh);
     const st = s.sync.get(peer);
-    const fromSync = st?.theirHeads ?? null;
-    if (fromSync !== null && fromSync !== undefined) s.theirHeads.set(peer, fromSync);
     const theirs = s.theirHeads.get(peer);
     if (theirs === undefined) return false;
     const lag = lagBehind(s.doc, theirs);
@@ -365,7 +402,7 @@ export function startReplicator(o: ReplicatorOptions): Replicator {
           const changed = !A.equals(before, A.getHeads(doc));
           if (changed) s.dirty = true;
           flush(s);
-          measure(s, from);
+          measure(s, from, next.theirHeads ?? null);
           if (changed) checkBlobs(s);
           return;
         }
@@ -388,7 +425,7 @@ export function startReplicator(o: ReplicatorOptions): Replicator {
           s.theirHeads.set(from, msg.heads);
           const st = s.sync.get(from);
           if (st === undefined) return;
-          if (!measure(s, from)) {
+          if (!measure(s, from, msg.heads)) {
             s.quiet.delete(from);
             return;
           }
@@ -414,8 +451,8 @@ export function startReplicator(o: ReplicatorOptions): Replicator {
       const heads = A.getHeads(s.doc);
       const id = randomBytes(8).toString("hex");
       const done = new Promise<WriteResult>((resolve, reject) => s.pending.set(id, { resolve, reject, heads }));
+      s.unsaved.push(id);
       flush(s); // durable here first, then the sync messages go out
-      stepMachine(s, { type: "write-durable", id });
       return done;
     },
     get(service) {
@@ -517,6 +554,14 @@ export function startReplicator(o: ReplicatorOptions): Replicator {
       return out;
     },
     lastReconciles: () => [...svcs.values()].flatMap((s) => (s.lastReconcile === null ? [] : [s.lastReconcile])),
+    async saved() {
+      // A save's end may start the next one (changes that came meanwhile): bounded, each round takes them all.
+      for (let i = 0; i < 100; i++) {
+        const under = [...svcs.values()].flatMap((s) => (s.saving === null ? [] : [s.saving]));
+        if (under.length === 0) return;
+        await Promise.all(under);
+      }
+    },
     traffic: (service) => {
       const s = svcOf(service);
       return { bytesOut: s.bytesOut, bytesIn: s.bytesIn };
