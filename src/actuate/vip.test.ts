@@ -8,6 +8,7 @@ import { createTopology, cleanupStale, type Topology } from "../demo/topology.ts
 import { UmbraError } from "../shared/errors.ts";
 import type { Logger } from "../shared/log.ts";
 import { addVip, removeVip, vipPresent, announceArp, type Runner } from "./vip.ts";
+import { batchLine, ipBatch } from "./ipbatch.ts";
 
 const PREFIX = "uv-";
 const isRoot = process.getuid?.() === 0;
@@ -133,12 +134,59 @@ describe.skipIf(!isRoot)("netns", () => {
     expect((err as UmbraError).message).toMatch(/ip addr add 198.51.100.30\/24 dev nope0 failed \(exit \d+\): .*nope0/);
     await expect(vipPresent({ cidr: "198.51.100.30/24", iface: "nope0" }, inHost("a"))).rejects.toThrow(/actuate|nope0/);
   });
+
+  test("through one ip -batch process: add and del of both families, idempotent, ip's errors as they are, and a dead or wedged batch process falls back to a fork", async () => {
+    const b = ipBatch({ prefix: ["ip", "netns", "exec", topo.ns("a")], fallback: inHost("a") });
+    try {
+      const v4 = { cidr: "198.51.100.33/24", iface: "eth0" };
+      const v6 = { cidr: "2001:db8::33/64", iface: "eth0" };
+      const { log } = recorder();
+      expect((await addVip(v4, b.run, log)).detail).toBe("done");
+      expect((await addVip(v4, b.run, log)).detail).toBe("already so");
+      expect((await addVip(v6, b.run, log)).detail).toBe("done");
+      expect(await vipPresent(v4, inHost("a"))).toBe(true);
+      expect(await vipPresent(v6, inHost("a"))).toBe(true);
+      const times: number[] = [];
+      for (const v of [v4, v6]) {
+        const r = await removeVip(v, b.run);
+        expect(r.detail).toBe("done");
+        times.push(r.durationMs);
+        expect((await removeVip(v, b.run)).detail).toBe("already so");
+        expect(await vipPresent(v, inHost("a"))).toBe(false);
+      }
+      console.log(`ip -batch: del ${times.map((t) => t.toFixed(2)).join(" / ")} ms`);
+      const err = await addVip({ cidr: "198.51.100.30/24", iface: "nope0" }, b.run).catch((e: unknown) => e);
+      expect((err as UmbraError).message).toMatch(/ip addr add 198.51.100.30\/24 dev nope0 failed \(exit 1\): .*nope0/);
+      // Adds, dels and the failure went through the batch; the IPv6 add's sysctl and the two gratuitous ARPs were forked.
+      expect(b.counts()).toEqual({ batch: 8, fallback: 3 });
+      // The batch process dies: the next change starts a new one.
+      b.close();
+      await sleep(100);
+      expect((await addVip(v4, b.run, log)).detail).toBe("done");
+      expect(b.counts().batch).toBe(9);
+      // A wedged one (here: stopped) is killed at the time limit and its command forked instead.
+      const w = ipBatch({ prefix: ["ip", "netns", "exec", topo.ns("a"), "sh", "-c", 'kill -STOP $$; exec "$@"', "sh"], fallback: inHost("a"), timeoutMs: 200 });
+      expect((await removeVip(v4, w.run)).detail).toBe("done");
+      expect(w.counts()).toEqual({ batch: 0, fallback: 1 });
+      w.close();
+    } finally {
+      b.close();
+    }
+  });
 });
 
 describe("runner failures", () => {
   test("a command that cannot run is actuate_failed, never 'already so'", async () => {
     const missing: Runner = async () => ({ code: 255, stdout: "", stderr: 'exec of "ip" failed: No such file or directory' });
     await expect(removeVip({ cidr: "198.51.100.30/24", iface: "eth0" }, missing)).rejects.toThrow(/No such file/);
+  });
+  test("what goes to the batch process: address changes only, without -6, nothing it would split or quote differently", () => {
+    expect(batchLine(["ip", "addr", "add", "198.51.100.30/24", "dev", "eth0"])).toBe("addr add 198.51.100.30/24 dev eth0");
+    expect(batchLine(["ip", "-6", "addr", "del", "2001:db8::30/64", "dev", "eth0.100"])).toBe("addr del 2001:db8::30/64 dev eth0.100");
+    expect(batchLine(["ip", "-j", "addr", "show", "dev", "eth0"])).toBeNull();
+    expect(batchLine(["sysctl", "-q", "-w", "x=1"])).toBeNull();
+    expect(batchLine(["ip", "addr", "add", "198.51.100.30/24", "dev", "eth 0"])).toBeNull();
+    expect(batchLine(["ip", "addr", "add", "198.51.100.30/24", "dev", "#eth0"])).toBeNull();
   });
   test("the arguments each change sends", async () => {
     const seen: string[][] = [];

@@ -21,7 +21,7 @@ import { voteSigningBytes, type BeaconForecast, type WireMsg } from "../mesh/cod
 import { startBackgroundSampler } from "../probe/index.ts";
 import { startReplaySampler } from "../probe/replay.ts";
 import type { HostSample } from "../probe/index.ts";
-import { addVip, removeVip, runHook } from "../actuate/index.ts";
+import { addVip, ipBatch, removeVip, runHook } from "../actuate/index.ts";
 import { createApi, serveApi } from "../api/index.ts";
 import { startReplicator } from "../state/replicator.ts";
 import * as proactive from "../decide/proactive.ts";
@@ -140,9 +140,12 @@ export async function startAgent(config: Config): Promise<Agent> {
     monoNow(),
   );
 
+  // VIP changes go to one long-lived `ip -batch` process: no fork on the lease's critical path.
+  const ip = ipBatch();
+
   // A VIP left behind by a crash is not backed by any lease now: remove it.
   for (const s of services) {
-    await removeVip({ cidr: s.cfg.vip, iface: s.cfg.interface }).catch((err: Error) =>
+    await removeVip({ cidr: s.cfg.vip, iface: s.cfg.interface }, ip.run).catch((err: Error) =>
       log("warn", "actuate", "stale-vip-remove-failed", { service: s.name, error: err.message }),
     );
   }
@@ -309,7 +312,7 @@ export async function startAgent(config: Config): Promise<Agent> {
           break;
         case "take-vip": {
           log("info", "actuate", "take-vip", { service: s.name, epoch: fx.epoch, reason: fx.reason, vip: s.cfg.vip });
-          await actuate(s, "activate", () => addVip({ cidr: s.cfg.vip, iface: s.cfg.interface }));
+          await actuate(s, "activate", () => addVip({ cidr: s.cfg.vip, iface: s.cfg.interface }, ip.run, log));
           // Taken over from another holder: bring the state to the intended one, in the background.
           if (fx.reason !== "initial" && replicator.services().includes(s.name)) reconcileAfterFailover(s, fx.epoch);
           break;
@@ -317,7 +320,7 @@ export async function startAgent(config: Config): Promise<Agent> {
         case "drop-vip": {
           log(fx.why === "lease-expired" ? "warn" : "info", "actuate", "drop-vip", { service: s.name, epoch: fx.epoch, why: fx.why, vip: s.cfg.vip, safeMode: fx.why === "lease-expired" });
           // Awaited: a later effect of this step may be the in-person handover.
-          await actuate(s, "demote", () => removeVip({ cidr: s.cfg.vip, iface: s.cfg.interface }));
+          await actuate(s, "demote", () => removeVip({ cidr: s.cfg.vip, iface: s.cfg.interface }, ip.run));
           break;
         }
         default:
@@ -594,10 +597,11 @@ export async function startAgent(config: Config): Promise<Agent> {
       // Leaving on purpose: give the VIP up now rather than at lease expiry.
       for (const s of services) {
         if (s.state.vipUp) {
-          await actuate(s, "demote", () => removeVip({ cidr: s.cfg.vip, iface: s.cfg.interface }));
+          await actuate(s, "demote", () => removeVip({ cidr: s.cfg.vip, iface: s.cfg.interface }, ip.run));
           log("info", "actuate", "drop-vip", { service: s.name, why: "shutdown" });
         }
       }
+      ip.close();
       await mesh.close();
       await replicator.saved(); // a change received just before the stop reaches the disk
       await api.close();
