@@ -17,8 +17,15 @@ import { decodeMsg, encodeMsg, type WireMsg } from "./codec.ts";
 export { parseHostPort } from "../shared/hostport.ts";
 
 export const PROTOCOL = "umbra/1";
-/** While some configured peer is not connected, look it up again this often. */
+/**
+ * While some configured peer is not connected, look it up again: after this
+ * at first, then twice as long each time it is still missing, up to
+ * REFRESH_INTERVAL_MAX_MS (a host that is down for the night must not cost
+ * every other host a DHT lookup a second; Serf retries failed members every
+ * 30 s). A peer that drops starts it over, so a short cut heals in seconds.
+ */
 export const REFRESH_INTERVAL_MS = 1_000;
+export const REFRESH_INTERVAL_MAX_MS = 16_000;
 /** A peer whose connection has this much unsent data gets no more frames until it drains (a cut link must not eat memory). */
 export const PEER_BUFFERED_BYTES_MAX = 1024 * 1024;
 
@@ -74,6 +81,29 @@ export async function openMesh(o: MeshOptions): Promise<Mesh> {
   });
   const peers = new Map<HostId, Peer>();
   let closed = false;
+  // Peers that joined at the same moment may have missed each other, and a
+  // dropped one must be found again: look up the topic while one is missing.
+  let discovery: { refresh(o: { server: boolean; client: boolean }): Promise<void> } | null = null;
+  let refreshDelayMs = REFRESH_INTERVAL_MS;
+  let refreshTimer: NodeJS.Timeout | null = null;
+  function scheduleRefresh(restart: boolean): void {
+    if (closed) return;
+    if (restart) {
+      refreshDelayMs = REFRESH_INTERVAL_MS;
+      if (refreshTimer !== null) clearTimeout(refreshTimer);
+      refreshTimer = null;
+    }
+    if (refreshTimer !== null) return;
+    refreshTimer = setTimeout(() => {
+      refreshTimer = null;
+      if (closed || discovery === null) return;
+      if (peers.size >= o.peers.size) return; // all here: nothing until one drops
+      discovery.refresh({ server: true, client: true }).catch((err: Error) => log("warn", "mesh", "refresh-failed", { error: err.message }));
+      refreshDelayMs = Math.min(2 * refreshDelayMs, REFRESH_INTERVAL_MAX_MS);
+      scheduleRefresh(false);
+    }, refreshDelayMs);
+    refreshTimer.unref();
+  }
 
   swarm.on("connection", (conn: any, info: any) => {
     const key = (info.publicKey as Buffer).toString("hex");
@@ -94,6 +124,7 @@ export async function openMesh(o: MeshOptions): Promise<Mesh> {
           peers.delete(id);
           log("info", "mesh", "peer-disconnected", { peer: id });
           o.onPeer(id, false);
+          scheduleRefresh(true);
         }
       },
     });
@@ -125,14 +156,10 @@ export async function openMesh(o: MeshOptions): Promise<Mesh> {
     o.onPeer(id, true);
   });
 
-  const discovery = swarm.join(topicFor(o.cluster), { server: true, client: true });
-  await discovery.flushed();
-  // Peers that joined at the same moment may have missed each other.
-  const refresh = setInterval(() => {
-    if (closed || peers.size >= o.peers.size) return;
-    discovery.refresh({ server: true, client: true }).catch((err: Error) => log("warn", "mesh", "refresh-failed", { error: err.message }));
-  }, REFRESH_INTERVAL_MS);
-  refresh.unref();
+  const joined = swarm.join(topicFor(o.cluster), { server: true, client: true });
+  await joined.flushed();
+  discovery = joined;
+  scheduleRefresh(true);
 
   return {
     send(to, msg) {
@@ -144,7 +171,7 @@ export async function openMesh(o: MeshOptions): Promise<Mesh> {
     connected: () => [...peers.keys()],
     async close() {
       closed = true;
-      clearInterval(refresh);
+      if (refreshTimer !== null) clearTimeout(refreshTimer);
       await swarm.destroy();
     },
   };
