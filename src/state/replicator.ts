@@ -425,7 +425,7 @@ export function startReplicator(o: ReplicatorOptions): Replicator {
           s.theirHeads.set(from, msg.heads);
           const st = s.sync.get(from);
           if (st === undefined) return;
-          if (!measure(s, from, msg.heads)) {
+          if (!measure(s, from, null)) { // theirHeads set just above
             s.quiet.delete(from);
             return;
           }
