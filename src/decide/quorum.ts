@@ -360,6 +360,13 @@ function proposerTick(s: QuorumState, fx: QuorumEffect[], rand: number): void {
     const planned = isPlanned(s.proposal.reason);
     if (s.proposal.epoch <= s.epoch) {
       s.proposal = null; // a certificate for this epoch or a later one arrived
+    } else if (planned && s.rejectedEpochMax >= s.proposal.epoch && s.nowMs - s.proposal.firstSentAtMs < plannedMoveTimeoutMs(c)) {
+      // A voter had already voted in this epoch (an election this holder
+      // never heard of, say two candidates at start-up): the same move, above
+      // it. Giving up here would cost the lease: this host and the voters
+      // that signed the move no longer renew the old epoch.
+      s.proposal = { ...s.proposal, epoch: s.rejectedEpochMax + 1, lastSentAtMs: s.nowMs, votes: [] };
+      sendProposal(s, fx, s.proposal);
     } else if (planned && (s.rejectedEpochMax >= s.proposal.epoch || s.nowMs - s.proposal.firstSentAtMs >= plannedMoveTimeoutMs(c))) {
       // A planned move that no majority signs (voters whose forecast
       // disagrees, voters cut off, a rival epoch): give it up and stay
