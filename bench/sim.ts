@@ -2,13 +2,13 @@
 // profile: seeds per second, violations (must be 0) and availability (the
 // share of virtual time each service had a holder). Shards over the cores.
 //
-//   node bench/sim.ts [--seeds 10000] [--steps 2000] [--nodes 5] [--services 3] [--profile chaos]
+//   node bench/sim.ts [--seeds 10000] [--steps 2000] [--nodes 5] [--services 3] [--profile chaos] [--timing lan]
 
 import { parseArgs } from "node:util";
 import { spawn } from "node:child_process";
 import { availableParallelism } from "node:os";
 import { createInterface } from "node:readline";
-import { simulate, PROFILES, type Profile } from "../src/sim/simulate.ts";
+import { simulate, PROFILES, TIMING_PROFILES, type Profile, type TimingProfile } from "../src/sim/simulate.ts";
 
 const { values } = parseArgs({
   options: {
@@ -17,16 +17,21 @@ const { values } = parseArgs({
     nodes: { type: "string", default: "5" },
     services: { type: "string", default: "3" },
     profile: { type: "string", default: "chaos" },
+    timing: { type: "string", default: "lan" },
     shard: { type: "string" }, // "i/n": run seeds with seed % n == i and print one JSON line each
     help: { type: "boolean", short: "h", default: false },
   },
 });
 if (values.help) {
-  process.stdout.write("usage: node bench/sim.ts [--seeds 10000] [--steps 2000] [--nodes 5] [--services 3] [--profile chaos]\n");
+  process.stdout.write("usage: node bench/sim.ts [--seeds 10000] [--steps 2000] [--nodes 5] [--services 3] [--profile chaos] [--timing lan|wan|edge]\n");
   process.exit(0);
 }
 const seeds = Number(values.seeds);
-const args = { steps: Number(values.steps), nodes: Number(values.nodes), services: Number(values.services), profile: values.profile as Profile };
+const args = { steps: Number(values.steps), nodes: Number(values.nodes), services: Number(values.services), profile: values.profile as Profile, timing: values.timing as TimingProfile };
+if (!TIMING_PROFILES.includes(args.timing)) {
+  process.stderr.write(`bench/sim: --timing must be one of ${TIMING_PROFILES.join(", ")}\n`);
+  process.exit(2);
+}
 if (!PROFILES.includes(args.profile)) {
   process.stderr.write(`bench/sim: --profile must be one of ${PROFILES.join(", ")}\n`);
   process.exit(2);
@@ -52,7 +57,7 @@ let wipes = 0;
 const violations: string[] = [];
 await Promise.all(
   Array.from({ length: shards }, (_, i) => {
-    const p = spawn(process.execPath, [import.meta.filename, "--shard", `${i}/${shards}`, "--seeds", String(seeds), "--steps", String(args.steps), "--nodes", String(args.nodes), "--services", String(args.services), "--profile", args.profile], { stdio: ["ignore", "pipe", "inherit"] });
+    const p = spawn(process.execPath, [import.meta.filename, "--shard", `${i}/${shards}`, "--seeds", String(seeds), "--steps", String(args.steps), "--nodes", String(args.nodes), "--services", String(args.services), "--profile", args.profile, "--timing", args.timing], { stdio: ["ignore", "pipe", "inherit"] });
     createInterface({ input: p.stdout! }).on("line", (l) => {
       const r = JSON.parse(l);
       done += 1;
@@ -61,7 +66,7 @@ await Promise.all(
       messages += r.messages;
       acked += r.acked;
       wipes += r.wipes;
-      if (!r.ok) violations.push(`seed ${r.seed}: ${r.violation} (umbra simulate --seed ${r.seed} --nodes ${args.nodes} --services ${args.services} --steps ${args.steps} --profile ${args.profile})`);
+      if (!r.ok) violations.push(`seed ${r.seed}: ${r.violation} (umbra simulate --seed ${r.seed} --nodes ${args.nodes} --services ${args.services} --steps ${args.steps} --profile ${args.profile} --timing ${args.timing})`);
       if (done % 1000 === 0) process.stderr.write(`  ${done}/${seeds} seeds, ${violations.length} violations\n`);
     });
     return new Promise<void>((res, rej) => p.on("exit", (code) => (code === 0 ? res() : rej(new Error(`shard ${i} exited ${code}`)))));
@@ -70,7 +75,7 @@ await Promise.all(
 const secs = (performance.now() - t0) / 1000;
 process.stdout.write(
   [
-    `bench/sim: ${done} seeds × ${args.steps} steps (${(args.steps * 5) / 1000} s virtual), ${args.nodes} nodes, ${args.services} services, profile ${args.profile}, ${shards} processes`,
+    `bench/sim: ${done} seeds × ${args.steps} steps, ${args.nodes} nodes, ${args.services} services, profile ${args.profile}, timing ${args.timing}, ${shards} processes`,
     `  seeds/s          ${(done / secs).toFixed(1)}  (${secs.toFixed(1)} s wall)`,
     `  violations       ${violations.length}`,
     `  availability     ${((availability / done) * 100).toFixed(2)} % of virtual time each service had a holder (mean)`,

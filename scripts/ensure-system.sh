@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system tools umbra's demo, tests and benchmarks use, from
 # Debian's packages, only when missing: iproute2 (ip netns, bridge),
-# iputils-arping (gratuitous ARP) and procps (sysctl); with --bench also
+# iputils-arping (gratuitous ARP), iputils-ping (the tests' client) and procps (sysctl); with --bench also
 # keepalived (the benchmark's anchor).
 # Idempotent; a fast no-op when everything is present. Not root and
 # something missing: says what to install and exits 1.
@@ -24,6 +24,7 @@ missing() {
   have ip || need+=(iproute2)
   have bridge || need+=(iproute2)
   have arping || need+=(iputils-arping)
+  have ping || need+=(iputils-ping) # the VIP tests ping the VIP from a client namespace
   have sysctl || need+=(procps)
   if [ "$bench" -eq 1 ]; then have keepalived || need+=(keepalived); fi
   [ ${#need[@]} -eq 0 ] || printf '%s\n' "${need[@]}" | sort -u | paste -sd' '

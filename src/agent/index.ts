@@ -1,20 +1,26 @@
-// The imperative shell: turns sockets, timers and samples into events for
-// the pure machines under decide/, and carries out their effects in the
-// order they were emitted (persist before the vote it guards; drop the VIP
-// before the in-person handover message). Network events wait in a bounded
-// inbox that the agent empties on its own tick.
+// The imperative shell: turns sockets, timers, samples and the outcomes of
+// its own effects into events for the one host core (decide/host.ts), and
+// carries out the core's effects in the order they were emitted (the vote
+// record is written, synchronously, before the vote it guards goes out).
+// Nothing here decides. Network events wait in a bounded inbox that the
+// agent empties on its own tick; VIP changes and hooks run off the loop, and
+// their outcomes come back as events, so nothing on the lease path ever
+// waits on `ip`, a disk or a hook.
 
 import { mkdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from "node:fs";
 import { join } from "node:path";
-import { assert } from "../shared/assert.ts";
+import { assert, assertNever } from "../shared/assert.ts";
 import { UmbraError } from "../shared/errors.ts";
 import type { HostId } from "../shared/ids.ts";
 import { logger, type Logger } from "../shared/log.ts";
 import { rng } from "../shared/rng.ts";
+import { randomInt } from "node:crypto";
 import type { Config } from "../shared/config.ts";
 import { readKeyFile, sign, verify } from "../shared/identity.ts";
 import * as membership from "../decide/membership.ts";
 import * as quorum from "../decide/quorum.ts";
+import * as host from "../decide/host.ts";
+import type { HostEffect, HostEvent } from "../decide/host.ts";
 import type { Certificate, QuorumMsg } from "../decide/quorum.ts";
 import { openMesh, parseHostPort, type Mesh } from "../mesh/swarm.ts";
 import { voteSigningBytes, type BeaconForecast, type WireMsg } from "../mesh/codec.ts";
@@ -24,7 +30,6 @@ import type { HostSample } from "../probe/index.ts";
 import { addVip, ipBatch, removeVip, runHook } from "../actuate/index.ts";
 import { createApi, serveApi } from "../api/index.ts";
 import { startReplicator } from "../state/replicator.ts";
-import * as proactive from "../decide/proactive.ts";
 import { startForecasting } from "./forecasting.ts";
 import { attachStateChannel, type StateLink } from "../state/channel.ts";
 import { openChunkStore } from "../state/chunks.ts";
@@ -48,10 +53,11 @@ type Inbound = { from: HostId; msg: WireMsg };
 type ServiceRt = {
   name: string;
   cfg: Config["services"][number];
-  state: quorum.QuorumState;
-  /** Serialises VIP changes so an add and a drop never race. */
-  actuation: Promise<void>;
+  /** The VIP change running off the loop, if any: the core asks for at most one at a time. */
+  vipBusy: boolean;
   lastChange: StatusDoc["services"][number]["lastChange"];
+  /** The last alarm the core raised for this service, for status and logs. */
+  alarm: { alarm: string; epoch: number; error: string | null; attempts: number; atMs: number } | null;
 };
 
 export type Agent = { status(): StatusDoc; stop(): Promise<void> };
@@ -95,50 +101,33 @@ export async function startAgent(config: Config): Promise<Agent> {
   const startedMono = monoNow();
   const startedWall = Date.now();
 
-  // ------------------------------------------------------------ machines
-  let members = membership.initialMembership(
-    {
-      self,
-      peers: allHosts.filter((h) => h !== self),
-      probeIntervalMs: t.probeIntervalMs,
-      probeTimeoutMs: t.probeTimeoutMs,
-      indirectProbes: 2,
-      suspicionTimeoutMs: t.suspicionTimeoutMs,
-      updatesMax: 8,
-    },
-    monoNow(),
-  );
-  const services: ServiceRt[] = config.services.map((svc) => {
-    const qcfg: quorum.QuorumConfig = {
-      service: svc.name,
-      self,
-      candidates: [svc.primary, ...svc.shadows] as HostId[],
-      voters: svc.voters as HostId[],
-      hosts: allHosts,
-      leaseMs: t.leaseMs,
-      renewIntervalMs: t.renewIntervalMs,
-      driftMaxPpm: t.driftMaxPpm,
-      actuationGuardMs: t.actuationGuardMs,
-      proposalTimeoutMs: t.proposalTimeoutMs,
-      initialGraceMs: t.initialGraceMs,
-    };
-    return { name: svc.name, cfg: svc, state: quorum.initialQuorum(qcfg, loadPersisted(stateDir, svc.name, log), monoNow()), actuation: Promise.resolve(), lastChange: null };
-  });
+  // ------------------------------------------------------------ the host core
+  // A fresh incarnation per process: a grant or vote meant for an earlier
+  // run of this host counts for nothing (seq numbers restart with us).
+  const boot = randomInt(0, 2 ** 31);
+  const hostConfig: host.HostConfig = {
+    self,
+    hosts: allHosts,
+    boot,
+    services: config.services.map((svc) => ({ name: svc.name, candidates: [svc.primary, ...svc.shadows] as HostId[], voters: svc.voters as HostId[] })),
+    timing: t,
+    proactive: config.forecast.enabled
+      ? {
+          threshold: config.forecast.threshold,
+          sustainMs: config.forecast.sustainMs,
+          // A forecast of a host is news for a few steps of its data, and never less than 30 s.
+          staleMs: Math.max(30_000, 3 * config.forecast.stepMs),
+          cooldownMs: config.forecast.cooldownMs,
+        }
+      : null,
+  };
+  let core = host.initialHost(hostConfig, Object.fromEntries(config.services.map((svc) => [svc.name, loadPersisted(stateDir, svc.name, log)])), monoNow());
+  const services: ServiceRt[] = config.services.map((svc) => ({ name: svc.name, cfg: svc, vipBusy: false, lastChange: null, alarm: null }));
   const byName = new Map(services.map((s) => [s.name, s]));
+  const quorumOf = (name: string): quorum.QuorumState => core.services[name]!;
 
   // ------------------------------------------------------------ forecasts
   const forecasting = await startForecasting(config.forecast, log);
-  let foresight = proactive.initialProactive(
-    {
-      self,
-      threshold: config.forecast.threshold,
-      sustainMs: config.forecast.sustainMs,
-      // A forecast of a host is news for a few steps of its data, and never less than 30 s.
-      staleMs: Math.max(30_000, 3 * config.forecast.stepMs),
-      cooldownMs: config.forecast.cooldownMs,
-    },
-    monoNow(),
-  );
 
   // VIP changes go to one long-lived `ip -batch` process: no fork on the lease's critical path.
   const ip = ipBatch();
@@ -153,6 +142,8 @@ export async function startAgent(config: Config): Promise<Agent> {
   // ------------------------------------------------------------ inputs
   const inbox: Inbound[] = [];
   let inboxDropped = 0;
+  /** Outcomes of this host's own effects: never dropped (the core waits for each), bounded by the effects in flight (one VIP change and a hook or two per service). */
+  const outcomes: HostEvent[] = [];
   const connected = new Set<HostId>();
   const beacons = new Map<HostId, { atMono: number; sample: HostSample | null; forecast: BeaconForecast | null }>();
   const rtts = new Map<HostId, number[]>();
@@ -166,8 +157,8 @@ export async function startAgent(config: Config): Promise<Agent> {
     inbox.push({ from, msg });
   };
 
-  /** Disconnects seen by the transport, turned into membership hints on the next tick. */
-  const pendingPeerDown: HostId[] = [];
+  /** Connects and disconnects seen by the transport, turned into membership hints on the next tick. */
+  const pendingPeers: HostEvent[] = [];
 
   // ------------------------------------------------------------ state replication
   const stateLinks = new Map<HostId, StateLink>();
@@ -230,10 +221,8 @@ export async function startAgent(config: Config): Promise<Agent> {
     },
     onPeer: (id, up) => {
       if (up) connected.add(id);
-      else {
-        connected.delete(id);
-        pendingPeerDown.push(id);
-      }
+      else connected.delete(id);
+      if (pendingPeers.length < INBOX_MAX) pendingPeers.push({ type: up ? "peer-connected" : "peer-disconnected", id });
     },
   });
 
@@ -267,6 +256,7 @@ export async function startAgent(config: Config): Promise<Agent> {
   }
 
   // ------------------------------------------------------------ effects
+  /** The vote record, synchronously: it must be on disk before the vote it guards is sent. */
   const persistRecord = (service: string, record: quorum.Persisted) => {
     const file = join(stateDir, `quorum-${service}.json`);
     const tmp = `${file}.tmp`;
@@ -294,39 +284,142 @@ export async function startAgent(config: Config): Promise<Agent> {
     return { ...msg, sig: sign(keyPair.secretKey, voteSigningBytes(msg)).toString("hex") };
   };
 
-  async function runServiceEffects(s: ServiceRt, effects: quorum.QuorumEffect[]): Promise<void> {
+  const serviceOfMsg = (msg: WireMsg): string | null => {
+    switch (msg.type) {
+      case "beacon":
+      case "ping":
+      case "ack":
+      case "ping-req":
+        return null;
+      case "certificate":
+        return msg.cert.service;
+      default:
+        return msg.service;
+    }
+  };
+
+  /** One event into the core, and its effects carried out in order. */
+  function stepCore(ev: HostEvent): void {
+    const out = host.step(core, ev, monoNow());
+    core = out.state;
+    runEffects(out.effects);
+  }
+
+  function runEffects(effects: HostEffect[]): void {
+    // A vote record that could not be written: the sends after it in this
+    // batch (the vote itself) must not go out. The core believes it voted,
+    // which only makes it more careful.
+    const unrecorded = new Set<string>();
     for (const fx of effects) {
       switch (fx.type) {
         case "persist":
-          persistRecord(s.name, fx.record);
+          try {
+            persistRecord(fx.service, fx.record);
+          } catch (err) {
+            unrecorded.add(fx.service);
+            log("error", "quorum", "vote-record-failed", { code: "vote_record_failed", service: fx.service, dir: stateDir, error: (err as Error).message, action: "the vote is not sent" });
+          }
           break;
-        case "send":
-          sendWire(fx.to, signQuorum(fx.msg));
-          break;
-        case "certified":
-          log("info", "quorum", "certified", { service: s.name, epoch: fx.cert.epoch, holder: fx.cert.holder, from: fx.cert.from, reason: fx.cert.reason, voters: fx.cert.votes.map((v) => v.voter) });
-          s.lastChange = { atMs: Date.now(), reason: fx.cert.reason, fromHolder: fx.cert.from, toHolder: fx.cert.holder };
-          break;
-        case "move-abandoned":
-          log("warn", "quorum", "move-abandoned", { service: s.name, epoch: fx.epoch, why: "no majority signed the planned move in time; staying holder" });
-          break;
-        case "take-vip": {
-          log("info", "actuate", "take-vip", { service: s.name, epoch: fx.epoch, reason: fx.reason, vip: s.cfg.vip });
-          await actuate(s, "activate", () => addVip({ cidr: s.cfg.vip, iface: s.cfg.interface }, ip.run, log));
-          // Taken over from another holder: bring the state to the intended one, in the background.
-          if (fx.reason !== "initial" && replicator.services().includes(s.name)) reconcileAfterFailover(s, fx.epoch);
+        case "send": {
+          const sv = serviceOfMsg(fx.msg);
+          if (sv !== null && unrecorded.has(sv)) break;
+          const msg = fx.msg.type === "ping" || fx.msg.type === "ack" || fx.msg.type === "ping-req" ? fx.msg : signQuorum(fx.msg);
+          sendWire(fx.to, msg);
           break;
         }
-        case "drop-vip": {
-          log(fx.why === "lease-expired" ? "warn" : "info", "actuate", "drop-vip", { service: s.name, epoch: fx.epoch, why: fx.why, vip: s.cfg.vip, safeMode: fx.why === "lease-expired" });
-          // Awaited: a later effect of this step may be the in-person handover.
-          await actuate(s, "demote", () => removeVip({ cidr: s.cfg.vip, iface: s.cfg.interface }, ip.run));
+        case "take-vip":
+        case "drop-vip":
+          changeVip(fx);
+          break;
+        case "run-hook":
+          startHook(fx.service, fx.hook, fx.epoch);
+          break;
+        case "reconcile": {
+          const s = byName.get(fx.service);
+          if (s !== undefined && replicator.services().includes(s.name)) reconcileAfterFailover(s, fx.epoch);
+          break;
+        }
+        case "certified": {
+          log("info", "quorum", "certified", { service: fx.service, epoch: fx.cert.epoch, holder: fx.cert.holder, from: fx.cert.from, reason: fx.cert.reason, voters: fx.cert.votes.map((v) => v.voter) });
+          const s = byName.get(fx.service);
+          if (s !== undefined) s.lastChange = { atMs: Date.now(), reason: fx.cert.reason, fromHolder: fx.cert.from, toHolder: fx.cert.holder };
+          break;
+        }
+        case "move-abandoned":
+          log("warn", "quorum", "move-abandoned", { service: fx.service, epoch: fx.epoch, why: "no majority signed the planned move in time; staying holder" });
+          break;
+        case "alarm": {
+          const s = byName.get(fx.service);
+          if (s !== undefined) s.alarm = fx.alarm === "vip-drop-recovered" ? null : { alarm: fx.alarm, epoch: fx.epoch, error: fx.error, attempts: fx.attempts, atMs: Date.now() };
+          log(fx.alarm === "vip-drop-recovered" ? "warn" : "error", "actuate", fx.alarm, { service: fx.service, epoch: fx.epoch, attempts: fx.attempts, error: fx.error, vip: s?.cfg.vip });
+          break;
+        }
+        case "member-changed":
+          log(fx.status === "alive" ? "info" : "warn", "membership", "member-changed", { member: fx.id, status: fx.status, incarnation: fx.incarnation });
+          break;
+        case "rtt-measured": {
+          const xs = rtts.get(fx.id) ?? [];
+          xs.push(fx.rttMs);
+          if (xs.length > RTT_SAMPLES_MAX) xs.shift();
+          rtts.set(fx.id, xs);
+          break;
+        }
+        case "predicted-changed":
+          log(fx.predicted.length > 0 ? "warn" : "info", "forecast", "predicted", { hosts: fx.predicted });
+          break;
+        case "move-predicted": {
+          const f = forecasting?.latest().find((x) => x.host === self);
+          log("warn", "forecast", "predicted-move", { service: fx.service, to: fx.to, probability: Math.round(fx.probability * 1000) / 1000, metric: f?.metric, aboveForMs: Math.round(monoNow() - fx.sinceMs) });
           break;
         }
         default:
-          break;
+          assertNever(fx);
       }
     }
+  }
+
+  /** Runs a VIP change off the loop; its outcome comes back as vip-changed. */
+  function changeVip(fx: Extract<HostEffect, { type: "take-vip" | "drop-vip" }>): void {
+    const s = byName.get(fx.service);
+    assert(s !== undefined, "the core names a configured service");
+    assert(!s.vipBusy, "the core asks for one VIP change at a time");
+    s.vipBusy = true;
+    const op = fx.type === "take-vip" ? "add" : "del";
+    const vip = { cidr: s.cfg.vip, iface: s.cfg.interface };
+    if (fx.type === "take-vip") log("info", "actuate", "take-vip", { service: s.name, epoch: fx.epoch, reason: fx.reason, vip: s.cfg.vip });
+    else log(fx.why === "lease-expired" || fx.why === "add-failed" ? "warn" : "info", "actuate", "drop-vip", { service: s.name, epoch: fx.epoch, why: fx.why, vip: s.cfg.vip, safeMode: fx.why === "lease-expired" });
+    const t0 = monoNow();
+    const change = op === "add" ? addVip(vip, ip.run, log) : removeVip(vip, ip.run);
+    change.then(
+      () => {
+        log("info", "actuate", op === "add" ? "vip-added" : "vip-removed", { service: s.name, vip: s.cfg.vip, ms: Math.round((monoNow() - t0) * 10) / 10 });
+        s.vipBusy = false;
+        outcomes.push({ type: "vip-changed", service: s.name, op, epoch: fx.epoch, ok: true, error: null });
+      },
+      (err: Error) => {
+        log("error", "actuate", "vip-change-failed", { service: s.name, op, vip: s.cfg.vip, ms: Math.round((monoNow() - t0) * 10) / 10, error: err.message });
+        s.vipBusy = false;
+        outcomes.push({ type: "vip-changed", service: s.name, op, epoch: fx.epoch, ok: false, error: err.message });
+      },
+    );
+  }
+
+  /** Runs a user hook off the loop (bounded by hookTimeoutMs); its outcome comes back as hook-finished. */
+  function startHook(service: string, hook: host.HookName, epoch: number): void {
+    const s = byName.get(service);
+    assert(s !== undefined, "the core names a configured service");
+    const path = s.cfg.hooks?.[hook];
+    if (path === undefined) return;
+    runHook({ path, args: [s.name, s.cfg.vip], env: { UMBRA_SERVICE: s.name, UMBRA_VIP: s.cfg.vip, UMBRA_HOST: self, UMBRA_EPOCH: String(epoch) }, timeoutMs: t.hookTimeoutMs }).then(
+      (r) => {
+        log(r.exitCode === 0 ? "info" : "warn", "hook", hook, { service: s.name, path, exitCode: r.exitCode, signal: r.signal, timedOut: r.timedOut, ms: r.durationMs, stderr: r.stderrTail });
+        outcomes.push({ type: "hook-finished", service: s.name, hook, ok: r.exitCode === 0, detail: r.timedOut ? "timed out" : r.exitCode === null ? `killed by ${r.signal}` : `exit ${r.exitCode}` });
+      },
+      (err: Error) => {
+        log("error", "hook", `${hook}-failed`, { service: s.name, path, error: err.message });
+        outcomes.push({ type: "hook-finished", service: s.name, hook, ok: false, detail: err.message });
+      },
+    );
   }
 
   function reconcileAfterFailover(s: ServiceRt, epoch: number): void {
@@ -339,134 +432,32 @@ export async function startAgent(config: Config): Promise<Agent> {
           log(r.exitCode === 0 ? "info" : "warn", "hook", "reconcile", { service: s.name, path, exitCode: r.exitCode, signal: r.signal, timedOut: r.timedOut, ms: r.durationMs, stderr: r.stderrTail }),
         );
       })
-      .catch((err: Error) => log("error", "state", "reconcile-failed", { service: s.name, error: err.message }));
+      .catch((err: Error) => log("error", "state", "reconcile-failed", { service: s.name, error: (err as Error).message }));
   }
 
-  async function actuate(s: ServiceRt, hook: "activate" | "demote", change: () => Promise<unknown>): Promise<void> {
-    const run = s.actuation.then(async () => {
-      const t0 = monoNow();
-      try {
-        await change();
-        log("info", "actuate", hook === "activate" ? "vip-added" : "vip-removed", { service: s.name, vip: s.cfg.vip, ms: Math.round((monoNow() - t0) * 10) / 10 });
-      } catch (err) {
-        log("error", "actuate", "vip-change-failed", { service: s.name, vip: s.cfg.vip, error: (err as Error).message });
-      }
-      const path = s.cfg.hooks?.[hook];
-      if (path !== undefined) {
-        // Hooks run in the background: a slow hook must not hold the VIP hostage.
-        runHook({ path, args: [s.name, s.cfg.vip], env: { UMBRA_SERVICE: s.name, UMBRA_VIP: s.cfg.vip, UMBRA_HOST: self, UMBRA_EPOCH: String(s.state.epoch) }, timeoutMs: t.hookTimeoutMs })
-          .then((r) => log(r.exitCode === 0 ? "info" : "warn", "hook", hook, { service: s.name, path, exitCode: r.exitCode, signal: r.signal, timedOut: r.timedOut, ms: r.durationMs, stderr: r.stderrTail }))
-          .catch((err: Error) => log("error", "hook", `${hook}-failed`, { service: s.name, path, error: err.message }));
-      }
-    });
-    s.actuation = run;
-    await run;
-  }
-
-  async function runMembershipEffects(effects: membership.MembershipEffect[]): Promise<boolean> {
-    let changed = false;
-    for (const fx of effects) {
-      switch (fx.type) {
-        case "send":
-          sendWire(fx.to, fx.msg);
-          break;
-        case "member-changed":
-          log(fx.status === "alive" ? "info" : "warn", "membership", "member-changed", { member: fx.id, status: fx.status, incarnation: fx.incarnation });
-          changed = true;
-          break;
-        case "rtt-measured": {
-          const xs = rtts.get(fx.id) ?? [];
-          xs.push(fx.rttMs);
-          if (xs.length > RTT_SAMPLES_MAX) xs.shift();
-          rtts.set(fx.id, xs);
-          break;
-        }
-        default:
-          break;
-      }
-    }
-    return changed;
-  }
-
-  // Suspects still rank as candidates: a false suspicion (a stalled peer)
-  // must not make a lower-ranked shadow jump the queue; the dead do not.
-  const aliveHosts = (): HostId[] => membership.members(members).filter((m) => m.status !== "dead").map((m) => m.id);
-
-  async function stepService(s: ServiceRt, ev: quorum.QuorumEvent, now: number): Promise<void> {
-    const out = quorum.step(s.state, ev, now);
-    s.state = out.state;
-    if (out.effects.length > 0) await runServiceEffects(s, out.effects);
-  }
-
-  async function stepMembership(ev: membership.MembershipEvent, now: number): Promise<void> {
-    const out = membership.step(members, ev, now);
-    members = out.state;
-    if (await runMembershipEffects(out.effects)) {
-      const alive = aliveHosts();
-      for (const s of services) await stepService(s, { type: "membership", alive }, monoNow());
-    }
-  }
-
-  /** Forecasts into decide/proactive.ts, and its effects into the quorum machines. */
-  async function stepForesight(): Promise<void> {
-    if (forecasting === null) return;
-    const events: proactive.ProactiveEvent[] = forecasting.drain().map((f) => ({ type: "forecast", host: f.host as HostId, probability: f.exhaustionProbability }));
-    const alive = aliveHosts();
-    events.push({ type: "tick", holding: services.filter((s) => s.state.vipUp && s.state.role === "holding").map((s) => ({ service: s.name, candidates: [s.cfg.primary, ...s.cfg.shadows] as HostId[], alive })) });
-    for (const ev of events) {
-      const out = proactive.step(foresight, ev, monoNow());
-      foresight = out.state;
-      for (const fx of out.effects) {
-        if (fx.type === "predicted-changed") {
-          log(fx.predicted.length > 0 ? "warn" : "info", "forecast", "predicted", { hosts: fx.predicted });
-          for (const s of services) await stepService(s, { type: "forecast", predicted: fx.predicted }, monoNow());
-        } else {
-          const f = forecasting.latest().find((x) => x.host === self);
-          log("warn", "forecast", "predicted-move", { service: fx.service, to: fx.to, probability: Math.round(fx.probability * 1000) / 1000, metric: f?.metric, aboveForMs: Math.round(monoNow() - fx.sinceMs) });
-          const s = byName.get(fx.service);
-          if (s !== undefined) await stepService(s, { type: "handover-requested", to: fx.to, reason: "predicted" }, monoNow());
-        }
-      }
-    }
-  }
-
-  async function handle(item: Inbound, now: number): Promise<void> {
+  /** A message from the inbox: beacons feed the forecaster (shell data), the rest go to the core. */
+  function handle(item: Inbound): void {
     const { from, msg } = item;
-    switch (msg.type) {
-      case "beacon":
-        beacons.set(from, { atMono: now, sample: msg.metrics, forecast: msg.forecast ?? null });
-        if (msg.metrics !== null) forecasting?.sample(from, msg.metrics);
-        return;
-      case "ping":
-      case "ack":
-      case "ping-req":
-        await stepMembership({ type: "received", from, msg }, now);
-        return;
-      case "certificate": {
-        const s = byName.get(msg.cert.service);
-        if (s !== undefined) await stepService(s, { type: "received", from, msg }, now);
-        return;
-      }
-      default: {
-        const s = byName.get(msg.service);
-        if (s !== undefined) await stepService(s, { type: "received", from, msg }, now);
-        return;
-      }
+    if (msg.type === "beacon") {
+      beacons.set(from, { atMono: monoNow(), sample: msg.metrics, forecast: msg.forecast ?? null });
+      if (msg.metrics !== null) forecasting?.sample(from, msg.metrics);
+      return;
     }
+    stepCore({ type: "received", from, msg });
   }
 
   // ------------------------------------------------------------ loop
   let stopping = false;
   let ticking = false;
   let loopError: unknown = null;
-  async function tick(): Promise<void> {
-    const now0 = monoNow();
-    for (const id of pendingPeerDown.splice(0)) await stepMembership({ type: "peer-disconnected", id }, now0);
-    await stepMembership({ type: "tick", rand: random.next() }, monoNow());
-    for (const s of services) await stepService(s, { type: "tick", rand: random.next() }, monoNow());
+  function tick(): void {
+    // Outcomes first: a removal confirmed releases an in-person handover.
+    for (const ev of outcomes.splice(0)) stepCore(ev);
+    for (const ev of pendingPeers.splice(0)) stepCore(ev);
+    stepCore({ type: "tick", rand: random.next() });
     replicator.tick();
-    await stepForesight();
-    for (let i = 0; i < EVENTS_PER_TICK_MAX && inbox.length > 0; i++) await handle(inbox.shift()!, monoNow());
+    if (forecasting !== null) for (const f of forecasting.drain()) stepCore({ type: "forecast-ready", host: f.host as HostId, probability: f.exhaustionProbability });
+    for (let i = 0; i < EVENTS_PER_TICK_MAX && inbox.length > 0; i++) handle(inbox.shift()!);
   }
   // A stalled event loop eats the lease's safety margin (the kernel keeps
   // answering for the VIP while we are not running): say so loudly.
@@ -476,21 +467,21 @@ export async function startAgent(config: Config): Promise<Agent> {
     const gapMs = nowTick - lastTickMono;
     lastTickMono = nowTick;
     if (gapMs > LOOP_STALL_WARN_TICKS * t.tickMs) log("warn", "agent", "loop-stall", { gapMs: Math.round(gapMs), ticking });
-    if (ticking || stopping) return;
+    if (ticking || stopping || loopError !== null) return;
     ticking = true;
-    tick()
-      .catch((err) => {
-        // A failed assertion is a bug: crash rather than act on a bad state.
-        loopError = err;
-        log("error", "agent", "crash", { error: (err as Error).stack });
-        process.exitCode = 70;
-        setImmediate(() => {
-          throw err;
-        });
-      })
-      .finally(() => {
-        ticking = false;
+    try {
+      tick();
+    } catch (err) {
+      // A failed assertion is a bug: crash rather than act on a bad state.
+      loopError = err;
+      log("error", "agent", "crash", { error: (err as Error).stack });
+      process.exitCode = 70;
+      setImmediate(() => {
+        throw err;
       });
+    } finally {
+      ticking = false;
+    }
   }, t.tickMs);
 
   // ------------------------------------------------------------ probe and beacons
@@ -519,10 +510,10 @@ export async function startAgent(config: Config): Promise<Agent> {
   // ------------------------------------------------------------ api
   function status(): StatusDoc {
     const now = monoNow();
-    const view = membership.members(members);
+    const view = membership.members(core.members);
     const labelsOf = new Map(config.hosts.map((h) => [h.id, h.labels ?? {}]));
     const svcDocs = services.map((s) => {
-      const st = s.state;
+      const st = quorumOf(s.name);
       return {
         name: s.name,
         vip: s.cfg.vip,
@@ -535,10 +526,11 @@ export async function startAgent(config: Config): Promise<Agent> {
         leaseRemainingMs: quorum.leaseRemainingMs(st, now) === null ? null : Math.round(quorum.leaseRemainingMs(st, now)!),
         state: st.role,
         lastChange: s.lastChange,
+        alarm: s.alarm,
       };
     });
-    const anySafe = services.some((s) => s.state.role === "safe-mode");
-    const holding = services.filter((s) => s.state.vipUp);
+    const anySafe = services.some((s) => quorumOf(s.name).role === "safe-mode");
+    const holding = services.filter((s) => quorumOf(s.name).vipUp);
     const role: StatusDoc["role"] = anySafe
       ? "safe-mode"
       : holding.some((s) => s.cfg.primary === self)
@@ -580,7 +572,7 @@ export async function startAgent(config: Config): Promise<Agent> {
       reconciliations: replicator.lastReconciles(),
       forecasts: forecasting?.latest() ?? [],
       forecastModel: forecasting === null ? null : { ...forecasting.model, bytes: forecasting.modelBytes, horizonMinutes: config.forecast.horizonMinutes },
-      predicted: [...foresight.predicted],
+      predicted: [...(core.foresight?.predicted ?? [])],
       blobs: replicator.blobStatus(),
     };
   }
@@ -596,9 +588,12 @@ export async function startAgent(config: Config): Promise<Agent> {
       await sampler.stop();
       // Leaving on purpose: give the VIP up now rather than at lease expiry.
       for (const s of services) {
-        if (s.state.vipUp) {
-          await actuate(s, "demote", () => removeVip({ cidr: s.cfg.vip, iface: s.cfg.interface }, ip.run));
+        if (!quorumOf(s.name).vipPresent) continue;
+        try {
+          await removeVip({ cidr: s.cfg.vip, iface: s.cfg.interface }, ip.run);
           log("info", "actuate", "drop-vip", { service: s.name, why: "shutdown" });
+        } catch (err) {
+          log("error", "actuate", "vip-change-failed", { service: s.name, op: "del", why: "shutdown", vip: s.cfg.vip, error: (err as Error).message });
         }
       }
       ip.close();

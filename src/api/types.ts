@@ -95,4 +95,6 @@ export type ServiceDoc = {
   state: string;
   /** The last change of holder this host saw certified; null if none since it started. */
   lastChange: { atMs: number; reason: string; fromHolder: string | null; toHolder: string } | null;
+  /** A VIP change that failed and matters (an add given up, a removal still failing after retries); null when none. */
+  alarm: { alarm: string; epoch: number; error: string | null; attempts: number; atMs: number } | null;
 };

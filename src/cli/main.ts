@@ -41,24 +41,30 @@ Idempotent. Exits 1 if a present VIP could not be removed.
 `,
   state: "see 'umbra state --help'",
   simulate: `usage: umbra simulate [--seed 1] [--seeds 1] [--nodes 3] [--services 1] [--steps 2000]
-                      [--profile lan|wan|chaos] [--trace] [--json]
+                      [--profile lan|wan|chaos] [--timing lan|wan|edge] [--trace] [--json]
 
-Runs the real decision core for every host on a virtual clock (5 ms a step)
-and a network that drops, delays, duplicates and partitions, with crashes,
-restarts and clock drift drawn from the seed. Safety is checked after every
-step; then the network heals and every service must have a holder again.
+Runs the agent's own host core (src/decide/host.ts) for every host on a
+virtual clock (one agent tick a step) and a network that drops, delays,
+duplicates and partitions, with crashes, lost disks, restarts, clock drift
+and jumps, operator and predicted moves, and VIP changes that take time and
+fail, all drawn from the seed. Safety is checked after every step; then the
+network heals, a minority of hosts may stay dead, and every service must
+have a holder again.
 The same seed gives the same trace. A violation prints a reproduction
 command and the seed's fault schedule shrunk to the fewest faults that
 still fail, and exits 1.
   --seed N       first seed (default 1)
   --seeds M      run M seeds from N (default 1)
-  --nodes K      hosts, all candidates and voters (default 3)
+  --nodes K      hosts, 2 to 9, all candidates and voters (default 3)
   --services S   services, one quorum per service (default 1)
-  --steps T      steps of 5 ms virtual time (default 2000)
+  --steps T      agent ticks of virtual time (default 2000: 10 s at lan timing)
   --profile P    lan, wan or chaos: the ranges the seed draws faults from (default chaos)
+  --timing T     lan, wan or edge: the agent's timing profile every host runs (default lan)
   --variant V    run a deliberately broken core to see the checker catch it:
-                 double-vote, ignore-lease, no-grant-wait or local-ack (a writer
-                 that acknowledges state writes no shadow holds) (default correct)
+                 double-vote, ignore-lease, no-grant-wait, planned-vote (signs a
+                 planned move while a rival's grant runs), ignore-failed-drop (takes
+                 a failed VIP removal for done) or local-ack (a writer that
+                 acknowledges state writes no shadow holds) (default correct)
   --trace        print the event log of each run
   --json         one JSON object per run
 example: umbra simulate --seed 1 --seeds 500 --nodes 5 --services 3
@@ -198,6 +204,7 @@ async function main(argv: string[]): Promise<void> {
         services: { type: "string", default: "1" },
         steps: { type: "string", default: "2000" },
         profile: { type: "string", default: "chaos" },
+        timing: { type: "string", default: "lan" },
         variant: { type: "string", default: "correct" },
         trace: { type: "boolean", default: false },
         json: { type: "boolean", default: false },
@@ -208,18 +215,20 @@ async function main(argv: string[]): Promise<void> {
         if (!Number.isInteger(n) || n < lo || n > hi) fail(2, [`simulate: --${k} must be a whole number from ${lo} to ${hi}, got "${v[k]}"`]);
         return n;
       };
-      const { simulate, shrink, PROFILES } = await import("../sim/simulate.ts");
+      const { simulate, shrink, PROFILES, TIMING_PROFILES, NODES_MIN, NODES_MAX } = await import("../sim/simulate.ts");
+      const { VARIANTS } = await import("../sim/cluster.ts");
       const profile = v.profile as (typeof PROFILES)[number];
       if (!PROFILES.includes(profile)) fail(2, [`simulate: --profile must be one of ${PROFILES.join(", ")}, got "${v.profile}"`]);
-      const VARIANTS = ["correct", "double-vote", "ignore-lease", "no-grant-wait", "local-ack"] as const;
+      const timing = v.timing as (typeof TIMING_PROFILES)[number];
+      if (!TIMING_PROFILES.includes(timing)) fail(2, [`simulate: --timing must be one of ${TIMING_PROFILES.join(", ")}, got "${v.timing}"`]);
       const variant = v.variant as (typeof VARIANTS)[number];
       if (!VARIANTS.includes(variant)) fail(2, [`simulate: --variant must be one of ${VARIANTS.join(", ")}, got "${v.variant}"`]);
-      const a = { seed: int("seed", 0, 2 ** 31 - 1), seeds: int("seeds", 1, 1_000_000), nodes: int("nodes", 1, 15), services: int("services", 1, 32), steps: int("steps", 10, 10_000_000) };
+      const a = { seed: int("seed", 0, 2 ** 31 - 1), seeds: int("seeds", 1, 1_000_000), nodes: int("nodes", NODES_MIN, NODES_MAX), services: int("services", 1, 32), steps: int("steps", 10, 10_000_000) };
       let failed = 0;
       const t0 = performance.now();
       for (let seed = a.seed; seed < a.seed + a.seeds; seed++) {
-        const r = simulate({ seed, nodes: a.nodes, services: a.services, steps: a.steps, profile, variant });
-        const repro = `umbra simulate --seed ${seed} --nodes ${a.nodes} --services ${a.services} --steps ${a.steps} --profile ${profile}${variant === "correct" ? "" : ` --variant ${variant}`}`;
+        const r = simulate({ seed, nodes: a.nodes, services: a.services, steps: a.steps, profile, timing, variant });
+        const repro = `umbra simulate --seed ${seed} --nodes ${a.nodes} --services ${a.services} --steps ${a.steps} --profile ${profile}${timing === "lan" ? "" : ` --timing ${timing}`}${variant === "correct" ? "" : ` --variant ${variant}`}`;
         if (v.json) process.stdout.write(JSON.stringify({ ...r, trace: v.trace ? r.trace : undefined, reproduce: repro }) + "\n");
         else {
           if (v.trace) for (const e of r.trace) process.stdout.write(`${e.atMs.toFixed(3).padStart(12)} ${e.host.padEnd(4)} ${e.what}\n`);
@@ -228,7 +237,7 @@ async function main(argv: string[]): Promise<void> {
         if (!r.ok) {
           failed += 1;
           process.stderr.write(`umbra: seed ${seed}: ${r.violation}\nreproduce: ${repro} --trace\n`);
-          const sh = shrink({ seed, nodes: a.nodes, services: a.services, steps: a.steps, profile, variant });
+          const sh = shrink({ seed, nodes: a.nodes, services: a.services, steps: a.steps, profile, timing, variant });
           if (sh !== null) {
             process.stderr.write(`shrunk to ${sh.schedule.length} of ${sh.of} faults (${sh.runs} runs), still: ${sh.violation}\n`);
             for (const f of sh.schedule) process.stderr.write(`  ${f.atMs.toFixed(1).padStart(9)} ms  ${JSON.stringify({ ...f, atMs: undefined })}\n`);

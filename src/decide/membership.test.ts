@@ -291,11 +291,14 @@ describe("refutation", () => {
     expect(changes(out.effects)).toEqual([]); // member-changed is about peers
   });
 
-  test("an accusation older than our incarnation is not refuted again", () => {
+  test("an accusation older than our incarnation does not raise it again, but the refutation is said again", () => {
     let s = m.step(m.initialMembership(cfg(b, [a, c]), 0), gossip(a, [{ id: b, status: "suspect", incarnation: 2 }]), 1).state;
     expect(s.incarnation).toBe(3);
+    // the first refutation has run out of retransmits by the time c, which never heard it, accuses us
+    s = { ...s, broadcasts: [] };
     s = m.step(s, gossip(c, [{ id: b, status: "dead", incarnation: 2 }]), 2).state;
     expect(s.incarnation).toBe(3);
+    expect(s.broadcasts.map((x) => x.update)).toEqual([{ id: b, status: "alive", incarnation: 3 }]);
   });
 });
 

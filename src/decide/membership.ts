@@ -56,7 +56,8 @@ export type MembershipConfig = {
 export type MembershipEvent =
   | { type: "tick"; rand: number } // rand uniform in [0,1), drawn by the caller: it picks the probe order and the helpers
   | { type: "received"; from: HostId; msg: SwimMsg }
-  | { type: "peer-disconnected"; id: HostId }; // the transport lost the connection: a hint to probe it next, not a suspicion
+  | { type: "peer-disconnected"; id: HostId } // the transport lost the connection: a hint to probe it next, not a suspicion
+  | { type: "peer-connected"; id: HostId }; // the transport reached it: probe it next, so a wrong suspicion or death is refuted at once
 
 export type MembershipEffect =
   | { type: "send"; to: HostId; msg: SwimMsg }
@@ -211,6 +212,7 @@ export function step(s: MembershipState, e: MembershipEvent, nowMs: number): Mem
       onReceived(d, fx, e.from, e.msg);
       break;
     case "peer-disconnected":
+    case "peer-connected":
       if (d.view[e.id] === undefined) break;
       d.urgent = e.id;
       if (d.probe === null) d.nextProbeAtMs = Math.min(d.nextProbeAtMs, nowMs); // start probing it on the next tick
@@ -338,7 +340,14 @@ function applySelfUpdate(d: Draft, u: MemberUpdate): void {
       return;
     case "suspect":
     case "dead":
-      if (u.incarnation < d.incarnation) return; // already refuted
+      // Refuted already, but the accuser has not heard: our refutation may
+      // have gone out (and run out of retransmits) before we could reach it,
+      // say while the mesh was still connecting. Say it again, or it holds
+      // us dead for ever.
+      if (u.incarnation < d.incarnation) {
+        if (!d.broadcasts.some((b) => b.update.id === d.config.self)) enqueue(d, { id: d.config.self, status: "alive", incarnation: d.incarnation });
+        return;
+      }
       d.incarnation = u.incarnation + 1;
       enqueue(d, { id: d.config.self, status: "alive", incarnation: d.incarnation });
       return;

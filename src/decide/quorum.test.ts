@@ -10,9 +10,10 @@ const [h1, h2, h3] = [H("h1"), H("h2"), H("h3")];
 const hosts = [h1, h2, h3];
 
 const timing = { leaseMs: 300, renewIntervalMs: 50, driftMaxPpm: 1000, actuationGuardMs: 20, proposalTimeoutMs: 150, initialGraceMs: 1000 };
+const swim = { probeIntervalMs: 50, probeTimeoutMs: 20, suspicionTimeoutMs: 150 };
 
 function cfg(self: HostId, over: Partial<QuorumConfig> = {}): QuorumConfig {
-  return { service: "web", self, candidates: hosts, voters: hosts, hosts, ...timing, ...over };
+  return { service: "web", self, boot: 1, candidates: hosts, voters: hosts, hosts, ...timing, ...over };
 }
 
 function sends(fx: QuorumEffect[], type: QuorumMsg["type"]): Array<Extract<QuorumEffect, { type: "send" }>> {
@@ -20,7 +21,7 @@ function sends(fx: QuorumEffect[], type: QuorumMsg["type"]): Array<Extract<Quoru
 }
 
 const propose = (epoch: number, holder: HostId, over: Partial<Extract<QuorumMsg, { type: "propose" }>> = {}) =>
-  ({ type: "propose", service: "web", epoch, holder, from: null, reason: "initial", proposer: holder, basis: null, ...over }) as const;
+  ({ type: "propose", service: "web", epoch, holder, from: null, reason: "initial", proposer: holder, basis: null, boot: 1, ...over }) as const;
 
 /** A voter past its reboot wait, with no holder yet. */
 function freshVoter(self: HostId): QuorumState {
@@ -56,10 +57,12 @@ describe("voter", () => {
 
   test("does not vote during the reboot wait", () => {
     const s = freshVoter(h3);
-    const out = q.step(s, { type: "received", from: h1, msg: propose(1, h1) }, timing.leaseMs - 1);
+    const waitMs = q.restartWaitMs(cfg(h3));
+    expect(waitMs).toBeGreaterThan(timing.leaseMs); // a lease by the slowest clock the drift bound allows
+    const out = q.step(s, { type: "received", from: h1, msg: propose(1, h1) }, waitMs - 1);
     expect(sends(out.effects, "vote")).toHaveLength(0);
     // ...but votes for it as soon as the wait is over
-    const later = q.step(out.state, { type: "tick", rand: 0.5 }, timing.leaseMs);
+    const later = q.step(out.state, { type: "tick", rand: 0.5 }, waitMs);
     expect(sends(later.effects, "vote").map((f) => f.to)).toEqual([h1]);
   });
 
@@ -91,7 +94,7 @@ describe("voter", () => {
   test("holds its vote while its grant to the holder runs, and casts it when the grant expires", () => {
     let s = freshVoter(h3);
     s = q.step(s, { type: "received", from: h1, msg: { type: "certificate", inPerson: false, cert: { service: "web", epoch: 1, holder: h1, from: null, reason: "initial", votes: [{ voter: h1, sig: "" }, { voter: h2, sig: "" }] } } }, 400).state;
-    const granted = q.step(s, { type: "received", from: h1, msg: { type: "renew", service: "web", epoch: 1, holder: h1, seq: 1 } }, 1000);
+    const granted = q.step(s, { type: "received", from: h1, msg: { type: "renew", service: "web", epoch: 1, holder: h1, seq: 1, boot: 1 } }, 1000);
     expect(sends(granted.effects, "grant")).toHaveLength(1);
     const p = propose(2, h2, { reason: "holder-lost", from: h1, proposer: h2 });
     const early = q.step(granted.state, { type: "received", from: h2, msg: p }, 1000 + timing.leaseMs - 1);
@@ -105,7 +108,7 @@ describe("voter", () => {
     s = q.step(s, { type: "received", from: h1, msg: { type: "certificate", inPerson: false, cert: { service: "web", epoch: 1, holder: h1, from: null, reason: "initial", votes: [{ voter: h1, sig: "" }, { voter: h2, sig: "" }] } } }, 400).state;
     s = q.step(s, { type: "received", from: h2, msg: propose(2, h2, { reason: "holder-lost", from: h1, proposer: h2 }) }, 1000).state;
     expect(s.votedEpoch).toBe(2);
-    const out = q.step(s, { type: "received", from: h1, msg: { type: "renew", service: "web", epoch: 1, holder: h1, seq: 7 } }, 1001);
+    const out = q.step(s, { type: "received", from: h1, msg: { type: "renew", service: "web", epoch: 1, holder: h1, seq: 7, boot: 1 } }, 1001);
     expect(sends(out.effects, "grant")).toHaveLength(0);
   });
 });
@@ -124,21 +127,24 @@ describe("certificates", () => {
 
   test("a proposer certifies only at a majority and only then takes the VIP", () => {
     let s = q.initialQuorum(cfg(h1), null, 0);
-    const out0 = q.step(s, { type: "tick", rand: 0 }, 300);
+    const start = q.restartWaitMs(cfg(h1));
+    const out0 = q.step(s, { type: "tick", rand: 0 }, start);
     expect(sends(out0.effects, "propose").map((f) => f.to)).toEqual(hosts);
     s = out0.state;
-    const vote = (voter: HostId) => ({ type: "vote", service: "web", epoch: 1, holder: h1, from: null, reason: "initial", voter, sig: "x" }) as const;
-    const one = q.step(s, { type: "received", from: h1, msg: vote(h1) }, 301);
+    const vote = (voter: HostId) => ({ type: "vote", service: "web", epoch: 1, holder: h1, from: null, reason: "initial", voter, sig: "x", boot: 1 }) as const;
+    const one = q.step(s, { type: "received", from: h1, msg: vote(h1) }, start + 1);
     expect(one.effects.some((f) => f.type === "take-vip")).toBe(false);
-    const dup = q.step(one.state, { type: "received", from: h1, msg: vote(h1) }, 302);
+    const dup = q.step(one.state, { type: "received", from: h1, msg: vote(h1) }, start + 2);
     expect(dup.effects.some((f) => f.type === "take-vip")).toBe(false);
-    const two = q.step(dup.state, { type: "received", from: h2, msg: vote(h2) }, 303);
+    const two = q.step(dup.state, { type: "received", from: h2, msg: vote(h2) }, start + 3);
     expect(two.effects.filter((f) => f.type === "take-vip")).toHaveLength(1);
-    expect(q.leaseValid(two.state, 303)).toBe(true);
+    expect(q.leaseValid(two.state, start + 3)).toBe(true);
     // the lease counts from the proposal, shortened for drift and the guard
-    expect(two.state.leaseUntilMs).toBe(300 + q.holderLeaseMs(cfg(h1)));
+    expect(two.state.leaseUntilMs).toBe(start + q.holderLeaseMs(cfg(h1)));
+    // the add's outcome comes back; only then can a removal be asked for
+    const added = q.step(two.state, { type: "vip-changed", op: "add", epoch: 1, ok: true, error: null }, start + 4);
     // and it lapses without renewals: the VIP drops, the host enters safe mode
-    const lapsed = q.step(two.state, { type: "tick", rand: 0 }, two.state.leaseUntilMs);
+    const lapsed = q.step(added.state, { type: "tick", rand: 0 }, two.state.leaseUntilMs);
     expect(lapsed.effects.some((f) => f.type === "drop-vip")).toBe(true);
     expect(lapsed.state.role).toBe("safe-mode");
     expect(q.leaseValid(lapsed.state, two.state.leaseUntilMs)).toBe(false);
@@ -152,7 +158,7 @@ function opts(seed: number, over: Partial<SimOptions> = {}): SimOptions {
     hosts,
     voters: hosts,
     candidates: hosts,
-    timing,
+    timing: { ...timing, ...swim },
     tickMs: 5,
     net: { delayMinMs: 0.2, delayMaxMs: 2, dropRate: 0, duplicateRate: 0 },
     seed,

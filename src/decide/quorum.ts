@@ -42,19 +42,23 @@ export type Certificate = {
 export type QuorumMsg =
   | {
       type: "propose"; service: string; epoch: number; holder: HostId; from: HostId | null; reason: Reason; proposer: HostId;
+      /** The proposer's process incarnation: a vote counts as a grant only toward the process that asked for it. */
+      boot: number;
       /** The certificate that made `from` the holder: a voter that missed it learns it here. */
       basis: Certificate | null;
     }
-  | { type: "vote"; service: string; epoch: number; holder: HostId; from: HostId | null; reason: Reason; voter: HostId; sig: string }
+  | { type: "vote"; service: string; epoch: number; holder: HostId; from: HostId | null; reason: Reason; voter: HostId; sig: string; /** Echoes the proposal's boot. */ boot: number }
   | { type: "reject"; service: string; epoch: number; voter: HostId; votedEpoch: number }
   | { type: "certificate"; cert: Certificate; inPerson: boolean }
-  | { type: "renew"; service: string; epoch: number; holder: HostId; seq: number }
-  | { type: "grant"; service: string; epoch: number; seq: number; voter: HostId }
+  | { type: "renew"; service: string; epoch: number; holder: HostId; seq: number; /** The holder's incarnation: its seq restarts when it does. */ boot: number }
+  | { type: "grant"; service: string; epoch: number; seq: number; voter: HostId; /** Echoes the renewal's boot, so a grant from before a restart counts for nothing. */ boot: number }
   | { type: "cert-request"; service: string; epoch: number }; // "I lack your certificate of this epoch"
 
 export type QuorumConfig = {
   service: string;
   self: HostId;
+  /** This process's incarnation, drawn by the shell at start (a restart draws another): renewals, grants, proposals and votes carry it. */
+  boot: number;
   /** Who may be holder, best first: the primary, then its shadows. */
   candidates: HostId[];
   /** A majority of these signs a certificate and renews a lease. */
@@ -94,6 +98,18 @@ export type Role = (typeof Role)[keyof typeof Role];
 
 /** Renewals kept in flight; older ones can no longer extend the lease anyway. */
 export const RENEWALS_IN_FLIGHT_MAX = 8;
+/**
+ * A certified holder that has gone this many leases without one stops
+ * renewing for a lease: with an even split of live voters, its self-grant
+ * and one loyal voter's grant would otherwise keep every majority apart for
+ * ever (seed 500014, 4 nodes).
+ */
+export const STAND_ASIDE_AFTER_LEASES = 2;
+/** A failed VIP removal is tried again after this long, doubling up to VIP_RETRY_MS_MAX: never given up, the VIP must go. */
+export const VIP_RETRY_MS_MIN = 5;
+export const VIP_RETRY_MS_MAX = 1_000;
+/** This many failed removals in a row raise an alarm (cleared by the first success). */
+export const VIP_DROP_ALARM_AFTER = 3;
 
 type Renewal = {
   seq: number;
@@ -156,8 +172,26 @@ export type QuorumState = {
   lastRenewSentMs: number;
   /** As new holder via handover from someone else: the VIP waits until this unless handed over in person. */
   takeNotBeforeMs: number;
-  /** Where this host is the VIP's holder: whether it has told the shell to bring it up. */
+  /** Where this host is the VIP's holder: whether the lease says the VIP should be up here (what the shell is told follows). */
   vipUp: boolean;
+  /** The VIP may be configured in the kernel: from the moment an add is asked for until a removal is confirmed. */
+  vipPresent: boolean;
+  /** The VIP change the shell is carrying out, at most one at a time; its outcome comes back as vip-changed. */
+  vipOp: { op: "add" | "del"; epoch: number } | null;
+  /** Why the VIP is to go, for the drop-vip effect that removes it. */
+  dropWhy: DropWhy;
+  /** A failed removal is tried again no earlier than this. */
+  vipRetryAtMs: number;
+  /** Removals failed in a row (0 after a success): the retry backoff and the alarm go by it. */
+  dropFailures: number;
+  /** As old holder of a planned move: the in-person certificate, sent only once this host's VIP removal is confirmed. */
+  handoff: Certificate | null;
+  /** This host could not add its VIP in this epoch: it renews no more in it, so a shadow takes over within a lease. */
+  gaveUpEpoch: number;
+  /** As certified holder without a lease (acquiring, safe mode): since when; STAND_ASIDE_AFTER_LEASES counts from here. */
+  unleasedSinceMs: number | null;
+  /** As certified holder without a lease: no renewals before this (standing aside lets every grant run out). */
+  standAsideUntilMs: number;
   /** Last time the machine ran, to assert time moves forward. */
   nowMs: number;
 };
@@ -167,13 +201,20 @@ export type QuorumEvent =
   | { type: "received"; from: HostId; msg: QuorumMsg }
   | { type: "membership"; alive: HostId[] }
   | { type: "handover-requested"; to: HostId; reason?: "handover" | "predicted" }
-  | { type: "forecast"; predicted: HostId[] }; // this host's view of who is predicted to exhaust
+  | { type: "forecast"; predicted: HostId[] } // this host's view of who is predicted to exhaust
+  | { type: "vip-changed"; op: "add" | "del"; epoch: number; ok: boolean; error: string | null }; // the outcome of the take-vip or drop-vip in flight
+
+/** Why a VIP is removed. */
+export type DropWhy = "lease-expired" | "superseded" | "handover" | "add-failed";
+
+export type VipAlarm = "vip-add-failed" | "vip-drop-failing" | "vip-drop-recovered";
 
 export type QuorumEffect =
   | { type: "persist"; record: Persisted } // write durably before the sends that follow
   | { type: "send"; to: HostId; msg: QuorumMsg }
-  | { type: "take-vip"; epoch: number; reason: Reason }
-  | { type: "drop-vip"; epoch: number; why: "lease-expired" | "superseded" | "handover" }
+  | { type: "take-vip"; epoch: number; reason: Reason } // start adding the VIP; the outcome comes back as vip-changed
+  | { type: "drop-vip"; epoch: number; why: DropWhy } // start removing it; likewise
+  | { type: "alarm"; alarm: VipAlarm; epoch: number; error: string | null; attempts: number }
   | { type: "certified"; cert: Certificate }
   | { type: "move-abandoned"; epoch: number }; // a planned move found no majority; this host stays holder
 
@@ -195,6 +236,11 @@ export function plannedMoveTimeoutMs(c: QuorumConfig): number {
   return 4 * c.proposalTimeoutMs;
 }
 
+/** After a restart, a voter neither votes nor grants for this long: every promise it made before has run out by then, by any clock within the drift bound. */
+export function restartWaitMs(c: QuorumConfig): number {
+  return Math.ceil(c.leaseMs * (1 + (2 * c.driftMaxPpm) / 1_000_000));
+}
+
 /** How long a new holder that was not handed over in person waits after a handover certificate. */
 export function handoverWaitMs(c: QuorumConfig): number {
   const drift = (2 * c.driftMaxPpm) / 1_000_000;
@@ -213,6 +259,7 @@ export function validateQuorumConfig(c: QuorumConfig): void {
   assert(holderLeaseMs(c) >= 2 * c.renewIntervalMs, "the holder's lease outlasts two renewal intervals");
   assert(c.proposalTimeoutMs > 0, "proposalTimeoutMs is positive");
   assert(c.initialGraceMs >= 0, "initialGraceMs is non-negative");
+  assert(Number.isSafeInteger(c.boot) && c.boot >= 0, "boot is a non-negative integer");
 }
 
 export function initialQuorum(config: QuorumConfig, persisted: Persisted | null, nowMs: number): QuorumState {
@@ -232,8 +279,10 @@ export function initialQuorum(config: QuorumConfig, persisted: Persisted | null,
     grantEpoch: 0,
     holderSeenUntilMs: 0,
     // Grants made before a restart are not persisted (they change every
-    // renewal); waiting one lease makes sure all of them have run out.
-    noVoteBeforeMs: nowMs + config.leaseMs,
+    // renewal), and the vote record may be gone with its disk: waiting one
+    // lease (with drift) before any vote or grant makes sure every promise
+    // made before the restart has run out.
+    noVoteBeforeMs: nowMs + restartWaitMs(config),
     pendingProposal: null,
     alive: [...config.hosts],
     predicted: [],
@@ -248,6 +297,15 @@ export function initialQuorum(config: QuorumConfig, persisted: Persisted | null,
     lastRenewSentMs: -Infinity,
     takeNotBeforeMs: 0,
     vipUp: false,
+    vipPresent: false, // the shell removes a VIP left from before the restart before the machine starts
+    vipOp: null,
+    dropWhy: "lease-expired",
+    vipRetryAtMs: 0,
+    dropFailures: 0,
+    handoff: null,
+    gaveUpEpoch: 0,
+    unleasedSinceMs: null,
+    standAsideUntilMs: 0,
     nowMs,
   };
 }
@@ -273,9 +331,14 @@ export function step(s0: QuorumState, e: QuorumEvent, nowMs: number): QuorumStep
     case "forecast":
       s.predicted = [...e.predicted];
       break;
+    case "vip-changed":
+      onVipChanged(s, fx, e);
+      break;
     default:
       assertNever(e);
   }
+  syncVip(s, fx);
+  trackUnleased(s);
   checkInvariants(s);
   return { state: s, effects: fx };
 }
@@ -299,7 +362,7 @@ export function persisted(s: QuorumState): Persisted {
 
 function onTick(s: QuorumState, fx: QuorumEffect[], rand: number): void {
   assert(rand >= 0 && rand < 1, "rand in [0,1)");
-  holderTick(s, fx);
+  holderTick(s, fx, rand);
   voterTick(s, fx);
   proposerTick(s, fx, rand);
 }
@@ -310,11 +373,75 @@ function expireLease(s: QuorumState, fx: QuorumEffect[]): void {
   // Cut off from the majority: drop the VIP before any voter can vote for a
   // new holder, and wait in safe mode for renewals to come back.
   s.vipUp = false;
-  fx.push({ type: "drop-vip", epoch: s.epoch, why: "lease-expired" });
+  s.dropWhy = "lease-expired";
   if (s.role === Role.holding) s.role = Role.safeMode;
 }
 
-function holderTick(s: QuorumState, fx: QuorumEffect[]): void {
+/**
+ * Hands the shell the next VIP change, one at a time: an add while the lease
+ * wants the VIP up and the kernel may not have it, a removal while the kernel
+ * may have it and the lease does not (again after a failure, with backoff).
+ * The in-person certificate of a planned move goes out only once the
+ * removal is confirmed: before, the new holder could take a VIP still up here.
+ */
+function syncVip(s: QuorumState, fx: QuorumEffect[]): void {
+  if (s.vipOp === null) {
+    if (s.vipUp && !s.vipPresent) {
+      s.vipOp = { op: "add", epoch: s.epoch };
+      s.vipPresent = true;
+      fx.push({ type: "take-vip", epoch: s.epoch, reason: s.cert?.reason ?? "holder-lost" });
+    } else if (!s.vipUp && s.vipPresent && s.nowMs >= s.vipRetryAtMs) {
+      s.vipOp = { op: "del", epoch: s.epoch };
+      fx.push({ type: "drop-vip", epoch: s.epoch, why: s.dropWhy });
+    }
+  }
+  const h = s.handoff;
+  if (h !== null && !s.vipPresent) {
+    s.handoff = null;
+    fx.push({ type: "send", to: h.holder, msg: { type: "certificate", cert: h, inPerson: true } });
+  }
+}
+
+function onVipChanged(s: QuorumState, fx: QuorumEffect[], e: Extract<QuorumEvent, { type: "vip-changed" }>): void {
+  const op = s.vipOp;
+  assert(op !== null && op.op === e.op && op.epoch === e.epoch, "an outcome answers the VIP change in flight");
+  assert(e.ok === (e.error === null), "a failed change says why, a done one does not");
+  s.vipOp = null;
+  if (e.op === "add") {
+    if (e.ok) return;
+    // The VIP answers nowhere, yet this host would keep renewing a lease for
+    // it and no shadow would ever take over: give the epoch up (no more
+    // renewals in it), and remove whatever part of the add happened.
+    fx.push({ type: "alarm", alarm: "vip-add-failed", epoch: e.epoch, error: e.error, attempts: 1 });
+    if (s.holder === s.config.self && s.epoch === e.epoch) s.gaveUpEpoch = s.epoch;
+    if (s.vipUp) {
+      s.vipUp = false;
+      s.dropWhy = "add-failed";
+      if (s.role === Role.holding) s.role = Role.safeMode;
+    }
+    return;
+  }
+  if (e.ok) {
+    s.vipPresent = false;
+    if (s.dropFailures >= VIP_DROP_ALARM_AFTER) fx.push({ type: "alarm", alarm: "vip-drop-recovered", epoch: e.epoch, error: null, attempts: s.dropFailures + 1 });
+    s.dropFailures = 0;
+    s.vipRetryAtMs = 0;
+    return;
+  }
+  // Still (maybe) up: try again, and again, with backoff; say so loudly.
+  s.dropFailures += 1;
+  s.vipRetryAtMs = s.nowMs + Math.min(VIP_RETRY_MS_MAX, VIP_RETRY_MS_MIN * 2 ** Math.min(20, s.dropFailures - 1));
+  if (s.dropFailures === VIP_DROP_ALARM_AFTER) fx.push({ type: "alarm", alarm: "vip-drop-failing", epoch: e.epoch, error: e.error, attempts: s.dropFailures });
+}
+
+/** Keeps unleasedSinceMs: set while this host is the certified holder without a lease, null otherwise. */
+function trackUnleased(s: QuorumState): void {
+  const unleased = s.holder === s.config.self && (s.role === Role.acquiring || s.role === Role.safeMode);
+  if (!unleased) s.unleasedSinceMs = null;
+  else if (s.unleasedSinceMs === null) s.unleasedSinceMs = s.nowMs;
+}
+
+function holderTick(s: QuorumState, fx: QuorumEffect[], rand: number): void {
   const c = s.config;
   if (s.holder !== c.self || s.role === Role.follower) return;
   // A holder without a lease that has itself voted for a newer epoch stands
@@ -322,6 +449,21 @@ function holderTick(s: QuorumState, fx: QuorumEffect[]): void {
   // minority of voters from ever joining its replacement (found by sim seed
   // 5618: two sides short of a majority each, forever).
   if ((s.role === Role.acquiring || s.role === Role.safeMode) && s.votedEpoch > s.epoch) return;
+  // Its VIP could not be added in this epoch: renewing would keep a lease for
+  // a VIP that answers nowhere. Silence lets a shadow take over.
+  if (s.gaveUpEpoch === s.epoch) return;
+  if (s.role === Role.acquiring || s.role === Role.safeMode) {
+    if (s.nowMs < s.standAsideUntilMs) return;
+    if (s.unleasedSinceMs !== null && s.nowMs - s.unleasedSinceMs >= STAND_ASIDE_AFTER_LEASES * c.leaseMs) {
+      // No majority renews it: stand aside for a lease (with drift), so the
+      // grants it still gets run out, and then one to two proposal timeouts
+      // more, so a rival's proposal, re-sent every timeout, finds those
+      // voters (itself included) free to vote for it; then try again.
+      s.standAsideUntilMs = s.nowMs + restartWaitMs(c) + Math.floor((1 + rand) * c.proposalTimeoutMs);
+      s.unleasedSinceMs = s.standAsideUntilMs;
+      return;
+    }
+  }
   // A holder handing over keeps renewing: voters that voted for the new
   // epoch refuse, the others keep its lease (and the VIP) up until the end.
   if (s.nowMs - s.lastRenewSentMs >= c.renewIntervalMs) {
@@ -331,7 +473,7 @@ function holderTick(s: QuorumState, fx: QuorumEffect[]): void {
     s.renewals = [...s.renewals, renewal].slice(-RENEWALS_IN_FLIGHT_MAX);
     // To every host: voters grant, the others learn the holder is alive.
     for (const h of c.hosts) {
-      fx.push({ type: "send", to: h, msg: { type: "renew", service: c.service, epoch: s.epoch, holder: c.self, seq: s.renewSeq } });
+      fx.push({ type: "send", to: h, msg: { type: "renew", service: c.service, epoch: s.epoch, holder: c.self, seq: s.renewSeq, boot: c.boot } });
     }
   }
 }
@@ -426,7 +568,7 @@ function holderLost(s: QuorumState): boolean {
 
 function sendProposal(s: QuorumState, fx: QuorumEffect[], p: Proposal): void {
   const c = s.config;
-  const msg: QuorumMsg = { type: "propose", service: c.service, epoch: p.epoch, holder: p.holder, from: p.from, reason: p.reason, proposer: c.self, basis: s.cert };
+  const msg: QuorumMsg = { type: "propose", service: c.service, epoch: p.epoch, holder: p.holder, from: p.from, reason: p.reason, proposer: c.self, basis: s.cert, boot: c.boot };
   for (const v of c.voters) {
     if (p.votes.some((x) => x.voter === v)) continue;
     fx.push({ type: "send", to: v, msg });
@@ -492,7 +634,13 @@ function onPropose(s: QuorumState, fx: QuorumEffect[], p: Extract<QuorumMsg, { t
     fx.push({ type: "send", to: p.proposer, msg: { type: "reject", service: c.service, epoch: p.epoch, voter: c.self, votedEpoch: s.votedEpoch } });
     return;
   }
-  if (!reasonSupported(s, p)) return;
+  if (!reasonSupported(s, p)) {
+    // A proposer that lags (it names an older holder) learns the newer
+    // certificate, or it would propose the same stale move for ever (a
+    // holder that stands aside sends no renewals to teach it).
+    if (s.cert !== null && (p.basis === null || p.basis.epoch < s.epoch)) fx.push({ type: "send", to: p.proposer, msg: { type: "certificate", cert: s.cert, inPerson: false } });
+    return;
+  }
   if (mayVoteNow(s, p)) {
     castVote(s, fx, p);
     return;
@@ -502,7 +650,7 @@ function onPropose(s: QuorumState, fx: QuorumEffect[], p: Extract<QuorumMsg, { t
 }
 
 function sameProposal(a: Extract<QuorumMsg, { type: "propose" }>, b: Extract<QuorumMsg, { type: "propose" }>): boolean {
-  return a.epoch === b.epoch && a.holder === b.holder && a.from === b.from && a.reason === b.reason && a.proposer === b.proposer;
+  return a.epoch === b.epoch && a.holder === b.holder && a.from === b.from && a.reason === b.reason && a.proposer === b.proposer && a.boot === b.boot;
 }
 
 /** The voter's own view must support the reason given. */
@@ -527,7 +675,12 @@ function reasonSupported(s: QuorumState, p: Extract<QuorumMsg, { type: "propose"
 /** Timing conditions for a vote: no live grant (except to a holder handing over), past the reboot wait. */
 function mayVoteNow(s: QuorumState, p: Extract<QuorumMsg, { type: "propose" }>): boolean {
   if (s.nowMs < s.noVoteBeforeMs) return false;
-  if (isPlanned(p.reason)) return true;
+  // A planned move comes from the holder this voter knows (reasonSupported):
+  // its own grant to that holder does not stand in the way, for the holder
+  // drops its VIP before the new one takes over in person. A grant from this
+  // voter's vote in a newer epoch does: a rival's election it has not seen
+  // decided may have a holder up already, counting on that very grant.
+  if (isPlanned(p.reason)) return s.nowMs >= s.grantUntilMs || s.grantEpoch === s.epoch;
   if (p.reason === "holder-lost" && !holderLost(s)) return false;
   return s.nowMs >= s.grantUntilMs;
 }
@@ -544,7 +697,7 @@ function castVote(s: QuorumState, fx: QuorumEffect[], p: Extract<QuorumMsg, { ty
   s.grantUntilMs = Math.max(s.grantUntilMs, s.nowMs + c.leaseMs);
   s.grantEpoch = p.epoch;
   fx.push({ type: "persist", record: persisted(s) });
-  fx.push({ type: "send", to: p.proposer, msg: { type: "vote", service: c.service, epoch: p.epoch, holder: p.holder, from: p.from, reason: p.reason, voter: c.self, sig: "" } });
+  fx.push({ type: "send", to: p.proposer, msg: { type: "vote", service: c.service, epoch: p.epoch, holder: p.holder, from: p.from, reason: p.reason, voter: c.self, sig: "", boot: p.boot } });
 }
 
 function onVote(s: QuorumState, fx: QuorumEffect[], v: Extract<QuorumMsg, { type: "vote" }>): void {
@@ -552,6 +705,8 @@ function onVote(s: QuorumState, fx: QuorumEffect[], v: Extract<QuorumMsg, { type
   const p = s.proposal;
   if (p === null || v.service !== c.service) return;
   if (v.epoch !== p.epoch || v.holder !== p.holder || v.from !== p.from || v.reason !== p.reason) return;
+  // A vote for this host's proposal from before its restart is a grant counted from a first send it no longer knows.
+  if (v.boot !== c.boot) return;
   if (!c.voters.includes(v.voter) || p.votes.some((x) => x.voter === v.voter)) return;
   const votes = [...p.votes, { voter: v.voter, sig: v.sig }];
   s.proposal = { ...p, votes };
@@ -561,13 +716,14 @@ function onVote(s: QuorumState, fx: QuorumEffect[], v: Extract<QuorumMsg, { type
   s.proposal = null;
   if (isPlanned(p.reason)) {
     // The old holder formed the certificate: drop the VIP first, then tell
-    // the new holder in person, so it can take the VIP at once.
+    // the new holder in person (syncVip, once the removal is confirmed), so
+    // it can take the VIP at once.
     assert(p.from === c.self, "only the holder hands over");
     adoptCertificate(s, fx, cert);
-    const inPersonTo = cert.holder;
+    s.handoff = cert;
     for (const h of c.hosts) {
-      if (h === c.self) continue;
-      fx.push({ type: "send", to: h, msg: { type: "certificate", cert, inPerson: h === inPersonTo } });
+      if (h === c.self || h === cert.holder) continue;
+      fx.push({ type: "send", to: h, msg: { type: "certificate", cert, inPerson: false } });
     }
     return;
   }
@@ -591,7 +747,13 @@ function onCertificate(s: QuorumState, fx: QuorumEffect[], from: HostId, cert: C
   if (!certificateWellFormed(c, cert)) return;
   if (cert.epoch <= s.epoch) return;
   adoptCertificate(s, fx, cert);
-  if (cert.holder !== c.self) return;
+  if (cert.holder !== c.self) {
+    // A holder this host just learned of is alive as far as it knows: a
+    // voter that catches up through cert-request must not find it lost on
+    // its next tick and propose against it (its renewal did not count yet).
+    s.holderSeenUntilMs = Math.max(s.holderSeenUntilMs, s.nowMs + c.leaseMs);
+    return;
+  }
   // Named holder by someone else's proposal or by a handover.
   if (isPlanned(cert.reason) && !(inPerson && from === cert.from)) {
     s.takeNotBeforeMs = s.nowMs + handoverWaitMs(c);
@@ -621,8 +783,11 @@ function adoptCertificate(s: QuorumState, fx: QuorumEffect[], cert: Certificate)
   s.holder = cert.holder;
   s.cert = cert;
   s.lostSinceMs = null;
+  s.handoff = null; // a newer certificate makes an in-person handover of an older one moot
   s.pendingProposal = s.pendingProposal !== null && s.pendingProposal.epoch > cert.epoch ? s.pendingProposal : null;
-  if (s.proposal !== null && s.proposal.epoch <= cert.epoch) s.proposal = null;
+  // A proposal of ours made moot: its epoch is taken, or it replaces a holder
+  // that is not the holder any more (re-sent, it would be refused for ever).
+  if (s.proposal !== null && (s.proposal.epoch <= cert.epoch || s.proposal.from !== cert.holder)) s.proposal = null;
   if (s.votedEpoch < cert.epoch) {
     s.votedEpoch = cert.epoch;
     s.votedHolder = cert.holder;
@@ -638,7 +803,7 @@ function adoptCertificate(s: QuorumState, fx: QuorumEffect[], cert: Certificate)
   if (wasHolder && cert.holder !== c.self) {
     if (s.vipUp) {
       s.vipUp = false;
-      fx.push({ type: "drop-vip", epoch: cert.epoch, why: isPlanned(cert.reason) ? "handover" : "superseded" });
+      s.dropWhy = isPlanned(cert.reason) ? "handover" : "superseded";
     }
     s.role = Role.follower;
     s.leaseUntilMs = 0;
@@ -672,10 +837,16 @@ function onRenew(s: QuorumState, fx: QuorumEffect[], r: Extract<QuorumMsg, { typ
   if (c.voters.includes(c.self) && s.votedEpoch > r.epoch) return;
   s.holderSeenUntilMs = Math.max(s.holderSeenUntilMs, s.nowMs + c.leaseMs);
   if (!c.voters.includes(c.self)) return;
+  // After a restart, grants wait like votes: the promises made before it are forgotten.
+  if (s.nowMs < s.noVoteBeforeMs) return;
+  // A grant to another epoch still runs (this voter learned the newer
+  // certificate without voting in it): the holder of that epoch may still be
+  // counting on it. The new holder waits for it, as a vote would.
+  if (s.grantEpoch !== r.epoch && s.nowMs < s.grantUntilMs) return;
   s.grantUntilMs = Math.max(s.grantUntilMs, s.nowMs + c.leaseMs);
   s.grantEpoch = r.epoch;
   s.pendingProposal = null;
-  fx.push({ type: "send", to: r.holder, msg: { type: "grant", service: c.service, epoch: r.epoch, seq: r.seq, voter: c.self } });
+  fx.push({ type: "send", to: r.holder, msg: { type: "grant", service: c.service, epoch: r.epoch, seq: r.seq, voter: c.self, boot: r.boot } });
 }
 
 function onGrant(s: QuorumState, fx: QuorumEffect[], g: Extract<QuorumMsg, { type: "grant" }>): void {
@@ -683,6 +854,7 @@ function onGrant(s: QuorumState, fx: QuorumEffect[], g: Extract<QuorumMsg, { typ
   if (g.service !== c.service || g.epoch !== s.epoch || s.holder !== c.self) return;
   if (!c.voters.includes(g.voter)) return;
   if (s.role === Role.follower) return;
+  if (g.boot !== c.boot) return; // a grant of a renewal sent by this host's previous process
   const i = s.renewals.findIndex((r) => r.seq === g.seq);
   if (i < 0) return;
   const r = s.renewals[i]!;
@@ -698,10 +870,7 @@ function becomeHolderIfLeased(s: QuorumState, fx: QuorumEffect[]): void {
   if (s.nowMs >= s.leaseUntilMs) return;
   if (s.nowMs < s.takeNotBeforeMs) return;
   if (s.role === Role.acquiring || s.role === Role.safeMode) s.role = Role.holding;
-  if (s.role === Role.holding && !s.vipUp) {
-    s.vipUp = true;
-    fx.push({ type: "take-vip", epoch: s.epoch, reason: s.cert?.reason ?? "holder-lost" });
-  }
+  if (s.role === Role.holding && !s.vipUp && s.gaveUpEpoch !== s.epoch) s.vipUp = true;
 }
 
 function onHandoverRequested(s: QuorumState, fx: QuorumEffect[], to: HostId, reason: "handover" | "predicted"): void {
@@ -731,4 +900,6 @@ function checkInvariants(s: QuorumState): void {
     assert(s.nowMs < s.leaseUntilMs, "no VIP without a valid lease");
   }
   if (s.proposal !== null) assert(s.proposal.epoch > s.epoch, "a proposal is for a new epoch");
+  if (s.vipUp || s.vipOp?.op === "add") assert(s.vipPresent, "a VIP wanted or being added counts as present");
+  if (s.handoff !== null) assert(s.handoff.from === s.config.self && s.handoff.epoch === s.epoch, "a pending handoff is this host's own, of the current epoch");
 }

@@ -38,12 +38,12 @@ const arbMsg: fc.Arbitrary<WireMsg> = fc.oneof(
   fc.record({ type: fc.constant("ping" as const), seq: uint, updates: fc.array(update, { maxLength: 8 }) }),
   fc.record({ type: fc.constant("ack" as const), seq: uint, updates: fc.array(update, { maxLength: 8 }) }),
   fc.record({ type: fc.constant("ping-req" as const), seq: uint, target: id, updates: fc.array(update, { maxLength: 8 }) }),
-  fc.record({ type: fc.constant("propose" as const), service: id, epoch: uint, holder: id, from: fc.option(id, { nil: null }), reason, proposer: id, basis: fc.option(cert, { nil: null }) }),
-  fc.record({ type: fc.constant("vote" as const), service: id, epoch: uint, holder: id, from: fc.option(id, { nil: null }), reason, voter: id, sig }),
+  fc.record({ type: fc.constant("propose" as const), service: id, epoch: uint, holder: id, from: fc.option(id, { nil: null }), reason, proposer: id, basis: fc.option(cert, { nil: null }), boot: uint }),
+  fc.record({ type: fc.constant("vote" as const), service: id, epoch: uint, holder: id, from: fc.option(id, { nil: null }), reason, voter: id, sig, boot: uint }),
   fc.record({ type: fc.constant("reject" as const), service: id, epoch: uint, voter: id, votedEpoch: uint }),
   fc.record({ type: fc.constant("certificate" as const), cert, inPerson: fc.boolean() }),
-  fc.record({ type: fc.constant("renew" as const), service: id, epoch: uint, holder: id, seq: uint }),
-  fc.record({ type: fc.constant("grant" as const), service: id, epoch: uint, seq: uint, voter: id }),
+  fc.record({ type: fc.constant("renew" as const), service: id, epoch: uint, holder: id, seq: uint, boot: uint }),
+  fc.record({ type: fc.constant("grant" as const), service: id, epoch: uint, seq: uint, voter: id, boot: uint }),
   fc.record({ type: fc.constant("cert-request" as const), service: id, epoch: uint }),
 ) as fc.Arbitrary<WireMsg>;
 
@@ -104,7 +104,7 @@ describe("codec", () => {
   });
 
   test("encode refuses what we must never send (a bug, not a peer's fault)", () => {
-    expect(() => encodeMsg({ type: "renew", service: "", epoch: 1, holder: "h1" as never, seq: 1 })).toThrow(/name fits/);
-    expect(() => encodeMsg({ type: "renew", service: "web", epoch: -1, holder: "h1" as never, seq: 1 })).toThrow(/uint/);
+    expect(() => encodeMsg({ type: "renew", service: "", epoch: 1, holder: "h1" as never, seq: 1, boot: 1 })).toThrow(/name fits/);
+    expect(() => encodeMsg({ type: "renew", service: "web", epoch: -1, holder: "h1" as never, seq: 1, boot: 1 })).toThrow(/uint/);
   });
 });

@@ -316,12 +316,12 @@ const FIELDS: Record<WireMsg["type"], Field[]> = {
   ping: [f("seq", uint), f("updates", updates)],
   ack: [f("seq", uint), f("updates", updates)],
   "ping-req": [f("seq", uint), f("target", name), f("updates", updates)],
-  propose: [f("service", name), f("epoch", uint), f("holder", name), f("from", optName), f("reason", reason), f("proposer", name), f("basis", optCert)],
-  vote: [f("service", name), f("epoch", uint), f("holder", name), f("from", optName), f("reason", reason), f("voter", name), f("sig", sig)],
+  propose: [f("service", name), f("epoch", uint), f("holder", name), f("from", optName), f("reason", reason), f("proposer", name), f("basis", optCert), f("boot", uint)],
+  vote: [f("service", name), f("epoch", uint), f("holder", name), f("from", optName), f("reason", reason), f("voter", name), f("sig", sig), f("boot", uint)],
   reject: [f("service", name), f("epoch", uint), f("voter", name), f("votedEpoch", uint)],
   certificate: [f("cert", cert), f("inPerson", c.bool as Field["enc"])],
-  renew: [f("service", name), f("epoch", uint), f("holder", name), f("seq", uint)],
-  grant: [f("service", name), f("epoch", uint), f("seq", uint), f("voter", name)],
+  renew: [f("service", name), f("epoch", uint), f("holder", name), f("seq", uint), f("boot", uint)],
+  grant: [f("service", name), f("epoch", uint), f("seq", uint), f("voter", name), f("boot", uint)],
   "cert-request": [f("service", name), f("epoch", uint)],
 };
 

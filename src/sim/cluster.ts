@@ -1,19 +1,22 @@
-// A deterministic cluster of quorum machines on a virtual clock and a lossy,
-// partitionable network. It drives the very same decide/quorum.ts the agent
-// runs; only the clock and the network are virtual. Given a seed, a run is
+// A deterministic cluster of host cores on a virtual clock, a lossy,
+// partitionable network and a virtual kernel whose VIP changes take time and
+// may fail. It drives the very same decide/host.ts the agent runs, with no
+// routing of its own: every event a host sees goes into host.step, every
+// effect it returns is carried out here as the agent's shell would (sends go
+// on the wire, persists to the virtual disk, VIP changes to the virtual
+// kernel, and their outcomes come back as events). Given a seed, a run is
 // the same bit for bit. The safety checks run after every delivered event.
 
 import { assert } from "../shared/assert.ts";
 import { rng, type Rng } from "../shared/rng.ts";
 import type { HostId } from "../shared/ids.ts";
-import * as quorum from "../decide/quorum.ts";
-import type { Certificate, Persisted, QuorumConfig, QuorumEvent, QuorumMsg, QuorumState, QuorumStep } from "../decide/quorum.ts";
-import * as membership from "../decide/membership.ts";
-import type { MembershipState, SwimMsg } from "../decide/membership.ts";
+import * as host from "../decide/host.ts";
+import type { HostConfig, HostEffect, HostEvent, HostMsg, HostState, HostStep, HostTiming } from "../decide/host.ts";
+import type { Certificate, Persisted, QuorumState } from "../decide/quorum.ts";
 import * as replication from "../decide/replication.ts";
 import { checkAckedKept, checkCertificate, checkEpochGrows, checkOneHolder, SimViolation } from "./invariants.ts";
 
-/** Messages in flight at once; past it the network drops (a full queue). */
+/** Messages and VIP outcomes in flight at once; past it the network drops (a full queue). */
 export const IN_FLIGHT_MAX = 10_000;
 
 export type NetProfile = {
@@ -26,15 +29,28 @@ export type NetProfile = {
 };
 
 /**
- * Deliberately broken cores, to prove the checker can fail. Each wraps the
- * real step function and bends one rule; "correct" is the product's core.
+ * The virtual kernel's `ip addr add/del`: each takes up to `latencyMaxMs`
+ * and fails with probability `failRate`. A removal slower than the holder's
+ * actuation guard, or failing many times in a row, would leave the VIP up
+ * past the lease: that is the kernel-side lease's job (DESIGN.md, "The kernel
+ * holds the lease too"), so removals here stay within the guard.
+ */
+export type ActuationProfile = { addLatencyMaxMs: number; delLatencyMaxMs: number; failRate: number };
+
+/**
+ * Deliberately broken cores, to prove the checker can fail. Each bends one
+ * rule of the real host core; "correct" is the product's core.
  */
 export type Variant =
   | "correct"
   | "double-vote" // a voter forgets its vote when a rival proposal for the same epoch arrives
   | "ignore-lease" // a holder never acts on its lease running out
   | "no-grant-wait" // a voter votes while its grant to the old holder still runs
+  | "planned-vote" // the old rule: a voter signs a planned move while its grant from a rival's election still runs
+  | "ignore-failed-drop" // the shell takes a failed VIP removal for a done one
   | "local-ack"; // a writer acknowledges a state write before any other replica holds it
+
+export const VARIANTS: readonly Variant[] = ["correct", "double-vote", "ignore-lease", "no-grant-wait", "planned-vote", "ignore-failed-drop", "local-ack"];
 
 export type SimOptions = {
   hosts: HostId[];
@@ -45,26 +61,28 @@ export type SimOptions = {
   variant?: Variant;
   voters: HostId[];
   candidates: HostId[];
-  timing: Pick<QuorumConfig, "leaseMs" | "renewIntervalMs" | "driftMaxPpm" | "actuationGuardMs" | "proposalTimeoutMs" | "initialGraceMs">;
+  timing: HostTiming;
   tickMs: number;
   net: NetProfile;
+  /** VIP changes: immediate and always done when absent. */
+  actuation?: ActuationProfile;
   seed: number;
 };
 
 type Node = {
   id: HostId;
   up: boolean;
-  /** One quorum machine per service. */
-  states: Map<string, QuorumState>;
-  /** The SWIM machine, as in the agent: its view ranks the candidates. */
-  members: MembershipState;
+  /** The host core, as the agent's loop holds it. */
+  core: HostState;
+  /** Process incarnations so far: each restart draws the next, as the agent draws a new one. */
+  boot: number;
   /** What the node wrote durably, per service: all that survives a crash. */
   disk: Map<string, Persisted>;
   /** Its clock: local = skewMs + real × rate. */
   rate: number;
   skewMs: number;
-  /** Whether it has the VIP up, per service, as the shell would (from take/drop effects). */
-  holding: Set<string>;
+  /** The virtual kernel: services whose VIP may be up here, from the moment an add starts until a removal completes. */
+  vip: Set<string>;
   /** State replication per service. */
   repl: Map<string, Repl>;
 };
@@ -80,16 +98,17 @@ type Repl = { doc: Set<string>; machine: replication.ReplicationState; nextSyncA
 /** Replication messages: a sync carries every id the sender holds; a durability question and its answer. */
 type StMsg = { type: "st-sync"; service: string; ids: string[] } | { type: "st-req"; service: string; id: string } | { type: "st-ok"; service: string; id: string };
 
-type Packet = { atMs: number; order: number; from: HostId; to: HostId; msg: QuorumMsg | SwimMsg | StMsg };
+type Item =
+  | { kind: "msg"; atMs: number; order: number; from: HostId; to: HostId; msg: HostMsg | StMsg }
+  | { kind: "vip"; atMs: number; order: number; host: HostId; boot: number; service: string; op: "add" | "del"; epoch: number; ok: boolean };
 
 /** Replication timing in the simulator (virtual ms, each host's own clock). */
 const REPL = { syncEveryMs: 250, writeTimeoutMs: 2_000, staleAfterMs: 1_000, ackShadows: 1, writeProbabilityPerTick: 0.02 };
 
-const isSt = (m: QuorumMsg | SwimMsg | StMsg): m is StMsg => m.type === "st-sync" || m.type === "st-req" || m.type === "st-ok";
-const isSwim = (m: QuorumMsg | SwimMsg | StMsg): m is SwimMsg => m.type === "ping" || m.type === "ack" || m.type === "ping-req";
+const isSt = (m: HostMsg | StMsg): m is StMsg => m.type === "st-sync" || m.type === "st-req" || m.type === "st-ok";
 
-/** SWIM timing in the simulator: the lan profile's. */
-const SWIM = { probeIntervalMs: 50, probeTimeoutMs: 20, indirectProbes: 2, suspicionTimeoutMs: 150, updatesMax: 8 };
+/** Proactive moves in the simulator: a forecast counts at once, and is news for a second. */
+const PROACTIVE = { threshold: 0.8, sustainMs: 0, staleMs: 1_000, cooldownMs: 2_000 };
 
 export type TraceEntry = { atMs: number; host: HostId; what: string };
 
@@ -97,7 +116,7 @@ export type Cluster = {
   nowMs(): number;
   run(untilMs: number): void;
   crash(id: HostId): void;
-  /** A crash that loses the disk (a replaced host): its state document is gone. */
+  /** A crash that loses the disk (a replaced host): its state document and its vote records are gone. */
   wipe(id: HostId): void;
   restart(id: HostId): void;
   /** Hosts in different groups cannot talk; hosts in no group talk to nobody. */
@@ -106,15 +125,20 @@ export type Cluster = {
   cutOneWay(from: HostId, to: HostId): void;
   /** Changes loss, duplication and delay from now on. */
   setNet(net: NetProfile): void;
+  /** Changes how VIP changes behave from now on. */
+  setActuation(a: ActuationProfile): void;
+  /** The host's monotonic clock jumps forward by `ms` (a VM resumed, a clock source switched). */
+  jump(id: HostId, ms: number): void;
   heal(): void;
+  /** An operator asks `from` to hand the first service over to `to` in person (nothing happens unless `from` holds it). */
   handover(from: HostId, to: HostId): void;
-  /** Every up host's forecast flags `from` (with `split`, all but the first up host see `to` failing too); then `from` asks for a predicted move to `to`. */
+  /** Every up host's forecast flags `from` (with `split`, all but the first up host see `to` failing too); `from`'s own proactive machine then asks for the move. */
   predict(from: HostId, to: HostId, split?: boolean): void;
   /** Hosts that have the first service's VIP up now. */
   holdersNow(): HostId[];
   holdersOf(service: string): HostId[];
   isUp(id: HostId): boolean;
-  /** A host's machine for a service (default: the first). */
+  /** A host's quorum machine for a service (default: the first). */
   node(id: HostId, service?: string): QuorumState;
   services: string[];
   /** Virtual time each service had a holder, summed. */
@@ -132,14 +156,17 @@ export type Cluster = {
 
 export function createCluster(o: SimOptions): Cluster {
   const r: Rng = rng(o.seed);
+  /** VIP outcomes draw from their own stream, so runs without actuation faults keep their network draws. */
+  const ra: Rng = rng((o.seed ^ 0xac7) >>> 0);
   let net = o.net;
+  let actuation: ActuationProfile = o.actuation ?? { addLatencyMaxMs: 0, delLatencyMaxMs: 0, failRate: 0 };
   let now = 0;
   let order = 0;
   let messagesSent = 0;
   let groups: HostId[][] | null = null;
   /** One-way cuts, as "from>to". */
   const oneWay = new Set<string>();
-  const inFlight: Packet[] = [];
+  const inFlight: Item[] = [];
   const trace: TraceEntry[] = [];
   const takes: Array<{ atMs: number; host: HostId; epoch: number }> = [];
   const services = Array.from({ length: o.services ?? 1 }, (_, i) => (i === 0 ? "svc" : `svc${i}`));
@@ -147,20 +174,19 @@ export function createCluster(o: SimOptions): Cluster {
   const variant = o.variant ?? "correct";
   const drift = (o.driftPpm ?? 0) / 1_000_000;
   const heldMs = new Map<string, number>(services.map((sv) => [sv, 0]));
-  const configFor = (id: HostId, service: string): QuorumConfig => ({
-    service,
+  const configFor = (id: HostId, boot: number): HostConfig => ({
     self: id,
-    candidates: o.candidates,
-    voters: o.voters,
     hosts: o.hosts,
-    ...o.timing,
+    boot,
+    services: services.map((name) => ({ name, candidates: o.candidates, voters: o.voters })),
+    timing: o.timing,
+    proactive: PROACTIVE,
   });
   const nodes = new Map<HostId, Node>();
   for (const id of o.hosts) {
     const rate = 1 + (r.next() - 0.5) * drift;
     const skewMs = Math.floor(r.next() * 10_000);
-    const n: Node = { id, up: true, states: new Map(), members: membership.initialMembership({ self: id, peers: o.hosts.filter((h) => h !== id), ...SWIM }, skewMs), disk: new Map(), rate, skewMs, holding: new Set(), repl: new Map() };
-    for (const sv of services) n.states.set(sv, quorum.initialQuorum(configFor(id, sv), null, skewMs));
+    const n: Node = { id, up: true, core: host.initialHost(configFor(id, 1), {}, skewMs), boot: 1, disk: new Map(), rate, skewMs, vip: new Set(), repl: new Map() };
     for (const sv of services) n.repl.set(sv, freshRepl(id, sv, new Set(), skewMs));
     nodes.set(id, n);
   }
@@ -186,10 +212,10 @@ export function createCluster(o: SimOptions): Cluster {
     return groups.some((g) => g.includes(a) && g.includes(b));
   };
 
-  const send = (from: HostId, to: HostId, msg: QuorumMsg | SwimMsg | StMsg): void => {
+  const send = (from: HostId, to: HostId, msg: HostMsg | StMsg): void => {
     messagesSent += 1;
     if (from === to) {
-      inFlight.push({ atMs: now, order: order++, from, to, msg });
+      inFlight.push({ kind: "msg", atMs: now, order: order++, from, to, msg });
       return;
     }
     const g = isSt(msg) ? rr : r;
@@ -197,8 +223,17 @@ export function createCluster(o: SimOptions): Cluster {
     const copies = g.next() < net.duplicateRate ? 2 : 1;
     for (let i = 0; i < copies; i++) {
       const delay = net.delayMinMs + g.next() * (net.delayMaxMs - net.delayMinMs);
-      inFlight.push({ atMs: now + delay, order: order++, from, to, msg });
+      inFlight.push({ kind: "msg", atMs: now + delay, order: order++, from, to, msg });
     }
+  };
+
+  /** The virtual kernel starts a VIP change; its outcome arrives later as an event. */
+  const actuate = (n: Node, service: string, op: "add" | "del", epoch: number): void => {
+    const maxMs = op === "add" ? actuation.addLatencyMaxMs : actuation.delLatencyMaxMs;
+    const ok = !(ra.next() < actuation.failRate);
+    const latency = ra.next() * maxMs;
+    if (op === "add") n.vip.add(service); // held from the moment the add starts
+    inFlight.push({ kind: "vip", atMs: now + latency, order: order++, host: n.id, boot: n.boot, service, op, epoch, ok });
   };
 
   /** As the agent's replicator: the machine's effects carried out. */
@@ -260,7 +295,7 @@ export function createCluster(o: SimOptions): Cluster {
     for (const sv of services) {
       const st = n.repl.get(sv)!;
       stepRepl(n, sv, { type: "tick" });
-      if (n.holding.has(sv) && rr.next() < REPL.writeProbabilityPerTick) {
+      if (n.core.services[sv]!.vipUp && rr.next() < REPL.writeProbabilityPerTick) {
         const id = `${sv}:${n.id}:${++writeSeq}`;
         st.doc.add(id); // durable here first
         trace.push({ atMs: now, host: n.id, what: `${sv} write ${id}` });
@@ -274,73 +309,99 @@ export function createCluster(o: SimOptions): Cluster {
     }
   };
 
-  const stepFor = (s: QuorumState, ev: QuorumEvent, t: number): QuorumStep => broken(variant, s, ev, t);
-
-  const apply = (n: Node, service: string, ev: QuorumEvent): void => {
-    const before = n.states.get(service)!;
-    const out = stepFor(before, ev, localNow(n));
-    n.states.set(service, out.state);
-    checkEpochGrows(before, out.state, n.id);
+  /** One event into a host core, and its effects carried out as the agent's shell would. */
+  const apply = (n: Node, ev: HostEvent): void => {
+    const before = n.core;
+    const out = stepAs(variant, before, ev, localNow(n));
+    n.core = out.state;
+    for (const sv of services) checkEpochGrows(before.services[sv]!, out.state.services[sv]!, n.id);
     for (const fx of out.effects) {
       switch (fx.type) {
         case "persist":
-          n.disk.set(service, fx.record);
+          n.disk.set(fx.service, fx.record);
           break;
         case "send":
           send(n.id, fx.to, fx.msg);
           break;
         case "take-vip":
-          n.holding.add(service);
-          if (service === services[0]) takes.push({ atMs: now, host: n.id, epoch: fx.epoch });
-          trace.push({ atMs: now, host: n.id, what: `${service} take-vip epoch=${fx.epoch} reason=${fx.reason}` });
+          if (fx.service === services[0]) takes.push({ atMs: now, host: n.id, epoch: fx.epoch });
+          trace.push({ atMs: now, host: n.id, what: `${fx.service} take-vip epoch=${fx.epoch} reason=${fx.reason}` });
+          actuate(n, fx.service, "add", fx.epoch);
           break;
         case "drop-vip":
-          n.holding.delete(service);
-          trace.push({ atMs: now, host: n.id, what: `${service} drop-vip epoch=${fx.epoch} why=${fx.why}` });
+          trace.push({ atMs: now, host: n.id, what: `${fx.service} drop-vip epoch=${fx.epoch} why=${fx.why}` });
+          actuate(n, fx.service, "del", fx.epoch);
           break;
         case "certified": {
-          const key = `${service}/${fx.cert.epoch}`;
+          const key = `${fx.service}/${fx.cert.epoch}`;
           checkCertificate(certs.get(key), fx.cert);
           certs.set(key, fx.cert);
           break;
         }
-        default:
+        case "alarm":
+          trace.push({ atMs: now, host: n.id, what: `${fx.service} alarm ${fx.alarm} epoch=${fx.epoch} attempts=${fx.attempts}` });
           break;
+        case "run-hook":
+          // Hooks change nothing the checker sees; they finish at once, fine.
+          inFlightHook(n, fx.service, fx.hook);
+          break;
+        case "reconcile":
+        case "move-abandoned":
+        case "member-changed":
+        case "rtt-measured":
+        case "predicted-changed":
+        case "move-predicted":
+          break;
+        default:
+          assertNeverEffect(fx);
       }
     }
     checkSafety();
   };
 
-  /** As the agent does: SWIM effects out, and on a change the not-dead hosts to every quorum machine. */
-  const applyMembership = (n: Node, ev: membership.MembershipEvent): void => {
-    const out = membership.step(n.members, ev, localNow(n));
-    n.members = out.state;
-    let changed = false;
-    for (const fx of out.effects) {
-      if (fx.type === "send") send(n.id, fx.to, fx.msg);
-      else if (fx.type === "member-changed") changed = true;
-    }
-    if (changed) {
-      const alive = membership.members(n.members).filter((m) => m.status !== "dead").map((m) => m.id);
-      for (const sv of services) apply(n, sv, { type: "membership", alive });
+  const pendingHooks: Array<{ n: Node; service: string; hook: host.HookName }> = [];
+  const inFlightHook = (n: Node, service: string, hook: host.HookName): void => {
+    pendingHooks.push({ n, service, hook });
+  };
+  const drainHooks = (): void => {
+    // Bounded: each hook outcome is one event, and an outcome asks for no new hook.
+    for (let i = 0; i < 1_000 && pendingHooks.length > 0; i++) {
+      const h = pendingHooks.shift()!;
+      if (h.n.up) apply(h.n, { type: "hook-finished", service: h.service, hook: h.hook, ok: true, detail: "sim" });
     }
   };
 
   const checkSafety = (): void => {
+    const up = [...nodes.values()].filter((n) => n.up);
     for (const sv of services) {
-      const up = [...nodes.values()].filter((n) => n.up);
-      checkOneHolder(sv, now, up.filter((n) => n.holding.has(sv)).map((n) => n.id), up.filter((n) => quorum.leaseValid(n.states.get(sv)!, localNow(n))).map((n) => n.id));
+      checkOneHolder(sv, now, up.filter((n) => n.vip.has(sv)).map((n) => n.id), up.filter((n) => host.leaseValid(n.core, sv, localNow(n))).map((n) => n.id));
     }
   };
 
   let lastAt = 0;
   const account = (to: number): void => {
-    for (const sv of services) if ([...nodes.values()].some((n) => n.up && n.holding.has(sv))) heldMs.set(sv, heldMs.get(sv)! + (to - lastAt));
+    for (const sv of services) if ([...nodes.values()].some((n) => n.up && n.vip.has(sv))) heldMs.set(sv, heldMs.get(sv)! + (to - lastAt));
     lastAt = to;
   };
 
+  const deliver = (it: Item): void => {
+    if (it.kind === "vip") {
+      const n = nodes.get(it.host)!;
+      if (!n.up || n.boot !== it.boot) return; // the process that asked is gone; the crash took the VIP with it
+      if (it.op === "del" && it.ok) n.vip.delete(it.service);
+      trace.push({ atMs: now, host: n.id, what: `${it.service} vip-${it.op} ${it.ok ? "done" : "failed"} epoch=${it.epoch}` });
+      apply(n, { type: "vip-changed", service: it.service, op: it.op, epoch: it.epoch, ok: it.ok, error: it.ok ? null : "RTNETLINK answers: Resource temporarily unavailable (simulated)" });
+      return;
+    }
+    const n = nodes.get(it.to)!;
+    if (!n.up) return;
+    const m = it.msg;
+    if (isSt(m)) onSt(n, it.from, m);
+    else apply(n, { type: "received", from: it.from, msg: m });
+  };
+
   const runUntil = (untilMs: number): void => {
-    // Bounded: every iteration advances time or consumes a packet.
+    // Bounded: every iteration advances time or consumes an item.
     for (let guard = 0; guard < 50_000_000; guard++) {
       let tickAt = Infinity;
       let tickHost: HostId | null = null;
@@ -355,8 +416,8 @@ export function createCluster(o: SimOptions): Cluster {
         const p = inFlight[i]!;
         if (pi < 0 || p.atMs < inFlight[pi]!.atMs || (p.atMs === inFlight[pi]!.atMs && p.order < inFlight[pi]!.order)) pi = i;
       }
-      const packetAt = pi >= 0 ? inFlight[pi]!.atMs : Infinity;
-      const at = Math.min(tickAt, packetAt);
+      const itemAt = pi >= 0 ? inFlight[pi]!.atMs : Infinity;
+      const at = Math.min(tickAt, itemAt);
       if (at > untilMs) {
         account(untilMs);
         now = untilMs;
@@ -364,42 +425,37 @@ export function createCluster(o: SimOptions): Cluster {
       }
       account(at);
       now = at;
-      if (packetAt <= tickAt) {
-        const p = inFlight.splice(pi, 1)[0]!;
-        const n = nodes.get(p.to)!;
-        if (n.up) {
-          const m = p.msg;
-          if (isSt(m)) onSt(n, p.from, m);
-          else if (isSwim(m)) applyMembership(n, { type: "received", from: p.from, msg: m });
-          else apply(n, serviceOf(m), { type: "received", from: p.from, msg: m });
-        }
-      } else {
+      if (itemAt <= tickAt) deliver(inFlight.splice(pi, 1)[0]!);
+      else {
         assert(tickHost !== null, "a tick is due");
         const n = nodes.get(tickHost)!;
         nextTick.set(tickHost, tickAt + o.tickMs / n.rate);
         if (n.up) {
-          applyMembership(n, { type: "tick", rand: r.next() });
-          for (const sv of services) apply(n, sv, { type: "tick", rand: r.next() });
+          apply(n, { type: "tick", rand: r.next() });
           replTick(n);
         }
       }
+      drainHooks();
     }
     assert(false, "simulation loop bound reached");
+  };
+
+  const down = (n: Node): void => {
+    n.up = false;
+    n.vip.clear(); // a crashed host's VIPs go with it (the agent removes stale ones at start)
   };
 
   return {
     nowMs: () => now,
     run: runUntil,
     crash(id) {
-      const n = nodes.get(id)!;
-      n.up = false;
-      n.holding.clear(); // a crashed host's VIPs go with it (the agent removes stale ones at start)
+      down(nodes.get(id)!);
       trace.push({ atMs: now, host: id, what: "crash" });
     },
     wipe(id) {
       const n = nodes.get(id)!;
-      n.up = false;
-      n.holding.clear();
+      down(n);
+      n.disk.clear(); // the vote records too: the voter comes back knowing nothing
       for (const st of n.repl.values()) st.doc = new Set();
       trace.push({ atMs: now, host: id, what: "crash, disk lost" });
       // The only fault that destroys data: every acknowledged write must still be somewhere.
@@ -408,9 +464,9 @@ export function createCluster(o: SimOptions): Cluster {
     restart(id) {
       const n = nodes.get(id)!;
       n.up = true;
-      n.holding.clear(); // a restart is a crash first; the agent removes stale VIPs at start
-      for (const sv of services) n.states.set(sv, quorum.initialQuorum(configFor(id, sv), n.disk.get(sv) ?? null, localNow(n)));
-      n.members = membership.initialMembership({ self: id, peers: o.hosts.filter((h) => h !== id), ...SWIM }, localNow(n));
+      n.vip.clear(); // a restart is a crash first; the agent removes stale VIPs at start
+      n.boot += 1;
+      n.core = host.initialHost(configFor(id, n.boot), Object.fromEntries(n.disk), localNow(n));
       for (const sv of services) n.repl.set(sv, freshRepl(id, sv, n.repl.get(sv)!.doc, localNow(n)));
       trace.push({ atMs: now, host: id, what: "restart" });
     },
@@ -418,9 +474,18 @@ export function createCluster(o: SimOptions): Cluster {
       groups = g;
       trace.push({ atMs: now, host: "net" as HostId, what: `partition ${JSON.stringify(g)}` });
     },
-    setNet(n) {
-      net = n;
-      trace.push({ atMs: now, host: "net" as HostId, what: `net loss=${n.dropRate.toFixed(3)} dup=${n.duplicateRate.toFixed(3)} delay=${n.delayMinMs}-${n.delayMaxMs.toFixed(1)}ms` });
+    setNet(x) {
+      net = x;
+      trace.push({ atMs: now, host: "net" as HostId, what: `net loss=${x.dropRate.toFixed(3)} dup=${x.duplicateRate.toFixed(3)} delay=${x.delayMinMs}-${x.delayMaxMs.toFixed(1)}ms` });
+    },
+    setActuation(a) {
+      actuation = a;
+      trace.push({ atMs: now, host: "net" as HostId, what: `actuation add<=${a.addLatencyMaxMs.toFixed(1)}ms del<=${a.delLatencyMaxMs.toFixed(1)}ms fail=${a.failRate.toFixed(3)}` });
+    },
+    jump(id, ms) {
+      assert(ms >= 0, "monotonic clocks only jump forward");
+      nodes.get(id)!.skewMs += ms;
+      trace.push({ atMs: now, host: id, what: `clock jumps ${ms.toFixed(1)} ms` });
     },
     cutOneWay(from, to) {
       oneWay.add(`${from}>${to}`);
@@ -432,22 +497,26 @@ export function createCluster(o: SimOptions): Cluster {
       trace.push({ atMs: now, host: "net" as HostId, what: "heal" });
     },
     handover(from, to) {
-      apply(nodes.get(from)!, services[0]!, { type: "handover-requested", to });
+      const n = nodes.get(from)!;
+      trace.push({ atMs: now, host: from, what: `operator asks for a move to ${to}` });
+      if (n.up) apply(n, { type: "move-requested", service: services[0]!, to });
+      drainHooks();
     },
     predict(from, to, split) {
       let i = 0;
       for (const n of nodes.values()) {
         if (!n.up) continue;
         // With split, every other host also sees the target running out: those must refuse.
-        apply(n, services[0]!, { type: "forecast", predicted: split && i++ > 0 ? [from, to] : [from] });
+        apply(n, { type: "forecast-ready", host: from, probability: 1 });
+        if (split && i++ > 0) apply(n, { type: "forecast-ready", host: to, probability: 1 });
       }
-      trace.push({ atMs: now, host: from, what: `predicted move to ${to}${split ? " (views split)" : ""}` });
-      apply(nodes.get(from)!, services[0]!, { type: "handover-requested", to, reason: "predicted" });
+      trace.push({ atMs: now, host: from, what: `predicted: ${from} runs out${split ? `, and most see ${to} too` : ""}` });
+      drainHooks();
     },
     isUp: (id) => nodes.get(id)!.up,
-    holdersNow: () => [...nodes.values()].filter((n) => n.up && n.holding.has(services[0]!)).map((n) => n.id),
-    holdersOf: (sv) => [...nodes.values()].filter((n) => n.up && n.holding.has(sv)).map((n) => n.id),
-    node: (id, sv) => nodes.get(id)!.states.get(sv ?? services[0]!)!,
+    holdersNow: () => [...nodes.values()].filter((n) => n.up && n.vip.has(services[0]!)).map((n) => n.id),
+    holdersOf: (sv) => [...nodes.values()].filter((n) => n.up && n.vip.has(sv)).map((n) => n.id),
+    node: (id, sv) => nodes.get(id)!.core.services[sv ?? services[0]!]!,
     services,
     heldMs: (sv) => heldMs.get(sv)!,
     certificates: () => [...certs.values()].filter((x) => x.service === services[0]).sort((a, b) => a.epoch - b.epoch),
@@ -461,30 +530,50 @@ export function createCluster(o: SimOptions): Cluster {
   };
 }
 
-function serviceOf(m: QuorumMsg): string {
-  return m.type === "certificate" ? m.cert.service : m.service;
+function assertNeverEffect(x: never): never {
+  throw new SimViolation(`unhandled effect ${JSON.stringify(x)}`);
 }
 
-/** The real step, or one bent to break exactly one rule (see Variant). */
-function broken(variant: Variant, s: QuorumState, ev: QuorumEvent, t: number): QuorumStep {
+/** A host state with one service's quorum machine bent. */
+function bend(s: HostState, service: string, patch: Partial<QuorumState>): HostState {
+  return { ...s, services: { ...s.services, [service]: { ...s.services[service]!, ...patch } } };
+}
+
+/** The real host core, or one bent to break exactly one rule (see Variant); the transcripts use it too. */
+export function stepAs(variant: Variant, s: HostState, ev: HostEvent, t: number): HostStep {
+  const propose = ev.type === "received" && ev.msg.type === "propose" ? ev.msg : null;
   switch (variant) {
     case "correct":
-    case "local-ack": // breaks replication, not the quorum (see freshRepl)
-      return quorum.step(s, ev, t);
-    case "double-vote":
+    case "local-ack": // breaks replication, not the host core (see freshRepl)
+      return host.step(s, ev, t);
+    case "double-vote": {
       // Forget the vote of this epoch when a rival proposal for it arrives.
-      if (ev.type === "received" && ev.msg.type === "propose" && ev.msg.epoch === s.votedEpoch && s.votedHolder !== ev.msg.holder && s.epoch < ev.msg.epoch) {
-        return quorum.step({ ...s, votedEpoch: s.epoch, votedHolder: null, votedProposal: null }, ev, t);
+      const q = propose === null ? undefined : s.services[propose.service];
+      if (propose !== null && q !== undefined && propose.epoch === q.votedEpoch && q.votedHolder !== propose.holder && q.epoch < propose.epoch) {
+        return host.step(bend(s, propose.service, { votedEpoch: q.epoch, votedHolder: null, votedProposal: null }), ev, t);
       }
-      return quorum.step(s, ev, t);
+      return host.step(s, ev, t);
+    }
     case "ignore-lease": {
-      // Hide the lease's end from the machine and drop its drop-vip effects.
-      const out = quorum.step({ ...s, leaseUntilMs: s.vipUp ? Infinity : s.leaseUntilMs }, ev, t);
+      // Hide the lease's end from every machine that has its VIP up, and drop the removals it asks for.
+      let b = s;
+      for (const [name, q] of Object.entries(s.services)) if (q.vipUp) b = bend(b, name, { leaseUntilMs: Infinity });
+      const out = host.step(b, ev, t);
       return { state: out.state, effects: out.effects.filter((f) => !(f.type === "drop-vip" && f.why === "lease-expired")) };
     }
     case "no-grant-wait":
       // Vote as if no grant were running.
-      return quorum.step(ev.type === "received" && ev.msg.type === "propose" ? { ...s, grantUntilMs: 0, holderSeenUntilMs: 0 } : s, ev, t);
+      return host.step(propose === null || s.services[propose.service] === undefined ? s : bend(s, propose.service, { grantUntilMs: 0, holderSeenUntilMs: 0 }), ev, t);
+    case "planned-vote": {
+      // The old rule: a planned proposal is signed whatever grant still runs.
+      const q = propose === null ? undefined : s.services[propose.service];
+      if (propose !== null && q !== undefined && (propose.reason === "handover" || propose.reason === "predicted")) return host.step(bend(s, propose.service, { grantEpoch: q.epoch }), ev, t);
+      return host.step(s, ev, t);
+    }
+    case "ignore-failed-drop":
+      // The shell logs a failed removal and reports it done.
+      if (ev.type === "vip-changed" && ev.op === "del" && !ev.ok) return host.step(s, { ...ev, ok: true, error: null }, t);
+      return host.step(s, ev, t);
     default:
       throw new SimViolation(`unknown variant ${String(variant)}`);
   }

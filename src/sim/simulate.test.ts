@@ -37,19 +37,23 @@ describe("simulator", () => {
     expect(c.traceHash).not.toBe(a.traceHash);
   });
 
-  test.each<[Variant, RegExp]>([
-    ["double-vote", /two certificates|vote went back|two VIP holders/],
-    ["ignore-lease", /two VIP holders|two valid leases/],
-    ["no-grant-wait", /two VIP holders|two valid leases|two certificates/],
-    ["local-ack", /acknowledged write lost/],
-  ])("a broken core (%s) is caught within 50 seeds", (variant, kind) => {
+  test.each<[Variant, number, RegExp]>([
+    ["double-vote", 50, /two certificates|vote went back|two VIP holders/],
+    ["ignore-lease", 50, /two VIP holders|two valid leases/],
+    ["no-grant-wait", 50, /two VIP holders|two valid leases|two certificates/],
+    ["ignore-failed-drop", 100, /two VIP holders/],
+    // planned-vote (the old rule) needs a planned move right after a rival's election the voter never saw
+    // decided: random schedules rarely line that up, so testdata/planned-vote-old-rule.txt shows it caught.
+    // rarer: a disk must be lost within a sync interval of a write on it
+    ["local-ack", 400, /acknowledged write lost/],
+  ])("a broken core (%s) is caught within %i seeds", (variant, seeds, kind) => {
     let caught: string | null = null;
-    for (let seed = 1; seed <= 50 && caught === null; seed++) {
+    for (let seed = 1; seed <= seeds && caught === null; seed++) {
       caught = simulate({ seed, nodes: 3, services: 2, steps: 2000, profile: "chaos", variant }).violation;
     }
     expect(caught).not.toBeNull();
     expect(caught!).toMatch(kind);
-  });
+  }, 60_000);
 
   test("a failing seed's schedule shrinks to a 1-minimal one that still fails", () => {
     // find a seed the ignore-lease core fails with a few faults

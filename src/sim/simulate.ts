@@ -1,25 +1,49 @@
 // One seeded simulation run: the seed draws the fault profile's parameters,
 // then the fault schedule, then drives the cluster. Safety is checked after
 // every step (sim/invariants.ts); after the faulty phase the network heals,
-// crashed hosts restart, and every service must have a holder again within
-// the liveness budget. Same seed, same trace, bit for bit.
+// crashed hosts restart (except those that stay dead for good, a minority),
+// and every service must have a holder again within the liveness budget.
+// Same seed, same trace, bit for bit.
 
 import { rng } from "../shared/rng.ts";
 import type { HostId } from "../shared/ids.ts";
-import { createCluster, type Cluster, type Variant } from "./cluster.ts";
-import { checkHolderHasAcked, SimViolation } from "./invariants.ts";
+import { PROFILES as TIMINGS, type ProfileName } from "../shared/config.ts";
+import { createCluster, type ActuationProfile, type Cluster, type Variant } from "./cluster.ts";
+import { checkAckedKept, checkHolderHasAcked, SimViolation } from "./invariants.ts";
 
+/** Fault profiles: the ranges a seed draws loss, delay, fault rate, drift and actuation faults from. */
 export const PROFILES = ["lan", "wan", "chaos"] as const;
 export type Profile = (typeof PROFILES)[number];
+/** Timing profiles: the agent's own (shared/config.ts), one of which every simulated host runs. */
+export const TIMING_PROFILES = ["lan", "wan", "edge"] as const satisfies readonly ProfileName[];
+export type TimingProfile = (typeof TIMING_PROFILES)[number];
 
-/** Virtual time per step: one agent tick. */
-export const STEP_MS = 5;
+/** Cluster sizes the simulator takes: a voter needs a peer, and 9 hosts is a large edge site. */
+export const NODES_MIN = 2;
+export const NODES_MAX = 9;
 /** Share of the run with faults; the rest heals and must converge. */
 export const FAULTY_SHARE = 0.7;
-/** After healing, every service must have a holder within this much virtual time. */
-export const LIVENESS_BUDGET_MS = 5_000;
+/** After healing, every service must have a holder within this many leases (5 s at lan timing). */
+export const LIVENESS_BUDGET_LEASES = 17;
 
-export type SimArgs = { seed: number; nodes: number; services: number; steps: number; profile: Profile; variant?: Variant; /** Sees the cluster at the end (debugging, tests). */ onEnd?: (c: Cluster) => void };
+export type SimArgs = {
+  seed: number;
+  nodes: number;
+  services: number;
+  /** Agent ticks to run; virtual time is steps × the timing profile's tick. */
+  steps: number;
+  profile: Profile;
+  /** The hosts' timing profile (default lan). */
+  timing?: TimingProfile;
+  variant?: Variant;
+  /** Sees the cluster at the end (debugging, tests). */
+  onEnd?: (c: Cluster) => void;
+};
+
+/** Virtual time per step: one agent tick of the timing profile. */
+export const stepMs = (a: Pick<SimArgs, "timing">): number => TIMINGS[a.timing ?? "lan"].tickMs;
+/** Virtual time from healing to the liveness check. */
+export const livenessBudgetMs = (a: Pick<SimArgs, "timing">): number => LIVENESS_BUDGET_LEASES * TIMINGS[a.timing ?? "lan"].leaseMs;
 
 export type SimResult = {
   seed: number;
@@ -39,20 +63,43 @@ export type SimResult = {
   trace: Array<{ atMs: number; host: string; what: string }>;
 };
 
-type FaultParams = { dropRate: number; duplicateRate: number; delayMaxMs: number; faultEveryMs: number; crashShare: number; driftPpm: number };
+type FaultParams = {
+  dropRate: number;
+  duplicateRate: number;
+  delayMaxMs: number;
+  faultEveryMs: number;
+  crashShare: number;
+  driftPpm: number;
+  /** VIP changes during the faulty phase. */
+  actuation: ActuationProfile;
+  /** Hosts that stay dead through the liveness phase (a minority of the voters). */
+  deadForGood: number;
+};
 
-/** The profile gives ranges; the seed picks a point in them. */
-function drawParams(profile: Profile, next: () => number): FaultParams {
+/**
+ * The profile gives ranges; the seed picks a point in them. Fault spacing
+ * scales with the lease (a wan lease is 10× lan's). VIP changes take up to
+ * an eighth of the actuation guard and fail up to 5 % of the time: a
+ * removal with three failed tries still ends within the guard. Slower or
+ * more stubborn removals (a wedged `ip`) are what the kernel-side lease is
+ * for, and a forward clock jump (a VM resumed) stays within the guard too:
+ * both budgets are the guard's, documented beside actuationGuardMs.
+ */
+function drawParams(a: SimArgs, next: () => number): FaultParams {
   const pick = (lo: number, hi: number) => lo + next() * (hi - lo);
-  switch (profile) {
+  const t = TIMINGS[a.timing ?? "lan"];
+  const scale = t.leaseMs / TIMINGS.lan.leaseMs;
+  const actuation = (failMax: number): ActuationProfile => ({ addLatencyMaxMs: pick(0, t.actuationGuardMs / 8), delLatencyMaxMs: pick(0, t.actuationGuardMs / 8), failRate: pick(0, failMax) });
+  const deadMax = Math.floor((a.nodes - 1) / 2);
+  switch (a.profile) {
     case "lan":
-      return { dropRate: pick(0, 0.01), duplicateRate: pick(0, 0.01), delayMaxMs: pick(0.2, 2), faultEveryMs: pick(2_000, 5_000), crashShare: 0.3, driftPpm: pick(0, 200) };
+      return { dropRate: pick(0, 0.01), duplicateRate: pick(0, 0.01), delayMaxMs: pick(0.2, 2), faultEveryMs: scale * pick(2_000, 5_000), crashShare: 0.3, driftPpm: pick(0, 200), actuation: actuation(0.01), deadForGood: Math.min(deadMax, Math.floor(next() * 2)) };
     case "wan":
-      return { dropRate: pick(0.01, 0.05), duplicateRate: pick(0, 0.02), delayMaxMs: pick(10, 60), faultEveryMs: pick(1_000, 3_000), crashShare: 0.3, driftPpm: pick(0, 500) };
+      return { dropRate: pick(0.01, 0.05), duplicateRate: pick(0, 0.02), delayMaxMs: pick(10, 60), faultEveryMs: scale * pick(1_000, 3_000), crashShare: 0.3, driftPpm: pick(0, 500), actuation: actuation(0.02), deadForGood: Math.min(deadMax, Math.floor(next() * 2)) };
     case "chaos":
-      return { dropRate: pick(0.05, 0.3), duplicateRate: pick(0, 0.1), delayMaxMs: pick(1, 80), faultEveryMs: pick(200, 1_500), crashShare: 0.4, driftPpm: pick(0, 1_000) };
+      return { dropRate: pick(0.05, 0.3), duplicateRate: pick(0, 0.1), delayMaxMs: pick(1, 80), faultEveryMs: scale * pick(200, 1_500), crashShare: 0.4, driftPpm: pick(0, 2 * t.driftMaxPpm), actuation: actuation(0.05), deadForGood: Math.floor(next() * (deadMax + 1)) };
     default:
-      throw new SimViolation(`unknown profile ${String(profile)}`);
+      throw new SimViolation(`unknown profile ${String(a.profile)}`);
   }
 }
 
@@ -74,7 +121,11 @@ export type Fault =
   | { atMs: number; kind: "crash" | "restart" | "wipe"; host: string }
   | { atMs: number; kind: "cut"; from: string; to: string }
   | { atMs: number; kind: "partition"; side: string[] }
-  | { atMs: number; kind: "heal" };
+  | { atMs: number; kind: "heal" }
+  /** Whoever holds the first service then is asked to hand it to `to` in person: by an operator, or by forecasts (most also seeing `to` failing with `split`). */
+  | { atMs: number; kind: "handover" | "predicted" | "predicted-split"; to: string }
+  /** A host's monotonic clock jumps forward. */
+  | { atMs: number; kind: "jump"; host: string; ms: number };
 
 /** Most runs one shrink may spend. */
 export const SHRINK_RUNS_MAX = 500;
@@ -84,9 +135,12 @@ const hostNames = (n: number): HostId[] => Array.from({ length: n }, (_, i) => `
 /** The seed's fault parameters and schedule, drawn before anything runs. */
 export function drawSchedule(a: SimArgs): { params: FaultParams; schedule: Fault[] } {
   const r = rng(a.seed);
-  const p = drawParams(a.profile, r.next);
+  const p = drawParams(a, r.next);
   const hosts = hostNames(a.nodes);
-  const faultyUntil = Math.floor(a.steps * STEP_MS * FAULTY_SHARE);
+  const faultyUntil = Math.floor(a.steps * stepMs(a) * FAULTY_SHARE);
+  // Planned moves and clock jumps draw from their own stream, so the network faults of a seed stay as they were.
+  const m = rng((a.seed ^ 0x91a7) >>> 0);
+  const guardMs = TIMINGS[a.timing ?? "lan"].actuationGuardMs;
   const down = new Set<string>();
   const schedule: Fault[] = [];
   // Every so often: partition (both ways or one way), heal, crash or restart.
@@ -109,6 +163,11 @@ export function drawSchedule(a: SimArgs): { params: FaultParams; schedule: Fault
     } else if (x < 0.8) {
       schedule.push({ atMs: t, kind: "partition", side: hosts.filter(() => r.next() < 0.5) });
     } else schedule.push({ atMs: t, kind: "heal" });
+    const y = m.next();
+    const to = hosts[m.int(hosts.length)]!;
+    if (y < 0.25) schedule.push({ atMs: t + 1, kind: "handover", to });
+    else if (y < 0.4) schedule.push({ atMs: t + 1, kind: m.next() < 0.3 ? "predicted-split" : "predicted", to });
+    else if (y < 0.5) schedule.push({ atMs: t + 1, kind: "jump", host: hosts[m.int(hosts.length)]!, ms: m.next() * (guardMs / 8) });
   }
   // At most ackShadows (1) hosts lose their disk per run: more could lose an
   // acknowledged write by design. Drawn from their own stream, so the rest
@@ -116,6 +175,10 @@ export function drawSchedule(a: SimArgs): { params: FaultParams; schedule: Fault
   const w = rng((a.seed ^ 0x3195) >>> 0);
   const crashes = schedule.filter((f) => f.kind === "crash");
   if (crashes.length > 0 && w.next() < WIPE_SHARE) (crashes[w.int(crashes.length)] as { kind: string }).kind = "wipe";
+  // A lost disk is a lost memory of votes, as a host dead for good is: the
+  // quorum tolerates a minority of either, together, and no more.
+  const wiped = schedule.some((f) => f.kind === "wipe") ? 1 : 0;
+  p.deadForGood = Math.max(0, Math.min(p.deadForGood, Math.floor((a.nodes - 1) / 2) - wiped));
   return { params: p, schedule };
 }
 
@@ -129,7 +192,10 @@ export function simulate(a: SimArgs): SimResult {
 
 /** Runs a seed with a given schedule (the drawn one, or a shrunk one). */
 export function runSchedule(a: SimArgs, p: FaultParams, schedule: Fault[]): SimResult {
+  if (!Number.isInteger(a.nodes) || a.nodes < NODES_MIN || a.nodes > NODES_MAX) throw new SimViolation(`nodes must be ${NODES_MIN}-${NODES_MAX}, got ${a.nodes}`);
   const hosts = hostNames(a.nodes);
+  const t = TIMINGS[a.timing ?? "lan"];
+  const healthyActuation: ActuationProfile = { addLatencyMaxMs: 1, delLatencyMaxMs: 1, failRate: 0 };
   const c = createCluster({
     hosts,
     voters: hosts,
@@ -137,12 +203,13 @@ export function runSchedule(a: SimArgs, p: FaultParams, schedule: Fault[]): SimR
     services: a.services,
     driftPpm: p.driftPpm,
     variant: a.variant ?? "correct",
-    timing: { leaseMs: 300, renewIntervalMs: 50, driftMaxPpm: 1_000, actuationGuardMs: 100, proposalTimeoutMs: 150, initialGraceMs: 1_000 },
-    tickMs: STEP_MS,
+    timing: t,
+    tickMs: t.tickMs,
     net: { delayMinMs: 0.1, delayMaxMs: p.delayMaxMs, dropRate: p.dropRate, duplicateRate: p.duplicateRate },
+    actuation: p.actuation,
     seed: (a.seed ^ 0x5eed) >>> 0,
   });
-  const totalMs = a.steps * STEP_MS;
+  const totalMs = a.steps * t.tickMs;
   const faultyUntil = Math.floor(totalMs * FAULTY_SHARE);
   const faults = schedule.length;
   let violation: string | null = null;
@@ -168,20 +235,44 @@ export function runSchedule(a: SimArgs, p: FaultParams, schedule: Fault[]): SimR
         case "heal":
           c.heal();
           break;
+        case "handover":
+        case "predicted":
+        case "predicted-split": {
+          const from = c.holdersNow()[0];
+          if (from === undefined || from === f.to) break;
+          if (f.kind === "handover") c.handover(from, f.to as HostId);
+          else c.predict(from, f.to as HostId, f.kind === "predicted-split");
+          break;
+        }
+        case "jump":
+          if (c.isUp(f.host as HostId)) c.jump(f.host as HostId, f.ms);
+          break;
       }
     }
     c.run(faultyUntil);
-    // Heal: partitions end, loss and delay go back to a healthy LAN's, and
-    // crashed hosts restart.
+    // Heal: partitions end, loss and delay go back to a healthy LAN's, VIP
+    // changes work, crashed hosts restart, except a minority that stays
+    // dead for good (the last hosts, so the primary may be among the living
+    // or not, as the schedule left it).
     c.heal();
     c.setNet({ delayMinMs: 0.1, delayMaxMs: 2, dropRate: 0, duplicateRate: 0 });
-    for (const h of hosts) if (!c.isUp(h)) c.restart(h);
+    c.setActuation(healthyActuation);
+    const dead = new Set(hosts.slice(hosts.length - p.deadForGood));
+    for (const h of hosts) {
+      if (dead.has(h) && c.isUp(h)) c.crash(h);
+      else if (!dead.has(h) && !c.isUp(h)) c.restart(h);
+    }
     const healedAt = c.nowMs();
-    c.run(Math.max(totalMs, healedAt + LIVENESS_BUDGET_MS));
+    const budgetMs = livenessBudgetMs(a);
+    c.run(Math.max(totalMs, healedAt + budgetMs));
     for (const sv of c.services) {
       const holders = c.holdersOf(sv);
-      if (holders.length !== 1) throw new SimViolation(`liveness: ${sv} has ${holders.length} holders ${LIVENESS_BUDGET_MS} ms after healing with every host up`);
-      checkHolderHasAcked(sv, holders[0]!, c.acked(sv), c.doc(holders[0]!, sv));
+      if (holders.length !== 1) throw new SimViolation(`liveness: ${sv} has ${holders.length} holders ${budgetMs} ms after healing with ${hosts.length - dead.size} of ${hosts.length} hosts up`);
+      // A write whose only copies are on hosts dead for good is not lost (their disks are
+      // there), only out of reach: the holder must have every other one.
+      checkAckedKept(sv, c.acked(sv), hosts.map((h) => c.doc(h, sv)), "after healing");
+      const reachable = new Set([...c.acked(sv)].filter((id) => hosts.some((h) => c.isUp(h) && c.doc(h, sv).has(id))));
+      checkHolderHasAcked(sv, holders[0]!, reachable, c.doc(holders[0]!, sv));
     }
   } catch (e) {
     if (!(e instanceof SimViolation) && !(e instanceof Error && e.name === "AssertionError")) throw e;

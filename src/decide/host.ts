@@ -1,0 +1,301 @@
+// The host core: one pure machine for a whole host, composed of SWIM
+// membership, one quorum machine per service and the proactive machine, with
+// all the routing among them (etcd raft's RawNode is the model). Everything a
+// host can see comes in as one event: a message, a tick, a forecast, and the
+// outcome of every effect it asked for (a VIP change, a hook). Out come only
+// I/O effects, in the order the shell must carry them out: a persist before
+// the sends that follow it.
+//
+// The agent (src/agent/) and the simulator (src/sim/) are two drivers of
+// this very function. A routing rule written anywhere else ("a forecast
+// reaches the quorum machines when...") is one the simulator cannot check.
+
+import { assert, assertNever } from "../shared/assert.ts";
+import type { HostId } from "../shared/ids.ts";
+import { rng } from "../shared/rng.ts";
+import * as membership from "./membership.ts";
+import type { MemberStatus, MembershipState, SwimMsg } from "./membership.ts";
+import * as proactive from "./proactive.ts";
+import type { ProactiveState } from "./proactive.ts";
+import * as quorum from "./quorum.ts";
+import type { Certificate, DropWhy, Persisted, QuorumEffect, QuorumEvent, QuorumMsg, QuorumState, Reason, VipAlarm } from "./quorum.ts";
+
+/** Most services one host runs a quorum machine for: every per-step loop over services is bounded by it. */
+export const SERVICES_MAX = 64;
+
+export type HostMsg = QuorumMsg | SwimMsg;
+
+export type ServiceSpec = {
+  name: string;
+  /** Who may hold the VIP, best first: the primary, then its shadows. */
+  candidates: HostId[];
+  /** A majority of these certifies a holder and renews its lease. */
+  voters: HostId[];
+};
+
+export type HostTiming = {
+  probeIntervalMs: number;
+  probeTimeoutMs: number;
+  suspicionTimeoutMs: number;
+  leaseMs: number;
+  renewIntervalMs: number;
+  driftMaxPpm: number;
+  actuationGuardMs: number;
+  proposalTimeoutMs: number;
+  initialGraceMs: number;
+};
+
+export type HostConfig = {
+  self: HostId;
+  /** Every host of the cluster, self included: membership is static. */
+  hosts: HostId[];
+  /** This process's incarnation, drawn by the shell at start: a grant or vote meant for an earlier process counts for nothing. */
+  boot: number;
+  services: ServiceSpec[];
+  timing: HostTiming;
+  /** Predicted moves; null when forecasting is off (no forecast ever arrives). */
+  proactive: { threshold: number; sustainMs: number; staleMs: number; cooldownMs: number } | null;
+};
+
+export type HookName = "activate" | "demote";
+
+export type HostState = {
+  readonly config: HostConfig;
+  /** The SWIM view: who is alive ranks the candidates of every service. */
+  readonly members: MembershipState;
+  /** One quorum machine per service, keyed by name. */
+  readonly services: Readonly<Record<string, QuorumState>>;
+  /** Forecasts in, predicted hosts and predicted moves out; null when off. */
+  readonly foresight: ProactiveState | null;
+  /** The last hook outcome per service, for status. */
+  readonly hooks: Readonly<Record<string, { hook: HookName; ok: boolean; atMs: number; detail: string }>>;
+  /** When the core last ran: time must not move backwards. */
+  readonly nowMs: number;
+};
+
+export type HostEvent =
+  | { type: "tick"; rand: number } // the shell's timer; rand in [0,1) drawn by the driver
+  | { type: "received"; from: HostId; msg: HostMsg } // a message from a peer, or from self (the shell loops those back)
+  | { type: "peer-connected"; id: HostId } // the transport reached a peer
+  | { type: "peer-disconnected"; id: HostId } // the transport lost a peer
+  | { type: "forecast-ready"; host: HostId; probability: number } // a fresh exhaustion probability for a host
+  | { type: "vip-changed"; service: string; op: "add" | "del"; epoch: number; ok: boolean; error: string | null } // the outcome of a take-vip or drop-vip
+  | { type: "hook-finished"; service: string; hook: HookName; ok: boolean; detail: string } // the outcome of a run-hook
+  | { type: "move-requested"; service: string; to: HostId }; // an operator asks this host, if it holds the service, to hand it over in person
+
+export type HostEffect =
+  | { type: "persist"; service: string; record: Persisted } // write durably before the sends that follow
+  | { type: "send"; to: HostId; msg: HostMsg }
+  | { type: "take-vip"; service: string; epoch: number; reason: Reason } // start adding the VIP; answer with vip-changed
+  | { type: "drop-vip"; service: string; epoch: number; why: DropWhy } // start removing it; answer with vip-changed
+  | { type: "run-hook"; service: string; hook: HookName; epoch: number } // off the loop; answer with hook-finished
+  | { type: "reconcile"; service: string; epoch: number } // a new holder brings the state to the intended one
+  // What the shell logs and shows; nothing to carry out.
+  | { type: "certified"; service: string; cert: Certificate }
+  | { type: "move-abandoned"; service: string; epoch: number }
+  | { type: "alarm"; service: string; alarm: VipAlarm; epoch: number; error: string | null; attempts: number }
+  | { type: "member-changed"; id: HostId; status: MemberStatus; incarnation: number }
+  | { type: "rtt-measured"; id: HostId; rttMs: number }
+  | { type: "predicted-changed"; predicted: HostId[] }
+  | { type: "move-predicted"; service: string; to: HostId; probability: number; sinceMs: number };
+
+export type HostStep = { state: HostState; effects: HostEffect[] };
+
+/** The state a host starts with; `persisted` is what its disk kept per service (null: nothing, or lost). */
+export function initialHost(config: HostConfig, persisted: Readonly<Record<string, Persisted | null>>, nowMs: number): HostState {
+  assert(config.hosts.includes(config.self), "self is a host");
+  assert(config.services.length <= SERVICES_MAX, "at most SERVICES_MAX services");
+  assert(new Set(config.services.map((s) => s.name)).size === config.services.length, "service names are distinct");
+  const t = config.timing;
+  const members = membership.initialMembership(
+    {
+      self: config.self,
+      peers: config.hosts.filter((h) => h !== config.self),
+      probeIntervalMs: t.probeIntervalMs,
+      probeTimeoutMs: t.probeTimeoutMs,
+      indirectProbes: 2,
+      suspicionTimeoutMs: t.suspicionTimeoutMs,
+      updatesMax: 8,
+    },
+    nowMs,
+  );
+  const services: Record<string, QuorumState> = {};
+  for (const sv of config.services) {
+    services[sv.name] = quorum.initialQuorum(
+      {
+        service: sv.name,
+        self: config.self,
+        boot: config.boot,
+        candidates: sv.candidates,
+        voters: sv.voters,
+        hosts: config.hosts,
+        leaseMs: t.leaseMs,
+        renewIntervalMs: t.renewIntervalMs,
+        driftMaxPpm: t.driftMaxPpm,
+        actuationGuardMs: t.actuationGuardMs,
+        proposalTimeoutMs: t.proposalTimeoutMs,
+        initialGraceMs: t.initialGraceMs,
+      },
+      persisted[sv.name] ?? null,
+      nowMs,
+    );
+  }
+  const p = config.proactive;
+  const foresight = p === null ? null : proactive.initialProactive({ self: config.self, ...p }, nowMs);
+  return { config, members, services, foresight, hooks: {}, nowMs };
+}
+
+export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
+  assert(nowMs >= s0.nowMs, "time moves forward");
+  const d: Draft = { ...s0, services: { ...s0.services }, nowMs };
+  const fx: HostEffect[] = [];
+  switch (e.type) {
+    case "tick": {
+      assert(e.rand >= 0 && e.rand < 1, "rand in [0,1)");
+      // One draw per machine, from the tick's: the same tick, the same run.
+      const r = rng(Math.floor(e.rand * 2 ** 32));
+      stepMembership(d, fx, { type: "tick", rand: r.next() });
+      for (const sv of d.config.services) stepQuorum(d, fx, sv.name, { type: "tick", rand: r.next() });
+      stepForesight(d, fx, { type: "tick", holding: holdingNow(d) });
+      break;
+    }
+    case "received": {
+      const m = e.msg;
+      if (m.type === "ping" || m.type === "ack" || m.type === "ping-req") stepMembership(d, fx, { type: "received", from: e.from, msg: m });
+      else {
+        const service = m.type === "certificate" ? m.cert.service : m.service;
+        if (d.services[service] !== undefined) stepQuorum(d, fx, service, { type: "received", from: e.from, msg: m });
+      }
+      break;
+    }
+    case "peer-connected":
+    case "peer-disconnected":
+      stepMembership(d, fx, { type: e.type, id: e.id });
+      break;
+    case "forecast-ready":
+      stepForesight(d, fx, { type: "forecast", host: e.host, probability: e.probability });
+      break;
+    case "vip-changed": {
+      assert(d.services[e.service] !== undefined, "a VIP outcome names a known service");
+      stepQuorum(d, fx, e.service, { type: "vip-changed", op: e.op, epoch: e.epoch, ok: e.ok, error: e.error });
+      if (e.ok) {
+        fx.push({ type: "run-hook", service: e.service, hook: e.op === "add" ? "activate" : "demote", epoch: e.epoch });
+        // Taken over from another holder: bring the state to the intended one.
+        const reason = d.services[e.service]!.cert?.reason;
+        if (e.op === "add" && reason !== undefined && reason !== "initial") fx.push({ type: "reconcile", service: e.service, epoch: e.epoch });
+      }
+      break;
+    }
+    case "hook-finished":
+      assert(d.services[e.service] !== undefined, "a hook outcome names a known service");
+      d.hooks = { ...d.hooks, [e.service]: { hook: e.hook, ok: e.ok, atMs: nowMs, detail: e.detail } };
+      break;
+    case "move-requested":
+      if (d.services[e.service] !== undefined) stepQuorum(d, fx, e.service, { type: "handover-requested", to: e.to, reason: "handover" });
+      break;
+    default:
+      assertNever(e);
+  }
+  return { state: d, effects: fx };
+}
+
+// ---------------------------------------------------------------- queries
+
+/** Whether this host's lease for a service is valid by its own clock (it may keep the VIP). */
+export function leaseValid(s: HostState, service: string, nowMs: number): boolean {
+  const q = s.services[service];
+  assert(q !== undefined, "a known service");
+  return quorum.leaseValid(q, nowMs);
+}
+
+/** The hosts this host's membership view does not hold dead: they rank as candidates. */
+export function aliveHosts(s: HostState): HostId[] {
+  // Suspects still rank: a false suspicion (a stalled peer) must not let a
+  // lower-ranked shadow jump the queue; the dead do not.
+  return membership.members(s.members).filter((m) => m.status !== "dead").map((m) => m.id);
+}
+
+// ---------------------------------------------------------------- routing
+
+type Draft = { -readonly [K in keyof HostState]: HostState[K] } & { services: Record<string, QuorumState> };
+
+function stepMembership(d: Draft, fx: HostEffect[], ev: membership.MembershipEvent): void {
+  const out = membership.step(d.members, ev, d.nowMs);
+  d.members = out.state;
+  let changed = false;
+  for (const f of out.effects) {
+    switch (f.type) {
+      case "send":
+        fx.push({ type: "send", to: f.to, msg: f.msg });
+        break;
+      case "member-changed":
+        fx.push(f);
+        changed = true;
+        break;
+      case "rtt-measured":
+        fx.push(f);
+        break;
+      default:
+        assertNever(f);
+    }
+  }
+  if (!changed) return;
+  const alive = aliveHosts(d);
+  for (const sv of d.config.services) stepQuorum(d, fx, sv.name, { type: "membership", alive });
+}
+
+function stepQuorum(d: Draft, fx: HostEffect[], service: string, ev: QuorumEvent): void {
+  const out = quorum.step(d.services[service]!, ev, d.nowMs);
+  d.services[service] = out.state;
+  for (const f of out.effects) fx.push(withService(service, f));
+}
+
+function withService(service: string, f: QuorumEffect): HostEffect {
+  switch (f.type) {
+    case "persist":
+      return { type: "persist", service, record: f.record };
+    case "send":
+      return { type: "send", to: f.to, msg: f.msg };
+    case "take-vip":
+      return { type: "take-vip", service, epoch: f.epoch, reason: f.reason };
+    case "drop-vip":
+      return { type: "drop-vip", service, epoch: f.epoch, why: f.why };
+    case "certified":
+      return { type: "certified", service, cert: f.cert };
+    case "move-abandoned":
+      return { type: "move-abandoned", service, epoch: f.epoch };
+    case "alarm":
+      return { type: "alarm", service, alarm: f.alarm, epoch: f.epoch, error: f.error, attempts: f.attempts };
+    default:
+      return assertNever(f);
+  }
+}
+
+/** The services whose VIP is up here on a lease: the proactive machine may move only those. */
+function holdingNow(d: Draft): proactive.ServiceHeld[] {
+  const alive = aliveHosts(d);
+  return d.config.services.filter((sv) => {
+    const q = d.services[sv.name]!;
+    return q.vipUp && q.role === quorum.Role.holding;
+  }).map((sv) => ({ service: sv.name, candidates: sv.candidates, alive }));
+}
+
+function stepForesight(d: Draft, fx: HostEffect[], ev: proactive.ProactiveEvent): void {
+  if (d.foresight === null) return;
+  const out = proactive.step(d.foresight, ev, d.nowMs);
+  d.foresight = out.state;
+  for (const f of out.effects) {
+    switch (f.type) {
+      case "predicted-changed":
+        fx.push(f);
+        for (const sv of d.config.services) stepQuorum(d, fx, sv.name, { type: "forecast", predicted: f.predicted });
+        break;
+      case "request-handover":
+        fx.push({ type: "move-predicted", service: f.service, to: f.to, probability: f.probability, sinceMs: f.sinceMs });
+        if (d.services[f.service] !== undefined) stepQuorum(d, fx, f.service, { type: "handover-requested", to: f.to, reason: "predicted" });
+        break;
+      default:
+        assertNever(f);
+    }
+  }
+}
