@@ -55,7 +55,7 @@ command and the seed's fault schedule shrunk to the fewest faults that
 still fail, and exits 1.
   --seed N       first seed (default 1)
   --seeds M      run M seeds from N (default 1)
-  --nodes K      hosts, 2 to 9, all candidates and voters (default 3)
+  --nodes K      hosts, 2 to 128, all candidates and voters (default 3)
   --services S   services, one quorum per service (default 1)
   --steps T      agent ticks of virtual time (default 2000: 10 s at lan timing)
   --profile P    lan, wan or chaos: the ranges the seed draws faults from (default chaos)

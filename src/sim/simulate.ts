@@ -18,9 +18,9 @@ export type Profile = (typeof PROFILES)[number];
 export const TIMING_PROFILES = ["lan", "wan", "edge"] as const satisfies readonly ProfileName[];
 export type TimingProfile = (typeof TIMING_PROFILES)[number];
 
-/** Cluster sizes the simulator takes: a voter needs a peer, and 9 hosts is a large edge site. */
+/** Cluster sizes the simulator takes: a voter needs a peer; random schedules run 2-9, and the 50- and 100-host seeds need room. */
 export const NODES_MIN = 2;
-export const NODES_MAX = 9;
+export const NODES_MAX = 128;
 /** Share of the run with faults; the rest heals and must converge. */
 export const FAULTY_SHARE = 0.7;
 /** After healing, every service must have a holder within this many leases (5 s at lan timing). */
