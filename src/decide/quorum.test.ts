@@ -103,6 +103,23 @@ describe("voter", () => {
     expect(sends(onTime.effects, "vote").map((f) => f.to)).toEqual([h2]);
   });
 
+  test("learning an older certificate it signed does not relabel the grant its newer vote gave (spin's BROKEN_ADOPT_GRANT_EPOCH)", () => {
+    // h3 never heard that h2 won epoch 1 (with h3's vote); it votes for h1's initial proposal at epoch 2.
+    let s = freshVoter(h3);
+    s = q.step(s, { type: "received", from: h1, msg: propose(2, h1) }, 400).state;
+    expect(s.grantEpoch).toBe(2);
+    // now the epoch-1 certificate (signed by h2 and h3) arrives
+    const cert1 = { service: "web", epoch: 1, holder: h2, from: null, reason: "initial" as const, votes: [{ voter: h2, sig: "" }, { voter: h3, sig: "" }] };
+    s = q.step(s, { type: "received", from: h2, msg: { type: "certificate", inPerson: false, cert: cert1 } }, 410).state;
+    expect(s.grantEpoch).toBe(2); // the grant running is still the vote for h1
+    // h2, holder as h3 knows it, asks to hand over to h3 at epoch 3: h3 must wait for its grant to h1 to run out
+    const handover = propose(3, h3, { reason: "handover", from: h2, proposer: h2, basis: cert1 });
+    const early = q.step(s, { type: "received", from: h2, msg: handover }, 420);
+    expect(sends(early.effects, "vote")).toHaveLength(0);
+    const late = q.step(early.state, { type: "tick", rand: 0 }, 400 + timing.leaseMs);
+    expect(sends(late.effects, "vote").map((f) => f.to)).toEqual([h2]);
+  });
+
   test("after voting for epoch 2 it refuses to renew the lease of epoch 1", () => {
     let s = freshVoter(h3);
     s = q.step(s, { type: "received", from: h1, msg: { type: "certificate", inPerson: false, cert: { service: "web", epoch: 1, holder: h1, from: null, reason: "initial", votes: [{ voter: h1, sig: "" }, { voter: h2, sig: "" }] } } }, 400).state;

@@ -793,11 +793,11 @@ function adoptCertificate(s: QuorumState, fx: QuorumEffect[], cert: Certificate)
     s.votedHolder = cert.holder;
     s.votedProposal = null;
   }
-  // A voter that learns of a new holder owes it the same promise as if it had
-  // voted: until its grants start, treat the certificate as a fresh grant.
-  if (c.voters.includes(c.self) && cert.votes.some((v) => v.voter === c.self)) {
-    s.grantEpoch = cert.epoch;
-  }
+  // grantEpoch is left alone: it names the epoch of the grant that actually
+  // runs (set only by castVote and onRenew). Relabelling it here let a voter
+  // whose running grant was its vote for a rival in a newer epoch pass the
+  // planned-vote rule as if the grant were to the holder it knows (spin,
+  // epochs 1..3: two VIP holders; model/README.md, BROKEN_ADOPT_GRANT_EPOCH).
   fx.push({ type: "persist", record: persisted(s) });
   fx.push({ type: "certified", cert });
   if (wasHolder && cert.holder !== c.self) {
