@@ -14,30 +14,60 @@
  *  - a message kind holds at most one message per (sender, receiver): a
  *    newer one replaces an older one still in flight (the older is lost);
  *  - messages to self are looped back at once;
- *  - rejects and certificates are not messages: a proposer may back off
- *    whenever some host has voted at or above its epoch, and a host may
- *    learn any certificate already formed, at any time (both over-approximate);
- *  - no crash/restart, no planned moves (handover, predicted), no ranks.
+ *  - rejects and ordinary certificates are not messages: a proposer may back
+ *    off whenever a reject at or above its epoch could have arrived, and a
+ *    host may learn any certificate already formed, at any time (both
+ *    over-approximate);
+ *    the in-person certificate of a planned move is a message;
+ *  - planned moves (reason "handover"; "predicted" differs only in the
+ *    forecast check of reasonSupported, which only removes votes): the
+ *    holder drops its VIP in the step it forms the certificate;
+ *  - at most CRASHMAX crashes per run (a crash loses all volatile state;
+ *    with VOTE_FILE_LOSS it may lose the persisted record too, after which
+ *    the host only grants), each followed, whenever, by a restart and its
+ *    wait; no ranks, no stand-aside.
  *
  * Properties, checked after every step (check() below, so in every
  * reachable state):
  *   inv 1  at most one host has the VIP up, and at most one believes it
  *          holds a lease valid by its own clock;
- *   inv 2a no two certificates of one epoch name different holders;
- *   inv 2b the epoch a host accepts only grows, and so does its vote;
+ *   inv 2a no two certificates of one epoch name different holders (and,
+ *          for the ghost table's sake, no two certificates of one epoch);
+ *   inv 2b the epoch a host accepts only grows, and so does its vote
+ *          (between restarts: a lost vote file sets both back to 0);
  *   plus the assertions of quorum.ts's checkInvariants and castVote.
  *
  * Broken variants (each must fail):
- *   -DBROKEN_DOUBLE_VOTE     a voter signs a second, different proposal of
- *                            an epoch it already voted in;
- *   -DBROKEN_NO_GRANT_WAIT   a voter votes for a new epoch while a lease it
- *                            granted still runs.
+ *   -DBROKEN_DOUBLE_VOTE        a voter signs a second, different proposal
+ *                               of an epoch it already voted in;
+ *   -DBROKEN_NO_GRANT_WAIT      a voter votes for a new epoch while a lease
+ *                               it granted still runs;
+ *   -DBROKEN_PLANNED_VOTE       the old planned-vote rule: a voter signs a
+ *                               planned move whatever grant of its runs
+ *                               (needs EMAX 3);
+ *   -DBROKEN_RESTART_GRANT      after a restart a voter grants renewals at
+ *                               once (only its votes wait); needs
+ *                               VOTE_FILE_LOSS;
+ *   -DBROKEN_ADOPT_GRANT_EPOCH  adopting a certificate that carries the
+ *                               voter's vote sets grantEpoch to its epoch,
+ *                               relabelling a grant from a later vote (needs
+ *                               EMAX 3, or VOTE_FILE_LOSS).
+ * Known unsafe, caught too: -DVOTE_FILE_LOSS_ANY (a host that lost its vote
+ * file goes on as in quorum.ts: votes, proposes, holds); -DLOST_MAY_HOLD.
+ * Options: -DEMAX, -DLEASE, -DHLEASE, -DRWAIT, -DTWAIT, -DCRASHMAX,
+ * -DNO_HANDOVER, -DTRACE (prints each step when replaying a trail).
  */
 
 #define N     3          /* hosts; all are voters and candidates */
 #define MAJ   2          /* majority(3) */
+#ifdef VOTE_FILE_LOSS_ANY
+#define VOTE_FILE_LOSS
+#endif
 #ifndef EMAX
 #define EMAX  3          /* epochs 1..EMAX; scripts/check-model.sh runs 2 by default, 3 with --full */
+#endif
+#if EMAX > 3
+#error "a message packs its epoch into two bits: EMAX <= 3"
 #endif
 #define E1    (EMAX + 1) /* array width for an epoch index 0..EMAX */
 #ifndef LEASE
@@ -45,6 +75,15 @@
 #endif
 #ifndef HLEASE
 #define HLEASE LEASE     /* holderLeaseMs(config), in ticks: <= LEASE (see README: drift) */
+#endif
+#ifndef RWAIT
+#define RWAIT LEASE      /* restartWaitMs(config), in ticks: no vote, no grant this long after a restart */
+#endif
+#ifndef TWAIT
+#define TWAIT LEASE      /* handoverWaitMs(config), in ticks: a handover certificate not had in person */
+#endif
+#ifndef CRASHMAX
+#define CRASHMAX 1       /* crashes per run (0: none) */
 #endif
 #define RMAX  1          /* renewals a holder keeps in flight (RENEWALS_IN_FLIGHT_MAX is 8): see README */
 #define NONE  N          /* "no host" (null) */
@@ -54,56 +93,89 @@
 #define ACQUIRING 1
 #define HOLDING   2
 #define SAFEMODE  3
+#define HANDING   4      /* handingOver */
 
 /* ------------------------------------------------------------ host state */
-/* One entry per host; names follow QuorumState. */
-byte epoch[N];            /* highest certified epoch seen; only grows */
+/* One entry per host; names follow QuorumState. Persisted (survives a
+ * crash, unless the vote file is lost): epoch, holder, votedEpoch and
+ * votedHolder, which only an assertion of castVote reads and is left out
+ * here (see castVote). Everything else is volatile. */
+byte epoch[N];            /* highest certified epoch seen; only grows (but see VOTE_FILE_LOSS) */
 byte holder[N];           /* holder named by that certificate (NONE before the first) */
 byte votedEpoch[N];       /* one vote per (service, epoch) */
-byte votedHolder[N];
-byte votedProp[N];        /* proposer of the proposal voted for (votedProposal), NONE if null */
+byte votedProp[N];        /* proposal voted for (votedProposal): VP(proposer, boot), NONE if null */
 byte grantLeft[N];        /* grantUntilMs - now: promise not to vote for a newer epoch */
+byte grantEpoch[N];       /* grantEpoch: the epoch the running grant is for */
 byte seenLeft[N];         /* holderSeenUntilMs - now */
-byte pendP[N];            /* pendingProposal: proposer ... */
+byte noVoteLeft[N];       /* noVoteBeforeMs - now: the restart wait, no vote and no grant */
+byte pendP[N];            /* pendingProposal: VP(proposer, boot) ... */
 byte pendE[N];            /* ... and epoch (0: none) */
 byte role[N];
 bool vipUp[N];
 byte leaseLeft[N];        /* leaseUntilMs - now, by the holder's clock */
+byte takeLeft[N];         /* takeNotBeforeMs - now */
 bool renewed[N];          /* renewed in this tick already (renewIntervalMs is one tick) */
-byte propE[N];            /* proposal.epoch (0: none) */
-byte propLeft[N];         /* proposal.firstSentAtMs + holderLeaseMs - now */
+byte propE[N];            /* proposal.epoch (0: none); its holder and from: ghost gProp */
+byte propLeft[N];         /* proposal.firstSentAtMs + holderLeaseMs - now (holder-lost and initial only) */
 byte propVotes[N];        /* bitmask of voters whose votes it holds */
 byte renLeft[N * RMAX];   /* renewal.sentAtMs + holderLeaseMs - now */
 byte renGrants[N * RMAX]; /* bitmask: renewal.grantedBy */
 bool renUsed[N * RMAX];
-byte renNext[N];          /* slot the next renewal takes (always 0 with RMAX 1) */
+bool down[N];             /* crashed, not restarted yet: does nothing, gets nothing */
+bool boot[N];             /* config.boot: the process incarnation (one crash per host at most) */
+byte crashes;             /* crashes so far in this run (<= CRASHMAX) */
+bool lostFile[N];         /* ghost: this host lost its vote file (VOTE_FILE_LOSS) */
 
 /* --------------------------------------------------------------- network */
-/* Per kind, at most one message in flight per (sender, receiver), holding
- * its epoch (0: none); a newer send replaces an older one (which is lost).
- * What a propose carries besides its epoch is fixed by (proposer, epoch)
- * and lives in the ghost table propFrom. */
-byte mProp[N * N];       /* propose  p -> v: epoch (0: none): index p*N + v */
-byte mVote[N * N];        /* vote     v -> p: epoch (0: none): index v*N + p */
-/* reject, certificate and cert-request are not messages here: see the
- * back-off in proposerTick and the "a certificate arrives" action. */
-byte mRenew[N * N * RMAX];/* renew h -> v, slot s: epoch (0: none): index (h*N + v)*RMAX + s */
+/* Per kind, at most one message in flight per (sender, receiver); a newer
+ * send replaces an older one (which is lost). Propose, vote and renew carry
+ * MSG(epoch, boot) (0: none): boot is the proposer's or holder's process,
+ * so that a vote or a grant for a process that has since restarted counts
+ * for nothing (quorum.ts's boot). What a propose carries besides its epoch
+ * is fixed by (proposer, boot, epoch) and lives in the ghost table gProp. */
+byte mProp[N * N];        /* propose  p -> v: index p*N + v */
+byte mVote[N * N];        /* vote     v -> p: index v*N + p */
+byte mRenew[N * N * RMAX];/* renew h -> v, slot s: index (h*N + v)*RMAX + s */
 byte mGrant[N * N * RMAX];/* grant v -> h, slot s: epoch (0: none): index (v*N + h)*RMAX + s */
+byte mInP[N];             /* in-person certificate to host t: its epoch (0: none); sent by certificate's `from` */
+/* reject, the other certificates and cert-request are not messages here:
+ * see the back-off in proposerTick and the "a certificate arrives" action. */
 
 /* ---------------------------------------------------------------- ghosts */
-byte propFrom[N * E1];    /* `from` of host p's proposal for epoch e (a proposer makes one per epoch) */
-byte lastProp[N];         /* highest epoch host p has proposed (rejectedEpochMax keeps it from going back) */
+byte gProp[N * 2 * E1];   /* host p's proposal (boot b) for epoch e: GP(from, holder); GP(NONE, NONE) if unused.
+                           * holder is p itself unless planned; planned iff from == p */
+byte lastProp[N];         /* highest epoch host p has proposed in this process (rejectedEpochMax keeps it from going back) */
 byte certHolder[E1];      /* holder named by the certificate of epoch e (NONE: none yet) */
+bool certPlanned[E1];     /* its reason is planned (handover) */
+#ifdef BROKEN_ADOPT_GRANT_EPOCH
+byte certVoters[E1];      /* bitmask of its voters (only the broken variant reads it) */
+#endif
+byte hiE[N];              /* highest epoch host n has voted in or certified, ever (a lost vote file keeps it: its rejects may be on their way) */
 
-/* Scratch, reset to 0 at the end of every action so it never splits states. */
-byte i, j, k, x, y, z, c, w;
-bool ok;
+/* Scratch: every action is one d_step, so these never carry anything from
+ * one state to the next and are hidden (not in the state vector). */
+hidden byte i, x, t, j, k, y, z, c, w, b;
+hidden byte pe, pb, pc, pt;   /* onPropose, voterTick */
+hidden byte ve, vt, vz;       /* onVote */
+hidden byte vok;
+hidden byte gx, gy, gb, gk;   /* gc */
 
 #define PIDX(p, v)     ((p) * N + (v))
 #define RIDX(h, v, s)  (((h) * N + (v)) * RMAX + (s))
 #define SIDX(h, s)     ((h) * RMAX + (s))
+#define GIDX(p, bt, e) (((p) * 2 + (bt)) * E1 + (e))
 #define BIT(n)         (1 << (n))
 #define MAX(a, b)      ((a) > (b) -> (a) : (b))
+#define MSG(e, bt)     ((e) + 4 * (bt))
+#define ME(m)          ((m) & 3)
+#define MB(m)          ((m) >> 2)
+#define VP(p, bt)      ((p) + 4 * (bt))
+#define VPP(v)         ((v) & 3)
+#define VPB(v)         ((v) >> 2)
+#define GP(from, to)   ((from) * 4 + (to))
+#define GFROM(g)       (gProp[g] >> 2)
+#define GTO(g)         (gProp[g] & 3)
+#define GNONE          GP(NONE, NONE)
 
 inline countBits(mask, out) {
   out = ((mask) & 1) + (((mask) >> 1) & 1) + (((mask) >> 2) & 1)
@@ -111,88 +183,108 @@ inline countBits(mask, out) {
 
 /* Messages that can no longer have any effect are removed at once: the
  * state is the same as if they had been lost, and it keeps equal states
- * equal. (A dead message is one whose delivery is a no-op in every future.) */
+ * equal. (A dead message is one whose delivery is a no-op in every future.
+ * A message to a crashed host is lost: its connections went with it.) */
 inline gc() {
-  k = 0;
+  gk = 0;
   do
-  :: k < N * N ->
-     x = k / N; y = k % N;   /* sender, receiver */
-     /* a propose x -> y of an epoch y has certified, or below its vote,
-      * or (one vote per epoch) of the epoch it voted in for someone else */
+  :: gk < N * N ->
+     gx = gk / N; gy = gk % N;   /* sender, receiver */
+     /* a propose gx -> gy of an epoch gy has certified, or below its vote,
+      * or (one vote per epoch) of the epoch it voted in for another proposal */
      if
-     :: mProp[k] != 0 && (mProp[k] <= epoch[y] || mProp[k] < votedEpoch[y]
+     :: mProp[gk] != 0 && (down[gy] || ME(mProp[gk]) <= epoch[gy] || ME(mProp[gk]) < votedEpoch[gy]
 #ifndef BROKEN_DOUBLE_VOTE
-        || (mProp[k] == votedEpoch[y] && votedProp[y] != x)
+        || (ME(mProp[gk]) == votedEpoch[gy] && votedProp[gy] != VP(gx, MB(mProp[gk])))
 #endif
-        ) -> mProp[k] = 0
+        ) -> mProp[gk] = 0
      :: else -> skip
      fi;
-     /* a vote x -> y for an epoch y no longer gathers votes for (its proposals only grow) */
+     /* a vote gx -> gy for a proposal gy no longer gathers votes for, or has counted */
      if
-     :: mVote[k] != 0 && mVote[k] != propE[y] -> mVote[k] = 0
+     :: mVote[gk] != 0 && (ME(mVote[gk]) != propE[gy] || MB(mVote[gk]) != boot[gy] || (propVotes[gy] & BIT(gx))) -> mVote[gk] = 0
      :: else -> skip
      fi;
-     /* a renew x -> y below y's epoch (its only effect, showing x the certificate, is "a certificate arrives") */
+     /* a renew gx -> gy below gy's epoch (its only effect, showing gx the
+      * certificate, is "a certificate arrives"), or one gy can never grant */
      if
-     :: mRenew[k] != 0 && mRenew[k] < epoch[y] -> mRenew[k] = 0
+     :: mRenew[gk] != 0 && (down[gy] || ME(mRenew[gk]) < epoch[gy] || ME(mRenew[gk]) < votedEpoch[gy] ||
+                           (ME(mRenew[gk]) == epoch[gy] && holder[gy] != gx)) -> mRenew[gk] = 0
      :: else -> skip
      fi;
-     /* a grant x -> y for an epoch y has left */
+     /* a grant gx -> gy for an epoch gy has left, or for a renewal it no longer keeps */
      if
-     :: mGrant[k] != 0 && mGrant[k] != epoch[y] -> mGrant[k] = 0
+     :: mGrant[gk] != 0 && (mGrant[gk] != epoch[gy] || !renUsed[gy] || (renGrants[gy] & BIT(gx))) -> mGrant[gk] = 0
      :: else -> skip
      fi;
-     k++
+     gk++
   :: else -> break
   od;
-  /* a pending proposal voterTick would discard */
-  k = 0;
+  gk = 0;
   do
-  :: k < N ->
+  :: gk < N ->
+     /* an in-person certificate the receiver would ignore */
      if
-     :: pendE[k] != 0 && (pendE[k] <= votedEpoch[k] || pendE[k] <= epoch[k]) -> pendE[k] = 0; pendP[k] = 0
+     :: mInP[gk] != 0 && (down[gk] || mInP[gk] <= epoch[gk]) -> mInP[gk] = 0
+     :: else -> skip
+     fi;
+     /* values nothing reads any more are zeroed, so equal futures meet:
+      * grantEpoch is read only while a grant runs; votedProposal only for
+      * an epoch voted in but not certified; the seen-until only once the
+      * grant has run out (it cannot outlast it unless a renew sets it
+      * anew); the ghost of rejectedEpochMax only above max(epoch,
+      * votedEpoch); lastRenewSentMs only as a holder */
+     if :: grantLeft[gk] == 0 -> grantEpoch[gk] = 0 :: else -> skip fi;
+     if :: votedEpoch[gk] == epoch[gk] -> votedProp[gk] = NONE :: else -> skip fi;
+     if :: seenLeft[gk] <= grantLeft[gk] -> seenLeft[gk] = 0 :: else -> skip fi;
+     if :: lastProp[gk] <= MAX(epoch[gk], votedEpoch[gk]) -> lastProp[gk] = 0 :: else -> skip fi;
+     if :: holder[gk] != gk || role[gk] == FOLLOWER -> renewed[gk] = 0 :: else -> skip fi;
+     /* a pending proposal voterTick would discard */
+     if
+     :: pendE[gk] != 0 && (pendE[gk] <= votedEpoch[gk] || pendE[gk] <= epoch[gk]) -> pendE[gk] = 0; pendP[gk] = 0
      :: else -> skip
      fi;
      /* a renewal whose lease has run out can extend nothing: its grants are dead */
      if
-     :: renUsed[k] && renLeft[k] == 0 ->
-        renUsed[k] = 0; renGrants[k] = 0;
-        mGrant[PIDX(0, k)] = 0; mGrant[PIDX(1, k)] = 0; mGrant[PIDX(2, k)] = 0
+     :: renUsed[gk] && renLeft[gk] == 0 ->
+        renUsed[gk] = 0; renGrants[gk] = 0;
+        mGrant[PIDX(0, gk)] = 0; mGrant[PIDX(1, gk)] = 0; mGrant[PIDX(2, gk)] = 0
      :: else -> skip
      fi;
-     k++
+     gk++
   :: else -> break
   od;
-  /* the ghost `from` of a proposal nothing refers to any more */
-  k = 0;
+  /* the ghost content of a proposal nothing refers to any more */
+  gk = 0;
   do
-  :: k < N * E1 ->
-     x = k / E1; y = k % E1;   /* proposer, epoch */
+  :: gk < N * 2 * E1 ->
+     gx = gk / (2 * E1); gb = (gk / E1) % 2; gy = gk % E1;   /* proposer, boot, epoch */
      if
-     :: propFrom[k] != NONE && propE[x] != y &&
-        !(pendP[0] == x && pendE[0] == y) && !(pendP[1] == x && pendE[1] == y) && !(pendP[2] == x && pendE[2] == y) &&
-        mProp[PIDX(x, 0)] != y && mProp[PIDX(x, 1)] != y && mProp[PIDX(x, 2)] != y -> propFrom[k] = NONE
+     :: gProp[gk] != GNONE && !(propE[gx] == gy && boot[gx] == gb) &&
+        !(pendP[0] == VP(gx, gb) && pendE[0] == gy) && !(pendP[1] == VP(gx, gb) && pendE[1] == gy) && !(pendP[2] == VP(gx, gb) && pendE[2] == gy) &&
+        mProp[PIDX(gx, 0)] != MSG(gy, gb) && mProp[PIDX(gx, 1)] != MSG(gy, gb) && mProp[PIDX(gx, 2)] != MSG(gy, gb) ->
+        gProp[gk] = GNONE
      :: else -> skip
      fi;
-     k++
+     gk++
   :: else -> break
   od;
-  k = 0; x = 0; y = 0
+  gk = 0; gx = 0; gy = 0; gb = 0
 }
+
+#define LEASE_VALID(n)  (holder[n] == (n) && (role[n] == HOLDING || role[n] == HANDING) && leaseLeft[n] > 0)
 
 inline check() {
   gc();
   /* inv 1 */
   assert((vipUp[0] + vipUp[1] + vipUp[2]) <= 1);
-  assert(((holder[0] == 0 && role[0] == HOLDING && leaseLeft[0] > 0)
-        + (holder[1] == 1 && role[1] == HOLDING && leaseLeft[1] > 0)
-        + (holder[2] == 2 && role[2] == HOLDING && leaseLeft[2] > 0)) <= 1);
+  assert((LEASE_VALID(0) + LEASE_VALID(1) + LEASE_VALID(2)) <= 1);
   /* quorum.ts checkInvariants */
   k = 0;
   do
   :: k < N ->
      assert(votedEpoch[k] >= epoch[k]);
-     assert(!vipUp[k] || (holder[k] == k && role[k] == HOLDING && leaseLeft[k] > 0));
+     assert(!vipUp[k] || LEASE_VALID(k));
      assert(propE[k] == 0 || propE[k] > epoch[k]);
      k++
   :: else -> break
@@ -200,39 +292,107 @@ inline check() {
   k = 0
 }
 
-inline clearScratch() {
-  i = 0; j = 0; k = 0; x = 0; y = 0; z = 0; c = 0; w = 0; ok = 0
+/* -DTRACE: each step prints what happened and every host's state, for
+ * reading a counterexample: build pan with -DTRACE (and the same other
+ * flags) and replay its trail with spin -t -DTRACE; compiled out otherwise. */
+#ifdef TRACE
+hidden byte sk;
+inline showState() {
+  sk = 0;
+  do
+  :: sk < N ->
+     printf("    %c: epoch=%d holder=%d voted=%d role=%d vip=%d lease=%d grant=%d@%d seen=%d wait=%d take=%d prop=%d/%d votes=%d pend=%d/%d down=%d boot=%d\n",
+            65 + sk, epoch[sk], holder[sk], votedEpoch[sk], role[sk], vipUp[sk], leaseLeft[sk], grantLeft[sk], grantEpoch[sk], seenLeft[sk],
+            noVoteLeft[sk], takeLeft[sk], propE[sk], GTO(GIDX(sk, boot[sk], propE[sk])), propVotes[sk], pendE[sk], VPP(pendP[sk]), down[sk], boot[sk]);
+     sk++
+  :: else -> break
+  od;
+  printf("    certs:");
+  sk = 1;
+  do
+  :: sk <= EMAX -> if :: certHolder[sk] != NONE -> printf(" %d:%c%c", sk, 65 + certHolder[sk], (certPlanned[sk] -> 80 : 32)) :: else -> skip fi; sk++
+  :: else -> break
+  od;
+  printf("\n");
+  sk = 0
 }
-
-/* holderLost(s), no restart modelled: the host's own view says the holder is gone. */
-/* The highest epoch any host has voted in or certified. A reject carries
- * max(epoch, votedEpoch) of its sender at some earlier time, so
- * rejectedEpochMax is never above TOP: the model drops rejectedEpochMax and
- * lets a reject "arrive" whenever it could have (see proposerTick below). */
-#define TOP  MAX(MAX(MAX(epoch[0], votedEpoch[0]), MAX(epoch[1], votedEpoch[1])), MAX(epoch[2], votedEpoch[2]))
-
-/* Host n has proposed epoch e or a later one: after a back-off its next
- * proposal goes above (rejectedEpochMax >= the given-up epoch). */
-#define PROPOSED_FROM(n, e)  (lastProp[n] >= (e))
-
-#define HOLDER_LOST(n)  (grantLeft[n] == 0 && seenLeft[n] == 0)
-
-/* mayVoteNow(s, p) for an unplanned proposal (initial or holder-lost). */
-#ifdef BROKEN_NO_GRANT_WAIT
-#define MAY_VOTE_NOW(n, from)  ((from) == NONE || HOLDER_LOST(n))
+#define TR(...) printf(__VA_ARGS__); showState()
 #else
-#define MAY_VOTE_NOW(n, from)  (((from) == NONE || HOLDER_LOST(n)) && grantLeft[n] == 0)
+#define TR(...) skip
 #endif
 
-/* reasonSupported(s, p): "initial" iff from is null, else "holder-lost". */
-#define REASON_SUPPORTED(n, p, from) \
-  (((from) == NONE && holder[n] == NONE) || \
-   ((from) != NONE && (from) == holder[n] && (p) != holder[n]))
+/* Hygiene only: the scratch is hidden, so it never splits states; zeroing
+ * it keeps any read before a write from seeing a value of another step. */
+inline clearScratch() {
+  i = 0; j = 0; k = 0; x = 0; y = 0; z = 0; c = 0; t = 0; w = 0; b = 0;
+  pe = 0; pb = 0; pc = 0; pt = 0; ve = 0; vt = 0; vz = 0; vok = 0
+}
 
-/* becomeHolderIfLeased (no planned moves, so takeNotBeforeMs never binds). */
+/* Rejects. A reject carries max(epoch, votedEpoch) of its sender at some
+ * earlier time; the model drops rejectedEpochMax and lets a reject "arrive"
+ * whenever one could have (see proposerTick below). For host n's proposal
+ * they come from the other voters, so rejectedEpochMax is never above
+ * OTHERS(n); and from n itself only if n's own vote at or above the
+ * proposal's epoch is not for it (the proposal is sent to every voter that
+ * has not voted for it, n too). */
+#define OTHERS(n)  MAX(hiE[((n) + 1) % N], hiE[((n) + 2) % N])
+#define REJECTED(n) \
+  (OTHERS(n) >= propE[n] || votedEpoch[n] > propE[n] || \
+   (votedEpoch[n] == propE[n] && votedProp[n] != VP(n, boot[n])))
+/* the highest rejectedEpochMax host n can have: from the others, or its own vote */
+#define REJ_MAX(n)  MAX(OTHERS(n), votedEpoch[n])
+
+/* Host n has proposed epoch e or a later one in this process: after a
+ * back-off its next proposal goes above (rejectedEpochMax >= the given-up epoch). */
+#define PROPOSED_FROM(n, e)  (lastProp[n] >= (e))
+
+/* holderLost(s): no vote (so no holder-lost proposal) in the restart wait. */
+#define HOLDER_LOST(n)  (noVoteLeft[n] == 0 && grantLeft[n] == 0 && seenLeft[n] == 0)
+
+/* mayVoteNow(s, p), for a proposal by proposer p with the given `from`
+ * (planned iff from == p: only the holder hands over). */
+#ifdef BROKEN_NO_GRANT_WAIT
+#define UNPLANNED_OK(n, from)  ((from) == NONE || HOLDER_LOST(n))
+#else
+#define UNPLANNED_OK(n, from)  (((from) == NONE || HOLDER_LOST(n)) && grantLeft[n] == 0)
+#endif
+#ifdef BROKEN_PLANNED_VOTE
+#define PLANNED_OK(n)          1   /* BUG: the old rule, any running grant ignored */
+#else
+/* the running grant, if any, is to the holder it knows, at its certified
+ * epoch (reasonSupported makes the proposer that holder) */
+#define PLANNED_OK(n)          (grantLeft[n] == 0 || grantEpoch[n] == epoch[n])
+#endif
+/* With VOTE_FILE_LOSS, a host that lost its record goes on only as a
+ * voter that grants: it never votes, proposes or renews as holder again
+ * (see README: without this, a lost record breaks one vote per epoch and
+ * lets the host take back the holdership of a certificate it had handed
+ * on, which no wait can prevent; -DVOTE_FILE_LOSS_ANY lifts it). */
+#if defined(VOTE_FILE_LOSS) && !defined(VOTE_FILE_LOSS_ANY)
+#define NOT_LOST(n)  (!lostFile[n])
+#else
+#define NOT_LOST(n)  1
+#endif
+/* -DLOST_MAY_HOLD: it may still renew as holder (but not vote or propose) */
+#if defined(VOTE_FILE_LOSS) && !defined(VOTE_FILE_LOSS_ANY) && !defined(LOST_MAY_HOLD)
+#define NOT_LOST_HOLDER(n)  (!lostFile[n])
+#else
+#define NOT_LOST_HOLDER(n)  1
+#endif
+#define MAY_VOTE_NOW(n, p, from) \
+  (NOT_LOST(n) && noVoteLeft[n] == 0 && (((from) == (p)) -> PLANNED_OK(n) : UNPLANNED_OK(n, from)))
+
+/* reasonSupported(s, p), for a proposal naming `to` with the given `from`:
+ * "initial" iff from is null, "handover" iff from is the proposer (the
+ * holder itself), else "holder-lost"; handover and holder-lost read the same
+ * here, since for a handover the proposer is `from`. */
+#define REASON_SUPPORTED(n, to, from) \
+  (((from) == NONE && holder[n] == NONE) || \
+   ((from) != NONE && (from) == holder[n] && (to) != holder[n]))
+
 inline becomeHolderIfLeased(n) {
   if
-  :: leaseLeft[n] > 0 ->
+  :: leaseLeft[n] > 0 && takeLeft[n] == 0 ->
      if
      :: role[n] == ACQUIRING || role[n] == SAFEMODE -> role[n] = HOLDING
      :: else -> skip
@@ -246,8 +406,7 @@ inline becomeHolderIfLeased(n) {
 }
 
 inline clearRenewals(n) {
-  renUsed[SIDX(n, 0)] = 0; renGrants[SIDX(n, 0)] = 0; renLeft[SIDX(n, 0)] = 0;
-  renNext[n] = 0
+  renUsed[SIDX(n, 0)] = 0; renGrants[SIDX(n, 0)] = 0; renLeft[SIDX(n, 0)] = 0
 }
 
 /* adoptCertificate(s, fx, cert) */
@@ -256,6 +415,7 @@ inline adopt(n, e) {
   w = (holder[n] == n);            /* wasHolder */
   epoch[n] = e;
   holder[n] = certHolder[e];
+  hiE[n] = MAX(hiE[n], e);
   if
   :: pendE[n] != 0 && pendE[n] <= e -> pendE[n] = 0; pendP[n] = 0
   :: else -> skip
@@ -265,12 +425,20 @@ inline adopt(n, e) {
   :: else -> skip
   fi;
   if
-  :: votedEpoch[n] < e -> votedEpoch[n] = e; votedHolder[n] = certHolder[e]; votedProp[n] = NONE
+  :: votedEpoch[n] < e -> votedEpoch[n] = e; votedProp[n] = NONE
   :: else -> skip
   fi;
+#ifdef BROKEN_ADOPT_GRANT_EPOCH
+  /* BUG: a voter whose vote the certificate carries relabels its running
+   * grant as one to this epoch (it may be a grant from a later vote) */
+  if
+  :: certVoters[e] & BIT(n) -> grantEpoch[n] = e
+  :: else -> skip
+  fi;
+#endif
   if
   :: w && certHolder[e] != n ->
-     vipUp[n] = 0;                 /* drop-vip: superseded */
+     vipUp[n] = 0;                 /* drop-vip: superseded, or handed over */
      role[n] = FOLLOWER;
      leaseLeft[n] = 0;
      clearRenewals(n)
@@ -283,84 +451,121 @@ inline adopt(n, e) {
   w = 0
 }
 
-/* onVote: proposer p gets voter v's vote for epoch e. */
-inline onVote(p, v, e) {
+/* onVote: proposer p gets voter v's vote m = MSG(epoch, boot). */
+inline onVote(p, v, m) {
   if
-  :: propE[p] == e && !(propVotes[p] & BIT(v)) ->
+  :: MB(m) == boot[p] && propE[p] == ME(m) && !(propVotes[p] & BIT(v)) ->
      propVotes[p] = propVotes[p] | BIT(v);
      countBits(propVotes[p], c);
      if
      :: c >= MAJ ->
+        ve = ME(m);
+        vt = GTO(GIDX(p, boot[p], ve));
+        vok = (GFROM(GIDX(p, boot[p], ve)) == p);  /* planned */
         /* inv 2a: a certificate never contradicts another of the same epoch */
-        assert(certHolder[e] == NONE || certHolder[e] == p);
-        certHolder[e] = p;
-        z = propLeft[p];             /* firstSentAtMs + holderLeaseMs - now */
+        assert(certHolder[ve] == NONE || certHolder[ve] == vt);
+        /* (the ghost table keeps one certificate per epoch: two naming the
+         * same holder would need a voter to vote twice in the epoch too) */
+        assert(certHolder[ve] == NONE);
+        certHolder[ve] = vt;
+        certPlanned[ve] = vok;
+#ifdef BROKEN_ADOPT_GRANT_EPOCH
+        certVoters[ve] = propVotes[p];
+#endif
+        vz = propLeft[p];             /* firstSentAtMs + holderLeaseMs - now */
         propE[p] = 0; propVotes[p] = 0; propLeft[p] = 0;
-        adopt(p, e);
-        leaseLeft[p] = z;
-        becomeHolderIfLeased(p);
-        renewed[p] = 0               /* lastRenewSentMs = -Infinity; the certificate goes to all: see "a certificate arrives" */
+        if
+        :: vok ->
+           /* a planned move: the old holder drops its VIP first (adopt),
+            * then tells the new holder in person; the others learn it as
+            * any certificate ("a certificate arrives") */
+           adopt(p, ve);
+           mInP[vt] = ve
+        :: else ->
+           adopt(p, ve);
+           leaseLeft[p] = vz;
+           becomeHolderIfLeased(p);
+           renewed[p] = 0            /* lastRenewSentMs = -Infinity */
+        fi
      :: else -> skip
      fi
   :: else -> skip
   fi
 }
 
-/* castVote(s, fx, p): persist, then send. Persist is atomic with the step (no crash modelled). */
-inline castVote(n, p, e) {
-  assert(e > epoch[n]);
-  assert(e >= votedEpoch[n]);                         /* inv 2b: votes only grow */
+/* castVote(s, fx, p): persist, then send. Persist is atomic with the step
+ * (a crash comes between steps). v votes for proposer p's proposal (boot bt)
+ * of epoch e naming `to`. */
+inline castVote(v, p, bt, e, to) {
+  assert(e > epoch[v]);
+  assert(e >= votedEpoch[v]);                          /* inv 2b: votes only grow */
 #ifndef BROKEN_DOUBLE_VOTE
-  assert(e > votedEpoch[n] || votedHolder[n] == p);   /* one vote per epoch (quorum.ts asserts it too) */
+  /* one vote per epoch (quorum.ts asserts votedHolder matches; here the
+   * only second vote is the re-send of the same proposal's) */
+  assert(e > votedEpoch[v] || votedProp[v] == VP(p, bt));
 #endif
-  votedEpoch[n] = e;
-  votedHolder[n] = p;
-  votedProp[n] = p;
-  grantLeft[n] = LEASE;  /* max(grantUntil, now + lease): LEASE is the largest value it takes */
+  votedEpoch[v] = e;
+  votedProp[v] = VP(p, bt);
+  hiE[v] = MAX(hiE[v], e);
+  grantLeft[v] = LEASE;  /* max(grantUntil, now + lease): LEASE is the largest value it takes */
+  grantEpoch[v] = e;     /* the vote is a grant to the proposed holder */
   if
-  :: n == p -> onVote(p, n, e)       /* to self: the shell loops it back (here at once) */
-  :: else -> mVote[PIDX(n, p)] = e     /* replaces an older vote still in flight (see README) */
+  :: v == p -> onVote(p, v, MSG(e, bt))    /* to self: the shell loops it back (here at once) */
+  :: else -> mVote[PIDX(v, p)] = MSG(e, bt) /* replaces an older vote still in flight (see README) */
   fi
 }
 
-/* onPropose: voter v gets proposer p's proposal of epoch e. */
-inline onPropose(v, p, e) {
-  c = propFrom[p * E1 + e];
+/* onPropose: voter v gets proposer p's proposal m = MSG(epoch, boot). */
+inline onPropose(v, p, m) {
+  pe = ME(m); pb = MB(m);
+  pc = GFROM(GIDX(p, pb, pe));
+  pt = GTO(GIDX(p, pb, pe));
+  assert(pt != NONE);
   if
-  :: e <= epoch[v] -> skip              /* reject + certificate: see those actions */
-  :: e > epoch[v] && e == votedEpoch[v] ->
+  :: pe <= epoch[v] -> skip              /* reject + certificate: see those actions */
+  :: pe > epoch[v] && pe == votedEpoch[v] ->
      if
-     :: votedProp[v] == p -> castVote(v, p, e)       /* re-send the same vote */
+     :: votedProp[v] == VP(p, pb) -> castVote(v, p, pb, pe, pt)   /* re-send the same vote */
 #ifdef BROKEN_DOUBLE_VOTE
-     :: votedProp[v] != p && REASON_SUPPORTED(v, p, c) && MAY_VOTE_NOW(v, c) ->
-        castVote(v, p, e)                             /* BUG: a second vote in this epoch */
+     :: votedProp[v] != VP(p, pb) && REASON_SUPPORTED(v, pt, pc) && MAY_VOTE_NOW(v, p, pc) ->
+        castVote(v, p, pb, pe, pt)                               /* BUG: a second vote in this epoch */
 #endif
-     :: else -> skip                                /* reject */
+     :: else -> skip                                          /* reject */
      fi
-  :: e > epoch[v] && e < votedEpoch[v] -> skip   /* reject */
-  :: e > epoch[v] && e > votedEpoch[v] ->
+  :: pe > epoch[v] && pe < votedEpoch[v] -> skip   /* reject */
+  :: pe > epoch[v] && pe > votedEpoch[v] ->
      if
-     :: !REASON_SUPPORTED(v, p, c) -> skip
+     :: !REASON_SUPPORTED(v, pt, pc) -> skip
      :: else ->
         if
-        :: MAY_VOTE_NOW(v, c) -> castVote(v, p, e)
-        :: else ->                                    /* our grant still runs: vote when it expires */
+        :: MAY_VOTE_NOW(v, p, pc) -> castVote(v, p, pb, pe, pt)
+        :: else ->                                    /* a grant still runs, or the restart wait: vote later */
            if
-           :: pendE[v] == 0 || e > pendE[v] -> pendE[v] = e; pendP[v] = p
+           :: pendE[v] == 0 || pe > pendE[v] -> pendE[v] = pe; pendP[v] = VP(p, pb)
            :: else -> skip
            fi
         fi
      fi
   fi;
-  c = 0
+  pc = 0; pt = 0; pe = 0; pb = 0
 }
 
-/* onCertificate: host h gets the certificate of epoch e. */
-inline onCertificate(h, e) {
+/* onCertificate: host h gets the certificate of epoch e, in person (from
+ * the old holder of a planned move) or not. */
+inline onCertificate(h, e, inPerson) {
   if
   :: e > epoch[h] ->
      adopt(h, e);
-     if :: certHolder[e] == h -> renewed[h] = 0 :: else -> skip fi
+     if
+     :: certHolder[e] == h ->
+        if
+        :: certPlanned[e] && !inPerson -> takeLeft[h] = TWAIT   /* handoverWaitMs */
+        :: certPlanned[e] && inPerson -> takeLeft[h] = 0        /* the old holder dropped the VIP before it sent this */
+        :: else -> skip
+        fi;
+        renewed[h] = 0
+     :: else -> skip
+     fi
   :: else -> skip
   fi
 }
@@ -382,18 +587,27 @@ inline onGrant(h, v, s, e) {
   fi
 }
 
-/* onRenew: voter v gets holder h's renewal (slot s) of epoch e. */
-inline onRenew(v, h, s, e) {
+/* onRenew: voter v gets holder h's renewal (slot s) m = MSG(epoch, boot). */
+inline onRenew(v, h, s, m) {
   if
-  :: e < epoch[v] -> skip     /* show the deposed holder the newer certificate: "a certificate arrives" */
-  :: e > epoch[v] -> skip     /* cert-request: likewise */
-  :: e == epoch[v] && h == holder[v] && votedEpoch[v] <= e ->
+  :: ME(m) < epoch[v] -> skip     /* show the deposed holder the newer certificate: "a certificate arrives" */
+  :: ME(m) > epoch[v] -> skip     /* cert-request: likewise */
+  :: ME(m) == epoch[v] && h == holder[v] && votedEpoch[v] <= ME(m) ->
      seenLeft[v] = LEASE;
-     grantLeft[v] = LEASE;
-     pendE[v] = 0; pendP[v] = 0;
      if
-     :: v == h -> onGrant(h, v, s, e)     /* to self: looped back at once */
-     :: else -> mGrant[RIDX(v, h, s)] = e
+#ifndef BROKEN_RESTART_GRANT
+     :: noVoteLeft[v] > 0 -> skip                  /* the restart wait: no grant yet */
+#endif
+     :: grantEpoch[v] != ME(m) && grantLeft[v] > 0 -> skip   /* a grant to another epoch still runs */
+     :: else ->
+        grantLeft[v] = LEASE;
+        grantEpoch[v] = ME(m);
+        pendE[v] = 0; pendP[v] = 0;
+        if
+        :: MB(m) != boot[h] -> skip                 /* a renewal of h's previous process: the grant counts for nothing */
+        :: MB(m) == boot[h] && v == h -> onGrant(h, v, s, ME(m))   /* to self: looped back at once */
+        :: MB(m) == boot[h] && v != h -> mGrant[RIDX(v, h, s)] = ME(m)
+        fi
      fi
   :: else -> skip
   fi
@@ -402,7 +616,7 @@ inline onRenew(v, h, s, e) {
 inline sendProposal(n) {
   j = 0;
   do
-  :: j < N -> if :: j != n && !(propVotes[n] & BIT(j)) -> mProp[PIDX(n, j)] = propE[n] :: else -> skip fi; j++
+  :: j < N -> if :: j != n && !(propVotes[n] & BIT(j)) -> mProp[PIDX(n, j)] = MSG(propE[n], boot[n]) :: else -> skip fi; j++
   :: else -> break
   od
 }
@@ -417,7 +631,7 @@ inline tick() {
   do
   :: k < N ->
      dec(grantLeft[k]); dec(seenLeft[k]); dec(leaseLeft[k]); dec(propLeft[k]);
-     dec(renLeft[SIDX(k, 0)]);
+     dec(renLeft[SIDX(k, 0)]); dec(noVoteLeft[k]); dec(takeLeft[k]);
      renewed[k] = 0;
      if
      :: vipUp[k] && leaseLeft[k] == 0 ->
@@ -430,182 +644,251 @@ inline tick() {
   od
 }
 
+/* A new proposal by host n: epoch x, naming `to`, replacing `from`; sent
+ * to every other voter, and to itself (looped back at once). */
+inline propose(n, e, to, from) {
+  assert(gProp[GIDX(n, boot[n], e)] == GNONE);  /* one proposal per (proposer, process, epoch): the ghost content is sound */
+  lastProp[n] = e;
+  gProp[GIDX(n, boot[n], e)] = GP(from, to);
+  propE[n] = e; propVotes[n] = 0;
+  sendProposal(n);
+  onPropose(n, n, MSG(e, boot[n]))
+}
+
+/* ------------------------------------------------------------- actions */
+/* Every action is one guarded d_step, written out per host and per message
+ * slot by the macros below (no scanning loops: a step of the search is one
+ * action, and no scratch variable survives it). */
+
+/* holderTick: send a renewal to every host (the old one in flight is given up) */
+inline renew(n) {
+  j = 0;
+  do
+  :: j < N ->
+     /* the slot's old renewal is forgotten: its messages count as lost */
+     mRenew[RIDX(n, j, 0)] = 0; mGrant[RIDX(j, n, 0)] = 0;
+     if :: j != n -> mRenew[RIDX(n, j, 0)] = MSG(epoch[n], boot[n]) :: else -> skip fi;
+     j++
+  :: else -> break
+  od;
+  renUsed[SIDX(n, 0)] = 1; renGrants[SIDX(n, 0)] = 0; renLeft[SIDX(n, 0)] = HLEASE;
+  renewed[n] = 1;
+  onRenew(n, n, 0, MSG(epoch[n], boot[n]))   /* to self: looped back at once */
+}
+
+/* voterTick: a pending proposal is voted for once nothing stands in the
+ * way; re-checked against the voter's view first */
+inline voterTick(n) {
+  x = VPP(pendP[n]); pb = VPB(pendP[n]); pe = pendE[n];
+  pc = GFROM(GIDX(x, pb, pe)); pt = GTO(GIDX(x, pb, pe));
+  if
+  :: pendE[n] <= votedEpoch[n] || pendE[n] <= epoch[n] -> pendE[n] = 0; pendP[n] = 0
+  :: else ->
+     assert(pt != NONE);
+     if
+     :: !REASON_SUPPORTED(n, pt, pc) -> pendE[n] = 0; pendP[n] = 0
+     :: else ->
+        if
+        :: MAY_VOTE_NOW(n, x, pc) -> pendE[n] = 0; pendP[n] = 0; castVote(n, x, pb, pe, pt)
+        :: else -> skip
+        fi
+     fi
+  fi
+}
+
+/* A crash: every volatile thing goes (the VIP with the process: the shell
+ * removes a stale one before it starts again), grants it gave are
+ * forgotten, messages to it are lost from now on (gc), votes and grants
+ * on their way to it are for a process that is gone. */
+inline crash(n) {
+  crashes++;
+  down[n] = 1; boot[n] = 1;
+  vipUp[n] = 0; role[n] = FOLLOWER; leaseLeft[n] = 0; takeLeft[n] = 0; renewed[n] = 0;
+  grantLeft[n] = 0; grantEpoch[n] = 0; seenLeft[n] = 0; noVoteLeft[n] = 0;
+  pendE[n] = 0; pendP[n] = 0; votedProp[n] = NONE;
+  propE[n] = 0; propVotes[n] = 0; propLeft[n] = 0; lastProp[n] = 0;
+  clearRenewals(n);
+  j = 0;
+  do
+  :: j < N -> mVote[PIDX(j, n)] = 0; mGrant[RIDX(j, n, 0)] = 0; j++
+  :: else -> break
+  od
+}
+
+/* Host n's own tick (holderTick, voterTick, proposerTick) and the
+ * handover request, each action whenever its guard holds. The rank and
+ * back-off waits of proposerTick are left out (they only order the
+ * candidates, which may all propose in the model), as is the holder's
+ * stand-aside (it only withholds renewals). */
+#define HOST(n) \
+  :: d_step { !down[n] && holder[n] == n && role[n] != FOLLOWER && !renewed[n] && NOT_LOST_HOLDER(n) && \
+              !((role[n] == ACQUIRING || role[n] == SAFEMODE) && votedEpoch[n] > epoch[n]) -> \
+       renew(n); TR("%c renews\n", 65 + n); check(); clearScratch() } \
+  :: d_step { !down[n] && pendE[n] != 0 -> \
+       voterTick(n); TR("%c: voterTick\n", 65 + n); check(); clearScratch() } \
+  :: d_step { !down[n] && propE[n] != 0 -> \
+       sendProposal(n); TR("%c re-sends its proposal\n", 65 + n); check(); clearScratch() } \
+  :: d_step { !down[n] && propE[n] != 0 && REJECTED(n) && GFROM(GIDX(n, boot[n], propE[n])) != n -> \
+       propE[n] = 0; propVotes[n] = 0; propLeft[n] = 0; TR("%c backs off\n", 65 + n); check(); clearScratch() } \
+  REPROPOSE(n, 2) REPROPOSE(n, 3) \
+  :: d_step { !down[n] && propE[n] != 0 && GFROM(GIDX(n, boot[n], propE[n])) == n -> \
+       propE[n] = 0; propVotes[n] = 0; propLeft[n] = 0; \
+       if :: role[n] == HANDING -> role[n] = (vipUp[n] -> HOLDING : SAFEMODE) :: else -> skip fi; \
+       TR("%c gives up its planned move\n", 65 + n); check(); clearScratch() } \
+  NEWPROP(n, 1) NEWPROP(n, 2) NEWPROP(n, 3) \
+  HANDOVER(n, ((n) + 1) % N, 1) HANDOVER(n, ((n) + 1) % N, 2) HANDOVER(n, ((n) + 1) % N, 3) \
+  HANDOVER(n, ((n) + 2) % N, 1) HANDOVER(n, ((n) + 2) % N, 2) HANDOVER(n, ((n) + 2) % N, 3) \
+  CRASH(n) RESTART(n)
+
+/* proposerTick: a reject at or above a planned proposal arrived: the same
+ * move at rejectedEpochMax + 1, anything from above it up to REJ_MAX + 1
+ * (within the planned-move timeout; after it, the move is given up: the
+ * action above) */
+#define REPROPOSE(n, e) \
+  :: d_step { (e) <= EMAX && !down[n] && propE[n] != 0 && propE[n] < (e) && REJECTED(n) && (e) <= REJ_MAX(n) + 1 && \
+              GFROM(GIDX(n, boot[n], propE[n])) == n && !PROPOSED_FROM(n, e) -> \
+       t = GTO(GIDX(n, boot[n], propE[n])); \
+       propE[n] = 0; propVotes[n] = 0; \
+       propose(n, e, t, n); \
+       TR("%c, rejected, proposes its move to %c again at epoch %d\n", 65 + n, 65 + t, e); check(); clearScratch() }
+
+/* proposerTick: the holder is lost (or there is none): propose itself for
+ * max(epoch, votedEpoch, rejectedEpochMax) + 1, where rejectedEpochMax is
+ * whatever rejects have arrived: 0 up to REJ_MAX */
+#define NEWPROP(n, e) \
+  :: d_step { (e) <= EMAX && !down[n] && propE[n] == 0 && holder[n] != n && HOLDER_LOST(n) && NOT_LOST(n) && \
+              (e) > MAX(epoch[n], votedEpoch[n]) && (e) <= MAX(epoch[n], REJ_MAX(n)) + 1 && !PROPOSED_FROM(n, e) -> \
+       propLeft[n] = HLEASE; \
+       propose(n, e, n, holder[n]); \
+       TR("%c proposes itself at epoch %d (from %d)\n", 65 + n, e, holder[n]); check(); clearScratch() }
+
+/* handover-requested (the operator, or the forecast): the holder, holding,
+ * asks to move to candidate `to` at the next epoch */
+#ifndef NO_HANDOVER
+#define HANDOVER(n, to, e) \
+  :: d_step { (e) <= EMAX && !down[n] && holder[n] == n && role[n] == HOLDING && propE[n] == 0 && NOT_LOST(n) && \
+              (e) > MAX(epoch[n], votedEpoch[n]) && (e) <= MAX(epoch[n], REJ_MAX(n)) + 1 && !PROPOSED_FROM(n, e) -> \
+       role[n] = HANDING; \
+       propLeft[n] = 0; \
+       propose(n, e, to, n); \
+       TR("%c proposes to hand over to %c at epoch %d\n", 65 + n, 65 + (to), e); check(); clearScratch() }
+#else
+#define HANDOVER(n, to, e)
+#endif
+
+/* A host crashes (at most CRASHMAX times in all); its record stays, or
+ * with VOTE_FILE_LOSS it may be lost with its disk: initialQuorum(config,
+ * null, now). A crashed host restarts whenever: initialQuorum from its
+ * record, and the restart wait (no vote, no grant) before it promises
+ * anything again. */
+#if CRASHMAX > 0
+#ifdef VOTE_FILE_LOSS
+#define CRASH_LOSING_FILE(n) \
+  :: d_step { crashes < CRASHMAX && !down[n] -> \
+       crash(n); \
+       epoch[n] = 0; holder[n] = NONE; votedEpoch[n] = 0; lostFile[n] = 1; \
+       TR("%c crashes and loses its vote file\n", 65 + n); check(); clearScratch() }
+#else
+#define CRASH_LOSING_FILE(n)
+#endif
+#define CRASH(n) \
+  :: d_step { crashes < CRASHMAX && !down[n] -> \
+       crash(n); TR("%c crashes\n", 65 + n); check(); clearScratch() } \
+  CRASH_LOSING_FILE(n)
+#define RESTART(n) \
+  :: d_step { down[n] -> \
+       down[n] = 0; \
+       role[n] = (holder[n] == n -> ACQUIRING : FOLLOWER); \
+       noVoteLeft[n] = RWAIT; \
+       TR("%c restarts\n", 65 + n); check(); clearScratch() }
+#else
+#define CRASH(n)
+#define RESTART(n)
+#endif
+
+/* A propose p -> v in slot PIDX(p, v) is delivered (onReceived "propose"
+ * -> onPropose), or lost. */
+#define PROPOSE_AT(s) \
+  :: d_step { mProp[s] != 0 -> \
+       z = mProp[s]; mProp[s] = 0; onPropose((s) % N, (s) / N, z); \
+       TR("%c gets %c's propose of epoch %d (boot %d)\n", 65 + (s) % N, 65 + (s) / N, ME(z), MB(z)); check(); clearScratch() } \
+  :: d_step { mProp[s] != 0 -> \
+       TR("propose %c->%c lost\n", 65 + (s) / N, 65 + (s) % N); mProp[s] = 0; clearScratch() }
+
+/* a vote v -> p in slot PIDX(v, p) is delivered or lost */
+#define VOTE_AT(s) \
+  :: d_step { mVote[s] != 0 -> \
+       z = mVote[s]; mVote[s] = 0; \
+       TR("%c gets %c's vote for epoch %d\n", 65 + (s) % N, 65 + (s) / N, ME(z)); \
+       onVote((s) % N, (s) / N, z); check(); clearScratch() } \
+  :: d_step { mVote[s] != 0 -> \
+       TR("vote %c->%c lost\n", 65 + (s) / N, 65 + (s) % N); mVote[s] = 0; clearScratch() }
+
+/* a renew h -> v in slot RIDX(h, v, 0) is delivered or lost */
+#define RENEW_AT(s) \
+  :: d_step { mRenew[s] != 0 -> \
+       z = mRenew[s]; mRenew[s] = 0; onRenew((s) % N, (s) / N, 0, z); \
+       TR("%c gets %c's renew of epoch %d\n", 65 + (s) % N, 65 + (s) / N, ME(z)); check(); clearScratch() } \
+  :: d_step { mRenew[s] != 0 -> \
+       TR("renew %c->%c lost\n", 65 + (s) / N, 65 + (s) % N); mRenew[s] = 0; clearScratch() }
+
+/* a grant v -> h in slot RIDX(v, h, 0) is delivered or lost */
+#define GRANT_AT(s) \
+  :: d_step { mGrant[s] != 0 -> \
+       z = mGrant[s]; mGrant[s] = 0; onGrant((s) % N, (s) / N, 0, z); \
+       TR("%c gets %c's grant of epoch %d\n", 65 + (s) % N, 65 + (s) / N, z); check(); clearScratch() } \
+  :: d_step { mGrant[s] != 0 -> \
+       TR("grant %c->%c lost\n", 65 + (s) / N, 65 + (s) % N); mGrant[s] = 0; clearScratch() }
+
+/* the in-person certificate of a planned move to host n is delivered or lost */
+#define INPERSON_AT(n) \
+  :: d_step { mInP[n] != 0 -> \
+       z = mInP[n]; mInP[n] = 0; onCertificate(n, z, 1); \
+       TR("%c gets the certificate of epoch %d in person\n", 65 + n, z); check(); clearScratch() } \
+  :: d_step { mInP[n] != 0 -> \
+       TR("in-person certificate to %c lost\n", 65 + n); mInP[n] = 0; clearScratch() }
+
+/* A certificate arrives at host n, not in person (sent on forming, as the
+ * basis of a propose, in answer to a stale renew or propose, or to a
+ * cert-request). Over-approximated: any certificate formed so far, at any
+ * time after. */
+#define CERT_AT(n, e) \
+  :: d_step { (e) <= EMAX && !down[n] && certHolder[e] != NONE && (e) > epoch[n] -> \
+       onCertificate(n, e, 0); \
+       TR("%c learns the certificate of epoch %d\n", 65 + n, e); check(); clearScratch() }
+
 init {
   d_step {
-    i = 0;
+    k = 0;
     do
-    :: i < N -> holder[i] = NONE; votedHolder[i] = NONE; votedProp[i] = NONE; i++
+    :: k < N -> holder[k] = NONE; votedProp[k] = NONE; k++
     :: else -> break
     od;
-    i = 0;
+    k = 0;
     do
-    :: i < E1 -> certHolder[i] = NONE; i++
+    :: k < E1 -> certHolder[k] = NONE; k++
     :: else -> break
     od;
-    i = 0;
+    k = 0;
     do
-    :: i < N * E1 -> propFrom[i] = NONE; i++
+    :: k < N * 2 * E1 -> gProp[k] = GNONE; k++
     :: else -> break
     od;
     clearScratch()
   };
   do
   /* time passes */
-  :: d_step { tick(); check(); clearScratch() }
-
-  /* a propose is delivered (onReceived "propose" -> onPropose), or lost */
-  :: atomic {
-       i = 0;
-       do
-       :: i < N * N && mProp[i] != 0 -> break
-       :: i < N * N -> i++
-       :: else -> break
-       od;
-       if
-       :: i < N * N ->
-          if
-          :: d_step { x = i / N; y = i % N; z = mProp[i]; mProp[i] = 0; onPropose(y, x, z); check(); clearScratch() }
-          :: d_step { mProp[i] = 0; clearScratch() }
-          fi
-       :: else -> clearScratch()
-       fi
-     }
-
-  /* a vote is delivered or lost */
-  :: atomic {
-       i = 0;
-       do
-       :: i < N * N && mVote[i] != 0 -> break
-       :: i < N * N -> i++
-       :: else -> break
-       od;
-       if
-       :: i < N * N ->
-          if
-          :: d_step { y = i / N; x = i % N; k = mVote[i]; mVote[i] = 0; onVote(x, y, k); check(); clearScratch() }
-          :: d_step { mVote[i] = 0; clearScratch() }
-          fi
-       :: else -> clearScratch()
-       fi
-     }
-
-  /* A certificate arrives at host i (sent on forming, as the basis of a
-   * propose, in answer to a stale renew or propose, or to a cert-request).
-   * Over-approximated: any certificate formed so far, at any time after. */
-  :: atomic {
-       select(i : 0 .. N - 1);
-       select(x : 1 .. EMAX);
-       if
-       :: d_step { certHolder[x] != NONE && x > epoch[i] -> onCertificate(i, x); check(); clearScratch() }
-       :: else -> clearScratch()
-       fi
-     }
-
-  /* a renew is delivered or dropped */
-  :: atomic {
-       i = 0;
-       do
-       :: i < N * N * RMAX && mRenew[i] != 0 -> break
-       :: i < N * N * RMAX -> i++
-       :: else -> break
-       od;
-       if
-       :: i < N * N * RMAX ->
-          if
-          :: d_step {
-               x = i / (N * RMAX); y = (i / RMAX) % N; z = mRenew[i]; mRenew[i] = 0;
-               onRenew(y, x, i % RMAX, z); check(); clearScratch() }
-          :: d_step { mRenew[i] = 0; clearScratch() }
-          fi
-       :: else -> clearScratch()
-       fi
-     }
-
-  /* a grant is delivered or dropped */
-  :: atomic {
-       i = 0;
-       do
-       :: i < N * N * RMAX && mGrant[i] != 0 -> break
-       :: i < N * N * RMAX -> i++
-       :: else -> break
-       od;
-       if
-       :: i < N * N * RMAX ->
-          if
-          :: d_step {
-               y = i / (N * RMAX); x = (i / RMAX) % N; z = mGrant[i]; mGrant[i] = 0;
-               onGrant(x, y, i % RMAX, z); check(); clearScratch() }
-          :: d_step { mGrant[i] = 0; clearScratch() }
-          fi
-       :: else -> clearScratch()
-       fi
-     }
-
-  /* a host's own tick: holderTick, voterTick, proposerTick. Any host, any
-   * time; the rank and back-off waits of proposerTick are left out (they
-   * only order the candidates, which may all propose in the model). */
-  :: atomic {
-       select(i : 0 .. N - 1);
-       if
-       /* holderTick: send a renewal to every host (the oldest in flight is given up) */
-       :: d_step {
-            holder[i] == i && role[i] != FOLLOWER && !renewed[i] &&
-            !((role[i] == ACQUIRING || role[i] == SAFEMODE) && votedEpoch[i] > epoch[i]) ->
-            x = renNext[i];
-            renNext[i] = (x + 1) % RMAX;
-            j = 0;
-            do
-            :: j < N ->
-               /* the slot's old renewal is forgotten: its messages count as lost */
-               mRenew[RIDX(i, j, x)] = 0; mGrant[RIDX(j, i, x)] = 0;
-               if :: j != i -> mRenew[RIDX(i, j, x)] = epoch[i] :: else -> skip fi;
-               j++
-            :: else -> break
-            od;
-            renUsed[SIDX(i, x)] = 1; renGrants[SIDX(i, x)] = 0; renLeft[SIDX(i, x)] = HLEASE;
-            renewed[i] = 1;
-            onRenew(i, i, x, epoch[i]);          /* to self: looped back at once */
-            check(); clearScratch() }
-       /* voterTick: a pending proposal is voted for once the grant has run out */
-       :: d_step {
-            pendE[i] != 0 ->
-            if
-            :: pendE[i] <= votedEpoch[i] || pendE[i] <= epoch[i] -> pendE[i] = 0; pendP[i] = 0
-            :: else ->
-               x = pendP[i]; y = pendE[i];
-               if
-               :: MAY_VOTE_NOW(i, propFrom[x * E1 + y]) -> pendE[i] = 0; pendP[i] = 0; castVote(i, x, y)
-               :: else -> skip
-               fi
-            fi;
-            check(); clearScratch() }
-       /* proposerTick: re-send the proposal, or give it up after a reject above it */
-       :: d_step {
-            propE[i] != 0 ->
-            if
-            :: TOP >= propE[i] -> propE[i] = 0; propVotes[i] = 0; propLeft[i] = 0   /* a reject at or above it arrived: back off */
-            :: else -> sendProposal(i)
-            fi;
-            check(); clearScratch() }
-       /* proposerTick: the holder is lost (or there is none): propose itself
-        * for max(epoch, votedEpoch, rejectedEpochMax) + 1, where
-        * rejectedEpochMax is whatever rejects have arrived: 0 up to TOP */
-       :: propE[i] == 0 && holder[i] != i && HOLDER_LOST(i) && MAX(epoch[i], votedEpoch[i]) < EMAX ->
-          select(x : 1 .. EMAX);
-          if
-          :: d_step {
-               x > MAX(epoch[i], votedEpoch[i]) && x <= TOP + 1 && !PROPOSED_FROM(i, x) ->
-               assert(propFrom[i * E1 + x] == NONE); /* one proposal per (proposer, epoch): the ghost `from` is sound */
-               lastProp[i] = x;
-               propFrom[i * E1 + x] = holder[i];
-               propE[i] = x; propVotes[i] = 0; propLeft[i] = HLEASE;
-               sendProposal(i);
-               onPropose(i, i, x);                  /* to self: looped back at once */
-               check(); clearScratch() }
-          :: else -> clearScratch()
-          fi
-       :: d_step { clearScratch() }              /* nothing to do now */
-       fi
-     }
+  :: d_step { tick(); TR("tick\n"); check(); clearScratch() }
+  /* messages (slots p*N + v with p == v are never used: messages to self are looped back) */
+  PROPOSE_AT(1) PROPOSE_AT(2) PROPOSE_AT(3) PROPOSE_AT(5) PROPOSE_AT(6) PROPOSE_AT(7)
+  VOTE_AT(1) VOTE_AT(2) VOTE_AT(3) VOTE_AT(5) VOTE_AT(6) VOTE_AT(7)
+  RENEW_AT(1) RENEW_AT(2) RENEW_AT(3) RENEW_AT(5) RENEW_AT(6) RENEW_AT(7)
+  GRANT_AT(1) GRANT_AT(2) GRANT_AT(3) GRANT_AT(5) GRANT_AT(6) GRANT_AT(7)
+  INPERSON_AT(0) INPERSON_AT(1) INPERSON_AT(2)
+  CERT_AT(0, 1) CERT_AT(0, 2) CERT_AT(0, 3)
+  CERT_AT(1, 1) CERT_AT(1, 2) CERT_AT(1, 3)
+  CERT_AT(2, 1) CERT_AT(2, 2) CERT_AT(2, 3)
+  /* the hosts */
+  HOST(0) HOST(1) HOST(2)
   od
 }
