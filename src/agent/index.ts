@@ -17,11 +17,9 @@ import { rng } from "../shared/rng.ts";
 import { randomInt } from "node:crypto";
 import type { Config } from "../shared/config.ts";
 import { readKeyFile, sign, verify } from "../shared/identity.ts";
-import * as membership from "../decide/membership.ts";
-import * as quorum from "../decide/quorum.ts";
 import * as host from "../decide/host.ts";
 import type { HostEffect, HostEvent } from "../decide/host.ts";
-import type { Certificate, QuorumMsg } from "../decide/quorum.ts";
+import type { Certificate, Persisted, QuorumMsg, QuorumState } from "../decide/quorum.ts";
 import { openMesh, parseHostPort, type Mesh } from "../mesh/swarm.ts";
 import { voteSigningBytes, type BeaconForecast, type WireMsg } from "../mesh/codec.ts";
 import { startBackgroundSampler } from "../probe/index.ts";
@@ -124,7 +122,7 @@ export async function startAgent(config: Config): Promise<Agent> {
   let core = host.initialHost(hostConfig, Object.fromEntries(config.services.map((svc) => [svc.name, loadPersisted(stateDir, svc.name, log)])), monoNow());
   const services: ServiceRt[] = config.services.map((svc) => ({ name: svc.name, cfg: svc, vipBusy: false, lastChange: null, alarm: null }));
   const byName = new Map(services.map((s) => [s.name, s]));
-  const quorumOf = (name: string): quorum.QuorumState => core.services[name]!;
+  const quorumOf = (name: string): QuorumState => core.services[name]!;
 
   // ------------------------------------------------------------ forecasts
   const forecasting = await startForecasting(config.forecast, log);
@@ -257,7 +255,7 @@ export async function startAgent(config: Config): Promise<Agent> {
 
   // ------------------------------------------------------------ effects
   /** The vote record, synchronously: it must be on disk before the vote it guards is sent. */
-  const persistRecord = (service: string, record: quorum.Persisted) => {
+  const persistRecord = (service: string, record: Persisted) => {
     const file = join(stateDir, `quorum-${service}.json`);
     const tmp = `${file}.tmp`;
     writeFileSync(tmp, JSON.stringify(record));
@@ -510,7 +508,7 @@ export async function startAgent(config: Config): Promise<Agent> {
   // ------------------------------------------------------------ api
   function status(): StatusDoc {
     const now = monoNow();
-    const view = membership.members(core.members);
+    const view = host.memberView(core);
     const labelsOf = new Map(config.hosts.map((h) => [h.id, h.labels ?? {}]));
     const svcDocs = services.map((s) => {
       const st = quorumOf(s.name);
@@ -523,7 +521,7 @@ export async function startAgent(config: Config): Promise<Agent> {
         epoch: st.epoch,
         holder: st.holder,
         holdsVipHere: st.vipUp,
-        leaseRemainingMs: quorum.leaseRemainingMs(st, now) === null ? null : Math.round(quorum.leaseRemainingMs(st, now)!),
+        leaseRemainingMs: ((ms) => (ms === null ? null : Math.round(ms)))(host.leaseRemainingMs(core, s.name, now)),
         state: st.role,
         lastChange: s.lastChange,
         alarm: s.alarm,
@@ -612,7 +610,7 @@ function median(xs: number[]): number | null {
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-function loadPersisted(dir: string, service: string, log: Logger): quorum.Persisted | null {
+function loadPersisted(dir: string, service: string, log: Logger): Persisted | null {
   const file = join(dir, `quorum-${service}.json`);
   let text: string;
   try {
@@ -622,7 +620,7 @@ function loadPersisted(dir: string, service: string, log: Logger): quorum.Persis
     throw new UmbraError("config_unreadable", `cannot read ${file}: ${(err as Error).message}`, { file }, err);
   }
   try {
-    const p = JSON.parse(text) as quorum.Persisted;
+    const p = JSON.parse(text) as Persisted;
     log("info", "agent", "state-loaded", { service, epoch: p.epoch, holder: p.holder, votedEpoch: p.votedEpoch });
     return p;
   } catch (err) {

@@ -14,7 +14,7 @@ import { assert, assertNever } from "../shared/assert.ts";
 import type { HostId } from "../shared/ids.ts";
 import { rng } from "../shared/rng.ts";
 import * as membership from "./membership.ts";
-import type { MemberStatus, MembershipState, SwimMsg } from "./membership.ts";
+import type { MemberStatus, MemberUpdate, MembershipState, SwimMsg } from "./membership.ts";
 import * as proactive from "./proactive.ts";
 import type { ProactiveState } from "./proactive.ts";
 import * as quorum from "./quorum.ts";
@@ -206,6 +206,18 @@ export function leaseValid(s: HostState, service: string, nowMs: number): boolea
   const q = s.services[service];
   assert(q !== undefined, "a known service");
   return quorum.leaseValid(q, nowMs);
+}
+
+/** Milliseconds left of this host's lease for a service, or null when it holds none. */
+export function leaseRemainingMs(s: HostState, service: string, nowMs: number): number | null {
+  const q = s.services[service];
+  assert(q !== undefined, "a known service");
+  return quorum.leaseRemainingMs(q, nowMs);
+}
+
+/** The membership view, self first, for status. */
+export function memberView(s: HostState): MemberUpdate[] {
+  return membership.members(s.members);
 }
 
 /** The hosts this host's membership view does not hold dead: they rank as candidates. */
