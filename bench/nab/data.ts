@@ -14,8 +14,8 @@ import { assert } from "../../src/shared/assert.ts";
 import { UmbraError } from "../../src/shared/errors.ts";
 import type { CostMatrix, DetectorFile, NabWindow } from "./scorer.ts";
 
-/** Where the published NAB v1.1 folder lives on this machine (override with NAB_DIR or --nab-dir). */
-export const NAB_DIR_DEFAULT = "/work/shared/data/nab";
+/** Where the published NAB v1.1 folder is by default: ../shared/data/nab beside the project (override with NAB_DIR or --nab-dir). */
+export const NAB_DIR_DEFAULT = join(import.meta.dirname, "..", "..", "..", "shared", "data", "nab");
 
 /** A series' name in NAB's labels: "<category>/<file>.csv". */
 export type SeriesName = string;

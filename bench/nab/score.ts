@@ -6,7 +6,7 @@
 //
 // Thresholds come from config/thresholds.json unless --optimise, which runs
 // NAB's optimizer (the best corpus-wide threshold per profile) and prints
-// both. The NAB folder defaults to $NAB_DIR, then /work/shared/data/nab.
+// both. The NAB folder defaults to $NAB_DIR, then ../shared/data/nab beside the project.
 import { parseArgs } from "node:util";
 import { isUmbraError, UmbraError } from "../../src/shared/errors.ts";
 import {
