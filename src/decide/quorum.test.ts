@@ -23,6 +23,9 @@ function sends(fx: QuorumEffect[], type: QuorumMsg["type"]): Array<Extract<Quoru
 const propose = (epoch: number, holder: HostId, over: Partial<Extract<QuorumMsg, { type: "propose" }>> = {}) =>
   ({ type: "propose", service: "web", epoch, holder, from: null, reason: "initial", proposer: holder, basis: null, boot: 1, ...over }) as const;
 
+const cert1 = { service: "web", epoch: 1, holder: h1, from: null, reason: "initial" as const, votes: [{ voter: h1, sig: "" }, { voter: h2, sig: "" }] };
+const renew = (epoch: number, holder: HostId, seq: number, boot = 1) => ({ type: "renew", service: "web", epoch, holder, seq, boot }) as const;
+
 /** A voter past its reboot wait, with no holder yet. */
 function freshVoter(self: HostId): QuorumState {
   return q.initialQuorum(cfg(self), null, 0);
@@ -120,13 +123,65 @@ describe("voter", () => {
     expect(sends(late.effects, "vote").map((f) => f.to)).toEqual([h2]);
   });
 
-  test("after voting for epoch 2 it refuses to renew the lease of epoch 1", () => {
+  test("after voting for epoch 2 it refuses the lease of epoch 1 while that vote's grant runs, and grants it again after (sim seeds 849, 938)", () => {
     let s = freshVoter(h3);
-    s = q.step(s, { type: "received", from: h1, msg: { type: "certificate", inPerson: false, cert: { service: "web", epoch: 1, holder: h1, from: null, reason: "initial", votes: [{ voter: h1, sig: "" }, { voter: h2, sig: "" }] } } }, 400).state;
+    s = q.step(s, { type: "received", from: h1, msg: { type: "certificate", inPerson: false, cert: cert1 } }, 400).state;
     s = q.step(s, { type: "received", from: h2, msg: propose(2, h2, { reason: "holder-lost", from: h1, proposer: h2 }) }, 1000).state;
     expect(s.votedEpoch).toBe(2);
-    const out = q.step(s, { type: "received", from: h1, msg: { type: "renew", service: "web", epoch: 1, holder: h1, seq: 7, boot: 1 } }, 1001);
+    const out = q.step(s, { type: "received", from: h1, msg: renew(1, h1, 7) }, 1001);
     expect(sends(out.effects, "grant")).toHaveLength(0);
+    // No certificate of epoch 2 came: refusing h1 for ever would split the voters between it and a dead proposal.
+    const later = q.step(out.state, { type: "received", from: h1, msg: renew(1, h1, 8) }, 1000 + timing.leaseMs);
+    expect(sends(later.effects, "grant").map((f) => f.to)).toEqual([h1]);
+    expect(later.state.votedEpoch).toBe(2); // its vote stands: one vote per epoch
+  });
+
+  test("its running grant goes to one holder: a vote for h2 in epoch 2 holds back a grant to h1 certified in epoch 2 (two certificates of one epoch exist only after a lost vote file)", () => {
+    let s = freshVoter(h3);
+    s = q.step(s, { type: "received", from: h2, msg: propose(2, h2) }, 1000).state;
+    const rival = { service: "web", epoch: 2, holder: h1, from: null, reason: "initial" as const, votes: [{ voter: h1, sig: "" }, { voter: h3, sig: "" }] };
+    s = q.step(s, { type: "received", from: h1, msg: { type: "certificate", inPerson: false, cert: rival } }, 1001).state;
+    expect(s.holder).toBe(h1);
+    expect(sends(q.step(s, { type: "received", from: h1, msg: renew(2, h1, 1) }, 1002).effects, "grant")).toHaveLength(0);
+    expect(sends(q.step(s, { type: "received", from: h1, msg: renew(2, h1, 2) }, 1000 + timing.leaseMs).effects, "grant")).toHaveLength(1);
+  });
+
+  test("signs a holder's handover while granting it only if the proposal comes from the process it grants (spin's BROKEN_PLANNED_BOOT)", () => {
+    let s = freshVoter(h3);
+    s = q.step(s, { type: "received", from: h1, msg: { type: "certificate", inPerson: false, cert: cert1 } }, 400).state;
+    // h1 restarted (boot 2) and this voter grants the new process...
+    s = q.step(s, { type: "received", from: h1, msg: renew(1, h1, 1, 2) }, 1000).state;
+    // ...when a handover of h1's previous process, still in flight, arrives: it waits for the grant to run out
+    const stale = propose(2, h2, { reason: "handover", from: h1, proposer: h1, basis: cert1, boot: 1 });
+    expect(sends(q.step(s, { type: "received", from: h1, msg: stale }, 1001).effects, "vote")).toHaveLength(0);
+    const current = propose(2, h2, { reason: "handover", from: h1, proposer: h1, basis: cert1, boot: 2 });
+    expect(sends(q.step(s, { type: "received", from: h1, msg: current }, 1001).effects, "vote").map((f) => f.to)).toEqual([h1]);
+  });
+});
+
+describe("holder", () => {
+  test("a holder whose VIP could not be added gives its epoch up and, last of the candidates, proposes itself again in a new epoch (sim seed 849)", () => {
+    // h1 holds epoch 1 alone with h2 (h3 is gone); its add fails.
+    let s = q.initialQuorum(cfg(h1), { epoch: 1, holder: h1, cert: cert1, votedEpoch: 1, votedHolder: h1 }, 0);
+    const t0 = q.restartWaitMs(s.config);
+    let out = q.step(s, { type: "tick", rand: 0 }, t0);
+    const seq = sends(out.effects, "renew")[0]!.msg;
+    s = q.step(out.state, { type: "received", from: h1, msg: seq }, t0).state; // its own renewal, looped back: the self-grant
+    for (const v of [h1, h2]) s = q.step(s, { type: "received", from: v, msg: { type: "grant", service: "web", epoch: 1, seq: (seq as { seq: number }).seq, voter: v, boot: 1 } }, t0 + 1).state;
+    expect(s.vipOp?.op).toBe("add");
+    s = q.step(s, { type: "vip-changed", op: "add", epoch: 1, ok: false, error: "no such device" }, t0 + 2).state;
+    expect(s.gaveUpEpoch).toBe(1);
+    s = q.step(s, { type: "membership", alive: [h1, h2] }, t0 + 3).state;
+    // No renewals in epoch 1 any more; once its own grants ran out and h2 (ranked first) had its turn, it proposes itself.
+    let proposals: QuorumMsg[] = [];
+    for (let t = t0 + 10; t < t0 + 10 * timing.leaseMs && proposals.length === 0; t += 10) {
+      out = q.step(s, { type: "tick", rand: 0 }, t);
+      s = out.state;
+      expect(sends(out.effects, "renew")).toHaveLength(0);
+      proposals = sends(out.effects, "propose").map((f) => f.msg);
+      if (proposals.length > 0) expect(t - t0).toBeGreaterThanOrEqual(timing.leaseMs + timing.proposalTimeoutMs);
+    }
+    expect(proposals[0]).toMatchObject({ type: "propose", epoch: 2, holder: h1, from: h1, reason: "holder-lost" });
   });
 });
 

@@ -144,9 +144,19 @@ export type QuorumState = {
   votedHolder: HostId | null;
   /** The proposal it voted for, to re-send an identical vote. */
   votedProposal: Extract<QuorumMsg, { type: "propose" }> | null;
-  /** As voter: this host promised the holder of grantEpoch not to vote for a newer epoch before grantUntilMs. */
+  /**
+   * As voter: this host promised grantHolder, holder of grantEpoch, not to
+   * vote for a newer epoch before grantUntilMs, nor to grant anyone else.
+   * The running grant goes to one (epoch, holder) at a time: any two leases
+   * need two majorities of running grants, which share a voter. That holds
+   * even where two certificates of one epoch exist (a voter that lost its
+   * vote record may sign twice in an epoch; model/README.md).
+   */
   grantUntilMs: number;
   grantEpoch: number;
+  grantHolder: HostId | null;
+  /** The process (boot) of grantHolder the running grant is for; null when unknown (a vote for a planned move names a holder that is not the proposer). */
+  grantBoot: number | null;
   /** The holder renewed (to us, voter or not) recently enough to count as alive until then. */
   holderSeenUntilMs: number;
   /** After a restart the promises made before it are forgotten: no vote before this. */
@@ -277,6 +287,8 @@ export function initialQuorum(config: QuorumConfig, persisted: Persisted | null,
     votedProposal: null,
     grantUntilMs: 0,
     grantEpoch: 0,
+    grantHolder: null,
+    grantBoot: null,
     holderSeenUntilMs: 0,
     // Grants made before a restart are not persisted (they change every
     // renewal), and the vote record may be gone with its disk: waiting one
@@ -445,10 +457,13 @@ function holderTick(s: QuorumState, fx: QuorumEffect[], rand: number): void {
   const c = s.config;
   if (s.holder !== c.self || s.role === Role.follower) return;
   // A holder without a lease that has itself voted for a newer epoch stands
-  // aside: it cannot grant itself any more, and renewing would keep a loyal
-  // minority of voters from ever joining its replacement (found by sim seed
-  // 5618: two sides short of a majority each, forever).
-  if ((s.role === Role.acquiring || s.role === Role.safeMode) && s.votedEpoch > s.epoch) return;
+  // aside while that vote's grant runs: it cannot grant itself, and renewing
+  // would keep a loyal minority of voters from joining its replacement (sim
+  // seed 5618). After that it renews again: the replacement may be dead, and
+  // its renewals are what teach a lagging voter the newer certificate (sim
+  // seed 938, 2 nodes: both hosts holders of different epochs in their own
+  // eyes, each having voted for the other, silent for ever).
+  if ((s.role === Role.acquiring || s.role === Role.safeMode) && s.votedEpoch > s.epoch && s.grantEpoch === s.votedEpoch && s.nowMs < s.grantUntilMs) return;
   // Its VIP could not be added in this epoch: renewing would keep a lease for
   // a VIP that answers nowhere. Silence lets a shadow take over.
   if (s.gaveUpEpoch === s.epoch) return;
@@ -517,6 +532,10 @@ function proposerTick(s: QuorumState, fx: QuorumEffect[], rand: number): void {
       s.proposal = null;
       if (s.role === Role.handingOver) s.role = s.vipUp ? Role.holding : Role.safeMode;
       fx.push({ type: "move-abandoned", epoch: s.epoch });
+    } else if (!planned && s.proposal.from !== null && s.proposal.from === s.holder && s.nowMs < s.holderSeenUntilMs) {
+      // The holder it meant to replace renews again, and this host grants it
+      // (its vote's grant ran out with no certificate): the move is off.
+      s.proposal = null;
     } else if (s.nowMs - s.proposal.lastSentAtMs >= c.proposalTimeoutMs) {
       if (s.rejectedEpochMax >= s.proposal.epoch) {
         // Split vote: someone else's proposal took this epoch at some voters.
@@ -531,7 +550,11 @@ function proposerTick(s: QuorumState, fx: QuorumEffect[], rand: number): void {
     if (s.proposal !== null) return;
   }
   if (!c.candidates.includes(c.self)) return;
-  if (s.holder === c.self) return;
+  // A holder proposes only after it gave its epoch up (its VIP could not be
+  // added): last of all candidates, itself again in a new epoch, or a failed
+  // add everywhere would leave the service without a holder for good.
+  const selfLost = s.holder === c.self;
+  if (selfLost && s.gaveUpEpoch !== s.epoch) return;
   if (!holderLost(s)) {
     s.lostSinceMs = null;
     return;
@@ -539,7 +562,7 @@ function proposerTick(s: QuorumState, fx: QuorumEffect[], rand: number): void {
   if (s.lostSinceMs === null) s.lostSinceMs = s.nowMs;
   // Candidates the membership view sees alive, best first, the lost holder excluded.
   const ranked = c.candidates.filter((h) => h !== s.holder && (h === c.self || s.alive.includes(h)));
-  const rank = ranked.indexOf(c.self);
+  const rank = selfLost ? ranked.length : ranked.indexOf(c.self);
   assert(rank >= 0, "self is ranked");
   // The membership view is no guide at start-up (a primary that has not
   // connected yet looks dead), so the grace goes by the configured order.
@@ -659,7 +682,8 @@ function reasonSupported(s: QuorumState, p: Extract<QuorumMsg, { type: "propose"
     case "initial":
       return s.holder === null && p.from === null;
     case "holder-lost":
-      return p.from === s.holder && s.holder !== null && p.holder !== s.holder;
+      // Another holder, or the holder itself again after it gave its epoch up.
+      return p.from === s.holder && s.holder !== null && (p.holder !== s.holder || p.proposer === s.holder);
     case "handover":
       // Only the holder itself may hand over, and only from the epoch we know.
       return p.from === s.holder && p.proposer === s.holder && p.holder !== s.holder;
@@ -680,7 +704,11 @@ function mayVoteNow(s: QuorumState, p: Extract<QuorumMsg, { type: "propose" }>):
   // drops its VIP before the new one takes over in person. A grant from this
   // voter's vote in a newer epoch does: a rival's election it has not seen
   // decided may have a holder up already, counting on that very grant.
-  if (isPlanned(p.reason)) return s.nowMs >= s.grantUntilMs || s.grantEpoch === s.epoch;
+  // The grant must also be to the very process that proposes: a handover
+  // still in flight from before the holder restarted is not (spin, with a
+  // lost vote file: the restarted holder takes its VIP back while its old
+  // process's move names another; model/README.md, BROKEN_PLANNED_BOOT).
+  if (isPlanned(p.reason)) return s.nowMs >= s.grantUntilMs || (s.grantEpoch === s.epoch && s.grantHolder === p.proposer && s.grantBoot === p.boot);
   if (p.reason === "holder-lost" && !holderLost(s)) return false;
   return s.nowMs >= s.grantUntilMs;
 }
@@ -696,6 +724,8 @@ function castVote(s: QuorumState, fx: QuorumEffect[], p: Extract<QuorumMsg, { ty
   // The vote is also a grant to the new holder: its lease counts from its proposal.
   s.grantUntilMs = Math.max(s.grantUntilMs, s.nowMs + c.leaseMs);
   s.grantEpoch = p.epoch;
+  s.grantHolder = p.holder;
+  s.grantBoot = isPlanned(p.reason) ? null : p.boot; // a planned move's new holder is not the proposer
   fx.push({ type: "persist", record: persisted(s) });
   fx.push({ type: "send", to: p.proposer, msg: { type: "vote", service: c.service, epoch: p.epoch, holder: p.holder, from: p.from, reason: p.reason, voter: c.self, sig: "", boot: p.boot } });
 }
@@ -832,19 +862,26 @@ function onRenew(s: QuorumState, fx: QuorumEffect[], r: Extract<QuorumMsg, { typ
     return;
   }
   if (r.holder !== s.holder) return;
-  // A voter that already voted to replace this holder does not count it as
-  // alive: it keeps pushing the replacement (else a split vote would stall).
-  if (c.voters.includes(c.self) && s.votedEpoch > r.epoch) return;
+  // A voter that voted to replace this holder does not count it as alive
+  // while that vote's grant runs: it keeps pushing the replacement (else a
+  // split vote would stall). Once the grant has run out with no certificate
+  // seen, refusing the holder for ever could leave the voters split between
+  // it and a proposal that is dead (sim seeds 849 and 938, --services 2).
+  // The one-grant rule below keeps that safe.
+  if (c.voters.includes(c.self) && s.votedEpoch > r.epoch && s.grantEpoch === s.votedEpoch && s.nowMs < s.grantUntilMs) return;
   s.holderSeenUntilMs = Math.max(s.holderSeenUntilMs, s.nowMs + c.leaseMs);
   if (!c.voters.includes(c.self)) return;
   // After a restart, grants wait like votes: the promises made before it are forgotten.
   if (s.nowMs < s.noVoteBeforeMs) return;
-  // A grant to another epoch still runs (this voter learned the newer
-  // certificate without voting in it): the holder of that epoch may still be
-  // counting on it. The new holder waits for it, as a vote would.
-  if (s.grantEpoch !== r.epoch && s.nowMs < s.grantUntilMs) return;
+  // A grant to another epoch or holder still runs (this voter learned the
+  // newer certificate without voting in it, or voted in this epoch for
+  // another holder): whoever holds it may still be counting on it. This one
+  // waits for it, as a vote would.
+  if ((s.grantEpoch !== r.epoch || s.grantHolder !== r.holder) && s.nowMs < s.grantUntilMs) return;
   s.grantUntilMs = Math.max(s.grantUntilMs, s.nowMs + c.leaseMs);
   s.grantEpoch = r.epoch;
+  s.grantHolder = r.holder;
+  s.grantBoot = r.boot;
   s.pendingProposal = null;
   fx.push({ type: "send", to: r.holder, msg: { type: "grant", service: c.service, epoch: r.epoch, seq: r.seq, voter: c.self, boot: r.boot } });
 }

@@ -183,6 +183,8 @@ export function createCluster(o: SimOptions): Cluster {
     proactive: PROACTIVE,
   });
   const nodes = new Map<HostId, Node>();
+  /** Hosts that lost their vote records at some point: they may sign twice in an epoch (invariant 2a). */
+  const lostRecord = new Set<HostId>();
   for (const id of o.hosts) {
     const rate = 1 + (r.next() - 0.5) * drift;
     const skewMs = Math.floor(r.next() * 10_000);
@@ -334,7 +336,7 @@ export function createCluster(o: SimOptions): Cluster {
           break;
         case "certified": {
           const key = `${fx.service}/${fx.cert.epoch}`;
-          checkCertificate(certs.get(key), fx.cert);
+          checkCertificate(certs.get(key), fx.cert, lostRecord);
           certs.set(key, fx.cert);
           break;
         }
@@ -456,6 +458,7 @@ export function createCluster(o: SimOptions): Cluster {
       const n = nodes.get(id)!;
       down(n);
       n.disk.clear(); // the vote records too: the voter comes back knowing nothing
+      lostRecord.add(id);
       for (const st of n.repl.values()) st.doc = new Set();
       trace.push({ atMs: now, host: id, what: "crash, disk lost" });
       // The only fault that destroys data: every acknowledged write must still be somewhere.
@@ -567,7 +570,7 @@ export function stepAs(variant: Variant, s: HostState, ev: HostEvent, t: number)
     case "planned-vote": {
       // The old rule: a planned proposal is signed whatever grant still runs.
       const q = propose === null ? undefined : s.services[propose.service];
-      if (propose !== null && q !== undefined && (propose.reason === "handover" || propose.reason === "predicted")) return host.step(bend(s, propose.service, { grantEpoch: q.epoch }), ev, t);
+      if (propose !== null && q !== undefined && (propose.reason === "handover" || propose.reason === "predicted")) return host.step(bend(s, propose.service, { grantEpoch: q.epoch, grantHolder: propose.proposer, grantBoot: propose.boot }), ev, t);
       return host.step(s, ev, t);
     }
     case "ignore-failed-drop":

@@ -17,11 +17,19 @@ export function checkOneHolder(service: string, nowMs: number, vipUp: HostId[], 
   if (leaseValid.length > 1) throw new SimViolation(`two valid leases: ${service} at ${nowMs.toFixed(3)} ms on ${leaseValid.join(" and ")}`);
 }
 
-/** 2a. No two certificates of the same (service, epoch) name different holders. */
-export function checkCertificate(prior: Certificate | undefined, cert: Certificate): void {
-  if (prior !== undefined && prior.holder !== cert.holder) {
-    throw new SimViolation(`two certificates for ${cert.service} epoch ${cert.epoch}: ${prior.holder} and ${cert.holder}`);
-  }
+/**
+ * 2a. No two certificates of the same (service, epoch) name different
+ * holders, unless a voter that signed both lost its vote record in between:
+ * it no longer knows it voted, and nothing can tell it (a first start looks
+ * the same). Invariant 1 must hold even then: a voter's running grant goes
+ * to one (epoch, holder) at a time, and the restart wait outlasts every grant
+ * made before the loss.
+ */
+export function checkCertificate(prior: Certificate | undefined, cert: Certificate, lostRecord: ReadonlySet<HostId> = new Set()): void {
+  if (prior === undefined || prior.holder === cert.holder) return;
+  const both = prior.votes.filter((v) => cert.votes.some((w) => w.voter === v.voter)).map((v) => v.voter);
+  if (both.some((h) => lostRecord.has(h))) return;
+  throw new SimViolation(`two certificates for ${cert.service} epoch ${cert.epoch}: ${prior.holder} and ${cert.holder}`);
 }
 
 /** 2b. The epochs a host accepts only grow; so do its votes. */

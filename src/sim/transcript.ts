@@ -565,7 +565,7 @@ function statusLine(n: Node, nowMs: number): string {
   const t = n.clockMs;
   const parts = [head, `${q.role} e=${q.epoch} holder=${q.holder ?? "-"} voted=${q.votedEpoch}/${q.votedHolder ?? "-"} vipUp=${q.vipUp ? "yes" : "no"}`];
   if (host.leaseValid(n.core, SERVICE, t)) parts.push(`lease=+${q.leaseUntilMs - t}ms`);
-  if (q.grantUntilMs > t) parts.push(`grant=e${q.grantEpoch}+${q.grantUntilMs - t}ms`);
+  if (q.grantUntilMs > t) parts.push(`grant=e${q.grantEpoch}:${q.grantHolder ?? "-"}+${q.grantUntilMs - t}ms`);
   if (q.noVoteBeforeMs > t) parts.push(`novote=+${q.noVoteBeforeMs - t}ms`);
   if (q.proposal !== null) parts.push(`proposing=e${q.proposal.epoch}:${q.proposal.holder}/${q.proposal.reason}`);
   if (q.pendingProposal !== null) parts.push(`pending=e${q.pendingProposal.epoch}:${q.pendingProposal.holder}/${q.pendingProposal.reason}`);
