@@ -85,6 +85,8 @@ type Node = {
   vip: Set<string>;
   /** State replication per service. */
   repl: Map<string, Repl>;
+  /** The process is frozen (SIGSTOP, a VM paused) until then, in virtual time: no ticks, nothing received; its kernel keeps the VIP. */
+  pausedUntil: number;
 };
 
 /**
@@ -129,6 +131,8 @@ export type Cluster = {
   setActuation(a: ActuationProfile): void;
   /** The host's monotonic clock jumps forward by `ms` (a VM resumed, a clock source switched). */
   jump(id: HostId, ms: number): void;
+  /** Freezes a host's agent for `ms`: what reaches it waits, its kernel keeps whatever VIP it has and finishes the change in flight. */
+  pause(id: HostId, ms: number): void;
   heal(): void;
   /** An operator asks `from` to hand the first service over to `to` in person (nothing happens unless `from` holds it). */
   handover(from: HostId, to: HostId): void;
@@ -188,7 +192,7 @@ export function createCluster(o: SimOptions): Cluster {
   for (const id of o.hosts) {
     const rate = 1 + (r.next() - 0.5) * drift;
     const skewMs = Math.floor(r.next() * 10_000);
-    const n: Node = { id, up: true, core: host.initialHost(configFor(id, 1), {}, skewMs), boot: 1, disk: new Map(), rate, skewMs, vip: new Set(), repl: new Map() };
+    const n: Node = { id, up: true, core: host.initialHost(configFor(id, 1), {}, skewMs), boot: 1, disk: new Map(), rate, skewMs, vip: new Set(), repl: new Map(), pausedUntil: 0 };
     for (const sv of services) n.repl.set(sv, freshRepl(id, sv, new Set(), skewMs));
     nodes.set(id, n);
   }
@@ -390,13 +394,22 @@ export function createCluster(o: SimOptions): Cluster {
     if (it.kind === "vip") {
       const n = nodes.get(it.host)!;
       if (!n.up || n.boot !== it.boot) return; // the process that asked is gone; the crash took the VIP with it
-      if (it.op === "del" && it.ok) n.vip.delete(it.service);
+      if (it.op === "del" && it.ok) n.vip.delete(it.service); // the kernel's part, paused agent or not
+      if (now < n.pausedUntil) {
+        // The agent learns the outcome when it runs again (no other change can start before: one at a time).
+        inFlight.push({ ...it, atMs: n.pausedUntil });
+        return;
+      }
       trace.push({ atMs: now, host: n.id, what: `${it.service} vip-${it.op} ${it.ok ? "done" : "failed"} epoch=${it.epoch}` });
       apply(n, { type: "vip-changed", service: it.service, op: it.op, epoch: it.epoch, ok: it.ok, error: it.ok ? null : "RTNETLINK answers: Resource temporarily unavailable (simulated)" });
       return;
     }
     const n = nodes.get(it.to)!;
     if (!n.up) return;
+    if (now < n.pausedUntil) {
+      inFlight.push({ ...it, atMs: n.pausedUntil }); // the socket buffers it; same order among the waiting
+      return;
+    }
     const m = it.msg;
     if (isSt(m)) onSt(n, it.from, m);
     else apply(n, { type: "received", from: it.from, msg: m });
@@ -432,7 +445,7 @@ export function createCluster(o: SimOptions): Cluster {
         assert(tickHost !== null, "a tick is due");
         const n = nodes.get(tickHost)!;
         nextTick.set(tickHost, tickAt + o.tickMs / n.rate);
-        if (n.up) {
+        if (n.up && now >= n.pausedUntil) {
           apply(n, { type: "tick", rand: r.next() });
           replTick(n);
         }
@@ -444,6 +457,7 @@ export function createCluster(o: SimOptions): Cluster {
 
   const down = (n: Node): void => {
     n.up = false;
+    n.pausedUntil = 0;
     n.vip.clear(); // a crashed host's VIPs go with it (the agent removes stale ones at start)
   };
 
@@ -485,6 +499,12 @@ export function createCluster(o: SimOptions): Cluster {
       actuation = a;
       trace.push({ atMs: now, host: "net" as HostId, what: `actuation add<=${a.addLatencyMaxMs.toFixed(1)}ms del<=${a.delLatencyMaxMs.toFixed(1)}ms fail=${a.failRate.toFixed(3)}` });
     },
+    pause(id, ms) {
+      assert(ms >= 0, "a pause lasts a while");
+      const n = nodes.get(id)!;
+      n.pausedUntil = Math.max(n.pausedUntil, now + ms);
+      trace.push({ atMs: now, host: id, what: `agent paused ${ms.toFixed(1)} ms` });
+    },
     jump(id, ms) {
       assert(ms >= 0, "monotonic clocks only jump forward");
       nodes.get(id)!.skewMs += ms;
@@ -502,13 +522,13 @@ export function createCluster(o: SimOptions): Cluster {
     handover(from, to) {
       const n = nodes.get(from)!;
       trace.push({ atMs: now, host: from, what: `operator asks for a move to ${to}` });
-      if (n.up) apply(n, { type: "move-requested", service: services[0]!, to });
+      if (n.up && now >= n.pausedUntil) apply(n, { type: "move-requested", service: services[0]!, to });
       drainHooks();
     },
     predict(from, to, split) {
       let i = 0;
       for (const n of nodes.values()) {
-        if (!n.up) continue;
+        if (!n.up || now < n.pausedUntil) continue;
         // With split, every other host also sees the target running out: those must refuse.
         apply(n, { type: "forecast-ready", host: from, probability: 1 });
         if (split && i++ > 0) apply(n, { type: "forecast-ready", host: to, probability: 1 });

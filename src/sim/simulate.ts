@@ -82,8 +82,10 @@ type FaultParams = {
  * an eighth of the actuation guard and fail up to 5 % of the time: a
  * removal with three failed tries still ends within the guard. Slower or
  * more stubborn removals (a wedged `ip`) are what the kernel-side lease is
- * for, and a forward clock jump (a VM resumed) stays within the guard too:
- * both budgets are the guard's, documented beside actuationGuardMs.
+ * for, and a forward clock jump (a VM resumed) and a pause of the agent
+ * (frozen, its kernel keeping the VIP) stay within an eighth of the guard
+ * too: all these budgets are the guard's, documented beside
+ * actuationGuardMs. Longer pauses need the kernel-side lease (DESIGN.md).
  */
 function drawParams(a: SimArgs, next: () => number): FaultParams {
   const pick = (lo: number, hi: number) => lo + next() * (hi - lo);
@@ -125,7 +127,9 @@ export type Fault =
   /** Whoever holds the first service then is asked to hand it to `to` in person: by an operator, or by forecasts (most also seeing `to` failing with `split`). */
   | { atMs: number; kind: "handover" | "predicted" | "predicted-split"; to: string }
   /** A host's monotonic clock jumps forward. */
-  | { atMs: number; kind: "jump"; host: string; ms: number };
+  | { atMs: number; kind: "jump"; host: string; ms: number }
+  /** A host's agent is frozen (SIGSTOP, a VM paused, a long GC) while its kernel keeps the VIP. */
+  | { atMs: number; kind: "pause"; host: string; ms: number };
 
 /** Most runs one shrink may spend. */
 export const SHRINK_RUNS_MAX = 500;
@@ -168,6 +172,7 @@ export function drawSchedule(a: SimArgs): { params: FaultParams; schedule: Fault
     if (y < 0.25) schedule.push({ atMs: t + 1, kind: "handover", to });
     else if (y < 0.4) schedule.push({ atMs: t + 1, kind: m.next() < 0.3 ? "predicted-split" : "predicted", to });
     else if (y < 0.5) schedule.push({ atMs: t + 1, kind: "jump", host: hosts[m.int(hosts.length)]!, ms: m.next() * (guardMs / 8) });
+    else if (y < 0.6) schedule.push({ atMs: t + 1, kind: "pause", host: hosts[m.int(hosts.length)]!, ms: m.next() * (guardMs / 8) });
   }
   // At most ackShadows (1) hosts lose their disk per run: more could lose an
   // acknowledged write by design. Drawn from their own stream, so the rest
@@ -246,6 +251,9 @@ export function runSchedule(a: SimArgs, p: FaultParams, schedule: Fault[]): SimR
         }
         case "jump":
           if (c.isUp(f.host as HostId)) c.jump(f.host as HostId, f.ms);
+          break;
+        case "pause":
+          if (c.isUp(f.host as HostId)) c.pause(f.host as HostId, f.ms);
           break;
       }
     }

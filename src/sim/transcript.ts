@@ -35,6 +35,8 @@
 //   connect n1 n2                  the transport reached the peer (peer-connected on both)
 //   rand n2 0.3                    the rand n2's ticks carry (default 0.5)
 //   jump n2 100ms                  n2's clock jumps forward
+//   pause n1 | resume n1           n1's agent freezes (no ticks; what reaches it, VIP outcomes too,
+//                                  waits; its kernel keeps the VIP) / runs again and takes it all in
 //   show|hide renew grant swim members persist ...   what the output lists
 //   status | members               every host's service state / membership view
 //
@@ -95,6 +97,9 @@ type Node = {
   failNext: { add: number; del: number };
   /** The rand every tick of this host carries. */
   rand: number;
+  /** The agent is frozen: no ticks; what reaches it (messages, VIP outcomes) waits in `parked`, its kernel keeps the VIP. */
+  paused: boolean;
+  parked: Item[];
 };
 
 type Item =
@@ -307,6 +312,11 @@ function createWorld(): World {
     for (let k = 0; queue.length > 0; k++) {
       assert(k < DRAIN_EVENTS_MAX, "the network quiets down (DRAIN_EVENTS_MAX)");
       const it = queue.shift()!;
+      const to = node(it.kind === "msg" ? it.to : it.host);
+      if (to.up && to.paused) {
+        to.parked.push(it);
+        continue;
+      }
       switch (it.kind) {
         case "msg": {
           const n = node(it.to);
@@ -350,6 +360,8 @@ function createWorld(): World {
     const hadVip = n.vip;
     n.vip = false; // a crashed host's VIP goes with it (the agent removes stale ones at start)
     n.pendingVip = [];
+    n.paused = false;
+    n.parked = [];
     emit(n.id, `${why}${hadVip ? " (its VIP goes with it)" : ""}`);
     checkHolders();
   };
@@ -385,7 +397,7 @@ function createWorld(): World {
       const voters = list(kv.voters);
       const candidates = list(kv.candidates);
       configFor = (id, boot) => ({ self: id, hosts: ids, boot, services: [{ name: SERVICE, candidates, voters }], timing, proactive: PROACTIVE });
-      nodes = ids.map((id) => ({ id, up: true, core: host.initialHost(configFor(id, 1), {}, nowMs), boot: 1, disk: {}, clockMs: nowMs, vip: false, pendingVip: [], failNext: { add: 0, del: 0 }, rand: 0.5 }));
+      nodes = ids.map((id) => ({ id, up: true, core: host.initialHost(configFor(id, 1), {}, nowMs), boot: 1, disk: {}, clockMs: nowMs, vip: false, pendingVip: [], failNext: { add: 0, del: 0 }, rand: 0.5, paused: false, parked: [] }));
       out.push(`${count} hosts, timing ${profileName} (tick ${tickMs}ms, lease ${timing.leaseMs}ms), service ${SERVICE}: candidates ${candidates.join(",")}, voters ${voters.join(",")}${variant === "correct" ? "" : `, BROKEN core: ${variant}`}`);
     },
     tick(args) {
@@ -395,7 +407,7 @@ function createWorld(): World {
         nowMs += tickMs;
         for (const n of nodes) n.clockMs += tickMs;
         for (const n of nodes) {
-          if (!n.up) continue;
+          if (!n.up || n.paused) continue;
           apply(n, { type: "tick", rand: n.rand });
           drain();
         }
@@ -510,6 +522,21 @@ function createWorld(): World {
     jump(args) {
       node(args[0]!).clockMs += duration(args[1]);
     },
+    pause(args) {
+      const n = node(args[0]!);
+      assert(n.up && !n.paused, `${n.id} is up and running`);
+      n.paused = true;
+      emit(n.id, `agent paused${n.vip ? " (its kernel keeps the VIP)" : ""}`);
+    },
+    resume(args) {
+      const n = node(args[0]!);
+      assert(n.up && n.paused, `${n.id} is paused`);
+      n.paused = false;
+      emit(n.id, `agent resumes, ${n.parked.length} message(s) and outcome(s) waiting`);
+      queue.unshift(...n.parked);
+      n.parked = [];
+      drain();
+    },
     show(args) {
       for (const c of categories(args)) shown.add(c);
     },
@@ -559,7 +586,7 @@ function createWorld(): World {
 // ------------------------------------------------------------ printing
 
 function statusLine(n: Node, nowMs: number): string {
-  const head = `${n.id} ${n.up ? "up" : "DOWN"} boot=${n.boot} kernel=${n.vip ? "VIP" : "-"}`;
+  const head = `${n.id} ${n.up ? (n.paused ? "PAUSED" : "up") : "DOWN"} boot=${n.boot} kernel=${n.vip ? "VIP" : "-"}`;
   if (!n.up) return head;
   const q = n.core.services[SERVICE]!;
   const t = n.clockMs;
