@@ -1,8 +1,7 @@
 // Proves the agent and the simulator drive one and the same host core
 // (src/decide/host.ts) and route nothing themselves: neither steps a
-// decision machine directly, and the simulator imports no machine but the
-// host core (and the replication machine its model of the replicator
-// shell runs, until replication joins the host core). A routing rule
+// decision machine directly (replication's included: it runs in the host
+// core), and neither imports a machine but the host core. A routing rule
 // written in either driver is one the other would not run.
 import { expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
@@ -21,14 +20,14 @@ const code = (file: string): string =>
     .filter((l) => !l.trim().startsWith("//") && !l.trim().startsWith("*") && !l.trim().startsWith("/*"))
     .join("\n");
 
-const MACHINE_STEP = /\b(quorum|membership|proactive|q|m)\.step\(|\bonTick\(|\bonReceived\(/;
+const MACHINE_STEP = /\b(quorum|membership|proactive|replication|q|m)\.step\(|\bonTick\(|\bonReceived\(/;
 
 test.each([...sources("sim"), ...sources("agent")])("%s steps no decision machine itself", (file) => {
   expect(code(file)).not.toMatch(MACHINE_STEP);
 });
 
 test.each([...sources("sim"), ...sources("agent")])("%s imports no decision machine but the host core", (file) => {
-  const allowed = file.startsWith("sim") ? ["host.ts", "replication.ts"] : ["host.ts"];
+  const allowed = ["host.ts"];
   for (const m of code(file).matchAll(/^import\s+(type\s+)?[^;]*?from\s+["']\.\.\/decide\/([^"']+)["']/gm)) {
     if (m[1] !== undefined) continue; // types only
     expect(allowed).toContain(m[2]!);

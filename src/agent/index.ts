@@ -107,8 +107,9 @@ export async function startAgent(config: Config): Promise<Agent> {
     self,
     hosts: allHosts,
     boot,
-    services: config.services.map((svc) => ({ name: svc.name, candidates: [svc.primary, ...svc.shadows] as HostId[], voters: svc.voters as HostId[] })),
+    services: config.services.map((svc) => ({ name: svc.name, candidates: [svc.primary, ...svc.shadows] as HostId[], voters: svc.voters as HostId[], ackShadows: svc.ackShadows })),
     timing: t,
+    replication: { writeTimeoutMs: t.writeTimeoutMs, staleAfterMs: t.syncStaleMs },
     proactive: config.forecast.enabled
       ? {
           threshold: config.forecast.threshold,
@@ -140,8 +141,14 @@ export async function startAgent(config: Config): Promise<Agent> {
   // ------------------------------------------------------------ inputs
   const inbox: Inbound[] = [];
   let inboxDropped = 0;
-  /** Outcomes of this host's own effects: never dropped (the core waits for each), bounded by the effects in flight (one VIP change and a hook or two per service). */
+  /** Outcomes of this host's own effects: never dropped (the core waits for each), bounded by the effects in flight (one VIP change and a hook or two per service) and by what the replicator reports (one event per write, per peer answer). */
   const outcomes: HostEvent[] = [];
+  // The loop's own state: set before anything (the mesh, the state channel) can hand it work.
+  let stopping = false;
+  let ticking = false;
+  let loopError: unknown = null;
+  /** A turn is scheduled to step in the outcomes at once (see kick). */
+  let kicked = false;
   const connected = new Set<HostId>();
   const beacons = new Map<HostId, { atMono: number; sample: HostSample | null; forecast: BeaconForecast | null }>();
   const rtts = new Map<HostId, number[]>();
@@ -176,6 +183,14 @@ export async function startAgent(config: Config): Promise<Agent> {
     log,
     now: monoNow,
     send: (to, msg) => stateLinks.get(to)?.send(msg) ?? false,
+    // The replication machine runs in the host core: what the replicator learns goes in as events, right away.
+    core: {
+      feed: (ev) => {
+        outcomes.push(ev);
+        kick();
+      },
+      peers: (service) => host.replicaPeers(core, service),
+    },
     blobs: {
       store: chunkStore,
       rateBytesPerSec: config.state.blobRateMBps * 1_000_000,
@@ -365,6 +380,12 @@ export async function startAgent(config: Config): Promise<Agent> {
         case "predicted-changed":
           log(fx.predicted.length > 0 ? "warn" : "info", "forecast", "predicted", { hosts: fx.predicted });
           break;
+        case "request-durable":
+        case "write-acked":
+        case "write-failed":
+        case "sync-status-changed":
+          replicator.onEffect(fx);
+          break;
         case "move-predicted": {
           const f = forecasting?.latest().find((x) => x.host === self);
           log("warn", "forecast", "predicted-move", { service: fx.service, to: fx.to, probability: Math.round(fx.probability * 1000) / 1000, metric: f?.metric, aboveForMs: Math.round(monoNow() - fx.sinceMs) });
@@ -445,9 +466,6 @@ export async function startAgent(config: Config): Promise<Agent> {
   }
 
   // ------------------------------------------------------------ loop
-  let stopping = false;
-  let ticking = false;
-  let loopError: unknown = null;
   function tick(): void {
     // Outcomes first: a removal confirmed releases an in-person handover.
     for (const ev of outcomes.splice(0)) stepCore(ev);
@@ -465,12 +483,28 @@ export async function startAgent(config: Config): Promise<Agent> {
     const gapMs = nowTick - lastTickMono;
     lastTickMono = nowTick;
     if (gapMs > LOOP_STALL_WARN_TICKS * t.tickMs) log("warn", "agent", "loop-stall", { gapMs: Math.round(gapMs), ticking });
+    guarded(tick);
+  }, t.tickMs);
+
+  /** Outcomes waiting (a state write durable, a peer's answer) are stepped in at once, not on the next tick: a write's acknowledgement waits on them. */
+  function kick(): void {
+    if (kicked) return;
+    kicked = true;
+    setImmediate(() => {
+      kicked = false;
+      guarded(() => {
+        for (const ev of outcomes.splice(0)) stepCore(ev);
+      });
+    });
+  }
+
+  /** Runs one turn of the loop, never two at once; a failed assertion is a bug: crash rather than act on a bad state. */
+  function guarded(turn: () => void): void {
     if (ticking || stopping || loopError !== null) return;
     ticking = true;
     try {
-      tick();
+      turn();
     } catch (err) {
-      // A failed assertion is a bug: crash rather than act on a bad state.
       loopError = err;
       log("error", "agent", "crash", { error: (err as Error).stack });
       process.exitCode = 70;
@@ -480,7 +514,7 @@ export async function startAgent(config: Config): Promise<Agent> {
     } finally {
       ticking = false;
     }
-  }, t.tickMs);
+  }
 
   // ------------------------------------------------------------ probe and beacons
   function ownBeaconForecast(): BeaconForecast | null {

@@ -1,6 +1,7 @@
 // The host core: one pure machine for a whole host, composed of SWIM
-// membership, one quorum machine per service and the proactive machine, with
-// all the routing among them (etcd raft's RawNode is the model). Everything a
+// membership, one quorum machine per service, the proactive machine and one
+// replication machine per service this host keeps a replica of, with all
+// the routing among them (etcd raft's RawNode is the model). Everything a
 // host can see comes in as one event: a message, a tick, a forecast, and the
 // outcome of every effect it asked for (a VIP change, a hook). Out come only
 // I/O effects, in the order the shell must carry them out: a persist before
@@ -18,6 +19,8 @@ import type { MemberStatus, MemberUpdate, MembershipState, SwimMsg } from "./mem
 import * as proactive from "./proactive.ts";
 import type { ProactiveState } from "./proactive.ts";
 import * as quorum from "./quorum.ts";
+import * as replication from "./replication.ts";
+import type { PeerSync, ReplicationEffect, ReplicationEvent, ReplicationState } from "./replication.ts";
 import type { Certificate, DropWhy, Persisted, QuorumEffect, QuorumEvent, QuorumMsg, QuorumState, Reason, VipAlarm } from "./quorum.ts";
 
 /** Most services one host runs a quorum machine for: every per-step loop over services is bounded by it. */
@@ -31,6 +34,8 @@ export type ServiceSpec = {
   candidates: HostId[];
   /** A majority of these certifies a holder and renews its lease. */
   voters: HostId[];
+  /** Other replicas (candidates) that must hold a state write durably before it is acknowledged (capped at their number). */
+  ackShadows: number;
 };
 
 export type HostTiming = {
@@ -53,6 +58,8 @@ export type HostConfig = {
   boot: number;
   services: ServiceSpec[];
   timing: HostTiming;
+  /** State writes: a write not acknowledged within writeTimeoutMs fails; a replica not heard within staleAfterMs is stale. */
+  replication: { writeTimeoutMs: number; staleAfterMs: number };
   /** Predicted moves; null when forecasting is off (no forecast ever arrives). */
   proactive: { threshold: number; sustainMs: number; staleMs: number; cooldownMs: number } | null;
 };
@@ -65,6 +72,8 @@ export type HostState = {
   readonly members: MembershipState;
   /** One quorum machine per service, keyed by name. */
   readonly services: Readonly<Record<string, QuorumState>>;
+  /** Write acknowledgement and sync status, per service this host is a candidate (a replica) of. */
+  readonly replicas: Readonly<Record<string, ReplicationState>>;
   /** Forecasts in, predicted hosts and predicted moves out; null when off. */
   readonly foresight: ProactiveState | null;
   /** The last hook outcome per service, for status. */
@@ -81,7 +90,12 @@ export type HostEvent =
   | { type: "forecast-ready"; host: HostId; probability: number } // a fresh exhaustion probability for a host
   | { type: "vip-changed"; service: string; op: "add" | "del"; epoch: number; ok: boolean; error: string | null } // the outcome of a take-vip or drop-vip
   | { type: "hook-finished"; service: string; hook: HookName; ok: boolean; detail: string } // the outcome of a run-hook
-  | { type: "move-requested"; service: string; to: HostId }; // an operator asks this host, if it holds the service, to hand it over in person
+  | { type: "move-requested"; service: string; to: HostId } // an operator asks this host, if it holds the service, to hand it over in person
+  // State replication (the document stays in the shell; these are what it learns):
+  | { type: "write-durable"; service: string; id: string } // a write made here is on this host's disk
+  | { type: "peer-durable"; service: string; peer: HostId; id: string } // that replica confirmed the write on its disk
+  | { type: "peer-synced"; service: string; peer: HostId; lagChanges: number; lagBytes: number; theyLack: boolean; weLack: boolean } // measured after a sync exchange
+  | { type: "state-link"; peer: HostId; up: boolean }; // the state channel to a peer opened or closed
 
 export type HostEffect =
   | { type: "persist"; service: string; record: Persisted } // write durably before the sends that follow
@@ -90,6 +104,9 @@ export type HostEffect =
   | { type: "drop-vip"; service: string; epoch: number; why: DropWhy } // start removing it; answer with vip-changed
   | { type: "run-hook"; service: string; hook: HookName; epoch: number } // off the loop; answer with hook-finished
   | { type: "reconcile"; service: string; epoch: number } // a new holder brings the state to the intended one
+  | { type: "request-durable"; service: string; id: string; to: HostId[] } // ask these replicas to confirm a write once durable (answer: peer-durable)
+  | { type: "write-acked"; service: string; id: string; durableOn: HostId[]; ms: number } // tell the writer: durable here and on enough replicas
+  | { type: "write-failed"; service: string; id: string; why: "timeout" | "too-many-pending"; durableOn: HostId[]; ms: number }
   // What the shell logs and shows; nothing to carry out.
   | { type: "certified"; service: string; cert: Certificate }
   | { type: "move-abandoned"; service: string; epoch: number }
@@ -97,7 +114,8 @@ export type HostEffect =
   | { type: "member-changed"; id: HostId; status: MemberStatus; incarnation: number }
   | { type: "rtt-measured"; id: HostId; rttMs: number }
   | { type: "predicted-changed"; predicted: HostId[] }
-  | { type: "move-predicted"; service: string; to: HostId; probability: number; sinceMs: number };
+  | { type: "move-predicted"; service: string; to: HostId; probability: number; sinceMs: number }
+  | { type: "sync-status-changed"; service: string; peer: HostId; from: replication.SyncStatus; to: replication.SyncStatus };
 
 export type HostStep = { state: HostState; effects: HostEffect[] };
 
@@ -140,14 +158,23 @@ export function initialHost(config: HostConfig, persisted: Readonly<Record<strin
       nowMs,
     );
   }
+  const replicas: Record<string, ReplicationState> = {};
+  for (const sv of config.services) {
+    if (!sv.candidates.includes(config.self)) continue;
+    const others = sv.candidates.filter((h) => h !== config.self);
+    replicas[sv.name] = replication.initialReplication(
+      { service: sv.name, self: config.self, replicas: others, ackShadows: Math.min(sv.ackShadows, others.length), writeTimeoutMs: config.replication.writeTimeoutMs, staleAfterMs: config.replication.staleAfterMs },
+      nowMs,
+    );
+  }
   const p = config.proactive;
   const foresight = p === null ? null : proactive.initialProactive({ self: config.self, ...p }, nowMs);
-  return { config, members, services, foresight, hooks: {}, nowMs };
+  return { config, members, services, replicas, foresight, hooks: {}, nowMs };
 }
 
 export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
   assert(nowMs >= s0.nowMs, "time moves forward");
-  const d: Draft = { ...s0, services: { ...s0.services }, nowMs };
+  const d: Draft = { ...s0, services: { ...s0.services }, replicas: { ...s0.replicas }, nowMs };
   const fx: HostEffect[] = [];
   switch (e.type) {
     case "tick": {
@@ -157,6 +184,7 @@ export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
       stepMembership(d, fx, { type: "tick", rand: r.next() });
       for (const sv of d.config.services) stepQuorum(d, fx, sv.name, { type: "tick", rand: r.next() });
       stepForesight(d, fx, { type: "tick", holding: holdingNow(d) });
+      for (const sv of Object.keys(d.replicas)) stepReplica(d, fx, sv, { type: "tick" });
       break;
     }
     case "received": {
@@ -193,6 +221,19 @@ export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
     case "move-requested":
       if (d.services[e.service] !== undefined) stepQuorum(d, fx, e.service, { type: "handover-requested", to: e.to, reason: "handover" });
       break;
+    case "write-durable":
+      assert(d.replicas[e.service] !== undefined, "a write is made only where a replica is kept");
+      stepReplica(d, fx, e.service, { type: "write-durable", id: e.id });
+      break;
+    case "peer-durable":
+      if (d.replicas[e.service] !== undefined) stepReplica(d, fx, e.service, { type: "peer-durable", peer: e.peer, id: e.id });
+      break;
+    case "peer-synced":
+      if (d.replicas[e.service] !== undefined) stepReplica(d, fx, e.service, { type: "peer-sync", peer: e.peer, lagChanges: e.lagChanges, lagBytes: e.lagBytes, theyLack: e.theyLack, weLack: e.weLack });
+      break;
+    case "state-link":
+      for (const sv of Object.keys(d.replicas)) stepReplica(d, fx, sv, { type: e.up ? "peer-connected" : "peer-disconnected", peer: e.peer });
+      break;
     default:
       assertNever(e);
   }
@@ -220,6 +261,11 @@ export function memberView(s: HostState): MemberUpdate[] {
   return membership.members(s.members);
 }
 
+/** Each other replica of a service as this host sees it (sync status, lag, last heard); null where this host keeps no replica. */
+export function replicaPeers(s: HostState, service: string): Readonly<Record<string, PeerSync>> | null {
+  return s.replicas[service]?.peers ?? null;
+}
+
 /** The hosts this host's membership view does not hold dead: they rank as candidates. */
 export function aliveHosts(s: HostState): HostId[] {
   // Suspects still rank: a false suspicion (a stalled peer) must not let a
@@ -229,7 +275,28 @@ export function aliveHosts(s: HostState): HostId[] {
 
 // ---------------------------------------------------------------- routing
 
-type Draft = { -readonly [K in keyof HostState]: HostState[K] } & { services: Record<string, QuorumState> };
+type Draft = { -readonly [K in keyof HostState]: HostState[K] } & { services: Record<string, QuorumState>; replicas: Record<string, ReplicationState> };
+
+function stepReplica(d: Draft, fx: HostEffect[], service: string, ev: ReplicationEvent): void {
+  const out = replication.step(d.replicas[service]!, ev, d.nowMs);
+  d.replicas[service] = out.state;
+  for (const f of out.effects) fx.push(replicaEffect(service, f));
+}
+
+function replicaEffect(service: string, f: ReplicationEffect): HostEffect {
+  switch (f.type) {
+    case "request-durable":
+      return { type: "request-durable", service, id: f.id, to: f.to };
+    case "acked":
+      return { type: "write-acked", service, id: f.id, durableOn: f.durableOn, ms: f.ms };
+    case "write-failed":
+      return { type: "write-failed", service, id: f.id, why: f.why, durableOn: f.durableOn, ms: f.ms };
+    case "status-changed":
+      return { type: "sync-status-changed", service, peer: f.peer, from: f.from, to: f.to };
+    default:
+      return assertNever(f);
+  }
+}
 
 function stepMembership(d: Draft, fx: HostEffect[], ev: membership.MembershipEvent): void {
   const out = membership.step(d.members, ev, d.nowMs);

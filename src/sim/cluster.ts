@@ -13,7 +13,6 @@ import type { HostId } from "../shared/ids.ts";
 import * as host from "../decide/host.ts";
 import type { HostConfig, HostEffect, HostEvent, HostMsg, HostState, HostStep, HostTiming } from "../decide/host.ts";
 import type { Certificate, Persisted, QuorumState } from "../decide/quorum.ts";
-import * as replication from "../decide/replication.ts";
 import { checkAckedKept, checkCertificate, checkEpochGrows, checkOneHolder, SimViolation } from "./invariants.ts";
 
 /** Messages and VIP outcomes in flight at once; past it the network drops (a full queue). */
@@ -95,7 +94,7 @@ type Node = {
  * shell, a change is on disk before the host shares or confirms it, so the
  * set is the disk: a crash keeps it, a wipe (disk lost) empties it.
  */
-type Repl = { doc: Set<string>; machine: replication.ReplicationState; nextSyncAt: number; waiting: Array<{ id: string; from: HostId }> };
+type Repl = { doc: Set<string>; nextSyncAt: number; waiting: Array<{ id: string; from: HostId }> };
 
 /** Replication messages: a sync carries every id the sender holds; a durability question and its answer. */
 type StMsg = { type: "st-sync"; service: string; ids: string[] } | { type: "st-req"; service: string; id: string } | { type: "st-ok"; service: string; id: string };
@@ -182,8 +181,10 @@ export function createCluster(o: SimOptions): Cluster {
     self: id,
     hosts: o.hosts,
     boot,
-    services: services.map((name) => ({ name, candidates: o.candidates, voters: o.voters })),
+    // local-ack: the writer acknowledges before any other replica holds the write
+    services: services.map((name) => ({ name, candidates: o.candidates, voters: o.voters, ackShadows: variant === "local-ack" ? 0 : REPL.ackShadows })),
     timing: o.timing,
+    replication: { writeTimeoutMs: REPL.writeTimeoutMs, staleAfterMs: REPL.staleAfterMs },
     proactive: PROACTIVE,
   });
   const nodes = new Map<HostId, Node>();
@@ -193,17 +194,17 @@ export function createCluster(o: SimOptions): Cluster {
     const rate = 1 + (r.next() - 0.5) * drift;
     const skewMs = Math.floor(r.next() * 10_000);
     const n: Node = { id, up: true, core: host.initialHost(configFor(id, 1), {}, skewMs), boot: 1, disk: new Map(), rate, skewMs, vip: new Set(), repl: new Map(), pausedUntil: 0 };
-    for (const sv of services) n.repl.set(sv, freshRepl(id, sv, new Set(), skewMs));
+    for (const sv of services) n.repl.set(sv, freshRepl(new Set(), skewMs));
     nodes.set(id, n);
   }
   const localNow = (n: Node): number => n.skewMs + now * n.rate;
-  function freshRepl(id: HostId, service: string, doc: Set<string>, at: number): Repl {
-    const replicas = o.candidates.filter((h) => h !== id);
-    let machine = replication.initialReplication({ service, self: id, replicas, ackShadows: variant === "local-ack" ? 0 : Math.min(REPL.ackShadows, replicas.length), writeTimeoutMs: REPL.writeTimeoutMs, staleAfterMs: REPL.staleAfterMs }, at);
-    // The mesh keeps connections to every peer; an unreachable one simply loses what is sent.
-    for (const p of replicas) machine = replication.step(machine, { type: "peer-connected", peer: p }, at).state;
-    return { doc, machine, nextSyncAt: at, waiting: [] };
+  function freshRepl(doc: Set<string>, at: number): Repl {
+    return { doc, nextSyncAt: at, waiting: [] };
   }
+  /** The mesh keeps a state link to every peer; an unreachable one simply loses what is sent. */
+  const linkAll = (n: Node): void => {
+    for (const p of o.hosts) if (p !== n.id) apply(n, { type: "state-link", peer: p, up: true });
+  };
   /** Replication traffic draws from its own stream, so adding it left the quorum's runs as they were. */
   const rr: Rng = rng((o.seed ^ 0x7e91) >>> 0);
   const acked = new Map<string, Set<string>>(services.map((sv) => [sv, new Set<string>()]));
@@ -242,19 +243,6 @@ export function createCluster(o: SimOptions): Cluster {
     inFlight.push({ kind: "vip", atMs: now + latency, order: order++, host: n.id, boot: n.boot, service, op, epoch, ok });
   };
 
-  /** As the agent's replicator: the machine's effects carried out. */
-  const stepRepl = (n: Node, service: string, ev: replication.ReplicationEvent): void => {
-    const st = n.repl.get(service)!;
-    const out = replication.step(st.machine, ev, localNow(n));
-    st.machine = out.state;
-    for (const fx of out.effects) {
-      if (fx.type === "request-durable") for (const to of fx.to) send(n.id, to, { type: "st-req", service, id: fx.id });
-      else if (fx.type === "acked") {
-        acked.get(service)!.add(fx.id);
-        trace.push({ atMs: now, host: n.id, what: `${service} write-acked ${fx.id} on=${fx.durableOn.join(",")}` });
-      } else if (fx.type === "write-failed") trace.push({ atMs: now, host: n.id, what: `${service} write-failed ${fx.id} ${fx.why}` });
-    }
-  };
 
   const syncTo = (n: Node, service: string): void => {
     const st = n.repl.get(service)!;
@@ -276,7 +264,7 @@ export function createCluster(o: SimOptions): Cluster {
         const theirs = new Set(m.ids);
         let lag = 0;
         for (const id of st.doc) if (!theirs.has(id)) lag += 1;
-        stepRepl(n, m.service, { type: "peer-sync", peer: from, lagChanges: lag, lagBytes: lag * 100, theyLack: lag > 0, weLack: false });
+        apply(n, { type: "peer-synced", service: m.service, peer: from, lagChanges: lag, lagBytes: lag * 100, theyLack: lag > 0, weLack: false });
         if (grew) {
           st.waiting = st.waiting.filter((w) => {
             if (!st.doc.has(w.id)) return true;
@@ -291,7 +279,7 @@ export function createCluster(o: SimOptions): Cluster {
         else if (st.waiting.length < 256) st.waiting.push({ id: m.id, from });
         return;
       case "st-ok":
-        stepRepl(n, m.service, { type: "peer-durable", peer: from, id: m.id });
+        apply(n, { type: "peer-durable", service: m.service, peer: from, id: m.id });
         return;
     }
   };
@@ -300,13 +288,12 @@ export function createCluster(o: SimOptions): Cluster {
   const replTick = (n: Node): void => {
     for (const sv of services) {
       const st = n.repl.get(sv)!;
-      stepRepl(n, sv, { type: "tick" });
       if (n.core.services[sv]!.vipUp && rr.next() < REPL.writeProbabilityPerTick) {
         const id = `${sv}:${n.id}:${++writeSeq}`;
         st.doc.add(id); // durable here first
         trace.push({ atMs: now, host: n.id, what: `${sv} write ${id}` });
         syncTo(n, sv);
-        stepRepl(n, sv, { type: "write-durable", id });
+        apply(n, { type: "write-durable", service: sv, id });
       }
       if (localNow(n) >= st.nextSyncAt) {
         st.nextSyncAt = localNow(n) + REPL.syncEveryMs;
@@ -351,12 +338,23 @@ export function createCluster(o: SimOptions): Cluster {
           // Hooks change nothing the checker sees; they finish at once, fine.
           inFlightHook(n, fx.service, fx.hook);
           break;
+        case "request-durable":
+          for (const to of fx.to) send(n.id, to, { type: "st-req", service: fx.service, id: fx.id });
+          break;
+        case "write-acked":
+          acked.get(fx.service)!.add(fx.id);
+          trace.push({ atMs: now, host: n.id, what: `${fx.service} write-acked ${fx.id} on=${fx.durableOn.join(",")}` });
+          break;
+        case "write-failed":
+          trace.push({ atMs: now, host: n.id, what: `${fx.service} write-failed ${fx.id} ${fx.why}` });
+          break;
         case "reconcile":
         case "move-abandoned":
         case "member-changed":
         case "rtt-measured":
         case "predicted-changed":
         case "move-predicted":
+        case "sync-status-changed":
           break;
         default:
           assertNeverEffect(fx);
@@ -461,6 +459,8 @@ export function createCluster(o: SimOptions): Cluster {
     n.vip.clear(); // a crashed host's VIPs go with it (the agent removes stale ones at start)
   };
 
+  for (const n of nodes.values()) linkAll(n);
+
   return {
     nowMs: () => now,
     run: runUntil,
@@ -484,7 +484,8 @@ export function createCluster(o: SimOptions): Cluster {
       n.vip.clear(); // a restart is a crash first; the agent removes stale VIPs at start
       n.boot += 1;
       n.core = host.initialHost(configFor(id, n.boot), Object.fromEntries(n.disk), localNow(n));
-      for (const sv of services) n.repl.set(sv, freshRepl(id, sv, n.repl.get(sv)!.doc, localNow(n)));
+      for (const sv of services) n.repl.set(sv, freshRepl(n.repl.get(sv)!.doc, localNow(n)));
+      linkAll(n);
       trace.push({ atMs: now, host: id, what: "restart" });
     },
     partition(g) {

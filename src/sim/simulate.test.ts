@@ -72,5 +72,5 @@ describe("simulator", () => {
     }
     // and a passing seed does not shrink
     expect(shrink({ seed: 1, nodes: 3, services: 1, steps: 2000, profile: "chaos" })).toBeNull();
-  });
+  }, 60_000);
 });

@@ -285,6 +285,12 @@ function createWorld(): World {
         return `predicted [${fx.predicted.join(",")}]`;
       case "move-predicted":
         return `move-predicted to=${fx.to} p=${fx.probability}`;
+      // Transcripts make no state writes; a replica's sync status is shown with the replication stories, not here.
+      case "request-durable":
+      case "write-acked":
+      case "write-failed":
+      case "sync-status-changed":
+        return null;
       default:
         return assertNever(fx);
     }
@@ -396,7 +402,7 @@ function createWorld(): World {
       const list = (s: string | undefined): HostId[] => (s === undefined ? ids : (s.split(",") as HostId[]));
       const voters = list(kv.voters);
       const candidates = list(kv.candidates);
-      configFor = (id, boot) => ({ self: id, hosts: ids, boot, services: [{ name: SERVICE, candidates, voters }], timing, proactive: PROACTIVE });
+      configFor = (id, boot) => ({ self: id, hosts: ids, boot, services: [{ name: SERVICE, candidates, voters, ackShadows: 1 }], timing, replication: { writeTimeoutMs: p.writeTimeoutMs, staleAfterMs: p.syncStaleMs }, proactive: PROACTIVE });
       nodes = ids.map((id) => ({ id, up: true, core: host.initialHost(configFor(id, 1), {}, nowMs), boot: 1, disk: {}, clockMs: nowMs, vip: false, pendingVip: [], failNext: { add: 0, del: 0 }, rand: 0.5, paused: false, parked: [] }));
       out.push(`${count} hosts, timing ${profileName} (tick ${tickMs}ms, lease ${timing.leaseMs}ms), service ${SERVICE}: candidates ${candidates.join(",")}, voters ${voters.join(",")}${variant === "correct" ? "" : `, BROKEN core: ${variant}`}`);
     },

@@ -1,7 +1,8 @@
 // The shell of state replication: keeps each service's Automerge document
 // on disk and in sync with the service's other replicas over the state
-// channel, and turns what happens into events for decide/replication.ts,
-// whose effects it carries out (ask for durability, acknowledge, fail).
+// channel, and turns what happens into events for the replication machine
+// (decide/replication.ts, which runs inside the agent's host core), whose
+// effects it carries out (ask for durability, acknowledge, fail).
 //
 // Ordering rules that make acknowledgements honest:
 // - a local write is saved (fsync) before anyone hears of it;
@@ -13,11 +14,13 @@
 
 import * as A from "@automerge/automerge";
 import { randomBytes } from "node:crypto";
+import { assertNever } from "../shared/assert.ts";
 import { UmbraError } from "../shared/errors.ts";
 import type { HostId } from "../shared/ids.ts";
 import type { Logger } from "../shared/log.ts";
 import * as replication from "../decide/replication.ts";
-import type { SyncStatus } from "../decide/replication.ts";
+import type { PeerSync, SyncStatus } from "../decide/replication.ts";
+import type { HostEffect, HostEvent } from "../decide/host.ts";
 import { applyEdit, configAt, configConflicts, history, lagBehind, toJson, type ConfigEdit, type HistoryEntry, type ServiceState, type StateDoc } from "./doc.ts";
 import { planReconcile, type Conflict, type UnackedChange } from "../decide/reconcile.ts";
 import { openDocStore, type DocStore } from "./docstore.ts";
@@ -43,6 +46,23 @@ export type ReplicaService = {
   ackShadows: number;
 };
 
+/** What the replicator learns, as host-core events. */
+export type ReplicaEvent = Extract<HostEvent, { type: "write-durable" | "peer-durable" | "peer-synced" | "state-link" }>;
+/** What the replication machine asks of the replicator, as host-core effects. */
+export type ReplicaEffect = Extract<HostEffect, { type: "request-durable" | "write-acked" | "write-failed" | "sync-status-changed" }>;
+
+/**
+ * Where the replication machine runs. In the agent it is the host core: the
+ * agent feeds these events to it and hands the effects back to `onEffect`.
+ * Without one (a replicator on its own, in tests and benches) the replicator
+ * steps decide/replication.ts itself, the same machine.
+ */
+export type ReplicationCore = {
+  feed(ev: ReplicaEvent): void;
+  /** Each other replica of a service, as the machine sees it. */
+  peers(service: string): Readonly<Record<string, PeerSync>> | null;
+};
+
 export type ReplicatorOptions = {
   self: HostId;
   stateDir: string;
@@ -56,6 +76,8 @@ export type ReplicatorOptions = {
   now(): number;
   /** Blobs: the local chunk store, and the blob channels to the given peers that are open now. Without it, manifests replicate but no chunks move. */
   blobs?: { store: ChunkStore; sources(peers: HostId[]): BlobPeer[]; rateBytesPerSec?: number };
+  /** The host core that runs the replication machine (the agent's); absent, the replicator runs it itself. */
+  core?: ReplicationCore;
 };
 
 export type BlobStatus = { service: string; kind: BlobKind; name: string; size: number; hash: string; complete: boolean; bytesDone: number; fetching: boolean };
@@ -106,7 +128,8 @@ type Svc = {
   saving: Promise<void> | null;
   /** Local writes (ids) waiting for the next save to be durable here. */
   unsaved: string[];
-  machine: replication.ReplicationState;
+  /** Other replicas a write must reach before it is acknowledged (ackShadows, capped at their number). */
+  ackNeeded: number;
   sync: Map<HostId, A.SyncState>;
   /** Durability questions we cannot answer yet, per peer. */
   waiting: Map<HostId, Array<{ id: string; heads: string[] }>>;
@@ -152,6 +175,8 @@ export type Replicator = {
   lastReconciles(): ReconcileReport[];
   /** Resolves once no save is under way (or failed and waiting for a retry): for an orderly stop, and for tests. */
   saved(): Promise<void>;
+  /** An effect of the replication machine, carried out (the agent hands over the host core's). */
+  onEffect(fx: ReplicaEffect): void;
 };
 
 export function startReplicator(o: ReplicatorOptions): Replicator {
@@ -171,7 +196,7 @@ export function startReplicator(o: ReplicatorOptions): Replicator {
       dirty: false,
       saving: null,
       unsaved: [],
-      machine: replication.initialReplication({ service: cfg.name, self, replicas: others, ackShadows: Math.min(cfg.ackShadows, others.length), writeTimeoutMs: o.writeTimeoutMs, staleAfterMs: o.staleAfterMs }, o.now()),
+      ackNeeded: Math.min(cfg.ackShadows, others.length),
       sync: new Map(),
       waiting: new Map(),
       pending: new Map(),
@@ -200,10 +225,66 @@ export function startReplicator(o: ReplicatorOptions): Replicator {
     return s;
   };
 
-  function stepMachine(s: Svc, ev: replication.ReplicationEvent): void {
-    const out = replication.step(s.machine, ev, o.now());
-    s.machine = out.state;
-    for (const fx of out.effects) {
+  const core: ReplicationCore & { tick?(): void } = o.core ?? ownCore();
+
+  /** The replication machine run here, for a replicator without a host core. */
+  function ownCore(): ReplicationCore & { tick(): void } {
+    const machines = new Map<string, replication.ReplicationState>();
+    for (const s of svcs.values()) {
+      const others = s.cfg.replicas.filter((h) => h !== self);
+      machines.set(s.cfg.name, replication.initialReplication({ service: s.cfg.name, self, replicas: others, ackShadows: s.ackNeeded, writeTimeoutMs: o.writeTimeoutMs, staleAfterMs: o.staleAfterMs }, o.now()));
+    }
+    const run = (service: string, ev: replication.ReplicationEvent): void => {
+      const m = machines.get(service);
+      if (m === undefined) return;
+      const out = replication.step(m, ev, o.now());
+      machines.set(service, out.state);
+      for (const fx of out.effects) {
+        switch (fx.type) {
+          case "request-durable":
+            onEffect({ type: "request-durable", service, id: fx.id, to: fx.to });
+            break;
+          case "acked":
+            onEffect({ type: "write-acked", service, id: fx.id, durableOn: fx.durableOn, ms: fx.ms });
+            break;
+          case "write-failed":
+            onEffect({ type: "write-failed", service, id: fx.id, why: fx.why, durableOn: fx.durableOn, ms: fx.ms });
+            break;
+          case "status-changed":
+            onEffect({ type: "sync-status-changed", service, peer: fx.peer, from: fx.from, to: fx.to });
+            break;
+          default:
+            assertNever(fx);
+        }
+      }
+    };
+    return {
+      feed(ev) {
+        switch (ev.type) {
+          case "write-durable":
+            return run(ev.service, { type: "write-durable", id: ev.id });
+          case "peer-durable":
+            return run(ev.service, { type: "peer-durable", peer: ev.peer, id: ev.id });
+          case "peer-synced":
+            return run(ev.service, { type: "peer-sync", peer: ev.peer, lagChanges: ev.lagChanges, lagBytes: ev.lagBytes, theyLack: ev.theyLack, weLack: ev.weLack });
+          case "state-link":
+            for (const service of machines.keys()) run(service, { type: ev.up ? "peer-connected" : "peer-disconnected", peer: ev.peer });
+            return;
+          default:
+            assertNever(ev);
+        }
+      },
+      peers: (service) => machines.get(service)?.peers ?? null,
+      tick() {
+        for (const service of machines.keys()) run(service, { type: "tick" });
+      },
+    };
+  }
+
+  function onEffect(fx: ReplicaEffect): void {
+    const s = svcs.get(fx.service);
+    if (s === undefined) return;
+    {
       switch (fx.type) {
         case "request-durable": {
           const p = s.pending.get(fx.id);
@@ -211,7 +292,7 @@ export function startReplicator(o: ReplicatorOptions): Replicator {
           for (const to of fx.to) send(s, to, { type: "durable-request", service: s.cfg.name, id: fx.id, heads: p.heads });
           break;
         }
-        case "acked": {
+        case "write-acked": {
           const p = s.pending.get(fx.id);
           s.pending.delete(fx.id);
           log("info", "state", "write-acked", { service: s.cfg.name, id: fx.id, durableOn: fx.durableOn, ms: fx.ms });
@@ -227,16 +308,18 @@ export function startReplicator(o: ReplicatorOptions): Replicator {
             new UmbraError(
               "write_not_acknowledged",
               fx.why === "timeout"
-                ? `the write to "${s.cfg.name}" is durable on ${self} and ${fx.durableOn.length} other replica(s) (${fx.durableOn.join(", ") || "none"}), short of the ${s.machine.config.ackShadows} required, after ${fx.ms} ms; it is not rolled back and will reach the others when they reconnect`
+                ? `the write to "${s.cfg.name}" is durable on ${self} and ${fx.durableOn.length} other replica(s) (${fx.durableOn.join(", ") || "none"}), short of the ${s.ackNeeded} required, after ${fx.ms} ms; it is not rolled back and will reach the others when they reconnect`
                 : `too many writes to "${s.cfg.name}" wait for acknowledgement; retry later`,
               { service: s.cfg.name, id: fx.id, durableOn: fx.durableOn },
             ),
           );
           break;
         }
-        case "status-changed":
+        case "sync-status-changed":
           log(fx.to === "stale" || fx.to === "diverged" ? "warn" : "info", "state", "sync-status", { service: s.cfg.name, peer: fx.peer, from: fx.from, to: fx.to });
           break;
+        default:
+          assertNever(fx);
       }
     }
   }
@@ -261,7 +344,7 @@ export function startReplicator(o: ReplicatorOptions): Replicator {
       s.saving = s.store.save(s.doc).then(
         () => {
           s.saving = null;
-          for (const id of writes) stepMachine(s, { type: "write-durable", id });
+          for (const id of writes) core.feed({ type: "write-durable", service: s.cfg.name, id });
           flush(s);
         },
         (err: Error) => {
@@ -357,23 +440,23 @@ export function startReplicator(o: ReplicatorOptions): Replicator {
     const lag = lagBehind(s.doc, theirs);
     const weLack = lag === null;
     const basis = lag ?? (st === undefined ? null : lagBehind(s.doc, st.sharedHeads)) ?? { changes: 0, bytes: 0 };
-    stepMachine(s, { type: "peer-sync", peer, lagChanges: basis.changes, lagBytes: basis.bytes, theyLack: basis.changes > 0, weLack });
+    core.feed({ type: "peer-synced", service: s.cfg.name, peer, lagChanges: basis.changes, lagBytes: basis.bytes, theyLack: basis.changes > 0, weLack });
     return weLack || basis.changes > 0;
   }
 
   const api: Replicator = {
     services: () => [...svcs.keys()],
+    onEffect,
     onPeer(id, up) {
+      core.feed({ type: "state-link", peer: id, up });
       for (const s of svcs.values()) {
         if (!s.cfg.replicas.includes(id)) continue;
         if (up) {
           s.sync.set(id, A.initSyncState());
-          stepMachine(s, { type: "peer-connected", peer: id });
           flush(s);
         } else {
           s.sync.delete(id);
           s.waiting.delete(id);
-          stepMachine(s, { type: "peer-disconnected", peer: id });
         }
       }
     },
@@ -419,7 +502,7 @@ export function startReplicator(o: ReplicatorOptions): Replicator {
           return;
         }
         case "durable":
-          stepMachine(s, { type: "peer-durable", peer: from, id: msg.id });
+          core.feed({ type: "peer-durable", service: s.cfg.name, peer: from, id: msg.id });
           return;
         case "heads": {
           s.theirHeads.set(from, msg.heads);
@@ -464,8 +547,11 @@ export function startReplicator(o: ReplicatorOptions): Replicator {
       const now = o.now();
       const out: ReplicaStatus[] = [];
       for (const s of svcs.values()) {
-        for (const peer of s.machine.config.replicas) {
-          const p = s.machine.peers[peer]!;
+        const peers = core.peers(s.cfg.name) ?? {};
+        for (const peer of s.cfg.replicas) {
+          if (peer === self) continue;
+          const p = peers[peer];
+          if (p === undefined) continue;
           // A pair is (primary, shadow): from the primary every shadow; from a shadow, its own pair and any fellow shadow as seen from here.
           const shadow = peer === s.cfg.primary ? self : peer;
           out.push({ service: s.cfg.name, primaryHostID: s.cfg.primary, shadowHostID: shadow, peer, syncStatus: p.status, lagChanges: p.lagChanges, lagBytes: p.lagBytes, lastHeardAgoMs: p.lastHeardMs === null ? null : Math.round(now - p.lastHeardMs) });
@@ -477,8 +563,8 @@ export function startReplicator(o: ReplicatorOptions): Replicator {
       const now = o.now();
       const sendHeads = now - lastHeadsMs >= headsIntervalMs;
       if (sendHeads) lastHeadsMs = now;
+      core.tick?.();
       for (const s of svcs.values()) {
-        stepMachine(s, { type: "tick" });
         if (!sendHeads) continue;
         checkBlobs(s); // retries of failed fetches
         if (s.dirty) flush(s);
