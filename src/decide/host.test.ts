@@ -1,0 +1,71 @@
+// Proves the host core's routing of state replication: what the replicator
+// learns goes to the replication machine of the right service, its effects
+// come out named by service, the core's tick times writes out, and a host
+// that keeps no replica of a service neither accepts writes for it nor
+// trips over its peers' messages.
+import { describe, expect, test } from "bun:test";
+import * as host from "./host.ts";
+import type { HostConfig, HostEffect } from "./host.ts";
+import type { HostId } from "../shared/ids.ts";
+import { PROFILES } from "../shared/config.ts";
+
+const H = (s: string) => s as HostId;
+const [a, b, c] = [H("a"), H("b"), H("c")];
+
+function config(self: HostId): HostConfig {
+  const p = PROFILES.lan;
+  return {
+    self,
+    hosts: [a, b, c],
+    boot: 1,
+    // "web" lives on a and b (c only votes); "db" on all three
+    services: [
+      { name: "web", candidates: [a, b], voters: [a, b, c], ackShadows: 1 },
+      { name: "db", candidates: [a, b, c], voters: [a, b, c], ackShadows: 2 },
+    ],
+    timing: p,
+    replication: { writeTimeoutMs: 1_000, staleAfterMs: 500 },
+    proactive: null,
+  };
+}
+
+const of = <T extends HostEffect["type"]>(fx: HostEffect[], type: T) => fx.filter((f): f is Extract<HostEffect, { type: T }> => f.type === type);
+
+describe("host core: replication", () => {
+  test("a write is asked of the service's connected replicas and acknowledged once enough confirm it", () => {
+    let s = host.initialHost(config(a), {}, 0);
+    for (const p of [b, c]) s = host.step(s, { type: "state-link", peer: p, up: true }, 1).state;
+    const web = host.step(s, { type: "write-durable", service: "web", id: "w1" }, 2);
+    expect(of(web.effects, "request-durable")).toEqual([{ type: "request-durable", service: "web", id: "w1", to: [b] }]);
+    const acked = host.step(web.state, { type: "peer-durable", service: "web", peer: b, id: "w1" }, 5);
+    expect(of(acked.effects, "write-acked")).toEqual([{ type: "write-acked", service: "web", id: "w1", durableOn: [b], ms: 3 }]);
+    // db needs both others: one confirmation is not enough
+    let db = host.step(acked.state, { type: "write-durable", service: "db", id: "d1" }, 6);
+    expect(of(db.effects, "request-durable")[0]!.to).toEqual([b, c]);
+    db = host.step(db.state, { type: "peer-durable", service: "db", peer: c, id: "d1" }, 7);
+    expect(of(db.effects, "write-acked")).toEqual([]);
+    db = host.step(db.state, { type: "peer-durable", service: "db", peer: b, id: "d1" }, 8);
+    expect(of(db.effects, "write-acked").map((f) => f.durableOn)).toEqual([[c, b]]);
+  });
+
+  test("the core's tick fails a write not acknowledged in time, and a replica not heard turns stale", () => {
+    const linked = host.step(host.initialHost(config(a), {}, 0), { type: "state-link", peer: b, up: true }, 0);
+    expect(of(linked.effects, "sync-status-changed").filter((f) => f.service === "web")).toEqual([{ type: "sync-status-changed", service: "web", peer: b, from: "stale", to: "in-sync" }]);
+    let s = host.step(linked.state, { type: "peer-synced", service: "web", peer: b, lagChanges: 0, lagBytes: 0, theyLack: false, weLack: false }, 1).state;
+    s = host.step(s, { type: "write-durable", service: "web", id: "w1" }, 2).state;
+    const later = host.step(s, { type: "tick", rand: 0.5 }, 1_002);
+    expect(of(later.effects, "write-failed")).toEqual([{ type: "write-failed", service: "web", id: "w1", why: "timeout", durableOn: [], ms: 1_000 }]);
+    expect(of(later.effects, "sync-status-changed").filter((f) => f.service === "web")).toEqual([{ type: "sync-status-changed", service: "web", peer: b, from: "in-sync", to: "stale" }]);
+    expect(host.replicaPeers(later.state, "web")![b]!.status).toBe("stale");
+  });
+
+  test("a host that keeps no replica of a service has no machine for it: its peers' findings about it change nothing", () => {
+    let s = host.initialHost(config(c), {}, 0);
+    expect(host.replicaPeers(s, "web")).toBeNull();
+    expect(host.replicaPeers(s, "db")).not.toBeNull();
+    const out = host.step(s, { type: "peer-durable", service: "web", peer: a, id: "x" }, 1);
+    expect(out.effects).toEqual([]);
+    s = out.state;
+    expect(() => host.step(s, { type: "write-durable", service: "web", id: "x" }, 2)).toThrow(/replica/);
+  });
+});
