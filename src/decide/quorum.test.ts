@@ -136,6 +136,20 @@ describe("voter", () => {
     expect(later.state.votedEpoch).toBe(2); // its vote stands: one vote per epoch
   });
 
+  test("re-sends its vote (a grant) only when no grant to another holder runs (sim seed 1425)", () => {
+    // Voted for h2 in epoch 2; that grant ran out with no certificate; it granted h1 (epoch 1) again.
+    let s = freshVoter(h3);
+    s = q.step(s, { type: "received", from: h1, msg: { type: "certificate", inPerson: false, cert: cert1 } }, 400).state;
+    const p = propose(2, h2, { reason: "holder-lost", from: h1, proposer: h2 });
+    s = q.step(s, { type: "received", from: h2, msg: p }, 1000).state;
+    expect(s.votedEpoch).toBe(2);
+    s = q.step(s, { type: "received", from: h1, msg: renew(1, h1, 9) }, 1000 + timing.leaseMs).state;
+    expect(s.grantEpoch).toBe(1);
+    // h2 re-sends the same proposal: the same vote would now be a second running grant
+    expect(sends(q.step(s, { type: "received", from: h2, msg: p }, 1000 + timing.leaseMs + 10).effects, "vote")).toHaveLength(0);
+    expect(sends(q.step(s, { type: "received", from: h2, msg: p }, 1000 + 2 * timing.leaseMs).effects, "vote").map((f) => f.to)).toEqual([h2]);
+  });
+
   test("its running grant goes to one holder: a vote for h2 in epoch 2 holds back a grant to h1 certified in epoch 2 (two certificates of one epoch exist only after a lost vote file)", () => {
     let s = freshVoter(h3);
     s = q.step(s, { type: "received", from: h2, msg: propose(2, h2) }, 1000).state;
@@ -160,6 +174,21 @@ describe("voter", () => {
 });
 
 describe("holder", () => {
+  test("a holder named again by a newer certificate drops the VIP of its old epoch's lease until the new epoch's renewals come (sim seed 8291)", () => {
+    let s = q.initialQuorum(cfg(h1), { epoch: 1, holder: h1, cert: cert1, votedEpoch: 1, votedHolder: h1 }, 0);
+    const t0 = q.restartWaitMs(s.config);
+    const out = q.step(s, { type: "tick", rand: 0 }, t0);
+    s = out.state;
+    const seq = (sends(out.effects, "renew")[0]!.msg as { seq: number }).seq;
+    for (const v of [h1, h2]) s = q.step(s, { type: "received", from: v, msg: { type: "grant", service: "web", epoch: 1, seq, voter: v, boot: 1 } }, t0 + 1).state;
+    expect(s.vipUp).toBe(true);
+    const cert2 = { service: "web", epoch: 2, holder: h1, from: null, reason: "initial" as const, votes: [{ voter: h2, sig: "" }, { voter: h3, sig: "" }] };
+    s = q.step(s, { type: "received", from: h2, msg: { type: "certificate", inPerson: false, cert: cert2 } }, t0 + 2).state;
+    expect(s.vipUp).toBe(false);
+    expect(s.role).toBe("acquiring");
+    expect(s.dropWhy).toBe("superseded");
+  });
+
   test("a holder whose VIP could not be added gives its epoch up and, last of the candidates, proposes itself again in a new epoch (sim seed 849)", () => {
     // h1 holds epoch 1 alone with h2 (h3 is gone); its add fails.
     let s = q.initialQuorum(cfg(h1), { epoch: 1, holder: h1, cert: cert1, votedEpoch: 1, votedHolder: h1 }, 0);

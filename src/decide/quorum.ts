@@ -649,7 +649,14 @@ function onPropose(s: QuorumState, fx: QuorumEffect[], p: Extract<QuorumMsg, { t
   }
   if (p.epoch === s.votedEpoch) {
     // One vote per epoch: re-send the same vote if this is what we voted for.
-    if (s.votedProposal !== null && sameProposal(s.votedProposal, p)) castVote(s, fx, p);
+    // A vote is a grant, so not while a grant to someone else runs: this
+    // voter may have granted the old holder again since (its vote's grant ran
+    // out with no certificate), and that holder counts on it (sim seed 1425,
+    // 3 nodes: the re-sent vote certified a second holder while the first
+    // still held the VIP). The proposer re-sends; a later copy gets it.
+    if (s.votedProposal !== null && sameProposal(s.votedProposal, p)) {
+      if (s.nowMs >= s.grantUntilMs || (s.grantEpoch === p.epoch && s.grantHolder === p.holder)) castVote(s, fx, p);
+    }
     else fx.push({ type: "send", to: p.proposer, msg: { type: "reject", service: c.service, epoch: p.epoch, voter: c.self, votedEpoch: s.votedEpoch } });
     return;
   }
@@ -840,6 +847,14 @@ function adoptCertificate(s: QuorumState, fx: QuorumEffect[], cert: Certificate)
     s.renewals = [];
   }
   if (cert.holder === c.self) {
+    // Named again in a newer epoch (after a lost vote record this host may
+    // hold an old epoch it re-won while the newer one, naming it too, was
+    // certified before): the lease it has is of the old epoch. The VIP goes
+    // until the new epoch's renewals come (sim seed 8291, 3 nodes).
+    if (s.vipUp) {
+      s.vipUp = false;
+      s.dropWhy = "superseded";
+    }
     s.role = Role.acquiring;
     s.renewals = [];
     s.leaseUntilMs = 0;
