@@ -150,6 +150,17 @@ describe("voter", () => {
     expect(sends(q.step(s, { type: "received", from: h2, msg: p }, 1000 + 2 * timing.leaseMs).effects, "vote").map((f) => f.to)).toEqual([h2]);
   });
 
+  test("votes to replace the holder of a second certificate of its own epoch (a lost vote record signed twice), once that holder is lost", () => {
+    // h3 knows epoch 1 names h1; a second certificate of epoch 1 names h2, and h2 is gone.
+    let s = freshVoter(h3);
+    s = q.step(s, { type: "received", from: h1, msg: { type: "certificate", inPerson: false, cert: cert1 } }, 400).state;
+    const rival = { service: "web", epoch: 1, holder: h2, from: null, reason: "initial" as const, votes: [{ voter: h2, sig: "" }, { voter: h3, sig: "" }] };
+    const p = propose(2, h1, { reason: "holder-lost", from: h2, proposer: h1, basis: rival });
+    expect(sends(q.step(s, { type: "received", from: h1, msg: p }, 1000).effects, "vote").map((f) => f.to)).toEqual([h1]);
+    // not to put h2 in its own place, nor on a certificate of another epoch
+    expect(sends(q.step(s, { type: "received", from: h2, msg: propose(2, h2, { reason: "holder-lost", from: h2, proposer: h2, basis: rival }) }, 1000).effects, "vote")).toHaveLength(0);
+  });
+
   test("its running grant goes to one holder: a vote for h2 in epoch 2 holds back a grant to h1 certified in epoch 2 (two certificates of one epoch exist only after a lost vote file)", () => {
     let s = freshVoter(h3);
     s = q.step(s, { type: "received", from: h2, msg: propose(2, h2) }, 1000).state;

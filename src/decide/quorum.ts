@@ -690,7 +690,12 @@ function reasonSupported(s: QuorumState, p: Extract<QuorumMsg, { type: "propose"
       return s.holder === null && p.from === null;
     case "holder-lost":
       // Another holder, or the holder itself again after it gave its epoch up.
-      return p.from === s.holder && s.holder !== null && (p.holder !== s.holder || p.proposer === s.holder);
+      if (p.from === s.holder && s.holder !== null) return p.holder !== s.holder || p.proposer === s.holder;
+      // Or the holder of a second certificate of our epoch, which the
+      // proposal shows (a voter that lost its vote record signed twice):
+      // either holder's loss is reason to move on, or a voter certain of
+      // the other would refuse every proposal until a newer epoch came.
+      return p.basis !== null && p.basis.epoch === s.epoch && p.basis.holder === p.from && p.from !== s.holder && p.holder !== p.from;
     case "handover":
       // Only the holder itself may hand over, and only from the epoch we know.
       return p.from === s.holder && p.proposer === s.holder && p.holder !== s.holder;
