@@ -7,7 +7,7 @@
 // their outcomes come back as events, so nothing on the lease path ever
 // waits on `ip`, a disk or a hook.
 
-import { mkdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { assert, assertNever } from "../shared/assert.ts";
 import { UmbraError } from "../shared/errors.ts";
@@ -16,12 +16,12 @@ import { logger, type Logger } from "../shared/log.ts";
 import { rng } from "../shared/rng.ts";
 import { randomInt } from "node:crypto";
 import type { Config } from "../shared/config.ts";
-import { readKeyFile, sign, verify } from "../shared/identity.ts";
+import { readKeyFile } from "../shared/identity.ts";
 import * as host from "../decide/host.ts";
 import type { HostEffect, HostEvent } from "../decide/host.ts";
-import type { Certificate, Persisted, QuorumMsg, QuorumState } from "../decide/quorum.ts";
+import type { QuorumState } from "../decide/quorum.ts";
 import { openMesh, parseHostPort, type Mesh } from "../mesh/swarm.ts";
-import { voteSigningBytes, type BeaconForecast, type WireMsg } from "../mesh/codec.ts";
+import type { BeaconForecast, WireMsg } from "../mesh/codec.ts";
 import { startBackgroundSampler } from "../probe/index.ts";
 import { startReplaySampler } from "../probe/replay.ts";
 import type { HostSample } from "../probe/index.ts";
@@ -29,6 +29,8 @@ import { addVip, ipBatch, removeVip, runHook } from "../actuate/index.ts";
 import { createApi, serveApi } from "../api/index.ts";
 import { startReplicator } from "../state/replicator.ts";
 import { startForecasting } from "./forecasting.ts";
+import { loadRecord, writeRecord } from "./records.ts";
+import { signatures } from "./signatures.ts";
 import { attachStateChannel, type StateLink } from "../state/channel.ts";
 import { openChunkStore } from "../state/chunks.ts";
 import { serveBlobs, type BlobPeer } from "../state/transfer.ts";
@@ -92,7 +94,7 @@ export async function startAgent(config: Config): Promise<Agent> {
     throw new UmbraError("key_invalid", `the key in ${config.keyFile} is not the one listed for host "${self}" in [[hosts]] (listed ${selfEntry.publicKey.slice(0, 16)}…, file has ${keyPair.publicKey.toString("hex").slice(0, 16)}…)`);
   }
   const allHosts = config.hosts.map((h) => h.id as HostId);
-  const pubKeyOf = new Map(config.hosts.map((h) => [h.id as HostId, Buffer.from(h.publicKey, "hex")]));
+  const sigs = signatures(keyPair.secretKey, new Map(config.hosts.map((h) => [h.id as HostId, Buffer.from(h.publicKey, "hex")])), log);
   const stateDir = config.stateDir;
   mkdirSync(stateDir, { recursive: true });
   const random = rng((Math.floor(Math.random() * 2 ** 31) ^ Date.now()) >>> 0);
@@ -120,7 +122,7 @@ export async function startAgent(config: Config): Promise<Agent> {
         }
       : null,
   };
-  let core = host.initialHost(hostConfig, Object.fromEntries(config.services.map((svc) => [svc.name, loadPersisted(stateDir, svc.name, log)])), monoNow());
+  let core = host.initialHost(hostConfig, Object.fromEntries(config.services.map((svc) => [svc.name, loadRecord(stateDir, svc.name, log)])), monoNow());
   const services: ServiceRt[] = config.services.map((svc) => ({ name: svc.name, cfg: svc, vipBusy: false, lastChange: null, alarm: null }));
   const byName = new Map(services.map((s) => [s.name, s]));
   const quorumOf = (name: string): QuorumState => core.services[name]!;
@@ -211,7 +213,7 @@ export async function startAgent(config: Config): Promise<Agent> {
     bootstrap: config.bootstrap.map(parseHostPort),
     log,
     onMessage: (from, msg) => {
-      if (!verifySignatures(from, msg)) return;
+      if (!sigs.verify(from, msg)) return;
       enqueue(from, msg);
     },
     onMux: (id, mux) => {
@@ -239,62 +241,13 @@ export async function startAgent(config: Config): Promise<Agent> {
     },
   });
 
-  /** Votes and certificates must carry valid signatures of configured voters. */
-  function verifySignatures(from: HostId, msg: WireMsg): boolean {
-    const certOk = (cert: Certificate | null): boolean => {
-      if (cert === null) return true;
-      for (const v of cert.votes) {
-        const pk = pubKeyOf.get(v.voter);
-        if (pk === undefined || !verify(pk, voteSigningBytes(cert), Buffer.from(v.sig, "hex"))) {
-          log("warn", "mesh", "bad-signature", { peer: from, service: cert.service, epoch: cert.epoch, voter: v.voter });
-          return false;
-        }
-      }
-      return true;
-    };
-    switch (msg.type) {
-      case "vote": {
-        const pk = pubKeyOf.get(msg.voter);
-        const ok = pk !== undefined && msg.voter === from && verify(pk, voteSigningBytes(msg), Buffer.from(msg.sig, "hex"));
-        if (!ok) log("warn", "mesh", "bad-signature", { peer: from, service: msg.service, epoch: msg.epoch });
-        return ok;
-      }
-      case "certificate":
-        return certOk(msg.cert);
-      case "propose":
-        return certOk(msg.basis);
-      default:
-        return true;
-    }
-  }
-
   // ------------------------------------------------------------ effects
-  /** The vote record, synchronously: it must be on disk before the vote it guards is sent. */
-  const persistRecord = (service: string, record: Persisted) => {
-    const file = join(stateDir, `quorum-${service}.json`);
-    const tmp = `${file}.tmp`;
-    writeFileSync(tmp, JSON.stringify(record));
-    const fd = openSync(tmp, "r");
-    fsyncSync(fd);
-    closeSync(fd);
-    renameSync(tmp, file);
-    // The rename itself must survive a power cut: sync the directory too.
-    const dfd = openSync(stateDir, "r");
-    fsyncSync(dfd);
-    closeSync(dfd);
-  };
-
   const sendWire = (to: HostId, msg: WireMsg) => {
     if (to === self) {
       enqueue(self, msg);
       return;
     }
     mesh.send(to, msg);
-  };
-
-  const signQuorum = (msg: QuorumMsg): QuorumMsg => {
-    if (msg.type !== "vote") return msg;
-    return { ...msg, sig: sign(keyPair.secretKey, voteSigningBytes(msg)).toString("hex") };
   };
 
   const serviceOfMsg = (msg: WireMsg): string | null => {
@@ -327,7 +280,8 @@ export async function startAgent(config: Config): Promise<Agent> {
       switch (fx.type) {
         case "persist":
           try {
-            persistRecord(fx.service, fx.record);
+            // Synchronously: the record must be on disk before the vote it guards is sent.
+            writeRecord(stateDir, fx.service, fx.record);
           } catch (err) {
             unrecorded.add(fx.service);
             log("error", "quorum", "vote-record-failed", { code: "vote_record_failed", service: fx.service, dir: stateDir, error: (err as Error).message, action: "the vote is not sent" });
@@ -336,7 +290,7 @@ export async function startAgent(config: Config): Promise<Agent> {
         case "send": {
           const sv = serviceOfMsg(fx.msg);
           if (sv !== null && unrecorded.has(sv)) break;
-          const msg = fx.msg.type === "ping" || fx.msg.type === "ack" || fx.msg.type === "ping-req" ? fx.msg : signQuorum(fx.msg);
+          const msg = fx.msg.type === "ping" || fx.msg.type === "ack" || fx.msg.type === "ping-req" ? fx.msg : sigs.sign(fx.msg);
           sendWire(fx.to, msg);
           break;
         }
@@ -644,20 +598,3 @@ function median(xs: number[]): number | null {
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-function loadPersisted(dir: string, service: string, log: Logger): Persisted | null {
-  const file = join(dir, `quorum-${service}.json`);
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw new UmbraError("config_unreadable", `cannot read ${file}: ${(err as Error).message}`, { file }, err);
-  }
-  try {
-    const p = JSON.parse(text) as Persisted;
-    log("info", "agent", "state-loaded", { service, epoch: p.epoch, holder: p.holder, votedEpoch: p.votedEpoch });
-    return p;
-  } catch (err) {
-    throw new UmbraError("config_invalid", `${file} is corrupt (${(err as Error).message}); it holds this host's votes, so umbra will not guess: move it away only if this host has been down for longer than a lease`, { file }, err);
-  }
-}

@@ -16,6 +16,8 @@ export type ErrorCode =
   | "api_unreachable"
   | "api_listen_failed"
   | "state_corrupt"
+  | "vote_record_unreadable"
+  | "vote_record_corrupt"
   | "state_unknown_service"
   | "write_not_acknowledged"
   | "blob_unavailable";
