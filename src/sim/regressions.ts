@@ -10,5 +10,6 @@ export const REGRESSIONS: Array<SimArgs & { why: string }> = [
   { seed: 849, nodes: 3, services: 2, steps: 2000, profile: "chaos", why: "liveness: a holder whose add failed gave its epoch up, and nobody proposed: it was the only candidate left" },
   { seed: 938, nodes: 2, services: 2, steps: 2000, profile: "chaos", why: "liveness: two holders of different epochs in their own eyes, each having voted for the other, stood aside for ever" },
   { seed: 1425, nodes: 3, services: 3, steps: 2000, profile: "chaos", why: "safety: a voter re-sent its old vote (a grant) while it granted the holder it had voted to replace" },
+  { seed: 8215, nodes: 5, services: 3, steps: 2000, profile: "chaos", why: "liveness: after a lost record, two certificates of one epoch; voters that adopted one refused to replace the other's dead holder" },
   { seed: 8291, nodes: 3, services: 3, steps: 2000, profile: "chaos", why: "safety: a holder of an old epoch re-won after a lost record learned a newer certificate naming it, its VIP still up" },
 ];
