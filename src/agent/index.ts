@@ -31,6 +31,7 @@ import { startReplicator } from "../state/replicator.ts";
 import { startForecasting } from "./forecasting.ts";
 import { loadRecord, writeRecord } from "./records.ts";
 import { signatures } from "./signatures.ts";
+import { buildStatus, median } from "./status.ts";
 import { attachStateChannel, type StateLink } from "../state/channel.ts";
 import { openChunkStore } from "../state/chunks.ts";
 import { serveBlobs, type BlobPeer } from "../state/transfer.ts";
@@ -495,72 +496,27 @@ export async function startAgent(config: Config): Promise<Agent> {
 
   // ------------------------------------------------------------ api
   function status(): StatusDoc {
-    const now = monoNow();
-    const view = host.memberView(core);
-    const labelsOf = new Map(config.hosts.map((h) => [h.id, h.labels ?? {}]));
-    const svcDocs = services.map((s) => {
-      const st = quorumOf(s.name);
-      return {
-        name: s.name,
-        vip: s.cfg.vip,
-        primary: s.cfg.primary,
-        shadows: s.cfg.shadows,
-        voters: s.cfg.voters,
-        epoch: st.epoch,
-        holder: st.holder,
-        holdsVipHere: st.vipUp,
-        leaseRemainingMs: ((ms) => (ms === null ? null : Math.round(ms)))(host.leaseRemainingMs(core, s.name, now)),
-        state: st.role,
-        lastChange: s.lastChange,
-        alarm: s.alarm,
-      };
-    });
-    const anySafe = services.some((s) => quorumOf(s.name).role === "safe-mode");
-    const holding = services.filter((s) => quorumOf(s.name).vipUp);
-    const role: StatusDoc["role"] = anySafe
-      ? "safe-mode"
-      : holding.some((s) => s.cfg.primary === self)
-        ? "primary"
-        : holding.length > 0
-          ? "active"
-          : services.some((s) => s.cfg.shadows.includes(self))
-            ? "shadow"
-            : "standby";
-    return {
-      host: self,
-      cluster: config.cluster,
+    return buildStatus({
+      config,
       version: VERSION,
-      nowMs: Date.now(),
-      uptimeMs: Math.round(now - startedMono),
-      role,
-      members: [
-        { id: self, status: "alive", incarnation: view.find((m) => m.id === self)?.incarnation ?? 0, connected: true, rttMs: null, labels: labelsOf.get(self) ?? {}, lastBeaconAgoMs: 0, metrics: latestSample, ownForecast: ownBeaconForecast() },
-        ...view
-          .filter((m) => m.id !== self)
-          .map((m) => {
-            const b = beacons.get(m.id);
-            const r = rtts.get(m.id);
-            return {
-              id: m.id,
-              status: m.status,
-              incarnation: m.incarnation,
-              connected: connected.has(m.id),
-              rttMs: r === undefined ? null : median(r),
-              labels: labelsOf.get(m.id) ?? {},
-              lastBeaconAgoMs: b === undefined ? null : Math.round(now - b.atMono),
-              metrics: b?.sample ?? null,
-              ownForecast: b?.forecast ?? null,
-            };
-          }),
-      ],
-      services: svcDocs,
-      replication: replicator.status(),
-      reconciliations: replicator.lastReconciles(),
-      forecasts: forecasting?.latest() ?? [],
-      forecastModel: forecasting === null ? null : { ...forecasting.model, bytes: forecasting.modelBytes, horizonMinutes: config.forecast.horizonMinutes },
-      predicted: [...(core.foresight?.predicted ?? [])],
-      blobs: replicator.blobStatus(),
-    };
+      core,
+      nowMono: monoNow(),
+      startedMono,
+      nowWall: Date.now(),
+      extras: new Map(services.map((s) => [s.name, { lastChange: s.lastChange, alarm: s.alarm }])),
+      connected,
+      beacons,
+      rtts,
+      ownSample: latestSample,
+      ownForecast: ownBeaconForecast(),
+      rest: {
+        replication: replicator.status(),
+        reconciliations: replicator.lastReconciles(),
+        forecasts: forecasting?.latest() ?? [],
+        forecastModel: forecasting === null ? null : { ...forecasting.model, bytes: forecasting.modelBytes, horizonMinutes: config.forecast.horizonMinutes },
+        blobs: replicator.blobStatus(),
+      },
+    });
   }
   const api = await serveApi(createApi({ status, state: replicator, log }), config.api);
   log("info", "agent", "started", { cluster: config.cluster, api: api.address, services: services.map((s) => s.name), hosts: allHosts, startedAt: new Date(startedWall).toISOString(), inboxDropped });
@@ -591,10 +547,4 @@ export async function startAgent(config: Config): Promise<Agent> {
   };
 }
 
-function median(xs: number[]): number | null {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 

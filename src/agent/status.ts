@@ -1,0 +1,106 @@
+// What `GET /status` and `umbra status` show: the host core's view (members,
+// leases, epochs, predictions) joined with what only the shell knows
+// (connections, beacons, RTTs, the last change and alarm of each service,
+// replication and forecasts). A pure function of a snapshot, so it can be
+// built and tested without an agent.
+
+import type { HostId } from "../shared/ids.ts";
+import type { Config } from "../shared/config.ts";
+import * as host from "../decide/host.ts";
+import type { HostState } from "../decide/host.ts";
+import type { HostSample } from "../probe/index.ts";
+import type { BeaconForecast } from "../mesh/codec.ts";
+import type { StatusDoc } from "../api/index.ts";
+
+export type ServiceExtras = {
+  lastChange: StatusDoc["services"][number]["lastChange"];
+  alarm: StatusDoc["services"][number]["alarm"];
+};
+
+export type StatusSnapshot = {
+  config: Config;
+  version: string;
+  core: HostState;
+  /** Monotonic now and start, wall now. */
+  nowMono: number;
+  startedMono: number;
+  nowWall: number;
+  extras: ReadonlyMap<string, ServiceExtras>;
+  connected: ReadonlySet<HostId>;
+  beacons: ReadonlyMap<HostId, { atMono: number; sample: HostSample | null; forecast: BeaconForecast | null }>;
+  rtts: ReadonlyMap<HostId, readonly number[]>;
+  ownSample: HostSample | null;
+  ownForecast: BeaconForecast | null;
+  rest: Pick<StatusDoc, "replication" | "reconciliations" | "forecasts" | "forecastModel" | "blobs">;
+};
+
+export function buildStatus(x: StatusSnapshot): StatusDoc {
+  const self = x.config.host as HostId;
+  const view = host.memberView(x.core);
+  const labelsOf = new Map(x.config.hosts.map((h) => [h.id, h.labels ?? {}]));
+  const services = x.config.services.map((svc) => {
+    const st = x.core.services[svc.name]!;
+    const extras = x.extras.get(svc.name);
+    const leaseMs = host.leaseRemainingMs(x.core, svc.name, x.nowMono);
+    return {
+      name: svc.name,
+      vip: svc.vip,
+      primary: svc.primary,
+      shadows: svc.shadows,
+      voters: svc.voters,
+      epoch: st.epoch,
+      holder: st.holder,
+      holdsVipHere: st.vipUp,
+      leaseRemainingMs: leaseMs === null ? null : Math.round(leaseMs),
+      state: st.role,
+      lastChange: extras?.lastChange ?? null,
+      alarm: extras?.alarm ?? null,
+    };
+  });
+  const member = (id: HostId, status: StatusDoc["members"][number]["status"], incarnation: number): StatusDoc["members"][number] => {
+    const b = x.beacons.get(id);
+    const r = x.rtts.get(id);
+    return {
+      id,
+      status,
+      incarnation,
+      connected: x.connected.has(id),
+      rttMs: r === undefined ? null : median(r),
+      labels: labelsOf.get(id) ?? {},
+      lastBeaconAgoMs: b === undefined ? null : Math.round(x.nowMono - b.atMono),
+      metrics: b?.sample ?? null,
+      ownForecast: b?.forecast ?? null,
+    };
+  };
+  return {
+    host: self,
+    cluster: x.config.cluster,
+    version: x.version,
+    nowMs: x.nowWall,
+    uptimeMs: Math.round(x.nowMono - x.startedMono),
+    role: roleOf(x.config, self, services),
+    members: [
+      { id: self, status: "alive", incarnation: view.find((m) => m.id === self)?.incarnation ?? 0, connected: true, rttMs: null, labels: labelsOf.get(self) ?? {}, lastBeaconAgoMs: 0, metrics: x.ownSample, ownForecast: x.ownForecast },
+      ...view.filter((m) => m.id !== self).map((m) => member(m.id, m.status, m.incarnation)),
+    ],
+    services,
+    predicted: [...(x.core.foresight?.predicted ?? [])],
+    ...x.rest,
+  };
+}
+
+/** The host's role in one word: safe mode anywhere wins, then holding as primary, holding as a shadow, a shadow, a voter only. */
+function roleOf(config: Config, self: HostId, services: StatusDoc["services"]): StatusDoc["role"] {
+  if (services.some((s) => s.state === "safe-mode")) return "safe-mode";
+  const holding = services.filter((s) => s.holdsVipHere);
+  if (holding.some((s) => s.primary === self)) return "primary";
+  if (holding.length > 0) return "active";
+  return config.services.some((s) => s.shadows.includes(self)) ? "shadow" : "standby";
+}
+
+export function median(xs: readonly number[]): number | null {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
