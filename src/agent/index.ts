@@ -25,13 +25,14 @@ import type { BeaconForecast, WireMsg } from "../mesh/codec.ts";
 import { startBackgroundSampler } from "../probe/index.ts";
 import { startReplaySampler } from "../probe/replay.ts";
 import type { HostSample } from "../probe/index.ts";
-import { addVip, ipBatch, removeVip, runHook } from "../actuate/index.ts";
+import { ipBatch, removeVip } from "../actuate/index.ts";
 import { createApi, serveApi } from "../api/index.ts";
 import { startReplicator } from "../state/replicator.ts";
 import { startForecasting } from "./forecasting.ts";
 import { loadRecord, writeRecord } from "./records.ts";
 import { signatures } from "./signatures.ts";
 import { buildStatus, median } from "./status.ts";
+import { effectRunners, type ServiceRt } from "./runners.ts";
 import { attachStateChannel, type StateLink } from "../state/channel.ts";
 import { openChunkStore } from "../state/chunks.ts";
 import { serveBlobs, type BlobPeer } from "../state/transfer.ts";
@@ -51,15 +52,6 @@ export const VERSION = "0.1.0";
 
 type Inbound = { from: HostId; msg: WireMsg };
 
-type ServiceRt = {
-  name: string;
-  cfg: Config["services"][number];
-  /** The VIP change running off the loop, if any: the core asks for at most one at a time. */
-  vipBusy: boolean;
-  lastChange: StatusDoc["services"][number]["lastChange"];
-  /** The last alarm the core raised for this service, for status and logs. */
-  alarm: { alarm: string; epoch: number; error: string | null; attempts: number; atMs: number } | null;
-};
 
 export type Agent = { status(): StatusDoc; stop(): Promise<void> };
 
@@ -204,6 +196,8 @@ export async function startAgent(config: Config): Promise<Agent> {
     },
   });
 
+  const runners = effectRunners({ self, services: byName, ip, replicator, hookTimeoutMs: t.hookTimeoutMs, log, now: monoNow, report: (ev) => outcomes.push(ev) });
+
   const peersByKey = new Map<string, HostId>();
   for (const h of config.hosts) if (h.id !== self) peersByKey.set(h.publicKey, h.id as HostId);
   const mesh: Mesh = await openMesh({
@@ -297,16 +291,14 @@ export async function startAgent(config: Config): Promise<Agent> {
         }
         case "take-vip":
         case "drop-vip":
-          changeVip(fx);
+          runners.changeVip(fx);
           break;
         case "run-hook":
-          startHook(fx.service, fx.hook, fx.epoch);
+          runners.startHook(fx.service, fx.hook, fx.epoch);
           break;
-        case "reconcile": {
-          const s = byName.get(fx.service);
-          if (s !== undefined && replicator.services().includes(s.name)) reconcileAfterFailover(s, fx.epoch);
+        case "reconcile":
+          runners.reconcileAfterFailover(fx.service, fx.epoch);
           break;
-        }
         case "certified": {
           log("info", "quorum", "certified", { service: fx.service, epoch: fx.cert.epoch, holder: fx.cert.holder, from: fx.cert.from, reason: fx.cert.reason, voters: fx.cert.votes.map((v) => v.voter) });
           const s = byName.get(fx.service);
@@ -350,63 +342,6 @@ export async function startAgent(config: Config): Promise<Agent> {
           assertNever(fx);
       }
     }
-  }
-
-  /** Runs a VIP change off the loop; its outcome comes back as vip-changed. */
-  function changeVip(fx: Extract<HostEffect, { type: "take-vip" | "drop-vip" }>): void {
-    const s = byName.get(fx.service);
-    assert(s !== undefined, "the core names a configured service");
-    assert(!s.vipBusy, "the core asks for one VIP change at a time");
-    s.vipBusy = true;
-    const op = fx.type === "take-vip" ? "add" : "del";
-    const vip = { cidr: s.cfg.vip, iface: s.cfg.interface };
-    if (fx.type === "take-vip") log("info", "actuate", "take-vip", { service: s.name, epoch: fx.epoch, reason: fx.reason, vip: s.cfg.vip });
-    else log(fx.why === "lease-expired" || fx.why === "add-failed" ? "warn" : "info", "actuate", "drop-vip", { service: s.name, epoch: fx.epoch, why: fx.why, vip: s.cfg.vip, safeMode: fx.why === "lease-expired" });
-    const t0 = monoNow();
-    const change = op === "add" ? addVip(vip, ip.run, log) : removeVip(vip, ip.run);
-    change.then(
-      () => {
-        log("info", "actuate", op === "add" ? "vip-added" : "vip-removed", { service: s.name, vip: s.cfg.vip, ms: Math.round((monoNow() - t0) * 10) / 10 });
-        s.vipBusy = false;
-        outcomes.push({ type: "vip-changed", service: s.name, op, epoch: fx.epoch, ok: true, error: null });
-      },
-      (err: Error) => {
-        log("error", "actuate", "vip-change-failed", { service: s.name, op, vip: s.cfg.vip, ms: Math.round((monoNow() - t0) * 10) / 10, error: err.message });
-        s.vipBusy = false;
-        outcomes.push({ type: "vip-changed", service: s.name, op, epoch: fx.epoch, ok: false, error: err.message });
-      },
-    );
-  }
-
-  /** Runs a user hook off the loop (bounded by hookTimeoutMs); its outcome comes back as hook-finished. */
-  function startHook(service: string, hook: host.HookName, epoch: number): void {
-    const s = byName.get(service);
-    assert(s !== undefined, "the core names a configured service");
-    const path = s.cfg.hooks?.[hook];
-    if (path === undefined) return;
-    runHook({ path, args: [s.name, s.cfg.vip], env: { UMBRA_SERVICE: s.name, UMBRA_VIP: s.cfg.vip, UMBRA_HOST: self, UMBRA_EPOCH: String(epoch) }, timeoutMs: t.hookTimeoutMs }).then(
-      (r) => {
-        log(r.exitCode === 0 ? "info" : "warn", "hook", hook, { service: s.name, path, exitCode: r.exitCode, signal: r.signal, timedOut: r.timedOut, ms: r.durationMs, stderr: r.stderrTail });
-        outcomes.push({ type: "hook-finished", service: s.name, hook, ok: r.exitCode === 0, detail: r.timedOut ? "timed out" : r.exitCode === null ? `killed by ${r.signal}` : `exit ${r.exitCode}` });
-      },
-      (err: Error) => {
-        log("error", "hook", `${hook}-failed`, { service: s.name, path, error: err.message });
-        outcomes.push({ type: "hook-finished", service: s.name, hook, ok: false, detail: err.message });
-      },
-    );
-  }
-
-  function reconcileAfterFailover(s: ServiceRt, epoch: number): void {
-    replicator
-      .reconcile(s.name, { reason: "failover" })
-      .then((report) => {
-        const path = s.cfg.hooks?.reconcile;
-        if (path === undefined) return;
-        return runHook({ path, args: [s.name], env: { UMBRA_SERVICE: s.name, UMBRA_HOST: self, UMBRA_EPOCH: String(epoch), UMBRA_RECONCILE_REPORT: JSON.stringify(report) }, timeoutMs: t.hookTimeoutMs }).then((r) =>
-          log(r.exitCode === 0 ? "info" : "warn", "hook", "reconcile", { service: s.name, path, exitCode: r.exitCode, signal: r.signal, timedOut: r.timedOut, ms: r.durationMs, stderr: r.stderrTail }),
-        );
-      })
-      .catch((err: Error) => log("error", "state", "reconcile-failed", { service: s.name, error: (err as Error).message }));
   }
 
   /** A message from the inbox: beacons feed the forecaster (shell data), the rest go to the core. */

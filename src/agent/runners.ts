@@ -1,0 +1,113 @@
+// The effect runners: what the host core asks of the world that takes time
+// (a VIP change, a hook, a reconcile after a failover) runs here, off the
+// loop, and its outcome goes back to the core as an event through `report`.
+// Nothing here decides: the core asks for at most one VIP change per service
+// at a time, and these runners assert it.
+
+import { assert } from "../shared/assert.ts";
+import type { HostId } from "../shared/ids.ts";
+import type { Logger } from "../shared/log.ts";
+import type { Config } from "../shared/config.ts";
+import type { HostEffect, HostEvent, HookName } from "../decide/host.ts";
+import { addVip, removeVip, runHook, type IpBatch } from "../actuate/index.ts";
+import type { Replicator } from "../state/replicator.ts";
+import type { StatusDoc } from "../api/index.ts";
+
+/** What the shell keeps per service beside the core's state. */
+export type ServiceRt = {
+  name: string;
+  cfg: Config["services"][number];
+  /** The VIP change running off the loop, if any: the core asks for at most one at a time. */
+  vipBusy: boolean;
+  lastChange: StatusDoc["services"][number]["lastChange"];
+  /** The last alarm the core raised for this service, for status and logs. */
+  alarm: { alarm: string; epoch: number; error: string | null; attempts: number; atMs: number } | null;
+};
+
+export type RunnerDeps = {
+  self: HostId;
+  services: ReadonlyMap<string, ServiceRt>;
+  ip: IpBatch;
+  replicator: Replicator;
+  hookTimeoutMs: number;
+  log: Logger;
+  now(): number;
+  /** An outcome for the core (never dropped: the core waits for each). */
+  report(ev: HostEvent): void;
+};
+
+export type Runners = {
+  changeVip(fx: Extract<HostEffect, { type: "take-vip" | "drop-vip" }>): void;
+  startHook(service: string, hook: HookName, epoch: number): void;
+  reconcileAfterFailover(service: string, epoch: number): void;
+};
+
+export function effectRunners(d: RunnerDeps): Runners {
+  const { log } = d;
+  const serviceOf = (name: string): ServiceRt => {
+    const s = d.services.get(name);
+    assert(s !== undefined, "the core names a configured service");
+    return s;
+  };
+  const ms = (t0: number): number => Math.round((d.now() - t0) * 10) / 10;
+  const hookLog = (hook: string, s: ServiceRt, path: string, r: Awaited<ReturnType<typeof runHook>>) =>
+    log(r.exitCode === 0 ? "info" : "warn", "hook", hook, { service: s.name, path, exitCode: r.exitCode, signal: r.signal, timedOut: r.timedOut, ms: r.durationMs, stderr: r.stderrTail });
+
+  return {
+    /** Runs a VIP change off the loop; its outcome comes back as vip-changed. */
+    changeVip(fx) {
+      const s = serviceOf(fx.service);
+      assert(!s.vipBusy, "the core asks for one VIP change at a time");
+      s.vipBusy = true;
+      const op = fx.type === "take-vip" ? "add" : "del";
+      const vip = { cidr: s.cfg.vip, iface: s.cfg.interface };
+      if (fx.type === "take-vip") log("info", "actuate", "take-vip", { service: s.name, epoch: fx.epoch, reason: fx.reason, vip: s.cfg.vip });
+      else log(fx.why === "lease-expired" || fx.why === "add-failed" ? "warn" : "info", "actuate", "drop-vip", { service: s.name, epoch: fx.epoch, why: fx.why, vip: s.cfg.vip, safeMode: fx.why === "lease-expired" });
+      const t0 = d.now();
+      const change = op === "add" ? addVip(vip, d.ip.run, log) : removeVip(vip, d.ip.run);
+      change.then(
+        () => {
+          log("info", "actuate", op === "add" ? "vip-added" : "vip-removed", { service: s.name, vip: s.cfg.vip, ms: ms(t0) });
+          s.vipBusy = false;
+          d.report({ type: "vip-changed", service: s.name, op, epoch: fx.epoch, ok: true, error: null });
+        },
+        (err: Error) => {
+          log("error", "actuate", "vip-change-failed", { service: s.name, op, vip: s.cfg.vip, ms: ms(t0), error: err.message });
+          s.vipBusy = false;
+          d.report({ type: "vip-changed", service: s.name, op, epoch: fx.epoch, ok: false, error: err.message });
+        },
+      );
+    },
+
+    /** Runs a user hook off the loop (bounded by hookTimeoutMs); its outcome comes back as hook-finished. */
+    startHook(service, hook, epoch) {
+      const s = serviceOf(service);
+      const path = s.cfg.hooks?.[hook];
+      if (path === undefined) return;
+      runHook({ path, args: [s.name, s.cfg.vip], env: { UMBRA_SERVICE: s.name, UMBRA_VIP: s.cfg.vip, UMBRA_HOST: d.self, UMBRA_EPOCH: String(epoch) }, timeoutMs: d.hookTimeoutMs }).then(
+        (r) => {
+          hookLog(hook, s, path, r);
+          d.report({ type: "hook-finished", service: s.name, hook, ok: r.exitCode === 0, detail: r.timedOut ? "timed out" : r.exitCode === null ? `killed by ${r.signal}` : `exit ${r.exitCode}` });
+        },
+        (err: Error) => {
+          log("error", "hook", `${hook}-failed`, { service: s.name, path, error: err.message });
+          d.report({ type: "hook-finished", service: s.name, hook, ok: false, detail: err.message });
+        },
+      );
+    },
+
+    /** A new holder brings the state to the intended one, then tells the reconcile hook what it did. */
+    reconcileAfterFailover(service, epoch) {
+      const s = serviceOf(service);
+      if (!d.replicator.services().includes(s.name)) return;
+      d.replicator
+        .reconcile(s.name, { reason: "failover" })
+        .then((report) => {
+          const path = s.cfg.hooks?.reconcile;
+          if (path === undefined) return;
+          return runHook({ path, args: [s.name], env: { UMBRA_SERVICE: s.name, UMBRA_HOST: d.self, UMBRA_EPOCH: String(epoch), UMBRA_RECONCILE_REPORT: JSON.stringify(report) }, timeoutMs: d.hookTimeoutMs }).then((r) => hookLog("reconcile", s, path, r));
+        })
+        .catch((err: Error) => log("error", "state", "reconcile-failed", { service: s.name, error: err.message }));
+    },
+  };
+}
