@@ -15,6 +15,7 @@
 
 import { assert, assertNever } from "../shared/assert.ts";
 import type { HostId } from "../shared/ids.ts";
+import * as lease from "../shared/lease.ts";
 
 /** Why a proposal asks for a new holder. */
 export type Reason =
@@ -236,10 +237,7 @@ export function majority(voterCount: number): number {
 }
 
 /** Lease length as the holder must count it: shortened by the worst clock drift, twice, and the actuation guard. */
-export function holderLeaseMs(c: QuorumConfig): number {
-  const drift = (2 * c.driftMaxPpm) / 1_000_000;
-  return Math.floor(c.leaseMs * (1 - drift)) - c.actuationGuardMs;
-}
+export const holderLeaseMs = (c: QuorumConfig): number => lease.holderLeaseMs(c);
 
 /** A planned move (handover, predicted) that has not won a majority by then is given up. */
 export function plannedMoveTimeoutMs(c: QuorumConfig): number {
@@ -247,15 +245,10 @@ export function plannedMoveTimeoutMs(c: QuorumConfig): number {
 }
 
 /** After a restart, a voter neither votes nor grants for this long: every promise it made before has run out by then, by any clock within the drift bound. */
-export function restartWaitMs(c: QuorumConfig): number {
-  return Math.ceil(c.leaseMs * (1 + (2 * c.driftMaxPpm) / 1_000_000));
-}
+export const restartWaitMs = (c: QuorumConfig): number => lease.restartWaitMs(c);
 
 /** How long a new holder that was not handed over in person waits after a handover certificate. */
-export function handoverWaitMs(c: QuorumConfig): number {
-  const drift = (2 * c.driftMaxPpm) / 1_000_000;
-  return Math.ceil(c.leaseMs * (1 + drift)) + c.actuationGuardMs;
-}
+export const handoverWaitMs = (c: QuorumConfig): number => lease.handoverWaitMs(c);
 
 export function validateQuorumConfig(c: QuorumConfig): void {
   assert(c.voters.length >= 1, "at least one voter");

@@ -2,6 +2,7 @@
 // then passed down fully resolved. A bad file names the file, the key path
 // and what is wrong, one issue a line, and nothing starts.
 
+import { holderLeaseMs } from "./lease.ts";
 import { REPLAY_METRICS } from "../probe/replay.ts";
 import { FORECAST_METRICS } from "../forecast/history.ts";
 import { readFileSync } from "node:fs";
@@ -308,9 +309,9 @@ function crossCheck(c: Config, votersGiven: boolean[]): string[] {
   if (t.renewIntervalMs * 2 >= t.leaseMs) out.push(`timing.renewIntervalMs: ${t.renewIntervalMs} must be less than half of timing.leaseMs (${t.leaseMs}), so one lost renewal does not cost the lease`);
   if (t.probeTimeoutMs >= t.probeIntervalMs) out.push(`timing.probeTimeoutMs: ${t.probeTimeoutMs} must be less than timing.probeIntervalMs (${t.probeIntervalMs})`);
   if (t.tickMs * 4 > t.renewIntervalMs) out.push(`timing.tickMs: ${t.tickMs} must be at most a quarter of timing.renewIntervalMs (${t.renewIntervalMs})`);
-  const holderLeaseMs = Math.floor(t.leaseMs * (1 - (2 * t.driftMaxPpm) / 1e6)) - t.actuationGuardMs;
-  if (holderLeaseMs < 2 * t.renewIntervalMs) {
-    out.push(`timing.leaseMs: ${t.leaseMs} leaves the holder ${holderLeaseMs} ms after clock drift and timing.actuationGuardMs (${t.actuationGuardMs}); it needs at least two renewal intervals (${2 * t.renewIntervalMs} ms): raise leaseMs or lower the guard`);
+  const holderMs = holderLeaseMs(t);
+  if (holderMs < 2 * t.renewIntervalMs) {
+    out.push(`timing.leaseMs: ${t.leaseMs} leaves the holder ${holderMs} ms after clock drift and timing.actuationGuardMs (${t.actuationGuardMs}); it needs at least two renewal intervals (${2 * t.renewIntervalMs} ms): raise leaseMs or lower the guard`);
   }
   return out;
 }
