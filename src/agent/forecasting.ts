@@ -13,18 +13,10 @@ import type { HostSample } from "../probe/types.ts";
 import { HostHistory, type ForecastMetric } from "../forecast/history.ts";
 import type { Forecaster, ForecastInput, ForecastOutput, PredictionModel } from "../forecast/model.ts";
 import { AnomalyScorer, type OneStep } from "../forecast/anomaly.ts";
+import type { HostForecast } from "../forecast/types.ts";
 
-export type HostForecast = {
-  host: string;
-  /** The highest exhaustion probability over the metrics with limits, and which metric. */
-  exhaustionProbability: number;
-  metric: ForecastMetric;
-  horizonMs: number;
-  /** Per metric: the quantiles at the horizon, the probability of crossing its limit, and how unusual its newest value is (anomaly score, 0..1). */
-  metrics: Array<{ metric: ForecastMetric; limit: number; last: number; anomaly: number } & ForecastOutput>;
-  /** Wall ms of the newest step the forecast used (series time when replaying). */
-  atTs: number;
-};
+export type { HostForecast };
+
 
 export type Forecasting = {
   /** A sample of `host` (this host's own, or a peer's from its beacon). */

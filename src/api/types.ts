@@ -1,6 +1,6 @@
 import type { HostSample } from "../probe/types.ts";
 import type { BlobStatus, ReconcileReport } from "../state/replicator.ts";
-import type { HostForecast } from "../agent/forecasting.ts";
+import type { HostForecast } from "../forecast/types.ts";
 import type { BeaconForecast } from "../mesh/codec.ts";
 
 /** What `GET /status` returns and `umbra status` prints: one host's view of the cluster. */

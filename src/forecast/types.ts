@@ -1,0 +1,16 @@
+// What a forecast of one host says, as status and the API show it.
+
+import type { ForecastMetric } from "./history.ts";
+import type { ForecastOutput } from "./model.ts";
+
+export type HostForecast = {
+  host: string;
+  /** The highest exhaustion probability over the metrics with limits, and which metric. */
+  exhaustionProbability: number;
+  metric: ForecastMetric;
+  horizonMs: number;
+  /** Per metric: the quantiles at the horizon, the probability of crossing its limit, and how unusual its newest value is (anomaly score, 0..1). */
+  metrics: Array<{ metric: ForecastMetric; limit: number; last: number; anomaly: number } & ForecastOutput>;
+  /** Wall ms of the newest step the forecast used (series time when replaying). */
+  atTs: number;
+};
