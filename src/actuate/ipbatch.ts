@@ -22,6 +22,14 @@ import { COMMAND_TIMEOUT_MS, runCommand, type CommandResult, type Runner } from 
 const MARKER = "link show dev lo";
 const MARKER_ANSWER = /^\d+: lo: /;
 const FAILED = /^Command failed /;
+/**
+ * Commands waiting for the batch process's answer, at most. The agent asks
+ * one change per service at a time (64 services at most), so this is never
+ * reached in use; past it a command runs through the fallback instead.
+ */
+export const BATCH_QUEUE_MAX = 256;
+/** Output lines kept per command (ip answers an address change with a line or two). */
+const LINES_MAX = 64;
 
 type Pending = { argv: string[]; lines: string[]; resolve(r: CommandResult): void; timer: NodeJS.Timeout };
 
@@ -30,7 +38,7 @@ export type IpBatch = {
   /** Ends the batch process; later commands start a new one. */
   close(): void;
   /** Commands answered by the batch process and by the fallback, for tests and /status. */
-  counts(): { batch: number; fallback: number };
+  counts(): { batch: number; fallback: number; queueFull: number };
 };
 
 /** The line for the batch process, or null when argv is not an address change it takes. */
@@ -50,7 +58,7 @@ export function ipBatch(o: { prefix?: string[]; fallback?: Runner; timeoutMs?: n
   let child: ChildProcess | null = null;
   const queue: Pending[] = [];
   let buf = "";
-  const counts = { batch: 0, fallback: 0 };
+  const counts = { batch: 0, fallback: 0, queueFull: 0 };
 
   const viaFallback = (argv: string[]): Promise<CommandResult> => {
     counts.fallback += 1;
@@ -72,7 +80,7 @@ export function ipBatch(o: { prefix?: string[]; fallback?: Runner; timeoutMs?: n
     const p = queue[0];
     if (p === undefined) return;
     if (!MARKER_ANSWER.test(line)) {
-      p.lines.push(line);
+      if (p.lines.length < LINES_MAX) p.lines.push(line);
       return;
     }
     queue.shift();
@@ -108,6 +116,10 @@ export function ipBatch(o: { prefix?: string[]; fallback?: Runner; timeoutMs?: n
   const run: Runner = (argv) => {
     const line = batchLine(argv);
     if (line === null) return viaFallback(argv);
+    if (queue.length >= BATCH_QUEUE_MAX) {
+      counts.queueFull += 1;
+      return viaFallback(argv);
+    }
     const c = child ?? (child = start());
     return new Promise<CommandResult>((resolve) => {
       const p: Pending = {

@@ -158,7 +158,7 @@ describe.skipIf(!isRoot)("netns", () => {
       const err = await addVip({ cidr: "198.51.100.30/24", iface: "nope0" }, b.run).catch((e: unknown) => e);
       expect((err as UmbraError).message).toMatch(/ip addr add 198.51.100.30\/24 dev nope0 failed \(exit 1\): .*nope0/);
       // Adds, dels and the failure went through the batch; the IPv6 add's sysctl and the two gratuitous ARPs were forked.
-      expect(b.counts()).toEqual({ batch: 8, fallback: 3 });
+      expect(b.counts()).toEqual({ batch: 8, fallback: 3, queueFull: 0 });
       // The batch process dies: the next change starts a new one.
       b.close();
       await sleep(100);
@@ -167,7 +167,7 @@ describe.skipIf(!isRoot)("netns", () => {
       // A wedged one (here: stopped) is killed at the time limit and its command forked instead.
       const w = ipBatch({ prefix: ["ip", "netns", "exec", topo.ns("a"), "sh", "-c", 'kill -STOP $$; exec "$@"', "sh"], fallback: inHost("a"), timeoutMs: 200 });
       expect((await removeVip(v4, w.run)).detail).toBe("done");
-      expect(w.counts()).toEqual({ batch: 0, fallback: 1 });
+      expect(w.counts()).toEqual({ batch: 0, fallback: 1, queueFull: 0 });
       w.close();
     } finally {
       b.close();
