@@ -161,6 +161,24 @@ describe("voter", () => {
     expect(sends(q.step(s, { type: "received", from: h2, msg: propose(2, h2, { reason: "holder-lost", from: h2, proposer: h2, basis: rival }) }, 1000).effects, "vote")).toHaveLength(0);
   });
 
+  test("a grant the planned-vote exemption overrode holds back every certificate of the new holder but the planned one (spin, session 6)", () => {
+    // h3 grants h1 (epoch 1); a handover h1 -> h2 at epoch 2 arrives from h1's process: h3 signs (the exemption).
+    let s = freshVoter(h3);
+    s = q.step(s, { type: "received", from: h1, msg: { type: "certificate", inPerson: false, cert: cert1 } }, 400).state;
+    s = q.step(s, { type: "received", from: h1, msg: renew(1, h1, 3) }, 1000).state;
+    s = q.step(s, { type: "received", from: h1, msg: propose(2, h2, { reason: "handover", from: h1, proposer: h1, basis: cert1 }) }, 1001).state;
+    expect(s.exemptFrom).toEqual({ epoch: 1, holder: h1, untilMs: 1000 + timing.leaseMs });
+    // h2's own holder-lost certificate of epoch 2 (h1 and h2 signed it) is not the planned one: no grant to h2 while h1's runs
+    const lost = { service: "web", epoch: 2, holder: h2, from: h1, reason: "holder-lost" as const, votes: [{ voter: h1, sig: "" }, { voter: h2, sig: "" }] };
+    const other = q.step(s, { type: "received", from: h2, msg: { type: "certificate", inPerson: false, cert: lost } }, 1002).state;
+    expect(sends(q.step(other, { type: "received", from: h2, msg: renew(2, h2, 1) }, 1003).effects, "grant")).toHaveLength(0);
+    expect(sends(q.step(other, { type: "received", from: h2, msg: renew(2, h2, 2) }, 1000 + timing.leaseMs).effects, "grant")).toHaveLength(1);
+    // the planned certificate itself: h1 dropped its VIP before forming it, h2 is granted at once
+    const planned = { ...lost, reason: "handover" as const };
+    const mine = q.step(s, { type: "received", from: h1, msg: { type: "certificate", inPerson: false, cert: planned } }, 1002).state;
+    expect(sends(q.step(mine, { type: "received", from: h2, msg: renew(2, h2, 1) }, 1003).effects, "grant")).toHaveLength(1);
+  });
+
   test("its running grant goes to one holder: a vote for h2 in epoch 2 holds back a grant to h1 certified in epoch 2 (two certificates of one epoch exist only after a lost vote file)", () => {
     let s = freshVoter(h3);
     s = q.step(s, { type: "received", from: h2, msg: propose(2, h2) }, 1000).state;

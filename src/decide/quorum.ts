@@ -158,6 +158,15 @@ export type QuorumState = {
   grantHolder: HostId | null;
   /** The process (boot) of grantHolder the running grant is for; null when unknown (a vote for a planned move names a holder that is not the proposer). */
   grantBoot: number | null;
+  /**
+   * A planned vote signed while a grant to the proposing holder still ran
+   * (the exemption of mayVoteNow): that grant, which the slot above no longer
+   * names. Until it runs out, the new holder is granted only through the
+   * planned certificate itself, whose old holder drops its VIP first; a
+   * certificate of the same epoch and holder from another election is not
+   * that (spin, session 6: two VIP holders).
+   */
+  exemptFrom: { epoch: number; holder: HostId; untilMs: number } | null;
   /** The holder renewed (to us, voter or not) recently enough to count as alive until then. */
   holderSeenUntilMs: number;
   /** After a restart the promises made before it are forgotten: no vote before this. */
@@ -282,6 +291,7 @@ export function initialQuorum(config: QuorumConfig, persisted: Persisted | null,
     grantEpoch: 0,
     grantHolder: null,
     grantBoot: null,
+    exemptFrom: null,
     holderSeenUntilMs: 0,
     // Grants made before a restart are not persisted (they change every
     // renewal), and the vote record may be gone with its disk: waiting one
@@ -727,6 +737,9 @@ function castVote(s: QuorumState, fx: QuorumEffect[], p: Extract<QuorumMsg, { ty
   s.votedHolder = p.holder;
   s.votedProposal = p;
   // The vote is also a grant to the new holder: its lease counts from its proposal.
+  if (isPlanned(p.reason) && s.nowMs < s.grantUntilMs && s.grantHolder !== null && !(s.grantEpoch === p.epoch && s.grantHolder === p.holder)) {
+    s.exemptFrom = { epoch: s.grantEpoch, holder: s.grantHolder, untilMs: s.grantUntilMs };
+  }
   s.grantUntilMs = Math.max(s.grantUntilMs, s.nowMs + c.leaseMs);
   s.grantEpoch = p.epoch;
   s.grantHolder = p.holder;
@@ -891,6 +904,8 @@ function onRenew(s: QuorumState, fx: QuorumEffect[], r: Extract<QuorumMsg, { typ
   // another holder): whoever holds it may still be counting on it. This one
   // waits for it, as a vote would.
   if ((s.grantEpoch !== r.epoch || s.grantHolder !== r.holder) && s.nowMs < s.grantUntilMs) return;
+  const ex = s.exemptFrom;
+  if (ex !== null && s.nowMs < ex.untilMs && !(s.cert !== null && isPlanned(s.cert.reason) && s.cert.from === ex.holder && s.cert.epoch === r.epoch)) return;
   s.grantUntilMs = Math.max(s.grantUntilMs, s.nowMs + c.leaseMs);
   s.grantEpoch = r.epoch;
   s.grantHolder = r.holder;
