@@ -106,6 +106,10 @@ byte votedEpoch[N];       /* one vote per (service, epoch) */
 byte votedProp[N];        /* proposal voted for (votedProposal): VP(proposer, boot), NONE if null */
 byte grantLeft[N];        /* grantUntilMs - now: promise not to vote for a newer epoch */
 byte grantEpoch[N];       /* grantEpoch: the epoch the running grant is for */
+byte grantHolder[N];      /* grantHolder: the holder it is for (one (epoch, holder) at a time) */
+byte grantBoot[N];        /* grantBoot: that holder's process (2: unknown, as for a vote for a planned move) */
+byte exLeft[N];           /* exemptFrom.untilMs - now: a grant the planned-vote exemption overrode still runs */
+byte exHolder[N];         /* exemptFrom.holder */
 byte seenLeft[N];         /* holderSeenUntilMs - now */
 byte noVoteLeft[N];       /* noVoteBeforeMs - now: the restart wait, no vote and no grant */
 byte pendP[N];            /* pendingProposal: VP(proposer, boot) ... */
@@ -147,6 +151,7 @@ byte gProp[N * 2 * E1];   /* host p's proposal (boot b) for epoch e: GP(from, ho
 byte lastProp[N];         /* highest epoch host p has proposed in this process (rejectedEpochMax keeps it from going back) */
 byte certHolder[E1];      /* holder named by the certificate of epoch e (NONE: none yet) */
 bool certPlanned[E1];     /* its reason is planned (handover) */
+byte certFrom[E1];        /* the holder it replaces */
 #ifdef BROKEN_ADOPT_GRANT_EPOCH
 byte certVoters[E1];      /* bitmask of its voters (only the broken variant reads it) */
 #endif
@@ -208,7 +213,7 @@ inline gc() {
      /* a renew gx -> gy below gy's epoch (its only effect, showing gx the
       * certificate, is "a certificate arrives"), or one gy can never grant */
      if
-     :: mRenew[gk] != 0 && (down[gy] || ME(mRenew[gk]) < epoch[gy] || ME(mRenew[gk]) < votedEpoch[gy] ||
+     :: mRenew[gk] != 0 && (down[gy] || ME(mRenew[gk]) < epoch[gy] ||
                            (ME(mRenew[gk]) == epoch[gy] && holder[gy] != gx)) -> mRenew[gk] = 0
      :: else -> skip
      fi;
@@ -234,7 +239,8 @@ inline gc() {
       * grant has run out (it cannot outlast it unless a renew sets it
       * anew); the ghost of rejectedEpochMax only above max(epoch,
       * votedEpoch); lastRenewSentMs only as a holder */
-     if :: grantLeft[gk] == 0 -> grantEpoch[gk] = 0 :: else -> skip fi;
+     if :: grantLeft[gk] == 0 -> grantEpoch[gk] = 0; grantHolder[gk] = 0; grantBoot[gk] = 0 :: else -> skip fi;
+     if :: exLeft[gk] == 0 -> exHolder[gk] = 0 :: else -> skip fi;
      if :: votedEpoch[gk] == epoch[gk] -> votedProp[gk] = NONE :: else -> skip fi;
      if :: seenLeft[gk] <= grantLeft[gk] -> seenLeft[gk] = 0 :: else -> skip fi;
      if :: lastProp[gk] <= MAX(epoch[gk], votedEpoch[gk]) -> lastProp[gk] = 0 :: else -> skip fi;
@@ -357,11 +363,15 @@ inline clearScratch() {
 #define UNPLANNED_OK(n, from)  (((from) == NONE || HOLDER_LOST(n)) && grantLeft[n] == 0)
 #endif
 #ifdef BROKEN_PLANNED_VOTE
-#define PLANNED_OK(n)          1   /* BUG: the old rule, any running grant ignored */
+#define PLANNED_OK(n, p, bt)   1   /* BUG: the old rule, any running grant ignored */
 #else
 /* the running grant, if any, is to the holder it knows, at its certified
  * epoch (reasonSupported makes the proposer that holder) */
-#define PLANNED_OK(n)          (grantLeft[n] == 0 || grantEpoch[n] == epoch[n])
+#ifdef BROKEN_PLANNED_BOOT
+#define PLANNED_OK(n, p, bt)   (grantLeft[n] == 0 || grantEpoch[n] == epoch[n])   /* BUG: any process of the holder */
+#else
+#define PLANNED_OK(n, p, bt)   (grantLeft[n] == 0 || (grantEpoch[n] == epoch[n] && grantHolder[n] == (p) && grantBoot[n] == (bt)))
+#endif
 #endif
 /* With VOTE_FILE_LOSS, a host that lost its record goes on only as a
  * voter that grants: it never votes, proposes or renews as holder again
@@ -379,8 +389,8 @@ inline clearScratch() {
 #else
 #define NOT_LOST_HOLDER(n)  1
 #endif
-#define MAY_VOTE_NOW(n, p, from) \
-  (NOT_LOST(n) && noVoteLeft[n] == 0 && (((from) == (p)) -> PLANNED_OK(n) : UNPLANNED_OK(n, from)))
+#define MAY_VOTE_NOW(n, p, bt, from) \
+  (NOT_LOST(n) && noVoteLeft[n] == 0 && (((from) == (p)) -> PLANNED_OK(n, p, bt) : UNPLANNED_OK(n, from)))
 
 /* reasonSupported(s, p), for a proposal naming `to` with the given `from`:
  * "initial" iff from is null, "handover" iff from is the proposer (the
@@ -445,7 +455,7 @@ inline adopt(n, e) {
   :: else -> skip
   fi;
   if
-  :: certHolder[e] == n -> role[n] = ACQUIRING; clearRenewals(n); leaseLeft[n] = 0
+  :: certHolder[e] == n -> vipUp[n] = 0; role[n] = ACQUIRING; clearRenewals(n); leaseLeft[n] = 0
   :: else -> role[n] = FOLLOWER
   fi;
   w = 0
@@ -469,6 +479,7 @@ inline onVote(p, v, m) {
         assert(certHolder[ve] == NONE);
         certHolder[ve] = vt;
         certPlanned[ve] = vok;
+        certFrom[ve] = GFROM(GIDX(p, boot[p], ve));
 #ifdef BROKEN_ADOPT_GRANT_EPOCH
         certVoters[ve] = propVotes[p];
 #endif
@@ -507,8 +518,16 @@ inline castVote(v, p, bt, e, to) {
   votedEpoch[v] = e;
   votedProp[v] = VP(p, bt);
   hiE[v] = MAX(hiE[v], e);
+#ifndef BROKEN_EXEMPT_SLOT
+  if
+  :: p != to && grantLeft[v] > 0 && !(grantEpoch[v] == e && grantHolder[v] == to) -> exLeft[v] = grantLeft[v]; exHolder[v] = grantHolder[v]
+  :: else -> skip
+  fi;
+#endif
   grantLeft[v] = LEASE;  /* max(grantUntil, now + lease): LEASE is the largest value it takes */
   grantEpoch[v] = e;     /* the vote is a grant to the proposed holder */
+  grantHolder[v] = to;
+  grantBoot[v] = (to == p -> bt : 2);  /* a planned move's new holder is not the proposer: its process is unknown */
   if
   :: v == p -> onVote(p, v, MSG(e, bt))    /* to self: the shell loops it back (here at once) */
   :: else -> mVote[PIDX(v, p)] = MSG(e, bt) /* replaces an older vote still in flight (see README) */
@@ -525,9 +544,14 @@ inline onPropose(v, p, m) {
   :: pe <= epoch[v] -> skip              /* reject + certificate: see those actions */
   :: pe > epoch[v] && pe == votedEpoch[v] ->
      if
-     :: votedProp[v] == VP(p, pb) -> castVote(v, p, pb, pe, pt)   /* re-send the same vote */
+#ifdef BROKEN_RESEND_VOTE
+     :: votedProp[v] == VP(p, pb) -> castVote(v, p, pb, pe, pt)   /* BUG: re-sent whatever grant runs */
+#else
+     /* re-send the same vote: a grant, so not while a grant to another holder runs */
+     :: votedProp[v] == VP(p, pb) && (grantLeft[v] == 0 || (grantEpoch[v] == pe && grantHolder[v] == pt)) -> castVote(v, p, pb, pe, pt)
+#endif
 #ifdef BROKEN_DOUBLE_VOTE
-     :: votedProp[v] != VP(p, pb) && REASON_SUPPORTED(v, pt, pc) && MAY_VOTE_NOW(v, p, pc) ->
+     :: votedProp[v] != VP(p, pb) && REASON_SUPPORTED(v, pt, pc) && MAY_VOTE_NOW(v, p, pb, pc) ->
         castVote(v, p, pb, pe, pt)                               /* BUG: a second vote in this epoch */
 #endif
      :: else -> skip                                          /* reject */
@@ -538,7 +562,7 @@ inline onPropose(v, p, m) {
      :: !REASON_SUPPORTED(v, pt, pc) -> skip
      :: else ->
         if
-        :: MAY_VOTE_NOW(v, p, pc) -> castVote(v, p, pb, pe, pt)
+        :: MAY_VOTE_NOW(v, p, pb, pc) -> castVote(v, p, pb, pe, pt)
         :: else ->                                    /* a grant still runs, or the restart wait: vote later */
            if
            :: pendE[v] == 0 || pe > pendE[v] -> pendE[v] = pe; pendP[v] = VP(p, pb)
@@ -592,16 +616,29 @@ inline onRenew(v, h, s, m) {
   if
   :: ME(m) < epoch[v] -> skip     /* show the deposed holder the newer certificate: "a certificate arrives" */
   :: ME(m) > epoch[v] -> skip     /* cert-request: likewise */
+#ifdef OLD_STALE_VOTE_RULE
   :: ME(m) == epoch[v] && h == holder[v] && votedEpoch[v] <= ME(m) ->
+#else
+  /* refused only while its own newer vote's grant runs */
+  :: ME(m) == epoch[v] && h == holder[v] && !(votedEpoch[v] > ME(m) && grantEpoch[v] == votedEpoch[v] && grantLeft[v] > 0) ->
+#endif
      seenLeft[v] = LEASE;
      if
 #ifndef BROKEN_RESTART_GRANT
      :: noVoteLeft[v] > 0 -> skip                  /* the restart wait: no grant yet */
 #endif
-     :: grantEpoch[v] != ME(m) && grantLeft[v] > 0 -> skip   /* a grant to another epoch still runs */
+#ifdef BROKEN_GRANT_EPOCH_ONLY
+     :: grantEpoch[v] != ME(m) && grantLeft[v] > 0 -> skip   /* BUG: any holder of the epoch */
+#else
+     :: (grantEpoch[v] != ME(m) || grantHolder[v] != h) && grantLeft[v] > 0 -> skip   /* a grant to another epoch or holder still runs */
+     /* a grant the planned-vote exemption overrode still runs: only the planned certificate itself */
+     :: exLeft[v] > 0 && !(certPlanned[epoch[v]] && certFrom[epoch[v]] == exHolder[v]) -> skip
+#endif
      :: else ->
         grantLeft[v] = LEASE;
         grantEpoch[v] = ME(m);
+        grantHolder[v] = h;
+        grantBoot[v] = MB(m);
         pendE[v] = 0; pendP[v] = 0;
         if
         :: MB(m) != boot[h] -> skip                 /* a renewal of h's previous process: the grant counts for nothing */
@@ -630,7 +667,7 @@ inline tick() {
   k = 0;
   do
   :: k < N ->
-     dec(grantLeft[k]); dec(seenLeft[k]); dec(leaseLeft[k]); dec(propLeft[k]);
+     dec(grantLeft[k]); dec(exLeft[k]); dec(seenLeft[k]); dec(leaseLeft[k]); dec(propLeft[k]);
      dec(renLeft[SIDX(k, 0)]); dec(noVoteLeft[k]); dec(takeLeft[k]);
      renewed[k] = 0;
      if
@@ -689,7 +726,7 @@ inline voterTick(n) {
      :: !REASON_SUPPORTED(n, pt, pc) -> pendE[n] = 0; pendP[n] = 0
      :: else ->
         if
-        :: MAY_VOTE_NOW(n, x, pc) -> pendE[n] = 0; pendP[n] = 0; castVote(n, x, pb, pe, pt)
+        :: MAY_VOTE_NOW(n, x, pb, pc) -> pendE[n] = 0; pendP[n] = 0; castVote(n, x, pb, pe, pt)
         :: else -> skip
         fi
      fi
@@ -704,7 +741,7 @@ inline crash(n) {
   crashes++;
   down[n] = 1; boot[n] = 1;
   vipUp[n] = 0; role[n] = FOLLOWER; leaseLeft[n] = 0; takeLeft[n] = 0; renewed[n] = 0;
-  grantLeft[n] = 0; grantEpoch[n] = 0; seenLeft[n] = 0; noVoteLeft[n] = 0;
+  grantLeft[n] = 0; grantEpoch[n] = 0; grantHolder[n] = 0; grantBoot[n] = 0; exLeft[n] = 0; exHolder[n] = 0; seenLeft[n] = 0; noVoteLeft[n] = 0;
   pendE[n] = 0; pendP[n] = 0; votedProp[n] = NONE;
   propE[n] = 0; propVotes[n] = 0; propLeft[n] = 0; lastProp[n] = 0;
   clearRenewals(n);
@@ -722,7 +759,7 @@ inline crash(n) {
  * stand-aside (it only withholds renewals). */
 #define HOST(n) \
   :: d_step { !down[n] && holder[n] == n && role[n] != FOLLOWER && !renewed[n] && NOT_LOST_HOLDER(n) && \
-              !((role[n] == ACQUIRING || role[n] == SAFEMODE) && votedEpoch[n] > epoch[n]) -> \
+              !((role[n] == ACQUIRING || role[n] == SAFEMODE) && votedEpoch[n] > epoch[n] && grantEpoch[n] == votedEpoch[n] && grantLeft[n] > 0) -> \
        renew(n); TR("%c renews\n", 65 + n); check(); clearScratch() } \
   :: d_step { !down[n] && pendE[n] != 0 -> \
        voterTick(n); TR("%c: voterTick\n", 65 + n); check(); clearScratch() } \
