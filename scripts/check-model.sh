@@ -126,7 +126,9 @@ if [ "$full" -eq 0 ]; then
   # passed 15 M states without a verdict. The old rule is shown caught by
   # src/sim/testdata/planned-vote-old-rule.txt.
   run broken-restart-grant     fail  2 22 -O0 -DVOTE_FILE_LOSS -DBROKEN_RESTART_GRANT
-  run broken-adopt-grant-epoch fail  2 22 -O0 -DVOTE_FILE_LOSS -DBROKEN_ADOPT_GRANT_EPOCH
+  # broken-adopt-grant-epoch is no longer a bug since session 6: relabelling
+  # grantEpoch alone cannot pass the grant check, which names the holder too
+  # (it searched past 35 M states without a finding); kept in --full only.
   run broken-resend-vote       fail  2 22 -O1 -DVOTE_FILE_LOSS -DBROKEN_RESEND_VOTE
   run broken-exempt-slot       fail  2 22 -O1 -DVOTE_FILE_LOSS -DBROKEN_EXEMPT_SLOT
   run vote-file-loss-any       known 2 20 -O0 -DVOTE_FILE_LOSS_ANY

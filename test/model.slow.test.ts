@@ -34,7 +34,6 @@ test("spin: the quorum model holds, every broken variant is caught", async () =>
   expect(stdout).toMatch(line("broken-no-grant-wait", "2", "CAUGHT as expected: assertion violated \\(\\(\\(vipUp"));
   // broken-planned-vote runs with --full only (scripts/check-model.sh says why); the transcript shows the old rule caught
   expect(stdout).toMatch(line("broken-restart-grant", "2", "CAUGHT as expected: assertion violated \\(\\(\\(vipUp"));
-  expect(stdout).toMatch(line("broken-adopt-grant-epoch", "2", "CAUGHT as expected: assertion violated \\(\\(\\(vipUp"));
   // session 6: a re-sent vote is a grant; the grant the planned-vote exemption overrode still counts
   expect(stdout).toMatch(line("broken-resend-vote", "2", "CAUGHT as expected: assertion violated \\(\\(\\(vipUp"));
   expect(stdout).toMatch(line("broken-exempt-slot", "2", "CAUGHT as expected: assertion violated \\(\\(\\(vipUp"));
