@@ -3,11 +3,12 @@
 // steps of a minute or more), one ring per metric. Replayed samples carry
 // their series' own timestamps, so a 5-minute series fills one step per row.
 import { assert } from "../shared/assert.ts";
-import type { HostSample } from "../probe/types.ts";
+import { HOST_METRICS, type HostMetric, type HostSample } from "../shared/metrics.ts";
 import { Ring } from "./ring.ts";
 
-export const FORECAST_METRICS = ["cpuLoad", "memoryUsage", "diskIO", "storageUsage", "storageIOBytesPerSec", "networkBandwidthBytesPerSec"] as const;
-export type ForecastMetric = (typeof FORECAST_METRICS)[number];
+/** The forecaster reads every numeric host metric. */
+export const FORECAST_METRICS = HOST_METRICS;
+export type ForecastMetric = HostMetric;
 
 /** Step spacings kept to estimate the interval (the median of these). */
 const SPACINGS_KEPT = 8;

@@ -6,10 +6,12 @@
 
 import { readFileSync } from "node:fs";
 import { UmbraError } from "../shared/errors.ts";
+import { HOST_METRICS, type HostMetric } from "../shared/metrics.ts";
 import type { HostSample } from "./types.ts";
 
-export const REPLAY_METRICS = ["cpuLoad", "memoryUsage", "diskIO", "storageUsage", "storageIOBytesPerSec", "networkBandwidthBytesPerSec"] as const;
-export type ReplayMetric = (typeof REPLAY_METRICS)[number];
+/** Any host metric can be replayed. */
+export const REPLAY_METRICS = HOST_METRICS;
+export type ReplayMetric = HostMetric;
 
 /** Rows read from one file at most: NAB's longest series has 22,695. */
 export const REPLAY_ROWS_MAX = 1_000_000;

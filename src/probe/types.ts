@@ -1,26 +1,3 @@
-/**
- * The host metrics of the seed data shapes: what the forecaster reads.
- * Ratios are 0..1.
- */
-export type HostMetrics = {
-  /** CPU busy share since the previous sample, 0..1. */
-  cpuLoad: number;
-  /** Active memory (not buffers or page cache) over total, 0..1. */
-  memoryUsage: number;
-  /** Block-device read + write operations per second. */
-  diskIO: number;
-  /** Median mesh RTT in ms, filled by the agent; null until a peer has answered. The sampler leaves it null. */
-  networkLatency: number | null;
-};
-
-/** One probe sample: HostMetrics plus storage and bandwidth. */
-export type HostSample = HostMetrics & {
-  /** Wall-clock ms when sampled. */
-  ts: number;
-  /** Highest use ratio among real, writable filesystems, 0..1; refreshed every 10 s. */
-  storageUsage: number;
-  /** Filesystem read + write bytes per second. */
-  storageIOBytesPerSec: number;
-  /** rx + tx bytes per second summed over non-loopback interfaces. */
-  networkBandwidthBytesPerSec: number;
-};
+// The probe's sample types live with the rest of the shared vocabulary
+// (shared/metrics.ts); this file keeps the probe's own name for them.
+export type { HostMetrics, HostSample } from "../shared/metrics.ts";

@@ -3,8 +3,7 @@
 // and what is wrong, one issue a line, and nothing starts.
 
 import { holderLeaseMs } from "./lease.ts";
-import { REPLAY_METRICS } from "../probe/replay.ts";
-import { FORECAST_METRICS } from "../forecast/history.ts";
+import { HOST_METRICS } from "./metrics.ts";
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { isIPv4, isIPv6 } from "node:net";
@@ -136,7 +135,7 @@ const FileSchema = z
         replay: z
           .object({
             file: z.string().min(1),
-            metric: z.enum(REPLAY_METRICS),
+            metric: z.enum(HOST_METRICS),
             speed: z.number().positive().max(1e7).default(300),
             scale: z.number().finite().default(1),
             loop: z.boolean().default(false),
@@ -164,7 +163,7 @@ const FileSchema = z
         /** After asking for a predicted move, wait this long before asking again. */
         cooldownMs: ms(0, 86_400_000).default(300_000),
         /** Exhaustion limits per metric, in its units (ratios 0..1 for cpuLoad, memoryUsage, storageUsage). */
-        limits: z.partialRecord(z.enum(FORECAST_METRICS), z.number().finite()).default({ memoryUsage: 0.95, storageUsage: 0.95 }),
+        limits: z.partialRecord(z.enum(HOST_METRICS), z.number().finite()).default({ memoryUsage: 0.95, storageUsage: 0.95 }),
       })
       .strict()
       .default({ enabled: true, horizonMinutes: 15, stepMs: 60_000, threshold: 0.8, sustainMs: 60_000, cooldownMs: 300_000, limits: { memoryUsage: 0.95, storageUsage: 0.95 } }),
