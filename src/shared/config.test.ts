@@ -48,7 +48,7 @@ describe("a good config", () => {
     expect(c.api).toBe("127.0.0.1:7070");
     expect(c.profile).toBe("lan");
     expect(c.timing).toEqual({ ...PROFILES.lan });
-    expect(c.services[0]!.voters).toEqual(["h1", "h2", "h3"]);
+    expect<string[]>(c.services[0]!.voters).toEqual(["h1", "h2", "h3"]);
     expect(c.probe.intervalMs).toBe(1000);
   });
 

@@ -10,6 +10,7 @@ import { isIPv4, isIPv6 } from "node:net";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { z } from "zod";
 import { UmbraError } from "./errors.ts";
+import { hostId, type HostId } from "./ids.ts";
 
 /**
  * Timing profiles. lan: hosts on one switch, RTT well under a millisecond;
@@ -88,6 +89,8 @@ export const HOSTS_MAX = 257;
 const HOOK_TIMEOUT_MS_MAX = 10 * 60_000;
 
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, "must be 1-63 letters, digits, '_', '.' or '-', starting with a letter or digit");
+/** Host ids are branded here, once: everything downstream takes them from the parsed config. */
+const hostIdName = name.transform(hostId);
 const labels = z.record(z.string(), z.string());
 const ms = (min: number, max: number) => z.number().int().min(min).max(max);
 const hostPort = z
@@ -120,7 +123,7 @@ const TimingSchema = z
 const FileSchema = z
   .object({
     cluster: name,
-    host: name,
+    host: hostIdName,
     keyFile: z.string().min(1),
     bootstrap: z.array(hostPort).default([]),
     api: hostPort.default("127.0.0.1:7070"),
@@ -173,7 +176,7 @@ const FileSchema = z
       .array(
         z
           .object({
-            id: name,
+            id: hostIdName,
             // Lowercased, so comparing keys as strings (duplicates, the mesh allowlist) is sound.
             publicKey: z
               .string()
@@ -192,9 +195,9 @@ const FileSchema = z
             name,
             vip: z.string(),
             interface: z.string().regex(/^[A-Za-z0-9_.@-]{1,15}$/, "must be an interface name (1-15 characters)"),
-            primary: name,
-            shadows: z.array(name).min(1, "list at least one shadow"),
-            voters: z.array(name).min(1).optional(),
+            primary: hostIdName,
+            shadows: z.array(hostIdName).min(1, "list at least one shadow"),
+            voters: z.array(hostIdName).min(1).optional(),
             /** A state write is acknowledged once durable here and on this many other replicas (default 1). */
             ackShadows: z.number().int().min(0).max(HOSTS_MAX).default(1),
             hooks: z.object({ activate: z.string().min(1).optional(), demote: z.string().min(1).optional(), reconcile: z.string().min(1).optional() }).strict().optional(),
@@ -206,7 +209,7 @@ const FileSchema = z
   .strict();
 
 type FileConfig = z.infer<typeof FileSchema>;
-export type ServiceConfig = Omit<FileConfig["services"][number], "voters"> & { voters: string[] };
+export type ServiceConfig = Omit<FileConfig["services"][number], "voters"> & { voters: HostId[] };
 export type Config = Omit<FileConfig, "timing" | "stateDir" | "services"> & {
   /** The file it came from, for messages. */
   path: string;
