@@ -25,7 +25,7 @@ export type ProactiveConfig = {
   cooldownMs: number;
 };
 
-type HostView = { readonly probability: number; readonly atMs: number; readonly aboveSinceMs: number | null };
+type HostView = { readonly host: HostId; readonly probability: number; readonly atMs: number; readonly aboveSinceMs: number | null };
 
 export type ProactiveState = {
   readonly config: ProactiveConfig;
@@ -72,7 +72,7 @@ export function step(s: ProactiveState, e: ProactiveEvent, nowMs: number): Proac
       const prev = hosts[e.host];
       const above = e.probability >= c.threshold;
       const aboveSinceMs = above ? (prev?.aboveSinceMs ?? nowMs) : null;
-      hosts = { ...hosts, [e.host]: { probability: e.probability, atMs: nowMs, aboveSinceMs } };
+      hosts = { ...hosts, [e.host]: { host: e.host, probability: e.probability, atMs: nowMs, aboveSinceMs } };
       break;
     }
     case "tick": {
@@ -92,9 +92,10 @@ export function step(s: ProactiveState, e: ProactiveEvent, nowMs: number): Proac
     default:
       assertNever(e);
   }
-  const predicted = Object.keys(hosts)
-    .filter((id) => isPredicted(hosts[id], c, nowMs))
-    .sort() as HostId[];
+  const predicted = Object.values(hosts)
+    .filter((v) => isPredicted(v, c, nowMs))
+    .map((v) => v.host)
+    .sort();
   if (predicted.join(",") !== s.predicted.join(",")) fx.unshift({ type: "predicted-changed", predicted });
   return { state: { config: c, hosts, predicted, requestedAtMs, nowMs }, effects: fx };
 }
