@@ -79,7 +79,7 @@ const beaconForecast: Codec<BeaconForecast> = struct({ exhaustionProbability: un
 // ---------------------------------------------------------------- messages
 
 /** Tag and body of every message, fields in wire order. Tags are part of the protocol: never renumber, only add. */
-const MESH = taggedUnion<WireMsg>(
+export const MESH_CODEC = taggedUnion<WireMsg>(
   {
     beacon: [1, struct({ sentAtWallMs: f64, metrics: optional(sample), forecast: trailing(beaconForecast) })],
     ping: [2, struct({ seq: uint, updates })],
@@ -97,10 +97,10 @@ const MESH = taggedUnion<WireMsg>(
 );
 
 /** Encodes one frame; asserts the message is well-formed (a bug otherwise). */
-export const encodeMsg = (msg: WireMsg): Buffer => MESH.encode(msg);
+export const encodeMsg = (msg: WireMsg): Buffer => MESH_CODEC.encode(msg);
 
 /** Decodes one frame; throws UmbraError("frame_malformed") on anything off. */
-export const decodeMsg = (buf: Uint8Array): WireMsg => MESH.decode(buf);
+export const decodeMsg = (buf: Uint8Array): WireMsg => MESH_CODEC.decode(buf);
 
 /** The bytes a vote's signature covers: everything that makes it this vote. */
 export function voteSigningBytes(v: { service: string; epoch: number; holder: string; from: string | null; reason: Reason }): Buffer {

@@ -30,7 +30,7 @@ const heads = list(fixedHex(HEAD_BYTES, "head"), { max: HEADS_MAX, what: "heads"
 const syncData = bytes({ min: 1, max: STATE_FRAME_BYTES_MAX, what: "sync message" });
 
 /** Tag and body of every message, fields in wire order. Tags are part of the protocol: never renumber, only add. */
-const STATE = taggedUnion<StateWire>(
+export const STATE_CODEC = taggedUnion<StateWire>(
   {
     sync: [1, struct({ service: name, data: syncData })],
     "durable-request": [2, struct({ service: name, id, heads })],
@@ -41,7 +41,7 @@ const STATE = taggedUnion<StateWire>(
 );
 
 /** Encodes one frame; asserts the message is well-formed (a bug otherwise). */
-export const encodeState = (m: StateWire): Buffer => STATE.encode(m);
+export const encodeState = (m: StateWire): Buffer => STATE_CODEC.encode(m);
 
 /** Decodes one frame; throws UmbraError("frame_malformed") on anything off. */
-export const decodeState = (buf: Uint8Array): StateWire => STATE.decode(buf);
+export const decodeState = (buf: Uint8Array): StateWire => STATE_CODEC.decode(buf);
