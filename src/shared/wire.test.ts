@@ -86,6 +86,7 @@ describe("codecs read back what they wrote", () => {
     buf[1] = 9;
     expect([...v]).toEqual([9, 2, 3]);
     expect([...k]).toEqual([1, 2, 3]);
+    expect([Buffer.isBuffer(v), Buffer.isBuffer(k)]).toEqual([true, false]);
   });
 
   test("fixedHex has no length prefix; trailing() is absent when the frame ends", () => {

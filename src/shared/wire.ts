@@ -109,7 +109,8 @@ export function branded<S extends string>(inner: Codec<string>): Codec<S> {
 
 /**
  * A length-prefixed byte string of min..max bytes. Decoded as a view into
- * the frame (a Buffer), or as a copy with `copy` when it outlives the frame.
+ * the frame (a Buffer), or with `copy` as a plain Uint8Array copy, when it
+ * outlives the frame.
  */
 export function bytes(b: Bounds & { copy?: boolean }): Codec<Uint8Array> {
   const min = b.min ?? 0;
@@ -122,7 +123,7 @@ export function bytes(b: Bounds & { copy?: boolean }): Codec<Uint8Array> {
     decode(st) {
       const v = c.buffer.decode(st) ?? Buffer.alloc(0);
       if (v.byteLength < min || v.byteLength > b.max) malformed(`${b.what} of ${v.byteLength} bytes (${min}..${b.max})`);
-      return b.copy === true ? Uint8Array.prototype.slice.call(v) : v;
+      return b.copy === true ? new Uint8Array(v) : v;
     },
   };
 }
