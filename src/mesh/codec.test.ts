@@ -1,3 +1,7 @@
+// Proves the mesh codec: every message reads back what it wrote; random,
+// cut, padded and mutated bytes decode to a message or are an
+// UmbraError("frame_malformed"), never anything else; an older agent's
+// beacon (no forecast) still decodes; and what we must never send fails.
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { decodeMsg, encodeMsg, FRAME_BYTES_MAX, type WireMsg } from "./codec.ts";
@@ -106,5 +110,23 @@ describe("codec", () => {
   test("encode refuses what we must never send (a bug, not a peer's fault)", () => {
     expect(() => encodeMsg({ type: "renew", service: "", epoch: 1, holder: "h1" as never, seq: 1, boot: 1 })).toThrow(/name fits/);
     expect(() => encodeMsg({ type: "renew", service: "web", epoch: -1, holder: "h1" as never, seq: 1, boot: 1 })).toThrow(/uint/);
+  });
+});
+
+describe("codec fuzz", () => {
+  test("a valid frame with one byte changed decodes to a message or is an UmbraError frame_malformed, never anything else", () => {
+    fc.assert(
+      fc.property(arbMsg, fc.nat(), fc.nat({ max: 255 }), (m, at, byte) => {
+        const mutated = Buffer.from(encodeMsg(m));
+        mutated[at % mutated.length] = byte;
+        try {
+          decodeMsg(mutated);
+        } catch (e) {
+          expect(e).toBeInstanceOf(UmbraError);
+          expect((e as UmbraError).code).toBe("frame_malformed");
+        }
+      }),
+      { seed: 9, numRuns: 3000 },
+    );
   });
 });

@@ -8,12 +8,11 @@
 import Hyperswarm from "hyperswarm";
 import DHT from "hyperdht";
 import Protomux from "protomux";
-import c from "compact-encoding";
 import crypto from "hypercore-crypto";
-import { isUmbraError } from "../shared/errors.ts";
+import { type FramedChannel, openFramedChannel } from "../shared/framed.ts";
 import type { HostId } from "../shared/ids.ts";
 import type { Logger } from "../shared/log.ts";
-import { decodeMsg, encodeMsg, type WireMsg } from "./codec.ts";
+import { MESH_CODEC, type WireMsg } from "./codec.ts";
 export { parseHostPort } from "../shared/hostport.ts";
 
 export const PROTOCOL = "umbra/1";
@@ -53,126 +52,139 @@ export type Mesh = {
   close(): Promise<void>;
 };
 
-type Peer = { id: HostId; conn: { destroy(err?: Error): void; writableLength?: number }; frame: { send(b: Buffer): boolean } };
+type Conn = { destroy(err?: Error): void; writableLength?: number; on(event: "error", f: (err: Error) => void): void };
+type Peer = { id: HostId; conn: Conn; link: FramedChannel<WireMsg> };
 
 export function topicFor(cluster: string): Buffer {
   return crypto.hash(Buffer.from(`umbra/cluster/${cluster}`));
 }
 
 export async function openMesh(o: MeshOptions): Promise<Mesh> {
-  const { log } = o;
-  const dht = new DHT({
-    bootstrap: o.bootstrap.length > 0 ? o.bootstrap : undefined,
-    // Seen here: ephemeral (default) nodes opened connections that never
-    // carried data, on loopback and between namespaces; persistent ones work.
-    ephemeral: false,
-  });
-  const swarm = new Hyperswarm({
-    keyPair: o.keyPair,
-    dht,
-    firewall: (remotePublicKey: Buffer) => {
-      const id = o.peers.get(remotePublicKey.toString("hex"));
-      if (id === undefined) {
-        log("warn", "mesh", "peer-refused", { publicKey: remotePublicKey.toString("hex"), why: "key not in the cluster's [[hosts]]" });
-        return true;
-      }
-      return false;
-    },
-  });
+  const swarm = createSwarm(o);
   const peers = new Map<HostId, Peer>();
-  let closed = false;
-  // Peers that joined at the same moment may have missed each other, and a
-  // dropped one must be found again: look up the topic while one is missing.
-  let discovery: { refresh(o: { server: boolean; client: boolean }): Promise<void> } | null = null;
-  let refreshDelayMs = REFRESH_INTERVAL_MS;
-  let refreshTimer: NodeJS.Timeout | null = null;
-  function scheduleRefresh(restart: boolean): void {
-    if (closed) return;
-    if (restart) {
-      refreshDelayMs = REFRESH_INTERVAL_MS;
-      if (refreshTimer !== null) clearTimeout(refreshTimer);
-      refreshTimer = null;
-    }
-    if (refreshTimer !== null) return;
-    refreshTimer = setTimeout(() => {
-      refreshTimer = null;
-      if (closed || discovery === null) return;
-      if (peers.size >= o.peers.size) return; // all here: nothing until one drops
-      discovery.refresh({ server: true, client: true }).catch((err: Error) => log("warn", "mesh", "refresh-failed", { error: err.message }));
-      refreshDelayMs = Math.min(2 * refreshDelayMs, REFRESH_INTERVAL_MAX_MS);
-      scheduleRefresh(false);
-    }, refreshDelayMs);
-    refreshTimer.unref();
-  }
-
-  swarm.on("connection", (conn: any, info: any) => {
-    const key = (info.publicKey as Buffer).toString("hex");
-    const id = o.peers.get(key);
-    if (id === undefined) {
-      // The firewall should have stopped it; refuse anyway.
-      log("warn", "mesh", "peer-refused", { publicKey: key, why: "key not in the cluster's [[hosts]]" });
-      conn.destroy();
-      return;
-    }
-    conn.on("error", (err: Error) => log("debug", "mesh", "connection-error", { peer: id, error: err.message }));
-    const mux = Protomux.from(conn);
-    const channel = mux.createChannel({
-      protocol: PROTOCOL,
-      onclose: () => {
-        const cur = peers.get(id);
-        if (cur !== undefined && cur.conn === conn) {
-          peers.delete(id);
-          log("info", "mesh", "peer-disconnected", { peer: id });
-          o.onPeer(id, false);
-          scheduleRefresh(true);
-        }
-      },
-    });
-    if (channel === null) {
-      conn.destroy();
-      return;
-    }
-    const frame = channel.addMessage({
-      encoding: c.raw,
-      onmessage: (buf: Uint8Array) => {
-        let msg: WireMsg;
-        try {
-          msg = decodeMsg(buf);
-        } catch (err) {
-          if (!isUmbraError(err)) throw err;
-          log("warn", "mesh", "frame-dropped", { peer: id, why: err.message, bytes: buf.byteLength });
-          conn.destroy();
-          return;
-        }
-        o.onMessage(id, msg);
-      },
-    });
-    channel.open();
-    o.onMux?.(id, mux);
-    const prior = peers.get(id);
-    peers.set(id, { id, conn, frame });
-    if (prior !== undefined && prior.conn !== conn) prior.conn.destroy();
-    log("info", "mesh", "peer-connected", { peer: id, initiator: Boolean(info.client) });
-    o.onPeer(id, true);
-  });
-
+  const refresh = refresher(o, () => peers.size);
+  swarm.on("connection", (conn: Conn, info: { publicKey: Buffer; client?: boolean }) => onConnection(o, peers, refresh, conn, info));
   const joined = swarm.join(topicFor(o.cluster), { server: true, client: true });
   await joined.flushed();
-  discovery = joined;
-  scheduleRefresh(true);
+  refresh.start(joined);
 
   return {
     send(to, msg) {
       const p = peers.get(to);
       if (p === undefined) return false;
       if ((p.conn.writableLength ?? 0) > PEER_BUFFERED_BYTES_MAX) return false;
-      return p.frame.send(encodeMsg(msg));
+      return p.link.send(msg);
     },
     connected: () => [...peers.keys()],
     async close() {
-      closed = true;
-      if (refreshTimer !== null) clearTimeout(refreshTimer);
+      refresh.stop();
       await swarm.destroy();
     },
   };
+}
+
+/** Hyperswarm on its own DHT, with a firewall that lets through only the cluster's keys. */
+function createSwarm(o: MeshOptions): any {
+  const dht = new DHT({
+    bootstrap: o.bootstrap.length > 0 ? o.bootstrap : undefined,
+    // Seen here: ephemeral (default) nodes opened connections that never
+    // carried data, on loopback and between namespaces; persistent ones work.
+    ephemeral: false,
+  });
+  return new Hyperswarm({
+    keyPair: o.keyPair,
+    dht,
+    firewall: (remotePublicKey: Buffer) => {
+      const id = o.peers.get(remotePublicKey.toString("hex"));
+      if (id === undefined) {
+        o.log("warn", "mesh", "peer-refused", { publicKey: remotePublicKey.toString("hex"), why: "key not in the cluster's [[hosts]]" });
+        return true;
+      }
+      return false;
+    },
+  });
+}
+
+/** The topic's lookup, as joining it returns it. */
+type Discovery = { refresh(o: { server: boolean; client: boolean }): Promise<void> };
+
+/** Looks the topic up again while a configured peer is missing, backing off; `restart` starts the backoff over. */
+type Refresher = { start(discovery: Discovery): void; restart(): void; stop(): void };
+
+// Peers that joined at the same moment may have missed each other, and a
+// dropped one must be found again: look up the topic while one is missing.
+function refresher(o: MeshOptions, connectedCount: () => number): Refresher {
+  let discovery: Discovery | null = null;
+  let stopped = false;
+  let delayMs = REFRESH_INTERVAL_MS;
+  let timer: NodeJS.Timeout | null = null;
+  function schedule(restart: boolean): void {
+    if (stopped) return;
+    if (restart) {
+      delayMs = REFRESH_INTERVAL_MS;
+      if (timer !== null) clearTimeout(timer);
+      timer = null;
+    }
+    if (timer !== null) return;
+    timer = setTimeout(() => {
+      timer = null;
+      if (stopped || discovery === null) return;
+      if (connectedCount() >= o.peers.size) return; // all here: nothing until one drops
+      discovery.refresh({ server: true, client: true }).catch((err: Error) => o.log("warn", "mesh", "refresh-failed", { error: err.message }));
+      delayMs = Math.min(2 * delayMs, REFRESH_INTERVAL_MAX_MS);
+      schedule(false);
+    }, delayMs);
+    timer.unref();
+  }
+  return {
+    start(d) {
+      discovery = d;
+      schedule(true);
+    },
+    restart: () => schedule(true),
+    stop() {
+      stopped = true;
+      if (timer !== null) clearTimeout(timer);
+    },
+  };
+}
+
+/** A new connection: refused unless its key is listed, else the mesh channel opened on it and the peer (re)placed. */
+function onConnection(o: MeshOptions, peers: Map<HostId, Peer>, refresh: Refresher, conn: Conn, info: { publicKey: Buffer; client?: boolean }): void {
+  const key = info.publicKey.toString("hex");
+  const id = o.peers.get(key);
+  if (id === undefined) {
+    // The firewall should have stopped it; refuse anyway.
+    o.log("warn", "mesh", "peer-refused", { publicKey: key, why: "key not in the cluster's [[hosts]]" });
+    conn.destroy();
+    return;
+  }
+  conn.on("error", (err: Error) => o.log("debug", "mesh", "connection-error", { peer: id, error: err.message }));
+  const mux = Protomux.from(conn);
+  const link = openFramedChannel(mux, PROTOCOL, MESH_CODEC, {
+    log: o.log,
+    part: "mesh",
+    peer: id,
+    onMessage: (msg) => o.onMessage(id, msg),
+    onMalformed: () => conn.destroy(),
+    onClose: () => {
+      const cur = peers.get(id);
+      if (cur !== undefined && cur.conn === conn) {
+        peers.delete(id);
+        o.log("info", "mesh", "peer-disconnected", { peer: id });
+        o.onPeer(id, false);
+        refresh.restart();
+      }
+    },
+  });
+  if (link === null) {
+    conn.destroy();
+    return;
+  }
+  o.onMux?.(id, mux);
+  const prior = peers.get(id);
+  peers.set(id, { id, conn, link });
+  if (prior !== undefined && prior.conn !== conn) prior.conn.destroy();
+  o.log("info", "mesh", "peer-connected", { peer: id, initiator: Boolean(info.client) });
+  o.onPeer(id, true);
 }
