@@ -17,7 +17,7 @@ import { assert, assertNever } from "../shared/assert.ts";
 import { UmbraError } from "../shared/errors.ts";
 import type { HostId } from "../shared/ids.ts";
 import { applyEdit, blobRefsIn, type ConfigEdit } from "./doc.ts";
-import { sendTo, type Replica, type ReplicaEffect, type Shell, type WriteResult } from "./replica.ts";
+import { sendTo, wallSeconds, type Replica, type ReplicaEffect, type Shell, type WriteResult } from "./replica.ts";
 import { sendSyncMessages } from "./sync.ts";
 
 /** Durability questions from one peer waiting for changes we do not hold yet; the oldest go first past this. */
@@ -109,7 +109,7 @@ function answerWaiting(x: Shell, r: Replica): void {
 
 /** A local write: into the document, saved before anyone hears of it; resolves once acknowledged. */
 export function write(x: Shell, r: Replica, edit: ConfigEdit, message: string): Promise<WriteResult> {
-  r.doc = applyEdit(r.doc, edit, message, Math.floor(x.wallNow() / 1000));
+  r.doc = applyEdit(r.doc, edit, message, wallSeconds(x));
   r.dirty = true;
   const heads = A.getHeads(r.doc);
   const id = randomBytes(WRITE_ID_BYTES).toString("hex");

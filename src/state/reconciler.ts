@@ -7,7 +7,7 @@ import * as A from "@automerge/automerge";
 import { UmbraError } from "../shared/errors.ts";
 import { planReconcile, type Conflict, type UnackedChange } from "../decide/reconcile.ts";
 import { applyEdit, configAt, configConflicts, toJson } from "./doc.ts";
-import type { Replica, Shell } from "./replica.ts";
+import { wallSeconds, type Replica, type Shell } from "./replica.ts";
 
 /** How often a reconcile looks again for target heads still on their way. */
 export const RECONCILE_POLL_MS = 20;
@@ -60,7 +60,7 @@ export async function reconcile(x: Shell, r: Replica, req: ReconcileRequest, tar
   });
   let change: string | null = null;
   if (plan.edit !== null) {
-    r.doc = applyEdit(r.doc, plan.edit, `reconcile: back to ${to.map((h) => h.slice(0, HASH_SHOWN)).join(",")}`, Math.floor(x.wallNow() / 1000));
+    r.doc = applyEdit(r.doc, plan.edit, `reconcile: back to ${to.map((h) => h.slice(0, HASH_SHOWN)).join(",")}`, wallSeconds(x));
     r.dirty = true;
     change = A.getHeads(r.doc)[0] ?? null;
     x.flush(r);

@@ -138,6 +138,14 @@ export type Shell = {
   decide(ev: ReplicaSyncEvent): void;
 };
 
+/** Milliseconds in a second. */
+const MS_PER_SECOND = 1_000;
+
+/** Wall-clock seconds, as change timestamps carry them. */
+export function wallSeconds(x: Shell): number {
+  return Math.floor(x.wallNow() / MS_PER_SECOND);
+}
+
 /** Sends a state message to a peer, counting sync bytes. */
 export function sendTo(x: Shell, r: Replica, to: HostId, msg: StateWire): void {
   if (msg.type === "sync") r.bytesOut += msg.data.byteLength;

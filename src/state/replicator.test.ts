@@ -152,6 +152,17 @@ describe("replicator", () => {
     expect(restarts.length).toBeGreaterThan(0);
   });
 
+  test("the wall clock is injected: a change's timestamp and a reconcile report's time come from wallNow", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "umbra-repl-"));
+    dirs.push(dir);
+    const wallMs = 1_234_567_890_123;
+    const r = startReplicator({ self: h("a"), stateDir: dir, services: [{ name: "web", replicas: [h("a")], primary: h("a"), ackShadows: 0 }], writeTimeoutMs: 100, staleAfterMs: 1_000, log: logger("a", "error"), now: () => performance.now(), wallNow: () => wallMs, send: () => false });
+    live.push(r);
+    await r.write("web", { set: { k: 1 } }, "at a known time");
+    expect(r.history("web").at(-1)!.timeSec).toBe(Math.floor(wallMs / 1_000));
+    expect((await r.reconcile("web", { reason: "operator" })).atWallMs).toBe(wallMs);
+  });
+
   test("a host that is no replica of a service says who is", () => {
     const { nodes } = cluster(1);
     expect(() => nodes.get(h("a"))!.get("db")).toThrow('no service "db"');
