@@ -16,12 +16,15 @@ import { randomBytes } from "node:crypto";
 import { assert, assertNever } from "../shared/assert.ts";
 import { UmbraError } from "../shared/errors.ts";
 import type { HostId } from "../shared/ids.ts";
+import { PENDING_WRITES_MAX } from "../decide/replication.ts";
 import { applyEdit, blobRefsIn, type ConfigEdit } from "./doc.ts";
 import { sendTo, wallSeconds, type Replica, type ReplicaEffect, type Shell, type WriteResult } from "./replica.ts";
 import { sendSyncMessages } from "./sync.ts";
 
 /** Durability questions from one peer waiting for changes we do not hold yet; the oldest go first past this. */
 export const WAITING_REQUESTS_MAX = 256;
+/** Local writes in flight at once (waiting for a save, saving, or waiting for acknowledgement); more are refused before they touch the document. Twice the replication machine's own bound, so only a stalled disk reaches it. */
+export const WRITES_IN_FLIGHT_MAX = 2 * PENDING_WRITES_MAX;
 /** Rounds of `saved` at most: a save's end may start the next one (changes that came meanwhile), and each round takes them all. */
 export const SAVED_ROUNDS_MAX = 100;
 /** Bytes of a write id (shown in hex). */
@@ -109,6 +112,7 @@ function answerWaiting(x: Shell, r: Replica): void {
 
 /** A local write: into the document, saved before anyone hears of it; resolves once acknowledged. */
 export function write(x: Shell, r: Replica, edit: ConfigEdit, message: string): Promise<WriteResult> {
+  if (r.pending.size >= WRITES_IN_FLIGHT_MAX) return Promise.reject(tooMany(r));
   r.doc = applyEdit(r.doc, edit, message, wallSeconds(x));
   r.dirty = true;
   const heads = A.getHeads(r.doc);
@@ -160,10 +164,14 @@ function writeFailed(x: Shell, r: Replica, fx: Extract<ReplicaEffect, { type: "w
       "write_not_acknowledged",
       fx.why === "timeout"
         ? `the write to "${r.cfg.name}" is durable on ${x.self} and ${fx.durableOn.length} other replica(s) (${fx.durableOn.join(", ") || "none"}), short of the ${r.ackNeeded} required, after ${fx.ms} ms; it is not rolled back and will reach the others when they reconnect`
-        : `too many writes to "${r.cfg.name}" wait for acknowledgement; retry later`,
+        : tooMany(r).message,
       { service: r.cfg.name, id: fx.id, durableOn: fx.durableOn },
     ),
   );
+}
+
+function tooMany(r: Replica): UmbraError {
+  return new UmbraError("write_not_acknowledged", `too many writes to "${r.cfg.name}" wait for acknowledgement; retry later`, { service: r.cfg.name });
 }
 
 /** Resolves once no save is under way (or failed and waiting for a retry). */

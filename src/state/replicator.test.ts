@@ -12,6 +12,7 @@ import type { HostId } from "../shared/ids.ts";
 import { logger } from "../shared/log.ts";
 import { startReplicator, type Replicator } from "./replicator.ts";
 import { decodeState, encodeState } from "./wire.ts";
+import { WRITES_IN_FLIGHT_MAX } from "./durability.ts";
 
 const h = (s: string) => s as HostId;
 const dirs: string[] = [];
@@ -161,6 +162,16 @@ describe("replicator", () => {
     await r.write("web", { set: { k: 1 } }, "at a known time");
     expect(r.history("web").at(-1)!.timeSec).toBe(Math.floor(wallMs / 1_000));
     expect((await r.reconcile("web", { reason: "operator" })).atWallMs).toBe(wallMs);
+  });
+
+  test("writes in flight are bounded: past WRITES_IN_FLIGHT_MAX (the disk behind) a write is refused and the document left as it was", async () => {
+    const { nodes } = cluster(0);
+    const a = nodes.get(h("a"))!;
+    const accepted = Array.from({ length: WRITES_IN_FLIGHT_MAX }, (_, i) => a.write("web", { set: { k: i } }, `w${i}`)); // one save starts, the rest wait for the next
+    const heads = a.get("web").heads;
+    await expect(a.write("web", { set: { k: -1 } }, "one too many")).rejects.toThrow("too many writes");
+    expect(a.get("web").heads).toEqual(heads);
+    expect((await Promise.all(accepted)).length).toBe(WRITES_IN_FLIGHT_MAX);
   });
 
   test("a host that is no replica of a service says who is", () => {
