@@ -106,82 +106,92 @@ export function step(s: ReplicationState, e: ReplicationEvent, nowMs: number): R
   assert(Number.isFinite(nowMs), "nowMs is a finite number");
   assert(nowMs >= s.nowMs, "time does not move backwards");
   const c = s.config;
-  const fx: ReplicationEffect[] = [];
-  let writes = s.writes;
-  let peers = s.peers;
-  const setPeer = (id: HostId, patch: Partial<PeerSync>) => {
-    peers = { ...peers, [id]: { ...peers[id]!, ...patch } };
-  };
+  const d: Draft = { writes: s.writes, peers: s.peers, fx: [] };
   switch (e.type) {
-    case "write-durable": {
-      assert(!writes.some((w) => w.id === e.id), "a write id is used once");
-      if (writes.length >= PENDING_WRITES_MAX) {
-        fx.push({ type: "write-failed", id: e.id, why: "too-many-pending", durableOn: [], ms: 0 });
-        break;
-      }
-      if (c.ackShadows === 0) {
-        fx.push({ type: "acked", id: e.id, durableOn: [], ms: 0 });
-        break;
-      }
-      writes = [...writes, { id: e.id, startedMs: nowMs, durableOn: [] }];
-      // Ask everyone, connected or not: a replica that connects later is asked again.
-      const to = c.replicas.filter((p) => peers[p]!.connected);
-      if (to.length > 0) fx.push({ type: "request-durable", id: e.id, to });
+    case "write-durable":
+      writeDurable(c, d, e.id, nowMs);
       break;
-    }
-    case "peer-durable": {
-      if (peers[e.peer] === undefined) break; // not a replica of this service
-      setPeer(e.peer, { lastHeardMs: nowMs });
-      const i = writes.findIndex((w) => w.id === e.id);
-      if (i < 0) break; // acknowledged or failed already, or not ours
-      const w = writes[i]!;
-      if (w.durableOn.includes(e.peer)) break;
-      const durableOn = [...w.durableOn, e.peer];
-      if (durableOn.length >= c.ackShadows) {
-        writes = writes.filter((_, j) => j !== i);
-        fx.push({ type: "acked", id: w.id, durableOn, ms: nowMs - w.startedMs });
-      } else {
-        writes = writes.map((x, j) => (j === i ? { ...x, durableOn } : x));
-      }
+    case "peer-durable":
+      peerDurable(c, d, e.peer, e.id, nowMs);
       break;
-    }
-    case "peer-sync": {
-      if (peers[e.peer] === undefined) break;
+    case "peer-sync":
+      if (d.peers[e.peer] === undefined) break;
       assert(e.lagChanges >= 0 && e.lagBytes >= 0, "lags are non-negative");
-      setPeer(e.peer, { lastHeardMs: nowMs, lagChanges: e.lagChanges, lagBytes: e.lagBytes, theyLack: e.theyLack, weLack: e.weLack });
+      setPeer(d, e.peer, { lastHeardMs: nowMs, lagChanges: e.lagChanges, lagBytes: e.lagBytes, theyLack: e.theyLack, weLack: e.weLack });
       break;
-    }
-    case "peer-connected": {
-      if (peers[e.peer] === undefined) break;
-      setPeer(e.peer, { connected: true, lastHeardMs: nowMs });
+    case "peer-connected":
+      if (d.peers[e.peer] === undefined) break;
+      setPeer(d, e.peer, { connected: true, lastHeardMs: nowMs });
       // Writes still waiting: ask the newcomer too.
-      for (const w of writes) if (!w.durableOn.includes(e.peer)) fx.push({ type: "request-durable", id: w.id, to: [e.peer] });
+      for (const w of d.writes) if (!w.durableOn.includes(e.peer)) d.fx.push({ type: "request-durable", id: w.id, to: [e.peer] });
       break;
-    }
-    case "peer-disconnected": {
-      if (peers[e.peer] === undefined) break;
-      setPeer(e.peer, { connected: false });
+    case "peer-disconnected":
+      if (d.peers[e.peer] === undefined) break;
+      setPeer(d, e.peer, { connected: false });
       break;
-    }
-    case "tick": {
-      const expired = writes.filter((w) => nowMs - w.startedMs >= c.writeTimeoutMs);
-      if (expired.length > 0) {
-        writes = writes.filter((w) => nowMs - w.startedMs < c.writeTimeoutMs);
-        for (const w of expired) fx.push({ type: "write-failed", id: w.id, why: "timeout", durableOn: [...w.durableOn], ms: nowMs - w.startedMs });
-      }
+    case "tick":
+      expire(c, d, nowMs);
       break;
-    }
     default:
       assertNever(e);
   }
   // Status follows the figures and the clock, whatever the event.
   for (const id of c.replicas) {
-    const p = peers[id]!;
+    const p = d.peers[id]!;
     const next = statusOf(p, nowMs, c.staleAfterMs);
     if (next !== p.status) {
-      fx.push({ type: "status-changed", peer: id, from: p.status, to: next });
-      setPeer(id, { status: next });
+      d.fx.push({ type: "status-changed", peer: id, from: p.status, to: next });
+      setPeer(d, id, { status: next });
     }
   }
-  return { state: { config: c, writes, peers, nowMs }, effects: fx };
+  return { state: { config: c, writes: d.writes, peers: d.peers, nowMs }, effects: d.fx };
+}
+
+/** What one step builds: the next writes and peers, and the effects so far. */
+type Draft = { writes: readonly PendingWrite[]; peers: Readonly<Record<string, PeerSync>>; fx: ReplicationEffect[] };
+
+function setPeer(d: Draft, id: HostId, patch: Partial<PeerSync>): void {
+  d.peers = { ...d.peers, [id]: { ...d.peers[id]!, ...patch } };
+}
+
+/** A write made here is durable here: acknowledge it at once, refuse it, or ask the replicas. */
+function writeDurable(c: ReplicationConfig, d: Draft, id: string, nowMs: number): void {
+  assert(!d.writes.some((w) => w.id === id), "a write id is used once");
+  if (d.writes.length >= PENDING_WRITES_MAX) {
+    d.fx.push({ type: "write-failed", id, why: "too-many-pending", durableOn: [], ms: 0 });
+    return;
+  }
+  if (c.ackShadows === 0) {
+    d.fx.push({ type: "acked", id, durableOn: [], ms: 0 });
+    return;
+  }
+  d.writes = [...d.writes, { id, startedMs: nowMs, durableOn: [] }];
+  // Ask everyone connected: a replica that connects later is asked then.
+  const to = c.replicas.filter((p) => d.peers[p]!.connected);
+  if (to.length > 0) d.fx.push({ type: "request-durable", id, to });
+}
+
+/** A replica confirmed a write durable: acknowledge it once enough did. */
+function peerDurable(c: ReplicationConfig, d: Draft, peer: HostId, id: string, nowMs: number): void {
+  if (d.peers[peer] === undefined) return; // not a replica of this service
+  setPeer(d, peer, { lastHeardMs: nowMs });
+  const i = d.writes.findIndex((w) => w.id === id);
+  if (i < 0) return; // acknowledged or failed already, or not ours
+  const w = d.writes[i]!;
+  if (w.durableOn.includes(peer)) return;
+  const durableOn = [...w.durableOn, peer];
+  if (durableOn.length >= c.ackShadows) {
+    d.writes = d.writes.filter((_, j) => j !== i);
+    d.fx.push({ type: "acked", id: w.id, durableOn, ms: nowMs - w.startedMs });
+  } else {
+    d.writes = d.writes.map((x, j) => (j === i ? { ...x, durableOn } : x));
+  }
+}
+
+/** Writes not acknowledged within writeTimeoutMs fail. */
+function expire(c: ReplicationConfig, d: Draft, nowMs: number): void {
+  const expired = d.writes.filter((w) => nowMs - w.startedMs >= c.writeTimeoutMs);
+  if (expired.length === 0) return;
+  d.writes = d.writes.filter((w) => nowMs - w.startedMs < c.writeTimeoutMs);
+  for (const w of expired) d.fx.push({ type: "write-failed", id: w.id, why: "timeout", durableOn: [...w.durableOn], ms: nowMs - w.startedMs });
 }

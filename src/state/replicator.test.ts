@@ -1,6 +1,9 @@
-// Three replicators in one process, linked by queues that carry the real
-// encoded frames (encodeState/decodeState) asynchronously. The agent-level
-// test (test/state.slow.test.ts) does the same over hyperswarm.
+// Proves the replicator end to end: writes reach the shadows and are
+// acknowledged only when durable on enough of them, partitions heal, a lost
+// sync message is recovered by a restarted session, reconcile reports what
+// it did. Three replicators in one process, linked by queues that carry the
+// real encoded frames (encodeState/decodeState) asynchronously. The
+// agent-level test (test/state.slow.test.ts) does the same over hyperswarm.
 import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,6 +12,7 @@ import type { HostId } from "../shared/ids.ts";
 import { logger } from "../shared/log.ts";
 import { startReplicator, type Replicator } from "./replicator.ts";
 import { decodeState, encodeState } from "./wire.ts";
+import { WRITES_IN_FLIGHT_MAX } from "./durability.ts";
 
 const h = (s: string) => s as HostId;
 const dirs: string[] = [];
@@ -22,6 +26,8 @@ function cluster(ackShadows: number, writeTimeoutMs = 2_000) {
   const ids = [h("a"), h("b"), h("c")];
   const nodes = new Map<HostId, Replicator>();
   const up = new Set<string>(); // "x>y" links that carry frames
+  const lost = new Set<string>(); // "x>y" links that silently lose sync frames (the link stays up)
+  const restarts: string[] = []; // "x>y": x restarted its sync session with y
   let t = 0;
   const link = (x: HostId, y: HostId, on: boolean) => {
     for (const [p, q] of [[x, y], [y, x]] as const) {
@@ -40,10 +46,14 @@ function cluster(ackShadows: number, writeTimeoutMs = 2_000) {
       services: [{ name: "web", replicas: ids, primary: h("a"), ackShadows }],
       writeTimeoutMs,
       staleAfterMs: 1_000,
-      log: logger(self, "error"),
+      log: (level, part, event, fields) => {
+        if (event === "sync-restarted") restarts.push(`${self}>${String(fields?.["peer"])}`);
+        if (level === "error") logger(self, "error")(level, part, event, fields);
+      },
       now: () => t + performance.now(), // real time plus what the test advances: waits inside reconcile end
       send(to, msg) {
         if (!up.has(`${self}>${to}`)) return false;
+        if (msg.type === "sync" && lost.has(`${self}>${to}`)) return true;
         const frame = encodeState(msg);
         setImmediate(() => {
           if (up.has(`${self}>${to}`)) nodes.get(to)!.onMessage(self, decodeState(frame));
@@ -67,7 +77,7 @@ function cluster(ackShadows: number, writeTimeoutMs = 2_000) {
       await Promise.all([...nodes.values()].map((n) => n.saved()));
     }
   };
-  return { nodes, link, advance, settle, now: () => t };
+  return { nodes, link, advance, settle, lost, restarts, now: () => t };
 }
 
 
@@ -127,6 +137,41 @@ describe("replicator", () => {
     await settle(120); // the next heads round (every staleAfterMs / 3) tries again
     const again = startReplicator({ self: h("a"), stateDir: dirs.at(-3)!, services: [{ name: "web", replicas: [h("a"), h("b"), h("c")], primary: h("a"), ackShadows: 0 }], writeTimeoutMs: 100, staleAfterMs: 1_000, log: logger("a", "error"), now: () => 0, send: () => false });
     expect(again.get("web").state.hostConfiguration.deploymentConfig).toEqual({ k: 2 });
+  });
+
+  test("a sync message lost on a live link: after two heads rounds in which the replicas differ, the session starts afresh and the change arrives", async () => {
+    const { nodes, link, settle, lost, restarts } = cluster(0);
+    link(h("a"), h("b"), true);
+    await settle(5);
+    lost.add("a>b");
+    await nodes.get(h("a"))!.write("web", { set: { k: 1 } }, "lost on the way");
+    await settle(3);
+    lost.delete("a>b");
+    expect(nodes.get(h("b"))!.get("web").state.hostConfiguration.deploymentConfig).toEqual({});
+    await settle(120); // a heads round every staleAfterMs / 3
+    expect(nodes.get(h("b"))!.get("web").state.hostConfiguration.deploymentConfig).toEqual({ k: 1 });
+    expect(restarts.length).toBeGreaterThan(0);
+  });
+
+  test("the wall clock is injected: a change's timestamp and a reconcile report's time come from wallNow", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "umbra-repl-"));
+    dirs.push(dir);
+    const wallMs = 1_234_567_890_123;
+    const r = startReplicator({ self: h("a"), stateDir: dir, services: [{ name: "web", replicas: [h("a")], primary: h("a"), ackShadows: 0 }], writeTimeoutMs: 100, staleAfterMs: 1_000, log: logger("a", "error"), now: () => performance.now(), wallNow: () => wallMs, send: () => false });
+    live.push(r);
+    await r.write("web", { set: { k: 1 } }, "at a known time");
+    expect(r.history("web").at(-1)!.timeSec).toBe(Math.floor(wallMs / 1_000));
+    expect((await r.reconcile("web", { reason: "operator" })).atWallMs).toBe(wallMs);
+  });
+
+  test("writes in flight are bounded: past WRITES_IN_FLIGHT_MAX (the disk behind) a write is refused and the document left as it was", async () => {
+    const { nodes } = cluster(0);
+    const a = nodes.get(h("a"))!;
+    const accepted = Array.from({ length: WRITES_IN_FLIGHT_MAX }, (_, i) => a.write("web", { set: { k: i } }, `w${i}`)); // one save starts, the rest wait for the next
+    const heads = a.get("web").heads;
+    await expect(a.write("web", { set: { k: -1 } }, "one too many")).rejects.toThrow("too many writes");
+    expect(a.get("web").heads).toEqual(heads);
+    expect((await Promise.all(accepted)).length).toBe(WRITES_IN_FLIGHT_MAX);
   });
 
   test("a host that is no replica of a service says who is", () => {
