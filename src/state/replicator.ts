@@ -27,7 +27,7 @@ import { openDocStore, type DocStore } from "./docstore.ts";
 import { HEADS_MAX, type StateWire } from "./wire.ts";
 import type { ChunkStore } from "./chunks.ts";
 import { assemble, ingestFile, missingChunks, type BlobManifest, type OnProgress } from "./manifest.ts";
-import { fetchBlob, type BlobPeer, type FetchProgress } from "./transfer.ts";
+import { fetchBlob, type BlobPeer, type FetchProgress } from "./blobs/index.ts";
 import { blobRefsIn, manifestIn, toReadable, type BlobKind, type ReadableState } from "./doc.ts";
 
 /** A blob fetch that failed (no source had every chunk) is tried again after this. */
