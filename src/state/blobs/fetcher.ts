@@ -1,28 +1,22 @@
 // Fetching one blob's chunks from the blob channels of several connections
-// into the chunk store.
+// into the chunk store: the shell around the scheduler (scheduler.ts). It
+// listens to the sources, runs the timers (the idle check, the token
+// bucket's wake) and the store's writes, feeds all of that to the scheduler
+// as events with the time, and carries out the scheduler's effects. It
+// decides nothing itself.
 //
-// Flow control is receiver-driven: a fetch asks for no more than its window
-// (WINDOW_BYTES) of chunks not yet stored, across all its sources, so what
-// can arrive unasked is bounded by what it asked for. A chunk that does not
-// match its hash is dropped and asked of another source (never again of the
-// one that sent it). The store is the resume point: a fetch only asks for
-// what the store lacks, so a fetch that failed on a cut connection, run
-// again, moves only the rest.
+// The store is the resume point: a fetch only asks for what the store lacks,
+// so a fetch that failed on a cut connection, run again, moves only the rest.
+// Chunks arrive hashed (by the connection, peer.ts); one that does not match
+// is dropped and asked of another source, never again of the one that sent it.
 
-import { assert } from "../../shared/assert.ts";
+import { assert, assertNever } from "../../shared/assert.ts";
 import { UmbraError } from "../../shared/errors.ts";
 import type { Logger } from "../../shared/log.ts";
-import { CDC_MAX_BYTES } from "../cdc.ts";
 import type { ChunkHash, ChunkStore } from "../chunks.ts";
-import { type BlobManifest, type ChunkRef, checkManifest, distinctChunks, missingChunks, type Progress } from "../manifest.ts";
+import { type BlobManifest, checkManifest, distinctChunks, missingChunks, type Progress } from "../manifest.ts";
 import type { BlobPeer } from "./peer.ts";
-
-/** Bytes of chunks a fetch has asked for and not yet stored. Bounds the fetcher's memory and, with it, what the servers may send. */
-export const WINDOW_BYTES = 8 * 1024 * 1024;
-/** A source with chunks asked of it and silent this long is dropped from the fetch (its chunks go to the others). */
-export const IDLE_TIMEOUT_MS = 30_000;
-
-const noLog: Logger = () => {};
+import { checkFetchConfig, type FetchConfig, type FetchEffect, type FetchEvent, type FetchState, IDLE_TIMEOUT_MS, idleCheckEveryMs, initialFetch, step, WINDOW_BYTES } from "./scheduler.ts";
 
 export type FetchProgress = Progress & {
   /** Bytes and chunks moved over the network by this fetch (the rest was in the store already). */
@@ -32,6 +26,26 @@ export type FetchProgress = Progress & {
   badChunks: number;
 };
 
+/** The timers a fetch runs, injected so a test can drive them; each returns its cancel. */
+export type Timers = {
+  /** Calls fn once, after ms. */
+  after(ms: number, fn: () => void): () => void;
+  /** Calls fn every ms. */
+  every(ms: number, fn: () => void): () => void;
+};
+
+/** The process's own timers. */
+export const realTimers: Timers = {
+  after(ms, fn) {
+    const t = setTimeout(fn, ms);
+    return () => clearTimeout(t);
+  },
+  every(ms, fn) {
+    const t = setInterval(fn, ms);
+    return () => clearInterval(t);
+  },
+};
+
 export type FetchOptions = {
   windowBytes?: number;
   /** Asks for at most this many bytes a second (a token bucket), so a big transfer leaves the host's CPU and disk to the lease loop. Unlimited when absent. */
@@ -39,22 +53,16 @@ export type FetchOptions = {
   idleTimeoutMs?: number;
   signal?: AbortSignal;
   log?: Logger;
+  /** The clock, in milliseconds; performance.now() when absent. */
+  now?: () => number;
+  /** realTimers when absent. */
+  timers?: Timers;
 };
 
 export type FetchResult = { bytesFetched: number; chunksFetched: number; badChunks: number; chunksSkipped: number };
 
-type Source = {
-  peer: BlobPeer;
-  /** Hashes asked of this source and not answered yet, with their sizes. */
-  inflight: Map<ChunkHash, number>;
-  /** Sum of the inflight sizes: the scheduler gives the next chunk to the least loaded source. */
-  inflightBytes: number;
-  /** When it last answered (or was first asked, while idle). */
-  heardMs: number;
-  /** Dropped from this fetch: closed, or silent past the idle timeout. */
-  gone: boolean;
-  unsubscribe: () => void;
-};
+const noLog: Logger = () => {};
+const performanceNow = (): number => performance.now();
 
 /**
  * Brings every chunk of `m` into `store` from `peers`. Progress counts the
@@ -65,11 +73,9 @@ type Source = {
  */
 export async function fetchBlob(m: BlobManifest, store: ChunkStore, peers: BlobPeer[], onProgress: (p: FetchProgress) => void = () => {}, opts: FetchOptions = {}): Promise<FetchResult> {
   checkManifest(m);
-  const windowBytes = opts.windowBytes ?? WINDOW_BYTES;
-  const idleTimeoutMs = opts.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
-  const log = opts.log ?? noLog;
-  assert(windowBytes >= CDC_MAX_BYTES, "the window holds at least one chunk");
-  assert(idleTimeoutMs > 0, "idle timeout is positive");
+  const config: FetchConfig = { windowBytes: opts.windowBytes ?? WINDOW_BYTES, idleTimeoutMs: opts.idleTimeoutMs ?? IDLE_TIMEOUT_MS };
+  if (opts.rateBytesPerSec !== undefined) config.rateBytesPerSec = opts.rateBytesPerSec;
+  checkFetchConfig(config);
 
   const distinct = distinctChunks(m);
   const missing = await missingChunks(m, store);
@@ -87,200 +93,171 @@ export async function fetchBlob(m: BlobManifest, store: ChunkStore, peers: BlobP
   onProgress({ ...p });
   if (missing.length === 0) return result();
 
+  const now = opts.now ?? performanceNow;
+  // A connection listed twice is one peer (its first index): a chunk it lacked is not asked of it again under its other index.
+  const state = initialFetch(config, missing, peers.map((peer) => ({ peer: peers.indexOf(peer), closed: peer.closed })), now());
   return new Promise<FetchResult>((resolve, reject) => {
-    // Chunks to ask for next, oldest first (a re-asked chunk goes to the front).
-    const queue: ChunkRef[] = [...missing].reverse(); // popped from the end
-    // Per chunk, the sources that lacked it or sent it corrupt: never asked again for it.
-    const excluded = new Map<ChunkHash, Set<BlobPeer>>();
-    // Writes of received chunks; their bytes still count against the window until they finish.
-    const puts = new Set<Promise<void>>();
-    // Chunks no live source may be asked for (all lacked it, sent it corrupt, or are gone).
-    const unobtainable: ChunkRef[] = [];
-    let windowUsed = 0;
-    let finished = false;
-    let scheduled = false;
-    // Token bucket for rateBytesPerSec: holds at most a tenth of a second's worth (and at least one chunk).
-    const rate = opts.rateBytesPerSec;
-    const bucketMax = rate === undefined ? Infinity : Math.max(CDC_MAX_BYTES, rate / 10);
-    let tokens = bucketMax;
-    let tokensAtMs = performance.now();
-    let refillTimer: NodeJS.Timeout | null = null;
-    const takeTokens = (size: number): boolean => {
-      if (rate === undefined) return true;
-      const now = performance.now();
-      tokens = Math.min(bucketMax, tokens + ((now - tokensAtMs) * rate) / 1000);
-      tokensAtMs = now;
-      if (tokens >= size) {
-        tokens -= size;
-        return true;
-      }
-      if (refillTimer === null) {
-        refillTimer = setTimeout(() => {
-          refillTimer = null;
-          schedule();
-        }, Math.ceil(((size - tokens) * 1000) / rate));
-      }
-      return false;
-    };
-    const sources: Source[] = [];
+    const done = (err: Error | null) => (err === null ? resolve(result()) : reject(err));
+    new Fetch({ m, store, peers, onProgress, p, log: opts.log ?? noLog, now, timers: opts.timers ?? realTimers, done }, state).start(opts.signal);
+  });
+}
 
-    const finish = (err: Error | null) => {
-      if (finished) return;
-      finished = true;
-      clearInterval(idleTimer);
-      if (refillTimer !== null) clearTimeout(refillTimer);
-      opts.signal?.removeEventListener("abort", onAbort);
-      for (const s of sources) s.unsubscribe();
-      // Settle the writes first, so the store is quiet when the caller resumes or assembles.
-      void Promise.allSettled([...puts]).then(() => (err === null ? resolve(result()) : reject(err)));
-    };
+/** What a running fetch works with and never changes. */
+type FetchEnv = {
+  m: BlobManifest;
+  store: ChunkStore;
+  peers: BlobPeer[];
+  onProgress: (p: FetchProgress) => void;
+  /** The progress, counted here and shown to onProgress. */
+  p: FetchProgress;
+  log: Logger;
+  now: () => number;
+  timers: Timers;
+  /** Settles the caller's promise, once, after the store's writes settled. */
+  done: (err: Error | null) => void;
+};
 
-    const requeue = (hash: ChunkHash, size: number) => {
-      windowUsed -= size;
-      queue.push({ hash, size });
-    };
+/** One fetch in progress: the scheduler's state and the I/O around it. */
+class Fetch {
+  private finished = false;
+  /** A run event is queued as a microtask: the effects of many events coalesce into one run. */
+  private scheduled = false;
+  /** Writes of received chunks; the store is quiet once they settle. */
+  private readonly puts = new Set<Promise<void>>();
+  private readonly unsubscribes: Array<() => void> = [];
+  private stopIdle: () => void = () => {};
+  private cancelWake: (() => void) | null = null;
+  private readonly onAbort: () => void;
+  private signal: AbortSignal | undefined;
 
-    const dropSource = (s: Source, why: string) => {
-      if (s.gone) return;
-      s.gone = true;
-      s.unsubscribe();
-      log("info", "blobs", "source-dropped", { peer: s.peer.label, why, inflight: s.inflight.size, blob: m.name });
-      for (const [h, size] of s.inflight) requeue(h, size);
-      s.inflight.clear();
-      s.inflightBytes = 0;
-      schedule();
-    };
+  private readonly env: FetchEnv;
+  private state: FetchState;
 
-    const schedule = () => {
-      if (scheduled || finished) return;
-      scheduled = true;
-      queueMicrotask(run);
-    };
+  constructor(env: FetchEnv, state: FetchState) {
+    this.env = env;
+    this.state = state;
+    const { m, p } = env;
+    this.onAbort = () => this.finish(new UmbraError("blob_unavailable", `fetch of blob ${m.name} aborted`, { blob: m.name, chunksDone: p.chunksDone }, this.signal?.reason));
+  }
 
-    // Hands out queued chunks to sources while the window has room, then sends one want per source.
-    const run = () => {
-      scheduled = false;
-      if (finished) return;
-      const batches = new Map<Source, ChunkHash[]>();
-      while (queue.length > 0 && windowUsed < windowBytes && takeTokens(queue[queue.length - 1]!.size)) {
-        const next = queue[queue.length - 1]!;
-        const ex = excluded.get(next.hash);
-        let best: Source | null = null;
-        let bestBytes = Infinity;
-        for (const s of sources) {
-          if (s.gone || ex?.has(s.peer)) continue;
-          if (s.inflightBytes < bestBytes) {
-            best = s;
-            bestBytes = s.inflightBytes;
-          }
-        }
-        if (best === null) {
-          // No live source may be asked for it: keep fetching the rest, fail at the end.
-          unobtainable.push(queue.pop()!);
-          continue;
-        }
-        queue.pop();
-        if (best.inflight.size === 0) best.heardMs = performance.now();
-        best.inflight.set(next.hash, next.size);
-        best.inflightBytes += next.size;
-        windowUsed += next.size;
-        let b = batches.get(best);
-        if (b === undefined) batches.set(best, (b = []));
-        b.push(next.hash);
-      }
-      for (const [s, hashes] of batches) {
-        if (!s.peer.want(hashes)) dropSource(s, "closed");
-      }
-      if (queue.length === 0 && windowUsed === 0 && unobtainable.length > 0) {
-        finish(
-          new UmbraError("blob_unavailable", `no source left for ${unobtainable.length} chunks of blob ${m.name}`, {
+  start(signal: AbortSignal | undefined): void {
+    for (const [source, peer] of this.env.peers.entries()) {
+      this.unsubscribes.push(
+        peer.subscribe({
+          onChunk: (hash, bytes, ok) => this.feed({ type: "chunk", source, hash, bytes: bytes.length, ok }, bytes),
+          onNone: (hash) => this.feed({ type: "none", source, hash }),
+          onClose: () => this.feed({ type: "closed", source }),
+        }),
+      );
+    }
+    this.stopIdle = this.env.timers.every(idleCheckEveryMs(this.state.config.idleTimeoutMs), () => this.feed({ type: "tick" }));
+    this.signal = signal;
+    if (signal?.aborted) this.onAbort();
+    signal?.addEventListener("abort", this.onAbort);
+    this.runSoon();
+  }
+
+  /** Hands an event to the scheduler, then carries out its effects; nothing once the fetch is over. `bytes`: the chunk that arrived, for a chunk event. */
+  private feed(e: FetchEvent, bytes?: Uint8Array): void {
+    if (this.finished) return;
+    const r = step(this.state, e, this.env.now());
+    this.state = r.state;
+    for (const effect of r.effects) this.apply(effect, bytes);
+  }
+
+  private apply(e: FetchEffect, bytes: Uint8Array | undefined): void {
+    const { m, p, log, peers } = this.env;
+    switch (e.type) {
+      case "ask":
+        if (!peers[e.source]!.want(e.hashes)) this.feed({ type: "closed", source: e.source });
+        return;
+      case "store":
+        assert(bytes !== undefined, "a store effect answers a chunk event");
+        this.store(e.hash, bytes, e.size);
+        return;
+      case "reject":
+        p.badChunks++;
+        log("warn", "blobs", "chunk-rejected", { peer: peers[e.source]!.label, chunk: e.hash, blob: m.name, why: e.why });
+        return;
+      case "drop":
+        this.unsubscribes[e.source]!();
+        log("info", "blobs", "source-dropped", { peer: peers[e.source]!.label, why: e.why, inflight: e.inflight, blob: m.name });
+        return;
+      case "run-soon":
+        this.runSoon();
+        return;
+      case "wake":
+        this.cancelWake = this.env.timers.after(e.afterMs, () => {
+          this.cancelWake = null;
+          this.feed({ type: "refill" });
+        });
+        return;
+      case "done":
+        this.finish(null);
+        return;
+      case "fail":
+        this.finish(
+          new UmbraError("blob_unavailable", `no source left for ${e.unobtainable} chunks of blob ${m.name}`, {
             blob: m.name,
-            chunks: unobtainable.slice(0, 8).map((x) => x.hash),
-            chunksUnobtainable: unobtainable.length,
-            sources: sources.length,
-            live: sources.filter((x) => !x.gone).length,
+            chunks: e.chunks,
+            chunksUnobtainable: e.unobtainable,
+            sources: e.sources,
+            live: e.live,
             chunksDone: p.chunksDone,
             chunksTotal: p.chunksTotal,
           }),
         );
-      }
-    };
-
-    const onChunk = (s: Source, hash: ChunkHash, bytes: Uint8Array, ok: boolean) => {
-      const size = s.inflight.get(hash);
-      if (size === undefined || finished) return; // someone else's ask
-      s.inflight.delete(hash);
-      s.inflightBytes -= size;
-      s.heardMs = performance.now();
-      if (!ok || bytes.length !== size) {
-        p.badChunks++;
-        log("warn", "blobs", "chunk-rejected", { peer: s.peer.label, chunk: hash, blob: m.name, why: ok ? "size differs from the manifest" : "hash mismatch" });
-        exclude(hash, s.peer);
-        requeue(hash, size);
-        schedule();
         return;
-      }
-      const put: Promise<void> = store.putVerified(hash, bytes).then(
+      default:
+        assertNever(e);
+    }
+  }
+
+  private runSoon(): void {
+    if (this.scheduled || this.finished) return;
+    this.scheduled = true;
+    queueMicrotask(() => {
+      this.scheduled = false;
+      this.feed({ type: "run" });
+    });
+  }
+
+  /** Writes a chunk that arrived whole; the scheduler hears when it is stored. */
+  private store(hash: ChunkHash, bytes: Uint8Array, size: number): void {
+    const { m, p } = this.env;
+    const put: Promise<void> = this.env.store
+      .putVerified(hash, bytes)
+      .then(
         () => {
-          puts.delete(put);
-          windowUsed -= size;
+          this.puts.delete(put);
           p.bytesDone += size;
           p.chunksDone++;
           p.bytesFetched += size;
           p.chunksFetched++;
-          if (!finished) onProgress({ ...p });
-          if (p.chunksDone === p.chunksTotal) finish(null);
-          else schedule();
+          if (!this.finished) this.env.onProgress({ ...p });
+          this.feed({ type: "stored", size });
         },
         (err: Error) => {
-          puts.delete(put);
-          finish(new UmbraError("state_corrupt", `could not store a chunk of blob ${m.name}: ${err.message}`, { blob: m.name, chunk: hash }, err));
+          this.puts.delete(put);
+          this.finish(new UmbraError("state_corrupt", `could not store a chunk of blob ${m.name}: ${err.message}`, { blob: m.name, chunk: hash }, err));
         },
-      ).catch((err: unknown) => {
+      )
+      .catch((err: unknown) => {
         // The caller's onProgress threw: the fetch fails with it rather than drop it.
-        puts.delete(put);
-        finish(err instanceof Error ? err : new Error(String(err)));
+        this.puts.delete(put);
+        this.finish(err instanceof Error ? err : new Error(String(err)));
       });
-      puts.add(put);
-    };
+    this.puts.add(put);
+  }
 
-    const exclude = (hash: ChunkHash, peer: BlobPeer) => {
-      let ex = excluded.get(hash);
-      if (ex === undefined) excluded.set(hash, (ex = new Set()));
-      ex.add(peer);
-    };
-
-    for (const peer of peers) {
-      const s: Source = { peer, inflight: new Map(), inflightBytes: 0, heardMs: performance.now(), gone: false, unsubscribe: () => {} };
-      sources.push(s);
-      s.unsubscribe = peer.subscribe({
-        onChunk: (hash, bytes, ok) => onChunk(s, hash, bytes, ok),
-        onNone: (hash) => {
-          const size = s.inflight.get(hash);
-          if (size === undefined || finished) return;
-          s.inflight.delete(hash);
-          s.inflightBytes -= size;
-          s.heardMs = performance.now();
-          exclude(hash, peer);
-          requeue(hash, size);
-          schedule();
-        },
-        onClose: () => dropSource(s, "closed"),
-      });
-      if (peer.closed) s.gone = true;
-    }
-
-    const idleTimer = setInterval(
-      () => {
-        const now = performance.now();
-        for (const s of sources) if (!s.gone && s.inflight.size > 0 && now - s.heardMs > idleTimeoutMs) dropSource(s, "idle");
-      },
-      Math.max(10, Math.floor(idleTimeoutMs / 4)),
-    );
-    const onAbort = () => finish(new UmbraError("blob_unavailable", `fetch of blob ${m.name} aborted`, { blob: m.name, chunksDone: p.chunksDone }, opts.signal?.reason));
-    if (opts.signal?.aborted) onAbort();
-    opts.signal?.addEventListener("abort", onAbort);
-    assert(new Set(missing.map((x) => x.hash)).size === missing.length, "missing chunks are distinct");
-    schedule();
-  });
+  private finish(err: Error | null): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.stopIdle();
+    this.cancelWake?.();
+    this.signal?.removeEventListener("abort", this.onAbort);
+    for (const u of this.unsubscribes) u();
+    // Settle the writes first, so the store is quiet when the caller resumes or assembles.
+    void Promise.allSettled([...this.puts]).then(() => this.env.done(err));
+  }
 }

@@ -5,6 +5,7 @@
 // several BlobPeers.
 
 export { BLOB_FRAME_BYTES_MAX, BLOBS_PROTOCOL, WANT_HASHES_MAX } from "./codec.ts";
-export { fetchBlob, type FetchOptions, type FetchProgress, type FetchResult, IDLE_TIMEOUT_MS, WINDOW_BYTES } from "./fetcher.ts";
+export { fetchBlob, type FetchOptions, type FetchProgress, type FetchResult, realTimers, type Timers } from "./fetcher.ts";
+export { IDLE_TIMEOUT_MS, WINDOW_BYTES } from "./scheduler.ts";
 export { type BlobPeer, type BlobPeerStats, type PeerListener, serveBlobs, type ServeOptions } from "./peer.ts";
 export { SEND_AHEAD_BYTES, SERVE_QUEUE_MAX, SERVE_READS_MAX } from "./server.ts";
