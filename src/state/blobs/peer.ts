@@ -13,7 +13,7 @@ import { isUmbraError } from "../../shared/errors.ts";
 import type { Logger } from "../../shared/log.ts";
 import { type ChunkHash, type ChunkStore, hashBytes } from "../chunks.ts";
 import { type BlobMsg, BLOBS_PROTOCOL, decodeBlobMsg, encodeBlobMsg, WANT_HASHES_MAX } from "./codec.ts";
-import { wantServer } from "./server.ts";
+import { WantServer } from "./server.ts";
 
 /** What a fetch hears from one source. */
 export type PeerListener = {
@@ -67,7 +67,7 @@ export function serveBlobs(mux: any, store: ChunkStore, opts: ServeOptions = {})
       return channel.drained;
     },
   };
-  const server = wantServer(store, sink, stats, label, log);
+  const server = new WantServer(store, sink, stats, label, log);
 
   const channel = mux.createChannel({
     protocol: BLOBS_PROTOCOL,

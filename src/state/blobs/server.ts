@@ -28,91 +28,98 @@ export type ServeSink = {
 /** What the server counts; the connection's stats object, shared. */
 export type ServeStats = { chunksSent: number; bytesSent: number };
 
-export type WantServer = {
-  /** Queues the remote's wants and starts answering them; false (after logging) when the queue would overflow: close the channel. */
-  want(hashes: readonly ChunkHash[]): boolean;
-  /** The stream drained: send on. */
-  drained(): void;
-  /** The channel closed: drop everything queued; reads still running are discarded when they finish. */
-  close(): void;
-};
-
 /** The server of one connection: `label` names the remote in the log. */
-export function wantServer(store: ChunkStore, sink: ServeSink, stats: ServeStats, label: string, log: Logger): WantServer {
+export class WantServer {
   // The remote's wants not yet answered, oldest first; `head` avoids shifting the array.
-  let queue: ChunkHash[] = [];
-  let head = 0;
+  private queue: ChunkHash[] = [];
+  private head = 0;
   // Store reads in flight for the remote.
-  let reads = 0;
-  let closed = false;
+  private reads = 0;
+  private closed = false;
   // Chunks read and waiting for the socket, in read-completion order.
-  const ready: Array<{ hash: ChunkHash; bytes: Uint8Array | null }> = [];
+  private readonly ready: Array<{ hash: ChunkHash; bytes: Uint8Array | null }> = [];
   // Bytes handed to the stream since it last drained: sending goes on past a
   // full stream buffer up to SEND_AHEAD_BYTES, so the socket never waits on a read.
-  let sentSinceDrainBytes = 0;
+  private sentSinceDrainBytes = 0;
+  private readonly store: ChunkStore;
+  private readonly sink: ServeSink;
+  private readonly stats: ServeStats;
+  private readonly label: string;
+  private readonly log: Logger;
 
-  const flush = () => {
-    while (!closed && ready.length > 0 && (sink.drained || sentSinceDrainBytes < SEND_AHEAD_BYTES)) {
-      const { hash, bytes } = ready.shift()!;
+  constructor(store: ChunkStore, sink: ServeSink, stats: ServeStats, label: string, log: Logger) {
+    this.store = store;
+    this.sink = sink;
+    this.stats = stats;
+    this.label = label;
+    this.log = log;
+  }
+
+  /** Queues the remote's wants and starts answering them; false (after logging) when the queue would overflow: close the channel. */
+  want(hashes: readonly ChunkHash[]): boolean {
+    if (this.queue.length - this.head + hashes.length > SERVE_QUEUE_MAX) {
+      this.log("warn", "blobs", "want-queue-overflow", { peer: this.label, queued: this.queue.length - this.head, asked: hashes.length });
+      return false;
+    }
+    for (const h of hashes) this.queue.push(h);
+    this.pump();
+    return true;
+  }
+
+  /** The stream drained: send on. */
+  drained(): void {
+    this.sentSinceDrainBytes = 0;
+    this.pump();
+  }
+
+  /** The channel closed: drop everything queued; reads still running are discarded when they finish. */
+  close(): void {
+    this.closed = true;
+    this.queue = [];
+    this.head = 0;
+    this.ready.length = 0;
+  }
+
+  private flush(): void {
+    while (!this.closed && this.ready.length > 0 && (this.sink.drained || this.sentSinceDrainBytes < SEND_AHEAD_BYTES)) {
+      const { hash, bytes } = this.ready.shift()!;
       if (bytes === null) {
-        sink.send({ type: "none", hash });
+        this.sink.send({ type: "none", hash });
         continue;
       }
-      stats.chunksSent++;
-      stats.bytesSent += bytes.length;
-      sentSinceDrainBytes += bytes.length;
-      sink.send({ type: "chunk", hash, bytes });
+      this.stats.chunksSent++;
+      this.stats.bytesSent += bytes.length;
+      this.sentSinceDrainBytes += bytes.length;
+      this.sink.send({ type: "chunk", hash, bytes });
     }
-  };
-
-  const readDone = (hash: ChunkHash, bytes: Uint8Array | null) => {
-    reads--;
-    if (closed) return;
-    ready.push({ hash, bytes });
-    pump();
-  };
+  }
 
   // Reads ahead of the socket (at most SERVE_READS_MAX chunks read or being
   // read), then sends what the stream takes; called on each want, each
   // finished read and each drain.
-  const pump = () => {
-    flush();
-    while (!closed && reads + ready.length < SERVE_READS_MAX && head < queue.length) {
-      const hash = queue[head++]!;
-      if (head === queue.length) {
-        queue = [];
-        head = 0;
+  private pump(): void {
+    this.flush();
+    while (!this.closed && this.reads + this.ready.length < SERVE_READS_MAX && this.head < this.queue.length) {
+      const hash = this.queue[this.head++]!;
+      if (this.head === this.queue.length) {
+        this.queue = [];
+        this.head = 0;
       }
-      reads++;
-      store.get(hash).then(
-        (bytes) => readDone(hash, bytes),
+      this.reads++;
+      this.store.get(hash).then(
+        (bytes) => this.readDone(hash, bytes),
         (err: Error) => {
-          if (!closed) log("warn", "blobs", "chunk-read-failed", { peer: label, chunk: hash, error: err.message });
-          readDone(hash, null);
+          if (!this.closed) this.log("warn", "blobs", "chunk-read-failed", { peer: this.label, chunk: hash, error: err.message });
+          this.readDone(hash, null);
         },
       );
     }
-  };
+  }
 
-  return {
-    want(hashes) {
-      if (queue.length - head + hashes.length > SERVE_QUEUE_MAX) {
-        log("warn", "blobs", "want-queue-overflow", { peer: label, queued: queue.length - head, asked: hashes.length });
-        return false;
-      }
-      for (const h of hashes) queue.push(h);
-      pump();
-      return true;
-    },
-    drained() {
-      sentSinceDrainBytes = 0;
-      pump();
-    },
-    close() {
-      closed = true;
-      queue = [];
-      head = 0;
-      ready.length = 0;
-    },
-  };
+  private readDone(hash: ChunkHash, bytes: Uint8Array | null): void {
+    this.reads--;
+    if (this.closed) return;
+    this.ready.push({ hash, bytes });
+    this.pump();
+  }
 }
