@@ -2,7 +2,8 @@
 // + protomux, a real chunk store on disk at each end): a cold fetch moves and
 // verifies every chunk, a cut fetch resumes with only what is missing, a
 // corrupt or lacking source is routed around, and a silent source is dropped
-// after the idle timeout, the fetch failing when no source is left.
+// after the idle timeout (on the fetch's injected clock and timers, too), the
+// fetch failing when no source is left.
 
 import { afterEach, describe, expect, test } from "bun:test";
 import fs from "node:fs/promises";
@@ -14,8 +15,9 @@ import Protomux from "protomux";
 import { UmbraError } from "../../shared/errors.ts";
 import { type ChunkStore, hashBytes, openChunkStore } from "../chunks.ts";
 import { assemble, type BlobManifest, ingestFile, missingChunks } from "../manifest.ts";
-import { fetchBlob, type FetchProgress } from "./fetcher.ts";
+import { fetchBlob, type FetchProgress, type Timers } from "./fetcher.ts";
 import { type BlobPeer, serveBlobs } from "./peer.ts";
+import { IDLE_TIMEOUT_MS } from "./scheduler.ts";
 
 // The mesh's transport: Noise over the socket, which also frames messages for protomux.
 const SecretStream = createRequire(import.meta.url)("@hyperswarm/secret-stream");
@@ -197,5 +199,37 @@ describe("blob transfer over loopback TCP (secret-stream + protomux)", () => {
     const onlyStuck = await openChunkStore(path.join(dir, "dst2"));
     const c = await connect(onlyStuck, stuck);
     await expect(fetchBlob(m, onlyStuck, [c.client], () => {}, { idleTimeoutMs: 300 })).rejects.toThrow(UmbraError);
+  }, 30_000);
+
+  // Proves the fetch reads time only through what it is given: the real idle
+  // timeout (the default, 30 s) never passes, yet the silent source is
+  // dropped once the injected clock moves past it and the injected interval fires.
+  test("the clock and the timers are injected: the idle drop follows them, not real time", async () => {
+    const dir = await tempDir();
+    const src = await openChunkStore(path.join(dir, "src"));
+    const { m } = await blobIn(dir, src, 1024 * 1024, 7);
+    const stuck: ChunkStore = { ...src, get: () => new Promise(() => {}) };
+    const dst = await openChunkStore(path.join(dir, "dst"));
+    const a = await connect(dst, stuck);
+    const b = await connect(dst, src);
+    let clock = 0;
+    const ticks: Array<() => void> = [];
+    const timers: Timers = {
+      after: () => () => {},
+      every: (_ms, fn) => {
+        ticks.push(fn);
+        return () => ticks.splice(ticks.indexOf(fn), 1);
+      },
+    };
+    let settled = false;
+    const fetching = fetchBlob(m, dst, [a.client, b.client], () => {}, { now: () => clock, timers }).finally(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(settled).toBe(false); // the stuck source holds its chunks; real time alone drops nothing
+    expect(ticks.length).toBe(1);
+    clock = IDLE_TIMEOUT_MS + 1;
+    ticks[0]!();
+    const r = await fetching;
+    expect(r.bytesFetched).toBe(m.size);
+    expect(ticks.length).toBe(0); // the finished fetch stopped its interval
   }, 30_000);
 });
