@@ -102,7 +102,7 @@ export async function fetchBlob(m: BlobManifest, store: ChunkStore, peers: BlobP
   });
 }
 
-/** What a running fetch works with and never changes. */
+/** What a running fetch is given: the blob, the store, the sources, the progress it counts, and its I/O. */
 type FetchEnv = {
   m: BlobManifest;
   store: ChunkStore;
