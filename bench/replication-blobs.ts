@@ -29,7 +29,7 @@ import Protomux from "protomux";
 import { chunkEnds, createChunker } from "../src/state/cdc.ts";
 import { type ChunkStore, openChunkStore } from "../src/state/chunks.ts";
 import { assemble, type BlobManifest, ingestFile } from "../src/state/manifest.ts";
-import { fetchBlob, serveBlobs } from "../src/state/transfer.ts";
+import { fetchBlob, serveBlobs } from "../src/state/blobs/index.ts";
 
 const SecretStream = createRequire(import.meta.url)("@hyperswarm/secret-stream");
 
@@ -80,7 +80,7 @@ async function startSource(dir: string, storeDir: string, file: string): Promise
 import fs from "node:fs";
 import { createRequire } from "node:module";
 import { openChunkStore } from ${mod("../src/state/chunks.ts")};
-import { serveBlobs } from ${mod("../src/state/transfer.ts")};
+import { serveBlobs } from ${mod("../src/state/blobs/index.ts")};
 const req = createRequire(${mod("./replication-blobs.ts")});
 const SecretStream = req("@hyperswarm/secret-stream");
 const Protomux = req("protomux");

@@ -35,7 +35,7 @@ import { buildStatus, median } from "./status.ts";
 import { effectRunners, type ServiceRt } from "./runners.ts";
 import { attachStateChannel, type StateLink } from "../state/channel.ts";
 import { openChunkStore } from "../state/chunks.ts";
-import { serveBlobs, type BlobPeer } from "../state/transfer.ts";
+import { serveBlobs, type BlobPeer } from "../state/blobs/index.ts";
 import type { StatusDoc } from "../api/index.ts";
 
 /** Events waiting for the next tick; past it the oldest network events are dropped (and counted). */

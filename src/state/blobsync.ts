@@ -9,7 +9,7 @@ import { UmbraError } from "../shared/errors.ts";
 import { blobsToFetch } from "../decide/replicasync.ts";
 import { blobRefsIn, manifestIn, type BlobKind, type ConfigEdit } from "./doc.ts";
 import { assemble, ingestFile, missingChunks, type BlobManifest, type OnProgress } from "./manifest.ts";
-import { fetchBlob, type FetchProgress } from "./transfer.ts";
+import { fetchBlob, type FetchProgress } from "./blobs/index.ts";
 import type { BlobOptions, Replica, Shell, WriteResult } from "./replica.ts";
 
 /** A blob fetch that failed (no source had every chunk) is tried again after this. */

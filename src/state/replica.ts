@@ -14,7 +14,7 @@ import type { StateDoc } from "./doc.ts";
 import { openDocStore, type DocStore } from "./docstore.ts";
 import type { StateWire } from "./wire.ts";
 import type { ChunkStore } from "./chunks.ts";
-import type { BlobPeer, FetchProgress } from "./transfer.ts";
+import type { BlobPeer, FetchProgress } from "./blobs/index.ts";
 import type { ReconcileReport } from "./reconciler.ts";
 
 export type ReplicaService = {
