@@ -48,7 +48,7 @@ test("a record JSON would not carry faithfully (a NaN, an undefined) is a bug: t
   writeRecord(dir, "rt", good);
   expect(() => writeRecord(dir, "rt", { ...good, votedEpoch: Number.NaN })).toThrow(/round-trips/);
   expect(() => writeRecord(dir, "rt", { ...good, votedHolder: undefined as unknown as HostId })).toThrow(/round-trips/);
-  const cert = { service: "web", epoch: 1, holder: "a" as HostId, from: undefined as unknown as null, reason: "initial" as const, votes: [] };
+  const cert = { service: "web", epoch: 1, holder: "a" as HostId, from: null, reason: "initial" as const, votes: [{ voter: "a" as HostId, sig: Number.NaN as unknown as string }] };
   expect(() => writeRecord(dir, "rt", { ...good, cert })).toThrow(/round-trips/); // well-formed once parsed, but not the same
   expect(loadRecord(dir, "rt", log)).toEqual(good);
 });
