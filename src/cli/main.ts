@@ -58,7 +58,7 @@ process.stdout.on("error", (err: NodeJS.ErrnoException) => {
 });
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  if (isUmbraError(err)) fail(err.code === "usage" || err.code === "config_invalid" ? 2 : 1, [err.message]);
+  if (isUmbraError(err)) fail(err.code === "usage" || err.code === "request_invalid" || err.code === "config_invalid" ? 2 : 1, [err.message]);
   process.stderr.write(`umbra: internal error (a bug; please report it):\n${err instanceof AssertionError || err instanceof Error ? err.stack : String(err)}\n`);
   process.exit(70);
 });

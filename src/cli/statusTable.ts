@@ -8,7 +8,7 @@ const COLUMN_GAP = "  ";
 /** What a cell shows when there is nothing to show. */
 const NONE = "-";
 
-type Column<T> = { head: string; align: "left" | "right"; cell: (row: T) => string };
+export type Column<T> = { head: string; align: "left" | "right"; cell: (row: T) => string };
 
 /** Columns as wide as their widest cell; numbers right-aligned; no trailing blanks. */
 export function table<T>(columns: ReadonlyArray<Column<T>>, rows: ReadonlyArray<T>): string {

@@ -13,6 +13,10 @@ export type ErrorCode =
   | "trial_failed"
   | "netns_unavailable"
   | "usage"
+  /** An API request whose path or body is malformed: the caller's fault, like a usage error. */
+  | "request_invalid"
+  /** An API request for blobs to an agent that keeps no chunk store. */
+  | "chunk_store_absent"
   | "api_unreachable"
   | "api_listen_failed"
   | "state_corrupt"
