@@ -49,8 +49,15 @@ function serviceOfMsg(msg: WireMsg): string | null {
       return null;
     case "certificate":
       return msg.cert.service;
-    default:
+    case "propose":
+    case "vote":
+    case "reject":
+    case "renew":
+    case "grant":
+    case "cert-request":
       return msg.service;
+    default:
+      return assertNever(msg);
   }
 }
 

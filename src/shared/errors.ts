@@ -6,7 +6,10 @@ export type ErrorCode =
   | "config_unreadable"
   | "key_invalid"
   | "key_unreadable"
+  /** A message or signature names a host that is not in the cluster's [[hosts]]. */
   | "peer_unknown"
+  /** A vote's signature does not check out against its voter's key. */
+  | "signature_invalid"
   | "frame_malformed"
   | "actuate_failed"
   | "hook_failed"
