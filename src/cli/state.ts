@@ -6,6 +6,7 @@ import { UmbraError, type ErrorCode } from "../shared/errors.ts";
 import type { JsonValue } from "../state/doc.ts";
 import { resolve as resolvePath } from "node:path";
 import { bytes, table, type Column } from "./statusTable.ts";
+import { EXIT } from "./args.ts";
 
 export const STATE_HELP = `usage: umbra state set SERVICE KEY=VALUE... [--delete KEY]... [--message TEXT]
        umbra state get SERVICE [KEY]
@@ -276,7 +277,7 @@ async function stateReconcile(x: Ctx): Promise<void> {
     ...r.conflicts.map((c) => `conflict on ${c.key}: in force ${JSON.stringify(c.chosen)}, set aside ${c.others.map((v) => JSON.stringify(v)).join(", ")}`),
   ];
   x.write(lines.join("\n") + "\n");
-  if (r.incomplete) process.exitCode = 1;
+  if (r.incomplete) process.exitCode = EXIT.failure;
 }
 
 async function stateHistory(x: Ctx): Promise<void> {

@@ -123,7 +123,7 @@ async function demoScript(cluster: DemoCluster, r: Report, opts: DemoOptions): P
 
   // The old primary comes back: it must not take the VIP from a host with a lease.
   await cluster.topo.restoreLink("h1");
-  r.say(`${r.stamp(Date.now())}  h1's link restored; waiting 3 s...`);
+  r.say(`${r.stamp(Date.now())}  h1's link restored; waiting ${REJOIN_WATCH_MS / 1000} s...`);
   await sleep(REJOIN_WATCH_MS);
   const finalHolders = await cluster.vipHolders();
   r.say(`${r.stamp(Date.now())}  VIP held by: ${finalHolders.join(", ")} — h1 rejoined as a shadow and did not take the VIP back`);
