@@ -174,7 +174,8 @@ function queuesOf(p: Parts): QueueCount[] {
 }
 
 function statusOf(p: Parts): StatusDoc {
-  const { config, forecasting, replicator } = { ...p, replicator: p.repl.replicator };
+  const { config, forecasting } = p;
+  const { replicator } = p.repl;
   return buildStatus({
     config,
     version: VERSION,
