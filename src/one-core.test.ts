@@ -35,6 +35,6 @@ test.each([...sources("sim"), ...sources("agent")])("%s imports no decision mach
 });
 
 test("both drivers step the host core", () => {
-  expect(code("agent/index.ts")).toMatch(/\bhost\.step\(/);
+  expect(code("agent/loop.ts")).toMatch(/\bhost\.step\(/);
   expect(code("sim/cluster.ts")).toMatch(/\bhost\.step\(/);
 });

@@ -17,6 +17,7 @@
 // are idempotent, so running one twice is harmless.
 
 import { spawn, type ChildProcess } from "node:child_process";
+import { assert } from "../shared/assert.ts";
 import { COMMAND_TIMEOUT_MS, runCommand, type CommandResult, type Runner } from "./vip.ts";
 
 const MARKER = "link show dev lo";
@@ -51,59 +52,110 @@ export function batchLine(argv: string[]): string | null {
   return rest.join(" ");
 }
 
-/** `prefix` runs the process elsewhere (tests: `ip netns exec NS`). */
-export function ipBatch(o: { prefix?: string[]; fallback?: Runner; timeoutMs?: number } = {}): IpBatch {
-  const fallback = o.fallback ?? runCommand;
-  const timeoutMs = o.timeoutMs ?? COMMAND_TIMEOUT_MS;
-  let child: ChildProcess | null = null;
-  const queue: Pending[] = [];
-  let buf = "";
-  const counts = { batch: 0, fallback: 0, queueFull: 0 };
+/** After close() ends its input, the batch process gets this long before SIGKILL. */
+const CLOSE_GRACE_MS = 1_000;
 
-  const viaFallback = (argv: string[]): Promise<CommandResult> => {
-    counts.fallback += 1;
-    return fallback(argv);
-  };
+export type IpBatchOptions = { prefix?: string[]; fallback?: Runner; timeoutMs?: number };
+
+/** `prefix` runs the process elsewhere (tests: `ip netns exec NS`). */
+export function ipBatch(o: IpBatchOptions = {}): IpBatch {
+  const b = new BatchProcess(o);
+  return { run: (argv) => b.run(argv), close: () => b.close(), counts: () => b.counts() };
+}
+
+/** One `ip -batch` process (started on first use, restarted after it dies), its queue of commands awaiting answers, and the fallback. */
+class BatchProcess {
+  private readonly fallback: Runner;
+  private readonly timeoutMs: number;
+  private readonly prefix: string[];
+  private child: ChildProcess | null = null;
+  private readonly queue: Pending[] = [];
+  private buf = "";
+  private readonly tally = { batch: 0, fallback: 0, queueFull: 0 };
+
+  constructor(o: IpBatchOptions) {
+    this.fallback = o.fallback ?? runCommand;
+    this.timeoutMs = o.timeoutMs ?? COMMAND_TIMEOUT_MS;
+    this.prefix = o.prefix ?? [];
+  }
+
+  counts(): { batch: number; fallback: number; queueFull: number } {
+    return { ...this.tally };
+  }
+
+  run(argv: string[]): Promise<CommandResult> {
+    const line = batchLine(argv);
+    if (line === null) return this.viaFallback(argv);
+    if (this.queue.length >= BATCH_QUEUE_MAX) {
+      this.tally.queueFull += 1;
+      return this.viaFallback(argv);
+    }
+    const c = this.child ?? (this.child = this.start());
+    return new Promise<CommandResult>((resolve) => {
+      const p: Pending = {
+        argv,
+        lines: [],
+        resolve,
+        // A wedged `ip`: kill it; this command and those behind it go to the fallback.
+        timer: setTimeout(() => c.kill("SIGKILL"), this.timeoutMs),
+      };
+      this.queue.push(p);
+      assert(this.queue.length <= BATCH_QUEUE_MAX, "the batch queue stays within BATCH_QUEUE_MAX");
+      c.stdin!.write(`${line}\n${MARKER}\n`);
+    });
+  }
+
+  close(): void {
+    const c = this.child;
+    if (c === null) return;
+    c.stdin!.end();
+    setTimeout(() => c.kill("SIGKILL"), CLOSE_GRACE_MS).unref();
+  }
+
+  private viaFallback(argv: string[]): Promise<CommandResult> {
+    this.tally.fallback += 1;
+    return this.fallback(argv);
+  }
 
   /** The batch process is gone: what it had not answered runs through the fallback. */
-  const orphan = (c: ChildProcess) => {
-    if (child !== c) return;
-    child = null;
-    buf = "";
-    for (const p of queue.splice(0)) {
+  private orphan(c: ChildProcess): void {
+    if (this.child !== c) return;
+    this.child = null;
+    this.buf = "";
+    for (const p of this.queue.splice(0)) {
       clearTimeout(p.timer);
-      viaFallback(p.argv).then(p.resolve, (err: Error) => p.resolve({ code: -1, stdout: "", stderr: err.message }));
+      this.viaFallback(p.argv).then(p.resolve, (err: Error) => p.resolve({ code: -1, stdout: "", stderr: err.message }));
     }
-  };
+  }
 
-  const onLine = (line: string) => {
-    const p = queue[0];
+  private onLine(line: string): void {
+    const p = this.queue[0];
     if (p === undefined) return;
     if (!MARKER_ANSWER.test(line)) {
       if (p.lines.length < LINES_MAX) p.lines.push(line);
       return;
     }
-    queue.shift();
+    this.queue.shift();
     clearTimeout(p.timer);
-    counts.batch += 1;
+    this.tally.batch += 1;
     const failed = p.lines.some((l) => FAILED.test(l));
     const text = p.lines.filter((l) => !FAILED.test(l)).join("\n");
     p.resolve(failed ? { code: 1, stdout: "", stderr: text } : { code: 0, stdout: text, stderr: "" });
-  };
+  }
 
-  const start = (): ChildProcess => {
-    const argv = [...(o.prefix ?? []), "sh", "-c", "exec ip -force -o -batch - 2>&1"];
+  private start(): ChildProcess {
+    const argv = [...this.prefix, "sh", "-c", "exec ip -force -o -batch - 2>&1"];
     const c = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "ignore"] });
-    c.on("error", () => orphan(c)); // sh or ip missing: the fallback says so in its own words
-    c.on("exit", () => orphan(c));
-    c.stdin!.on("error", () => orphan(c)); // EPIPE when it died under us
+    c.on("error", () => this.orphan(c)); // sh or ip missing: the fallback says so in its own words
+    c.on("exit", () => this.orphan(c));
+    c.stdin!.on("error", () => this.orphan(c)); // EPIPE when it died under us
     c.stdout!.setEncoding("utf8");
     c.stdout!.on("data", (chunk: string) => {
-      buf += chunk;
-      for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        onLine(line);
+      this.buf += chunk;
+      for (let i = this.buf.indexOf("\n"); i >= 0; i = this.buf.indexOf("\n")) {
+        const line = this.buf.slice(0, i);
+        this.buf = this.buf.slice(i + 1);
+        this.onLine(line);
       }
     });
     // The agent's stop closes it; it must never be what keeps a process alive.
@@ -111,37 +163,5 @@ export function ipBatch(o: { prefix?: string[]; fallback?: Runner; timeoutMs?: n
     (c.stdin as unknown as { unref?(): void }).unref?.();
     (c.stdout as unknown as { unref?(): void }).unref?.();
     return c;
-  };
-
-  const run: Runner = (argv) => {
-    const line = batchLine(argv);
-    if (line === null) return viaFallback(argv);
-    if (queue.length >= BATCH_QUEUE_MAX) {
-      counts.queueFull += 1;
-      return viaFallback(argv);
-    }
-    const c = child ?? (child = start());
-    return new Promise<CommandResult>((resolve) => {
-      const p: Pending = {
-        argv,
-        lines: [],
-        resolve,
-        // A wedged `ip`: kill it; this command and those behind it go to the fallback.
-        timer: setTimeout(() => c.kill("SIGKILL"), timeoutMs),
-      };
-      queue.push(p);
-      c.stdin!.write(`${line}\n${MARKER}\n`);
-    });
-  };
-
-  return {
-    run,
-    close() {
-      const c = child;
-      if (c === null) return;
-      c.stdin!.end();
-      setTimeout(() => c.kill("SIGKILL"), 1_000).unref();
-    },
-    counts: () => ({ ...counts }),
-  };
+  }
 }

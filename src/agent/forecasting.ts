@@ -14,9 +14,17 @@ import { HostHistory, type ForecastMetric } from "../forecast/history.ts";
 import type { Forecaster, ForecastInput, ForecastOutput, PredictionModel } from "../forecast/model.ts";
 import { AnomalyScorer, type OneStep } from "../forecast/anomaly.ts";
 import type { HostForecast } from "../forecast/types.ts";
+import { BoundedQueue, type QueueCount } from "./queue.ts";
 
 export type { HostForecast };
 
+
+/** Finished forecasts waiting for the tick, at most: it drains them every few ms, so this only bounds a stalled loop (the oldest go). */
+export const FORECASTS_WAITING_MAX = 1_000;
+/** Milliseconds in a minute of `forecast.horizonMinutes`. */
+const MS_PER_MINUTE = 60_000;
+/** Values a history needs before the model can run on it. */
+const HISTORY_MIN = 2;
 
 export type Forecasting = {
   /** A sample of `host` (this host's own, or a peer's from its beacon). */
@@ -25,9 +33,14 @@ export type Forecasting = {
   drain(): HostForecast[];
   /** The latest forecast of every host. */
   latest(): HostForecast[];
+  /** The queue of finished forecasts and what it dropped. */
+  queue(): QueueCount;
   modelBytes: number;
   model: PredictionModel;
 };
+
+/** Per metric of one host: the anomaly scorer, and the one-step forecast the next value is judged against. */
+type MetricScore = { scorer: AnomalyScorer; next: OneStep | null; score: number };
 
 export async function startForecasting(cfg: Config["forecast"], log: Logger): Promise<Forecasting | null> {
   if (!cfg.enabled) return null;
@@ -40,22 +53,55 @@ export async function startForecasting(cfg: Config["forecast"], log: Logger): Pr
   } catch (err) {
     throw new UmbraError("config_invalid", `forecast.model: cannot load ${cfg.model ?? "the shipped model"}: ${(err as Error).message} (set forecast.enabled = false to run without forecasts)`, {}, err);
   }
-  const horizonMs = cfg.horizonMinutes * 60_000;
-  const histories = new Map<HostId, HostHistory>();
-  const running = new Set<HostId>();
-  const again = new Set<HostId>();
-  const done: HostForecast[] = [];
-  const latest = new Map<HostId, HostForecast>();
-  // Per host and metric: the anomaly scorer, and the one-step forecast the next value is judged against.
-  const anomaly = new Map<HostId, Map<ForecastMetric, { scorer: AnomalyScorer; next: OneStep | null; score: number }>>();
+  const runner = new ForecastRunner(cfg, metrics, model, log);
+  log("info", "forecast", "model-loaded", { bytes: model.modelBytes, model: model.info.model_type, metrics, horizonMinutes: cfg.horizonMinutes, threshold: cfg.threshold });
+  return {
+    sample(host, s) {
+      let h = runner.histories.get(host);
+      if (h === undefined) {
+        h = new HostHistory(cfg.stepMs, HISTORY_MAX);
+        runner.histories.set(host, h);
+      }
+      if (h.add(s)) runner.run(host);
+    },
+    drain: () => runner.done.drain(),
+    latest: () => [...runner.latest.values()],
+    queue: () => runner.done.count(),
+    modelBytes: model.modelBytes,
+    model: model.info,
+  };
+}
 
-  const run = (host: HostId) => {
-    if (running.has(host)) {
-      again.add(host);
+/** Runs the model for a host on a new step, one run per host at a time (a step that lands during a run runs again after it). */
+class ForecastRunner {
+  readonly histories = new Map<HostId, HostHistory>();
+  readonly done = new BoundedQueue<HostForecast>("forecasts", FORECASTS_WAITING_MAX, "drop-oldest");
+  readonly latest = new Map<HostId, HostForecast>();
+  private readonly running = new Set<HostId>();
+  private readonly again = new Set<HostId>();
+  private readonly anomaly = new Map<HostId, Map<ForecastMetric, MetricScore>>();
+  private readonly horizonMs: number;
+  private readonly cfg: Config["forecast"];
+  private readonly metrics: ForecastMetric[];
+  private readonly model: Forecaster;
+  private readonly log: Logger;
+
+  constructor(cfg: Config["forecast"], metrics: ForecastMetric[], model: Forecaster, log: Logger) {
+    this.cfg = cfg;
+    this.metrics = metrics;
+    this.model = model;
+    this.log = log;
+    this.horizonMs = cfg.horizonMinutes * MS_PER_MINUTE;
+  }
+
+  run(host: HostId): void {
+    if (this.running.has(host)) {
+      this.again.add(host);
       return;
     }
-    const h = histories.get(host)!;
-    if (h.length < 2) return;
+    const h = this.histories.get(host)!;
+    if (h.length < HISTORY_MIN) return;
+    const { metrics, cfg, horizonMs } = this;
     const intervalMs = h.intervalMs();
     const series = metrics.map((m) => h.values(m));
     // Each metric twice: at the horizon, and one step ahead (what the next value's anomaly score is judged against).
@@ -63,54 +109,43 @@ export async function startForecasting(cfg: Config["forecast"], log: Logger): Pr
       { values: series[i]!, intervalMs, ts: h.lastTs, limit: cfg.limits[m]!, horizonMs },
       { values: series[i]!, intervalMs, ts: h.lastTs, limit: cfg.limits[m]!, horizonMs: intervalMs },
     ]);
-    let scores = anomaly.get(host);
-    if (scores === undefined) {
-      scores = new Map(metrics.map((m) => [m, { scorer: new AnomalyScorer(), next: null, score: 0 }]));
-      anomaly.set(host, scores);
-    }
-    const perMetric = scores;
+    const perMetric = this.scoresOf(host);
     // The newest value meets the one-step forecast made a step ago.
     metrics.forEach((m, i) => {
       const a = perMetric.get(m)!;
       const v = series[i]!;
       a.score = a.scorer.push(h.lastTs, v[v.length - 1]!, a.next);
     });
-    running.add(host);
-    model
+    this.running.add(host);
+    this.model
       .run(batch)
-      .then((outs) => {
-        const per = metrics.map((m, i) => {
-          const a = perMetric.get(m)!;
-          a.next = outs[2 * i + 1]!;
-          const v = series[i]!;
-          return { metric: m, limit: cfg.limits[m]!, last: v[v.length - 1]!, anomaly: a.score, ...outs[2 * i]! };
-        });
-        const top = per.reduce((a, b) => (b.exhaustionProbability > a.exhaustionProbability ? b : a));
-        const f: HostForecast = { host, exhaustionProbability: top.exhaustionProbability, metric: top.metric, horizonMs, metrics: per, atTs: h.lastTs };
-        latest.set(host, f);
-        done.push(f);
-        if (done.length > 1_000) done.shift(); // the tick drains every few ms; this only bounds a stalled loop
-      })
-      .catch((err: Error) => log("warn", "forecast", "inference-failed", { host, error: err.message }))
+      .then((outs) => this.finished(host, h, series, perMetric, outs))
+      .catch((err: Error) => this.log("warn", "forecast", "inference-failed", { host, error: err.message }))
       .finally(() => {
-        running.delete(host);
-        if (again.delete(host)) run(host);
+        this.running.delete(host);
+        if (this.again.delete(host)) this.run(host);
       });
-  };
+  }
 
-  log("info", "forecast", "model-loaded", { bytes: model.modelBytes, model: model.info.model_type, metrics, horizonMinutes: cfg.horizonMinutes, threshold: cfg.threshold });
-  return {
-    sample(host, s) {
-      let h = histories.get(host);
-      if (h === undefined) {
-        h = new HostHistory(cfg.stepMs, HISTORY_MAX);
-        histories.set(host, h);
-      }
-      if (h.add(s)) run(host);
-    },
-    drain: () => done.splice(0),
-    latest: () => [...latest.values()],
-    modelBytes: model.modelBytes,
-    model: model.info,
-  };
+  private scoresOf(host: HostId): Map<ForecastMetric, MetricScore> {
+    let scores = this.anomaly.get(host);
+    if (scores === undefined) {
+      scores = new Map(this.metrics.map((m) => [m, { scorer: new AnomalyScorer(), next: null, score: 0 }]));
+      this.anomaly.set(host, scores);
+    }
+    return scores;
+  }
+
+  private finished(host: HostId, h: HostHistory, series: Float64Array[], perMetric: Map<ForecastMetric, MetricScore>, outs: ForecastOutput[]): void {
+    const per = this.metrics.map((m, i) => {
+      const a = perMetric.get(m)!;
+      a.next = outs[2 * i + 1]!;
+      const v = series[i]!;
+      return { metric: m, limit: this.cfg.limits[m]!, last: v[v.length - 1]!, anomaly: a.score, ...outs[2 * i]! };
+    });
+    const top = per.reduce((a, b) => (b.exhaustionProbability > a.exhaustionProbability ? b : a));
+    const f: HostForecast = { host, exhaustionProbability: top.exhaustionProbability, metric: top.metric, horizonMs: this.horizonMs, metrics: per, atTs: h.lastTs };
+    this.latest.set(host, f);
+    this.done.push(f);
+  }
 }

@@ -42,3 +42,13 @@ test("an unreadable record (here a directory where the file should be) is vote_r
   mkdirSync(recordFile(dir, "dir"));
   expect(() => loadRecord(dir, "dir", log)).toThrow(/cannot read/);
 });
+
+test("a record JSON would not carry faithfully (a NaN, an undefined) is a bug: the write asserts and leaves the old file", () => {
+  const good = { epoch: 1, holder: "a" as HostId, cert: null, votedEpoch: 1, votedHolder: "a" as HostId };
+  writeRecord(dir, "rt", good);
+  expect(() => writeRecord(dir, "rt", { ...good, votedEpoch: Number.NaN })).toThrow(/round-trips/);
+  expect(() => writeRecord(dir, "rt", { ...good, votedHolder: undefined as unknown as HostId })).toThrow(/round-trips/);
+  const cert = { service: "web", epoch: 1, holder: "a" as HostId, from: null, reason: "initial" as const, votes: [{ voter: "a" as HostId, sig: Number.NaN as unknown as string }] };
+  expect(() => writeRecord(dir, "rt", { ...good, cert })).toThrow(/round-trips/); // well-formed once parsed, but not the same
+  expect(loadRecord(dir, "rt", log)).toEqual(good);
+});

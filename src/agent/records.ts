@@ -40,7 +40,8 @@ export function writeRecord(stateDir: string, service: string, record: Persisted
   const file = recordFile(stateDir, service);
   const tmp = `${file}.tmp`;
   const text = JSON.stringify(record);
-  assert(wellFormed(JSON.parse(text) as Persisted), "a vote record round-trips");
+  const back = JSON.parse(text) as Persisted;
+  assert(wellFormed(back) && sameRecord(back, record), "a vote record round-trips: what is written parses back to the same record");
   writeFileSync(tmp, text);
   const fd = openSync(tmp, "r");
   try {
@@ -56,6 +57,15 @@ export function writeRecord(stateDir: string, service: string, record: Persisted
   } finally {
     closeSync(dfd);
   }
+}
+
+/** The fields a voter must not forget, equal in both (a NaN or an undefined would not survive JSON). */
+function sameRecord(a: Persisted, b: Persisted): boolean {
+  const certOf = (p: Persisted) => (p.cert === null ? null : { epoch: p.cert.epoch, holder: p.cert.holder, from: p.cert.from, votes: p.cert.votes.map((v) => `${v.voter}:${v.sig}`).join() });
+  const ca = certOf(a);
+  const cb = certOf(b);
+  const certsEqual = ca === null || cb === null ? ca === cb : ca.epoch === cb.epoch && ca.holder === cb.holder && ca.from === cb.from && ca.votes === cb.votes;
+  return a.epoch === b.epoch && a.holder === b.holder && a.votedEpoch === b.votedEpoch && a.votedHolder === b.votedHolder && certsEqual;
 }
 
 function wellFormed(p: Persisted): boolean {

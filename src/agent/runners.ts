@@ -13,6 +13,9 @@ import { addVip, removeVip, runHook, type IpBatch } from "../actuate/index.ts";
 import type { Replicator } from "../state/replicator.ts";
 import type { StatusDoc } from "../api/index.ts";
 
+/** Durations in the actuation logs are rounded to a tenth of a millisecond. */
+const MS_LOG_TENTHS = 10;
+
 /** What the shell keeps per service beside the core's state. */
 export type ServiceRt = {
   name: string;
@@ -49,7 +52,7 @@ export function effectRunners(d: RunnerDeps): Runners {
     assert(s !== undefined, "the core names a configured service");
     return s;
   };
-  const ms = (t0: number): number => Math.round((d.now() - t0) * 10) / 10;
+  const ms = (t0: number): number => Math.round((d.now() - t0) * MS_LOG_TENTHS) / MS_LOG_TENTHS;
   const hookLog = (hook: string, s: ServiceRt, path: string, r: Awaited<ReturnType<typeof runHook>>) =>
     log(r.exitCode === 0 ? "info" : "warn", "hook", hook, { service: s.name, path, exitCode: r.exitCode, signal: r.signal, timedOut: r.timedOut, ms: r.durationMs, stderr: r.stderrTail });
 

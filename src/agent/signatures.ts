@@ -2,6 +2,8 @@
 // or certificate arrives only with valid signatures of configured voters
 // (a certificate is a proof only if every signature in it checks out).
 
+import { assertNever } from "../shared/assert.ts";
+import type { ErrorCode } from "../shared/errors.ts";
 import type { HostId } from "../shared/ids.ts";
 import type { Logger } from "../shared/log.ts";
 import { sign, verify } from "../shared/identity.ts";
@@ -16,12 +18,14 @@ export type Signatures = {
 };
 
 export function signatures(secretKey: Buffer, publicKeys: ReadonlyMap<HostId, Buffer>, log: Logger): Signatures {
+  /** Why a signature does not count: its voter is no configured host, or the signature is wrong. */
+  const refusal = (pk: Buffer | undefined): ErrorCode => (pk === undefined ? "peer_unknown" : "signature_invalid");
   const certOk = (from: HostId, cert: Certificate | null): boolean => {
     if (cert === null) return true;
     for (const v of cert.votes) {
       const pk = publicKeys.get(v.voter);
       if (pk === undefined || !verify(pk, voteSigningBytes(cert), Buffer.from(v.sig, "hex"))) {
-        log("warn", "mesh", "bad-signature", { peer: from, service: cert.service, epoch: cert.epoch, voter: v.voter });
+        log("warn", "mesh", "bad-signature", { code: refusal(pk), peer: from, service: cert.service, epoch: cert.epoch, voter: v.voter });
         return false;
       }
     }
@@ -34,15 +38,24 @@ export function signatures(secretKey: Buffer, publicKeys: ReadonlyMap<HostId, Bu
         case "vote": {
           const pk = publicKeys.get(msg.voter);
           const ok = pk !== undefined && msg.voter === from && verify(pk, voteSigningBytes(msg), Buffer.from(msg.sig, "hex"));
-          if (!ok) log("warn", "mesh", "bad-signature", { peer: from, service: msg.service, epoch: msg.epoch });
+          if (!ok) log("warn", "mesh", "bad-signature", { code: refusal(pk), peer: from, service: msg.service, epoch: msg.epoch, voter: msg.voter });
           return ok;
         }
         case "certificate":
           return certOk(from, msg.cert);
         case "propose":
           return certOk(from, msg.basis);
+        case "ack":
+        case "ping":
+        case "ping-req":
+        case "beacon":
+        case "reject":
+        case "renew":
+        case "grant":
+        case "cert-request":
+          return true; // unsigned: what they say rests on the sender's own authenticated connection
         default:
-          return true;
+          return assertNever(msg);
       }
     },
   };

@@ -31,7 +31,7 @@ export type StatusSnapshot = {
   rtts: ReadonlyMap<HostId, readonly number[]>;
   ownSample: HostSample | null;
   ownForecast: BeaconForecast | null;
-  rest: Pick<StatusDoc, "replication" | "reconciliations" | "forecasts" | "forecastModel" | "blobs">;
+  rest: Pick<StatusDoc, "replication" | "reconciliations" | "forecasts" | "forecastModel" | "blobs" | "queues">;
 };
 
 export function buildStatus(x: StatusSnapshot): StatusDoc {

@@ -148,10 +148,30 @@ describe("state routes, on a real replicator (one replica, ackShadows 0)", async
     ["an unknown field", '{"sett": {}}', 400, 'unknown field "sett"'],
     ["nothing to change", "{}", 400, "changes nothing"],
     ["a bad workload", '{"workloads": {"set": [{"workload_id": "x", "host_id": "", "resource_requirements": {}}]}}', 400, "host_id must name a host"],
-  ])("%s is a 400 that says why", async (_n, body, status, msg) => {
+  ])("%s is a 400 request_invalid that says why", async (_n, body, status, msg) => {
     const r = await post("/state/web", body);
     expect(r.status).toBe(status);
-    expect((await r.json()).error).toContain(msg);
+    const answer = await r.json();
+    expect(answer.error).toContain(msg);
+    expect(answer.code).toBe("request_invalid");
+  });
+
+  test.each([
+    ["a blob of an unknown kind", "/state/web/blobs/movie/x", '{"file": "/f"}', 400, "request_invalid"],
+    ["a put-blob body without a file", "/state/web/blobs/binary/x", "{}", 400, "request_invalid"],
+    ["an export body without out", "/state/web/blobs/binary/x/export", "{}", 400, "request_invalid"],
+    ["a reconcile with a bad to", "/state/web/reconcile", '{"to": 3}', 400, "request_invalid"],
+  ])("%s is refused with a code that says so", async (_n, path, body, status, code) => {
+    const r = await post(path, body);
+    expect(r.status).toBe(status);
+    expect((await r.json()).code).toBe(code);
+  });
+
+  test("blob routes on an agent without a chunk store answer chunk_store_absent, a 503", async () => {
+    const bare = createApi({ status: () => SAMPLE_STATUS, state: { get: repl.get, history: repl.history, write: repl.write, reconcile: repl.reconcile } });
+    const r = await bare.request("/state/web/blobs/binary/x", { method: "POST", body: '{"file": "/f"}', headers: { "content-type": "application/json" } });
+    expect(r.status).toBe(503);
+    expect((await r.json()).code).toBe("chunk_store_absent");
   });
 
   test("an unknown service is a 404 naming the services", async () => {

@@ -31,6 +31,7 @@ export type ApiDeps = {
  */
 const STATUS_BY_CODE: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   usage: 400,
+  request_invalid: 400,
   config_invalid: 400,
   frame_malformed: 400,
   peer_unknown: 404,
@@ -39,95 +40,23 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   write_not_acknowledged: 504,
 };
 const STATUS_UNAVAILABLE = 503;
+/** put-blob's progress lines go out at most this often (ms), and always the last. */
+const PROGRESS_EVERY_MS = 200;
 
 export function httpStatusOf(code: ErrorCode): ContentfulStatusCode {
   return STATUS_BY_CODE[code] ?? STATUS_UNAVAILABLE;
 }
+
+type StateDeps = NonNullable<ApiDeps["state"]>;
 
 export function createApi(deps: ApiDeps): Hono {
   const log = deps.log ?? logger("-");
   const app = new Hono();
   app.get("/status", (c) => c.json(deps.status()));
   app.get("/healthz", (c) => c.text("ok"));
-  const state = deps.state;
-  if (state !== undefined) {
-    app.get("/state/:service", (c) => {
-      const service = c.req.param("service");
-      const { state: doc, heads } = state.get(service);
-      return c.json({ service, heads, state: doc });
-    });
-    app.get("/state/:service/history", (c) => {
-      const service = c.req.param("service");
-      return c.json({ service, changes: state.history(service) });
-    });
-    app.get("/state/:service/blobs", (c) => {
-      const service = c.req.param("service");
-      state.get(service); // 404 for an unknown service
-      return c.json({ service, blobs: (state.blobStatus?.() ?? []).filter((b) => b.service === service) });
-    });
-    // Chunks a file on this host into the store and records its manifest.
-    // The answer streams NDJSON: progress lines, then {"done": ...} or {"error": ...}.
-    app.post("/state/:service/blobs/:kind/:name", async (c) => {
-      const { service, kind, name } = c.req.param();
-      const putBlob = state.putBlob;
-      if (putBlob === undefined) throw new UmbraError("usage", "this agent has no chunk store");
-      if (!(kind in BLOB_KINDS)) throw new UmbraError("usage", `the kind must be ${Object.keys(BLOB_KINDS).join(" or ")}, got "${kind}"`);
-      const body = (await c.req.json().catch(() => null)) as { file?: unknown; message?: unknown } | null;
-      if (body === null || typeof body.file !== "string" || body.file === "") throw new UmbraError("usage", 'the body must be {"file": "/path/on/this/host", "message": "..."}');
-      state.get(service);
-      const file = body.file;
-      const message = typeof body.message === "string" ? body.message : `umbra state put-blob ${name}`;
-      return stream(c, async (out) => {
-        c.header("content-type", "application/x-ndjson");
-        let last = 0;
-        try {
-          const r = await putBlob(service, kind as BlobKind, file, name, message, (p) => {
-            const now = performance.now();
-            if (now - last < 200 && p.bytesDone < p.bytesTotal) return;
-            last = now;
-            void out.write(JSON.stringify({ phase: "ingest", ...p }) + "\n");
-          });
-          await out.write(JSON.stringify({ done: r }) + "\n");
-        } catch (err) {
-          await out.write(JSON.stringify({ error: (err as Error).message, code: (err as { code?: string }).code ?? null }) + "\n");
-        }
-      });
-    });
-    app.post("/state/:service/blobs/:kind/:name/export", async (c) => {
-      const { service, kind, name } = c.req.param();
-      const getBlob = state.getBlob;
-      if (getBlob === undefined) throw new UmbraError("usage", "this agent has no chunk store");
-      if (!(kind in BLOB_KINDS)) throw new UmbraError("usage", `the kind must be ${Object.keys(BLOB_KINDS).join(" or ")}, got "${kind}"`);
-      const body = (await c.req.json().catch(() => null)) as { out?: unknown } | null;
-      if (body === null || typeof body.out !== "string" || body.out === "") throw new UmbraError("usage", 'the body must be {"out": "/path/on/this/host"}');
-      const m = await getBlob(service, kind as BlobKind, name, body.out);
-      return c.json({ service, kind, name, out: body.out, size: m.size, hash: m.hash });
-    });
-    app.post("/state/:service/reconcile", async (c) => {
-      const service = c.req.param("service");
-      const text = await c.req.text();
-      let to: string[] | undefined;
-      if (text.trim() !== "") {
-        let body: unknown;
-        try {
-          body = JSON.parse(text);
-        } catch (err) {
-          throw new UmbraError("usage", `the body is not JSON: ${(err as Error).message}`);
-        }
-        const b = body as { to?: unknown };
-        if (b.to !== undefined && (!Array.isArray(b.to) || b.to.some((h) => typeof h !== "string"))) throw new UmbraError("usage", '"to" must be an array of change hashes');
-        to = b.to as string[] | undefined;
-      }
-      return c.json(await state.reconcile(service, to === undefined ? { reason: "operator" } : { reason: "operator", to }));
-    });
-    app.post("/state/:service", async (c) => {
-      const service = c.req.param("service");
-      const text = await c.req.text();
-      if (text.length > WRITE_BODY_BYTES_MAX) throw new UmbraError("usage", `the write is ${text.length} bytes; at most ${WRITE_BODY_BYTES_MAX}`);
-      const { edit, message } = parseWrite(text);
-      const r = await state.write(service, edit, message);
-      return c.json(r);
-    });
+  if (deps.state !== undefined) {
+    stateRoutes(app, deps.state);
+    blobRoutes(app, deps.state);
   }
   app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));
   app.onError((err, c) => {
@@ -139,28 +68,123 @@ export function createApi(deps: ApiDeps): Hono {
   return app;
 }
 
+/** /state/SERVICE: read, history, reconcile, write. */
+function stateRoutes(app: Hono, state: StateDeps): void {
+  app.get("/state/:service", (c) => {
+    const service = c.req.param("service");
+    const { state: doc, heads } = state.get(service);
+    return c.json({ service, heads, state: doc });
+  });
+  app.get("/state/:service/history", (c) => {
+    const service = c.req.param("service");
+    return c.json({ service, changes: state.history(service) });
+  });
+  app.post("/state/:service/reconcile", async (c) => {
+    const service = c.req.param("service");
+    const to = parseReconcile(await c.req.text());
+    return c.json(await state.reconcile(service, to === undefined ? { reason: "operator" } : { reason: "operator", to }));
+  });
+  app.post("/state/:service", async (c) => {
+    const service = c.req.param("service");
+    const text = await c.req.text();
+    if (text.length > WRITE_BODY_BYTES_MAX) throw new UmbraError("request_invalid", `the write is ${text.length} bytes; at most ${WRITE_BODY_BYTES_MAX}`);
+    const { edit, message } = parseWrite(text);
+    const r = await state.write(service, edit, message);
+    return c.json(r);
+  });
+}
+
+/** A reconcile's body: empty, or `{"to": [change hashes]}`. */
+function parseReconcile(text: string): string[] | undefined {
+  if (text.trim() === "") return undefined;
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (err) {
+    throw new UmbraError("request_invalid", `the body is not JSON: ${(err as Error).message}`);
+  }
+  const b = body as { to?: unknown };
+  if (b.to !== undefined && (!Array.isArray(b.to) || b.to.some((h) => typeof h !== "string"))) throw new UmbraError("request_invalid", '"to" must be an array of change hashes');
+  return b.to as string[] | undefined;
+}
+
+function blobKind(kind: string): BlobKind {
+  if (!(kind in BLOB_KINDS)) throw new UmbraError("request_invalid", `the kind must be ${Object.keys(BLOB_KINDS).join(" or ")}, got "${kind}"`);
+  return kind as BlobKind;
+}
+
+function noChunkStore(): UmbraError {
+  return new UmbraError("chunk_store_absent", "this agent has no chunk store");
+}
+
+/** /state/SERVICE/blobs: list, put (chunks a file on this host into the store), export. */
+function blobRoutes(app: Hono, state: StateDeps): void {
+  app.get("/state/:service/blobs", (c) => {
+    const service = c.req.param("service");
+    state.get(service); // 404 for an unknown service
+    return c.json({ service, blobs: (state.blobStatus?.() ?? []).filter((b) => b.service === service) });
+  });
+  // The answer streams NDJSON: progress lines, then {"done": ...} or {"error": ...}.
+  app.post("/state/:service/blobs/:kind/:name", async (c) => {
+    const { service, kind, name } = c.req.param();
+    const putBlob = state.putBlob;
+    if (putBlob === undefined) throw noChunkStore();
+    const k = blobKind(kind);
+    const body = (await c.req.json().catch(() => null)) as { file?: unknown; message?: unknown } | null;
+    if (body === null || typeof body.file !== "string" || body.file === "") throw new UmbraError("request_invalid", 'the body must be {"file": "/path/on/this/host", "message": "..."}');
+    state.get(service);
+    const file = body.file;
+    const message = typeof body.message === "string" ? body.message : `umbra state put-blob ${name}`;
+    return stream(c, async (out) => {
+      c.header("content-type", "application/x-ndjson");
+      let last = 0;
+      try {
+        const r = await putBlob(service, k, file, name, message, (p) => {
+          const now = performance.now();
+          if (now - last < PROGRESS_EVERY_MS && p.bytesDone < p.bytesTotal) return;
+          last = now;
+          void out.write(JSON.stringify({ phase: "ingest", ...p }) + "\n");
+        });
+        await out.write(JSON.stringify({ done: r }) + "\n");
+      } catch (err) {
+        await out.write(JSON.stringify({ error: (err as Error).message, code: (err as { code?: string }).code ?? null }) + "\n");
+      }
+    });
+  });
+  app.post("/state/:service/blobs/:kind/:name/export", async (c) => {
+    const { service, kind, name } = c.req.param();
+    const getBlob = state.getBlob;
+    if (getBlob === undefined) throw noChunkStore();
+    const k = blobKind(kind);
+    const body = (await c.req.json().catch(() => null)) as { out?: unknown } | null;
+    if (body === null || typeof body.out !== "string" || body.out === "") throw new UmbraError("request_invalid", 'the body must be {"out": "/path/on/this/host"}');
+    const m = await getBlob(service, k, name, body.out);
+    return c.json({ service, kind, name, out: body.out, size: m.size, hash: m.hash });
+  });
+}
+
 /** `{ "set": {key: json}, "delete": [key], "message": "why" }`, checked field by field. */
 export function parseWrite(text: string): { edit: ConfigEdit; message: string } {
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch (err) {
-    throw new UmbraError("usage", `the body is not JSON: ${(err as Error).message}`);
+    throw new UmbraError("request_invalid", `the body is not JSON: ${(err as Error).message}`);
   }
-  if (typeof body !== "object" || body === null || Array.isArray(body)) throw new UmbraError("usage", 'the body must be a JSON object: {"set": {...}, "delete": [...], "message": "..."}');
+  if (typeof body !== "object" || body === null || Array.isArray(body)) throw new UmbraError("request_invalid", 'the body must be a JSON object: {"set": {...}, "delete": [...], "message": "..."}');
   const b = body as Record<string, unknown>;
-  for (const k of Object.keys(b)) if (!["set", "delete", "message", "workloads"].includes(k)) throw new UmbraError("usage", `unknown field "${k}" (expected set, delete, workloads, message)`);
-  if (b.set !== undefined && (typeof b.set !== "object" || b.set === null || Array.isArray(b.set))) throw new UmbraError("usage", '"set" must be an object of key: JSON value');
-  if (b.delete !== undefined && (!Array.isArray(b.delete) || b.delete.some((k) => typeof k !== "string"))) throw new UmbraError("usage", '"delete" must be an array of key names');
-  if (b.message !== undefined && typeof b.message !== "string") throw new UmbraError("usage", '"message" must be a string');
+  for (const k of Object.keys(b)) if (!["set", "delete", "message", "workloads"].includes(k)) throw new UmbraError("request_invalid", `unknown field "${k}" (expected set, delete, workloads, message)`);
+  if (b.set !== undefined && (typeof b.set !== "object" || b.set === null || Array.isArray(b.set))) throw new UmbraError("request_invalid", '"set" must be an object of key: JSON value');
+  if (b.delete !== undefined && (!Array.isArray(b.delete) || b.delete.some((k) => typeof k !== "string"))) throw new UmbraError("request_invalid", '"delete" must be an array of key names');
+  if (b.message !== undefined && typeof b.message !== "string") throw new UmbraError("request_invalid", '"message" must be a string');
   const edit: ConfigEdit = {};
   if (b.set !== undefined) edit.set = b.set as Record<string, JsonValue>;
   if (b.delete !== undefined) edit.delete = b.delete as string[];
   if (b.workloads !== undefined) {
     const w = b.workloads as { set?: unknown; delete?: unknown } | null;
-    if (typeof w !== "object" || w === null || Array.isArray(w)) throw new UmbraError("usage", '"workloads" must be {"set": [WorkloadData...], "delete": [ids]}');
-    if (w.set !== undefined && !Array.isArray(w.set)) throw new UmbraError("usage", '"workloads.set" must be an array of {workload_id, resource_requirements, host_id}');
-    if (w.delete !== undefined && (!Array.isArray(w.delete) || w.delete.some((x) => typeof x !== "string"))) throw new UmbraError("usage", '"workloads.delete" must be an array of workload ids');
+    if (typeof w !== "object" || w === null || Array.isArray(w)) throw new UmbraError("request_invalid", '"workloads" must be {"set": [WorkloadData...], "delete": [ids]}');
+    if (w.set !== undefined && !Array.isArray(w.set)) throw new UmbraError("request_invalid", '"workloads.set" must be an array of {workload_id, resource_requirements, host_id}');
+    if (w.delete !== undefined && (!Array.isArray(w.delete) || w.delete.some((x) => typeof x !== "string"))) throw new UmbraError("request_invalid", '"workloads.delete" must be an array of workload ids');
     edit.workloads = {};
     if (w.set !== undefined) edit.workloads.set = w.set as WorkloadData[]; // each checked by validateEdit
     if (w.delete !== undefined) edit.workloads.delete = w.delete as string[];

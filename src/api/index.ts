@@ -1,3 +1,3 @@
 export { createApi, type ApiDeps } from "./app.ts";
 export { serveApi, type Served } from "./serve.ts";
-export type { StatusDoc, MemberDoc, ServiceDoc } from "./types.ts";
+export type { StatusDoc, MemberDoc, ServiceDoc, QueueDoc } from "./types.ts";

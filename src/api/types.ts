@@ -37,7 +37,12 @@ export type StatusDoc = {
   forecastModel?: { model_type: string; parameters: Record<string, unknown>; prediction_horizon: string; bytes: number; horizonMinutes: number } | null;
   /** Hosts this host predicts will run out of a resource (probability above the threshold, sustained). */
   predicted?: string[];
+  /** Every bounded queue of this agent, by name: its bound and how many items it dropped since start. */
+  queues?: QueueDoc[];
 };
+
+/** A bounded queue of the agent: inbox (network messages, the oldest dropped), peer-events (connects and disconnects, new ones dropped), forecasts (finished forecasts, the oldest dropped), ip-batch (VIP commands waiting on `ip -batch`; past it they fork `ip` instead). */
+export type QueueDoc = { name: string; max: number; dropped: number };
 
 /** ShadowHostPair: how a service's state stands between its primary and one shadow, seen from this host. */
 export type ReplicationDoc = {

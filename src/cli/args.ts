@@ -3,8 +3,19 @@
 // usage error, exit 2, with every problem listed).
 
 import { parseArgs } from "node:util";
-import { isUmbraError } from "../shared/errors.ts";
+import { isUmbraError, type ErrorCode } from "../shared/errors.ts";
 import { formatConfigError, loadConfig, type Config } from "../shared/config.ts";
+
+/** The CLI's exit codes: 1 a runtime failure, 2 the operator's input (usage, config, a request the agent refused as malformed), 70 a bug (EX_SOFTWARE). */
+export const EXIT = { failure: 1, usage: 2, bug: 70 } as const;
+
+/** Expected failures the operator fixes by changing what they typed or wrote: exit 2. */
+const USAGE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(["usage", "request_invalid", "config_invalid"]);
+
+/** The exit code of an expected failure. */
+export function exitCodeOf(code: ErrorCode): number {
+  return USAGE_CODES.has(code) ? EXIT.usage : EXIT.failure;
+}
 
 export function fail(code: number, lines: string[]): never {
   for (const l of lines) process.stderr.write(`umbra: ${l}\n`);
@@ -15,7 +26,7 @@ export function parse(cmd: string, argv: string[], options: Record<string, { typ
   try {
     return parseArgs({ args: argv, options: { ...options, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
   } catch (err) {
-    fail(2, [`${cmd}: ${(err as Error).message}`, `run 'umbra ${cmd} --help' for usage`]);
+    fail(EXIT.usage, [`${cmd}: ${(err as Error).message}`, `run 'umbra ${cmd} --help' for usage`]);
   }
 }
 
@@ -23,7 +34,7 @@ export function loadConfigOrExit(file: string): Config {
   try {
     return loadConfig(file);
   } catch (err) {
-    if (isUmbraError(err) && (err.code === "config_invalid" || err.code === "config_unreadable")) fail(2, formatConfigError(err));
+    if (isUmbraError(err) && (err.code === "config_invalid" || err.code === "config_unreadable")) fail(EXIT.usage, formatConfigError(err));
     throw err;
   }
 }

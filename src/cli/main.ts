@@ -3,7 +3,7 @@
 
 import { isUmbraError } from "../shared/errors.ts";
 import { AssertionError } from "../shared/assert.ts";
-import { fail } from "./args.ts";
+import { EXIT, exitCodeOf, fail } from "./args.ts";
 
 const USAGE = `umbra — predictive failover for bare-metal and edge hosts
 
@@ -42,12 +42,12 @@ async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
   if (cmd === undefined) {
     process.stderr.write(USAGE); // no command is a usage error: the text goes where errors go
-    process.exitCode = 2;
+    process.exitCode = EXIT.usage;
     return;
   }
   if (cmd === "--help" || cmd === "-h" || cmd === "help") return void process.stdout.write(USAGE);
   const load = COMMANDS[cmd];
-  if (load === undefined) fail(2, [`unknown command "${cmd}"`, "run 'umbra --help' for the list"]);
+  if (load === undefined) fail(EXIT.usage, [`unknown command "${cmd}"`, "run 'umbra --help' for the list"]);
   await (await load()).run(rest);
 }
 
@@ -58,7 +58,7 @@ process.stdout.on("error", (err: NodeJS.ErrnoException) => {
 });
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  if (isUmbraError(err)) fail(err.code === "usage" || err.code === "config_invalid" ? 2 : 1, [err.message]);
+  if (isUmbraError(err)) fail(exitCodeOf(err.code), [err.message]);
   process.stderr.write(`umbra: internal error (a bug; please report it):\n${err instanceof AssertionError || err instanceof Error ? err.stack : String(err)}\n`);
-  process.exit(70);
+  process.exit(EXIT.bug);
 });

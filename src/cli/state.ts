@@ -2,10 +2,11 @@
 // service's replicated state, through the local agent's API. A set returns
 // only once the write is durable here and on ackShadows shadows.
 import { parseArgs } from "node:util";
-import { UmbraError } from "../shared/errors.ts";
+import { UmbraError, type ErrorCode } from "../shared/errors.ts";
 import type { JsonValue } from "../state/doc.ts";
 import { resolve as resolvePath } from "node:path";
-import { bytes, table } from "./statusTable.ts";
+import { bytes, table, type Column } from "./statusTable.ts";
+import { EXIT } from "./args.ts";
 
 export const STATE_HELP = `usage: umbra state set SERVICE KEY=VALUE... [--delete KEY]... [--message TEXT]
        umbra state get SERVICE [KEY]
@@ -89,159 +90,204 @@ export function parseAssignment(a: string): [string, JsonValue] {
   }
 }
 
+/** Codes an agent's answer may carry that the CLI reports as they are; any other failure is the agent not answering. */
+const ANSWER_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(["usage", "request_invalid", "state_unknown_service", "write_not_acknowledged", "blob_unavailable", "chunk_store_absent"]);
+/** put-blob chunks a whole file before its write is acknowledged: this many times a plain request's time. */
+const PUT_BLOB_TIMEOUT_FACTOR = 10;
+/** Percent, and the tenths a non-terminal progress line is printed at. */
+const PERCENT = 100;
+const PROGRESS_STEP_PCT = 10;
+/** Bytes in a megabyte, for the MB/s of the progress line. */
+const BYTES_PER_MB = 1e6;
+/** The shortest elapsed time (s) a rate is computed over. */
+const RATE_MIN_SECONDS = 0.001;
+/** Hex digits of a hash shown for a change or blob. */
+const HASH_SHOWN = 12;
+/** Hex digits of an actor id shown in the history. */
+const ACTOR_SHOWN = 8;
+const MS_PER_SECOND = 1000;
+
+/** The code of an agent's error answer. */
+function answerCode(code: string | undefined, otherwise: ErrorCode): ErrorCode {
+  return code !== undefined && ANSWER_CODES.has(code as ErrorCode) ? (code as ErrorCode) : otherwise;
+}
+
+function unreachable(api: string, url: string, err: unknown): UmbraError {
+  return new UmbraError("api_unreachable", `cannot reach the umbra agent API at ${api} (is the agent running? see --api)`, { url }, err);
+}
+
 async function call(api: string, path: string, init?: RequestInit): Promise<unknown> {
   const url = `http://${api}${path}`;
   let res: Response;
   try {
     res = await fetch(url, { ...init, signal: AbortSignal.timeout(STATE_REQUEST_TIMEOUT_MS) });
   } catch (err) {
-    throw new UmbraError("api_unreachable", `cannot reach the umbra agent API at ${api} (is the agent running? see --api)`, { url }, err);
+    throw unreachable(api, url, err);
   }
   const body = (await res.json().catch(() => null)) as { error?: string; code?: string } | null;
-  if (!res.ok) {
-    const code = body?.code === "usage" ? "usage" : body?.code === "write_not_acknowledged" ? "write_not_acknowledged" : "api_unreachable";
-    throw new UmbraError(code, body?.error ?? `the agent at ${api} answered ${res.status}`, { url, status: res.status });
-  }
+  if (!res.ok) throw new UmbraError(answerCode(body?.code, "api_unreachable"), body?.error ?? `the agent at ${api} answered ${res.status}`, { url, status: res.status });
   return body;
 }
+
+/** A JSON POST's options. */
+const post = (body: unknown): RequestInit => ({ method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+
+type Sub = ReturnType<typeof parseStateArgs>["sub"];
+/** What every subcommand gets: the API, where to print, the service (and its URL form), its words and options. */
+type Ctx = { api: string; write(t: string): void; json: boolean; service: string; svc: string; rest: string[]; values: Record<string, unknown> };
 
 export async function runState(argv: string[], o: StateCliOptions): Promise<void> {
   const write = o.write ?? ((t: string) => void process.stdout.write(t));
   const { sub, service, rest, values } = parseStateArgs(argv);
-  const json = values.json === true;
-  const svc = encodeURIComponent(service);
-  switch (sub) {
-    case "set": {
-      const set: Record<string, JsonValue> = {};
-      for (const a of rest) {
-        const [k, v] = parseAssignment(a);
-        set[k] = v;
-      }
-      const del = (values.delete as string[] | undefined) ?? [];
-      if (rest.length === 0 && del.length === 0) throw new UmbraError("usage", "state set: give at least one KEY=VALUE or --delete KEY");
-      const body = JSON.stringify({ set, delete: del, message: (values.message as string | undefined) ?? `umbra state set ${rest.concat(del.map((d) => `--delete ${d}`)).join(" ")}` });
-      const r = (await call(o.api, `/state/${svc}`, { method: "POST", headers: { "content-type": "application/json" }, body })) as { id: string; durableOn: string[]; ms: number; heads: string[] };
-      write(json ? JSON.stringify(r, null, 2) + "\n" : `acknowledged in ${Math.round(r.ms)} ms: durable here and on ${r.durableOn.join(", ") || "no shadow (ackShadows = 0)"}; heads ${r.heads.map((h) => h.slice(0, 12)).join(",")}\n`);
-      return;
+  const x: Ctx = { api: o.api, write, json: values.json === true, service, svc: encodeURIComponent(service), rest, values };
+  await SUBCOMMANDS[sub](x);
+}
+
+const SUBCOMMANDS: Record<Sub, (x: Ctx) => Promise<void>> = {
+  set: stateSet,
+  get: stateGet,
+  workload: stateWorkload,
+  "put-blob": putBlob,
+  "get-blob": getBlob,
+  reconcile: stateReconcile,
+  history: stateHistory,
+};
+
+const durableText = (durableOn: string[]): string => durableOn.join(", ") || "no shadow (ackShadows = 0)";
+
+async function stateSet(x: Ctx): Promise<void> {
+  const set: Record<string, JsonValue> = {};
+  for (const a of x.rest) {
+    const [k, v] = parseAssignment(a);
+    set[k] = v;
+  }
+  const del = (x.values.delete as string[] | undefined) ?? [];
+  if (x.rest.length === 0 && del.length === 0) throw new UmbraError("usage", "state set: give at least one KEY=VALUE or --delete KEY");
+  const message = (x.values.message as string | undefined) ?? `umbra state set ${x.rest.concat(del.map((d) => `--delete ${d}`)).join(" ")}`;
+  const r = (await call(x.api, `/state/${x.svc}`, post({ set, delete: del, message }))) as { id: string; durableOn: string[]; ms: number; heads: string[] };
+  x.write(x.json ? JSON.stringify(r, null, 2) + "\n" : `acknowledged in ${Math.round(r.ms)} ms: durable here and on ${durableText(r.durableOn)}; heads ${r.heads.map((h) => h.slice(0, HASH_SHOWN)).join(",")}\n`);
+}
+
+async function stateGet(x: Ctx): Promise<void> {
+  const r = (await call(x.api, `/state/${x.svc}`)) as { heads: string[]; state: { hostConfiguration: { deploymentConfig: Record<string, JsonValue> } } };
+  const key = x.rest[0];
+  if (key === undefined) return void x.write(x.json ? JSON.stringify(r, null, 2) + "\n" : JSON.stringify(r.state, null, 2) + "\n");
+  const cfg = r.state.hostConfiguration.deploymentConfig;
+  if (!(key in cfg)) throw new UmbraError("usage", `state get: "${x.service}" has no key "${key}" (keys: ${Object.keys(cfg).join(", ") || "none"})`);
+  x.write(x.json ? JSON.stringify(cfg[key]) + "\n" : (typeof cfg[key] === "string" ? cfg[key] : JSON.stringify(cfg[key])) + "\n");
+}
+
+async function stateWorkload(x: Ctx): Promise<void> {
+  const { rest, values } = x;
+  const id = rest[0];
+  if (id === undefined || rest.length > 1) throw new UmbraError("usage", "state workload: give exactly one workload id after the service");
+  let workloads: { set?: unknown[]; delete?: string[] };
+  if (values.remove === true) workloads = { delete: [id] };
+  else {
+    if (typeof values.host !== "string") throw new UmbraError("usage", "state workload: --host H is required (or --remove)");
+    const req: Record<string, number> = {};
+    for (const r of (values.require as string[] | undefined) ?? []) {
+      const [k, v] = parseAssignment(r);
+      if (typeof v !== "number") throw new UmbraError("usage", `state workload: --require ${r}: the amount must be a number`);
+      req[k] = v;
     }
-    case "get": {
-      const r = (await call(o.api, `/state/${svc}`)) as { heads: string[]; state: { hostConfiguration: { deploymentConfig: Record<string, JsonValue> } } };
-      const key = rest[0];
-      if (key !== undefined) {
-        const cfg = r.state.hostConfiguration.deploymentConfig;
-        if (!(key in cfg)) throw new UmbraError("usage", `state get: "${service}" has no key "${key}" (keys: ${Object.keys(cfg).join(", ") || "none"})`);
-        write(json ? JSON.stringify(cfg[key]) + "\n" : (typeof cfg[key] === "string" ? cfg[key] : JSON.stringify(cfg[key])) + "\n");
-        return;
+    workloads = { set: [{ workload_id: id, resource_requirements: req, host_id: values.host }] };
+  }
+  const r = (await call(x.api, `/state/${x.svc}`, post({ workloads, message: values.message ?? `umbra state workload ${id}${values.remove ? " --remove" : ""}` }))) as { durableOn: string[]; ms: number };
+  x.write(x.json ? JSON.stringify(r, null, 2) + "\n" : `acknowledged in ${Math.round(r.ms)} ms: durable here and on ${durableText(r.durableOn)}\n`);
+}
+
+type PutBlobDone = { durableOn: string[]; ms: number; manifest: { size: number; chunks: unknown[]; hash: string } };
+type PutBlobLine = { phase?: "ingest"; bytesDone: number; bytesTotal: number; chunksDone: number; done?: PutBlobDone; error?: string; code?: string };
+
+async function putBlob(x: Ctx): Promise<void> {
+  const [name, file] = x.rest;
+  if (name === undefined || file === undefined || x.rest.length > 2) throw new UmbraError("usage", "state put-blob: give SERVICE NAME FILE");
+  const kind = x.values.snapshot ? "snapshot" : "binary";
+  const url = `http://${x.api}/state/${x.svc}/blobs/${kind}/${encodeURIComponent(name)}`;
+  let res: Response;
+  try {
+    res = await fetch(url, { ...post({ file: resolvePath(file), message: x.values.message }), signal: AbortSignal.timeout(STATE_REQUEST_TIMEOUT_MS * PUT_BLOB_TIMEOUT_FACTOR) });
+  } catch (err) {
+    throw unreachable(x.api, url, err);
+  }
+  if (!res.ok || res.body === null) {
+    const b = (await res.json().catch(() => null)) as { error?: string; code?: string } | null;
+    throw new UmbraError(answerCode(b?.code, "api_unreachable"), b?.error ?? `the agent at ${x.api} answered ${res.status}`);
+  }
+  const result = await readPutBlobAnswer(res.body as unknown as AsyncIterable<Uint8Array>, name);
+  if (result?.error !== undefined) throw new UmbraError(answerCode(result.code, "blob_unavailable"), result.error);
+  if (result?.done === undefined) throw new UmbraError("api_unreachable", `the agent at ${x.api} closed the answer before the end`);
+  const d = result.done;
+  x.write(x.json ? JSON.stringify(d, null, 2) + "\n" : `acknowledged in ${Math.round(d.ms)} ms after chunking: ${name} (${bytes(d.manifest.size)}, ${d.manifest.chunks.length} chunks, ${d.manifest.hash.slice(0, HASH_SHOWN)}) durable here and on ${durableText(d.durableOn)}\n`);
+}
+
+/** Reads put-blob's NDJSON answer: progress lines go to stderr (a line per tenth when stderr is no terminal); returns the last other line. */
+async function readPutBlobAnswer(body: AsyncIterable<Uint8Array>, name: string): Promise<PutBlobLine | null> {
+  const tty = process.stderr.isTTY === true;
+  let lastTenth = -1;
+  let result: PutBlobLine | null = null;
+  let buf = "";
+  const t0 = performance.now();
+  for await (const piece of body) {
+    buf += Buffer.from(piece).toString("utf8");
+    for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
+      const line = JSON.parse(buf.slice(0, nl)) as PutBlobLine;
+      buf = buf.slice(nl + 1);
+      if (line.phase !== "ingest") {
+        result = line;
+        continue;
       }
-      write(json ? JSON.stringify(r, null, 2) + "\n" : JSON.stringify(r.state, null, 2) + "\n");
-      return;
-    }
-    case "workload": {
-      const id = rest[0];
-      if (id === undefined || rest.length > 1) throw new UmbraError("usage", "state workload: give exactly one workload id after the service");
-      let workloads: { set?: unknown[]; delete?: string[] };
-      if (values.remove === true) workloads = { delete: [id] };
-      else {
-        if (typeof values.host !== "string") throw new UmbraError("usage", "state workload: --host H is required (or --remove)");
-        const req: Record<string, number> = {};
-        for (const r of (values.require as string[] | undefined) ?? []) {
-          const [k, v] = parseAssignment(r);
-          if (typeof v !== "number") throw new UmbraError("usage", `state workload: --require ${r}: the amount must be a number`);
-          req[k] = v;
-        }
-        workloads = { set: [{ workload_id: id, resource_requirements: req, host_id: values.host }] };
+      const pct = Math.floor((line.bytesDone / Math.max(1, line.bytesTotal)) * PERCENT);
+      const mbps = line.bytesDone / BYTES_PER_MB / Math.max(RATE_MIN_SECONDS, (performance.now() - t0) / MS_PER_SECOND);
+      const text = `chunking ${name}: ${pct}% ${bytes(line.bytesDone)} of ${bytes(line.bytesTotal)}, ${line.chunksDone} chunks, ${mbps.toFixed(0)} MB/s`;
+      if (tty) process.stderr.write(`\r${text}   `);
+      else if (Math.floor(pct / PROGRESS_STEP_PCT) !== lastTenth) {
+        lastTenth = Math.floor(pct / PROGRESS_STEP_PCT);
+        process.stderr.write(text + "\n");
       }
-      const body = JSON.stringify({ workloads, message: values.message ?? `umbra state workload ${id}${values.remove ? " --remove" : ""}` });
-      const r = (await call(o.api, `/state/${svc}`, { method: "POST", headers: { "content-type": "application/json" }, body })) as { durableOn: string[]; ms: number };
-      write(json ? JSON.stringify(r, null, 2) + "\n" : `acknowledged in ${Math.round(r.ms)} ms: durable here and on ${r.durableOn.join(", ") || "no shadow (ackShadows = 0)"}\n`);
-      return;
-    }
-    case "put-blob": {
-      const [name, file] = rest;
-      if (name === undefined || file === undefined || rest.length > 2) throw new UmbraError("usage", "state put-blob: give SERVICE NAME FILE");
-      const kind = values.snapshot ? "snapshot" : "binary";
-      const abs = resolvePath(file);
-      const url = `http://${o.api}/state/${svc}/blobs/${kind}/${encodeURIComponent(name)}`;
-      let res: Response;
-      try {
-        res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ file: abs, message: values.message }), signal: AbortSignal.timeout(STATE_REQUEST_TIMEOUT_MS * 10) });
-      } catch (err) {
-        throw new UmbraError("api_unreachable", `cannot reach the umbra agent API at ${o.api} (is the agent running? see --api)`, { url }, err);
-      }
-      if (!res.ok || res.body === null) {
-        const b = (await res.json().catch(() => null)) as { error?: string; code?: string } | null;
-        throw new UmbraError(b?.code === "usage" ? "usage" : "api_unreachable", b?.error ?? `the agent at ${o.api} answered ${res.status}`);
-      }
-      const tty = process.stderr.isTTY === true;
-      let lastTenth = -1;
-      let result: { done?: { durableOn: string[]; ms: number; manifest: { size: number; chunks: unknown[]; hash: string } }; error?: string; code?: string } | null = null;
-      let buf = "";
-      const t0 = performance.now();
-      for await (const piece of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buf += Buffer.from(piece).toString("utf8");
-        for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
-          const line = JSON.parse(buf.slice(0, nl));
-          buf = buf.slice(nl + 1);
-          if (line.phase === "ingest") {
-            const pct = Math.floor((line.bytesDone / Math.max(1, line.bytesTotal)) * 100);
-            const mbps = line.bytesDone / 1e6 / Math.max(0.001, (performance.now() - t0) / 1000);
-            const text = `chunking ${name}: ${pct}% ${bytes(line.bytesDone)} of ${bytes(line.bytesTotal)}, ${line.chunksDone} chunks, ${mbps.toFixed(0)} MB/s`;
-            if (tty) process.stderr.write(`\r${text}   `);
-            else if (Math.floor(pct / 10) !== lastTenth) {
-              lastTenth = Math.floor(pct / 10);
-              process.stderr.write(text + "\n");
-            }
-            if (line.bytesDone >= line.bytesTotal) process.stderr.write(`${tty ? "\n" : ""}waiting for the shadows to hold the manifest and every chunk...\n`);
-          } else result = line;
-        }
-      }
-      if (result?.error !== undefined) throw new UmbraError(result.code === "write_not_acknowledged" ? "write_not_acknowledged" : result.code === "usage" ? "usage" : "blob_unavailable", result.error);
-      if (result?.done === undefined) throw new UmbraError("api_unreachable", `the agent at ${o.api} closed the answer before the end`);
-      const d = result.done;
-      write(json ? JSON.stringify(d, null, 2) + "\n" : `acknowledged in ${Math.round(d.ms)} ms after chunking: ${name} (${bytes(d.manifest.size)}, ${d.manifest.chunks.length} chunks, ${d.manifest.hash.slice(0, 12)}) durable here and on ${d.durableOn.join(", ") || "no shadow (ackShadows = 0)"}\n`);
-      return;
-    }
-    case "get-blob": {
-      const [name] = rest;
-      if (name === undefined || rest.length > 1 || typeof values.out !== "string") throw new UmbraError("usage", "state get-blob: give SERVICE NAME --out FILE");
-      const kind = values.snapshot ? "snapshot" : "binary";
-      const r = (await call(o.api, `/state/${svc}/blobs/${kind}/${encodeURIComponent(name)}/export`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ out: resolvePath(values.out) }) })) as { out: string; size: number; hash: string };
-      write(json ? JSON.stringify(r, null, 2) + "\n" : `wrote ${r.out} (${bytes(r.size)}, ${r.hash.slice(0, 12)}, verified)\n`);
-      return;
-    }
-    case "reconcile": {
-      const to = typeof values.to === "string" ? values.to.split(",").map((x) => x.trim()).filter((x) => x !== "") : undefined;
-      const r = (await call(o.api, `/state/${svc}/reconcile`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(to === undefined ? {} : { to }) })) as {
-        incomplete: boolean; rolledBack: string[]; change: string | null; kept: Array<{ hash: string; message: string | null }>; conflicts: Array<{ key: string; chosen: unknown; others: unknown[] }>; waitedMs: number; target: string[];
-      };
-      if (json) return void write(JSON.stringify(r, null, 2) + "\n");
-      const lines = [
-        r.incomplete
-          ? `incomplete: the target ${r.target.map((h) => h.slice(0, 12)).join(",")} did not arrive within the write timeout; nothing changed`
-          : `reconciled to ${r.target.map((h) => h.slice(0, 12)).join(",")} (waited ${r.waitedMs} ms)`,
-        r.rolledBack.length === 0 ? "rolled back: nothing" : `rolled back: ${r.rolledBack.join(", ")} (change ${r.change?.slice(0, 12)})`,
-        ...r.kept.map((k) => `kept, never acknowledged: ${k.hash.slice(0, 12)} ${k.message ?? ""}`.trimEnd()),
-        ...r.conflicts.map((c) => `conflict on ${c.key}: in force ${JSON.stringify(c.chosen)}, set aside ${c.others.map((x) => JSON.stringify(x)).join(", ")}`),
-      ];
-      write(lines.join("\n") + "\n");
-      if (r.incomplete) process.exitCode = 1;
-      return;
-    }
-    case "history": {
-      const r = (await call(o.api, `/state/${svc}/history`)) as { changes: Array<{ hash: string; actor: string; seq: number; timeSec: number; message: string | null }> };
-      if (json) return void write(JSON.stringify(r, null, 2) + "\n");
-      write(
-        table(
-          [
-            { head: "CHANGE", align: "left", cell: (c) => c.hash.slice(0, 12) },
-            { head: "WHEN", align: "left", cell: (c) => (c.timeSec === 0 ? "-" : new Date(c.timeSec * 1000).toISOString().replace(".000Z", "Z")) },
-            { head: "ACTOR", align: "left", cell: (c) => `${c.actor.slice(0, 8)}/${c.seq}` },
-            { head: "MESSAGE", align: "left", cell: (c) => c.message ?? "-" },
-          ],
-          r.changes,
-        ) + "\n",
-      );
-      return;
+      if (line.bytesDone >= line.bytesTotal) process.stderr.write(`${tty ? "\n" : ""}waiting for the shadows to hold the manifest and every chunk...\n`);
     }
   }
+  return result;
+}
+
+async function getBlob(x: Ctx): Promise<void> {
+  const [name] = x.rest;
+  const out = x.values.out;
+  if (name === undefined || x.rest.length > 1 || typeof out !== "string") throw new UmbraError("usage", "state get-blob: give SERVICE NAME --out FILE");
+  const kind = x.values.snapshot ? "snapshot" : "binary";
+  const r = (await call(x.api, `/state/${x.svc}/blobs/${kind}/${encodeURIComponent(name)}/export`, post({ out: resolvePath(out) }))) as { out: string; size: number; hash: string };
+  x.write(x.json ? JSON.stringify(r, null, 2) + "\n" : `wrote ${r.out} (${bytes(r.size)}, ${r.hash.slice(0, HASH_SHOWN)}, verified)\n`);
+}
+
+type ReconcileAnswer = {
+  incomplete: boolean; rolledBack: string[]; change: string | null; kept: Array<{ hash: string; message: string | null }>; conflicts: Array<{ key: string; chosen: unknown; others: unknown[] }>; waitedMs: number; target: string[];
+};
+
+async function stateReconcile(x: Ctx): Promise<void> {
+  const to = typeof x.values.to === "string" ? x.values.to.split(",").map((h) => h.trim()).filter((h) => h !== "") : undefined;
+  const r = (await call(x.api, `/state/${x.svc}/reconcile`, post(to === undefined ? {} : { to }))) as ReconcileAnswer;
+  if (x.json) return void x.write(JSON.stringify(r, null, 2) + "\n");
+  const short = (hs: string[]) => hs.map((h) => h.slice(0, HASH_SHOWN)).join(",");
+  const lines = [
+    r.incomplete ? `incomplete: the target ${short(r.target)} did not arrive within the write timeout; nothing changed` : `reconciled to ${short(r.target)} (waited ${r.waitedMs} ms)`,
+    r.rolledBack.length === 0 ? "rolled back: nothing" : `rolled back: ${r.rolledBack.join(", ")} (change ${r.change?.slice(0, HASH_SHOWN)})`,
+    ...r.kept.map((k) => `kept, never acknowledged: ${k.hash.slice(0, HASH_SHOWN)} ${k.message ?? ""}`.trimEnd()),
+    ...r.conflicts.map((c) => `conflict on ${c.key}: in force ${JSON.stringify(c.chosen)}, set aside ${c.others.map((v) => JSON.stringify(v)).join(", ")}`),
+  ];
+  x.write(lines.join("\n") + "\n");
+  if (r.incomplete) process.exitCode = EXIT.failure;
+}
+
+async function stateHistory(x: Ctx): Promise<void> {
+  const r = (await call(x.api, `/state/${x.svc}/history`)) as { changes: Array<{ hash: string; actor: string; seq: number; timeSec: number; message: string | null }> };
+  if (x.json) return void x.write(JSON.stringify(r, null, 2) + "\n");
+  const columns: Array<Column<(typeof r.changes)[number]>> = [
+    { head: "CHANGE", align: "left", cell: (c) => c.hash.slice(0, HASH_SHOWN) },
+    { head: "WHEN", align: "left", cell: (c) => (c.timeSec === 0 ? "-" : new Date(c.timeSec * MS_PER_SECOND).toISOString().replace(".000Z", "Z")) },
+    { head: "ACTOR", align: "left", cell: (c) => `${c.actor.slice(0, ACTOR_SHOWN)}/${c.seq}` },
+    { head: "MESSAGE", align: "left", cell: (c) => c.message ?? "-" },
+  ];
+  x.write(table(columns, r.changes) + "\n");
 }

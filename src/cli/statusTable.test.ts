@@ -35,6 +35,17 @@ describe("formatStatus", () => {
     );
   });
 
+  test("queues that dropped anything are named in one line at the end; none when nothing was dropped", () => {
+    const queues = [
+      { name: "inbox", max: 10_000, dropped: 12 },
+      { name: "peer-events", max: 10_000, dropped: 0 },
+      { name: "ip-batch", max: 256, dropped: 1 },
+    ];
+    const out = formatStatus({ ...SAMPLE_STATUS, queues });
+    expect(out.endsWith("\n\ndropped since start: inbox 12 (bound 10000), ip-batch 1 (bound 256)\n")).toBe(true);
+    expect(formatStatus({ ...SAMPLE_STATUS, queues: queues.map((q) => ({ ...q, dropped: 0 })) })).toBe(formatStatus(SAMPLE_STATUS));
+  });
+
   test("forecasts get a table of their own, the predicted hosts marked", () => {
     const out = formatStatus({
       ...SAMPLE_STATUS,

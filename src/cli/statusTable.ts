@@ -1,14 +1,14 @@
 // Pure formatting of a StatusDoc for `umbra status`: a header line, then the
 // members and the services as aligned tables. No I/O, no clock: every age is
 // taken against the document's own nowMs.
-import type { MemberDoc, ReplicationDoc, ServiceDoc, StatusDoc } from "../api/types.ts";
+import type { MemberDoc, QueueDoc, ReplicationDoc, ServiceDoc, StatusDoc } from "../api/types.ts";
 
 /** Blank between columns. */
 const COLUMN_GAP = "  ";
 /** What a cell shows when there is nothing to show. */
 const NONE = "-";
 
-type Column<T> = { head: string; align: "left" | "right"; cell: (row: T) => string };
+export type Column<T> = { head: string; align: "left" | "right"; cell: (row: T) => string };
 
 /** Columns as wide as their widest cell; numbers right-aligned; no trailing blanks. */
 export function table<T>(columns: ReadonlyArray<Column<T>>, rows: ReadonlyArray<T>): string {
@@ -131,5 +131,12 @@ export function formatStatus(d: StatusDoc): string {
   const repl = (d.replication ?? []).length === 0 ? "" : `\n\n${table(replicationColumns(), d.replication)}`;
   const blobs = (d.blobs ?? []).length === 0 ? "" : `\n\n${table(blobColumns(), d.blobs!)}`;
   const fc = (d.forecasts ?? []).length === 0 ? "" : `\n\n${table(forecastColumns(new Set(d.predicted ?? [])), d.forecasts!)}`;
-  return `${head}\n\n${members}\n\n${services}${repl}${blobs}${fc}\n`;
+  return `${head}\n\n${members}\n\n${services}${repl}${blobs}${fc}${dropsLine(d.queues ?? [])}\n`;
+}
+
+/** One line naming the queues that dropped anything since the agent started; nothing when none did (`--json` has every queue). */
+function dropsLine(queues: ReadonlyArray<QueueDoc>): string {
+  const dropping = queues.filter((q) => q.dropped > 0);
+  if (dropping.length === 0) return "";
+  return `\n\ndropped since start: ${dropping.map((q) => `${q.name} ${q.dropped} (bound ${q.max})`).join(", ")}`;
 }

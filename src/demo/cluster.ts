@@ -90,6 +90,13 @@ function tomlConfig(o: { host: string; keyFile: string; stateDir: string; keys: 
   return lines.join("\n");
 }
 
+/** How long the DHT bootstrap node has to say it listens. */
+const BOOTSTRAP_READY_MS = 10_000;
+/** Between two looks at which namespaces hold the VIP. */
+const HOLDERS_POLL_MS = 20;
+/** The client's poller runs at most this long (the caller stops it well before). */
+const POLLER_DURATION_MS = 600_000;
+
 export async function startDemoCluster(o: DemoOptions): Promise<DemoCluster> {
   const dir = mkdtempSync(join(tmpdir(), "umbra-demo-"));
   const topo = await createTopology({
@@ -99,42 +106,53 @@ export async function startDemoCluster(o: DemoOptions): Promise<DemoCluster> {
   });
   const logs: LogLine[] = [];
   const agents = new Map<string, ChildProcess>();
-  const node = NODE;
   try {
-    const keys: Record<string, string> = {};
-    for (const h of HOSTS) {
-      const kp = generateKeyPair();
-      writeKeyFile(join(dir, `${h.name}.key`), kp, { force: false });
-      keys[h.name] = kp.publicKey.toString("hex");
-    }
-    for (const h of HOSTS) {
-      writeFileSync(
-        join(dir, `${h.name}.toml`),
-        tomlConfig({ host: h.name, keyFile: join(dir, `${h.name}.key`), stateDir: join(dir, `${h.name}-state`), keys, timing: o.timing ?? {}, logLevel: o.logLevel ?? "info", hooks: o.hooks, extra: o.extraToml?.(h.name) }),
-      );
-    }
-    const boot = topo.spawn(BOOTSTRAP.name, [node, MAIN, "bootstrap", "--host", BOOTSTRAP.ipv4, "--port", String(BOOTSTRAP.port)], {});
-    await waitForLine(boot, /listening/i, 10_000, "the DHT bootstrap node");
-    for (const h of HOSTS) {
-      topo.spawn(h.name, [node, join(ROOT, "src/demo/service.ts"), "--name", h.name, "--port", String(SERVICE_PORT)], {});
-    }
-    for (const h of HOSTS) {
-      const p = topo.spawn(h.name, [node, MAIN, "agent", "--config", join(dir, `${h.name}.toml`)], {});
-      agents.set(h.name, p);
-      collectLogs(p, logs, o.onLog);
-    }
+    writeConfigs(dir, o);
+    await spawnCluster(topo, dir, logs, agents, o.onLog);
   } catch (err) {
     await topo.destroy();
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
+  return clusterHandle(topo, dir, logs, agents);
+}
 
+/** A key and a config per host, in dir. */
+function writeConfigs(dir: string, o: DemoOptions): void {
+  const keys: Record<string, string> = {};
+  for (const h of HOSTS) {
+    const kp = generateKeyPair();
+    writeKeyFile(join(dir, `${h.name}.key`), kp, { force: false });
+    keys[h.name] = kp.publicKey.toString("hex");
+  }
+  for (const h of HOSTS) {
+    writeFileSync(
+      join(dir, `${h.name}.toml`),
+      tomlConfig({ host: h.name, keyFile: join(dir, `${h.name}.key`), stateDir: join(dir, `${h.name}-state`), keys, timing: o.timing ?? {}, logLevel: o.logLevel ?? "info", hooks: o.hooks, extra: o.extraToml?.(h.name) }),
+    );
+  }
+}
+
+/** The bootstrap node (waited for), then a service and an agent per host. */
+async function spawnCluster(topo: Topology, dir: string, logs: LogLine[], agents: Map<string, ChildProcess>, onLog: DemoOptions["onLog"]): Promise<void> {
+  const boot = topo.spawn(BOOTSTRAP.name, [NODE, MAIN, "bootstrap", "--host", BOOTSTRAP.ipv4, "--port", String(BOOTSTRAP.port)], {});
+  await waitForLine(boot, /listening/i, BOOTSTRAP_READY_MS, "the DHT bootstrap node");
+  for (const h of HOSTS) {
+    topo.spawn(h.name, [NODE, join(ROOT, "src/demo/service.ts"), "--name", h.name, "--port", String(SERVICE_PORT)], {});
+  }
+  for (const h of HOSTS) {
+    const p = topo.spawn(h.name, [NODE, MAIN, "agent", "--config", join(dir, `${h.name}.toml`)], {});
+    agents.set(h.name, p);
+    collectLogs(p, logs, onLog);
+  }
+}
+
+function clusterHandle(topo: Topology, dir: string, logs: LogLine[], agents: Map<string, ChildProcess>): DemoCluster {
   const vipHolders = async (): Promise<string[]> => {
     const out: string[] = [];
     for (const h of HOSTS) if ((await topo.addrs(h.name)).includes(VIP)) out.push(h.name);
     return out;
   };
-
   return {
     topo,
     dir,
@@ -147,30 +165,11 @@ export async function startDemoCluster(o: DemoOptions): Promise<DemoCluster> {
       while (Date.now() < deadline) {
         last = await vipHolders();
         if (pred(last)) return last;
-        await sleep(20);
+        await sleep(HOLDERS_POLL_MS);
       }
       throw new Error(`timed out after ${timeoutMs} ms waiting for VIP holders; last seen: [${last.join(", ")}]`);
     },
-    startPoller({ intervalMs, timeoutMs }) {
-      const p = topo.spawn(CLIENT.name, [node, join(ROOT, "src/demo/poller.ts"), "--url", `http://${VIP}:${SERVICE_PORT}/`, "--interval-ms", String(intervalMs), "--timeout-ms", String(timeoutMs), "--duration-ms", "600000"], {});
-      const samples: Sample[] = [];
-      createInterface({ input: p.stdout! }).on("line", (line) => {
-        try {
-          samples.push(JSON.parse(line));
-        } catch {
-          // a partial line at exit: nothing to record
-        }
-      });
-      return {
-        samples,
-        stop: () =>
-          new Promise<void>((res) => {
-            if (p.exitCode !== null) return res();
-            p.once("exit", () => res());
-            p.kill("SIGTERM");
-          }),
-      };
-    },
+    startPoller: (opts) => startPoller(topo, opts),
     async stopAgent(name) {
       const p = agents.get(name);
       if (p === undefined || p.exitCode !== null) return;
@@ -183,6 +182,28 @@ export async function startDemoCluster(o: DemoOptions): Promise<DemoCluster> {
       await topo.destroy();
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/** The client polling the VIP; its samples arrive as JSON lines. */
+function startPoller(topo: Topology, { intervalMs, timeoutMs }: { intervalMs: number; timeoutMs: number }): { samples: Sample[]; stop(): Promise<void> } {
+  const p = topo.spawn(CLIENT.name, [NODE, join(ROOT, "src/demo/poller.ts"), "--url", `http://${VIP}:${SERVICE_PORT}/`, "--interval-ms", String(intervalMs), "--timeout-ms", String(timeoutMs), "--duration-ms", String(POLLER_DURATION_MS)], {});
+  const samples: Sample[] = [];
+  createInterface({ input: p.stdout! }).on("line", (line) => {
+    try {
+      samples.push(JSON.parse(line));
+    } catch {
+      // a partial line at exit: nothing to record
+    }
+  });
+  return {
+    samples,
+    stop: () =>
+      new Promise<void>((res) => {
+        if (p.exitCode !== null) return res();
+        p.once("exit", () => res());
+        p.kill("SIGTERM");
+      }),
   };
 }
 

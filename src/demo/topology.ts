@@ -160,28 +160,85 @@ function switchPorts(prefix: string, hosts: HostSpec[]): Map<string, string> {
   return ports;
 }
 
+/** STP port states of a bridge port: disabled (drops everything) and forwarding. */
+const STP_DISABLED = 0;
+const STP_FORWARDING = 3;
+/** The prefix length of a host's IPv6 address. */
+const IPV6_PREFIX_LEN = 64;
+
+/** What the parts of one topology share: names, and the children it started. */
+type Names = {
+  o: TopologyOptions;
+  /** The switch namespace. */
+  sw: string;
+  ns(name: string): string;
+  /** The switch side of a host's cable. */
+  port(name: string): string;
+};
+
 export async function createTopology(o: TopologyOptions): Promise<Topology> {
   checkOptions(o);
   if (process.getuid?.() !== 0) throw netnsUnavailable("this process is not root");
   await ip(["netns", "list"]); // iproute2 present and netns supported, before anything is created
-  const prefixLen = o.subnet.split("/")[1]!;
-  const sw = `${o.prefix}sw`;
   const hostNames = new Set(o.hosts.map((h) => h.name));
   const ports = switchPorts(o.prefix, o.hosts);
   const ns = (name: string): string => {
     assert(hostNames.has(name), `host ${name} is in this topology`);
     return `${o.prefix}${name}`;
   };
-  const port = (name: string): string => ports.get(name) ?? ns(name); // ns() asserts the name
+  const names: Names = { o, sw: `${o.prefix}sw`, ns, port: (name) => ports.get(name) ?? ns(name) }; // ns() asserts the name
   const children = new Set<ChildProcess>();
-  let destroyed = false;
-
   const entry: Live = {
     pids: () => [...children].map((c) => c.pid).filter((x): x is number => x !== undefined),
-    namespaces: () => [...o.hosts.map((h) => `${o.prefix}${h.name}`), sw],
+    namespaces: () => [...o.hosts.map((h) => `${o.prefix}${h.name}`), names.sw],
   };
+  const topo = topologyHandle(names, children, entry);
+  live.add(entry);
+  armSafetyNet();
+  try {
+    await buildSwitch(names.sw);
+    for (const h of o.hosts) await plugHost(topo, names, h);
+  } catch (err) {
+    await topo.destroy();
+    throw err;
+  }
+  return topo;
+}
 
-  const topo: Topology = {
+async function buildSwitch(sw: string): Promise<void> {
+  await ip(["netns", "add", sw]);
+  await ip(["-n", sw, "link", "set", "lo", "up"]);
+  await ip(["-n", sw, "link", "add", "br0", "type", "bridge"]);
+  await ip(["-n", sw, "link", "set", "br0", "up"]);
+}
+
+/** A host's namespace, its eth0 cabled to the bridge, its sysctls and addresses. */
+async function plugHost(topo: Topology, n: Names, h: HostSpec): Promise<void> {
+  const { sw } = n;
+  const hns = n.ns(h.name);
+  const prefixLen = n.o.subnet.split("/")[1]!;
+  await ip(["netns", "add", hns]);
+  await ip(["-n", hns, "link", "add", "eth0", "type", "veth", "peer", "name", n.port(h.name), "netns", sw]);
+  await ip(["-n", sw, "link", "set", n.port(h.name), "master", "br0"]);
+  await ip(["-n", sw, "link", "set", n.port(h.name), "up"]);
+  await ip(["-n", hns, "link", "set", "lo", "up"]);
+  // arp_accept: neighbours create and update entries from gratuitous ARP.
+  // accept_dad=0: addresses are usable at once and the kernel sends an
+  // unsolicited NA for each new one when ndisc_notify is set (see actuate/vip.ts).
+  const sysctls = ["net/ipv4/conf/all/arp_accept=1", "net/ipv4/conf/eth0/arp_accept=1"];
+  if (h.ipv6 !== undefined) sysctls.push("net/ipv6/conf/eth0/accept_dad=0");
+  const r = await topo.exec(h.name, ["sysctl", "-q", "-w", ...sysctls]);
+  if (r.code !== 0) throw netnsUnavailable(`sysctl in ${hns} failed: ${r.stderr.trim()}`);
+  await ip(["-n", hns, "addr", "add", `${h.ipv4}/${prefixLen}`, "dev", "eth0"]);
+  if (h.ipv6 !== undefined) await ip(["-n", hns, "addr", "add", `${h.ipv6}/${IPV6_PREFIX_LEN}`, "dev", "eth0"]);
+  await ip(["-n", hns, "link", "set", "eth0", "up"]);
+}
+
+/** The Topology's operations over its names and children. */
+function topologyHandle(n: Names, children: Set<ChildProcess>, entry: Live): Topology {
+  const { ns, port, sw } = n;
+  let destroyed = false;
+  return {
     ns,
     async exec(name, argv) {
       assert(argv.length > 0, "argv names a command");
@@ -205,18 +262,10 @@ export async function createTopology(o: TopologyOptions): Promise<Topology> {
       p.once("error", () => children.delete(p)); // the spawner sees the error on its own listener
       return p;
     },
-    async cutLink(name) {
-      await ip(["-n", sw, "link", "set", port(name), "down"]);
-    },
-    async restoreLink(name) {
-      await ip(["-n", sw, "link", "set", port(name), "up"]);
-    },
-    async partition(name) {
-      await bridgePortState(sw, port(name), 0);
-    },
-    async heal(name) {
-      await bridgePortState(sw, port(name), 3);
-    },
+    cutLink: async (name) => void (await ip(["-n", sw, "link", "set", port(name), "down"])),
+    restoreLink: async (name) => void (await ip(["-n", sw, "link", "set", port(name), "up"])),
+    partition: (name) => bridgePortState(sw, port(name), STP_DISABLED),
+    heal: (name) => bridgePortState(sw, port(name), STP_FORWARDING),
     async addrs(name) {
       const out = await ip(["-n", ns(name), "-j", "addr", "show"]);
       const links = JSON.parse(out) as Array<{ addr_info?: Array<{ local?: string }> }>;
@@ -227,49 +276,18 @@ export async function createTopology(o: TopologyOptions): Promise<Topology> {
       destroyed = true;
       await Promise.all([...children].map(killTree));
       // Whatever escaped the process groups (a daemon's setsid child) dies with its namespace.
-      for (const n of entry.namespaces()) {
-        await killNamespaceProcesses(n);
-        await ip(["netns", "del", n]).catch(() => undefined); // never created, or already gone
+      for (const name of entry.namespaces()) {
+        await killNamespaceProcesses(name);
+        await ip(["netns", "del", name]).catch(() => undefined); // never created, or already gone
       }
       live.delete(entry);
       if (live.size === 0) disarmSafetyNet();
     },
   };
-
-  live.add(entry);
-  armSafetyNet();
-  try {
-    await ip(["netns", "add", sw]);
-    await ip(["-n", sw, "link", "set", "lo", "up"]);
-    await ip(["-n", sw, "link", "add", "br0", "type", "bridge"]);
-    await ip(["-n", sw, "link", "set", "br0", "up"]);
-    for (const h of o.hosts) {
-      const hns = ns(h.name);
-      await ip(["netns", "add", hns]);
-      await ip(["-n", hns, "link", "add", "eth0", "type", "veth", "peer", "name", port(h.name), "netns", sw]);
-      await ip(["-n", sw, "link", "set", port(h.name), "master", "br0"]);
-      await ip(["-n", sw, "link", "set", port(h.name), "up"]);
-      await ip(["-n", hns, "link", "set", "lo", "up"]);
-      // arp_accept: neighbours create and update entries from gratuitous ARP.
-      // accept_dad=0: addresses are usable at once and the kernel sends an
-      // unsolicited NA for each new one when ndisc_notify is set (see actuate/vip.ts).
-      const sysctls = ["net/ipv4/conf/all/arp_accept=1", "net/ipv4/conf/eth0/arp_accept=1"];
-      if (h.ipv6 !== undefined) sysctls.push("net/ipv6/conf/eth0/accept_dad=0");
-      const r = await topo.exec(h.name, ["sysctl", "-q", "-w", ...sysctls]);
-      if (r.code !== 0) throw netnsUnavailable(`sysctl in ${hns} failed: ${r.stderr.trim()}`);
-      await ip(["-n", hns, "addr", "add", `${h.ipv4}/${prefixLen}`, "dev", "eth0"]);
-      if (h.ipv6 !== undefined) await ip(["-n", hns, "addr", "add", `${h.ipv6}/64`, "dev", "eth0"]);
-      await ip(["-n", hns, "link", "set", "eth0", "up"]);
-    }
-  } catch (err) {
-    await topo.destroy();
-    throw err;
-  }
-  return topo;
 }
 
-/** STP port state: 0 disabled (drops everything), 3 forwarding. */
-async function bridgePortState(sw: string, port: string, state: 0 | 3): Promise<void> {
+/** Sets a bridge port's STP state (STP_DISABLED or STP_FORWARDING). */
+async function bridgePortState(sw: string, port: string, state: typeof STP_DISABLED | typeof STP_FORWARDING): Promise<void> {
   let r: ExecResult;
   try {
     r = await run("ip", ["netns", "exec", sw, "bridge", "link", "set", "dev", port, "state", String(state)]);

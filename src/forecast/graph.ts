@@ -20,6 +20,12 @@ import { erf, Z90 } from "./normal.ts";
 const { onnx } = onnxProto;
 
 export const OUTPUTS = 6;
+/** The limit's gap from the newest value is clipped to ±this many scale units. */
+const GAP_CLIP = 10;
+/** Keeps σ above zero when a head's softplus underflows. */
+const SIGMA_EPS = 1e-20;
+/** softplus(x) is x to double precision above this. */
+const SOFTPLUS_LINEAR_ABOVE = 30;
 
 export type Params = {
   hidden: number;
@@ -43,7 +49,7 @@ export type Params = {
 export type Metadata = Record<string, string>;
 
 function softplus(x: number): number {
-  return x > 30 ? x : Math.log1p(Math.exp(x));
+  return x > SOFTPLUS_LINEAR_ABOVE ? x : Math.log1p(Math.exp(x));
 }
 
 /** The network's raw outputs for one feature row. */
@@ -80,14 +86,14 @@ export function heads(p: Params, o: ArrayLike<number>, last: number, scale: numb
 
 /** The exhaustion's z before recalibration: how many σ the limit lies above the max's median. */
 export function exhaustionZ(h: Heads, limit: number): number {
-  const sigma = (limit > h.m50 ? h.m90 - h.m50 : h.m50 - h.m10) / Z90 + 1e-20;
+  const sigma = (limit > h.m50 ? h.m90 - h.m50 : h.m50 - h.m10) / Z90 + SIGMA_EPS;
   return (limit - h.m50) / sigma;
 }
 
 /** P(max within the horizon > limit), as the graph computes it; `hfeat` is the horizon feature. */
 /** How far the limit lies above the newest value, in scale units, clipped to ±10. */
 export function limitGap(limit: number, last: number, scale: number): number {
-  return Math.max(-10, Math.min(10, (limit - last) / scale));
+  return Math.max(-GAP_CLIP, Math.min(GAP_CLIP, (limit - last) / scale));
 }
 
 export function exhaustion(p: Pick<Params, "ca" | "cb" | "cc" | "cd" | "ce">, h: Heads, limit: number, hfeat: number, gap: number): number {
@@ -96,84 +102,122 @@ export function exhaustion(p: Pick<Params, "ca" | "cb" | "cc" | "cd" | "ce">, h:
   return 0.5 * (1 - erf(z / Math.SQRT2));
 }
 
+/** The ONNX IR version and operator set the model is written for. */
+const ONNX_IR_VERSION = 8;
+const ONNX_OPSET = 13;
+/** Columns of the quantiles output (p10, p50, p90). */
+const QUANTILE_COLUMNS = 3;
+
+type NodeProto = InstanceType<typeof onnx.NodeProto>;
+type AttributeProto = InstanceType<typeof onnx.AttributeProto>;
+
+/** The pieces of an ONNX graph, built in the order they are asked for (node order is graph order). */
+class GraphBuilder {
+  readonly nodes: NodeProto[] = [];
+
+  tensor(name: string, dims: number[], data: ArrayLike<number>) {
+    return onnx.TensorProto.create({ name, dims, dataType: onnx.TensorProto.DataType.FLOAT, floatData: Array.from(data, (v) => Math.fround(v)) });
+  }
+
+  scalar(name: string, v: number) {
+    return this.tensor(name, [1], [v]);
+  }
+
+  index(name: string, i: number) {
+    return onnx.TensorProto.create({ name, dims: [1], dataType: onnx.TensorProto.DataType.INT64, int64Data: [i] });
+  }
+
+  /** Adds a node named after its one output; returns that name. */
+  node(opType: string, input: string[], output: string, attribute: AttributeProto[] = []): string {
+    this.nodes.push(onnx.NodeProto.create({ opType, input, output: [output], name: output, attribute }));
+    return output;
+  }
+
+  intAttr(name: string, i: number): AttributeProto {
+    return onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i });
+  }
+
+  /** A float input or output of N rows and `cols` columns. */
+  io(name: string, cols: number) {
+    return onnx.ValueInfoProto.create({
+      name,
+      type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimParam: "N" }, { dimValue: cols }] } } },
+    });
+  }
+}
+
+/** The weights and the constants the graph's nodes name. */
+function initializers(b: GraphBuilder, p: Params) {
+  return [
+    b.tensor("w1", [FEATURE_COUNT, p.hidden], p.w1),
+    b.tensor("b1", [p.hidden], p.b1),
+    b.tensor("w2", [p.hidden, OUTPUTS], p.w2),
+    b.tensor("b2", [OUTPUTS], p.b2),
+    b.scalar("kq", p.kq),
+    b.scalar("inv_z90", 1 / Z90),
+    b.scalar("ca", p.ca),
+    b.scalar("cb", p.cb),
+    b.scalar("cc", p.cc),
+    b.scalar("cd", p.cd),
+    b.scalar("ce", p.ce),
+    b.scalar("zero", 0),
+    b.scalar("gap_min", -GAP_CLIP),
+    b.scalar("gap_max", GAP_CLIP),
+    b.scalar("inv_sqrt2", Math.SQRT1_2),
+    b.index("ih", HORIZON_FEATURE),
+    b.scalar("eps", SIGMA_EPS),
+    b.scalar("one", 1),
+    b.scalar("half", 1 / 2),
+    ...Array.from({ length: OUTPUTS }, (_, i) => b.index(`i${i}`, i)),
+  ];
+}
+
+/** The network, then the quantiles: last + scale · (c - kq·softplus(l), c, c + kq·softplus(u)). Returns the raw output columns of the max. */
+function quantileNodes(b: GraphBuilder): { m: string; ml: string; mu: string } {
+  const hidden = b.node("Tanh", [b.node("Gemm", ["features", "w1", "b1"], "z1")], "a1");
+  const o = b.node("Gemm", [hidden, "w2", "b2"], "o");
+  const col = (i: number) => b.node("Gather", [o, `i${i}`], `o${i}`, [b.intAttr("axis", 1)]);
+  const [c, l, u, m, ml, mu] = Array.from({ length: OUTPUTS }, (_, i) => col(i)) as [string, string, string, string, string, string];
+  const p50 = b.node("Add", ["last", b.node("Mul", ["scale", c], "sc")], "p50");
+  const wl = b.node("Mul", ["scale", b.node("Mul", [b.node("Softplus", [l], "spl"), "kq"], "kl")], "wl");
+  const wu = b.node("Mul", ["scale", b.node("Mul", [b.node("Softplus", [u], "spu"), "kq"], "ku")], "wu");
+  const p10 = b.node("Sub", [p50, wl], "p10");
+  const p90 = b.node("Add", [p50, wu], "p90");
+  b.node("Concat", [p10, p50, p90], "quantiles", [b.intAttr("axis", 1)]);
+  return { m, ml, mu };
+}
+
+/** σ on each side of the max's median, z of the limit, recalibrated, then a normal tail beyond it. */
+function exhaustionNodes(b: GraphBuilder, { m, ml, mu }: { m: string; ml: string; mu: string }): void {
+  const m50 = b.node("Add", ["last", b.node("Mul", ["scale", m], "sm")], "m50");
+  const sl = b.node("Add", [b.node("Mul", [b.node("Mul", ["scale", b.node("Softplus", [ml], "spml")], "wml"), "inv_z90"], "sl0"), "eps"], "sl");
+  const su = b.node("Add", [b.node("Mul", [b.node("Mul", ["scale", b.node("Softplus", [mu], "spmu")], "wmu"), "inv_z90"], "su0"), "eps"], "su");
+  const sigma = b.node("Where", [b.node("Greater", ["limit", m50], "above"), su, sl], "sigma");
+  const z0 = b.node("Div", [b.node("Sub", ["limit", m50], "gap"), sigma], "z0");
+  const hfeat = b.node("Gather", ["features", "ih"], "hfeat", [b.intAttr("axis", 1)]);
+  const gap = b.node("Clip", [b.node("Div", [b.node("Sub", ["limit", "last"], "lgap"), "scale"], "lgaps"), "gap_min", "gap_max"], "lastgap");
+  const zh = b.node("Add", [b.node("Add", [b.node("Mul", [z0, "ca"], "caz"), "cb"], "cazb"), b.node("Mul", [hfeat, "cc"], "cch")], "zh");
+  const zneg = b.node("Mul", [b.node("Min", [z0, "zero"], "z0neg"), "ce"], "cez");
+  const z = b.node("Add", [b.node("Add", [zh, b.node("Mul", [gap, "cd"], "cdg")], "zg"), zneg], "z");
+  b.node("Mul", [b.node("Sub", ["one", b.node("Erf", [b.node("Mul", [z, "inv_sqrt2"], "zs")], "erfz")], "tail2"), "half"], "exhaustion");
+}
+
 /** The ONNX model (opset 13), serialised. */
 export function buildOnnx(p: Params, meta: Metadata): Uint8Array {
-  const F = FEATURE_COUNT;
-  const H = p.hidden;
-  const FLOAT = onnx.TensorProto.DataType.FLOAT;
-  const INT64 = onnx.TensorProto.DataType.INT64;
-  const tensor = (name: string, dims: number[], data: ArrayLike<number>) =>
-    onnx.TensorProto.create({ name, dims, dataType: FLOAT, floatData: Array.from(data, (v) => Math.fround(v)) });
-  const scalar = (name: string, v: number) => tensor(name, [1], [v]);
-  const index = (name: string, i: number) => onnx.TensorProto.create({ name, dims: [1], dataType: INT64, int64Data: [i] });
-  const nodes: InstanceType<typeof onnx.NodeProto>[] = [];
-  const node = (opType: string, input: string[], output: string, attribute: InstanceType<typeof onnx.AttributeProto>[] = []) => {
-    nodes.push(onnx.NodeProto.create({ opType, input, output: [output], name: output, attribute }));
-    return output;
-  };
-  const intAttr = (name: string, i: number) => onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i });
-  const io = (name: string, cols: number) =>
-    onnx.ValueInfoProto.create({
-      name,
-      type: { tensorType: { elemType: FLOAT, shape: { dim: [{ dimParam: "N" }, { dimValue: cols }] } } },
-    });
-
-  const initializer = [
-    tensor("w1", [F, H], p.w1),
-    tensor("b1", [H], p.b1),
-    tensor("w2", [H, OUTPUTS], p.w2),
-    tensor("b2", [OUTPUTS], p.b2),
-    scalar("kq", p.kq),
-    scalar("inv_z90", 1 / Z90),
-    scalar("ca", p.ca),
-    scalar("cb", p.cb),
-    scalar("cc", p.cc),
-    scalar("cd", p.cd),
-    scalar("ce", p.ce),
-    scalar("zero", 0),
-    scalar("gap_min", -10),
-    scalar("gap_max", 10),
-    scalar("inv_sqrt2", Math.SQRT1_2),
-    index("ih", HORIZON_FEATURE),
-    scalar("eps", 1e-20),
-    scalar("one", 1),
-    scalar("half", 0.5),
-    ...Array.from({ length: OUTPUTS }, (_, i) => index(`i${i}`, i)),
-  ];
-  const hidden = node("Tanh", [node("Gemm", ["features", "w1", "b1"], "z1")], "a1");
-  const o = node("Gemm", [hidden, "w2", "b2"], "o");
-  const col = (i: number) => node("Gather", [o, `i${i}`], `o${i}`, [intAttr("axis", 1)]);
-  const [c, l, u, m, ml, mu] = [0, 1, 2, 3, 4, 5].map(col) as [string, string, string, string, string, string];
-  const p50 = node("Add", ["last", node("Mul", ["scale", c], "sc")], "p50");
-  const wl = node("Mul", ["scale", node("Mul", [node("Softplus", [l], "spl"), "kq"], "kl")], "wl");
-  const wu = node("Mul", ["scale", node("Mul", [node("Softplus", [u], "spu"), "kq"], "ku")], "wu");
-  const p10 = node("Sub", [p50, wl], "p10");
-  const p90 = node("Add", [p50, wu], "p90");
-  node("Concat", [p10, p50, p90], "quantiles", [intAttr("axis", 0 + 1)]);
-  const m50 = node("Add", ["last", node("Mul", ["scale", m], "sm")], "m50");
-  // σ on each side of the max's median, z of the limit, recalibrated, then a normal tail beyond it.
-  const sl = node("Add", [node("Mul", [node("Mul", ["scale", node("Softplus", [ml], "spml")], "wml"), "inv_z90"], "sl0"), "eps"], "sl");
-  const su = node("Add", [node("Mul", [node("Mul", ["scale", node("Softplus", [mu], "spmu")], "wmu"), "inv_z90"], "su0"), "eps"], "su");
-  const sigma = node("Where", [node("Greater", ["limit", m50], "above"), su, sl], "sigma");
-  const z0 = node("Div", [node("Sub", ["limit", m50], "gap"), sigma], "z0");
-  const hfeat = node("Gather", ["features", "ih"], "hfeat", [intAttr("axis", 1)]);
-  const gap = node("Clip", [node("Div", [node("Sub", ["limit", "last"], "lgap"), "scale"], "lgaps"), "gap_min", "gap_max"], "lastgap");
-  const zh = node("Add", [node("Add", [node("Mul", [z0, "ca"], "caz"), "cb"], "cazb"), node("Mul", [hfeat, "cc"], "cch")], "zh");
-  const zneg = node("Mul", [node("Min", [z0, "zero"], "z0neg"), "ce"], "cez");
-  const z = node("Add", [node("Add", [zh, node("Mul", [gap, "cd"], "cdg")], "zg"), zneg], "z");
-  node("Mul", [node("Sub", ["one", node("Erf", [node("Mul", [z, "inv_sqrt2"], "zs")], "erfz")], "tail2"), "half"], "exhaustion");
-
+  const b = new GraphBuilder();
+  const initializer = initializers(b, p);
+  exhaustionNodes(b, quantileNodes(b));
   const model = onnx.ModelProto.create({
-    irVersion: 8,
+    irVersion: ONNX_IR_VERSION,
     producerName: "umbra scripts/train-forecaster.ts",
-    opsetImport: [{ domain: "", version: 13 }],
+    opsetImport: [{ domain: "", version: ONNX_OPSET }],
     metadataProps: Object.entries(meta).map(([key, value]) => ({ key, value })),
     graph: {
       name: "umbra-forecaster",
-      node: nodes,
+      node: b.nodes,
       initializer,
-      input: [io("features", F), io("last", 1), io("scale", 1), io("limit", 1)],
-      output: [io("quantiles", 3), io("exhaustion", 1)],
+      input: [b.io("features", FEATURE_COUNT), b.io("last", 1), b.io("scale", 1), b.io("limit", 1)],
+      output: [b.io("quantiles", QUANTILE_COLUMNS), b.io("exhaustion", 1)],
     },
   });
   return onnx.ModelProto.encode(model).finish();

@@ -6,13 +6,20 @@ export type ErrorCode =
   | "config_unreadable"
   | "key_invalid"
   | "key_unreadable"
+  /** A message or signature names a host that is not in the cluster's [[hosts]]. */
   | "peer_unknown"
+  /** A vote's signature does not check out against its voter's key. */
+  | "signature_invalid"
   | "frame_malformed"
   | "actuate_failed"
   | "hook_failed"
   | "trial_failed"
   | "netns_unavailable"
   | "usage"
+  /** An API request whose path or body is malformed: the caller's fault, like a usage error. */
+  | "request_invalid"
+  /** An API request for blobs to an agent that keeps no chunk store. */
+  | "chunk_store_absent"
   | "api_unreachable"
   | "api_listen_failed"
   | "state_corrupt"

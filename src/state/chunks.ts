@@ -143,107 +143,149 @@ function isNotFound(e: unknown): boolean {
   return (e as NodeJS.ErrnoException).code === "ENOENT";
 }
 
+/** Shard directories: one per value of a hash's first byte. */
+const SHARDS = 256;
+/** Hex characters of a shard directory's name (the hash's first byte). */
+const SHARD_HEX_CHARS = 2;
+/** Hash characters in a temp file's name, after the shard's (enough to tell temp files apart in a listing). */
+const TEMP_HASH_CHARS = 8;
+/** A flush's syncfs gets this long before it counts as failed (a slow disk with a big blob's worth of dirty pages). */
+const FLUSH_TIMEOUT_MS = 120_000;
+
+/** The name of shard directory i: two hex digits. */
+const shardName = (i: number): string => i.toString(16).padStart(SHARD_HEX_CHARS, "0");
+
 /** Opens (creating if needed) a chunk store at `root`, with its 256 shard directories made durable up front. */
 export async function openChunkStore(root: string, opts: ChunkStoreOptions = {}): Promise<ChunkStore> {
   await fs.mkdir(root, { recursive: true });
   let created = 0;
-  for (let i = 0; i < 256; i++) {
-    const made = await fs.mkdir(path.join(root, i.toString(16).padStart(2, "0")), { recursive: true });
+  for (let i = 0; i < SHARDS; i++) {
+    const made = await fs.mkdir(path.join(root, shardName(i)), { recursive: true });
     if (made !== undefined) created++;
   }
   if (created > 0) {
     await fsyncDir(root);
     await fsyncDir(path.dirname(path.resolve(root)));
   }
+  const store = new DiskChunkStore(root, opts);
+  // A plain object of its own functions: callers may pass them around or spread the store.
+  return {
+    root,
+    has: (hash) => store.has(hash),
+    putVerified: (hash, bytes) => store.putVerified(hash, bytes),
+    put: (bytes) => store.put(bytes),
+    get: (hash) => store.get(hash),
+    flush: () => store.flush(),
+    sweep: () => store.sweep(),
+    list: () => store.list(),
+  };
+}
 
-  const syncEach = opts.syncEach ?? true;
-  let unflushed = false;
-  const shardOf = (hash: ChunkHash) => path.join(root, hash.slice(0, 2));
-  const fileOf = (hash: ChunkHash) => path.join(root, hash.slice(0, 2), hash.slice(2));
+/** The chunk store over its shard directories; see the top of this file for the durability rules. */
+class DiskChunkStore {
+  readonly root: string;
+  private readonly syncEach: boolean;
+  private readonly onCorrupt: ChunkStoreOptions["onCorrupt"];
+  /** A put since the last flush only wrote and renamed (syncEach false). */
+  private unflushed = false;
 
-  const has = async (hash: ChunkHash): Promise<boolean> => {
+  constructor(root: string, opts: ChunkStoreOptions) {
+    this.root = root;
+    this.syncEach = opts.syncEach ?? true;
+    this.onCorrupt = opts.onCorrupt;
+  }
+
+  private shardOf(hash: ChunkHash): string {
+    return path.join(this.root, hash.slice(0, SHARD_HEX_CHARS));
+  }
+
+  private fileOf(hash: ChunkHash): string {
+    return path.join(this.root, hash.slice(0, SHARD_HEX_CHARS), hash.slice(SHARD_HEX_CHARS));
+  }
+
+  async has(hash: ChunkHash): Promise<boolean> {
     assert(isChunkHash(hash), `chunk hash is 64 hex: ${hash}`);
     try {
-      await fs.access(fileOf(hash));
+      await fs.access(this.fileOf(hash));
       return true;
     } catch (e) {
       if (isNotFound(e)) return false;
       throw e;
     }
-  };
+  }
 
-  const putVerified = async (hash: ChunkHash, bytes: Uint8Array): Promise<void> => {
+  async putVerified(hash: ChunkHash, bytes: Uint8Array): Promise<void> {
     assert(isChunkHash(hash), `chunk hash is 64 hex: ${hash}`);
-    if (await has(hash)) return;
-    const dir = shardOf(hash);
-    const tmp = path.join(dir, tempName(hash.slice(2, 10)));
+    if (await this.has(hash)) return;
+    const dir = this.shardOf(hash);
+    const tmp = path.join(dir, tempName(hash.slice(SHARD_HEX_CHARS, SHARD_HEX_CHARS + TEMP_HASH_CHARS)));
     try {
-      if (syncEach) await writeDurable(tmp, bytes);
+      if (this.syncEach) await writeDurable(tmp, bytes);
       else await fs.writeFile(tmp, bytes, { flag: "wx" });
-      await fs.rename(tmp, fileOf(hash));
+      await fs.rename(tmp, this.fileOf(hash));
     } catch (e) {
       await fs.rm(tmp, { force: true });
       throw e;
     }
-    if (syncEach) await fsyncDir(dir);
-    else unflushed = true;
-  };
+    if (this.syncEach) await fsyncDir(dir);
+    else this.unflushed = true;
+  }
 
-  return {
-    root,
-    has,
-    putVerified,
-    async put(bytes) {
-      const hash = hashBytes(bytes);
-      await putVerified(hash, bytes);
-      return hash;
-    },
-    async get(hash) {
-      assert(isChunkHash(hash), `chunk hash is 64 hex: ${hash}`);
-      const file = fileOf(hash);
-      let bytes: Buffer;
-      try {
-        bytes = await readWhole(file);
-      } catch (e) {
-        if (isNotFound(e)) return null;
-        throw e;
+  async put(bytes: Uint8Array): Promise<ChunkHash> {
+    const hash = hashBytes(bytes);
+    await this.putVerified(hash, bytes);
+    return hash;
+  }
+
+  async get(hash: ChunkHash): Promise<Uint8Array | null> {
+    assert(isChunkHash(hash), `chunk hash is 64 hex: ${hash}`);
+    const file = this.fileOf(hash);
+    let bytes: Buffer;
+    try {
+      bytes = await readWhole(file);
+    } catch (e) {
+      if (isNotFound(e)) return null;
+      throw e;
+    }
+    if (hashBytes(bytes) === hash) return bytes;
+    await fs.rm(file, { force: true });
+    this.onCorrupt?.(hash, file);
+    return null;
+  }
+
+  async flush(): Promise<void> {
+    if (!this.unflushed) return;
+    this.unflushed = false;
+    const root = this.root;
+    // syncfs(2) on the store's filesystem: every write and rename so far, at once.
+    await new Promise<void>((resolve, reject) =>
+      execFile("sync", ["--file-system", root], { timeout: FLUSH_TIMEOUT_MS }, (err, _out, stderr) => (err === null ? resolve() : reject(new Error(`sync --file-system ${root} failed: ${stderr.trim() || err.message}`)))),
+    );
+  }
+
+  async sweep(): Promise<number> {
+    let removed = 0;
+    for (let i = 0; i < SHARDS; i++) {
+      const dir = path.join(this.root, shardName(i));
+      for (const name of await fs.readdir(dir)) {
+        if (!name.startsWith(TEMP_PREFIX)) continue;
+        await fs.rm(path.join(dir, name), { force: true });
+        removed++;
       }
-      if (hashBytes(bytes) === hash) return bytes;
-      await fs.rm(file, { force: true });
-      opts.onCorrupt?.(hash, file);
-      return null;
-    },
-    async flush() {
-      if (!unflushed) return;
-      unflushed = false;
-      // syncfs(2) on the store's filesystem: every write and rename so far, at once.
-      await new Promise<void>((resolve, reject) =>
-        execFile("sync", ["--file-system", root], { timeout: 120_000 }, (err, _out, stderr) => (err === null ? resolve() : reject(new Error(`sync --file-system ${root} failed: ${stderr.trim() || err.message}`)))),
-      );
-    },
-    async sweep() {
-      let removed = 0;
-      for (let i = 0; i < 256; i++) {
-        const dir = path.join(root, i.toString(16).padStart(2, "0"));
-        for (const name of await fs.readdir(dir)) {
-          if (!name.startsWith(TEMP_PREFIX)) continue;
-          await fs.rm(path.join(dir, name), { force: true });
-          removed++;
-        }
+    }
+    return removed;
+  }
+
+  async list(): Promise<ChunkHash[]> {
+    const out: ChunkHash[] = [];
+    for (let i = 0; i < SHARDS; i++) {
+      const shard = shardName(i);
+      for (const name of await fs.readdir(path.join(this.root, shard))) {
+        if (name.startsWith(TEMP_PREFIX)) continue;
+        const hash = shard + name;
+        if (isChunkHash(hash)) out.push(hash);
       }
-      return removed;
-    },
-    async list() {
-      const out: ChunkHash[] = [];
-      for (let i = 0; i < 256; i++) {
-        const shard = i.toString(16).padStart(2, "0");
-        for (const name of await fs.readdir(path.join(root, shard))) {
-          if (name.startsWith(TEMP_PREFIX)) continue;
-          const hash = shard + name;
-          if (isChunkHash(hash)) out.push(hash);
-        }
-      }
-      return out;
-    },
-  };
+    }
+    return out;
+  }
 }

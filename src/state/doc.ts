@@ -111,22 +111,22 @@ export function validateEdit(edit: ConfigEdit): void {
   const wset = edit.workloads?.set ?? [];
   const wdel = edit.workloads?.delete ?? [];
   const bn = (edit.blobs?.set?.length ?? 0) + (edit.blobs?.delete?.length ?? 0);
-  if (Object.keys(set).length === 0 && del.length === 0 && wset.length === 0 && wdel.length === 0 && bn === 0) throw new UmbraError("usage", "the write changes nothing: give at least one key or workload to set or delete");
+  if (Object.keys(set).length === 0 && del.length === 0 && wset.length === 0 && wdel.length === 0 && bn === 0) throw new UmbraError("request_invalid", "the write changes nothing: give at least one key or workload to set or delete");
   for (const w of wset) {
-    if (typeof w.workload_id !== "string" || w.workload_id.length === 0 || w.workload_id.length > KEY_CHARS_MAX) throw new UmbraError("usage", `workload: workload_id must be 1-${KEY_CHARS_MAX} characters`);
-    if (typeof w.host_id !== "string" || w.host_id.length === 0) throw new UmbraError("usage", `workload "${w.workload_id}": host_id must name a host`);
-    if (typeof w.resource_requirements !== "object" || w.resource_requirements === null) throw new UmbraError("usage", `workload "${w.workload_id}": resource_requirements must be an object of resource: number`);
+    if (typeof w.workload_id !== "string" || w.workload_id.length === 0 || w.workload_id.length > KEY_CHARS_MAX) throw new UmbraError("request_invalid", `workload: workload_id must be 1-${KEY_CHARS_MAX} characters`);
+    if (typeof w.host_id !== "string" || w.host_id.length === 0) throw new UmbraError("request_invalid", `workload "${w.workload_id}": host_id must name a host`);
+    if (typeof w.resource_requirements !== "object" || w.resource_requirements === null) throw new UmbraError("request_invalid", `workload "${w.workload_id}": resource_requirements must be an object of resource: number`);
     for (const [r, n] of Object.entries(w.resource_requirements)) {
-      if (typeof n !== "number" || !Number.isFinite(n) || n < 0) throw new UmbraError("usage", `workload "${w.workload_id}": resource_requirements.${r} must be a non-negative number`);
+      if (typeof n !== "number" || !Number.isFinite(n) || n < 0) throw new UmbraError("request_invalid", `workload "${w.workload_id}": resource_requirements.${r} must be a non-negative number`);
     }
   }
   for (const k of [...Object.keys(set), ...del]) {
-    if (k.length === 0 || k.length > KEY_CHARS_MAX) throw new UmbraError("usage", `key "${k.slice(0, 40)}": must be 1-${KEY_CHARS_MAX} characters`);
-    if (/[\u0000-\u001f]/.test(k)) throw new UmbraError("usage", `key ${JSON.stringify(k)}: control characters are not allowed`);
+    if (k.length === 0 || k.length > KEY_CHARS_MAX) throw new UmbraError("request_invalid", `key "${k.slice(0, 40)}": must be 1-${KEY_CHARS_MAX} characters`);
+    if (/[\u0000-\u001f]/.test(k)) throw new UmbraError("request_invalid", `key ${JSON.stringify(k)}: control characters are not allowed`);
   }
   for (const [k, v] of Object.entries(set)) {
     const bytes = Buffer.byteLength(JSON.stringify(v) ?? "");
-    if (v === undefined || bytes > VALUE_BYTES_MAX) throw new UmbraError("usage", `key "${k}": the value must be JSON of at most ${VALUE_BYTES_MAX} bytes (got ${bytes})`);
+    if (v === undefined || bytes > VALUE_BYTES_MAX) throw new UmbraError("request_invalid", `key "${k}": the value must be JSON of at most ${VALUE_BYTES_MAX} bytes (got ${bytes})`);
   }
 }
 

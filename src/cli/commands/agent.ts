@@ -1,5 +1,5 @@
 // `umbra agent`: runs the agent on this host.
-import { fail, parse, loadConfigOrExit } from "../args.ts";
+import { EXIT, fail, parse, loadConfigOrExit } from "../args.ts";
 
 export const HELP = `usage: umbra agent --config FILE
 
@@ -11,7 +11,7 @@ example: umbra agent --config /etc/umbra/umbra.toml
 export async function run(rest: string[]): Promise<void> {
   const v = parse("agent", rest, { config: { type: "string" } });
   if (v.help) return void process.stdout.write(HELP);
-  if (typeof v.config !== "string") fail(2, ["agent: --config FILE is required", "run 'umbra agent --help' for usage"]);
+  if (typeof v.config !== "string") fail(EXIT.usage, ["agent: --config FILE is required", "run 'umbra agent --help' for usage"]);
   const config = loadConfigOrExit(v.config);
   const { runAgent } = await import("../../agent/index.ts");
   await runAgent(config);

@@ -1,5 +1,5 @@
 // `umbra keygen`: writes an ed25519 key pair for a host.
-import { fail, parse } from "../args.ts";
+import { EXIT, fail, parse } from "../args.ts";
 import { generateKeyPair, writeKeyFile } from "../../shared/identity.ts";
 
 export const HELP = `usage: umbra keygen --out FILE [--force] [--json]
@@ -15,7 +15,7 @@ example: umbra keygen --out /etc/umbra/h1.key
 export async function run(rest: string[]): Promise<void> {
   const v = parse("keygen", rest, { out: { type: "string" }, force: { type: "boolean", default: false }, json: { type: "boolean", default: false } });
   if (v.help) return void process.stdout.write(HELP);
-  if (typeof v.out !== "string") fail(2, ["keygen: --out FILE is required", "run 'umbra keygen --help' for usage"]);
+  if (typeof v.out !== "string") fail(EXIT.usage, ["keygen: --out FILE is required", "run 'umbra keygen --help' for usage"]);
   const kp = generateKeyPair();
   writeKeyFile(v.out, kp, { force: v.force === true });
   const pk = kp.publicKey.toString("hex");

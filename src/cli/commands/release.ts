@@ -1,5 +1,5 @@
 // `umbra release`: removes this host's VIPs after its agent stopped.
-import { fail, parse, loadConfigOrExit } from "../args.ts";
+import { EXIT, fail, parse, loadConfigOrExit } from "../args.ts";
 
 export const HELP = `usage: umbra release --config FILE [--json]
 
@@ -15,7 +15,7 @@ Idempotent. Exits 1 if a present VIP could not be removed.
 export async function run(rest: string[]): Promise<void> {
   const v = parse("release", rest, { config: { type: "string" }, json: { type: "boolean", default: false } });
   if (v.help) return void process.stdout.write(HELP);
-  if (typeof v.config !== "string") fail(2, ["release: --config FILE is required", "run 'umbra release --help' for usage"]);
+  if (typeof v.config !== "string") fail(EXIT.usage, ["release: --config FILE is required", "run 'umbra release --help' for usage"]);
   const config = loadConfigOrExit(v.config);
   const { removeVip, vipPresent } = await import("../../actuate/vip.ts");
   const out = { removed: [] as string[], absent: [] as string[], failed: [] as Array<{ vip: string; error: string }> };
@@ -40,6 +40,6 @@ export async function run(rest: string[]): Promise<void> {
     for (const x of out.absent) process.stdout.write(`absent ${x}\n`);
     for (const x of out.failed) process.stderr.write(`umbra: release: could not remove ${x.vip}: ${x.error}\n`);
   }
-  process.exitCode = out.failed.length > 0 ? 1 : 0;
+  process.exitCode = out.failed.length > 0 ? EXIT.failure : 0;
   return;
 }

@@ -1,5 +1,5 @@
 // `umbra simulate`: the host core of every host on a virtual clock and a hostile network.
-import { fail, parse } from "../args.ts";
+import { EXIT, fail, parse } from "../args.ts";
 
 export const HELP = `usage: umbra simulate [--seed 1] [--seeds 1] [--nodes 3] [--services 1] [--steps 2000]
                       [--profile lan|wan|chaos] [--timing lan|wan|edge] [--trace] [--json]
@@ -47,17 +47,17 @@ export async function run(rest: string[]): Promise<void> {
   if (v.help) return void process.stdout.write(HELP);
   const int = (k: string, lo: number, hi: number): number => {
     const n = Number(v[k]);
-    if (!Number.isInteger(n) || n < lo || n > hi) fail(2, [`simulate: --${k} must be a whole number from ${lo} to ${hi}, got "${v[k]}"`]);
+    if (!Number.isInteger(n) || n < lo || n > hi) fail(EXIT.usage, [`simulate: --${k} must be a whole number from ${lo} to ${hi}, got "${v[k]}"`]);
     return n;
   };
   const { simulate, shrink, PROFILES, TIMING_PROFILES, NODES_MIN, NODES_MAX } = await import("../../sim/simulate.ts");
   const { VARIANTS } = await import("../../sim/cluster.ts");
   const profile = v.profile as (typeof PROFILES)[number];
-  if (!PROFILES.includes(profile)) fail(2, [`simulate: --profile must be one of ${PROFILES.join(", ")}, got "${v.profile}"`]);
+  if (!PROFILES.includes(profile)) fail(EXIT.usage, [`simulate: --profile must be one of ${PROFILES.join(", ")}, got "${v.profile}"`]);
   const timing = v.timing as (typeof TIMING_PROFILES)[number];
-  if (!TIMING_PROFILES.includes(timing)) fail(2, [`simulate: --timing must be one of ${TIMING_PROFILES.join(", ")}, got "${v.timing}"`]);
+  if (!TIMING_PROFILES.includes(timing)) fail(EXIT.usage, [`simulate: --timing must be one of ${TIMING_PROFILES.join(", ")}, got "${v.timing}"`]);
   const variant = v.variant as (typeof VARIANTS)[number];
-  if (!VARIANTS.includes(variant)) fail(2, [`simulate: --variant must be one of ${VARIANTS.join(", ")}, got "${v.variant}"`]);
+  if (!VARIANTS.includes(variant)) fail(EXIT.usage, [`simulate: --variant must be one of ${VARIANTS.join(", ")}, got "${v.variant}"`]);
   const a = { seed: int("seed", 0, 2 ** 31 - 1), seeds: int("seeds", 1, 1_000_000), nodes: int("nodes", NODES_MIN, NODES_MAX), services: int("services", 1, 32), steps: int("steps", 10, 10_000_000) };
   let failed = 0;
   const t0 = performance.now();

@@ -1,0 +1,273 @@
+// The imperative shell's assembly: turns sockets, timers, samples and the
+// outcomes of its own effects into events for the one host core
+// (decide/host.ts, stepped in loop.ts), and carries out the core's effects
+// in the order they were emitted (effects.ts). Nothing here decides.
+// Network events wait in a bounded inbox that the agent empties on its own
+// tick; VIP changes and hooks run off the loop (runners.ts), and their
+// outcomes come back as events, so nothing on the lease path ever waits on
+// `ip`, a disk or a hook.
+
+import { mkdirSync } from "node:fs";
+import { randomInt } from "node:crypto";
+import { assert } from "../shared/assert.ts";
+import { UmbraError } from "../shared/errors.ts";
+import type { HostId } from "../shared/ids.ts";
+import { logger, type Logger } from "../shared/log.ts";
+import { rng } from "../shared/rng.ts";
+import type { Config } from "../shared/config.ts";
+import { readKeyFile, type KeyPair } from "../shared/identity.ts";
+import * as host from "../decide/host.ts";
+import { openMesh, parseHostPort, type Mesh } from "../mesh/swarm.ts";
+import type { BeaconForecast } from "../mesh/codec.ts";
+import { startBackgroundSampler } from "../probe/index.ts";
+import { startReplaySampler } from "../probe/replay.ts";
+import type { HostSample } from "../probe/index.ts";
+import { ipBatch, removeVip, BATCH_QUEUE_MAX, type IpBatch } from "../actuate/index.ts";
+import { createApi, serveApi } from "../api/index.ts";
+import type { StatusDoc } from "../api/index.ts";
+import { startForecasting, type Forecasting } from "./forecasting.ts";
+import { loadRecord } from "./records.ts";
+import { signatures, type Signatures } from "./signatures.ts";
+import { buildStatus } from "./status.ts";
+import { effectRunners, type ServiceRt } from "./runners.ts";
+import { effectApplier } from "./effects.ts";
+import { AgentLoop } from "./loop.ts";
+import { Observed } from "./observed.ts";
+import { startAgentReplication, type AgentReplication } from "./replication.ts";
+import type { QueueCount } from "./queue.ts";
+
+export const VERSION = "0.1.0";
+
+/** Incarnations are drawn below this bound (a positive 31-bit integer). */
+const BOOT_RANGE = 2 ** 31;
+/** A forecast of a host is news for this many steps of its data... */
+const FORECAST_STALE_STEPS = 3;
+/** ...and never for less than this. */
+const FORECAST_STALE_MIN_MS = 30_000;
+
+export type Agent = { status(): StatusDoc; stop(): Promise<void> };
+
+/** Monotonic milliseconds: leases must never follow wall-clock jumps. */
+const monoNow = (): number => performance.now();
+
+/** Runs an agent until SIGINT or SIGTERM, then stops it. */
+export async function runAgent(config: Config): Promise<void> {
+  const agent = await startAgent(config);
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string) => {
+      process.off("SIGINT", onInt);
+      process.off("SIGTERM", onTerm);
+      agent.stop().then(resolve, (err) => {
+        process.stderr.write(`umbra: error while stopping on ${sig}: ${(err as Error).message}\n`);
+        resolve();
+      });
+    };
+    const onInt = () => stop("SIGINT");
+    const onTerm = () => stop("SIGTERM");
+    process.on("SIGINT", onInt);
+    process.on("SIGTERM", onTerm);
+  });
+}
+
+/** This host's key, checked against the one [[hosts]] lists for it. */
+function ownKey(config: Config): KeyPair {
+  const keyPair = readKeyFile(config.keyFile);
+  const selfEntry = config.hosts.find((h) => h.id === config.host);
+  assert(selfEntry !== undefined, "config validation put self in hosts");
+  const hex = keyPair.publicKey.toString("hex");
+  if (selfEntry.publicKey !== hex) {
+    throw new UmbraError("key_invalid", `the key in ${config.keyFile} is not the one listed for host "${config.host}" in [[hosts]] (listed ${selfEntry.publicKey.slice(0, 16)}…, file has ${hex.slice(0, 16)}…)`);
+  }
+  return keyPair;
+}
+
+/** The host core's configuration. A fresh incarnation per process: a grant or vote meant for an earlier run of this host counts for nothing (seq numbers restart with us). */
+function hostConfigOf(config: Config): host.HostConfig {
+  const t = config.timing;
+  const f = config.forecast;
+  return {
+    self: config.host as HostId,
+    hosts: config.hosts.map((h) => h.id as HostId),
+    boot: randomInt(0, BOOT_RANGE),
+    services: config.services.map((svc) => ({ name: svc.name, candidates: [svc.primary, ...svc.shadows] as HostId[], voters: svc.voters as HostId[], ackShadows: svc.ackShadows })),
+    timing: t,
+    replication: { writeTimeoutMs: t.writeTimeoutMs, staleAfterMs: t.syncStaleMs },
+    proactive: f.enabled ? { threshold: f.threshold, sustainMs: f.sustainMs, staleMs: Math.max(FORECAST_STALE_MIN_MS, FORECAST_STALE_STEPS * f.stepMs), cooldownMs: f.cooldownMs } : null,
+  };
+}
+
+/** A VIP left behind by a crash is not backed by any lease now: remove it. */
+async function removeStaleVips(services: readonly ServiceRt[], ip: IpBatch, log: Logger): Promise<void> {
+  for (const s of services) {
+    await removeVip({ cidr: s.cfg.vip, iface: s.cfg.interface }, ip.run).catch((err: Error) =>
+      log("warn", "actuate", "stale-vip-remove-failed", { service: s.name, error: err.message }),
+    );
+  }
+}
+
+/** The mesh: messages with good signatures go to the inbox, connects to the loop and the observed view. */
+function openAgentMesh(config: Config, keyPair: KeyPair, sigs: Signatures, loop: AgentLoop, observed: Observed, repl: AgentReplication, log: Logger): Promise<Mesh> {
+  const self = config.host as HostId;
+  const peersByKey = new Map<string, HostId>();
+  for (const h of config.hosts) if (h.id !== self) peersByKey.set(h.publicKey, h.id as HostId);
+  return openMesh({
+    cluster: config.cluster,
+    self,
+    keyPair,
+    peers: peersByKey,
+    bootstrap: config.bootstrap.map(parseHostPort),
+    log,
+    onMessage: (from, msg) => {
+      if (sigs.verify(from, msg)) loop.enqueue(from, msg);
+    },
+    onMux: (id, mux) => repl.onMux(id, mux),
+    onPeer: (id, up) => {
+      observed.peerChanged(id, up);
+      loop.peerChanged(id, up);
+    },
+  });
+}
+
+/** This host's own forecast, as its beacon carries it. */
+function ownBeaconForecast(forecasting: Forecasting | null, self: HostId): BeaconForecast | null {
+  const own = forecasting?.latest().find((f) => f.host === self);
+  return own === undefined ? null : { exhaustionProbability: own.exhaustionProbability, metric: own.metric, anomaly: Math.max(...own.metrics.map((m) => m.anomaly)) };
+}
+
+/** The probe: each sample of this host goes to the forecaster and, as a beacon, to every connected peer. */
+function startProbe(config: Config, observed: Observed, forecasting: Forecasting | null, mesh: Mesh, log: Logger): { stop(): Promise<void> } {
+  const self = config.host as HostId;
+  const onSample = (sample: HostSample) => {
+    const latest = { ...sample, networkLatency: observed.medianLatency() };
+    observed.latestSample = latest;
+    forecasting?.sample(self, latest);
+    const forecast = ownBeaconForecast(forecasting, self);
+    for (const h of observed.connected) mesh.send(h, { type: "beacon", sentAtWallMs: Date.now(), metrics: latest, forecast });
+  };
+  const replay = config.probe.replay;
+  if (replay === undefined) return startBackgroundSampler(config.probe.intervalMs, onSample, (message) => log("warn", "probe", "sample-failed", { error: message }));
+  const sampler = startReplaySampler(replay, onSample, () => log("info", "probe", "replay-ended", { file: replay.file }));
+  log("info", "probe", "replaying", { file: replay.file, metric: replay.metric, speed: replay.speed });
+  return sampler;
+}
+
+/** What a running agent is made of, for its status and its stop. */
+type Parts = {
+  config: Config;
+  log: Logger;
+  startedMono: number;
+  loop: AgentLoop;
+  services: ServiceRt[];
+  observed: Observed;
+  forecasting: Forecasting | null;
+  ip: IpBatch;
+  repl: AgentReplication;
+};
+
+/** Every bounded queue of the agent and what it dropped. */
+function queuesOf(p: Parts): QueueCount[] {
+  return [
+    ...p.loop.queues(),
+    ...(p.forecasting === null ? [] : [p.forecasting.queue()]),
+    { name: "ip-batch", max: BATCH_QUEUE_MAX, dropped: p.ip.counts().queueFull },
+  ];
+}
+
+function statusOf(p: Parts): StatusDoc {
+  const { config, forecasting } = p;
+  const { replicator } = p.repl;
+  return buildStatus({
+    config,
+    version: VERSION,
+    core: p.loop.core,
+    nowMono: monoNow(),
+    startedMono: p.startedMono,
+    nowWall: Date.now(),
+    extras: new Map(p.services.map((s) => [s.name, { lastChange: s.lastChange, alarm: s.alarm }])),
+    connected: p.observed.connected,
+    beacons: p.observed.beacons,
+    rtts: p.observed.rtts,
+    ownSample: p.observed.latestSample,
+    ownForecast: ownBeaconForecast(forecasting, config.host as HostId),
+    rest: {
+      replication: replicator.status(),
+      reconciliations: replicator.lastReconciles(),
+      forecasts: forecasting?.latest() ?? [],
+      forecastModel: forecasting === null ? null : { ...forecasting.model, bytes: forecasting.modelBytes, horizonMinutes: config.forecast.horizonMinutes },
+      blobs: replicator.blobStatus(),
+      queues: queuesOf(p),
+    },
+  });
+}
+
+/** Leaving on purpose: the loop stops, and every VIP held here is given up now rather than at lease expiry. */
+async function stopAgent(p: Parts, sampler: { stop(): Promise<void> }, mesh: Mesh, api: { close(): Promise<void> }): Promise<void> {
+  const { log } = p;
+  p.loop.stop();
+  await sampler.stop();
+  for (const s of p.services) {
+    if (!p.loop.core.services[s.name]!.vipPresent) continue;
+    try {
+      await removeVip({ cidr: s.cfg.vip, iface: s.cfg.interface }, p.ip.run);
+      log("info", "actuate", "drop-vip", { service: s.name, why: "shutdown" });
+    } catch (err) {
+      log("error", "actuate", "vip-change-failed", { service: s.name, op: "del", why: "shutdown", vip: s.cfg.vip, error: (err as Error).message });
+    }
+  }
+  p.ip.close();
+  await mesh.close();
+  await p.repl.replicator.saved(); // a change received just before the stop reaches the disk
+  await api.close();
+  const loopError = p.loop.error;
+  log("info", "agent", "stopped", { loopError: loopError === null ? null : String(loopError) });
+}
+
+export async function startAgent(config: Config): Promise<Agent> {
+  const self = config.host as HostId;
+  const log: Logger = logger(self, config.logLevel);
+  const keyPair = ownKey(config);
+  const sigs = signatures(keyPair.secretKey, new Map(config.hosts.map((h) => [h.id as HostId, Buffer.from(h.publicKey, "hex")])), log);
+  mkdirSync(config.stateDir, { recursive: true });
+  const random = rng((Math.floor(Math.random() * BOOT_RANGE) ^ Date.now()) >>> 0);
+  const startedMono = monoNow();
+  const startedWall = Date.now();
+  const records = Object.fromEntries(config.services.map((svc) => [svc.name, loadRecord(config.stateDir, svc.name, log)]));
+  const loop = new AgentLoop({ core: host.initialHost(hostConfigOf(config), records, monoNow()), log, now: monoNow, random, tickMs: config.timing.tickMs });
+  const services: ServiceRt[] = config.services.map((svc) => ({ name: svc.name, cfg: svc, vipBusy: false, lastChange: null, alarm: null }));
+  const byName = new Map(services.map((s) => [s.name, s]));
+  const forecasting = await startForecasting(config.forecast, log);
+  // VIP changes go to one long-lived `ip -batch` process: no fork on the lease's critical path.
+  const ip = ipBatch();
+  await removeStaleVips(services, ip, log);
+  const observed = new Observed();
+  const repl = await startAgentReplication(config, loop, log, monoNow);
+  const { replicator } = repl;
+  const runners = effectRunners({ self, services: byName, ip, replicator, hookTimeoutMs: config.timing.hookTimeoutMs, log, now: monoNow, report: (ev) => loop.report(ev) });
+  const mesh = await openAgentMesh(config, keyPair, sigs, loop, observed, repl, log);
+  const send = (to: HostId, msg: Parameters<Mesh["send"]>[1]) => (to === self ? loop.enqueue(self, msg) : void mesh.send(to, msg));
+  loop.start({
+    runEffects: effectApplier({ self, stateDir: config.stateDir, log, sigs, send, runners, services: byName, observed, replicator, forecasting, now: monoNow }),
+    onBeacon: (from, msg) => {
+      observed.beacon(from, { atMono: monoNow(), sample: msg.metrics, forecast: msg.forecast ?? null });
+      if (msg.metrics !== null) forecasting?.sample(from, msg.metrics);
+    },
+    sideTick: () => {
+      replicator.tick();
+      return forecasting === null ? [] : forecasting.drain().map((f) => ({ type: "forecast-ready" as const, host: f.host as HostId, probability: f.exhaustionProbability }));
+    },
+  });
+  const sampler = startProbe(config, observed, forecasting, mesh, log);
+  const parts: Parts = { config, log, startedMono, loop, services, observed, forecasting, ip, repl };
+  const status = () => statusOf(parts);
+  const api = await serveApi(createApi({ status, state: replicator, log }), config.api);
+  log("info", "agent", "started", { cluster: config.cluster, api: api.address, services: services.map((s) => s.name), hosts: config.hosts.map((h) => h.id), startedAt: new Date(startedWall).toISOString(), inboxDropped: loop.inbox.dropped });
+  let stopping = false;
+  return {
+    status,
+    async stop() {
+      if (stopping) return;
+      stopping = true;
+      await stopAgent(parts, sampler, mesh, api);
+    },
+  };
+}

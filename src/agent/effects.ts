@@ -1,0 +1,161 @@
+// Carries out the host core's effects in the order emitted: the vote record
+// is written, synchronously, before the vote it guards goes out (and a vote
+// whose record could not be written is not sent); VIP changes, hooks and
+// reconciles go to the runners; the rest is logs, status and the replicator.
+// Nothing here decides.
+
+import { assertNever } from "../shared/assert.ts";
+import type { HostId } from "../shared/ids.ts";
+import type { Logger } from "../shared/log.ts";
+import type { HostEffect } from "../decide/host.ts";
+import type { WireMsg } from "../mesh/codec.ts";
+import type { Replicator } from "../state/replicator.ts";
+import type { Forecasting } from "./forecasting.ts";
+import type { Observed } from "./observed.ts";
+import { writeRecord } from "./records.ts";
+import type { Runners, ServiceRt } from "./runners.ts";
+import type { Signatures } from "./signatures.ts";
+
+/** Probabilities in the predicted-move log line are rounded to this many parts. */
+const PROBABILITY_LOG_PARTS = 1000;
+
+export type EffectDeps = {
+  self: HostId;
+  stateDir: string;
+  log: Logger;
+  sigs: Signatures;
+  /** A message onto the mesh (to this host itself: into its own inbox). */
+  send(to: HostId, msg: WireMsg): void;
+  runners: Runners;
+  services: ReadonlyMap<string, ServiceRt>;
+  observed: Observed;
+  replicator: Pick<Replicator, "onEffect">;
+  forecasting: Forecasting | null;
+  /** Monotonic milliseconds. */
+  now(): number;
+};
+
+type SendFx = Extract<HostEffect, { type: "send" }>;
+type PersistFx = Extract<HostEffect, { type: "persist" }>;
+type OtherFx = Exclude<HostEffect, SendFx | PersistFx>;
+
+/** The service a quorum message is about, or null for membership traffic. */
+function serviceOfMsg(msg: WireMsg): string | null {
+  switch (msg.type) {
+    case "beacon":
+    case "ping":
+    case "ack":
+    case "ping-req":
+      return null;
+    case "certificate":
+      return msg.cert.service;
+    case "propose":
+    case "vote":
+    case "reject":
+    case "renew":
+    case "grant":
+    case "cert-request":
+      return msg.service;
+    default:
+      return assertNever(msg);
+  }
+}
+
+/** The function that carries out one step's effects. */
+export function effectApplier(d: EffectDeps): (effects: HostEffect[]) => void {
+  return (effects) => {
+    // A vote record that could not be written: the sends after it in this
+    // batch (the vote itself) must not go out. The core believes it voted,
+    // which only makes it more careful.
+    const unrecorded = new Set<string>();
+    for (const fx of effects) {
+      if (fx.type === "persist") {
+        if (!persist(d, fx)) unrecorded.add(fx.service);
+      } else if (fx.type === "send") {
+        const sv = serviceOfMsg(fx.msg);
+        if (sv === null || !unrecorded.has(sv)) send(d, fx);
+      } else {
+        applyOther(d, fx);
+      }
+    }
+  };
+}
+
+/** Writes a vote record synchronously: it must be on disk before the vote it guards is sent. False when the disk refused. */
+function persist(d: EffectDeps, fx: PersistFx): boolean {
+  try {
+    writeRecord(d.stateDir, fx.service, fx.record);
+    return true;
+  } catch (err) {
+    d.log("error", "quorum", "vote-record-failed", { code: "vote_record_failed", service: fx.service, dir: d.stateDir, error: (err as Error).message, action: "the vote is not sent" });
+    return false;
+  }
+}
+
+/** A message out; votes are signed, membership probes go as they are. */
+function send(d: EffectDeps, fx: SendFx): void {
+  const msg = fx.msg.type === "ping" || fx.msg.type === "ack" || fx.msg.type === "ping-req" ? fx.msg : d.sigs.sign(fx.msg);
+  d.send(fx.to, msg);
+}
+
+function applyOther(d: EffectDeps, fx: OtherFx): void {
+  switch (fx.type) {
+    case "take-vip":
+    case "drop-vip":
+      d.runners.changeVip(fx);
+      break;
+    case "run-hook":
+      d.runners.startHook(fx.service, fx.hook, fx.epoch);
+      break;
+    case "reconcile":
+      d.runners.reconcileAfterFailover(fx.service, fx.epoch);
+      break;
+    case "certified":
+      certified(d, fx);
+      break;
+    case "move-abandoned":
+      d.log("warn", "quorum", "move-abandoned", { service: fx.service, epoch: fx.epoch, why: "no majority signed the planned move in time; staying holder" });
+      break;
+    case "alarm":
+      alarm(d, fx);
+      break;
+    case "member-changed":
+      d.log(fx.status === "alive" ? "info" : "warn", "membership", "member-changed", { member: fx.id, status: fx.status, incarnation: fx.incarnation });
+      break;
+    case "rtt-measured":
+      d.observed.rtt(fx.id, fx.rttMs);
+      break;
+    case "predicted-changed":
+      d.log(fx.predicted.length > 0 ? "warn" : "info", "forecast", "predicted", { hosts: fx.predicted });
+      break;
+    case "request-durable":
+    case "write-acked":
+    case "write-failed":
+    case "sync-status-changed":
+      d.replicator.onEffect(fx);
+      break;
+    case "move-predicted":
+      movePredicted(d, fx);
+      break;
+    default:
+      assertNever(fx);
+  }
+}
+
+function certified(d: EffectDeps, fx: Extract<HostEffect, { type: "certified" }>): void {
+  d.log("info", "quorum", "certified", { service: fx.service, epoch: fx.cert.epoch, holder: fx.cert.holder, from: fx.cert.from, reason: fx.cert.reason, voters: fx.cert.votes.map((v) => v.voter) });
+  const s = d.services.get(fx.service);
+  if (s !== undefined) s.lastChange = { atMs: Date.now(), reason: fx.cert.reason, fromHolder: fx.cert.from, toHolder: fx.cert.holder };
+}
+
+function alarm(d: EffectDeps, fx: Extract<HostEffect, { type: "alarm" }>): void {
+  const recovered = fx.alarm === "vip-drop-recovered";
+  const s = d.services.get(fx.service);
+  if (s !== undefined) s.alarm = recovered ? null : { alarm: fx.alarm, epoch: fx.epoch, error: fx.error, attempts: fx.attempts, atMs: Date.now() };
+  d.log(recovered ? "warn" : "error", "actuate", fx.alarm, { service: fx.service, epoch: fx.epoch, attempts: fx.attempts, error: fx.error, vip: s?.cfg.vip });
+}
+
+function movePredicted(d: EffectDeps, fx: Extract<HostEffect, { type: "move-predicted" }>): void {
+  const f = d.forecasting?.latest().find((x) => x.host === d.self);
+  d.log("warn", "forecast", "predicted-move", { service: fx.service, to: fx.to, probability: Math.round(fx.probability * PROBABILITY_LOG_PARTS) / PROBABILITY_LOG_PARTS, metric: f?.metric, aboveForMs: Math.round(d.now() - fx.sinceMs) });
+}
