@@ -87,7 +87,7 @@ function persist(d: EffectDeps, fx: PersistFx): boolean {
     writeRecord(d.stateDir, fx.service, fx.record);
     return true;
   } catch (err) {
-    d.log("error", "quorum", "vote-record-failed", { code: "vote_record_failed", service: fx.service, dir: d.stateDir, error: (err as Error).message, action: "the vote is not sent" });
+    d.log("error", "quorum", "vote-record-failed", { code: "vote_record_unwritable", service: fx.service, dir: d.stateDir, error: (err as Error).message, action: "the vote is not sent" });
     return false;
   }
 }

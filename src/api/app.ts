@@ -36,6 +36,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   frame_malformed: 400,
   peer_unknown: 404,
   state_unknown_service: 404,
+  blob_unknown: 404,
   blob_unavailable: 409,
   write_not_acknowledged: 504,
 };

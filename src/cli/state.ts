@@ -91,7 +91,7 @@ export function parseAssignment(a: string): [string, JsonValue] {
 }
 
 /** Codes an agent's answer may carry that the CLI reports as they are; any other failure is the agent not answering. */
-const ANSWER_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(["usage", "request_invalid", "state_unknown_service", "write_not_acknowledged", "blob_unavailable", "chunk_store_absent"]);
+const ANSWER_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(["usage", "request_invalid", "state_unknown_service", "write_not_acknowledged", "blob_unavailable", "chunk_store_absent", "blob_unknown"]);
 /** put-blob chunks a whole file before its write is acknowledged: this many times a plain request's time. */
 const PUT_BLOB_TIMEOUT_FACTOR = 10;
 /** Percent, and the tenths a non-terminal progress line is printed at. */

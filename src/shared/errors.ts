@@ -25,9 +25,13 @@ export type ErrorCode =
   | "state_corrupt"
   | "vote_record_unreadable"
   | "vote_record_corrupt"
+  /** The disk refused a vote record: the vote it guards is not sent. */
+  | "vote_record_unwritable"
   | "state_unknown_service"
   | "write_not_acknowledged"
-  | "blob_unavailable";
+  | "blob_unavailable"
+  /** A service's state names no blob (or file) by that name. */
+  | "blob_unknown";
 
 export class UmbraError extends Error {
   override name = "UmbraError";

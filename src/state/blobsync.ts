@@ -66,7 +66,7 @@ async function fetchOne(x: Shell, r: Replica, blobs: BlobOptions, kind: BlobKind
 }
 
 function storeOf(x: Shell): BlobOptions {
-  if (x.blobs === undefined) throw new UmbraError("usage", "this agent has no chunk store");
+  if (x.blobs === undefined) throw new UmbraError("chunk_store_absent", "this agent has no chunk store");
   return x.blobs;
 }
 
@@ -84,7 +84,7 @@ export async function putBlob(x: Shell, r: Replica, kind: BlobKind, file: string
 export async function getBlob(x: Shell, r: Replica, kind: BlobKind, name: string, outPath: string, onProgress?: OnProgress): Promise<BlobManifest> {
   const blobs = storeOf(x);
   const m = manifestIn(r.doc, kind, name);
-  if (m === null) throw new UmbraError("usage", `"${r.cfg.name}" has no ${kind} named "${name}"`);
+  if (m === null) throw new UmbraError("blob_unknown", `"${r.cfg.name}" has no ${kind} named "${name}"`);
   if (!r.blobDone.has(m.hash)) {
     const f = r.fetching.get(m.hash)?.progress;
     throw new UmbraError("blob_unavailable", `${kind} "${name}" of "${r.cfg.name}" is not complete on this host yet${f ? ` (${Math.floor((f.bytesDone / Math.max(1, f.bytesTotal)) * PERCENT)}% fetched)` : ""}`);

@@ -45,7 +45,7 @@ export type ReconcileRequest = { reason: ReconcileReport["reason"]; to?: string[
 /** Brings the configuration to the target heads (`target` picks them, given the declared and current ones) and reports what it did. */
 export async function reconcile(x: Shell, r: Replica, req: ReconcileRequest, target: (declared: string[] | undefined, current: string[]) => string[]): Promise<ReconcileReport> {
   const declared = req.to !== undefined;
-  if (req.to !== undefined && (req.to.length === 0 || req.to.some((h) => !CHANGE_HASH.test(h)))) throw new UmbraError("usage", "reconcile: --to takes change hashes (64 hex characters), as printed by `umbra state history --json`");
+  if (req.to !== undefined && (req.to.length === 0 || req.to.some((h) => !CHANGE_HASH.test(h)))) throw new UmbraError("request_invalid", "reconcile: --to takes change hashes (64 hex characters), as printed by `umbra state history --json`");
   const to = target(req.to, A.getHeads(r.doc));
   const t0 = x.now();
   await arrival(x, r, to, t0);
