@@ -515,6 +515,15 @@ function voterTick(s: QuorumState, fx: QuorumEffect[]): void {
 }
 
 function proposerTick(s: QuorumState, fx: QuorumEffect[], rand: number): void {
+  if (s.proposal !== null) {
+    advanceProposal(s, fx, rand);
+    if (s.proposal !== null) return;
+  }
+  maybePropose(s, fx);
+}
+
+/** This host's own proposal: re-sent, raised above a rival epoch, or given up. */
+function advanceProposal(s: QuorumState, fx: QuorumEffect[], rand: number): void {
   const c = s.config;
   if (s.proposal !== null) {
     const planned = isPlanned(s.proposal.reason);
@@ -550,8 +559,12 @@ function proposerTick(s: QuorumState, fx: QuorumEffect[], rand: number): void {
         sendProposal(s, fx, s.proposal);
       }
     }
-    if (s.proposal !== null) return;
   }
+}
+
+/** With no proposal of its own: propose itself when the holder is lost and its rank's wait is over. */
+function maybePropose(s: QuorumState, fx: QuorumEffect[]): void {
+  const c = s.config;
   if (!c.candidates.includes(c.self)) return;
   // A holder proposes only after it gave its epoch up (its VIP could not be
   // added): last of all candidates, itself again in a new epoch, or a failed
