@@ -658,7 +658,7 @@ export function stepAs(variant: Variant, s: HostState, ev: HostEvent, t: number)
   const propose = ev.type === "received" && ev.msg.type === "propose" ? ev.msg : null;
   switch (variant) {
     case "correct":
-    case "local-ack": // breaks replication, not the host core (see freshRepl)
+    case "local-ack": // breaks replication, not the host core (see SimCluster.configFor)
       return host.step(s, ev, t);
     case "double-vote": {
       // Forget the vote of this epoch when a rival proposal for it arrives.

@@ -215,7 +215,7 @@ class World {
     send: (from, to, msg) => this.sendPrinted(from, to, msg),
     actuate: (n, service, op, epoch) => this.actuate(n, service, op, epoch),
     runHook: (n, service, hook) => this.queue.push({ kind: "hook", host: n.id, boot: n.boot, service, hook }),
-    note: (n, fx) => {
+    note: (_n, fx) => {
       const line = this.effectLine(fx);
       if (line !== null) this.printing.lines.push(line);
     },
