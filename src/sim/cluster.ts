@@ -1,19 +1,24 @@
 // A deterministic cluster of host cores on a virtual clock, a lossy,
 // partitionable network and a virtual kernel whose VIP changes take time and
 // may fail. It drives the very same decide/host.ts the agent runs, with no
-// routing of its own: every event a host sees goes into host.step, every
-// effect it returns is carried out here as the agent's shell would (sends go
-// on the wire, persists to the virtual disk, VIP changes to the virtual
-// kernel, and their outcomes come back as events). Given a seed, a run is
-// the same bit for bit. The safety checks run after every delivered event.
+// routing of its own: every event a host sees goes into host.step (through
+// the simulated host's shell, host-shell.ts, which the transcripts share),
+// every effect it returns is carried out as the agent's shell would (sends
+// go on the wire, persists to the virtual disk, VIP changes to the virtual
+// kernel, and their outcomes come back as events). What is the cluster's own
+// is here: the random network and kernel, state replication, the fault
+// methods and the safety checks, which run after every delivered event.
+// Given a seed, a run is the same bit for bit.
 
-import { assert } from "../shared/assert.ts";
+import { assert, assertNever } from "../shared/assert.ts";
 import { rng, type Rng } from "../shared/rng.ts";
 import type { HostId } from "../shared/ids.ts";
+import { PROFILES } from "../shared/profiles.ts";
 import * as host from "../decide/host.ts";
-import type { HostConfig, HostEffect, HostEvent, HostMsg, HostState, HostStep, HostTiming } from "../decide/host.ts";
-import type { Certificate, Persisted, QuorumState } from "../decide/quorum.ts";
-import { checkAckedKept, checkCertificate, checkEpochGrows, checkOneHolder, SimViolation } from "./invariants.ts";
+import type { HookName, HostConfig, HostEffect, HostEvent, HostMsg, HostState, HostStep, HostTiming } from "../decide/host.ts";
+import type { Certificate, QuorumState } from "../decide/quorum.ts";
+import { carryEffects, hookFinished, SimHost, simHostConfig, vipChanged, type ShellPorts, type Stepper, type VipOp } from "./host-shell.ts";
+import { checkAckedKept, checkCertificate, checkEpochGrows, checkOneHolder } from "./invariants.ts";
 
 /** Messages and VIP outcomes in flight at once; past it the network drops (a full queue). */
 export const IN_FLIGHT_MAX = 10_000;
@@ -68,26 +73,6 @@ export type SimOptions = {
   seed: number;
 };
 
-type Node = {
-  id: HostId;
-  up: boolean;
-  /** The host core, as the agent's loop holds it. */
-  core: HostState;
-  /** Process incarnations so far: each restart draws the next, as the agent draws a new one. */
-  boot: number;
-  /** What the node wrote durably, per service: all that survives a crash. */
-  disk: Map<string, Persisted>;
-  /** Its clock: local = skewMs + real × rate. */
-  rate: number;
-  skewMs: number;
-  /** The virtual kernel: services whose VIP may be up here, from the moment an add starts until a removal completes. */
-  vip: Set<string>;
-  /** State replication per service. */
-  repl: Map<string, Repl>;
-  /** The process is frozen (SIGSTOP, a VM paused) until then, in virtual time: no ticks, nothing received; its kernel keeps the VIP. */
-  pausedUntil: number;
-};
-
 /**
  * A replica's state document, modelled as the set of write ids it holds (a
  * CRDT merge is a union of changes, as Automerge's is). As in the agent's
@@ -101,15 +86,28 @@ type StMsg = { type: "st-sync"; service: string; ids: string[] } | { type: "st-r
 
 type Item =
   | { kind: "msg"; atMs: number; order: number; from: HostId; to: HostId; msg: HostMsg | StMsg }
-  | { kind: "vip"; atMs: number; order: number; host: HostId; boot: number; service: string; op: "add" | "del"; epoch: number; ok: boolean };
+  | { kind: "vip"; atMs: number; order: number; host: HostId; boot: number; service: string; op: VipOp; epoch: number; ok: boolean };
 
-/** Replication timing in the simulator (virtual ms, each host's own clock). */
-const REPL = { syncEveryMs: 250, writeTimeoutMs: 2_000, staleAfterMs: 1_000, ackShadows: 1, writeProbabilityPerTick: 0.02 };
+/**
+ * Replication in the simulator (virtual ms, each host's own clock): how often
+ * a replica syncs, how many other replicas a write needs, how often a holder
+ * takes a write per tick. Its write timeout and staleness are PROFILES.sim's.
+ */
+const REPL = { syncEveryMs: 250, ackShadows: 1, writeProbabilityPerTick: 0.02 };
+/** Durability questions a replica keeps waiting for a write it lacks (as the agent's replicator bounds them). */
+const WAITING_MAX = 256;
+/** Hook outcomes handled in one drain: each outcome is one event and asks for no new hook, so a real run stays far below. */
+const HOOK_DRAIN_MAX = 1_000;
+/** Iterations of the event loop: every one advances time or consumes an item. */
+const LOOP_STEPS_MAX = 50_000_000;
+/** Each host's clock starts somewhere within this much of the others'. */
+const SKEW_MAX_MS = 10_000;
+/** Replication bytes a lagging change stands for, in the lag the shell reports. */
+const BYTES_PER_CHANGE = 100;
+/** What a failed VIP change reports. */
+const VIP_FAILURE = "RTNETLINK answers: Resource temporarily unavailable (simulated)";
 
 const isSt = (m: HostMsg | StMsg): m is StMsg => m.type === "st-sync" || m.type === "st-req" || m.type === "st-ok";
-
-/** Proactive moves in the simulator: a forecast counts at once, and is news for a second. */
-const PROACTIVE = { threshold: 0.8, sustainMs: 0, staleMs: 1_000, cooldownMs: 2_000 };
 
 export type TraceEntry = { atMs: number; host: HostId; what: string };
 
@@ -157,405 +155,497 @@ export type Cluster = {
   doc(id: HostId, service: string): Set<string>;
 };
 
+/** A simulated host with what the cluster adds: its clock, its replicas, and whether its agent is frozen. */
+class Node extends SimHost {
+  /** Its clock: local = skewMs + real × rate. */
+  rate: number;
+  skewMs: number;
+  /** State replication per service. */
+  readonly repl = new Map<string, Repl>();
+  /** The process is frozen (SIGSTOP, a VM paused) until then, in virtual time: no ticks, nothing received; its kernel keeps the VIP. */
+  pausedUntil = 0;
+
+  constructor(id: HostId, configFor: (id: HostId, boot: number) => HostConfig, stepper: Stepper, rate: number, skewMs: number) {
+    super(id, configFor, stepper, skewMs);
+    this.rate = rate;
+    this.skewMs = skewMs;
+  }
+
+  localNow(now: number): number {
+    return this.skewMs + now * this.rate;
+  }
+}
+
+function freshRepl(doc: Set<string>, at: number): Repl {
+  return { doc, nextSyncAt: at, waiting: [] };
+}
+
 export function createCluster(o: SimOptions): Cluster {
-  const r: Rng = rng(o.seed);
+  return new SimCluster(o);
+}
+
+/** The cluster: its virtual network and kernel, the hosts' shells, and the checks. */
+class SimCluster implements Cluster {
+  readonly trace: TraceEntry[] = [];
+  readonly takes: Array<{ atMs: number; host: HostId; epoch: number }> = [];
+  readonly services: string[];
+  messagesSent = 0;
+  private readonly o: SimOptions;
+  private readonly variant: Variant;
+  private readonly r: Rng;
   /** VIP outcomes draw from their own stream, so runs without actuation faults keep their network draws. */
-  const ra: Rng = rng((o.seed ^ 0xac7) >>> 0);
-  let net = o.net;
-  let actuation: ActuationProfile = o.actuation ?? { addLatencyMaxMs: 0, delLatencyMaxMs: 0, failRate: 0 };
-  let now = 0;
-  let order = 0;
-  let messagesSent = 0;
-  let groups: HostId[][] | null = null;
-  /** One-way cuts, as "from>to". */
-  const oneWay = new Set<string>();
-  const inFlight: Item[] = [];
-  const trace: TraceEntry[] = [];
-  const takes: Array<{ atMs: number; host: HostId; epoch: number }> = [];
-  const services = Array.from({ length: o.services ?? 1 }, (_, i) => (i === 0 ? "svc" : `svc${i}`));
-  const certs = new Map<string, Certificate>();
-  const variant = o.variant ?? "correct";
-  const drift = (o.driftPpm ?? 0) / 1_000_000;
-  const heldMs = new Map<string, number>(services.map((sv) => [sv, 0]));
-  const configFor = (id: HostId, boot: number): HostConfig => ({
-    self: id,
-    hosts: o.hosts,
-    boot,
-    // local-ack: the writer acknowledges before any other replica holds the write
-    services: services.map((name) => ({ name, candidates: o.candidates, voters: o.voters, ackShadows: variant === "local-ack" ? 0 : REPL.ackShadows })),
-    timing: o.timing,
-    replication: { writeTimeoutMs: REPL.writeTimeoutMs, staleAfterMs: REPL.staleAfterMs },
-    proactive: PROACTIVE,
-  });
-  const nodes = new Map<HostId, Node>();
-  /** Hosts that lost their vote records at some point: they may sign twice in an epoch (invariant 2a). */
-  const lostRecord = new Set<HostId>();
-  for (const id of o.hosts) {
-    const rate = 1 + (r.next() - 0.5) * drift;
-    const skewMs = Math.floor(r.next() * 10_000);
-    const n: Node = { id, up: true, core: host.initialHost(configFor(id, 1), {}, skewMs), boot: 1, disk: new Map(), rate, skewMs, vip: new Set(), repl: new Map(), pausedUntil: 0 };
-    for (const sv of services) n.repl.set(sv, freshRepl(new Set(), skewMs));
-    nodes.set(id, n);
-  }
-  const localNow = (n: Node): number => n.skewMs + now * n.rate;
-  function freshRepl(doc: Set<string>, at: number): Repl {
-    return { doc, nextSyncAt: at, waiting: [] };
-  }
-  /** The mesh keeps a state link to every peer; an unreachable one simply loses what is sent. */
-  const linkAll = (n: Node): void => {
-    for (const p of o.hosts) if (p !== n.id) apply(n, { type: "state-link", peer: p, up: true });
-  };
+  private readonly ra: Rng;
   /** Replication traffic draws from its own stream, so adding it left the quorum's runs as they were. */
-  const rr: Rng = rng((o.seed ^ 0x7e91) >>> 0);
-  const acked = new Map<string, Set<string>>(services.map((sv) => [sv, new Set<string>()]));
-  let writeSeq = 0;
-  // Ticks are staggered so hosts do not move in lockstep; each ticks at its own clock's rate.
-  const nextTick = new Map<HostId, number>(o.hosts.map((id) => [id, r.int(o.tickMs)]));
-
-  const reachable = (a: HostId, b: HostId): boolean => {
-    if (a === b) return true;
-    if (oneWay.has(`${a}>${b}`)) return false;
-    if (groups === null) return true;
-    return groups.some((g) => g.includes(a) && g.includes(b));
+  private readonly rr: Rng;
+  private net: NetProfile;
+  private actuation: ActuationProfile;
+  private now = 0;
+  private order = 0;
+  private groups: HostId[][] | null = null;
+  /** One-way cuts, as "from>to". */
+  private readonly oneWay = new Set<string>();
+  private readonly inFlight: Item[] = [];
+  private readonly certs = new Map<string, Certificate>();
+  private readonly heldTotals: Map<string, number>;
+  private readonly nodes = new Map<HostId, Node>();
+  /** Hosts that lost their vote records at some point: they may sign twice in an epoch (invariant 2a). */
+  private readonly lostRecord = new Set<HostId>();
+  private readonly ackedIds: Map<string, Set<string>>;
+  private writeSeq = 0;
+  /** When each host ticks next: staggered so hosts do not move in lockstep, each at its own clock's rate. */
+  private readonly nextTick: Map<HostId, number>;
+  private readonly pendingHooks: Array<{ n: Node; service: string; hook: HookName }> = [];
+  private lastAt = 0;
+  private readonly ports: ShellPorts<Node> = {
+    send: (from, to, msg) => this.send(from.id, to, msg),
+    actuate: (n, service, op, epoch) => this.actuate(n, service, op, epoch),
+    runHook: (n, service, hook) => this.pendingHooks.push({ n, service, hook }), // they finish at once: hooks change nothing the checker sees
+    note: (n, fx) => this.note(n, fx),
   };
 
-  const send = (from: HostId, to: HostId, msg: HostMsg | StMsg): void => {
-    messagesSent += 1;
+  constructor(o: SimOptions) {
+    this.o = o;
+    this.r = rng(o.seed);
+    this.ra = rng((o.seed ^ 0xac7) >>> 0);
+    this.net = o.net;
+    this.actuation = o.actuation ?? { addLatencyMaxMs: 0, delLatencyMaxMs: 0, failRate: 0 };
+    this.services = Array.from({ length: o.services ?? 1 }, (_, i) => (i === 0 ? "svc" : `svc${i}`));
+    this.variant = o.variant ?? "correct";
+    this.heldTotals = new Map(this.services.map((sv) => [sv, 0]));
+    const drift = (o.driftPpm ?? 0) / 1_000_000;
+    const configFor = (id: HostId, boot: number): HostConfig => this.configFor(id, boot);
+    const stepper: Stepper = (s, ev, t) => stepAs(this.variant, s, ev, t);
+    for (const id of o.hosts) {
+      const rate = 1 + (this.r.next() - 0.5) * drift;
+      const skewMs = Math.floor(this.r.next() * SKEW_MAX_MS);
+      const n = new Node(id, configFor, stepper, rate, skewMs);
+      for (const sv of this.services) n.repl.set(sv, freshRepl(new Set(), skewMs));
+      this.nodes.set(id, n);
+    }
+    this.rr = rng((o.seed ^ 0x7e91) >>> 0);
+    this.ackedIds = new Map(this.services.map((sv) => [sv, new Set<string>()]));
+    this.nextTick = new Map(o.hosts.map((id) => [id, this.r.int(o.tickMs)]));
+    for (const n of this.nodes.values()) this.linkAll(n);
+  }
+
+  private configFor(id: HostId, boot: number): HostConfig {
+    const o = this.o;
+    // local-ack: the writer acknowledges before any other replica holds the write
+    const ackShadows = this.variant === "local-ack" ? 0 : REPL.ackShadows;
+    return simHostConfig(id, o.hosts, boot, { names: this.services, candidates: o.candidates, voters: o.voters, ackShadows }, o.timing, PROFILES.sim);
+  }
+
+  private localNow(n: Node): number {
+    return n.localNow(this.now);
+  }
+
+  /** The mesh keeps a state link to every peer; an unreachable one simply loses what is sent. */
+  private linkAll(n: Node): void {
+    for (const p of this.o.hosts) if (p !== n.id) this.apply(n, { type: "state-link", peer: p, up: true });
+  }
+
+  // ------------------------------------------------------------ network and kernel
+
+  private reachable(a: HostId, b: HostId): boolean {
+    if (a === b) return true;
+    if (this.oneWay.has(`${a}>${b}`)) return false;
+    if (this.groups === null) return true;
+    return this.groups.some((g) => g.includes(a) && g.includes(b));
+  }
+
+  private send(from: HostId, to: HostId, msg: HostMsg | StMsg): void {
+    this.messagesSent += 1;
     if (from === to) {
-      inFlight.push({ kind: "msg", atMs: now, order: order++, from, to, msg });
+      this.inFlight.push({ kind: "msg", atMs: this.now, order: this.order++, from, to, msg });
       return;
     }
-    const g = isSt(msg) ? rr : r;
-    if (!reachable(from, to) || g.next() < net.dropRate || inFlight.length >= IN_FLIGHT_MAX) return;
+    const g = isSt(msg) ? this.rr : this.r;
+    const net = this.net;
+    if (!this.reachable(from, to) || g.next() < net.dropRate || this.inFlight.length >= IN_FLIGHT_MAX) return;
     const copies = g.next() < net.duplicateRate ? 2 : 1;
     for (let i = 0; i < copies; i++) {
       const delay = net.delayMinMs + g.next() * (net.delayMaxMs - net.delayMinMs);
-      inFlight.push({ kind: "msg", atMs: now + delay, order: order++, from, to, msg });
+      this.inFlight.push({ kind: "msg", atMs: this.now + delay, order: this.order++, from, to, msg });
     }
-  };
+  }
 
   /** The virtual kernel starts a VIP change; its outcome arrives later as an event. */
-  const actuate = (n: Node, service: string, op: "add" | "del", epoch: number): void => {
-    const maxMs = op === "add" ? actuation.addLatencyMaxMs : actuation.delLatencyMaxMs;
-    const ok = !(ra.next() < actuation.failRate);
-    const latency = ra.next() * maxMs;
-    if (op === "add") n.vip.add(service); // held from the moment the add starts
-    inFlight.push({ kind: "vip", atMs: now + latency, order: order++, host: n.id, boot: n.boot, service, op, epoch, ok });
-  };
+  private actuate(n: Node, service: string, op: VipOp, epoch: number): void {
+    const maxMs = op === "add" ? this.actuation.addLatencyMaxMs : this.actuation.delLatencyMaxMs;
+    const ok = !(this.ra.next() < this.actuation.failRate);
+    const latency = this.ra.next() * maxMs;
+    this.inFlight.push({ kind: "vip", atMs: this.now + latency, order: this.order++, host: n.id, boot: n.boot, service, op, epoch, ok });
+  }
 
+  // ------------------------------------------------------------ replication
 
-  const syncTo = (n: Node, service: string): void => {
+  private syncTo(n: Node, service: string): void {
     const st = n.repl.get(service)!;
     const ids = [...st.doc].sort();
-    for (const p of o.candidates) if (p !== n.id) send(n.id, p, { type: "st-sync", service, ids });
-  };
+    for (const p of this.o.candidates) if (p !== n.id) this.send(n.id, p, { type: "st-sync", service, ids });
+  }
 
-  const onSt = (n: Node, from: HostId, m: StMsg): void => {
+  private onSt(n: Node, from: HostId, m: StMsg): void {
     const st = n.repl.get(m.service)!;
     switch (m.type) {
-      case "st-sync": {
-        let grew = false;
-        for (const id of m.ids) {
-          if (!st.doc.has(id)) {
-            st.doc.add(id); // saved before anything below is said about it
-            grew = true;
-          }
-        }
-        const theirs = new Set(m.ids);
-        let lag = 0;
-        for (const id of st.doc) if (!theirs.has(id)) lag += 1;
-        apply(n, { type: "peer-synced", service: m.service, peer: from, lagChanges: lag, lagBytes: lag * 100, theyLack: lag > 0, weLack: false });
-        if (grew) {
-          st.waiting = st.waiting.filter((w) => {
-            if (!st.doc.has(w.id)) return true;
-            send(n.id, w.from, { type: "st-ok", service: m.service, id: w.id });
-            return false;
-          });
-        }
+      case "st-sync":
+        this.onSync(n, from, m.service, m.ids);
         return;
-      }
       case "st-req":
-        if (st.doc.has(m.id)) send(n.id, from, { type: "st-ok", service: m.service, id: m.id });
-        else if (st.waiting.length < 256) st.waiting.push({ id: m.id, from });
+        if (st.doc.has(m.id)) this.send(n.id, from, { type: "st-ok", service: m.service, id: m.id });
+        else if (st.waiting.length < WAITING_MAX) st.waiting.push({ id: m.id, from });
         return;
       case "st-ok":
-        apply(n, { type: "peer-durable", service: m.service, peer: from, id: m.id });
+        this.apply(n, { type: "peer-durable", service: m.service, peer: from, id: m.id });
         return;
+      default:
+        assertNever(m);
     }
-  };
+  }
+
+  /** A peer's sync: take what it has, tell the core how far apart the two are, answer the durability questions now answerable. */
+  private onSync(n: Node, from: HostId, service: string, theirIds: string[]): void {
+    const st = n.repl.get(service)!;
+    let grew = false;
+    for (const id of theirIds) {
+      if (!st.doc.has(id)) {
+        st.doc.add(id); // saved before anything below is said about it
+        grew = true;
+      }
+    }
+    const theirs = new Set(theirIds);
+    let lag = 0;
+    for (const id of st.doc) if (!theirs.has(id)) lag += 1;
+    this.apply(n, { type: "peer-synced", service, peer: from, lagChanges: lag, lagBytes: lag * BYTES_PER_CHANGE, theyLack: lag > 0, weLack: false });
+    if (!grew) return;
+    st.waiting = st.waiting.filter((w) => {
+      if (!st.doc.has(w.id)) return true;
+      this.send(n.id, w.from, { type: "st-ok", service, id: w.id });
+      return false;
+    });
+  }
 
   /** The holder of a service takes writes (operators write through the VIP); every replica syncs now and then. */
-  const replTick = (n: Node): void => {
-    for (const sv of services) {
+  private replTick(n: Node): void {
+    for (const sv of this.services) {
       const st = n.repl.get(sv)!;
-      if (n.core.services[sv]!.vipUp && rr.next() < REPL.writeProbabilityPerTick) {
-        const id = `${sv}:${n.id}:${++writeSeq}`;
+      if (n.core.services[sv]!.vipUp && this.rr.next() < REPL.writeProbabilityPerTick) {
+        const id = `${sv}:${n.id}:${++this.writeSeq}`;
         st.doc.add(id); // durable here first
-        trace.push({ atMs: now, host: n.id, what: `${sv} write ${id}` });
-        syncTo(n, sv);
-        apply(n, { type: "write-durable", service: sv, id });
+        this.trace.push({ atMs: this.now, host: n.id, what: `${sv} write ${id}` });
+        this.syncTo(n, sv);
+        this.apply(n, { type: "write-durable", service: sv, id });
       }
-      if (localNow(n) >= st.nextSyncAt) {
-        st.nextSyncAt = localNow(n) + REPL.syncEveryMs;
-        syncTo(n, sv);
+      if (this.localNow(n) >= st.nextSyncAt) {
+        st.nextSyncAt = this.localNow(n) + REPL.syncEveryMs;
+        this.syncTo(n, sv);
       }
     }
-  };
+  }
+
+  // ------------------------------------------------------------ the shell
 
   /** One event into a host core, and its effects carried out as the agent's shell would. */
-  const apply = (n: Node, ev: HostEvent): void => {
-    const before = n.core;
-    const out = stepAs(variant, before, ev, localNow(n));
-    n.core = out.state;
-    for (const sv of services) checkEpochGrows(before.services[sv]!, out.state.services[sv]!, n.id);
-    for (const fx of out.effects) {
-      switch (fx.type) {
-        case "persist":
-          n.disk.set(fx.service, fx.record);
-          break;
-        case "send":
-          send(n.id, fx.to, fx.msg);
-          break;
-        case "take-vip":
-          if (fx.service === services[0]) takes.push({ atMs: now, host: n.id, epoch: fx.epoch });
-          trace.push({ atMs: now, host: n.id, what: `${fx.service} take-vip epoch=${fx.epoch} reason=${fx.reason}` });
-          actuate(n, fx.service, "add", fx.epoch);
-          break;
-        case "drop-vip":
-          trace.push({ atMs: now, host: n.id, what: `${fx.service} drop-vip epoch=${fx.epoch} why=${fx.why}` });
-          actuate(n, fx.service, "del", fx.epoch);
-          break;
-        case "certified": {
-          const key = `${fx.service}/${fx.cert.epoch}`;
-          checkCertificate(certs.get(key), fx.cert, lostRecord);
-          certs.set(key, fx.cert);
-          break;
-        }
-        case "alarm":
-          trace.push({ atMs: now, host: n.id, what: `${fx.service} alarm ${fx.alarm} epoch=${fx.epoch} attempts=${fx.attempts}` });
-          break;
-        case "run-hook":
-          // Hooks change nothing the checker sees; they finish at once, fine.
-          inFlightHook(n, fx.service, fx.hook);
-          break;
-        case "request-durable":
-          for (const to of fx.to) send(n.id, to, { type: "st-req", service: fx.service, id: fx.id });
-          break;
-        case "write-acked":
-          acked.get(fx.service)!.add(fx.id);
-          trace.push({ atMs: now, host: n.id, what: `${fx.service} write-acked ${fx.id} on=${fx.durableOn.join(",")}` });
-          break;
-        case "write-failed":
-          trace.push({ atMs: now, host: n.id, what: `${fx.service} write-failed ${fx.id} ${fx.why}` });
-          break;
-        case "reconcile":
-        case "move-abandoned":
-        case "member-changed":
-        case "rtt-measured":
-        case "predicted-changed":
-        case "move-predicted":
-        case "sync-status-changed":
-          break;
-        default:
-          assertNeverEffect(fx);
-      }
-    }
-    checkSafety();
-  };
+  private apply(n: Node, ev: HostEvent): void {
+    const { before, effects } = n.step(ev, this.localNow(n));
+    for (const sv of this.services) checkEpochGrows(before.services[sv]!, n.core.services[sv]!, n.id);
+    carryEffects(n, effects, this.ports);
+    this.checkSafety();
+  }
 
-  const pendingHooks: Array<{ n: Node; service: string; hook: host.HookName }> = [];
-  const inFlightHook = (n: Node, service: string, hook: host.HookName): void => {
-    pendingHooks.push({ n, service, hook });
-  };
-  const drainHooks = (): void => {
-    // Bounded: each hook outcome is one event, and an outcome asks for no new hook.
-    for (let i = 0; i < 1_000 && pendingHooks.length > 0; i++) {
-      const h = pendingHooks.shift()!;
-      if (h.n.up) apply(h.n, { type: "hook-finished", service: h.service, hook: h.hook, ok: true, detail: "sim" });
-    }
-  };
-
-  const checkSafety = (): void => {
-    const up = [...nodes.values()].filter((n) => n.up);
-    for (const sv of services) {
-      checkOneHolder(sv, now, up.filter((n) => n.vip.has(sv)).map((n) => n.id), up.filter((n) => host.leaseValid(n.core, sv, localNow(n))).map((n) => n.id));
-    }
-  };
-
-  let lastAt = 0;
-  const account = (to: number): void => {
-    for (const sv of services) if ([...nodes.values()].some((n) => n.up && n.vip.has(sv))) heldMs.set(sv, heldMs.get(sv)! + (to - lastAt));
-    lastAt = to;
-  };
-
-  const deliver = (it: Item): void => {
-    if (it.kind === "vip") {
-      const n = nodes.get(it.host)!;
-      if (!n.up || n.boot !== it.boot) return; // the process that asked is gone; the crash took the VIP with it
-      if (it.op === "del" && it.ok) n.vip.delete(it.service); // the kernel's part, paused agent or not
-      if (now < n.pausedUntil) {
-        // The agent learns the outcome when it runs again (no other change can start before: one at a time).
-        inFlight.push({ ...it, atMs: n.pausedUntil });
+  /** What the cluster records and checks of each effect, and the replication effects it carries itself. */
+  private note(n: Node, fx: Exclude<HostEffect, { type: "send" }>): void {
+    const at = { atMs: this.now, host: n.id };
+    switch (fx.type) {
+      case "take-vip":
+        if (fx.service === this.services[0]) this.takes.push({ ...at, epoch: fx.epoch });
+        this.trace.push({ ...at, what: `${fx.service} take-vip epoch=${fx.epoch} reason=${fx.reason}` });
+        return;
+      case "drop-vip":
+        this.trace.push({ ...at, what: `${fx.service} drop-vip epoch=${fx.epoch} why=${fx.why}` });
+        return;
+      case "certified": {
+        const key = `${fx.service}/${fx.cert.epoch}`;
+        checkCertificate(this.certs.get(key), fx.cert, this.lostRecord);
+        this.certs.set(key, fx.cert);
         return;
       }
-      trace.push({ atMs: now, host: n.id, what: `${it.service} vip-${it.op} ${it.ok ? "done" : "failed"} epoch=${it.epoch}` });
-      apply(n, { type: "vip-changed", service: it.service, op: it.op, epoch: it.epoch, ok: it.ok, error: it.ok ? null : "RTNETLINK answers: Resource temporarily unavailable (simulated)" });
+      case "alarm":
+        this.trace.push({ ...at, what: `${fx.service} alarm ${fx.alarm} epoch=${fx.epoch} attempts=${fx.attempts}` });
+        return;
+      case "request-durable":
+        for (const to of fx.to) this.send(n.id, to, { type: "st-req", service: fx.service, id: fx.id });
+        return;
+      case "write-acked":
+        this.ackedIds.get(fx.service)!.add(fx.id);
+        this.trace.push({ ...at, what: `${fx.service} write-acked ${fx.id} on=${fx.durableOn.join(",")}` });
+        return;
+      case "write-failed":
+        this.trace.push({ ...at, what: `${fx.service} write-failed ${fx.id} ${fx.why}` });
+        return;
+      case "persist":
+      case "run-hook":
+      case "reconcile":
+      case "move-abandoned":
+      case "member-changed":
+      case "rtt-measured":
+      case "predicted-changed":
+      case "move-predicted":
+      case "sync-status-changed":
+        return;
+      default:
+        assertNever(fx);
+    }
+  }
+
+  private drainHooks(): void {
+    for (let i = 0; i < HOOK_DRAIN_MAX && this.pendingHooks.length > 0; i++) {
+      const h = this.pendingHooks.shift()!;
+      if (h.n.up) this.apply(h.n, hookFinished(h.service, h.hook, "sim"));
+    }
+  }
+
+  private checkSafety(): void {
+    const up = [...this.nodes.values()].filter((n) => n.up);
+    for (const sv of this.services) {
+      const vip = up.filter((n) => n.vip.has(sv)).map((n) => n.id);
+      checkOneHolder(sv, this.now, vip, up.filter((n) => host.leaseValid(n.core, sv, this.localNow(n))).map((n) => n.id));
+    }
+  }
+
+  private account(to: number): void {
+    for (const sv of this.services) if ([...this.nodes.values()].some((n) => n.up && n.vip.has(sv))) this.heldTotals.set(sv, this.heldTotals.get(sv)! + (to - this.lastAt));
+    this.lastAt = to;
+  }
+
+  // ------------------------------------------------------------ the event loop
+
+  private deliver(it: Item): void {
+    if (it.kind === "vip") {
+      this.deliverVip(it);
       return;
     }
-    const n = nodes.get(it.to)!;
+    const n = this.nodes.get(it.to)!;
     if (!n.up) return;
-    if (now < n.pausedUntil) {
-      inFlight.push({ ...it, atMs: n.pausedUntil }); // the socket buffers it; same order among the waiting
+    if (this.now < n.pausedUntil) {
+      this.inFlight.push({ ...it, atMs: n.pausedUntil }); // the socket buffers it; same order among the waiting
       return;
     }
     const m = it.msg;
-    if (isSt(m)) onSt(n, it.from, m);
-    else apply(n, { type: "received", from: it.from, msg: m });
-  };
+    if (isSt(m)) this.onSt(n, it.from, m);
+    else this.apply(n, { type: "received", from: it.from, msg: m });
+  }
 
-  const runUntil = (untilMs: number): void => {
-    // Bounded: every iteration advances time or consumes an item.
-    for (let guard = 0; guard < 50_000_000; guard++) {
-      let tickAt = Infinity;
-      let tickHost: HostId | null = null;
-      for (const [id, at] of nextTick) {
-        if (at < tickAt) {
-          tickAt = at;
-          tickHost = id;
-        }
+  private deliverVip(it: Extract<Item, { kind: "vip" }>): void {
+    const n = this.nodes.get(it.host)!;
+    if (!n.up || n.boot !== it.boot) return; // the process that asked is gone; the crash took the VIP with it
+    n.kernelDone(it.service, it.op, it.ok); // the kernel's part, paused agent or not
+    if (this.now < n.pausedUntil) {
+      // The agent learns the outcome when it runs again (no other change can start before: one at a time).
+      this.inFlight.push({ ...it, atMs: n.pausedUntil });
+      return;
+    }
+    this.trace.push({ atMs: this.now, host: n.id, what: `${it.service} vip-${it.op} ${it.ok ? "done" : "failed"} epoch=${it.epoch}` });
+    this.apply(n, vipChanged(it.service, it.op, it.epoch, it.ok, VIP_FAILURE));
+  }
+
+  /** The next tick due and the next item in flight (the earliest, first sent among equals). */
+  private nextDue(): { tickAt: number; tickHost: HostId | null; itemAt: number; item: number } {
+    let tickAt = Infinity;
+    let tickHost: HostId | null = null;
+    for (const [id, at] of this.nextTick) {
+      if (at < tickAt) {
+        tickAt = at;
+        tickHost = id;
       }
-      let pi = -1;
-      for (let i = 0; i < inFlight.length; i++) {
-        const p = inFlight[i]!;
-        if (pi < 0 || p.atMs < inFlight[pi]!.atMs || (p.atMs === inFlight[pi]!.atMs && p.order < inFlight[pi]!.order)) pi = i;
-      }
-      const itemAt = pi >= 0 ? inFlight[pi]!.atMs : Infinity;
-      const at = Math.min(tickAt, itemAt);
+    }
+    const fl = this.inFlight;
+    let pi = -1;
+    for (let i = 0; i < fl.length; i++) {
+      const p = fl[i]!;
+      if (pi < 0 || p.atMs < fl[pi]!.atMs || (p.atMs === fl[pi]!.atMs && p.order < fl[pi]!.order)) pi = i;
+    }
+    return { tickAt, tickHost, itemAt: pi >= 0 ? fl[pi]!.atMs : Infinity, item: pi };
+  }
+
+  private tick(id: HostId, tickAt: number): void {
+    const n = this.nodes.get(id)!;
+    this.nextTick.set(id, tickAt + this.o.tickMs / n.rate);
+    if (n.up && this.now >= n.pausedUntil) {
+      this.apply(n, { type: "tick", rand: this.r.next() });
+      this.replTick(n);
+    }
+  }
+
+  // ------------------------------------------------------------ Cluster
+
+  nowMs(): number {
+    return this.now;
+  }
+
+  run(untilMs: number): void {
+    for (let guard = 0; guard < LOOP_STEPS_MAX; guard++) {
+      const d = this.nextDue();
+      const at = Math.min(d.tickAt, d.itemAt);
       if (at > untilMs) {
-        account(untilMs);
-        now = untilMs;
+        this.account(untilMs);
+        this.now = untilMs;
         return;
       }
-      account(at);
-      now = at;
-      if (itemAt <= tickAt) deliver(inFlight.splice(pi, 1)[0]!);
+      this.account(at);
+      this.now = at;
+      if (d.itemAt <= d.tickAt) this.deliver(this.inFlight.splice(d.item, 1)[0]!);
       else {
-        assert(tickHost !== null, "a tick is due");
-        const n = nodes.get(tickHost)!;
-        nextTick.set(tickHost, tickAt + o.tickMs / n.rate);
-        if (n.up && now >= n.pausedUntil) {
-          apply(n, { type: "tick", rand: r.next() });
-          replTick(n);
-        }
+        assert(d.tickHost !== null, "a tick is due");
+        this.tick(d.tickHost, d.tickAt);
       }
-      drainHooks();
+      this.drainHooks();
     }
     assert(false, "simulation loop bound reached");
-  };
+  }
 
-  const down = (n: Node): void => {
-    n.up = false;
+  private down(n: Node): void {
+    n.crash();
     n.pausedUntil = 0;
-    n.vip.clear(); // a crashed host's VIPs go with it (the agent removes stale ones at start)
-  };
+  }
 
-  for (const n of nodes.values()) linkAll(n);
+  private netTrace(what: string): void {
+    this.trace.push({ atMs: this.now, host: "net" as HostId, what });
+  }
 
-  return {
-    nowMs: () => now,
-    run: runUntil,
-    crash(id) {
-      down(nodes.get(id)!);
-      trace.push({ atMs: now, host: id, what: "crash" });
-    },
-    wipe(id) {
-      const n = nodes.get(id)!;
-      down(n);
-      n.disk.clear(); // the vote records too: the voter comes back knowing nothing
-      lostRecord.add(id);
-      for (const st of n.repl.values()) st.doc = new Set();
-      trace.push({ atMs: now, host: id, what: "crash, disk lost" });
-      // The only fault that destroys data: every acknowledged write must still be somewhere.
-      for (const sv of services) checkAckedKept(sv, acked.get(sv)!, [...nodes.values()].map((x) => x.repl.get(sv)!.doc), `after ${id} lost its disk`);
-    },
-    restart(id) {
-      const n = nodes.get(id)!;
-      n.up = true;
-      n.vip.clear(); // a restart is a crash first; the agent removes stale VIPs at start
-      n.boot += 1;
-      n.core = host.initialHost(configFor(id, n.boot), Object.fromEntries(n.disk), localNow(n));
-      for (const sv of services) n.repl.set(sv, freshRepl(n.repl.get(sv)!.doc, localNow(n)));
-      linkAll(n);
-      trace.push({ atMs: now, host: id, what: "restart" });
-    },
-    partition(g) {
-      groups = g;
-      trace.push({ atMs: now, host: "net" as HostId, what: `partition ${JSON.stringify(g)}` });
-    },
-    setNet(x) {
-      net = x;
-      trace.push({ atMs: now, host: "net" as HostId, what: `net loss=${x.dropRate.toFixed(3)} dup=${x.duplicateRate.toFixed(3)} delay=${x.delayMinMs}-${x.delayMaxMs.toFixed(1)}ms` });
-    },
-    setActuation(a) {
-      actuation = a;
-      trace.push({ atMs: now, host: "net" as HostId, what: `actuation add<=${a.addLatencyMaxMs.toFixed(1)}ms del<=${a.delLatencyMaxMs.toFixed(1)}ms fail=${a.failRate.toFixed(3)}` });
-    },
-    pause(id, ms) {
-      assert(ms >= 0, "a pause lasts a while");
-      const n = nodes.get(id)!;
-      n.pausedUntil = Math.max(n.pausedUntil, now + ms);
-      trace.push({ atMs: now, host: id, what: `agent paused ${ms.toFixed(1)} ms` });
-    },
-    jump(id, ms) {
-      assert(ms >= 0, "monotonic clocks only jump forward");
-      nodes.get(id)!.skewMs += ms;
-      trace.push({ atMs: now, host: id, what: `clock jumps ${ms.toFixed(1)} ms` });
-    },
-    cutOneWay(from, to) {
-      oneWay.add(`${from}>${to}`);
-      trace.push({ atMs: now, host: "net" as HostId, what: `cut ${from} -> ${to}` });
-    },
-    heal() {
-      groups = null;
-      oneWay.clear();
-      trace.push({ atMs: now, host: "net" as HostId, what: "heal" });
-    },
-    handover(from, to) {
-      const n = nodes.get(from)!;
-      trace.push({ atMs: now, host: from, what: `operator asks for a move to ${to}` });
-      if (n.up && now >= n.pausedUntil) apply(n, { type: "move-requested", service: services[0]!, to });
-      drainHooks();
-    },
-    predict(from, to, split) {
-      let i = 0;
-      for (const n of nodes.values()) {
-        if (!n.up || now < n.pausedUntil) continue;
-        // With split, every other host also sees the target running out: those must refuse.
-        apply(n, { type: "forecast-ready", host: from, probability: 1 });
-        if (split && i++ > 0) apply(n, { type: "forecast-ready", host: to, probability: 1 });
-      }
-      trace.push({ atMs: now, host: from, what: `predicted: ${from} runs out${split ? `, and most see ${to} too` : ""}` });
-      drainHooks();
-    },
-    isUp: (id) => nodes.get(id)!.up,
-    holdersNow: () => [...nodes.values()].filter((n) => n.up && n.vip.has(services[0]!)).map((n) => n.id),
-    holdersOf: (sv) => [...nodes.values()].filter((n) => n.up && n.vip.has(sv)).map((n) => n.id),
-    node: (id, sv) => nodes.get(id)!.core.services[sv ?? services[0]!]!,
-    services,
-    heldMs: (sv) => heldMs.get(sv)!,
-    certificates: () => [...certs.values()].filter((x) => x.service === services[0]).sort((a, b) => a.epoch - b.epoch),
-    trace,
-    takes,
-    get messagesSent() {
-      return messagesSent;
-    },
-    acked: (sv) => acked.get(sv)!,
-    doc: (id, sv) => nodes.get(id)!.repl.get(sv)!.doc,
-  };
-}
+  crash(id: HostId): void {
+    this.down(this.nodes.get(id)!);
+    this.trace.push({ atMs: this.now, host: id, what: "crash" });
+  }
 
-function assertNeverEffect(x: never): never {
-  throw new SimViolation(`unhandled effect ${JSON.stringify(x)}`);
+  wipe(id: HostId): void {
+    const n = this.nodes.get(id)!;
+    this.down(n);
+    n.disk.clear(); // the vote records too: the voter comes back knowing nothing
+    this.lostRecord.add(id);
+    for (const st of n.repl.values()) st.doc = new Set();
+    this.trace.push({ atMs: this.now, host: id, what: "crash, disk lost" });
+    // The only fault that destroys data: every acknowledged write must still be somewhere.
+    for (const sv of this.services) checkAckedKept(sv, this.ackedIds.get(sv)!, [...this.nodes.values()].map((x) => x.repl.get(sv)!.doc), `after ${id} lost its disk`);
+  }
+
+  restart(id: HostId): void {
+    const n = this.nodes.get(id)!;
+    n.restart(this.localNow(n));
+    for (const sv of this.services) n.repl.set(sv, freshRepl(n.repl.get(sv)!.doc, this.localNow(n)));
+    this.linkAll(n);
+    this.trace.push({ atMs: this.now, host: id, what: "restart" });
+  }
+
+  partition(g: HostId[][]): void {
+    this.groups = g;
+    this.netTrace(`partition ${JSON.stringify(g)}`);
+  }
+
+  setNet(x: NetProfile): void {
+    this.net = x;
+    this.netTrace(`net loss=${x.dropRate.toFixed(3)} dup=${x.duplicateRate.toFixed(3)} delay=${x.delayMinMs}-${x.delayMaxMs.toFixed(1)}ms`);
+  }
+
+  setActuation(a: ActuationProfile): void {
+    this.actuation = a;
+    this.netTrace(`actuation add<=${a.addLatencyMaxMs.toFixed(1)}ms del<=${a.delLatencyMaxMs.toFixed(1)}ms fail=${a.failRate.toFixed(3)}`);
+  }
+
+  pause(id: HostId, ms: number): void {
+    assert(ms >= 0, "a pause lasts a while");
+    const n = this.nodes.get(id)!;
+    n.pausedUntil = Math.max(n.pausedUntil, this.now + ms);
+    this.trace.push({ atMs: this.now, host: id, what: `agent paused ${ms.toFixed(1)} ms` });
+  }
+
+  jump(id: HostId, ms: number): void {
+    assert(ms >= 0, "monotonic clocks only jump forward");
+    this.nodes.get(id)!.skewMs += ms;
+    this.trace.push({ atMs: this.now, host: id, what: `clock jumps ${ms.toFixed(1)} ms` });
+  }
+
+  cutOneWay(from: HostId, to: HostId): void {
+    this.oneWay.add(`${from}>${to}`);
+    this.netTrace(`cut ${from} -> ${to}`);
+  }
+
+  heal(): void {
+    this.groups = null;
+    this.oneWay.clear();
+    this.netTrace("heal");
+  }
+
+  handover(from: HostId, to: HostId): void {
+    const n = this.nodes.get(from)!;
+    this.trace.push({ atMs: this.now, host: from, what: `operator asks for a move to ${to}` });
+    if (n.up && this.now >= n.pausedUntil) this.apply(n, { type: "move-requested", service: this.services[0]!, to });
+    this.drainHooks();
+  }
+
+  predict(from: HostId, to: HostId, split?: boolean): void {
+    let i = 0;
+    for (const n of this.nodes.values()) {
+      if (!n.up || this.now < n.pausedUntil) continue;
+      // With split, every other host also sees the target running out: those must refuse.
+      this.apply(n, { type: "forecast-ready", host: from, probability: 1 });
+      if (split && i++ > 0) this.apply(n, { type: "forecast-ready", host: to, probability: 1 });
+    }
+    this.trace.push({ atMs: this.now, host: from, what: `predicted: ${from} runs out${split ? `, and most see ${to} too` : ""}` });
+    this.drainHooks();
+  }
+
+  isUp(id: HostId): boolean {
+    return this.nodes.get(id)!.up;
+  }
+
+  holdersNow(): HostId[] {
+    return this.holdersOf(this.services[0]!);
+  }
+
+  holdersOf(sv: string): HostId[] {
+    return [...this.nodes.values()].filter((n) => n.up && n.vip.has(sv)).map((n) => n.id);
+  }
+
+  node(id: HostId, sv?: string): QuorumState {
+    return this.nodes.get(id)!.core.services[sv ?? this.services[0]!]!;
+  }
+
+  heldMs(sv: string): number {
+    return this.heldTotals.get(sv)!;
+  }
+
+  certificates(): Certificate[] {
+    return [...this.certs.values()].filter((x) => x.service === this.services[0]).sort((a, b) => a.epoch - b.epoch);
+  }
+
+  acked(sv: string): Set<string> {
+    return this.ackedIds.get(sv)!;
+  }
+
+  doc(id: HostId, sv: string): Set<string> {
+    return this.nodes.get(id)!.repl.get(sv)!.doc;
+  }
 }
 
 /** A host state with one service's quorum machine bent. */
@@ -568,7 +658,7 @@ export function stepAs(variant: Variant, s: HostState, ev: HostEvent, t: number)
   const propose = ev.type === "received" && ev.msg.type === "propose" ? ev.msg : null;
   switch (variant) {
     case "correct":
-    case "local-ack": // breaks replication, not the host core (see freshRepl)
+    case "local-ack": // breaks replication, not the host core (see SimCluster.configFor)
       return host.step(s, ev, t);
     case "double-vote": {
       // Forget the vote of this epoch when a rival proposal for it arrives.
@@ -599,6 +689,6 @@ export function stepAs(variant: Variant, s: HostState, ev: HostEvent, t: number)
       if (ev.type === "vip-changed" && ev.op === "del" && !ev.ok) return host.step(s, { ...ev, ok: true, error: null }, t);
       return host.step(s, ev, t);
     default:
-      throw new SimViolation(`unknown variant ${String(variant)}`);
+      return assertNever(variant, "unknown variant");
   }
 }

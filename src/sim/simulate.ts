@@ -7,8 +7,9 @@
 
 import { rng } from "../shared/rng.ts";
 import type { HostId } from "../shared/ids.ts";
-import { PROFILES as TIMINGS, type ProfileName } from "../shared/config.ts";
-import { createCluster, type ActuationProfile, type Cluster, type Variant } from "./cluster.ts";
+import { assertNever } from "../shared/assert.ts";
+import { PROFILES as TIMINGS, type ProfileName, type Timing } from "../shared/profiles.ts";
+import { createCluster, type ActuationProfile, type Cluster, type NetProfile, type Variant } from "./cluster.ts";
 import { checkAckedKept, checkHolderHasAcked, SimViolation } from "./invariants.ts";
 
 /** Fault profiles: the ranges a seed draws loss, delay, fault rate, drift and actuation faults from. */
@@ -33,17 +34,19 @@ export type SimArgs = {
   /** Agent ticks to run; virtual time is steps × the timing profile's tick. */
   steps: number;
   profile: Profile;
-  /** The hosts' timing profile (default lan). */
+  /** The hosts' timing profile (default: the sim profile, lan's timings). */
   timing?: TimingProfile;
   variant?: Variant;
   /** Sees the cluster at the end (debugging, tests). */
   onEnd?: (c: Cluster) => void;
 };
 
+/** The timing profile every simulated host of a run runs (the one PROFILES table's). */
+export const timingOf = (a: Pick<SimArgs, "timing">): Timing => TIMINGS[a.timing ?? "sim"];
 /** Virtual time per step: one agent tick of the timing profile. */
-export const stepMs = (a: Pick<SimArgs, "timing">): number => TIMINGS[a.timing ?? "lan"].tickMs;
+export const stepMs = (a: Pick<SimArgs, "timing">): number => timingOf(a).tickMs;
 /** Virtual time from healing to the liveness check. */
-export const livenessBudgetMs = (a: Pick<SimArgs, "timing">): number => LIVENESS_BUDGET_LEASES * TIMINGS[a.timing ?? "lan"].leaseMs;
+export const livenessBudgetMs = (a: Pick<SimArgs, "timing">): number => LIVENESS_BUDGET_LEASES * timingOf(a).leaseMs;
 
 export type SimResult = {
   seed: number;
@@ -89,7 +92,7 @@ type FaultParams = {
  */
 function drawParams(a: SimArgs, next: () => number): FaultParams {
   const pick = (lo: number, hi: number) => lo + next() * (hi - lo);
-  const t = TIMINGS[a.timing ?? "lan"];
+  const t = timingOf(a);
   const scale = t.leaseMs / TIMINGS.lan.leaseMs;
   const actuation = (failMax: number): ActuationProfile => ({ addLatencyMaxMs: pick(0, t.actuationGuardMs / 8), delLatencyMaxMs: pick(0, t.actuationGuardMs / 8), failRate: pick(0, failMax) });
   const deadMax = Math.floor((a.nodes - 1) / 2);
@@ -101,7 +104,7 @@ function drawParams(a: SimArgs, next: () => number): FaultParams {
     case "chaos":
       return { dropRate: pick(0.05, 0.3), duplicateRate: pick(0, 0.1), delayMaxMs: pick(1, 80), faultEveryMs: scale * pick(200, 1_500), crashShare: 0.4, driftPpm: pick(0, 2 * t.driftMaxPpm), actuation: actuation(0.05), deadForGood: Math.floor(next() * (deadMax + 1)) };
     default:
-      throw new SimViolation(`unknown profile ${String(a.profile)}`);
+      return assertNever(a.profile, "unknown profile");
   }
 }
 
@@ -144,7 +147,7 @@ export function drawSchedule(a: SimArgs): { params: FaultParams; schedule: Fault
   const faultyUntil = Math.floor(a.steps * stepMs(a) * FAULTY_SHARE);
   // Planned moves and clock jumps draw from their own stream, so the network faults of a seed stay as they were.
   const m = rng((a.seed ^ 0x91a7) >>> 0);
-  const guardMs = TIMINGS[a.timing ?? "lan"].actuationGuardMs;
+  const guardMs = timingOf(a).actuationGuardMs;
   const down = new Set<string>();
   const schedule: Fault[] = [];
   // Every so often: partition (both ways or one way), heal, crash or restart.
@@ -195,13 +198,42 @@ export function simulate(a: SimArgs): SimResult {
   return runSchedule(a, params, schedule);
 }
 
+/** Network delay floor, healthy or not. */
+const NET_DELAY_MIN_MS = 0.1;
+/** The network after healing: a healthy LAN's. */
+const HEALTHY_NET: NetProfile = { delayMinMs: NET_DELAY_MIN_MS, delayMaxMs: 2, dropRate: 0, duplicateRate: 0 };
+/** VIP changes after healing: quick, and they work. */
+const HEALTHY_ACTUATION: ActuationProfile = { addLatencyMaxMs: 1, delLatencyMaxMs: 1, failRate: 0 };
+
 /** Runs a seed with a given schedule (the drawn one, or a shrunk one). */
 export function runSchedule(a: SimArgs, p: FaultParams, schedule: Fault[]): SimResult {
   if (!Number.isInteger(a.nodes) || a.nodes < NODES_MIN || a.nodes > NODES_MAX) throw new SimViolation(`nodes must be ${NODES_MIN}-${NODES_MAX}, got ${a.nodes}`);
   const hosts = hostNames(a.nodes);
-  const t = TIMINGS[a.timing ?? "lan"];
-  const healthyActuation: ActuationProfile = { addLatencyMaxMs: 1, delLatencyMaxMs: 1, failRate: 0 };
-  const c = createCluster({
+  const c = startCluster(a, p, hosts);
+  const totalMs = a.steps * timingOf(a).tickMs;
+  let violation: string | null = null;
+  try {
+    for (const f of schedule) {
+      c.run(f.atMs);
+      applyFault(c, f, hosts);
+    }
+    c.run(Math.floor(totalMs * FAULTY_SHARE));
+    const up = healAll(c, hosts, p.deadForGood);
+    const budgetMs = livenessBudgetMs(a);
+    c.run(Math.max(totalMs, c.nowMs() + budgetMs));
+    checkConverged(c, hosts, `${budgetMs} ms after healing with ${up} of ${hosts.length} hosts up`);
+  } catch (e) {
+    if (!(e instanceof SimViolation) && !(e instanceof Error && e.name === "AssertionError")) throw e;
+    violation = e.message;
+  }
+  a.onEnd?.(c);
+  return summarize(a, c, schedule, violation);
+}
+
+/** The cluster a run drives: every host a voter and a candidate, on the run's timing and the seed's faulty network. */
+function startCluster(a: SimArgs, p: FaultParams, hosts: HostId[]): Cluster {
+  const t = timingOf(a);
+  return createCluster({
     hosts,
     voters: hosts,
     candidates: hosts,
@@ -210,83 +242,79 @@ export function runSchedule(a: SimArgs, p: FaultParams, schedule: Fault[]): SimR
     variant: a.variant ?? "correct",
     timing: t,
     tickMs: t.tickMs,
-    net: { delayMinMs: 0.1, delayMaxMs: p.delayMaxMs, dropRate: p.dropRate, duplicateRate: p.duplicateRate },
+    net: { delayMinMs: NET_DELAY_MIN_MS, delayMaxMs: p.delayMaxMs, dropRate: p.dropRate, duplicateRate: p.duplicateRate },
     actuation: p.actuation,
     seed: (a.seed ^ 0x5eed) >>> 0,
   });
-  const totalMs = a.steps * t.tickMs;
-  const faultyUntil = Math.floor(totalMs * FAULTY_SHARE);
-  const faults = schedule.length;
-  let violation: string | null = null;
-  try {
-    for (const f of schedule) {
-      c.run(f.atMs);
-      switch (f.kind) {
-        case "crash":
-          c.crash(f.host as HostId);
-          break;
-        case "wipe":
-          c.wipe(f.host as HostId);
-          break;
-        case "restart":
-          c.restart(f.host as HostId);
-          break;
-        case "cut":
-          c.cutOneWay(f.from as HostId, f.to as HostId);
-          break;
-        case "partition":
-          c.partition([f.side as HostId[], hosts.filter((h) => !f.side.includes(h))]);
-          break;
-        case "heal":
-          c.heal();
-          break;
-        case "handover":
-        case "predicted":
-        case "predicted-split": {
-          const from = c.holdersNow()[0];
-          if (from === undefined || from === f.to) break;
-          if (f.kind === "handover") c.handover(from, f.to as HostId);
-          else c.predict(from, f.to as HostId, f.kind === "predicted-split");
-          break;
-        }
-        case "jump":
-          if (c.isUp(f.host as HostId)) c.jump(f.host as HostId, f.ms);
-          break;
-        case "pause":
-          if (c.isUp(f.host as HostId)) c.pause(f.host as HostId, f.ms);
-          break;
-      }
+}
+
+/** One fault of the schedule, done to the cluster. */
+function applyFault(c: Cluster, f: Fault, hosts: HostId[]): void {
+  switch (f.kind) {
+    case "crash":
+      return c.crash(f.host as HostId);
+    case "wipe":
+      return c.wipe(f.host as HostId);
+    case "restart":
+      return c.restart(f.host as HostId);
+    case "cut":
+      return c.cutOneWay(f.from as HostId, f.to as HostId);
+    case "partition":
+      return c.partition([f.side as HostId[], hosts.filter((h) => !f.side.includes(h))]);
+    case "heal":
+      return c.heal();
+    case "handover":
+    case "predicted":
+    case "predicted-split": {
+      const from = c.holdersNow()[0];
+      if (from === undefined || from === f.to) return;
+      if (f.kind === "handover") c.handover(from, f.to as HostId);
+      else c.predict(from, f.to as HostId, f.kind === "predicted-split");
+      return;
     }
-    c.run(faultyUntil);
-    // Heal: partitions end, loss and delay go back to a healthy LAN's, VIP
-    // changes work, crashed hosts restart, except a minority that stays
-    // dead for good (the last hosts, so the primary may be among the living
-    // or not, as the schedule left it).
-    c.heal();
-    c.setNet({ delayMinMs: 0.1, delayMaxMs: 2, dropRate: 0, duplicateRate: 0 });
-    c.setActuation(healthyActuation);
-    const dead = new Set(hosts.slice(hosts.length - p.deadForGood));
-    for (const h of hosts) {
-      if (dead.has(h) && c.isUp(h)) c.crash(h);
-      else if (!dead.has(h) && !c.isUp(h)) c.restart(h);
-    }
-    const healedAt = c.nowMs();
-    const budgetMs = livenessBudgetMs(a);
-    c.run(Math.max(totalMs, healedAt + budgetMs));
-    for (const sv of c.services) {
-      const holders = c.holdersOf(sv);
-      if (holders.length !== 1) throw new SimViolation(`liveness: ${sv} has ${holders.length} holders ${budgetMs} ms after healing with ${hosts.length - dead.size} of ${hosts.length} hosts up`);
-      // A write whose only copies are on hosts dead for good is not lost (their disks are
-      // there), only out of reach: the holder must have every other one.
-      checkAckedKept(sv, c.acked(sv), hosts.map((h) => c.doc(h, sv)), "after healing");
-      const reachable = new Set([...c.acked(sv)].filter((id) => hosts.some((h) => c.isUp(h) && c.doc(h, sv).has(id))));
-      checkHolderHasAcked(sv, holders[0]!, reachable, c.doc(holders[0]!, sv));
-    }
-  } catch (e) {
-    if (!(e instanceof SimViolation) && !(e instanceof Error && e.name === "AssertionError")) throw e;
-    violation = e.message;
+    case "jump":
+      if (c.isUp(f.host as HostId)) c.jump(f.host as HostId, f.ms);
+      return;
+    case "pause":
+      if (c.isUp(f.host as HostId)) c.pause(f.host as HostId, f.ms);
+      return;
+    default:
+      assertNever(f);
   }
-  a.onEnd?.(c);
+}
+
+/**
+ * Heal: partitions end, loss and delay go back to a healthy LAN's, VIP
+ * changes work, crashed hosts restart, except a minority that stays dead
+ * for good (the last hosts, so the primary may be among the living or not,
+ * as the schedule left it). Returns how many hosts are up.
+ */
+function healAll(c: Cluster, hosts: HostId[], deadForGood: number): number {
+  c.heal();
+  c.setNet(HEALTHY_NET);
+  c.setActuation(HEALTHY_ACTUATION);
+  const dead = new Set(hosts.slice(hosts.length - deadForGood));
+  for (const h of hosts) {
+    if (dead.has(h) && c.isUp(h)) c.crash(h);
+    else if (!dead.has(h) && !c.isUp(h)) c.restart(h);
+  }
+  return hosts.length - dead.size;
+}
+
+/** After healing: one holder per service, every acknowledged write kept, and the holder has every one in reach. */
+function checkConverged(c: Cluster, hosts: HostId[], when: string): void {
+  for (const sv of c.services) {
+    const holders = c.holdersOf(sv);
+    if (holders.length !== 1) throw new SimViolation(`liveness: ${sv} has ${holders.length} holders ${when}`);
+    // A write whose only copies are on hosts dead for good is not lost (their disks are
+    // there), only out of reach: the holder must have every other one.
+    checkAckedKept(sv, c.acked(sv), hosts.map((h) => c.doc(h, sv)), "after healing");
+    const reachable = new Set([...c.acked(sv)].filter((id) => hosts.some((h) => c.isUp(h) && c.doc(h, sv).has(id))));
+    checkHolderHasAcked(sv, holders[0]!, reachable, c.doc(holders[0]!, sv));
+  }
+}
+
+function summarize(a: SimArgs, c: Cluster, schedule: Fault[], violation: string | null): SimResult {
   const end = c.nowMs();
   const availability = c.services.reduce((acc, sv) => acc + c.heldMs(sv) / Math.max(1, end), 0) / c.services.length;
   const failovers = c.trace.filter((e) => /take-vip epoch=(\d+)/.test(e.what) && !/epoch=1 /.test(e.what)).length;
@@ -298,7 +326,7 @@ export function runSchedule(a: SimArgs, p: FaultParams, schedule: Fault[]): SimR
     failovers,
     availability,
     messages: c.messagesSent,
-    faults,
+    faults: schedule.length,
     ackedWrites: c.services.reduce((n, sv) => n + c.acked(sv).size, 0),
     diskLosses: schedule.filter((f) => f.kind === "wipe").length,
     traceHash: hashTrace(c.trace),

@@ -52,11 +52,12 @@
 // (it does not throw: a transcript may show a broken rule).
 
 import { assert, assertNever } from "../shared/assert.ts";
-import { PROFILES } from "../shared/config.ts";
+import { PROFILES, type ProfileName } from "../shared/profiles.ts";
 import type { HostId } from "../shared/ids.ts";
 import * as host from "../decide/host.ts";
 import { stepAs, VARIANTS, type Variant } from "./cluster.ts";
-import type { HostConfig, HostEffect, HostEvent, HostMsg, HostState, HostTiming } from "../decide/host.ts";
+import { carryEffects, hookFinished, SimHost, simHostConfig, vipChanged, type ShellPorts, type Stepper, type VipOp } from "./host-shell.ts";
+import type { HookName, HostConfig, HostEffect, HostEvent, HostMsg, HostState } from "../decide/host.ts";
 import type { Certificate, Persisted, QuorumState } from "../decide/quorum.ts";
 
 /** The one service every transcript runs. */
@@ -65,8 +66,9 @@ export const SERVICE = "web";
 const DRAIN_EVENTS_MAX = 100_000;
 /** Most hosts a transcript may start. */
 const HOSTS_MAX = 9;
-/** Proactive moves: a forecast counts at once, and is news for a second (as in the simulator). */
-const PROACTIVE = { threshold: 0.8, sustainMs: 0, staleMs: 1_000, cooldownMs: 2_000 };
+/** The rand a host's ticks carry until a `rand` command sets another. */
+const DEFAULT_RAND = 0.5;
+/** What a failed VIP change reports. */
 const VIP_ERROR = "RTNETLINK answers: Operation not permitted (transcript)";
 
 /** Output categories; `show`/`hide` toggle them. Message categories are the message types. */
@@ -78,43 +80,45 @@ type Filter = Record<string, string>;
 /** A one-way link rule; `*` matches any host but never a host's loopback to itself. */
 type Rule = { from: string; to: string; filter: Filter };
 
-type Node = {
-  id: HostId;
-  up: boolean;
-  /** The host core as the agent's loop holds it. */
-  core: HostState;
-  /** Process incarnation: each restart takes the next. */
-  boot: number;
-  /** What the host wrote durably: all a crash leaves (a wipe loses it too). */
-  disk: Record<string, Persisted>;
+/** A simulated host with what the transcripts add: an explicit clock, a kernel driven by hand, a frozen agent. */
+class Node extends SimHost {
   /** Its own clock; runs on while the host is down. */
   clockMs: number;
-  /** The kernel: the VIP is configured here (from the start of an add to a done removal). */
-  vip: boolean;
   /** VIP changes asked for and not yet answered (auto-vip off), oldest first. */
-  pendingVip: Array<{ op: "add" | "del"; epoch: number; service: string }>;
+  pendingVip: Array<{ op: VipOp; epoch: number; service: string }> = [];
   /** The next changes of each kind that fail. */
-  failNext: { add: number; del: number };
+  failNext = { add: 0, del: 0 };
   /** The rand every tick of this host carries. */
-  rand: number;
+  rand = DEFAULT_RAND;
   /** The agent is frozen: no ticks; what reaches it (messages, VIP outcomes) waits in `parked`, its kernel keeps the VIP. */
-  paused: boolean;
-  parked: Item[];
-};
+  paused = false;
+  parked: Item[] = [];
+
+  constructor(id: HostId, configFor: (id: HostId, boot: number) => HostConfig, stepper: Stepper, clockMs: number) {
+    super(id, configFor, stepper, clockMs);
+    this.clockMs = clockMs;
+  }
+
+  /** The kernel has the VIP configured. */
+  get hasVip(): boolean {
+    return this.vip.size > 0;
+  }
+}
 
 type Item =
   | { kind: "msg"; from: HostId; to: HostId; msg: HostMsg }
-  | { kind: "vip"; host: HostId; boot: number; service: string; op: "add" | "del"; epoch: number; ok: boolean }
-  | { kind: "hook"; host: HostId; boot: number; service: string; hook: host.HookName };
+  | { kind: "vip"; host: HostId; boot: number; service: string; op: VipOp; epoch: number; ok: boolean }
+  | { kind: "hook"; host: HostId; boot: number; service: string; hook: HookName };
 
-type World = { exec(line: string): string[] };
+/** What one event's effects print, gathered while they are carried: sends to several hosts with the same content as one line. */
+type Printing = { sends: Map<string, { to: string[]; notes: Map<string, string[]> }>; lines: Array<string | { key: string }> };
 
 /** Runs every command block of a transcript; returns the text with each block's output replaced by what the commands printed now. */
 export function runTranscript(text: string, file = "<transcript>"): string {
   const lines = text.split("\n");
   if (lines[lines.length - 1] === "") lines.pop();
   const out: string[] = [];
-  const world = createWorld();
+  const world = new World();
   let i = 0;
   while (i < lines.length) {
     const line = lines[i]!;
@@ -134,140 +138,195 @@ export function runTranscript(text: string, file = "<transcript>"): string {
       i++;
       while (i < lines.length && lines[i]!.trim() !== "") i++;
     }
-    const printed: string[] = [];
-    for (const c of commands) {
-      try {
-        printed.push(...world.exec(c.text));
-      } catch (e) {
-        const err = e as Error;
-        throw new Error(`${file}:${c.lineNo}: ${c.text}: ${err.message}`, { cause: err });
-      }
-    }
-    out.push(...commands.map((c) => c.text), "----", ...(printed.length > 0 ? printed : ["ok"]));
+    out.push(...commands.map((c) => c.text), "----", ...runBlock(world, commands, file));
   }
   return out.join("\n") + "\n";
 }
 
-function createWorld(): World {
-  let nodes: Node[] = [];
-  let tickMs = 0;
-  let configFor: (id: HostId, boot: number) => HostConfig = () => {
+/** A block's commands against the world: what they printed ("ok" when nothing). */
+function runBlock(world: World, commands: Array<{ text: string; lineNo: number }>, file: string): string[] {
+  const printed: string[] = [];
+  for (const c of commands) {
+    try {
+      printed.push(...world.exec(c.text));
+    } catch (e) {
+      const err = e as Error;
+      throw new Error(`${file}:${c.lineNo}: ${c.text}: ${err.message}`, { cause: err });
+    }
+  }
+  return printed.length > 0 ? printed : ["ok"];
+}
+
+/** The commands of the language, each a method of the world. */
+const COMMANDS: Record<string, (w: World, args: string[]) => void> = {
+  hosts: (w, a) => w.hosts(a),
+  tick: (w, a) => w.tick(a),
+  drop: (w, a) => w.drop(a),
+  hold: (w, a) => w.hold(a),
+  held: (w) => w.held(),
+  deliver: (w, a) => w.deliver(a),
+  "drop-held": (w, a) => w.dropHeld(a),
+  partition: (w, a) => w.partition(a),
+  heal: (w) => w.heal(),
+  crash: (w, a) => w.crash(a),
+  wipe: (w, a) => w.wipe(a),
+  restart: (w, a) => w.restart(a),
+  "auto-vip": (w, a) => w.autoVipCmd(a),
+  "vip-done": (w, a) => w.finishVip(w.node(a[0]!), true),
+  "vip-fail": (w, a) => w.finishVip(w.node(a[0]!), false),
+  "fail-vip": (w, a) => w.failVip(a),
+  move: (w, a) => w.move(a),
+  forecast: (w, a) => w.forecast(a),
+  connect: (w, a) => w.connect(a),
+  rand: (w, a) => w.rand(a),
+  jump: (w, a) => w.jump(a),
+  pause: (w, a) => w.pause(a),
+  resume: (w, a) => w.resume(a),
+  show: (w, a) => w.show(a, true),
+  hide: (w, a) => w.show(a, false),
+  status: (w) => w.status(),
+  members: (w) => w.members(),
+};
+
+/** The hosts, their network and kernels, and what the commands print. */
+class World {
+  private nodes: Node[] = [];
+  private tickMs = 0;
+  private variant: Variant = "correct";
+  private configFor: (id: HostId, boot: number) => HostConfig = () => {
     throw new Error("no hosts yet: start with `hosts N`");
   };
   /** Virtual time: every host's clock moves on with it. */
-  let nowMs = 0;
-  let autoVip = true;
-  let groups: HostId[][] | null = null;
-  let drops: Rule[] = [];
-  let holds: Rule[] = [];
-  let held: Array<{ from: HostId; to: HostId; msg: HostMsg }> = [];
-  const queue: Item[] = [];
-  const shown = new Set<Category>(SHOWN_BY_DEFAULT);
+  private nowMs = 0;
+  private autoVip = true;
+  private groups: HostId[][] | null = null;
+  private drops: Rule[] = [];
+  private holds: Rule[] = [];
+  private heldMsgs: Array<{ from: HostId; to: HostId; msg: HostMsg }> = [];
+  private readonly queue: Item[] = [];
+  private readonly shown = new Set<Category>(SHOWN_BY_DEFAULT);
   /** The hosts with the VIP when it was last checked, and since when two or more have had it. */
-  let holdersSeen: HostId[] = [];
-  let twoSinceMs: number | null = null;
-  let out: string[] = [];
-
-  const emit = (who: string, what: string): void => {
-    out.push(`${nowMs}ms ${who}: ${what}`);
+  private holdersSeen: HostId[] = [];
+  private twoSinceMs: number | null = null;
+  private out: string[] = [];
+  /** What the event being handled prints, while its effects are carried. */
+  private printing: Printing = { sends: new Map(), lines: [] };
+  private readonly ports: ShellPorts<Node> = {
+    send: (from, to, msg) => this.sendPrinted(from, to, msg),
+    actuate: (n, service, op, epoch) => this.actuate(n, service, op, epoch),
+    runHook: (n, service, hook) => this.queue.push({ kind: "hook", host: n.id, boot: n.boot, service, hook }),
+    note: (_n, fx) => {
+      const line = this.effectLine(fx);
+      if (line !== null) this.printing.lines.push(line);
+    },
   };
-  const node = (name: string): Node => {
-    const n = nodes.find((x) => x.id === name);
+
+  exec(line: string): string[] {
+    this.out = [];
+    const [cmd, ...args] = line.trim().split(/\s+/);
+    const f = COMMANDS[cmd!];
+    if (f === undefined) throw new Error(`unknown command ${cmd}`);
+    if (cmd !== "hosts") assert(this.nodes.length > 0, "start with `hosts N`");
+    f(this, args);
+    return this.out;
+  }
+
+  private emit(who: string, what: string): void {
+    this.out.push(`${this.nowMs}ms ${who}: ${what}`);
+  }
+
+  node(name: string): Node {
+    const n = this.nodes.find((x) => x.id === name);
     if (n === undefined) throw new Error(`no host ${name}`);
     return n;
-  };
+  }
 
   // ------------------------------------------------------------ network
 
-  const matchHost = (pattern: string, id: HostId): boolean => pattern === "*" || pattern.split(",").includes(id);
-  const matchRule = (r: Rule, from: HostId, to: HostId, msg: HostMsg): boolean => {
-    if (from === to && (r.from === "*" || r.to === "*")) return false; // wildcards leave the loopback alone
-    return matchHost(r.from, from) && matchHost(r.to, to) && matchFilter(msg, r.filter);
-  };
-  const partitioned = (a: HostId, b: HostId): boolean => a !== b && groups !== null && !groups.some((g) => g.includes(a) && g.includes(b));
+  private partitioned(a: HostId, b: HostId): boolean {
+    return a !== b && this.groups !== null && !this.groups.some((g) => g.includes(a) && g.includes(b));
+  }
 
   /** Where a message goes: on the wire (delivered in this drain), held, or lost. */
-  const route = (from: HostId, to: HostId, msg: HostMsg): "sent" | "lost" | "held" | "down" => {
-    if (!node(to).up) return "down";
-    if (partitioned(from, to) || drops.some((r) => matchRule(r, from, to, msg))) return "lost";
-    if (holds.some((r) => matchRule(r, from, to, msg))) {
-      held.push({ from, to, msg });
+  private route(from: HostId, to: HostId, msg: HostMsg): "sent" | "lost" | "held" | "down" {
+    if (!this.node(to).up) return "down";
+    if (this.partitioned(from, to) || this.drops.some((r) => matchRule(r, from, to, msg))) return "lost";
+    if (this.holds.some((r) => matchRule(r, from, to, msg))) {
+      this.heldMsgs.push({ from, to, msg });
       return "held";
     }
-    queue.push({ kind: "msg", from, to, msg });
+    this.queue.push({ kind: "msg", from, to, msg });
     return "sent";
-  };
+  }
+
+  /** A send effect: routed, and gathered for printing with the same content's other sends. */
+  private sendPrinted(n: Node, to: HostId, msg: HostMsg): void {
+    const status = this.route(n.id, to, msg);
+    if (!this.shown.has(msg.type as Category)) return;
+    const key = describeMsg(msg);
+    let g = this.printing.sends.get(key);
+    if (g === undefined) {
+      g = { to: [], notes: new Map() };
+      this.printing.sends.set(key, g);
+      this.printing.lines.push({ key });
+    }
+    g.to.push(to);
+    if (status !== "sent") g.notes.set(status, [...(g.notes.get(status) ?? []), to]);
+  }
 
   // ------------------------------------------------------------ the shell
 
   /** One event into a host core; its effects carried out as the agent's shell would, and printed. */
-  const apply = (n: Node, ev: HostEvent): void => {
+  private apply(n: Node, ev: HostEvent): void {
     assert(n.up, "only an up host handles events");
-    const before = n.core;
-    let next: host.HostStep;
+    let before: HostState;
+    let effects: HostEffect[];
     try {
-      next = stepAs(variant, before, ev, n.clockMs);
+      ({ before, effects } = n.step(ev, n.clockMs));
     } catch (e) {
-      throw new Error(`${n.id}'s core failed at ${nowMs}ms on ${ev.type}: ${(e as Error).message}`, { cause: e });
+      throw new Error(`${n.id}'s core failed at ${this.nowMs}ms on ${ev.type}: ${(e as Error).message}`, { cause: e });
     }
-    n.core = next.state;
-    // Sends to several hosts with the same content print as one line.
-    const sends = new Map<string, { to: string[]; notes: Map<string, string[]> }>();
-    const printed: Array<string | { key: string }> = [];
-    for (const fx of next.effects) {
-      if (fx.type === "send") {
-        const status = route(n.id, fx.to, fx.msg);
-        const category = fx.msg.type as Category;
-        if (!shown.has(category)) continue;
-        const key = describeMsg(fx.msg);
-        let g = sends.get(key);
-        if (g === undefined) {
-          g = { to: [], notes: new Map() };
-          sends.set(key, g);
-          printed.push({ key });
-        }
-        g.to.push(fx.to);
-        if (status !== "sent") g.notes.set(status, [...(g.notes.get(status) ?? []), fx.to]);
+    this.printing = { sends: new Map(), lines: [] };
+    carryEffects(n, effects, this.ports);
+    this.printEffects(n, this.printing);
+    this.printDecisions(n, before);
+    this.checkHolders();
+  }
+
+  private printEffects(n: Node, p: Printing): void {
+    for (const line of p.lines) {
+      if (typeof line === "string") {
+        this.emit(n.id, line);
         continue;
       }
-      const line = effect(n, fx);
-      if (line !== null) printed.push(line);
-    }
-    for (const p of printed) {
-      if (typeof p === "string") {
-        emit(n.id, p);
-        continue;
-      }
-      const g = sends.get(p.key)!;
+      const g = p.sends.get(line.key)!;
       const notes = [...g.notes].map(([k, v]) => `${k}: ${v.join(",")}`);
-      emit(n.id, `-> ${g.to.join(",")} ${p.key}${notes.length > 0 ? ` (${notes.join("; ")})` : ""}`);
+      this.emit(n.id, `-> ${g.to.join(",")} ${line.key}${notes.length > 0 ? ` (${notes.join("; ")})` : ""}`);
     }
+  }
+
+  /** Role changes, and decisions that change no effect but the story turns on. */
+  private printDecisions(n: Node, before: HostState): void {
     for (const [name, q] of Object.entries(n.core.services)) {
       const was = before.services[name]!;
-      if (was.role !== q.role) emit(n.id, `role ${was.role} -> ${q.role}`);
-      // Decisions that change no effect but the story turns on.
-      if (q.standAsideUntilMs > was.standAsideUntilMs) emit(n.id, `stands aside: no renewals for ${q.standAsideUntilMs - n.clockMs}ms`);
-      if (q.gaveUpEpoch !== was.gaveUpEpoch) emit(n.id, `gives up epoch ${q.gaveUpEpoch}: no renewals in it`);
-      if (q.pendingProposal !== null && q.pendingProposal !== was.pendingProposal) emit(n.id, `keeps e=${q.pendingProposal.epoch} holder=${q.pendingProposal.holder} pending: ${pendingWhy(q, n.clockMs)}`);
+      if (was.role !== q.role) this.emit(n.id, `role ${was.role} -> ${q.role}`);
+      if (q.standAsideUntilMs > was.standAsideUntilMs) this.emit(n.id, `stands aside: no renewals for ${q.standAsideUntilMs - n.clockMs}ms`);
+      if (q.gaveUpEpoch !== was.gaveUpEpoch) this.emit(n.id, `gives up epoch ${q.gaveUpEpoch}: no renewals in it`);
+      if (q.pendingProposal !== null && q.pendingProposal !== was.pendingProposal) this.emit(n.id, `keeps e=${q.pendingProposal.epoch} holder=${q.pendingProposal.holder} pending: ${pendingWhy(q, n.clockMs)}`);
     }
-    checkHolders();
-  };
+  }
 
-  /** Carries out one non-send effect; returns what to print, or null. */
-  const effect = (n: Node, fx: Exclude<HostEffect, { type: "send" }>): string | null => {
+  /** What a non-send effect prints (the shell carried it already), or null. */
+  private effectLine(fx: Exclude<HostEffect, { type: "send" }>): string | null {
+    const shown = this.shown;
     switch (fx.type) {
       case "persist":
-        n.disk[fx.service] = fx.record;
         return shown.has("persist") ? `persist ${describeRecord(fx.record)}` : null;
       case "take-vip":
-        n.vip = true; // configured from the moment the add starts
-        actuate(n, fx.service, "add", fx.epoch);
         return `take-vip e=${fx.epoch} reason=${fx.reason}`;
       case "drop-vip":
-        actuate(n, fx.service, "del", fx.epoch);
         return `drop-vip e=${fx.epoch} why=${fx.why}`;
       case "run-hook":
-        queue.push({ kind: "hook", host: n.id, boot: n.boot, service: fx.service, hook: fx.hook });
         return shown.has("hooks") ? `run-hook ${fx.hook} e=${fx.epoch}` : null;
       case "reconcile":
         return shown.has("hooks") ? `reconcile e=${fx.epoch}` : null;
@@ -294,305 +353,292 @@ function createWorld(): World {
       default:
         return assertNever(fx);
     }
-  };
+  }
 
   /** The kernel starts a VIP change; its outcome comes back now (auto-vip) or on vip-done/vip-fail. */
-  const actuate = (n: Node, service: string, op: "add" | "del", epoch: number): void => {
-    if (!autoVip) {
+  private actuate(n: Node, service: string, op: VipOp, epoch: number): void {
+    if (!this.autoVip) {
       n.pendingVip.push({ op, epoch, service });
       return;
     }
     const ok = n.failNext[op] === 0;
     if (!ok) n.failNext[op] -= 1;
-    queue.push({ kind: "vip", host: n.id, boot: n.boot, service, op, epoch, ok });
-  };
+    this.queue.push({ kind: "vip", host: n.id, boot: n.boot, service, op, epoch, ok });
+  }
 
-  const vipOutcome = (n: Node, service: string, op: "add" | "del", epoch: number, ok: boolean): void => {
-    if (op === "del" && ok) n.vip = false;
-    emit(n.id, `kernel ${op} e=${epoch} ${ok ? "done" : "FAILED"}, VIP ${n.vip ? "present" : "absent"}`);
-    apply(n, { type: "vip-changed", service, op, epoch, ok, error: ok ? null : VIP_ERROR });
-  };
+  private vipOutcome(n: Node, service: string, op: VipOp, epoch: number, ok: boolean): void {
+    n.kernelDone(service, op, ok);
+    this.emit(n.id, `kernel ${op} e=${epoch} ${ok ? "done" : "FAILED"}, VIP ${n.hasVip ? "present" : "absent"}`);
+    this.apply(n, vipChanged(service, op, epoch, ok, VIP_ERROR));
+  }
 
   /** Delivers everything in flight, and everything that sends, in order. */
-  const drain = (): void => {
-    for (let k = 0; queue.length > 0; k++) {
+  private drain(): void {
+    for (let k = 0; this.queue.length > 0; k++) {
       assert(k < DRAIN_EVENTS_MAX, "the network quiets down (DRAIN_EVENTS_MAX)");
-      const it = queue.shift()!;
-      const to = node(it.kind === "msg" ? it.to : it.host);
-      if (to.up && to.paused) {
-        to.parked.push(it);
+      const it = this.queue.shift()!;
+      const n = this.node(it.kind === "msg" ? it.to : it.host);
+      if (n.up && n.paused) {
+        n.parked.push(it);
         continue;
       }
       switch (it.kind) {
-        case "msg": {
-          const n = node(it.to);
-          if (n.up) apply(n, { type: "received", from: it.from, msg: it.msg });
+        case "msg":
+          if (n.up) this.apply(n, { type: "received", from: it.from, msg: it.msg });
           break;
-        }
-        case "vip": {
-          const n = node(it.host);
-          if (n.up && n.boot === it.boot) vipOutcome(n, it.service, it.op, it.epoch, it.ok);
+        case "vip":
+          if (n.up && n.boot === it.boot) this.vipOutcome(n, it.service, it.op, it.epoch, it.ok);
           break;
-        }
-        case "hook": {
-          const n = node(it.host);
-          if (n.up && n.boot === it.boot) apply(n, { type: "hook-finished", service: it.service, hook: it.hook, ok: true, detail: "transcript" });
+        case "hook":
+          if (n.up && n.boot === it.boot) this.apply(n, hookFinished(it.service, it.hook, "transcript"));
           break;
-        }
         default:
           assertNever(it);
       }
     }
-  };
+  }
 
   /** The rule the whole driver exists to watch: at most one up host has the VIP in its kernel. */
-  const checkHolders = (): void => {
-    const holders = nodes.filter((n) => n.up && n.vip).map((n) => n.id);
-    const same = holders.length === holdersSeen.length && holders.every((h, j) => h === holdersSeen[j]);
+  private checkHolders(): void {
+    const holders = this.nodes.filter((n) => n.up && n.hasVip).map((n) => n.id);
+    const same = holders.length === this.holdersSeen.length && holders.every((h, j) => h === this.holdersSeen[j]);
     if (!same && holders.length >= 2) {
-      out.push(`!! TWO HOLDERS: ${holders.join(" ")}`);
-      if (twoSinceMs === null) twoSinceMs = nowMs;
+      this.out.push(`!! TWO HOLDERS: ${holders.join(" ")}`);
+      if (this.twoSinceMs === null) this.twoSinceMs = this.nowMs;
     }
-    if (holders.length < 2 && twoSinceMs !== null) {
-      out.push(`!! two holders for ${nowMs - twoSinceMs}ms`);
-      twoSinceMs = null;
+    if (holders.length < 2 && this.twoSinceMs !== null) {
+      this.out.push(`!! two holders for ${this.nowMs - this.twoSinceMs}ms`);
+      this.twoSinceMs = null;
     }
-    holdersSeen = holders;
-  };
+    this.holdersSeen = holders;
+  }
 
-  const down = (n: Node, why: string): void => {
+  private down(n: Node, why: string): void {
     assert(n.up, `${n.id} is up`);
-    n.up = false;
-    const hadVip = n.vip;
-    n.vip = false; // a crashed host's VIP goes with it (the agent removes stale ones at start)
+    const hadVip = n.hasVip;
+    n.crash();
     n.pendingVip = [];
     n.paused = false;
     n.parked = [];
-    emit(n.id, `${why}${hadVip ? " (its VIP goes with it)" : ""}`);
-    checkHolders();
-  };
+    this.emit(n.id, `${why}${hadVip ? " (its VIP goes with it)" : ""}`);
+    this.checkHolders();
+  }
 
   // ------------------------------------------------------------ commands
 
-  let variant: Variant = "correct";
-  const commands: Record<string, (args: string[]) => void> = {
-    hosts(args) {
-      assert(nodes.length === 0, "hosts once, first");
-      const count = Number(args[0]);
-      assert(Number.isInteger(count) && count >= 1 && count <= HOSTS_MAX, `1..${HOSTS_MAX} hosts`);
-      const kv = keyValues(args.slice(1));
-      const profileName = kv.timing ?? "lan";
-      variant = (kv.variant ?? "correct") as Variant;
-      assert(VARIANTS.includes(variant), `variant is one of ${VARIANTS.join(", ")}`);
-      assert(profileName in PROFILES, `timing is one of ${Object.keys(PROFILES).join(", ")}`);
-      const p = PROFILES[profileName as keyof typeof PROFILES];
-      tickMs = p.tickMs;
-      const timing: HostTiming = {
-        probeIntervalMs: p.probeIntervalMs,
-        probeTimeoutMs: p.probeTimeoutMs,
-        suspicionTimeoutMs: p.suspicionTimeoutMs,
-        leaseMs: p.leaseMs,
-        renewIntervalMs: p.renewIntervalMs,
-        driftMaxPpm: p.driftMaxPpm,
-        actuationGuardMs: p.actuationGuardMs,
-        proposalTimeoutMs: p.proposalTimeoutMs,
-        initialGraceMs: p.initialGraceMs,
-      };
-      const ids = Array.from({ length: count }, (_, j) => `n${j + 1}` as HostId);
-      const list = (s: string | undefined): HostId[] => (s === undefined ? ids : (s.split(",") as HostId[]));
-      const voters = list(kv.voters);
-      const candidates = list(kv.candidates);
-      configFor = (id, boot) => ({ self: id, hosts: ids, boot, services: [{ name: SERVICE, candidates, voters, ackShadows: 1 }], timing, replication: { writeTimeoutMs: p.writeTimeoutMs, staleAfterMs: p.syncStaleMs }, proactive: PROACTIVE });
-      nodes = ids.map((id) => ({ id, up: true, core: host.initialHost(configFor(id, 1), {}, nowMs), boot: 1, disk: {}, clockMs: nowMs, vip: false, pendingVip: [], failNext: { add: 0, del: 0 }, rand: 0.5, paused: false, parked: [] }));
-      out.push(`${count} hosts, timing ${profileName} (tick ${tickMs}ms, lease ${timing.leaseMs}ms), service ${SERVICE}: candidates ${candidates.join(",")}, voters ${voters.join(",")}${variant === "correct" ? "" : `, BROKEN core: ${variant}`}`);
-    },
-    tick(args) {
-      const ms = duration(args[0]);
-      assert(ms % tickMs === 0, `a multiple of the tick (${tickMs}ms)`);
-      for (let k = 0; k < ms / tickMs; k++) {
-        nowMs += tickMs;
-        for (const n of nodes) n.clockMs += tickMs;
-        for (const n of nodes) {
-          if (!n.up || n.paused) continue;
-          apply(n, { type: "tick", rand: n.rand });
-          drain();
-        }
-      }
-      if (twoSinceMs !== null) out.push(`!! TWO HOLDERS still: ${holdersSeen.join(" ")} (for ${nowMs - twoSinceMs}ms)`);
-    },
-    drop(args) {
-      const r = linkRule(args);
-      drops = drops.filter((x) => !sameRule(x, r.rule));
-      if (!r.off) drops.push(r.rule);
-    },
-    hold(args) {
-      if (args[0] === "on" || args[0] === "off") {
-        holds = args[0] === "on" ? [{ from: "*", to: "*", filter: {} }] : [];
-        return;
-      }
-      const r = linkRule(args);
-      holds = holds.filter((x) => !sameRule(x, r.rule));
-      if (!r.off) holds.push(r.rule);
-    },
-    held() {
-      if (held.length === 0) out.push("nothing held");
-      for (const h of held) out.push(`${h.from} -> ${h.to} ${describeMsg(h.msg)}`);
-    },
-    deliver(args) {
-      const r = linkRule(args).rule;
-      const picked = held.filter((h) => matchRule(r, h.from, h.to, h.msg));
-      held = held.filter((h) => !picked.includes(h));
-      for (const h of picked) {
-        const n = node(h.to);
-        emit(h.from, `-> ${h.to} ${describeMsg(h.msg)} (delivered${n.up ? "" : `, lost: ${h.to} down`})`);
-        if (n.up) queue.push({ kind: "msg", from: h.from, to: h.to, msg: h.msg });
-        drain();
-      }
-      if (picked.length === 0) out.push("nothing held matches");
-    },
-    "drop-held"(args) {
-      const r = linkRule(args).rule;
-      const before = held.length;
-      held = held.filter((h) => !matchRule(r, h.from, h.to, h.msg));
-      out.push(`${before - held.length} held message(s) lost`);
-    },
-    partition(args) {
-      groups = args.join(" ").split("|").map((g) => g.trim().split(/\s+/).filter((x) => x !== "").map((x) => node(x).id));
-      out.push(`partition ${groups.map((g) => g.join(" ")).join(" | ")}`);
-    },
-    heal() {
-      groups = null;
-      drops = [];
-      out.push("network healed (partition and drops gone; holds stay)");
-    },
-    crash(args) {
-      down(node(args[0]!), "crashed");
-    },
-    wipe(args) {
-      const n = node(args[0]!);
-      if (n.up) down(n, "crashed");
-      n.disk = {};
-      emit(n.id, "disk lost");
-    },
-    restart(args) {
-      const n = node(args[0]!);
-      if (n.up) down(n, "crashed");
-      n.boot += 1;
-      n.up = true;
-      n.core = host.initialHost(configFor(n.id, n.boot), n.disk, n.clockMs);
-      const rec = n.disk[SERVICE];
-      emit(n.id, `restarted, boot ${n.boot}, disk: ${rec === undefined ? "empty" : describeRecord(rec)}`);
-    },
-    "auto-vip"(args) {
-      assert(args[0] === "on" || args[0] === "off", "auto-vip on|off");
-      autoVip = args[0] === "on";
-    },
-    "vip-done"(args) {
-      finishVip(node(args[0]!), true);
-    },
-    "vip-fail"(args) {
-      finishVip(node(args[0]!), false);
-    },
-    "fail-vip"(args) {
-      const n = node(args[0]!);
-      const op = args[1];
-      assert(op === "add" || op === "del", "fail-vip HOST add|del [count]");
-      n.failNext[op] += args[2] === undefined ? 1 : Number(args[2]);
-    },
-    move(args) {
-      const [from, to] = args.filter((a) => a !== "->");
-      const n = node(from!);
-      emit(n.id, `operator asks to move ${SERVICE} to ${node(to!).id}`);
-      apply(n, { type: "move-requested", service: SERVICE, to: node(to!).id });
-      drain();
-    },
-    forecast(args) {
-      const n = node(args[0]!);
-      const about = node(args[1]!).id;
-      const probability = Number(args[2]);
-      assert(probability >= 0 && probability <= 1, "a probability");
-      apply(n, { type: "forecast-ready", host: about, probability });
-      drain();
-    },
-    connect(args) {
-      const [a, b] = [node(args[0]!), node(args[1]!)];
-      if (a.up) apply(a, { type: "peer-connected", id: b.id });
-      if (b.up) apply(b, { type: "peer-connected", id: a.id });
-      drain();
-    },
-    rand(args) {
-      const r = Number(args[1]);
-      assert(r >= 0 && r < 1, "rand in [0,1)");
-      node(args[0]!).rand = r;
-    },
-    jump(args) {
-      node(args[0]!).clockMs += duration(args[1]);
-    },
-    pause(args) {
-      const n = node(args[0]!);
-      assert(n.up && !n.paused, `${n.id} is up and running`);
-      n.paused = true;
-      emit(n.id, `agent paused${n.vip ? " (its kernel keeps the VIP)" : ""}`);
-    },
-    resume(args) {
-      const n = node(args[0]!);
-      assert(n.up && n.paused, `${n.id} is paused`);
-      n.paused = false;
-      emit(n.id, `agent resumes, ${n.parked.length} message(s) and outcome(s) waiting`);
-      queue.unshift(...n.parked);
-      n.parked = [];
-      drain();
-    },
-    show(args) {
-      for (const c of categories(args)) shown.add(c);
-    },
-    hide(args) {
-      for (const c of categories(args)) shown.delete(c);
-    },
-    status() {
-      for (const n of nodes) out.push(statusLine(n, nowMs));
-    },
-    members() {
-      for (const n of nodes) {
-        if (!n.up) {
-          out.push(`${n.id}: down`);
-          continue;
-        }
-        const view = host.aliveHosts(n.core);
-        const ms = Object.entries(n.core.members.view).map(([id, m]) => `${id} ${m.status}/${m.incarnation}`);
-        out.push(`${n.id} (inc ${n.core.members.incarnation}): ${ms.join(", ")}; ranks ${view.join(",")}`);
-      }
-    },
-  };
+  hosts(args: string[]): void {
+    assert(this.nodes.length === 0, "hosts once, first");
+    const count = Number(args[0]);
+    assert(Number.isInteger(count) && count >= 1 && count <= HOSTS_MAX, `1..${HOSTS_MAX} hosts`);
+    const kv = keyValues(args.slice(1));
+    const profileName = kv.timing ?? "lan";
+    this.variant = (kv.variant ?? "correct") as Variant;
+    assert(VARIANTS.includes(this.variant), `variant is one of ${VARIANTS.join(", ")}`);
+    assert(profileName in PROFILES, `timing is one of ${Object.keys(PROFILES).join(", ")}`);
+    const p = PROFILES[profileName as ProfileName];
+    this.tickMs = p.tickMs;
+    const ids = Array.from({ length: count }, (_, j) => `n${j + 1}` as HostId);
+    const list = (s: string | undefined): HostId[] => (s === undefined ? ids : (s.split(",") as HostId[]));
+    const voters = list(kv.voters);
+    const candidates = list(kv.candidates);
+    const services = { names: [SERVICE], candidates, voters, ackShadows: 1 };
+    this.configFor = (id, boot) => simHostConfig(id, ids, boot, services, p, p);
+    const configFor = (id: HostId, boot: number): HostConfig => this.configFor(id, boot);
+    const stepper: Stepper = (s, ev, t) => stepAs(this.variant, s, ev, t);
+    this.nodes = ids.map((id) => new Node(id, configFor, stepper, this.nowMs));
+    const broken = this.variant === "correct" ? "" : `, BROKEN core: ${this.variant}`;
+    this.out.push(`${count} hosts, timing ${profileName} (tick ${this.tickMs}ms, lease ${p.leaseMs}ms), service ${SERVICE}: candidates ${candidates.join(",")}, voters ${voters.join(",")}${broken}`);
+  }
 
-  const finishVip = (n: Node, ok: boolean): void => {
+  tick(args: string[]): void {
+    const ms = duration(args[0]);
+    assert(ms % this.tickMs === 0, `a multiple of the tick (${this.tickMs}ms)`);
+    for (let k = 0; k < ms / this.tickMs; k++) {
+      this.nowMs += this.tickMs;
+      for (const n of this.nodes) n.clockMs += this.tickMs;
+      for (const n of this.nodes) {
+        if (!n.up || n.paused) continue;
+        this.apply(n, { type: "tick", rand: n.rand });
+        this.drain();
+      }
+    }
+    if (this.twoSinceMs !== null) this.out.push(`!! TWO HOLDERS still: ${this.holdersSeen.join(" ")} (for ${this.nowMs - this.twoSinceMs}ms)`);
+  }
+
+  drop(args: string[]): void {
+    const r = linkRule(args);
+    this.drops = this.drops.filter((x) => !sameRule(x, r.rule));
+    if (!r.off) this.drops.push(r.rule);
+  }
+
+  hold(args: string[]): void {
+    if (args[0] === "on" || args[0] === "off") {
+      this.holds = args[0] === "on" ? [{ from: "*", to: "*", filter: {} }] : [];
+      return;
+    }
+    const r = linkRule(args);
+    this.holds = this.holds.filter((x) => !sameRule(x, r.rule));
+    if (!r.off) this.holds.push(r.rule);
+  }
+
+  held(): void {
+    if (this.heldMsgs.length === 0) this.out.push("nothing held");
+    for (const h of this.heldMsgs) this.out.push(`${h.from} -> ${h.to} ${describeMsg(h.msg)}`);
+  }
+
+  deliver(args: string[]): void {
+    const r = linkRule(args).rule;
+    const picked = this.heldMsgs.filter((h) => matchRule(r, h.from, h.to, h.msg));
+    this.heldMsgs = this.heldMsgs.filter((h) => !picked.includes(h));
+    for (const h of picked) {
+      const n = this.node(h.to);
+      this.emit(h.from, `-> ${h.to} ${describeMsg(h.msg)} (delivered${n.up ? "" : `, lost: ${h.to} down`})`);
+      if (n.up) this.queue.push({ kind: "msg", from: h.from, to: h.to, msg: h.msg });
+      this.drain();
+    }
+    if (picked.length === 0) this.out.push("nothing held matches");
+  }
+
+  dropHeld(args: string[]): void {
+    const r = linkRule(args).rule;
+    const before = this.heldMsgs.length;
+    this.heldMsgs = this.heldMsgs.filter((h) => !matchRule(r, h.from, h.to, h.msg));
+    this.out.push(`${before - this.heldMsgs.length} held message(s) lost`);
+  }
+
+  partition(args: string[]): void {
+    const groups = args.join(" ").split("|").map((g) => g.trim().split(/\s+/).filter((x) => x !== "").map((x) => this.node(x).id));
+    this.groups = groups;
+    this.out.push(`partition ${groups.map((g) => g.join(" ")).join(" | ")}`);
+  }
+
+  heal(): void {
+    this.groups = null;
+    this.drops = [];
+    this.out.push("network healed (partition and drops gone; holds stay)");
+  }
+
+  crash(args: string[]): void {
+    this.down(this.node(args[0]!), "crashed");
+  }
+
+  wipe(args: string[]): void {
+    const n = this.node(args[0]!);
+    if (n.up) this.down(n, "crashed");
+    n.disk.clear();
+    this.emit(n.id, "disk lost");
+  }
+
+  restart(args: string[]): void {
+    const n = this.node(args[0]!);
+    if (n.up) this.down(n, "crashed");
+    n.restart(n.clockMs);
+    const rec = n.disk.get(SERVICE);
+    this.emit(n.id, `restarted, boot ${n.boot}, disk: ${rec === undefined ? "empty" : describeRecord(rec)}`);
+  }
+
+  autoVipCmd(args: string[]): void {
+    assert(args[0] === "on" || args[0] === "off", "auto-vip on|off");
+    this.autoVip = args[0] === "on";
+  }
+
+  finishVip(n: Node, ok: boolean): void {
     assert(n.up, `${n.id} is up`);
     const p = n.pendingVip.shift();
     if (p === undefined) {
-      out.push(`${n.id}: no VIP change pending`);
+      this.out.push(`${n.id}: no VIP change pending`);
       return;
     }
-    vipOutcome(n, p.service, p.op, p.epoch, ok);
-    drain();
-  };
+    this.vipOutcome(n, p.service, p.op, p.epoch, ok);
+    this.drain();
+  }
 
-  return {
-    exec(line) {
-      out = [];
-      const [cmd, ...args] = line.trim().split(/\s+/);
-      const f = commands[cmd!];
-      if (f === undefined) throw new Error(`unknown command ${cmd}`);
-      if (cmd !== "hosts") assert(nodes.length > 0, "start with `hosts N`");
-      f(args);
-      return out;
-    },
-  };
+  failVip(args: string[]): void {
+    const n = this.node(args[0]!);
+    const op = args[1];
+    assert(op === "add" || op === "del", "fail-vip HOST add|del [count]");
+    n.failNext[op] += args[2] === undefined ? 1 : Number(args[2]);
+  }
+
+  move(args: string[]): void {
+    const [from, to] = args.filter((a) => a !== "->");
+    const n = this.node(from!);
+    this.emit(n.id, `operator asks to move ${SERVICE} to ${this.node(to!).id}`);
+    this.apply(n, { type: "move-requested", service: SERVICE, to: this.node(to!).id });
+    this.drain();
+  }
+
+  forecast(args: string[]): void {
+    const n = this.node(args[0]!);
+    const about = this.node(args[1]!).id;
+    const probability = Number(args[2]);
+    assert(probability >= 0 && probability <= 1, "a probability");
+    this.apply(n, { type: "forecast-ready", host: about, probability });
+    this.drain();
+  }
+
+  connect(args: string[]): void {
+    const [a, b] = [this.node(args[0]!), this.node(args[1]!)];
+    if (a.up) this.apply(a, { type: "peer-connected", id: b.id });
+    if (b.up) this.apply(b, { type: "peer-connected", id: a.id });
+    this.drain();
+  }
+
+  rand(args: string[]): void {
+    const r = Number(args[1]);
+    assert(r >= 0 && r < 1, "rand in [0,1)");
+    this.node(args[0]!).rand = r;
+  }
+
+  jump(args: string[]): void {
+    this.node(args[0]!).clockMs += duration(args[1]);
+  }
+
+  pause(args: string[]): void {
+    const n = this.node(args[0]!);
+    assert(n.up && !n.paused, `${n.id} is up and running`);
+    n.paused = true;
+    this.emit(n.id, `agent paused${n.hasVip ? " (its kernel keeps the VIP)" : ""}`);
+  }
+
+  resume(args: string[]): void {
+    const n = this.node(args[0]!);
+    assert(n.up && n.paused, `${n.id} is paused`);
+    n.paused = false;
+    this.emit(n.id, `agent resumes, ${n.parked.length} message(s) and outcome(s) waiting`);
+    this.queue.unshift(...n.parked);
+    n.parked = [];
+    this.drain();
+  }
+
+  show(args: string[], on: boolean): void {
+    for (const c of categories(args)) {
+      if (on) this.shown.add(c);
+      else this.shown.delete(c);
+    }
+  }
+
+  status(): void {
+    for (const n of this.nodes) this.out.push(statusLine(n, this.nowMs));
+  }
+
+  members(): void {
+    for (const n of this.nodes) {
+      if (!n.up) {
+        this.out.push(`${n.id}: down`);
+        continue;
+      }
+      const view = host.aliveHosts(n.core);
+      const ms = Object.entries(n.core.members.view).map(([id, m]) => `${id} ${m.status}/${m.incarnation}`);
+      this.out.push(`${n.id} (inc ${n.core.members.incarnation}): ${ms.join(", ")}; ranks ${view.join(",")}`);
+    }
+  }
 }
 
 // ------------------------------------------------------------ printing
 
 function statusLine(n: Node, nowMs: number): string {
-  const head = `${n.id} ${n.up ? (n.paused ? "PAUSED" : "up") : "DOWN"} boot=${n.boot} kernel=${n.vip ? "VIP" : "-"}`;
+  const head = `${n.id} ${n.up ? (n.paused ? "PAUSED" : "up") : "DOWN"} boot=${n.boot} kernel=${n.hasVip ? "VIP" : "-"}`;
   if (!n.up) return head;
   const q = n.core.services[SERVICE]!;
   const t = n.clockMs;
@@ -653,6 +699,16 @@ export function describeMsg(m: HostMsg): string {
 }
 
 // ------------------------------------------------------------ parsing
+
+function matchHost(pattern: string, id: HostId): boolean {
+  return pattern === "*" || pattern.split(",").includes(id);
+}
+
+/** Whether a rule covers a message on a link; wildcards leave a host's loopback to itself alone. */
+function matchRule(r: Rule, from: HostId, to: HostId, msg: HostMsg): boolean {
+  if (from === to && (r.from === "*" || r.to === "*")) return false;
+  return matchHost(r.from, from) && matchHost(r.to, to) && matchFilter(msg, r.filter);
+}
 
 /** A message matches when every key=value does: `type` (a comma list), `e`/`epoch` (a certificate's too), or any top-level field. */
 function matchFilter(m: HostMsg, f: Filter): boolean {

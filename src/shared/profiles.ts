@@ -1,0 +1,84 @@
+// Timing profiles, in one table: the agent's config starts from one of them,
+// and the simulator and the transcripts run their hosts on them too.
+
+/**
+ * Timing profiles. lan: hosts on one switch, RTT well under a millisecond;
+ * the lease bounds unplanned downtime (a shadow takes over once the old lease
+ * has run out), so it is short, and renewals come six times per lease so a
+ * lost one or two do not cost the lease. wan and edge scale everything up for
+ * slower, lossier links.
+ */
+const LAN = {
+  tickMs: 5, // the agent loop; every message waits at most one tick
+  probeIntervalMs: 50, // SWIM probe round: a dead peer is noticed within a few rounds
+  probeTimeoutMs: 20, // direct ack wait before asking others to probe (ping-req)
+  suspicionTimeoutMs: 150, // suspect -> dead: room for a refutation to arrive
+  leaseMs: 300, // holder lease: the bound on unplanned downtime
+  renewIntervalMs: 50, // six renewals per lease
+  driftMaxPpm: 1000, // 0.1 %: far above what NTP-less quartz clocks drift
+  // The holder lets go this much before the voters' grants run out, to cover
+  // a stalled loop plus `ip addr del` (measured here under load: a 29 ms
+  // stall plus a 65 ms del). It costs no downtime: failover waits on the
+  // voters' grants, not on the holder's own expiry.
+  actuationGuardMs: 100,
+  proposalTimeoutMs: 150, // re-send a proposal, or let the next candidate try
+  initialGraceMs: 3000, // at start-up the primary gets this long to win the first election
+  hookTimeoutMs: 5000, // user hooks are killed after this
+  writeTimeoutMs: 5000, // a state write not durable on ackShadows shadows by then fails (it is not rolled back)
+  syncStaleMs: 3000, // a replica not heard on the state channel this long is "stale"
+} as const;
+
+export const PROFILES = {
+  lan: LAN,
+  // Links across sites: RTT in the tens of ms with jitter, so the network
+  // timings are ×10 lan. The tick only ×4: it is local work, and a coarse tick
+  // would add its whole length to every message. The guard ×3: `ip addr del`
+  // costs the same everywhere, only loop stalls grow with the load.
+  wan: {
+    tickMs: 20,
+    probeIntervalMs: 500,
+    probeTimeoutMs: 200,
+    suspicionTimeoutMs: 1500,
+    leaseMs: 3000,
+    renewIntervalMs: 500,
+    driftMaxPpm: 1000, // clocks drift the same; only the links differ
+    actuationGuardMs: 300,
+    proposalTimeoutMs: 1500,
+    initialGraceMs: 10000, // a DHT join across the internet takes seconds
+    hookTimeoutMs: 10000, // hooks there often reach a remote service
+    writeTimeoutMs: 15000,
+    syncStaleMs: 10000,
+  },
+  // Cellular or satellite links with loss bursts of seconds: network timings
+  // ×20 lan. Small boxes run hot and cold without NTP: twice the drift bound.
+  edge: {
+    tickMs: 50,
+    probeIntervalMs: 1000,
+    probeTimeoutMs: 400,
+    suspicionTimeoutMs: 3000,
+    leaseMs: 6000,
+    renewIntervalMs: 1000,
+    driftMaxPpm: 2000,
+    actuationGuardMs: 600, // slow CPUs stall longer under load
+    proposalTimeoutMs: 3000,
+    initialGraceMs: 20000,
+    hookTimeoutMs: 15000,
+    writeTimeoutMs: 30000,
+    syncStaleMs: 20000,
+  },
+  // One machine (network namespaces, tests): the same as lan.
+  local: LAN,
+  // The deterministic simulator (src/sim): lan's timings, but a state write
+  // fails and a silent replica goes stale sooner, so the short virtual runs
+  // see writes fail and replicas lag. Not for a real agent's config.
+  sim: {
+    ...LAN,
+    writeTimeoutMs: 2000,
+    syncStaleMs: 1000,
+  },
+} as const;
+export type ProfileName = keyof typeof PROFILES;
+/** The profiles an agent's config may name (the simulator's is not one). */
+export const CONFIG_PROFILES = ["lan", "wan", "edge", "local"] as const satisfies readonly ProfileName[];
+export type ConfigProfileName = (typeof CONFIG_PROFILES)[number];
+export type Timing = { [K in keyof (typeof PROFILES)["lan"]]: number };

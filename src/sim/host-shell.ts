@@ -1,0 +1,154 @@
+// The simulated host's shell, shared by both drivers of the host core: the
+// random cluster (cluster.ts) and the transcripts (transcript.ts). A SimHost
+// is one host as the agent's process and its machine hold it: the host core
+// (decide/host.ts, stepped as the agent's loop steps it), the disk its
+// persist effects write, its process incarnation (boot) and its kernel's
+// VIPs. carryEffects carries out a step's effects as the agent's shell does:
+// what every driver does alike is done here; what is a driver's own (its
+// network, how long its kernel takes, what it records, checks or prints)
+// goes through its ShellPorts.
+
+import { assertNever } from "../shared/assert.ts";
+import type { HostId } from "../shared/ids.ts";
+import type { Timing } from "../shared/profiles.ts";
+import * as host from "../decide/host.ts";
+import type { HookName, HostConfig, HostEffect, HostEvent, HostMsg, HostState, HostStep, HostTiming } from "../decide/host.ts";
+import type { Persisted } from "../decide/quorum.ts";
+
+/** Proactive moves in the simulator and the transcripts: a forecast counts at once, and is news for a second. */
+export const SIM_PROACTIVE = { threshold: 0.8, sustainMs: 0, staleMs: 1_000, cooldownMs: 2_000 } as const;
+
+/** The host core, or a deliberately broken one (cluster.ts stepAs). */
+export type Stepper = (s: HostState, ev: HostEvent, nowMs: number) => HostStep;
+
+/** A VIP change the kernel was asked for. */
+export type VipOp = "add" | "del";
+
+/** What the services of a simulated cluster are, the same on every host. */
+export type SimServices = { names: string[]; candidates: HostId[]; voters: HostId[]; ackShadows: number };
+
+/** A host's config as the agent would build it from its file; replication timing as a profile names it. */
+export function simHostConfig(self: HostId, hosts: HostId[], boot: number, sv: SimServices, timing: HostTiming, replication: Pick<Timing, "writeTimeoutMs" | "syncStaleMs">): HostConfig {
+  return {
+    self,
+    hosts,
+    boot,
+    services: sv.names.map((name) => ({ name, candidates: sv.candidates, voters: sv.voters, ackShadows: sv.ackShadows })),
+    timing,
+    replication: { writeTimeoutMs: replication.writeTimeoutMs, staleAfterMs: replication.syncStaleMs },
+    proactive: SIM_PROACTIVE,
+  };
+}
+
+/** One simulated host: its core, what survives a crash, and its kernel. */
+export class SimHost {
+  up = true;
+  /** Process incarnations so far: each restart draws the next, as the agent draws a new one. */
+  boot = 1;
+  /** The host core, as the agent's loop holds it. */
+  core: HostState;
+  /** What the host wrote durably, per service: all that survives a crash (a wipe loses it too). */
+  readonly disk = new Map<string, Persisted>();
+  /** The kernel: services whose VIP is configured here, from the moment an add starts until a removal is done. */
+  readonly vip = new Set<string>();
+
+  readonly id: HostId;
+  private readonly configFor: (id: HostId, boot: number) => HostConfig;
+  private readonly stepper: Stepper;
+
+  constructor(id: HostId, configFor: (id: HostId, boot: number) => HostConfig, stepper: Stepper, localMs: number) {
+    this.id = id;
+    this.configFor = configFor;
+    this.stepper = stepper;
+    this.core = host.initialHost(configFor(id, 1), {}, localMs);
+  }
+
+  /** One event into the core, at the host's own clock; returns the state before and the effects to carry. */
+  step(ev: HostEvent, localMs: number): { before: HostState; effects: HostEffect[] } {
+    const before = this.core;
+    const out = this.stepper(before, ev, localMs);
+    this.core = out.state;
+    return { before, effects: out.effects };
+  }
+
+  /** The process dies; its VIPs go with it (the agent removes stale ones at start). */
+  crash(): void {
+    this.up = false;
+    this.vip.clear();
+  }
+
+  /** A new process (a crash first, if it was up): the next boot, a core from what the disk kept. */
+  restart(localMs: number): void {
+    this.up = true;
+    this.vip.clear();
+    this.boot += 1;
+    this.core = host.initialHost(this.configFor(this.id, this.boot), Object.fromEntries(this.disk), localMs);
+  }
+
+  /** The kernel finished a change: a done removal takes the VIP down. */
+  kernelDone(service: string, op: VipOp, ok: boolean): void {
+    if (op === "del" && ok) this.vip.delete(service);
+  }
+}
+
+/** The outcome of a VIP change, as the agent's shell reports it to the core. */
+export function vipChanged(service: string, op: VipOp, epoch: number, ok: boolean, failure: string): HostEvent {
+  return { type: "vip-changed", service, op, epoch, ok, error: ok ? null : failure };
+}
+
+/** A hook's outcome: simulated hooks always succeed (they change nothing the checks see). */
+export function hookFinished(service: string, hook: HookName, detail: string): HostEvent {
+  return { type: "hook-finished", service, hook, ok: true, detail };
+}
+
+/** What a driver supplies to carry effects: its network, its kernel and hooks, and what it notes. */
+export type ShellPorts<H extends SimHost> = {
+  /** Puts a message on the driver's network. */
+  send(from: H, to: HostId, msg: HostMsg): void;
+  /** The kernel starts a VIP change (an add holds the VIP already); the outcome comes back later through vipChanged. */
+  actuate(h: H, service: string, op: VipOp, epoch: number): void;
+  /** Starts a hook; the outcome comes back later through hookFinished. */
+  runHook(h: H, service: string, hook: HookName): void;
+  /** Every other effect, after the shell carried its common part: the driver records, checks or prints it, and carries what is its own. */
+  note(h: H, fx: Exclude<HostEffect, { type: "send" }>): void;
+};
+
+/** Carries out a step's effects in order, as the agent's shell would. */
+export function carryEffects<H extends SimHost>(h: H, effects: HostEffect[], ports: ShellPorts<H>): void {
+  for (const fx of effects) {
+    switch (fx.type) {
+      case "send":
+        ports.send(h, fx.to, fx.msg);
+        continue;
+      case "persist":
+        h.disk.set(fx.service, fx.record);
+        break;
+      case "take-vip":
+        h.vip.add(fx.service); // configured from the moment the add starts
+        ports.actuate(h, fx.service, "add", fx.epoch);
+        break;
+      case "drop-vip":
+        ports.actuate(h, fx.service, "del", fx.epoch);
+        break;
+      case "run-hook":
+        ports.runHook(h, fx.service, fx.hook);
+        break;
+      case "certified":
+      case "alarm":
+      case "request-durable":
+      case "write-acked":
+      case "write-failed":
+      case "reconcile":
+      case "move-abandoned":
+      case "member-changed":
+      case "rtt-measured":
+      case "predicted-changed":
+      case "move-predicted":
+      case "sync-status-changed":
+        break;
+      default:
+        assertNever(fx);
+    }
+    ports.note(h, fx);
+  }
+}
