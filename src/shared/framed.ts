@@ -2,11 +2,11 @@
 // raw message type whose every frame goes through a FrameCodec. The one
 // place that decodes, and that answers a malformed frame: it is logged
 // (frame-dropped {peer, why, bytes}) and the protocol closes what it chose to
-// close (the mesh its whole connection, the state channel only itself).
+// close (the mesh its whole connection, the state and blob channels only
+// themselves).
 
 import c from "compact-encoding";
 import { isUmbraError } from "./errors.ts";
-import type { HostId } from "./ids.ts";
 import type { Logger } from "./log.ts";
 import type { FrameCodec } from "./wire.ts";
 
@@ -16,19 +16,24 @@ export type FramedChannel<M> = {
   send(msg: M): boolean;
   close(): void;
   readonly closed: boolean;
+  /** Whether the connection's stream has room: false after a send it reported full, until it drains. */
+  readonly drained: boolean;
 };
 
 export type FramedHandlers<M> = {
   log: Logger;
-  /** The log's part: "mesh", "state". */
+  /** The log's part: "mesh", "state", "blobs". */
   part: string;
-  peer: HostId;
-  onMessage(msg: M): void;
+  /** Names the peer in the log: its host id, or a label where the protocol has none. */
+  peer: string;
+  onMessage(msg: M, channel: FramedChannel<M>): void;
   /** A frame from the peer did not decode (already logged): close what this protocol closes. */
   onMalformed(channel: FramedChannel<M>): void;
   /** Both ends opened the channel: frames may flow. */
   onOpen?(channel: FramedChannel<M>): void;
   onClose?(channel: FramedChannel<M>): void;
+  /** The connection's stream drained after reporting itself full: send on. */
+  onDrain?(channel: FramedChannel<M>): void;
 };
 
 /** Opens `protocol` on `mux` (a Protomux); null when that channel is open on it already. */
@@ -41,6 +46,9 @@ export function openFramedChannel<M>(mux: any, protocol: string, codec: FrameCod
     },
     onclose: () => {
       if (link !== null) h.onClose?.(link);
+    },
+    ondrain: () => {
+      if (link !== null) h.onDrain?.(link);
     },
   });
   if (channel === null) return null;
@@ -56,7 +64,7 @@ export function openFramedChannel<M>(mux: any, protocol: string, codec: FrameCod
         if (link !== null) h.onMalformed(link);
         return;
       }
-      h.onMessage(msg);
+      if (link !== null) h.onMessage(msg, link);
     },
   });
   const open: FramedChannel<M> = {
@@ -64,6 +72,9 @@ export function openFramedChannel<M>(mux: any, protocol: string, codec: FrameCod
     close: () => channel.close(),
     get closed(): boolean {
       return channel.closed === true;
+    },
+    get drained(): boolean {
+      return channel.drained === true;
     },
   };
   link = open;

@@ -7,12 +7,11 @@
 // matched; an answer to nothing asked of this connection is dropped. A frame
 // that does not decode closes the channel.
 
-import c from "compact-encoding";
 import { assertNever } from "../../shared/assert.ts";
-import { isUmbraError } from "../../shared/errors.ts";
+import { type FramedChannel, openFramedChannel } from "../../shared/framed.ts";
 import type { Logger } from "../../shared/log.ts";
 import { type ChunkHash, type ChunkStore, hashBytes } from "../chunks.ts";
-import { type BlobMsg, BLOBS_PROTOCOL, decodeBlobMsg, encodeBlobMsg, WANT_HASHES_MAX } from "./codec.ts";
+import { BLOB_CODEC, type BlobMsg, BLOBS_PROTOCOL, WANT_HASHES_MAX } from "./codec.ts";
 import { WantServer } from "./server.ts";
 
 /** What a fetch hears from one source. */
@@ -60,46 +59,27 @@ export function serveBlobs(mux: any, store: ChunkStore, opts: ServeOptions = {})
   const log = opts.log ?? noLog;
   const stats: BlobPeerStats = { chunksSent: 0, bytesSent: 0, chunksReceived: 0, bytesReceived: 0, badChunks: 0, unsolicited: 0 };
   const f: Fetching = { label, log, stats, listeners: new Set(), asked: new Map() };
-  let closed = false;
-  const sink = {
-    send: (m: BlobMsg): boolean => (closed || channel.closed ? false : frame.send(encodeBlobMsg(m))),
-    get drained(): boolean {
-      return channel.drained;
-    },
-  };
-  const server = new WantServer(store, sink, stats, label, log);
-
-  const channel = mux.createChannel({
-    protocol: BLOBS_PROTOCOL,
-    onclose: () => {
-      closed = true;
-      server.close();
-      for (const l of [...f.listeners]) l.onClose();
-      f.listeners.clear();
-    },
-    ondrain: () => server.drained(),
-  });
-  if (channel === null) return null;
-
-  const frame = channel.addMessage({
-    encoding: c.raw,
-    onmessage: (buf: Uint8Array) => {
-      let m: BlobMsg;
-      try {
-        m = decodeBlobMsg(buf);
-      } catch (err) {
-        if (!isUmbraError(err)) throw err;
-        log("warn", "blobs", "frame-dropped", { peer: label, why: err.message, bytes: buf.byteLength });
-        channel.close();
-        return;
-      }
+  // The handlers run only once the channel is open, after `server` below exists.
+  const link = openFramedChannel<BlobMsg>(mux, BLOBS_PROTOCOL, BLOB_CODEC, {
+    log,
+    part: "blobs",
+    peer: label,
+    onMessage: (m, channel) => {
       if (m.type === "want") {
         if (!server.want(m.hashes)) channel.close();
       } else answered(f, m);
     },
+    onMalformed: (channel) => channel.close(),
+    onClose: () => {
+      server.close();
+      for (const l of [...f.listeners]) l.onClose();
+      f.listeners.clear();
+    },
+    onDrain: () => server.drained(),
   });
-  channel.open();
-  return handle(f, () => closed, sink.send, () => channel.close());
+  if (link === null) return null;
+  const server = new WantServer(store, link, stats, label, log);
+  return handle(f, link);
 }
 
 /** A chunk or none from the remote: counted, hashed, and told to the listeners if it was asked for. */
@@ -130,7 +110,8 @@ function answered(f: Fetching, m: Extract<BlobMsg, { type: "chunk" | "none" }>):
 }
 
 /** The BlobPeer a fetch uses: asks in batches of at most WANT_HASHES_MAX, remembering each ask. */
-function handle(f: Fetching, isClosed: () => boolean, send: (m: BlobMsg) => boolean, close: () => void): BlobPeer {
+function handle(f: Fetching, link: FramedChannel<BlobMsg>): BlobPeer {
+  const isClosed = () => link.closed;
   return {
     label: f.label,
     get closed() {
@@ -142,7 +123,7 @@ function handle(f: Fetching, isClosed: () => boolean, send: (m: BlobMsg) => bool
       for (let i = 0; i < hashes.length; i += WANT_HASHES_MAX) {
         const batch = hashes.slice(i, i + WANT_HASHES_MAX);
         for (const h of batch) f.asked.set(h, (f.asked.get(h) ?? 0) + 1);
-        send({ type: "want", hashes: batch });
+        link.send({ type: "want", hashes: batch });
       }
       return !isClosed();
     },
@@ -154,6 +135,6 @@ function handle(f: Fetching, isClosed: () => boolean, send: (m: BlobMsg) => bool
       f.listeners.add(l);
       return () => f.listeners.delete(l);
     },
-    close,
+    close: () => link.close(),
   };
 }
