@@ -184,7 +184,7 @@ export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
       stepMembership(d, fx, { type: "tick", rand: r.next() });
       for (const sv of d.config.services) stepQuorum(d, fx, sv.name, { type: "tick", rand: r.next() });
       stepForesight(d, fx, { type: "tick", holding: holdingNow(d) });
-      for (const sv of Object.keys(d.replicas)) stepReplica(d, fx, sv, { type: "tick" });
+      routeReplicas(d, fx, { type: "tick" });
       break;
     }
     case "received": {
@@ -222,17 +222,10 @@ export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
       if (d.services[e.service] !== undefined) stepQuorum(d, fx, e.service, { type: "handover-requested", to: e.to, reason: "handover" });
       break;
     case "write-durable":
-      assert(d.replicas[e.service] !== undefined, "a write is made only where a replica is kept");
-      stepReplica(d, fx, e.service, { type: "write-durable", id: e.id });
-      break;
     case "peer-durable":
-      if (d.replicas[e.service] !== undefined) stepReplica(d, fx, e.service, { type: "peer-durable", peer: e.peer, id: e.id });
-      break;
     case "peer-synced":
-      if (d.replicas[e.service] !== undefined) stepReplica(d, fx, e.service, { type: "peer-sync", peer: e.peer, lagChanges: e.lagChanges, lagBytes: e.lagBytes, theyLack: e.theyLack, weLack: e.weLack });
-      break;
     case "state-link":
-      for (const sv of Object.keys(d.replicas)) stepReplica(d, fx, sv, { type: e.up ? "peer-connected" : "peer-disconnected", peer: e.peer });
+      routeReplicas(d, fx, e);
       break;
     default:
       assertNever(e);
@@ -277,13 +270,55 @@ export function aliveHosts(s: HostState): HostId[] {
 
 type Draft = { -readonly [K in keyof HostState]: HostState[K] } & { services: Record<string, QuorumState>; replicas: Record<string, ReplicationState> };
 
-function stepReplica(d: Draft, fx: HostEffect[], service: string, ev: ReplicationEvent): void {
-  const out = replication.step(d.replicas[service]!, ev, d.nowMs);
-  d.replicas[service] = out.state;
-  for (const f of out.effects) fx.push(replicaEffect(service, f));
+function routeReplicas(d: Draft, fx: HostEffect[], e: ReplicaEvent): void {
+  const out = stepReplicas(d.replicas, e, d.nowMs);
+  d.replicas = out.replicas;
+  fx.push(...out.effects);
 }
 
-function replicaEffect(service: string, f: ReplicationEffect): HostEffect {
+/** The host core's replication events (and its tick), as they reach the replication machines. */
+export type ReplicaEvent = Extract<HostEvent, { type: "write-durable" | "peer-durable" | "peer-synced" | "state-link" }> | { type: "tick" };
+/** The host core's replication effects. */
+export type ReplicaEffect = Extract<HostEffect, { type: "request-durable" | "write-acked" | "write-failed" | "sync-status-changed" }>;
+
+/**
+ * Routes one replication event to the machines it concerns (one per service
+ * this host keeps a replica of) and names their effects as the host core
+ * does. Pure; the host core runs it, and so does a replicator that has no
+ * host core (state/owncore.ts), so both route alike.
+ */
+export function stepReplicas(replicas: Readonly<Record<string, ReplicationState>>, e: ReplicaEvent, nowMs: number): { replicas: Record<string, ReplicationState>; effects: ReplicaEffect[] } {
+  const next = { ...replicas };
+  const effects: ReplicaEffect[] = [];
+  const run = (service: string, ev: ReplicationEvent): void => {
+    const out = replication.step(next[service]!, ev, nowMs);
+    next[service] = out.state;
+    for (const f of out.effects) effects.push(replicaEffect(service, f));
+  };
+  switch (e.type) {
+    case "tick":
+      for (const sv of Object.keys(next)) run(sv, { type: "tick" });
+      break;
+    case "write-durable":
+      assert(next[e.service] !== undefined, "a write is made only where a replica is kept");
+      run(e.service, { type: "write-durable", id: e.id });
+      break;
+    case "peer-durable":
+      if (next[e.service] !== undefined) run(e.service, { type: "peer-durable", peer: e.peer, id: e.id });
+      break;
+    case "peer-synced":
+      if (next[e.service] !== undefined) run(e.service, { type: "peer-sync", peer: e.peer, lagChanges: e.lagChanges, lagBytes: e.lagBytes, theyLack: e.theyLack, weLack: e.weLack });
+      break;
+    case "state-link":
+      for (const sv of Object.keys(next)) run(sv, { type: e.up ? "peer-connected" : "peer-disconnected", peer: e.peer });
+      break;
+    default:
+      assertNever(e);
+  }
+  return { replicas: next, effects };
+}
+
+function replicaEffect(service: string, f: ReplicationEffect): ReplicaEffect {
   switch (f.type) {
     case "request-durable":
       return { type: "request-durable", service, id: f.id, to: f.to };
