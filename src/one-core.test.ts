@@ -26,12 +26,22 @@ test.each([...sources("sim"), ...sources("agent")])("%s steps no decision machin
   expect(code(file)).not.toMatch(MACHINE_STEP);
 });
 
+/** The values a driver may take from the core's front door: the host core and the routing-free helpers, no machine. */
+const DRIVER_VALUES = new Set(["host", "stepReplicas", "blobsToFetch", "initialReplication", "planReconcile", "PENDING_WRITES_MAX"]);
+
 test.each([...sources("sim"), ...sources("agent")])("%s imports no decision machine but the host core", (file) => {
-  const allowed = ["host.ts"];
-  for (const m of code(file).matchAll(/^import\s+(type\s+)?[^;]*?from\s+["']\.\.\/decide\/([^"']+)["']/gm)) {
+  for (const m of code(file).matchAll(/^import\s+(type\s+)?\{([^}]*)\}\s*from\s+["']\.\.\/decide\/([^"']+)["']/gm)) {
+    expect(m[3]).toBe("index.ts"); // the boundary test says so too
     if (m[1] !== undefined) continue; // types only
-    expect(allowed).toContain(m[2]!);
+    const values = m[2]!.split(",").map((x) => x.trim()).filter((x) => x !== "" && !x.startsWith("type "));
+    for (const v of values) expect(DRIVER_VALUES).toContain(v);
   }
+});
+
+test("the core's front door offers no machine's step but the host core's and the replicator's own sync", () => {
+  const namespaces = [...code("decide/index.ts").matchAll(/export \* as (\w+)/g)].map((m) => m[1]);
+  expect(namespaces.sort()).toEqual(["host", "replicasync"]);
+  for (const f of [...sources("sim"), ...sources("agent")]) expect(code(f)).not.toMatch(/\breplicasync\b/);
 });
 
 test("both drivers step the host core", () => {

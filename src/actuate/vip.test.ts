@@ -4,7 +4,7 @@
 // neighbour entry follows the new holder without the client asking; add and
 // remove are idempotent; failures are actuate_failed with the stderr.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createTopology, cleanupStale, type Topology } from "../demo/topology.ts";
+import { createTopology, cleanupStale, type Topology } from "../demo/index.ts";
 import { UmbraError } from "../shared/errors.ts";
 import type { Logger } from "../shared/log.ts";
 import { addVip, removeVip, vipPresent, announceArp, type Runner } from "./vip.ts";

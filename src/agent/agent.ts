@@ -16,15 +16,11 @@ import { logger, type Logger } from "../shared/log.ts";
 import { rng } from "../shared/rng.ts";
 import type { Config } from "../shared/config.ts";
 import { readKeyFile, type KeyPair } from "../shared/identity.ts";
-import * as host from "../decide/host.ts";
-import { openMesh, parseHostPort, type Mesh } from "../mesh/swarm.ts";
-import type { BeaconForecast } from "../mesh/codec.ts";
-import { startBackgroundSampler } from "../probe/index.ts";
-import { startReplaySampler } from "../probe/replay.ts";
-import type { HostSample } from "../probe/index.ts";
+import { host } from "../decide/index.ts";
+import { openMesh, parseHostPort, type Mesh, type BeaconForecast } from "../mesh/index.ts";
+import { startBackgroundSampler, startReplaySampler, type HostSample } from "../probe/index.ts";
 import { ipBatch, removeVip, BATCH_QUEUE_MAX, type IpBatch } from "../actuate/index.ts";
-import { createApi, serveApi } from "../api/index.ts";
-import type { StatusDoc } from "../api/index.ts";
+import { createApi, serveApi, type StatusDoc } from "../api/index.ts";
 import { startForecasting, type Forecasting } from "./forecasting.ts";
 import { loadRecord } from "./records.ts";
 import { signatures, type Signatures } from "./signatures.ts";
@@ -86,10 +82,10 @@ function hostConfigOf(config: Config): host.HostConfig {
   const t = config.timing;
   const f = config.forecast;
   return {
-    self: config.host as HostId,
-    hosts: config.hosts.map((h) => h.id as HostId),
+    self: config.host,
+    hosts: config.hosts.map((h) => h.id),
     boot: randomInt(0, BOOT_RANGE),
-    services: config.services.map((svc) => ({ name: svc.name, candidates: [svc.primary, ...svc.shadows] as HostId[], voters: svc.voters as HostId[], ackShadows: svc.ackShadows })),
+    services: config.services.map((svc) => ({ name: svc.name, candidates: [svc.primary, ...svc.shadows], voters: svc.voters, ackShadows: svc.ackShadows })),
     timing: t,
     replication: { writeTimeoutMs: t.writeTimeoutMs, staleAfterMs: t.syncStaleMs },
     proactive: f.enabled ? { threshold: f.threshold, sustainMs: f.sustainMs, staleMs: Math.max(FORECAST_STALE_MIN_MS, FORECAST_STALE_STEPS * f.stepMs), cooldownMs: f.cooldownMs } : null,
@@ -107,9 +103,9 @@ async function removeStaleVips(services: readonly ServiceRt[], ip: IpBatch, log:
 
 /** The mesh: messages with good signatures go to the inbox, connects to the loop and the observed view. */
 function openAgentMesh(config: Config, keyPair: KeyPair, sigs: Signatures, loop: AgentLoop, observed: Observed, repl: AgentReplication, log: Logger): Promise<Mesh> {
-  const self = config.host as HostId;
+  const self = config.host;
   const peersByKey = new Map<string, HostId>();
-  for (const h of config.hosts) if (h.id !== self) peersByKey.set(h.publicKey, h.id as HostId);
+  for (const h of config.hosts) if (h.id !== self) peersByKey.set(h.publicKey, h.id);
   return openMesh({
     cluster: config.cluster,
     self,
@@ -136,7 +132,7 @@ function ownBeaconForecast(forecasting: Forecasting | null, self: HostId): Beaco
 
 /** The probe: each sample of this host goes to the forecaster and, as a beacon, to every connected peer. */
 function startProbe(config: Config, observed: Observed, forecasting: Forecasting | null, mesh: Mesh, log: Logger): { stop(): Promise<void> } {
-  const self = config.host as HostId;
+  const self = config.host;
   const onSample = (sample: HostSample) => {
     const latest = { ...sample, networkLatency: observed.medianLatency() };
     observed.latestSample = latest;
@@ -188,7 +184,7 @@ function statusOf(p: Parts): StatusDoc {
     beacons: p.observed.beacons,
     rtts: p.observed.rtts,
     ownSample: p.observed.latestSample,
-    ownForecast: ownBeaconForecast(forecasting, config.host as HostId),
+    ownForecast: ownBeaconForecast(forecasting, config.host),
     rest: {
       replication: replicator.status(),
       reconciliations: replicator.lastReconciles(),
@@ -223,10 +219,10 @@ async function stopAgent(p: Parts, sampler: { stop(): Promise<void> }, mesh: Mes
 }
 
 export async function startAgent(config: Config): Promise<Agent> {
-  const self = config.host as HostId;
+  const self = config.host;
   const log: Logger = logger(self, config.logLevel);
   const keyPair = ownKey(config);
-  const sigs = signatures(keyPair.secretKey, new Map(config.hosts.map((h) => [h.id as HostId, Buffer.from(h.publicKey, "hex")])), log);
+  const sigs = signatures(keyPair.secretKey, new Map(config.hosts.map((h) => [h.id, Buffer.from(h.publicKey, "hex")])), log);
   mkdirSync(config.stateDir, { recursive: true });
   const random = rng((Math.floor(Math.random() * BOOT_RANGE) ^ Date.now()) >>> 0);
   const startedMono = monoNow();
@@ -253,7 +249,7 @@ export async function startAgent(config: Config): Promise<Agent> {
     },
     sideTick: () => {
       replicator.tick();
-      return forecasting === null ? [] : forecasting.drain().map((f) => ({ type: "forecast-ready" as const, host: f.host as HostId, probability: f.exhaustionProbability }));
+      return forecasting === null ? [] : forecasting.drain().map((f) => ({ type: "forecast-ready" as const, host: f.host, probability: f.exhaustionProbability }));
     },
   });
   const sampler = startProbe(config, observed, forecasting, mesh, log);

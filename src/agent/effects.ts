@@ -7,9 +7,9 @@
 import { assertNever } from "../shared/assert.ts";
 import type { HostId } from "../shared/ids.ts";
 import type { Logger } from "../shared/log.ts";
-import type { HostEffect } from "../decide/host.ts";
-import type { WireMsg } from "../mesh/codec.ts";
-import type { Replicator } from "../state/replicator.ts";
+import type { HostEffect } from "../decide/index.ts";
+import type { WireMsg } from "../mesh/index.ts";
+import type { Replicator } from "../state/index.ts";
 import type { Forecasting } from "./forecasting.ts";
 import type { Observed } from "./observed.ts";
 import { writeRecord } from "./records.ts";

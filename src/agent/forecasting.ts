@@ -9,11 +9,8 @@ import { UmbraError } from "../shared/errors.ts";
 import type { HostId } from "../shared/ids.ts";
 import type { Logger } from "../shared/log.ts";
 import type { Config } from "../shared/config.ts";
-import type { HostSample } from "../probe/types.ts";
-import { HostHistory, type ForecastMetric } from "../forecast/history.ts";
-import type { Forecaster, ForecastInput, ForecastOutput, PredictionModel } from "../forecast/model.ts";
-import { AnomalyScorer, type OneStep } from "../forecast/anomaly.ts";
-import type { HostForecast } from "../forecast/types.ts";
+import type { HostSample } from "../probe/index.ts";
+import { loadForecasterLazily, HostHistory, type ForecastMetric, type Forecaster, type ForecastInput, type ForecastOutput, type PredictionModel, AnomalyScorer, type OneStep, type HostForecast } from "../forecast/index.ts";
 import { BoundedQueue, type QueueCount } from "./queue.ts";
 
 export type { HostForecast };
@@ -46,10 +43,10 @@ export async function startForecasting(cfg: Config["forecast"], log: Logger): Pr
   if (!cfg.enabled) return null;
   const metrics = Object.keys(cfg.limits) as ForecastMetric[];
   if (metrics.length === 0) return null;
-  const { loadForecaster, HISTORY_MAX } = await import("../forecast/model.ts");
   let model: Forecaster;
+  let historyMax: number;
   try {
-    model = await loadForecaster(cfg.model);
+    ({ model, historyMax } = await loadForecasterLazily(cfg.model));
   } catch (err) {
     throw new UmbraError("config_invalid", `forecast.model: cannot load ${cfg.model ?? "the shipped model"}: ${(err as Error).message} (set forecast.enabled = false to run without forecasts)`, {}, err);
   }
@@ -59,7 +56,7 @@ export async function startForecasting(cfg: Config["forecast"], log: Logger): Pr
     sample(host, s) {
       let h = runner.histories.get(host);
       if (h === undefined) {
-        h = new HostHistory(cfg.stepMs, HISTORY_MAX);
+        h = new HostHistory(cfg.stepMs, historyMax);
         runner.histories.set(host, h);
       }
       if (h.add(s)) runner.run(host);

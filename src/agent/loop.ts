@@ -10,9 +10,8 @@
 import type { HostId } from "../shared/ids.ts";
 import type { Logger } from "../shared/log.ts";
 import type { Rng } from "../shared/rng.ts";
-import * as host from "../decide/host.ts";
-import type { HostEffect, HostEvent, HostState } from "../decide/host.ts";
-import type { WireMsg } from "../mesh/codec.ts";
+import { host, type HostEffect, type HostEvent, type HostState } from "../decide/index.ts";
+import type { WireMsg } from "../mesh/index.ts";
 import { BoundedQueue, type QueueCount } from "./queue.ts";
 
 /** Events waiting for the next tick; past it the oldest network events are dropped (and counted). */

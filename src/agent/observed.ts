@@ -4,7 +4,7 @@
 
 import type { HostId } from "../shared/ids.ts";
 import type { HostSample } from "../probe/index.ts";
-import type { BeaconForecast } from "../mesh/codec.ts";
+import type { BeaconForecast } from "../mesh/index.ts";
 import { median } from "./status.ts";
 
 /** RTT samples kept per peer for the median latency. */

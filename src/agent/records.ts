@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { assert } from "../shared/assert.ts";
 import { UmbraError } from "../shared/errors.ts";
 import type { Logger } from "../shared/log.ts";
-import type { Persisted } from "../decide/quorum.ts";
+import type { Persisted } from "../decide/index.ts";
 
 export const recordFile = (stateDir: string, service: string): string => join(stateDir, `quorum-${service}.json`);
 

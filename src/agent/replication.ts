@@ -7,11 +7,8 @@ import { join } from "node:path";
 import type { HostId } from "../shared/ids.ts";
 import type { Logger } from "../shared/log.ts";
 import type { Config } from "../shared/config.ts";
-import * as host from "../decide/host.ts";
-import { startReplicator, type Replicator } from "../state/replicator.ts";
-import { attachStateChannel, type StateLink } from "../state/channel.ts";
-import { openChunkStore } from "../state/chunks.ts";
-import { serveBlobs, type BlobPeer } from "../state/blobs/index.ts";
+import { host } from "../decide/index.ts";
+import { startReplicator, type Replicator, attachStateChannel, type StateLink, openChunkStore, serveBlobs, type BlobPeer } from "../state/index.ts";
 import type { AgentLoop } from "./loop.ts";
 
 /** Bytes in the megabyte of `state.blobRateMBps`. */
@@ -24,7 +21,7 @@ export type AgentReplication = {
 };
 
 export async function startAgentReplication(config: Config, loop: AgentLoop, log: Logger, now: () => number): Promise<AgentReplication> {
-  const self = config.host as HostId;
+  const self = config.host;
   const t = config.timing;
   const stateLinks = new Map<HostId, StateLink>();
   const blobPeers = new Map<HostId, BlobPeer>();
@@ -37,7 +34,7 @@ export async function startAgentReplication(config: Config, loop: AgentLoop, log
   const replicator = startReplicator({
     self,
     stateDir: config.stateDir,
-    services: config.services.map((s) => ({ name: s.name, replicas: [s.primary, ...s.shadows] as HostId[], primary: s.primary as HostId, ackShadows: s.ackShadows })),
+    services: config.services.map((s) => ({ name: s.name, replicas: [s.primary, ...s.shadows], primary: s.primary, ackShadows: s.ackShadows })),
     writeTimeoutMs: t.writeTimeoutMs,
     staleAfterMs: t.syncStaleMs,
     log,

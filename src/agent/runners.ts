@@ -8,9 +8,9 @@ import { assert } from "../shared/assert.ts";
 import type { HostId } from "../shared/ids.ts";
 import type { Logger } from "../shared/log.ts";
 import type { Config } from "../shared/config.ts";
-import type { HostEffect, HostEvent, HookName } from "../decide/host.ts";
+import type { HostEffect, HostEvent, HookName } from "../decide/index.ts";
 import { addVip, removeVip, runHook, type IpBatch } from "../actuate/index.ts";
-import type { Replicator } from "../state/replicator.ts";
+import type { Replicator } from "../state/index.ts";
 import type { StatusDoc } from "../api/index.ts";
 
 /** Durations in the actuation logs are rounded to a tenth of a millisecond. */

@@ -7,8 +7,8 @@ import type { ErrorCode } from "../shared/errors.ts";
 import type { HostId } from "../shared/ids.ts";
 import type { Logger } from "../shared/log.ts";
 import { sign, verify } from "../shared/identity.ts";
-import type { Certificate, QuorumMsg } from "../decide/quorum.ts";
-import { voteSigningBytes, type WireMsg } from "../mesh/codec.ts";
+import type { Certificate, QuorumMsg } from "../decide/index.ts";
+import { voteSigningBytes, type WireMsg } from "../mesh/index.ts";
 
 export type Signatures = {
   /** The message as it goes on the wire: a vote signed, anything else as it is. */

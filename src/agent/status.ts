@@ -6,10 +6,9 @@
 
 import type { HostId } from "../shared/ids.ts";
 import type { Config } from "../shared/config.ts";
-import * as host from "../decide/host.ts";
-import type { HostState } from "../decide/host.ts";
+import { host, type HostState } from "../decide/index.ts";
 import type { HostSample } from "../probe/index.ts";
-import type { BeaconForecast } from "../mesh/codec.ts";
+import type { BeaconForecast } from "../mesh/index.ts";
 import type { StatusDoc } from "../api/index.ts";
 
 export type ServiceExtras = {
@@ -35,7 +34,7 @@ export type StatusSnapshot = {
 };
 
 export function buildStatus(x: StatusSnapshot): StatusDoc {
-  const self = x.config.host as HostId;
+  const self = x.config.host;
   const view = host.memberView(x.core);
   const labelsOf = new Map(x.config.hosts.map((h) => [h.id, h.labels ?? {}]));
   const services = x.config.services.map((svc) => {

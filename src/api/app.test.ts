@@ -120,7 +120,7 @@ describe("state routes, on a real replicator (one replica, ackShadows 0)", async
   const { mkdtempSync, rmSync } = await import("node:fs");
   const { tmpdir } = await import("node:os");
   const { join } = await import("node:path");
-  const { startReplicator } = await import("../state/replicator.ts");
+  const { startReplicator } = await import("../state/index.ts");
   const { logger } = await import("../shared/log.ts");
   const dir = mkdtempSync(join(tmpdir(), "umbra-api-state-"));
   const repl = startReplicator({

@@ -8,9 +8,8 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { isUmbraError, type ErrorCode } from "../shared/errors.ts";
 import { logger, type Logger } from "../shared/log.ts";
 import { UmbraError } from "../shared/errors.ts";
-import { BLOB_KINDS, type BlobKind, type ConfigEdit, type JsonValue, type WorkloadData } from "../state/doc.ts";
+import { BLOB_KINDS, type BlobKind, type ConfigEdit, type JsonValue, type WorkloadData, type Replicator } from "../state/index.ts";
 import { stream } from "hono/streaming";
-import type { Replicator } from "../state/replicator.ts";
 import type { StatusDoc } from "./types.ts";
 
 /** Largest write body: a few keys of JSON, not a blob (blobs go through manifests). */

@@ -1,3 +1,7 @@
+// The API's front door: the HTTP app (Hono), its server, and the status
+// document it serves (also what `umbra status` reads).
 export { createApi, type ApiDeps } from "./app.ts";
 export { serveApi, type Served } from "./serve.ts";
 export type { StatusDoc, MemberDoc, ServiceDoc, QueueDoc } from "./types.ts";
+export { type ReplicationDoc } from "./types.ts";
+export { SAMPLE_STATUS } from "./testdata.ts";

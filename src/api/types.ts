@@ -1,7 +1,7 @@
-import type { HostSample } from "../probe/types.ts";
-import type { BlobStatus, ReconcileReport } from "../state/replicator.ts";
-import type { HostForecast } from "../forecast/types.ts";
-import type { BeaconForecast } from "../mesh/codec.ts";
+import type { HostSample } from "../probe/index.ts";
+import type { BlobStatus, ReconcileReport } from "../state/index.ts";
+import type { HostForecast } from "../forecast/index.ts";
+import type { BeaconForecast } from "../mesh/index.ts";
 
 /** What `GET /status` returns and `umbra status` prints: one host's view of the cluster. */
 export type StatusDoc = {

@@ -3,7 +3,7 @@
 // only once the write is durable here and on ackShadows shadows.
 import { parseArgs } from "node:util";
 import { UmbraError, type ErrorCode } from "../shared/errors.ts";
-import type { JsonValue } from "../state/doc.ts";
+import type { JsonValue } from "../state/index.ts";
 import { resolve as resolvePath } from "node:path";
 import { bytes, table, type Column } from "./statusTable.ts";
 import { EXIT } from "./args.ts";

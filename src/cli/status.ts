@@ -2,7 +2,7 @@
 // prints it, raw (--json) or as tables. Every failure is an UmbraError with
 // a message that says what to check.
 import { UmbraError } from "../shared/errors.ts";
-import type { StatusDoc } from "../api/types.ts";
+import type { StatusDoc } from "../api/index.ts";
 import { formatStatus } from "./statusTable.ts";
 
 /** The local agent must answer within this; it answers from memory, in well under a millisecond. */

@@ -1,13 +1,13 @@
 // Proves `umbra status` prints the header and the members and services as
 // aligned tables, ages against the document's own clock; and that runStatus
 // prints it from a real API, or fails with a message that says what to check.
+import { hostId } from "../shared/ids.ts";
 import { describe, expect, test } from "bun:test";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ago, duration, formatStatus } from "./statusTable.ts";
 import { runStatus } from "./status.ts";
-import { SAMPLE_STATUS } from "../api/testdata.ts";
-import { createApi, serveApi } from "../api/index.ts";
+import { SAMPLE_STATUS, createApi, serveApi } from "../api/index.ts";
 import { UmbraError } from "../shared/errors.ts";
 
 describe("formatStatus", () => {
@@ -52,7 +52,7 @@ describe("formatStatus", () => {
       predicted: ["h1"],
       forecasts: [
         {
-          host: "h1",
+          host: hostId("h1"),
           exhaustionProbability: 0.93,
           metric: "memoryUsage",
           horizonMs: 900_000,

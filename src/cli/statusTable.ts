@@ -1,7 +1,7 @@
 // Pure formatting of a StatusDoc for `umbra status`: a header line, then the
 // members and the services as aligned tables. No I/O, no clock: every age is
 // taken against the document's own nowMs.
-import type { MemberDoc, QueueDoc, ReplicationDoc, ServiceDoc, StatusDoc } from "../api/types.ts";
+import type { MemberDoc, QueueDoc, ReplicationDoc, ServiceDoc, StatusDoc } from "../api/index.ts";
 
 /** Blank between columns. */
 const COLUMN_GAP = "  ";

@@ -3,7 +3,7 @@ import fc from "fast-check";
 import * as q from "./quorum.ts";
 import type { HostId } from "../shared/ids.ts";
 import type { QuorumConfig, QuorumEffect, QuorumMsg, QuorumState } from "./quorum.ts";
-import { createCluster, type SimOptions } from "../sim/cluster.ts";
+import { createCluster, type SimOptions } from "../sim/index.ts";
 
 const H = (s: string) => s as HostId;
 const [h1, h2, h3] = [H("h1"), H("h2"), H("h3")];

@@ -2,3 +2,4 @@
 // tests and the benchmarks start their clusters through cluster.ts.
 
 export { runDemo, DEMO_PREFIX, POLL_INTERVAL_MS, POLL_TIMEOUT_MS, type DemoOptions } from "./run.ts";
+export { cleanupStale, createTopology, type Topology } from "./topology.ts";

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import type { HostSample } from "../probe/types.ts";
+import type { HostSample } from "../probe/index.ts";
 import { HostHistory } from "./history.ts";
 
 const s = (ts: number, memoryUsage: number): HostSample => ({ ts, memoryUsage, cpuLoad: 0, diskIO: 0, networkLatency: null, storageUsage: 0, storageIOBytesPerSec: 0, networkBandwidthBytesPerSec: 0 });

@@ -1,10 +1,11 @@
 // What a forecast of one host says, as status and the API show it.
 
+import type { HostId } from "../shared/ids.ts";
 import type { ForecastMetric } from "./history.ts";
 import type { ForecastOutput } from "./model.ts";
 
 export type HostForecast = {
-  host: string;
+  host: HostId;
   /** The highest exhaustion probability over the metrics with limits, and which metric. */
   exhaustionProbability: number;
   metric: ForecastMetric;

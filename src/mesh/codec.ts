@@ -5,9 +5,8 @@
 
 import type { HostId } from "../shared/ids.ts";
 import { bool, branded, type Codec, f64, f64In, fixedHex, list, oneOf, optional, string, struct, taggedUnion, trailing, uint } from "../shared/wire.ts";
-import type { MemberStatus, MemberUpdate, SwimMsg } from "../decide/membership.ts";
-import type { Certificate, QuorumMsg, Reason, Vote } from "../decide/quorum.ts";
-import type { HostSample } from "../probe/types.ts";
+import type { MemberStatus, MemberUpdate, SwimMsg, Certificate, QuorumMsg, Reason, Vote } from "../decide/index.ts";
+import type { HostSample } from "../probe/index.ts";
 
 /** Longest host id or service name on the wire. */
 export const NAME_BYTES_MAX = 64;

@@ -14,9 +14,7 @@ import { assert, assertNever } from "../shared/assert.ts";
 import { rng, type Rng } from "../shared/rng.ts";
 import type { HostId } from "../shared/ids.ts";
 import { PROFILES } from "../shared/profiles.ts";
-import * as host from "../decide/host.ts";
-import type { HookName, HostConfig, HostEffect, HostEvent, HostMsg, HostState, HostStep, HostTiming } from "../decide/host.ts";
-import type { Certificate, QuorumState } from "../decide/quorum.ts";
+import { host, type HookName, type HostConfig, type HostEffect, type HostEvent, type HostMsg, type HostState, type HostStep, type HostTiming, type Certificate, type QuorumState } from "../decide/index.ts";
 import { carryEffects, hookFinished, SimHost, simHostConfig, vipChanged, type ShellPorts, type Stepper, type VipOp } from "./host-shell.ts";
 import { checkAckedKept, checkCertificate, checkEpochGrows, checkOneHolder } from "./invariants.ts";
 
@@ -109,7 +107,8 @@ const VIP_FAILURE = "RTNETLINK answers: Resource temporarily unavailable (simula
 
 const isSt = (m: HostMsg | StMsg): m is StMsg => m.type === "st-sync" || m.type === "st-req" || m.type === "st-ok";
 
-export type TraceEntry = { atMs: number; host: HostId; what: string };
+/** One line of a run's trace: what a host did, or what the network did to all ("net"). */
+export type TraceEntry = { atMs: number; host: HostId | "net"; what: string };
 
 export type Cluster = {
   nowMs(): number;
@@ -530,7 +529,7 @@ class SimCluster implements Cluster {
   }
 
   private netTrace(what: string): void {
-    this.trace.push({ atMs: this.now, host: "net" as HostId, what });
+    this.trace.push({ atMs: this.now, host: "net", what });
   }
 
   crash(id: HostId): void {

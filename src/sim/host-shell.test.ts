@@ -6,8 +6,7 @@
 import { expect, test } from "bun:test";
 import type { HostId } from "../shared/ids.ts";
 import { PROFILES } from "../shared/profiles.ts";
-import * as host from "../decide/host.ts";
-import type { HostMsg } from "../decide/host.ts";
+import { host, type HostMsg } from "../decide/index.ts";
 import { carryEffects, SimHost, simHostConfig, vipChanged, type ShellPorts } from "./host-shell.ts";
 
 const n1 = "n1" as HostId;

@@ -11,9 +11,7 @@
 import { assertNever } from "../shared/assert.ts";
 import type { HostId } from "../shared/ids.ts";
 import type { Timing } from "../shared/profiles.ts";
-import * as host from "../decide/host.ts";
-import type { HookName, HostConfig, HostEffect, HostEvent, HostMsg, HostState, HostStep, HostTiming } from "../decide/host.ts";
-import type { Persisted } from "../decide/quorum.ts";
+import { host, type HookName, type HostConfig, type HostEffect, type HostEvent, type HostMsg, type HostState, type HostStep, type HostTiming, type Persisted } from "../decide/index.ts";
 
 /** Proactive moves in the simulator and the transcripts: a forecast counts at once, and is news for a second. */
 export const SIM_PROACTIVE = { threshold: 0.8, sustainMs: 0, staleMs: 1_000, cooldownMs: 2_000 } as const;

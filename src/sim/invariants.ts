@@ -1,7 +1,7 @@
 // Safety properties, checked by the simulator after every step. They look
 // at the whole cluster from outside, as no single host can.
 
-import type { Certificate, QuorumState } from "../decide/quorum.ts";
+import type { Certificate, QuorumState } from "../decide/index.ts";
 import type { HostId } from "../shared/ids.ts";
 
 export class SimViolation extends Error {

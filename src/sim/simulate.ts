@@ -6,7 +6,7 @@
 // Same seed, same trace, bit for bit.
 
 import { rng } from "../shared/rng.ts";
-import type { HostId } from "../shared/ids.ts";
+import { hostId, type HostId } from "../shared/ids.ts";
 import { assertNever } from "../shared/assert.ts";
 import { PROFILES as TIMINGS, type ProfileName, type Timing } from "../shared/profiles.ts";
 import { createCluster, type ActuationProfile, type Cluster, type NetProfile, type Variant } from "./cluster.ts";
@@ -123,21 +123,21 @@ export function hashTrace(trace: Array<{ atMs: number; host: string; what: strin
 
 /** One fault of the schedule; the seed draws the schedule, the shrinker cuts it down. */
 export type Fault =
-  | { atMs: number; kind: "crash" | "restart" | "wipe"; host: string }
-  | { atMs: number; kind: "cut"; from: string; to: string }
-  | { atMs: number; kind: "partition"; side: string[] }
+  | { atMs: number; kind: "crash" | "restart" | "wipe"; host: HostId }
+  | { atMs: number; kind: "cut"; from: HostId; to: HostId }
+  | { atMs: number; kind: "partition"; side: HostId[] }
   | { atMs: number; kind: "heal" }
   /** Whoever holds the first service then is asked to hand it to `to` in person: by an operator, or by forecasts (most also seeing `to` failing with `split`). */
-  | { atMs: number; kind: "handover" | "predicted" | "predicted-split"; to: string }
+  | { atMs: number; kind: "handover" | "predicted" | "predicted-split"; to: HostId }
   /** A host's monotonic clock jumps forward. */
-  | { atMs: number; kind: "jump"; host: string; ms: number }
+  | { atMs: number; kind: "jump"; host: HostId; ms: number }
   /** A host's agent is frozen (SIGSTOP, a VM paused, a long GC) while its kernel keeps the VIP. */
-  | { atMs: number; kind: "pause"; host: string; ms: number };
+  | { atMs: number; kind: "pause"; host: HostId; ms: number };
 
 /** Most runs one shrink may spend. */
 export const SHRINK_RUNS_MAX = 500;
 
-const hostNames = (n: number): HostId[] => Array.from({ length: n }, (_, i) => `n${i + 1}` as HostId);
+const hostNames = (n: number): HostId[] => Array.from({ length: n }, (_, i) => hostId(`n${i + 1}`));
 
 /** The seed's fault parameters and schedule, drawn before anything runs. */
 export function drawSchedule(a: SimArgs): { params: FaultParams; schedule: Fault[] } {
@@ -252,15 +252,15 @@ function startCluster(a: SimArgs, p: FaultParams, hosts: HostId[]): Cluster {
 function applyFault(c: Cluster, f: Fault, hosts: HostId[]): void {
   switch (f.kind) {
     case "crash":
-      return c.crash(f.host as HostId);
+      return c.crash(f.host);
     case "wipe":
-      return c.wipe(f.host as HostId);
+      return c.wipe(f.host);
     case "restart":
-      return c.restart(f.host as HostId);
+      return c.restart(f.host);
     case "cut":
-      return c.cutOneWay(f.from as HostId, f.to as HostId);
+      return c.cutOneWay(f.from, f.to);
     case "partition":
-      return c.partition([f.side as HostId[], hosts.filter((h) => !f.side.includes(h))]);
+      return c.partition([f.side, hosts.filter((h) => !f.side.includes(h))]);
     case "heal":
       return c.heal();
     case "handover":
@@ -268,15 +268,15 @@ function applyFault(c: Cluster, f: Fault, hosts: HostId[]): void {
     case "predicted-split": {
       const from = c.holdersNow()[0];
       if (from === undefined || from === f.to) return;
-      if (f.kind === "handover") c.handover(from, f.to as HostId);
-      else c.predict(from, f.to as HostId, f.kind === "predicted-split");
+      if (f.kind === "handover") c.handover(from, f.to);
+      else c.predict(from, f.to, f.kind === "predicted-split");
       return;
     }
     case "jump":
-      if (c.isUp(f.host as HostId)) c.jump(f.host as HostId, f.ms);
+      if (c.isUp(f.host)) c.jump(f.host, f.ms);
       return;
     case "pause":
-      if (c.isUp(f.host as HostId)) c.pause(f.host as HostId, f.ms);
+      if (c.isUp(f.host)) c.pause(f.host, f.ms);
       return;
     default:
       assertNever(f);

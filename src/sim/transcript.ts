@@ -53,12 +53,10 @@
 
 import { assert, assertNever } from "../shared/assert.ts";
 import { PROFILES, type ProfileName } from "../shared/profiles.ts";
-import type { HostId } from "../shared/ids.ts";
-import * as host from "../decide/host.ts";
+import { hostId, type HostId } from "../shared/ids.ts";
+import { host, type HookName, type HostConfig, type HostEffect, type HostEvent, type HostMsg, type HostState, type Certificate, type Persisted, type QuorumState } from "../decide/index.ts";
 import { stepAs, VARIANTS, type Variant } from "./cluster.ts";
 import { carryEffects, hookFinished, SimHost, simHostConfig, vipChanged, type ShellPorts, type Stepper, type VipOp } from "./host-shell.ts";
-import type { HookName, HostConfig, HostEffect, HostEvent, HostMsg, HostState } from "../decide/host.ts";
-import type { Certificate, Persisted, QuorumState } from "../decide/quorum.ts";
 
 /** The one service every transcript runs. */
 export const SERVICE = "web";
@@ -437,8 +435,8 @@ class World {
     assert(profileName in PROFILES, `timing is one of ${Object.keys(PROFILES).join(", ")}`);
     const p = PROFILES[profileName as ProfileName];
     this.tickMs = p.tickMs;
-    const ids = Array.from({ length: count }, (_, j) => `n${j + 1}` as HostId);
-    const list = (s: string | undefined): HostId[] => (s === undefined ? ids : (s.split(",") as HostId[]));
+    const ids = Array.from({ length: count }, (_, j) => hostId(`n${j + 1}`));
+    const list = (s: string | undefined): HostId[] => (s === undefined ? ids : s.split(",").map(hostId));
     const voters = list(kv.voters);
     const candidates = list(kv.candidates);
     const services = { names: [SERVICE], candidates, voters, ackShadows: 1 };

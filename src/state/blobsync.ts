@@ -6,7 +6,7 @@
 // durability.ts), so finishing one may answer waiting durability questions.
 
 import { UmbraError } from "../shared/errors.ts";
-import { blobsToFetch } from "../decide/replicasync.ts";
+import { blobsToFetch } from "../decide/index.ts";
 import { blobRefsIn, manifestIn, type BlobKind, type ConfigEdit } from "./doc.ts";
 import { assemble, ingestFile, missingChunks, type BlobManifest, type OnProgress } from "./manifest.ts";
 import { fetchBlob, type FetchProgress } from "./blobs/index.ts";

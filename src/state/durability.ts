@@ -16,7 +16,7 @@ import { randomBytes } from "node:crypto";
 import { assert, assertNever } from "../shared/assert.ts";
 import { UmbraError } from "../shared/errors.ts";
 import type { HostId } from "../shared/ids.ts";
-import { PENDING_WRITES_MAX } from "../decide/replication.ts";
+import { PENDING_WRITES_MAX } from "../decide/index.ts";
 import { applyEdit, blobRefsIn, type ConfigEdit } from "./doc.ts";
 import { sendTo, wallSeconds, type Replica, type ReplicaEffect, type Shell, type WriteResult } from "./replica.ts";
 import { sendSyncMessages } from "./sync.ts";

@@ -5,8 +5,7 @@
 // routing for the agent).
 
 import type { HostId } from "../shared/ids.ts";
-import * as replication from "../decide/replication.ts";
-import { stepReplicas } from "../decide/host.ts";
+import { initialReplication, stepReplicas, type ReplicationState } from "../decide/index.ts";
 import type { Replica, ReplicaEffect, ReplicaEvent, ReplicationCore } from "./replica.ts";
 
 export type OwnCore = ReplicationCore & { tick(): void };
@@ -15,9 +14,9 @@ export type OwnCoreOptions = { self: HostId; writeTimeoutMs: number; staleAfterM
 
 /** One machine per replica; `carryOut` takes each effect as the machine gives it. */
 export function ownCore(replicas: Iterable<Replica>, o: OwnCoreOptions, carryOut: (fx: ReplicaEffect) => void): OwnCore {
-  let machines: Record<string, replication.ReplicationState> = {};
+  let machines: Record<string, ReplicationState> = {};
   for (const r of replicas) {
-    machines[r.cfg.name] = replication.initialReplication({ service: r.cfg.name, self: o.self, replicas: r.others, ackShadows: r.ackNeeded, writeTimeoutMs: o.writeTimeoutMs, staleAfterMs: o.staleAfterMs }, o.now());
+    machines[r.cfg.name] = initialReplication({ service: r.cfg.name, self: o.self, replicas: r.others, ackShadows: r.ackNeeded, writeTimeoutMs: o.writeTimeoutMs, staleAfterMs: o.staleAfterMs }, o.now());
   }
   const run = (ev: ReplicaEvent | { type: "tick" }): void => {
     const out = stepReplicas(machines, ev, o.now());

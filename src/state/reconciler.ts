@@ -5,7 +5,7 @@
 
 import * as A from "@automerge/automerge";
 import { UmbraError } from "../shared/errors.ts";
-import { planReconcile, type Conflict, type UnackedChange } from "../decide/reconcile.ts";
+import { planReconcile, type Conflict, type UnackedChange } from "../decide/index.ts";
 import { applyEdit, configAt, configConflicts, toJson } from "./doc.ts";
 import { wallSeconds, type Replica, type Shell } from "./replica.ts";
 

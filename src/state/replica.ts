@@ -7,9 +7,7 @@
 import * as A from "@automerge/automerge";
 import type { HostId } from "../shared/ids.ts";
 import type { Logger } from "../shared/log.ts";
-import type { PeerSync } from "../decide/replication.ts";
-import type { ReplicaSyncEvent } from "../decide/replicasync.ts";
-import type { HostEffect, HostEvent } from "../decide/host.ts";
+import type { PeerSync, ReplicaSyncEvent, HostEffect, HostEvent } from "../decide/index.ts";
 import type { StateDoc } from "./doc.ts";
 import { openDocStore, type DocStore } from "./docstore.ts";
 import type { StateWire } from "./wire.ts";

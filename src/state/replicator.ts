@@ -21,7 +21,7 @@ import { assertNever } from "../shared/assert.ts";
 import { UmbraError } from "../shared/errors.ts";
 import type { HostId } from "../shared/ids.ts";
 import type { Logger } from "../shared/log.ts";
-import type { SyncStatus } from "../decide/replication.ts";
+import type { SyncStatus } from "../decide/index.ts";
 import { history, toReadable, type BlobKind, type ConfigEdit, type HistoryEntry, type ReadableState } from "./doc.ts";
 import type { StateWire } from "./wire.ts";
 import type { BlobManifest, OnProgress } from "./manifest.ts";

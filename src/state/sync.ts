@@ -7,8 +7,7 @@
 
 import * as A from "@automerge/automerge";
 import type { HostId } from "../shared/ids.ts";
-import * as replicasync from "../decide/replicasync.ts";
-import type { ReplicaSyncEvent, ReplicaSyncState } from "../decide/replicasync.ts";
+import { replicasync, type ReplicaSyncEvent, type ReplicaSyncState } from "../decide/index.ts";
 import { assertNever } from "../shared/assert.ts";
 import { lagBehind, type StateDoc } from "./doc.ts";
 import { HEADS_MAX } from "./wire.ts";

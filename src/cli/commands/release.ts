@@ -17,7 +17,7 @@ export async function run(rest: string[]): Promise<void> {
   if (v.help) return void process.stdout.write(HELP);
   if (typeof v.config !== "string") fail(EXIT.usage, ["release: --config FILE is required", "run 'umbra release --help' for usage"]);
   const config = loadConfigOrExit(v.config);
-  const { removeVip, vipPresent } = await import("../../actuate/vip.ts");
+  const { removeVip, vipPresent } = await import("../../actuate/index.ts");
   const out = { removed: [] as string[], absent: [] as string[], failed: [] as Array<{ vip: string; error: string }> };
   for (const s of config.services) {
     const vip = { cidr: s.vip, iface: s.interface };

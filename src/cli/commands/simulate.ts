@@ -50,8 +50,7 @@ export async function run(rest: string[]): Promise<void> {
     if (!Number.isInteger(n) || n < lo || n > hi) fail(EXIT.usage, [`simulate: --${k} must be a whole number from ${lo} to ${hi}, got "${v[k]}"`]);
     return n;
   };
-  const { simulate, shrink, PROFILES, TIMING_PROFILES, NODES_MIN, NODES_MAX } = await import("../../sim/simulate.ts");
-  const { VARIANTS } = await import("../../sim/cluster.ts");
+  const { simulate, shrink, PROFILES, TIMING_PROFILES, NODES_MIN, NODES_MAX, VARIANTS } = await import("../../sim/index.ts");
   const profile = v.profile as (typeof PROFILES)[number];
   if (!PROFILES.includes(profile)) fail(EXIT.usage, [`simulate: --profile must be one of ${PROFILES.join(", ")}, got "${v.profile}"`]);
   const timing = v.timing as (typeof TIMING_PROFILES)[number];
