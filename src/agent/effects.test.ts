@@ -36,7 +36,7 @@ function applier(stateDir: string) {
 }
 
 const record = { epoch: 1, holder: b, cert: null, votedEpoch: 2, votedHolder: b };
-const vote = (service: string): HostEffect => ({ type: "send", to: b, msg: { type: "vote", service, epoch: 2, holder: b, from: null, reason: "initial", voter: a, sig: "", boot: 7 } });
+const vote = (service: string): HostEffect => ({ type: "send", to: b, msg: { type: "vote", service, epoch: 2, holder: b, from: null, reason: "initial", voter: a, boot: 7 } });
 const pingMsg: WireMsg = { type: "ping", seq: 1, updates: [] };
 const ping: HostEffect = { type: "send", to: b, msg: pingMsg };
 

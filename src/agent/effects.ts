@@ -7,7 +7,7 @@
 import { assertNever } from "../shared/assert.ts";
 import type { HostId } from "../shared/ids.ts";
 import type { Logger } from "../shared/log.ts";
-import type { HostEffect } from "../decide/index.ts";
+import type { HostEffect, HostOut } from "../decide/index.ts";
 import type { WireMsg } from "../mesh/index.ts";
 import type { Replicator } from "../state/index.ts";
 import type { Forecasting } from "./forecasting.ts";
@@ -40,9 +40,8 @@ type PersistFx = Extract<HostEffect, { type: "persist" }>;
 type OtherFx = Exclude<HostEffect, SendFx | PersistFx>;
 
 /** The service a quorum message is about, or null for membership traffic. */
-function serviceOfMsg(msg: WireMsg): string | null {
+function serviceOfMsg(msg: HostOut): string | null {
   switch (msg.type) {
-    case "beacon":
     case "ping":
     case "ack":
     case "ping-req":

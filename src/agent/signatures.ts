@@ -7,12 +7,12 @@ import type { ErrorCode } from "../shared/errors.ts";
 import type { HostId } from "../shared/ids.ts";
 import type { Logger } from "../shared/log.ts";
 import { sign, verify } from "../shared/identity.ts";
-import type { Certificate, QuorumMsg } from "../decide/index.ts";
+import type { Certificate, QuorumMsg, QuorumOut } from "../decide/index.ts";
 import { voteSigningBytes, type WireMsg } from "../mesh/index.ts";
 
 export type Signatures = {
   /** The message as it goes on the wire: a vote signed, anything else as it is. */
-  sign(msg: QuorumMsg): QuorumMsg;
+  sign(msg: QuorumOut): QuorumMsg;
   /** Whether a message from a peer may enter the host core; a bad signature is logged. */
   verify(from: HostId, msg: WireMsg): boolean;
 };

@@ -21,12 +21,15 @@ import type { ProactiveState } from "./proactive.ts";
 import * as quorum from "./quorum.ts";
 import * as replication from "./replication.ts";
 import type { PeerSync, ReplicationEffect, ReplicationEvent, ReplicationState } from "./replication.ts";
-import type { Certificate, DropWhy, Persisted, QuorumEffect, QuorumEvent, QuorumMsg, QuorumState, Reason, VipAlarm } from "./quorum.ts";
+import type { Certificate, DropWhy, Persisted, QuorumEffect, QuorumEvent, QuorumMsg, QuorumOut, QuorumState, Reason, VipAlarm } from "./quorum.ts";
 
 /** Most services one host runs a quorum machine for: every per-step loop over services is bounded by it. */
 export const SERVICES_MAX = 64;
 
+/** A message as it travels and as the host core receives it (votes signed). */
 export type HostMsg = QuorumMsg | SwimMsg;
+/** A message as the host core sends it: the shell signs its votes (the agent with its key, the simulator with an empty signature). */
+export type HostOut = QuorumOut | SwimMsg;
 
 export type ServiceSpec = {
   name: string;
@@ -99,7 +102,7 @@ export type HostEvent =
 
 export type HostEffect =
   | { type: "persist"; service: string; record: Persisted } // write durably before the sends that follow
-  | { type: "send"; to: HostId; msg: HostMsg }
+  | { type: "send"; to: HostId; msg: HostOut }
   | { type: "take-vip"; service: string; epoch: number; reason: Reason } // start adding the VIP; answer with vip-changed
   | { type: "drop-vip"; service: string; epoch: number; why: DropWhy } // start removing it; answer with vip-changed
   | { type: "run-hook"; service: string; hook: HookName; epoch: number } // off the loop; answer with hook-finished

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import * as q from "./quorum.ts";
 import type { HostId } from "../shared/ids.ts";
-import type { QuorumConfig, QuorumEffect, QuorumMsg, QuorumState } from "./quorum.ts";
+import type { QuorumConfig, QuorumEffect, QuorumMsg, QuorumOut, QuorumState } from "./quorum.ts";
 import { createCluster, type SimOptions } from "../sim/index.ts";
 
 const H = (s: string) => s as HostId;
@@ -224,14 +224,14 @@ describe("holder", () => {
     const t0 = q.restartWaitMs(s.config);
     let out = q.step(s, { type: "tick", rand: 0 }, t0);
     const seq = sends(out.effects, "renew")[0]!.msg;
-    s = q.step(out.state, { type: "received", from: h1, msg: seq }, t0).state; // its own renewal, looped back: the self-grant
+    s = q.step(out.state, { type: "received", from: h1, msg: seq as QuorumMsg }, t0).state; // its own renewal, looped back: the self-grant
     for (const v of [h1, h2]) s = q.step(s, { type: "received", from: v, msg: { type: "grant", service: "web", epoch: 1, seq: (seq as { seq: number }).seq, voter: v, boot: 1 } }, t0 + 1).state;
     expect(s.vipOp?.op).toBe("add");
     s = q.step(s, { type: "vip-changed", op: "add", epoch: 1, ok: false, error: "no such device" }, t0 + 2).state;
     expect(s.gaveUpEpoch).toBe(1);
     s = q.step(s, { type: "membership", alive: [h1, h2] }, t0 + 3).state;
     // No renewals in epoch 1 any more; once its own grants ran out and h2 (ranked first) had its turn, it proposes itself.
-    let proposals: QuorumMsg[] = [];
+    let proposals: QuorumOut[] = [];
     for (let t = t0 + 10; t < t0 + 10 * timing.leaseMs && proposals.length === 0; t += 10) {
       out = q.step(s, { type: "tick", rand: 0 }, t);
       s = out.state;

@@ -40,7 +40,17 @@ export type Certificate = {
   votes: Vote[];
 };
 
-export type QuorumMsg =
+/** A vote as this core casts it. The shell signs it on its way out (the core never sees a key). */
+export type UnsignedVote = { type: "vote"; service: string; epoch: number; holder: HostId; from: HostId | null; reason: Reason; voter: HostId; /** Echoes the proposal's boot. */ boot: number };
+/** A vote as it travels and as the core receives it: signed by its voter over voteSigningBytes; the shell checked the signature before it got here. */
+export type SignedVote = UnsignedVote & { sig: string };
+
+/** Messages as they travel and as the core receives them (votes signed). */
+export type QuorumMsg = QuorumMsgCommon | SignedVote;
+/** Messages as the core sends them (votes not yet signed). */
+export type QuorumOut = QuorumMsgCommon | UnsignedVote;
+
+type QuorumMsgCommon =
   | {
       type: "propose"; service: string; epoch: number; holder: HostId; from: HostId | null; reason: Reason; proposer: HostId;
       /** The proposer's process incarnation: a vote counts as a grant only toward the process that asked for it. */
@@ -48,7 +58,6 @@ export type QuorumMsg =
       /** The certificate that made `from` the holder: a voter that missed it learns it here. */
       basis: Certificate | null;
     }
-  | { type: "vote"; service: string; epoch: number; holder: HostId; from: HostId | null; reason: Reason; voter: HostId; sig: string; /** Echoes the proposal's boot. */ boot: number }
   | { type: "reject"; service: string; epoch: number; voter: HostId; votedEpoch: number }
   | { type: "certificate"; cert: Certificate; inPerson: boolean }
   | { type: "renew"; service: string; epoch: number; holder: HostId; seq: number; /** The holder's incarnation: its seq restarts when it does. */ boot: number }
@@ -231,7 +240,7 @@ export type VipAlarm = "vip-add-failed" | "vip-drop-failing" | "vip-drop-recover
 
 export type QuorumEffect =
   | { type: "persist"; record: Persisted } // write durably before the sends that follow
-  | { type: "send"; to: HostId; msg: QuorumMsg }
+  | { type: "send"; to: HostId; msg: QuorumOut }
   | { type: "take-vip"; epoch: number; reason: Reason } // start adding the VIP; the outcome comes back as vip-changed
   | { type: "drop-vip"; epoch: number; why: DropWhy } // start removing it; likewise
   | { type: "alarm"; alarm: VipAlarm; epoch: number; error: string | null; attempts: number }
@@ -607,7 +616,7 @@ function holderLost(s: QuorumState): boolean {
 
 function sendProposal(s: QuorumState, fx: QuorumEffect[], p: Proposal): void {
   const c = s.config;
-  const msg: QuorumMsg = { type: "propose", service: c.service, epoch: p.epoch, holder: p.holder, from: p.from, reason: p.reason, proposer: c.self, basis: s.cert, boot: c.boot };
+  const msg: QuorumOut = { type: "propose", service: c.service, epoch: p.epoch, holder: p.holder, from: p.from, reason: p.reason, proposer: c.self, basis: s.cert, boot: c.boot };
   for (const v of c.voters) {
     if (p.votes.some((x) => x.voter === v)) continue;
     fx.push({ type: "send", to: v, msg });
@@ -758,7 +767,7 @@ function castVote(s: QuorumState, fx: QuorumEffect[], p: Extract<QuorumMsg, { ty
   s.grantHolder = p.holder;
   s.grantBoot = isPlanned(p.reason) ? null : p.boot; // a planned move's new holder is not the proposer
   fx.push({ type: "persist", record: persisted(s) });
-  fx.push({ type: "send", to: p.proposer, msg: { type: "vote", service: c.service, epoch: p.epoch, holder: p.holder, from: p.from, reason: p.reason, voter: c.self, sig: "", boot: p.boot } });
+  fx.push({ type: "send", to: p.proposer, msg: { type: "vote", service: c.service, epoch: p.epoch, holder: p.holder, from: p.from, reason: p.reason, voter: c.self, boot: p.boot } });
 }
 
 function onVote(s: QuorumState, fx: QuorumEffect[], v: Extract<QuorumMsg, { type: "vote" }>): void {

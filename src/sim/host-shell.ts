@@ -11,7 +11,7 @@
 import { assertNever } from "../shared/assert.ts";
 import type { HostId } from "../shared/ids.ts";
 import type { Timing } from "../shared/profiles.ts";
-import { host, type HookName, type HostConfig, type HostEffect, type HostEvent, type HostMsg, type HostState, type HostStep, type HostTiming, type Persisted } from "../decide/index.ts";
+import { host, type HookName, type HostConfig, type HostEffect, type HostEvent, type HostMsg, type HostOut, type HostState, type HostStep, type HostTiming, type Persisted } from "../decide/index.ts";
 
 /** Proactive moves in the simulator and the transcripts: a forecast counts at once, and is news for a second. */
 export const SIM_PROACTIVE = { threshold: 0.8, sustainMs: 0, staleMs: 1_000, cooldownMs: 2_000 } as const;
@@ -111,12 +111,24 @@ export type ShellPorts<H extends SimHost> = {
   note(h: H, fx: Exclude<HostEffect, { type: "send" }>): void;
 };
 
+/**
+ * A message as it leaves a simulated host: its votes "signed" with an empty
+ * signature (the agent signs with its key; the simulator's hosts have none,
+ * and its network forges nothing). Fields in the order the core once built
+ * them, so traces read as before.
+ */
+export function signedInSim(msg: HostOut): HostMsg {
+  if (msg.type !== "vote") return msg;
+  const { boot, ...rest } = msg;
+  return { ...rest, sig: "", boot };
+}
+
 /** Carries out a step's effects in order, as the agent's shell would. */
 export function carryEffects<H extends SimHost>(h: H, effects: HostEffect[], ports: ShellPorts<H>): void {
   for (const fx of effects) {
     switch (fx.type) {
       case "send":
-        ports.send(h, fx.to, fx.msg);
+        ports.send(h, fx.to, signedInSim(fx.msg));
         continue;
       case "persist":
         h.disk.set(fx.service, fx.record);
