@@ -1,3 +1,5 @@
+// Proves the proactive machine asks to move a service only on a sustained,
+// fresh forecast, once per cooldown, and only to a healthy shadow.
 import { expect, test } from "bun:test";
 import type { HostId } from "../shared/ids.ts";
 import { initialProactive, step, type ProactiveEffect, type ProactiveEvent, type ProactiveState } from "./proactive.ts";

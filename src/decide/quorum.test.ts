@@ -1,3 +1,7 @@
+// Proves the quorum machine's rules one story at a time: majorities, a
+// voter's one vote per epoch and its grants, stale and re-sent votes, the
+// planned-vote exemption, holders and their leases (each simulator or spin
+// finding that changed a rule has its story here).
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import * as q from "./quorum.ts";

@@ -1,3 +1,6 @@
+// Proves reconciliation plans the edit that brings a service's state to the
+// intended version, lists what it drops, and edits nothing while that
+// version is not here yet.
 import { expect, test } from "bun:test";
 import { planReconcile } from "./reconcile.ts";
 

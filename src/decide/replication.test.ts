@@ -1,3 +1,6 @@
+// Proves write acknowledgement (only once ackShadows replicas hold a write
+// durably, failing in time otherwise) and the sync status of each replica,
+// by table and by property.
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import type { HostId } from "../shared/ids.ts";

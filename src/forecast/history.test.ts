@@ -1,3 +1,5 @@
+// Proves a host's history averages live samples into steps and fills one
+// step per row of a replayed series, reading the interval from the data.
 import { expect, test } from "bun:test";
 import type { HostSample } from "../probe/index.ts";
 import { HostHistory } from "./history.ts";

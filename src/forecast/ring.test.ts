@@ -1,3 +1,4 @@
+// Proves the ring keeps the newest `capacity` values, oldest first.
 import { expect, test } from "bun:test";
 import fc from "fast-check";
 import { Ring } from "./ring.ts";

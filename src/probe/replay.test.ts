@@ -1,3 +1,5 @@
+// Proves the replay probe parses NAB's CSV (naming a bad line and why) and
+// plays a series' rows in order at the chosen speed-up.
 import { expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -1,3 +1,6 @@
+// Proves content-defined chunking: pinned boundaries, independent of how
+// the stream is split, chunk sizes in bounds, and a local edit changing only
+// the chunks around it.
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { CDC_MAX_BYTES, CDC_MIN_BYTES, type CdcParams, chunkEnds, createChunker, GEAR, topMask } from "./cdc.ts";

@@ -1,3 +1,5 @@
+// Proves the chunk store keeps chunks by hash, finds and removes a corrupt
+// one, and sweeps leftovers without touching anything else.
 import { afterEach, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
 import fs from "node:fs/promises";

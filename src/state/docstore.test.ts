@@ -1,3 +1,6 @@
+// Proves the state document and its durable store: a shared genesis, bad
+// edits named, saves off the loop that reload the same document, a kill -9
+// mid-save that never leaves a torn change, and conflicts listed.
 import { afterEach, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";

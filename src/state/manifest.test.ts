@@ -1,3 +1,6 @@
+// Proves a blob's manifest: ingest then assemble gives back the same bytes,
+// missing chunks are listed and refused, and the whole-content hash is
+// checked.
 import { afterEach, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
 import fs from "node:fs/promises";
