@@ -26,14 +26,16 @@ export type { JsonValue };
  */
 export type BlobRef = { name: string; size: number; hash: string; chunks: Uint8Array };
 
-const PACKED_CHUNK_BYTES = 36;
+/** A packed chunk entry: the sha-256 hash, then the size as a big-endian uint32. */
+const PACKED_HASH_BYTES = 32;
+const PACKED_CHUNK_BYTES = PACKED_HASH_BYTES + 4;
 
 export function packChunks(chunks: ReadonlyArray<{ hash: string; size: number }>): Uint8Array {
   const out = new Uint8Array(chunks.length * PACKED_CHUNK_BYTES);
   const view = new DataView(out.buffer);
   chunks.forEach((c, i) => {
     out.set(Buffer.from(c.hash, "hex"), i * PACKED_CHUNK_BYTES);
-    view.setUint32(i * PACKED_CHUNK_BYTES + 32, c.size);
+    view.setUint32(i * PACKED_CHUNK_BYTES + PACKED_HASH_BYTES, c.size);
   });
   return out;
 }
@@ -43,7 +45,7 @@ export function unpackChunks(bytes: Uint8Array): Array<{ hash: string; size: num
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out: Array<{ hash: string; size: number }> = [];
   for (let off = 0; off < bytes.byteLength; off += PACKED_CHUNK_BYTES) {
-    out.push({ hash: Buffer.from(bytes.subarray(off, off + 32)).toString("hex"), size: view.getUint32(off + 32) });
+    out.push({ hash: Buffer.from(bytes.subarray(off, off + PACKED_HASH_BYTES)).toString("hex"), size: view.getUint32(off + PACKED_HASH_BYTES) });
   }
   return out;
 }
