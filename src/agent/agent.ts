@@ -16,7 +16,7 @@ import { logger, type Logger } from "../shared/log.ts";
 import { rng } from "../shared/rng.ts";
 import type { Config } from "../shared/config.ts";
 import { readKeyFile, type KeyPair } from "../shared/identity.ts";
-import { host } from "../decide/index.ts";
+import { forecastStaleMs, host } from "../decide/index.ts";
 import { openMesh, parseHostPort, type Mesh, type BeaconForecast } from "../mesh/index.ts";
 import { startBackgroundSampler, startReplaySampler, type HostSample } from "../probe/index.ts";
 import { ipBatch, removeVip, BATCH_QUEUE_MAX, type IpBatch } from "../actuate/index.ts";
@@ -36,10 +36,6 @@ export const VERSION = "0.1.0";
 
 /** Incarnations are drawn below this bound (a positive 31-bit integer). */
 const BOOT_RANGE = 2 ** 31;
-/** A forecast of a host is news for this many steps of its data... */
-const FORECAST_STALE_STEPS = 3;
-/** ...and never for less than this. */
-const FORECAST_STALE_MIN_MS = 30_000;
 
 export type Agent = { status(): StatusDoc; stop(): Promise<void> };
 
@@ -88,7 +84,7 @@ function hostConfigOf(config: Config): host.HostConfig {
     services: config.services.map((svc) => ({ name: svc.name, candidates: [svc.primary, ...svc.shadows], voters: svc.voters, ackShadows: svc.ackShadows })),
     timing: t,
     replication: { writeTimeoutMs: t.writeTimeoutMs, staleAfterMs: t.syncStaleMs },
-    proactive: f.enabled ? { threshold: f.threshold, sustainMs: f.sustainMs, staleMs: Math.max(FORECAST_STALE_MIN_MS, FORECAST_STALE_STEPS * f.stepMs), cooldownMs: f.cooldownMs } : null,
+    proactive: f.enabled ? { threshold: f.threshold, sustainMs: f.sustainMs, staleMs: forecastStaleMs(f.stepMs), cooldownMs: f.cooldownMs } : null,
   };
 }
 

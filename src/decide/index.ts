@@ -12,4 +12,5 @@ export type { MemberStatus, MemberUpdate, SwimMsg } from "./membership.ts";
 export * as replicasync from "./replicasync.ts";
 export { blobsToFetch, type ReplicaSyncEvent, type ReplicaSyncState } from "./replicasync.ts";
 export { initialReplication, PENDING_WRITES_MAX, type PeerSync, type ReplicationState, type SyncStatus } from "./replication.ts";
+export { forecastStaleMs } from "./proactive.ts";
 export { planReconcile, type Conflict, type UnackedChange } from "./reconcile.ts";

@@ -27,6 +27,14 @@ export type ProactiveConfig = {
 
 type HostView = { readonly host: HostId; readonly probability: number; readonly atMs: number; readonly aboveSinceMs: number | null };
 
+/** A forecast of a host is news for this many steps of its data... */
+export const FORECAST_STALE_STEPS = 3;
+/** ...and never for less than this. */
+export const FORECAST_STALE_MIN_MS = 30_000;
+
+/** How long a forecast made from data stepped every `stepMs` says anything (ProactiveConfig.staleMs). */
+export const forecastStaleMs = (stepMs: number): number => Math.max(FORECAST_STALE_MIN_MS, FORECAST_STALE_STEPS * stepMs);
+
 export type ProactiveState = {
   readonly config: ProactiveConfig;
   readonly hosts: Readonly<Record<string, HostView>>;
