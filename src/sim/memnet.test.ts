@@ -19,10 +19,12 @@ const msg = (n: number): Msg => ({ n, body: `frame ${n}` });
 
 /** The acceptance run's wire: nothing lost or doubled, every frame the same delay. */
 const FIXED: NetProfile = { delayMinMs: 2, delayMaxMs: 2, dropRate: 0, duplicateRate: 0 };
+/** How long the acceptance suite waits for the twin on timers. */
+const TWIN_WAIT_MS = 2_000;
 /** Frames in flight the tests' nets allow. */
 const IN_FLIGHT = 1_000;
 
-meshLinkAcceptance<Msg>("in-memory twin on timers", async () => {
+meshLinkAcceptance<Msg>("in-memory twin on timers", TWIN_WAIT_MS, async () => {
   let pending = 0;
   const net: MemNet<Msg> = new MemNet<Msg>({
     scheduler: {
@@ -39,7 +41,7 @@ meshLinkAcceptance<Msg>("in-memory twin on timers", async () => {
     rngFor: ((r) => () => r)(rng(1)),
     inFlightMax: IN_FLIGHT,
   });
-  return { open: async (self, events) => net.open(self, events), message: msg, waitMs: 2_000, dispose: async () => {} };
+  return { open: async (self, events) => net.open(self, events), message: msg, dispose: async () => {} };
 });
 
 /** A twin on a virtual clock the test advances by hand, with what every host received. */
