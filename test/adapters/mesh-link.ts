@@ -63,13 +63,13 @@ function peerUp<M>(seen: Seen<M>, id: HostId): boolean {
   return last !== undefined && last.connected;
 }
 
-// long: one describe holds the whole suite, each test a few lines, so that
-// every adapter runs exactly the same behaviours in the same order.
 /**
  * Registers the suite for one adapter, made by `make` before the first test
  * and disposed after the last, failing or not. `waitMs` bounds each wait for
  * something to happen over the adapter.
  */
+// long: one describe holds the whole suite, each test a few lines, so that
+// every adapter runs exactly the same behaviours in the same order.
 export function meshLinkAcceptance<M>(name: string, waitMs: number, make: () => Promise<LinkAdapter<M>>): void {
   const timeout = WAITS_PER_TEST * waitMs;
   describe(`mesh link acceptance: ${name}`, () => {
