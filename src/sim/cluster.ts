@@ -1,6 +1,7 @@
 // A deterministic cluster of host cores on a virtual clock, a lossy,
-// partitionable network and a virtual kernel whose VIP changes take time and
-// may fail. It drives the very same decide/host.ts the agent runs, with no
+// partitionable network (memnet.ts, the in-memory twin of the agent's mesh
+// link, its frames waiting here in virtual time) and a virtual kernel whose
+// VIP changes take time and may fail. It drives the very same decide/host.ts the agent runs, with no
 // routing of its own: every event a host sees goes into host.step (through
 // the simulated host's shell, host-shell.ts, which the transcripts share),
 // every effect it returns is carried out as the agent's shell would (sends
