@@ -12,6 +12,7 @@ import crypto from "hypercore-crypto";
 import { type FramedChannel, openFramedChannel } from "../shared/framed.ts";
 import type { HostId } from "../shared/ids.ts";
 import type { Logger } from "../shared/log.ts";
+import type { MeshLink, MeshLinkEvents } from "../shared/meshlink.ts";
 import { MESH_CODEC, type WireMsg } from "./codec.ts";
 export { parseHostPort } from "../shared/hostport.ts";
 
@@ -39,18 +40,12 @@ export type MeshOptions = {
   /** host:port of DHT bootstrap nodes; empty means hyperswarm's public ones. */
   bootstrap: Array<{ host: string; port: number }>;
   log: Logger;
-  onMessage(from: HostId, msg: WireMsg): void;
-  onPeer(id: HostId, connected: boolean): void;
   /** Called for each new connection of a listed peer, so other protocols (state, blobs) open their own channels on its protomux. */
   onMux?(id: HostId, mux: unknown): void;
-};
+} & MeshLinkEvents<WireMsg>;
 
-export type Mesh = {
-  /** False when the peer is not connected or its send buffer is full (the frame is dropped). */
-  send(to: HostId, msg: WireMsg): boolean;
-  connected(): HostId[];
-  close(): Promise<void>;
-};
+/** The mesh link of the agent (the contract both shells' links keep, shared/meshlink.ts). */
+export type Mesh = MeshLink<WireMsg>;
 
 type Conn = { destroy(err?: Error): void; writableLength?: number; on(event: "error", f: (err: Error) => void): void };
 type Peer = { id: HostId; conn: Conn; link: FramedChannel<WireMsg> };

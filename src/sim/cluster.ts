@@ -1,6 +1,7 @@
 // A deterministic cluster of host cores on a virtual clock, a lossy,
-// partitionable network and a virtual kernel whose VIP changes take time and
-// may fail. It drives the very same decide/host.ts the agent runs, with no
+// partitionable network (memnet.ts, the in-memory twin of the agent's mesh
+// link, its frames waiting here in virtual time) and a virtual kernel whose
+// VIP changes take time and may fail. It drives the very same decide/host.ts the agent runs, with no
 // routing of its own: every event a host sees goes into host.step (through
 // the simulated host's shell, host-shell.ts, which the transcripts share),
 // every effect it returns is carried out as the agent's shell would (sends
@@ -17,18 +18,13 @@ import { PROFILES } from "../shared/profiles.ts";
 import { host, type HookName, type HostConfig, type HostEffect, type HostEvent, type HostMsg, type HostState, type HostStep, type HostTiming, type Certificate, type QuorumState } from "../decide/index.ts";
 import { carryEffects, hookFinished, SimHost, simHostConfig, vipChanged, type ShellPorts, type Stepper, type VipOp } from "./host-shell.ts";
 import { checkAckedKept, checkCertificate, checkEpochGrows, checkOneHolder } from "./invariants.ts";
+import { MemNet, type Delivery, type NetProfile } from "./memnet.ts";
+import type { MeshLink } from "../shared/meshlink.ts";
+
+export type { NetProfile } from "./memnet.ts";
 
 /** Messages and VIP outcomes in flight at once; past it the network drops (a full queue). */
 export const IN_FLIGHT_MAX = 10_000;
-
-export type NetProfile = {
-  delayMinMs: number;
-  delayMaxMs: number;
-  /** Probability a message is lost. */
-  dropRate: number;
-  /** Probability a message is delivered twice. */
-  duplicateRate: number;
-};
 
 /**
  * The virtual kernel's `ip addr add/del`: each takes up to `latencyMaxMs`
@@ -82,8 +78,11 @@ type Repl = { doc: Set<string>; nextSyncAt: number; waiting: Array<{ id: string;
 /** Replication messages: a sync carries every id the sender holds; a durability question and its answer. */
 type StMsg = { type: "st-sync"; service: string; ids: string[] } | { type: "st-req"; service: string; id: string } | { type: "st-ok"; service: string; id: string };
 
+/** What hosts say to each other: the host cores' messages and the cluster's replication. */
+type SimMsg = HostMsg | StMsg;
+
 type Item =
-  | { kind: "msg"; atMs: number; order: number; from: HostId; to: HostId; msg: HostMsg | StMsg }
+  | ({ kind: "msg"; atMs: number; order: number } & Delivery<SimMsg>)
   | { kind: "vip"; atMs: number; order: number; host: HostId; boot: number; service: string; op: VipOp; epoch: number; ok: boolean };
 
 /**
@@ -105,7 +104,7 @@ const BYTES_PER_CHANGE = 100;
 /** What a failed VIP change reports. */
 const VIP_FAILURE = "RTNETLINK answers: Resource temporarily unavailable (simulated)";
 
-const isSt = (m: HostMsg | StMsg): m is StMsg => m.type === "st-sync" || m.type === "st-req" || m.type === "st-ok";
+const isSt = (m: SimMsg): m is StMsg => m.type === "st-sync" || m.type === "st-req" || m.type === "st-ok";
 
 /** One line of a run's trace: what a host did, or what the network did to all ("net"). */
 export type TraceEntry = { atMs: number; host: HostId | "net"; what: string };
@@ -196,13 +195,12 @@ class SimCluster implements Cluster {
   private readonly ra: Rng;
   /** Replication traffic draws from its own stream, so adding it left the quorum's runs as they were. */
   private readonly rr: Rng;
-  private net: NetProfile;
+  /** The mesh: the in-memory twin of the agent's, each host's link open on it; its frames wait in inFlight. */
+  private readonly net: MemNet<SimMsg>;
+  private readonly links = new Map<HostId, MeshLink<SimMsg>>();
   private actuation: ActuationProfile;
   private now = 0;
   private order = 0;
-  private groups: HostId[][] | null = null;
-  /** One-way cuts, as "from>to". */
-  private readonly oneWay = new Set<string>();
   private readonly inFlight: Item[] = [];
   private readonly certs = new Map<string, Certificate>();
   private readonly heldTotals: Map<string, number>;
@@ -226,7 +224,6 @@ class SimCluster implements Cluster {
     this.o = o;
     this.r = rng(o.seed);
     this.ra = rng((o.seed ^ 0xac7) >>> 0);
-    this.net = o.net;
     this.actuation = o.actuation ?? { addLatencyMaxMs: 0, delLatencyMaxMs: 0, failRate: 0 };
     this.services = Array.from({ length: o.services ?? 1 }, (_, i) => (i === 0 ? "svc" : `svc${i}`));
     this.variant = o.variant ?? "correct";
@@ -242,6 +239,15 @@ class SimCluster implements Cluster {
       this.nodes.set(id, n);
     }
     this.rr = rng((o.seed ^ 0x7e91) >>> 0);
+    this.net = new MemNet<SimMsg>({
+      scheduler: { after: (delayMs, d) => this.inFlight.push({ kind: "msg", atMs: this.now + delayMs, order: this.order++, ...d }), pending: () => this.inFlight.length },
+      profile: o.net,
+      rngFor: (m) => (isSt(m) ? this.rr : this.r),
+      inFlightMax: IN_FLIGHT_MAX,
+    });
+    // The simulated mesh keeps every link up (a fault loses frames, as a cut
+    // cable does before keepalives notice), so it reports no peer changes.
+    for (const n of this.nodes.values()) this.links.set(n.id, this.net.open(n.id, { onMessage: (from, m) => this.receive(n, from, m), onPeer: () => {} }));
     this.ackedIds = new Map(this.services.map((sv) => [sv, new Set<string>()]));
     this.nextTick = new Map(o.hosts.map((id) => [id, this.r.int(o.tickMs)]));
     for (const n of this.nodes.values()) this.linkAll(n);
@@ -265,27 +271,14 @@ class SimCluster implements Cluster {
 
   // ------------------------------------------------------------ network and kernel
 
-  private reachable(a: HostId, b: HostId): boolean {
-    if (a === b) return true;
-    if (this.oneWay.has(`${a}>${b}`)) return false;
-    if (this.groups === null) return true;
-    return this.groups.some((g) => g.includes(a) && g.includes(b));
-  }
-
-  private send(from: HostId, to: HostId, msg: HostMsg | StMsg): void {
+  /** A host's message: to itself straight back (as the agent's shell loops it back), to a peer over its mesh link. */
+  private send(from: HostId, to: HostId, msg: SimMsg): void {
     this.messagesSent += 1;
     if (from === to) {
       this.inFlight.push({ kind: "msg", atMs: this.now, order: this.order++, from, to, msg });
       return;
     }
-    const g = isSt(msg) ? this.rr : this.r;
-    const net = this.net;
-    if (!this.reachable(from, to) || g.next() < net.dropRate || this.inFlight.length >= IN_FLIGHT_MAX) return;
-    const copies = g.next() < net.duplicateRate ? 2 : 1;
-    for (let i = 0; i < copies; i++) {
-      const delay = net.delayMinMs + g.next() * (net.delayMaxMs - net.delayMinMs);
-      this.inFlight.push({ kind: "msg", atMs: this.now + delay, order: this.order++, from, to, msg });
-    }
+    this.links.get(from)!.send(to, msg);
   }
 
   /** The virtual kernel starts a VIP change; its outcome arrives later as an event. */
@@ -450,9 +443,14 @@ class SimCluster implements Cluster {
       this.inFlight.push({ ...it, atMs: n.pausedUntil }); // the socket buffers it; same order among the waiting
       return;
     }
-    const m = it.msg;
-    if (isSt(m)) this.onSt(n, it.from, m);
-    else this.apply(n, { type: "received", from: it.from, msg: m });
+    if (it.from === it.to) this.receive(n, it.from, it.msg);
+    else this.net.deliver(it);
+  }
+
+  /** A message a host's agent reads: replication for the cluster, the rest for the core. */
+  private receive(n: Node, from: HostId, m: SimMsg): void {
+    if (isSt(m)) this.onSt(n, from, m);
+    else this.apply(n, { type: "received", from, msg: m });
   }
 
   private deliverVip(it: Extract<Item, { kind: "vip" }>): void {
@@ -557,12 +555,12 @@ class SimCluster implements Cluster {
   }
 
   partition(g: HostId[][]): void {
-    this.groups = g;
+    this.net.partition(g);
     this.netTrace(`partition ${JSON.stringify(g)}`);
   }
 
   setNet(x: NetProfile): void {
-    this.net = x;
+    this.net.setProfile(x);
     this.netTrace(`net loss=${x.dropRate.toFixed(3)} dup=${x.duplicateRate.toFixed(3)} delay=${x.delayMinMs}-${x.delayMaxMs.toFixed(1)}ms`);
   }
 
@@ -585,13 +583,12 @@ class SimCluster implements Cluster {
   }
 
   cutOneWay(from: HostId, to: HostId): void {
-    this.oneWay.add(`${from}>${to}`);
+    this.net.cutOneWay(from, to);
     this.netTrace(`cut ${from} -> ${to}`);
   }
 
   heal(): void {
-    this.groups = null;
-    this.oneWay.clear();
+    this.net.heal();
     this.netTrace("heal");
   }
 
