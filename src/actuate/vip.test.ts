@@ -9,6 +9,7 @@ import { UmbraError } from "../shared/errors.ts";
 import type { Logger } from "../shared/log.ts";
 import { addVip, removeVip, vipPresent, announceArp, type Runner } from "./vip.ts";
 import { batchLine, ipBatch } from "./ipbatch.ts";
+import { FENCE_TABLE, nftPath, openFence } from "./fence.ts";
 
 const PREFIX = "uv-";
 const isRoot = process.getuid?.() === 0;
@@ -56,7 +57,7 @@ describe.skipIf(!isRoot)("netns", () => {
     await topo?.destroy();
   });
 
-  test("umbra release removes this host's configured VIPs (what systemd runs after a kill -9), and says which were absent", async () => {
+  test("umbra release removes this host's configured VIPs (what systemd runs after a kill -9), says which were absent, then the fence", async () => {
     const { writeFileSync, mkdtempSync, rmSync } = await import("node:fs");
     const { join, resolve } = await import("node:path");
     const { tmpdir } = await import("node:os");
@@ -71,11 +72,14 @@ describe.skipIf(!isRoot)("netns", () => {
         "[[services]]", 'name = "gone"', 'vip = "198.51.100.42/24"', 'interface = "eth9"', 'primary = "a"', 'shadows = ["b"]',
       ].join("\n"));
       await addVip({ cidr: "198.51.100.40/24", iface: "eth0" }, inHost("a"), recorder().log);
+      // What a killed agent leaves: its fence, the VIP fenced.
+      await openFence({ prefix: ["ip", "netns", "exec", topo.ns("a")] }).install(["198.51.100.40", "2001:db8::41", "198.51.100.42"]);
       const ROOT = resolve(import.meta.dir, "../..");
       const r = await topo.exec("a", [join(ROOT, "node_modules/.bin/node"), join(ROOT, "src/cli/main.ts"), "release", "--config", cfg, "--json"]);
       expect(r.code).toBe(0);
-      expect(JSON.parse(r.stdout)).toEqual({ removed: ["198.51.100.40/24"], absent: ["2001:db8::41/64", "198.51.100.42/24"], failed: [] });
+      expect(JSON.parse(r.stdout)).toEqual({ removed: ["198.51.100.40/24"], absent: ["2001:db8::41/64", "198.51.100.42/24"], failed: [], fence: "removed" });
       expect(await vipPresent({ cidr: "198.51.100.40/24", iface: "eth0" }, inHost("a"))).toBe(false);
+      expect((await topo.exec("a", [nftPath(), "list", "tables"])).stdout).not.toContain(FENCE_TABLE);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

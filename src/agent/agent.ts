@@ -19,7 +19,7 @@ import { readKeyFile, type KeyPair } from "../shared/identity.ts";
 import { forecastStaleMs, host } from "../decide/index.ts";
 import { openMesh, parseHostPort, type Mesh, type BeaconForecast } from "../mesh/index.ts";
 import { startBackgroundSampler, startReplaySampler, type HostSample } from "../probe/index.ts";
-import { ipBatch, removeVip, BATCH_QUEUE_MAX, type IpBatch } from "../actuate/index.ts";
+import { ipBatch, openFence, removeFence, removeVip, vipAddress, BATCH_QUEUE_MAX, FENCE_TABLE, type Fence, type IpBatch } from "../actuate/index.ts";
 import { createApi, serveApi, type StatusDoc } from "../api/index.ts";
 import { startForecasting, type Forecasting } from "./forecasting.ts";
 import { loadRecord } from "./records.ts";
@@ -97,6 +97,28 @@ async function removeStaleVips(services: readonly ServiceRt[], ip: IpBatch, log:
   }
 }
 
+/**
+ * The kernel-side lease: every VIP of the config fenced until the core gives
+ * the kernel a lease. The agent does not start without it (a frozen or
+ * killed agent's host would keep answering), unless the config turns it off.
+ */
+async function installFence(config: Config, log: Logger): Promise<Fence | null> {
+  if (config.services.length === 0) return null;
+  if (!config.fence) {
+    log("warn", "actuate", "fence-off", { why: "fence = false in the config: a frozen or killed agent's host keeps answering for its VIPs until its addresses are removed" });
+    return null;
+  }
+  const fence = openFence({ onError: (line, error) => log("error", "actuate", "kernel-lease-failed", { error, line, effect: "the kernel lease runs out sooner: the host stops answering for that VIP" }) });
+  try {
+    await fence.install(config.services.map((s) => vipAddress(s.vip)));
+  } catch (err) {
+    fence.close();
+    throw new UmbraError("fence_unavailable", `cannot install the kernel-side lease: ${(err as Error).message}; install nftables (Debian: apt-get install nftables), or set fence = false to run without it`, {}, err);
+  }
+  log("info", "actuate", "fence-installed", { table: FENCE_TABLE, vips: config.services.map((s) => s.vip) });
+  return fence;
+}
+
 /** The mesh: messages with good signatures go to the inbox, connects to the loop and the observed view. */
 function openAgentMesh(config: Config, keyPair: KeyPair, sigs: Signatures, loop: AgentLoop, observed: Observed, repl: AgentReplication, log: Logger): Promise<Mesh> {
   const self = config.host;
@@ -153,6 +175,7 @@ type Parts = {
   observed: Observed;
   forecasting: Forecasting | null;
   ip: IpBatch;
+  fence: Fence | null;
   repl: AgentReplication;
 };
 
@@ -193,10 +216,23 @@ function statusOf(p: Parts): StatusDoc {
 }
 
 /** Leaving on purpose: the loop stops, and every VIP held here is given up now rather than at lease expiry. */
+/** On a clean stop, the fence goes with the VIPs; it stays while any VIP may still be up (it keeps that one quiet). */
+async function dropFence(p: Parts, notRemoved: string[]): Promise<void> {
+  if (p.fence === null) return;
+  p.fence.close();
+  if (notRemoved.length > 0) return void p.log("warn", "actuate", "fence-kept", { services: notRemoved, why: "a VIP could not be removed" });
+  try {
+    await removeFence();
+  } catch (err) {
+    p.log("error", "actuate", "fence-remove-failed", { error: (err as Error).message });
+  }
+}
+
 async function stopAgent(p: Parts, sampler: { stop(): Promise<void> }, mesh: Mesh, api: { close(): Promise<void> }): Promise<void> {
   const { log } = p;
   p.loop.stop();
   await sampler.stop();
+  const notRemoved: string[] = [];
   for (const s of p.services) {
     if (!p.loop.core.services[s.name]!.vipPresent) continue;
     try {
@@ -204,9 +240,11 @@ async function stopAgent(p: Parts, sampler: { stop(): Promise<void> }, mesh: Mes
       log("info", "actuate", "drop-vip", { service: s.name, why: "shutdown" });
     } catch (err) {
       log("error", "actuate", "vip-change-failed", { service: s.name, op: "del", why: "shutdown", vip: s.cfg.vip, error: (err as Error).message });
+      notRemoved.push(s.name);
     }
   }
   p.ip.close();
+  await dropFence(p, notRemoved);
   await mesh.close();
   await p.repl.replicator.saved(); // a change received just before the stop reaches the disk
   await api.close();
@@ -231,10 +269,11 @@ export async function startAgent(config: Config): Promise<Agent> {
   // VIP changes go to one long-lived `ip -batch` process: no fork on the lease's critical path.
   const ip = ipBatch();
   await removeStaleVips(services, ip, log);
+  const fence = await installFence(config, log);
   const observed = new Observed();
   const repl = await startAgentReplication(config, loop, log, monoNow);
   const { replicator } = repl;
-  const runners = effectRunners({ self, services: byName, ip, replicator, hookTimeoutMs: config.timing.hookTimeoutMs, log, now: monoNow, report: (ev) => loop.report(ev) });
+  const runners = effectRunners({ self, services: byName, ip, fence, replicator, hookTimeoutMs: config.timing.hookTimeoutMs, log, now: monoNow, report: (ev) => loop.report(ev) });
   const mesh = await openAgentMesh(config, keyPair, sigs, loop, observed, repl, log);
   const send = (to: HostId, msg: Parameters<Mesh["send"]>[1]) => (to === self ? loop.enqueue(self, msg) : void mesh.send(to, msg));
   loop.start({
@@ -249,7 +288,7 @@ export async function startAgent(config: Config): Promise<Agent> {
     },
   });
   const sampler = startProbe(config, observed, forecasting, mesh, log);
-  const parts: Parts = { config, log, startedMono, loop, services, observed, forecasting, ip, repl };
+  const parts: Parts = { config, log, startedMono, loop, services, observed, forecasting, ip, fence, repl };
   const status = () => statusOf(parts);
   const api = await serveApi(createApi({ status, state: replicator, log }), config.api);
   log("info", "agent", "started", { cluster: config.cluster, api: api.address, services: services.map((s) => s.name), hosts: config.hosts.map((h) => h.id), startedAt: new Date(startedWall).toISOString(), inboxDropped: loop.inbox.dropped });

@@ -29,7 +29,7 @@ function applier(stateDir: string) {
   const logged: string[] = [];
   const apply = effectApplier({
     self: a, stateDir, log: (_level, _part, event) => logged.push(event), sigs, send: (to, msg) => sent.push({ to, msg }),
-    runners: { changeVip: () => undefined, startHook: () => undefined, reconcileAfterFailover: () => undefined },
+    runners: { changeVip: () => undefined, kernelLease: () => undefined, startHook: () => undefined, reconcileAfterFailover: () => undefined },
     services: new Map(), observed: new Observed(), replicator: { onEffect: () => undefined }, forecasting: null, now: () => 0,
   });
   return { sent, logged, apply };

@@ -99,6 +99,9 @@ function send(d: EffectDeps, fx: SendFx): void {
 
 function applyOther(d: EffectDeps, fx: OtherFx): void {
   switch (fx.type) {
+    case "kernel-lease":
+      d.runners.kernelLease(fx);
+      break;
     case "take-vip":
     case "drop-vip":
       d.runners.changeVip(fx);

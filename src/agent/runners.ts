@@ -9,7 +9,7 @@ import type { HostId } from "../shared/ids.ts";
 import type { Logger } from "../shared/log.ts";
 import type { Config } from "../shared/config.ts";
 import type { HostEffect, HostEvent, HookName } from "../decide/index.ts";
-import { addVip, removeVip, runHook, type IpBatch } from "../actuate/index.ts";
+import { addVip, removeVip, runHook, type IpBatch, vipAddress, FENCE_TIMEOUT_MAX_MS, type Fence } from "../actuate/index.ts";
 import type { Replicator } from "../state/index.ts";
 import type { StatusDoc } from "../api/index.ts";
 
@@ -31,6 +31,8 @@ export type RunnerDeps = {
   self: HostId;
   services: ReadonlyMap<string, ServiceRt>;
   ip: IpBatch;
+  /** The kernel-side lease; null when the config turned it off. */
+  fence: Fence | null;
   replicator: Replicator;
   hookTimeoutMs: number;
   log: Logger;
@@ -41,9 +43,22 @@ export type RunnerDeps = {
 
 export type Runners = {
   changeVip(fx: Extract<HostEffect, { type: "take-vip" | "drop-vip" }>): void;
+  kernelLease(fx: Extract<HostEffect, { type: "kernel-lease" }>): void;
   startHook(service: string, hook: HookName, epoch: number): void;
   reconcileAfterFailover(service: string, epoch: number): void;
 };
+
+/**
+ * Hands the kernel the lease: its timeout counted from now, so the time the
+ * effect waited is not added to it. A lease already over ends it.
+ */
+function leaseKernel(d: RunnerDeps, s: ServiceRt, untilMs: number | null): void {
+  if (d.fence === null) return;
+  const addr = vipAddress(s.cfg.vip);
+  const ms = untilMs === null ? 0 : Math.min(Math.floor(untilMs - d.now()), FENCE_TIMEOUT_MAX_MS);
+  if (ms >= 1) d.fence.lease(addr, ms);
+  else d.fence.unlease(addr);
+}
 
 export function effectRunners(d: RunnerDeps): Runners {
   const { log } = d;
@@ -57,6 +72,7 @@ export function effectRunners(d: RunnerDeps): Runners {
     log(r.exitCode === 0 ? "info" : "warn", "hook", hook, { service: s.name, path, exitCode: r.exitCode, signal: r.signal, timedOut: r.timedOut, ms: r.durationMs, stderr: r.stderrTail });
 
   return {
+    kernelLease: (fx) => leaseKernel(d, serviceOf(fx.service), fx.untilMs),
     /** Runs a VIP change off the loop; its outcome comes back as vip-changed. */
     changeVip(fx) {
       const s = serviceOf(fx.service);

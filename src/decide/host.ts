@@ -103,6 +103,7 @@ export type HostEvent =
 export type HostEffect =
   | { type: "persist"; service: string; record: Persisted } // write durably before the sends that follow
   | { type: "send"; to: HostId; msg: HostOut }
+  | { type: "kernel-lease"; service: string; epoch: number; untilMs: number | null } // the kernel answers for the VIP until then (this host's monotonic clock), or stops now (null); no outcome: a refresh that fails only ends the lease sooner
   | { type: "take-vip"; service: string; epoch: number; reason: Reason } // start adding the VIP; answer with vip-changed
   | { type: "drop-vip"; service: string; epoch: number; why: DropWhy } // start removing it; answer with vip-changed
   | { type: "run-hook"; service: string; hook: HookName; epoch: number } // off the loop; answer with hook-finished
@@ -373,6 +374,8 @@ function withService(service: string, f: QuorumEffect): HostEffect {
       return { type: "persist", service, record: f.record };
     case "send":
       return { type: "send", to: f.to, msg: f.msg };
+    case "kernel-lease":
+      return { type: "kernel-lease", service, epoch: f.epoch, untilMs: f.untilMs };
     case "take-vip":
       return { type: "take-vip", service, epoch: f.epoch, reason: f.reason };
     case "drop-vip":

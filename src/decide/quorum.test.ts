@@ -338,7 +338,7 @@ describe("cluster", () => {
     expect(c.node(h1).epoch).toBe(2);
   });
 
-  test("the checker sees a paused agent: a pause within the guard is ridden out; one of two leases, with no kernel-side lease, puts the VIP on two hosts", () => {
+  test("a paused agent: a pause within the guard is ridden out; through one of two leases, the kernel-side lease silences it before a shadow takes over (without one, two hosts answer)", () => {
     const short = createCluster(opts(2));
     short.run(2_000);
     expect(short.holdersNow()).toEqual([h1]);
@@ -349,8 +349,31 @@ describe("cluster", () => {
     const long = createCluster(opts(2));
     long.run(2_000);
     long.pause(h1, 2 * timing.leaseMs);
-    // h1's kernel keeps the VIP while a shadow is elected and takes it: what issue 14's kernel-side lease is for
-    expect(() => long.run(4_000)).toThrow(/two VIP holders/);
+    long.run(4_000); // h1's kernel keeps the address, fenced once its kernel lease ends: one answering host throughout
+    expect(long.holdersNow()).toHaveLength(1);
+    expect(long.holdersNow()[0]).not.toBe(h1);
+
+    const unfenced = createCluster(opts(2, { variant: "no-kernel-lease" }));
+    unfenced.run(2_000);
+    unfenced.pause(h1, 2 * timing.leaseMs);
+    expect(() => unfenced.run(4_000)).toThrow(/two VIP holders/);
+  });
+
+  test("a killed holder's kernel keeps its VIP, silenced by the kernel lease before a shadow takes over; the restart cleans up", () => {
+    const c = createCluster(opts(3));
+    c.run(2_000);
+    expect(c.holdersNow()).toEqual([h1]);
+    c.kill(h1);
+    c.run(4_000);
+    expect(c.holdersNow()).toEqual([h2]);
+    c.restart(h1);
+    c.run(8_000);
+    expect(c.holdersNow()).toEqual([h2]);
+
+    const unfenced = createCluster(opts(3, { variant: "no-kernel-lease" }));
+    unfenced.run(2_000);
+    unfenced.kill(h1);
+    expect(() => unfenced.run(4_000)).toThrow(/two VIP holders/);
   });
 
   test("a crashed holder is replaced; restarted, it stays a follower", () => {

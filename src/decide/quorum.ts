@@ -205,6 +205,13 @@ export type QuorumState = {
   vipUp: boolean;
   /** The VIP may be configured in the kernel: from the moment an add is asked for until a removal is confirmed. */
   vipPresent: boolean;
+  /**
+   * The kernel-side lease last given to the shell (0: none): the kernel lets
+   * the host answer for the VIP until then, by this host's clock, and stops
+   * on its own when it ends, whether or not any process of ours still runs.
+   * It follows the holder's lease while the VIP is wanted up.
+   */
+  kernelLeaseUntilMs: number;
   /** The VIP change the shell is carrying out, at most one at a time; its outcome comes back as vip-changed. */
   vipOp: { op: "add" | "del"; epoch: number } | null;
   /** Why the VIP is to go, for the drop-vip effect that removes it. */
@@ -241,6 +248,7 @@ export type VipAlarm = "vip-add-failed" | "vip-drop-failing" | "vip-drop-recover
 export type QuorumEffect =
   | { type: "persist"; record: Persisted } // write durably before the sends that follow
   | { type: "send"; to: HostId; msg: QuorumOut }
+  | { type: "kernel-lease"; epoch: number; untilMs: number | null } // let the kernel answer for the VIP until then (this host's clock), or stop now (null); goes before the take-vip it covers
   | { type: "take-vip"; epoch: number; reason: Reason } // start adding the VIP; the outcome comes back as vip-changed
   | { type: "drop-vip"; epoch: number; why: DropWhy } // start removing it; likewise
   | { type: "alarm"; alarm: VipAlarm; epoch: number; error: string | null; attempts: number }
@@ -322,6 +330,7 @@ export function initialQuorum(config: QuorumConfig, persisted: Persisted | null,
     takeNotBeforeMs: 0,
     vipUp: false,
     vipPresent: false, // the shell removes a VIP left from before the restart before the machine starts
+    kernelLeaseUntilMs: 0, // and starts with every VIP fenced
     vipOp: null,
     dropWhy: "lease-expired",
     vipRetryAtMs: 0,
@@ -361,6 +370,7 @@ export function step(s0: QuorumState, e: QuorumEvent, nowMs: number): QuorumStep
     default:
       assertNever(e);
   }
+  syncKernelLease(s, fx);
   syncVip(s, fx);
   trackUnleased(s);
   checkInvariants(s);
@@ -399,6 +409,19 @@ function expireLease(s: QuorumState, fx: QuorumEffect[]): void {
   s.vipUp = false;
   s.dropWhy = "lease-expired";
   if (s.role === Role.holding) s.role = Role.safeMode;
+}
+
+/**
+ * Gives the kernel the holder's lease whenever it changes while the VIP is
+ * wanted up, and ends it when the VIP is no longer wanted. It goes out before
+ * the take-vip it covers (the address answers, and its announcement leaves,
+ * only under a lease) and before the drop-vip that follows a lost lease.
+ */
+function syncKernelLease(s: QuorumState, fx: QuorumEffect[]): void {
+  const want = s.vipUp ? s.leaseUntilMs : 0;
+  if (want === s.kernelLeaseUntilMs) return;
+  s.kernelLeaseUntilMs = want;
+  fx.push({ type: "kernel-lease", epoch: s.epoch, untilMs: want === 0 ? null : want });
 }
 
 /**
@@ -988,5 +1011,6 @@ function checkInvariants(s: QuorumState): void {
   }
   if (s.proposal !== null) assert(s.proposal.epoch > s.epoch, "a proposal is for a new epoch");
   if (s.vipUp || s.vipOp?.op === "add") assert(s.vipPresent, "a VIP wanted or being added counts as present");
+  assert(s.kernelLeaseUntilMs === (s.vipUp ? s.leaseUntilMs : 0), "the kernel holds exactly the holder's lease while the VIP is wanted, and none otherwise");
   if (s.handoff !== null) assert(s.handoff.from === s.config.self && s.handoff.epoch === s.epoch, "a pending handoff is this host's own, of the current epoch");
 }

@@ -62,6 +62,8 @@ const FileSchema = z
     profile: z.enum(CONFIG_PROFILES).default("lan"),
     stateDir: z.string().min(1).optional(),
     logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),
+    /** The kernel-side lease (nftables): off only where nftables cannot run, and then a frozen or killed agent's host keeps answering for its VIPs. */
+    fence: z.boolean().default(true),
     labels: labels.default({}),
     probe: z
       .object({

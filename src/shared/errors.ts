@@ -12,6 +12,8 @@ export type ErrorCode =
   | "signature_invalid"
   | "frame_malformed"
   | "actuate_failed"
+  /** The kernel-side lease (nftables) cannot be installed: the agent does not start without it unless the config says fence = false. */
+  | "fence_unavailable"
   | "hook_failed"
   | "trial_failed"
   | "netns_unavailable"

@@ -46,9 +46,10 @@ export type Variant =
   | "no-grant-wait" // a voter votes while its grant to the old holder still runs
   | "planned-vote" // the old rule: a voter signs a planned move while its grant from a rival's election still runs
   | "ignore-failed-drop" // the shell takes a failed VIP removal for a done one
+  | "no-kernel-lease" // no fence: the kernel answers for a configured VIP whatever its lease (a frozen or killed agent's host keeps answering)
   | "local-ack"; // a writer acknowledges a state write before any other replica holds it
 
-export const VARIANTS: readonly Variant[] = ["correct", "double-vote", "ignore-lease", "no-grant-wait", "planned-vote", "ignore-failed-drop", "local-ack"];
+export const VARIANTS: readonly Variant[] = ["correct", "double-vote", "ignore-lease", "no-grant-wait", "planned-vote", "ignore-failed-drop", "local-ack", "no-kernel-lease"];
 
 export type SimOptions = {
   hosts: HostId[];
@@ -113,6 +114,8 @@ export type Cluster = {
   nowMs(): number;
   run(untilMs: number): void;
   crash(id: HostId): void;
+  /** SIGKILL: the agent is gone, its kernel keeps the VIP, fenced once its kernel lease ends; a restart cleans up. */
+  kill(id: HostId): void;
   /** A crash that loses the disk (a replaced host): its state document and its vote records are gone. */
   wipe(id: HostId): void;
   restart(id: HostId): void;
@@ -195,6 +198,8 @@ class SimCluster implements Cluster {
   private readonly ra: Rng;
   /** Replication traffic draws from its own stream, so adding it left the quorum's runs as they were. */
   private readonly rr: Rng;
+  /** The kernel lease's apply latency draws from its own stream too. */
+  private readonly rk: Rng;
   /** The mesh: the in-memory twin of the agent's, each host's link open on it; its frames wait in inFlight. */
   private readonly net: MemNet<SimMsg>;
   private readonly links = new Map<HostId, MeshLink<SimMsg>>();
@@ -216,6 +221,7 @@ class SimCluster implements Cluster {
   private readonly ports: ShellPorts<Node> = {
     send: (from, to, msg) => this.send(from.id, to, msg),
     actuate: (n, service, op, epoch) => this.actuate(n, service, op, epoch),
+    kernelLease: (n, service, untilMs) => this.kernelLease(n, service, untilMs),
     runHook: (n, service, hook) => this.pendingHooks.push({ n, service, hook }), // they finish at once: hooks change nothing the checker sees
     note: (n, fx) => this.note(n, fx),
   };
@@ -239,6 +245,7 @@ class SimCluster implements Cluster {
       this.nodes.set(id, n);
     }
     this.rr = rng((o.seed ^ 0x7e91) >>> 0);
+    this.rk = rng((o.seed ^ 0xfe2ce) >>> 0);
     this.net = new MemNet<SimMsg>({
       scheduler: { after: (delayMs, d) => this.inFlight.push({ kind: "msg", atMs: this.now + delayMs, order: this.order++, ...d }), pending: () => this.inFlight.length },
       profile: o.net,
@@ -279,6 +286,23 @@ class SimCluster implements Cluster {
       return;
     }
     this.links.get(from)!.send(to, msg);
+  }
+
+  /**
+   * The virtual kernel takes a lease as the agent's nft process would: up to
+   * an add's latency late, and the shell counts the timeout from when it
+   * writes, so a late apply ends the lease that much later (an end, too,
+   * comes up to that late).
+   */
+  private kernelLease(n: Node, service: string, untilMs: number | null): void {
+    const lateMs = this.rk.next() * this.actuation.addLatencyMaxMs;
+    if (untilMs !== null) {
+      n.kernelLease.set(service, untilMs + lateMs);
+      return;
+    }
+    const cur = n.kernelLease.get(service);
+    const end = this.localNow(n) + lateMs;
+    if (cur !== undefined && cur > end) n.kernelLease.set(service, end);
   }
 
   /** The virtual kernel starts a VIP change; its outcome arrives later as an event. */
@@ -404,6 +428,7 @@ class SimCluster implements Cluster {
       case "predicted-changed":
       case "move-predicted":
       case "sync-status-changed":
+      case "kernel-lease":
         return;
       default:
         assertNever(fx);
@@ -418,15 +443,17 @@ class SimCluster implements Cluster {
   }
 
   private checkSafety(): void {
-    const up = [...this.nodes.values()].filter((n) => n.up);
+    const all = [...this.nodes.values()];
+    const up = all.filter((n) => n.up);
     for (const sv of this.services) {
-      const vip = up.filter((n) => n.vip.has(sv)).map((n) => n.id);
-      checkOneHolder(sv, this.now, vip, up.filter((n) => host.leaseValid(n.core, sv, this.localNow(n))).map((n) => n.id));
+      // A killed agent's kernel answers too, until its kernel lease ends.
+      const answering = all.filter((n) => n.answering(sv, this.localNow(n))).map((n) => n.id);
+      checkOneHolder(sv, this.now, answering, up.filter((n) => host.leaseValid(n.core, sv, this.localNow(n))).map((n) => n.id));
     }
   }
 
   private account(to: number): void {
-    for (const sv of this.services) if ([...this.nodes.values()].some((n) => n.up && n.vip.has(sv))) this.heldTotals.set(sv, this.heldTotals.get(sv)! + (to - this.lastAt));
+    for (const sv of this.services) if ([...this.nodes.values()].some((n) => n.answering(sv, this.localNow(n)))) this.heldTotals.set(sv, this.heldTotals.get(sv)! + (to - this.lastAt));
     this.lastAt = to;
   }
 
@@ -535,6 +562,13 @@ class SimCluster implements Cluster {
     this.trace.push({ atMs: this.now, host: id, what: "crash" });
   }
 
+  kill(id: HostId): void {
+    const n = this.nodes.get(id)!;
+    n.kill();
+    n.pausedUntil = 0;
+    this.trace.push({ atMs: this.now, host: id, what: "kill -9" });
+  }
+
   wipe(id: HostId): void {
     const n = this.nodes.get(id)!;
     this.down(n);
@@ -620,7 +654,7 @@ class SimCluster implements Cluster {
   }
 
   holdersOf(sv: string): HostId[] {
-    return [...this.nodes.values()].filter((n) => n.up && n.vip.has(sv)).map((n) => n.id);
+    return [...this.nodes.values()].filter((n) => n.answering(sv, this.localNow(n))).map((n) => n.id);
   }
 
   node(id: HostId, sv?: string): QuorumState {
@@ -679,6 +713,16 @@ export function stepAs(variant: Variant, s: HostState, ev: HostEvent, t: number)
       const q = propose === null ? undefined : s.services[propose.service];
       if (propose !== null && q !== undefined && (propose.reason === "handover" || propose.reason === "predicted")) return host.step(bend(s, propose.service, { grantEpoch: q.epoch, grantHolder: propose.proposer, grantBoot: propose.boot }), ev, t);
       return host.step(s, ev, t);
+    }
+    case "no-kernel-lease": {
+      // The kernel gets a lease that never ends, and keeps it.
+      const out = host.step(s, ev, t);
+      const effects: HostEffect[] = [];
+      for (const f of out.effects) {
+        if (f.type !== "kernel-lease") effects.push(f);
+        else if (f.untilMs !== null) effects.push({ ...f, untilMs: Infinity });
+      }
+      return { state: out.state, effects };
     }
     case "ignore-failed-drop":
       // The shell logs a failed removal and reports it done.

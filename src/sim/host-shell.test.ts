@@ -24,6 +24,7 @@ function run(h: SimHost, fromMs: number, ms: number, seen: string[]): void {
       expect(to).toBe(n1);
       inbox.push(msg);
     },
+    kernelLease: (h, service, untilMs) => (untilMs === null ? h.kernelLease.delete(service) : h.kernelLease.set(service, untilMs)),
     actuate: (_h, service, op, epoch) => {
       seen.push(`${op} ${service} e=${epoch}`);
       done.push({ op, epoch });

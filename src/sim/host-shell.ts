@@ -49,6 +49,8 @@ export class SimHost {
   readonly disk = new Map<string, Persisted>();
   /** The kernel: services whose VIP is configured here, from the moment an add starts until a removal is done. */
   readonly vip = new Set<string>();
+  /** The kernel-side lease per service, until then by this host's clock: past it the kernel answers for the VIP no more, whatever runs. */
+  readonly kernelLease = new Map<string, number>();
 
   readonly id: HostId;
   private readonly configFor: (id: HostId, boot: number) => HostConfig;
@@ -73,12 +75,24 @@ export class SimHost {
   crash(): void {
     this.up = false;
     this.vip.clear();
+    this.kernelLease.clear();
+  }
+
+  /** The process is killed (SIGKILL): the kernel keeps its VIPs, and answers for each until its kernel lease ends. */
+  kill(): void {
+    this.up = false;
+  }
+
+  /** Whether the kernel answers for the service's VIP at this host's clock `localMs`: configured and under a kernel lease. */
+  answering(service: string, localMs: number): boolean {
+    return this.vip.has(service) && (this.kernelLease.get(service) ?? 0) > localMs;
   }
 
   /** A new process (a crash first, if it was up): the next boot, a core from what the disk kept. */
   restart(localMs: number): void {
     this.up = true;
-    this.vip.clear();
+    this.vip.clear(); // the agent removes stale VIPs at start...
+    this.kernelLease.clear(); // ...and installs the fence afresh, every VIP fenced
     this.boot += 1;
     this.core = host.initialHost(this.configFor(this.id, this.boot), Object.fromEntries(this.disk), localMs);
   }
@@ -105,6 +119,8 @@ export type ShellPorts<H extends SimHost> = {
   send(from: H, to: HostId, msg: HostMsg): void;
   /** The kernel starts a VIP change (an add holds the VIP already); the outcome comes back later through vipChanged. */
   actuate(h: H, service: string, op: VipOp, epoch: number): void;
+  /** The kernel takes the lease (until then by the host's clock; null ends it): at once, or as late as the driver's kernel applies it. */
+  kernelLease(h: H, service: string, untilMs: number | null): void;
   /** Starts a hook; the outcome comes back later through hookFinished. */
   runHook(h: H, service: string, hook: HookName): void;
   /** Every other effect, after the shell carried its common part: the driver records, checks or prints it, and carries what is its own. */
@@ -132,6 +148,9 @@ export function carryEffects<H extends SimHost>(h: H, effects: HostEffect[], por
         continue;
       case "persist":
         h.disk.set(fx.service, fx.record);
+        break;
+      case "kernel-lease":
+        ports.kernelLease(h, fx.service, fx.untilMs);
         break;
       case "take-vip":
         h.vip.add(fx.service); // configured from the moment the add starts

@@ -123,7 +123,8 @@ export function hashTrace(trace: Array<{ atMs: number; host: string; what: strin
 
 /** One fault of the schedule; the seed draws the schedule, the shrinker cuts it down. */
 export type Fault =
-  | { atMs: number; kind: "crash" | "restart" | "wipe"; host: HostId }
+  /** kill: SIGKILL, the kernel keeping the VIP (fenced when its kernel lease ends) until the restart cleans up. */
+  | { atMs: number; kind: "crash" | "restart" | "wipe" | "kill"; host: HostId }
   | { atMs: number; kind: "cut"; from: HostId; to: HostId }
   | { atMs: number; kind: "partition"; side: HostId[] }
   | { atMs: number; kind: "heal" }
@@ -186,8 +187,29 @@ export function drawSchedule(a: SimArgs): { params: FaultParams; schedule: Fault
   // A lost disk is a lost memory of votes, as a host dead for good is: the
   // quorum tolerates a minority of either, together, and no more.
   const wiped = schedule.some((f) => f.kind === "wipe") ? 1 : 0;
+  fenceFaults(a, schedule);
   p.deadForGood = Math.max(0, Math.min(p.deadForGood, Math.floor((a.nodes - 1) / 2) - wiped));
   return { params: p, schedule };
+}
+
+/** Share of the crashes (after wipes are drawn) that are a SIGKILL instead: the kernel keeps the VIP, fenced by its kernel lease. */
+export const KILL_SHARE = 0.5;
+/** Share of the pauses that last long, up to LONG_PAUSE_LEASES leases: the agent frozen while the kernel lease runs out. */
+export const LONG_PAUSE_SHARE = 0.5;
+export const LONG_PAUSE_LEASES = 3;
+
+/**
+ * The faults the kernel-side lease is for: some crashes become kills, some
+ * pauses outlast the lease. Drawn from their own stream, so every seed's
+ * schedule keeps its times and victims.
+ */
+function fenceFaults(a: SimArgs, schedule: Fault[]): void {
+  const k = rng((a.seed ^ 0x4b11) >>> 0);
+  const leaseMs = timingOf(a).leaseMs;
+  for (const f of schedule) {
+    if (f.kind === "crash" && k.next() < KILL_SHARE) (f as { kind: string }).kind = "kill";
+    else if (f.kind === "pause" && k.next() < LONG_PAUSE_SHARE) f.ms = k.next() * LONG_PAUSE_LEASES * leaseMs;
+  }
 }
 
 /** Share of seeds in which one crash also loses the host's disk. */
@@ -251,6 +273,8 @@ function startCluster(a: SimArgs, p: FaultParams, hosts: HostId[]): Cluster {
 /** One fault of the schedule, done to the cluster. */
 function applyFault(c: Cluster, f: Fault, hosts: HostId[]): void {
   switch (f.kind) {
+    case "kill":
+      return c.kill(f.host);
     case "crash":
       return c.crash(f.host);
     case "wipe":

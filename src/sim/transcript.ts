@@ -27,6 +27,7 @@
 //   deliver A->B [k=v..]           deliver the matching held messages now, in order
 //   drop-held A->B [k=v..]         lose them
 //   crash n2 | wipe n2 | restart n2  a crash keeps the disk, a wipe loses it; restart draws a new boot
+//   kill n2                        SIGKILL: the agent is gone, its kernel keeps the VIP until its kernel lease ends
 //   auto-vip on|off                VIP changes complete at once (default) or wait for:
 //   vip-done n1 | vip-fail n1      the oldest pending VIP change of n1 succeeds / fails
 //   fail-vip n2 del|add [count]    the next count (1) changes of that kind on n2 fail
@@ -70,7 +71,7 @@ const DEFAULT_RAND = 0.5;
 const VIP_ERROR = "RTNETLINK answers: Operation not permitted (transcript)";
 
 /** Output categories; `show`/`hide` toggle them. Message categories are the message types. */
-const CATEGORIES = ["propose", "vote", "reject", "certificate", "cert-request", "renew", "grant", "ping", "ack", "ping-req", "persist", "members", "rtt", "hooks"] as const;
+const CATEGORIES = ["propose", "vote", "reject", "certificate", "cert-request", "renew", "grant", "ping", "ack", "ping-req", "persist", "members", "rtt", "hooks", "kernel"] as const;
 type Category = (typeof CATEGORIES)[number];
 const SHOWN_BY_DEFAULT: readonly Category[] = ["propose", "vote", "reject", "certificate", "cert-request", "persist"];
 
@@ -167,6 +168,7 @@ const COMMANDS: Record<string, (w: World, args: string[]) => void> = {
   partition: (w, a) => w.partition(a),
   heal: (w) => w.heal(),
   crash: (w, a) => w.crash(a),
+  kill: (w, a) => w.kill(a),
   wipe: (w, a) => w.wipe(a),
   restart: (w, a) => w.restart(a),
   "auto-vip": (w, a) => w.autoVipCmd(a),
@@ -212,6 +214,7 @@ class World {
   private readonly ports: ShellPorts<Node> = {
     send: (from, to, msg) => this.sendPrinted(from, to, msg),
     actuate: (n, service, op, epoch) => this.actuate(n, service, op, epoch),
+    kernelLease: (n, service, untilMs) => (untilMs === null ? n.kernelLease.delete(service) : n.kernelLease.set(service, untilMs)),
     runHook: (n, service, hook) => this.queue.push({ kind: "hook", host: n.id, boot: n.boot, service, hook }),
     note: (_n, fx) => {
       const line = this.effectLine(fx);
@@ -308,6 +311,7 @@ class World {
     for (const [name, q] of Object.entries(n.core.services)) {
       const was = before.services[name]!;
       if (was.role !== q.role) this.emit(n.id, `role ${was.role} -> ${q.role}`);
+      if ((was.kernelLeaseUntilMs > 0) !== (q.kernelLeaseUntilMs > 0)) this.emit(n.id, q.kernelLeaseUntilMs > 0 ? "kernel lease on" : "kernel lease off");
       if (q.standAsideUntilMs > was.standAsideUntilMs) this.emit(n.id, `stands aside: no renewals for ${q.standAsideUntilMs - n.clockMs}ms`);
       if (q.gaveUpEpoch !== was.gaveUpEpoch) this.emit(n.id, `gives up epoch ${q.gaveUpEpoch}: no renewals in it`);
       if (q.pendingProposal !== null && q.pendingProposal !== was.pendingProposal) this.emit(n.id, `keeps e=${q.pendingProposal.epoch} holder=${q.pendingProposal.holder} pending: ${pendingWhy(q, n.clockMs)}`);
@@ -320,6 +324,8 @@ class World {
     switch (fx.type) {
       case "persist":
         return shown.has("persist") ? `persist ${describeRecord(fx.record)}` : null;
+      case "kernel-lease":
+        return shown.has("kernel") ? `kernel-lease ${fx.untilMs === null ? "off" : `until ${fx.untilMs}ms`}` : null;
       case "take-vip":
         return `take-vip e=${fx.epoch} reason=${fx.reason}`;
       case "drop-vip":
@@ -396,9 +402,9 @@ class World {
     }
   }
 
-  /** The rule the whole driver exists to watch: at most one up host has the VIP in its kernel. */
+  /** The rule the whole driver exists to watch: at most one host answers for the VIP (configured in its kernel and under its kernel lease), its agent running or not. */
   private checkHolders(): void {
-    const holders = this.nodes.filter((n) => n.up && n.hasVip).map((n) => n.id);
+    const holders = this.nodes.filter((n) => n.answering(SERVICE, n.clockMs)).map((n) => n.id);
     const same = holders.length === this.holdersSeen.length && holders.every((h, j) => h === this.holdersSeen[j]);
     if (!same && holders.length >= 2) {
       this.out.push(`!! TWO HOLDERS: ${holders.join(" ")}`);
@@ -411,14 +417,16 @@ class World {
     this.holdersSeen = holders;
   }
 
-  private down(n: Node, why: string): void {
+  /** The agent goes down: crashed (its VIP goes with it, as the restarted agent or `umbra release` would see to) or killed (the kernel keeps the VIP, fenced once its kernel lease ends). */
+  private down(n: Node, why: string, killed = false): void {
     assert(n.up, `${n.id} is up`);
     const hadVip = n.hasVip;
-    n.crash();
+    if (killed) n.kill();
+    else n.crash();
     n.pendingVip = [];
     n.paused = false;
     n.parked = [];
-    this.emit(n.id, `${why}${hadVip ? " (its VIP goes with it)" : ""}`);
+    this.emit(n.id, `${why}${!hadVip ? "" : killed ? " (its kernel keeps the VIP; the kernel lease fences it)" : " (its VIP goes with it)"}`);
     this.checkHolders();
   }
 
@@ -518,6 +526,10 @@ class World {
 
   crash(args: string[]): void {
     this.down(this.node(args[0]!), "crashed");
+  }
+
+  kill(args: string[]): void {
+    this.down(this.node(args[0]!), "killed", true);
   }
 
   wipe(args: string[]): void {
@@ -636,7 +648,7 @@ class World {
 // ------------------------------------------------------------ printing
 
 function statusLine(n: Node, nowMs: number): string {
-  const head = `${n.id} ${n.up ? (n.paused ? "PAUSED" : "up") : "DOWN"} boot=${n.boot} kernel=${n.hasVip ? "VIP" : "-"}`;
+  const head = `${n.id} ${n.up ? (n.paused ? "PAUSED" : "up") : "DOWN"} boot=${n.boot} kernel=${!n.hasVip ? "-" : n.answering(SERVICE, n.clockMs) ? "VIP" : "VIP fenced"}`;
   if (!n.up) return head;
   const q = n.core.services[SERVICE]!;
   const t = n.clockMs;
