@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createTopology, cleanupStale, type Topology } from "../demo/index.ts";
 import { UmbraError } from "../shared/errors.ts";
 import type { Logger } from "../shared/log.ts";
-import { addVip, removeVip, vipPresent, announceArp, type Runner } from "./vip.ts";
+import { addVip, announceFromPrimary, removeVip, vipPresent, announceArp, type Runner } from "./vip.ts";
 import { batchLine, ipBatch } from "./ipbatch.ts";
 import { FENCE_TABLE, nftPath, openFence } from "./fence.ts";
 
@@ -83,6 +83,13 @@ describe.skipIf(!isRoot)("netns", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  test("ARP on a VIP's interface names the primary address as sender (arp_announce=2); a missing interface is reported, not thrown", async () => {
+    expect(await announceFromPrimary(["eth0", "eth0"], inHost("a"))).toEqual([]);
+    expect((await topo.exec("a", ["sysctl", "-n", "net.ipv4.conf.eth0.arp_announce"])).stdout.trim()).toBe("2");
+    const failed = await announceFromPrimary(["eth9"], inHost("a"));
+    expect(failed.map((f) => f.iface)).toEqual(["eth9"]);
   });
 
   test("IPv4: add announces, a move repoints the client, remove is idempotent", async () => {

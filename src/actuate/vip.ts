@@ -111,6 +111,23 @@ export async function addVip(v: Vip, run: Runner = runCommand, log: Logger = def
   return { ok: true, durationMs, detail };
 }
 
+/**
+ * ARP on the interfaces that carry IPv4 VIPs: arp_announce=2, so the host's
+ * own ARP requests name its primary address as sender, never a VIP. With the
+ * kernel-side lease's ARP fence, a request naming a fenced VIP would be
+ * dropped (and the host's own lookups with it); a VIP is announced only by
+ * its holder's gratuitous ARP and its replies. Resolves with the interfaces
+ * the sysctl failed on (a missing interface, say), which the caller reports.
+ */
+export async function announceFromPrimary(ifaces: readonly string[], run: Runner = runCommand): Promise<Array<{ iface: string; error: string }>> {
+  const failed: Array<{ iface: string; error: string }> = [];
+  for (const iface of new Set(ifaces)) {
+    const r = await run(["sysctl", "-q", "-w", `net/ipv4/conf/${iface}/arp_announce=2`]).catch((err: Error) => ({ code: -1, stdout: "", stderr: err.message }));
+    if (r.code !== 0) failed.push({ iface, error: r.stderr.trim() || `exit ${r.code}` });
+  }
+  return failed;
+}
+
 export async function removeVip(v: Vip, run: Runner = runCommand): Promise<VipResult> {
   const { family } = parse(v);
   const t0 = performance.now();

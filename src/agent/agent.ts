@@ -8,6 +8,7 @@
 // `ip`, a disk or a hook.
 
 import { mkdirSync } from "node:fs";
+import { isIPv4 } from "node:net";
 import { randomInt } from "node:crypto";
 import { assert } from "../shared/assert.ts";
 import { UmbraError } from "../shared/errors.ts";
@@ -19,7 +20,7 @@ import { readKeyFile, type KeyPair } from "../shared/identity.ts";
 import { forecastStaleMs, host } from "../decide/index.ts";
 import { openMesh, parseHostPort, type Mesh, type BeaconForecast } from "../mesh/index.ts";
 import { startBackgroundSampler, startReplaySampler, type HostSample } from "../probe/index.ts";
-import { ipBatch, openFence, removeFence, removeVip, vipAddress, BATCH_QUEUE_MAX, FENCE_TABLE, type Fence, type IpBatch } from "../actuate/index.ts";
+import { announceFromPrimary, ipBatch, openFence, removeFence, removeVip, vipAddress, BATCH_QUEUE_MAX, FENCE_TABLE, type Fence, type IpBatch } from "../actuate/index.ts";
 import { createApi, serveApi, type StatusDoc } from "../api/index.ts";
 import { startForecasting, type Forecasting } from "./forecasting.ts";
 import { loadRecord } from "./records.ts";
@@ -115,6 +116,8 @@ async function installFence(config: Config, log: Logger): Promise<Fence | null> 
     fence.close();
     throw new UmbraError("fence_unavailable", `cannot install the kernel-side lease: ${(err as Error).message}; install nftables (Debian: apt-get install nftables), or set fence = false to run without it`, {}, err);
   }
+  const v4ifaces = config.services.filter((s) => isIPv4(vipAddress(s.vip))).map((s) => s.interface);
+  for (const f of await announceFromPrimary(v4ifaces)) log("warn", "actuate", "arp-announce-failed", { iface: f.iface, error: f.error, effect: "this host's own ARP requests may name a VIP as sender; the fence drops those while the VIP is not leased here" });
   log("info", "actuate", "fence-installed", { table: FENCE_TABLE, vips: config.services.map((s) => s.vip) });
   return fence;
 }
