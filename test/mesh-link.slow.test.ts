@@ -98,6 +98,7 @@ meshLinkAcceptance<WireMsg>("real hyperswarm mesh on loopback, one Node process 
       return link;
     },
     message: (n): WireMsg => ({ type: "ping", seq: n, updates: [] }),
+    unordered: (n): WireMsg => ({ type: "renew", service: "web", epoch: 1, holder: LINK_HOSTS[0], seq: n, boot: 7 }),
     async dispose() {
       for (const p of procs) if (p.exitCode === null) p.kill("SIGTERM");
       await new Promise((r) => setTimeout(r, KILL_GRACE_MS));

@@ -11,6 +11,7 @@ import Protomux from "protomux";
 import crypto from "hypercore-crypto";
 import { type FramedChannel, openFramedChannel } from "../shared/framed.ts";
 import type { HostId } from "../shared/ids.ts";
+import { isUmbraError, UmbraError } from "../shared/errors.ts";
 import type { Logger } from "../shared/log.ts";
 import type { MeshLink, MeshLinkEvents } from "../shared/meshlink.ts";
 import { MESH_CODEC, type WireMsg } from "./codec.ts";
@@ -47,7 +48,26 @@ export type MeshOptions = {
 /** The mesh link of the agent (the contract both shells' links keep, shared/meshlink.ts). */
 export type Mesh = MeshLink<WireMsg>;
 
-type Conn = { destroy(err?: Error): void; writableLength?: number; on(event: "error", f: (err: Error) => void): void };
+/**
+ * A hyperswarm connection (@hyperswarm/secret-stream over UDX): a reliable
+ * ordered stream, and beside it encrypted, authenticated, unordered
+ * datagrams (`trySend`, the "message" event), absent on other transports.
+ */
+type Conn = {
+  destroy(err?: Error): void;
+  writableLength?: number;
+  on(event: "error", f: (err: Error) => void): void;
+  on(event: "message", f: (buf: Uint8Array) => void): void;
+  trySend?(buf: Uint8Array): void;
+};
+
+/**
+ * Messages that go as datagrams: small, idempotent and time-critical, so a
+ * lost one must not hold back the ones behind it as it would on the ordered
+ * stream (a renewal waiting out a retransmission is a lease lost). Lost
+ * ones are simply not answered; the next renewal goes 50 ms later.
+ */
+export const DATAGRAM_TYPES: ReadonlySet<WireMsg["type"]> = new Set(["renew", "grant"]);
 type Peer = { id: HostId; conn: Conn; link: FramedChannel<WireMsg> };
 
 export function topicFor(cluster: string): Buffer {
@@ -67,6 +87,10 @@ export async function openMesh(o: MeshOptions): Promise<Mesh> {
     send(to, msg) {
       const p = peers.get(to);
       if (p === undefined) return false;
+      if (DATAGRAM_TYPES.has(msg.type) && p.conn.trySend !== undefined) {
+        p.conn.trySend(MESH_CODEC.encode(msg));
+        return true;
+      }
       if ((p.conn.writableLength ?? 0) > PEER_BUFFERED_BYTES_MAX) return false;
       return p.link.send(msg);
     },
@@ -144,6 +168,21 @@ function refresher(o: MeshOptions, connectedCount: () => number): Refresher {
   };
 }
 
+/** A datagram from a listed peer: only the types that travel so; anything malformed is the peer's bug, as a malformed frame is. */
+function onDatagram(o: MeshOptions, conn: Conn, id: HostId, buf: Uint8Array): void {
+  let msg: WireMsg;
+  try {
+    msg = MESH_CODEC.decode(buf);
+    if (!DATAGRAM_TYPES.has(msg.type)) throw new UmbraError("frame_malformed", `a ${msg.type} message as a datagram`);
+  } catch (err) {
+    if (!isUmbraError(err)) throw err;
+    o.log("warn", "mesh", "frame-dropped", { peer: id, why: err.message, bytes: buf.byteLength, datagram: true });
+    conn.destroy();
+    return;
+  }
+  o.onMessage(id, msg);
+}
+
 /** A new connection: refused unless its key is listed, else the mesh channel opened on it and the peer (re)placed. */
 function onConnection(o: MeshOptions, peers: Map<HostId, Peer>, refresh: Refresher, conn: Conn, info: { publicKey: Buffer; client?: boolean }): void {
   const key = info.publicKey.toString("hex");
@@ -176,6 +215,7 @@ function onConnection(o: MeshOptions, peers: Map<HostId, Peer>, refresh: Refresh
     conn.destroy();
     return;
   }
+  conn.on("message", (buf) => onDatagram(o, conn, id, buf));
   o.onMux?.(id, mux);
   const prior = peers.get(id);
   peers.set(id, { id, conn, link });

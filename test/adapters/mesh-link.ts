@@ -29,6 +29,8 @@ export type LinkAdapter<M> = {
   open(self: HostId, events: MeshLinkEvents<M>): Promise<DrivenLink<M>>;
   /** The n-th distinct frame of the suite (any message the adapter carries). */
   message(n: number): M;
+  /** The n-th distinct message of a kind the adapter sends unordered (the real mesh: renewals and grants, as datagrams); absent: message(n). */
+  unordered?(n: number): M;
   /** Frees what the adapter holds beyond the links (a DHT, timers); the suite closes the links itself. */
   dispose(): Promise<void>;
 };
@@ -114,6 +116,14 @@ export function meshLinkAcceptance<M>(name: string, waitMs: number, make: () => 
       expect(of(b).got).toEqual([{ from: a, msg: m1 }]);
       expect(of(c).got).toEqual([{ from: a, msg: m2 }]);
       expect(of(a).got).toEqual([]);
+    }, timeout);
+
+    test("an unordered message (a renewal, as a datagram on the real mesh) arrives intact at the named peer", async () => {
+      const m = (adapter!.unordered ?? adapter!.message)(50);
+      const before = of(b).got.length;
+      expect(await link(a).send(b, m)).toBe(true);
+      await wait(() => of(b).got.length > before, "b to receive it");
+      expect(of(b).got.at(-1)).toEqual({ from: a, msg: m });
     }, timeout);
 
     test(`frames from one sender to one peer arrive in the order sent (${ORDER_FRAMES} back to back)`, async () => {
