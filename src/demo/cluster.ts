@@ -45,6 +45,8 @@ export type DemoCluster = {
   waitForHolders(pred: (holders: string[]) => boolean, timeoutMs: number): Promise<string[]>;
   startPoller(opts: { intervalMs: number; timeoutMs: number }): { samples: Sample[]; stop(): Promise<void> };
   stopAgent(name: string): Promise<void>;
+  /** Sends a signal to a host's agent process itself (SIGSTOP, SIGCONT, SIGKILL), not to its children. */
+  signalAgent(name: string, signal: NodeJS.Signals): void;
   destroy(): Promise<void>;
 };
 
@@ -59,6 +61,8 @@ export type DemoOptions = {
   extraToml?: (host: string) => string;
   /** Hook programs for the "web" service, as [services.hooks] in every agent's config. */
   hooks?: { activate?: string; demote?: string; reconcile?: string };
+  /** More namespaces on the bridge, running nothing (a benchmark's probes). */
+  extraHosts?: Array<{ name: string; ipv4: string }>;
 };
 
 function tomlConfig(o: { host: string; keyFile: string; stateDir: string; keys: Record<string, string>; timing: Record<string, number>; logLevel: string; hooks?: Record<string, string | undefined>; extra?: string }): string {
@@ -102,7 +106,7 @@ export async function startDemoCluster(o: DemoOptions): Promise<DemoCluster> {
   const topo = await createTopology({
     prefix: o.prefix,
     subnet: SUBNET,
-    hosts: [{ name: BOOTSTRAP.name, ipv4: BOOTSTRAP.ipv4 }, ...HOSTS.map((h) => ({ name: h.name, ipv4: h.ipv4 })), { name: CLIENT.name, ipv4: CLIENT.ipv4 }],
+    hosts: [{ name: BOOTSTRAP.name, ipv4: BOOTSTRAP.ipv4 }, ...HOSTS.map((h) => ({ name: h.name, ipv4: h.ipv4 })), { name: CLIENT.name, ipv4: CLIENT.ipv4 }, ...(o.extraHosts ?? [])],
   });
   const logs: LogLine[] = [];
   const agents = new Map<string, ChildProcess>();
@@ -178,7 +182,12 @@ function clusterHandle(topo: Topology, dir: string, logs: LogLine[], agents: Map
         p.kill("SIGTERM");
       });
     },
+    signalAgent(name, signal) {
+      const p = agents.get(name);
+      if (p !== undefined) signalProcess(p, signal);
+    },
     async destroy() {
+      for (const p of agents.values()) signalProcess(p, "SIGCONT"); // a stopped agent cannot die of the SIGTERM that follows
       await topo.destroy();
       rmSync(dir, { recursive: true, force: true });
     },
@@ -186,8 +195,8 @@ function clusterHandle(topo: Topology, dir: string, logs: LogLine[], agents: Map
 }
 
 /** The client polling the VIP; its samples arrive as JSON lines. */
-function startPoller(topo: Topology, { intervalMs, timeoutMs }: { intervalMs: number; timeoutMs: number }): { samples: Sample[]; stop(): Promise<void> } {
-  const p = topo.spawn(CLIENT.name, [NODE, join(ROOT, "src/demo/poller.ts"), "--url", `http://${VIP}:${SERVICE_PORT}/`, "--interval-ms", String(intervalMs), "--timeout-ms", String(timeoutMs), "--duration-ms", String(POLLER_DURATION_MS)], {});
+export function startPoller(topo: Topology, { intervalMs, timeoutMs }: { intervalMs: number; timeoutMs: number }, from: string = CLIENT.name): { samples: Sample[]; stop(): Promise<void> } {
+  const p = topo.spawn(from, [NODE, join(ROOT, "src/demo/poller.ts"), "--url", `http://${VIP}:${SERVICE_PORT}/`, "--interval-ms", String(intervalMs), "--timeout-ms", String(timeoutMs), "--duration-ms", String(POLLER_DURATION_MS)], {});
   const samples: Sample[] = [];
   createInterface({ input: p.stdout! }).on("line", (line) => {
     try {
@@ -236,6 +245,16 @@ function waitForLine(p: ChildProcess, re: RegExp, timeoutMs: number, what: strin
       rej(new Error(`${what} exited with code ${code} before it was ready`));
     });
   });
+}
+
+/** Signals a child process; one already gone is fine. */
+function signalProcess(p: ChildProcess, signal: NodeJS.Signals): void {
+  if (p.pid === undefined || p.exitCode !== null || p.signalCode !== null) return;
+  try {
+    process.kill(p.pid, signal);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ESRCH") throw err;
+  }
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -1,0 +1,167 @@
+// bench/chaos: real agents in namespaces under the faults that used to put
+// the VIP on two hosts, with two independent detectors of two answering
+// hosts.
+//
+// Layout: src/demo/cluster.ts (three agents h1 primary, h2/h3 shadows, all
+// voters; a service on each host answering its name; a client), plus one
+// probe namespace per host. Each probe has a static neighbour entry that
+// sends the VIP to its host's MAC, so its poller (every 5 ms, 30 ms timeout)
+// sees exactly whether that host answers for the VIP, whatever ARP says.
+// - Detector 1 (hosts): two probes answered requests sent within the same
+//   OVERLAP_WINDOW_MS: two hosts answered for the VIP at that moment.
+// - Detector 2 (client): the client's poller, through its own ARP cache:
+//   after the first answer from the new holder, an answer from another host
+//   (its ARP entry went back to a host that still answered).
+// Faults, on the holder h1 after a second of steady service:
+//   sigstop-1s, sigstop-3s  the agent frozen (SIGSTOP, then SIGCONT)
+//   kill9                   the agent killed; nothing runs `umbra release`
+//   link-cut                the switch side of its cable down
+// Per fault: trials, client downtime p50/p99 (fault to the first answer of
+// another host), moments with two answering hosts by each detector and the
+// longest, trials that failed (no new holder answered).
+//
+//   node bench/chaos.ts [--trials 5] [--faults sigstop-1s,sigstop-3s,kill9,link-cut] [--no-fence] [--json]
+//
+// --no-fence runs the agents with `fence = false` (no kernel-side lease):
+// the detectors' own check, and the figure the fence is measured against.
+//
+// Needs root (network namespaces, nftables).
+
+import { parseArgs } from "node:util";
+import { startDemoCluster, startPoller, sleep, HOSTS, VIP, type DemoCluster } from "../src/demo/cluster.ts";
+import { cleanupStale } from "../src/demo/topology.ts";
+import type { Sample } from "../src/demo/downtime.ts";
+import { rng } from "../src/shared/rng.ts";
+
+const PREFIX = "uc-";
+const FAULTS = ["sigstop-1s", "sigstop-3s", "kill9", "link-cut"] as const;
+type Fault = (typeof FAULTS)[number];
+/** Requests of two probes sent this close together count as one moment. */
+export const OVERLAP_WINDOW_MS = 5;
+/** Two-answering moments this close together belong to one stretch (a poller's jitter leaves holes in a stretch). */
+const STRETCH_GAP_MS = 30;
+const POLL = { intervalMs: 5, timeoutMs: 30 };
+/** Steady service before the fault, plus a random part of a renewal interval. */
+const SETTLE_MS = 1_000;
+/** After the fault (and the resume), how long the pollers keep watching. */
+const WATCH_MS = 3_000;
+const FIRST_HOLDER_WAIT_MS = 30_000;
+const PROBES = HOSTS.map((h, i) => ({ name: `p${i + 1}`, ipv4: `198.51.100.${61 + i}`, host: h.name }));
+
+type Trial = { downtimeMs: number | null; dualHost: number; dualHostLongestMs: number; dualClient: number; newHolder: string | null };
+
+const answeredAt = (s: Sample): number => s.done ?? s.t;
+const quantile = (xs: number[], q: number): number | null => {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
+};
+
+/** Detector 1: moments (OVERLAP_WINDOW_MS slots) in which two probes got answers, and the longest stretch of them. */
+export function dualFromProbes(byHost: Map<string, Sample[]>): { moments: number; longestMs: number } {
+  const slots = new Map<number, Set<string>>();
+  for (const [h, samples] of byHost) {
+    for (const s of samples) if (s.ok) {
+      const k = Math.floor(s.t / OVERLAP_WINDOW_MS);
+      if (!slots.has(k)) slots.set(k, new Set());
+      slots.get(k)!.add(h);
+    }
+  }
+  const dual = [...slots].filter(([, hs]) => hs.size >= 2).map(([k]) => k).sort((a, b) => a - b);
+  let longest = 0;
+  let start = 0;
+  for (let i = 0; i < dual.length; i++) {
+    if (i === 0 || (dual[i]! - dual[i - 1]!) * OVERLAP_WINDOW_MS > STRETCH_GAP_MS) start = dual[i]!;
+    longest = Math.max(longest, (dual[i]! - start + 1) * OVERLAP_WINDOW_MS);
+  }
+  return { moments: dual.length, longestMs: longest };
+}
+
+/** Detector 2 and the downtime: from the client's samples after the fault. */
+export function fromClient(samples: Sample[], faultAt: number, oldHolder: string): { downtimeMs: number | null; newHolder: string | null; dual: number } {
+  const good = samples.filter((s) => s.ok && s.body !== undefined && s.t >= faultAt).sort((a, b) => answeredAt(a) - answeredAt(b));
+  const first = good.find((s) => s.body!.trim() !== oldHolder);
+  if (first === undefined) return { downtimeMs: null, newHolder: null, dual: 0 };
+  const newHolder = first.body!.trim();
+  const dual = good.filter((s) => answeredAt(s) > answeredAt(first) && s.body!.trim() !== newHolder).length;
+  return { downtimeMs: answeredAt(first) - faultAt, newHolder, dual };
+}
+
+async function applyFault(c: DemoCluster, f: Fault): Promise<void> {
+  switch (f) {
+    case "sigstop-1s":
+    case "sigstop-3s":
+      c.signalAgent("h1", "SIGSTOP");
+      await sleep(f === "sigstop-1s" ? 1_000 : 3_000);
+      c.signalAgent("h1", "SIGCONT");
+      return;
+    case "kill9":
+      c.signalAgent("h1", "SIGKILL");
+      return;
+    case "link-cut":
+      await c.topo.cutLink("h1");
+      return;
+  }
+}
+
+async function probeHost(c: DemoCluster, probe: (typeof PROBES)[number]): Promise<void> {
+  const link = JSON.parse((await c.topo.exec(probe.host, ["ip", "-j", "link", "show", "eth0"])).stdout) as Array<{ address: string }>;
+  const r = await c.topo.exec(probe.name, ["ip", "neigh", "replace", VIP, "lladdr", link[0]!.address, "dev", "eth0", "nud", "permanent"]);
+  if (r.code !== 0) throw new Error(`probe ${probe.name}: ${r.stderr.trim()}`);
+}
+
+async function trial(f: Fault, seed: number, fence: boolean): Promise<Trial> {
+  await cleanupStale(PREFIX);
+  const c = await startDemoCluster({ prefix: PREFIX, extraHosts: PROBES.map((p) => ({ name: p.name, ipv4: p.ipv4 })), extraToml: fence ? undefined : () => "fence = false" });
+  try {
+    await c.waitForHolders((h) => h.length === 1 && h[0] === "h1", FIRST_HOLDER_WAIT_MS);
+    for (const p of PROBES) await probeHost(c, p);
+    const client = c.startPoller(POLL);
+    const probes = PROBES.map((p) => ({ host: p.host, poller: startPoller(c.topo, POLL, p.name) }));
+    await sleep(SETTLE_MS + Math.floor(rng(seed).next() * 50));
+    const faultAt = Date.now();
+    await applyFault(c, f);
+    await sleep(WATCH_MS);
+    await Promise.all([client.stop(), ...probes.map((p) => p.poller.stop())]);
+    const d1 = dualFromProbes(new Map(probes.map((p) => [p.host, p.poller.samples])));
+    const d2 = fromClient(client.samples, faultAt, "h1");
+    return { downtimeMs: d2.downtimeMs, newHolder: d2.newHolder, dualHost: d1.moments, dualHostLongestMs: d1.longestMs, dualClient: d2.dual };
+  } finally {
+    await c.destroy();
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { trials: { type: "string", default: "5" }, faults: { type: "string", default: FAULTS.join(",") }, json: { type: "boolean", default: false }, "no-fence": { type: "boolean", default: false } } });
+  const trials = Number(values.trials);
+  const faults = values.faults!.split(",") as Fault[];
+  if (!(trials >= 1) || faults.some((f) => !FAULTS.includes(f))) {
+    process.stderr.write(`usage: node bench/chaos.ts [--trials N] [--faults ${FAULTS.join(",")}] [--no-fence] [--json]\n`);
+    process.exit(2);
+  }
+  if (process.getuid?.() !== 0) {
+    process.stderr.write("bench/chaos needs root: it creates network namespaces and nftables rules\n");
+    process.exit(1);
+  }
+  const rows: Array<{ fault: Fault; results: Trial[] }> = [];
+  for (const f of faults) {
+    const results: Trial[] = [];
+    for (let i = 0; i < trials; i++) {
+      const t = await trial(f, i + 1, !values["no-fence"]);
+      results.push(t);
+      process.stderr.write(`  ${f} trial ${i + 1}/${trials}: downtime ${t.downtimeMs === null ? "none" : `${Math.round(t.downtimeMs)} ms`} -> ${t.newHolder ?? "-"}, two answering: hosts ${t.dualHost} (longest ${t.dualHostLongestMs} ms), client ${t.dualClient}\n`);
+    }
+    rows.push({ fault: f, results });
+  }
+  if (values.json) return void process.stdout.write(JSON.stringify(rows) + "\n");
+  process.stdout.write("| fault | trials | downtime p50 | p99 | failed | two answering (hosts: moments, longest) | two answering (client) |\n|---|---|---|---|---|---|---|\n");
+  for (const { fault, results } of rows) {
+    const ds = results.map((r) => r.downtimeMs).filter((x): x is number => x !== null);
+    const p = (q: number) => (quantile(ds, q) === null ? "-" : `${Math.round(quantile(ds, q)!)} ms`);
+    const dualHost = results.reduce((a, r) => a + r.dualHost, 0);
+    const longest = Math.max(0, ...results.map((r) => r.dualHostLongestMs));
+    process.stdout.write(`| ${fault} | ${results.length} | ${p(0.5)} | ${p(0.99)} | ${results.length - ds.length} | ${dualHost}, ${longest} ms | ${results.reduce((a, r) => a + r.dualClient, 0)} |\n`);
+  }
+}
+
+if (import.meta.main ?? process.argv[1]?.endsWith("chaos.ts")) await main();
