@@ -47,6 +47,7 @@ describe("a good config", () => {
     expect(c.stateDir).toBe("/etc/umbra/state");
     expect(c.api).toBe("127.0.0.1:7070");
     expect(c.profile).toBe("lan");
+    expect(c.fence).toBe(true); // the kernel-side lease is on unless the config turns it off
     expect(c.timing).toEqual({ ...PROFILES.lan });
     expect<string[]>(c.services[0]!.voters).toEqual(["h1", "h2", "h3"]);
     expect(c.probe.intervalMs).toBe(1000);
@@ -65,6 +66,11 @@ describe("a good config", () => {
     expect(c.hosts[0]!.publicKey).toBe(K1);
     expect(c.services[0]!.vip).toBe("2001:DB8::10/64");
     expect(c.services[0]!.hooks).toEqual({ activate: "/etc/umbra/hooks/up", demote: "/usr/bin/down" });
+  });
+
+  test("fence = false turns the kernel-side lease off; anything but a boolean is refused", () => {
+    expect(parseConfig(GOOD.replace("bootstrap = [", "fence = false\nbootstrap = ["), "/x/u.toml").fence).toBe(false);
+    expect(() => parseConfig(GOOD.replace("bootstrap = [", 'fence = "no"\nbootstrap = ['), "u.toml")).toThrow("u.toml: fence");
   });
 
   test("a profile and a timing override combine", () => {
