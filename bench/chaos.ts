@@ -46,9 +46,11 @@ const SETTLE_MS = 1_000;
 /** After the fault (and the resume), how long the pollers keep watching. */
 const WATCH_MS = 3_000;
 const FIRST_HOLDER_WAIT_MS = 30_000;
+/** The last part of the watch, in which the probes say who answers at the end. */
+const END_WINDOW_MS = 500;
 const PROBES = HOSTS.map((h, i) => ({ name: `p${i + 1}`, ipv4: `198.51.100.${61 + i}`, host: h.name }));
 
-type Trial = { downtimeMs: number | null; dualHost: number; dualHostLongestMs: number; dualClient: number; newHolder: string | null };
+type Trial = { downtimeMs: number | null; dualHost: number; dualHostLongestMs: number; dualClient: number; newHolder: string | null; answeringAtEnd: string[]; clientOkAfter: number };
 
 const answeredAt = (s: Sample): number => s.done ?? s.t;
 const quantile = (xs: number[], q: number): number | null => {
@@ -125,7 +127,11 @@ async function trial(f: Fault, seed: number, fence: boolean): Promise<Trial> {
     await Promise.all([client.stop(), ...probes.map((p) => p.poller.stop())]);
     const d1 = dualFromProbes(new Map(probes.map((p) => [p.host, p.poller.samples])));
     const d2 = fromClient(client.samples, faultAt, "h1");
-    return { downtimeMs: d2.downtimeMs, newHolder: d2.newHolder, dualHost: d1.moments, dualHostLongestMs: d1.longestMs, dualClient: d2.dual };
+    // Who answers at the end of the watch, by the probes: what a failed trial is read by.
+    const endFrom = faultAt + WATCH_MS - END_WINDOW_MS;
+    const answeringAtEnd = probes.filter((p) => p.poller.samples.some((s) => s.ok && s.t >= endFrom)).map((p) => p.host);
+    const clientOkAfter = client.samples.filter((s) => s.ok && s.t >= faultAt).length;
+    return { downtimeMs: d2.downtimeMs, newHolder: d2.newHolder, dualHost: d1.moments, dualHostLongestMs: d1.longestMs, dualClient: d2.dual, answeringAtEnd, clientOkAfter };
   } finally {
     await c.destroy();
   }
@@ -149,7 +155,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < trials; i++) {
       const t = await trial(f, i + 1, !values["no-fence"]);
       results.push(t);
-      process.stderr.write(`  ${f} trial ${i + 1}/${trials}: downtime ${t.downtimeMs === null ? "none" : `${Math.round(t.downtimeMs)} ms`} -> ${t.newHolder ?? "-"}, two answering: hosts ${t.dualHost} (longest ${t.dualHostLongestMs} ms), client ${t.dualClient}\n`);
+      process.stderr.write(`  ${f} trial ${i + 1}/${trials}: downtime ${t.downtimeMs === null ? "none" : `${Math.round(t.downtimeMs)} ms`} -> ${t.newHolder ?? "-"}, two answering: hosts ${t.dualHost} (longest ${t.dualHostLongestMs} ms), client ${t.dualClient}; answering at the end: ${t.answeringAtEnd.join(",") || "none"}, client answers after the fault ${t.clientOkAfter}\n`);
     }
     rows.push({ fault: f, results });
   }
