@@ -22,6 +22,10 @@
 //                           moves and the share of the time some host held
 //                           the VIP (from the agents' take-vip/drop-vip logs:
 //                           the probes' own packets are lost too)
+//   cpu-load                no host fails: both cores saturated (stress-ng,
+//                           one worker per core, at normal priority) for
+//                           --loss-seconds; measured like the loss faults,
+//                           plus the client's failed requests
 // Per fault: trials, client downtime p50/p99 (fault to the first answer of
 // another host), moments with two answering hosts by each detector and the
 // longest, trials that failed (no new holder answered).
@@ -34,6 +38,8 @@
 // Needs root (network namespaces, nftables).
 
 import { parseArgs } from "node:util";
+import { spawn } from "node:child_process";
+import { availableParallelism } from "node:os";
 import { startDemoCluster, startPoller, sleep, HOSTS, VIP, type DemoCluster } from "../src/demo/cluster.ts";
 import { cleanupStale } from "../src/demo/topology.ts";
 import { nftPath } from "../src/actuate/fence.ts";
@@ -42,7 +48,7 @@ import type { Sample } from "../src/demo/downtime.ts";
 import { rng } from "../src/shared/rng.ts";
 
 const PREFIX = "uc-";
-const FAULTS = ["sigstop-1s", "sigstop-3s", "kill9", "link-cut", "loss-5", "loss-30"] as const;
+const FAULTS = ["sigstop-1s", "sigstop-3s", "kill9", "link-cut", "loss-5", "loss-30", "cpu-load"] as const;
 const DEFAULT_FAULTS = ["sigstop-1s", "sigstop-3s", "kill9", "link-cut"];
 /** The nftables table the loss faults use, apart from the agents' own. */
 const LOSS_TABLE = "umbra_chaos";
@@ -72,7 +78,18 @@ type Trial = {
   /** Loss faults: new holders certified during the fault, and the share of its time some host held the VIP. */
   moves?: number;
   heldShare?: number;
+  /** Sustained faults: the share of the client's requests sent during the fault that failed. */
+  clientFailedShare?: number;
 };
+
+/** Faults with no host failing, held for a while: measured by moves and the share of the time held. */
+const SUSTAINED: ReadonlySet<string> = new Set(["loss-5", "loss-30", "cpu-load"]);
+
+/** The share of the requests sent in [from, to) that failed. */
+export function failedShare(samples: Sample[], from: number, to: number): number {
+  const sent = samples.filter((s) => s.t >= from && s.t < to);
+  return sent.length === 0 ? 0 : sent.filter((s) => !s.ok).length / sent.length;
+}
 
 const answeredAt = (s: Sample): number => s.done ?? s.t;
 const quantile = (xs: number[], q: number): number | null => {
@@ -141,8 +158,20 @@ export function holdingFromLogs(logs: LogLine[], from: number, to: number): { mo
   return { moves: certified.size, heldShare: held / (to - from) };
 }
 
+/** Both cores busy for `ms`: one stress-ng CPU worker per core, in the root namespace (the CPU is shared). */
+async function cpuLoadFor(ms: number): Promise<void> {
+  const p = spawn("stress-ng", ["--cpu", String(availableParallelism()), "--timeout", `${Math.ceil(ms / 1000)}s`, "--quiet"], { stdio: "ignore" });
+  await new Promise<void>((res, rej) => {
+    p.once("error", (err) => rej(new Error(`stress-ng: ${err.message} (bash scripts/ensure-system.sh --bench installs it)`)));
+    p.once("exit", () => res());
+  });
+}
+
 async function applyFault(c: DemoCluster, f: Fault, lossMs: number): Promise<void> {
   switch (f) {
+    case "cpu-load":
+      await cpuLoadFor(lossMs);
+      return;
     case "loss-5":
     case "loss-30":
       await lossFor(c, f === "loss-5" ? 5 : 30, lossMs);
@@ -189,7 +218,7 @@ async function trial(f: Fault, seed: number, fence: boolean, lossMs: number): Pr
     const answeringAtEnd = probes.filter((p) => p.poller.samples.some((s) => s.ok && s.t >= endFrom)).map((p) => p.host);
     const clientOkAfter = client.samples.filter((s) => s.ok && s.t >= faultAt).length;
     const base = { downtimeMs: d2.downtimeMs, newHolder: d2.newHolder, dualHost: d1.moments, dualHostLongestMs: d1.longestMs, dualClient: d2.dual, answeringAtEnd, clientOkAfter };
-    return f.startsWith("loss") ? { ...base, ...holdingFromLogs(c.logs, faultAt, faultEnd) } : base;
+    return SUSTAINED.has(f) ? { ...base, ...holdingFromLogs(c.logs, faultAt, faultEnd), clientFailedShare: failedShare(client.samples, faultAt, faultEnd) } : base;
   } finally {
     await c.destroy();
   }
@@ -223,14 +252,14 @@ function options(): Options {
 }
 
 function describeTrial(t: Trial): string {
-  const held = t.moves === undefined ? "" : `, ${t.moves} move(s), held ${(100 * t.heldShare!).toFixed(2)} %`;
+  const held = t.moves === undefined ? "" : `, ${t.moves} move(s), held ${(100 * t.heldShare!).toFixed(2)} %, client requests failed ${(100 * t.clientFailedShare!).toFixed(3)} %`;
   return `downtime ${t.downtimeMs === null ? "none" : `${Math.round(t.downtimeMs)} ms`} -> ${t.newHolder ?? "-"}, two answering: hosts ${t.dualHost} (longest ${t.dualHostLongestMs} ms), client ${t.dualClient}; answering at the end: ${t.answeringAtEnd.join(",") || "none"}, client answers after the fault ${t.clientOkAfter}${held}`;
 }
 
 function printTable(rows: Array<{ fault: Fault; results: Trial[] }>): void {
-  process.stdout.write("| fault | trials | downtime p50 | p99 | failed | two answering (hosts: moments, longest) | two answering (client) | moves | held (min) |\n|---|---|---|---|---|---|---|---|---|\n");
+  process.stdout.write("| fault | trials | downtime p50 | p99 | failed | two answering (hosts: moments, longest) | two answering (client) | moves | held (min) | client requests failed (max) |\n|---|---|---|---|---|---|---|---|---|---|\n");
   for (const { fault, results } of rows) {
-    const loss = fault.startsWith("loss");
+    const loss = SUSTAINED.has(fault);
     const ds = results.map((r) => r.downtimeMs).filter((x): x is number => x !== null);
     const p = (q: number) => (loss || quantile(ds, q) === null ? "-" : `${Math.round(quantile(ds, q)!)} ms`);
     const dualHost = results.reduce((a, r) => a + r.dualHost, 0);
@@ -238,7 +267,8 @@ function printTable(rows: Array<{ fault: Fault; results: Trial[] }>): void {
     const moves = loss ? String(results.reduce((a, r) => a + r.moves!, 0)) : "-";
     const held = loss ? `${(100 * Math.min(...results.map((r) => r.heldShare!))).toFixed(2)} %` : "-";
     const failed = loss ? "-" : String(results.length - ds.length);
-    process.stdout.write(`| ${fault} | ${results.length} | ${p(0.5)} | ${p(0.99)} | ${failed} | ${dualHost}, ${longest} ms | ${results.reduce((a, r) => a + r.dualClient, 0)} | ${moves} | ${held} |\n`);
+    const clientFailed = loss ? `${(100 * Math.max(...results.map((r) => r.clientFailedShare!))).toFixed(3)} %` : "-";
+    process.stdout.write(`| ${fault} | ${results.length} | ${p(0.5)} | ${p(0.99)} | ${failed} | ${dualHost}, ${longest} ms | ${results.reduce((a, r) => a + r.dualClient, 0)} | ${moves} | ${held} | ${clientFailed} |\n`);
   }
 }
 

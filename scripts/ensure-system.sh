@@ -3,7 +3,7 @@
 # Debian's packages, only when missing: iproute2 (ip netns, bridge),
 # iputils-arping (gratuitous ARP), iputils-ping (the tests' client), procps (sysctl) and
 # nftables (the kernel-side lease: the VIP fence); with --bench also
-# keepalived (the benchmark's anchor).
+# keepalived (the benchmark's anchor) and stress-ng (bench/chaos's CPU load).
 # Idempotent; a fast no-op when everything is present. Not root and
 # something missing: says what to install and exits 1.
 #
@@ -28,7 +28,7 @@ missing() {
   have ping || need+=(iputils-ping) # the VIP tests ping the VIP from a client namespace
   have sysctl || need+=(procps)
   have nft || need+=(nftables) # the kernel-side lease fences the VIP with nftables
-  if [ "$bench" -eq 1 ]; then have keepalived || need+=(keepalived); fi
+  if [ "$bench" -eq 1 ]; then have keepalived || need+=(keepalived); have stress-ng || need+=(stress-ng); fi
   [ ${#need[@]} -eq 0 ] || printf '%s\n' "${need[@]}" | sort -u | paste -sd' '
 }
 
