@@ -98,6 +98,12 @@ async function removeStaleVips(services: readonly ServiceRt[], ip: IpBatch, log:
   }
 }
 
+/** ARP on the IPv4 VIP interfaces names the host's own address as sender, never a VIP (fence or not). */
+async function announceFromPrimaryOn(config: Config, log: Logger): Promise<void> {
+  const v4ifaces = config.services.filter((s) => isIPv4(vipAddress(s.vip))).map((s) => s.interface);
+  for (const f of await announceFromPrimary(v4ifaces)) log("warn", "actuate", "arp-announce-failed", { iface: f.iface, error: f.error, effect: "this host's own ARP requests may name a VIP as sender; the fence drops those while the VIP is not leased here" });
+}
+
 /**
  * The kernel-side lease: every VIP of the config fenced until the core gives
  * the kernel a lease. The agent does not start without it (a frozen or
@@ -116,8 +122,6 @@ async function installFence(config: Config, log: Logger): Promise<Fence | null> 
     fence.close();
     throw new UmbraError("fence_unavailable", `cannot install the kernel-side lease: ${(err as Error).message}; install nftables (Debian: apt-get install nftables), or set fence = false to run without it`, {}, err);
   }
-  const v4ifaces = config.services.filter((s) => isIPv4(vipAddress(s.vip))).map((s) => s.interface);
-  for (const f of await announceFromPrimary(v4ifaces)) log("warn", "actuate", "arp-announce-failed", { iface: f.iface, error: f.error, effect: "this host's own ARP requests may name a VIP as sender; the fence drops those while the VIP is not leased here" });
   log("info", "actuate", "fence-installed", { table: FENCE_TABLE, vips: config.services.map((s) => s.vip) });
   return fence;
 }
@@ -272,6 +276,7 @@ export async function startAgent(config: Config): Promise<Agent> {
   // VIP changes go to one long-lived `ip -batch` process: no fork on the lease's critical path.
   const ip = ipBatch();
   await removeStaleVips(services, ip, log);
+  await announceFromPrimaryOn(config, log);
   const fence = await installFence(config, log);
   const observed = new Observed();
   const repl = await startAgentReplication(config, loop, log, monoNow);

@@ -7,7 +7,7 @@
 import * as A from "@automerge/automerge";
 import type { HostId } from "../shared/ids.ts";
 import type { Logger } from "../shared/log.ts";
-import type { PeerSync, ReplicaSyncEvent, HostEffect, HostEvent } from "../decide/index.ts";
+import type { PeerSync, ReplicaSyncEvent, HostReplicaEvent, ReplicaEffect } from "../decide/index.ts";
 import type { StateDoc } from "./doc.ts";
 import { openDocStore, type DocStore } from "./docstore.ts";
 import type { StateWire } from "./wire.ts";
@@ -23,10 +23,10 @@ export type ReplicaService = {
   ackShadows: number;
 };
 
-/** What the replicator learns, as host-core events. */
-export type ReplicaEvent = Extract<HostEvent, { type: "write-durable" | "peer-durable" | "peer-synced" | "state-link" }>;
+/** What the replicator learns, as host-core events (the host core's replication events but its tick). */
+export type ReplicaEvent = Exclude<HostReplicaEvent, { type: "tick" }>;
 /** What the replication machine asks of the replicator, as host-core effects. */
-export type ReplicaEffect = Extract<HostEffect, { type: "request-durable" | "write-acked" | "write-failed" | "sync-status-changed" }>;
+export type { ReplicaEffect };
 
 /**
  * Where the replication machine runs. In the agent it is the host core: the
