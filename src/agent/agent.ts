@@ -281,7 +281,7 @@ export async function startAgent(config: Config): Promise<Agent> {
   const observed = new Observed();
   const repl = await startAgentReplication(config, loop, log, monoNow);
   const { replicator } = repl;
-  const runners = effectRunners({ self, services: byName, ip, fence, replicator, hookTimeoutMs: config.timing.hookTimeoutMs, log, now: monoNow, report: (ev) => loop.report(ev) });
+  const runners = effectRunners({ self, services: byName, ip, fence, replicator, hookTimeoutMs: config.timing.hookTimeoutMs, log, now: monoNow, report: (ev) => loop.feed(ev) });
   const mesh = await openAgentMesh(config, keyPair, sigs, loop, observed, repl, log);
   const send = (to: HostId, msg: Parameters<Mesh["send"]>[1]) => (to === self ? loop.enqueue(self, msg) : void mesh.send(to, msg));
   loop.start({

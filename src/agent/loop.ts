@@ -2,8 +2,10 @@
 // stepped. Network events wait in a bounded inbox, connects and disconnects
 // in a bounded queue of their own, and the outcomes of the agent's own
 // effects in a list that is never dropped from (the core waits for each).
-// A timer ticks the core; outcomes a write's acknowledgement waits on are
-// stepped in at once (kick). One turn runs at a time, and a failed
+// A timer ticks the core; messages and outcomes are stepped in at once
+// (kick), not on the next tick: a planned handover is a chain of four of
+// them, and a tick's wait at each hop would be most of its gap. One turn
+// runs at a time, and a failed
 // assertion stops the loop and crashes the process rather than act on a
 // state nobody understands.
 
@@ -78,17 +80,13 @@ export class AgentLoop {
     return this.crashed;
   }
 
-  /** A signed-and-checked message from a peer (or from this host to itself), for the next tick. */
+  /** A signed-and-checked message from a peer (or from this host to itself), stepped in at once. */
   enqueue(from: HostId, msg: WireMsg): void {
     this.inbox.push({ from, msg });
+    this.kick();
   }
 
-  /** An outcome of an effect, stepped in on the next tick. */
-  report(ev: HostEvent): void {
-    this.outcomes.push(ev);
-  }
-
-  /** An outcome a write waits on, stepped in at once. */
+  /** An outcome of an effect (a VIP change, a write durable, a peer's answer), stepped in at once. */
   feed(ev: HostEvent): void {
     this.outcomes.push(ev);
     this.kick();
@@ -130,6 +128,11 @@ export class AgentLoop {
     for (const ev of this.peerEvents.drain()) this.stepCore(work, ev);
     this.stepCore(work, { type: "tick", rand: this.d.random.next() });
     for (const ev of work.sideTick()) this.stepCore(work, ev);
+    this.drainInbox(work);
+  }
+
+  /** Messages waiting, oldest first, at most EVENTS_PER_TICK_MAX in one turn so a flood cannot starve the timer. */
+  private drainInbox(work: LoopWork): void {
     for (let i = 0; i < EVENTS_PER_TICK_MAX && this.inbox.length > 0; i++) this.handle(work, this.inbox.shift()!);
   }
 
@@ -150,7 +153,12 @@ export class AgentLoop {
     work.runEffects(out.effects);
   }
 
-  /** Outcomes waiting (a state write durable, a peer's answer) are stepped in at once, not on the next tick: a write's acknowledgement waits on them. */
+  /**
+   * Outcomes and messages waiting are stepped in at once, not on the next
+   * tick: a write's acknowledgement waits on them, and every hop of a
+   * handover or an election would otherwise wait up to a tick. Arrivals in
+   * one turn of the event loop share one turn of ours.
+   */
   private kick(): void {
     if (this.kicked) return;
     this.kicked = true;
@@ -158,6 +166,7 @@ export class AgentLoop {
       this.kicked = false;
       this.guarded((work) => {
         for (const ev of this.outcomes.splice(0)) this.stepCore(work, ev);
+        this.drainInbox(work);
       });
     });
   }
