@@ -53,6 +53,8 @@ function serviceOfMsg(msg: HostOut): string | null {
     case "reject":
     case "renew":
     case "grant":
+    case "lapsed":
+    case "lapsed-ack":
     case "cert-request":
       return msg.service;
     default:

@@ -52,6 +52,8 @@ export function signatures(secretKey: Buffer, publicKeys: ReadonlyMap<HostId, Bu
         case "reject":
         case "renew":
         case "grant":
+        case "lapsed":
+        case "lapsed-ack":
         case "cert-request":
           return true; // unsigned: what they say rests on the sender's own authenticated connection
         default:

@@ -247,6 +247,89 @@ describe("holder", () => {
   });
 });
 
+describe("lapsed renewals", () => {
+  /** h1 holding epoch 1 under cert1, its lease from a renewal granted at 1000. */
+  function leasedHolder(): QuorumState {
+    let s = q.initialQuorum(cfg(h1), { epoch: 1, holder: h1, cert: cert1, votedEpoch: 1, votedHolder: h1 }, 0);
+    s = q.step(s, { type: "tick", rand: 0 }, 1_000).state;
+    const seq = s.renewSeq;
+    s = q.step(s, { type: "received", from: h2, msg: { type: "grant", service: "web", epoch: 1, seq, voter: h2, boot: 1 } }, 1_001).state;
+    s = q.step(s, { type: "received", from: h1, msg: { type: "grant", service: "web", epoch: 1, seq, voter: h1, boot: 1 } }, 1_001).state;
+    expect(s.role).toBe("holding");
+    return s;
+  }
+  const tickAt = (s: QuorumState, t: number) => q.step(s, { type: "tick", rand: 0 }, t);
+
+  test("a holder whose renewals no voter answers sends a lapsed one lapsedAfterMs after its last answered renewal, and takes no grant for it or any before", () => {
+    let s = leasedHolder();
+    const lapseAt = 1_000 + q.lapsedAfterMs(s.config);
+    expect(lapseAt).toBeGreaterThanOrEqual(s.leaseUntilMs + timing.actuationGuardMs); // the kernel's lease is over by then
+    // unanswered renewals go out as usual until then
+    for (let t = 1_050; t < lapseAt; t += timing.renewIntervalMs) {
+      const out = tickAt(s, t);
+      expect(sends(out.effects, "renew")).toHaveLength(3);
+      s = out.state;
+    }
+    expect(s.askedSinceMs).toBe(1_050);
+    expect(sends(tickAt(s, lapseAt - 1).effects, "lapsed")).toHaveLength(0);
+    // at once, not at the next renewal interval
+    let out = tickAt(s, lapseAt);
+    expect(sends(out.effects, "renew")).toHaveLength(0);
+    expect(sends(out.effects, "lapsed").map((f) => f.to)).toEqual(hosts);
+    s = out.state;
+    const lapsedSeq = s.lapsedSeq;
+    expect(lapsedSeq).toBe(s.renewSeq);
+    expect(sends(tickAt(s, lapseAt + 1).effects, "lapsed")).toHaveLength(0); // then one per interval
+    // a late grant for an earlier renewal is heard, but extends nothing
+    const t = lapseAt + 1;
+    const late = { type: "grant", service: "web", epoch: 1, seq: lapsedSeq - 1, boot: 1 } as const;
+    out = q.step(s, { type: "received", from: h2, msg: { ...late, voter: h2 } }, t);
+    out = q.step(out.state, { type: "received", from: h1, msg: { ...late, voter: h1 } }, t);
+    expect(out.state.role).toBe("safe-mode");
+    expect(out.state.askedSinceMs).toBe(null);
+    // having heard a voter, it renews as before
+    out = tickAt(out.state, lapseAt + timing.renewIntervalMs);
+    expect(sends(out.effects, "renew")).toHaveLength(3);
+  });
+
+  test("a holder that just started asks for most of lapsedAfterMs before it says it lapsed", () => {
+    const s = q.initialQuorum(cfg(h1), { epoch: 1, holder: h1, cert: cert1, votedEpoch: 1, votedHolder: h1 }, 0);
+    const first = tickAt(s, 5_000);
+    expect(sends(first.effects, "renew")).toHaveLength(3);
+    const afterMs = q.lapsedAfterMs(s.config);
+    expect(sends(tickAt(first.state, 5_000 + afterMs - timing.renewIntervalMs - 1).effects, "lapsed")).toHaveLength(0);
+    expect(sends(tickAt(first.state, 5_000 + afterMs - timing.renewIntervalMs).effects, "lapsed")).toHaveLength(3);
+  });
+
+  test("a lapsed-ack from another voter counts as heard; its own does not", () => {
+    const s = tickAt(leasedHolder(), 1_050).state;
+    const t = 1_000 + q.lapsedAfterMs(s.config);
+    const lapsed = tickAt(s, t).state;
+    expect(lapsed.lapsedSeq).toBe(lapsed.renewSeq);
+    const ack = (voter: HostId) => ({ type: "lapsed-ack", service: "web", epoch: 1, seq: lapsed.lapsedSeq, voter, boot: 1 }) as const;
+    expect(q.step(lapsed, { type: "received", from: h1, msg: ack(h1) }, t + 1).state.askedSinceMs).toBe(1_050);
+    expect(q.step(lapsed, { type: "received", from: h3, msg: ack(h3) }, t + 1).state.askedSinceMs).toBe(null);
+  });
+
+  test("a voter forgets its grant to the lapsed process, counts the holder lost and answers; a grant to another process of it is waited out", () => {
+    const waitMs = q.restartWaitMs(cfg(h3));
+    let s = q.initialQuorum(cfg(h3), { epoch: 1, holder: h1, cert: cert1, votedEpoch: 1, votedHolder: h1 }, 0);
+    s = q.step(s, { type: "received", from: h1, msg: renew(1, h1, 7, 2) }, waitMs).state;
+    expect(s.grantUntilMs).toBe(waitMs + timing.leaseMs);
+    const lapsedMsg = (boot: number) => ({ type: "lapsed", service: "web", epoch: 1, holder: h1, seq: 9, boot }) as const;
+    // from a process it does not grant: it counts h1 lost but keeps its promise
+    let out = q.step(s, { type: "received", from: h1, msg: lapsedMsg(1) }, waitMs + 20);
+    expect(out.state.grantUntilMs).toBe(waitMs + timing.leaseMs);
+    expect(out.state.holderSeenUntilMs).toBe(waitMs + 20);
+    // from the process it grants: the promise is forgotten, and it may vote at once
+    out = q.step(s, { type: "received", from: h1, msg: lapsedMsg(2) }, waitMs + 20);
+    expect(out.state.grantUntilMs).toBe(waitMs + 20);
+    expect(sends(out.effects, "lapsed-ack")).toEqual([{ type: "send", to: h1, msg: { type: "lapsed-ack", service: "web", epoch: 1, seq: 9, voter: h3, boot: 2 } }]);
+    out = q.step(out.state, { type: "received", from: h2, msg: propose(2, h2, { from: h1, reason: "holder-lost", basis: cert1 }) }, waitMs + 21);
+    expect(sends(out.effects, "vote").map((f) => f.to)).toEqual([h2]);
+  });
+});
+
 describe("certificates", () => {
   const cert = (votes: string[]) => ({ service: "web", epoch: 1, holder: h1, from: null, reason: "initial" as const, votes: votes.map((v) => ({ voter: H(v), sig: "" })) });
   test.each([
@@ -374,6 +457,32 @@ describe("cluster", () => {
     unfenced.run(2_000);
     unfenced.kill(h1);
     expect(() => unfenced.run(4_000)).toThrow(/two VIP holders/);
+  });
+
+  test("a deaf holder (it hears nothing, it is still heard) says its lease lapsed, and a shadow takes over about as soon as after a cut; back, it hears and follows", () => {
+    const failover = (deaf: boolean): number => {
+      const c = createCluster(opts(6));
+      c.run(2_000);
+      expect(c.holdersNow()).toEqual([h1]);
+      const at = c.nowMs();
+      if (deaf) for (const h of [h2, h3]) c.cutOneWay(h, h1);
+      else c.partition([[h1], [h2, h3]]);
+      c.run(at + 2_000);
+      expect(c.holdersNow()).toEqual([h2]);
+      if (deaf) {
+        // its renewals still arrive, as lapsed ones: nobody grants them
+        expect(c.node(h1).lapsedSeq).toBeGreaterThan(0);
+        c.heal();
+        c.run(c.nowMs() + 2_000);
+        expect(c.holdersNow()).toEqual([h2]);
+        expect(c.node(h1).role).toBe("follower");
+      }
+      return c.takes.find((t) => t.host === h2)!.atMs - at;
+    };
+    const cut = failover(false);
+    const deaf = failover(true);
+    // Without lapsed renewals the voters would grant a deaf holder's renewals for ever (datagrams need no answer).
+    expect(deaf).toBeLessThan(1.2 * cut);
   });
 
   test("a crashed holder is replaced; restarted, it stays a follower", () => {

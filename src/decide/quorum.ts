@@ -62,6 +62,15 @@ type QuorumMsgCommon =
   | { type: "certificate"; cert: Certificate; inPerson: boolean }
   | { type: "renew"; service: string; epoch: number; holder: HostId; seq: number; /** The holder's incarnation: its seq restarts when it does. */ boot: number }
   | { type: "grant"; service: string; epoch: number; seq: number; voter: HostId; /** Echoes the renewal's boot, so a grant from before a restart counts for nothing. */ boot: number }
+  /**
+   * A renewal from a holder that has heard no grant for lapsedAfterMs (a deaf
+   * holder): its lease and its kernel's are over, and it takes no grant for
+   * this renewal or any before it. Voters forget their grants to it, count
+   * it lost, and answer lapsed-ack so that a holder that can hear again
+   * renews as before.
+   */
+  | { type: "lapsed"; service: string; epoch: number; holder: HostId; seq: number; boot: number }
+  | { type: "lapsed-ack"; service: string; epoch: number; seq: number; voter: HostId; boot: number }
   | { type: "cert-request"; service: string; epoch: number }; // "I lack your certificate of this epoch"
 
 export type QuorumConfig = {
@@ -198,6 +207,12 @@ export type QuorumState = {
   leaseUntilMs: number;
   renewals: Renewal[];
   renewSeq: number;
+  /** As holder: when it sent the latest renewal another voter (or a majority) granted, or the proposal its certificate answered: no lease it has reaches past this plus holderLeaseMs. */
+  answeredSentAtMs: number;
+  /** As holder: when it sent its first renewal since it last heard a voter (a grant, a lapsed-ack); null when it has heard one since its last renewal. */
+  askedSinceMs: number | null;
+  /** As holder: its last lapsed renewal; grants for it or any earlier renewal are void (the voters were told to forget them). */
+  lapsedSeq: number;
   lastRenewSentMs: number;
   /** As new holder via handover from someone else: the VIP waits until this unless handed over in person. */
   takeNotBeforeMs: number;
@@ -273,6 +288,9 @@ export function plannedMoveTimeoutMs(c: QuorumConfig): number {
 /** After a restart, a voter neither votes nor grants for this long: every promise it made before has run out by then, by any clock within the drift bound. */
 export const restartWaitMs = (c: QuorumConfig): number => lease.restartWaitMs(c);
 
+/** A certified holder without a lease that has heard no voter this long sends lapsed renewals. */
+export const lapsedAfterMs = (c: QuorumConfig): number => lease.lapsedAfterMs(c);
+
 /** How long a new holder that was not handed over in person waits after a handover certificate. */
 export const handoverWaitMs = (c: QuorumConfig): number => lease.handoverWaitMs(c);
 
@@ -326,6 +344,9 @@ export function initialQuorum(config: QuorumConfig, persisted: Persisted | null,
     leaseUntilMs: 0,
     renewals: [],
     renewSeq: 0,
+    answeredSentAtMs: nowMs,
+    askedSinceMs: null,
+    lapsedSeq: 0,
     lastRenewSentMs: -Infinity,
     takeNotBeforeMs: 0,
     vipUp: false,
@@ -516,15 +537,55 @@ function holderTick(s: QuorumState, fx: QuorumEffect[], rand: number): void {
   }
   // A holder handing over keeps renewing: voters that voted for the new
   // epoch refuse, the others keep its lease (and the VIP) up until the end.
-  if (s.nowMs - s.lastRenewSentMs >= c.renewIntervalMs) {
+  // The first lapsed renewal goes at once, not at the next interval.
+  const isLapsed = lapsed(s);
+  if (s.nowMs - s.lastRenewSentMs >= c.renewIntervalMs || (isLapsed && s.lapsedSeq !== s.renewSeq)) {
     s.renewSeq += 1;
     s.lastRenewSentMs = s.nowMs;
+    if (isLapsed) {
+      sendLapsed(s, fx);
+      return;
+    }
+    s.askedSinceMs ??= s.nowMs;
     const renewal: Renewal = { seq: s.renewSeq, sentAtMs: s.nowMs, grantedBy: [] };
     s.renewals = [...s.renewals, renewal].slice(-RENEWALS_IN_FLIGHT_MAX);
     // To every host: voters grant, the others learn the holder is alive.
     for (const h of c.hosts) {
       fx.push({ type: "send", to: h, msg: { type: "renew", service: c.service, epoch: s.epoch, holder: c.self, seq: s.renewSeq, boot: c.boot } });
     }
+  }
+}
+
+/**
+ * A certified holder without a lease that has heard no voter while it
+ * renewed: deaf, or cut off both ways. Its last answered renewal is
+ * lapsedAfterMs old (what makes saying so safe), and it has been asking for
+ * all but a renewal interval of that (after a start or a stall it asks
+ * before it gives up).
+ */
+function lapsed(s: QuorumState): boolean {
+  if (s.role !== Role.acquiring && s.role !== Role.safeMode) return false;
+  const c = s.config;
+  const afterMs = lapsedAfterMs(c);
+  return s.askedSinceMs !== null && s.nowMs >= s.answeredSentAtMs + afterMs && s.nowMs >= s.askedSinceMs + afterMs - c.renewIntervalMs;
+}
+
+/**
+ * Tells every host this holder can no longer hear the voters: its lease,
+ * and so its kernel's, ran out at least an actuation guard ago (every lease
+ * it had counts from a renewal sent no later than answeredSentAtMs), and
+ * no grant for this renewal or an earlier one will count. The voters may
+ * then forget their grants to it and move on without waiting them out:
+ * without this, a holder that is heard but hears nothing keeps the voters
+ * granting renewals nobody receives, and nobody takes over.
+ */
+function sendLapsed(s: QuorumState, fx: QuorumEffect[]): void {
+  const c = s.config;
+  assert(s.nowMs >= s.leaseUntilMs + c.actuationGuardMs && !s.vipUp, "a lapsed holder's lease ended an actuation guard ago");
+  s.lapsedSeq = s.renewSeq;
+  s.renewals = [];
+  for (const h of c.hosts) {
+    fx.push({ type: "send", to: h, msg: { type: "lapsed", service: c.service, epoch: s.epoch, holder: c.self, seq: s.renewSeq, boot: c.boot } });
   }
 }
 
@@ -674,6 +735,14 @@ function onReceived(s: QuorumState, fx: QuorumEffect[], from: HostId, msg: Quoru
     case "grant":
       if (msg.voter !== from) return;
       onGrant(s, fx, msg);
+      break;
+    case "lapsed":
+      if (msg.holder !== from) return;
+      onLapsed(s, fx, msg);
+      break;
+    case "lapsed-ack":
+      if (msg.voter !== from) return;
+      if (answersOurRenewals(s, msg) && msg.voter !== s.config.self) s.askedSinceMs = null;
       break;
     case "cert-request":
       if (msg.service === s.config.service && s.cert !== null && s.cert.epoch >= msg.epoch) {
@@ -826,6 +895,7 @@ function onVote(s: QuorumState, fx: QuorumEffect[], v: Extract<QuorumMsg, { type
   // vote that waited for a grant to run out may leave little of it: the
   // renewal sent on the next tick extends it).
   s.leaseUntilMs = firstSentAtMs + holderLeaseMs(c);
+  s.answeredSentAtMs = firstSentAtMs;
   s.lastRenewSentMs = -Infinity;
   becomeHolderIfLeased(s, fx);
   for (const h of c.hosts) {
@@ -903,6 +973,8 @@ function adoptCertificate(s: QuorumState, fx: QuorumEffect[], cert: Certificate)
     s.renewals = [];
   }
   if (cert.holder === c.self) {
+    s.answeredSentAtMs = s.nowMs; // a majority signed this certificate; it has no lease yet (a proposer's comes below)
+    s.askedSinceMs = null;
     // Named again in a newer epoch (after a lost vote record this host may
     // hold an old epoch it re-won while the newer one, naming it too, was
     // certified before): the lease it has is of the old epoch. The VIP goes
@@ -959,20 +1031,51 @@ function onRenew(s: QuorumState, fx: QuorumEffect[], r: Extract<QuorumMsg, { typ
   fx.push({ type: "send", to: r.holder, msg: { type: "grant", service: c.service, epoch: r.epoch, seq: r.seq, voter: c.self, boot: r.boot } });
 }
 
+/** A grant or lapsed-ack for this process's renewals in its current epoch, from a configured voter, while it is the certified holder. */
+function answersOurRenewals(s: QuorumState, m: { service: string; epoch: number; voter: HostId; boot: number }): boolean {
+  const c = s.config;
+  if (m.service !== c.service || m.epoch !== s.epoch || s.holder !== c.self) return false;
+  if (!c.voters.includes(m.voter)) return false;
+  if (s.role === Role.follower) return false;
+  return m.boot === c.boot; // not an answer to a renewal sent by this host's previous process
+}
+
+/**
+ * A voter's answer to a lapsed renewal: the holder that sent it is lost in
+ * this host's view, and as voter it forgets its running grant to that very
+ * process (which takes no grant for any renewal up to that one), so it may
+ * vote for a successor now. A grant to another process of the holder (or to
+ * one it does not know, as after a vote for a planned move) is waited out.
+ */
+function onLapsed(s: QuorumState, fx: QuorumEffect[], r: Extract<QuorumMsg, { type: "lapsed" }>): void {
+  const c = s.config;
+  if (r.service !== c.service) return;
+  if (r.epoch !== s.epoch) {
+    onRenew(s, fx, { ...r, type: "renew" }); // an older or newer epoch: answered as a renewal would be (a certificate, a cert-request)
+    return;
+  }
+  if (r.holder !== s.holder) return;
+  s.holderSeenUntilMs = Math.min(s.holderSeenUntilMs, s.nowMs);
+  if (!c.voters.includes(c.self)) return;
+  if (s.grantEpoch === r.epoch && s.grantHolder === r.holder && s.grantBoot === r.boot) s.grantUntilMs = Math.min(s.grantUntilMs, s.nowMs);
+  if (r.holder !== c.self) fx.push({ type: "send", to: r.holder, msg: { type: "lapsed-ack", service: c.service, epoch: r.epoch, seq: r.seq, voter: c.self, boot: r.boot } });
+}
+
 function onGrant(s: QuorumState, fx: QuorumEffect[], g: Extract<QuorumMsg, { type: "grant" }>): void {
   const c = s.config;
-  if (g.service !== c.service || g.epoch !== s.epoch || s.holder !== c.self) return;
-  if (!c.voters.includes(g.voter)) return;
-  if (s.role === Role.follower) return;
-  if (g.boot !== c.boot) return; // a grant of a renewal sent by this host's previous process
+  if (!answersOurRenewals(s, g)) return;
+  if (g.voter !== c.self) s.askedSinceMs = null;
+  if (g.seq <= s.lapsedSeq) return; // the voters were told to forget it
   const i = s.renewals.findIndex((r) => r.seq === g.seq);
   if (i < 0) return;
   const r = s.renewals[i]!;
+  if (g.voter !== c.self) s.answeredSentAtMs = Math.max(s.answeredSentAtMs, r.sentAtMs);
   if (r.grantedBy.includes(g.voter)) return;
   const renewed: Renewal = { ...r, grantedBy: [...r.grantedBy, g.voter] };
   s.renewals = s.renewals.map((x, j) => (j === i ? renewed : x));
   if (renewed.grantedBy.length < majority(c.voters.length)) return;
   s.leaseUntilMs = Math.max(s.leaseUntilMs, renewed.sentAtMs + holderLeaseMs(c));
+  s.answeredSentAtMs = Math.max(s.answeredSentAtMs, renewed.sentAtMs); // a majority answered (with one voter, itself)
   becomeHolderIfLeased(s, fx);
 }
 
@@ -1012,5 +1115,6 @@ function checkInvariants(s: QuorumState): void {
   if (s.proposal !== null) assert(s.proposal.epoch > s.epoch, "a proposal is for a new epoch");
   if (s.vipUp || s.vipOp?.op === "add") assert(s.vipPresent, "a VIP wanted or being added counts as present");
   assert(s.kernelLeaseUntilMs === (s.vipUp ? s.leaseUntilMs : 0), "the kernel holds exactly the holder's lease while the VIP is wanted, and none otherwise");
+  assert(s.leaseUntilMs === 0 || s.leaseUntilMs <= s.answeredSentAtMs + holderLeaseMs(s.config), "every lease counts from an answered renewal (what makes a lapsed renewal safe)");
   if (s.handoff !== null) assert(s.handoff.from === s.config.self && s.handoff.epoch === s.epoch, "a pending handoff is this host's own, of the current epoch");
 }

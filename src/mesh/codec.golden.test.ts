@@ -48,6 +48,13 @@ const GOLDEN = [
   [
     { type: "cert-request", service: "web", epoch: 8 },
     "100377656208"],
+  // tag 17, "web", epoch 8, "h3", seq 300 (0xfd then 2 bytes little-endian), boot 4
+  [
+    { type: "lapsed", service: "web", epoch: 8, holder: "h3", seq: 300, boot: 4 },
+    "110377656208026833fd2c0104"],
+  [
+    { type: "lapsed-ack", service: "web", epoch: 8, seq: 300, voter: "h2", boot: 4 },
+    "120377656208fd2c0102683204"],
 
 ] as Array<[WireMsg, string]>;
 

@@ -49,6 +49,8 @@ const arbMsg: fc.Arbitrary<WireMsg> = fc.oneof(
   fc.record({ type: fc.constant("renew" as const), service: id, epoch: uint, holder: id, seq: uint, boot: uint }),
   fc.record({ type: fc.constant("grant" as const), service: id, epoch: uint, seq: uint, voter: id, boot: uint }),
   fc.record({ type: fc.constant("cert-request" as const), service: id, epoch: uint }),
+  fc.record({ type: fc.constant("lapsed" as const), service: id, epoch: uint, holder: id, seq: uint, boot: uint }),
+  fc.record({ type: fc.constant("lapsed-ack" as const), service: id, epoch: uint, seq: uint, voter: id, boot: uint }),
 ) as fc.Arbitrary<WireMsg>;
 
 describe("codec", () => {

@@ -91,6 +91,8 @@ export const MESH_CODEC = taggedUnion<WireMsg>(
     renew: [14, struct({ service: name, epoch: uint, holder: host, seq: uint, boot: uint })],
     grant: [15, struct({ service: name, epoch: uint, seq: uint, voter: host, boot: uint })],
     "cert-request": [16, struct({ service: name, epoch: uint })],
+    lapsed: [17, struct({ service: name, epoch: uint, holder: host, seq: uint, boot: uint })],
+    "lapsed-ack": [18, struct({ service: name, epoch: uint, seq: uint, voter: host, boot: uint })],
   },
   { maxBytes: FRAME_BYTES_MAX, tag: "uint", what: "message" },
 );

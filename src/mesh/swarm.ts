@@ -67,7 +67,7 @@ type Conn = {
  * stream (a renewal waiting out a retransmission is a lease lost). Lost
  * ones are simply not answered; the next renewal goes 50 ms later.
  */
-export const DATAGRAM_TYPES: ReadonlySet<WireMsg["type"]> = new Set(["renew", "grant"]);
+export const DATAGRAM_TYPES: ReadonlySet<WireMsg["type"]> = new Set(["renew", "grant", "lapsed", "lapsed-ack"]);
 type Peer = { id: HostId; conn: Conn; link: FramedChannel<WireMsg> };
 
 export function topicFor(cluster: string): Buffer {

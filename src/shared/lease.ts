@@ -21,3 +21,14 @@ export function restartWaitMs(t: Pick<LeaseTiming, "leaseMs" | "driftMaxPpm">): 
 export function handoverWaitMs(t: LeaseTiming): number {
   return Math.ceil(t.leaseMs * (1 + driftFraction(t))) + t.actuationGuardMs;
 }
+
+/**
+ * A certified holder that has heard no grant this long says so (a "lapsed"
+ * renewal), and from then on takes no grant for that renewal or any before
+ * it: its lease ran out at least an actuation guard ago, so its kernel's has
+ * too, and the voters may forget what they granted it. Counted on the
+ * holder's clock only, like the lease it bounds.
+ */
+export function lapsedAfterMs(t: LeaseTiming): number {
+  return holderLeaseMs(t) + t.actuationGuardMs;
+}

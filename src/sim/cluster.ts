@@ -701,7 +701,7 @@ export function stepAs(variant: Variant, s: HostState, ev: HostEvent, t: number)
     case "ignore-lease": {
       // Hide the lease's end from every machine that has its VIP up, and drop the removals it asks for.
       let b = s;
-      for (const [name, q] of Object.entries(s.services)) if (q.vipUp) b = bend(b, name, { leaseUntilMs: Infinity });
+      for (const [name, q] of Object.entries(s.services)) if (q.vipUp) b = bend(b, name, { leaseUntilMs: Infinity, answeredSentAtMs: Infinity });
       const out = host.step(b, ev, t);
       return { state: out.state, effects: out.effects.filter((f) => !(f.type === "drop-vip" && f.why === "lease-expired")) };
     }

@@ -126,6 +126,8 @@ export type Fault =
   /** kill: SIGKILL, the kernel keeping the VIP (fenced when its kernel lease ends) until the restart cleans up. */
   | { atMs: number; kind: "crash" | "restart" | "wipe" | "kill"; host: HostId }
   | { atMs: number; kind: "cut"; from: HostId; to: HostId }
+  /** Every link into the host cut: it hears nothing and is still heard (a deaf primary). */
+  | { atMs: number; kind: "deaf"; host: HostId }
   | { atMs: number; kind: "partition"; side: HostId[] }
   | { atMs: number; kind: "heal" }
   /** Whoever holds the first service then is asked to hand it to `to` in person: by an operator, or by forecasts (most also seeing `to` failing with `split`). */
@@ -188,6 +190,7 @@ export function drawSchedule(a: SimArgs): { params: FaultParams; schedule: Fault
   // quorum tolerates a minority of either, together, and no more.
   const wiped = schedule.some((f) => f.kind === "wipe") ? 1 : 0;
   fenceFaults(a, schedule);
+  deafFaults(a, schedule);
   p.deadForGood = Math.max(0, Math.min(p.deadForGood, Math.floor((a.nodes - 1) / 2) - wiped));
   return { params: p, schedule };
 }
@@ -209,6 +212,18 @@ function fenceFaults(a: SimArgs, schedule: Fault[]): void {
   for (const f of schedule) {
     if (f.kind === "crash" && k.next() < KILL_SHARE) (f as { kind: string }).kind = "kill";
     else if (f.kind === "pause" && k.next() < LONG_PAUSE_SHARE) f.ms = k.next() * LONG_PAUSE_LEASES * leaseMs;
+  }
+}
+
+/** Share of the one-way cuts that cut every link into their target instead: a deaf host, which lapsed renewals are for. */
+export const DEAF_SHARE = 0.25;
+
+/** Some one-way cuts become deaf hosts. Drawn from their own stream, so every seed's schedule keeps its times and victims. */
+function deafFaults(a: SimArgs, schedule: Fault[]): void {
+  const d = rng((a.seed ^ 0xdeaf) >>> 0);
+  for (let i = 0; i < schedule.length; i++) {
+    const f = schedule[i]!;
+    if (f.kind === "cut" && d.next() < DEAF_SHARE) schedule[i] = { atMs: f.atMs, kind: "deaf", host: f.to };
   }
 }
 
@@ -283,6 +298,9 @@ function applyFault(c: Cluster, f: Fault, hosts: HostId[]): void {
       return c.restart(f.host);
     case "cut":
       return c.cutOneWay(f.from, f.to);
+    case "deaf":
+      for (const h of hosts) if (h !== f.host) c.cutOneWay(h, f.host);
+      return;
     case "partition":
       return c.partition([f.side, hosts.filter((h) => !f.side.includes(h))]);
     case "heal":

@@ -71,7 +71,7 @@ const DEFAULT_RAND = 0.5;
 const VIP_ERROR = "RTNETLINK answers: Operation not permitted (transcript)";
 
 /** Output categories; `show`/`hide` toggle them. Message categories are the message types. */
-const CATEGORIES = ["propose", "vote", "reject", "certificate", "cert-request", "renew", "grant", "ping", "ack", "ping-req", "persist", "members", "rtt", "hooks", "kernel"] as const;
+const CATEGORIES = ["propose", "vote", "reject", "certificate", "cert-request", "renew", "grant", "lapsed", "lapsed-ack", "ping", "ack", "ping-req", "persist", "members", "rtt", "hooks", "kernel"] as const;
 type Category = (typeof CATEGORIES)[number];
 const SHOWN_BY_DEFAULT: readonly Category[] = ["propose", "vote", "reject", "certificate", "cert-request", "persist"];
 
@@ -694,6 +694,10 @@ export function describeMsg(m: HostMsg): string {
       return `renew e=${m.epoch} seq=${m.seq} boot=${m.boot}`;
     case "grant":
       return `grant e=${m.epoch} seq=${m.seq} boot=${m.boot}`;
+    case "lapsed":
+      return `lapsed e=${m.epoch} seq=${m.seq} boot=${m.boot}`;
+    case "lapsed-ack":
+      return `lapsed-ack e=${m.epoch} seq=${m.seq} boot=${m.boot}`;
     case "cert-request":
       return `cert-request e=${m.epoch}`;
     case "ping":
