@@ -475,10 +475,12 @@ async function trial(f: Fault, seed: number, o: Options): Promise<Trial> {
       extraToml: o.fence ? undefined : () => "fence = false",
       stateDir: (h) => (h === "h1" ? disk?.dir : undefined),
     });
+    const forgetDir = undoable(() => rmSync(c.dir, { recursive: true, force: true })); // on Ctrl-C: destroy() would have removed it
     try {
       return measure(f, await watchFault(c, f, seed, o, disk), c.logs);
     } finally {
       await c.destroy();
+      forgetDir();
     }
   } finally {
     disk?.release();
