@@ -45,6 +45,8 @@ export type DemoCluster = {
   waitForHolders(pred: (holders: string[]) => boolean, timeoutMs: number): Promise<string[]>;
   startPoller(opts: { intervalMs: number; timeoutMs: number }): { samples: Sample[]; stop(): Promise<void> };
   stopAgent(name: string): Promise<void>;
+  /** Starts a host's agent again with its config, key and state directory (after a kill); one still running is left alone. */
+  restartAgent(name: string): void;
   /** Sends a signal to a host's agent process itself (SIGSTOP, SIGCONT, SIGKILL), not to its children. */
   signalAgent(name: string, signal: NodeJS.Signals): void;
   destroy(): Promise<void>;
@@ -63,6 +65,8 @@ export type DemoOptions = {
   hooks?: { activate?: string; demote?: string; reconcile?: string };
   /** More namespaces on the bridge, running nothing (a benchmark's probes). */
   extraHosts?: Array<{ name: string; ipv4: string }>;
+  /** A host's state directory other than the demo's own (undefined: the demo's, in its dir); the caller owns it (a benchmark's small filesystem). */
+  stateDir?: (host: string) => string | undefined;
 };
 
 function tomlConfig(o: { host: string; keyFile: string; stateDir: string; keys: Record<string, string>; timing: Record<string, number>; logLevel: string; hooks?: Record<string, string | undefined>; extra?: string }): string {
@@ -118,7 +122,7 @@ export async function startDemoCluster(o: DemoOptions): Promise<DemoCluster> {
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
-  return clusterHandle(topo, dir, logs, agents);
+  return clusterHandle(topo, dir, logs, agents, o.onLog);
 }
 
 /** A key and a config per host, in dir. */
@@ -132,7 +136,7 @@ function writeConfigs(dir: string, o: DemoOptions): void {
   for (const h of HOSTS) {
     writeFileSync(
       join(dir, `${h.name}.toml`),
-      tomlConfig({ host: h.name, keyFile: join(dir, `${h.name}.key`), stateDir: join(dir, `${h.name}-state`), keys, timing: o.timing ?? {}, logLevel: o.logLevel ?? "info", hooks: o.hooks, extra: o.extraToml?.(h.name) }),
+      tomlConfig({ host: h.name, keyFile: join(dir, `${h.name}.key`), stateDir: o.stateDir?.(h.name) ?? join(dir, `${h.name}-state`), keys, timing: o.timing ?? {}, logLevel: o.logLevel ?? "info", hooks: o.hooks, extra: o.extraToml?.(h.name) }),
     );
   }
 }
@@ -144,14 +148,17 @@ async function spawnCluster(topo: Topology, dir: string, logs: LogLine[], agents
   for (const h of HOSTS) {
     topo.spawn(h.name, [NODE, join(ROOT, "src/demo/service.ts"), "--name", h.name, "--port", String(SERVICE_PORT)], {});
   }
-  for (const h of HOSTS) {
-    const p = topo.spawn(h.name, [NODE, MAIN, "agent", "--config", join(dir, `${h.name}.toml`)], {});
-    agents.set(h.name, p);
-    collectLogs(p, logs, onLog);
-  }
+  for (const h of HOSTS) spawnAgent(topo, dir, h.name, logs, agents, onLog);
 }
 
-function clusterHandle(topo: Topology, dir: string, logs: LogLine[], agents: Map<string, ChildProcess>): DemoCluster {
+/** A host's agent, from its config in dir; its log lines go to logs. */
+function spawnAgent(topo: Topology, dir: string, host: string, logs: LogLine[], agents: Map<string, ChildProcess>, onLog: DemoOptions["onLog"]): void {
+  const p = topo.spawn(host, [NODE, MAIN, "agent", "--config", join(dir, `${host}.toml`)], {});
+  agents.set(host, p);
+  collectLogs(p, logs, onLog);
+}
+
+function clusterHandle(topo: Topology, dir: string, logs: LogLine[], agents: Map<string, ChildProcess>, onLog: DemoOptions["onLog"]): DemoCluster {
   const vipHolders = async (): Promise<string[]> => {
     const out: string[] = [];
     for (const h of HOSTS) if ((await topo.addrs(h.name)).includes(VIP)) out.push(h.name);
@@ -181,6 +188,11 @@ function clusterHandle(topo: Topology, dir: string, logs: LogLine[], agents: Map
         p.once("exit", () => res());
         p.kill("SIGTERM");
       });
+    },
+    restartAgent(name) {
+      const p = agents.get(name);
+      if (p !== undefined && p.exitCode === null && p.signalCode === null) return;
+      spawnAgent(topo, dir, name, logs, agents, onLog);
     },
     signalAgent(name, signal) {
       const p = agents.get(name);

@@ -11,6 +11,10 @@
 //   (keepalived does) notices.
 // - partition disables the host's bridge port (STP state 0): frames are
 //   dropped and the host's carrier stays up, so only a protocol notices.
+// A caller that needs finer faults (one direction only, or a share of the
+// frames) can put its own rules on the host's switch port: switchPort names
+// it and execSwitch runs a command in the switch namespace. Frames dropped
+// there are lost on the wire: the host's own sends see no error.
 
 import { spawn, execFile, execFileSync, type ChildProcess } from "node:child_process";
 import { isIPv4, isIPv6 } from "node:net";
@@ -49,6 +53,10 @@ export type Topology = {
   /** Disables the host's bridge port: frames are dropped, the host's carrier stays up (a silent partition). */
   partition(name: string): Promise<void>;
   heal(name: string): Promise<void>;
+  /** The switch side of the host's cable (an interface of the switch namespace). */
+  switchPort(name: string): string;
+  /** Runs argv (no shell) inside the switch namespace; resolves with any exit code. */
+  execSwitch(argv: string[]): Promise<ExecResult>;
   /** Addresses (without prefix) on all the host's interfaces, from `ip -n NS -j addr`. */
   addrs(name: string): Promise<string[]>;
   destroy(): Promise<void>;
@@ -266,6 +274,15 @@ function topologyHandle(n: Names, children: Set<ChildProcess>, entry: Live): Top
     restoreLink: async (name) => void (await ip(["-n", sw, "link", "set", port(name), "up"])),
     partition: (name) => bridgePortState(sw, port(name), STP_DISABLED),
     heal: (name) => bridgePortState(sw, port(name), STP_FORWARDING),
+    switchPort: port,
+    async execSwitch(argv) {
+      assert(argv.length > 0, "argv names a command");
+      try {
+        return await run("ip", ["netns", "exec", sw, ...argv]);
+      } catch (err) {
+        throw netnsUnavailable(`cannot run \`ip netns exec\`: ${(err as Error).message}`, err);
+      }
+    },
     async addrs(name) {
       const out = await ip(["-n", ns(name), "-j", "addr", "show"]);
       const links = JSON.parse(out) as Array<{ addr_info?: Array<{ local?: string }> }>;
