@@ -8,6 +8,7 @@
 // `ip`, a disk or a hook.
 
 import { mkdirSync } from "node:fs";
+import { setPriority } from "node:os";
 import { isIPv4 } from "node:net";
 import { randomInt } from "node:crypto";
 import { assert } from "../shared/assert.ts";
@@ -109,6 +110,20 @@ async function announceFromPrimaryOn(config: Config, log: Logger): Promise<void>
  * the kernel a lease. The agent does not start without it (a frozen or
  * killed agent's host would keep answering), unless the config turns it off.
  */
+/**
+ * Runs the agent at the configured nice value before it starts any child
+ * (ip, nft): a loop starved by a busy CPU misses renewals, and a late nft
+ * write makes the kernel lease run late. Not being allowed to (no
+ * CAP_SYS_NICE) is said, not fatal.
+ */
+function raisePriority(config: Config, log: Logger): void {
+  try {
+    setPriority(config.nice);
+  } catch (err) {
+    log("warn", "agent", "nice-refused", { nice: config.nice, error: (err as Error).message, effect: "under CPU contention renewals may stall" });
+  }
+}
+
 async function installFence(config: Config, log: Logger): Promise<Fence | null> {
   if (config.services.length === 0) return null;
   if (!config.fence) {
@@ -262,6 +277,7 @@ async function stopAgent(p: Parts, sampler: { stop(): Promise<void> }, mesh: Mes
 export async function startAgent(config: Config): Promise<Agent> {
   const self = config.host;
   const log: Logger = logger(self, config.logLevel);
+  raisePriority(config, log);
   const keyPair = ownKey(config);
   const sigs = signatures(keyPair.secretKey, new Map(config.hosts.map((h) => [h.id, Buffer.from(h.publicKey, "hex")])), log);
   mkdirSync(config.stateDir, { recursive: true });

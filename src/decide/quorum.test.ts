@@ -328,6 +328,16 @@ describe("lapsed renewals", () => {
     out = q.step(out.state, { type: "received", from: h2, msg: propose(2, h2, { from: h1, reason: "holder-lost", basis: cert1 }) }, waitMs + 21);
     expect(sends(out.effects, "vote").map((f) => f.to)).toEqual([h2]);
   });
+
+  test("a lapsed renewal that arrives after the grant of a later renewal voids nothing: datagrams reorder (sim seed 174)", () => {
+    const waitMs = q.restartWaitMs(cfg(h3));
+    let s = q.initialQuorum(cfg(h3), { epoch: 1, holder: h1, cert: cert1, votedEpoch: 1, votedHolder: h1 }, 0);
+    s = q.step(s, { type: "received", from: h1, msg: renew(1, h1, 10) }, waitMs).state;
+    const out = q.step(s, { type: "received", from: h1, msg: { type: "lapsed", service: "web", epoch: 1, holder: h1, seq: 9, boot: 1 } }, waitMs + 5);
+    expect(out.state.grantUntilMs).toBe(waitMs + timing.leaseMs); // h1 may hold a lease on renewal 10's grants
+    const later = q.step(out.state, { type: "received", from: h1, msg: { type: "lapsed", service: "web", epoch: 1, holder: h1, seq: 11, boot: 1 } }, waitMs + 6);
+    expect(later.state.grantUntilMs).toBe(waitMs + 6);
+  });
 });
 
 describe("certificates", () => {

@@ -4,7 +4,7 @@
 
 import { holderLeaseMs } from "./lease.ts";
 import { HOST_METRICS } from "./metrics.ts";
-import { CONFIG_PROFILES, PROFILES, type Timing } from "./profiles.ts";
+import { CONFIG_PROFILES, PROFILES, UNFENCED, type Timing } from "./profiles.ts";
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { isIPv4, isIPv6 } from "node:net";
@@ -64,6 +64,8 @@ const FileSchema = z
     logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),
     /** The kernel-side lease (nftables): off only where nftables cannot run, and then a frozen or killed agent's host keeps answering for its VIPs. */
     fence: z.boolean().default(true),
+    /** The agent's nice value, which the ip and nft processes it starts inherit: above ordinary work, so a saturated CPU does not starve its renewals (keepalived's vrrp_priority, for the same reason). */
+    nice: z.number().int().min(-20).max(19).default(-10),
     labels: labels.default({}),
     probe: z
       .object({
@@ -189,7 +191,8 @@ export function parseConfig(text: string, path: string): Config {
     probe: f.probe.replay === undefined ? f.probe : { ...f.probe, replay: { ...f.probe.replay, file: abs(f.probe.replay.file) } },
     forecast: f.forecast.model === undefined ? f.forecast : { ...f.forecast, model: abs(f.forecast.model) },
     stateDir: abs(f.stateDir ?? "state"),
-    timing: { ...PROFILES[f.profile], ...f.timing } as Timing,
+    // Without the fence the guard must cover `ip addr del` and a stalled loop: the profile's unfenced timings.
+    timing: { ...PROFILES[f.profile], ...(f.fence ? {} : UNFENCED[f.profile]), ...f.timing } as Timing,
     services: f.services.map((s) => ({
       ...s,
       voters: s.voters ?? [s.primary, ...s.shadows],
