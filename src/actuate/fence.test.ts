@@ -3,11 +3,12 @@
 // (IPv6), though the address stays on its interface; a lease lets it answer;
 // a lease not refreshed runs out in the kernel on time with no process of
 // ours doing anything; refreshes keep it answering; an unlease ends it at
-// once; removing the fence (what `umbra release` does) leaves the host as
-// it was. The nft lines themselves are checked as text too.
+// once; a ruleset flush (a firewall reload) is undone at the next lease;
+// removing the fence (what `umbra release` does) leaves the host as it was.
+// The nft lines themselves are checked as text too.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createTopology, cleanupStale, type Topology } from "../demo/index.ts";
-import { fenceRuleset, leaseLine, nftPath, openFence, removeFence, TEARDOWN, unleaseLine, type Fence } from "./fence.ts";
+import { fenceRuleset, leaseLine, nftPath, openFence, removeFence, REINSTALL_INTERVAL_MIN_MS, TEARDOWN, unleaseLine, type Fence } from "./fence.ts";
 import type { Runner } from "./vip.ts";
 
 const PREFIX = "uf-";
@@ -37,6 +38,7 @@ describe.skipIf(!isRoot)("netns", () => {
   let topo: Topology;
   let fence: Fence;
   const errors: string[] = [];
+  const reinstalls: Array<string | null> = [];
   const inHost = (name: string): Runner => (argv) => topo.exec(name, argv);
   const pings = async (addr: string): Promise<boolean> => (await topo.exec("client", ["ping", ...(addr.includes(":") ? ["-6"] : []), "-c", "1", "-W", "1", addr])).code === 0;
   /** Whether `holder` answers an ARP request for the VIP (arping exits 0 on a reply). */
@@ -58,7 +60,7 @@ describe.skipIf(!isRoot)("netns", () => {
       const r = await topo.exec("holder", ["ip", ...(six ? ["-6"] : []), "addr", "add", a[a.length - 1]!, "dev", "eth0", ...(six ? ["nodad"] : [])]);
       expect(r.stderr).toBe("");
     }
-    fence = openFence({ prefix: ["ip", "netns", "exec", topo.ns("holder")], onError: (line, error) => void errors.push(`${error} in ${line}`) });
+    fence = openFence({ prefix: ["ip", "netns", "exec", topo.ns("holder")], onError: (line, error) => void errors.push(`${error} in ${line}`), onReinstall: (e) => void reinstalls.push(e) });
   });
   afterAll(async () => {
     fence?.close();
@@ -114,6 +116,22 @@ describe.skipIf(!isRoot)("netns", () => {
     for (let i = 0; i < 50 && errors.length === 0; i++) await sleep(20);
     expect(errors.length).toBeGreaterThan(0);
     expect(errors[0]).toContain("Error");
+    errors.length = 0;
+  });
+
+  test("a ruleset flush (a firewall reload) takes the tables away: the next lease's refusal puts them back, fenced, and the lease after holds", async () => {
+    await sleep(REINSTALL_INTERVAL_MIN_MS); // the test above made one reinstall already
+    await fence.install([VIP4, VIP6]);
+    const before = reinstalls.length;
+    await topo.exec("holder", [nftPath(), "flush", "ruleset"]);
+    expect(await pings(VIP4)).toBe(true); // unfenced: the hole the reinstall closes
+    fence.lease(VIP4, 5_000); // refused: the tables are gone
+    for (let i = 0; i < 100 && reinstalls.length === before; i++) await sleep(20);
+    expect(reinstalls.slice(before)).toEqual([null]);
+    expect(await pings(VIP4)).toBe(false); // back, fenced
+    fence.lease(VIP4, 5_000);
+    await sleep(20);
+    expect(await pings(VIP4)).toBe(true);
     errors.length = 0;
   });
 

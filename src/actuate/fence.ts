@@ -124,16 +124,23 @@ export type FenceOptions = {
   prefix?: string[];
   /** A line nft refused, with its error; the lease it carried did not reach the kernel. */
   onError?(line: string, error: string): void;
+  /** The tables were gone (a ruleset flush: a firewall reload) and were put back, every VIP fenced; or putting them back failed (error). */
+  onReinstall?(error: string | null): void;
 };
 
+/** Tables put back at most this often: a flush that repeats must not turn into a loop of nft runs. */
+export const REINSTALL_INTERVAL_MIN_MS = 1_000;
+/** What nft says of a line naming a table or set that is not there. */
+const TABLE_GONE = "No such file or directory";
+
 export type Fence = {
-  /** Creates the tables afresh with every VIP fenced; throws when nft refuses. */
+  /** Creates the tables afresh with every VIP fenced; throws when nft refuses. Should the tables vanish later (a ruleset flush), the first lease that fails puts them back. */
   install(addrs: readonly string[]): Promise<void>;
   /** Gives `addr` a kernel lease of `ms` from now (whole ms, at least 1). */
   lease(addr: string, ms: number): void;
   /** Ends `addr`'s kernel lease now. */
   unlease(addr: string): void;
-  /** Ends the nft process. */
+  /** Ends the nft process; the tables are no longer put back. */
   close(): void;
 };
 
@@ -152,17 +159,40 @@ class NftProcess implements Fence {
   private child: ChildProcess | null = null;
   private readonly prefix: string[];
   private readonly onError: (line: string, error: string) => void;
+  private readonly onReinstall: (error: string | null) => void;
   private errBuf = "";
   private errLines: string[] = [];
+  /** The VIPs of the last install, to put the tables back with; null before it and after close. */
+  private installed: readonly string[] | null = null;
+  private lastReinstallMs = -Infinity;
 
   constructor(o: FenceOptions) {
     this.prefix = o.prefix ?? [];
     this.onError = o.onError ?? (() => {});
+    this.onReinstall = o.onReinstall ?? (() => {});
   }
 
   async install(addrs: readonly string[]): Promise<void> {
     const r = await runWithInput([...this.prefix, nftPath(), "-f", "-"], fenceRuleset(addrs));
     if (r.code !== 0) throw new Error(`nft refused the fence: ${r.stderr.trim() || `exit ${r.code}`}`);
+    this.installed = [...addrs];
+  }
+
+  /**
+   * The tables are gone (`nft flush ruleset`, as a reload of Debian's
+   * nftables.service does): every VIP here answers unfenced, and no lease
+   * reaches the kernel. Put them back, every VIP fenced; the holder's next
+   * renewal leases its VIP again.
+   */
+  private reinstall(): void {
+    const addrs = this.installed;
+    const now = performance.now();
+    if (addrs === null || now - this.lastReinstallMs < REINSTALL_INTERVAL_MIN_MS) return;
+    this.lastReinstallMs = now;
+    this.install(addrs).then(
+      () => this.onReinstall(null),
+      (err: Error) => this.onReinstall(err.message),
+    );
   }
 
   lease(addr: string, ms: number): void {
@@ -174,6 +204,7 @@ class NftProcess implements Fence {
   }
 
   close(): void {
+    this.installed = null;
     const c = this.child;
     if (c === null) return;
     this.child = null;
@@ -220,6 +251,7 @@ class NftProcess implements Fence {
     const [error, line] = this.errLines;
     this.errLines = [];
     this.onError(line ?? "", error ?? "");
+    if (error?.includes(TABLE_GONE)) this.reinstall();
   }
 }
 

@@ -130,7 +130,13 @@ async function installFence(config: Config, log: Logger): Promise<Fence | null> 
     log("warn", "actuate", "fence-off", { why: "fence = false in the config: a frozen or killed agent's host keeps answering for its VIPs until its addresses are removed" });
     return null;
   }
-  const fence = openFence({ onError: (line, error) => log("error", "actuate", "kernel-lease-failed", { error, line, effect: "the kernel lease runs out sooner: the host stops answering for that VIP" }) });
+  const fence = openFence({
+    onError: (line, error) => log("error", "actuate", "kernel-lease-failed", { error, line, effect: "the kernel lease runs out sooner: the host stops answering for that VIP" }),
+    onReinstall: (error) =>
+      error === null
+        ? log("warn", "actuate", "fence-reinstalled", { why: "its tables were gone (a ruleset flush, as a firewall reload does): every VIP here answered unfenced until now" })
+        : log("error", "actuate", "fence-reinstall-failed", { error, effect: "no kernel lease reaches the kernel: a frozen or killed agent's host would keep answering" }),
+  });
   try {
     await fence.install(config.services.map((s) => vipAddress(s.vip)));
   } catch (err) {
