@@ -546,7 +546,12 @@ function holderTick(s: QuorumState, fx: QuorumEffect[], rand: number): void {
   }
   // A holder handing over keeps renewing: voters that voted for the new
   // epoch refuse, the others keep its lease (and the VIP) up until the end.
-  // The first lapsed renewal goes at once, not at the next interval.
+  renewIfDue(s, fx);
+}
+
+/** A renewal (or a lapsed one) to every host, when one is due; the first lapsed renewal goes at once, not at the next interval. */
+function renewIfDue(s: QuorumState, fx: QuorumEffect[]): void {
+  const c = s.config;
   const isLapsed = lapsed(s);
   if (s.nowMs - s.lastRenewSentMs >= c.renewIntervalMs || (isLapsed && s.lapsedSeq !== s.renewSeq)) {
     s.renewSeq += 1;
@@ -938,7 +943,10 @@ function onCertificate(s: QuorumState, fx: QuorumEffect[], from: HostId, cert: C
     // from the voters' grants, which we renew at once.
     s.takeNotBeforeMs = s.nowMs;
   }
-  s.lastRenewSentMs = -Infinity; // renew now
+  // Renew now, not at the next tick: in a handover in person this renewal's
+  // grants are what the VIP waits for.
+  s.lastRenewSentMs = -Infinity;
+  if (s.gaveUpEpoch !== s.epoch && s.nowMs >= s.standAsideUntilMs) renewIfDue(s, fx);
 }
 
 /** Counts distinct configured voters; the shell has checked each signature already. */
