@@ -4,9 +4,10 @@
 // of answering (a move back later is not an overlap, a stalled poller's hole
 // ends a stretch); the logs' gaps follow the handover's own drop; the
 // client's failures near the move are told from those in steady service;
+// loop stalls are counted in the trial's window;
 // the summary's acceptance needs every figure, and a quantile is by rank.
 import { expect, test } from "bun:test";
-import { answeringRuns, clientCounts, GAP_MEDIAN_TARGET_MS, logGaps, medianSpacing, moveWindow, probeGap, quantile, RUN_GAP_MAX_MS, summarize, twoAnswering, type ClientSample, type Trial } from "./handover.ts";
+import { answeringRuns, clientCounts, GAP_MEDIAN_TARGET_MS, logGaps, loopStalls, medianSpacing, moveWindow, probeGap, quantile, RUN_GAP_MAX_MS, summarize, twoAnswering, type ClientSample, type Trial } from "./handover.ts";
 import type { LogLine } from "../src/demo/cluster.ts";
 import type { Sample } from "../src/demo/downtime.ts";
 
@@ -52,6 +53,7 @@ test("the logs' gaps follow the handover's own drop, not an earlier lapse of the
     line(1_055, "h2", "vip-added"),
   ];
   expect(logGaps(logs, "h1", "h2", 800)).toEqual({ gapMs: 13, dropToAddedMs: 15, moveMs: 55, removedAt: 1_042, droppedAt: 1_040, addedAt: 1_055, takenFor: "handover" });
+  expect(loopStalls([line(10, "h1", "loop-stall", { gapMs: 40 }), line(20, "h2", "loop-stall", { gapMs: 90 }), line(5_000, "h2", "loop-stall", { gapMs: 500 })], 0, 1_000)).toEqual({ count: 2, maxMs: 90 });
   const lapsed = logGaps(logs.filter((l) => l.why !== "handover"), "h1", "h2", 800);
   expect(lapsed.droppedAt).toBeNull();
   expect(lapsed.gapMs).toBeNull();
@@ -73,10 +75,10 @@ test("the summary: quantiles by rank; acceptance needs the gap, no failures near
   expect(quantile([1, 2, 3, 4], 0.99)).toBe(4);
   const trial = (gap: number, extra: Partial<Trial> = {}): Trial => ({
     from: "h1", to: "h2", incomplete: null, gapProbesMs: gap, twoAnswering: 0, probeSpacingMs: 1.5, gapLogsMs: gap, dropToAddedMs: gap, moveMs: 40,
-    client: { requests: 100, failedNearMove: 0, failedSteady: 1, retried: 2, errors: {}, failedAtMs: [] }, ...extra,
+    client: { requests: 100, failedNearMove: 0, failedSteady: 1, retried: 2, errors: {}, failedAtMs: [] }, loopStalls: 1, loopStallMaxMs: 30, ...extra,
   });
   const good = summarize([trial(2), trial(4), trial(GAP_MEDIAN_TARGET_MS + 20)]);
-  expect(good).toMatchObject({ trials: 3, incomplete: 0, gapProbesP50: 4, gapProbesP99: 25, clientFailedSteady: 3, clientRetried: 6, accepted: true });
+  expect(good).toMatchObject({ trials: 3, incomplete: 0, gapProbesP50: 4, gapProbesP99: 25, clientFailedSteady: 3, clientRetried: 6, loopStalls: 3, accepted: true });
   expect(summarize([trial(2), trial(GAP_MEDIAN_TARGET_MS + 1), trial(GAP_MEDIAN_TARGET_MS + 1)]).accepted).toBe(false);
   expect(summarize([trial(2, { client: { ...trial(2).client, failedNearMove: 1 } })]).accepted).toBe(false);
   expect(summarize([trial(2, { twoAnswering: 1 })]).accepted).toBe(false);

@@ -95,6 +95,9 @@ export type Trial = {
   dropToAddedMs: number | null;
   moveMs: number | null;
   client: ClientCounts;
+  /** The agents' loop-stall warnings during the trial, and the longest stall: a loaded machine, not the protocol. */
+  loopStalls: number;
+  loopStallMaxMs: number;
 };
 
 export type ClientCounts = {
@@ -187,6 +190,12 @@ export function logGaps(logs: readonly LogLine[], from: string, to: string, sinc
   return { gapMs: minus(added, removed), dropToAddedMs: minus(added, dropped), moveMs: minus(added, asked), removedAt: removed, droppedAt: dropped, addedAt: added, takenFor: take === undefined ? null : String(take.reason) };
 }
 
+/** The agents' loop-stall warnings logged in [from, to] (wall ms): how many, and the longest gap between ticks. */
+export function loopStalls(logs: readonly LogLine[], from: number, to: number): { count: number; maxMs: number } {
+  const stalls = logs.filter((l) => l.event === "loop-stall" && Date.parse(l.ts) >= from && Date.parse(l.ts) <= to);
+  return { count: stalls.length, maxMs: Math.max(0, ...stalls.map((l) => Number(l.gapMs))) };
+}
+
 export type LogGaps = { gapMs: number | null; dropToAddedMs: number | null; moveMs: number | null; removedAt: number | null; droppedAt: number | null; addedAt: number | null; takenFor: string | null };
 
 /**
@@ -228,6 +237,8 @@ export type Summary = {
   clientFailedNearMove: number;
   clientFailedSteady: number;
   clientRetried: number;
+  /** The agents' loop-stall warnings over all trials: how loaded the machine was. */
+  loopStalls: number;
   twoAnswering: number;
   accepted: boolean;
 };
@@ -249,6 +260,7 @@ export function summarize(trials: readonly Trial[]): Summary {
     clientFailedNearMove: sum((t) => t.client.failedNearMove),
     clientFailedSteady: sum((t) => t.client.failedSteady),
     clientRetried: sum((t) => t.client.retried),
+    loopStalls: sum((t) => t.loopStalls),
     twoAnswering: sum((t) => t.twoAnswering),
   };
   const accepted = s.incomplete === 0 && s.clientFailedNearMove === 0 && s.twoAnswering === 0 && s.gapProbesP50 !== null && s.gapProbesP50 <= GAP_MEDIAN_TARGET_MS;
@@ -263,14 +275,14 @@ export function describeTrial(t: Trial): string {
   const failedAt = t.client.failedAtMs.length === 0 ? "" : ` (sent at ${t.client.failedAtMs.slice(0, FAILURES_SHOWN).join(", ")}${t.client.failedAtMs.length > FAILURES_SHOWN ? ", ..." : ""} ms from vip-removed)`;
   const errors = Object.entries(t.client.errors).map(([e, n]) => `${e} ${n}`).join(", ");
   const why = t.incomplete === null ? "" : ` INCOMPLETE: ${t.incomplete};`;
-  return `${t.from} -> ${t.to}:${why} gap by probes ${msText(t.gapProbesMs)} (probe spacing ${msText(t.probeSpacingMs)}), by logs ${msText(t.gapLogsMs)} (drop-vip to vip-added ${msText(t.dropToAddedMs)}, asked to vip-added ${msText(t.moveMs)}); client ${t.client.requests} requests, failed after the retry: ${t.client.failedNearMove} near the move${failedAt}, ${t.client.failedSteady} in steady service${errors === "" ? "" : ` (${errors})`}, ${t.client.retried} retried; two answering ${t.twoAnswering}`;
+  return `${t.from} -> ${t.to}:${why} gap by probes ${msText(t.gapProbesMs)} (probe spacing ${msText(t.probeSpacingMs)}), by logs ${msText(t.gapLogsMs)} (drop-vip to vip-added ${msText(t.dropToAddedMs)}, asked to vip-added ${msText(t.moveMs)}); client ${t.client.requests} requests, failed after the retry: ${t.client.failedNearMove} near the move${failedAt}, ${t.client.failedSteady} in steady service${errors === "" ? "" : ` (${errors})`}, ${t.client.retried} retried; two answering ${t.twoAnswering}; agents' loop stalls ${t.loopStalls} (longest ${t.loopStallMaxMs} ms)`;
 }
 
 export function formatTable(s: Summary, clientTimeoutMs: number): string {
   return [
-    "| trials | gap p50 (probes) | gap p99 (probes) | probe spacing p50 | gap p50 (logs) | gap p99 (logs) | client requests | failed after retry, near the move | failed after retry, steady | retried | two answering | incomplete |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|",
-    `| ${s.trials} | ${msText(s.gapProbesP50)} | ${msText(s.gapProbesP99)} | ${msText(s.probeSpacingP50)} | ${msText(s.gapLogsP50)} | ${msText(s.gapLogsP99)} | ${s.clientRequests} | ${s.clientFailedNearMove} | ${s.clientFailedSteady} | ${s.clientRetried} | ${s.twoAnswering} | ${s.incomplete} |`,
+    "| trials | gap p50 (probes) | gap p99 (probes) | probe spacing p50 | gap p50 (logs) | gap p99 (logs) | client requests | failed after retry, near the move | failed after retry, steady | retried | two answering | incomplete | agents' loop stalls |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    `| ${s.trials} | ${msText(s.gapProbesP50)} | ${msText(s.gapProbesP99)} | ${msText(s.probeSpacingP50)} | ${msText(s.gapLogsP50)} | ${msText(s.gapLogsP99)} | ${s.clientRequests} | ${s.clientFailedNearMove} | ${s.clientFailedSteady} | ${s.clientRetried} | ${s.twoAnswering} | ${s.incomplete} | ${s.loopStalls} |`,
     "",
     `acceptance (a client polling every ${CLIENT_INTERVAL_MS} ms with one retry, ${clientTimeoutMs} ms timeout, sees 0 failed requests near a move; server-side gap <= ${GAP_MEDIAN_TARGET_MS} ms median, by the probes; no two hosts answering): ${s.accepted ? "met" : "NOT met"}`,
     "",
@@ -333,6 +345,12 @@ function notClean(logs: LogGaps, from: string, to: string): string | null {
   return null;
 }
 
+/** The agents' loop stalls from `from` to now. */
+function stallsOf(logs: readonly LogLine[], from: number): { loopStalls: number; loopStallMaxMs: number } {
+  const st = loopStalls(logs, from, Date.now());
+  return { loopStalls: st.count, loopStallMaxMs: st.maxMs };
+}
+
 /** The probe namespace pinned to a host. */
 const probeOf = (h: string): string => PROBES.find((p) => p.host === h)!.name;
 
@@ -369,6 +387,7 @@ async function trial(c: DemoCluster, clientTimeoutMs: number): Promise<Trial> {
     dropToAddedMs: logs.dropToAddedMs,
     moveMs: logs.moveMs,
     client: clientCounts(client.samples, window, logs.removedAt),
+    ...stallsOf(c.logs, startedAt),
   };
 }
 
