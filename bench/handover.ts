@@ -35,7 +35,7 @@
 // requests (near a move); server-side gap <= 5 ms median (by the probes);
 // and no trial incomplete, no two hosts answering.
 //
-//   node bench/handover.ts [--trials 10] [--client-timeout-ms 10] [--json] [--log-file FILE]
+//   node bench/handover.ts [--trials 10] [--client-timeout-ms 10] [--probe-interval-ms 1] [--json] [--log-file FILE]
 //
 // Needs root (network namespaces, nftables).
 
@@ -57,8 +57,9 @@ const PROBES = [
   { name: "p2", ipv4: "198.51.100.62", host: "h2" },
   { name: "p3", ipv4: "198.51.100.63", host: "h3" },
 ] as const;
-/** The probes: as fast as a poller's timer goes (1 ms asked; the spacing reached is measured and printed). */
-const PROBE_POLL = { intervalMs: 1, timeoutMs: 30 };
+/** The probes: as fast as a poller's timer goes (1 ms asked; the spacing reached is measured and printed); --probe-interval-ms trades resolution for load. */
+const PROBE_INTERVAL_MS_DEFAULT = 1;
+const PROBE_TIMEOUT_MS = 30;
 /** The client: every 2 ms, one retry at once after a failed attempt. */
 const CLIENT_INTERVAL_MS = 2;
 const CLIENT_RETRIES = 1;
@@ -355,13 +356,15 @@ function stallsOf(logs: readonly LogLine[], from: number): { loopStalls: number;
 const probeOf = (h: string): string => PROBES.find((p) => p.host === h)!.name;
 
 /** One move of the service off its holder now, watched by the probes of both hosts and the client. */
-async function trial(c: DemoCluster, clientTimeoutMs: number): Promise<Trial> {
+async function trial(c: DemoCluster, o: Options): Promise<Trial> {
+  const { clientTimeoutMs } = o;
+  const probePoll = { intervalMs: o.probeIntervalMs, timeoutMs: PROBE_TIMEOUT_MS };
   const holders = await c.waitForHolders((h) => h.length === 1, MOVE_WAIT_MS);
   const from = holders[0]!;
   const to = from === "h1" ? "h2" : "h1";
   const startedAt = Date.now();
-  const oldProbe = startPoller(c.topo, PROBE_POLL, probeOf(from));
-  const newProbe = startPoller(c.topo, PROBE_POLL, probeOf(to));
+  const oldProbe = startPoller(c.topo, probePoll, probeOf(from));
+  const newProbe = startPoller(c.topo, probePoll, probeOf(to));
   const client = startClient(c.topo, clientTimeoutMs);
   let incomplete: string | null;
   try {
@@ -391,25 +394,26 @@ async function trial(c: DemoCluster, clientTimeoutMs: number): Promise<Trial> {
   };
 }
 
-type Options = { trials: number; clientTimeoutMs: number; json: boolean; logFile: string | undefined };
+type Options = { trials: number; clientTimeoutMs: number; probeIntervalMs: number; json: boolean; logFile: string | undefined };
 
 function options(): Options {
   const { values } = parseArgs({
     options: {
       trials: { type: "string", default: "10" },
       "client-timeout-ms": { type: "string", default: String(CLIENT_TIMEOUT_MS_DEFAULT) },
+      "probe-interval-ms": { type: "string", default: String(PROBE_INTERVAL_MS_DEFAULT) },
       json: { type: "boolean", default: false },
       "log-file": { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
-  const usage = "usage: node bench/handover.ts [--trials N (1-100, default 10)] [--client-timeout-ms N (default 10)] [--json] [--log-file FILE (every agent log line, JSON)]\n  needs root: it creates network namespaces\n";
+  const usage = "usage: node bench/handover.ts [--trials N (1-100, default 10)] [--client-timeout-ms N (default 10)] [--probe-interval-ms N (default 1)] [--json] [--log-file FILE (every agent log line, JSON)]\n  needs root: it creates network namespaces\n";
   if (values.help) {
     process.stdout.write(usage);
     process.exit(0);
   }
-  const o = { trials: Number(values.trials), clientTimeoutMs: Number(values["client-timeout-ms"]), json: values.json!, logFile: values["log-file"] };
-  if (!(Number.isInteger(o.trials) && o.trials >= 1 && o.trials <= 100) || !(Number.isInteger(o.clientTimeoutMs) && o.clientTimeoutMs >= 1)) {
+  const o = { trials: Number(values.trials), clientTimeoutMs: Number(values["client-timeout-ms"]), probeIntervalMs: Number(values["probe-interval-ms"]), json: values.json!, logFile: values["log-file"] };
+  if (!(Number.isInteger(o.trials) && o.trials >= 1 && o.trials <= 100) || !(Number.isInteger(o.clientTimeoutMs) && o.clientTimeoutMs >= 1) || !(Number.isInteger(o.probeIntervalMs) && o.probeIntervalMs >= 1)) {
     process.stderr.write(usage);
     process.exit(2);
   }
@@ -429,7 +433,7 @@ async function main(): Promise<void> {
     await c.waitForHolders((h) => h.length === 1 && h[0] === "h1", FIRST_HOLDER_WAIT_MS);
     for (const p of PROBES) await pinProbe(c, p);
     for (let i = 0; i < o.trials; i++) {
-      const t = await trial(c, o.clientTimeoutMs);
+      const t = await trial(c, o);
       results.push(t);
       process.stderr.write(`  trial ${i + 1}/${o.trials}: ${describeTrial(t)}\n`);
     }
