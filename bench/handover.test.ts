@@ -52,7 +52,7 @@ test("the logs' gaps follow the handover's own drop, not an earlier lapse of the
     line(1_050, "h2", "take-vip", { reason: "handover" }),
     line(1_055, "h2", "vip-added"),
   ];
-  expect(logGaps(logs, "h1", "h2", 800)).toEqual({ gapMs: 13, dropToAddedMs: 15, moveMs: 55, removedAt: 1_042, droppedAt: 1_040, addedAt: 1_055, takenFor: "handover" });
+  expect(logGaps(logs, "h1", "h2", 800)).toEqual({ gapMs: 13, dropToAddedMs: 15, moveMs: 55, removedAt: 1_042, droppedAt: 1_040, addedAt: 1_055, takenFor: "handover", steps: { askedToDrop: 40, dropToRemoved: 2, removedToTake: 8, takeToAdded: 5 } });
   expect(loopStalls([line(10, "h1", "loop-stall", { gapMs: 40 }), line(20, "h2", "loop-stall", { gapMs: 90 }), line(5_000, "h2", "loop-stall", { gapMs: 500 })], 0, 1_000)).toEqual({ count: 2, maxMs: 90 });
   const lapsed = logGaps(logs.filter((l) => l.why !== "handover"), "h1", "h2", 800);
   expect(lapsed.droppedAt).toBeNull();
@@ -74,7 +74,7 @@ test("the summary: quantiles by rank; acceptance needs the gap, no failures near
   expect(quantile([1, 2, 3, 4], 0.5)).toBe(2);
   expect(quantile([1, 2, 3, 4], 0.99)).toBe(4);
   const trial = (gap: number, extra: Partial<Trial> = {}): Trial => ({
-    from: "h1", to: "h2", incomplete: null, gapProbesMs: gap, twoAnswering: 0, probeSpacingMs: 1.5, gapLogsMs: gap, dropToAddedMs: gap, moveMs: 40,
+    from: "h1", to: "h2", incomplete: null, gapProbesMs: gap, twoAnswering: 0, probeSpacingMs: 1.5, gapLogsMs: gap, dropToAddedMs: gap, moveMs: 40, steps: { askedToDrop: 30, dropToRemoved: 1, removedToTake: 5, takeToAdded: 1 },
     client: { requests: 100, failedNearMove: 0, failedSteady: 1, retried: 2, errors: {}, failedAtMs: [] }, loopStalls: 1, loopStallMaxMs: 30, ...extra,
   });
   const good = summarize([trial(2), trial(4), trial(GAP_MEDIAN_TARGET_MS + 20)]);

@@ -18,7 +18,9 @@
 //                  resolution is their real spacing, printed: about 1-2 ms)
 //   gap by logs    the old holder's vip-removed to the new holder's vip-added
 //                  (the agents' JSON log lines, 1 ms timestamps); also from
-//                  the old holder's drop-vip (its decision), in --json
+//                  the old holder's drop-vip (its decision), and where the
+//                  time went: the votes, the old holder's `ip` removal, the
+//                  certificate's trip to the new holder, its `ip` add
 //   client         a poller on the client every 2 ms through the VIP and its
 //                  own ARP cache, each request with a short timeout
 //                  (--client-timeout-ms, default 10) and one retry at once:
@@ -95,6 +97,7 @@ export type Trial = {
   gapLogsMs: number | null;
   dropToAddedMs: number | null;
   moveMs: number | null;
+  steps: MoveSteps;
   client: ClientCounts;
   /** The agents' loop-stall warnings during the trial, and the longest stall: a loaded machine, not the protocol. */
   loopStalls: number;
@@ -188,8 +191,13 @@ export function logGaps(logs: readonly LogLine[], from: string, to: string, sinc
   const take = after(to, "take-vip", dropped ?? since);
   const added = at(after(to, "vip-added", dropped ?? since));
   const minus = (a: number | null, b: number | null) => (a === null || b === null ? null : a - b);
-  return { gapMs: minus(added, removed), dropToAddedMs: minus(added, dropped), moveMs: minus(added, asked), removedAt: removed, droppedAt: dropped, addedAt: added, takenFor: take === undefined ? null : String(take.reason) };
+  const took = at(take);
+  const steps = { askedToDrop: minus(dropped, asked), dropToRemoved: minus(removed, dropped), removedToTake: minus(took, removed), takeToAdded: minus(added, took) };
+  return { gapMs: minus(added, removed), dropToAddedMs: minus(added, dropped), moveMs: minus(added, asked), removedAt: removed, droppedAt: dropped, addedAt: added, takenFor: take === undefined ? null : String(take.reason), steps };
 }
+
+/** Where a move's time went, by the logs (ms): the votes (move-requested to drop-vip), the old holder's `ip` removal, the certificate's trip to the new holder and its step (vip-removed to take-vip), the new holder's `ip` add. */
+export type MoveSteps = { askedToDrop: number | null; dropToRemoved: number | null; removedToTake: number | null; takeToAdded: number | null };
 
 /** The agents' loop-stall warnings logged in [from, to] (wall ms): how many, and the longest gap between ticks. */
 export function loopStalls(logs: readonly LogLine[], from: number, to: number): { count: number; maxMs: number } {
@@ -197,7 +205,7 @@ export function loopStalls(logs: readonly LogLine[], from: number, to: number): 
   return { count: stalls.length, maxMs: Math.max(0, ...stalls.map((l) => Number(l.gapMs))) };
 }
 
-export type LogGaps = { gapMs: number | null; dropToAddedMs: number | null; moveMs: number | null; removedAt: number | null; droppedAt: number | null; addedAt: number | null; takenFor: string | null };
+export type LogGaps = { gapMs: number | null; dropToAddedMs: number | null; moveMs: number | null; removedAt: number | null; droppedAt: number | null; addedAt: number | null; takenFor: string | null; steps: MoveSteps };
 
 /**
  * Requests that can be hurt by the move: sent from the old holder's drop-vip
@@ -276,7 +284,7 @@ export function describeTrial(t: Trial): string {
   const failedAt = t.client.failedAtMs.length === 0 ? "" : ` (sent at ${t.client.failedAtMs.slice(0, FAILURES_SHOWN).join(", ")}${t.client.failedAtMs.length > FAILURES_SHOWN ? ", ..." : ""} ms from vip-removed)`;
   const errors = Object.entries(t.client.errors).map(([e, n]) => `${e} ${n}`).join(", ");
   const why = t.incomplete === null ? "" : ` INCOMPLETE: ${t.incomplete};`;
-  return `${t.from} -> ${t.to}:${why} gap by probes ${msText(t.gapProbesMs)} (probe spacing ${msText(t.probeSpacingMs)}), by logs ${msText(t.gapLogsMs)} (drop-vip to vip-added ${msText(t.dropToAddedMs)}, asked to vip-added ${msText(t.moveMs)}); client ${t.client.requests} requests, failed after the retry: ${t.client.failedNearMove} near the move${failedAt}, ${t.client.failedSteady} in steady service${errors === "" ? "" : ` (${errors})`}, ${t.client.retried} retried; two answering ${t.twoAnswering}; agents' loop stalls ${t.loopStalls} (longest ${t.loopStallMaxMs} ms)`;
+  return `${t.from} -> ${t.to}:${why} gap by probes ${msText(t.gapProbesMs)} (probe spacing ${msText(t.probeSpacingMs)}), by logs ${msText(t.gapLogsMs)} (drop-vip to vip-added ${msText(t.dropToAddedMs)}, asked to vip-added ${msText(t.moveMs)}: votes ${msText(t.steps.askedToDrop)}, ip del ${msText(t.steps.dropToRemoved)}, certificate to take-vip ${msText(t.steps.removedToTake)}, ip add ${msText(t.steps.takeToAdded)}); client ${t.client.requests} requests, failed after the retry: ${t.client.failedNearMove} near the move${failedAt}, ${t.client.failedSteady} in steady service${errors === "" ? "" : ` (${errors})`}, ${t.client.retried} retried; two answering ${t.twoAnswering}; agents' loop stalls ${t.loopStalls} (longest ${t.loopStallMaxMs} ms)`;
 }
 
 export function formatTable(s: Summary, clientTimeoutMs: number): string {
@@ -389,6 +397,7 @@ async function trial(c: DemoCluster, o: Options): Promise<Trial> {
     gapLogsMs: logs.gapMs,
     dropToAddedMs: logs.dropToAddedMs,
     moveMs: logs.moveMs,
+    steps: logs.steps,
     client: clientCounts(client.samples, window, logs.removedAt),
     ...stallsOf(c.logs, startedAt),
   };
