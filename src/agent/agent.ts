@@ -13,7 +13,7 @@ import { isIPv4 } from "node:net";
 import { randomInt } from "node:crypto";
 import { assert } from "../shared/assert.ts";
 import { UmbraError } from "../shared/errors.ts";
-import type { HostId } from "../shared/ids.ts";
+import { hostId, type HostId } from "../shared/ids.ts";
 import { logger, type Logger } from "../shared/log.ts";
 import { rng } from "../shared/rng.ts";
 import type { Config } from "../shared/config.ts";
@@ -320,7 +320,12 @@ export async function startAgent(config: Config): Promise<Agent> {
   const sampler = startProbe(config, observed, forecasting, mesh, log);
   const parts: Parts = { config, log, startedMono, loop, services, observed, forecasting, ip, fence, repl };
   const status = () => statusOf(parts);
-  const api = await serveApi(createApi({ status, state: replicator, log }), config.api);
+  // A planned move enters the core at once, like an outcome (loop.feed); the core ignores one it cannot make.
+  const move = (service: string, to: string) => {
+    log("info", "api", "move-requested", { service, to });
+    loop.feed({ type: "move-requested", service, to: hostId(to) });
+  };
+  const api = await serveApi(createApi({ status, state: replicator, log, move }), config.api);
   log("info", "agent", "started", { cluster: config.cluster, api: api.address, services: services.map((s) => s.name), hosts: config.hosts.map((h) => h.id), startedAt: new Date(startedWall).toISOString(), inboxDropped: loop.inbox.dropped });
   let stopping = false;
   return {

@@ -11,6 +11,7 @@ import { UmbraError } from "../shared/errors.ts";
 import { BLOB_KINDS, type BlobKind, type ConfigEdit, type JsonValue, type WorkloadData, type Replicator } from "../state/index.ts";
 import { stream } from "hono/streaming";
 import type { StatusDoc } from "./types.ts";
+import { moveRoutes } from "./move.ts";
 
 /** Largest write body: a few keys of JSON, not a blob (blobs go through manifests). */
 export const WRITE_BODY_BYTES_MAX = 1024 * 1024;
@@ -20,6 +21,8 @@ export type ApiDeps = {
   status(): StatusDoc;
   /** The service state routes (/state/...); absent: they answer 404. */
   state?: Pick<Replicator, "write" | "get" | "history" | "reconcile"> & Partial<Pick<Replicator, "putBlob" | "getBlob" | "blobStatus">>;
+  /** Queues a planned move of a service held here (POST /services/SERVICE/move); absent: that route answers 404. */
+  move?(service: string, to: string): void;
   /** Where bugs (500s) are logged; defaults to JSON lines on stderr. */
   log?: Logger;
 };
@@ -35,6 +38,9 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   frame_malformed: 400,
   peer_unknown: 404,
   state_unknown_service: 404,
+  service_unknown: 404,
+  not_holder: 409,
+  move_in_progress: 409,
   blob_unknown: 404,
   blob_unavailable: 409,
   write_not_acknowledged: 504,
@@ -45,6 +51,12 @@ const PROGRESS_EVERY_MS = 200;
 
 export function httpStatusOf(code: ErrorCode): ContentfulStatusCode {
   return STATUS_BY_CODE[code] ?? STATUS_UNAVAILABLE;
+}
+
+/** Fields an error adds to its answer, beside error and code (not_holder: the holder): its context's `answer`, if any; the rest of the context stays in the agent. */
+function answerFields(err: UmbraError): Record<string, unknown> {
+  const a = err.context.answer;
+  return typeof a === "object" && a !== null && !Array.isArray(a) ? (a as Record<string, unknown>) : {};
 }
 
 type StateDeps = NonNullable<ApiDeps["state"]>;
@@ -58,10 +70,11 @@ export function createApi(deps: ApiDeps): Hono {
     stateRoutes(app, deps.state);
     blobRoutes(app, deps.state);
   }
+  if (deps.move !== undefined) moveRoutes(app, { status: deps.status, move: deps.move });
   app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));
   app.onError((err, c) => {
     if (err instanceof HTTPException) return c.json({ error: err.message }, err.status);
-    if (isUmbraError(err)) return c.json({ error: err.message, code: err.code }, httpStatusOf(err.code));
+    if (isUmbraError(err)) return c.json({ ...answerFields(err), error: err.message, code: err.code }, httpStatusOf(err.code));
     log("error", "api", "request-failed", { method: c.req.method, path: c.req.path, error: err instanceof Error ? err.stack : String(err) });
     return c.json({ error: "internal error" }, 500);
   });

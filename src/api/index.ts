@@ -5,3 +5,4 @@ export { serveApi, type Served } from "./serve.ts";
 export type { StatusDoc, MemberDoc, ServiceDoc, QueueDoc } from "./types.ts";
 export { type ReplicationDoc } from "./types.ts";
 export { SAMPLE_STATUS } from "./testdata.ts";
+export { type MoveAccepted } from "./move.ts";

@@ -16,6 +16,8 @@ commands:
                                run a hyperdht bootstrap node (for sites without internet)
   status [--api HOST:PORT] [--json]
                                show what the local agent sees
+  move SERVICE --to HOST [--api HOST:PORT] [--json]
+                               a planned move: the holder hands SERVICE over to HOST
   release --config FILE        remove this host's VIPs (after a crash: systemd ExecStopPost)
   state set|get|history SERVICE ...
                                read or change a service's replicated deployment state
@@ -34,6 +36,7 @@ const COMMANDS: Record<string, () => Promise<{ run(rest: string[]): Promise<void
   status: () => import("./commands/status.ts"),
   simulate: () => import("./commands/simulate.ts"),
   release: () => import("./commands/release.ts"),
+  move: () => import("./commands/move.ts"),
   state: () => import("./commands/state.ts"),
   demo: () => import("./commands/demo.ts"),
 };

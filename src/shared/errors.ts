@@ -22,6 +22,12 @@ export type ErrorCode =
   | "request_invalid"
   /** An API request for blobs to an agent that keeps no chunk store. */
   | "chunk_store_absent"
+  /** An API request names a service the config does not list. */
+  | "service_unknown"
+  /** A planned move asked of an agent that does not hold the service (the answer names the holder if known). */
+  | "not_holder"
+  /** A planned move asked while this holder is already handing the service over. */
+  | "move_in_progress"
   | "api_unreachable"
   | "api_listen_failed"
   | "state_corrupt"

@@ -1,0 +1,86 @@
+// Proves bench/handover's measures on made-up samples and log lines: the
+// probes' gap runs from the old holder's last answer to the new one's first;
+// two hosts answer only when one's answer falls inside the other's stretch
+// of answering (a move back later is not an overlap, a stalled poller's hole
+// ends a stretch); the logs' gaps follow the handover's own drop; the
+// client's failures near the move are told from those in steady service;
+// loop stalls are counted in the trial's window;
+// the summary's acceptance needs every figure, and a quantile is by rank.
+import { expect, test } from "bun:test";
+import { answeringRuns, clientCounts, GAP_MEDIAN_TARGET_MS, logGaps, loopStalls, medianSpacing, moveWindow, probeGap, quantile, RUN_GAP_MAX_MS, summarize, twoAnswering, type ClientSample, type Trial } from "./handover.ts";
+import type { LogLine } from "../src/demo/cluster.ts";
+import type { Sample } from "../src/demo/downtime.ts";
+
+const ok = (t: number): Sample => ({ t, done: t + 1, ok: true, body: "x" });
+const no = (t: number): Sample => ({ t, done: t + 30, ok: false, err: "timeout" });
+const every = (from: number, to: number, f: (t: number) => Sample, step = 1): Sample[] => Array.from({ length: Math.floor((to - from) / step) + 1 }, (_, i) => f(from + i * step));
+
+test("the probes' gap: the new holder's first answer minus the old holder's last before it", () => {
+  const old = [...every(0, 100, ok), ...every(101, 200, no)];
+  const neu = [...every(0, 112, no), ...every(113, 200, ok)];
+  expect(probeGap(old, neu, 0)).toBe(13);
+  expect(probeGap(old, every(0, 200, no), 0)).toBeNull();
+  expect(probeGap(every(0, 200, no), neu, 0)).toBeNull();
+  // Answers of the new holder before `since` are not its first.
+  expect(probeGap(old, [ok(-5), ...neu], 0)).toBe(13);
+  expect(medianSpacing(every(0, 100, ok, 2))).toBe(2);
+});
+
+test("two answering: inside the other's stretch counts; a move back later and a stalled poller's hole do not", () => {
+  const h1 = [...every(0, 100, ok), ...every(101, 199, no), ...every(200, 300, ok)];
+  const h2 = [...every(0, 104, no), ...every(105, 195, ok), ...every(196, 300, no)];
+  expect(twoAnswering(h1, h2)).toBe(0);
+  // h1 answers twice while h2 answers on both sides of it.
+  const leak = h1.map((s) => (s.t === 150 || s.t === 151 ? ok(s.t) : s));
+  expect(twoAnswering(leak, h2)).toBe(2);
+  expect(twoAnswering(h2, leak)).toBe(2);
+  // A hole longer than RUN_GAP_MAX_MS in h2's requests ends its stretch: h1's answer in the hole is no overlap.
+  const stalled = [ok(0), ok(1), ok(2 + RUN_GAP_MAX_MS + 10)];
+  expect(answeringRuns(stalled)).toEqual([[0, 1], [2 + RUN_GAP_MAX_MS + 10, 2 + RUN_GAP_MAX_MS + 10]]);
+  expect(twoAnswering([ok(15)], stalled)).toBe(0);
+});
+
+const line = (ms: number, host: string, event: string, extra: Record<string, unknown> = {}): LogLine => ({ ts: new Date(ms).toISOString(), level: "info", host, part: "x", event, service: "web", ...extra });
+
+test("the logs' gaps follow the handover's own drop, not an earlier lapse of the lease", () => {
+  const logs = [
+    line(900, "h1", "drop-vip", { why: "lease-expired" }),
+    line(905, "h1", "vip-removed"),
+    line(1_000, "h1", "move-requested"),
+    line(1_040, "h1", "drop-vip", { why: "handover" }),
+    line(1_042, "h1", "vip-removed"),
+    line(1_050, "h2", "take-vip", { reason: "handover" }),
+    line(1_055, "h2", "vip-added"),
+  ];
+  expect(logGaps(logs, "h1", "h2", 800)).toEqual({ gapMs: 13, dropToAddedMs: 15, moveMs: 55, removedAt: 1_042, droppedAt: 1_040, addedAt: 1_055, takenFor: "handover", steps: { askedToDrop: 40, dropToRemoved: 2, removedToTake: 8, takeToAdded: 5 } });
+  expect(loopStalls([line(10, "h1", "loop-stall", { gapMs: 40 }), line(20, "h2", "loop-stall", { gapMs: 90 }), line(5_000, "h2", "loop-stall", { gapMs: 500 })], 0, 1_000)).toEqual({ count: 2, maxMs: 90 });
+  const lapsed = logGaps(logs.filter((l) => l.why !== "handover"), "h1", "h2", 800);
+  expect(lapsed.droppedAt).toBeNull();
+  expect(lapsed.gapMs).toBeNull();
+});
+
+test("the client: failures near the move apart from steady service's, retries counted, errors by kind", () => {
+  const s = (t: number, good: boolean, attempts: number, err?: string): ClientSample => ({ t, ok: good, attempts, ...(err === undefined ? {} : { err }) });
+  const samples = [s(100, false, 2, "timeout"), s(990, true, 2), s(995, false, 2, "timeout"), s(1_010, false, 2, "ECONNREFUSED"), s(1_020, true, 1), s(5_000, false, 2, "timeout")];
+  const window = moveWindow(1_000, 1_015, 10, 500);
+  expect(window).toEqual({ from: 980, to: 1_515 });
+  expect(clientCounts(samples, window, 1_002)).toEqual({ requests: 6, failedNearMove: 2, failedSteady: 2, retried: 5, errors: { timeout: 3, ECONNREFUSED: 1 }, failedAtMs: [-7, 8] });
+  expect(clientCounts(samples, null, null).failedNearMove).toBe(0);
+});
+
+test("the summary: quantiles by rank; acceptance needs the gap, no failures near a move, no overlap, nothing incomplete", () => {
+  expect(quantile([], 0.5)).toBeNull();
+  expect(quantile([3, 1, 2], 0.5)).toBe(2);
+  expect(quantile([1, 2, 3, 4], 0.5)).toBe(2);
+  expect(quantile([1, 2, 3, 4], 0.99)).toBe(4);
+  const trial = (gap: number, extra: Partial<Trial> = {}): Trial => ({
+    from: "h1", to: "h2", incomplete: null, gapProbesMs: gap, twoAnswering: 0, probeSpacingMs: 1.5, gapLogsMs: gap, dropToAddedMs: gap, moveMs: 40, steps: { askedToDrop: 30, dropToRemoved: 1, removedToTake: 5, takeToAdded: 1 },
+    client: { requests: 100, failedNearMove: 0, failedSteady: 1, retried: 2, errors: {}, failedAtMs: [] }, loopStalls: 1, loopStallMaxMs: 30, ...extra,
+  });
+  const good = summarize([trial(2), trial(4), trial(GAP_MEDIAN_TARGET_MS + 20)]);
+  expect(good).toMatchObject({ trials: 3, incomplete: 0, gapProbesP50: 4, gapProbesP99: 25, clientFailedSteady: 3, clientRetried: 6, loopStalls: 3, accepted: true });
+  expect(summarize([trial(2), trial(GAP_MEDIAN_TARGET_MS + 1), trial(GAP_MEDIAN_TARGET_MS + 1)]).accepted).toBe(false);
+  expect(summarize([trial(2, { client: { ...trial(2).client, failedNearMove: 1 } })]).accepted).toBe(false);
+  expect(summarize([trial(2, { twoAnswering: 1 })]).accepted).toBe(false);
+  expect(summarize([trial(2, { incomplete: "h2 did not log vip-added" })])).toMatchObject({ incomplete: 1, accepted: false });
+});

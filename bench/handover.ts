@@ -1,0 +1,458 @@
+// bench/handover: planned moves on real agents. How long does a service go
+// unanswered when its holder hands it over in person (`umbra move`), and
+// does a client with one retry notice?
+//
+// Layout: src/demo/cluster.ts (h1 primary, h2/h3 shadows, all voters; a
+// service on each host answering its name; a client), plus a probe
+// namespace per host with a static neighbour entry that sends the VIP to
+// that host's MAC: its poller sees exactly whether that host answers for the
+// VIP, whatever ARP says. One cluster for
+// every trial; each trial moves the service off its holder, to h2 if h1
+// holds it and to h1 otherwise: h1 -> h2, h2 -> h1, ... Per trial, after
+// SETTLE_MS of steady service, `umbra move web --to NEW` runs on the holder
+// (the CLI, through its agent's API), and the pollers watch until WATCH_MS
+// after the new holder's agent logged vip-added.
+// Measured per trial:
+//   gap by probes  the new holder's first answer minus the old holder's last
+//                  (request send times; the probes poll every 1 ms, so the
+//                  resolution is their real spacing, printed: about 1-2 ms)
+//   gap by logs    the old holder's vip-removed to the new holder's vip-added
+//                  (the agents' JSON log lines, 1 ms timestamps); also from
+//                  the old holder's drop-vip (its decision), and where the
+//                  time went: the votes, the old holder's `ip` removal, the
+//                  certificate's trip to the new holder, its `ip` add
+//   client         a poller on the client every 2 ms through the VIP and its
+//                  own ARP cache, each request with a short timeout
+//                  (--client-timeout-ms, default 10) and one retry at once:
+//                  requests that failed even after the retry, near the move
+//                  (sent from the old holder's drop-vip less two timeouts to
+//                  WATCH_MS after the add) and in steady service (a loaded
+//                  machine's timeouts), and requests that needed the retry
+// A trial is incomplete unless it was a clean handover: the move queued,
+// the old holder dropped the VIP for it, the new one took it for it within
+// MOVE_WAIT_MS (an overloaded machine's lapsed leases spoil some).
+//   two answering  answers of one host's probe sent inside a stretch of the
+//                  other's answering (must be 0)
+// Acceptance: a client polling every 2 ms with one retry sees 0 failed
+// requests (near a move); server-side gap <= 5 ms median (by the probes);
+// and no trial incomplete, no two hosts answering.
+//
+//   node bench/handover.ts [--trials 10] [--client-timeout-ms 10] [--probe-interval-ms 1] [--json] [--log-file FILE]
+//
+// Needs root (network namespaces, nftables).
+
+import { writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { startDemoCluster, startPoller, sleep, NODE, SERVICE_PORT, VIP, type DemoCluster, type LogLine } from "../src/demo/cluster.ts";
+import { cleanupStale, type Topology } from "../src/demo/topology.ts";
+import type { Sample } from "../src/demo/downtime.ts";
+
+const PREFIX = "uh-";
+const ROOT = resolve(import.meta.dirname, "..");
+const MAIN = join(ROOT, "src/cli/main.ts");
+const SERVICE = "web";
+/** A probe namespace pinned to each host (the service moves between h1 and h2; h3 holds it only after a failover). */
+const PROBES = [
+  { name: "p1", ipv4: "198.51.100.61", host: "h1" },
+  { name: "p2", ipv4: "198.51.100.62", host: "h2" },
+  { name: "p3", ipv4: "198.51.100.63", host: "h3" },
+] as const;
+/** The probes: as fast as a poller's timer goes (1 ms asked; the spacing reached is measured and printed); --probe-interval-ms trades resolution for load. */
+const PROBE_INTERVAL_MS_DEFAULT = 1;
+const PROBE_TIMEOUT_MS = 30;
+/** The client: every 2 ms, one retry at once after a failed attempt. */
+const CLIENT_INTERVAL_MS = 2;
+const CLIENT_RETRIES = 1;
+const CLIENT_TIMEOUT_MS_DEFAULT = 10;
+/** Steady service watched before the move is asked. */
+const SETTLE_MS = 500;
+/** After the new holder's vip-added, how long the pollers keep watching. */
+const WATCH_MS = 500;
+/** The move must be done (vip-added on the new holder) within this. */
+const MOVE_WAIT_MS = 5_000;
+/** Between two looks at the agents' logs while waiting for the move. */
+const LOG_POLL_MS = 10;
+const FIRST_HOLDER_WAIT_MS = 30_000;
+/** A client poller runs at most this long per trial (stopped well before). */
+const CLIENT_DURATION_MS = 120_000;
+/** The acceptance line's server-side gap, median (ms). */
+export const GAP_MEDIAN_TARGET_MS = 5;
+
+/** A client sample: `attempts` from the poller's --retries. */
+export type ClientSample = Sample & { attempts?: number };
+
+export type Trial = {
+  from: string;
+  to: string;
+  /** Why the trial is not a clean handover (the move refused, not done in time, the VIP taken for another reason); null when it is. */
+  incomplete: string | null;
+  /** Probes: the new holder's first answer minus the old holder's last (send times); answers of one sent inside a stretch of the other's answering. */
+  gapProbesMs: number | null;
+  twoAnswering: number;
+  /** The probes' median spacing between requests (the coarser probe's): the gap's resolution. */
+  probeSpacingMs: number | null;
+  /** Logs: vip-removed (old) to vip-added (new); drop-vip (old) to vip-added (new); move-requested (old) to vip-added (new). */
+  gapLogsMs: number | null;
+  dropToAddedMs: number | null;
+  moveMs: number | null;
+  steps: MoveSteps;
+  client: ClientCounts;
+  /** The agents' loop-stall warnings during the trial, and the longest stall: a loaded machine, not the protocol. */
+  loopStalls: number;
+  loopStallMaxMs: number;
+};
+
+export type ClientCounts = {
+  requests: number;
+  /** Failed even after the retry: sent near the move (see moveWindow), and the rest (steady service: a loaded machine's timeouts). */
+  failedNearMove: number;
+  failedSteady: number;
+  /** Needed the retry (whether or not it then answered). */
+  retried: number;
+  /** What the failed requests' last attempts ended with (timeout, ECONNREFUSED, ...), counted. */
+  errors: Record<string, number>;
+  /** When the failed requests near the move were sent, ms after the old holder's vip-removed (logs). */
+  failedAtMs: number[];
+};
+
+// ---------------------------------------------------------------- pure helpers
+
+/** The q-quantile by nearest rank; null for no values. */
+export function quantile(xs: readonly number[], q: number): number | null {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
+}
+
+/**
+ * The server-side gap by the probes: the new holder's first good answer to a
+ * request sent at or after `since`, minus the old holder's last good answer
+ * before it (send times). Null when either is missing.
+ */
+export function probeGap(oldSamples: readonly Sample[], newSamples: readonly Sample[], since: number): number | null {
+  const firstNew = newSamples.filter((s) => s.ok && s.t >= since).reduce<number | null>((m, s) => (m === null || s.t < m ? s.t : m), null);
+  if (firstNew === null) return null;
+  const before = oldSamples.filter((s) => s.ok && s.t < firstNew);
+  return before.length === 0 ? null : firstNew - Math.max(...before.map((s) => s.t));
+}
+
+/** Consecutive requests of a probe further apart than this (a stalled poller) do not make one stretch of answering. */
+export const RUN_GAP_MAX_MS = 20;
+
+/** A probe's stretches of answering: maximal runs of good answers, [first send, last send]. */
+export function answeringRuns(samples: readonly Sample[]): Array<[number, number]> {
+  const sorted = [...samples].sort((a, b) => a.t - b.t);
+  const runs: Array<[number, number]> = [];
+  let run: [number, number] | null = null;
+  for (const s of sorted) {
+    if (s.ok && run !== null && s.t - run[1] <= RUN_GAP_MAX_MS) run[1] = s.t;
+    else if (s.ok) runs.push((run = [s.t, s.t]));
+    else run = null;
+  }
+  return runs;
+}
+
+/** Two hosts answering: good answers of one probe sent strictly inside a stretch of the other's answering (both ways). */
+export function twoAnswering(a: readonly Sample[], b: readonly Sample[]): number {
+  const inside = (xs: readonly Sample[], runs: Array<[number, number]>) => xs.filter((s) => s.ok && runs.some(([from, to]) => s.t > from && s.t < to)).length;
+  return inside(a, answeringRuns(b)) + inside(b, answeringRuns(a));
+}
+
+/** The median time between consecutive requests of a poller: what it resolves. */
+export function medianSpacing(samples: readonly Sample[]): number | null {
+  const ts = samples.map((s) => s.t).sort((a, b) => a - b);
+  return quantile(
+    ts.slice(1).map((t, i) => t - ts[i]!),
+    0.5,
+  );
+}
+
+/** The first log line of `host` with `event` at or after `since` (wall ms), or null. */
+function firstLog(logs: readonly LogLine[], host: string, event: string, since: number): number | null {
+  const l = logs.find((x) => x.host === host && x.event === event && x.service === SERVICE && Date.parse(x.ts) >= since);
+  return l === undefined ? null : Date.parse(l.ts);
+}
+
+/**
+ * The move by the agents' logs, from `since` (wall ms): the old holder's
+ * drop-vip for the handover, its vip-removed after it, the new holder's
+ * vip-added after it (and what its take-vip said it took the VIP for); the
+ * gaps from the removal, from the drop, and from move-requested to the add.
+ */
+export function logGaps(logs: readonly LogLine[], from: string, to: string, since: number): LogGaps {
+  const at = (l: LogLine | undefined) => (l === undefined ? null : Date.parse(l.ts));
+  const after = (host: string, event: string, t: number | null, also: (l: LogLine) => boolean = () => true) =>
+    t === null ? undefined : logs.find((x) => x.host === host && x.event === event && x.service === SERVICE && Date.parse(x.ts) >= t && also(x));
+  const asked = at(after(from, "move-requested", since));
+  const dropped = at(after(from, "drop-vip", since, (l) => l.why === "handover"));
+  const removed = at(after(from, "vip-removed", dropped));
+  const take = after(to, "take-vip", dropped ?? since);
+  const added = at(after(to, "vip-added", dropped ?? since));
+  const minus = (a: number | null, b: number | null) => (a === null || b === null ? null : a - b);
+  const took = at(take);
+  const steps = { askedToDrop: minus(dropped, asked), dropToRemoved: minus(removed, dropped), removedToTake: minus(took, removed), takeToAdded: minus(added, took) };
+  return { gapMs: minus(added, removed), dropToAddedMs: minus(added, dropped), moveMs: minus(added, asked), removedAt: removed, droppedAt: dropped, addedAt: added, takenFor: take === undefined ? null : String(take.reason), steps };
+}
+
+/** Where a move's time went, by the logs (ms): the votes (move-requested to drop-vip), the old holder's `ip` removal, the certificate's trip to the new holder and its step (vip-removed to take-vip), the new holder's `ip` add. */
+export type MoveSteps = { askedToDrop: number | null; dropToRemoved: number | null; removedToTake: number | null; takeToAdded: number | null };
+
+/** The agents' loop-stall warnings logged in [from, to] (wall ms): how many, and the longest gap between ticks. */
+export function loopStalls(logs: readonly LogLine[], from: number, to: number): { count: number; maxMs: number } {
+  const stalls = logs.filter((l) => l.event === "loop-stall" && Date.parse(l.ts) >= from && Date.parse(l.ts) <= to);
+  return { count: stalls.length, maxMs: Math.max(0, ...stalls.map((l) => Number(l.gapMs))) };
+}
+
+export type LogGaps = { gapMs: number | null; dropToAddedMs: number | null; moveMs: number | null; removedAt: number | null; droppedAt: number | null; addedAt: number | null; takenFor: string | null; steps: MoveSteps };
+
+/**
+ * Requests that can be hurt by the move: sent from the old holder's drop-vip
+ * minus every attempt's timeout (a request sent then may still be retrying
+ * into the gap) to WATCH_MS after the new holder's vip-added.
+ */
+export function moveWindow(droppedAt: number, addedAt: number, clientTimeoutMs: number, watchMs: number): { from: number; to: number } {
+  return { from: droppedAt - clientTimeoutMs * (CLIENT_RETRIES + 1), to: addedAt + watchMs };
+}
+
+/** The client's requests: failed after the retry (near the move, or not), needed the retry; failures near the move relative to `refMs`. */
+export function clientCounts(samples: readonly ClientSample[], window: { from: number; to: number } | null, refMs: number | null): ClientCounts {
+  const failed = samples.filter((s) => !s.ok);
+  const near = failed.filter((s) => window !== null && s.t >= window.from && s.t <= window.to);
+  const errors: Record<string, number> = {};
+  for (const s of failed) errors[s.err ?? `not ok: ${s.body ?? ""}`] = (errors[s.err ?? `not ok: ${s.body ?? ""}`] ?? 0) + 1;
+  return {
+    requests: samples.length,
+    failedNearMove: near.length,
+    failedSteady: failed.length - near.length,
+    retried: samples.filter((s) => (s.attempts ?? 1) > 1).length,
+    errors,
+    failedAtMs: near.map((s) => Math.round((s.t - (refMs ?? 0)) * 10) / 10),
+  };
+}
+
+export type Summary = {
+  trials: number;
+  /** Trials that were not a clean handover, or in which the probes saw no gap to measure. */
+  incomplete: number;
+  gapProbesP50: number | null;
+  gapProbesP99: number | null;
+  gapLogsP50: number | null;
+  gapLogsP99: number | null;
+  probeSpacingP50: number | null;
+  clientRequests: number;
+  /** Failed after the retry near a move (the acceptance's figure), and in steady service. */
+  clientFailedNearMove: number;
+  clientFailedSteady: number;
+  clientRetried: number;
+  /** The agents' loop-stall warnings over all trials: how loaded the machine was. */
+  loopStalls: number;
+  twoAnswering: number;
+  accepted: boolean;
+};
+
+export function summarize(trials: readonly Trial[]): Summary {
+  const present = (xs: Array<number | null>) => xs.filter((x): x is number => x !== null);
+  const probes = present(trials.map((t) => t.gapProbesMs));
+  const logs = present(trials.map((t) => t.gapLogsMs));
+  const sum = (f: (t: Trial) => number) => trials.reduce((a, t) => a + f(t), 0);
+  const s = {
+    trials: trials.length,
+    incomplete: trials.filter((t) => t.incomplete !== null || t.gapProbesMs === null).length,
+    gapProbesP50: quantile(probes, 0.5),
+    gapProbesP99: quantile(probes, 0.99),
+    gapLogsP50: quantile(logs, 0.5),
+    gapLogsP99: quantile(logs, 0.99),
+    probeSpacingP50: quantile(present(trials.map((t) => t.probeSpacingMs)), 0.5),
+    clientRequests: sum((t) => t.client.requests),
+    clientFailedNearMove: sum((t) => t.client.failedNearMove),
+    clientFailedSteady: sum((t) => t.client.failedSteady),
+    clientRetried: sum((t) => t.client.retried),
+    loopStalls: sum((t) => t.loopStalls),
+    twoAnswering: sum((t) => t.twoAnswering),
+  };
+  const accepted = s.incomplete === 0 && s.clientFailedNearMove === 0 && s.twoAnswering === 0 && s.gapProbesP50 !== null && s.gapProbesP50 <= GAP_MEDIAN_TARGET_MS;
+  return { ...s, accepted };
+}
+
+/** Failed requests listed per trial at most. */
+const FAILURES_SHOWN = 8;
+const msText = (x: number | null): string => (x === null ? "-" : `${x.toFixed(1)} ms`);
+
+export function describeTrial(t: Trial): string {
+  const failedAt = t.client.failedAtMs.length === 0 ? "" : ` (sent at ${t.client.failedAtMs.slice(0, FAILURES_SHOWN).join(", ")}${t.client.failedAtMs.length > FAILURES_SHOWN ? ", ..." : ""} ms from vip-removed)`;
+  const errors = Object.entries(t.client.errors).map(([e, n]) => `${e} ${n}`).join(", ");
+  const why = t.incomplete === null ? "" : ` INCOMPLETE: ${t.incomplete};`;
+  return `${t.from} -> ${t.to}:${why} gap by probes ${msText(t.gapProbesMs)} (probe spacing ${msText(t.probeSpacingMs)}), by logs ${msText(t.gapLogsMs)} (drop-vip to vip-added ${msText(t.dropToAddedMs)}, asked to vip-added ${msText(t.moveMs)}: votes ${msText(t.steps.askedToDrop)}, ip del ${msText(t.steps.dropToRemoved)}, certificate to take-vip ${msText(t.steps.removedToTake)}, ip add ${msText(t.steps.takeToAdded)}); client ${t.client.requests} requests, failed after the retry: ${t.client.failedNearMove} near the move${failedAt}, ${t.client.failedSteady} in steady service${errors === "" ? "" : ` (${errors})`}, ${t.client.retried} retried; two answering ${t.twoAnswering}; agents' loop stalls ${t.loopStalls} (longest ${t.loopStallMaxMs} ms)`;
+}
+
+export function formatTable(s: Summary, clientTimeoutMs: number): string {
+  return [
+    "| trials | gap p50 (probes) | gap p99 (probes) | probe spacing p50 | gap p50 (logs) | gap p99 (logs) | client requests | failed after retry, near the move | failed after retry, steady | retried | two answering | incomplete | agents' loop stalls |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    `| ${s.trials} | ${msText(s.gapProbesP50)} | ${msText(s.gapProbesP99)} | ${msText(s.probeSpacingP50)} | ${msText(s.gapLogsP50)} | ${msText(s.gapLogsP99)} | ${s.clientRequests} | ${s.clientFailedNearMove} | ${s.clientFailedSteady} | ${s.clientRetried} | ${s.twoAnswering} | ${s.incomplete} | ${s.loopStalls} |`,
+    "",
+    `acceptance (a client polling every ${CLIENT_INTERVAL_MS} ms with one retry, ${clientTimeoutMs} ms timeout, sees 0 failed requests near a move; server-side gap <= ${GAP_MEDIAN_TARGET_MS} ms median, by the probes; no two hosts answering): ${s.accepted ? "met" : "NOT met"}`,
+    "",
+  ].join("\n");
+}
+
+// ---------------------------------------------------------------- the cluster
+
+/** The client polling the VIP with a retry (src/demo/poller.ts --retries), through its own ARP cache. */
+function startClient(topo: Topology, timeoutMs: number): { samples: ClientSample[]; stop(): Promise<void> } {
+  const argv = [NODE, join(ROOT, "src/demo/poller.ts"), "--url", `http://${VIP}:${SERVICE_PORT}/`, "--interval-ms", String(CLIENT_INTERVAL_MS), "--timeout-ms", String(timeoutMs), "--retries", String(CLIENT_RETRIES), "--duration-ms", String(CLIENT_DURATION_MS)];
+  const p = topo.spawn("client", argv, {});
+  const samples: ClientSample[] = [];
+  createInterface({ input: p.stdout! }).on("line", (line) => {
+    try {
+      samples.push(JSON.parse(line));
+    } catch {
+      // a partial line at exit: nothing to record
+    }
+  });
+  return {
+    samples,
+    stop: () =>
+      new Promise<void>((res) => {
+        if (p.exitCode !== null) return res();
+        p.once("exit", () => res());
+        p.kill("SIGTERM");
+      }),
+  };
+}
+
+/** A probe namespace whose VIP traffic goes to its host's MAC, whatever ARP says. */
+async function pinProbe(c: DemoCluster, probe: (typeof PROBES)[number]): Promise<void> {
+  const link = JSON.parse((await c.topo.exec(probe.host, ["ip", "-j", "link", "show", "eth0"])).stdout) as Array<{ address: string }>;
+  const r = await c.topo.exec(probe.name, ["ip", "neigh", "replace", VIP, "lladdr", link[0]!.address, "dev", "eth0", "nud", "permanent"]);
+  if (r.code !== 0) throw new Error(`probe ${probe.name}: ${r.stderr.trim()}`);
+}
+
+/** Whether the new holder's agent logged vip-added for the service (at or after `since`) within MOVE_WAIT_MS. */
+async function waitForAdded(c: DemoCluster, to: string, since: number): Promise<boolean> {
+  const deadline = Date.now() + MOVE_WAIT_MS;
+  // Bounded by the deadline: a look at the log lines every LOG_POLL_MS.
+  while (Date.now() < deadline) {
+    if (firstLog(c.logs, to, "vip-added", since) !== null) return true;
+    await sleep(LOG_POLL_MS);
+  }
+  return false;
+}
+
+/** Asks the holder to move the service, through the CLI in its namespace (the operator's path); null when queued, else why not. */
+async function askMove(c: DemoCluster, from: string, to: string): Promise<string | null> {
+  const r = await c.topo.exec(from, [NODE, MAIN, "move", SERVICE, "--to", to, "--json"]);
+  return r.code === 0 ? null : `umbra move on ${from} exited ${r.code}: ${r.stdout.trim()} ${r.stderr.trim()}`;
+}
+
+/** Why a move that was done is not a clean handover (the old holder's lease ran out first, the new one took it for another reason); null when clean. */
+function notClean(logs: LogGaps, from: string, to: string): string | null {
+  if (logs.droppedAt === null) return `${from} never dropped the VIP for the handover (its lease ran out first?)`;
+  if (logs.takenFor !== "handover") return `${to} took the VIP for "${logs.takenFor}", not by the handover`;
+  return null;
+}
+
+/** The agents' loop stalls from `from` to now. */
+function stallsOf(logs: readonly LogLine[], from: number): { loopStalls: number; loopStallMaxMs: number } {
+  const st = loopStalls(logs, from, Date.now());
+  return { loopStalls: st.count, loopStallMaxMs: st.maxMs };
+}
+
+/** The probe namespace pinned to a host. */
+const probeOf = (h: string): string => PROBES.find((p) => p.host === h)!.name;
+
+/** One move of the service off its holder now, watched by the probes of both hosts and the client. */
+async function trial(c: DemoCluster, o: Options): Promise<Trial> {
+  const { clientTimeoutMs } = o;
+  const probePoll = { intervalMs: o.probeIntervalMs, timeoutMs: PROBE_TIMEOUT_MS };
+  const holders = await c.waitForHolders((h) => h.length === 1, MOVE_WAIT_MS);
+  const from = holders[0]!;
+  const to = from === "h1" ? "h2" : "h1";
+  const startedAt = Date.now();
+  const oldProbe = startPoller(c.topo, probePoll, probeOf(from));
+  const newProbe = startPoller(c.topo, probePoll, probeOf(to));
+  const client = startClient(c.topo, clientTimeoutMs);
+  let incomplete: string | null;
+  try {
+    await sleep(SETTLE_MS);
+    incomplete = await askMove(c, from, to);
+    if (incomplete === null && !(await waitForAdded(c, to, startedAt))) incomplete = `${to} did not log vip-added within ${MOVE_WAIT_MS} ms`;
+    await sleep(WATCH_MS);
+  } finally {
+    await Promise.all([oldProbe.stop(), newProbe.stop(), client.stop()]);
+  }
+  const gapProbesMs = probeGap(oldProbe.samples, newProbe.samples, startedAt);
+  const logs = logGaps(c.logs, from, to, startedAt);
+  const spacings = [medianSpacing(oldProbe.samples), medianSpacing(newProbe.samples)].filter((x): x is number => x !== null);
+  const window = logs.droppedAt === null || logs.addedAt === null ? null : moveWindow(logs.droppedAt, logs.addedAt, clientTimeoutMs, WATCH_MS);
+  return {
+    from,
+    to,
+    incomplete: incomplete ?? notClean(logs, from, to),
+    gapProbesMs,
+    twoAnswering: twoAnswering(oldProbe.samples, newProbe.samples),
+    probeSpacingMs: spacings.length === 0 ? null : Math.max(...spacings),
+    gapLogsMs: logs.gapMs,
+    dropToAddedMs: logs.dropToAddedMs,
+    moveMs: logs.moveMs,
+    steps: logs.steps,
+    client: clientCounts(client.samples, window, logs.removedAt),
+    ...stallsOf(c.logs, startedAt),
+  };
+}
+
+type Options = { trials: number; clientTimeoutMs: number; probeIntervalMs: number; json: boolean; logFile: string | undefined };
+
+function options(): Options {
+  const { values } = parseArgs({
+    options: {
+      trials: { type: "string", default: "10" },
+      "client-timeout-ms": { type: "string", default: String(CLIENT_TIMEOUT_MS_DEFAULT) },
+      "probe-interval-ms": { type: "string", default: String(PROBE_INTERVAL_MS_DEFAULT) },
+      json: { type: "boolean", default: false },
+      "log-file": { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  const usage = "usage: node bench/handover.ts [--trials N (1-100, default 10)] [--client-timeout-ms N (default 10)] [--probe-interval-ms N (default 1)] [--json] [--log-file FILE (every agent log line, JSON)]\n  needs root: it creates network namespaces\n";
+  if (values.help) {
+    process.stdout.write(usage);
+    process.exit(0);
+  }
+  const o = { trials: Number(values.trials), clientTimeoutMs: Number(values["client-timeout-ms"]), probeIntervalMs: Number(values["probe-interval-ms"]), json: values.json!, logFile: values["log-file"] };
+  if (!(Number.isInteger(o.trials) && o.trials >= 1 && o.trials <= 100) || !(Number.isInteger(o.clientTimeoutMs) && o.clientTimeoutMs >= 1) || !(Number.isInteger(o.probeIntervalMs) && o.probeIntervalMs >= 1)) {
+    process.stderr.write(usage);
+    process.exit(2);
+  }
+  if (process.getuid?.() !== 0) {
+    process.stderr.write("bench/handover needs root: it creates network namespaces\n");
+    process.exit(1);
+  }
+  return o;
+}
+
+async function main(): Promise<void> {
+  const o = options();
+  await cleanupStale(PREFIX);
+  const c = await startDemoCluster({ prefix: PREFIX, extraHosts: PROBES.map((p) => ({ name: p.name, ipv4: p.ipv4 })) });
+  const results: Trial[] = [];
+  try {
+    await c.waitForHolders((h) => h.length === 1 && h[0] === "h1", FIRST_HOLDER_WAIT_MS);
+    for (const p of PROBES) await pinProbe(c, p);
+    for (let i = 0; i < o.trials; i++) {
+      const t = await trial(c, o);
+      results.push(t);
+      process.stderr.write(`  trial ${i + 1}/${o.trials}: ${describeTrial(t)}\n`);
+    }
+  } finally {
+    if (o.logFile !== undefined) writeFileSync(o.logFile, c.logs.map((l) => JSON.stringify(l) + "\n").join(""));
+    await c.destroy();
+  }
+  const summary = summarize(results);
+  if (o.json) process.stdout.write(JSON.stringify({ clientTimeoutMs: o.clientTimeoutMs, summary, trials: results }) + "\n");
+  else process.stdout.write(formatTable(summary, o.clientTimeoutMs));
+}
+
+if (import.meta.main ?? process.argv[1]?.endsWith("handover.ts")) await main();
