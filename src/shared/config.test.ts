@@ -130,13 +130,20 @@ function runOf(name: string): Promise<Run> {
   return runs.get(name)!;
 }
 
+/** The first case waits for every case's CLI run (they start at once): room for a loaded 2-core machine, where the default 5 s is not enough. */
+const CLI_CASES_TIMEOUT_MS = 60_000;
+
 describe("a bad config exits 2 with the exact message, through the CLI", () => {
-  test.each(CASES)("%s", async (name, _edit, expected) => {
-    const r = await runOf(name);
-    expect(r.stderr.trimEnd().split("\n")).toEqual(expected.map((l) => l.replace("FILE", fileOf(name))));
-    expect(r.status).toBe(2);
-    expect(r.stdout).toBe("");
-  });
+  test.each(CASES)(
+    "%s",
+    async (name, _edit, expected) => {
+      const r = await runOf(name);
+      expect(r.stderr.trimEnd().split("\n")).toEqual(expected.map((l) => l.replace("FILE", fileOf(name))));
+      expect(r.status).toBe(2);
+      expect(r.stdout).toBe("");
+    },
+    CLI_CASES_TIMEOUT_MS,
+  );
 });
 
 // Limits the rest of umbra asserts on: a file that passes here must not crash the agent later.
