@@ -2,7 +2,8 @@
 // whose VIP is fenced answers neither ping nor ARP for it (IPv4) nor ping
 // (IPv6), though the address stays on its interface; a lease lets it answer;
 // a lease not refreshed runs out in the kernel on time with no process of
-// ours doing anything; refreshes keep it answering; an unlease ends it at
+// ours doing anything; a lease resolves once applied; refreshes keep it
+// answering; an unlease ends it at
 // once; a ruleset flush (a firewall reload) is undone at the next lease;
 // removing the fence (what `umbra release` does) leaves the host as it was.
 // The nft lines themselves are checked as text too.
@@ -95,6 +96,17 @@ describe.skipIf(!isRoot)("netns", () => {
     expect(await pings(VIP6)).toBe(false);
   });
 
+  test("a lease resolves once nft has applied it: the host answers at once, with no wait", async () => {
+    for (let i = 0; i < 3; i++) {
+      await fence.unlease(VIP4);
+      await forgetNeighbours(); // a fenced VIP's ARP goes unanswered: start each look afresh
+      expect(await arpAnswered()).toBe(false);
+      await fence.lease(VIP4, 2_000);
+      await forgetNeighbours();
+      expect(await arpAnswered()).toBe(true);
+    }
+  }, 15_000);
+
   test("refreshed shorter than it lives, the lease holds; an unlease ends it at once", async () => {
     for (let i = 0; i < 8; i++) {
       fence.lease(VIP4, 300);
@@ -112,7 +124,7 @@ describe.skipIf(!isRoot)("netns", () => {
     await sleep(50);
     expect(errors).toEqual([]);
     await topo.exec("holder", [nftPath(), TEARDOWN]);
-    fence.lease(VIP4, 100); // the tables are gone: nft refuses
+    await fence.lease(VIP4, 100); // the tables are gone: nft refuses, and the refusal answers the write
     for (let i = 0; i < 50 && errors.length === 0; i++) await sleep(20);
     expect(errors.length).toBeGreaterThan(0);
     expect(errors[0]).toContain("Error");

@@ -130,16 +130,18 @@ export type FenceOptions = {
 
 /** Tables put back at most this often: a flush that repeats must not turn into a loop of nft runs. */
 export const REINSTALL_INTERVAL_MIN_MS = 1_000;
+/** How `nft -e` says a line was committed. */
+const GENERATION_LINE = "# new generation";
 /** What nft says of a line naming a table or set that is not there. */
 const TABLE_GONE = "No such file or directory";
 
 export type Fence = {
   /** Creates the tables afresh with every VIP fenced; throws when nft refuses. Should the tables vanish later (a ruleset flush), the first lease that fails puts them back. */
   install(addrs: readonly string[]): Promise<void>;
-  /** Gives `addr` a kernel lease of `ms` from now (whole ms, at least 1). */
-  lease(addr: string, ms: number): void;
-  /** Ends `addr`'s kernel lease now. */
-  unlease(addr: string): void;
+  /** Gives `addr` a kernel lease of `ms` from now (whole ms, at least 1); resolves once nft has applied (or refused) it. Never rejects. */
+  lease(addr: string, ms: number): Promise<void>;
+  /** Ends `addr`'s kernel lease now; resolves as lease does. */
+  unlease(addr: string): Promise<void>;
   /** Ends the nft process; the tables are no longer put back. */
   close(): void;
 };
@@ -165,6 +167,12 @@ class NftProcess implements Fence {
   /** The VIPs of the last install, to put the tables back with; null before it and after close. */
   private installed: readonly string[] | null = null;
   private lastReinstallMs = -Infinity;
+  /** Lines written to the current nft process, and lines it has answered (a committed generation, or an error). */
+  private written = 0;
+  private answered = 0;
+  /** Callers waiting for the line with this number to be answered. */
+  private waiting: Array<{ line: number; done: () => void }> = [];
+  private outBuf = "";
 
   constructor(o: FenceOptions) {
     this.prefix = o.prefix ?? [];
@@ -195,12 +203,12 @@ class NftProcess implements Fence {
     );
   }
 
-  lease(addr: string, ms: number): void {
-    this.write(leaseLine(addr, ms));
+  lease(addr: string, ms: number): Promise<void> {
+    return this.write(leaseLine(addr, ms));
   }
 
-  unlease(addr: string): void {
-    this.write(unleaseLine(addr));
+  unlease(addr: string): Promise<void> {
+    return this.write(unleaseLine(addr));
   }
 
   close(): void {
@@ -212,26 +220,53 @@ class NftProcess implements Fence {
     setTimeout(() => c.kill("SIGKILL"), CLOSE_GRACE_MS).unref();
   }
 
-  private write(line: string): void {
-    const c = this.child ?? (this.child = this.start());
-    c.stdin!.write(`${line}\n`);
+  private write(line: string): Promise<void> {
+    if (this.child === null) this.child = this.start();
+    this.child.stdin!.write(`${line}\n`);
+    const n = ++this.written;
+    return new Promise((done) => this.waiting.push({ line: n, done }));
   }
 
+  /** One more line answered: wake whoever waits for it. */
+  private answer(): void {
+    this.answered += 1;
+    while (this.waiting.length > 0 && this.waiting[0]!.line <= this.answered) this.waiting.shift()!.done();
+  }
+
+  /** The process is gone: whatever it had not answered never will be; the next write starts another. */
+  private gone(c: ChildProcess): void {
+    if (this.child !== c) return;
+    this.child = null;
+    this.written = 0;
+    this.answered = 0;
+    for (const w of this.waiting.splice(0)) w.done();
+  }
+
+  /** `nft -e -i`: each line it commits echoes, then says "# new generation N ..." on stdout: the acknowledgement. */
   private start(): ChildProcess {
-    const [cmd, ...args] = [...this.prefix, nftPath(), "-i"];
-    const c = spawn(cmd!, args, { stdio: ["pipe", "ignore", "pipe"] });
+    const [cmd, ...args] = [...this.prefix, nftPath(), "-e", "-i"];
+    const c = spawn(cmd!, args, { stdio: ["pipe", "pipe", "pipe"] });
     c.stdin!.on("error", () => {}); // a dead process: reported by exit below
+    c.stdout!.setEncoding("utf8");
+    c.stdout!.on("data", (d: string) => this.onStdout(d));
     c.stderr!.setEncoding("utf8");
     c.stderr!.on("data", (d: string) => this.onStderr(d));
     c.on("exit", (code) => {
-      if (this.child === c) this.child = null;
+      this.gone(c);
       if (code !== 0 && code !== null) this.onError("", `nft -i exited ${code}`);
     });
     c.on("error", (err) => {
-      if (this.child === c) this.child = null;
+      this.gone(c);
       this.onError("", `nft -i: ${err.message}`);
     });
     return c;
+  }
+
+  private onStdout(d: string): void {
+    this.outBuf += d;
+    const lines = this.outBuf.split("\n");
+    this.outBuf = lines.pop()!;
+    for (const l of lines) if (l.startsWith(GENERATION_LINE)) this.answer();
   }
 
   /** nft reports a refused line as "Error: ...", the line itself, and a caret line under the fault. */
@@ -250,6 +285,7 @@ class NftProcess implements Fence {
     if (this.errLines.length === 0) return;
     const [error, line] = this.errLines;
     this.errLines = [];
+    this.answer(); // a refused line commits nothing: its error is its answer
     this.onError(line ?? "", error ?? "");
     if (error?.includes(TABLE_GONE)) this.reinstall();
   }

@@ -91,7 +91,17 @@ async function change(run: Runner, argv: string[], alreadySo: RegExp | null): Pr
   throw new UmbraError("actuate_failed", `${argv.join(" ")} failed (exit ${r.code}): ${stderr}`, { argv, code: r.code, stderr });
 }
 
-export async function addVip(v: Vip, run: Runner = runCommand, log: Logger = defaultLog): Promise<VipResult> {
+/** How long a gratuitous ARP waits for the kernel lease it needs (`announceAfter`) before it goes anyway. */
+export const ANNOUNCE_WAIT_MAX_MS = 200;
+
+/**
+ * Adds the VIP and announces it (IPv4: a gratuitous ARP, sent off the
+ * returned promise). `announceAfter`: the kernel lease that lets the VIP's
+ * ARP frames out, still being applied; the announcement waits for it (at
+ * most ANNOUNCE_WAIT_MAX_MS), or the fence would drop it and neighbours
+ * would learn the new holder only from the next one, a second later.
+ */
+export async function addVip(v: Vip, run: Runner = runCommand, log: Logger = defaultLog, announceAfter: Promise<unknown> | null = null): Promise<VipResult> {
   const { family } = parse(v);
   const t0 = performance.now();
   if (family === 6) {
@@ -104,7 +114,8 @@ export async function addVip(v: Vip, run: Runner = runCommand, log: Logger = def
   const durationMs = performance.now() - t0;
   if (family === 4) {
     // Also on "already so": a restarted agent re-announces what it holds.
-    void announceArp(v, run).then((r) =>
+    const leased = announceAfter === null ? Promise.resolve() : Promise.race([announceAfter, new Promise((res) => setTimeout(res, ANNOUNCE_WAIT_MAX_MS))]);
+    void leased.then(() => announceArp(v, run)).then((r) =>
       log(r.ok ? "debug" : "warn", "actuate", r.ok ? "garp-sent" : "garp-failed", { vip: v.cidr, iface: v.iface, code: r.code, ms: Math.round(r.durationMs), stderr: r.stderr }),
     );
   }

@@ -292,7 +292,7 @@ export async function startAgent(config: Config): Promise<Agent> {
   const startedWall = Date.now();
   const records = Object.fromEntries(config.services.map((svc) => [svc.name, loadRecord(config.stateDir, svc.name, log)]));
   const loop = new AgentLoop({ core: host.initialHost(hostConfigOf(config), records, monoNow()), log, now: monoNow, random, tickMs: config.timing.tickMs });
-  const services: ServiceRt[] = config.services.map((svc) => ({ name: svc.name, cfg: svc, vipBusy: false, lastChange: null, alarm: null }));
+  const services: ServiceRt[] = config.services.map((svc) => ({ name: svc.name, cfg: svc, vipBusy: false, leaseApplied: null, lastChange: null, alarm: null }));
   const byName = new Map(services.map((s) => [s.name, s]));
   const forecasting = await startForecasting(config.forecast, log);
   // VIP changes go to one long-lived `ip -batch` process: no fork on the lease's critical path.

@@ -23,6 +23,8 @@ export type ServiceRt = {
   /** The VIP change running off the loop, if any: the core asks for at most one at a time. */
   vipBusy: boolean;
   lastChange: StatusDoc["services"][number]["lastChange"];
+  /** The kernel lease last handed to the fence, until nft has applied it: the VIP's announcement waits for it. */
+  leaseApplied: Promise<void> | null;
   /** The last alarm the core raised for this service, for status and logs. */
   alarm: { alarm: string; epoch: number; error: string | null; attempts: number; atMs: number } | null;
 };
@@ -56,8 +58,7 @@ function leaseKernel(d: RunnerDeps, s: ServiceRt, untilMs: number | null): void 
   if (d.fence === null) return;
   const addr = vipAddress(s.cfg.vip);
   const ms = untilMs === null ? 0 : Math.min(Math.floor(untilMs - d.now()), FENCE_TIMEOUT_MAX_MS);
-  if (ms >= 1) d.fence.lease(addr, ms);
-  else d.fence.unlease(addr);
+  s.leaseApplied = ms >= 1 ? d.fence.lease(addr, ms) : d.fence.unlease(addr);
 }
 
 export function effectRunners(d: RunnerDeps): Runners {
@@ -83,7 +84,7 @@ export function effectRunners(d: RunnerDeps): Runners {
       if (fx.type === "take-vip") log("info", "actuate", "take-vip", { service: s.name, epoch: fx.epoch, reason: fx.reason, vip: s.cfg.vip });
       else log(fx.why === "lease-expired" || fx.why === "add-failed" ? "warn" : "info", "actuate", "drop-vip", { service: s.name, epoch: fx.epoch, why: fx.why, vip: s.cfg.vip, safeMode: fx.why === "lease-expired" });
       const t0 = d.now();
-      const change = op === "add" ? addVip(vip, d.ip.run, log) : removeVip(vip, d.ip.run);
+      const change = op === "add" ? addVip(vip, d.ip.run, log, s.leaseApplied) : removeVip(vip, d.ip.run);
       change.then(
         () => {
           log("info", "actuate", op === "add" ? "vip-added" : "vip-removed", { service: s.name, vip: s.cfg.vip, ms: ms(t0) });
