@@ -9,7 +9,7 @@
 // ("-" where a figure means nothing), the deaf/link-cut ratio, and what an
 // agent complained of.
 import { expect, test } from "bun:test";
-import { complaints, deafRatio, dropRuleset, dualFromProbes, FAULTS, fromClient, holdingFromLogs, OVERLAP_WINDOW_MS, parseFaults, parseOptions, rowCells, trialsFor, type Options, type Trial } from "./chaos.ts";
+import { complaints, deafRatio, dropRuleset, dualFromProbes, FAULTS, fromClient, holdingFromLogs, OVERLAP_WINDOW_MS, parseFaults, parseOptions, rowCells, supersededAt, TAKE_SLACK_MS, takesFromLogs, trialsFor, type Options, type Trial } from "./chaos.ts";
 import type { LogLine } from "../src/demo/cluster.ts";
 import type { Sample } from "../src/demo/downtime.ts";
 
@@ -32,6 +32,17 @@ test("the client: downtime to the new holder's first answer; another host answer
   expect(fromClient([ok(100, "h1"), failed(1_000)], 1_000, "h1")).toEqual({ downtimeMs: null, newHolder: null, dual: 0 });
   // No old holder (kill-majority, from the restart): the first answer of any host ends the downtime.
   expect(fromClient([ok(100, "h1"), failed(1_000), ok(1_500, "h1"), ok(1_510, "h3")], 1_000, null)).toEqual({ downtimeMs: 501, newHolder: "h1", dual: 1 });
+});
+
+test("the client, with the agents' takes: an answer from a host another has taken the VIP from since is a two-holder sign; a later move back to it is not", () => {
+  const takes = [{ host: "h1", at: 0 }, { host: "h2", at: 1_250 }, { host: "h1", at: 2_000 }];
+  const samples = [ok(100, "h1"), failed(1_000), ok(1_300, "h2"), ok(1_320, "h1"), ok(2_100, "h1")];
+  expect(fromClient(samples, 1_000, "h1", takes)).toEqual({ downtimeMs: 301, newHolder: "h2", dual: 1 }); // h1 at 1 320 only
+  expect(supersededAt(takes, "h1", 1_320)).toBe(true);
+  expect(supersededAt(takes, "h1", 1_250 + TAKE_SLACK_MS)).toBe(false); // within the slack of h2's take
+  expect(supersededAt(takes, "h1", 2_100)).toBe(false); // it took the VIP back at 2 000
+  expect(supersededAt(takes, "h2", 2_100)).toBe(true);
+  expect(takesFromLogs([{ ts: new Date(5).toISOString(), level: "info", host: "h2", part: "actuate", event: "take-vip" }, { ts: new Date(1).toISOString(), level: "info", host: "h1", part: "actuate", event: "take-vip" }])).toEqual([{ host: "h1", at: 1 }, { host: "h2", at: 5 }]);
 });
 
 test("under loss: certificates in the window are moves; the VIP counts as held from take-vip to drop-vip, on any host", () => {

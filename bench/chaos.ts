@@ -10,8 +10,10 @@
 // - Detector 1 (hosts): two probes answered requests sent within the same
 //   OVERLAP_WINDOW_MS: two hosts answered for the VIP at that moment.
 // - Detector 2 (client): the client's poller, through its own ARP cache:
-//   after the first answer from the new holder, an answer from another host
-//   (its ARP entry went back to a host that still answered).
+//   after the first answer from the new holder, an answer from a host that
+//   another host has taken the VIP from since (by the agents' take-vip log
+//   lines, TAKE_SLACK_MS apart): its ARP entry went back to a host that
+//   still answered. An answer after a later, legitimate move is not one.
 // Faults, on the holder h1 after a second of steady service:
 //   sigstop-1s, sigstop-3s  the agent frozen (SIGSTOP, then SIGCONT)
 //   kill9                   the agent killed; nothing runs `umbra release`
@@ -201,13 +203,32 @@ export function dualFromProbes(byHost: Map<string, Sample[]>): { moments: number
 }
 
 /** Detector 2 and the downtime: from the client's samples after the fault (oldHolder null: the first answer of any host counts). */
-export function fromClient(samples: Sample[], faultAt: number, oldHolder: string | null): { downtimeMs: number | null; newHolder: string | null; dual: number } {
+export function fromClient(samples: Sample[], faultAt: number, oldHolder: string | null, takes: Take[] | null = null): { downtimeMs: number | null; newHolder: string | null; dual: number } {
   const good = samples.filter((s) => s.ok && s.body !== undefined && s.t >= faultAt).sort((a, b) => answeredAt(a) - answeredAt(b));
   const first = good.find((s) => s.body!.trim() !== oldHolder);
   if (first === undefined) return { downtimeMs: null, newHolder: null, dual: 0 };
   const newHolder = first.body!.trim();
-  const dual = good.filter((s) => answeredAt(s) > answeredAt(first) && s.body!.trim() !== newHolder).length;
+  const later = good.filter((s) => answeredAt(s) > answeredAt(first));
+  const dual = takes === null ? later.filter((s) => s.body!.trim() !== newHolder).length : later.filter((s) => supersededAt(takes, s.body!.trim(), s.t)).length;
   return { downtimeMs: answeredAt(first) - faultAt, newHolder, dual };
+}
+
+/** A host's agent deciding to take the VIP (its take-vip log line), by the machine's one clock. */
+export type Take = { host: string; at: number };
+/** Log timestamps are whole milliseconds, and a request's send time is read before it leaves: slack for both. */
+export const TAKE_SLACK_MS = 5;
+
+export const takesFromLogs = (logs: LogLine[]): Take[] => logs.filter((l) => l.event === "take-vip").map((l) => ({ host: l.host, at: Date.parse(l.ts) })).sort((a, b) => a.at - b.at);
+
+/**
+ * Whether `host` answering a request sent at `t` means two answering hosts:
+ * another host took the VIP after `host` last did and before the request
+ * left. A later move to `host` (it took the VIP again) is not that.
+ */
+export function supersededAt(takes: Take[], host: string, t: number): boolean {
+  const own = takes.filter((k) => k.host === host && k.at <= t).at(-1);
+  const since = own?.at ?? -Infinity;
+  return takes.some((k) => k.host !== host && k.at > since && k.at < t - TAKE_SLACK_MS);
 }
 
 /** From the agents' logs between `from` and `to`: holders certified in between, and the share of the time some host had its VIP up (take-vip to drop-vip). */
@@ -427,7 +448,8 @@ const answering = (w: Watched, from: number, to: number): string[] => w.probes.f
 function measure(f: Fault, w: Watched, logs: LogLine[]): Trial {
   const d1 = dualFromProbes(new Map(w.probes.map((p) => [p.host, p.poller.samples])));
   // kill-majority: the downtime runs from the restart, to the first answer of any host.
-  const d2 = w.restartAt === undefined ? fromClient(w.client.samples, w.faultAt, "h1") : fromClient(w.client.samples, w.restartAt, null);
+  const takes = takesFromLogs(logs);
+  const d2 = w.restartAt === undefined ? fromClient(w.client.samples, w.faultAt, "h1", takes) : fromClient(w.client.samples, w.restartAt, null, takes);
   const t: Trial = {
     downtimeMs: d2.downtimeMs,
     newHolder: d2.newHolder,

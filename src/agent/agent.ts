@@ -7,7 +7,7 @@
 // outcomes come back as events, so nothing on the lease path ever waits on
 // `ip`, a disk or a hook.
 
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readdirSync } from "node:fs";
 import { setPriority } from "node:os";
 import { isIPv4 } from "node:net";
 import { randomInt } from "node:crypto";
@@ -117,8 +117,17 @@ async function announceFromPrimaryOn(config: Config, log: Logger): Promise<void>
  * CAP_SYS_NICE) is said, not fatal.
  */
 function raisePriority(config: Config, log: Logger): void {
+  // On Linux a nice value belongs to a thread: V8's and libuv's threads,
+  // started before this, would keep the old one, and a main thread waiting
+  // on a starved GC helper stalls as if it were starved itself.
+  let threads: number[] = [0];
   try {
-    setPriority(config.nice);
+    threads = readdirSync("/proc/self/task").map(Number);
+  } catch {
+    // not Linux: the calling thread only
+  }
+  try {
+    for (const tid of threads) setPriority(tid, config.nice);
   } catch (err) {
     log("warn", "agent", "nice-refused", { nice: config.nice, error: (err as Error).message, effect: "under CPU contention renewals may stall" });
   }
