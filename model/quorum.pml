@@ -25,7 +25,14 @@
  *  - at most CRASHMAX crashes per run (a crash loses all volatile state;
  *    with VOTE_FILE_LOSS it may lose the persisted record too, after which
  *    the host only grants), each followed, whenever, by a restart and its
- *    wait; no ranks, no stand-aside.
+ *    wait; no ranks, no stand-aside;
+ *  - lapsed renewals (a holder that hears no voter says so, and the voters
+ *    forget their grants to it): a certified holder without a lease
+ *    (acquiring or safe mode, its lease over) may send one whenever; it is
+ *    a message of its own (a datagram in the code: a later renewal may
+ *    overtake it); the lapsed-ack, and the timing the code waits for
+ *    (answeredSentAtMs, askedSinceMs), only decide when it is sent, which
+ *    the model leaves free: see README, "Lapsed renewals".
  *
  * Properties, checked after every step (check() below, so in every
  * reachable state):
@@ -51,11 +58,19 @@
  *   -DBROKEN_ADOPT_GRANT_EPOCH  adopting a certificate that carries the
  *                               voter's vote sets grantEpoch to its epoch,
  *                               relabelling a grant from a later vote (needs
- *                               EMAX 3, or VOTE_FILE_LOSS).
+ *                               EMAX 3, or VOTE_FILE_LOSS);
+ *   -DBROKEN_LAPSED_EARLY       a holder says it lapsed while its lease may
+ *                               still run (holding, not waiting it out);
+ *   -DBROKEN_LAPSED_KEEPS_RENEWALS  a lapsed holder still counts grants for
+ *                               the renewals it sent before;
+ *   -DBROKEN_LAPSED_ANY_SEQ     a voter forgets its grant to the lapsed
+ *                               process whatever renewal it granted, even
+ *                               one sent after the lapsed one (quorum.ts as
+ *                               committed in 0db6096: see README).
  * Known unsafe, caught too: -DVOTE_FILE_LOSS_ANY (a host that lost its vote
  * file goes on as in quorum.ts: votes, proposes, holds); -DLOST_MAY_HOLD.
  * Options: -DEMAX, -DLEASE, -DHLEASE, -DRWAIT, -DTWAIT, -DCRASHMAX,
- * -DNO_HANDOVER, -DTRACE (prints each step when replaying a trail).
+ * -DNO_HANDOVER, -DNO_LAPSE, -DTRACE (prints each step when replaying a trail).
  */
 
 #define N     3          /* hosts; all are voters and candidates */
@@ -129,6 +144,11 @@ bool down[N];             /* crashed, not restarted yet: does nothing, gets noth
 bool boot[N];             /* config.boot: the process incarnation (one crash per host at most) */
 byte crashes;             /* crashes so far in this run (<= CRASHMAX) */
 bool lostFile[N];         /* ghost: this host lost its vote file (VOTE_FILE_LOSS) */
+bool lapsedLast[N];       /* as holder: what it sent last was a lapsed renewal, no renewal since (a lapsed
+                           * one again would only re-send it: left out, see MAY_LAPSE) */
+bool grantPre[N];         /* the running grant was made before the lapsed message in flight from its holder
+                           * to this voter was sent (grantSeq <= that message's seq): only such a grant may
+                           * be forgotten; read only while that message is in flight (else 0) */
 
 /* --------------------------------------------------------------- network */
 /* Per kind, at most one message in flight per (sender, receiver); a newer
@@ -142,6 +162,8 @@ byte mVote[N * N];        /* vote     v -> p: index v*N + p */
 byte mRenew[N * N * RMAX];/* renew h -> v, slot s: index (h*N + v)*RMAX + s */
 byte mGrant[N * N * RMAX];/* grant v -> h, slot s: epoch (0: none): index (v*N + h)*RMAX + s */
 byte mInP[N];             /* in-person certificate to host t: its epoch (0: none); sent by certificate's `from` */
+byte mLap[N * N];         /* lapsed   h -> v: MSG(epoch, boot): index h*N + v; a kind of its own, so that a
+                           * renewal sent after it may overtake it (datagrams in the code) */
 /* reject, the other certificates and cert-request are not messages here:
  * see the back-off in proposerTick and the "a certificate arrives" action. */
 
@@ -222,6 +244,13 @@ inline gc() {
      :: mGrant[gk] != 0 && (mGrant[gk] != epoch[gy] || !renUsed[gy] || (renGrants[gy] & BIT(gx))) -> mGrant[gk] = 0
      :: else -> skip
      fi;
+     /* a lapsed gx -> gy below gy's epoch (answered as a renew: "a certificate
+      * arrives"), or of its epoch from a host gy does not count as holder */
+     if
+     :: mLap[gk] != 0 && (down[gy] || ME(mLap[gk]) < epoch[gy] ||
+                         (ME(mLap[gk]) == epoch[gy] && holder[gy] != gx)) -> mLap[gk] = 0
+     :: else -> skip
+     fi;
      gk++
   :: else -> break
   od;
@@ -240,11 +269,13 @@ inline gc() {
       * anew); the ghost of rejectedEpochMax only above max(epoch,
       * votedEpoch); lastRenewSentMs only as a holder */
      if :: grantLeft[gk] == 0 -> grantEpoch[gk] = 0; grantHolder[gk] = 0; grantBoot[gk] = 0 :: else -> skip fi;
+     /* grantPre is read only while a lapsed from the grant's holder is on its way */
+     if :: grantLeft[gk] == 0 || mLap[PIDX(grantHolder[gk], gk)] == 0 -> grantPre[gk] = 0 :: else -> skip fi;
      if :: exLeft[gk] == 0 -> exHolder[gk] = 0 :: else -> skip fi;
      if :: votedEpoch[gk] == epoch[gk] -> votedProp[gk] = NONE :: else -> skip fi;
      if :: seenLeft[gk] <= grantLeft[gk] -> seenLeft[gk] = 0 :: else -> skip fi;
      if :: lastProp[gk] <= MAX(epoch[gk], votedEpoch[gk]) -> lastProp[gk] = 0 :: else -> skip fi;
-     if :: holder[gk] != gk || role[gk] == FOLLOWER -> renewed[gk] = 0 :: else -> skip fi;
+     if :: holder[gk] != gk || role[gk] == FOLLOWER -> renewed[gk] = 0; lapsedLast[gk] = 0 :: else -> skip fi;
      /* a pending proposal voterTick would discard */
      if
      :: pendE[gk] != 0 && (pendE[gk] <= votedEpoch[gk] || pendE[gk] <= epoch[gk]) -> pendE[gk] = 0; pendP[gk] = 0
@@ -307,8 +338,8 @@ inline showState() {
   sk = 0;
   do
   :: sk < N ->
-     printf("    %c: epoch=%d holder=%d voted=%d role=%d vip=%d lease=%d grant=%d@%d seen=%d wait=%d take=%d prop=%d/%d votes=%d pend=%d/%d down=%d boot=%d\n",
-            65 + sk, epoch[sk], holder[sk], votedEpoch[sk], role[sk], vipUp[sk], leaseLeft[sk], grantLeft[sk], grantEpoch[sk], seenLeft[sk],
+     printf("    %c: epoch=%d holder=%d voted=%d role=%d vip=%d lease=%d grant=%d@%d%c seen=%d wait=%d take=%d prop=%d/%d votes=%d pend=%d/%d down=%d boot=%d\n",
+            65 + sk, epoch[sk], holder[sk], votedEpoch[sk], role[sk], vipUp[sk], leaseLeft[sk], grantLeft[sk], grantEpoch[sk], (grantPre[sk] -> 42 : 32), seenLeft[sk],
             noVoteLeft[sk], takeLeft[sk], propE[sk], GTO(GIDX(sk, boot[sk], propE[sk])), propVotes[sk], pendE[sk], VPP(pendP[sk]), down[sk], boot[sk]);
      sk++
   :: else -> break
@@ -425,6 +456,7 @@ inline adopt(n, e) {
   w = (holder[n] == n);            /* wasHolder */
   epoch[n] = e;
   holder[n] = certHolder[e];
+  lapsedLast[n] = 0;               /* a new epoch: its lapsed renewals are of the old one */
   hiE[n] = MAX(hiE[n], e);
   if
   :: pendE[n] != 0 && pendE[n] <= e -> pendE[n] = 0; pendP[n] = 0
@@ -528,6 +560,7 @@ inline castVote(v, p, bt, e, to) {
   grantEpoch[v] = e;     /* the vote is a grant to the proposed holder */
   grantHolder[v] = to;
   grantBoot[v] = (to == p -> bt : 2);  /* a planned move's new holder is not the proposer: its process is unknown */
+  grantPre[v] = 1;       /* a vote answers no renewal: a lapsed of its epoch may forget it (the fix's grantSeq 0) */
   if
   :: v == p -> onVote(p, v, MSG(e, bt))    /* to self: the shell loops it back (here at once) */
   :: else -> mVote[PIDX(v, p)] = MSG(e, bt) /* replaces an older vote still in flight (see README) */
@@ -639,12 +672,36 @@ inline onRenew(v, h, s, m) {
         grantEpoch[v] = ME(m);
         grantHolder[v] = h;
         grantBoot[v] = MB(m);
+        grantPre[v] = 0;   /* sent after any lapsed of h's on its way to v: lapse() drops older renews */
         pendE[v] = 0; pendP[v] = 0;
         if
         :: MB(m) != boot[h] -> skip                 /* a renewal of h's previous process: the grant counts for nothing */
         :: MB(m) == boot[h] && v == h -> onGrant(h, v, s, ME(m))   /* to self: looped back at once */
         :: MB(m) == boot[h] && v != h -> mGrant[RIDX(v, h, s)] = ME(m)
         fi
+     fi
+  :: else -> skip
+  fi
+}
+
+/* onLapsed: voter v gets holder h's lapsed renewal m = MSG(epoch, boot).
+ * Another epoch's is answered as a renew would be (a certificate, a
+ * cert-request: "a certificate arrives"). The lapsed-ack is left out: it
+ * only tells the holder it was heard, which decides when it may lapse
+ * again, and the model lets it lapse whenever (README, "Lapsed renewals"). */
+#ifdef BROKEN_LAPSED_ANY_SEQ
+#define PRE_LAPSED(v)  1              /* BUG: whatever renewal it granted (quorum.ts as of 0db6096) */
+#else
+#define PRE_LAPSED(v)  (grantPre[v])  /* only a grant for a renewal sent no later than this lapsed one */
+#endif
+inline onLapsed(v, h, m) {
+  if
+  :: ME(m) == epoch[v] && h == holder[v] ->
+     seenLeft[v] = 0;                  /* holderSeenUntilMs = min(it, now): the holder is lost */
+     if
+     :: grantLeft[v] > 0 && grantEpoch[v] == ME(m) && grantHolder[v] == h && grantBoot[v] == MB(m) && PRE_LAPSED(v) ->
+        grantLeft[v] = 0               /* grantUntilMs = min(it, now): forgotten, it may vote at once */
+     :: else -> skip
      fi
   :: else -> skip
   fi
@@ -709,8 +766,37 @@ inline renew(n) {
   :: else -> break
   od;
   renUsed[SIDX(n, 0)] = 1; renGrants[SIDX(n, 0)] = 0; renLeft[SIDX(n, 0)] = HLEASE;
-  renewed[n] = 1;
+  renewed[n] = 1; lapsedLast[n] = 0;
   onRenew(n, n, 0, MSG(epoch[n], boot[n]))   /* to self: looped back at once */
+}
+
+/* holderTick, lapsed: a lapsed renewal to every host instead of a renewal.
+ * The holder's renewals go (no grant for them, or any before, will count:
+ * lapsedSeq), with their renews and grants still in flight (a renew sent
+ * before the lapsed one and delivered after it only makes its voter grant
+ * a renewal nobody counts: left out, see README); a voter's running grant
+ * to this holder is now one made before this lapsed (grantPre). */
+inline lapse(n) {
+#ifndef BROKEN_LAPSED_EARLY
+  assert(!vipUp[n] && leaseLeft[n] == 0);   /* sendLapsed: its lease ended (an actuation guard ago) */
+#endif
+  j = 0;
+  do
+  :: j < N ->
+#ifndef BROKEN_LAPSED_KEEPS_RENEWALS
+     mRenew[RIDX(n, j, 0)] = 0; mGrant[RIDX(j, n, 0)] = 0;
+#endif
+     if :: grantLeft[j] > 0 && grantHolder[j] == n -> grantPre[j] = 1 :: else -> skip fi;
+     if :: j != n -> mLap[PIDX(n, j)] = MSG(epoch[n], boot[n]) :: else -> skip fi;
+     j++
+  :: else -> break
+  od;
+#ifndef BROKEN_LAPSED_KEEPS_RENEWALS
+  clearRenewals(n);                 /* lapsedSeq = renewSeq; renewals = [] */
+#endif
+  renewed[n] = 1;                   /* lastRenewSentMs = now */
+  lapsedLast[n] = 1;
+  onLapsed(n, n, MSG(epoch[n], boot[n]))   /* to self: looped back at once */
 }
 
 /* voterTick: a pending proposal is voted for once nothing stands in the
@@ -740,8 +826,8 @@ inline voterTick(n) {
 inline crash(n) {
   crashes++;
   down[n] = 1; boot[n] = 1;
-  vipUp[n] = 0; role[n] = FOLLOWER; leaseLeft[n] = 0; takeLeft[n] = 0; renewed[n] = 0;
-  grantLeft[n] = 0; grantEpoch[n] = 0; grantHolder[n] = 0; grantBoot[n] = 0; exLeft[n] = 0; exHolder[n] = 0; seenLeft[n] = 0; noVoteLeft[n] = 0;
+  vipUp[n] = 0; role[n] = FOLLOWER; leaseLeft[n] = 0; takeLeft[n] = 0; renewed[n] = 0; lapsedLast[n] = 0;
+  grantLeft[n] = 0; grantEpoch[n] = 0; grantHolder[n] = 0; grantBoot[n] = 0; grantPre[n] = 0; exLeft[n] = 0; exHolder[n] = 0; seenLeft[n] = 0; noVoteLeft[n] = 0;
   pendE[n] = 0; pendP[n] = 0; votedProp[n] = NONE;
   propE[n] = 0; propVotes[n] = 0; propLeft[n] = 0; lastProp[n] = 0;
   clearRenewals(n);
@@ -761,6 +847,9 @@ inline crash(n) {
   :: d_step { !down[n] && holder[n] == n && role[n] != FOLLOWER && !renewed[n] && NOT_LOST_HOLDER(n) && \
               !((role[n] == ACQUIRING || role[n] == SAFEMODE) && votedEpoch[n] > epoch[n] && grantEpoch[n] == votedEpoch[n] && grantLeft[n] > 0) -> \
        renew(n); TR("%c renews\n", 65 + n); check(); clearScratch() } \
+  :: d_step { LAPSES && !down[n] && holder[n] == n && MAY_LAPSE(n) && (!renewed[n] || renUsed[SIDX(n, 0)]) && NOT_LOST_HOLDER(n) && \
+              !((role[n] == ACQUIRING || role[n] == SAFEMODE) && votedEpoch[n] > epoch[n] && grantEpoch[n] == votedEpoch[n] && grantLeft[n] > 0) -> \
+       lapse(n); TR("%c says it lapsed\n", 65 + n); check(); clearScratch() } \
   :: d_step { !down[n] && pendE[n] != 0 -> \
        voterTick(n); TR("%c: voterTick\n", 65 + n); check(); clearScratch() } \
   :: d_step { !down[n] && propE[n] != 0 -> \
@@ -776,6 +865,31 @@ inline crash(n) {
   HANDOVER(n, ((n) + 1) % N, 1) HANDOVER(n, ((n) + 1) % N, 2) HANDOVER(n, ((n) + 1) % N, 3) \
   HANDOVER(n, ((n) + 2) % N, 1) HANDOVER(n, ((n) + 2) % N, 2) HANDOVER(n, ((n) + 2) % N, 3) \
   CRASH(n) RESTART(n)
+
+/* -DNO_LAPSE: no lapsed renewals (the model before issue 14): see
+ * scripts/check-model.sh for why the default run checks it apart */
+#ifdef NO_LAPSE
+#define LAPSES  0
+#else
+#define LAPSES  1
+#endif
+/* lapsed(s): a certified holder without a lease, its lease over, and no
+ * other voter has granted its live renewal (that would make
+ * answeredSentAtMs too recent). The code waits longer (answeredSentAtMs +
+ * lapsedAfterMs, askedSinceMs), which implies this and only times it. One
+ * lapsed renewal per renewal interval, the first at once: the HOST action's
+ * guard lets it go when the interval has passed, or when what went in this
+ * tick was a renewal (renUsed: lapse() clears it). A lapsed renewal with no
+ * renewal since the last one (lapsedLast) is left out: with nothing granted
+ * or sent in between it only re-sends the same messages, and any one of
+ * them may already stay in flight as long as it likes (smaller state space;
+ * README, "Lapsed renewals"). */
+#ifdef BROKEN_LAPSED_EARLY
+#define MAY_LAPSE(n)  (role[n] == ACQUIRING || role[n] == SAFEMODE || role[n] == HOLDING)   /* BUG: its lease may run */
+#else
+#define MAY_LAPSE(n)  ((role[n] == ACQUIRING || role[n] == SAFEMODE) && leaseLeft[n] == 0 && \
+                       !lapsedLast[n] && (renGrants[SIDX(n, 0)] | BIT(n)) == BIT(n))
+#endif
 
 /* proposerTick: a reject at or above a planned proposal arrived: the same
  * move at rejectedEpochMax + 1, anything from above it up to REJ_MAX + 1
@@ -877,6 +991,14 @@ inline crash(n) {
   :: d_step { mGrant[s] != 0 -> \
        TR("grant %c->%c lost\n", 65 + (s) / N, 65 + (s) % N); mGrant[s] = 0; clearScratch() }
 
+/* a lapsed h -> v in slot PIDX(h, v) is delivered or lost */
+#define LAPSED_AT(s) \
+  :: d_step { mLap[s] != 0 -> \
+       z = mLap[s]; mLap[s] = 0; onLapsed((s) % N, (s) / N, z); \
+       TR("%c gets %c's lapsed of epoch %d (boot %d)\n", 65 + (s) % N, 65 + (s) / N, ME(z), MB(z)); check(); clearScratch() } \
+  :: d_step { mLap[s] != 0 -> \
+       TR("lapsed %c->%c lost\n", 65 + (s) / N, 65 + (s) % N); mLap[s] = 0; clearScratch() }
+
 /* the in-person certificate of a planned move to host n is delivered or lost */
 #define INPERSON_AT(n) \
   :: d_step { mInP[n] != 0 -> \
@@ -921,6 +1043,7 @@ init {
   VOTE_AT(1) VOTE_AT(2) VOTE_AT(3) VOTE_AT(5) VOTE_AT(6) VOTE_AT(7)
   RENEW_AT(1) RENEW_AT(2) RENEW_AT(3) RENEW_AT(5) RENEW_AT(6) RENEW_AT(7)
   GRANT_AT(1) GRANT_AT(2) GRANT_AT(3) GRANT_AT(5) GRANT_AT(6) GRANT_AT(7)
+  LAPSED_AT(1) LAPSED_AT(2) LAPSED_AT(3) LAPSED_AT(5) LAPSED_AT(6) LAPSED_AT(7)
   INPERSON_AT(0) INPERSON_AT(1) INPERSON_AT(2)
   CERT_AT(0, 1) CERT_AT(0, 2) CERT_AT(0, 3)
   CERT_AT(1, 1) CERT_AT(1, 2) CERT_AT(1, 3)
