@@ -66,7 +66,7 @@
  *   -DBROKEN_LAPSED_ANY_SEQ     a voter forgets its grant to the lapsed
  *                               process whatever renewal it granted, even
  *                               one sent after the lapsed one (quorum.ts as
- *                               committed in 0db6096: see README).
+ *                               committed in 0db6096, fixed in b84ef99: see README).
  * Known unsafe, caught too: -DVOTE_FILE_LOSS_ANY (a host that lost its vote
  * file goes on as in quorum.ts: votes, proposes, holds); -DLOST_MAY_HOLD.
  * Options: -DEMAX, -DLEASE, -DHLEASE, -DRWAIT, -DTWAIT, -DCRASHMAX,
