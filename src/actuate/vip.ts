@@ -101,6 +101,17 @@ export const ANNOUNCE_WAIT_MAX_MS = 200;
  * most ANNOUNCE_WAIT_MAX_MS), or the fence would drop it and neighbours
  * would learn the new holder only from the next one, a second later.
  */
+/** Resolves when `p` settles or after `ms`, whichever comes first, leaving no timer behind. */
+function waitAtMost(p: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((done) => {
+    const timer = setTimeout(done, ms);
+    void p.finally(() => {
+      clearTimeout(timer);
+      done();
+    });
+  });
+}
+
 export async function addVip(v: Vip, run: Runner = runCommand, log: Logger = defaultLog, announceAfter: Promise<unknown> | null = null): Promise<VipResult> {
   const { family } = parse(v);
   const t0 = performance.now();
@@ -114,7 +125,7 @@ export async function addVip(v: Vip, run: Runner = runCommand, log: Logger = def
   const durationMs = performance.now() - t0;
   if (family === 4) {
     // Also on "already so": a restarted agent re-announces what it holds.
-    const leased = announceAfter === null ? Promise.resolve() : Promise.race([announceAfter, new Promise((res) => setTimeout(res, ANNOUNCE_WAIT_MAX_MS))]);
+    const leased = announceAfter === null ? Promise.resolve() : waitAtMost(announceAfter, ANNOUNCE_WAIT_MAX_MS);
     void leased.then(() => announceArp(v, run)).then((r) =>
       log(r.ok ? "debug" : "warn", "actuate", r.ok ? "garp-sent" : "garp-failed", { vip: v.cidr, iface: v.iface, code: r.code, ms: Math.round(r.durationMs), stderr: r.stderr }),
     );
