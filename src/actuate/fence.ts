@@ -138,10 +138,10 @@ const TABLE_GONE = "No such file or directory";
 export type Fence = {
   /** Creates the tables afresh with every VIP fenced; throws when nft refuses. Should the tables vanish later (a ruleset flush), the first lease that fails puts them back. */
   install(addrs: readonly string[]): Promise<void>;
-  /** Gives `addr` a kernel lease of `ms` from now (whole ms, at least 1); resolves once nft has applied (or refused) it. Never rejects. */
-  lease(addr: string, ms: number): Promise<void>;
+  /** Gives `addr` a kernel lease of `ms` from now (whole ms, at least 1); resolves once nft has applied it (null) or refused it (nft's error). Never rejects. */
+  lease(addr: string, ms: number): Promise<string | null>;
   /** Ends `addr`'s kernel lease now; resolves as lease does. */
-  unlease(addr: string): Promise<void>;
+  unlease(addr: string): Promise<string | null>;
   /** Ends the nft process; the tables are no longer put back. */
   close(): void;
 };
@@ -170,8 +170,8 @@ class NftProcess implements Fence {
   /** Lines written to the current nft process, and lines it has answered (a committed generation, or an error). */
   private written = 0;
   private answered = 0;
-  /** Callers waiting for the line with this number to be answered. */
-  private waiting: Array<{ line: number; done: () => void }> = [];
+  /** Callers waiting for the line with this number to be answered: null when committed, else the error. */
+  private waiting: Array<{ line: number; done: (error: string | null) => void }> = [];
   private outBuf = "";
 
   constructor(o: FenceOptions) {
@@ -203,11 +203,11 @@ class NftProcess implements Fence {
     );
   }
 
-  lease(addr: string, ms: number): Promise<void> {
+  lease(addr: string, ms: number): Promise<string | null> {
     return this.write(leaseLine(addr, ms));
   }
 
-  unlease(addr: string): Promise<void> {
+  unlease(addr: string): Promise<string | null> {
     return this.write(unleaseLine(addr));
   }
 
@@ -220,17 +220,17 @@ class NftProcess implements Fence {
     setTimeout(() => c.kill("SIGKILL"), CLOSE_GRACE_MS).unref();
   }
 
-  private write(line: string): Promise<void> {
+  private write(line: string): Promise<string | null> {
     if (this.child === null) this.child = this.start();
     this.child.stdin!.write(`${line}\n`);
     const n = ++this.written;
     return new Promise((done) => this.waiting.push({ line: n, done }));
   }
 
-  /** One more line answered: wake whoever waits for it. */
-  private answer(): void {
+  /** One more line answered (committed: error null): wake whoever waits for it. */
+  private answer(error: string | null): void {
     this.answered += 1;
-    while (this.waiting.length > 0 && this.waiting[0]!.line <= this.answered) this.waiting.shift()!.done();
+    while (this.waiting.length > 0 && this.waiting[0]!.line <= this.answered) this.waiting.shift()!.done(error);
   }
 
   /** The process is gone: whatever it had not answered never will be; the next write starts another. */
@@ -239,7 +239,7 @@ class NftProcess implements Fence {
     this.child = null;
     this.written = 0;
     this.answered = 0;
-    for (const w of this.waiting.splice(0)) w.done();
+    for (const w of this.waiting.splice(0)) w.done("the nft process exited before it answered");
   }
 
   /** `nft -e -i`: each line it commits echoes, then says "# new generation N ..." on stdout: the acknowledgement. */
@@ -266,7 +266,7 @@ class NftProcess implements Fence {
     this.outBuf += d;
     const lines = this.outBuf.split("\n");
     this.outBuf = lines.pop()!;
-    for (const l of lines) if (l.startsWith(GENERATION_LINE)) this.answer();
+    for (const l of lines) if (l.startsWith(GENERATION_LINE)) this.answer(null);
   }
 
   /** nft reports a refused line as "Error: ...", the line itself, and a caret line under the fault. */
@@ -285,7 +285,7 @@ class NftProcess implements Fence {
     if (this.errLines.length === 0) return;
     const [error, line] = this.errLines;
     this.errLines = [];
-    this.answer(); // a refused line commits nothing: its error is its answer
+    this.answer(error || "nft refused the line"); // a refused line commits nothing: its error is its answer
     this.onError(line ?? "", error ?? "");
     if (error?.includes(TABLE_GONE)) this.reinstall();
   }

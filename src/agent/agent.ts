@@ -87,6 +87,7 @@ function hostConfigOf(config: Config): host.HostConfig {
     timing: t,
     replication: { writeTimeoutMs: t.writeTimeoutMs, staleAfterMs: t.syncStaleMs },
     proactive: f.enabled ? { threshold: f.threshold, sustainMs: f.sustainMs, staleMs: forecastStaleMs(f.stepMs), cooldownMs: f.cooldownMs } : null,
+    fenced: config.fence,
   };
 }
 
@@ -140,7 +141,7 @@ async function installFence(config: Config, log: Logger): Promise<Fence | null> 
     return null;
   }
   const fence = openFence({
-    onError: (line, error) => log("error", "actuate", "kernel-lease-failed", { error, line, effect: "the kernel lease runs out sooner: the host stops answering for that VIP" }),
+    onError: (line, error) => log("warn", "actuate", "nft-error", { error, line }), // the core raises the alarm (kernel-lease-failed)
     onReinstall: (error) =>
       error === null
         ? log("warn", "actuate", "fence-reinstalled", { why: "its tables were gone (a ruleset flush, as a firewall reload does): every VIP here answered unfenced until now" })

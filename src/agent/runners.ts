@@ -24,7 +24,7 @@ export type ServiceRt = {
   vipBusy: boolean;
   lastChange: StatusDoc["services"][number]["lastChange"];
   /** The kernel lease last handed to the fence, until nft has applied it: the VIP's announcement waits for it. */
-  leaseApplied: Promise<void> | null;
+  leaseApplied: Promise<unknown> | null;
   /** The last alarm the core raised for this service, for status and logs. */
   alarm: { alarm: string; epoch: number; error: string | null; attempts: number; atMs: number } | null;
 };
@@ -52,13 +52,16 @@ export type Runners = {
 
 /**
  * Hands the kernel the lease: its timeout counted from now, so the time the
- * effect waited is not added to it. A lease already over ends it.
+ * effect waited is not added to it. A lease already over ends it. nft's
+ * answer (applied, or its error) goes back to the core as kernel-leased.
  */
-function leaseKernel(d: RunnerDeps, s: ServiceRt, untilMs: number | null): void {
-  if (d.fence === null) return;
+function leaseKernel(d: RunnerDeps, s: ServiceRt, fx: Extract<HostEffect, { type: "kernel-lease" }>): void {
+  assert(d.fence !== null, "the core asks for kernel leases only on a fenced host");
   const addr = vipAddress(s.cfg.vip);
-  const ms = untilMs === null ? 0 : Math.min(Math.floor(untilMs - d.now()), FENCE_TIMEOUT_MAX_MS);
-  s.leaseApplied = ms >= 1 ? d.fence.lease(addr, ms) : d.fence.unlease(addr);
+  const ms = fx.untilMs === null ? 0 : Math.min(Math.floor(fx.untilMs - d.now()), FENCE_TIMEOUT_MAX_MS);
+  const applied = ms >= 1 ? d.fence.lease(addr, ms) : d.fence.unlease(addr);
+  s.leaseApplied = applied;
+  void applied.then((error) => d.report({ type: "kernel-leased", service: s.name, seq: fx.seq, error }));
 }
 
 export function effectRunners(d: RunnerDeps): Runners {
@@ -73,7 +76,7 @@ export function effectRunners(d: RunnerDeps): Runners {
     log(r.exitCode === 0 ? "info" : "warn", "hook", hook, { service: s.name, path, exitCode: r.exitCode, signal: r.signal, timedOut: r.timedOut, ms: r.durationMs, stderr: r.stderrTail });
 
   return {
-    kernelLease: (fx) => leaseKernel(d, serviceOf(fx.service), fx.untilMs),
+    kernelLease: (fx) => leaseKernel(d, serviceOf(fx.service), fx),
     /** Runs a VIP change off the loop; its outcome comes back as vip-changed. */
     changeVip(fx) {
       const s = serviceOf(fx.service);

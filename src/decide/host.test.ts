@@ -26,6 +26,7 @@ function config(self: HostId): HostConfig {
     timing: p,
     replication: { writeTimeoutMs: 1_000, staleAfterMs: 500 },
     proactive: null,
+    fenced: true,
   };
 }
 

@@ -65,6 +65,8 @@ export type HostConfig = {
   replication: { writeTimeoutMs: number; staleAfterMs: number };
   /** Predicted moves; null when forecasting is off (no forecast ever arrives). */
   proactive: { threshold: number; sustainMs: number; staleMs: number; cooldownMs: number } | null;
+  /** The host has the kernel-side lease (QuorumConfig.fenced). */
+  fenced: boolean;
 };
 
 export type HookName = "activate" | "demote";
@@ -92,6 +94,7 @@ export type HostEvent =
   | { type: "peer-disconnected"; id: HostId } // the transport lost a peer
   | { type: "forecast-ready"; host: HostId; probability: number } // a fresh exhaustion probability for a host
   | { type: "vip-changed"; service: string; op: "add" | "del"; epoch: number; ok: boolean; error: string | null } // the outcome of a take-vip or drop-vip
+  | { type: "kernel-leased"; service: string; seq: number; error: string | null } // the outcome of a kernel-lease: applied (null) or nft's error
   | { type: "hook-finished"; service: string; hook: HookName; ok: boolean; detail: string } // the outcome of a run-hook
   | { type: "move-requested"; service: string; to: HostId } // an operator asks this host, if it holds the service, to hand it over in person
   // State replication (the document stays in the shell; these are what it learns):
@@ -103,7 +106,7 @@ export type HostEvent =
 export type HostEffect =
   | { type: "persist"; service: string; record: Persisted } // write durably before the sends that follow
   | { type: "send"; to: HostId; msg: HostOut }
-  | { type: "kernel-lease"; service: string; epoch: number; untilMs: number | null } // the kernel answers for the VIP until then (this host's monotonic clock), or stops now (null); no outcome: a refresh that fails only ends the lease sooner
+  | { type: "kernel-lease"; service: string; epoch: number; seq: number; untilMs: number | null } // the kernel answers for the VIP until then (this host's monotonic clock), or stops now (null); answer with kernel-leased (seq)
   | { type: "take-vip"; service: string; epoch: number; reason: Reason } // start adding the VIP; answer with vip-changed
   | { type: "drop-vip"; service: string; epoch: number; why: DropWhy } // start removing it; answer with vip-changed
   | { type: "run-hook"; service: string; hook: HookName; epoch: number } // off the loop; answer with hook-finished
@@ -157,6 +160,7 @@ export function initialHost(config: HostConfig, persisted: Readonly<Record<strin
         actuationGuardMs: t.actuationGuardMs,
         proposalTimeoutMs: t.proposalTimeoutMs,
         initialGraceMs: t.initialGraceMs,
+        fenced: config.fenced,
       },
       persisted[sv.name] ?? null,
       nowMs,
@@ -203,6 +207,10 @@ export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
     case "peer-connected":
     case "peer-disconnected":
       stepMembership(d, fx, { type: e.type, id: e.id });
+      break;
+    case "kernel-leased":
+      assert(d.services[e.service] !== undefined, "a kernel lease's outcome names a known service");
+      stepQuorum(d, fx, e.service, { type: "kernel-leased", seq: e.seq, error: e.error });
       break;
     case "forecast-ready":
       stepForesight(d, fx, { type: "forecast", host: e.host, probability: e.probability });
@@ -375,7 +383,7 @@ function withService(service: string, f: QuorumEffect): HostEffect {
     case "send":
       return { type: "send", to: f.to, msg: f.msg };
     case "kernel-lease":
-      return { type: "kernel-lease", service, epoch: f.epoch, untilMs: f.untilMs };
+      return { type: "kernel-lease", service, epoch: f.epoch, seq: f.seq, untilMs: f.untilMs };
     case "take-vip":
       return { type: "take-vip", service, epoch: f.epoch, reason: f.reason };
     case "drop-vip":

@@ -17,7 +17,7 @@ const timing = { leaseMs: 300, renewIntervalMs: 50, driftMaxPpm: 1000, actuation
 const swim = { probeIntervalMs: 50, probeTimeoutMs: 20, suspicionTimeoutMs: 150 };
 
 function cfg(self: HostId, over: Partial<QuorumConfig> = {}): QuorumConfig {
-  return { service: "web", self, boot: 1, candidates: hosts, voters: hosts, hosts, ...timing, ...over };
+  return { service: "web", self, boot: 1, candidates: hosts, voters: hosts, hosts, ...timing, fenced: true, ...over };
 }
 
 function sends(fx: QuorumEffect[], type: QuorumMsg["type"]): Array<Extract<QuorumEffect, { type: "send" }>> {
@@ -244,6 +244,71 @@ describe("holder", () => {
       if (proposals.length > 0) expect(t - t0).toBeGreaterThanOrEqual(timing.leaseMs + timing.proposalTimeoutMs);
     }
     expect(proposals[0]).toMatchObject({ type: "propose", epoch: 2, holder: h1, from: h1, reason: "holder-lost" });
+  });
+});
+
+describe("kernel lease acknowledgements", () => {
+  /** h1 holding epoch 1 with its VIP added and its kernel lease applied; returns the state and the kernel-lease effect's seq. */
+  function fencedHolder(fenced = true): QuorumState {
+    let s = q.initialQuorum(cfg(h1, { fenced }), { epoch: 1, holder: h1, cert: cert1, votedEpoch: 1, votedHolder: h1 }, 0);
+    s = q.step(s, { type: "tick", rand: 0 }, 1_000).state;
+    const seq = s.renewSeq;
+    for (const v of [h1, h2]) s = q.step(s, { type: "received", from: v, msg: { type: "grant", service: "web", epoch: 1, seq, voter: v, boot: 1 } }, 1_001).state;
+    s = q.step(s, { type: "vip-changed", op: "add", epoch: 1, ok: true, error: null }, 1_002).state;
+    if (fenced) s = q.step(s, { type: "kernel-leased", seq: s.kernelSeq, error: null }, 1_002).state;
+    expect(s.role).toBe("holding");
+    return s;
+  }
+  /** h1 hands over to h2 and the voters sign: returns the state and the effects of the certificate's step. */
+  function handedOver(s: QuorumState): { s: QuorumState; fx: QuorumEffect[] } {
+    s = q.step(s, { type: "handover-requested", to: h2 }, 1_010).state;
+    const p = s.proposal!;
+    let fx: QuorumEffect[] = [];
+    for (const v of [h1, h3]) {
+      const out = q.step(s, { type: "received", from: v, msg: { type: "vote", service: "web", epoch: p.epoch, holder: h2, from: h1, reason: "handover", voter: v, boot: 1, sig: "" } }, 1_011);
+      s = out.state;
+      fx = out.effects;
+    }
+    return { s, fx };
+  }
+  const inPerson = (fx: QuorumEffect[]) => sends(fx, "certificate").filter((f) => (f.msg as { inPerson: boolean }).inPerson);
+
+  test("fenced, the old holder of a planned move hands over once its kernel acknowledges the lease's end, before its address is removed", () => {
+    const { s, fx } = handedOver(fencedHolder());
+    const end = fx.find((f) => f.type === "kernel-lease")!;
+    expect(end).toMatchObject({ untilMs: null });
+    expect(fx.some((f) => f.type === "drop-vip")).toBe(true);
+    expect(inPerson(fx)).toHaveLength(0); // not before the kernel says so
+    const acked = q.step(s, { type: "kernel-leased", seq: (end as { seq: number }).seq, error: null }, 1_012);
+    expect(inPerson(acked.effects).map((f) => f.to)).toEqual([h2]);
+    expect(acked.state.vipPresent).toBe(true); // the address is still there, fenced
+  });
+
+  test("an end the kernel refused: the handover waits for the removal, and the refusal raises an alarm, cleared by the next write applied", () => {
+    const { s, fx } = handedOver(fencedHolder());
+    const seq = (fx.find((f) => f.type === "kernel-lease") as { seq: number }).seq;
+    const refused = q.step(s, { type: "kernel-leased", seq, error: "Error: Could not process rule" }, 1_012);
+    expect(inPerson(refused.effects)).toHaveLength(0);
+    expect(refused.effects).toContainEqual({ type: "alarm", alarm: "kernel-lease-failed", epoch: 2, error: "Error: Could not process rule", attempts: 1 });
+    const removed = q.step(refused.state, { type: "vip-changed", op: "del", epoch: 2, ok: true, error: null }, 1_013);
+    expect(inPerson(removed.effects).map((f) => f.to)).toEqual([h2]);
+  });
+
+  test("a refused lease while holding raises the alarm once; the next applied write clears it", () => {
+    let s = fencedHolder();
+    s = q.step(s, { type: "kernel-leased", seq: s.kernelSeq, error: "nft exited" }, 1_003).state;
+    const again = q.step(s, { type: "kernel-leased", seq: s.kernelSeq, error: "nft exited" }, 1_004);
+    expect(again.effects.filter((f) => f.type === "alarm")).toHaveLength(0);
+    const ok = q.step(again.state, { type: "kernel-leased", seq: s.kernelSeq, error: null }, 1_005);
+    expect(ok.effects).toContainEqual({ type: "alarm", alarm: "kernel-lease-recovered", epoch: 1, error: null, attempts: 3 });
+  });
+
+  test("without the fence no kernel-lease goes out, and the handover waits for the removal", () => {
+    const { s, fx } = handedOver(fencedHolder(false));
+    expect(fx.some((f) => f.type === "kernel-lease")).toBe(false);
+    expect(inPerson(fx)).toHaveLength(0);
+    const removed = q.step(s, { type: "vip-changed", op: "del", epoch: 2, ok: true, error: null }, 1_013);
+    expect(inPerson(removed.effects).map((f) => f.to)).toEqual([h2]);
   });
 });
 

@@ -94,6 +94,15 @@ export type QuorumConfig = {
   proposalTimeoutMs: number;
   /** Before the first certificate, a candidate other than the best waits this much longer: mesh connections take a while to form at start-up, and the primary should win the first election when it is up. */
   initialGraceMs: number;
+  /**
+   * The host has the kernel-side lease (the fence): kernel-lease effects are
+   * carried out and answered with kernel-leased. A VIP whose kernel lease
+   * has ended, acknowledged, answers nothing even while its address is still
+   * configured, so the old holder of a planned move hands over as soon as
+   * its kernel says so, before its `ip addr del` is done. Without the fence
+   * no kernel-lease effect goes out and the handover waits for the removal.
+   */
+  fenced: boolean;
 };
 
 /** What a voter must not forget across a restart (the shell writes it before sending). */
@@ -235,6 +244,12 @@ export type QuorumState = {
    * It follows the holder's lease while the VIP is wanted up.
    */
   kernelLeaseUntilMs: number;
+  /** kernel-lease effects sent so far (each carries its number; kernel-leased answers it). */
+  kernelSeq: number;
+  /** The kernel acknowledged the end of the lease (the latest kernel-lease effect, an end, applied): the VIP answers nothing here, whatever the address. */
+  kernelQuiet: boolean;
+  /** kernel-lease writes refused in a row (0 after one applied): the alarm goes by it. */
+  kernelFailures: number;
   /** The VIP change the shell is carrying out, at most one at a time; its outcome comes back as vip-changed. */
   vipOp: { op: "add" | "del"; epoch: number } | null;
   /** Why the VIP is to go, for the drop-vip effect that removes it. */
@@ -243,7 +258,7 @@ export type QuorumState = {
   vipRetryAtMs: number;
   /** Removals failed in a row (0 after a success): the retry backoff and the alarm go by it. */
   dropFailures: number;
-  /** As old holder of a planned move: the in-person certificate, sent only once this host's VIP removal is confirmed. */
+  /** As old holder of a planned move: the in-person certificate, sent only once this host answers for the VIP no more (its removal, or with the fence its kernel lease's end, confirmed). */
   handoff: Certificate | null;
   /** This host could not add its VIP in this epoch: it renews no more in it, so a shadow takes over within a lease. */
   gaveUpEpoch: number;
@@ -261,17 +276,18 @@ export type QuorumEvent =
   | { type: "membership"; alive: HostId[] }
   | { type: "handover-requested"; to: HostId; reason?: "handover" | "predicted" }
   | { type: "forecast"; predicted: HostId[] } // this host's view of who is predicted to exhaust
-  | { type: "vip-changed"; op: "add" | "del"; epoch: number; ok: boolean; error: string | null }; // the outcome of the take-vip or drop-vip in flight
+  | { type: "vip-changed"; op: "add" | "del"; epoch: number; ok: boolean; error: string | null } // the outcome of the take-vip or drop-vip in flight
+  | { type: "kernel-leased"; seq: number; error: string | null }; // the outcome of kernel-lease number seq: applied (null) or refused
 
 /** Why a VIP is removed. */
 export type DropWhy = "lease-expired" | "superseded" | "handover" | "add-failed";
 
-export type VipAlarm = "vip-add-failed" | "vip-drop-failing" | "vip-drop-recovered";
+export type VipAlarm = "vip-add-failed" | "vip-drop-failing" | "vip-drop-recovered" | "kernel-lease-failed" | "kernel-lease-recovered";
 
 export type QuorumEffect =
   | { type: "persist"; record: Persisted } // write durably before the sends that follow
   | { type: "send"; to: HostId; msg: QuorumOut }
-  | { type: "kernel-lease"; epoch: number; untilMs: number | null } // let the kernel answer for the VIP until then (this host's clock), or stop now (null); goes before the take-vip it covers
+  | { type: "kernel-lease"; epoch: number; seq: number; untilMs: number | null } // let the kernel answer for the VIP until then (this host's clock), or stop now (null); goes before the take-vip it covers; answered by kernel-leased
   | { type: "take-vip"; epoch: number; reason: Reason } // start adding the VIP; the outcome comes back as vip-changed
   | { type: "drop-vip"; epoch: number; why: DropWhy } // start removing it; likewise
   | { type: "alarm"; alarm: VipAlarm; epoch: number; error: string | null; attempts: number }
@@ -361,6 +377,9 @@ export function initialQuorum(config: QuorumConfig, persisted: Persisted | null,
     vipUp: false,
     vipPresent: false, // the shell removes a VIP left from before the restart before the machine starts
     kernelLeaseUntilMs: 0, // and starts with every VIP fenced
+    kernelSeq: 0,
+    kernelQuiet: true,
+    kernelFailures: 0,
     vipOp: null,
     dropWhy: "lease-expired",
     vipRetryAtMs: 0,
@@ -396,6 +415,9 @@ export function step(s0: QuorumState, e: QuorumEvent, nowMs: number): QuorumStep
       break;
     case "vip-changed":
       onVipChanged(s, fx, e);
+      break;
+    case "kernel-leased":
+      onKernelLeased(s, fx, e);
       break;
     default:
       assertNever(e);
@@ -451,15 +473,39 @@ function syncKernelLease(s: QuorumState, fx: QuorumEffect[]): void {
   const want = s.vipUp ? s.leaseUntilMs : 0;
   if (want === s.kernelLeaseUntilMs) return;
   s.kernelLeaseUntilMs = want;
-  fx.push({ type: "kernel-lease", epoch: s.epoch, untilMs: want === 0 ? null : want });
+  s.kernelQuiet = false; // until the kernel says so (without the fence, never)
+  if (!s.config.fenced) return;
+  s.kernelSeq += 1;
+  fx.push({ type: "kernel-lease", epoch: s.epoch, seq: s.kernelSeq, untilMs: want === 0 ? null : want });
+}
+
+/**
+ * The kernel's answer to a kernel-lease. The end of the lease, applied as
+ * the latest word, makes the host quiet for the VIP. A refused write is
+ * loud: a lease that did not reach the kernel fences the VIP while this
+ * host holds it (the next renewal writes again), an end that did not leaves
+ * the old lease to run out on its own (and a handover waits for the
+ * address's removal instead).
+ */
+function onKernelLeased(s: QuorumState, fx: QuorumEffect[], e: Extract<QuorumEvent, { type: "kernel-leased" }>): void {
+  assert(e.seq >= 1 && e.seq <= s.kernelSeq, "an outcome answers a kernel-lease sent");
+  if (e.error !== null) {
+    s.kernelFailures += 1;
+    if (s.kernelFailures === 1) fx.push({ type: "alarm", alarm: "kernel-lease-failed", epoch: s.epoch, error: e.error, attempts: 1 });
+    return;
+  }
+  if (s.kernelFailures > 0) fx.push({ type: "alarm", alarm: "kernel-lease-recovered", epoch: s.epoch, error: null, attempts: s.kernelFailures + 1 });
+  s.kernelFailures = 0;
+  if (e.seq === s.kernelSeq && s.kernelLeaseUntilMs === 0) s.kernelQuiet = true;
 }
 
 /**
  * Hands the shell the next VIP change, one at a time: an add while the lease
  * wants the VIP up and the kernel may not have it, a removal while the kernel
  * may have it and the lease does not (again after a failure, with backoff).
- * The in-person certificate of a planned move goes out only once the
- * removal is confirmed: before, the new holder could take a VIP still up here.
+ * The in-person certificate of a planned move goes out only once this host
+ * answers for the VIP no more: its removal confirmed, or (fenced) the end of
+ * its kernel lease. Before, the new holder could take a VIP still up here.
  */
 function syncVip(s: QuorumState, fx: QuorumEffect[]): void {
   if (s.vipOp === null) {
@@ -473,7 +519,7 @@ function syncVip(s: QuorumState, fx: QuorumEffect[]): void {
     }
   }
   const h = s.handoff;
-  if (h !== null && !s.vipPresent) {
+  if (h !== null && (!s.vipPresent || (s.config.fenced && s.kernelQuiet && !s.vipUp))) {
     s.handoff = null;
     fx.push({ type: "send", to: h.holder, msg: { type: "certificate", cert: h, inPerson: true } });
   }
@@ -1140,4 +1186,5 @@ function checkInvariants(s: QuorumState): void {
   assert(s.kernelLeaseUntilMs === (s.vipUp ? s.leaseUntilMs : 0), "the kernel holds exactly the holder's lease while the VIP is wanted, and none otherwise");
   assert(s.leaseUntilMs === 0 || s.leaseUntilMs <= s.answeredSentAtMs + holderLeaseMs(s.config), "every lease counts from an answered renewal (what makes a lapsed renewal safe)");
   if (s.handoff !== null) assert(s.handoff.from === s.config.self && s.handoff.epoch === s.epoch, "a pending handoff is this host's own, of the current epoch");
+  if (s.kernelQuiet) assert(s.kernelLeaseUntilMs === 0, "a quiet kernel has no lease");
 }

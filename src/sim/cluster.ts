@@ -16,7 +16,7 @@ import { rng, type Rng } from "../shared/rng.ts";
 import type { HostId } from "../shared/ids.ts";
 import { PROFILES } from "../shared/profiles.ts";
 import { host, type HookName, type HostConfig, type HostEffect, type HostEvent, type HostMsg, type HostState, type HostStep, type HostTiming, type Certificate, type QuorumState } from "../decide/index.ts";
-import { carryEffects, hookFinished, SimHost, simHostConfig, vipChanged, type ShellPorts, type Stepper, type VipOp } from "./host-shell.ts";
+import { carryEffects, hookFinished, kernelLeased, SimHost, simHostConfig, vipChanged, type ShellPorts, type Stepper, type VipOp } from "./host-shell.ts";
 import { checkAckedKept, checkCertificate, checkEpochGrows, checkOneHolder } from "./invariants.ts";
 import { MemNet, type Delivery, type NetProfile } from "./memnet.ts";
 import type { MeshLink } from "../shared/meshlink.ts";
@@ -84,7 +84,8 @@ type SimMsg = HostMsg | StMsg;
 
 type Item =
   | ({ kind: "msg"; atMs: number; order: number } & Delivery<SimMsg>)
-  | { kind: "vip"; atMs: number; order: number; host: HostId; boot: number; service: string; op: VipOp; epoch: number; ok: boolean };
+  | { kind: "vip"; atMs: number; order: number; host: HostId; boot: number; service: string; op: VipOp; epoch: number; ok: boolean }
+  | { kind: "lease"; atMs: number; order: number; host: HostId; boot: number; service: string; seq: number; ends: boolean };
 
 /**
  * Replication in the simulator (virtual ms, each host's own clock): how often
@@ -221,7 +222,7 @@ class SimCluster implements Cluster {
   private readonly ports: ShellPorts<Node> = {
     send: (from, to, msg) => this.send(from.id, to, msg),
     actuate: (n, service, op, epoch) => this.actuate(n, service, op, epoch),
-    kernelLease: (n, service, untilMs) => this.kernelLease(n, service, untilMs),
+    kernelLease: (n, service, untilMs, seq) => this.kernelLease(n, service, untilMs, seq),
     runHook: (n, service, hook) => this.pendingHooks.push({ n, service, hook }), // they finish at once: hooks change nothing the checker sees
     note: (n, fx) => this.note(n, fx),
   };
@@ -292,10 +293,11 @@ class SimCluster implements Cluster {
    * The virtual kernel takes a lease as the agent's nft process would: up to
    * an add's latency late, and the shell counts the timeout from when it
    * writes, so a late apply ends the lease that much later (an end, too,
-   * comes up to that late).
+   * comes up to that late). The acknowledgement arrives when it is applied.
    */
-  private kernelLease(n: Node, service: string, untilMs: number | null): void {
+  private kernelLease(n: Node, service: string, untilMs: number | null, seq: number): void {
     const lateMs = this.rk.next() * this.actuation.addLatencyMaxMs;
+    this.inFlight.push({ kind: "lease", atMs: this.now + lateMs, order: this.order++, host: n.id, boot: n.boot, service, seq, ends: untilMs === null });
     if (untilMs !== null) {
       n.kernelLease.set(service, untilMs + lateMs);
       return;
@@ -464,6 +466,10 @@ class SimCluster implements Cluster {
       this.deliverVip(it);
       return;
     }
+    if (it.kind === "lease") {
+      this.deliverLease(it);
+      return;
+    }
     const n = this.nodes.get(it.to)!;
     if (!n.up) return;
     if (this.now < n.pausedUntil) {
@@ -491,6 +497,18 @@ class SimCluster implements Cluster {
     }
     this.trace.push({ atMs: this.now, host: n.id, what: `${it.service} vip-${it.op} ${it.ok ? "done" : "failed"} epoch=${it.epoch}` });
     this.apply(n, vipChanged(it.service, it.op, it.epoch, it.ok, VIP_FAILURE));
+  }
+
+  /** The kernel's acknowledgement of a lease: an end is applied by now (whatever the clocks' drift made of its delay). */
+  private deliverLease(it: Extract<Item, { kind: "lease" }>): void {
+    const n = this.nodes.get(it.host)!;
+    if (!n.up || n.boot !== it.boot) return; // the process that asked is gone: nobody reads nft's answer
+    if (it.ends) n.kernelEnded(it.service, this.localNow(n));
+    if (this.now < n.pausedUntil) {
+      this.inFlight.push({ ...it, atMs: n.pausedUntil });
+      return;
+    }
+    this.apply(n, kernelLeased(it.service, it.seq));
   }
 
   /** The next tick due and the next item in flight (the earliest, first sent among equals). */

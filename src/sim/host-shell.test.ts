@@ -7,7 +7,7 @@ import { expect, test } from "bun:test";
 import type { HostId } from "../shared/ids.ts";
 import { PROFILES } from "../shared/profiles.ts";
 import { host, type HostMsg } from "../decide/index.ts";
-import { carryEffects, SimHost, simHostConfig, vipChanged, type ShellPorts } from "./host-shell.ts";
+import { carryEffects, kernelLeased, SimHost, simHostConfig, vipChanged, type ShellPorts } from "./host-shell.ts";
 
 const n1 = "n1" as HostId;
 const SERVICE = "web";
@@ -19,12 +19,17 @@ const configFor = (id: HostId, boot: number) => simHostConfig(id, [n1], boot, se
 function run(h: SimHost, fromMs: number, ms: number, seen: string[]): void {
   const inbox: HostMsg[] = [];
   const done: Array<{ op: "add" | "del"; epoch: number }> = [];
+  const leased: number[] = [];
   const ports: ShellPorts<SimHost> = {
     send: (_from, to, msg) => {
       expect(to).toBe(n1);
       inbox.push(msg);
     },
-    kernelLease: (h, service, untilMs) => (untilMs === null ? h.kernelLease.delete(service) : h.kernelLease.set(service, untilMs)),
+    kernelLease: (h, service, untilMs, seq) => {
+      if (untilMs === null) h.kernelLease.delete(service);
+      else h.kernelLease.set(service, untilMs);
+      leased.push(seq);
+    },
     actuate: (_h, service, op, epoch) => {
       seen.push(`${op} ${service} e=${epoch}`);
       done.push({ op, epoch });
@@ -34,9 +39,11 @@ function run(h: SimHost, fromMs: number, ms: number, seen: string[]): void {
   };
   for (let now = fromMs; now < fromMs + ms; now += t.tickMs) {
     carryEffects(h, h.step({ type: "tick", rand: 0.5 }, now).effects, ports);
-    while (inbox.length > 0 || done.length > 0) {
+    while (inbox.length > 0 || done.length > 0 || leased.length > 0) {
       const msg = inbox.shift();
       if (msg !== undefined) carryEffects(h, h.step({ type: "received", from: n1, msg }, now).effects, ports);
+      const seq = leased.shift();
+      if (seq !== undefined) carryEffects(h, h.step(kernelLeased(SERVICE, seq), now).effects, ports);
       const d = done.shift();
       if (d === undefined) continue;
       h.kernelDone(SERVICE, d.op, true);

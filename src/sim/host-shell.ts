@@ -35,6 +35,7 @@ export function simHostConfig(self: HostId, hosts: HostId[], boot: number, sv: S
     timing,
     replication: { writeTimeoutMs: replication.writeTimeoutMs, staleAfterMs: replication.syncStaleMs },
     proactive: SIM_PROACTIVE,
+    fenced: true, // the simulated kernel holds the lease too
   };
 }
 
@@ -83,9 +84,9 @@ export class SimHost {
     this.up = false;
   }
 
-  /** Whether the kernel answers for the service's VIP at this host's clock `localMs`: configured and under a kernel lease. */
+  /** Whether the kernel answers for the service's VIP at this host's clock `localMs`: configured and (on a fenced host) under a kernel lease. */
   answering(service: string, localMs: number): boolean {
-    return this.vip.has(service) && (this.kernelLease.get(service) ?? 0) > localMs;
+    return this.vip.has(service) && (!this.core.config.fenced || (this.kernelLease.get(service) ?? 0) > localMs);
   }
 
   /** A new process (a crash first, if it was up): the next boot, a core from what the disk kept. */
@@ -95,6 +96,12 @@ export class SimHost {
     this.kernelLease.clear(); // ...and installs the fence afresh, every VIP fenced
     this.boot += 1;
     this.core = host.initialHost(this.configFor(this.id, this.boot), Object.fromEntries(this.disk), localMs);
+  }
+
+  /** The kernel applied a lease's end (`nft` acknowledges after the commit): the host answers no more, by then at the latest. */
+  kernelEnded(service: string, localMs: number): void {
+    const cur = this.kernelLease.get(service);
+    if (cur !== undefined && cur > localMs) this.kernelLease.set(service, localMs);
   }
 
   /** The kernel finished a change: a done removal takes the VIP down. */
@@ -108,6 +115,11 @@ export function vipChanged(service: string, op: VipOp, epoch: number, ok: boolea
   return { type: "vip-changed", service, op, epoch, ok, error: ok ? null : failure };
 }
 
+/** The kernel's acknowledgement of a kernel lease (the simulated nft applies every line it is given). */
+export function kernelLeased(service: string, seq: number): HostEvent {
+  return { type: "kernel-leased", service, seq, error: null };
+}
+
 /** A hook's outcome: simulated hooks always succeed (they change nothing the checks see). */
 export function hookFinished(service: string, hook: HookName, detail: string): HostEvent {
   return { type: "hook-finished", service, hook, ok: true, detail };
@@ -119,8 +131,8 @@ export type ShellPorts<H extends SimHost> = {
   send(from: H, to: HostId, msg: HostMsg): void;
   /** The kernel starts a VIP change (an add holds the VIP already); the outcome comes back later through vipChanged. */
   actuate(h: H, service: string, op: VipOp, epoch: number): void;
-  /** The kernel takes the lease (until then by the host's clock; null ends it): at once, or as late as the driver's kernel applies it. */
-  kernelLease(h: H, service: string, untilMs: number | null): void;
+  /** The kernel takes the lease (until then by the host's clock; null ends it): at once, or as late as the driver's kernel applies it; its acknowledgement comes back later through kernelLeased, once applied. */
+  kernelLease(h: H, service: string, untilMs: number | null, seq: number): void;
   /** Starts a hook; the outcome comes back later through hookFinished. */
   runHook(h: H, service: string, hook: HookName): void;
   /** Every other effect, after the shell carried its common part: the driver records, checks or prints it, and carries what is its own. */
@@ -150,7 +162,7 @@ export function carryEffects<H extends SimHost>(h: H, effects: HostEffect[], por
         h.disk.set(fx.service, fx.record);
         break;
       case "kernel-lease":
-        ports.kernelLease(h, fx.service, fx.untilMs);
+        ports.kernelLease(h, fx.service, fx.untilMs, fx.seq);
         break;
       case "take-vip":
         h.vip.add(fx.service); // configured from the moment the add starts

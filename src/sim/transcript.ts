@@ -14,7 +14,7 @@
 // moment an add starts until a removal is done.
 //
 // The language (hosts are n1..nK; A->B names a one-way link, `*` any host):
-//   hosts 3 [timing=lan] [voters=n1,n2,n3] [candidates=n1,n3,n2] [variant=planned-vote]
+//   hosts 3 [timing=lan] [voters=n1,n2,n3] [candidates=n1,n3,n2] [variant=planned-vote] [fence=off]
 //                                  variant: a deliberately broken core (sim/cluster.ts), to show a rule's worth
 //                                  one service "web"; default: all vote, n1 first
 //   tick 50ms                      every host's clock moves on in steps of tickMs;
@@ -57,7 +57,7 @@ import { PROFILES, type ProfileName } from "../shared/profiles.ts";
 import { hostId, type HostId } from "../shared/ids.ts";
 import { host, type HookName, type HostConfig, type HostEffect, type HostEvent, type HostMsg, type HostState, type Certificate, type Persisted, type QuorumState } from "../decide/index.ts";
 import { stepAs, VARIANTS, type Variant } from "./cluster.ts";
-import { carryEffects, hookFinished, SimHost, simHostConfig, vipChanged, type ShellPorts, type Stepper, type VipOp } from "./host-shell.ts";
+import { carryEffects, hookFinished, kernelLeased, SimHost, simHostConfig, vipChanged, type ShellPorts, type Stepper, type VipOp } from "./host-shell.ts";
 
 /** The one service every transcript runs. */
 export const SERVICE = "web";
@@ -107,7 +107,8 @@ class Node extends SimHost {
 type Item =
   | { kind: "msg"; from: HostId; to: HostId; msg: HostMsg }
   | { kind: "vip"; host: HostId; boot: number; service: string; op: VipOp; epoch: number; ok: boolean }
-  | { kind: "hook"; host: HostId; boot: number; service: string; hook: HookName };
+  | { kind: "hook"; host: HostId; boot: number; service: string; hook: HookName }
+  | { kind: "lease"; host: HostId; boot: number; service: string; seq: number };
 
 /** What one event's effects print, gathered while they are carried: sends to several hosts with the same content as one line. */
 type Printing = { sends: Map<string, { to: string[]; notes: Map<string, string[]> }>; lines: Array<string | { key: string }> };
@@ -214,7 +215,11 @@ class World {
   private readonly ports: ShellPorts<Node> = {
     send: (from, to, msg) => this.sendPrinted(from, to, msg),
     actuate: (n, service, op, epoch) => this.actuate(n, service, op, epoch),
-    kernelLease: (n, service, untilMs) => (untilMs === null ? n.kernelLease.delete(service) : n.kernelLease.set(service, untilMs)),
+    kernelLease: (n, service, untilMs, seq) => {
+      if (untilMs === null) n.kernelLease.delete(service);
+      else n.kernelLease.set(service, untilMs);
+      this.queue.push({ kind: "lease", host: n.id, boot: n.boot, service, seq }); // applied at once, acknowledged in turn
+    },
     runHook: (n, service, hook) => this.queue.push({ kind: "hook", host: n.id, boot: n.boot, service, hook }),
     note: (_n, fx) => {
       const line = this.effectLine(fx);
@@ -396,6 +401,9 @@ class World {
         case "hook":
           if (n.up && n.boot === it.boot) this.apply(n, hookFinished(it.service, it.hook, "transcript"));
           break;
+        case "lease":
+          if (n.up && n.boot === it.boot) this.apply(n, kernelLeased(it.service, it.seq));
+          break;
         default:
           assertNever(it);
       }
@@ -448,12 +456,14 @@ class World {
     const voters = list(kv.voters);
     const candidates = list(kv.candidates);
     const services = { names: [SERVICE], candidates, voters, ackShadows: 1 };
-    this.configFor = (id, boot) => simHostConfig(id, ids, boot, services, p, p);
+    assert(kv.fence === undefined || kv.fence === "on" || kv.fence === "off", "fence is on or off");
+    const fenced = kv.fence !== "off";
+    this.configFor = (id, boot) => ({ ...simHostConfig(id, ids, boot, services, p, p), fenced });
     const configFor = (id: HostId, boot: number): HostConfig => this.configFor(id, boot);
     const stepper: Stepper = (s, ev, t) => stepAs(this.variant, s, ev, t);
     this.nodes = ids.map((id) => new Node(id, configFor, stepper, this.nowMs));
     const broken = this.variant === "correct" ? "" : `, BROKEN core: ${this.variant}`;
-    this.out.push(`${count} hosts, timing ${profileName} (tick ${this.tickMs}ms, lease ${p.leaseMs}ms), service ${SERVICE}: candidates ${candidates.join(",")}, voters ${voters.join(",")}${broken}`);
+    this.out.push(`${count} hosts, timing ${profileName} (tick ${this.tickMs}ms, lease ${p.leaseMs}ms)${fenced ? "" : ", no fence"}, service ${SERVICE}: candidates ${candidates.join(",")}, voters ${voters.join(",")}${broken}`);
   }
 
   tick(args: string[]): void {
