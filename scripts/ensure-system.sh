@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system tools umbra's demo, tests and benchmarks use, from
 # Debian's packages, only when missing: iproute2 (ip netns, bridge),
-# iputils-arping (gratuitous ARP), iputils-ping (the tests' client), procps (sysctl) and
+# iputils-arping (gratuitous ARP), iputils-ping (the tests' client), procps (sysctl), util-linux (chrt) and
 # nftables (the kernel-side lease: the VIP fence); with --bench also
 # keepalived (the benchmark's anchor) and stress-ng (bench/chaos's CPU load).
 # Idempotent; a fast no-op when everything is present. Not root and
@@ -27,6 +27,7 @@ missing() {
   have arping || need+=(iputils-arping)
   have ping || need+=(iputils-ping) # the VIP tests ping the VIP from a client namespace
   have sysctl || need+=(procps)
+  have chrt || need+=(util-linux) # the agent runs SCHED_RR (config realtime)
   have nft || need+=(nftables) # the kernel-side lease fences the VIP with nftables
   if [ "$bench" -eq 1 ]; then have keepalived || need+=(keepalived); have stress-ng || need+=(stress-ng); fi
   [ ${#need[@]} -eq 0 ] || printf '%s\n' "${need[@]}" | sort -u | paste -sd' '

@@ -3,4 +3,5 @@
 export { addVip, announceFromPrimary, removeVip, vipPresent, announceArp, runCommand, type Vip, type VipResult, type Runner, type CommandResult } from "./vip.ts";
 export { runHook, type HookResult, type HookRun } from "./hooks.ts";
 export { ipBatch, BATCH_QUEUE_MAX, type IpBatch } from "./ipbatch.ts";
+export { armedArping, type Announcer } from "./garp.ts";
 export { openFence, removeFence, vipAddress, FENCE_TABLE, FENCE_TIMEOUT_MAX_MS, type Fence } from "./fence.ts";

@@ -10,6 +10,7 @@ import type { Logger } from "../shared/log.ts";
 import { addVip, announceFromPrimary, removeVip, vipPresent, announceArp, type Runner } from "./vip.ts";
 import { batchLine, ipBatch } from "./ipbatch.ts";
 import { FENCE_TABLE, nftPath, openFence } from "./fence.ts";
+import { armedArping } from "./garp.ts";
 
 const PREFIX = "uv-";
 const isRoot = process.getuid?.() === 0;
@@ -117,6 +118,30 @@ describe.skipIf(!isRoot)("netns", () => {
     // Three adds, three background arpings, each logged when it exits (~1 s).
     for (let i = 0; i < 100 && rec.events.length < 3; i++) await sleep(20);
     expect(rec.events).toEqual(["garp-sent", "garp-sent", "garp-sent"]);
+    await removeVip(vip, inHost("b"));
+  });
+
+  test("an armed arping (garp.ts) announces when asked, is armed again after, and closed sends nothing more", async () => {
+    const vip = { cidr: "198.51.100.33/24", iface: "eth0" };
+    await addVip(vip, inHost("a"));
+    expect((await topo.exec("client", ["ping", "-c", "1", "-W", "1", "198.51.100.33"])).code).toBe(0);
+    expect(await clientNeighMac("198.51.100.33")).toBe(await macOf("a"));
+    await removeVip(vip, inHost("a"));
+    const announcer = armedArping(vip, { prefix: ["ip", "netns", "exec", topo.ns("b")], run: inHost("b") });
+    try {
+      expect(announcer.armed()).toBe(true);
+      const rec = recorder();
+      await addVip(vip, inHost("b"), rec.log, null, announcer.announce);
+      expect(announcer.armed()).toBe(false); // the armed shell went off; another comes REARM_DELAY_MS later
+      expect(await waitNeighMac("198.51.100.33", await macOf("b"))).toBe(await macOf("b"));
+      for (let i = 0; i < 100 && !(announcer.armed() && rec.events.length > 0); i++) await sleep(20);
+      expect(announcer.armed()).toBe(true);
+      expect(rec.events).toEqual(["garp-sent"]); // arping ran to its end and said so
+    } finally {
+      announcer.close();
+    }
+    expect(announcer.armed()).toBe(false);
+    expect((await announcer.announce()).ok).toBe(true); // closed: nothing armed, the announcement forks arping
     await removeVip(vip, inHost("b"));
   });
 

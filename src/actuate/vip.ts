@@ -94,13 +94,6 @@ async function change(run: Runner, argv: string[], alreadySo: RegExp | null): Pr
 /** How long a gratuitous ARP waits for the kernel lease it needs (`announceAfter`) before it goes anyway. */
 export const ANNOUNCE_WAIT_MAX_MS = 200;
 
-/**
- * Adds the VIP and announces it (IPv4: a gratuitous ARP, sent off the
- * returned promise). `announceAfter`: the kernel lease that lets the VIP's
- * ARP frames out, still being applied; the announcement waits for it (at
- * most ANNOUNCE_WAIT_MAX_MS), or the fence would drop it and neighbours
- * would learn the new holder only from the next one, a second later.
- */
 /** Resolves when `p` settles or after `ms`, whichever comes first, leaving no timer behind. */
 function waitAtMost(p: Promise<unknown>, ms: number): Promise<void> {
   return new Promise((done) => {
@@ -112,7 +105,15 @@ function waitAtMost(p: Promise<unknown>, ms: number): Promise<void> {
   });
 }
 
-export async function addVip(v: Vip, run: Runner = runCommand, log: Logger = defaultLog, announceAfter: Promise<unknown> | null = null): Promise<VipResult> {
+/**
+ * Adds the VIP and announces it (IPv4: a gratuitous ARP, sent off the
+ * returned promise: by `announce`, an armed arping (garp.ts), else arping
+ * forked now). `announceAfter`: the kernel lease that lets the VIP's ARP
+ * frames out, still being applied; the announcement waits for it (at most
+ * ANNOUNCE_WAIT_MAX_MS), or the fence would drop it and neighbours would
+ * learn the new holder only from the next one, a second later.
+ */
+export async function addVip(v: Vip, run: Runner = runCommand, log: Logger = defaultLog, announceAfter: Promise<unknown> | null = null, announce: (() => Promise<Awaited<ReturnType<typeof announceArp>>>) | null = null): Promise<VipResult> {
   const { family } = parse(v);
   const t0 = performance.now();
   if (family === 6) {
@@ -126,7 +127,7 @@ export async function addVip(v: Vip, run: Runner = runCommand, log: Logger = def
   if (family === 4) {
     // Also on "already so": a restarted agent re-announces what it holds.
     const leased = announceAfter === null ? Promise.resolve() : waitAtMost(announceAfter, ANNOUNCE_WAIT_MAX_MS);
-    void leased.then(() => announceArp(v, run)).then((r) =>
+    void leased.then(() => (announce === null ? announceArp(v, run) : announce())).then((r) =>
       log(r.ok ? "debug" : "warn", "actuate", r.ok ? "garp-sent" : "garp-failed", { vip: v.cidr, iface: v.iface, code: r.code, ms: Math.round(r.durationMs), stderr: r.stderr }),
     );
   }

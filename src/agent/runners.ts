@@ -9,7 +9,7 @@ import type { HostId } from "../shared/ids.ts";
 import type { Logger } from "../shared/log.ts";
 import type { Config } from "../shared/config.ts";
 import type { HostEffect, HostEvent, HookName } from "../decide/index.ts";
-import { addVip, removeVip, runHook, type IpBatch, vipAddress, FENCE_TIMEOUT_MAX_MS, type Fence } from "../actuate/index.ts";
+import { addVip, removeVip, runHook, type Announcer, type IpBatch, vipAddress, FENCE_TIMEOUT_MAX_MS, type Fence } from "../actuate/index.ts";
 import type { Replicator } from "../state/index.ts";
 import type { StatusDoc } from "../api/index.ts";
 
@@ -25,6 +25,8 @@ export type ServiceRt = {
   lastChange: StatusDoc["services"][number]["lastChange"];
   /** The kernel lease last handed to the fence, until nft has applied it: the VIP's announcement waits for it. */
   leaseApplied: Promise<unknown> | null;
+  /** The VIP's gratuitous ARP, armed ahead of the take (IPv4 VIPs; null for IPv6, whose NA the kernel sends). */
+  announcer: Announcer | null;
   /** The last alarm the core raised for this service, for status and logs. */
   alarm: { alarm: string; epoch: number; error: string | null; attempts: number; atMs: number } | null;
 };
@@ -87,7 +89,7 @@ export function effectRunners(d: RunnerDeps): Runners {
       if (fx.type === "take-vip") log("info", "actuate", "take-vip", { service: s.name, epoch: fx.epoch, reason: fx.reason, vip: s.cfg.vip });
       else log(fx.why === "lease-expired" || fx.why === "add-failed" ? "warn" : "info", "actuate", "drop-vip", { service: s.name, epoch: fx.epoch, why: fx.why, vip: s.cfg.vip, safeMode: fx.why === "lease-expired" });
       const t0 = d.now();
-      const change = op === "add" ? addVip(vip, d.ip.run, log, s.leaseApplied) : removeVip(vip, d.ip.run);
+      const change = op === "add" ? addVip(vip, d.ip.run, log, s.leaseApplied, s.announcer === null ? null : s.announcer.announce) : removeVip(vip, d.ip.run);
       change.then(
         () => {
           log("info", "actuate", op === "add" ? "vip-added" : "vip-removed", { service: s.name, vip: s.cfg.vip, ms: ms(t0) });

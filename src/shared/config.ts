@@ -66,6 +66,8 @@ const FileSchema = z
     fence: z.boolean().default(true),
     /** The agent's nice value, which the ip and nft processes it starts inherit: above ordinary work, so a saturated CPU does not starve its renewals (keepalived's vrrp_priority, for the same reason). */
     nice: z.number().int().min(-20).max(19).default(-10),
+    /** SCHED_RR priority of the agent's threads and of its nft and ip processes (0: off): a saturated CPU then delays a renewal by microseconds, not tens of milliseconds (corosync runs SCHED_RR for the same reason). What the agent starts otherwise (hooks) runs as ordinary work. */
+    realtime: z.number().int().min(0).max(99).default(10),
     labels: labels.default({}),
     probe: z
       .object({
