@@ -45,7 +45,7 @@ import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { startDemoCluster, startPoller, sleep, NODE, SERVICE_PORT, VIP, type DemoCluster, type LogLine } from "../src/demo/cluster.ts";
+import { rtPrefix, startDemoCluster, startPoller, sleep, NODE, SERVICE_PORT, VIP, type DemoCluster, type LogLine } from "../src/demo/cluster.ts";
 import { cleanupStale, type Topology } from "../src/demo/topology.ts";
 import type { Sample } from "../src/demo/downtime.ts";
 
@@ -77,6 +77,13 @@ const LOG_POLL_MS = 10;
 const FIRST_HOLDER_WAIT_MS = 30_000;
 /** A client poller runs at most this long per trial (stopped well before). */
 const CLIENT_DURATION_MS = 120_000;
+/**
+ * The apparatus (services, probes, client) runs under SCHED_RR at this
+ * priority, below the agents' 10: on this 2-core machine its own polling
+ * saturates both cores, and at ordinary priority its starved pollers and
+ * services made 10-30 ms of the measured gaps (DemoOptions.apparatusRt).
+ */
+const APPARATUS_RT_DEFAULT = 5;
 /** The acceptance line's server-side gap, median (ms). */
 export const GAP_MEDIAN_TARGET_MS = 5;
 
@@ -301,8 +308,8 @@ export function formatTable(s: Summary, clientTimeoutMs: number): string {
 // ---------------------------------------------------------------- the cluster
 
 /** The client polling the VIP with a retry (src/demo/poller.ts --retries), through its own ARP cache. */
-function startClient(topo: Topology, timeoutMs: number): { samples: ClientSample[]; stop(): Promise<void> } {
-  const argv = [NODE, join(ROOT, "src/demo/poller.ts"), "--url", `http://${VIP}:${SERVICE_PORT}/`, "--interval-ms", String(CLIENT_INTERVAL_MS), "--timeout-ms", String(timeoutMs), "--retries", String(CLIENT_RETRIES), "--duration-ms", String(CLIENT_DURATION_MS)];
+function startClient(topo: Topology, timeoutMs: number, rt: number | undefined): { samples: ClientSample[]; stop(): Promise<void> } {
+  const argv = [...rtPrefix(rt), NODE, join(ROOT, "src/demo/poller.ts"), "--url", `http://${VIP}:${SERVICE_PORT}/`, "--interval-ms", String(CLIENT_INTERVAL_MS), "--timeout-ms", String(timeoutMs), "--retries", String(CLIENT_RETRIES), "--duration-ms", String(CLIENT_DURATION_MS)];
   const p = topo.spawn("client", argv, {});
   const samples: ClientSample[] = [];
   createInterface({ input: p.stdout! }).on("line", (line) => {
@@ -366,14 +373,14 @@ const probeOf = (h: string): string => PROBES.find((p) => p.host === h)!.name;
 /** One move of the service off its holder now, watched by the probes of both hosts and the client. */
 async function trial(c: DemoCluster, o: Options): Promise<Trial> {
   const { clientTimeoutMs } = o;
-  const probePoll = { intervalMs: o.probeIntervalMs, timeoutMs: PROBE_TIMEOUT_MS };
+  const probePoll = { intervalMs: o.probeIntervalMs, timeoutMs: PROBE_TIMEOUT_MS, rt: o.apparatusRt };
   const holders = await c.waitForHolders((h) => h.length === 1, MOVE_WAIT_MS);
   const from = holders[0]!;
   const to = from === "h1" ? "h2" : "h1";
   const startedAt = Date.now();
   const oldProbe = startPoller(c.topo, probePoll, probeOf(from));
   const newProbe = startPoller(c.topo, probePoll, probeOf(to));
-  const client = startClient(c.topo, clientTimeoutMs);
+  const client = startClient(c.topo, clientTimeoutMs, o.apparatusRt);
   let incomplete: string | null;
   try {
     await sleep(SETTLE_MS);
@@ -403,7 +410,7 @@ async function trial(c: DemoCluster, o: Options): Promise<Trial> {
   };
 }
 
-type Options = { trials: number; clientTimeoutMs: number; probeIntervalMs: number; json: boolean; logFile: string | undefined };
+type Options = { trials: number; clientTimeoutMs: number; probeIntervalMs: number; apparatusRt: number | undefined; json: boolean; logFile: string | undefined };
 
 function options(): Options {
   const { values } = parseArgs({
@@ -411,18 +418,20 @@ function options(): Options {
       trials: { type: "string", default: "10" },
       "client-timeout-ms": { type: "string", default: String(CLIENT_TIMEOUT_MS_DEFAULT) },
       "probe-interval-ms": { type: "string", default: String(PROBE_INTERVAL_MS_DEFAULT) },
+      "apparatus-rt": { type: "string", default: String(APPARATUS_RT_DEFAULT) },
       json: { type: "boolean", default: false },
       "log-file": { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
-  const usage = "usage: node bench/handover.ts [--trials N (1-100, default 10)] [--client-timeout-ms N (default 10)] [--probe-interval-ms N (default 1)] [--json] [--log-file FILE (every agent log line, JSON)]\n  needs root: it creates network namespaces\n";
+  const usage = "usage: node bench/handover.ts [--trials N (1-100, default 10)] [--client-timeout-ms N (default 10)] [--probe-interval-ms N (default 1)] [--apparatus-rt N (SCHED_RR of services, probes, client; 0 = ordinary; default 5)] [--json] [--log-file FILE (every agent log line, JSON)]\n  needs root: it creates network namespaces\n";
   if (values.help) {
     process.stdout.write(usage);
     process.exit(0);
   }
-  const o = { trials: Number(values.trials), clientTimeoutMs: Number(values["client-timeout-ms"]), probeIntervalMs: Number(values["probe-interval-ms"]), json: values.json!, logFile: values["log-file"] };
-  if (!(Number.isInteger(o.trials) && o.trials >= 1 && o.trials <= 100) || !(Number.isInteger(o.clientTimeoutMs) && o.clientTimeoutMs >= 1) || !(Number.isInteger(o.probeIntervalMs) && o.probeIntervalMs >= 1)) {
+  const rt = Number(values["apparatus-rt"]);
+  const o = { trials: Number(values.trials), clientTimeoutMs: Number(values["client-timeout-ms"]), probeIntervalMs: Number(values["probe-interval-ms"]), apparatusRt: rt === 0 ? undefined : rt, json: values.json!, logFile: values["log-file"] };
+  if (!(Number.isInteger(o.trials) && o.trials >= 1 && o.trials <= 100) || !(Number.isInteger(o.clientTimeoutMs) && o.clientTimeoutMs >= 1) || !(Number.isInteger(o.probeIntervalMs) && o.probeIntervalMs >= 1) || !(Number.isInteger(rt) && rt >= 0 && rt <= 99)) {
     process.stderr.write(usage);
     process.exit(2);
   }
@@ -436,7 +445,7 @@ function options(): Options {
 async function main(): Promise<void> {
   const o = options();
   await cleanupStale(PREFIX);
-  const c = await startDemoCluster({ prefix: PREFIX, extraHosts: PROBES.map((p) => ({ name: p.name, ipv4: p.ipv4 })) });
+  const c = await startDemoCluster({ prefix: PREFIX, extraHosts: PROBES.map((p) => ({ name: p.name, ipv4: p.ipv4 })), apparatusRt: o.apparatusRt });
   const results: Trial[] = [];
   try {
     await c.waitForHolders((h) => h.length === 1 && h[0] === "h1", FIRST_HOLDER_WAIT_MS);

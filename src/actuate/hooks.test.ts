@@ -67,3 +67,10 @@ test("output is capped to its last HOOK_OUTPUT_BYTES_MAX bytes", async () => {
 test("a missing hook rejects with hook_failed and the OS error", async () => {
   await expect(runHook({ path: join(dir, "missing"), args: [], env: {}, timeoutMs: 1_000 })).rejects.toThrow(/hook .*missing could not start: .*ENOENT/);
 });
+
+test("a prefix runs first (a real-time agent's hooks go through `chrt --other 0` and run as ordinary work)", async () => {
+  const p = script("policy.sh", "chrt -p $$ | head -1");
+  const r = await runHook({ path: p, args: [], env: {}, timeoutMs: 5_000, prefix: ["chrt", "--other", "0"] });
+  expect(r.exitCode).toBe(0);
+  expect(r.stdoutTail).toContain("SCHED_OTHER");
+});

@@ -27,7 +27,14 @@ export type HookResult = {
   stderrTail: string;
 };
 
-export type HookRun = { path: string; args: string[]; env: Record<string, string>; timeoutMs: number };
+export type HookRun = {
+  path: string;
+  args: string[];
+  env: Record<string, string>;
+  timeoutMs: number;
+  /** Runs the hook through this command first (`chrt --other 0`: a real-time agent's hook runs as ordinary work). */
+  prefix?: string[];
+};
 
 /** Keeps the last `max` bytes of a stream, in bounded memory. */
 function tail(max: number): { push(b: Buffer): void; text(): string } {
@@ -52,7 +59,8 @@ export function runHook(o: HookRun): Promise<HookResult> {
   assert(Number.isInteger(o.timeoutMs) && o.timeoutMs > 0 && o.timeoutMs <= HOOK_TIMEOUT_MS_MAX, `hook timeoutMs ${o.timeoutMs} in (0, ${HOOK_TIMEOUT_MS_MAX}]`);
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
-    const p = spawn(o.path, o.args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...o.env }, detached: true });
+    const argv = [...(o.prefix ?? []), o.path, ...o.args];
+    const p = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...o.env }, detached: true });
     const out = tail(HOOK_OUTPUT_BYTES_MAX);
     const err = tail(HOOK_OUTPUT_BYTES_MAX);
     p.stdout.on("data", (d: Buffer) => out.push(d));

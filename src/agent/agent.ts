@@ -117,17 +117,16 @@ async function announceFromPrimaryOn(config: Config, log: Logger): Promise<void>
  * - `nice` for every thread (on Linux a nice value belongs to a thread:
  *   V8's and libuv's threads, started before this, would keep the old one,
  *   and a main thread waiting on a starved GC helper stalls as if starved);
- * - `realtime`: SCHED_RR at that priority for every thread, with
- *   reset-on-fork, so the processes it starts (hooks, arping, sysctl) run as
- *   ordinary work; nft and ip are started at the same priority through the
- *   returned prefix. Threads started later (libuv's pool, the sampler's
- *   worker) come out of reset-on-fork ordinary, so realtimeLateThreads
- *   raises them once the agent has started: a starved thread of the same
- *   process stalls the main one too (a lock it holds when preempted; the
- *   sampler's worker alone, left ordinary, cost 25 stalls in 10 s).
- *   Measured here, three agents beside a saturating load on 2 cores: at
- *   nice -10 alone 86 loop stalls over 20 ms in 10 s (up to 103 ms); every
- *   thread of the agents and nft under SCHED_RR: none.
+ * - `realtime`: SCHED_RR at that priority for every thread, and so for every
+ *   thread and process started after (nft, ip, arping inherit it). Measured
+ *   here, three agents beside a saturating load on 2 cores: at nice -10
+ *   alone 86 loop stalls over 20 ms in 10 s (up to 103 ms); every thread of
+ *   the agents and nft under SCHED_RR: none. No reset-on-fork: a thread of
+ *   the process left ordinary stalls the main one too (a lock it holds when
+ *   preempted: the sampler's worker alone cost 25 stalls in 10 s), and
+ *   Node's spawn waits for the child's exec, which a starved ordinary child
+ *   delayed by 50-120 ms. What should run as ordinary work (hooks) starts
+ *   through the returned prefix, `chrt --other 0`, which drops it there.
  * Not being allowed (no CAP_SYS_NICE, an RT budget of 0 in a cgroup) is
  * said, not fatal.
  */
@@ -144,33 +143,14 @@ function raisePriority(config: Config, log: Logger): string[] {
     log("warn", "agent", "nice-refused", { nice: config.nice, error: (err as Error).message, effect: "under CPU contention renewals may stall" });
   }
   if (config.realtime === 0) return [];
-  const prio = String(config.realtime);
-  const error = realtimeAllThreads(config.realtime);
-  if (error !== null) {
+  const r = spawnSync("chrt", ["--all-tasks", "--rr", "--pid", String(config.realtime), String(process.pid)], { encoding: "utf8", timeout: CHRT_TIMEOUT_MS });
+  if (r.status !== 0) {
+    const error = (r.error?.message ?? r.stderr.trim()) || `exit ${r.status}`;
     log("warn", "agent", "realtime-refused", { priority: config.realtime, error, effect: "under CPU contention the loop may stall; set realtime = 0 to silence this" });
     return [];
   }
-  return ["chrt", "--rr", prio];
-}
-
-/** SCHED_RR (reset-on-fork) for every thread of this process as it is now; null when done, else why not. */
-function realtimeAllThreads(priority: number): string | null {
-  const r = spawnSync("chrt", ["--all-tasks", "--rr", "--reset-on-fork", "--pid", String(priority), String(process.pid)], { encoding: "utf8", timeout: CHRT_TIMEOUT_MS });
-  return r.status === 0 ? null : (r.error?.message ?? r.stderr.trim()) || `exit ${r.status}`;
-}
-
-/** Once started: the threads begun since raisePriority (see there) get the agent's priority too. */
-function realtimeLateThreads(config: Config, rt: string[], log: Logger): void {
-  if (rt.length === 0) return;
-  const error = realtimeAllThreads(config.realtime);
-  if (error !== null) return void log("warn", "agent", "realtime-refused", { priority: config.realtime, error, effect: "threads started since the agent began run as ordinary work" });
-  let threads = 0;
-  try {
-    threads = readdirSync("/proc/self/task").length;
-  } catch {
-    // not Linux
-  }
-  log("info", "agent", "realtime", { policy: "SCHED_RR", priority: config.realtime, threads });
+  log("info", "agent", "realtime", { policy: "SCHED_RR", priority: config.realtime, threads: threads.length });
+  return ["chrt", "--other", "0"];
 }
 
 /**
@@ -178,14 +158,13 @@ function realtimeLateThreads(config: Config, rt: string[], log: Logger): void {
  * the kernel a lease. The agent does not start without it (a frozen or
  * killed agent's host would keep answering), unless the config turns it off.
  */
-async function installFence(config: Config, log: Logger, prefix: string[]): Promise<Fence | null> {
+async function installFence(config: Config, log: Logger): Promise<Fence | null> {
   if (config.services.length === 0) return null;
   if (!config.fence) {
     log("warn", "actuate", "fence-off", { why: "fence = false in the config: a frozen or killed agent's host keeps answering for its VIPs until its addresses are removed" });
     return null;
   }
   const fence = openFence({
-    prefix,
     onError: (line, error) => log("warn", "actuate", "nft-error", { error, line }), // the core raises the alarm (kernel-lease-failed)
     onReinstall: (error) =>
       error === null
@@ -339,7 +318,7 @@ async function stopAgent(p: Parts, sampler: { stop(): Promise<void> }, mesh: Mes
 export async function startAgent(config: Config): Promise<Agent> {
   const self = config.host;
   const log: Logger = logger(self, config.logLevel);
-  const rt = raisePriority(config, log);
+  const ordinary = raisePriority(config, log);
   const keyPair = ownKey(config);
   const sigs = signatures(keyPair.secretKey, new Map(config.hosts.map((h) => [h.id, Buffer.from(h.publicKey, "hex")])), log);
   mkdirSync(config.stateDir, { recursive: true });
@@ -360,14 +339,14 @@ export async function startAgent(config: Config): Promise<Agent> {
   const byName = new Map(services.map((s) => [s.name, s]));
   const forecasting = await startForecasting(config.forecast, log);
   // VIP changes go to one long-lived `ip -batch` process: no fork on the lease's critical path.
-  const ip = ipBatch({ prefix: rt });
+  const ip = ipBatch();
   await removeStaleVips(services, ip, log);
   await announceFromPrimaryOn(config, log);
-  const fence = await installFence(config, log, rt);
+  const fence = await installFence(config, log);
   const observed = new Observed();
   const repl = await startAgentReplication(config, loop, log, monoNow);
   const { replicator } = repl;
-  const runners = effectRunners({ self, services: byName, ip, fence, replicator, hookTimeoutMs: config.timing.hookTimeoutMs, log, now: monoNow, report: (ev) => loop.feed(ev) });
+  const runners = effectRunners({ self, services: byName, ip, fence, replicator, hookTimeoutMs: config.timing.hookTimeoutMs, hookPrefix: ordinary, log, now: monoNow, report: (ev) => loop.feed(ev) });
   const mesh = await openAgentMesh(config, keyPair, sigs, loop, observed, repl, log);
   const send = (to: HostId, msg: Parameters<Mesh["send"]>[1]) => (to === self ? loop.enqueue(self, msg) : void mesh.send(to, msg));
   loop.start({
@@ -390,7 +369,6 @@ export async function startAgent(config: Config): Promise<Agent> {
     loop.feed({ type: "move-requested", service, to: hostId(to) });
   };
   const api = await serveApi(createApi({ status, state: replicator, log, move }), config.api);
-  realtimeLateThreads(config, rt, log);
   log("info", "agent", "started", { cluster: config.cluster, api: api.address, services: services.map((s) => s.name), hosts: config.hosts.map((h) => h.id), startedAt: new Date(startedWall).toISOString(), inboxDropped: loop.inbox.dropped });
   let stopping = false;
   return {

@@ -39,6 +39,8 @@ export type RunnerDeps = {
   fence: Fence | null;
   replicator: Replicator;
   hookTimeoutMs: number;
+  /** Runs a hook as ordinary work when the agent runs real-time (`chrt --other 0`); empty otherwise. */
+  hookPrefix: string[];
   log: Logger;
   now(): number;
   /** An outcome for the core (never dropped: the core waits for each). */
@@ -109,7 +111,7 @@ export function effectRunners(d: RunnerDeps): Runners {
       const s = serviceOf(service);
       const path = s.cfg.hooks?.[hook];
       if (path === undefined) return;
-      runHook({ path, args: [s.name, s.cfg.vip], env: { UMBRA_SERVICE: s.name, UMBRA_VIP: s.cfg.vip, UMBRA_HOST: d.self, UMBRA_EPOCH: String(epoch) }, timeoutMs: d.hookTimeoutMs }).then(
+      runHook({ path, args: [s.name, s.cfg.vip], env: { UMBRA_SERVICE: s.name, UMBRA_VIP: s.cfg.vip, UMBRA_HOST: d.self, UMBRA_EPOCH: String(epoch) }, timeoutMs: d.hookTimeoutMs, prefix: d.hookPrefix }).then(
         (r) => {
           hookLog(hook, s, path, r);
           d.report({ type: "hook-finished", service: s.name, hook, ok: r.exitCode === 0, detail: r.timedOut ? "timed out" : r.exitCode === null ? `killed by ${r.signal}` : `exit ${r.exitCode}` });
@@ -130,7 +132,7 @@ export function effectRunners(d: RunnerDeps): Runners {
         .then((report) => {
           const path = s.cfg.hooks?.reconcile;
           if (path === undefined) return;
-          return runHook({ path, args: [s.name], env: { UMBRA_SERVICE: s.name, UMBRA_HOST: d.self, UMBRA_EPOCH: String(epoch), UMBRA_RECONCILE_REPORT: JSON.stringify(report) }, timeoutMs: d.hookTimeoutMs }).then((r) => hookLog("reconcile", s, path, r));
+          return runHook({ path, args: [s.name], env: { UMBRA_SERVICE: s.name, UMBRA_HOST: d.self, UMBRA_EPOCH: String(epoch), UMBRA_RECONCILE_REPORT: JSON.stringify(report) }, timeoutMs: d.hookTimeoutMs, prefix: d.hookPrefix }).then((r) => hookLog("reconcile", s, path, r));
         })
         .catch((err: Error) => log("error", "state", "reconcile-failed", { service: s.name, error: err.message }));
     },

@@ -43,7 +43,7 @@ export type DemoCluster = {
   /** Which namespaces hold the VIP now (from `ip -n NS -j addr`). */
   vipHolders(): Promise<string[]>;
   waitForHolders(pred: (holders: string[]) => boolean, timeoutMs: number): Promise<string[]>;
-  startPoller(opts: { intervalMs: number; timeoutMs: number }): { samples: Sample[]; stop(): Promise<void> };
+  startPoller(opts: PollerOptions): { samples: Sample[]; stop(): Promise<void> };
   stopAgent(name: string): Promise<void>;
   /** Starts a host's agent again with its config, key and state directory (after a kill); one still running is left alone. */
   restartAgent(name: string): void;
@@ -67,7 +67,18 @@ export type DemoOptions = {
   extraHosts?: Array<{ name: string; ipv4: string }>;
   /** A host's state directory other than the demo's own (undefined: the demo's, in its dir); the caller owns it (a benchmark's small filesystem). */
   stateDir?: (host: string) => string | undefined;
+  /**
+   * Runs each host's service under SCHED_RR at this priority (below the
+   * agents' `realtime`, 10): a benchmark's measuring apparatus (services,
+   * probes, client) shares this machine's cores with the hosts it measures,
+   * where in a real network each is a machine of its own; at ordinary
+   * priority its own load starves it and its timeouts read as outages.
+   */
+  apparatusRt?: number;
 };
+
+/** The argv prefix that runs a piece of the apparatus under SCHED_RR at `rt` (none when undefined). */
+export const rtPrefix = (rt: number | undefined): string[] => (rt === undefined ? [] : ["chrt", "--rr", String(rt)]);
 
 function tomlConfig(o: { host: string; keyFile: string; stateDir: string; keys: Record<string, string>; timing: Record<string, number>; logLevel: string; hooks?: Record<string, string | undefined>; extra?: string }): string {
   const lines = [
@@ -116,7 +127,7 @@ export async function startDemoCluster(o: DemoOptions): Promise<DemoCluster> {
   const agents = new Map<string, ChildProcess>();
   try {
     writeConfigs(dir, o);
-    await spawnCluster(topo, dir, logs, agents, o.onLog);
+    await spawnCluster(topo, dir, logs, agents, o.onLog, o.apparatusRt);
   } catch (err) {
     await topo.destroy();
     rmSync(dir, { recursive: true, force: true });
@@ -142,11 +153,11 @@ function writeConfigs(dir: string, o: DemoOptions): void {
 }
 
 /** The bootstrap node (waited for), then a service and an agent per host. */
-async function spawnCluster(topo: Topology, dir: string, logs: LogLine[], agents: Map<string, ChildProcess>, onLog: DemoOptions["onLog"]): Promise<void> {
+async function spawnCluster(topo: Topology, dir: string, logs: LogLine[], agents: Map<string, ChildProcess>, onLog: DemoOptions["onLog"], apparatusRt: number | undefined): Promise<void> {
   const boot = topo.spawn(BOOTSTRAP.name, [NODE, MAIN, "bootstrap", "--host", BOOTSTRAP.ipv4, "--port", String(BOOTSTRAP.port)], {});
   await waitForLine(boot, /listening/i, BOOTSTRAP_READY_MS, "the DHT bootstrap node");
   for (const h of HOSTS) {
-    topo.spawn(h.name, [NODE, join(ROOT, "src/demo/service.ts"), "--name", h.name, "--port", String(SERVICE_PORT)], {});
+    topo.spawn(h.name, [...rtPrefix(apparatusRt), NODE, join(ROOT, "src/demo/service.ts"), "--name", h.name, "--port", String(SERVICE_PORT)], {});
   }
   for (const h of HOSTS) spawnAgent(topo, dir, h.name, logs, agents, onLog);
 }
@@ -207,8 +218,11 @@ function clusterHandle(topo: Topology, dir: string, logs: LogLine[], agents: Map
 }
 
 /** The client polling the VIP; its samples arrive as JSON lines. */
-export function startPoller(topo: Topology, { intervalMs, timeoutMs }: { intervalMs: number; timeoutMs: number }, from: string = CLIENT.name): { samples: Sample[]; stop(): Promise<void> } {
-  const p = topo.spawn(from, [NODE, join(ROOT, "src/demo/poller.ts"), "--url", `http://${VIP}:${SERVICE_PORT}/`, "--interval-ms", String(intervalMs), "--timeout-ms", String(timeoutMs), "--duration-ms", String(POLLER_DURATION_MS)], {});
+/** A poller: every intervalMs, each request given up after timeoutMs; `rt` as DemoOptions.apparatusRt. */
+export type PollerOptions = { intervalMs: number; timeoutMs: number; rt?: number };
+
+export function startPoller(topo: Topology, { intervalMs, timeoutMs, rt }: PollerOptions, from: string = CLIENT.name): { samples: Sample[]; stop(): Promise<void> } {
+  const p = topo.spawn(from, [...rtPrefix(rt), NODE, join(ROOT, "src/demo/poller.ts"), "--url", `http://${VIP}:${SERVICE_PORT}/`, "--interval-ms", String(intervalMs), "--timeout-ms", String(timeoutMs), "--duration-ms", String(POLLER_DURATION_MS)], {});
   const samples: Sample[] = [];
   createInterface({ input: p.stdout! }).on("line", (line) => {
     try {
