@@ -965,6 +965,10 @@ function onVote(s: QuorumState, fx: QuorumEffect[], v: Extract<QuorumMsg, { type
     if (h === c.self) continue;
     fx.push({ type: "send", to: h, msg: { type: "certificate", cert, inPerson: false } });
   }
+  // Renew now, not at the next tick: a proposal that waited for the old
+  // lease's grants to run out left little of its own lease, if any, and
+  // after an unplanned failover these grants are what the VIP waits for.
+  renewIfDue(s, fx);
 }
 
 function onCertificate(s: QuorumState, fx: QuorumEffect[], from: HostId, cert: Certificate, inPerson: boolean): void {
