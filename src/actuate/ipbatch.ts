@@ -38,6 +38,8 @@ export type IpBatch = {
   run: Runner;
   /** Ends the batch process; later commands start a new one. */
   close(): void;
+  /** Starts the batch process now, if it is not running: the first change then does not wait for a spawn (3-5 ms here, on a move's path). */
+  warm(): void;
   /** Commands answered by the batch process and by the fallback, for tests and /status. */
   counts(): { batch: number; fallback: number; queueFull: number };
 };
@@ -60,7 +62,7 @@ export type IpBatchOptions = { prefix?: string[]; fallback?: Runner; timeoutMs?:
 /** `prefix` runs the process elsewhere (tests: `ip netns exec NS`). */
 export function ipBatch(o: IpBatchOptions = {}): IpBatch {
   const b = new BatchProcess(o);
-  return { run: (argv) => b.run(argv), close: () => b.close(), counts: () => b.counts() };
+  return { run: (argv) => b.run(argv), close: () => b.close(), warm: () => b.warm(), counts: () => b.counts() };
 }
 
 /** One `ip -batch` process (started on first use, restarted after it dies), its queue of commands awaiting answers, and the fallback. */
@@ -103,6 +105,10 @@ class BatchProcess {
       assert(this.queue.length <= BATCH_QUEUE_MAX, "the batch queue stays within BATCH_QUEUE_MAX");
       c.stdin!.write(`${line}\n${MARKER}\n`);
     });
+  }
+
+  warm(): void {
+    this.child ??= this.start();
   }
 
   close(): void {

@@ -340,6 +340,7 @@ export async function startAgent(config: Config): Promise<Agent> {
   const forecasting = await startForecasting(config.forecast, log);
   // VIP changes go to one long-lived `ip -batch` process: no fork on the lease's critical path.
   const ip = ipBatch();
+  ip.warm();
   await removeStaleVips(services, ip, log);
   await announceFromPrimaryOn(config, log);
   const fence = await installFence(config, log);
