@@ -68,6 +68,20 @@ type Conn = {
  * ones are simply not answered; the next renewal goes 50 ms later.
  */
 export const DATAGRAM_TYPES: ReadonlySet<WireMsg["type"]> = new Set(["renew", "grant", "lapsed", "lapsed-ack"]);
+/**
+ * Each datagram goes twice, the copy DATAGRAM_COPY_GAP_MS after the first
+ * (a loss burst shorter than that takes one copy only); the receiver drops
+ * the copy it has seen. A renewal needs its way there and a grant back:
+ * under 30 % loss each way one voter answers a renewal with p = 0.49, with
+ * two copies each way p = 0.83, and the holder, with two other voters and
+ * four renewals per window at the lan timing, misses its lease with
+ * probability 0.26^4 = 0.5 % per window, 0.03^4 = 1e-6 with copies
+ * (measured before copies: 98.5 % held under 30 % loss at a 120 ms lease).
+ */
+export const DATAGRAM_COPIES = 2;
+export const DATAGRAM_COPY_GAP_MS = 2;
+/** Datagrams remembered per connection to drop their copies: far more than arrive within a copy gap. */
+export const DATAGRAMS_REMEMBERED = 64;
 type Peer = { id: HostId; conn: Conn; link: FramedChannel<WireMsg> };
 
 export function topicFor(cluster: string): Buffer {
@@ -88,7 +102,9 @@ export async function openMesh(o: MeshOptions): Promise<Mesh> {
       const p = peers.get(to);
       if (p === undefined) return false;
       if (DATAGRAM_TYPES.has(msg.type) && p.conn.trySend !== undefined) {
-        p.conn.trySend(MESH_CODEC.encode(msg));
+        const buf = MESH_CODEC.encode(msg);
+        p.conn.trySend(buf);
+        for (let i = 1; i < DATAGRAM_COPIES; i++) setTimeout(() => p.conn.trySend?.(buf), i * DATAGRAM_COPY_GAP_MS).unref();
         return true;
       }
       if ((p.conn.writableLength ?? 0) > PEER_BUFFERED_BYTES_MAX) return false;
@@ -168,6 +184,22 @@ function refresher(o: MeshOptions, connectedCount: () => number): Refresher {
   };
 }
 
+/** The datagrams a connection delivered lately, to know a copy (DATAGRAM_COPIES) when it comes. */
+export function datagramMemory(max: number = DATAGRAMS_REMEMBERED): { seen(buf: Uint8Array): boolean } {
+  const set = new Set<string>();
+  const order: string[] = [];
+  return {
+    seen(buf) {
+      const key = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString("base64");
+      if (set.has(key)) return true;
+      set.add(key);
+      order.push(key);
+      if (order.length > max) set.delete(order.shift()!);
+      return false;
+    },
+  };
+}
+
 /** A datagram from a listed peer: only the types that travel so; anything malformed is the peer's bug, as a malformed frame is. */
 function onDatagram(o: MeshOptions, conn: Conn, id: HostId, buf: Uint8Array): void {
   let msg: WireMsg;
@@ -215,7 +247,10 @@ function onConnection(o: MeshOptions, peers: Map<HostId, Peer>, refresh: Refresh
     conn.destroy();
     return;
   }
-  conn.on("message", (buf) => onDatagram(o, conn, id, buf));
+  const memory = datagramMemory();
+  conn.on("message", (buf) => {
+    if (!memory.seen(buf)) onDatagram(o, conn, id, buf); // a copy of one delivered already is dropped
+  });
   o.onMux?.(id, mux);
   const prior = peers.get(id);
   peers.set(id, { id, conn, link });
