@@ -59,7 +59,7 @@
 // Every fault undoes itself (rules, link, mount, processes) in a finally,
 // and on SIGINT/SIGTERM; a trial first removes what a crashed run left.
 //
-//   node bench/chaos.ts [--trials N] [--faults all|F,F...] [--loss-seconds 60] [--partition-ms 3000] [--flap-seconds 5] [--lease-ms N] [--no-fence] [--json]
+//   node bench/chaos.ts [--trials N] [--faults all|F,F...] [--loss-seconds 60] [--partition-ms 3000] [--flap-seconds 5] [--lease-ms N] [--no-fence] [--apparatus-rt 5] [--json]
 //
 // --trials defaults to 5 per fault, 1 for the sustained ones (loss-5,
 // loss-30, cpu-load, flap, disk-full); --faults defaults to every fault that
@@ -470,8 +470,9 @@ function measure(f: Fault, w: Watched, logs: LogLine[]): Trial {
 async function watchFault(c: DemoCluster, f: Fault, seed: number, o: Options, disk: SmallDisk | null): Promise<Watched> {
   await c.waitForHolders((h) => h.length === 1 && h[0] === "h1", FIRST_HOLDER_WAIT_MS);
   for (const p of PROBES) await probeHost(c, p);
-  const client = c.startPoller(POLL);
-  const probes = PROBES.map((p) => ({ host: p.host, poller: startPoller(c.topo, POLL, p.name) }));
+  const poll = { ...POLL, rt: o.apparatusRt };
+  const client = c.startPoller(poll);
+  const probes = PROBES.map((p) => ({ host: p.host, poller: startPoller(c.topo, poll, p.name) }));
   try {
     await sleep(SETTLE_MS + Math.floor(rng(seed).next() * SETTLE_JITTER_MS));
     const faultAt = Date.now();
@@ -496,6 +497,7 @@ async function trial(f: Fault, seed: number, o: Options): Promise<Trial> {
       extraHosts: PROBES.map((p) => ({ name: p.name, ipv4: p.ipv4 })),
       extraToml: o.fence ? undefined : () => "fence = false",
       stateDir: (h) => (h === "h1" ? disk?.dir : undefined),
+      apparatusRt: o.apparatusRt,
     });
     const forgetDir = undoable(() => rmSync(c.dir, { recursive: true, force: true })); // on Ctrl-C: destroy() would have removed it
     try {
@@ -509,7 +511,27 @@ async function trial(f: Fault, seed: number, o: Options): Promise<Trial> {
   }
 }
 
-export type Options = { trials: number | undefined; faults: Fault[]; fence: boolean; lossMs: number; partitionMs: number; flapMs: number; json: boolean; timing: Record<string, number> | undefined };
+export type Options = {
+  trials: number | undefined;
+  faults: Fault[];
+  fence: boolean;
+  lossMs: number;
+  partitionMs: number;
+  flapMs: number;
+  json: boolean;
+  timing: Record<string, number> | undefined;
+  /** SCHED_RR priority of the apparatus (services, probes, client); undefined: ordinary work. */
+  apparatusRt: number | undefined;
+};
+
+/**
+ * The apparatus (services, probes, client) runs under SCHED_RR at this
+ * priority, below the agents' 10, by default: on this 2-core machine the
+ * hosts, the network's other machines and the load share two cores, and at
+ * ordinary priority a starved poller's timeouts read as outages
+ * (DemoOptions.apparatusRt). The load (stress-ng) stays ordinary work.
+ */
+export const APPARATUS_RT_DEFAULT = 5;
 
 /** A lease other than the lan profile's, with the rest scaled as bench/failover.ts scales it. */
 const timingFor = (leaseMs: number): Record<string, number> => ({ leaseMs, renewIntervalMs: Math.floor(leaseMs / 6), proposalTimeoutMs: Math.floor(leaseMs / 2), actuationGuardMs: Math.floor(leaseMs / 3) });
@@ -525,7 +547,7 @@ export function parseFaults(s: string): Fault[] | null {
 /** How many trials a fault gets: --trials when given, else the default for its kind. */
 export const trialsFor = (f: Fault, given: number | undefined): number => given ?? (SUSTAINED.has(f) ? SUSTAINED_TRIALS_DEFAULT : TRIALS_DEFAULT);
 
-export const USAGE = `usage: node bench/chaos.ts [--trials N] [--faults all|${FAULTS.join(",")}] [--loss-seconds S] [--partition-ms N] [--flap-seconds S] [--lease-ms N (whole, ≥ 60)] [--no-fence] [--json]`;
+export const USAGE = `usage: node bench/chaos.ts [--trials N] [--faults all|${FAULTS.join(",")}] [--loss-seconds S] [--partition-ms N] [--flap-seconds S] [--lease-ms N (whole, ≥ 60)] [--no-fence] [--apparatus-rt N (default ${APPARATUS_RT_DEFAULT}; 0 = ordinary)] [--json]`;
 
 /** The options from argv, or what is wrong with them. */
 export function parseOptions(args: string[]): Options | { error: string } {
@@ -542,6 +564,7 @@ export function parseOptions(args: string[]): Options | { error: string } {
         "lease-ms": { type: "string" },
         json: { type: "boolean", default: false },
         "no-fence": { type: "boolean", default: false },
+        "apparatus-rt": { type: "string", default: String(APPARATUS_RT_DEFAULT) },
       },
     }).values;
   } catch (err) {
@@ -556,7 +579,10 @@ export function parseOptions(args: string[]): Options | { error: string } {
   if (faults === null) return { error: `--faults: all, or some of ${FAULTS.join(",")}` };
   if (lossS === null || partitionMs === null || flapS === null) return { error: "--loss-seconds, --partition-ms, --flap-seconds: whole numbers ≥ 1" };
   if (leaseMs === null) return { error: "--lease-ms: a whole number ≥ 60" };
-  return { trials, faults, fence: !values["no-fence"], lossMs: lossS * 1000, partitionMs, flapMs: flapS * 1000, json: values.json!, timing: leaseMs === undefined ? undefined : timingFor(leaseMs) };
+  const rt = whole(values["apparatus-rt"], 0);
+  if (rt === null || rt > 99) return { error: "--apparatus-rt: a whole number 0-99 (0: ordinary work)" };
+  const apparatusRt = rt === 0 ? undefined : rt;
+  return { trials, faults, fence: !values["no-fence"], lossMs: lossS * 1000, partitionMs, flapMs: flapS * 1000, json: values.json!, timing: leaseMs === undefined ? undefined : timingFor(leaseMs), apparatusRt };
 }
 
 function options(): Options {
