@@ -142,6 +142,8 @@ export type Fence = {
   lease(addr: string, ms: number): Promise<string | null>;
   /** Ends `addr`'s kernel lease now; resolves as lease does. */
   unlease(addr: string): Promise<string | null>;
+  /** Starts the nft process now, if it is not running: the first lease then does not wait for a spawn (5 ms measured, on a new holder's take). */
+  warm(): void;
   /** Ends the nft process; the tables are no longer put back. */
   close(): void;
 };
@@ -184,7 +186,9 @@ class NftProcess implements Fence {
     const r = await runWithInput([...this.prefix, nftPath(), "-f", "-"], fenceRuleset(addrs));
     if (r.code !== 0) throw new Error(`nft refused the fence: ${r.stderr.trim() || `exit ${r.code}`}`);
     this.installed = [...addrs];
-    // Started now, not at the first lease: a spawn there (5 ms measured) delayed a new holder's take.
+  }
+
+  warm(): void {
     this.child ??= this.start();
   }
 

@@ -22,7 +22,7 @@ import { readKeyFile, type KeyPair } from "../shared/identity.ts";
 import { forecastStaleMs, host } from "../decide/index.ts";
 import { openMesh, parseHostPort, type Mesh, type BeaconForecast } from "../mesh/index.ts";
 import { startBackgroundSampler, startReplaySampler, type HostSample } from "../probe/index.ts";
-import { announceFromPrimary, armedArping, ipBatch, openFence, removeFence, removeVip, vipAddress, BATCH_QUEUE_MAX, FENCE_TABLE, type Fence, type IpBatch } from "../actuate/index.ts";
+import { announceFromPrimary, armedArping, ipBatch, runCommand, openFence, removeFence, removeVip, vipAddress, BATCH_QUEUE_MAX, FENCE_TABLE, type Fence, type IpBatch } from "../actuate/index.ts";
 import { createApi, serveApi, type StatusDoc } from "../api/index.ts";
 import { startForecasting, type Forecasting } from "./forecasting.ts";
 import { loadRecord } from "./records.ts";
@@ -96,9 +96,10 @@ function hostConfigOf(config: Config): host.HostConfig {
 }
 
 /** A VIP left behind by a crash is not backed by any lease now: remove it. */
-async function removeStaleVips(services: readonly ServiceRt[], ip: IpBatch, log: Logger): Promise<void> {
+async function removeStaleVips(services: readonly ServiceRt[], log: Logger): Promise<void> {
   for (const s of services) {
-    await removeVip({ cidr: s.cfg.vip, iface: s.cfg.interface }, ip.run).catch((err: Error) =>
+    // Forked, not through the batch process: that one starts once the agent is real-time (warmHelpers).
+    await removeVip({ cidr: s.cfg.vip, iface: s.cfg.interface }, runCommand).catch((err: Error) =>
       log("warn", "actuate", "stale-vip-remove-failed", { service: s.name, error: err.message }),
     );
   }
@@ -111,37 +112,48 @@ async function announceFromPrimaryOn(config: Config, log: Logger): Promise<void>
 }
 
 /**
- * Runs the agent above ordinary work before it starts any child (ip, nft):
- * a loop starved by a busy CPU misses renewals, and a late nft write makes
- * the kernel lease run late. Two levers, as corosync and keepalived use:
- * - `nice` for every thread (on Linux a nice value belongs to a thread:
- *   V8's and libuv's threads, started before this, would keep the old one,
- *   and a main thread waiting on a starved GC helper stalls as if starved);
- * - `realtime`: SCHED_RR at that priority for every thread, and so for every
- *   thread and process started after (nft, ip, arping inherit it). Measured
- *   here, three agents beside a saturating load on 2 cores: at nice -10
- *   alone 86 loop stalls over 20 ms in 10 s (up to 103 ms); every thread of
- *   the agents and nft under SCHED_RR: none. No reset-on-fork: a thread of
- *   the process left ordinary stalls the main one too (a lock it holds when
- *   preempted: the sampler's worker alone cost 25 stalls in 10 s), and
- *   Node's spawn waits for the child's exec, which a starved ordinary child
- *   delayed by 50-120 ms. What should run as ordinary work (hooks) starts
- *   through the returned prefix, `chrt --other 0`, which drops it there.
+ * Runs the agent above ordinary work: a loop starved by a busy CPU misses
+ * renewals, and a late nft write makes the kernel lease run late. Two
+ * levers, as corosync and keepalived use:
+ * - `nice` for every thread, at start (on Linux a nice value belongs to a
+ *   thread: V8's and libuv's threads, started before this, would keep the
+ *   old one, and a main thread waiting on a starved GC helper stalls too);
+ * - `realtime` (goRealtime), once the agent has started: SCHED_RR at that
+ *   priority for every thread, and so for every thread and process started
+ *   after (nft, ip, the armed arping inherit it). Not before: start-up
+ *   compiles and loads for a second or more of CPU, which under SCHED_RR
+ *   (100 ms round-robin slices) starved the other agents of this machine's
+ *   tests, a holder among them. Measured here, three agents beside a
+ *   saturating load on 2 cores: at nice -10 alone 86 loop stalls over
+ *   20 ms in 10 s (up to 103 ms); every thread of the agents and nft under
+ *   SCHED_RR: none or one. No reset-on-fork: a thread of the process left
+ *   ordinary stalls the main one too (a lock it holds when preempted: the
+ *   sampler's worker alone cost 25 stalls in 10 s), and Node's spawn waits
+ *   for the child's exec, which a starved ordinary child delayed by
+ *   50-120 ms. Hooks start through `chrt --other 0` instead, which runs
+ *   them as ordinary work.
  * Not being allowed (no CAP_SYS_NICE, an RT budget of 0 in a cgroup) is
  * said, not fatal.
  */
-function raisePriority(config: Config, log: Logger): string[] {
-  let threads: number[] = [0];
+function raiseNice(config: Config, log: Logger): void {
   try {
-    threads = readdirSync("/proc/self/task").map(Number);
-  } catch {
-    // not Linux: the calling thread only
-  }
-  try {
-    for (const tid of threads) setPriority(tid, config.nice);
+    for (const tid of threadIds()) setPriority(tid, config.nice);
   } catch (err) {
     log("warn", "agent", "nice-refused", { nice: config.nice, error: (err as Error).message, effect: "under CPU contention renewals may stall" });
   }
+}
+
+/** This process's threads (Linux), else the calling thread only (0). */
+function threadIds(): number[] {
+  try {
+    return readdirSync("/proc/self/task").map(Number);
+  } catch {
+    return [0];
+  }
+}
+
+/** See raiseNice. Returns the prefix that starts a process as ordinary work (hooks): `chrt --other 0`, or none when not real-time. */
+function goRealtime(config: Config, log: Logger): string[] {
   if (config.realtime === 0) return [];
   const r = spawnSync("chrt", ["--all-tasks", "--rr", "--pid", String(config.realtime), String(process.pid)], { encoding: "utf8", timeout: CHRT_TIMEOUT_MS });
   if (r.status !== 0) {
@@ -149,8 +161,15 @@ function raisePriority(config: Config, log: Logger): string[] {
     log("warn", "agent", "realtime-refused", { priority: config.realtime, error, effect: "under CPU contention the loop may stall; set realtime = 0 to silence this" });
     return [];
   }
-  log("info", "agent", "realtime", { policy: "SCHED_RR", priority: config.realtime, threads: threads.length });
+  log("info", "agent", "realtime", { policy: "SCHED_RR", priority: config.realtime, threads: threadIds().length });
   return ["chrt", "--other", "0"];
+}
+
+/** Once real-time: the helper processes a move waits on start now and inherit it (nft, ip, an armed arping per IPv4 VIP). */
+function warmHelpers(services: readonly ServiceRt[], ip: IpBatch, fence: Fence | null): void {
+  ip.warm();
+  fence?.warm();
+  for (const s of services) if (isIPv4(vipAddress(s.cfg.vip))) s.announcer = armedArping({ cidr: s.cfg.vip, iface: s.cfg.interface });
 }
 
 /**
@@ -318,7 +337,7 @@ async function stopAgent(p: Parts, sampler: { stop(): Promise<void> }, mesh: Mes
 export async function startAgent(config: Config): Promise<Agent> {
   const self = config.host;
   const log: Logger = logger(self, config.logLevel);
-  const ordinary = raisePriority(config, log);
+  raiseNice(config, log);
   const keyPair = ownKey(config);
   const sigs = signatures(keyPair.secretKey, new Map(config.hosts.map((h) => [h.id, Buffer.from(h.publicKey, "hex")])), log);
   mkdirSync(config.stateDir, { recursive: true });
@@ -332,7 +351,7 @@ export async function startAgent(config: Config): Promise<Agent> {
     cfg: svc,
     vipBusy: false,
     leaseApplied: null,
-    announcer: isIPv4(vipAddress(svc.vip)) ? armedArping({ cidr: svc.vip, iface: svc.interface }) : null,
+    announcer: null, // armed once real-time (warmHelpers)
     lastChange: null,
     alarm: null,
   }));
@@ -340,14 +359,14 @@ export async function startAgent(config: Config): Promise<Agent> {
   const forecasting = await startForecasting(config.forecast, log);
   // VIP changes go to one long-lived `ip -batch` process: no fork on the lease's critical path.
   const ip = ipBatch();
-  ip.warm();
-  await removeStaleVips(services, ip, log);
+  await removeStaleVips(services, log);
   await announceFromPrimaryOn(config, log);
   const fence = await installFence(config, log);
   const observed = new Observed();
   const repl = await startAgentReplication(config, loop, log, monoNow);
   const { replicator } = repl;
-  const runners = effectRunners({ self, services: byName, ip, fence, replicator, hookTimeoutMs: config.timing.hookTimeoutMs, hookPrefix: ordinary, log, now: monoNow, report: (ev) => loop.feed(ev) });
+  const hookPrefix: string[] = []; // filled once real-time (goRealtime): hooks then start as ordinary work
+  const runners = effectRunners({ self, services: byName, ip, fence, replicator, hookTimeoutMs: config.timing.hookTimeoutMs, hookPrefix, log, now: monoNow, report: (ev) => loop.feed(ev) });
   const mesh = await openAgentMesh(config, keyPair, sigs, loop, observed, repl, log);
   const send = (to: HostId, msg: Parameters<Mesh["send"]>[1]) => (to === self ? loop.enqueue(self, msg) : void mesh.send(to, msg));
   loop.start({
@@ -370,6 +389,8 @@ export async function startAgent(config: Config): Promise<Agent> {
     loop.feed({ type: "move-requested", service, to: hostId(to) });
   };
   const api = await serveApi(createApi({ status, state: replicator, log, move }), config.api);
+  hookPrefix.push(...goRealtime(config, log));
+  warmHelpers(services, ip, fence);
   log("info", "agent", "started", { cluster: config.cluster, api: api.address, services: services.map((s) => s.name), hosts: config.hosts.map((h) => h.id), startedAt: new Date(startedWall).toISOString(), inboxDropped: loop.inbox.dropped });
   let stopping = false;
   return {
