@@ -21,15 +21,15 @@ const LAN = {
   probeIntervalMs: 50, // SWIM probe round: a dead peer is noticed within a few rounds
   probeTimeoutMs: 20, // direct ack wait before asking others to probe (ping-req)
   suspicionTimeoutMs: 150, // suspect -> dead: room for a refutation to arrive
-  leaseMs: 120, // holder lease: the bound on unplanned downtime
-  renewIntervalMs: 20, // six per lease, as datagrams sent twice (mesh/swarm.ts): under 30 % loss the holder still hears a grant within its lease nearly always
+  leaseMs: 100, // holder lease: the bound on unplanned downtime
+  renewIntervalMs: 20, // five per lease, as datagrams sent twice (mesh/swarm.ts): under 30 % loss the holder still hears a grant within its lease nearly always
   driftMaxPpm: 1000, // 0.1 %: far above what NTP-less quartz clocks drift
   // The holder lets go this much before the voters' grants run out, to cover
   // the kernel applying its lease late (an nft write by a process of ours,
   // run under SCHED_RR with the agent). It costs no downtime: failover
   // waits on the voters' grants, not on the holder's own expiry.
   actuationGuardMs: 20,
-  proposalTimeoutMs: 60, // re-send a proposal, or let the next candidate try
+  proposalTimeoutMs: 50, // re-send a proposal, or let the next candidate try
   initialGraceMs: 3000, // at start-up the primary gets this long to win the first election
   hookTimeoutMs: 5000, // user hooks are killed after this
   writeTimeoutMs: 5000, // a state write not durable on ackShadows shadows by then fails (it is not rolled back)
