@@ -16,7 +16,11 @@
 //   gap by probes  the new holder's first answer minus the old holder's last
 //                  (request send times; the probes poll every 1 ms, so the
 //                  resolution is their real spacing, printed: about 1-2 ms)
-//   gap by logs    the old holder's vip-removed to the new holder's vip-added
+//   gap by logs    the old holder's drop-vip to the new holder's vip-added (with
+//                  the fence the old holder's kernel lease ends in the step
+//                  that drops, and it hands over on the kernel's word, before
+//                  its `ip addr del` is done; vip-removed to vip-added is
+//                  kept in the JSON as gapRemovedMs)
 //                  (the agents' JSON log lines, 1 ms timestamps); also from
 //                  the old holder's drop-vip (its decision), and where the
 //                  time went: the votes, the old holder's `ip` removal, the
@@ -100,8 +104,9 @@ export type Trial = {
   twoAnswering: number;
   /** The probes' median spacing between requests (the coarser probe's): the gap's resolution. */
   probeSpacingMs: number | null;
-  /** Logs: vip-removed (old) to vip-added (new); drop-vip (old) to vip-added (new); move-requested (old) to vip-added (new). */
+  /** Logs: drop-vip (old) to vip-added (new), the server-side gap; vip-removed (old) to vip-added (new); drop-vip to vip-added again (older runs' name); move-requested (old) to vip-added (new). */
   gapLogsMs: number | null;
+  gapRemovedMs: number | null;
   dropToAddedMs: number | null;
   moveMs: number | null;
   steps: MoveSteps;
@@ -401,7 +406,8 @@ async function trial(c: DemoCluster, o: Options): Promise<Trial> {
     gapProbesMs,
     twoAnswering: twoAnswering(oldProbe.samples, newProbe.samples),
     probeSpacingMs: spacings.length === 0 ? null : Math.max(...spacings),
-    gapLogsMs: logs.gapMs,
+    gapLogsMs: logs.dropToAddedMs,
+    gapRemovedMs: logs.gapMs,
     dropToAddedMs: logs.dropToAddedMs,
     moveMs: logs.moveMs,
     steps: logs.steps,
