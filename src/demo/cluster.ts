@@ -128,12 +128,37 @@ export async function startDemoCluster(o: DemoOptions): Promise<DemoCluster> {
   try {
     writeConfigs(dir, o);
     await spawnCluster(topo, dir, logs, agents, o.onLog, o.apparatusRt);
+    await waitForStarted(logs, agents);
   } catch (err) {
     await topo.destroy();
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
   return clusterHandle(topo, dir, logs, agents, o.onLog);
+}
+
+/** Every agent says "started" within this (a loaded 2-core machine starts three agents in a few seconds). */
+const AGENTS_STARTED_WAIT_MS = 60_000;
+const STARTED_POLL_MS = 20;
+
+/**
+ * Resolves once every agent has logged "started" (its loop runs, it is
+ * real-time, its API listens). A cluster handed out earlier let a test or a
+ * benchmark fault the holder while a shadow was still starting: with the
+ * apparatus real-time, a starting agent (ordinary until it has started) was
+ * starved for seconds and the service had no quorum (bench/chaos, session 9).
+ */
+async function waitForStarted(logs: readonly LogLine[], agents: ReadonlyMap<string, ChildProcess>): Promise<void> {
+  const deadline = Date.now() + AGENTS_STARTED_WAIT_MS;
+  for (;;) {
+    const started = new Set(logs.filter((l) => l.event === "started" && l.part === "agent").map((l) => l.host));
+    const waiting = HOSTS.map((h) => h.name).filter((h) => !started.has(h));
+    if (waiting.length === 0) return;
+    const dead = waiting.filter((h) => agents.get(h)?.exitCode !== null && agents.get(h)?.exitCode !== undefined);
+    if (dead.length > 0) throw new Error(`agent(s) ${dead.join(", ")} exited before they started; their logs say why`);
+    if (Date.now() > deadline) throw new Error(`agent(s) ${waiting.join(", ")} did not start within ${AGENTS_STARTED_WAIT_MS} ms`);
+    await sleep(STARTED_POLL_MS);
+  }
 }
 
 /** A key and a config per host, in dir. */
