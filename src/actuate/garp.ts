@@ -14,8 +14,9 @@
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { assert } from "../shared/assert.ts";
-import { announceArp, GARP_COUNT, GARP_DEADLINE_S, runCommand, type Runner, type Vip } from "./vip.ts";
 import { isIPv4 } from "node:net";
+import { vipAddress } from "./fence.ts";
+import { announceArp, GARP_COUNT, GARP_DEADLINE_S, runCommand, type Runner, type Vip } from "./vip.ts";
 
 /** After an announcement, the next shell is armed this much later: off the move's path (the agent is busy taking over then). */
 export const REARM_DELAY_MS = 500;
@@ -42,7 +43,7 @@ export type AnnouncerOptions = {
 
 /** An announcer for an IPv4 VIP, armed at once. */
 export function armedArping(v: Vip, o: AnnouncerOptions = {}): Announcer {
-  const addr = v.cidr.split("/")[0]!;
+  const addr = vipAddress(v.cidr);
   assert(isIPv4(addr), "gratuitous ARP is for IPv4");
   const argv = [...(o.prefix ?? []), "sh", "-c", 'read _ && exec "$@"', "sh", "arping", "-U", "-c", String(GARP_COUNT), "-w", String(GARP_DEADLINE_S), "-I", v.iface, addr];
   const run = o.run ?? runCommand;
