@@ -259,7 +259,8 @@ inline gc() {
   :: gk < N ->
      /* an in-person certificate the receiver would ignore */
      if
-     :: mInP[gk] != 0 && (down[gk] || mInP[gk] <= epoch[gk]) -> mInP[gk] = 0
+     :: mInP[gk] != 0 && (down[gk] || mInP[gk] < epoch[gk] ||
+                         (mInP[gk] == epoch[gk] && (certHolder[mInP[gk]] != gk || takeLeft[gk] == 0))) -> mInP[gk] = 0
      :: else -> skip
      fi;
      /* values nothing reads any more are zeroed, so equal futures meet:
@@ -611,6 +612,11 @@ inline onPropose(v, p, m) {
  * the old holder of a planned move) or not. */
 inline onCertificate(h, e, inPerson) {
   if
+  :: e == epoch[h] && inPerson && certHolder[e] == h && certPlanned[e] ->
+     /* the certificate came ahead (sent to all when it formed): the word in
+      * person only lifts the wait */
+     takeLeft[h] = 0;
+     becomeHolderIfLeased(h)
   :: e > epoch[h] ->
      adopt(h, e);
      if

@@ -15,7 +15,7 @@ usage() {
 usage: bash scripts/check-model.sh [--full] [--help]
 
 Runs spin on model/quorum.pml, each search exhaustive (6 to 12 min in
-all by load, 9.1 GB at most; --full: see below, not yet re-measured for
+all by load, 9.3 GB at most; --full: see below, not yet re-measured for
 session 6 or issue 14):
   correct                   epochs 1..2, handovers, one crash with or without
                             its vote file (a host that lost it only grants),

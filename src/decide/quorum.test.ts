@@ -247,6 +247,29 @@ describe("holder", () => {
   });
 });
 
+describe("new holder of a planned move", () => {
+  test("learns the certificate ahead, renews and leases its kernel while the old holder drops; the word in person then takes the VIP at once", () => {
+    const planned = { service: "web", epoch: 2, holder: h2, from: h1, reason: "handover" as const, votes: [{ voter: h1, sig: "" }, { voter: h3, sig: "" }] };
+    let s = q.initialQuorum(cfg(h2), { epoch: 1, holder: h1, cert: cert1, votedEpoch: 2, votedHolder: h2 }, 0);
+    const t0 = q.restartWaitMs(s.config);
+    let out = q.step(s, { type: "received", from: h1, msg: { type: "certificate", inPerson: false, cert: planned } }, t0);
+    s = out.state;
+    const r = sends(out.effects, "renew")[0]!.msg as { seq: number };
+    expect(s.takeNotBeforeMs).toBe(t0 + q.handoverWaitMs(s.config)); // not in person: wait out the old lease...
+    for (const v of [h2, h3]) {
+      out = q.step(s, { type: "received", from: v, msg: { type: "grant", service: "web", epoch: 2, seq: r.seq, voter: v, boot: 1 } }, t0 + 1);
+      s = out.state;
+    }
+    expect(s.vipUp).toBe(false); // ...with its lease, the VIP still waits,
+    expect(out.effects.filter((f) => f.type === "kernel-lease")).toEqual([{ type: "kernel-lease", epoch: 2, seq: 1, untilMs: s.leaseUntilMs }]); // but its kernel has the lease
+    out = q.step(s, { type: "received", from: h1, msg: { type: "certificate", inPerson: true, cert: planned } }, t0 + 3);
+    expect(out.state.vipUp).toBe(true);
+    expect(out.effects.map((f) => f.type)).toEqual(["take-vip"]); // no second nft commit before the VIP answers
+    // The word in person from anyone but the old holder lifts nothing.
+    expect(q.step(s, { type: "received", from: h3, msg: { type: "certificate", inPerson: true, cert: planned } }, t0 + 3).state.vipUp).toBe(false);
+  });
+});
+
 describe("kernel lease acknowledgements", () => {
   /** h1 holding epoch 1 with its VIP added and its kernel lease applied; returns the state and the kernel-lease effect's seq. */
   function fencedHolder(fenced = true): QuorumState {

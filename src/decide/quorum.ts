@@ -467,16 +467,25 @@ function expireLease(s: QuorumState, fx: QuorumEffect[]): void {
  * Gives the kernel the holder's lease whenever it changes while the VIP is
  * wanted up, and ends it when the VIP is no longer wanted. It goes out before
  * the take-vip it covers (the address answers, and its announcement leaves,
- * only under a lease) and before the drop-vip that follows a lost lease.
+ * only under a lease) and before the drop-vip that follows a lost lease. A
+ * new holder with its lease that waits only for the old holder's word (or
+ * the old lease's end) gives it already: without the address nothing
+ * answers, and once the word comes the VIP answers as soon as its address
+ * is up, not after an nft commit too.
  */
 function syncKernelLease(s: QuorumState, fx: QuorumEffect[]): void {
-  const want = s.vipUp ? s.leaseUntilMs : 0;
+  const want = s.vipUp || leasedAwaitingTake(s) ? s.leaseUntilMs : 0;
   if (want === s.kernelLeaseUntilMs) return;
   s.kernelLeaseUntilMs = want;
   s.kernelQuiet = false; // until the kernel says so (without the fence, never)
   if (!s.config.fenced) return;
   s.kernelSeq += 1;
   fx.push({ type: "kernel-lease", epoch: s.epoch, seq: s.kernelSeq, untilMs: want === 0 ? null : want });
+}
+
+/** The certified holder, leased in its epoch, held back only by takeNotBeforeMs. */
+function leasedAwaitingTake(s: QuorumState): boolean {
+  return s.holder === s.config.self && s.role === Role.acquiring && s.nowMs < s.leaseUntilMs && s.nowMs < s.takeNotBeforeMs && s.gaveUpEpoch !== s.epoch;
 }
 
 /**
@@ -942,12 +951,15 @@ function onVote(s: QuorumState, fx: QuorumEffect[], v: Extract<QuorumMsg, { type
   if (isPlanned(p.reason)) {
     // The old holder formed the certificate: drop the VIP first, then tell
     // the new holder in person (syncVip, once the removal is confirmed), so
-    // it can take the VIP at once.
+    // it can take the VIP at once. The certificate itself goes to everyone
+    // now, the new holder too: it renews while this host drops, and has its
+    // lease by the time the word in person comes (the VIP waits for that
+    // word, or the old lease's end: handoverWaitMs).
     assert(p.from === c.self, "only the holder hands over");
     adoptCertificate(s, fx, cert);
     s.handoff = cert;
     for (const h of c.hosts) {
-      if (h === c.self || h === cert.holder) continue;
+      if (h === c.self) continue;
       fx.push({ type: "send", to: h, msg: { type: "certificate", cert, inPerson: false } });
     }
     return;
@@ -975,6 +987,14 @@ function onCertificate(s: QuorumState, fx: QuorumEffect[], from: HostId, cert: C
   const c = s.config;
   if (cert.service !== c.service) return;
   if (!certificateWellFormed(c, cert)) return;
+  if (cert.epoch === s.epoch && s.holder === c.self && cert.holder === c.self && isPlanned(cert.reason) && inPerson && from === cert.from) {
+    // The old holder's word that it answers no more, after the certificate
+    // itself came ahead (sent when it formed, so that this host's lease is
+    // had by the time the old holder is quiet): the VIP goes up at once.
+    s.takeNotBeforeMs = s.nowMs;
+    becomeHolderIfLeased(s, fx);
+    return;
+  }
   if (cert.epoch <= s.epoch) return;
   adoptCertificate(s, fx, cert);
   if (cert.holder !== c.self) {
@@ -1187,7 +1207,7 @@ function checkInvariants(s: QuorumState): void {
   }
   if (s.proposal !== null) assert(s.proposal.epoch > s.epoch, "a proposal is for a new epoch");
   if (s.vipUp || s.vipOp?.op === "add") assert(s.vipPresent, "a VIP wanted or being added counts as present");
-  assert(s.kernelLeaseUntilMs === (s.vipUp ? s.leaseUntilMs : 0), "the kernel holds exactly the holder's lease while the VIP is wanted, and none otherwise");
+  assert(s.kernelLeaseUntilMs === (s.vipUp || leasedAwaitingTake(s) ? s.leaseUntilMs : 0), "the kernel holds exactly the holder's lease while the VIP is wanted (or waits only for its take), and none otherwise");
   assert(s.leaseUntilMs === 0 || s.leaseUntilMs <= s.answeredSentAtMs + holderLeaseMs(s.config), "every lease counts from an answered renewal (what makes a lapsed renewal safe)");
   if (s.handoff !== null) assert(s.handoff.from === s.config.self && s.handoff.epoch === s.epoch, "a pending handoff is this host's own, of the current epoch");
   if (s.kernelQuiet) assert(s.kernelLeaseUntilMs === 0, "a quiet kernel has no lease");
