@@ -16,11 +16,13 @@
 //   gap by probes  the new holder's first answer minus the old holder's last
 //                  (request send times; the probes poll every 1 ms, so the
 //                  resolution is their real spacing, printed: about 1-2 ms)
-//   gap by logs    the old holder's drop-vip to the new holder's vip-added (with
-//                  the fence the old holder's kernel lease ends in the step
-//                  that drops, and it hands over on the kernel's word, before
-//                  its `ip addr del` is done; vip-removed to vip-added is
-//                  kept in the JSON as gapRemovedMs)
+//   gap by logs    the old holder's drop-vip to the new holder's vip-answering
+//                  (its address up and its kernel lease applied, whichever is
+//                  later; with the fence the old holder's kernel lease ends
+//                  in the step that drops, and it hands over on the kernel's
+//                  word, before its `ip addr del` is done; vip-removed to
+//                  vip-added is kept in the JSON as gapRemovedMs, drop-vip
+//                  to vip-added as dropToAddedMs)
 //                  (the agents' JSON log lines, 1 ms timestamps); also from
 //                  the old holder's drop-vip (its decision), and where the
 //                  time went: the votes, the old holder's `ip` removal, the
@@ -104,7 +106,7 @@ export type Trial = {
   twoAnswering: number;
   /** The probes' median spacing between requests (the coarser probe's): the gap's resolution. */
   probeSpacingMs: number | null;
-  /** Logs: drop-vip (old) to vip-added (new), the server-side gap; vip-removed (old) to vip-added (new); drop-vip to vip-added again (older runs' name); move-requested (old) to vip-added (new). */
+  /** Logs: drop-vip (old) to vip-answering (new), the server-side gap; vip-removed (old) to vip-added (new); drop-vip to vip-added; move-requested (old) to vip-added (new). */
   gapLogsMs: number | null;
   gapRemovedMs: number | null;
   dropToAddedMs: number | null;
@@ -190,8 +192,9 @@ function firstLog(logs: readonly LogLine[], host: string, event: string, since: 
 /**
  * The move by the agents' logs, from `since` (wall ms): the old holder's
  * drop-vip for the handover, its vip-removed after it, the new holder's
- * vip-added after it (and what its take-vip said it took the VIP for); the
- * gaps from the removal, from the drop, and from move-requested to the add.
+ * vip-added after it (and what its take-vip said it took the VIP for) and
+ * vip-answering after that; the gaps from the removal, from the drop (to the
+ * add, and to answering), and from move-requested to the add.
  */
 export function logGaps(logs: readonly LogLine[], from: string, to: string, since: number): LogGaps {
   const at = (l: LogLine | undefined) => (l === undefined ? null : Date.parse(l.ts));
@@ -202,10 +205,11 @@ export function logGaps(logs: readonly LogLine[], from: string, to: string, sinc
   const removed = at(after(from, "vip-removed", dropped));
   const take = after(to, "take-vip", dropped ?? since);
   const added = at(after(to, "vip-added", dropped ?? since));
+  const answering = at(after(to, "vip-answering", added));
   const minus = (a: number | null, b: number | null) => (a === null || b === null ? null : a - b);
   const took = at(take);
   const steps = { askedToDrop: minus(dropped, asked), dropToRemoved: minus(removed, dropped), removedToTake: minus(took, removed), takeToAdded: minus(added, took) };
-  return { gapMs: minus(added, removed), dropToAddedMs: minus(added, dropped), moveMs: minus(added, asked), removedAt: removed, droppedAt: dropped, addedAt: added, takenFor: take === undefined ? null : String(take.reason), steps };
+  return { gapMs: minus(added, removed), dropToAddedMs: minus(added, dropped), dropToAnsweringMs: minus(answering, dropped), moveMs: minus(added, asked), removedAt: removed, droppedAt: dropped, addedAt: added, takenFor: take === undefined ? null : String(take.reason), steps };
 }
 
 /** Where a move's time went, by the logs (ms): the votes (move-requested to drop-vip), the old holder's `ip` removal, the certificate's trip to the new holder and its step (vip-removed to take-vip), the new holder's `ip` add. */
@@ -217,7 +221,7 @@ export function loopStalls(logs: readonly LogLine[], from: number, to: number): 
   return { count: stalls.length, maxMs: Math.max(0, ...stalls.map((l) => Number(l.gapMs))) };
 }
 
-export type LogGaps = { gapMs: number | null; dropToAddedMs: number | null; moveMs: number | null; removedAt: number | null; droppedAt: number | null; addedAt: number | null; takenFor: string | null; steps: MoveSteps };
+export type LogGaps = { gapMs: number | null; dropToAddedMs: number | null; dropToAnsweringMs: number | null; moveMs: number | null; removedAt: number | null; droppedAt: number | null; addedAt: number | null; takenFor: string | null; steps: MoveSteps };
 
 /**
  * Requests that can be hurt by the move: sent from the old holder's drop-vip
@@ -406,7 +410,7 @@ async function trial(c: DemoCluster, o: Options): Promise<Trial> {
     gapProbesMs,
     twoAnswering: twoAnswering(oldProbe.samples, newProbe.samples),
     probeSpacingMs: spacings.length === 0 ? null : Math.max(...spacings),
-    gapLogsMs: logs.dropToAddedMs,
+    gapLogsMs: logs.dropToAnsweringMs,
     gapRemovedMs: logs.gapMs,
     dropToAddedMs: logs.dropToAddedMs,
     moveMs: logs.moveMs,

@@ -25,7 +25,7 @@ import { startBackgroundSampler, startReplaySampler, type HostSample } from "../
 import { announceFromPrimary, armedArping, ipBatch, runCommand, openFence, removeFence, removeVip, vipAddress, BATCH_QUEUE_MAX, FENCE_TABLE, type Fence, type IpBatch } from "../actuate/index.ts";
 import { createApi, serveApi, type StatusDoc } from "../api/index.ts";
 import { startForecasting, type Forecasting } from "./forecasting.ts";
-import { loadRecord } from "./records.ts";
+import { loadRecord, RecordWriter } from "./records.ts";
 import { signatures, type Signatures } from "./signatures.ts";
 import { buildStatus } from "./status.ts";
 import { effectRunners, type ServiceRt } from "./runners.ts";
@@ -258,6 +258,7 @@ type Parts = {
   ip: IpBatch;
   fence: Fence | null;
   repl: AgentReplication;
+  records: RecordWriter;
 };
 
 /** Every bounded queue of the agent and what it dropped. */
@@ -329,6 +330,7 @@ async function stopAgent(p: Parts, sampler: { stop(): Promise<void> }, mesh: Mes
   await dropFence(p, notRemoved);
   await mesh.close();
   await p.repl.replicator.saved(); // a change received just before the stop reaches the disk
+  await p.records.drained(); // and the last certificate learned
   await api.close();
   const loopError = p.loop.error;
   log("info", "agent", "stopped", { loopError: loopError === null ? null : String(loopError) });
@@ -344,13 +346,14 @@ export async function startAgent(config: Config): Promise<Agent> {
   const random = rng((Math.floor(Math.random() * BOOT_RANGE) ^ Date.now()) >>> 0);
   const startedMono = monoNow();
   const startedWall = Date.now();
-  const records = Object.fromEntries(config.services.map((svc) => [svc.name, loadRecord(config.stateDir, svc.name, log)]));
-  const loop = new AgentLoop({ core: host.initialHost(hostConfigOf(config), records, monoNow()), log, now: monoNow, random, tickMs: config.timing.tickMs });
+  const loaded = Object.fromEntries(config.services.map((svc) => [svc.name, loadRecord(config.stateDir, svc.name, log)]));
+  const loop = new AgentLoop({ core: host.initialHost(hostConfigOf(config), loaded, monoNow()), log, now: monoNow, random, tickMs: config.timing.tickMs });
   const services: ServiceRt[] = config.services.map((svc) => ({
     name: svc.name,
     cfg: svc,
     vipBusy: false,
-    leaseApplied: null,
+    fenceOpen: !config.fence, // unfenced: the address alone answers
+    fenceWaiters: [],
     announcer: null, // armed once real-time (warmHelpers)
     lastChange: null,
     alarm: null,
@@ -363,6 +366,9 @@ export async function startAgent(config: Config): Promise<Agent> {
   await announceFromPrimaryOn(config, log);
   const fence = await installFence(config, log);
   const observed = new Observed();
+  const records = new RecordWriter(config.stateDir, (service, err) =>
+    log("error", "quorum", "vote-record-failed", { code: "vote_record_unwritable", service, dir: config.stateDir, error: err.message, action: "votes of this service are not sent until a record is written" }),
+  );
   const repl = await startAgentReplication(config, loop, log, monoNow);
   const { replicator } = repl;
   const hookPrefix: string[] = []; // filled once real-time (goRealtime): hooks then start as ordinary work
@@ -370,7 +376,7 @@ export async function startAgent(config: Config): Promise<Agent> {
   const mesh = await openAgentMesh(config, keyPair, sigs, loop, observed, repl, log);
   const send = (to: HostId, msg: Parameters<Mesh["send"]>[1]) => (to === self ? loop.enqueue(self, msg) : void mesh.send(to, msg));
   loop.start({
-    runEffects: effectApplier({ self, stateDir: config.stateDir, log, sigs, send, runners, services: byName, observed, replicator, forecasting, now: monoNow }),
+    runEffects: effectApplier({ self, records, log, sigs, send, runners, services: byName, observed, replicator, forecasting, now: monoNow }),
     onBeacon: (from, msg) => {
       observed.beacon(from, { atMono: monoNow(), sample: msg.metrics, forecast: msg.forecast ?? null });
       if (msg.metrics !== null) forecasting?.sample(from, msg.metrics);
@@ -381,7 +387,7 @@ export async function startAgent(config: Config): Promise<Agent> {
     },
   });
   const sampler = startProbe(config, observed, forecasting, mesh, log);
-  const parts: Parts = { config, log, startedMono, loop, services, observed, forecasting, ip, fence, repl };
+  const parts: Parts = { config, log, startedMono, loop, services, observed, forecasting, ip, fence, repl, records };
   const status = () => statusOf(parts);
   // A planned move enters the core at once, like an outcome (loop.feed); the core ignores one it cannot make.
   const move = (service: string, to: string) => {

@@ -1,7 +1,9 @@
-// Proves the effect applier keeps the vote record's promise: a vote whose
-// record could not be written is not sent (and only that service's
-// messages are held back), a vote whose record is on disk goes out signed,
-// and membership probes go out unsigned. Real record files, real keys.
+// Proves the effect applier keeps the vote record's promise: a vote goes
+// out, signed, only once its record is on disk; a vote whose record could
+// not be written is not sent, nor one re-sent while the latest write
+// failed (only that service's votes are held back); every other message
+// (renewals, membership probes) goes at once, before the record lands.
+// Real record files, real keys.
 import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,7 +15,7 @@ import type { HostEffect } from "../decide/index.ts";
 import type { WireMsg } from "../mesh/index.ts";
 import { effectApplier } from "./effects.ts";
 import { Observed } from "./observed.ts";
-import { loadRecord } from "./records.ts";
+import { loadRecord, RecordWriter } from "./records.ts";
 import { signatures } from "./signatures.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "umbra-effects-"));
@@ -27,12 +29,13 @@ const sigs = signatures(keys.secretKey, new Map([[a, keys.publicKey]]), log);
 function applier(stateDir: string) {
   const sent: Array<{ to: HostId; msg: WireMsg }> = [];
   const logged: string[] = [];
+  const records = new RecordWriter(stateDir, () => logged.push("vote-record-failed"));
   const apply = effectApplier({
-    self: a, stateDir, log: (_level, _part, event) => logged.push(event), sigs, send: (to, msg) => sent.push({ to, msg }),
+    self: a, records, log: (_level, _part, event) => logged.push(event), sigs, send: (to, msg) => sent.push({ to, msg }),
     runners: { changeVip: () => undefined, kernelLease: () => undefined, startHook: () => undefined, reconcileAfterFailover: () => undefined },
     services: new Map(), observed: new Observed(), replicator: { onEffect: () => undefined }, forecasting: null, now: () => 0,
   });
-  return { sent, logged, apply };
+  return { sent, logged, apply, records };
 }
 
 const record = { epoch: 1, holder: b, cert: null, votedEpoch: 2, votedHolder: b };
@@ -40,22 +43,38 @@ const vote = (service: string): HostEffect => ({ type: "send", to: b, msg: { typ
 const pingMsg: WireMsg = { type: "ping", seq: 1, updates: [] };
 const ping: HostEffect = { type: "send", to: b, msg: pingMsg };
 
-test("a recorded vote goes out signed, after its record is on disk; a ping goes as it is", () => {
-  const { sent, apply } = applier(dir);
-  apply([{ type: "persist", service: "web", record }, vote("web"), ping]);
+const renew = (service: string): HostEffect => ({ type: "send", to: b, msg: { type: "renew", service, epoch: 1, holder: a, seq: 3, boot: 7 } as never });
+
+test("a recorded vote goes out signed, once its record is on disk; a renewal and a ping go at once, as they are", async () => {
+  const { sent, apply, records } = applier(dir);
+  apply([{ type: "persist", service: "web", record }, vote("web"), renew("web"), ping]);
+  expect(sent.map((s) => s.msg.type)).toEqual(["renew", "ping"]); // the fsync is not done yet
+  await records.drained();
+  await Promise.resolve();
   expect(loadRecord(dir, "web", log)).toEqual(record);
-  expect(sent.map((s) => s.msg.type)).toEqual(["vote", "ping"]);
-  const signed = sent[0]!.msg as Extract<WireMsg, { type: "vote" }>;
+  expect(sent.map((s) => s.msg.type)).toEqual(["renew", "ping", "vote"]);
+  const signed = sent[2]!.msg as Extract<WireMsg, { type: "vote" }>;
   expect(signed.sig).toMatch(/^[0-9a-f]{128}$/);
   expect(sigs.verify(a, signed)).toBe(true);
   expect(sent[1]!.msg).toBe(pingMsg);
 });
 
-test("a vote whose record cannot be written is not sent; other services and probes still go", () => {
+test("records of a service land in the order emitted: the file ends as the latest", async () => {
+  const { apply, records } = applier(dir);
+  const later = { ...record, votedEpoch: 3 };
+  apply([{ type: "persist", service: "ordered", record }, { type: "persist", service: "ordered", record: later }]);
+  await records.drained();
+  expect(loadRecord(dir, "ordered", log)).toEqual(later);
+});
+
+test("a vote whose record cannot be written is not sent, nor one re-sent later; other services and probes still go", async () => {
   const notADir = join(dir, "file");
   writeFileSync(notADir, "");
-  const { sent, logged, apply } = applier(notADir);
+  const { sent, logged, apply, records } = applier(notADir);
   apply([{ type: "persist", service: "web", record }, vote("web"), vote("db"), ping]);
-  expect(logged).toEqual(["vote-record-failed"]);
+  await records.drained();
+  await Promise.resolve();
+  apply([vote("web")]); // the core re-sends its vote: the record is still not on disk
+  expect(logged).toEqual(["vote-record-failed", "vote-not-sent", "vote-not-sent"]);
   expect(sent.map((s) => [s.msg.type, "service" in s.msg ? s.msg.service : null])).toEqual([["vote", "db"], ["ping", null]]);
 });

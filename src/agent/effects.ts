@@ -1,6 +1,7 @@
-// Carries out the host core's effects in the order emitted: the vote record
-// is written, synchronously, before the vote it guards goes out (and a vote
-// whose record could not be written is not sent); VIP changes, hooks and
+// Carries out the host core's effects in the order emitted: vote records are
+// written off the loop, and a vote goes out once the records emitted before
+// it are on disk (not at all if the latest could not be written: records.ts,
+// RecordWriter); every other message goes at once; VIP changes, hooks and
 // reconciles go to the runners; the rest is logs, status and the replicator.
 // Nothing here decides.
 
@@ -12,7 +13,7 @@ import type { WireMsg } from "../mesh/index.ts";
 import type { Replicator } from "../state/index.ts";
 import type { Forecasting } from "./forecasting.ts";
 import type { Observed } from "./observed.ts";
-import { writeRecord } from "./records.ts";
+import type { RecordWriter } from "./records.ts";
 import type { Runners, ServiceRt } from "./runners.ts";
 import type { Signatures } from "./signatures.ts";
 
@@ -21,7 +22,8 @@ const PROBABILITY_LOG_PARTS = 1000;
 
 export type EffectDeps = {
   self: HostId;
-  stateDir: string;
+  /** The vote records, written off the loop. */
+  records: Pick<RecordWriter, "write" | "afterWrites">;
   log: Logger;
   sigs: Signatures;
   /** A message onto the mesh (to this host itself: into its own inbox). */
@@ -39,58 +41,24 @@ type SendFx = Extract<HostEffect, { type: "send" }>;
 type PersistFx = Extract<HostEffect, { type: "persist" }>;
 type OtherFx = Exclude<HostEffect, SendFx | PersistFx>;
 
-/** The service a quorum message is about, or null for membership traffic. */
-function serviceOfMsg(msg: HostOut): string | null {
-  switch (msg.type) {
-    case "ping":
-    case "ack":
-    case "ping-req":
-      return null;
-    case "certificate":
-      return msg.cert.service;
-    case "propose":
-    case "vote":
-    case "reject":
-    case "renew":
-    case "grant":
-    case "lapsed":
-    case "lapsed-ack":
-    case "cert-request":
-      return msg.service;
-    default:
-      return assertNever(msg);
-  }
-}
-
 /** The function that carries out one step's effects. */
 export function effectApplier(d: EffectDeps): (effects: HostEffect[]) => void {
   return (effects) => {
-    // A vote record that could not be written: the sends after it in this
-    // batch (the vote itself) must not go out. The core believes it voted,
-    // which only makes it more careful.
-    const unrecorded = new Set<string>();
     for (const fx of effects) {
-      if (fx.type === "persist") {
-        if (!persist(d, fx)) unrecorded.add(fx.service);
-      } else if (fx.type === "send") {
-        const sv = serviceOfMsg(fx.msg);
-        if (sv === null || !unrecorded.has(sv)) send(d, fx);
-      } else {
-        applyOther(d, fx);
-      }
+      if (fx.type === "persist") d.records.write(fx.service, fx.record);
+      else if (fx.type === "send" && fx.msg.type === "vote") sendVote(d, fx, fx.msg.service);
+      else if (fx.type === "send") send(d, fx);
+      else applyOther(d, fx);
     }
   };
 }
 
-/** Writes a vote record synchronously: it must be on disk before the vote it guards is sent. False when the disk refused. */
-function persist(d: EffectDeps, fx: PersistFx): boolean {
-  try {
-    writeRecord(d.stateDir, fx.service, fx.record);
-    return true;
-  } catch (err) {
-    d.log("error", "quorum", "vote-record-failed", { code: "vote_record_unwritable", service: fx.service, dir: d.stateDir, error: (err as Error).message, action: "the vote is not sent" });
-    return false;
-  }
+/** A vote waits for its record. One whose record could not be written is not sent: the core believes it voted, which only makes it more careful. */
+function sendVote(d: EffectDeps, fx: SendFx, service: string): void {
+  d.records.afterWrites(service, (onDisk) => {
+    if (onDisk) send(d, fx);
+    else d.log("warn", "quorum", "vote-not-sent", { service, to: fx.to, why: "the vote record could not be written" });
+  });
 }
 
 /** A message out; votes are signed, membership probes go as they are. */

@@ -13,9 +13,9 @@ const dir = mkdtempSync(join(tmpdir(), "umbra-records-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const log = logger("t", "error");
 
-test("a written record reads back the same, and leaves no temporary file", () => {
+test("a written record reads back the same, and leaves no temporary file", async () => {
   const rec = { epoch: 3, holder: "a" as HostId, cert: { service: "web", epoch: 3, holder: "a" as HostId, from: null, reason: "initial" as const, votes: [{ voter: "a" as HostId, sig: "00" }] }, votedEpoch: 4, votedHolder: "b" as HostId };
-  writeRecord(dir, "web", rec);
+  await writeRecord(dir, "web", rec);
   expect(loadRecord(dir, "web", log)).toEqual(rec);
   expect(readdirSync(dir).filter((f) => f.endsWith(".tmp"))).toEqual([]);
 });
@@ -43,12 +43,12 @@ test("an unreadable record (here a directory where the file should be) is vote_r
   expect(() => loadRecord(dir, "dir", log)).toThrow(/cannot read/);
 });
 
-test("a record JSON would not carry faithfully (a NaN, an undefined) is a bug: the write asserts and leaves the old file", () => {
+test("a record JSON would not carry faithfully (a NaN, an undefined) is a bug: the write asserts and leaves the old file", async () => {
   const good = { epoch: 1, holder: "a" as HostId, cert: null, votedEpoch: 1, votedHolder: "a" as HostId };
-  writeRecord(dir, "rt", good);
-  expect(() => writeRecord(dir, "rt", { ...good, votedEpoch: Number.NaN })).toThrow(/round-trips/);
-  expect(() => writeRecord(dir, "rt", { ...good, votedHolder: undefined as unknown as HostId })).toThrow(/round-trips/);
+  await writeRecord(dir, "rt", good);
+  await expect(writeRecord(dir, "rt", { ...good, votedEpoch: Number.NaN })).rejects.toThrow(/round-trips/);
+  await expect(writeRecord(dir, "rt", { ...good, votedHolder: undefined as unknown as HostId })).rejects.toThrow(/round-trips/);
   const cert = { service: "web", epoch: 1, holder: "a" as HostId, from: null, reason: "initial" as const, votes: [{ voter: "a" as HostId, sig: Number.NaN as unknown as string }] };
-  expect(() => writeRecord(dir, "rt", { ...good, cert })).toThrow(/round-trips/); // well-formed once parsed, but not the same
+  await expect(writeRecord(dir, "rt", { ...good, cert })).rejects.toThrow(/round-trips/); // well-formed once parsed, but not the same
   expect(loadRecord(dir, "rt", log)).toEqual(good);
 });

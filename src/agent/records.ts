@@ -1,11 +1,14 @@
 // Vote records: what a voter must not forget across a restart, one file per
-// service (`quorum-SERVICE.json` in the state directory). Written
-// synchronously and durably (file fsync, rename, directory fsync) before the
-// vote it guards is sent; read once at start. A missing file is a first
-// start or a lost disk (the host core treats both alike); an unreadable or
-// corrupt one stops the agent, for guessing could sign a second vote.
+// service (`quorum-SERVICE.json` in the state directory). Written durably
+// (file fsync, rename, directory fsync) off the loop, one at a time per
+// service in the order the core emitted them (RecordWriter); a vote goes out
+// only once every record emitted before it is on disk. Read once at start. A
+// missing file is a first start or a lost disk (the host core treats both
+// alike); an unreadable or corrupt one stops the agent, for guessing could
+// sign a second vote.
 
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
+import { open, rename } from "node:fs/promises";
 import { join } from "node:path";
 import { assert } from "../shared/assert.ts";
 import { UmbraError } from "../shared/errors.ts";
@@ -35,27 +38,91 @@ export function loadRecord(stateDir: string, service: string, log: Logger): Pers
   return p;
 }
 
-/** Writes a service's record durably; throws (an operating error, not a bug) when the disk refuses. */
-export function writeRecord(stateDir: string, service: string, record: Persisted): void {
-  const file = recordFile(stateDir, service);
-  const tmp = `${file}.tmp`;
+/** A record as its file holds it; asserts that it reads back the same (a NaN or an undefined would not: a bug). */
+function encodeRecord(record: Persisted): string {
   const text = JSON.stringify(record);
   const back = JSON.parse(text) as Persisted;
   assert(wellFormed(back) && sameRecord(back, record), "a vote record round-trips: what is written parses back to the same record");
-  writeFileSync(tmp, text);
-  const fd = openSync(tmp, "r");
+  return text;
+}
+
+/** Writes a service's record durably; rejects (an operating error, not a bug) when the disk refuses. */
+export async function writeRecord(stateDir: string, service: string, record: Persisted): Promise<void> {
+  await writeRecordText(stateDir, service, encodeRecord(record));
+}
+
+async function writeRecordText(stateDir: string, service: string, text: string): Promise<void> {
+  const file = recordFile(stateDir, service);
+  const tmp = `${file}.tmp`;
+  const fh = await open(tmp, "w");
   try {
-    fsyncSync(fd);
+    await fh.writeFile(text);
+    await fh.sync();
   } finally {
-    closeSync(fd);
+    await fh.close();
   }
-  renameSync(tmp, file);
+  await rename(tmp, file);
   // The rename itself must survive a power cut: sync the directory too.
-  const dfd = openSync(stateDir, "r");
+  const dh = await open(stateDir, "r");
   try {
-    fsyncSync(dfd);
+    await dh.sync();
   } finally {
-    closeSync(dfd);
+    await dh.close();
+  }
+}
+
+/**
+ * The vote records of every service, written off the loop: an fsync takes
+ * milliseconds (tens on an SD card), and a handover's certificate, renewals
+ * and grants must not wait behind one. Per service the writes go one at a
+ * time, in the order emitted, so the file ends as the latest record. Only a
+ * vote waits for them: a vote is a promise the record keeps across a
+ * restart, so it goes out once every record emitted before it is on disk
+ * (its own among them), and not at all while the service's latest write
+ * failed. Nothing else a host sends depends on its record (grants are
+ * covered by the restart wait, certificates carry their own signatures), so
+ * a crash before a record lands loses only what no sent vote needed.
+ */
+export class RecordWriter {
+  private readonly tails = new Map<string, Promise<void>>();
+  private readonly failed = new Set<string>();
+  private readonly stateDir: string;
+  private readonly onError: (service: string, err: Error) => void;
+
+  constructor(stateDir: string, onError: (service: string, err: Error) => void) {
+    this.stateDir = stateDir;
+    this.onError = onError;
+  }
+
+  /** Queues a record after those of its service already queued. */
+  write(service: string, record: Persisted): void {
+    const text = encodeRecord(record); // a bug asserts here, on the loop
+    const prev = this.tails.get(service) ?? Promise.resolve();
+    const next = prev.then(async () => {
+      try {
+        await writeRecordText(this.stateDir, service, text);
+        this.failed.delete(service);
+      } catch (err) {
+        this.failed.add(service);
+        this.onError(service, err as Error);
+      }
+    });
+    this.tails.set(service, next);
+    void next.then(() => {
+      if (this.tails.get(service) === next) this.tails.delete(service);
+    });
+  }
+
+  /** Runs `f` once every record of the service queued so far is written (at once if none is queued): with true if the latest is on disk. */
+  afterWrites(service: string, f: (onDisk: boolean) => void): void {
+    const tail = this.tails.get(service);
+    if (tail === undefined) f(!this.failed.has(service));
+    else void tail.then(() => f(!this.failed.has(service)));
+  }
+
+  /** Every record queued so far written, or refused (the agent's stop). */
+  async drained(): Promise<void> {
+    await Promise.all(this.tails.values());
   }
 }
 

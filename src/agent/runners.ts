@@ -23,8 +23,10 @@ export type ServiceRt = {
   /** The VIP change running off the loop, if any: the core asks for at most one at a time. */
   vipBusy: boolean;
   lastChange: StatusDoc["services"][number]["lastChange"];
-  /** The kernel lease last handed to the fence, until nft has applied it: the VIP's announcement waits for it. */
-  leaseApplied: Promise<unknown> | null;
+  /** Whether nft's last answer for this VIP was a lease applied: the kernel lets the VIP answer (an unfenced host: always). */
+  fenceOpen: boolean;
+  /** Waiting for the fence to open: the VIP's announcement and its vip-answering line. */
+  fenceWaiters: Array<() => void>;
   /** The VIP's gratuitous ARP, armed ahead of the take (IPv4 VIPs; null for IPv6, whose NA the kernel sends). */
   announcer: Announcer | null;
   /** The last alarm the core raised for this service, for status and logs. */
@@ -64,8 +66,27 @@ function leaseKernel(d: RunnerDeps, s: ServiceRt, fx: Extract<HostEffect, { type
   const addr = vipAddress(s.cfg.vip);
   const ms = fx.untilMs === null ? 0 : Math.min(Math.floor(fx.untilMs - d.now()), FENCE_TIMEOUT_MAX_MS);
   const applied = ms >= 1 ? d.fence.lease(addr, ms) : d.fence.unlease(addr);
-  s.leaseApplied = applied;
-  void applied.then((error) => d.report({ type: "kernel-leased", service: s.name, seq: fx.seq, error }));
+  void applied.then((error) => {
+    s.fenceOpen = ms >= 1 && error === null;
+    if (s.fenceOpen) for (const f of s.fenceWaiters.splice(0)) f();
+    d.report({ type: "kernel-leased", service: s.name, seq: fx.seq, error });
+  });
+}
+
+/** Resolves once the kernel lets the VIP answer: at once if nft's last answer was a lease applied (or the host runs unfenced), else at the next. */
+function fenceOpened(s: ServiceRt): Promise<void> {
+  if (s.fenceOpen) return Promise.resolve();
+  return new Promise((resolve) => s.fenceWaiters.push(resolve));
+}
+
+/**
+ * When the new holder's kernel answers for the VIP: its address up and (on a
+ * fenced host) a kernel lease applied, whichever is later (the take's lease
+ * went out first, and usually ahead of the take: quorum.ts,
+ * syncKernelLease).
+ */
+function logAnswering(d: RunnerDeps, s: ServiceRt, sinceTake: () => number): void {
+  void fenceOpened(s).then(() => d.log("info", "actuate", "vip-answering", { service: s.name, vip: s.cfg.vip, ms: sinceTake() }));
 }
 
 export function effectRunners(d: RunnerDeps): Runners {
@@ -91,10 +112,11 @@ export function effectRunners(d: RunnerDeps): Runners {
       if (fx.type === "take-vip") log("info", "actuate", "take-vip", { service: s.name, epoch: fx.epoch, reason: fx.reason, vip: s.cfg.vip });
       else log(fx.why === "lease-expired" || fx.why === "add-failed" ? "warn" : "info", "actuate", "drop-vip", { service: s.name, epoch: fx.epoch, why: fx.why, vip: s.cfg.vip, safeMode: fx.why === "lease-expired" });
       const t0 = d.now();
-      const change = op === "add" ? addVip(vip, d.ip.run, log, s.leaseApplied, s.announcer === null ? null : s.announcer.announce) : removeVip(vip, d.ip.run);
+      const change = op === "add" ? addVip(vip, d.ip.run, log, fenceOpened(s), s.announcer === null ? null : s.announcer.announce) : removeVip(vip, d.ip.run);
       change.then(
         () => {
           log("info", "actuate", op === "add" ? "vip-added" : "vip-removed", { service: s.name, vip: s.cfg.vip, ms: ms(t0) });
+          if (op === "add") logAnswering(d, s, () => ms(t0));
           s.vipBusy = false;
           d.report({ type: "vip-changed", service: s.name, op, epoch: fx.epoch, ok: true, error: null });
         },

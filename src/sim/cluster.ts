@@ -16,7 +16,7 @@ import { rng, type Rng } from "../shared/rng.ts";
 import type { HostId } from "../shared/ids.ts";
 import { PROFILES } from "../shared/profiles.ts";
 import { host, type HookName, type HostConfig, type HostEffect, type HostEvent, type HostMsg, type HostState, type HostStep, type HostTiming, type Certificate, type QuorumState } from "../decide/index.ts";
-import { carryEffects, hookFinished, kernelLeased, SimHost, simHostConfig, vipChanged, type ShellPorts, type Stepper, type VipOp } from "./host-shell.ts";
+import { carryEffects, hookFinished, kernelLeased, recordLanded, SimHost, simHostConfig, vipChanged, type ShellPorts, type Stepper, type VipOp } from "./host-shell.ts";
 import { checkAckedKept, checkCertificate, checkEpochGrows, checkOneHolder } from "./invariants.ts";
 import { MemNet, type Delivery, type NetProfile } from "./memnet.ts";
 import type { MeshLink } from "../shared/meshlink.ts";
@@ -85,7 +85,8 @@ type SimMsg = HostMsg | StMsg;
 type Item =
   | ({ kind: "msg"; atMs: number; order: number } & Delivery<SimMsg>)
   | { kind: "vip"; atMs: number; order: number; host: HostId; boot: number; service: string; op: VipOp; epoch: number; ok: boolean }
-  | { kind: "lease"; atMs: number; order: number; host: HostId; boot: number; service: string; seq: number; ends: boolean };
+  | { kind: "lease"; atMs: number; order: number; host: HostId; boot: number; service: string; seq: number; ends: boolean }
+  | { kind: "record"; atMs: number; order: number; host: HostId; boot: number; service: string };
 
 /**
  * Replication in the simulator (virtual ms, each host's own clock): how often
@@ -201,6 +202,10 @@ class SimCluster implements Cluster {
   private readonly rr: Rng;
   /** The kernel lease's apply latency draws from its own stream too. */
   private readonly rk: Rng;
+  /** And the vote records' write latency. */
+  private readonly rd: Rng;
+  /** When each host's latest record of each service lands: they land in order. */
+  private readonly recordDue = new Map<string, number>();
   /** The mesh: the in-memory twin of the agent's, each host's link open on it; its frames wait in inFlight. */
   private readonly net: MemNet<SimMsg>;
   private readonly links = new Map<HostId, MeshLink<SimMsg>>();
@@ -223,6 +228,7 @@ class SimCluster implements Cluster {
     send: (from, to, msg) => this.send(from.id, to, msg),
     actuate: (n, service, op, epoch) => this.actuate(n, service, op, epoch),
     kernelLease: (n, service, untilMs, seq) => this.kernelLease(n, service, untilMs, seq),
+    persist: (n, service) => this.persist(n, service),
     runHook: (n, service, hook) => this.pendingHooks.push({ n, service, hook }), // they finish at once: hooks change nothing the checker sees
     note: (n, fx) => this.note(n, fx),
   };
@@ -247,6 +253,7 @@ class SimCluster implements Cluster {
     }
     this.rr = rng((o.seed ^ 0x7e91) >>> 0);
     this.rk = rng((o.seed ^ 0xfe2ce) >>> 0);
+    this.rd = rng((o.seed ^ 0xd15c) >>> 0);
     this.net = new MemNet<SimMsg>({
       scheduler: { after: (delayMs, d) => this.inFlight.push({ kind: "msg", atMs: this.now + delayMs, order: this.order++, ...d }), pending: () => this.inFlight.length },
       profile: o.net,
@@ -305,6 +312,18 @@ class SimCluster implements Cluster {
     const cur = n.kernelLease.get(service);
     const end = this.localNow(n) + lateMs;
     if (cur !== undefined && cur > end) n.kernelLease.set(service, end);
+  }
+
+  /**
+   * The virtual disk writes a vote record as the agent's shell does, off the
+   * loop: up to an add's latency, after the service's records before it. A
+   * crash before it lands loses it and the votes waiting for it.
+   */
+  private persist(n: Node, service: string): void {
+    const key = `${n.id}/${service}`;
+    const atMs = Math.max(this.recordDue.get(key) ?? 0, this.now + this.rd.next() * this.actuation.addLatencyMaxMs);
+    this.recordDue.set(key, atMs);
+    this.inFlight.push({ kind: "record", atMs, order: this.order++, host: n.id, boot: n.boot, service });
   }
 
   /** The virtual kernel starts a VIP change; its outcome arrives later as an event. */
@@ -470,6 +489,10 @@ class SimCluster implements Cluster {
       this.deliverLease(it);
       return;
     }
+    if (it.kind === "record") {
+      this.deliverRecord(it);
+      return;
+    }
     const n = this.nodes.get(it.to)!;
     if (!n.up) return;
     if (this.now < n.pausedUntil) {
@@ -509,6 +532,17 @@ class SimCluster implements Cluster {
       return;
     }
     this.apply(n, kernelLeased(it.service, it.seq));
+  }
+
+  /** A record on disk; the votes that waited for it go out once the agent runs. */
+  private deliverRecord(it: Extract<Item, { kind: "record" }>): void {
+    const n = this.nodes.get(it.host)!;
+    if (!n.up || n.boot !== it.boot) return; // lost with the process that wrote it
+    if (this.now < n.pausedUntil) {
+      this.inFlight.push({ ...it, atMs: n.pausedUntil });
+      return;
+    }
+    recordLanded(n, it.service, this.ports);
   }
 
   /** The next tick due and the next item in flight (the earliest, first sent among equals). */

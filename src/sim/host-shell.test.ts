@@ -2,12 +2,13 @@
 // core's effects as the agent's shell does: a lone host elects itself, its
 // vote records reach the disk and its VIP the kernel from the moment the add
 // starts; a crash takes the VIP, and a restart takes the next boot and
-// starts a core from what the disk kept, which then holds again.
+// starts a core from what the disk kept, which then holds again; a vote
+// waits for the record written before it, and a kill loses both.
 import { expect, test } from "bun:test";
 import type { HostId } from "../shared/ids.ts";
 import { PROFILES } from "../shared/profiles.ts";
-import { host, type HostMsg } from "../decide/index.ts";
-import { carryEffects, kernelLeased, SimHost, simHostConfig, vipChanged, type ShellPorts } from "./host-shell.ts";
+import { host, type HostEffect, type HostMsg } from "../decide/index.ts";
+import { carryEffects, kernelLeased, recordLanded, SimHost, simHostConfig, vipChanged, type ShellPorts } from "./host-shell.ts";
 
 const n1 = "n1" as HostId;
 const SERVICE = "web";
@@ -25,6 +26,7 @@ function run(h: SimHost, fromMs: number, ms: number, seen: string[]): void {
       expect(to).toBe(n1);
       inbox.push(msg);
     },
+    persist: (h, service) => recordLanded(h, service, ports),
     kernelLease: (h, service, untilMs, seq) => {
       if (untilMs === null) h.kernelLease.delete(service);
       else h.kernelLease.set(service, untilMs);
@@ -81,4 +83,30 @@ test("a crash takes the VIP; a restart takes the next boot and starts from what 
   run(h, at, 4 * t.leaseMs + t.initialGraceMs, seen);
   expect(seen.filter((s) => s.startsWith("add web"))).toHaveLength(1);
   expect(h.vip.has(SERVICE)).toBe(true);
+});
+
+test("a vote waits for the record before it; a kill loses both, a landed record lets it go", () => {
+  const sent: string[] = [];
+  const ports: ShellPorts<SimHost> = {
+    send: (_from, to, msg) => sent.push(`${msg.type}->${to}`),
+    persist: () => {}, // the disk is slow: the test lands records itself
+    kernelLease: () => {},
+    actuate: () => {},
+    runHook: () => {},
+    note: () => {},
+  };
+  const record = { epoch: 1, holder: n1, cert: null, votedEpoch: 2, votedHolder: n1 };
+  const vote: HostEffect = { type: "send", to: n1, msg: { type: "vote", service: SERVICE, epoch: 2, holder: n1, from: null, reason: "initial", voter: n1, boot: 1 } };
+  const request: HostEffect = { type: "send", to: n1, msg: { type: "cert-request", service: SERVICE, epoch: 1 } };
+  const h = new SimHost(n1, configFor, host.step, 0);
+  carryEffects(h, [{ type: "persist", service: SERVICE, record }, vote, request], ports);
+  expect(sent).toEqual(["cert-request->n1"]); // only the vote waits
+  recordLanded(h, SERVICE, ports);
+  expect(h.disk.get(SERVICE)).toEqual(record);
+  expect(sent).toEqual(["cert-request->n1", "vote->n1"]);
+  carryEffects(h, [{ type: "persist", service: SERVICE, record: { ...record, votedEpoch: 3 } }, vote], ports);
+  h.kill();
+  recordLanded(h, SERVICE, ports); // nothing left to land: the kill took it
+  expect(h.disk.get(SERVICE)).toEqual(record);
+  expect(sent).toHaveLength(2);
 });

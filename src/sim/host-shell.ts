@@ -3,7 +3,8 @@
 // is one host as the agent's process and its machine hold it: the host core
 // (decide/host.ts, stepped as the agent's loop steps it), the disk its
 // persist effects write, its process incarnation (boot) and its kernel's
-// VIPs. carryEffects carries out a step's effects as the agent's shell does:
+// VIPs, and the vote records on their way to the disk with the votes that
+// wait for them. carryEffects carries out a step's effects as the agent's shell does:
 // what every driver does alike is done here; what is a driver's own (its
 // network, how long its kernel takes, what it records, checks or prints)
 // goes through its ShellPorts.
@@ -48,6 +49,10 @@ export class SimHost {
   core: HostState;
   /** What the host wrote durably, per service: all that survives a crash (a wipe loses it too). */
   readonly disk = new Map<string, Persisted>();
+  /** Vote records being written, per service, oldest first: the agent writes them off its loop (agent/records.ts), so a crash or a kill loses them. */
+  readonly writing = new Map<string, Persisted[]>();
+  /** Votes waiting for the records emitted before them, in the order sent. */
+  readonly heldVotes: Array<{ service: string; to: HostId; msg: HostMsg }> = [];
   /** The kernel: services whose VIP is configured here, from the moment an add starts until a removal is done. */
   readonly vip = new Set<string>();
   /** The kernel-side lease per service, until then by this host's clock: past it the kernel answers for the VIP no more, whatever runs. */
@@ -77,11 +82,19 @@ export class SimHost {
     this.up = false;
     this.vip.clear();
     this.kernelLease.clear();
+    this.loseUnwritten();
   }
 
   /** The process is killed (SIGKILL): the kernel keeps its VIPs, and answers for each until its kernel lease ends. */
   kill(): void {
     this.up = false;
+    this.loseUnwritten();
+  }
+
+  /** Records not on disk yet, and the votes that waited for them, die with the process. */
+  private loseUnwritten(): void {
+    this.writing.clear();
+    this.heldVotes.length = 0;
   }
 
   /** Whether the kernel answers for the service's VIP at this host's clock `localMs`: configured and (on a fenced host) under a kernel lease. */
@@ -129,6 +142,8 @@ export function hookFinished(service: string, hook: HookName, detail: string): H
 export type ShellPorts<H extends SimHost> = {
   /** Puts a message on the driver's network. */
   send(from: H, to: HostId, msg: HostMsg): void;
+  /** A vote record's write started: the driver lands it later (at once, or as late as its disk takes) through recordLanded, the service's records in order. */
+  persist(h: H, service: string): void;
   /** The kernel starts a VIP change (an add holds the VIP already); the outcome comes back later through vipChanged. */
   actuate(h: H, service: string, op: VipOp, epoch: number): void;
   /** The kernel takes the lease (until then by the host's clock; null ends it): at once, or as late as the driver's kernel applies it; its acknowledgement comes back later through kernelLeased, once applied. */
@@ -156,11 +171,17 @@ export function carryEffects<H extends SimHost>(h: H, effects: HostEffect[], por
   for (const fx of effects) {
     switch (fx.type) {
       case "send":
-        ports.send(h, fx.to, signedInSim(fx.msg));
+        // A vote waits for the records emitted before it, as the agent's does.
+        if (fx.msg.type === "vote" && (h.writing.get(fx.msg.service)?.length ?? 0) > 0) h.heldVotes.push({ service: fx.msg.service, to: fx.to, msg: signedInSim(fx.msg) });
+        else ports.send(h, fx.to, signedInSim(fx.msg));
         continue;
-      case "persist":
-        h.disk.set(fx.service, fx.record);
+      case "persist": {
+        const queue = h.writing.get(fx.service) ?? [];
+        queue.push(fx.record);
+        h.writing.set(fx.service, queue);
+        ports.persist(h, fx.service);
         break;
+      }
       case "kernel-lease":
         ports.kernelLease(h, fx.service, fx.untilMs, fx.seq);
         break;
@@ -192,4 +213,16 @@ export function carryEffects<H extends SimHost>(h: H, effects: HostEffect[], por
     }
     ports.note(h, fx);
   }
+}
+
+/** The oldest record of the service being written is on disk; once none is left, the votes that waited for them go out. */
+export function recordLanded<H extends SimHost>(h: H, service: string, ports: ShellPorts<H>): void {
+  const queue = h.writing.get(service);
+  if (queue === undefined || queue.length === 0) return;
+  h.disk.set(service, queue.shift()!);
+  if (queue.length > 0) return;
+  h.writing.delete(service);
+  const held = h.heldVotes.filter((v) => v.service === service);
+  h.heldVotes.splice(0, h.heldVotes.length, ...h.heldVotes.filter((v) => v.service !== service));
+  for (const v of held) ports.send(h, v.to, v.msg);
 }

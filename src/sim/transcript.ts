@@ -57,7 +57,7 @@ import { PROFILES, type ProfileName } from "../shared/profiles.ts";
 import { hostId, type HostId } from "../shared/ids.ts";
 import { host, type HookName, type HostConfig, type HostEffect, type HostEvent, type HostMsg, type HostState, type Certificate, type Persisted, type QuorumState } from "../decide/index.ts";
 import { stepAs, VARIANTS, type Variant } from "./cluster.ts";
-import { carryEffects, hookFinished, kernelLeased, SimHost, simHostConfig, vipChanged, type ShellPorts, type Stepper, type VipOp } from "./host-shell.ts";
+import { carryEffects, hookFinished, kernelLeased, recordLanded, SimHost, simHostConfig, vipChanged, type ShellPorts, type Stepper, type VipOp } from "./host-shell.ts";
 
 /** The one service every transcript runs. */
 export const SERVICE = "web";
@@ -220,6 +220,7 @@ class World {
       else n.kernelLease.set(service, untilMs);
       this.queue.push({ kind: "lease", host: n.id, boot: n.boot, service, seq }); // applied at once, acknowledged in turn
     },
+    persist: (n, service) => recordLanded(n, service, this.ports), // the disk writes at once: a vote goes out in its step
     runHook: (n, service, hook) => this.queue.push({ kind: "hook", host: n.id, boot: n.boot, service, hook }),
     note: (_n, fx) => {
       const line = this.effectLine(fx);
