@@ -1,31 +1,26 @@
-// Samples this host with systeminformation. Runs in a worker thread
-// (worker.ts): systeminformation parses command output synchronously.
+// Samples this host. Runs in a worker thread (worker.ts), beside the agent's
+// loop. CPU and memory come from systeminformation (os.cpus, /proc/meminfo:
+// no child process); disk, storage and network figures from the kernel's
+// files (procfs.ts), since systeminformation spawns a shell per call for
+// them, which under the agent's real-time priority took the host's CPU from
+// its own services for 35-50 ms every second.
 //
-// What systeminformation does underneath, and what follows from it:
+// What follows from the sources:
 // - Rates (disk ops/s, disk bytes/s, network bytes/s) are differences between
-//   two calls, kept in module-global state: the first call reports null (we
-//   report 0), and a call less than 500 ms after the previous one returns the
-//   previous figures again. So use one sampler per thread, and expect repeated
-//   rates below a 500 ms probe interval.
+//   two readings: the first sample reports 0.
 // - The first currentLoad() call primes its counters and waits 500 ms, so the
 //   first sample takes ~0.5-0.6 s; later ones measure CPU since the last call.
-// - fsSize() runs `cat /proc/mounts` synchronously and then `df`, which can
-//   hang on a dead network mount. Storage usage changes slowly, so it is
-//   refreshed in the background at most every STORAGE_REFRESH_MS, one refresh
-//   in flight, and each sample reuses the last figure. Only the first sample
-//   waits for it, and at most STORAGE_FIRST_WAIT_MS.
-// - networkStats("*") lists interfaces through si.networkInterfaces(), which
-//   rescans with several synchronous commands per interface whenever an address changes
-//   (every VIP move); we name the interfaces ourselves from os.networkInterfaces().
-//
-// Measured on a 2-core VM (node 24, loadavg ~0.4), 20 samples 1 s apart:
-// the first took 568 ms (the currentLoad priming), then min 29, p50 39,
-// p90 60, max 68 ms. The five calls run in parallel and finish together
-// (~37 ms: disksIO, fsStats and networkStats each spawn a shell); fsSize alone
-// takes ~10 ms, off the sample path. Well under the 1 s default interval.
+// - Storage usage (statfs of every real filesystem, which can hang on a dead
+//   network mount: those types are skipped) changes slowly, so it is
+//   refreshed in the background at most every STORAGE_REFRESH_MS, one
+//   refresh in flight, and each sample reuses the last figure. Only the first
+//   sample waits for it, and at most STORAGE_FIRST_WAIT_MS.
+// - The interfaces are named from os.networkInterfaces() at each sample (a
+//   VIP move changes addresses, not interfaces).
 
 import { networkInterfaces, type NetworkInterfaceInfo } from "node:os";
 import si from "systeminformation";
+import { filesystems, physicalDisks, ratesBetween, readCounters, type Counters } from "./procfs.ts";
 import type { HostSample } from "./types.ts";
 
 /** Storage usage is re-read this often; it moves over minutes, not seconds. */
@@ -69,11 +64,6 @@ export function nonLoopbackInterfaces(ifaces: NodeJS.Dict<NetworkInterfaceInfo[]
     .sort();
 }
 
-/** rx + tx bytes/s summed over the given stats. */
-export function bandwidthOf(stats: ReadonlyArray<{ rx_sec: unknown; tx_sec: unknown }>): number {
-  return stats.reduce((sum, x) => sum + rateOrZero(x.rx_sec) + rateOrZero(x.tx_sec), 0);
-}
-
 export function createSampler(opts: SamplerOptions = {}): Sampler {
   const warn = opts.warn ?? (() => {});
   // Last storage figure, reused between refreshes.
@@ -83,13 +73,14 @@ export function createSampler(opts: SamplerOptions = {}): Sampler {
   // The refresh in flight, if any: never two df at once behind a hung mount.
   let storageRefresh: Promise<void> | null = null;
   let first = true;
+  const disks = physicalDisks();
+  let last: Counters | null = null;
 
   function refreshStorage(): Promise<void> | null {
     const nowMs = performance.now();
     if (storageRefresh !== null || nowMs - storageStartedMs < STORAGE_REFRESH_MS) return storageRefresh;
     storageStartedMs = nowMs;
-    storageRefresh = si
-      .fsSize()
+    storageRefresh = filesystems((type) => !FS_TYPES_IGNORED.test(type))
       .then((sizes) => {
         storageUsage = storageUsageOf(sizes);
       })
@@ -110,24 +101,19 @@ export function createSampler(opts: SamplerOptions = {}): Sampler {
         clearTimeout(timer);
       }
       const ifaces = nonLoopbackInterfaces(networkInterfaces());
-      const [load, mem, disk, fs, net] = await Promise.all([
-        si.currentLoad(),
-        si.mem(),
-        si.disksIO(),
-        si.fsStats(),
-        // An empty list would make systeminformation pick its default interface.
-        ifaces.length === 0 ? Promise.resolve([]) : si.networkStats(ifaces.join(",")),
-      ]);
+      const [load, mem, now] = await Promise.all([si.currentLoad(), si.mem(), readCounters(disks, ifaces)]);
+      const rates = last === null ? { diskIO: 0, storageIOBytesPerSec: 0, networkBandwidthBytesPerSec: 0 } : ratesBetween(last, now);
+      last = now;
       return {
         ts: Date.now(),
         cpuLoad: ratio(rateOrZero(load.currentLoad) / 100),
         // active excludes buffers and page cache: memory the host cannot easily give back.
         memoryUsage: mem.total > 0 ? ratio(rateOrZero(mem.active) / mem.total) : 0,
-        diskIO: rateOrZero(disk?.tIO_sec),
+        diskIO: rates.diskIO,
         networkLatency: null,
         storageUsage,
-        storageIOBytesPerSec: rateOrZero(fs?.tx_sec),
-        networkBandwidthBytesPerSec: bandwidthOf(net),
+        storageIOBytesPerSec: rates.storageIOBytesPerSec,
+        networkBandwidthBytesPerSec: rates.networkBandwidthBytesPerSec,
       };
     },
   };
