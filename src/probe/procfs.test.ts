@@ -2,6 +2,7 @@
 // /proc/mounts parsed on fixed text (whole disks only, named interfaces
 // only, escaped mount points), rates between two readings, and a live
 // reading of this machine.
+import { expect, test } from "bun:test";
 import { filesystems, parseDiskstats, parseMounts, parseNetDev, physicalDisks, ratesBetween, readCounters } from "./procfs.ts";
 
 const DISKSTATS = [
