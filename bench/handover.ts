@@ -359,7 +359,7 @@ async function waitForAdded(c: DemoCluster, to: string, since: number): Promise<
 
 /** Asks the holder to move the service, through the CLI in its namespace (the operator's path); null when queued, else why not. */
 async function askMove(c: DemoCluster, from: string, to: string): Promise<string | null> {
-  const r = await c.topo.exec(from, [NODE, MAIN, "move", SERVICE, "--to", to, "--json"]);
+  const r = await c.topo.exec(from, [NODE, MAIN, "move", SERVICE, "--to", to, "--json", "--config", c.configOf(from)]);
   return r.code === 0 ? null : `umbra move on ${from} exited ${r.code}: ${r.stdout.trim()} ${r.stderr.trim()}`;
 }
 

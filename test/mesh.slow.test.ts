@@ -10,13 +10,18 @@ import { join, resolve } from "node:path";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { generateKeyPair, writeKeyFile } from "../src/shared/identity.ts";
+import { apiJson, apiRequest, type ApiTarget } from "../src/cli/client.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const NODE = join(ROOT, "node_modules/.bin/node");
 const MAIN = join(ROOT, "src/cli/main.ts");
 const dir = mkdtempSync(join(tmpdir(), "umbra-mesh-test-"));
 const BOOT_PORT = 40000 + Math.floor(Math.random() * 5000);
-const API = { a: `127.0.0.1:${BOOT_PORT + 1}`, b: `127.0.0.1:${BOOT_PORT + 2}` };
+/** a serves its API on its Unix socket only; b on TCP too, with a token. */
+const API = { a: join(dir, "a-state", "api.sock"), b: `127.0.0.1:${BOOT_PORT + 2}` };
+const TOKEN_FILE = join(dir, "b.token");
+const TARGET = { a: { socket: API.a }, b: { host: "127.0.0.1", port: BOOT_PORT + 2, token: "b".repeat(48) } };
+const healthz = async (t: ApiTarget) => (await apiRequest(t, "GET", "/healthz", { timeoutMs: 5_000 })).status;
 const procs: ChildProcess[] = [];
 const logs: Array<Record<string, unknown>> = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -44,9 +49,11 @@ beforeAll(async () => {
     writeKeyFile(join(dir, `${h}.key`), kp, { force: false });
     keys[h] = kp.publicKey.toString("hex");
   }
+  writeFileSync(TOKEN_FILE, TARGET.b.token + "\n", { mode: 0o600 });
   for (const h of ["a", "b"] as const) {
     writeFileSync(join(dir, `${h}.toml`), [
-      `cluster = "meshtest"`, `host = "${h}"`, `keyFile = "${h}.key"`, `bootstrap = ["127.0.0.1:${BOOT_PORT}"]`, `api = "${API[h]}"`,
+      `cluster = "meshtest"`, `host = "${h}"`, `keyFile = "${h}.key"`, `stateDir = "${h}-state"`, `bootstrap = ["127.0.0.1:${BOOT_PORT}"]`,
+      ...(h === "b" ? ["[api]", `listen = "${API.b}"`, `tokenFile = "${TOKEN_FILE}"`] : []),
       ...["a", "b", "c"].flatMap((x) => ["[[hosts]]", `id = "${x}"`, `publicKey = "${keys[x]}"`]),
     ].join("\n"));
   }
@@ -78,7 +85,7 @@ describe("mesh on loopback (slow)", () => {
     await rogue(["--mode", "hello"]);
     expect(logs.some((l) => l.event === "peer-refused" && l.why === "key not in the cluster's [[hosts]]")).toBe(true);
     expect(logs.some((l) => l.event === "peer-connected" && l.peer !== "a" && l.peer !== "b" && l.peer !== "c")).toBe(false);
-    expect((await fetch(`http://${API.a}/healthz`)).status).toBe(200);
+    expect(await healthz(TARGET.a)).toBe(200);
   }, 30_000);
 
   test("a malformed frame from a listed peer drops that connection with a reason; the agent carries on", async () => {
@@ -88,13 +95,13 @@ describe("mesh on loopback (slow)", () => {
     expect(dropped).toBeDefined();
     expect(String(dropped!.why)).toMatch(/unknown message tag|undecodable|trailing/);
     expect(events).toContain("closed");
-    expect((await fetch(`http://${API.a}/healthz`)).status).toBe(200);
-    expect((await fetch(`http://${API.b}/healthz`)).status).toBe(200);
+    expect(await healthz(TARGET.a)).toBe(200);
+    expect(await healthz(TARGET.b)).toBe(200);
   }, 30_000);
 
   test("umbra status shows the members, as a table and as JSON", async () => {
     await until(async () => {
-      const doc = await (await fetch(`http://${API.a}/status`)).json();
+      const doc = (await apiJson(TARGET.a, "GET", "/status", undefined, 5_000)) as { members: Array<{ id: string; rttMs: number | null; metrics?: { cpuLoad?: number } }> };
       const m = doc.members.find((x: { id: string }) => x.id === "b");
       // RTT from SWIM probes, metrics from b's beacons (sampled in b's worker thread)
       return m?.rttMs !== null && typeof m?.metrics?.cpuLoad === "number";
@@ -103,12 +110,15 @@ describe("mesh on loopback (slow)", () => {
     expect(table.status).toBe(0);
     expect(table.stdout).toMatch(/^host a {2}cluster meshtest {2}role standby/);
     expect(table.stdout).toMatch(/\nb +alive +\d+ +yes +\d/);
-    const json = JSON.parse(spawnSync(NODE, [MAIN, "status", "--api", API.b, "--json"], { encoding: "utf8" }).stdout);
+    const json = JSON.parse(spawnSync(NODE, [MAIN, "status", "--api", API.b, "--token-file", TOKEN_FILE, "--json"], { encoding: "utf8" }).stdout);
     expect(json.host).toBe("b");
     expect(json.members.map((m: { id: string }) => m.id).sort()).toEqual(["a", "b", "c"]);
+    const tokenless = spawnSync(NODE, [MAIN, "status", "--api", API.b], { encoding: "utf8" });
+    expect(tokenless.status).toBe(1);
+    expect(tokenless.stderr).toBe("umbra: this API needs the token of [api] tokenFile: Authorization: Bearer TOKEN\n");
     const down = spawnSync(NODE, [MAIN, "status", "--api", "127.0.0.1:1"], { encoding: "utf8" });
     expect(down.status).toBe(1);
-    expect(down.stderr).toContain("cannot reach the umbra agent API at 127.0.0.1:1 (is the agent running? see --api)");
+    expect(down.stderr).toContain("cannot reach the umbra agent API at 127.0.0.1:1: is the agent running? see --api / --config");
   }, 30_000);
 
   test("no agent logged an error or crashed", () => {

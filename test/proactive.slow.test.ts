@@ -79,7 +79,7 @@ describe.skipIf(!isRoot)("proactive failover in namespaces (slow)", () => {
     const after = await c.waitForHolders((h) => h.length === 1 && h[0] !== "h1", ((CALM_ROWS + LEAK_ROWS) * STEP_MS) / SPEED + 10_000).catch(async (err: Error) => {
       // Say what the forecasters saw before failing.
       for (const h of ["h1", "h2"]) {
-        const st = JSON.parse((await c.topo.exec(h, [NODE, join(import.meta.dir, "../src/cli/main.ts"), "status", "--json"])).stdout);
+        const st = JSON.parse((await c.topo.exec(h, [NODE, join(import.meta.dir, "../src/cli/main.ts"), "status", "--json", "--config", c.configOf(h)])).stdout);
         console.log(`${h} forecasts: ${JSON.stringify(st.forecasts)}`);
       }
       console.log(c.logs.filter((l) => l.component === "forecast").map((l) => JSON.stringify(l)).join("\n"));
@@ -97,7 +97,7 @@ describe.skipIf(!isRoot)("proactive failover in namespaces (slow)", () => {
       console.log(c.logs.filter((l) => seen.includes(l.event)).map((l) => JSON.stringify(l)).join("\n"));
     }
     expect(cert).toMatchObject({ holder: after[0] });
-    const st = JSON.parse((await c.topo.exec("h1", [NODE, join(import.meta.dir, "../src/cli/main.ts"), "status", "--json"])).stdout);
+    const st = JSON.parse((await c.topo.exec("h1", [NODE, join(import.meta.dir, "../src/cli/main.ts"), "status", "--json", "--config", c.configOf("h1")])).stdout);
     const h1f = (st.forecasts as Array<{ host: string; atTs: number; exhaustionProbability: number }>).find((f) => f.host === "h1");
     const gap = longestGapMs(poller.samples, movedAt - 5_000, movedAt + 1_000);
     expect(gap).toBeLessThan(100);

@@ -27,7 +27,7 @@ afterAll(async () => {
 });
 
 async function umbra(c: DemoCluster, host: string, args: string[]) {
-  return c.topo.exec(host, [NODE, MAIN, ...args]);
+  return c.topo.exec(host, [NODE, MAIN, ...args, "--config", c.configOf(host)]);
 }
 
 async function until<T>(what: string, timeoutMs: number, f: () => Promise<T | null>): Promise<T> {
@@ -122,7 +122,7 @@ describe.skipIf(!isRoot)("state replication in namespaces (slow)", () => {
 
   test("the primary cut off mid-stream of writes: every acknowledged write is on the new holder", async () => {
     const c = cluster!;
-    const writer = c.topo.spawn("h1", [NODE, join(ROOT, "test/fixtures/state-writer.ts"), "--api", "127.0.0.1:7070", "--count", "400", "--duration-ms", "20000"], {});
+    const writer = c.topo.spawn("h1", [NODE, join(ROOT, "test/fixtures/state-writer.ts"), "--api", c.apiSocketOf("h1"), "--count", "400", "--duration-ms", "20000"], {});
     const results: Array<{ k: string; acked: boolean }> = [];
     createInterface({ input: writer.stdout! }).on("line", (l) => results.push(JSON.parse(l)));
     await until("20 acknowledged writes", 20_000, async () => (results.filter((r) => r.acked).length >= 20 ? true : null));

@@ -336,6 +336,13 @@ async function stopAgent(p: Parts, sampler: { stop(): Promise<void> }, mesh: Mes
   log("info", "agent", "stopped", { loopError: loopError === null ? null : String(loopError) });
 }
 
+/** The vote records' writer; a record the disk refused is loud, and its votes stay unsent. */
+function recordWriter(config: Config, log: Logger): RecordWriter {
+  return new RecordWriter(config.stateDir, (service, err) =>
+    log("error", "quorum", "vote-record-failed", { code: "vote_record_unwritable", service, dir: config.stateDir, error: err.message, action: "votes of this service are not sent until a record is written" }),
+  );
+}
+
 export async function startAgent(config: Config): Promise<Agent> {
   const self = config.host;
   const log: Logger = logger(self, config.logLevel);
@@ -366,9 +373,7 @@ export async function startAgent(config: Config): Promise<Agent> {
   await announceFromPrimaryOn(config, log);
   const fence = await installFence(config, log);
   const observed = new Observed();
-  const records = new RecordWriter(config.stateDir, (service, err) =>
-    log("error", "quorum", "vote-record-failed", { code: "vote_record_unwritable", service, dir: config.stateDir, error: err.message, action: "votes of this service are not sent until a record is written" }),
-  );
+  const records = recordWriter(config, log);
   const repl = await startAgentReplication(config, loop, log, monoNow);
   const { replicator } = repl;
   const hookPrefix: string[] = []; // filled once real-time (goRealtime): hooks then start as ordinary work
@@ -394,10 +399,10 @@ export async function startAgent(config: Config): Promise<Agent> {
     log("info", "api", "move-requested", { service, to });
     loop.feed({ type: "move-requested", service, to: hostId(to) });
   };
-  const api = await serveApi(createApi({ status, state: replicator, log, move }), config.api);
+  const api = await serveApi(createApi({ status, state: replicator, log, move }), config.api, log);
   hookPrefix.push(...goRealtime(config, log));
   warmHelpers(services, ip, fence);
-  log("info", "agent", "started", { cluster: config.cluster, api: api.address, services: services.map((s) => s.name), hosts: config.hosts.map((h) => h.id), startedAt: new Date(startedWall).toISOString(), inboxDropped: loop.inbox.dropped });
+  log("info", "agent", "started", { cluster: config.cluster, api: api.socket, apiTcp: api.tcp, services: services.map((s) => s.name), hosts: config.hosts.map((h) => h.id), startedAt: new Date(startedWall).toISOString(), inboxDropped: loop.inbox.dropped });
   let stopping = false;
   return {
     status,

@@ -89,6 +89,35 @@ function logAnswering(d: RunnerDeps, s: ServiceRt, sinceTake: () => number): voi
   void fenceOpened(s).then(() => d.log("info", "actuate", "vip-answering", { service: s.name, vip: s.cfg.vip, ms: sinceTake() }));
 }
 
+/** Milliseconds since t0, to a tenth, for the log. */
+const msSince = (d: RunnerDeps, t0: number): number => Math.round((d.now() - t0) * MS_LOG_TENTHS) / MS_LOG_TENTHS;
+
+/** Runs a VIP change off the loop; its outcome comes back as vip-changed. */
+function changeVip(d: RunnerDeps, s: ServiceRt, fx: Extract<HostEffect, { type: "take-vip" | "drop-vip" }>): void {
+  const { log } = d;
+  assert(!s.vipBusy, "the core asks for one VIP change at a time");
+  s.vipBusy = true;
+  const op = fx.type === "take-vip" ? "add" : "del";
+  const vip = { cidr: s.cfg.vip, iface: s.cfg.interface };
+  if (fx.type === "take-vip") log("info", "actuate", "take-vip", { service: s.name, epoch: fx.epoch, reason: fx.reason, vip: s.cfg.vip });
+  else log(fx.why === "lease-expired" || fx.why === "add-failed" ? "warn" : "info", "actuate", "drop-vip", { service: s.name, epoch: fx.epoch, why: fx.why, vip: s.cfg.vip, safeMode: fx.why === "lease-expired" });
+  const t0 = d.now();
+  const change = op === "add" ? addVip(vip, d.ip.run, log, fenceOpened(s), s.announcer === null ? null : s.announcer.announce) : removeVip(vip, d.ip.run);
+  change.then(
+    () => {
+      log("info", "actuate", op === "add" ? "vip-added" : "vip-removed", { service: s.name, vip: s.cfg.vip, ms: msSince(d, t0) });
+      if (op === "add") logAnswering(d, s, () => msSince(d, t0));
+      s.vipBusy = false;
+      d.report({ type: "vip-changed", service: s.name, op, epoch: fx.epoch, ok: true, error: null });
+    },
+    (err: Error) => {
+      log("error", "actuate", "vip-change-failed", { service: s.name, op, vip: s.cfg.vip, ms: msSince(d, t0), error: err.message });
+      s.vipBusy = false;
+      d.report({ type: "vip-changed", service: s.name, op, epoch: fx.epoch, ok: false, error: err.message });
+    },
+  );
+}
+
 export function effectRunners(d: RunnerDeps): Runners {
   const { log } = d;
   const serviceOf = (name: string): ServiceRt => {
@@ -96,37 +125,12 @@ export function effectRunners(d: RunnerDeps): Runners {
     assert(s !== undefined, "the core names a configured service");
     return s;
   };
-  const ms = (t0: number): number => Math.round((d.now() - t0) * MS_LOG_TENTHS) / MS_LOG_TENTHS;
   const hookLog = (hook: string, s: ServiceRt, path: string, r: Awaited<ReturnType<typeof runHook>>) =>
     log(r.exitCode === 0 ? "info" : "warn", "hook", hook, { service: s.name, path, exitCode: r.exitCode, signal: r.signal, timedOut: r.timedOut, ms: r.durationMs, stderr: r.stderrTail });
 
   return {
     kernelLease: (fx) => leaseKernel(d, serviceOf(fx.service), fx),
-    /** Runs a VIP change off the loop; its outcome comes back as vip-changed. */
-    changeVip(fx) {
-      const s = serviceOf(fx.service);
-      assert(!s.vipBusy, "the core asks for one VIP change at a time");
-      s.vipBusy = true;
-      const op = fx.type === "take-vip" ? "add" : "del";
-      const vip = { cidr: s.cfg.vip, iface: s.cfg.interface };
-      if (fx.type === "take-vip") log("info", "actuate", "take-vip", { service: s.name, epoch: fx.epoch, reason: fx.reason, vip: s.cfg.vip });
-      else log(fx.why === "lease-expired" || fx.why === "add-failed" ? "warn" : "info", "actuate", "drop-vip", { service: s.name, epoch: fx.epoch, why: fx.why, vip: s.cfg.vip, safeMode: fx.why === "lease-expired" });
-      const t0 = d.now();
-      const change = op === "add" ? addVip(vip, d.ip.run, log, fenceOpened(s), s.announcer === null ? null : s.announcer.announce) : removeVip(vip, d.ip.run);
-      change.then(
-        () => {
-          log("info", "actuate", op === "add" ? "vip-added" : "vip-removed", { service: s.name, vip: s.cfg.vip, ms: ms(t0) });
-          if (op === "add") logAnswering(d, s, () => ms(t0));
-          s.vipBusy = false;
-          d.report({ type: "vip-changed", service: s.name, op, epoch: fx.epoch, ok: true, error: null });
-        },
-        (err: Error) => {
-          log("error", "actuate", "vip-change-failed", { service: s.name, op, vip: s.cfg.vip, ms: ms(t0), error: err.message });
-          s.vipBusy = false;
-          d.report({ type: "vip-changed", service: s.name, op, epoch: fx.epoch, ok: false, error: err.message });
-        },
-      );
-    },
+    changeVip: (fx) => changeVip(d, serviceOf(fx.service), fx),
 
     /** Runs a user hook off the loop (bounded by hookTimeoutMs); its outcome comes back as hook-finished. */
     startHook(service, hook, epoch) {

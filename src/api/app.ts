@@ -10,17 +10,20 @@ import { logger, type Logger } from "../shared/log.ts";
 import { UmbraError } from "../shared/errors.ts";
 import { BLOB_KINDS, type BlobKind, type ConfigEdit, type JsonValue, type WorkloadData, type Replicator } from "../state/index.ts";
 import { stream } from "hono/streaming";
+import { bodyLimit } from "hono/body-limit";
 import type { StatusDoc } from "./types.ts";
 import { moveRoutes } from "./move.ts";
 
-/** Largest write body: a few keys of JSON, not a blob (blobs go through manifests). */
+/** Largest body of every route but put-blob's: a few keys of JSON, not a blob (blobs go through manifests). */
 export const WRITE_BODY_BYTES_MAX = 1024 * 1024;
+/** Largest blob put-blob takes (an application binary or a data snapshot; the disk is the other limit). */
+export const BLOB_BYTES_MAX = 64 * 1024 ** 3;
 
 export type ApiDeps = {
   /** The status document, built fresh for each request. */
   status(): StatusDoc;
   /** The service state routes (/state/...); absent: they answer 404. */
-  state?: Pick<Replicator, "write" | "get" | "history" | "reconcile"> & Partial<Pick<Replicator, "putBlob" | "getBlob" | "blobStatus">>;
+  state?: Pick<Replicator, "write" | "get" | "history" | "reconcile"> & Partial<Pick<Replicator, "putBlob" | "openBlob" | "blobStatus">>;
   /** Queues a planned move of a service held here (POST /services/SERVICE/move); absent: that route answers 404. */
   move?(service: string, to: string): void;
   /** Where bugs (500s) are logged; defaults to JSON lines on stderr. */
@@ -64,6 +67,9 @@ type StateDeps = NonNullable<ApiDeps["state"]>;
 export function createApi(deps: ApiDeps): Hono {
   const log = deps.log ?? logger("-");
   const app = new Hono();
+  // Every body is bounded before it is read: put-blob's by BLOB_BYTES_MAX, the rest (JSON) by WRITE_BODY_BYTES_MAX.
+  const tooLarge = (max: number) => bodyLimit({ maxSize: max, onError: (c) => c.json({ error: `the body is larger than ${max} bytes`, code: "request_invalid" }, 413) });
+  app.use("*", async (c, next) => (isPutBlob(c.req.method, c.req.path) ? tooLarge(BLOB_BYTES_MAX)(c, next) : tooLarge(WRITE_BODY_BYTES_MAX)(c, next)));
   app.get("/status", (c) => c.json(deps.status()));
   app.get("/healthz", (c) => c.text("ok"));
   if (deps.state !== undefined) {
@@ -130,29 +136,44 @@ function noChunkStore(): UmbraError {
   return new UmbraError("chunk_store_absent", "this agent has no chunk store");
 }
 
-/** /state/SERVICE/blobs: list, put (chunks a file on this host into the store), export. */
+/** put-blob's route: its body is a blob, not JSON. */
+function isPutBlob(method: string, path: string): boolean {
+  return method === "POST" && /^\/state\/[^/]+\/blobs\/[^/]+\/[^/]+$/.test(path);
+}
+
+/**
+ * /state/SERVICE/blobs: list, put, get. The bytes travel in the request and
+ * in the answer: no route reads or writes a path on the agent's host (a
+ * caller could otherwise have root's agent read /etc/shadow into the state,
+ * or write a file where it likes); the CLI reads and writes files as the
+ * user who runs it.
+ */
 function blobRoutes(app: Hono, state: StateDeps): void {
   app.get("/state/:service/blobs", (c) => {
     const service = c.req.param("service");
     state.get(service); // 404 for an unknown service
     return c.json({ service, blobs: (state.blobStatus?.() ?? []).filter((b) => b.service === service) });
   });
+  // The body is the blob (application/octet-stream, its length in content-length); ?message= goes into the history.
   // The answer streams NDJSON: progress lines, then {"done": ...} or {"error": ...}.
   app.post("/state/:service/blobs/:kind/:name", async (c) => {
     const { service, kind, name } = c.req.param();
     const putBlob = state.putBlob;
     if (putBlob === undefined) throw noChunkStore();
     const k = blobKind(kind);
-    const body = (await c.req.json().catch(() => null)) as { file?: unknown; message?: unknown } | null;
-    if (body === null || typeof body.file !== "string" || body.file === "") throw new UmbraError("request_invalid", 'the body must be {"file": "/path/on/this/host", "message": "..."}');
+    if ((c.req.header("content-type") ?? "").startsWith("application/json")) throw new UmbraError("request_invalid", "put-blob takes the blob's bytes as the body (application/octet-stream), not a path: no route reads a file on the agent's host");
+    const length = c.req.header("content-length");
+    const total = length === undefined ? null : Number(length);
+    if (total !== null && !(Number.isSafeInteger(total) && total >= 0)) throw new UmbraError("request_invalid", `content-length "${length}" is not a byte count`);
+    const body = c.req.raw.body;
+    if (body === null) throw new UmbraError("request_invalid", "put-blob needs the blob as the body");
     state.get(service);
-    const file = body.file;
-    const message = typeof body.message === "string" ? body.message : `umbra state put-blob ${name}`;
+    const message = c.req.query("message") ?? `umbra state put-blob ${name}`;
     return stream(c, async (out) => {
       c.header("content-type", "application/x-ndjson");
       let last = 0;
       try {
-        const r = await putBlob(service, k, file, name, message, (p) => {
+        const r = await putBlob(service, k, body as unknown as AsyncIterable<Uint8Array>, total, name, message, (p) => {
           const now = performance.now();
           if (now - last < PROGRESS_EVERY_MS && p.bytesDone < p.bytesTotal) return;
           last = now;
@@ -164,15 +185,26 @@ function blobRoutes(app: Hono, state: StateDeps): void {
       }
     });
   });
-  app.post("/state/:service/blobs/:kind/:name/export", async (c) => {
+  // The blob's bytes; its manifest's size and hash in headers, for the caller to check what it wrote.
+  app.get("/state/:service/blobs/:kind/:name", (c) => {
     const { service, kind, name } = c.req.param();
-    const getBlob = state.getBlob;
-    if (getBlob === undefined) throw noChunkStore();
-    const k = blobKind(kind);
-    const body = (await c.req.json().catch(() => null)) as { out?: unknown } | null;
-    if (body === null || typeof body.out !== "string" || body.out === "") throw new UmbraError("request_invalid", 'the body must be {"out": "/path/on/this/host"}');
-    const m = await getBlob(service, k, name, body.out);
-    return c.json({ service, kind, name, out: body.out, size: m.size, hash: m.hash });
+    const openBlob = state.openBlob;
+    if (openBlob === undefined) throw noChunkStore();
+    const { manifest, bytes } = openBlob(service, blobKind(kind), name);
+    const it = bytes[Symbol.asyncIterator]();
+    const body = new ReadableStream<Uint8Array>({
+      async pull(ctl) {
+        try {
+          const r = await it.next();
+          if (r.done) ctl.close();
+          else ctl.enqueue(r.value);
+        } catch (err) {
+          ctl.error(err); // a chunk gone bad: the answer ends short, and the caller's size and hash checks fail
+        }
+      },
+      cancel: () => void it.return?.(),
+    });
+    return new Response(body, { headers: { "content-type": "application/octet-stream", "content-length": String(manifest.size), "x-umbra-blob-hash": manifest.hash, "x-umbra-blob-chunks": String(manifest.chunks.length) } });
   });
 }
 

@@ -1,4 +1,4 @@
-// Proves POST /services/SERVICE/move on a real loopback server: a move asked
+// Proves POST /services/SERVICE/move on a real server (its Unix socket): a move asked
 // of the holder is queued once and answered 202; an unknown service, a bad
 // body, a host that is not a candidate, the holder itself, a host that does
 // not hold the service (named in the answer) and a move already under way
@@ -6,8 +6,8 @@
 // the route does not exist.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createApi } from "./app.ts";
-import { serveApi, type Served } from "./serve.ts";
-import { SAMPLE_STATUS } from "./testdata.ts";
+import { SAMPLE_STATUS, serveOnTempSocket } from "./testdata.ts";
+import { apiRequest, textOf } from "../cli/client.ts";
 import type { StatusDoc } from "./types.ts";
 
 /** SAMPLE_STATUS with web (held by h2, this host) in another quorum role. */
@@ -16,12 +16,16 @@ const withWebState = (state: string): StatusDoc => ({ ...SAMPLE_STATUS, services
 describe("POST /services/:service/move", () => {
   const moves: Array<[string, string]> = [];
   let doc: StatusDoc = SAMPLE_STATUS;
-  let served: Served;
+  let served: Awaited<ReturnType<typeof serveOnTempSocket>>;
   beforeAll(async () => {
-    served = await serveApi(createApi({ status: () => doc, move: (service, to) => void moves.push([service, to]) }), "127.0.0.1:0");
+    served = await serveOnTempSocket(createApi({ status: () => doc, move: (service, to) => void moves.push([service, to]) }));
   });
   afterAll(() => served.close());
-  const move = (service: string, body: string) => fetch(`http://${served.address}/services/${service}/move`, { method: "POST", body, headers: { "content-type": "application/json" } });
+  const move = async (service: string, body: string) => {
+    const a = await apiRequest(served.target, "POST", `/services/${service}/move`, { body, contentType: "application/json", timeoutMs: 5_000 });
+    const text = await textOf(a);
+    return { status: a.status, json: async () => JSON.parse(text) as Record<string, unknown> };
+  };
 
   test("the holder queues the move once and answers 202", async () => {
     moves.length = 0;

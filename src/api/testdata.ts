@@ -25,3 +25,22 @@ export const SAMPLE_STATUS: StatusDoc = {
     { service: "database", primaryHostID: "h3", shadowHostID: "h2", peer: "h3", syncStatus: "syncing", lagChanges: 0, lagBytes: 0, lastHeardAgoMs: 120 },
   ],
 };
+
+/** An app served on a Unix socket in a fresh temporary directory, as the agent serves it (tests only): where to reach it, and how to close it. */
+export async function serveOnTempSocket(app: import("hono").Hono): Promise<{ target: { socket: string }; close(): Promise<void> }> {
+  const { mkdtempSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const { serveApi } = await import("./serve.ts");
+  const { logger } = await import("../shared/log.ts");
+  const dir = mkdtempSync(join(tmpdir(), "umbra-api-"));
+  const socket = join(dir, "api.sock");
+  const served = await serveApi(app, { socket, group: "root", listen: null, tokenFile: null, allowRemote: false }, logger("test", "error"));
+  return {
+    target: { socket },
+    close: async () => {
+      await served.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

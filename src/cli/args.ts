@@ -5,6 +5,7 @@
 import { parseArgs } from "node:util";
 import { isUmbraError, type ErrorCode } from "../shared/errors.ts";
 import { formatConfigError, loadConfig, type Config } from "../shared/config.ts";
+import { resolveTarget, type ApiTarget, type TargetOptions } from "./client.ts";
 
 /** The CLI's exit codes: 1 a runtime failure, 2 the operator's input (usage, config, a request the agent refused as malformed), 70 a bug (EX_SOFTWARE). */
 export const EXIT = { failure: 1, usage: 2, bug: 70 } as const;
@@ -38,3 +39,11 @@ export function loadConfigOrExit(file: string): Config {
     throw err;
   }
 }
+
+/** The agent's API from --api, --token-file, --config (client.ts); a bad config exits as loadConfigOrExit does. */
+export function apiTargetOf(v: TargetOptions): ApiTarget {
+  return resolveTarget(v, loadConfigOrExit);
+}
+
+/** The options every command that talks to the agent takes. */
+export const TARGET_OPTIONS = { api: { type: "string" }, "token-file": { type: "string" }, config: { type: "string" } } as const;

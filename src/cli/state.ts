@@ -4,7 +4,11 @@
 import { parseArgs } from "node:util";
 import { UmbraError, type ErrorCode } from "../shared/errors.ts";
 import type { JsonValue } from "../state/index.ts";
-import { resolve as resolvePath } from "node:path";
+import { createReadStream, statSync } from "node:fs";
+import { open, rename, rm } from "node:fs/promises";
+import { basename, dirname, join, resolve as resolvePath } from "node:path";
+import { createHasher, fsyncDir, tempName } from "../state/chunks.ts";
+import { apiJson, apiRequest, targetText, textOf, TARGET_HELP, type ApiTarget } from "./client.ts";
 import { bytes, table, type Column } from "./statusTable.ts";
 import { EXIT } from "./args.ts";
 
@@ -15,7 +19,7 @@ export const STATE_HELP = `usage: umbra state set SERVICE KEY=VALUE... [--delete
        umbra state workload SERVICE ID --host H [--require RESOURCE=N]... | --remove
        umbra state put-blob SERVICE NAME FILE [--snapshot] [--message TEXT]
        umbra state get-blob SERVICE NAME --out FILE [--snapshot]
-       options for all: [--api 127.0.0.1:7070] [--config FILE] [--json]
+       options for all: [--api PATH|HOST:PORT] [--token-file FILE] [--config FILE] [--json]
 
 Reads or changes a service's deployment configuration, replicated to its
 shadows. VALUE is JSON when it parses as JSON (3, true, {"a":1}, "quoted"),
@@ -28,11 +32,12 @@ latest acknowledged one this host knows (what a failover does on its own);
 with --to, the version at those change hashes (from 'history --json'),
 rolling back what came after as a new change. It lists unacknowledged
 changes it kept and keys with concurrent values; it never drops one silently.
-put-blob chunks FILE (an application binary, or with --snapshot a data
-snapshot) into this host's chunk store and records its manifest; the
-shadows fetch only the chunks they lack. Progress goes to stderr; it returns
-once the shadows hold the manifest and every chunk (ackShadows). get-blob
-writes a blob back out, verified, atomically.
+put-blob sends FILE (an application binary, or with --snapshot a data
+snapshot; read as the user who runs the command) to the agent, which chunks
+it into its chunk store and records its manifest; the shadows fetch only
+the chunks they lack. Progress goes to stderr; it returns once the shadows
+hold the manifest and every chunk (ackShadows). get-blob writes a blob back
+out (as the user who runs the command), verified, atomically.
 
 workload adds or replaces a workload of the service (WorkloadData:
 workload_id, resource_requirements, host_id), or removes it with --remove.
@@ -44,8 +49,7 @@ workload_id, resource_requirements, host_id), or removes it with --remove.
   --out FILE      get-blob: where to write it
   --to HASHES     reconcile: the version to return to, comma-separated change hashes
   --message TEXT  recorded in the history with the change
-  --api HOST:PORT the agent's API (default 127.0.0.1:7070, or the config's api)
-  --config FILE   read the API address from this config
+${TARGET_HELP}
   --json          print the raw JSON answer
 examples:
   umbra state set web image=registry.local/web:2.4 replicas=3 --message "roll out 2.4"
@@ -56,14 +60,14 @@ examples:
 /** The write must be acknowledged within the agent's writeTimeoutMs; allow for it and the round trip. */
 export const STATE_REQUEST_TIMEOUT_MS = 120_000;
 
-export type StateCliOptions = { api: string; write?: (t: string) => void };
+export type StateCliOptions = { target: ApiTarget; write?: (t: string) => void };
 
 export function parseStateArgs(argv: string[]): { sub: "set" | "get" | "history" | "reconcile" | "workload" | "put-blob" | "get-blob"; service: string; rest: string[]; values: Record<string, unknown> } {
   let parsed;
   try {
     parsed = parseArgs({
       args: argv,
-      options: { delete: { type: "string", multiple: true }, to: { type: "string" }, host: { type: "string" }, require: { type: "string", multiple: true }, remove: { type: "boolean", default: false }, snapshot: { type: "boolean", default: false }, out: { type: "string" }, message: { type: "string" }, api: { type: "string" }, config: { type: "string" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" } },
+      options: { delete: { type: "string", multiple: true }, to: { type: "string" }, host: { type: "string" }, require: { type: "string", multiple: true }, remove: { type: "boolean", default: false }, snapshot: { type: "boolean", default: false }, out: { type: "string" }, message: { type: "string" }, api: { type: "string" }, "token-file": { type: "string" }, config: { type: "string" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" } },
       strict: true,
       allowPositionals: true,
     });
@@ -112,34 +116,24 @@ function answerCode(code: string | undefined, otherwise: ErrorCode): ErrorCode {
   return code !== undefined && ANSWER_CODES.has(code as ErrorCode) ? (code as ErrorCode) : otherwise;
 }
 
-function unreachable(api: string, url: string, err: unknown): UmbraError {
-  return new UmbraError("api_unreachable", `cannot reach the umbra agent API at ${api} (is the agent running? see --api)`, { url }, err);
-}
-
-async function call(api: string, path: string, init?: RequestInit): Promise<unknown> {
-  const url = `http://${api}${path}`;
-  let res: Response;
+/** A JSON request (GET without a body, POST with one); a refusal keeps the agent's code if the CLI knows it. */
+async function call(t: ApiTarget, path: string, body?: unknown): Promise<unknown> {
   try {
-    res = await fetch(url, { ...init, signal: AbortSignal.timeout(STATE_REQUEST_TIMEOUT_MS) });
+    return await apiJson(t, body === undefined ? "GET" : "POST", path, body, STATE_REQUEST_TIMEOUT_MS);
   } catch (err) {
-    throw unreachable(api, url, err);
+    if (err instanceof UmbraError && !ANSWER_CODES.has(err.code)) throw new UmbraError(err.code === "api_unreachable" ? "api_unreachable" : answerCode(err.code, "api_unreachable"), err.message, err.context, err);
+    throw err;
   }
-  const body = (await res.json().catch(() => null)) as { error?: string; code?: string } | null;
-  if (!res.ok) throw new UmbraError(answerCode(body?.code, "api_unreachable"), body?.error ?? `the agent at ${api} answered ${res.status}`, { url, status: res.status });
-  return body;
 }
-
-/** A JSON POST's options. */
-const post = (body: unknown): RequestInit => ({ method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
 
 type Sub = ReturnType<typeof parseStateArgs>["sub"];
 /** What every subcommand gets: the API, where to print, the service (and its URL form), its words and options. */
-type Ctx = { api: string; write(t: string): void; json: boolean; service: string; svc: string; rest: string[]; values: Record<string, unknown> };
+type Ctx = { target: ApiTarget; write(t: string): void; json: boolean; service: string; svc: string; rest: string[]; values: Record<string, unknown> };
 
 export async function runState(argv: string[], o: StateCliOptions): Promise<void> {
   const write = o.write ?? ((t: string) => void process.stdout.write(t));
   const { sub, service, rest, values } = parseStateArgs(argv);
-  const x: Ctx = { api: o.api, write, json: values.json === true, service, svc: encodeURIComponent(service), rest, values };
+  const x: Ctx = { target: o.target, write, json: values.json === true, service, svc: encodeURIComponent(service), rest, values };
   await SUBCOMMANDS[sub](x);
 }
 
@@ -164,12 +158,12 @@ async function stateSet(x: Ctx): Promise<void> {
   const del = (x.values.delete as string[] | undefined) ?? [];
   if (x.rest.length === 0 && del.length === 0) throw new UmbraError("usage", "state set: give at least one KEY=VALUE or --delete KEY");
   const message = (x.values.message as string | undefined) ?? `umbra state set ${x.rest.concat(del.map((d) => `--delete ${d}`)).join(" ")}`;
-  const r = (await call(x.api, `/state/${x.svc}`, post({ set, delete: del, message }))) as { id: string; durableOn: string[]; ms: number; heads: string[] };
+  const r = (await call(x.target, `/state/${x.svc}`, { set, delete: del, message })) as { id: string; durableOn: string[]; ms: number; heads: string[] };
   x.write(x.json ? JSON.stringify(r, null, 2) + "\n" : `acknowledged in ${Math.round(r.ms)} ms: durable here and on ${durableText(r.durableOn)}; heads ${r.heads.map((h) => h.slice(0, HASH_SHOWN)).join(",")}\n`);
 }
 
 async function stateGet(x: Ctx): Promise<void> {
-  const r = (await call(x.api, `/state/${x.svc}`)) as { heads: string[]; state: { hostConfiguration: { deploymentConfig: Record<string, JsonValue> } } };
+  const r = (await call(x.target, `/state/${x.svc}`)) as { heads: string[]; state: { hostConfiguration: { deploymentConfig: Record<string, JsonValue> } } };
   const key = x.rest[0];
   if (key === undefined) return void x.write(x.json ? JSON.stringify(r, null, 2) + "\n" : JSON.stringify(r.state, null, 2) + "\n");
   const cfg = r.state.hostConfiguration.deploymentConfig;
@@ -193,7 +187,7 @@ async function stateWorkload(x: Ctx): Promise<void> {
     }
     workloads = { set: [{ workload_id: id, resource_requirements: req, host_id: values.host }] };
   }
-  const r = (await call(x.api, `/state/${x.svc}`, post({ workloads, message: values.message ?? `umbra state workload ${id}${values.remove ? " --remove" : ""}` }))) as { durableOn: string[]; ms: number };
+  const r = (await call(x.target, `/state/${x.svc}`, { workloads, message: values.message ?? `umbra state workload ${id}${values.remove ? " --remove" : ""}` })) as { durableOn: string[]; ms: number };
   x.write(x.json ? JSON.stringify(r, null, 2) + "\n" : `acknowledged in ${Math.round(r.ms)} ms: durable here and on ${durableText(r.durableOn)}\n`);
 }
 
@@ -204,20 +198,30 @@ async function putBlob(x: Ctx): Promise<void> {
   const [name, file] = x.rest;
   if (name === undefined || file === undefined || x.rest.length > 2) throw new UmbraError("usage", "state put-blob: give SERVICE NAME FILE");
   const kind = x.values.snapshot ? "snapshot" : "binary";
-  const url = `http://${x.api}/state/${x.svc}/blobs/${kind}/${encodeURIComponent(name)}`;
-  let res: Response;
+  let size: number;
   try {
-    res = await fetch(url, { ...post({ file: resolvePath(file), message: x.values.message }), signal: AbortSignal.timeout(STATE_REQUEST_TIMEOUT_MS * PUT_BLOB_TIMEOUT_FACTOR) });
+    size = statSync(file).size;
   } catch (err) {
-    throw unreachable(x.api, url, err);
+    throw new UmbraError("usage", `state put-blob: cannot read ${file}: ${(err as Error).message}`, { file }, err);
   }
-  if (!res.ok || res.body === null) {
-    const b = (await res.json().catch(() => null)) as { error?: string; code?: string } | null;
-    throw new UmbraError(answerCode(b?.code, "api_unreachable"), b?.error ?? `the agent at ${x.api} answered ${res.status}`);
+  const message = typeof x.values.message === "string" ? `&message=${encodeURIComponent(x.values.message)}` : "";
+  const path = `/state/${x.svc}/blobs/${kind}/${encodeURIComponent(name)}?${message.slice(1)}`;
+  // The file is read here, as the user who runs the command, and its bytes are the request.
+  const res = await apiRequest(x.target, "POST", path, { body: createReadStream(file), contentType: "application/octet-stream", contentLength: size, timeoutMs: STATE_REQUEST_TIMEOUT_MS * PUT_BLOB_TIMEOUT_FACTOR });
+  if (res.status !== 200) {
+    const text = await textOf(res);
+    const b = (() => {
+      try {
+        return JSON.parse(text) as { error?: string; code?: string };
+      } catch {
+        return null;
+      }
+    })();
+    throw new UmbraError(answerCode(b?.code, "api_unreachable"), b?.error ?? `the agent at ${targetText(x.target)} answered ${res.status}`);
   }
-  const result = await readPutBlobAnswer(res.body as unknown as AsyncIterable<Uint8Array>, name);
+  const result = await readPutBlobAnswer(res.body, name);
   if (result?.error !== undefined) throw new UmbraError(answerCode(result.code, "blob_unavailable"), result.error);
-  if (result?.done === undefined) throw new UmbraError("api_unreachable", `the agent at ${x.api} closed the answer before the end`);
+  if (result?.done === undefined) throw new UmbraError("api_unreachable", `the agent at ${targetText(x.target)} closed the answer before the end`);
   const d = result.done;
   x.write(x.json ? JSON.stringify(d, null, 2) + "\n" : `acknowledged in ${Math.round(d.ms)} ms after chunking: ${name} (${bytes(d.manifest.size)}, ${d.manifest.chunks.length} chunks, ${d.manifest.hash.slice(0, HASH_SHOWN)}) durable here and on ${durableText(d.durableOn)}\n`);
 }
@@ -257,8 +261,40 @@ async function getBlob(x: Ctx): Promise<void> {
   const out = x.values.out;
   if (name === undefined || x.rest.length > 1 || typeof out !== "string") throw new UmbraError("usage", "state get-blob: give SERVICE NAME --out FILE");
   const kind = x.values.snapshot ? "snapshot" : "binary";
-  const r = (await call(x.api, `/state/${x.svc}/blobs/${kind}/${encodeURIComponent(name)}/export`, post({ out: resolvePath(out) }))) as { out: string; size: number; hash: string };
-  x.write(x.json ? JSON.stringify(r, null, 2) + "\n" : `wrote ${r.out} (${bytes(r.size)}, ${r.hash.slice(0, HASH_SHOWN)}, verified)\n`);
+  const res = await apiRequest(x.target, "GET", `/state/${x.svc}/blobs/${kind}/${encodeURIComponent(name)}`, { timeoutMs: STATE_REQUEST_TIMEOUT_MS });
+  if (res.status !== 200) {
+    const b = JSON.parse((await textOf(res)) || "null") as { error?: string; code?: string } | null;
+    throw new UmbraError(answerCode(b?.code, "api_unreachable"), b?.error ?? `the agent at ${targetText(x.target)} answered ${res.status}`);
+  }
+  const want = { size: Number(res.body.headers["content-length"]), hash: String(res.body.headers["x-umbra-blob-hash"] ?? "") };
+  const r = await writeVerified(res.body, resolvePath(out), want);
+  x.write(x.json ? JSON.stringify({ out: r.out, size: r.size, hash: r.hash }, null, 2) + "\n" : `wrote ${r.out} (${bytes(r.size)}, ${r.hash.slice(0, HASH_SHOWN)}, verified)\n`);
+}
+
+/** Writes the answer's bytes to `out` as this user: a temp file beside it, checked against the manifest's size and hash, fsync, rename. A short or altered answer leaves `out` as it was. */
+async function writeVerified(body: AsyncIterable<Uint8Array>, out: string, want: { size: number; hash: string }): Promise<{ out: string; size: number; hash: string }> {
+  const tmp = join(dirname(out), tempName(basename(out)));
+  const whole = createHasher();
+  const h = await open(tmp, "wx");
+  let size = 0;
+  let ok = false;
+  try {
+    for await (const piece of body) {
+      whole.update(piece);
+      size += piece.length;
+      await h.write(piece);
+    }
+    const hash = whole.digest();
+    if (size !== want.size || hash !== want.hash) throw new UmbraError("state_corrupt", `the agent sent ${size} bytes hashing ${hash.slice(0, HASH_SHOWN)}; the manifest says ${want.size} bytes, ${want.hash.slice(0, HASH_SHOWN)}: ${out} left as it was`, { out });
+    await h.sync();
+    ok = true;
+  } finally {
+    await h.close();
+    if (!ok) await rm(tmp, { force: true });
+  }
+  await rename(tmp, out);
+  await fsyncDir(dirname(out));
+  return { out, size, hash: want.hash };
 }
 
 type ReconcileAnswer = {
@@ -267,7 +303,7 @@ type ReconcileAnswer = {
 
 async function stateReconcile(x: Ctx): Promise<void> {
   const to = typeof x.values.to === "string" ? x.values.to.split(",").map((h) => h.trim()).filter((h) => h !== "") : undefined;
-  const r = (await call(x.api, `/state/${x.svc}/reconcile`, post(to === undefined ? {} : { to }))) as ReconcileAnswer;
+  const r = (await call(x.target, `/state/${x.svc}/reconcile`, to === undefined ? {} : { to })) as ReconcileAnswer;
   if (x.json) return void x.write(JSON.stringify(r, null, 2) + "\n");
   const short = (hs: string[]) => hs.map((h) => h.slice(0, HASH_SHOWN)).join(",");
   const lines = [
@@ -281,7 +317,7 @@ async function stateReconcile(x: Ctx): Promise<void> {
 }
 
 async function stateHistory(x: Ctx): Promise<void> {
-  const r = (await call(x.api, `/state/${x.svc}/history`)) as { changes: Array<{ hash: string; actor: string; seq: number; timeSec: number; message: string | null }> };
+  const r = (await call(x.target, `/state/${x.svc}/history`)) as { changes: Array<{ hash: string; actor: string; seq: number; timeSec: number; message: string | null }> };
   if (x.json) return void x.write(JSON.stringify(r, null, 2) + "\n");
   const columns: Array<Column<(typeof r.changes)[number]>> = [
     { head: "CHANGE", align: "left", cell: (c) => c.hash.slice(0, HASH_SHOWN) },

@@ -7,7 +7,9 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ago, duration, formatStatus } from "./statusTable.ts";
 import { runStatus } from "./status.ts";
-import { SAMPLE_STATUS, createApi, serveApi } from "../api/index.ts";
+import { SAMPLE_STATUS, createApi } from "../api/index.ts";
+import { serveOnTempSocket } from "../api/testdata.ts";
+import type { ApiTarget } from "./client.ts";
 import { UmbraError } from "../shared/errors.ts";
 
 describe("formatStatus", () => {
@@ -103,12 +105,12 @@ describe("runStatus", () => {
     return e as UmbraError;
   }
 
-  test("prints tables, or the raw JSON, from a real API on loopback", async () => {
-    const served = await serveApi(createApi({ status: () => SAMPLE_STATUS }), "127.0.0.1:0");
+  test("prints tables, or the raw JSON, from a real API on its socket", async () => {
+    const served = await serveOnTempSocket(createApi({ status: () => SAMPLE_STATUS }));
     try {
       const out: string[] = [];
-      await runStatus({ api: served.address, json: false, write: (t) => out.push(t) });
-      await runStatus({ api: served.address, json: true, write: (t) => out.push(t) });
+      await runStatus({ target: served.target, json: false, write: (t) => out.push(t) });
+      await runStatus({ target: served.target, json: true, write: (t) => out.push(t) });
       expect(out[0]).toBe(formatStatus(SAMPLE_STATUS));
       expect(JSON.parse(out[1]!)).toEqual(SAMPLE_STATUS);
     } finally {
@@ -117,16 +119,17 @@ describe("runStatus", () => {
   });
 
   test("a closed port says the agent may not be running", async () => {
-    const e = await failure(runStatus({ api: "127.0.0.1:1", json: false, write: () => {} }));
+    const e = await failure(runStatus({ target: { host: "127.0.0.1", port: 1, token: null }, json: false, write: () => {} }));
     expect(e.code).toBe("api_unreachable");
-    expect(e.message).toBe("cannot reach the umbra agent API at 127.0.0.1:1 (is the agent running? see --api)");
+    expect(e.message).toBe("cannot reach the umbra agent API at 127.0.0.1:1: is the agent running? see --api / --config");
   });
 
-  async function withServer(handler: Parameters<typeof createServer>[1], body: (api: string) => Promise<void>): Promise<void> {
+  async function withServer(handler: Parameters<typeof createServer>[1], body: (api: string, target: ApiTarget) => Promise<void>): Promise<void> {
     const server: Server = createServer(handler);
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     try {
-      await body(`127.0.0.1:${(server.address() as AddressInfo).port}`);
+      const port = (server.address() as AddressInfo).port;
+      await body(`127.0.0.1:${port}`, { host: "127.0.0.1", port, token: null });
     } finally {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
@@ -136,8 +139,8 @@ describe("runStatus", () => {
   test("an agent that never answers times out with its own message", async () => {
     await withServer(
       () => {},
-      async (api) => {
-        const e = await failure(runStatus({ api, json: false, timeoutMs: 200, write: () => {} }));
+      async (api, target) => {
+        const e = await failure(runStatus({ target, json: false, timeoutMs: 200, write: () => {} }));
         expect(e.message).toBe(`the umbra agent API at ${api} did not answer within 200 ms (is the agent stuck? its log may say)`);
       },
     );
@@ -146,25 +149,26 @@ describe("runStatus", () => {
   test("something else on the port is named as such, not crashed on", async () => {
     await withServer(
       (_req, res) => res.end(JSON.stringify({ hello: "world" })),
-      async (api) => {
-        const e = await failure(runStatus({ api, json: false, write: () => {} }));
+      async (api, target) => {
+        const e = await failure(runStatus({ target, json: false, write: () => {} }));
         expect(e.message).toBe(`${api} answered, but not with an umbra status document: is it an umbra agent API? (see --api)`);
       },
     );
     await withServer(
       (_req, res) => res.end("<html>"),
-      async (api) => {
-        const e = await failure(runStatus({ api, json: false, write: () => {} }));
-        expect(e.message).toBe(`${api} did not answer 200 with JSON: is it an umbra agent API? (see --api)`);
+      async (api, target) => {
+        const e = await failure(runStatus({ target, json: false, write: () => {} }));
+        expect(e.message).toBe(`${api} answered 200 without JSON: is it an umbra agent API? (see --api)`);
       },
     );
   });
 
   test("an API error is passed on with its message", async () => {
-    const served = await serveApi(createApi({ status: () => { throw new UmbraError("actuate_failed", "ip addr add failed"); } }), "127.0.0.1:0");
+    const served = await serveOnTempSocket(createApi({ status: () => { throw new UmbraError("actuate_failed", "ip addr add failed"); } }));
     try {
-      const e = await failure(runStatus({ api: served.address, json: false, write: () => {} }));
-      expect(e.message).toBe(`the umbra agent API at ${served.address} answered 503: ip addr add failed`);
+      const e = await failure(runStatus({ target: served.target, json: false, write: () => {} }));
+      expect(e.code).toBe("actuate_failed");
+      expect(e.message).toBe("ip addr add failed");
     } finally {
       await served.close();
     }

@@ -11,6 +11,7 @@ import { createInterface } from "node:readline";
 import { generateKeyPair, writeKeyFile } from "../shared/identity.ts";
 import { createTopology, type Topology } from "./topology.ts";
 import type { Sample } from "./downtime.ts";
+import { API_SOCKET_NAME } from "../shared/config.ts";
 
 export const SUBNET = "198.51.100.0/24";
 export const VIP = "198.51.100.10";
@@ -49,6 +50,10 @@ export type DemoCluster = {
   restartAgent(name: string): void;
   /** Sends a signal to a host's agent process itself (SIGSTOP, SIGCONT, SIGKILL), not to its children. */
   signalAgent(name: string, signal: NodeJS.Signals): void;
+  /** A host's config file, for the CLI run on that host (`umbra status --config ...`): its API is the socket in the host's state directory. */
+  configOf(host: string): string;
+  /** A host's API socket. */
+  apiSocketOf(host: string): string;
   destroy(): Promise<void>;
 };
 
@@ -87,7 +92,6 @@ function tomlConfig(o: { host: string; keyFile: string; stateDir: string; keys: 
     `keyFile = "${o.keyFile}"`,
     `stateDir = "${o.stateDir}"`,
     `bootstrap = ["${BOOTSTRAP.ipv4}:${BOOTSTRAP.port}"]`,
-    `api = "127.0.0.1:7070"`,
     `profile = "lan"`,
     `logLevel = "${o.logLevel}"`,
     "",
@@ -134,7 +138,7 @@ export async function startDemoCluster(o: DemoOptions): Promise<DemoCluster> {
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
-  return clusterHandle(topo, dir, logs, agents, o.onLog);
+  return clusterHandle(topo, dir, logs, agents, o.onLog, (h) => stateDirOf(dir, o, h));
 }
 
 /** Every agent says "started" within this (a loaded 2-core machine starts three agents in a few seconds). */
@@ -172,7 +176,7 @@ function writeConfigs(dir: string, o: DemoOptions): void {
   for (const h of HOSTS) {
     writeFileSync(
       join(dir, `${h.name}.toml`),
-      tomlConfig({ host: h.name, keyFile: join(dir, `${h.name}.key`), stateDir: o.stateDir?.(h.name) ?? join(dir, `${h.name}-state`), keys, timing: o.timing ?? {}, logLevel: o.logLevel ?? "info", hooks: o.hooks, extra: o.extraToml?.(h.name) }),
+      tomlConfig({ host: h.name, keyFile: join(dir, `${h.name}.key`), stateDir: stateDirOf(dir, o, h.name), keys, timing: o.timing ?? {}, logLevel: o.logLevel ?? "info", hooks: o.hooks, extra: o.extraToml?.(h.name) }),
     );
   }
 }
@@ -194,7 +198,10 @@ function spawnAgent(topo: Topology, dir: string, host: string, logs: LogLine[], 
   collectLogs(p, logs, onLog);
 }
 
-function clusterHandle(topo: Topology, dir: string, logs: LogLine[], agents: Map<string, ChildProcess>, onLog: DemoOptions["onLog"]): DemoCluster {
+/** A host's state directory: the option's, or one in the cluster's directory. */
+const stateDirOf = (dir: string, o: DemoOptions, host: string): string => o.stateDir?.(host) ?? join(dir, `${host}-state`);
+
+function clusterHandle(topo: Topology, dir: string, logs: LogLine[], agents: Map<string, ChildProcess>, onLog: DemoOptions["onLog"], stateDir: (host: string) => string): DemoCluster {
   const vipHolders = async (): Promise<string[]> => {
     const out: string[] = [];
     for (const h of HOSTS) if ((await topo.addrs(h.name)).includes(VIP)) out.push(h.name);
@@ -234,6 +241,8 @@ function clusterHandle(topo: Topology, dir: string, logs: LogLine[], agents: Map
       const p = agents.get(name);
       if (p !== undefined) signalProcess(p, signal);
     },
+    configOf: (host) => join(dir, `${host}.toml`),
+    apiSocketOf: (host) => join(stateDir(host), API_SOCKET_NAME),
     async destroy() {
       for (const p of agents.values()) signalProcess(p, "SIGCONT"); // a stopped agent cannot die of the SIGTERM that follows
       await topo.destroy();

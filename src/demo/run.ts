@@ -111,7 +111,7 @@ async function demoScript(cluster: DemoCluster, r: Report, opts: DemoOptions): P
   r.say(`${r.stamp(Date.now())}  ${first[0]} holds the VIP (first certificate)`);
   // Replicated state (well before the cut: starting a CLI process is a CPU burst): an operator changes the deployment on the primary;
   // the write returns once a shadow holds it on disk.
-  const set = await cluster.topo.exec("h1", [NODE, MAIN, "state", "set", "web", "image=registry.local/web:2.4", "--message", "roll out 2.4"]);
+  const set = await cluster.topo.exec("h1", [NODE, MAIN, "state", "set", "web", "image=registry.local/web:2.4", "--message", "roll out 2.4", "--config", cluster.configOf("h1")]);
   r.say(`${r.stamp(Date.now())}  on h1: umbra state set web image=registry.local/web:2.4 -> ${set.code === 0 ? set.stdout.trim() : `FAILED: ${set.stderr.trim()}`}`);
   const { cutAt, newHolder, samples } = await cutAndFailOver(cluster, r, first[0]!);
   const d = downtimeFrom(samples, cutAt, newHolder);
@@ -166,7 +166,7 @@ function printTimeline(r: Report, cutAt: number, newHolder: string, samples: Sam
 
 /** The replicated state on the new holder, and its reconciliation after the failover. */
 async function printState(cluster: DemoCluster, r: Report, newHolder: string): Promise<void> {
-  const got = await cluster.topo.exec(newHolder, [NODE, MAIN, "state", "get", "web", "image"]);
+  const got = await cluster.topo.exec(newHolder, [NODE, MAIN, "state", "get", "web", "image", "--config", cluster.configOf(newHolder)]);
   const rec = cluster.logs.find((l) => l.host === newHolder && l.event === "reconciled");
   r.say(`state on ${newHolder}: image = ${got.stdout.trim() || got.stderr.trim()}${rec ? `; reconciled after the failover (${rec.incomplete ? "INCOMPLETE" : "nothing missing"}, ${(rec.conflicts as unknown[]).length} conflicts, waited ${rec.waitedMs} ms)` : ""}`);
 }

@@ -40,12 +40,28 @@ primary = "h1"
 shadows = ["h2", "h3"]
 `;
 
+describe("the API", () => {
+  const withApi = (table: string) => GOOD.replace("[[hosts]]", `${table}\n\n[[hosts]]`);
+  test("TCP with a token on loopback; beyond it with allowRemote; the socket where asked", () => {
+    expect(parseConfig(withApi('[api]\nlisten = "127.0.0.1:7070"\ntokenFile = "api.token"'), "/etc/umbra/umbra.toml").api).toEqual({ socket: "/etc/umbra/state/api.sock", group: "umbra", listen: "127.0.0.1:7070", tokenFile: "/etc/umbra/api.token", allowRemote: false });
+    expect(parseConfig(withApi('[api]\nlisten = "0.0.0.0:7070"\ntokenFile = "t"\nallowRemote = true\nsocket = "/run/umbra.sock"\ngroup = "ops"'), "/etc/umbra/umbra.toml").api).toMatchObject({ socket: "/run/umbra.sock", group: "ops", listen: "0.0.0.0:7070", allowRemote: true });
+  });
+  test.each([
+    ['api = "127.0.0.1:7070"', 'api: is a table now: [api] socket = "PATH" (the default: api.sock in stateDir), or listen = "127.0.0.1:7070" with tokenFile = "FILE" for TCP'],
+    ['[api]\nlisten = "127.0.0.1:7070"', 'api.listen: "127.0.0.1:7070" needs api.tokenFile: without a token anyone who reaches the port could move VIPs and write the state'],
+    ['[api]\nlisten = "0.0.0.0:7070"\ntokenFile = "t"', 'api.listen: "0.0.0.0:7070" is not a loopback address; set api.allowRemote = true to serve the API beyond this host (with the token, over a network you trust: it is plain HTTP)'],
+    ['[api]\ntokenFile = "t"', "api.tokenFile: given without api.listen (the Unix socket needs no token: its mode and group decide)"],
+  ])("%s is refused: %s", (table, message) => {
+    expect(() => parseConfig(withApi(table), "/etc/umbra/umbra.toml")).toThrow(`/etc/umbra/umbra.toml: ${message}`);
+  });
+});
+
 describe("a good config", () => {
   test("loads with defaults filled and paths resolved against the file", () => {
     const c = parseConfig(GOOD, "/etc/umbra/umbra.toml");
     expect(c.keyFile).toBe("/etc/umbra/h1.key");
     expect(c.stateDir).toBe("/etc/umbra/state");
-    expect(c.api).toBe("127.0.0.1:7070");
+    expect(c.api).toEqual({ socket: "/etc/umbra/state/api.sock", group: "umbra", listen: null, tokenFile: null, allowRemote: false }); // a Unix socket; TCP only when asked
     expect(c.profile).toBe("lan");
     expect(c.fence).toBe(true); // the kernel-side lease is on unless the config turns it off
     expect(c.timing).toEqual({ ...PROFILES.lan });
@@ -150,7 +166,7 @@ describe("a bad config exits 2 with the exact message, through the CLI", () => {
 const MORE_HOSTS = Array.from({ length: HOSTS_MAX }, (_, i) => `[[hosts]]\nid = "x${i}"\npublicKey = "${(i + 16).toString(16).padStart(64, "0")}"\n`).join("");
 const IN_PROCESS: Array<[string, (s: string) => string, string[]]> = [
   ["a hook timeout runHook refuses", (s) => s + "\n[timing]\nhookTimeoutMs = 600001\n", ["timing.hookTimeoutMs: must be at most 600000, got 600001"]],
-  ["an API port out of range", (s) => s.replace("bootstrap = [", 'api = "127.0.0.1:70000"\nbootstrap = ['), ["api: has a port outside 1-65535"]],
+  ["an API port out of range", (s) => s.replace("[[hosts]]", '[api]\nlisten = "127.0.0.1:70000"\ntokenFile = "t"\n\n[[hosts]]'), ["api.listen: has a port outside 1-65535"]],
   ["a bootstrap entry without a port", (s) => s.replace("198.51.100.2:49737", "198.51.100.2"), ["bootstrap[0]: must be host:port (IPv6 as [addr]:port)"]],
   ["more hosts than membership tracks", (s) => s + MORE_HOSTS, [`hosts: at most ${HOSTS_MAX} hosts`]],
   ["an IPv6 prefix over 128", (s) => s.replace("198.51.100.10/24", "2001:db8::10/129"), ['services[0].vip: "2001:db8::10/129" has an IPv6 prefix length outside 1-128']],

@@ -6,11 +6,12 @@ import { holderLeaseMs } from "./lease.ts";
 import { HOST_METRICS } from "./metrics.ts";
 import { CONFIG_PROFILES, PROFILES, UNFENCED, type Timing } from "./profiles.ts";
 import { readFileSync } from "node:fs";
-import { dirname, isAbsolute, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { isIPv4, isIPv6 } from "node:net";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { z } from "zod";
 import { UmbraError } from "./errors.ts";
+import { parseHostPort } from "./hostport.ts";
 import { hostId, type HostId } from "./ids.ts";
 
 export { PROFILES, CONFIG_PROFILES, type ProfileName, type ConfigProfileName, type Timing } from "./profiles.ts";
@@ -58,7 +59,28 @@ const FileSchema = z
     host: hostIdName,
     keyFile: z.string().min(1),
     bootstrap: z.array(hostPort).default([]),
-    api: hostPort.default("127.0.0.1:7070"),
+    /** The local API (README "The API"): a Unix socket, root's and the operators' group's; TCP only when asked, and then with a token. */
+    api: z.preprocess(
+      (v, ctx) => {
+        // The old form: api = "host:port" (a TCP listener with no token).
+        if (typeof v === "string") ctx.addIssue({ code: "custom", message: `is a table now: [api] socket = "PATH" (the default: api.sock in stateDir), or listen = "${v}" with tokenFile = "FILE" for TCP` });
+        return v;
+      },
+      z
+        .object({
+          /** The socket's path; default: api.sock in the state directory. */
+          socket: z.string().min(1).optional(),
+          /** The group whose members may use the socket (mode 0660); without such a group, root only (0600). */
+          group: z.string().regex(/^[a-z_][a-z0-9_-]*\$?$/, "a group name").default("umbra"),
+          /** A TCP listener too, host:port: every request must then carry the token of tokenFile. */
+          listen: hostPort.optional(),
+          /** The TCP listener's token: the file's first line, at least 32 characters. */
+          tokenFile: z.string().min(1).optional(),
+          /** A TCP listener on an address other than loopback: refused unless this is true. */
+          allowRemote: z.boolean().default(false),
+        })
+        .strict(),
+    ).default({ group: "umbra", allowRemote: false }),
     profile: z.enum(CONFIG_PROFILES).default("lan"),
     stateDir: z.string().min(1).optional(),
     logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),
@@ -148,9 +170,12 @@ const FileSchema = z
 
 type FileConfig = z.infer<typeof FileSchema>;
 export type ServiceConfig = Omit<FileConfig["services"][number], "voters"> & { voters: HostId[] };
-export type Config = Omit<FileConfig, "timing" | "stateDir" | "services"> & {
+/** The API as the agent listens: paths absolute, TCP (listen) null unless configured. */
+export type ApiConfig = { socket: string; group: string; listen: string | null; tokenFile: string | null; allowRemote: boolean };
+export type Config = Omit<FileConfig, "timing" | "stateDir" | "services" | "api"> & {
   /** The file it came from, for messages. */
   path: string;
+  api: ApiConfig;
   stateDir: string;
   timing: Timing;
   services: ServiceConfig[];
@@ -193,6 +218,7 @@ export function parseConfig(text: string, path: string): Config {
     probe: f.probe.replay === undefined ? f.probe : { ...f.probe, replay: { ...f.probe.replay, file: abs(f.probe.replay.file) } },
     forecast: f.forecast.model === undefined ? f.forecast : { ...f.forecast, model: abs(f.forecast.model) },
     stateDir: abs(f.stateDir ?? "state"),
+    api: { socket: abs(f.api.socket ?? join(f.stateDir ?? "state", API_SOCKET_NAME)), group: f.api.group, listen: f.api.listen ?? null, tokenFile: f.api.tokenFile === undefined ? null : abs(f.api.tokenFile), allowRemote: f.api.allowRemote },
     // Without the fence the guard must cover `ip addr del` and a stalled loop: the profile's unfenced timings.
     timing: { ...PROFILES[f.profile], ...(f.fence ? {} : UNFENCED[f.profile]), ...f.timing } as Timing,
     services: f.services.map((s) => ({
@@ -208,6 +234,24 @@ export function parseConfig(text: string, path: string): Config {
   return cfg;
 }
 
+/** The socket's file name in the state directory, when [api] socket is not given. */
+export const API_SOCKET_NAME = "api.sock";
+
+/** Whether a listen address is this host's loopback only (127.0.0.0/8, ::1, localhost). */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || (isIPv4(host) && host.startsWith("127."));
+}
+
+/** A TCP API needs a token, and an address other than loopback needs allowRemote: whoever reaches it can move VIPs and write the state. */
+function apiIssues(a: ApiConfig): string[] {
+  if (a.listen === null) return a.tokenFile === null ? [] : ["api.tokenFile: given without api.listen (the Unix socket needs no token: its mode and group decide)"];
+  const out: string[] = [];
+  if (a.tokenFile === null) out.push(`api.listen: "${a.listen}" needs api.tokenFile: without a token anyone who reaches the port could move VIPs and write the state`);
+  const { host } = parseHostPort(a.listen);
+  if (!isLoopback(host) && !a.allowRemote) out.push(`api.listen: "${a.listen}" is not a loopback address; set api.allowRemote = true to serve the API beyond this host (with the token, over a network you trust: it is plain HTTP)`);
+  return out;
+}
+
 /** Rules zod cannot see: references between sections, and timing relations. */
 function crossCheck(c: Config, votersGiven: boolean[]): string[] {
   const out: string[] = [];
@@ -220,6 +264,7 @@ function crossCheck(c: Config, votersGiven: boolean[]): string[] {
     keys.add(h.publicKey);
   });
   if (!ids.has(c.host)) out.push(`host: "${c.host}" is not one of the [[hosts]] ids (${[...ids].join(", ")})`);
+  out.push(...apiIssues(c.api));
   const names = new Set<string>();
   const vips = new Set<string>();
   c.services.forEach((s, i) => {

@@ -8,7 +8,7 @@
 import { UmbraError } from "../shared/errors.ts";
 import { blobsToFetch } from "../decide/index.ts";
 import { blobRefsIn, manifestIn, type BlobKind, type ConfigEdit } from "./doc.ts";
-import { assemble, ingestFile, missingChunks, type BlobManifest, type OnProgress } from "./manifest.ts";
+import { blobBytes, ingestStream, missingChunks, type BlobManifest, type OnProgress } from "./manifest.ts";
 import { fetchBlob, type FetchProgress } from "./blobs/index.ts";
 import type { BlobOptions, Replica, Shell, WriteResult } from "./replica.ts";
 
@@ -70,18 +70,18 @@ function storeOf(x: Shell): BlobOptions {
   return x.blobs;
 }
 
-/** Chunks a file into the store and records its manifest with `write`; resolves once acknowledged. */
-export async function putBlob(x: Shell, r: Replica, kind: BlobKind, file: string, name: string, message: string, write: (edit: ConfigEdit, message: string) => Promise<WriteResult>, onProgress?: OnProgress): Promise<WriteResult & { manifest: BlobManifest }> {
+/** Chunks bytes (an API request's body: `total` of them) into the store and records their manifest with `write`; resolves once acknowledged. */
+export async function putBlob(x: Shell, r: Replica, kind: BlobKind, source: AsyncIterable<Uint8Array>, total: number | null, name: string, message: string, write: (edit: ConfigEdit, message: string) => Promise<WriteResult>, onProgress?: OnProgress): Promise<WriteResult & { manifest: BlobManifest }> {
   const blobs = storeOf(x);
-  const manifest = await ingestFile(file, blobs.store, onProgress, name);
+  const manifest = await ingestStream(source, total, blobs.store, onProgress, name);
   await blobs.store.flush();
   r.blobDone.add(manifest.hash);
   const res = await write({ blobs: { set: [{ kind, manifest }] } }, message);
   return { ...res, manifest };
 }
 
-/** Writes a blob the document names out to `outPath` (atomically, verified), if complete here. */
-export async function getBlob(x: Shell, r: Replica, kind: BlobKind, name: string, outPath: string, onProgress?: OnProgress): Promise<BlobManifest> {
+/** A blob the document names, if complete here: its manifest, and its bytes to stream (each chunk verified; the whole hash is the reader's to check against the manifest's). */
+export function openBlob(x: Shell, r: Replica, kind: BlobKind, name: string): { manifest: BlobManifest; bytes: AsyncIterable<Uint8Array> } {
   const blobs = storeOf(x);
   const m = manifestIn(r.doc, kind, name);
   if (m === null) throw new UmbraError("blob_unknown", `"${r.cfg.name}" has no ${kind} named "${name}"`);
@@ -89,8 +89,7 @@ export async function getBlob(x: Shell, r: Replica, kind: BlobKind, name: string
     const f = r.fetching.get(m.hash)?.progress;
     throw new UmbraError("blob_unavailable", `${kind} "${name}" of "${r.cfg.name}" is not complete on this host yet${f ? ` (${Math.floor((f.bytesDone / Math.max(1, f.bytesTotal)) * PERCENT)}% fetched)` : ""}`);
   }
-  await assemble(m, blobs.store, outPath, onProgress);
-  return m;
+  return { manifest: m, bytes: blobBytes(m, blobs.store) };
 }
 
 /** Every blob the documents name, and how far it is here. */

@@ -78,6 +78,23 @@ export async function missingChunks(m: BlobManifest, store: ChunkStore): Promise
 /** Streams a file through the chunker into the store; progress counts bytes read. */
 export async function ingestFile(file: string, store: ChunkStore, onProgress: OnProgress = () => {}, name = path.basename(file)): Promise<BlobManifest> {
   const total = (await fsp.stat(file)).size;
+  const stream = fs.createReadStream(file, { highWaterMark: INGEST_READ_BYTES });
+  try {
+    const m = await ingestStream(stream as AsyncIterable<Buffer>, total, store, onProgress, name);
+    return m;
+  } catch (e) {
+    stream.destroy();
+    if (e instanceof UmbraError && e.code === "state_corrupt" && e.context.read !== undefined) throw new UmbraError("state_corrupt", "file changed size while being ingested", { file, before: total, read: e.context.read });
+    throw e;
+  }
+}
+
+/**
+ * Streams bytes through the chunker into the store (a file, or an API
+ * request's body); progress counts bytes read. With `total` given, bytes
+ * that come short or long are an error, nothing recorded.
+ */
+export async function ingestStream(source: AsyncIterable<Uint8Array>, total: number | null, store: ChunkStore, onProgress: OnProgress = () => {}, name: string): Promise<BlobManifest> {
   const chunker = createChunker();
   const whole = createHasher();
   const chunks: ChunkRef[] = [];
@@ -93,25 +110,35 @@ export async function ingestFile(file: string, store: ChunkStore, onProgress: On
       if (puts.size >= INGEST_PUTS_MAX) await Promise.race(puts);
     }
   };
-  const stream = fs.createReadStream(file, { highWaterMark: INGEST_READ_BYTES });
   try {
-    for await (const piece of stream as AsyncIterable<Buffer>) {
+    for await (const piece of source) {
       whole.update(piece);
       await putAll(chunker.push(piece));
       bytesDone += piece.length;
-      onProgress({ bytesDone, bytesTotal: total, chunksDone: chunks.length, chunksTotal: chunks.length });
+      if (total !== null && bytesDone > total) throw new UmbraError("state_corrupt", `more bytes than the ${total} announced`, { before: total, read: bytesDone });
+      onProgress({ bytesDone, bytesTotal: total ?? bytesDone, chunksDone: chunks.length, chunksTotal: chunks.length });
     }
     await putAll(chunker.end());
     await Promise.all(puts);
   } catch (e) {
-    stream.destroy();
     await Promise.allSettled(puts);
     throw e;
   }
+  if (total !== null && bytesDone !== total) throw new UmbraError("state_corrupt", `${bytesDone} bytes of the ${total} announced`, { before: total, read: bytesDone });
   const m: BlobManifest = { name, size: bytesDone, hash: whole.digest(), chunks };
   checkManifest(m);
-  if (bytesDone !== total) throw new UmbraError("state_corrupt", "file changed size while being ingested", { file, before: total, read: bytesDone });
   return m;
+}
+
+/** The blob's bytes from the store, chunk by chunk in order; a missing or corrupt chunk throws UmbraError("state_corrupt"). The whole-content hash is the reader's to check (assemble does). */
+export async function* blobBytes(m: BlobManifest, store: ChunkStore): AsyncGenerator<Uint8Array> {
+  checkManifest(m);
+  for (const c of m.chunks) {
+    const bytes = await store.get(c.hash);
+    if (bytes === null) bad("chunk missing or corrupt while assembling", { name: m.name, chunk: c.hash });
+    if (bytes.length !== c.size) bad("chunk size differs from the manifest", { name: m.name, chunk: c.hash });
+    yield bytes;
+  }
 }
 
 /**
@@ -122,7 +149,6 @@ export async function ingestFile(file: string, store: ChunkStore, onProgress: On
  * `outPath` untouched.
  */
 export async function assemble(m: BlobManifest, store: ChunkStore, outPath: string, onProgress: OnProgress = () => {}): Promise<void> {
-  checkManifest(m);
   const dir = path.dirname(path.resolve(outPath));
   const tmp = path.join(dir, tempName(path.basename(outPath)));
   const whole = createHasher();
@@ -131,10 +157,7 @@ export async function assemble(m: BlobManifest, store: ChunkStore, outPath: stri
   try {
     let bytesDone = 0;
     let chunksDone = 0;
-    for (const c of m.chunks) {
-      const bytes = await store.get(c.hash);
-      if (bytes === null) bad("chunk missing or corrupt while assembling", { name: m.name, chunk: c.hash });
-      if (bytes.length !== c.size) bad("chunk size differs from the manifest", { name: m.name, chunk: c.hash });
+    for await (const bytes of blobBytes(m, store)) {
       whole.update(bytes);
       let off = 0;
       while (off < bytes.length) off += (await h.write(bytes, off, bytes.length - off)).bytesWritten;

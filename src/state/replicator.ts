@@ -28,7 +28,7 @@ import type { BlobManifest, OnProgress } from "./manifest.ts";
 import { openReplica, type BlobOptions, type Replica, type ReplicaEffect, type ReplicaService, type ReplicationCore, type Shell, type WriteResult } from "./replica.ts";
 import { peerLink, receiveHeads, receiveSync, startSyncMachine } from "./sync.ts";
 import { carryOut, durableRequest, flush, saved, write } from "./durability.ts";
-import { blobStatus, checkBlobs, getBlob, putBlob, type BlobStatus } from "./blobsync.ts";
+import { blobStatus, checkBlobs, openBlob, putBlob, type BlobStatus } from "./blobsync.ts";
 import { reconcile, type ReconcileReport } from "./reconciler.ts";
 import { ownCore, type OwnCore } from "./owncore.ts";
 
@@ -84,10 +84,10 @@ export type Replicator = {
   traffic(service: string): { bytesOut: number; bytesIn: number };
   /** Brings the configuration to the intended state (see decide/reconcile.ts) and reports what it did. */
   reconcile(service: string, o: { reason: ReconcileReport["reason"]; to?: string[] }): Promise<ReconcileReport>;
-  /** Chunks a file into the store and records its manifest in the document; resolves once acknowledged (the shadows hold the manifest and every chunk). */
-  putBlob(service: string, kind: BlobKind, file: string, name: string, message: string, onProgress?: OnProgress): Promise<WriteResult & { manifest: BlobManifest }>;
-  /** Writes a blob the document names out to `outPath` (atomically, verified). */
-  getBlob(service: string, kind: BlobKind, name: string, outPath: string, onProgress?: OnProgress): Promise<BlobManifest>;
+  /** Chunks bytes (`total` of them, if known) into the store and records their manifest in the document; resolves once acknowledged (the shadows hold the manifest and every chunk). */
+  putBlob(service: string, kind: BlobKind, source: AsyncIterable<Uint8Array>, total: number | null, name: string, message: string, onProgress?: OnProgress): Promise<WriteResult & { manifest: BlobManifest }>;
+  /** A blob the document names, complete here: its manifest and its bytes, chunk by chunk (each verified; the whole hash is the reader's to check). */
+  openBlob(service: string, kind: BlobKind, name: string): { manifest: BlobManifest; bytes: AsyncIterable<Uint8Array> };
   blobStatus(): BlobStatus[];
   lastReconciles(): ReconcileReport[];
   /** Resolves once no save is under way (or failed and waiting for a retry): for an orderly stop, and for tests. */
@@ -139,8 +139,8 @@ export function startReplicator(o: ReplicatorOptions): Replicator {
       machine.decide(x, { type: "tick" });
     },
     reconcile: async (service, req) => reconcile(x, of(service), req, (declared, current) => machine.target(service, declared, current)),
-    putBlob: async (service, kind, file, name, message, onProgress) => putBlob(x, of(service), kind, file, name, message, (edit, m) => api.write(service, edit, m), onProgress),
-    getBlob: async (service, kind, name, outPath, onProgress) => getBlob(x, of(service), kind, name, outPath, onProgress),
+    putBlob: async (service, kind, source, total, name, message, onProgress) => putBlob(x, of(service), kind, source, total, name, message, (edit, m) => api.write(service, edit, m), onProgress),
+    openBlob: (service, kind, name) => openBlob(x, of(service), kind, name),
     blobStatus: () => blobStatus(replicas.values()),
     lastReconciles: () => [...replicas.values()].flatMap((r) => (r.lastReconcile === null ? [] : [r.lastReconcile])),
     saved: () => saved(replicas.values()),

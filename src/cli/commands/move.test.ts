@@ -1,29 +1,30 @@
-// Proves `umbra move`'s client half against a real agent API on loopback:
+// Proves `umbra move`'s client half against a real agent API (its socket):
 // a move the holder accepts reads as queued (exit 0); a host that does not
 // hold the service names the holder and where to run the command (exit 1);
 // an unknown service or host is the operator's input (exit 2); an agent that
 // is not there is api_unreachable.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { createApi, serveApi, SAMPLE_STATUS, type Served } from "../../api/index.ts";
+import { createApi, SAMPLE_STATUS } from "../../api/index.ts";
+import { serveOnTempSocket } from "../../api/testdata.ts";
 import { UmbraError } from "../../shared/errors.ts";
 import { describeAnswer, requestMove } from "./move.ts";
 
 const moves: Array<[string, string]> = [];
-let served: Served;
+let served: Awaited<ReturnType<typeof serveOnTempSocket>>;
 beforeAll(async () => {
-  served = await serveApi(createApi({ status: () => SAMPLE_STATUS, move: (s, to) => void moves.push([s, to]) }), "127.0.0.1:0");
+  served = await serveOnTempSocket(createApi({ status: () => SAMPLE_STATUS, move: (s, to) => void moves.push([s, to]) }));
 });
 afterAll(() => served.close());
 
 test("a move the holder accepts is queued: exit 0", async () => {
-  const a = await requestMove(served.address, "web", "h3");
+  const a = await requestMove(served.target, "web", "h3");
   expect(a).toEqual({ status: 202, body: { accepted: true, service: "web", to: "h3" } });
   expect(describeAnswer(a, "web", "h3")).toEqual({ text: "move of web to h3 queued; 'umbra status' shows the new holder", exit: 0 });
   expect(moves).toEqual([["web", "h3"]]);
 });
 
 test("not the holder: the answer names the holder and where to run it, exit 1", async () => {
-  const a = await requestMove(served.address, "database", "h2");
+  const a = await requestMove(served.target, "database", "h2");
   expect(a.status).toBe(409);
   const d = describeAnswer(a, "database", "h2");
   expect(d.exit).toBe(1);
@@ -35,15 +36,15 @@ test.each([
   ["nope", "h2", 'no service "nope"'],
   ["web", "h9", '"h9" is not a candidate for "web"'],
 ])("move %s --to %s is the operator's input: exit 2", async (service, to, msg) => {
-  const d = describeAnswer(await requestMove(served.address, service, to), service, to);
+  const d = describeAnswer(await requestMove(served.target, service, to), service, to);
   expect(d.exit).toBe(2);
   expect(d.text).toContain(msg);
 });
 
 test("no agent at the address is api_unreachable", async () => {
-  const closed = await serveApi(createApi({ status: () => SAMPLE_STATUS }), "127.0.0.1:0");
+  const closed = await serveOnTempSocket(createApi({ status: () => SAMPLE_STATUS }));
   await closed.close();
-  const err = await requestMove(closed.address, "web", "h3").catch((e: unknown) => e);
+  const err = await requestMove(closed.target, "web", "h3").catch((e: unknown) => e);
   expect(err).toBeInstanceOf(UmbraError);
   expect((err as UmbraError).code).toBe("api_unreachable");
 });

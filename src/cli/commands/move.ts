@@ -2,10 +2,11 @@
 // which must hold the service (POST /services/SERVICE/move). An agent that
 // does not hold it says which host does; the operator runs the command there.
 import { parseArgs } from "node:util";
-import { EXIT, fail, loadConfigOrExit } from "../args.ts";
+import { apiTargetOf, EXIT, fail, TARGET_OPTIONS } from "../args.ts";
+import { apiRequest, targetText, textOf, TARGET_HELP, type ApiTarget } from "../client.ts";
 import { UmbraError } from "../../shared/errors.ts";
 
-export const HELP = `usage: umbra move SERVICE --to HOST [--api 127.0.0.1:7070] [--config FILE] [--json]
+export const HELP = `usage: umbra move SERVICE --to HOST [--api PATH|HOST:PORT] [--token-file FILE] [--config FILE] [--json]
 
 A planned move: asks the local agent, which must hold SERVICE, to hand it
 over in person to HOST (another of its candidates: its primary or a shadow).
@@ -14,10 +15,9 @@ hands HOST the certificate itself, and HOST takes the VIP at once: the
 service is away for about one message, not a lease. The command returns once
 the agent has queued the move; 'umbra status' shows the new holder. If this
 agent does not hold SERVICE, it says which host does: run the command there.
-  --to HOST         the host to move the service to
-  --api HOST:PORT   the agent's API (default 127.0.0.1:7070, or the config's api)
-  --config FILE     read the API address from this config
-  --json            print the agent's answer as JSON (refusals too)
+  --to HOST             the host to move the service to
+${TARGET_HELP}
+  --json                print the agent's answer as JSON (refusals too)
 exit: 0 the move is queued; 1 this agent does not hold SERVICE, a move is
 already under way, or the agent did not answer; 2 no such service or host.
 example: umbra move web --to h2
@@ -29,18 +29,18 @@ export const MOVE_TIMEOUT_MS = 5_000;
 /** The agent's answer: 202 accepted, or a refusal with its code (and, for not_holder, the holder). */
 export type MoveAnswer = { status: number; body: { accepted?: boolean; service?: string; to?: string; error?: string; code?: string; holder?: string | null } };
 
-/** POSTs the move to the agent at `api`; an agent that cannot be reached is an api_unreachable error. */
-export async function requestMove(api: string, service: string, to: string, timeoutMs = MOVE_TIMEOUT_MS): Promise<MoveAnswer> {
-  const url = `http://${api}/services/${encodeURIComponent(service)}/move`;
-  let res: Response;
+/** POSTs the move to the agent; an agent that cannot be reached is an api_unreachable error. */
+export async function requestMove(t: ApiTarget, service: string, to: string, timeoutMs = MOVE_TIMEOUT_MS): Promise<MoveAnswer> {
+  const a = await apiRequest(t, "POST", `/services/${encodeURIComponent(service)}/move`, { body: JSON.stringify({ to }), contentType: "application/json", timeoutMs });
+  const text = await textOf(a);
+  let body: MoveAnswer["body"] | null = null;
   try {
-    res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ to }), signal: AbortSignal.timeout(timeoutMs) });
-  } catch (err) {
-    throw new UmbraError("api_unreachable", `cannot reach the umbra agent API at ${api} (is the agent running? see --api)`, { url }, err);
+    body = JSON.parse(text) as MoveAnswer["body"];
+  } catch {
+    // said below
   }
-  const body = (await res.json().catch(() => null)) as MoveAnswer["body"] | null;
-  if (body === null) throw new UmbraError("api_unreachable", `${api} answered ${res.status} without JSON: is it an umbra agent API? (see --api)`, { url, status: res.status });
-  return { status: res.status, body };
+  if (body === null) throw new UmbraError("api_unreachable", `${targetText(t)} answered ${a.status} without JSON: is it an umbra agent API? (see --api)`, { status: a.status });
+  return { status: a.status, body };
 }
 
 /** The agent's answer to a move it queued. */
@@ -60,7 +60,7 @@ export function describeAnswer(a: MoveAnswer, service: string, to: string): { te
 export async function run(rest: string[]): Promise<void> {
   let parsed;
   try {
-    parsed = parseArgs({ args: rest, options: { to: { type: "string" }, api: { type: "string" }, config: { type: "string" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: true });
+    parsed = parseArgs({ args: rest, options: { to: { type: "string" }, ...TARGET_OPTIONS, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: true });
   } catch (err) {
     fail(EXIT.usage, [`move: ${(err as Error).message}`, "run 'umbra move --help' for usage"]);
   }
@@ -68,9 +68,9 @@ export async function run(rest: string[]): Promise<void> {
   if (v.help) return void process.stdout.write(HELP);
   if (positionals.length !== 1) fail(EXIT.usage, ["move: name exactly one service", "run 'umbra move --help' for usage"]);
   if (typeof v.to !== "string" || v.to === "") fail(EXIT.usage, ["move: --to HOST is required", "run 'umbra move --help' for usage"]);
-  const api = typeof v.api === "string" ? v.api : typeof v.config === "string" ? loadConfigOrExit(v.config).api : "127.0.0.1:7070";
+  const target = apiTargetOf({ api: v.api, tokenFile: v["token-file"], config: v.config });
   const service = positionals[0]!;
-  const answer = await requestMove(api, service, v.to);
+  const answer = await requestMove(target, service, v.to);
   const { text, exit } = describeAnswer(answer, service, v.to);
   if (v.json) process.stdout.write(JSON.stringify(answer.body) + "\n");
   else if (exit === 0) process.stdout.write(text + "\n");

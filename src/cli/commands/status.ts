@@ -1,22 +1,18 @@
 // `umbra status`: shows what the local agent sees.
-import { parse, loadConfigOrExit } from "../args.ts";
+import { apiTargetOf, parse, TARGET_OPTIONS } from "../args.ts";
+import { TARGET_HELP } from "../client.ts";
 
-export const HELP = `usage: umbra status [--api 127.0.0.1:7070] [--config FILE] [--json]
+export const HELP = `usage: umbra status [--api PATH|HOST:PORT] [--token-file FILE] [--config FILE] [--json]
 
 Asks the local agent what it sees: members, services, holders, leases.
-  --api HOST:PORT   the agent's API (default 127.0.0.1:7070, or the config's api)
-  --config FILE     read the API address from this config
-  --json            print the raw JSON
+${TARGET_HELP}
+  --json                print the raw JSON
 `;
 
 export async function run(rest: string[]): Promise<void> {
-  const v = parse("status", rest, { api: { type: "string" }, config: { type: "string" }, json: { type: "boolean", default: false } });
+  const v = parse("status", rest, { ...TARGET_OPTIONS, json: { type: "boolean", default: false } });
   if (v.help) return void process.stdout.write(HELP);
-  let api = typeof v.api === "string" ? v.api : "127.0.0.1:7070";
-  if (typeof v.config === "string" && typeof v.api !== "string") {
-    api = loadConfigOrExit(v.config).api;
-  }
+  const target = apiTargetOf({ api: v.api, tokenFile: v["token-file"], config: v.config });
   const { runStatus } = await import("../status.ts");
-  await runStatus({ api, json: v.json === true });
-  return;
+  await runStatus({ target, json: v.json === true });
 }
