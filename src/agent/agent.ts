@@ -35,7 +35,8 @@ import { Observed } from "./observed.ts";
 import { startAgentReplication, type AgentReplication } from "./replication.ts";
 import type { QueueCount } from "./queue.ts";
 
-export const VERSION = "0.1.0";
+import { VERSION } from "../shared/version.ts";
+export { VERSION };
 
 /** Incarnations are drawn below this bound (a positive 31-bit integer). */
 const BOOT_RANGE = 2 ** 31;

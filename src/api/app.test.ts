@@ -28,6 +28,21 @@ describe("routes", () => {
   });
 
   test.each([
+    ["web", 200, "holder of web"],
+    ["database", 503, "not the holder of database (holder: h3)"],
+  ])("GET /healthz/%s, for a load balancer's check: %i", async (service, status, text) => {
+    const res = await app.request(`/healthz/${service}`);
+    expect(res.status).toBe(status);
+    expect(await res.text()).toBe(text);
+  });
+
+  test("GET /healthz/SERVICE of no such service is a 404 naming the services", async () => {
+    const res = await app.request("/healthz/nope");
+    expect(res.status).toBe(404);
+    expect((await res.json()).error).toBe('no service "nope" (services: web, database)');
+  });
+
+  test.each([
     ["GET", "/nope"],
     ["POST", "/status"],
   ])("%s %s is a JSON 404", async (method, path) => {

@@ -72,6 +72,14 @@ export function createApi(deps: ApiDeps): Hono {
   app.use("*", async (c, next) => (isPutBlob(c.req.method, c.req.path) ? tooLarge(BLOB_BYTES_MAX)(c, next) : tooLarge(WRITE_BODY_BYTES_MAX)(c, next)));
   app.get("/status", (c) => c.json(deps.status()));
   app.get("/healthz", (c) => c.text("ok"));
+  // For a load balancer's check: 200 on the host that holds the service's VIP, 503 elsewhere.
+  app.get("/healthz/:service", (c) => {
+    const name = c.req.param("service");
+    const doc = deps.status();
+    const sv = doc.services.find((s) => s.name === name);
+    if (sv === undefined) throw new UmbraError("service_unknown", `no service "${name}" (services: ${doc.services.map((s) => s.name).join(", ")})`);
+    return sv.holdsVipHere && sv.leaseRemainingMs !== null ? c.text(`holder of ${name}`, 200) : c.text(`not the holder of ${name} (holder: ${sv.holder ?? "none"})`, 503);
+  });
   if (deps.state !== undefined) {
     stateRoutes(app, deps.state);
     blobRoutes(app, deps.state);

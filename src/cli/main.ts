@@ -4,6 +4,7 @@
 import { isUmbraError } from "../shared/errors.ts";
 import { AssertionError } from "../shared/assert.ts";
 import { EXIT, exitCodeOf, fail } from "./args.ts";
+import { VERSION } from "../shared/version.ts";
 
 const USAGE = `umbra — predictive failover for bare-metal and edge hosts
 
@@ -14,9 +15,9 @@ commands:
   keygen --out FILE            write an ed25519 key pair (mode 0600), print the public key
   bootstrap [--host H] [--port P]
                                run a hyperdht bootstrap node (for sites without internet)
-  status [--api HOST:PORT] [--json]
-                               show what the local agent sees
-  move SERVICE --to HOST [--api HOST:PORT] [--json]
+  status [--config FILE | --api PATH|HOST:PORT] [--json]
+                               show what the local agent sees (exit 1 if a service has no holder)
+  move SERVICE --to HOST [--config FILE | --api ...] [--json]
                                a planned move: the holder hands SERVICE over to HOST
   release --config FILE        remove this host's VIPs (after a crash: systemd ExecStopPost)
   state set|get|history SERVICE ...
@@ -25,7 +26,7 @@ commands:
   simulate [--seed N] [--seeds M] [--profile lan|wan|chaos] ...
                                the whole cluster on a virtual clock and a hostile network
 
-Run 'umbra <command> --help' for a command's options.
+Run 'umbra <command> --help' for a command's options; 'umbra --version' for the version.
 `;
 
 /** Each command in its own module, loaded only when run: `umbra --help` stays quick. */
@@ -49,6 +50,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (cmd === "--help" || cmd === "-h" || cmd === "help") return void process.stdout.write(USAGE);
+  if (cmd === "--version" || cmd === "-V" || cmd === "version") return void process.stdout.write(`umbra ${VERSION}\n`);
   const load = COMMANDS[cmd];
   if (load === undefined) fail(EXIT.usage, [`unknown command "${cmd}"`, "run 'umbra --help' for the list"]);
   await (await load()).run(rest);

@@ -19,11 +19,13 @@ export type StatusOptions = {
   write?: (text: string) => void;
 };
 
-export async function runStatus(o: StatusOptions): Promise<void> {
+/** Prints the document; returns the services with no holder (the command exits 1 if any: a script's or a monitor's check). */
+export async function runStatus(o: StatusOptions): Promise<string[]> {
   const timeoutMs = o.timeoutMs ?? STATUS_TIMEOUT_MS;
   const write = o.write ?? ((t: string) => void process.stdout.write(t));
   const doc = await fetchStatus(o.target, timeoutMs);
   write(o.json ? JSON.stringify(doc, null, 2) + "\n" : formatStatus(doc));
+  return doc.services.filter((s) => s.holder === null).map((s) => s.name);
 }
 
 async function fetchStatus(t: ApiTarget, timeoutMs: number): Promise<StatusDoc> {

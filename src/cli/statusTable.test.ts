@@ -109,10 +109,20 @@ describe("runStatus", () => {
     const served = await serveOnTempSocket(createApi({ status: () => SAMPLE_STATUS }));
     try {
       const out: string[] = [];
-      await runStatus({ target: served.target, json: false, write: (t) => out.push(t) });
+      expect(await runStatus({ target: served.target, json: false, write: (t) => out.push(t) })).toEqual([]); // every service has a holder
       await runStatus({ target: served.target, json: true, write: (t) => out.push(t) });
       expect(out[0]).toBe(formatStatus(SAMPLE_STATUS));
       expect(JSON.parse(out[1]!)).toEqual(SAMPLE_STATUS);
+    } finally {
+      await served.close();
+    }
+  });
+
+  test("the services with no holder come back, for the command's exit 1", async () => {
+    const orphaned = { ...SAMPLE_STATUS, services: SAMPLE_STATUS.services.map((s) => (s.name === "database" ? { ...s, holder: null } : s)) };
+    const served = await serveOnTempSocket(createApi({ status: () => orphaned }));
+    try {
+      expect(await runStatus({ target: served.target, json: true, write: () => {} })).toEqual(["database"]);
     } finally {
       await served.close();
     }
