@@ -1,10 +1,11 @@
 // Scenario (slow): real agents on loopback, real hyperswarm. Proves that a
 // peer whose key is not in the config is refused before any message is
 // read, that a malformed frame from a listed peer drops that connection with
-// a logged reason, that the agent survives both, and that `umbra status`
-// shows the mesh.
+// a logged reason, that the agent survives both, that `umbra status` shows
+// the mesh (through a's Unix socket, and b's TCP listener with its token),
+// and that SIGHUP reloads the config instead of killing the agent.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -23,6 +24,7 @@ const TOKEN_FILE = join(dir, "b.token");
 const TARGET = { a: { socket: API.a }, b: { host: "127.0.0.1", port: BOOT_PORT + 2, token: "b".repeat(48) } };
 const healthz = async (t: ApiTarget) => (await apiRequest(t, "GET", "/healthz", { timeoutMs: 5_000 })).status;
 const procs: ChildProcess[] = [];
+let agentA: ChildProcess;
 const logs: Array<Record<string, unknown>> = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -59,7 +61,7 @@ beforeAll(async () => {
   }
   const boot = start([MAIN, "bootstrap", "--host", "127.0.0.1", "--port", String(BOOT_PORT)], false);
   await new Promise<void>((res) => createInterface({ input: boot.stdout! }).once("line", () => res()));
-  start([MAIN, "agent", "--config", join(dir, "a.toml")], true);
+  agentA = start([MAIN, "agent", "--config", join(dir, "a.toml")], true);
   start([MAIN, "agent", "--config", join(dir, "b.toml")], true);
   await until(() => logs.some((l) => l.host === "a" && l.event === "peer-connected" && l.peer === "b"), 20_000, "a and b to connect");
 });
@@ -119,6 +121,23 @@ describe("mesh on loopback (slow)", () => {
     const down = spawnSync(NODE, [MAIN, "status", "--api", "127.0.0.1:1"], { encoding: "utf8" });
     expect(down.status).toBe(1);
     expect(down.stderr).toContain("cannot reach the umbra agent API at 127.0.0.1:1: is the agent running? see --api / --config");
+  }, 30_000);
+
+  test("SIGHUP reads the config again: what needs a restart is named, a broken file changes nothing; the agent lives on", async () => {
+    const file = join(dir, "a.toml");
+    const good = readFileSync(file, "utf8");
+    writeFileSync(file, good.replace('stateDir = "a-state"', 'stateDir = "a-state"\nlogLevel = "debug"'));
+    agentA.kill("SIGHUP");
+    await until(() => logs.some((l) => l.host === "a" && l.event === "reloaded"), 5_000, "a's reloaded line");
+    expect(logs.find((l) => l.host === "a" && l.event === "reloaded")).toMatchObject({ level: "warn", applied: [], needRestart: ["logLevel"] });
+    writeFileSync(file, good + "\n[[[ not toml");
+    agentA.kill("SIGHUP");
+    await until(() => logs.some((l) => l.host === "a" && l.event === "reload-refused"), 5_000, "a's reload-refused line");
+    writeFileSync(file, good);
+    expect(await healthz(TARGET.a)).toBe(200);
+    expect(agentA.exitCode).toBeNull();
+    // The refusal is an error line by design: the check below must not count it.
+    logs.splice(logs.findIndex((l) => l.event === "reload-refused"), 1);
   }, 30_000);
 
   test("no agent logged an error or crashed", () => {

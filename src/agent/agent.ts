@@ -17,7 +17,7 @@ import { UmbraError } from "../shared/errors.ts";
 import { hostId, type HostId } from "../shared/ids.ts";
 import { logger, type Logger } from "../shared/log.ts";
 import { rng } from "../shared/rng.ts";
-import type { Config } from "../shared/config.ts";
+import { loadConfig, type Config } from "../shared/config.ts";
 import { readKeyFile, type KeyPair } from "../shared/identity.ts";
 import { forecastStaleMs, host } from "../decide/index.ts";
 import { openMesh, parseHostPort, type Mesh, type BeaconForecast } from "../mesh/index.ts";
@@ -26,6 +26,7 @@ import { announceFromPrimary, armedArping, ipBatch, runCommand, openFence, remov
 import { createApi, serveApi, type StatusDoc } from "../api/index.ts";
 import { startForecasting, type Forecasting } from "./forecasting.ts";
 import { loadRecord, RecordWriter } from "./records.ts";
+import { planReload, type ReloadPlan } from "./reload.ts";
 import { signatures, type Signatures } from "./signatures.ts";
 import { buildStatus } from "./status.ts";
 import { effectRunners, type ServiceRt } from "./runners.ts";
@@ -41,18 +42,26 @@ export { VERSION };
 /** Incarnations are drawn below this bound (a positive 31-bit integer). */
 const BOOT_RANGE = 2 ** 31;
 
-export type Agent = { status(): StatusDoc; stop(): Promise<void> };
+export type Agent = {
+  status(): StatusDoc;
+  stop(): Promise<void>;
+  /** Reads the config file again (SIGHUP): applies what can change live, logs what needs a restart; a bad file changes nothing. */
+  reload(): ReloadPlan | null;
+};
 
 /** Monotonic milliseconds: leases must never follow wall-clock jumps. */
 const monoNow = (): number => performance.now();
 
-/** Runs an agent until SIGINT or SIGTERM, then stops it. */
+/** Runs an agent until SIGINT or SIGTERM, then stops it; SIGHUP reloads its config. */
 export async function runAgent(config: Config): Promise<void> {
   const agent = await startAgent(config);
+  const onHup = () => void agent.reload();
+  process.on("SIGHUP", onHup);
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       process.off("SIGINT", onInt);
       process.off("SIGTERM", onTerm);
+      process.off("SIGHUP", onHup);
       agent.stop().then(resolve, (err) => {
         process.stderr.write(`umbra: error while stopping on ${sig}: ${(err as Error).message}\n`);
         resolve();
@@ -337,6 +346,25 @@ async function stopAgent(p: Parts, sampler: { stop(): Promise<void> }, mesh: Mes
   log("info", "agent", "stopped", { loopError: loopError === null ? null : String(loopError) });
 }
 
+/** SIGHUP's work: the config file read again, the live changes applied to the services' runtime, the rest named (reload.ts). */
+function reloader(config: Config, byName: ReadonlyMap<string, ServiceRt>, log: Logger): () => ReloadPlan | null {
+  let current = config;
+  return () => {
+    let next: Config;
+    try {
+      next = loadConfig(config.path);
+    } catch (err) {
+      log("error", "agent", "reload-refused", { path: config.path, error: (err as Error).message, effect: "the running config stays" });
+      return null;
+    }
+    const plan = planReload(current, next);
+    for (const h of plan.hooks) byName.get(h.service)!.cfg = { ...byName.get(h.service)!.cfg, hooks: h.hooks };
+    current = { ...current, services: current.services.map((sv) => byName.get(sv.name)!.cfg) };
+    log(plan.restart.length > 0 ? "warn" : "info", "agent", "reloaded", { path: config.path, applied: plan.hooks.map((h) => `services[${h.service}].hooks`), needRestart: plan.restart });
+    return plan;
+  };
+}
+
 /** The vote records' writer; a record the disk refused is loud, and its votes stay unsent. */
 function recordWriter(config: Config, log: Logger): RecordWriter {
   return new RecordWriter(config.stateDir, (service, err) =>
@@ -404,13 +432,10 @@ export async function startAgent(config: Config): Promise<Agent> {
   hookPrefix.push(...goRealtime(config, log));
   warmHelpers(services, ip, fence);
   log("info", "agent", "started", { cluster: config.cluster, api: api.socket, apiTcp: api.tcp, services: services.map((s) => s.name), hosts: config.hosts.map((h) => h.id), startedAt: new Date(startedWall).toISOString(), inboxDropped: loop.inbox.dropped });
-  let stopping = false;
+  let stopped: Promise<void> | null = null;
   return {
     status,
-    async stop() {
-      if (stopping) return;
-      stopping = true;
-      await stopAgent(parts, sampler, mesh, api);
-    },
+    reload: reloader(config, byName, log),
+    stop: () => (stopped ??= stopAgent(parts, sampler, mesh, api)),
   };
 }
