@@ -29,6 +29,7 @@ missing() {
   have sysctl || need+=(procps)
   have chrt || need+=(util-linux) # the agent runs SCHED_RR (config realtime)
   have nft || need+=(nftables) # the kernel-side lease fences the VIP with nftables
+  have promtool || need+=(prometheus) # the metrics test checks /metrics with promtool
   if [ "$bench" -eq 1 ]; then have keepalived || need+=(keepalived); have stress-ng || need+=(stress-ng); fi
   [ ${#need[@]} -eq 0 ] || printf '%s\n' "${need[@]}" | sort -u | paste -sd' '
 }

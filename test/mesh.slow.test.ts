@@ -3,7 +3,8 @@
 // read, that a malformed frame from a listed peer drops that connection with
 // a logged reason, that the agent survives both, that `umbra status` shows
 // the mesh (through a's Unix socket, and b's TCP listener with its token),
-// and that SIGHUP reloads the config instead of killing the agent.
+// that SIGHUP reloads the config instead of killing the agent, and that
+// /metrics passes promtool.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,7 +12,7 @@ import { join, resolve } from "node:path";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { generateKeyPair, writeKeyFile } from "../src/shared/identity.ts";
-import { apiJson, apiRequest, type ApiTarget } from "../src/cli/client.ts";
+import { apiJson, apiRequest, textOf, type ApiTarget } from "../src/cli/client.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const NODE = join(ROOT, "node_modules/.bin/node");
@@ -121,6 +122,14 @@ describe("mesh on loopback (slow)", () => {
     const down = spawnSync(NODE, [MAIN, "status", "--api", "127.0.0.1:1"], { encoding: "utf8" });
     expect(down.status).toBe(1);
     expect(down.stderr).toContain("cannot reach the umbra agent API at 127.0.0.1:1: is the agent running? see --api / --config");
+  }, 30_000);
+
+  test("a live agent's /metrics passes promtool check metrics, and counts its peers", async () => {
+    const text = await textOf(await apiRequest(TARGET.a, "GET", "/metrics", { timeoutMs: 5_000 }));
+    expect(text).toContain('umbra_member_up{member="b"} 1\n');
+    const check = spawnSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8" });
+    expect(check.stderr + check.stdout).toBe("");
+    expect(check.status).toBe(0);
   }, 30_000);
 
   test("SIGHUP reads the config again: what needs a restart is named, a broken file changes nothing; the agent lives on", async () => {

@@ -24,6 +24,7 @@ import { openMesh, parseHostPort, type Mesh, type BeaconForecast } from "../mesh
 import { startBackgroundSampler, startReplaySampler, type HostSample } from "../probe/index.ts";
 import { announceFromPrimary, armedArping, ipBatch, runCommand, openFence, removeFence, removeVip, vipAddress, BATCH_QUEUE_MAX, FENCE_TABLE, type Fence, type IpBatch } from "../actuate/index.ts";
 import { createApi, serveApi, type StatusDoc } from "../api/index.ts";
+import { agentMetrics } from "../api/metrics.ts";
 import { startForecasting, type Forecasting } from "./forecasting.ts";
 import { loadRecord, RecordWriter } from "./records.ts";
 import { planReload, type ReloadPlan } from "./reload.ts";
@@ -383,7 +384,8 @@ export async function startAgent(config: Config): Promise<Agent> {
   const startedMono = monoNow();
   const startedWall = Date.now();
   const loaded = Object.fromEntries(config.services.map((svc) => [svc.name, loadRecord(config.stateDir, svc.name, log)]));
-  const loop = new AgentLoop({ core: host.initialHost(hostConfigOf(config), loaded, monoNow()), log, now: monoNow, random, tickMs: config.timing.tickMs });
+  const metrics = agentMetrics(() => status()); // read at each scrape, once started
+  const loop = new AgentLoop({ core: host.initialHost(hostConfigOf(config), loaded, monoNow()), log, now: monoNow, random, tickMs: config.timing.tickMs, onStall: metrics.loopStall });
   const services: ServiceRt[] = config.services.map((svc) => ({
     name: svc.name,
     cfg: svc,
@@ -406,11 +408,11 @@ export async function startAgent(config: Config): Promise<Agent> {
   const repl = await startAgentReplication(config, loop, log, monoNow);
   const { replicator } = repl;
   const hookPrefix: string[] = []; // filled once real-time (goRealtime): hooks then start as ordinary work
-  const runners = effectRunners({ self, services: byName, ip, fence, replicator, hookTimeoutMs: config.timing.hookTimeoutMs, hookPrefix, log, now: monoNow, report: (ev) => loop.feed(ev) });
+  const runners = effectRunners({ self, services: byName, ip, fence, replicator, hookTimeoutMs: config.timing.hookTimeoutMs, hookPrefix, log, now: monoNow, report: (ev) => loop.feed(ev), metrics });
   const mesh = await openAgentMesh(config, keyPair, sigs, loop, observed, repl, log);
   const send = (to: HostId, msg: Parameters<Mesh["send"]>[1]) => (to === self ? loop.enqueue(self, msg) : void mesh.send(to, msg));
   loop.start({
-    runEffects: effectApplier({ self, records, log, sigs, send, runners, services: byName, observed, replicator, forecasting, now: monoNow }),
+    runEffects: effectApplier({ self, records, log, sigs, send, runners, services: byName, observed, replicator, forecasting, metrics, now: monoNow }),
     onBeacon: (from, msg) => {
       observed.beacon(from, { atMono: monoNow(), sample: msg.metrics, forecast: msg.forecast ?? null });
       if (msg.metrics !== null) forecasting?.sample(from, msg.metrics);
@@ -428,7 +430,7 @@ export async function startAgent(config: Config): Promise<Agent> {
     log("info", "api", "move-requested", { service, to });
     loop.feed({ type: "move-requested", service, to: hostId(to) });
   };
-  const api = await serveApi(createApi({ status, state: replicator, log, move }), config.api, log);
+  const api = await serveApi(createApi({ status, state: replicator, log, move, metrics: metrics.registry }), config.api, log);
   hookPrefix.push(...goRealtime(config, log));
   warmHelpers(services, ip, fence);
   log("info", "agent", "started", { cluster: config.cluster, api: api.socket, apiTcp: api.tcp, services: services.map((s) => s.name), hosts: config.hosts.map((h) => h.id), startedAt: new Date(startedWall).toISOString(), inboxDropped: loop.inbox.dropped });

@@ -16,6 +16,7 @@ import type { Observed } from "./observed.ts";
 import type { RecordWriter } from "./records.ts";
 import type { Runners, ServiceRt } from "./runners.ts";
 import type { Signatures } from "./signatures.ts";
+import type { MetricsCounters } from "../api/metrics.ts";
 
 /** Probabilities in the predicted-move log line are rounded to this many parts. */
 const PROBABILITY_LOG_PARTS = 1000;
@@ -33,6 +34,8 @@ export type EffectDeps = {
   observed: Observed;
   replicator: Pick<Replicator, "onEffect">;
   forecasting: Forecasting | null;
+  /** The /metrics counters this shell feeds; absent in tests that do not look. */
+  metrics?: Pick<MetricsCounters, "certified">;
   /** Monotonic milliseconds. */
   now(): number;
 };
@@ -115,6 +118,7 @@ function applyOther(d: EffectDeps, fx: OtherFx): void {
 }
 
 function certified(d: EffectDeps, fx: Extract<HostEffect, { type: "certified" }>): void {
+  d.metrics?.certified(fx.service, fx.cert.reason);
   d.log("info", "quorum", "certified", { service: fx.service, epoch: fx.cert.epoch, holder: fx.cert.holder, from: fx.cert.from, reason: fx.cert.reason, voters: fx.cert.votes.map((v) => v.voter) });
   const s = d.services.get(fx.service);
   if (s !== undefined) s.lastChange = { atMs: Date.now(), reason: fx.cert.reason, fromHolder: fx.cert.from, toHolder: fx.cert.holder };

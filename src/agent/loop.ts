@@ -37,6 +37,8 @@ export type LoopDeps = {
   now(): number;
   random: Rng;
   tickMs: number;
+  /** Told of each stall it logs (the /metrics counter). */
+  onStall?: () => void;
 };
 
 /** What the loop hands its work to once the agent has wired everything up. */
@@ -118,7 +120,10 @@ export class AgentLoop {
     const nowTick = this.d.now();
     const gapMs = nowTick - this.lastTickMono;
     this.lastTickMono = nowTick;
-    if (gapMs > LOOP_STALL_WARN_TICKS * this.d.tickMs) this.d.log("warn", "agent", "loop-stall", { gapMs: Math.round(gapMs), ticking: this.ticking });
+    if (gapMs > LOOP_STALL_WARN_TICKS * this.d.tickMs) {
+      this.d.log("warn", "agent", "loop-stall", { gapMs: Math.round(gapMs), ticking: this.ticking });
+      this.d.onStall?.();
+    }
     this.guarded((work) => this.tick(work));
   }
 

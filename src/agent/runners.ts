@@ -12,6 +12,7 @@ import type { HostEffect, HostEvent, HookName } from "../decide/index.ts";
 import { addVip, removeVip, runHook, type Announcer, type IpBatch, vipAddress, FENCE_TIMEOUT_MAX_MS, type Fence } from "../actuate/index.ts";
 import type { Replicator } from "../state/index.ts";
 import type { StatusDoc } from "../api/index.ts";
+import type { MetricsCounters } from "../api/metrics.ts";
 
 /** Durations in the actuation logs are rounded to a tenth of a millisecond. */
 const MS_LOG_TENTHS = 10;
@@ -47,6 +48,8 @@ export type RunnerDeps = {
   now(): number;
   /** An outcome for the core (never dropped: the core waits for each). */
   report(ev: HostEvent): void;
+  /** The /metrics counters; absent in tests that do not look. */
+  metrics?: Pick<MetricsCounters, "vipChangeFailed">;
 };
 
 export type Runners = {
@@ -112,6 +115,7 @@ function changeVip(d: RunnerDeps, s: ServiceRt, fx: Extract<HostEffect, { type: 
     },
     (err: Error) => {
       log("error", "actuate", "vip-change-failed", { service: s.name, op, vip: s.cfg.vip, ms: msSince(d, t0), error: err.message });
+      d.metrics?.vipChangeFailed(s.name, op);
       s.vipBusy = false;
       d.report({ type: "vip-changed", service: s.name, op, epoch: fx.epoch, ok: false, error: err.message });
     },

@@ -11,6 +11,7 @@ import { UmbraError } from "../shared/errors.ts";
 import { BLOB_KINDS, type BlobKind, type ConfigEdit, type JsonValue, type WorkloadData, type Replicator } from "../state/index.ts";
 import { stream } from "hono/streaming";
 import { bodyLimit } from "hono/body-limit";
+import type { Registry } from "prom-client";
 import type { StatusDoc } from "./types.ts";
 import { moveRoutes } from "./move.ts";
 
@@ -26,6 +27,8 @@ export type ApiDeps = {
   state?: Pick<Replicator, "write" | "get" | "history" | "reconcile"> & Partial<Pick<Replicator, "putBlob" | "openBlob" | "blobStatus">>;
   /** Queues a planned move of a service held here (POST /services/SERVICE/move); absent: that route answers 404. */
   move?(service: string, to: string): void;
+  /** The Prometheus registry GET /metrics serves; absent: that route answers 404. */
+  metrics?: Registry;
   /** Where bugs (500s) are logged; defaults to JSON lines on stderr. */
   log?: Logger;
 };
@@ -85,6 +88,8 @@ export function createApi(deps: ApiDeps): Hono {
     blobRoutes(app, deps.state);
   }
   if (deps.move !== undefined) moveRoutes(app, { status: deps.status, move: deps.move });
+  const metrics = deps.metrics;
+  if (metrics !== undefined) app.get("/metrics", async (c) => c.body(await metrics.metrics(), 200, { "content-type": metrics.contentType }));
   app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));
   app.onError((err, c) => {
     if (err instanceof HTTPException) return c.json({ error: err.message }, err.status);
