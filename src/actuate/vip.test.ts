@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createTopology, cleanupStale, type Topology } from "../demo/index.ts";
 import { UmbraError } from "../shared/errors.ts";
 import type { Logger } from "../shared/log.ts";
-import { addVip, announceFromPrimary, removeVip, vipPresent, announceArp, type Runner } from "./vip.ts";
+import { addVip, announceFromPrimary, removeVip, vipPresent, announceArp, vipPlacementIssue, type Runner } from "./vip.ts";
+import type { NetworkInterfaceInfo } from "node:os";
 import { batchLine, ipBatch } from "./ipbatch.ts";
 import { FENCE_TABLE, nftPath, openFence } from "./fence.ts";
 import { armedArping } from "./garp.ts";
@@ -234,5 +235,22 @@ describe("runner failures", () => {
       ["ip", "-6", "addr", "add", "2001:db8::30/64", "dev", "eth0.100"],
       ["ip", "addr", "del", "198.51.100.30/24", "dev", "eth0"],
     ]);
+  });
+});
+
+describe("where a VIP can reach its clients", () => {
+  const a = (address: string, family: "IPv4" | "IPv6") => ({ address, family, netmask: "", mac: "", internal: false, cidr: null }) as unknown as NetworkInterfaceInfo;
+  const ifaces = { eth0: [a("198.51.100.7", "IPv4"), a("2001:db8::7", "IPv6")], eth1: [a("203.0.113.7", "IPv4")], lo: [a("127.0.0.1", "IPv4")] };
+  test.each([
+    ["198.51.100.10/24", "eth0", null],
+    ["2001:db8::10/64", "eth0", null],
+    ["198.51.100.10/24", "eth9", "interface eth9 does not exist here (interfaces: eth0, eth1, lo)"],
+    ["198.51.100.10/24", "eth1", "eth1 has no address of its own in 198.51.100.10/24's subnet: the VIP added here would reach no client of that subnet"],
+    ["2001:db9::10/64", "eth0", "eth0 has no address of its own in 2001:db9::10/64's subnet: the VIP added here would reach no client of that subnet"],
+  ])("%s on %s: %p", (cidr, iface, why) => {
+    expect(vipPlacementIssue({ cidr, iface }, ifaces)).toBe(why);
+  });
+  test("the VIP itself (still up after a crash) is not an address of the host's own", () => {
+    expect(vipPlacementIssue({ cidr: "203.0.113.10/24", iface: "eth0" }, { eth0: [a("203.0.113.10", "IPv4")] })).toMatch(/has no address of its own/);
   });
 });

@@ -28,7 +28,8 @@
 // `ip netns exec NS`.
 
 import { execFile } from "node:child_process";
-import { isIP } from "node:net";
+import { BlockList, isIP } from "node:net";
+import type { NetworkInterfaceInfo } from "node:os";
 import { assert } from "../shared/assert.ts";
 import { UmbraError } from "../shared/errors.ts";
 import { logger, type Logger } from "../shared/log.ts";
@@ -185,4 +186,24 @@ export async function announceArp(v: Vip, run: Runner = runCommand): Promise<{ o
   } catch (err) {
     return { ok: false, code: -1, durationMs: performance.now() - t0, stderr: (err as Error).message };
   }
+}
+
+/**
+ * Why this host cannot carry the VIP where its clients are, or null: its
+ * interface missing, or no address of its own in the VIP's subnet. A VIP
+ * added there would reach no client (in a lab of three sites behind NAT,
+ * shadows of other sites added a lost site's VIP to their own LAN, and the
+ * service stayed dark). `ifaces` as os.networkInterfaces() gives them.
+ */
+export function vipPlacementIssue(v: Vip, ifaces: NodeJS.Dict<NetworkInterfaceInfo[]>): string | null {
+  const { addr, family } = parse(v);
+  const prefix = Number(v.cidr.split("/")[1]);
+  const addrs = ifaces[v.iface];
+  if (addrs === undefined) return `interface ${v.iface} does not exist here (interfaces: ${Object.keys(ifaces).sort().join(", ")})`;
+  const type = family === 4 ? "ipv4" : "ipv6";
+  const subnet = new BlockList();
+  subnet.addSubnet(addr, prefix, type);
+  const own = addrs.filter((a) => a.family === (family === 4 ? "IPv4" : "IPv6") && a.address !== addr && subnet.check(a.address, type));
+  if (own.length === 0) return `${v.iface} has no address of its own in ${v.cidr}'s subnet: the VIP added here would reach no client of that subnet`;
+  return null;
 }

@@ -8,7 +8,7 @@
 // `ip`, a disk or a hook.
 
 import { mkdirSync, readdirSync } from "node:fs";
-import { setPriority } from "node:os";
+import { networkInterfaces, setPriority } from "node:os";
 import { spawnSync } from "node:child_process";
 import { isIPv4 } from "node:net";
 import { randomInt } from "node:crypto";
@@ -22,7 +22,7 @@ import { readKeyFile, type KeyPair } from "../shared/identity.ts";
 import { forecastStaleMs, host } from "../decide/index.ts";
 import { openMesh, parseHostPort, type Mesh, type BeaconForecast } from "../mesh/index.ts";
 import { startBackgroundSampler, startReplaySampler, type HostSample } from "../probe/index.ts";
-import { announceFromPrimary, armedArping, ipBatch, runCommand, openFence, removeFence, removeVip, vipAddress, BATCH_QUEUE_MAX, FENCE_TABLE, type Fence, type IpBatch } from "../actuate/index.ts";
+import { announceFromPrimary, armedArping, ipBatch, runCommand, openFence, removeFence, removeVip, vipAddress, vipPlacementIssue, BATCH_QUEUE_MAX, FENCE_TABLE, type Fence, type IpBatch } from "../actuate/index.ts";
 import { createApi, serveApi, type StatusDoc } from "../api/index.ts";
 import { agentMetrics } from "../api/metrics.ts";
 import { startForecasting, type Forecasting } from "./forecasting.ts";
@@ -116,8 +116,13 @@ async function removeStaleVips(services: readonly ServiceRt[], log: Logger): Pro
   }
 }
 
-/** ARP on the IPv4 VIP interfaces names the host's own address as sender, never a VIP (fence or not). */
+/** Each VIP reachable from here (said if not: vipPlacementIssue); ARP on the IPv4 VIP interfaces names the host's own address as sender, never a VIP (fence or not). */
 async function announceFromPrimaryOn(config: Config, log: Logger): Promise<void> {
+  const ifaces = networkInterfaces();
+  for (const s of config.services) {
+    const why = vipPlacementIssue({ cidr: s.vip, iface: s.interface }, ifaces);
+    if (why !== null) log("error", "actuate", "vip-unreachable-here", { service: s.name, vip: s.vip, interface: s.interface, why, effect: "if this host is elected, the VIP it adds answers no client: fix the service's interface, or this host's place in its candidates" });
+  }
   const v4ifaces = config.services.filter((s) => isIPv4(vipAddress(s.vip))).map((s) => s.interface);
   for (const f of await announceFromPrimary(v4ifaces)) log("warn", "actuate", "arp-announce-failed", { iface: f.iface, error: f.error, effect: "this host's own ARP requests may name a VIP as sender; the fence drops those while the VIP is not leased here" });
 }
