@@ -80,7 +80,7 @@ function applyOther(d: EffectDeps, fx: OtherFx): void {
       d.runners.changeVip(fx);
       break;
     case "run-hook":
-      d.runners.startHook(fx.service, fx.hook, fx.epoch);
+      d.runners.startHook(fx.service, fx.hook, fx.epoch, fx.state);
       break;
     case "reconcile":
       d.runners.reconcileAfterFailover(fx.service, fx.epoch);

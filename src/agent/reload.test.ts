@@ -30,7 +30,7 @@ test("the same file: nothing to do", () => {
 });
 
 test("a hook changed is applied live, as an absolute path", () => {
-  expect(planReload(base(), base("", '[services.hooks]\nactivate = "hooks/up"'))).toEqual({ hooks: [{ service: "web", hooks: { activate: "/etc/umbra/hooks/up", demote: undefined, reconcile: undefined } }], restart: [] });
+  expect(planReload(base(), base("", '[services.hooks]\nactivate = "hooks/up"'))).toEqual({ hooks: [{ service: "web", hooks: { activate: "/etc/umbra/hooks/up", demote: undefined, reconcile: undefined, notify: undefined } }], restart: [] });
 });
 
 test("timings, the API and a VIP need a restart, each named", () => {

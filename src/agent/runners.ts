@@ -8,7 +8,7 @@ import { assert } from "../shared/assert.ts";
 import type { HostId } from "../shared/ids.ts";
 import type { Logger } from "../shared/log.ts";
 import type { Config } from "../shared/config.ts";
-import type { HostEffect, HostEvent, HookName } from "../decide/index.ts";
+import type { HostEffect, HostEvent, HookName, NotifyState } from "../decide/index.ts";
 import { addVip, removeVip, runHook, type Announcer, type IpBatch, vipAddress, FENCE_TIMEOUT_MAX_MS, type Fence } from "../actuate/index.ts";
 import type { Replicator } from "../state/index.ts";
 import type { StatusDoc } from "../api/index.ts";
@@ -55,7 +55,7 @@ export type RunnerDeps = {
 export type Runners = {
   changeVip(fx: Extract<HostEffect, { type: "take-vip" | "drop-vip" }>): void;
   kernelLease(fx: Extract<HostEffect, { type: "kernel-lease" }>): void;
-  startHook(service: string, hook: HookName, epoch: number): void;
+  startHook(service: string, hook: HookName, epoch: number, state?: NotifyState): void;
   reconcileAfterFailover(service: string, epoch: number): void;
 };
 
@@ -137,11 +137,13 @@ export function effectRunners(d: RunnerDeps): Runners {
     changeVip: (fx) => changeVip(d, serviceOf(fx.service), fx),
 
     /** Runs a user hook off the loop (bounded by hookTimeoutMs); its outcome comes back as hook-finished. */
-    startHook(service, hook, epoch) {
+    startHook(service, hook, epoch, state) {
       const s = serviceOf(service);
       const path = s.cfg.hooks?.[hook];
       if (path === undefined) return;
-      runHook({ path, args: [s.name, s.cfg.vip], env: { UMBRA_SERVICE: s.name, UMBRA_VIP: s.cfg.vip, UMBRA_HOST: d.self, UMBRA_EPOCH: String(epoch) }, timeoutMs: d.hookTimeoutMs, prefix: d.hookPrefix }).then(
+      // activate and demote: SERVICE VIP; notify: SERVICE STATE VIP (keepalived's scripts take the state as an argument too).
+      const args = hook === "notify" ? [s.name, state ?? "", s.cfg.vip] : [s.name, s.cfg.vip];
+      runHook({ path, args, env: { UMBRA_SERVICE: s.name, UMBRA_VIP: s.cfg.vip, UMBRA_HOST: d.self, UMBRA_EPOCH: String(epoch), ...(state === undefined ? {} : { UMBRA_STATE: state }) }, timeoutMs: d.hookTimeoutMs, prefix: d.hookPrefix }).then(
         (r) => {
           hookLog(hook, s, path, r);
           d.report({ type: "hook-finished", service: s.name, hook, ok: r.exitCode === 0, detail: r.timedOut ? "timed out" : r.exitCode === null ? `killed by ${r.signal}` : `exit ${r.exitCode}` });

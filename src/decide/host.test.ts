@@ -70,3 +70,17 @@ describe("host core: replication", () => {
     expect(() => host.step(s, { type: "write-durable", service: "web", id: "x" }, 2)).toThrow(/replica/);
   });
 });
+
+describe("host core: the notify hook (keepalived's states)", () => {
+  test.each([
+    ["handover", "add", true, "MASTER"],
+    ["handover", "add", false, "FAULT"],
+    ["handover", "del", true, "BACKUP"],
+    ["superseded", "del", true, "BACKUP"],
+    ["lease-expired", "del", true, "FAULT"],
+    ["add-failed", "del", true, "FAULT"],
+    ["handover", "del", false, null],
+  ] as const)("dropped for %s, %s ok=%p: %p", (why, op, ok, state) => {
+    expect(host.notifyState(why, op, ok)).toBe(state);
+  });
+});

@@ -69,7 +69,9 @@ export type HostConfig = {
   fenced: boolean;
 };
 
-export type HookName = "activate" | "demote";
+export type HookName = "activate" | "demote" | "notify";
+/** keepalived's notify states, for its scripts: MASTER (the VIP up here), BACKUP (handed on or superseded), FAULT (the lease lost, or the add failed). */
+export type NotifyState = "MASTER" | "BACKUP" | "FAULT";
 
 export type HostState = {
   readonly config: HostConfig;
@@ -109,7 +111,7 @@ export type HostEffect =
   | { type: "kernel-lease"; service: string; epoch: number; seq: number; untilMs: number | null } // the kernel answers for the VIP until then (this host's monotonic clock), or stops now (null); answer with kernel-leased (seq)
   | { type: "take-vip"; service: string; epoch: number; reason: Reason } // start adding the VIP; answer with vip-changed
   | { type: "drop-vip"; service: string; epoch: number; why: DropWhy } // start removing it; answer with vip-changed
-  | { type: "run-hook"; service: string; hook: HookName; epoch: number } // off the loop; answer with hook-finished
+  | { type: "run-hook"; service: string; hook: HookName; epoch: number; state?: NotifyState } // off the loop; answer with hook-finished
   | { type: "reconcile"; service: string; epoch: number } // a new holder brings the state to the intended one
   | { type: "request-durable"; service: string; id: string; to: HostId[] } // ask these replicas to confirm a write once durable (answer: peer-durable)
   | { type: "write-acked"; service: string; id: string; durableOn: HostId[]; ms: number } // tell the writer: durable here and on enough replicas
@@ -218,6 +220,8 @@ export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
     case "vip-changed": {
       assert(d.services[e.service] !== undefined, "a VIP outcome names a known service");
       stepQuorum(d, fx, e.service, { type: "vip-changed", op: e.op, epoch: e.epoch, ok: e.ok, error: e.error });
+      const state = notifyState(d.services[e.service]!.dropWhy, e.op, e.ok);
+      if (state !== null) fx.push({ type: "run-hook", service: e.service, hook: "notify", epoch: e.epoch, state });
       if (e.ok) {
         fx.push({ type: "run-hook", service: e.service, hook: e.op === "add" ? "activate" : "demote", epoch: e.epoch });
         // Taken over from another holder: bring the state to the intended one.
@@ -426,4 +430,11 @@ function stepForesight(d: Draft, fx: HostEffect[], ev: proactive.ProactiveEvent)
         assertNever(f);
     }
   }
+}
+
+/** The notify hook's state after a VIP change (null: a failed removal, retried). */
+export function notifyState(dropWhy: DropWhy, op: "add" | "del", ok: boolean): NotifyState | null {
+  if (op === "add") return ok ? "MASTER" : "FAULT";
+  if (!ok) return null;
+  return dropWhy === "lease-expired" || dropWhy === "add-failed" ? "FAULT" : "BACKUP";
 }

@@ -160,7 +160,7 @@ const FileSchema = z
             voters: z.array(hostIdName).min(1).optional(),
             /** A state write is acknowledged once durable here and on this many other replicas (default 1). */
             ackShadows: z.number().int().min(0).max(HOSTS_MAX).default(1),
-            hooks: z.object({ activate: z.string().min(1).optional(), demote: z.string().min(1).optional(), reconcile: z.string().min(1).optional() }).strict().optional(),
+            hooks: z.object({ activate: z.string().min(1).optional(), demote: z.string().min(1).optional(), reconcile: z.string().min(1).optional(), notify: z.string().min(1).optional() }).strict().optional(),
           })
           .strict(),
       )
@@ -225,7 +225,7 @@ export function parseConfig(text: string, path: string): Config {
       ...s,
       voters: s.voters ?? [s.primary, ...s.shadows],
       // Hooks run without a shell: a relative path would depend on the agent's cwd.
-      hooks: s.hooks && { activate: s.hooks.activate && abs(s.hooks.activate), demote: s.hooks.demote && abs(s.hooks.demote), reconcile: s.hooks.reconcile && abs(s.hooks.reconcile) },
+      hooks: s.hooks && { activate: s.hooks.activate && abs(s.hooks.activate), demote: s.hooks.demote && abs(s.hooks.demote), reconcile: s.hooks.reconcile && abs(s.hooks.reconcile), notify: s.hooks.notify && abs(s.hooks.notify) },
     })),
   };
   const votersGiven = f.services.map((sv) => sv.voters !== undefined);

@@ -37,7 +37,7 @@ function run(h: SimHost, fromMs: number, ms: number, seen: string[]): void {
       done.push({ op, epoch });
     },
     runHook: () => {},
-    note: (_h, fx) => seen.push(fx.type),
+    note: (_h, fx) => seen.push(fx.type === "run-hook" ? `run-hook ${fx.hook}${fx.state === undefined ? "" : ` ${fx.state}`}` : fx.type),
   };
   for (let now = fromMs; now < fromMs + ms; now += t.tickMs) {
     carryEffects(h, h.step({ type: "tick", rand: 0.5 }, now).effects, ports);
@@ -60,6 +60,7 @@ test("a lone host elects itself: its vote record reaches the disk, its VIP the k
   run(h, 0, 2 * t.initialGraceMs, seen);
   expect(seen).toContain("add web e=1");
   expect(seen).toContain("persist");
+  expect(seen).toContain("run-hook notify MASTER"); // keepalived's notify state, once the add is done
   expect(h.vip.has(SERVICE)).toBe(true);
   expect(h.disk.get(SERVICE)?.epoch).toBe(1);
   expect(h.core.services[SERVICE]!.vipUp).toBe(true);
