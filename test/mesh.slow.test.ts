@@ -12,7 +12,7 @@ import { join, resolve } from "node:path";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { generateKeyPair, writeKeyFile } from "../src/shared/identity.ts";
-import { apiJson, apiRequest, textOf, type ApiTarget } from "../src/cli/client.ts";
+import { apiJson, apiRequest, textOf, type ApiTarget } from "../src/api/index.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const NODE = join(ROOT, "node_modules/.bin/node");

@@ -24,7 +24,7 @@ import { openMesh, parseHostPort, type Mesh, type BeaconForecast } from "../mesh
 import { startBackgroundSampler, startReplaySampler, type HostSample } from "../probe/index.ts";
 import { announceFromPrimary, armedArping, ipBatch, runCommand, openFence, removeFence, removeVip, vipAddress, vipPlacementIssue, BATCH_QUEUE_MAX, FENCE_TABLE, type Fence, type IpBatch } from "../actuate/index.ts";
 import { createApi, serveApi, type StatusDoc } from "../api/index.ts";
-import { agentMetrics } from "../api/metrics.ts";
+import { agentMetrics } from "../api/index.ts";
 import { startForecasting, type Forecasting } from "./forecasting.ts";
 import { loadRecord, RecordWriter } from "./records.ts";
 import { planReload, type ReloadPlan } from "./reload.ts";

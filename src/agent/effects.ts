@@ -16,7 +16,7 @@ import type { Observed } from "./observed.ts";
 import type { RecordWriter } from "./records.ts";
 import type { Runners, ServiceRt } from "./runners.ts";
 import type { Signatures } from "./signatures.ts";
-import type { MetricsCounters } from "../api/metrics.ts";
+import type { MetricsCounters } from "../api/index.ts";
 
 /** Probabilities in the predicted-move log line are rounded to this many parts. */
 const PROBABILITY_LOG_PARTS = 1000;

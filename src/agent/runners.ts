@@ -12,7 +12,7 @@ import type { HostEffect, HostEvent, HookName, NotifyState } from "../decide/ind
 import { addVip, removeVip, runHook, type Announcer, type IpBatch, vipAddress, FENCE_TIMEOUT_MAX_MS, type Fence } from "../actuate/index.ts";
 import type { Replicator } from "../state/index.ts";
 import type { StatusDoc } from "../api/index.ts";
-import type { MetricsCounters } from "../api/metrics.ts";
+import type { MetricsCounters } from "../api/index.ts";
 
 /** Durations in the actuation logs are rounded to a tenth of a millisecond. */
 const MS_LOG_TENTHS = 10;

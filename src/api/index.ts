@@ -1,8 +1,12 @@
-// The API's front door: the HTTP app (Hono), its server, and the status
-// document it serves (also what `umbra status` reads).
+// The API's front door: the HTTP app (Hono), its server, its client (what
+// the CLI talks to the agent with), its metrics, and the status document it
+// serves (also what `umbra status` reads).
 export { createApi, type ApiDeps } from "./app.ts";
 export { serveApi, type Served } from "./serve.ts";
 export type { StatusDoc, MemberDoc, ServiceDoc, QueueDoc } from "./types.ts";
 export { type ReplicationDoc } from "./types.ts";
 export { SAMPLE_STATUS } from "./testdata.ts";
 export { type MoveAccepted } from "./move.ts";
+export { apiJson, apiRequest, resolveTarget, targetText, textOf, DEFAULT_CONFIG, TARGET_HELP, type ApiAnswer, type ApiTarget, type TargetOptions } from "./client.ts";
+export { agentMetrics, type AgentMetrics, type MetricsCounters } from "./metrics.ts";
+export { serveOnTempSocket } from "./testdata.ts";

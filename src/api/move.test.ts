@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createApi } from "./app.ts";
 import { SAMPLE_STATUS, serveOnTempSocket } from "./testdata.ts";
-import { apiRequest, textOf } from "../cli/client.ts";
+import { apiRequest, textOf } from "./client.ts";
 import type { StatusDoc } from "./types.ts";
 
 /** SAMPLE_STATUS with web (held by h2, this host) in another quorum role. */

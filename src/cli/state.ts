@@ -7,8 +7,8 @@ import type { JsonValue } from "../state/index.ts";
 import { createReadStream, statSync } from "node:fs";
 import { open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join, resolve as resolvePath } from "node:path";
-import { createHasher, fsyncDir, tempName } from "../state/chunks.ts";
-import { apiJson, apiRequest, targetText, textOf, TARGET_HELP, type ApiTarget } from "./client.ts";
+import { createHasher, fsyncDir, tempName } from "../state/index.ts";
+import { apiJson, apiRequest, targetText, textOf, TARGET_HELP, type ApiTarget } from "../api/index.ts";
 import { bytes, table, type Column } from "./statusTable.ts";
 import { EXIT } from "./args.ts";
 

@@ -8,8 +8,7 @@ import type { AddressInfo } from "node:net";
 import { ago, duration, formatStatus } from "./statusTable.ts";
 import { runStatus } from "./status.ts";
 import { SAMPLE_STATUS, createApi } from "../api/index.ts";
-import { serveOnTempSocket } from "../api/testdata.ts";
-import type { ApiTarget } from "./client.ts";
+import { serveOnTempSocket, type ApiTarget } from "../api/index.ts";
 import { UmbraError } from "../shared/errors.ts";
 
 describe("formatStatus", () => {

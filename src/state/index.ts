@@ -3,7 +3,7 @@
 // channel it speaks over, and the blob store and transfer beside it.
 export { startReplicator, type BlobStatus, type ReconcileReport, type Replicator } from "./replicator.ts";
 export { attachStateChannel, type StateLink } from "./channel.ts";
-export { openChunkStore } from "./chunks.ts";
+export { createHasher, fsyncDir, openChunkStore, tempName } from "./chunks.ts";
 export { serveBlobs, type BlobPeer } from "./blobs/index.ts";
 export { BLOB_KINDS, type BlobKind, type ConfigEdit, type JsonValue, type WorkloadData } from "./doc.ts";
 export { STATE_PROTOCOL, type StateWire } from "./wire.ts";

@@ -4,8 +4,7 @@
 // an unknown service or host is the operator's input (exit 2); an agent that
 // is not there is api_unreachable.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { createApi, SAMPLE_STATUS } from "../../api/index.ts";
-import { serveOnTempSocket } from "../../api/testdata.ts";
+import { createApi, SAMPLE_STATUS, serveOnTempSocket } from "../../api/index.ts";
 import { UmbraError } from "../../shared/errors.ts";
 import { describeAnswer, requestMove } from "./move.ts";
 

@@ -3,7 +3,7 @@
 // does not hold it says which host does; the operator runs the command there.
 import { parseArgs } from "node:util";
 import { apiTargetOf, EXIT, fail, TARGET_OPTIONS } from "../args.ts";
-import { apiRequest, targetText, textOf, TARGET_HELP, type ApiTarget } from "../client.ts";
+import { apiRequest, targetText, textOf, TARGET_HELP, type ApiTarget } from "../../api/index.ts";
 import { UmbraError } from "../../shared/errors.ts";
 
 export const HELP = `usage: umbra move SERVICE --to HOST [--api PATH|HOST:PORT] [--token-file FILE] [--config FILE] [--json]

@@ -1,4 +1,4 @@
-// The CLI's way to the agent's API: its Unix socket (the default: the
+// The API's client, the CLI's way to the agent: its Unix socket (the default: the
 // config's [api] socket), or a TCP listener with its token. Which one comes
 // from --api (a path, or host:port), --token-file, --config, in that order;
 // with none of them, /etc/umbra/umbra.toml if it exists.
