@@ -957,6 +957,8 @@ inline crash(n) {
        down[n] = 0; \
        role[n] = (holder[n] == n -> ACQUIRING : FOLLOWER); \
        noVoteLeft[n] = RWAIT; \
+       /* named by a planned move: the word in person went to the dead process */ \
+       takeLeft[n] = ((holder[n] == n && certPlanned[epoch[n]]) -> TWAIT : 0); \
        TR("%c restarts\n", 65 + n); check(); clearScratch() }
 #else
 #define CRASH(n)

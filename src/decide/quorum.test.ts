@@ -268,6 +268,29 @@ describe("new holder of a planned move", () => {
     // The word in person from anyone but the old holder lifts nothing.
     expect(q.step(s, { type: "received", from: h3, msg: { type: "certificate", inPerson: true, cert: planned } }, t0 + 3).state.vipUp).toBe(false);
   });
+
+  test("with an older epoch's address still here (its removal under way), its kernel gets no lease before the word (review, session 10)", () => {
+    const planned = { service: "web", epoch: 2, holder: h2, from: h1, reason: "handover" as const, votes: [{ voter: h1, sig: "" }, { voter: h3, sig: "" }] };
+    let s = q.initialQuorum(cfg(h2), { epoch: 1, holder: h1, cert: cert1, votedEpoch: 2, votedHolder: h2 }, 0);
+    const t0 = q.restartWaitMs(s.config);
+    s = { ...s, vipPresent: true, vipOp: { op: "del", epoch: 1 } }; // e.g. it handed epoch 1 on, fenced, and its `ip addr del` still retries
+    let out = q.step(s, { type: "received", from: h1, msg: { type: "certificate", inPerson: false, cert: planned } }, t0);
+    const r = sends(out.effects, "renew")[0]!.msg as { seq: number };
+    const fx: QuorumEffect[] = [];
+    for (const v of [h2, h3]) {
+      out = q.step(out.state, { type: "received", from: v, msg: { type: "grant", service: "web", epoch: 2, seq: r.seq, voter: v, boot: 1 } }, t0 + 1);
+      fx.push(...out.effects);
+    }
+    expect(out.state.leaseUntilMs).toBeGreaterThan(t0 + 1);
+    expect(fx.filter((f) => f.type === "kernel-lease")).toEqual([]);
+  });
+
+  test("restarted with a planned certificate naming it, it waits out the old lease: the word went to its dead process (review, session 10)", () => {
+    const planned = { service: "web", epoch: 2, holder: h2, from: h1, reason: "handover" as const, votes: [{ voter: h1, sig: "" }, { voter: h3, sig: "" }] };
+    const s = q.initialQuorum(cfg(h2), { epoch: 2, holder: h2, cert: planned, votedEpoch: 2, votedHolder: h2 }, 5_000);
+    expect(s.takeNotBeforeMs).toBe(5_000 + q.handoverWaitMs(s.config));
+    expect(q.initialQuorum(cfg(h2), { epoch: 1, holder: h2, cert: { ...cert1, holder: h2 }, votedEpoch: 1, votedHolder: h2 }, 5_000).takeNotBeforeMs).toBe(0); // an unplanned certificate: its old holder's grants ran out before the votes
+  });
 });
 
 describe("kernel lease acknowledgements", () => {

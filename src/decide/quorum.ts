@@ -373,7 +373,12 @@ export function initialQuorum(config: QuorumConfig, persisted: Persisted | null,
     askedSinceMs: null,
     lapsedSeq: 0,
     lastRenewSentMs: -Infinity,
-    takeNotBeforeMs: 0,
+    // Named holder by a planned move before the restart: the old holder's word
+    // in person is gone with that process, and the certificate now comes ahead
+    // of it (onVote), so this process waits out the old lease like any host
+    // that did not have the word (a restarted new holder took the VIP at once
+    // while the old one still dropped: review of session 10).
+    takeNotBeforeMs: p.cert !== null && p.holder === config.self && isPlanned(p.cert.reason) ? nowMs + handoverWaitMs(config) : 0,
     vipUp: false,
     vipPresent: false, // the shell removes a VIP left from before the restart before the machine starts
     kernelLeaseUntilMs: 0, // and starts with every VIP fenced
@@ -483,9 +488,12 @@ function syncKernelLease(s: QuorumState, fx: QuorumEffect[]): void {
   fx.push({ type: "kernel-lease", epoch: s.epoch, seq: s.kernelSeq, untilMs: want === 0 ? null : want });
 }
 
-/** The certified holder, leased in its epoch, held back only by takeNotBeforeMs. */
+/** The certified holder, leased in its epoch, held back only by takeNotBeforeMs, with no address of the VIP here. */
 function leasedAwaitingTake(s: QuorumState): boolean {
-  return s.holder === s.config.self && s.role === Role.acquiring && s.nowMs < s.leaseUntilMs && s.nowMs < s.takeNotBeforeMs && s.gaveUpEpoch !== s.epoch;
+  // No address of this host's for the VIP, nor one on its way: an older
+  // epoch's address still being removed would answer under this lease while
+  // the old holder may still answer too (review of session 10).
+  return s.holder === s.config.self && s.role === Role.acquiring && s.nowMs < s.leaseUntilMs && s.nowMs < s.takeNotBeforeMs && s.gaveUpEpoch !== s.epoch && !s.vipPresent && s.vipOp === null;
 }
 
 /**
@@ -987,7 +995,7 @@ function onCertificate(s: QuorumState, fx: QuorumEffect[], from: HostId, cert: C
   const c = s.config;
   if (cert.service !== c.service) return;
   if (!certificateWellFormed(c, cert)) return;
-  if (cert.epoch === s.epoch && s.holder === c.self && cert.holder === c.self && isPlanned(cert.reason) && inPerson && from === cert.from) {
+  if (cert.epoch === s.epoch && s.holder === c.self && cert.holder === c.self && isPlanned(cert.reason) && inPerson && from === cert.from && s.cert?.from === from) {
     // The old holder's word that it answers no more, after the certificate
     // itself came ahead (sent when it formed, so that this host's lease is
     // had by the time the old holder is quiet): the VIP goes up at once.
