@@ -85,16 +85,19 @@ export async function textOf(a: ApiAnswer): Promise<string> {
   return Buffer.concat(parts).toString("utf8");
 }
 
+/** A whole answer as JSON, or null when it is not JSON. */
+export async function jsonOf(a: ApiAnswer): Promise<unknown> {
+  try {
+    return JSON.parse(await textOf(a));
+  } catch {
+    return null;
+  }
+}
+
 /** A JSON request and its JSON answer; a non-2xx answer is an error with the agent's own message and code (`fallback` when it gives none). */
 export async function apiJson(t: ApiTarget, method: string, path: string, body: unknown, timeoutMs: number, fallback: string = "api_unreachable"): Promise<unknown> {
   const a = await apiRequest(t, method, path, body === undefined ? { timeoutMs } : { body: JSON.stringify(body), contentType: "application/json", timeoutMs });
-  const text = await textOf(a);
-  let json: unknown = null;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    // not JSON: said below
-  }
+  const json = await jsonOf(a);
   if (a.status >= 200 && a.status < 300 && json !== null) return json;
   const b = json as { error?: unknown; code?: unknown } | null;
   const message = typeof b?.error === "string" ? b.error : json === null ? `${targetText(t)} answered ${a.status} without JSON: is it an umbra agent API? (see --api)` : `the agent at ${targetText(t)} answered ${a.status}`;

@@ -1,5 +1,11 @@
 // A fixed status document for the API and CLI formatting tests: h2 took
 // "web" over from a dead h1, h3 holds "db", h4 is suspected and never beaconed.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Hono } from "hono";
+import { logger } from "../shared/log.ts";
+import { serveApi } from "./serve.ts";
 import type { StatusDoc } from "./types.ts";
 
 export const SAMPLE_STATUS: StatusDoc = {
@@ -27,12 +33,7 @@ export const SAMPLE_STATUS: StatusDoc = {
 };
 
 /** An app served on a Unix socket in a fresh temporary directory, as the agent serves it (tests only): where to reach it, and how to close it. */
-export async function serveOnTempSocket(app: import("hono").Hono): Promise<{ target: { socket: string }; close(): Promise<void> }> {
-  const { mkdtempSync, rmSync } = await import("node:fs");
-  const { tmpdir } = await import("node:os");
-  const { join } = await import("node:path");
-  const { serveApi } = await import("./serve.ts");
-  const { logger } = await import("../shared/log.ts");
+export async function serveOnTempSocket(app: Hono): Promise<{ target: { socket: string }; close(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), "umbra-api-"));
   const socket = join(dir, "api.sock");
   const served = await serveApi(app, { socket, group: "root", listen: null, tokenFile: null, allowRemote: false }, logger("test", "error"));

@@ -8,7 +8,7 @@ import { createReadStream, statSync } from "node:fs";
 import { open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join, resolve as resolvePath } from "node:path";
 import { createHasher, fsyncDir, tempName } from "../state/index.ts";
-import { apiJson, apiRequest, targetText, textOf, TARGET_HELP, type ApiTarget } from "../api/index.ts";
+import { apiJson, apiRequest, jsonOf, targetText, TARGET_HELP, type ApiAnswer, type ApiTarget } from "../api/index.ts";
 import { bytes, table, type Column } from "./statusTable.ts";
 import { EXIT } from "./args.ts";
 
@@ -116,6 +116,12 @@ function answerCode(code: string | undefined, otherwise: ErrorCode): ErrorCode {
   return code !== undefined && ANSWER_CODES.has(code as ErrorCode) ? (code as ErrorCode) : otherwise;
 }
 
+/** The agent's refusal of a streamed request, with its own message and code if the CLI knows it. */
+async function refusal(t: ApiTarget, res: ApiAnswer): Promise<UmbraError> {
+  const b = (await jsonOf(res)) as { error?: string; code?: string } | null;
+  return new UmbraError(answerCode(b?.code, "api_unreachable"), b?.error ?? `the agent at ${targetText(t)} answered ${res.status}`);
+}
+
 /** A JSON request (GET without a body, POST with one); a refusal keeps the agent's code if the CLI knows it. */
 async function call(t: ApiTarget, path: string, body?: unknown): Promise<unknown> {
   try {
@@ -208,17 +214,7 @@ async function putBlob(x: Ctx): Promise<void> {
   const path = `/state/${x.svc}/blobs/${kind}/${encodeURIComponent(name)}?${message.slice(1)}`;
   // The file is read here, as the user who runs the command, and its bytes are the request.
   const res = await apiRequest(x.target, "POST", path, { body: createReadStream(file), contentType: "application/octet-stream", contentLength: size, timeoutMs: STATE_REQUEST_TIMEOUT_MS * PUT_BLOB_TIMEOUT_FACTOR });
-  if (res.status !== 200) {
-    const text = await textOf(res);
-    const b = (() => {
-      try {
-        return JSON.parse(text) as { error?: string; code?: string };
-      } catch {
-        return null;
-      }
-    })();
-    throw new UmbraError(answerCode(b?.code, "api_unreachable"), b?.error ?? `the agent at ${targetText(x.target)} answered ${res.status}`);
-  }
+  if (res.status !== 200) throw await refusal(x.target, res);
   const result = await readPutBlobAnswer(res.body, name);
   if (result?.error !== undefined) throw new UmbraError(answerCode(result.code, "blob_unavailable"), result.error);
   if (result?.done === undefined) throw new UmbraError("api_unreachable", `the agent at ${targetText(x.target)} closed the answer before the end`);
@@ -262,10 +258,7 @@ async function getBlob(x: Ctx): Promise<void> {
   if (name === undefined || x.rest.length > 1 || typeof out !== "string") throw new UmbraError("usage", "state get-blob: give SERVICE NAME --out FILE");
   const kind = x.values.snapshot ? "snapshot" : "binary";
   const res = await apiRequest(x.target, "GET", `/state/${x.svc}/blobs/${kind}/${encodeURIComponent(name)}`, { timeoutMs: STATE_REQUEST_TIMEOUT_MS });
-  if (res.status !== 200) {
-    const b = JSON.parse((await textOf(res)) || "null") as { error?: string; code?: string } | null;
-    throw new UmbraError(answerCode(b?.code, "api_unreachable"), b?.error ?? `the agent at ${targetText(x.target)} answered ${res.status}`);
-  }
+  if (res.status !== 200) throw await refusal(x.target, res);
   const want = { size: Number(res.body.headers["content-length"]), hash: String(res.body.headers["x-umbra-blob-hash"] ?? "") };
   const r = await writeVerified(res.body, resolvePath(out), want);
   x.write(x.json ? JSON.stringify({ out: r.out, size: r.size, hash: r.hash }, null, 2) + "\n" : `wrote ${r.out} (${bytes(r.size)}, ${r.hash.slice(0, HASH_SHOWN)}, verified)\n`);

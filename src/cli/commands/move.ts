@@ -3,7 +3,7 @@
 // does not hold it says which host does; the operator runs the command there.
 import { parseArgs } from "node:util";
 import { apiTargetOf, EXIT, fail, TARGET_OPTIONS } from "../args.ts";
-import { apiRequest, targetText, textOf, TARGET_HELP, type ApiTarget } from "../../api/index.ts";
+import { apiRequest, jsonOf, targetText, TARGET_HELP, type ApiTarget } from "../../api/index.ts";
 import { UmbraError } from "../../shared/errors.ts";
 
 export const HELP = `usage: umbra move SERVICE --to HOST [--api PATH|HOST:PORT] [--token-file FILE] [--config FILE] [--json]
@@ -32,13 +32,7 @@ export type MoveAnswer = { status: number; body: { accepted?: boolean; service?:
 /** POSTs the move to the agent; an agent that cannot be reached is an api_unreachable error. */
 export async function requestMove(t: ApiTarget, service: string, to: string, timeoutMs = MOVE_TIMEOUT_MS): Promise<MoveAnswer> {
   const a = await apiRequest(t, "POST", `/services/${encodeURIComponent(service)}/move`, { body: JSON.stringify({ to }), contentType: "application/json", timeoutMs });
-  const text = await textOf(a);
-  let body: MoveAnswer["body"] | null = null;
-  try {
-    body = JSON.parse(text) as MoveAnswer["body"];
-  } catch {
-    // said below
-  }
+  const body = (await jsonOf(a)) as MoveAnswer["body"] | null;
   if (body === null) throw new UmbraError("api_unreachable", `${targetText(t)} answered ${a.status} without JSON: is it an umbra agent API? (see --api)`, { status: a.status });
   return { status: a.status, body };
 }
