@@ -7,8 +7,8 @@
 // loop stalls are counted in the trial's window;
 // the summary's acceptance needs every figure, and a quantile is by rank.
 import { expect, test } from "bun:test";
-import { answeringRuns, clientCounts, GAP_MEDIAN_TARGET_MS, logGaps, loopStalls, medianSpacing, moveWindow, probeGap, quantile, RUN_GAP_MAX_MS, summarize, twoAnswering, type ClientSample, type Trial } from "./handover.ts";
-import type { LogLine } from "../src/demo/cluster.ts";
+import { answeringRuns, clientCounts, clientSwitchedAt, GAP_MEDIAN_TARGET_MS, logGaps, loopStalls, medianSpacing, moveWindow, probeGap, quantile, RUN_GAP_MAX_MS, summarize, twoAnswering, type ClientSample, type Trial } from "./handover.ts";
+import { VIP, type LogLine } from "../src/demo/cluster.ts";
 import type { Sample } from "../src/demo/downtime.ts";
 
 const ok = (t: number): Sample => ({ t, done: t + 1, ok: true, body: "x" });
@@ -63,8 +63,13 @@ test("the logs' gaps follow the handover's own drop, not an earlier lapse of the
 test("the client: failures near the move apart from steady service's, retries counted, errors by kind", () => {
   const s = (t: number, good: boolean, attempts: number, err?: string): ClientSample => ({ t, ok: good, attempts, ...(err === undefined ? {} : { err }) });
   const samples = [s(100, false, 2, "timeout"), s(990, true, 2), s(995, false, 2, "timeout"), s(1_010, false, 2, "ECONNREFUSED"), s(1_020, true, 1), s(5_000, false, 2, "timeout")];
-  const window = moveWindow(1_000, 1_015, 10, 500);
+  const window = moveWindow(1_000, 1_015, null, 10, 500);
   expect(window).toEqual({ from: 980, to: 1_515 });
+  // Once the client's ARP names the new holder, its later failures are steady service's.
+  expect(moveWindow(1_000, 1_015, 1_040, 10, 500)).toEqual({ from: 980, to: 1_060 });
+  const late = [...samples, s(1_100, false, 2, "timeout")];
+  expect(clientCounts(late, moveWindow(1_000, 1_015, null, 10, 500), 1_002)).toMatchObject({ failedNearMove: 3, failedSteady: 2 });
+  expect(clientCounts(late, moveWindow(1_000, 1_015, 1_005, 10, 500), 1_002)).toMatchObject({ failedNearMove: 2, failedSteady: 3 });
   expect(clientCounts(samples, window, 1_002)).toEqual({ requests: 6, failedNearMove: 2, failedSteady: 2, retried: 5, errors: { timeout: 3, ECONNREFUSED: 1 }, failedAtMs: [-7, 8] });
   expect(clientCounts(samples, null, null).failedNearMove).toBe(0);
 });
@@ -76,7 +81,7 @@ test("the summary: quantiles by rank; acceptance needs the gap, no failures near
   expect(quantile([1, 2, 3, 4], 0.99)).toBe(4);
   const trial = (gap: number, extra: Partial<Trial> = {}): Trial => ({
     from: "h1", to: "h2", incomplete: null, gapProbesMs: gap, twoAnswering: 0, probeSpacingMs: 1.5, gapLogsMs: gap, gapRemovedMs: gap, dropToAddedMs: gap, moveMs: 40, steps: { askedToDrop: 30, dropToRemoved: 1, removedToTake: 5, takeToAdded: 1 },
-    client: { requests: 100, failedNearMove: 0, failedSteady: 1, retried: 2, errors: {}, failedAtMs: [] }, loopStalls: 1, loopStallMaxMs: 30, ...extra,
+    client: { requests: 100, failedNearMove: 0, failedSteady: 1, retried: 2, errors: {}, failedAtMs: [] }, clientSwitchedMs: 25, loopStalls: 1, loopStallMaxMs: 30, ...extra,
   });
   const good = summarize([trial(2), trial(4), trial(GAP_MEDIAN_TARGET_MS + 20)]);
   expect(good).toMatchObject({ trials: 3, incomplete: 0, gapProbesP50: 4, gapProbesP99: 25, clientFailedSteady: 3, clientRetried: 6, loopStalls: 3, accepted: true });
@@ -84,4 +89,10 @@ test("the summary: quantiles by rank; acceptance needs the gap, no failures near
   expect(summarize([trial(2, { client: { ...trial(2).client, failedNearMove: 1 } })]).accepted).toBe(false);
   expect(summarize([trial(2, { twoAnswering: 1 })]).accepted).toBe(false);
   expect(summarize([trial(2, { incomplete: "h2 did not log vip-added" })])).toMatchObject({ incomplete: 1, accepted: false });
+});
+
+test("the client's switch: the first neighbour line naming the new holder's MAC for the VIP, after the take", () => {
+  const lines = [`900 ${VIP} dev eth0 lladdr 02:00:00:00:00:02 REACHABLE`, `1010 198.51.100.7 dev eth0 lladdr 02:00:00:00:00:02 STALE`, `1020 ${VIP} dev eth0 lladdr 02:00:00:00:00:01 STALE`, `1030 ${VIP} dev eth0 lladdr 02:00:00:00:00:02 STALE`];
+  expect(clientSwitchedAt(lines, "02:00:00:00:00:02", 1_000)).toBe(1_030);
+  expect(clientSwitchedAt(lines, "02:00:00:00:00:03", 1_000)).toBeNull();
 });

@@ -35,6 +35,8 @@ import { effectApplier } from "./effects.ts";
 import { AgentLoop } from "./loop.ts";
 import { Observed } from "./observed.ts";
 import { startAgentReplication, type AgentReplication } from "./replication.ts";
+import { operatorsShell, type Operators } from "./operators.ts";
+import { sortAudit } from "../api/index.ts";
 import type { QueueCount } from "./queue.ts";
 
 import { VERSION } from "../shared/version.ts";
@@ -353,7 +355,7 @@ async function stopAgent(p: Parts, sampler: { stop(): Promise<void> }, mesh: Mes
 }
 
 /** SIGHUP's work: the config file read again, the live changes applied to the services' runtime, the rest named (reload.ts). */
-function reloader(config: Config, byName: ReadonlyMap<string, ServiceRt>, log: Logger): () => ReloadPlan | null {
+function reloader(config: Config, byName: ReadonlyMap<string, ServiceRt>, log: Logger, operators: Operators): () => ReloadPlan | null {
   let current = config;
   return () => {
     let next: Config;
@@ -365,10 +367,31 @@ function reloader(config: Config, byName: ReadonlyMap<string, ServiceRt>, log: L
     }
     const plan = planReload(current, next);
     for (const h of plan.hooks) byName.get(h.service)!.cfg = { ...byName.get(h.service)!.cfg, hooks: h.hooks };
-    current = { ...current, services: current.services.map((sv) => byName.get(sv.name)!.cfg) };
-    log(plan.restart.length > 0 ? "warn" : "info", "agent", "reloaded", { path: config.path, applied: plan.hooks.map((h) => `services[${h.service}].hooks`), needRestart: plan.restart });
+    if (plan.operators) operators.setOperators(next.operators);
+    current = { ...current, services: current.services.map((sv) => byName.get(sv.name)!.cfg), operators: next.operators };
+    log(plan.restart.length > 0 ? "warn" : "info", "agent", "reloaded", { path: config.path, applied: [...plan.hooks.map((h) => `services[${h.service}].hooks`), ...(plan.operators ? ["operators"] : [])], needRestart: plan.restart });
     return plan;
   };
+}
+
+/** Operators' statements: checked here, orders into the core, passed on to every connected peer, audited in the replicas kept here. */
+function startOperators(config: Config, loop: AgentLoop, observed: Observed, mesh: Mesh, replicator: AgentReplication["replicator"], log: Logger): Operators {
+  return operatorsShell({
+    cluster: config.cluster,
+    self: config.host,
+    hosts: config.hosts.map((h) => h.id),
+    services: config.services.map((s) => s.name),
+    operators: config.operators,
+    log,
+    nowWall: Date.now,
+    feed: (ev) => loop.feed(ev),
+    passOn: (msg) => {
+      for (const h of observed.connected) mesh.send(h, msg);
+    },
+    audit: async (service, entries, message) => {
+      if (replicator.services().includes(service)) await replicator.write(service, { audit: entries }, message);
+    },
+  });
 }
 
 /** The vote records' writer; a record the disk refused is loud, and its votes stay unsent. */
@@ -416,8 +439,10 @@ export async function startAgent(config: Config): Promise<Agent> {
   const runners = effectRunners({ self, services: byName, ip, fence, replicator, hookTimeoutMs: config.timing.hookTimeoutMs, hookPrefix, log, now: monoNow, report: (ev) => loop.feed(ev), metrics });
   const mesh = await openAgentMesh(config, keyPair, sigs, loop, observed, repl, log);
   const send = (to: HostId, msg: Parameters<Mesh["send"]>[1]) => (to === self ? loop.enqueue(self, msg) : void mesh.send(to, msg));
+  const operators = startOperators(config, loop, observed, mesh, replicator, log);
   loop.start({
-    runEffects: effectApplier({ self, records, log, sigs, send, runners, services: byName, observed, replicator, forecasting, metrics, now: monoNow }),
+    runEffects: effectApplier({ self, records, log, sigs, send, runners, services: byName, observed, replicator, forecasting, metrics, now: monoNow, orderApplied: (fx) => operators.applied(fx) }),
+    onStatement: (from, msg) => operators.fromPeer(from, msg),
     onBeacon: (from, msg) => {
       observed.beacon(from, { atMono: monoNow(), sample: msg.metrics, forecast: msg.forecast ?? null });
       if (msg.metrics !== null) forecasting?.sample(from, msg.metrics);
@@ -430,19 +455,18 @@ export async function startAgent(config: Config): Promise<Agent> {
   const sampler = startProbe(config, observed, forecasting, mesh, log);
   const parts: Parts = { config, log, startedMono, loop, services, observed, forecasting, ip, fence, repl, records };
   const status = () => statusOf(parts);
-  // A planned move enters the core at once, like an outcome (loop.feed); the core ignores one it cannot make.
-  const move = (service: string, to: string) => {
-    log("info", "api", "move-requested", { service, to });
-    loop.feed({ type: "move-requested", service, to: hostId(to) });
+  const orders = {
+    submit: (x: unknown) => operators.fromApi(x),
+    audit: (service: string) => (replicator.services().includes(service) ? sortAudit(Object.values(replicator.get(service).state.audit ?? {})) : null),
   };
-  const api = await serveApi(createApi({ status, state: replicator, log, move, metrics: metrics.registry }), config.api, log);
+  const api = await serveApi(createApi({ status, state: replicator, log, orders, metrics: metrics.registry }), config.api, log);
   hookPrefix.push(...goRealtime(config, log));
   warmHelpers(services, ip, fence);
   log("info", "agent", "started", { cluster: config.cluster, api: api.socket, apiTcp: api.tcp, services: services.map((s) => s.name), hosts: config.hosts.map((h) => h.id), startedAt: new Date(startedWall).toISOString(), inboxDropped: loop.inbox.dropped });
   let stopped: Promise<void> | null = null;
   return {
     status,
-    reload: reloader(config, byName, log),
+    reload: reloader(config, byName, log, operators),
     stop: () => (stopped ??= stopAgent(parts, sampler, mesh, api)),
   };
 }

@@ -38,6 +38,8 @@ export type EffectDeps = {
   metrics?: Pick<MetricsCounters, "certified">;
   /** Monotonic milliseconds. */
   now(): number;
+  /** An operator's order the core acted on: logged and audited (operators.ts). */
+  orderApplied(fx: Extract<HostEffect, { type: "order-applied" }>): void;
 };
 
 type SendFx = Extract<HostEffect, { type: "send" }>;
@@ -111,6 +113,9 @@ function applyOther(d: EffectDeps, fx: OtherFx): void {
       break;
     case "move-predicted":
       movePredicted(d, fx);
+      break;
+    case "order-applied":
+      d.orderApplied(fx);
       break;
     default:
       assertNever(fx);

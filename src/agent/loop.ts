@@ -29,6 +29,7 @@ export const EXIT_LOOP_CRASHED = 70;
 
 export type Inbound = { from: HostId; msg: WireMsg };
 export type BeaconMsg = Extract<WireMsg, { type: "beacon" }>;
+export type StatementMsg = Extract<WireMsg, { type: "statement" }>;
 
 export type LoopDeps = {
   core: HostState;
@@ -47,6 +48,8 @@ export type LoopWork = {
   runEffects(effects: HostEffect[]): void;
   /** A beacon: shell data (metrics, forecasts), never for the core. */
   onBeacon(from: HostId, msg: BeaconMsg): void;
+  /** An operator's statement a peer passed on: checked by the shell (operators.ts); the order for the core, or null when refused. */
+  onStatement(from: HostId, msg: StatementMsg): HostEvent | null;
   /** The tick's work beside the core's (replication, finished forecasts), after its tick event; returns events for the core. */
   sideTick(): HostEvent[];
 };
@@ -146,6 +149,11 @@ export class AgentLoop {
     const { from, msg } = item;
     if (msg.type === "beacon") {
       work.onBeacon(from, msg);
+      return;
+    }
+    if (msg.type === "statement") {
+      const ev = work.onStatement(from, msg);
+      if (ev !== null) this.stepCore(work, ev);
       return;
     }
     this.stepCore(work, { type: "received", from, msg });

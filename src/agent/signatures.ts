@@ -55,6 +55,7 @@ export function signatures(secretKey: Buffer, publicKeys: ReadonlyMap<HostId, Bu
         case "lapsed":
         case "lapsed-ack":
         case "cert-request":
+        case "statement": // signed by an operator: checked against [[operators]] (operators.ts)
           return true; // unsigned: what they say rests on the sender's own authenticated connection
         default:
           return assertNever(msg);

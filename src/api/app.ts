@@ -13,7 +13,7 @@ import { stream } from "hono/streaming";
 import { bodyLimit } from "hono/body-limit";
 import type { Registry } from "prom-client";
 import type { StatusDoc } from "./types.ts";
-import { moveRoutes } from "./move.ts";
+import { orderRoutes, type OrderDeps } from "./orders.ts";
 
 /** Largest body of every route but put-blob's: a few keys of JSON, not a blob (blobs go through manifests). */
 export const WRITE_BODY_BYTES_MAX = 1024 * 1024;
@@ -25,8 +25,8 @@ export type ApiDeps = {
   status(): StatusDoc;
   /** The service state routes (/state/...); absent: they answer 404. */
   state?: Pick<Replicator, "write" | "get" | "history" | "reconcile"> & Partial<Pick<Replicator, "putBlob" | "openBlob" | "blobStatus">>;
-  /** Queues a planned move of a service held here (POST /services/SERVICE/move); absent: that route answers 404. */
-  move?(service: string, to: string): void;
+  /** Operators' signed statements and the audit trail (POST /statements, GET /services/SERVICE/audit); absent: those routes answer 404. */
+  orders?: OrderDeps;
   /** The Prometheus registry GET /metrics serves; absent: that route answers 404. */
   metrics?: Registry;
   /** Where bugs (500s) are logged; defaults to JSON lines on stderr. */
@@ -87,7 +87,7 @@ export function createApi(deps: ApiDeps): Hono {
     stateRoutes(app, deps.state);
     blobRoutes(app, deps.state);
   }
-  if (deps.move !== undefined) moveRoutes(app, { status: deps.status, move: deps.move });
+  if (deps.orders !== undefined) orderRoutes(app, deps.orders);
   const metrics = deps.metrics;
   if (metrics !== undefined) app.get("/metrics", async (c) => c.body(await metrics.metrics(), 200, { "content-type": metrics.contentType }));
   app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));

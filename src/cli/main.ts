@@ -17,8 +17,15 @@ commands:
                                run a hyperdht bootstrap node (for sites without internet)
   status [--config FILE | --api PATH|HOST:PORT] [--json]
                                show what the local agent sees (exit 1 if a service has no holder)
-  move SERVICE --to HOST [--config FILE | --api ...] [--json]
-                               a planned move: the holder hands SERVICE over to HOST
+  keygen --operator --out FILE an operator's key pair: list its public key under [[operators]]
+  move SERVICE --to HOST --key FILE [--reason TEXT]
+                               a signed order: the holder hands SERVICE over to HOST in person
+  failover SERVICE --key FILE  a signed order: the holder hands SERVICE to its best other candidate
+  standby HOST --key FILE      a signed order: HOST is no candidate (it hands over what it holds)
+  maintenance HOST --reason TEXT --key FILE
+                               as standby, with the reason on record
+  unstandby HOST --key FILE    ends standby or maintenance
+  audit SERVICE [--json]       every operator's order on SERVICE and what each host did
   release --config FILE        remove this host's VIPs (after a crash: systemd ExecStopPost)
   state set|get|history SERVICE ...
                                read or change a service's replicated deployment state
@@ -37,7 +44,12 @@ const COMMANDS: Record<string, () => Promise<{ run(rest: string[]): Promise<void
   status: () => import("./commands/status.ts"),
   simulate: () => import("./commands/simulate.ts"),
   release: () => import("./commands/release.ts"),
-  move: () => import("./commands/move.ts"),
+  move: () => import("./commands/order.ts").then((m) => m.command("move")),
+  failover: () => import("./commands/order.ts").then((m) => m.command("failover")),
+  standby: () => import("./commands/order.ts").then((m) => m.command("standby")),
+  unstandby: () => import("./commands/order.ts").then((m) => m.command("unstandby")),
+  maintenance: () => import("./commands/order.ts").then((m) => m.command("maintenance")),
+  audit: () => import("./commands/audit.ts"),
   state: () => import("./commands/state.ts"),
   demo: () => import("./commands/demo.ts"),
 };

@@ -69,6 +69,15 @@ export type HostConfig = {
   fenced: boolean;
 };
 
+/** What an operator's order asks (its statement checked by the shell: signature, key, cluster, time, replay). */
+export type OrderAction = "move" | "failover" | "standby" | "unstandby" | "maintenance" | "release";
+/** An operator's order as the host core receives it. `service`: move, failover; `target`: move --to, and the host of the others. */
+export type OperatorOrder = { nonce: string; action: OrderAction; service: string | null; target: HostId | null; reason: string; operator: string };
+/** A host an operator keeps out of candidacy: standby, or maintenance (with the operator's reason). */
+export type Standing = { mode: "standby" | "maintenance"; reason: string; nonce: string; sinceMs: number };
+/** Orders remembered by nonce, at most: the same order delivered twice (by two peers, or again after a reconnect) acts once. */
+export const ORDERS_REMEMBERED_MAX = 1024;
+
 export type HookName = "activate" | "demote" | "notify";
 /** keepalived's notify states, for its scripts: MASTER (the VIP up here), BACKUP (handed on or superseded), FAULT (the lease lost, or the add failed). */
 export type NotifyState = "MASTER" | "BACKUP" | "FAULT";
@@ -83,6 +92,10 @@ export type HostState = {
   readonly replicas: Readonly<Record<string, ReplicationState>>;
   /** Forecasts in, predicted hosts and predicted moves out; null when off. */
   readonly foresight: ProactiveState | null;
+  /** Hosts an operator keeps out of candidacy, by host. */
+  readonly standby: Readonly<Record<HostId, Standing>>;
+  /** Nonces of the orders applied, oldest first (at most ORDERS_REMEMBERED_MAX). */
+  readonly orders: readonly string[];
   /** The last hook outcome per service, for status. */
   readonly hooks: Readonly<Record<string, { hook: HookName; ok: boolean; atMs: number; detail: string }>>;
   /** When the core last ran: time must not move backwards. */
@@ -99,6 +112,7 @@ export type HostEvent =
   | { type: "kernel-leased"; service: string; seq: number; error: string | null } // the outcome of a kernel-lease: applied (null) or nft's error
   | { type: "hook-finished"; service: string; hook: HookName; ok: boolean; detail: string } // the outcome of a run-hook
   | { type: "move-requested"; service: string; to: HostId } // an operator asks this host, if it holds the service, to hand it over in person
+  | { type: "order"; order: OperatorOrder } // an operator's signed order, checked by the shell, from the local API or a peer
   // State replication (the document stays in the shell; these are what it learns):
   | { type: "write-durable"; service: string; id: string } // a write made here is on this host's disk
   | { type: "peer-durable"; service: string; peer: HostId; id: string } // that replica confirmed the write on its disk
@@ -119,6 +133,8 @@ export type HostEffect =
   // What the shell logs and shows; nothing to carry out.
   | { type: "certified"; service: string; cert: Certificate }
   | { type: "move-abandoned"; service: string; epoch: number }
+  /** An order acted on (or seen again: `repeat`), with what it did here, and the services it concerns (their audit trails record it). */
+  | { type: "order-applied"; order: OperatorOrder; services: string[]; outcome: string; repeat: boolean }
   | { type: "alarm"; service: string; alarm: VipAlarm; epoch: number; error: string | null; attempts: number }
   | { type: "member-changed"; id: HostId; status: MemberStatus; incarnation: number }
   | { type: "rtt-measured"; id: HostId; rttMs: number }
@@ -179,7 +195,7 @@ export function initialHost(config: HostConfig, persisted: Readonly<Record<strin
   }
   const p = config.proactive;
   const foresight = p === null ? null : proactive.initialProactive({ self: config.self, ...p }, nowMs);
-  return { config, members, services, replicas, foresight, hooks: {}, nowMs };
+  return { config, members, services, replicas, foresight, standby: {}, orders: [], hooks: {}, nowMs };
 }
 
 export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
@@ -236,6 +252,9 @@ export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
       break;
     case "move-requested":
       if (d.services[e.service] !== undefined) stepQuorum(d, fx, e.service, { type: "handover-requested", to: e.to, reason: "handover" });
+      break;
+    case "order":
+      applyOrder(d, fx, e.order);
       break;
     case "write-durable":
     case "peer-durable":
@@ -400,6 +419,61 @@ function withService(service: string, f: QuorumEffect): HostEffect {
       return { type: "alarm", service, alarm: f.alarm, epoch: f.epoch, error: f.error, attempts: f.attempts };
     default:
       return assertNever(f);
+  }
+}
+
+/** The services an order concerns: its service, or every service its host is a candidate of. */
+function servicesOf(d: Draft, o: OperatorOrder): string[] {
+  if (o.service !== null) return d.services[o.service] === undefined ? [] : [o.service];
+  return d.config.services.filter((sv) => o.target !== null && sv.candidates.includes(o.target)).map((sv) => sv.name);
+}
+
+/**
+ * An operator's order: a move or failover asks the holder (if this host is
+ * it) to hand over in person; standby and maintenance keep a host out of
+ * candidacy everywhere (a holder among them hands over), unstandby and
+ * release end that. Every host gets every order; each acts on its own part,
+ * and the same order twice acts once.
+ */
+function applyOrder(d: Draft, fx: HostEffect[], o: OperatorOrder): void {
+  const services = servicesOf(d, o);
+  if (d.orders.includes(o.nonce)) return void fx.push({ type: "order-applied", order: o, services, outcome: "seen before: nothing more to do", repeat: true });
+  d.orders = [...d.orders.slice(-(ORDERS_REMEMBERED_MAX - 1)), o.nonce];
+  fx.push({ type: "order-applied", order: o, services, outcome: orderOutcome(d, fx, o, services), repeat: false });
+}
+
+function orderOutcome(d: Draft, fx: HostEffect[], o: OperatorOrder, services: string[]): string {
+  const self = d.config.self;
+  switch (o.action) {
+    case "move":
+    case "failover": {
+      const sv = services[0];
+      if (sv === undefined) return `no service "${o.service}" here`;
+      const q = d.services[sv]!;
+      if (q.holder !== self || q.role !== quorum.Role.holding) return q.holder === self ? `holds ${sv} without a lease (${q.role}): no move` : `noted (${q.holder ?? "no host"} holds ${sv})`;
+      const to = o.action === "move" ? o.target : quorum.successor(q);
+      if (to === null) return `no other candidate of ${sv} is alive and out of standby: it stays here`;
+      if (d.standby[to] !== undefined) return `${to} is in ${d.standby[to]!.mode}: no move`;
+      stepQuorum(d, fx, sv, { type: "handover-requested", to, reason: "handover" });
+      return d.services[sv]!.role === quorum.Role.handingOver ? `handing ${sv} over to ${to} in person` : `cannot hand ${sv} over to ${to} (not a candidate, or a move is under way)`;
+    }
+    case "standby":
+    case "maintenance":
+    case "unstandby":
+    case "release": {
+      if (o.target === null || !d.config.hosts.includes(o.target)) return `no host "${o.target}" in the cluster`;
+      const on = o.action === "standby" || o.action === "maintenance";
+      const next = { ...d.standby };
+      if (on) next[o.target] = { mode: o.action === "maintenance" ? "maintenance" : "standby", reason: o.reason, nonce: o.nonce, sinceMs: d.nowMs };
+      else delete next[o.target];
+      d.standby = next;
+      const hosts = Object.keys(next).sort() as HostId[];
+      for (const sv of d.config.services) stepQuorum(d, fx, sv.name, { type: "standby", hosts });
+      const handing = services.filter((sv) => d.services[sv]!.role === quorum.Role.handingOver && o.target === self);
+      return on ? `${o.target} in ${o.action}${handing.length > 0 ? `; handing over ${handing.join(", ")}` : ""}` : `${o.target} a candidate again`;
+    }
+    default:
+      return assertNever(o.action);
   }
 }
 

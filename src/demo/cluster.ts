@@ -52,6 +52,8 @@ export type DemoCluster = {
   signalAgent(name: string, signal: NodeJS.Signals): void;
   /** A host's config file, for the CLI run on that host (`umbra status --config ...`): its API is the socket in the host's state directory. */
   configOf(host: string): string;
+  /** The demo operator's key file (listed under [[operators]] as "demo-operator"): what umbra move, standby... sign with. */
+  operatorKey: string;
   /** A host's API socket. */
   apiSocketOf(host: string): string;
   destroy(): Promise<void>;
@@ -85,7 +87,10 @@ export type DemoOptions = {
 /** The argv prefix that runs a piece of the apparatus under SCHED_RR at `rt` (none when undefined). */
 export const rtPrefix = (rt: number | undefined): string[] => (rt === undefined ? [] : ["chrt", "--rr", String(rt)]);
 
-function tomlConfig(o: { host: string; keyFile: string; stateDir: string; keys: Record<string, string>; timing: Record<string, number>; logLevel: string; hooks?: Record<string, string | undefined>; extra?: string }): string {
+/** The demo operator's key file, in the demo's directory. */
+const OPERATOR_KEY_FILE = "operator.key";
+
+function tomlConfig(o: { host: string; keyFile: string; stateDir: string; keys: Record<string, string>; operatorKey: string; timing: Record<string, number>; logLevel: string; hooks?: Record<string, string | undefined>; extra?: string }): string {
   const lines = [
     `cluster = "demo"`,
     `host = "${o.host}"`,
@@ -100,6 +105,10 @@ function tomlConfig(o: { host: string; keyFile: string; stateDir: string; keys: 
     ...Object.entries(o.timing).map(([k, v]) => `${k} = ${v}`),
     "",
     ...HOSTS.flatMap((h, i) => ["[[hosts]]", `id = "${h.name}"`, `publicKey = "${o.keys[h.name]}"`, `labels = { rack = "r${i + 1}" }`, ""]),
+    "[[operators]]",
+    `name = "demo-operator"`,
+    `publicKey = "${o.operatorKey}"`,
+    "",
     "[[services]]",
     `name = "web"`,
     `vip = "${VIP}/24"`,
@@ -173,10 +182,13 @@ function writeConfigs(dir: string, o: DemoOptions): void {
     writeKeyFile(join(dir, `${h.name}.key`), kp, { force: false });
     keys[h.name] = kp.publicKey.toString("hex");
   }
+  const op = generateKeyPair();
+  writeKeyFile(join(dir, OPERATOR_KEY_FILE), op, { force: false });
+  const operatorKey = op.publicKey.toString("hex");
   for (const h of HOSTS) {
     writeFileSync(
       join(dir, `${h.name}.toml`),
-      tomlConfig({ host: h.name, keyFile: join(dir, `${h.name}.key`), stateDir: stateDirOf(dir, o, h.name), keys, timing: o.timing ?? {}, logLevel: o.logLevel ?? "info", hooks: o.hooks, extra: o.extraToml?.(h.name) }),
+      tomlConfig({ host: h.name, keyFile: join(dir, `${h.name}.key`), stateDir: stateDirOf(dir, o, h.name), keys, operatorKey, timing: o.timing ?? {}, logLevel: o.logLevel ?? "info", hooks: o.hooks, extra: o.extraToml?.(h.name) }),
     );
   }
 }
@@ -242,6 +254,7 @@ function clusterHandle(topo: Topology, dir: string, logs: LogLine[], agents: Map
       if (p !== undefined) signalProcess(p, signal);
     },
     configOf: (host) => join(dir, `${host}.toml`),
+    operatorKey: join(dir, OPERATOR_KEY_FILE),
     apiSocketOf: (host) => join(stateDir(host), API_SOCKET_NAME),
     async destroy() {
       for (const p of agents.values()) signalProcess(p, "SIGCONT"); // a stopped agent cannot die of the SIGTERM that follows

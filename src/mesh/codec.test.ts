@@ -5,6 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { decodeMsg, encodeMsg, FRAME_BYTES_MAX, type WireMsg } from "./codec.ts";
+import { ACTIONS } from "../shared/statements.ts";
 import { UmbraError } from "../shared/errors.ts";
 
 const id = fc.stringMatching(/^[a-z][a-z0-9-]{0,15}$/);
@@ -51,6 +52,22 @@ const arbMsg: fc.Arbitrary<WireMsg> = fc.oneof(
   fc.record({ type: fc.constant("cert-request" as const), service: id, epoch: uint }),
   fc.record({ type: fc.constant("lapsed" as const), service: id, epoch: uint, holder: id, seq: uint, boot: uint }),
   fc.record({ type: fc.constant("lapsed-ack" as const), service: id, epoch: uint, seq: uint, voter: id, boot: uint }),
+  fc.record({
+    type: fc.constant("statement" as const),
+    statement: fc.record({
+      cluster: id,
+      action: fc.constantFrom(...ACTIONS),
+      service: fc.option(id, { nil: null }),
+      target: fc.option(id, { nil: null }),
+      expectVotes: fc.option(uint, { nil: null }),
+      reason: fc.string({ maxLength: 500 }),
+      nonce: fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => Buffer.from(b).toString("hex")),
+      issuedAtMs: uint,
+      expiresAtMs: uint,
+      operator: fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString("hex")),
+      sig,
+    }),
+  }),
 ) as fc.Arbitrary<WireMsg>;
 
 describe("codec", () => {

@@ -7,6 +7,7 @@ import type { HostId } from "../shared/ids.ts";
 import { bool, branded, type Codec, f64, f64In, fixedHex, list, oneOf, optional, string, struct, taggedUnion, trailing, uint } from "../shared/wire.ts";
 import type { MemberStatus, MemberUpdate, SwimMsg, Certificate, QuorumMsg, Reason, Vote } from "../decide/index.ts";
 import type { HostSample } from "../probe/index.ts";
+import { ACTIONS, REASON_CHARS_MAX, type SignedStatement } from "../shared/statements.ts";
 
 /** Longest host id or service name on the wire. */
 export const NAME_BYTES_MAX = 64;
@@ -31,7 +32,10 @@ export type Beacon = {
 /** A host's forecast of itself, as its beacons carry it: the highest exhaustion probability (and its metric), the highest anomaly score. */
 export type BeaconForecast = { exhaustionProbability: number; metric: string; anomaly: number };
 
-export type WireMsg = Beacon | SwimMsg | QuorumMsg;
+/** An operator's signed statement, passed on by the host that got it from its API; every host checks it itself. */
+export type StatementMsg = { type: "statement"; statement: SignedStatement };
+
+export type WireMsg = Beacon | SwimMsg | QuorumMsg | StatementMsg;
 
 const STATUS: readonly MemberStatus[] = ["alive", "suspect", "dead"];
 const REASONS: readonly Reason[] = ["initial", "holder-lost", "handover", "predicted"]; // index on the wire: only append
@@ -73,6 +77,21 @@ const sample: Codec<HostSample> = struct({
   networkLatency: optional(f64),
 });
 
+/** A statement's fields in wire order; its checks (cluster, key, signature, time, nonce) are the receiver's (shared/statements.ts). */
+const statement: Codec<SignedStatement> = struct({
+  cluster: string({ min: 1, max: NAME_BYTES_MAX, what: "cluster" }),
+  action: oneOf(ACTIONS, "action"),
+  service: optional(name),
+  target: optional(name),
+  expectVotes: optional(uint),
+  reason: string({ min: 0, max: REASON_CHARS_MAX * 4, what: "reason" }),
+  nonce: fixedHex(16, "nonce"),
+  issuedAtMs: uint,
+  expiresAtMs: uint,
+  operator: fixedHex(32, "operator key"),
+  sig,
+});
+
 const beaconForecast: Codec<BeaconForecast> = struct({ exhaustionProbability: unit, metric: name, anomaly: unit });
 
 // ---------------------------------------------------------------- messages
@@ -93,6 +112,7 @@ export const MESH_CODEC = taggedUnion<WireMsg>(
     "cert-request": [16, struct({ service: name, epoch: uint })],
     lapsed: [17, struct({ service: name, epoch: uint, holder: host, seq: uint, boot: uint })],
     "lapsed-ack": [18, struct({ service: name, epoch: uint, seq: uint, voter: host, boot: uint })],
+    statement: [20, struct({ statement })],
   },
   { maxBytes: FRAME_BYTES_MAX, tag: "uint", what: "message" },
 );

@@ -20,6 +20,8 @@ export { PROFILES, CONFIG_PROFILES, type ProfileName, type ConfigProfileName, ty
 export const HOSTS_MAX = 257;
 /** runHook refuses longer (HOOK_TIMEOUT_MS_MAX in actuate/hooks.ts): a hook that needs more is a bug. */
 const HOOK_TIMEOUT_MS_MAX = 10 * 60_000;
+/** Operator keys a config may list. */
+export const OPERATORS_MAX = 256;
 
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, "must be 1-63 letters, digits, '_', '.' or '-', starting with a letter or digit");
 /** Host ids are branded here, once: everything downstream takes them from the parsed config. */
@@ -148,6 +150,21 @@ const FileSchema = z
       )
       .min(1, "list at least one [[hosts]] entry")
       .max(HOSTS_MAX, `at most ${HOSTS_MAX} hosts`),
+    /** Operators whose signed statements (umbra move, standby, maintenance...) this host obeys: the public keys `umbra keygen --operator` prints. */
+    operators: z
+      .array(
+        z
+          .object({
+            name,
+            publicKey: z
+              .string()
+              .regex(/^[0-9a-fA-F]{64}$/, "must be 64 hex characters (as printed by `umbra keygen --operator`)")
+              .transform((k) => k.toLowerCase()),
+          })
+          .strict(),
+      )
+      .max(OPERATORS_MAX, `at most ${OPERATORS_MAX} operators`)
+      .default([]),
     services: z
       .array(
         z
@@ -264,6 +281,15 @@ function crossCheck(c: Config, votersGiven: boolean[]): string[] {
     keys.add(h.publicKey);
   });
   if (!ids.has(c.host)) out.push(`host: "${c.host}" is not one of the [[hosts]] ids (${[...ids].join(", ")})`);
+  const opNames = new Set<string>();
+  const opKeys = new Set<string>();
+  c.operators.forEach((o, i) => {
+    if (opNames.has(o.name)) out.push(`operators[${i}].name: "${o.name}" is listed twice`);
+    if (opKeys.has(o.publicKey)) out.push(`operators[${i}].publicKey: the same key is listed for two operators`);
+    if (keys.has(o.publicKey)) out.push(`operators[${i}].publicKey: is a host's key; an operator's key is its own (umbra keygen --operator)`);
+    opNames.add(o.name);
+    opKeys.add(o.publicKey);
+  });
   out.push(...apiIssues(c.api));
   const names = new Set<string>();
   const vips = new Set<string>();

@@ -28,6 +28,8 @@ export type ErrorCode =
   | "not_holder"
   /** A planned move asked while this holder is already handing the service over. */
   | "move_in_progress"
+  /** An operator's statement the agent refused (its key, signature, cluster, time, nonce, or names): nothing changed. */
+  | "statement_refused"
   | "api_unreachable"
   | "api_listen_failed"
   | "state_corrupt"

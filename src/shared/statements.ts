@@ -22,7 +22,7 @@ export const CLOCK_SKEW_MS_MAX = 60_000;
 export const NONCES_MAX = 10_000;
 /** What the signature covers begins with this: no other signed umbra message can pass for a statement. */
 const DOMAIN = "umbra-operator-statement-v1\n";
-const REASON_CHARS_MAX = 500;
+export const REASON_CHARS_MAX = 500;
 const NONCE_HEX = 32;
 
 export type Statement = {

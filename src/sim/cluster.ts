@@ -13,9 +13,9 @@
 
 import { assert, assertNever } from "../shared/assert.ts";
 import { rng, type Rng } from "../shared/rng.ts";
-import type { HostId } from "../shared/ids.ts";
+import { hostId, type HostId } from "../shared/ids.ts";
 import { PROFILES } from "../shared/profiles.ts";
-import { host, type HookName, type HostConfig, type HostEffect, type HostEvent, type HostMsg, type HostState, type HostStep, type HostTiming, type Certificate, type QuorumState } from "../decide/index.ts";
+import { host, type OperatorOrder, type HookName, type HostConfig, type HostEffect, type HostEvent, type HostMsg, type HostState, type HostStep, type HostTiming, type Certificate, type QuorumState } from "../decide/index.ts";
 import { carryEffects, hookFinished, kernelLeased, recordLanded, SimHost, simHostConfig, vipChanged, type ShellPorts, type Stepper, type VipOp } from "./host-shell.ts";
 import { checkAckedKept, checkCertificate, checkEpochGrows, checkOneHolder } from "./invariants.ts";
 import { MemNet, type Delivery, type NetProfile } from "./memnet.ts";
@@ -136,6 +136,8 @@ export type Cluster = {
   heal(): void;
   /** An operator asks `from` to hand the first service over to `to` in person (nothing happens unless `from` holds it). */
   handover(from: HostId, to: HostId): void;
+  /** An operator's order, to every host up and running now (a frozen or crashed one misses it, as one cut off would). */
+  order(o: OperatorOrder): void;
   /** Every up host's forecast flags `from` (with `split`, all but the first up host see `to` failing too); `from`'s own proactive machine then asks for the move. */
   predict(from: HostId, to: HostId, split?: boolean): void;
   /** Hosts that have the first service's VIP up now. */
@@ -211,7 +213,7 @@ class SimCluster implements Cluster {
   private readonly links = new Map<HostId, MeshLink<SimMsg>>();
   private actuation: ActuationProfile;
   private now = 0;
-  private order = 0;
+  private itemSeq = 0;
   private readonly inFlight: Item[] = [];
   private readonly certs = new Map<string, Certificate>();
   private readonly heldTotals: Map<string, number>;
@@ -255,7 +257,7 @@ class SimCluster implements Cluster {
     this.rk = rng((o.seed ^ 0xfe2ce) >>> 0);
     this.rd = rng((o.seed ^ 0xd15c) >>> 0);
     this.net = new MemNet<SimMsg>({
-      scheduler: { after: (delayMs, d) => this.inFlight.push({ kind: "msg", atMs: this.now + delayMs, order: this.order++, ...d }), pending: () => this.inFlight.length },
+      scheduler: { after: (delayMs, d) => this.inFlight.push({ kind: "msg", atMs: this.now + delayMs, order: this.itemSeq++, ...d }), pending: () => this.inFlight.length },
       profile: o.net,
       rngFor: (m) => (isSt(m) ? this.rr : this.r),
       inFlightMax: IN_FLIGHT_MAX,
@@ -290,7 +292,7 @@ class SimCluster implements Cluster {
   private send(from: HostId, to: HostId, msg: SimMsg): void {
     this.messagesSent += 1;
     if (from === to) {
-      this.inFlight.push({ kind: "msg", atMs: this.now, order: this.order++, from, to, msg });
+      this.inFlight.push({ kind: "msg", atMs: this.now, order: this.itemSeq++, from, to, msg });
       return;
     }
     this.links.get(from)!.send(to, msg);
@@ -304,7 +306,7 @@ class SimCluster implements Cluster {
    */
   private kernelLease(n: Node, service: string, untilMs: number | null, seq: number): void {
     const lateMs = this.rk.next() * this.actuation.addLatencyMaxMs;
-    this.inFlight.push({ kind: "lease", atMs: this.now + lateMs, order: this.order++, host: n.id, boot: n.boot, service, seq, ends: untilMs === null });
+    this.inFlight.push({ kind: "lease", atMs: this.now + lateMs, order: this.itemSeq++, host: n.id, boot: n.boot, service, seq, ends: untilMs === null });
     if (untilMs !== null) {
       n.kernelLease.set(service, untilMs + lateMs);
       return;
@@ -323,7 +325,7 @@ class SimCluster implements Cluster {
     const key = `${n.id}/${service}`;
     const atMs = Math.max(this.recordDue.get(key) ?? 0, this.now + this.rd.next() * this.actuation.addLatencyMaxMs);
     this.recordDue.set(key, atMs);
-    this.inFlight.push({ kind: "record", atMs, order: this.order++, host: n.id, boot: n.boot, service });
+    this.inFlight.push({ kind: "record", atMs, order: this.itemSeq++, host: n.id, boot: n.boot, service });
   }
 
   /** The virtual kernel starts a VIP change; its outcome arrives later as an event. */
@@ -331,7 +333,7 @@ class SimCluster implements Cluster {
     const maxMs = op === "add" ? this.actuation.addLatencyMaxMs : this.actuation.delLatencyMaxMs;
     const ok = !(this.ra.next() < this.actuation.failRate);
     const latency = this.ra.next() * maxMs;
-    this.inFlight.push({ kind: "vip", atMs: this.now + latency, order: this.order++, host: n.id, boot: n.boot, service, op, epoch, ok });
+    this.inFlight.push({ kind: "vip", atMs: this.now + latency, order: this.itemSeq++, host: n.id, boot: n.boot, service, op, epoch, ok });
   }
 
   // ------------------------------------------------------------ replication
@@ -439,6 +441,9 @@ class SimCluster implements Cluster {
         return;
       case "write-failed":
         this.trace.push({ ...at, what: `${fx.service} write-failed ${fx.id} ${fx.why}` });
+        return;
+      case "order-applied":
+        if (!fx.repeat) this.trace.push({ ...at, what: `order ${fx.order.action}${fx.order.target === null ? "" : ` ${fx.order.target}`}: ${fx.outcome}` });
         return;
       case "persist":
       case "run-hook":
@@ -580,6 +585,8 @@ class SimCluster implements Cluster {
   }
 
   run(untilMs: number): void {
+    // A fault scheduled just past the faulty part (a planned move at t + 1) already took the clock there: time never runs back.
+    if (untilMs < this.now) return;
     for (let guard = 0; guard < LOOP_STEPS_MAX; guard++) {
       const d = this.nextDue();
       const at = Math.min(d.tickAt, d.itemAt);
@@ -682,6 +689,12 @@ class SimCluster implements Cluster {
     const n = this.nodes.get(from)!;
     this.trace.push({ atMs: this.now, host: from, what: `operator asks for a move to ${to}` });
     if (n.up && this.now >= n.pausedUntil) this.apply(n, { type: "move-requested", service: this.services[0]!, to });
+    this.drainHooks();
+  }
+
+  order(o: OperatorOrder): void {
+    this.trace.push({ atMs: this.now, host: o.target ?? hostId("-"), what: `operator: ${o.action}${o.service === null ? "" : ` ${o.service}`}${o.target === null ? "" : ` ${o.target}`}` });
+    for (const n of this.nodes.values()) if (n.up && this.now >= n.pausedUntil) this.apply(n, { type: "order", order: o });
     this.drainHooks();
   }
 

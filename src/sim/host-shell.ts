@@ -207,6 +207,7 @@ export function carryEffects<H extends SimHost>(h: H, effects: HostEffect[], por
       case "predicted-changed":
       case "move-predicted":
       case "sync-status-changed":
+      case "order-applied":
         break;
       default:
         assertNever(fx);

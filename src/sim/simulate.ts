@@ -7,6 +7,7 @@
 
 import { rng } from "../shared/rng.ts";
 import { hostId, type HostId } from "../shared/ids.ts";
+import type { OperatorOrder, OrderAction } from "../decide/index.ts";
 import { assertNever } from "../shared/assert.ts";
 import { PROFILES as TIMINGS, type ProfileName, type Timing } from "../shared/profiles.ts";
 import { createCluster, type ActuationProfile, type Cluster, type NetProfile, type Variant } from "./cluster.ts";
@@ -135,7 +136,9 @@ export type Fault =
   /** A host's monotonic clock jumps forward. */
   | { atMs: number; kind: "jump"; host: HostId; ms: number }
   /** A host's agent is frozen (SIGSTOP, a VM paused, a long GC) while its kernel keeps the VIP. */
-  | { atMs: number; kind: "pause"; host: HostId; ms: number };
+  | { atMs: number; kind: "pause"; host: HostId; ms: number }
+  /** An operator's order, delivered to every host up then (as the agent that took it passes it on): a move or failover of the first service, a host's standby, maintenance or its end. */
+  | { atMs: number; kind: "order"; action: OrderAction; host: HostId; nonce: string };
 
 /** Most runs one shrink may spend. */
 export const SHRINK_RUNS_MAX = 500;
@@ -191,6 +194,7 @@ export function drawSchedule(a: SimArgs): { params: FaultParams; schedule: Fault
   const wiped = schedule.some((f) => f.kind === "wipe") ? 1 : 0;
   fenceFaults(a, schedule);
   deafFaults(a, schedule);
+  orderFaults(a, hosts, faultyUntil, schedule);
   p.deadForGood = Math.max(0, Math.min(p.deadForGood, Math.floor((a.nodes - 1) / 2) - wiped));
   return { params: p, schedule };
 }
@@ -225,6 +229,21 @@ function deafFaults(a: SimArgs, schedule: Fault[]): void {
     const f = schedule[i]!;
     if (f.kind === "cut" && d.next() < DEAF_SHARE) schedule[i] = { atMs: f.atMs, kind: "deaf", host: f.to };
   }
+}
+
+/** Operators' orders come about this often in the faulty part of a run, at random times. */
+const ORDER_EVERY_FAULTS = 3;
+const ORDER_ACTIONS: readonly OrderAction[] = ["move", "failover", "standby", "maintenance", "unstandby", "unstandby"];
+
+/** Operators' orders among the faults, drawn from their own stream (every seed's other faults keep their times and victims), merged in time order. */
+function orderFaults(a: SimArgs, hosts: HostId[], faultyUntil: number, schedule: Fault[]): void {
+  const o = rng((a.seed ^ 0x0de4) >>> 0);
+  const n = Math.floor(schedule.length / ORDER_EVERY_FAULTS);
+  for (let i = 0; i < n; i++) {
+    const atMs = Math.floor(o.next() * faultyUntil);
+    schedule.push({ atMs, kind: "order", action: ORDER_ACTIONS[o.int(ORDER_ACTIONS.length)]!, host: hosts[o.int(hosts.length)]!, nonce: `o${i}` });
+  }
+  schedule.sort((x, y) => x.atMs - y.atMs);
 }
 
 /** Share of seeds in which one crash also loses the host's disk. */
@@ -314,6 +333,8 @@ function applyFault(c: Cluster, f: Fault, hosts: HostId[]): void {
       else c.predict(from, f.to, f.kind === "predicted-split");
       return;
     }
+    case "order":
+      return c.order({ nonce: f.nonce, action: f.action, service: f.action === "move" || f.action === "failover" ? c.services[0]! : null, target: f.action === "failover" ? null : f.host, reason: "sim", operator: "sim" });
     case "jump":
       if (c.isUp(f.host)) c.jump(f.host, f.ms);
       return;
@@ -340,6 +361,8 @@ function healAll(c: Cluster, hosts: HostId[], deadForGood: number): number {
     if (dead.has(h) && c.isUp(h)) c.crash(h);
     else if (!dead.has(h) && !c.isUp(h)) c.restart(h);
   }
+  // Operators end every standby: a cluster kept out of candidacy has no holder by their choice.
+  hosts.forEach((h, i) => c.order({ nonce: `heal${i}`, action: "unstandby", service: null, target: h, reason: "sim: heal", operator: "sim" }));
   return hosts.length - dead.size;
 }
 

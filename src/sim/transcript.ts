@@ -32,6 +32,8 @@
 //   vip-done n1 | vip-fail n1      the oldest pending VIP change of n1 succeeds / fails
 //   fail-vip n2 del|add [count]    the next count (1) changes of that kind on n2 fail
 //   move n1 -> n2                  an operator asks n1 to hand the service to n2 in person
+//   order ACTION [HOST]            an operator's signed order, to every host up: move HOST, failover,
+//                                  standby|maintenance|unstandby HOST
 //   forecast n3 n1 1.0             n3's forecast of n1's exhaustion probability
 //   connect n1 n2                  the transport reached the peer (peer-connected on both)
 //   rand n2 0.3                    the rand n2's ticks carry (default 0.5)
@@ -55,7 +57,7 @@
 import { assert, assertNever } from "../shared/assert.ts";
 import { PROFILES, type ProfileName } from "../shared/profiles.ts";
 import { hostId, type HostId } from "../shared/ids.ts";
-import { host, type HookName, type HostConfig, type HostEffect, type HostEvent, type HostMsg, type HostState, type Certificate, type Persisted, type QuorumState } from "../decide/index.ts";
+import { host, type OperatorOrder, type OrderAction, type HookName, type HostConfig, type HostEffect, type HostEvent, type HostMsg, type HostState, type Certificate, type Persisted, type QuorumState } from "../decide/index.ts";
 import { stepAs, VARIANTS, type Variant } from "./cluster.ts";
 import { carryEffects, hookFinished, kernelLeased, recordLanded, SimHost, simHostConfig, vipChanged, type ShellPorts, type Stepper, type VipOp } from "./host-shell.ts";
 
@@ -177,6 +179,7 @@ const COMMANDS: Record<string, (w: World, args: string[]) => void> = {
   "vip-fail": (w, a) => w.finishVip(w.node(a[0]!), false),
   "fail-vip": (w, a) => w.failVip(a),
   move: (w, a) => w.move(a),
+  order: (w, a) => w.order(a),
   forecast: (w, a) => w.forecast(a),
   connect: (w, a) => w.connect(a),
   rand: (w, a) => w.rand(a),
@@ -199,6 +202,7 @@ class World {
   };
   /** Virtual time: every host's clock moves on with it. */
   private nowMs = 0;
+  private orders = 0;
   private autoVip = true;
   private groups: HostId[][] | null = null;
   private drops: Rule[] = [];
@@ -354,6 +358,8 @@ class World {
         return `predicted [${fx.predicted.join(",")}]`;
       case "move-predicted":
         return `move-predicted to=${fx.to} p=${fx.probability}`;
+      case "order-applied":
+        return fx.repeat ? null : `order ${fx.order.action}${fx.order.target === null ? "" : ` ${fx.order.target}`}: ${fx.outcome}`;
       // Transcripts make no state writes; a replica's sync status is shown with the replication stories, not here.
       case "request-durable":
       case "write-acked":
@@ -586,6 +592,15 @@ class World {
     const n = this.node(from!);
     this.emit(n.id, `operator asks to move ${SERVICE} to ${this.node(to!).id}`);
     this.apply(n, { type: "move-requested", service: SERVICE, to: this.node(to!).id });
+    this.drain();
+  }
+
+  order(args: string[]): void {
+    const action = args[0] as OrderAction;
+    assert(["move", "failover", "standby", "maintenance", "unstandby"].includes(action), "order move HOST | failover | standby|maintenance|unstandby HOST");
+    const target = args[1] === undefined ? null : this.node(args[1]).id;
+    const order: OperatorOrder = { nonce: `t${this.orders++}`, action, service: action === "move" || action === "failover" ? SERVICE : null, target, reason: "transcript", operator: "op" };
+    for (const n of this.nodes) if (n.up && !n.paused) this.apply(n, { type: "order", order });
     this.drain();
   }
 

@@ -63,10 +63,32 @@ export type HostConfiguration = {
   dataSnapshots: { [name: string]: BlobRef };
 };
 
+/**
+ * One host's record of an operator's order (umbra audit): what was asked, by
+ * whom, and what it did on that host. Keyed `NONCE@HOST`, so hosts that
+ * record the same order at once never write the same key.
+ */
+export type AuditEntry = {
+  nonce: string;
+  action: string;
+  service: string | null;
+  target: string | null;
+  reason: string;
+  /** The operator's name in this host's [[operators]], and the key's first 16 hex characters. */
+  operator: string;
+  operatorKey: string;
+  issuedAtMs: number;
+  host: string;
+  /** When this host acted on it (wall clock) and what it did. */
+  atMs: number;
+  outcome: string;
+};
+
 export type ServiceState = {
   service: string;
   hostConfiguration: HostConfiguration;
   workloads: { [id: string]: WorkloadData };
+  audit: { [key: string]: AuditEntry };
 };
 
 export type StateDoc = A.Doc<ServiceState>;
@@ -81,13 +103,27 @@ function genesisActor(service: string): string {
   return createHash("sha256").update(`umbra/state/genesis/${service}`).digest("hex").slice(0, 32);
 }
 
-/** The document every replica of `service` starts from, identical everywhere. */
+/** The audit trail's root, added after the first genesis (documents written before it get it when loaded): its own fixed actor. */
+function auditRootActor(service: string): string {
+  return createHash("sha256").update(`umbra/state/genesis/audit/${service}`).digest("hex").slice(0, 32);
+}
+
+/**
+ * The document every replica of `service` starts from, identical everywhere:
+ * the first genesis change, then the audit trail's root, each from a fixed
+ * actor at time 0 on the one before, so every host builds both bit for bit
+ * alike, and a document saved before the audit root existed merges it in on
+ * load (docstore loads onto the genesis).
+ */
 export function genesis(service: string): StateDoc {
   const base = A.init<ServiceState>({ actor: genesisActor(service) });
-  const doc = A.change(base, { time: 0, message: "genesis" }, (d) => {
+  const first = A.change(base, { time: 0, message: "genesis" }, (d) => {
     d.service = service;
     d.hostConfiguration = { applicationBinaries: {}, deploymentConfig: {}, dataSnapshots: {} };
     d.workloads = {};
+  });
+  const doc = A.change(A.clone(first, { actor: auditRootActor(service) }), { time: 0, message: "genesis" }, (d) => {
+    d.audit = {};
   });
   return withFreshActor(doc);
 }
@@ -102,6 +138,8 @@ export type ConfigEdit = {
   delete?: string[];
   /** Workloads to add or replace (by workload_id), and ids to remove. */
   workloads?: { set?: WorkloadData[]; delete?: string[] };
+  /** Audit entries to record (keyed NONCE@HOST). */
+  audit?: AuditEntry[];
   /** Blob manifests to add or replace (their chunks are in the local chunk store already), and blobs to forget. */
   blobs?: { set?: Array<{ kind: BlobKind; manifest: BlobManifest }>; delete?: Array<{ kind: BlobKind; name: string }> };
 };
@@ -113,7 +151,7 @@ export function validateEdit(edit: ConfigEdit): void {
   const wset = edit.workloads?.set ?? [];
   const wdel = edit.workloads?.delete ?? [];
   const bn = (edit.blobs?.set?.length ?? 0) + (edit.blobs?.delete?.length ?? 0);
-  if (Object.keys(set).length === 0 && del.length === 0 && wset.length === 0 && wdel.length === 0 && bn === 0) throw new UmbraError("request_invalid", "the write changes nothing: give at least one key or workload to set or delete");
+  if (Object.keys(set).length === 0 && del.length === 0 && wset.length === 0 && wdel.length === 0 && bn === 0 && (edit.audit?.length ?? 0) === 0) throw new UmbraError("request_invalid", "the write changes nothing: give at least one key or workload to set or delete");
   for (const w of wset) {
     if (typeof w.workload_id !== "string" || w.workload_id.length === 0 || w.workload_id.length > KEY_CHARS_MAX) throw new UmbraError("request_invalid", `workload: workload_id must be 1-${KEY_CHARS_MAX} characters`);
     if (typeof w.host_id !== "string" || w.host_id.length === 0) throw new UmbraError("request_invalid", `workload "${w.workload_id}": host_id must name a host`);
@@ -143,6 +181,7 @@ export function applyEdit(doc: StateDoc, edit: ConfigEdit, message: string, time
     for (const id of edit.workloads?.delete ?? []) delete d.workloads[id];
     for (const b of edit.blobs?.set ?? []) d.hostConfiguration[BLOB_KINDS[b.kind]][b.manifest.name] = { name: b.manifest.name, size: b.manifest.size, hash: b.manifest.hash, chunks: packChunks(b.manifest.chunks) };
     for (const b of edit.blobs?.delete ?? []) delete d.hostConfiguration[BLOB_KINDS[b.kind]][b.name];
+    for (const a of edit.audit ?? []) d.audit[`${a.nonce}@${a.host}`] = { ...a };
   });
 }
 
@@ -150,7 +189,9 @@ export type HistoryEntry = { hash: string; actor: string; seq: number; timeSec: 
 
 /** Every change, oldest first (causal order), with what the operator wrote as its message. */
 export function history(doc: StateDoc): HistoryEntry[] {
-  return A.getChangesMetaSince(doc, []).map((m) => ({ hash: m.hash, actor: m.actor, seq: m.seq, timeSec: m.time, message: m.message ?? null, deps: [...m.deps] }));
+  const auditRoot = auditRootActor(doc.service);
+  // One "genesis" entry: the audit root is part of it.
+  return A.getChangesMetaSince(doc, []).filter((m) => m.actor !== auditRoot).map((m) => ({ hash: m.hash, actor: m.actor, seq: m.seq, timeSec: m.time, message: m.message ?? null, deps: [...m.deps] }));
 }
 
 /** The document as plain data (packed chunk lists stay bytes). */

@@ -1,0 +1,111 @@
+// Operators' signed statements in the shell (issue 15, DESIGN "Operators,
+// and no one else"). A statement reaches a host from its local API (umbra
+// move, standby, ...) or from the peer whose API got it; either way this host
+// checks it itself (cluster, key under [[operators]], signature, time,
+// nonce: shared/statements.ts) before its order goes into the host core,
+// which decides what it does here. A refusal is logged with its reason and
+// changes nothing. The host that got it from its API passes it to every
+// connected peer. What each host's core did with an order is recorded in the
+// audit trail of every service it concerns that the host keeps a replica of.
+import type { HostId } from "../shared/ids.ts";
+import type { Logger } from "../shared/log.ts";
+import { checkStatement, NonceMemory, type Refusal, type SignedStatement } from "../shared/statements.ts";
+import type { host } from "../decide/index.ts";
+import type { AuditEntry } from "../state/doc.ts";
+import type { StatementMsg } from "./loop.ts";
+
+/** Statements awaiting their order's outcome, at most (each leaves when the core answers, at once). */
+const PENDING_MAX = 256;
+
+export type OperatorKey = { name: string; publicKey: string };
+
+/** Why this host refuses a statement: the check's reasons, an action not carried out yet, or names this cluster does not have. */
+export type StatementRefusal = Refusal | "not-supported" | "unknown-name";
+export type Submitted = { ok: true; order: host.OperatorOrder } | { ok: false; reason: StatementRefusal; detail: string };
+
+export type OperatorDeps = {
+  cluster: string;
+  self: HostId;
+  hosts: readonly HostId[];
+  services: readonly string[];
+  operators: readonly OperatorKey[];
+  log: Logger;
+  /** Wall-clock milliseconds: statements carry wall-clock times. */
+  nowWall(): number;
+  /** The order into the host core now (from the API: outside the loop's turn). */
+  feed(ev: host.HostEvent): void;
+  /** To every connected peer. */
+  passOn(msg: StatementMsg): void;
+  /** Records entries in a service's audit trail, if this host keeps a replica of it. */
+  audit(service: string, entries: AuditEntry[], message: string): Promise<void>;
+};
+
+export type Operators = {
+  /** From the local API: checked, then its order goes to the core and the statement to every peer. */
+  fromApi(x: unknown): Submitted;
+  /** From a peer: checked; the order for the core, or null (refused, logged). */
+  fromPeer(from: HostId, msg: StatementMsg): host.HostEvent | null;
+  /** The core acted on an order: logged, and recorded in the audit trails it concerns. */
+  applied(fx: Extract<host.HostEffect, { type: "order-applied" }>): void;
+  /** SIGHUP: the operator keys as the config now lists them. */
+  setOperators(ops: readonly OperatorKey[]): void;
+};
+
+export function operatorsShell(d: OperatorDeps): Operators {
+  const nonces = new NonceMemory();
+  let byKey = new Map(d.operators.map((o) => [o.publicKey, o.name]));
+  const pending = new Map<string, SignedStatement>();
+
+  const check = (x: unknown, via: string): Submitted => {
+    const c = checkStatement(x, { cluster: d.cluster, operators: new Set(byKey.keys()), nowMs: d.nowWall(), nonces });
+    const out: Submitted = c.ok ? orderOf(c.statement, d) : c;
+    if (!c.ok || !out.ok) {
+      const s = x as Partial<SignedStatement> | null;
+      const why = out as Extract<Submitted, { ok: false }>;
+      d.log("warn", "operators", "statement-refused", { via, reason: why.reason, detail: why.detail, action: s?.action, service: s?.service, target: s?.target, operator: typeof s?.operator === "string" ? s.operator.slice(0, 16) : undefined });
+      return out;
+    }
+    if (pending.size >= PENDING_MAX) pending.delete(pending.keys().next().value!);
+    pending.set(out.order.nonce, c.statement);
+    d.log("info", "operators", "statement-accepted", { via, action: out.order.action, service: out.order.service, target: out.order.target, operator: byKey.get(out.order.operator), reason: out.order.reason });
+    return out;
+  };
+
+  return {
+    fromApi(x) {
+      const out = check(x, "api");
+      if (!out.ok) return out;
+      d.passOn({ type: "statement", statement: pending.get(out.order.nonce)! });
+      d.feed({ type: "order", order: out.order });
+      return out;
+    },
+    fromPeer(from, msg) {
+      const out = check(msg.statement, from);
+      return out.ok ? { type: "order", order: out.order } : null;
+    },
+    applied(fx) {
+      const s = pending.get(fx.order.nonce);
+      pending.delete(fx.order.nonce);
+      if (fx.repeat || s === undefined) return;
+      const name = byKey.get(s.operator) ?? "(a key no longer listed)";
+      d.log("info", "operators", "order-applied", { action: fx.order.action, service: fx.order.service, target: fx.order.target, operator: name, outcome: fx.outcome });
+      const entry: AuditEntry = { nonce: s.nonce, action: s.action, service: s.service, target: s.target, reason: s.reason, operator: name, operatorKey: s.operator.slice(0, 16), issuedAtMs: s.issuedAtMs, host: d.self, atMs: d.nowWall(), outcome: fx.outcome };
+      const what = `operator ${name}: ${s.action}${s.service === null ? "" : ` ${s.service}`}${s.target === null ? "" : ` ${s.target}`}`;
+      for (const service of fx.services) {
+        d.audit(service, [entry], what).catch((err: Error) => d.log("warn", "operators", "audit-write-failed", { service, nonce: s.nonce, error: err.message }));
+      }
+    },
+    setOperators(ops) {
+      byKey = new Map(ops.map((o) => [o.publicKey, o.name]));
+    },
+  };
+}
+
+/** A statement that passed its checks, as an order, if this host can carry its action and knows its names. */
+function orderOf(s: SignedStatement, d: Pick<OperatorDeps, "hosts" | "services">): Submitted {
+  if (s.action === "override") return { ok: false, reason: "not-supported", detail: "override (a lowered quorum) is not carried out by this version" };
+  const needsService = s.action === "move" || s.action === "failover";
+  if (needsService && (s.service === null || !d.services.includes(s.service))) return { ok: false, reason: "unknown-name", detail: `no service "${s.service}" in this cluster (services: ${d.services.join(", ") || "none"})` };
+  if ((s.action !== "failover" && s.target === null) || (s.target !== null && !d.hosts.includes(s.target as HostId))) return { ok: false, reason: "unknown-name", detail: `no host "${s.target}" in this cluster (hosts: ${d.hosts.join(", ")})` };
+  return { ok: true, order: { nonce: s.nonce, action: s.action, service: s.service, target: s.target as HostId | null, reason: s.reason, operator: s.operator } };
+}

@@ -1,0 +1,126 @@
+// Operators' orders: `umbra move`, `failover`, `standby`, `unstandby`,
+// `maintenance`. Each signs a statement with the operator's key (umbra keygen
+// --operator; its public key under [[operators]] in every host's config)
+// and gives it to the local agent, which checks it as every host does and
+// passes it on to every peer; each host's core then acts on its part (the
+// holder hands over in person; every voter keeps a host in standby out of
+// candidacy). Nothing moves outside the quorum's rules.
+import { parseArgs } from "node:util";
+import { apiTargetOf, EXIT, fail, TARGET_OPTIONS } from "../args.ts";
+import { apiJson, TARGET_HELP, type ApiTarget, type StatusDoc } from "../../api/index.ts";
+import { readKeyFile } from "../../shared/identity.ts";
+import { signStatement, STATEMENT_LIFETIME_MS_MAX, type Action, type SignedStatement } from "../../shared/statements.ts";
+
+/** The agent answers from memory: well under a second. */
+const REQUEST_TIMEOUT_MS = 5_000;
+/** A statement is good for this long by default: long enough for every host to get it, short enough that a copied one is soon worthless. */
+const LIFETIME_S_DEFAULT = 60;
+const ENV_KEY = "UMBRA_OPERATOR_KEY";
+
+type Spec = {
+  action: Exclude<Action, "override" | "release">;
+  /** What the one positional names. */
+  names: "service" | "host";
+  usage: string;
+  about: string;
+  reasonRequired?: boolean;
+};
+
+const SPECS: Record<string, Spec> = {
+  move: { action: "move", names: "service", usage: "move SERVICE --to HOST", about: "The holder of SERVICE hands it over in person to HOST (its primary or a shadow): the certificate first, the VIP dropped, then taken at once on HOST; the service is away for about one message." },
+  failover: { action: "failover", names: "service", usage: "failover SERVICE", about: "The holder of SERVICE hands it over in person to its best other candidate (alive, not in standby)." },
+  standby: { action: "standby", names: "host", usage: "standby HOST", about: "HOST is no candidate for any service until 'umbra unstandby HOST': no voter votes for it, and what it holds it hands over in person." },
+  unstandby: { action: "unstandby", names: "host", usage: "unstandby HOST", about: "Ends standby or maintenance of HOST: a candidate again (nothing moves back by itself)." },
+  maintenance: { action: "maintenance", names: "host", usage: "maintenance HOST --reason TEXT", about: "As standby, with the reason on record: HOST hands over every service it holds, in person, and stays out of candidacy until 'umbra unstandby HOST'.", reasonRequired: true },
+};
+
+const help = (cmd: string, s: Spec) => `usage: umbra ${s.usage} [--reason TEXT] [--key FILE] [--ttl-seconds N] [--api PATH|HOST:PORT] [--token-file FILE] [--config FILE] [--json]
+
+${s.about}
+The statement is signed with the operator's key; every host checks it
+against [[operators]] in its own config, and the local agent passes it on.
+'umbra status' shows what changed; 'umbra audit SERVICE' what each host did.
+  --reason TEXT      why, for the audit trail${s.reasonRequired ? " (required)" : ""}
+  --key FILE         the operator's key (umbra keygen --operator; default $${ENV_KEY})
+  --ttl-seconds N    the statement is good for N seconds (default ${LIFETIME_S_DEFAULT}, at most ${STATEMENT_LIFETIME_MS_MAX / 1000})
+${TARGET_HELP}
+  --json             print the agent's answer as JSON
+exit: 0 accepted and passed on; 1 refused by the agent (key, signature,
+cluster, time) or the agent did not answer; 2 a usage error or unknown name.
+example: umbra ${cmd === "move" ? "move web --to h2 --reason 'kernel update on h1'" : cmd === "maintenance" ? "maintenance h1 --reason 'disk swap'" : `${s.usage.replace("SERVICE", "web").replace("HOST", "h1")}`} --key ~/.umbra/ops.key
+`;
+
+/** The command `cmd` (a key of SPECS), as main.ts loads it. */
+export function command(cmd: string): { run(rest: string[]): Promise<void> } {
+  const spec = SPECS[cmd];
+  if (spec === undefined) throw new Error(`no order command ${cmd}`);
+  return { run: (rest) => run(cmd, spec, rest) };
+}
+
+async function run(cmd: string, spec: Spec, rest: string[]): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: rest, options: { to: { type: "string" }, reason: { type: "string", default: "" }, key: { type: "string" }, "ttl-seconds": { type: "string", default: String(LIFETIME_S_DEFAULT) }, ...TARGET_OPTIONS, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: true });
+  } catch (err) {
+    fail(EXIT.usage, [`${cmd}: ${(err as Error).message}`, `run 'umbra ${cmd} --help' for usage`]);
+  }
+  const { values: v, positionals } = parsed;
+  if (v.help) return void process.stdout.write(help(cmd, spec));
+  const usage = (why: string): never => fail(EXIT.usage, [`${cmd}: ${why}`, `run 'umbra ${cmd} --help' for usage`]);
+  if (positionals.length !== 1) usage(`name exactly one ${spec.names}`);
+  if (cmd === "move" && (typeof v.to !== "string" || v.to === "")) usage("--to HOST is required");
+  if (cmd !== "move" && v.to !== undefined) usage("--to is for 'umbra move' only");
+  if (spec.reasonRequired && v.reason === "") usage("--reason TEXT is required: it goes on record in the audit trail");
+  const ttl = Number(v["ttl-seconds"]);
+  if (!(Number.isInteger(ttl) && ttl >= 1 && ttl * 1000 <= STATEMENT_LIFETIME_MS_MAX)) usage(`--ttl-seconds must be a whole number from 1 to ${STATEMENT_LIFETIME_MS_MAX / 1000}`);
+  const keyFile = v.key ?? process.env[ENV_KEY];
+  if (keyFile === undefined || keyFile === "") usage(`--key FILE is required (or $${ENV_KEY}): the operator's key, made by 'umbra keygen --operator'`);
+  const key = readKeyFile(keyFile!);
+  const target = apiTargetOf({ api: v.api, tokenFile: v["token-file"], config: v.config });
+  const name = positionals[0]!;
+  const status = (await apiJson(target, "GET", "/status", undefined, REQUEST_TIMEOUT_MS)) as StatusDoc;
+  checkNames(status, spec, name, v.to);
+  const statement = signStatement(
+    { cluster: status.cluster, action: spec.action, service: spec.names === "service" ? name : null, target: spec.names === "host" ? name : (v.to ?? null), expectVotes: null, reason: v.reason! },
+    key,
+    Date.now(),
+    ttl * 1000,
+  );
+  const answer = await submit(target, statement);
+  if (v.json) process.stdout.write(JSON.stringify(answer) + "\n");
+  else process.stdout.write(`${describe(statement)}: accepted by ${status.host} and passed on to every host; 'umbra status' shows the change, 'umbra audit' what each host did\n`);
+}
+
+/** The names the statement gives exist in the cluster the agent knows: a typo is the operator's input (exit 2), caught before signing. */
+function checkNames(status: StatusDoc, spec: Spec, name: string, to: string | undefined): void {
+  const hosts = status.members.map((m) => m.id);
+  const services = status.services.map((s) => s.name);
+  const bad = (what: string, x: string, known: string[]) => fail(EXIT.usage, [`no ${what} "${x}" in cluster "${status.cluster}" (${what}s: ${known.join(", ") || "none"})`]);
+  if (spec.names === "service" && !services.includes(name)) bad("service", name, services);
+  if (spec.names === "host" && !hosts.includes(name)) bad("host", name, hosts);
+  if (to !== undefined) {
+    const svc = status.services.find((s) => s.name === name)!;
+    const candidates = [svc.primary, ...svc.shadows];
+    if (!candidates.includes(to)) fail(EXIT.usage, [`"${to}" is not a candidate for "${name}" (candidates: ${candidates.join(", ")})`]);
+  }
+}
+
+/** The agent's answer to a statement it accepted. */
+export type Accepted = { accepted: true; order: { nonce: string; action: string; service: string | null; target: string | null } };
+
+/** POST /statements: the agent's answer, or its refusal as an UmbraError (statement_refused, exit 1, with the reason). */
+export async function submit(t: ApiTarget, statement: SignedStatement): Promise<Accepted> {
+  return (await apiJson(t, "POST", "/statements", statement, REQUEST_TIMEOUT_MS)) as Accepted;
+}
+
+function describe(s: SignedStatement): string {
+  switch (s.action) {
+    case "move":
+      return `move of ${s.service} to ${s.target}`;
+    case "failover":
+      return `failover of ${s.service}`;
+    default:
+      return `${s.action} of ${s.target}`;
+  }
+}
+
