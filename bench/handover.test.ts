@@ -46,7 +46,7 @@ test("the logs' gaps follow the handover's own drop, not an earlier lapse of the
   const logs = [
     line(900, "h1", "drop-vip", { why: "lease-expired" }),
     line(905, "h1", "vip-removed"),
-    line(1_000, "h1", "move-requested"),
+    line(1_000, "h1", "statement-accepted"),
     line(1_040, "h1", "drop-vip", { why: "handover" }),
     line(1_042, "h1", "vip-removed"),
     line(1_050, "h2", "take-vip", { reason: "handover" }),

@@ -106,7 +106,7 @@ export type Trial = {
   twoAnswering: number;
   /** The probes' median spacing between requests (the coarser probe's): the gap's resolution. */
   probeSpacingMs: number | null;
-  /** Logs: drop-vip (old) to vip-answering (new), the server-side gap; vip-removed (old) to vip-added (new); drop-vip to vip-added; move-requested (old) to vip-added (new). */
+  /** Logs: drop-vip (old) to vip-answering (new), the server-side gap; vip-removed (old) to vip-added (new); drop-vip to vip-added; statement-accepted (old) to vip-added (new). */
   gapLogsMs: number | null;
   gapRemovedMs: number | null;
   dropToAddedMs: number | null;
@@ -196,13 +196,13 @@ function firstLog(logs: readonly LogLine[], host: string, event: string, since: 
  * drop-vip for the handover, its vip-removed after it, the new holder's
  * vip-added after it (and what its take-vip said it took the VIP for) and
  * vip-answering after that; the gaps from the removal, from the drop (to the
- * add, and to answering), and from move-requested to the add.
+ * add, and to answering), and from statement-accepted to the add.
  */
 export function logGaps(logs: readonly LogLine[], from: string, to: string, since: number): LogGaps {
   const at = (l: LogLine | undefined) => (l === undefined ? null : Date.parse(l.ts));
   const after = (host: string, event: string, t: number | null, also: (l: LogLine) => boolean = () => true) =>
     t === null ? undefined : logs.find((x) => x.host === host && x.event === event && x.service === SERVICE && Date.parse(x.ts) >= t && also(x));
-  const asked = at(after(from, "move-requested", since));
+  const asked = at(after(from, "statement-accepted", since));
   const dropped = at(after(from, "drop-vip", since, (l) => l.why === "handover"));
   const removed = at(after(from, "vip-removed", dropped));
   const take = after(to, "take-vip", dropped ?? since);
@@ -214,7 +214,7 @@ export function logGaps(logs: readonly LogLine[], from: string, to: string, sinc
   return { gapMs: minus(added, removed), dropToAddedMs: minus(added, dropped), dropToAnsweringMs: minus(answering, dropped), moveMs: minus(added, asked), removedAt: removed, droppedAt: dropped, addedAt: added, takenFor: take === undefined ? null : String(take.reason), steps };
 }
 
-/** Where a move's time went, by the logs (ms): the votes (move-requested to drop-vip), the old holder's `ip` removal, the certificate's trip to the new holder and its step (vip-removed to take-vip), the new holder's `ip` add. */
+/** Where a move's time went, by the logs (ms): the votes (statement-accepted to drop-vip), the old holder's `ip` removal, the certificate's trip to the new holder and its step (vip-removed to take-vip), the new holder's `ip` add. */
 export type MoveSteps = { askedToDrop: number | null; dropToRemoved: number | null; removedToTake: number | null; takeToAdded: number | null };
 
 /** The agents' loop-stall warnings logged in [from, to] (wall ms): how many, and the longest gap between ticks. */

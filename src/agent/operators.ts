@@ -14,6 +14,15 @@ import type { host } from "../decide/index.ts";
 import type { AuditEntry } from "../state/doc.ts";
 import type { StatementMsg } from "./loop.ts";
 
+/**
+ * An order's audit entry is written this long after the core acted on it:
+ * every host records it at the same moment, and an Automerge write, its
+ * fsync and its replication to the shadows on every agent at once slowed the
+ * handover the order started (bench/handover: the old holder's ip del
+ * 1 ms -> 13-15 ms; in one move its lease ran out first). The move first, the record
+ * after.
+ */
+const AUDIT_DELAY_MS = 500;
 /** Statements awaiting their order's outcome, at most (each leaves when the core answers, at once). */
 const PENDING_MAX = 256;
 
@@ -91,9 +100,11 @@ export function operatorsShell(d: OperatorDeps): Operators {
       d.log("info", "operators", "order-applied", { action: fx.order.action, service: fx.order.service, target: fx.order.target, operator: name, outcome: fx.outcome });
       const entry: AuditEntry = { nonce: s.nonce, action: s.action, service: s.service, target: s.target, reason: s.reason, operator: name, operatorKey: s.operator.slice(0, 16), issuedAtMs: s.issuedAtMs, host: d.self, atMs: d.nowWall(), outcome: fx.outcome };
       const what = `operator ${name}: ${s.action}${s.service === null ? "" : ` ${s.service}`}${s.target === null ? "" : ` ${s.target}`}`;
-      for (const service of fx.services) {
-        d.audit(service, [entry], what).catch((err: Error) => d.log("warn", "operators", "audit-write-failed", { service, nonce: s.nonce, error: err.message }));
-      }
+      setTimeout(() => {
+        for (const service of fx.services) {
+          d.audit(service, [entry], what).catch((err: Error) => d.log("warn", "operators", "audit-write-failed", { service, nonce: s.nonce, error: err.message }));
+        }
+      }, AUDIT_DELAY_MS);
     },
     setOperators(ops) {
       byKey = new Map(ops.map((o) => [o.publicKey, o.name]));
