@@ -117,6 +117,9 @@ function applyOther(d: EffectDeps, fx: OtherFx): void {
     case "order-applied":
       d.orderApplied(fx);
       break;
+    case "health-changed":
+      d.log(fx.healthy ? "info" : "warn", "health", fx.healthy ? "service-healthy" : "service-unhealthy", { service: fx.service, why: fx.why, effect: fx.healthy ? "a candidate again" : "no candidate for it; holding it, this host hands it over in person to a healthy shadow" });
+      break;
     default:
       assertNever(fx);
   }

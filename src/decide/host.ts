@@ -16,6 +16,8 @@ import type { HostId } from "../shared/ids.ts";
 import { rng } from "../shared/rng.ts";
 import * as membership from "./membership.ts";
 import type { MemberStatus, MemberUpdate, MembershipState, SwimMsg } from "./membership.ts";
+import * as health from "./health.ts";
+import type { CheckSpec, ServiceHealth } from "./health.ts";
 import * as proactive from "./proactive.ts";
 import type { ProactiveState } from "./proactive.ts";
 import * as quorum from "./quorum.ts";
@@ -39,6 +41,8 @@ export type ServiceSpec = {
   voters: HostId[];
   /** Other replicas (candidates) that must hold a state write durably before it is acknowledged (capped at their number). */
   ackShadows: number;
+  /** The service's health checks (rise and fall each; the shell runs them); none: healthy unless its VIP cannot answer here. */
+  checks?: CheckSpec[];
 };
 
 export type HostTiming = {
@@ -96,6 +100,10 @@ export type HostState = {
   readonly standby: Readonly<Record<HostId, Standing>>;
   /** Nonces of the orders applied, oldest first (at most ORDERS_REMEMBERED_MAX). */
   readonly orders: readonly string[];
+  /** This host's health of each service it is a candidate of. */
+  readonly health: Readonly<Record<string, ServiceHealth>>;
+  /** The services each peer says are unhealthy there (its beacons). */
+  readonly peerUnhealthy: Readonly<Record<HostId, readonly string[]>>;
   /** The last hook outcome per service, for status. */
   readonly hooks: Readonly<Record<string, { hook: HookName; ok: boolean; atMs: number; detail: string }>>;
   /** When the core last ran: time must not move backwards. */
@@ -113,6 +121,9 @@ export type HostEvent =
   | { type: "hook-finished"; service: string; hook: HookName; ok: boolean; detail: string } // the outcome of a run-hook
   | { type: "move-requested"; service: string; to: HostId } // an operator asks this host, if it holds the service, to hand it over in person
   | { type: "order"; order: OperatorOrder } // an operator's signed order, checked by the shell, from the local API or a peer
+  | { type: "check-result"; service: string; check: number; ok: boolean; detail: string } // one run of a service's health check (its index in the config)
+  | { type: "placement"; service: string; why: string | null } // whether this host's VIP for the service could answer a client (the shell looks at start)
+  | { type: "peer-health"; host: HostId; unhealthy: string[] } // the services a peer says are unhealthy there (its beacon)
   // State replication (the document stays in the shell; these are what it learns):
   | { type: "write-durable"; service: string; id: string } // a write made here is on this host's disk
   | { type: "peer-durable"; service: string; peer: HostId; id: string } // that replica confirmed the write on its disk
@@ -133,6 +144,8 @@ export type HostEffect =
   // What the shell logs and shows; nothing to carry out.
   | { type: "certified"; service: string; cert: Certificate }
   | { type: "move-abandoned"; service: string; epoch: number }
+  /** This host's health of a service changed: unhealthy, it is no candidate and, holding it, hands it over. */
+  | { type: "health-changed"; service: string; healthy: boolean; why: string | null }
   /** An order acted on (or seen again: `repeat`), with what it did here, and the services it concerns (their audit trails record it). */
   | { type: "order-applied"; order: OperatorOrder; services: string[]; outcome: string; repeat: boolean }
   | { type: "alarm"; service: string; alarm: VipAlarm; epoch: number; error: string | null; attempts: number }
@@ -195,7 +208,9 @@ export function initialHost(config: HostConfig, persisted: Readonly<Record<strin
   }
   const p = config.proactive;
   const foresight = p === null ? null : proactive.initialProactive({ self: config.self, ...p }, nowMs);
-  return { config, members, services, replicas, foresight, standby: {}, orders: [], hooks: {}, nowMs };
+  const healthOf: Record<string, ServiceHealth> = {};
+  for (const sv of config.services) if (sv.candidates.includes(config.self)) healthOf[sv.name] = health.initialHealth(sv.checks ?? []);
+  return { config, members, services, replicas, foresight, standby: {}, orders: [], health: healthOf, peerUnhealthy: {}, hooks: {}, nowMs };
 }
 
 export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
@@ -255,6 +270,16 @@ export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
       break;
     case "order":
       applyOrder(d, fx, e.order);
+      break;
+    case "check-result":
+    case "placement":
+      onOwnHealth(d, fx, e);
+      break;
+    case "peer-health":
+      if (e.host === d.config.self || !d.config.hosts.includes(e.host)) break;
+      if ((d.peerUnhealthy[e.host] ?? []).join() === [...e.unhealthy].sort().join()) break;
+      d.peerUnhealthy = { ...d.peerUnhealthy, [e.host]: [...e.unhealthy].sort() };
+      syncExcluded(d, fx);
       break;
     case "write-durable":
     case "peer-durable":
@@ -467,13 +492,41 @@ function orderOutcome(d: Draft, fx: HostEffect[], o: OperatorOrder, services: st
       if (on) next[o.target] = { mode: o.action === "maintenance" ? "maintenance" : "standby", reason: o.reason, nonce: o.nonce, sinceMs: d.nowMs };
       else delete next[o.target];
       d.standby = next;
-      const hosts = Object.keys(next).sort() as HostId[];
-      for (const sv of d.config.services) stepQuorum(d, fx, sv.name, { type: "standby", hosts });
+      syncExcluded(d, fx);
       const handing = services.filter((sv) => d.services[sv]!.role === quorum.Role.handingOver && o.target === self);
       return on ? `${o.target} in ${o.action}${handing.length > 0 ? `; handing over ${handing.join(", ")}` : ""}` : `${o.target} a candidate again`;
     }
     default:
       return assertNever(o.action);
+  }
+}
+
+/** A check's result or the VIP's placement, for a service this host is a candidate of: its health, and whom the service excludes. */
+function onOwnHealth(d: Draft, fx: HostEffect[], e: Extract<HostEvent, { type: "check-result" | "placement" }>): void {
+  const h0 = d.health[e.service];
+  if (h0 === undefined) return; // not a candidate here: no checks run
+  if (e.type === "check-result" && (e.check < 0 || e.check >= h0.checks.length)) return;
+  const h1 = e.type === "check-result" ? health.checkResult(h0, e.check, e.ok, e.detail) : health.withPlacement(h0, e.why);
+  d.health = { ...d.health, [e.service]: h1 };
+  if (health.healthy(h0) === health.healthy(h1)) return;
+  fx.push({ type: "health-changed", service: e.service, healthy: health.healthy(h1), why: health.unhealthyWhy(h1) });
+  syncExcluded(d, fx);
+}
+
+/** The services this host says are unhealthy here (its beacons carry them). */
+export function unhealthyServices(s: HostState): string[] {
+  return Object.keys(s.health).filter((sv) => !health.healthy(s.health[sv]!)).sort();
+}
+
+/** Each service's excluded hosts (operators' standby and maintenance, and hosts where it is unhealthy), told to its quorum machine when they change. */
+function syncExcluded(d: Draft, fx: HostEffect[]): void {
+  const self = d.config.self;
+  for (const sv of d.config.services) {
+    const sick = (Object.keys(d.peerUnhealthy) as HostId[]).filter((h) => d.peerUnhealthy[h]!.includes(sv.name));
+    const own = d.health[sv.name];
+    if (own !== undefined && !health.healthy(own)) sick.push(self);
+    const hosts = health.excluded(Object.keys(d.standby) as HostId[], sick);
+    if (hosts.join() !== d.services[sv.name]!.excluded.join()) stepQuorum(d, fx, sv.name, { type: "excluded", hosts });
   }
 }
 

@@ -212,9 +212,9 @@ export type QuorumState = {
   alive: HostId[];
   /** Hosts this host's own forecast (its samples, the beacons it got) says will exhaust a resource: it signs a "predicted" move only away from one of these. */
   predicted: HostId[];
-  /** Hosts an operator put in standby or maintenance: no candidacy, no vote for them; one holding a service hands it over in person. */
-  standby: HostId[];
-  /** As holder in standby: the next handover is tried no earlier than this (one found no majority). */
+  /** Hosts kept out (an operator's standby or maintenance, or the service unhealthy there): no candidacy, no vote for them; one holding the service hands it over in person. */
+  excluded: HostId[];
+  /** As holder kept out: the next handover is tried no earlier than this (one found no majority). */
   drainRetryAtMs: number;
   /** When this host first saw the holder as lost (or no holder at all); ranks wait from here. */
   lostSinceMs: number | null;
@@ -279,7 +279,7 @@ export type QuorumEvent =
   | { type: "received"; from: HostId; msg: QuorumMsg }
   | { type: "membership"; alive: HostId[] }
   | { type: "handover-requested"; to: HostId | null; reason?: "handover" | "predicted" } // to: null, the best other candidate (an operator's failover)
-  | { type: "standby"; hosts: HostId[] } // the hosts an operator keeps out of candidacy now
+  | { type: "excluded"; hosts: HostId[] } // the hosts kept out of candidacy now (standby, maintenance, unhealthy)
   | { type: "forecast"; predicted: HostId[] } // this host's view of who is predicted to exhaust
   | { type: "vip-changed"; op: "add" | "del"; epoch: number; ok: boolean; error: string | null } // the outcome of the take-vip or drop-vip in flight
   | { type: "kernel-leased"; seq: number; error: string | null }; // the outcome of kernel-lease number seq: applied (null) or refused
@@ -366,7 +366,7 @@ export function initialQuorum(config: QuorumConfig, persisted: Persisted | null,
     pendingProposal: null,
     alive: [...config.hosts],
     predicted: [],
-    standby: [],
+    excluded: [],
     drainRetryAtMs: 0,
     lostSinceMs: null,
     proposal: null,
@@ -425,8 +425,8 @@ export function step(s0: QuorumState, e: QuorumEvent, nowMs: number): QuorumStep
     case "forecast":
       s.predicted = [...e.predicted];
       break;
-    case "standby":
-      s.standby = [...e.hosts];
+    case "excluded":
+      s.excluded = [...e.hosts];
       s.drainRetryAtMs = 0;
       maybeDrain(s, fx);
       break;
@@ -749,7 +749,7 @@ function advanceProposal(s: QuorumState, fx: QuorumEffect[], rand: number): void
 /** With no proposal of its own: propose itself when the holder is lost and its rank's wait is over. */
 function maybePropose(s: QuorumState, fx: QuorumEffect[]): void {
   const c = s.config;
-  if (!c.candidates.includes(c.self) || s.standby.includes(c.self)) return;
+  if (!c.candidates.includes(c.self) || s.excluded.includes(c.self)) return;
   // A holder proposes only after it gave its epoch up (its VIP could not be
   // added): last of all candidates, itself again in a new epoch, or a failed
   // add everywhere would leave the service without a holder for good.
@@ -761,7 +761,7 @@ function maybePropose(s: QuorumState, fx: QuorumEffect[]): void {
   }
   if (s.lostSinceMs === null) s.lostSinceMs = s.nowMs;
   // Candidates the membership view sees alive, best first, the lost holder excluded.
-  const ranked = c.candidates.filter((h) => h !== s.holder && (h === c.self || (s.alive.includes(h) && !s.standby.includes(h))));
+  const ranked = c.candidates.filter((h) => h !== s.holder && (h === c.self || (s.alive.includes(h) && !s.excluded.includes(h))));
   const rank = selfLost ? ranked.length : ranked.indexOf(c.self);
   assert(rank >= 0, "self is ranked");
   // The membership view is no guide at start-up (a primary that has not
@@ -893,8 +893,8 @@ function sameProposal(a: Extract<QuorumMsg, { type: "propose" }>, b: Extract<Quo
 
 /** The voter's own view must support the reason given. */
 function reasonSupported(s: QuorumState, p: Extract<QuorumMsg, { type: "propose" }>): boolean {
-  // An operator keeps a host in standby out of candidacy, whatever the reason.
-  if (s.standby.includes(p.holder)) return false;
+  // A host kept out (standby, maintenance, unhealthy) is no candidate, whatever the reason.
+  if (s.excluded.includes(p.holder)) return false;
   switch (p.reason) {
     case "initial":
       return s.holder === null && p.from === null;
@@ -1202,16 +1202,16 @@ function becomeHolderIfLeased(s: QuorumState, fx: QuorumEffect[]): void {
   if (s.role === Role.holding && !s.vipUp && s.gaveUpEpoch !== s.epoch) s.vipUp = true;
 }
 
-/** The best candidate to hand over to: alive, not in standby, not this host; null when there is none. */
+/** The best candidate to hand over to: alive, not kept out, not this host; null when there is none. */
 export function successor(s: QuorumState): HostId | null {
   const c = s.config;
-  return c.candidates.find((h) => h !== c.self && s.alive.includes(h) && !s.standby.includes(h)) ?? null;
+  return c.candidates.find((h) => h !== c.self && s.alive.includes(h) && !s.excluded.includes(h)) ?? null;
 }
 
-/** A holder an operator put in standby hands its service over in person, once a handover finds no majority again after a planned move's timeout. */
+/** A holder kept out (standby, maintenance, its service unhealthy here) hands the service over in person; a handover that found no majority is tried again after a planned move's timeout. */
 function maybeDrain(s: QuorumState, fx: QuorumEffect[]): void {
   const c = s.config;
-  if (!s.standby.includes(c.self) || s.holder !== c.self || s.role !== Role.holding || !s.vipUp || s.proposal !== null || s.nowMs < s.drainRetryAtMs) return;
+  if (!s.excluded.includes(c.self) || s.holder !== c.self || s.role !== Role.holding || !s.vipUp || s.proposal !== null || s.nowMs < s.drainRetryAtMs) return;
   const to = successor(s);
   if (to === null) return;
   s.drainRetryAtMs = s.nowMs + plannedMoveTimeoutMs(c);
@@ -1221,7 +1221,7 @@ function maybeDrain(s: QuorumState, fx: QuorumEffect[]): void {
 function onHandoverRequested(s: QuorumState, fx: QuorumEffect[], target: HostId | null, reason: "handover" | "predicted"): void {
   const c = s.config;
   const to = target ?? successor(s);
-  if (to === null || s.holder !== c.self || s.role !== Role.holding || !c.candidates.includes(to) || to === c.self || s.standby.includes(to)) return;
+  if (to === null || s.holder !== c.self || s.role !== Role.holding || !c.candidates.includes(to) || to === c.self || s.excluded.includes(to)) return;
   if (s.proposal !== null) return;
   s.role = Role.handingOver;
   s.proposal = {

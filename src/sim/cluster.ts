@@ -16,7 +16,7 @@ import { rng, type Rng } from "../shared/rng.ts";
 import { hostId, type HostId } from "../shared/ids.ts";
 import { PROFILES } from "../shared/profiles.ts";
 import { host, type OperatorOrder, type HookName, type HostConfig, type HostEffect, type HostEvent, type HostMsg, type HostState, type HostStep, type HostTiming, type Certificate, type QuorumState } from "../decide/index.ts";
-import { carryEffects, hookFinished, kernelLeased, recordLanded, SimHost, simHostConfig, vipChanged, type ShellPorts, type Stepper, type VipOp } from "./host-shell.ts";
+import { carryEffects, hookFinished, kernelLeased, recordLanded, SimHost, simHostConfig, vipChanged, SIM_CHECK, type ShellPorts, type Stepper, type VipOp } from "./host-shell.ts";
 import { checkAckedKept, checkCertificate, checkEpochGrows, checkOneHolder } from "./invariants.ts";
 import { MemNet, type Delivery, type NetProfile } from "./memnet.ts";
 import type { MeshLink } from "../shared/meshlink.ts";
@@ -138,6 +138,8 @@ export type Cluster = {
   handover(from: HostId, to: HostId): void;
   /** An operator's order, to every host up and running now (a frozen or crashed one misses it, as one cut off would). */
   order(o: OperatorOrder): void;
+  /** A service's health check fails (or passes again) on a host, enough times in a row to flip it; every other host up hears of it as from a beacon. */
+  sick(id: HostId, service: string, sick: boolean): void;
   /** Every up host's forecast flags `from` (with `split`, all but the first up host see `to` failing too); `from`'s own proactive machine then asks for the move. */
   predict(from: HostId, to: HostId, split?: boolean): void;
   /** Hosts that have the first service's VIP up now. */
@@ -442,6 +444,9 @@ class SimCluster implements Cluster {
       case "write-failed":
         this.trace.push({ ...at, what: `${fx.service} write-failed ${fx.id} ${fx.why}` });
         return;
+      case "health-changed":
+        this.trace.push({ ...at, what: `${fx.service} ${fx.healthy ? "healthy" : `unhealthy: ${fx.why}`}` });
+        return;
       case "order-applied":
         if (!fx.repeat) this.trace.push({ ...at, what: `order ${fx.order.action}${fx.order.target === null ? "" : ` ${fx.order.target}`}: ${fx.outcome}` });
         return;
@@ -695,6 +700,16 @@ class SimCluster implements Cluster {
   order(o: OperatorOrder): void {
     this.trace.push({ atMs: this.now, host: o.target ?? hostId("-"), what: `operator: ${o.action}${o.service === null ? "" : ` ${o.service}`}${o.target === null ? "" : ` ${o.target}`}` });
     for (const n of this.nodes.values()) if (n.up && this.now >= n.pausedUntil) this.apply(n, { type: "order", order: o });
+    this.drainHooks();
+  }
+
+  sick(id: HostId, service: string, sick: boolean): void {
+    const n = this.nodes.get(id)!;
+    if (!n.up || this.now < n.pausedUntil) return;
+    this.trace.push({ atMs: this.now, host: id, what: `${service} check ${sick ? "fails" : "passes"}` });
+    for (let i = 0; i < Math.max(SIM_CHECK.rise, SIM_CHECK.fall); i++) this.apply(n, { type: "check-result", service, check: 0, ok: !sick, detail: sick ? "sim: failing" : "sim: ok" });
+    const unhealthy = host.unhealthyServices(n.core);
+    for (const p of this.nodes.values()) if (p !== n && p.up && this.now >= p.pausedUntil) this.apply(p, { type: "peer-health", host: id, unhealthy });
     this.drainHooks();
   }
 

@@ -27,12 +27,15 @@ export type VipOp = "add" | "del";
 export type SimServices = { names: string[]; candidates: HostId[]; voters: HostId[]; ackShadows: number };
 
 /** A host's config as the agent would build it from its file; replication timing as a profile names it. */
+/** Every simulated service has one health check, failing after two failures in a row and passing after two successes. */
+export const SIM_CHECK = { rise: 2, fall: 2 } as const;
+
 export function simHostConfig(self: HostId, hosts: HostId[], boot: number, sv: SimServices, timing: HostTiming, replication: Pick<Timing, "writeTimeoutMs" | "syncStaleMs">): HostConfig {
   return {
     self,
     hosts,
     boot,
-    services: sv.names.map((name) => ({ name, candidates: sv.candidates, voters: sv.voters, ackShadows: sv.ackShadows })),
+    services: sv.names.map((name) => ({ name, candidates: sv.candidates, voters: sv.voters, ackShadows: sv.ackShadows, checks: [SIM_CHECK] })),
     timing,
     replication: { writeTimeoutMs: replication.writeTimeoutMs, staleAfterMs: replication.syncStaleMs },
     proactive: SIM_PROACTIVE,
@@ -208,6 +211,7 @@ export function carryEffects<H extends SimHost>(h: H, effects: HostEffect[], por
       case "move-predicted":
       case "sync-status-changed":
       case "order-applied":
+      case "health-changed":
         break;
       default:
         assertNever(fx);

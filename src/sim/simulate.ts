@@ -138,7 +138,9 @@ export type Fault =
   /** A host's agent is frozen (SIGSTOP, a VM paused, a long GC) while its kernel keeps the VIP. */
   | { atMs: number; kind: "pause"; host: HostId; ms: number }
   /** An operator's order, delivered to every host up then (as the agent that took it passes it on): a move or failover of the first service, a host's standby, maintenance or its end. */
-  | { atMs: number; kind: "order"; action: OrderAction; host: HostId; nonce: string };
+  | { atMs: number; kind: "order"; action: OrderAction; host: HostId; nonce: string }
+  /** A service's health check starts failing on a host (sick) or passes again; other hosts hear of it as from its beacon. */
+  | { atMs: number; kind: "sick" | "well"; host: HostId; service: number };
 
 /** Most runs one shrink may spend. */
 export const SHRINK_RUNS_MAX = 500;
@@ -242,6 +244,11 @@ function orderFaults(a: SimArgs, hosts: HostId[], faultyUntil: number, schedule:
   for (let i = 0; i < n; i++) {
     const atMs = Math.floor(o.next() * faultyUntil);
     schedule.push({ atMs, kind: "order", action: ORDER_ACTIONS[o.int(ORDER_ACTIONS.length)]!, host: hosts[o.int(hosts.length)]!, nonce: `o${i}` });
+    // And a service's check failing on a host, passing again later (or only at the heal).
+    const sickAt = Math.floor(o.next() * faultyUntil);
+    const sick = { host: hosts[o.int(hosts.length)]!, service: o.int(a.services) };
+    schedule.push({ atMs: sickAt, kind: "sick", ...sick });
+    if (o.next() < 0.7) schedule.push({ atMs: sickAt + Math.floor(o.next() * (faultyUntil - sickAt)), kind: "well", ...sick });
   }
   schedule.sort((x, y) => x.atMs - y.atMs);
 }
@@ -333,6 +340,9 @@ function applyFault(c: Cluster, f: Fault, hosts: HostId[]): void {
       else c.predict(from, f.to, f.kind === "predicted-split");
       return;
     }
+    case "sick":
+    case "well":
+      return c.sick(f.host, c.services[f.service]!, f.kind === "sick");
     case "order":
       return c.order({ nonce: f.nonce, action: f.action, service: f.action === "move" || f.action === "failover" ? c.services[0]! : null, target: f.action === "failover" ? null : f.host, reason: "sim", operator: "sim" });
     case "jump":
@@ -361,8 +371,9 @@ function healAll(c: Cluster, hosts: HostId[], deadForGood: number): number {
     if (dead.has(h) && c.isUp(h)) c.crash(h);
     else if (!dead.has(h) && !c.isUp(h)) c.restart(h);
   }
-  // Operators end every standby: a cluster kept out of candidacy has no holder by their choice.
+  // Operators end every standby, and every check passes: a cluster kept out of candidacy has no holder by their choice.
   hosts.forEach((h, i) => c.order({ nonce: `heal${i}`, action: "unstandby", service: null, target: h, reason: "sim: heal", operator: "sim" }));
+  for (const h of hosts) for (const sv of c.services) if (c.isUp(h)) c.sick(h, sv, false);
   return hosts.length - dead.size;
 }
 

@@ -358,6 +358,8 @@ class World {
         return `predicted [${fx.predicted.join(",")}]`;
       case "move-predicted":
         return `move-predicted to=${fx.to} p=${fx.probability}`;
+      case "health-changed":
+        return fx.healthy ? "healthy" : `unhealthy: ${fx.why}`;
       case "order-applied":
         return fx.repeat ? null : `order ${fx.order.action}${fx.order.target === null ? "" : ` ${fx.order.target}`}: ${fx.outcome}`;
       // Transcripts make no state writes; a replica's sync status is shown with the replication stories, not here.

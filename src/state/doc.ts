@@ -240,6 +240,11 @@ function plain(v: unknown): JsonValue {
   return JSON.parse(JSON.stringify(v ?? null)) as JsonValue;
 }
 
+/** deploymentConfig as it is. */
+export function configNow(doc: StateDoc): Record<string, JsonValue> {
+  return plain(doc.hostConfiguration.deploymentConfig) as Record<string, JsonValue>;
+}
+
 /** deploymentConfig as it was at `heads`. */
 export function configAt(doc: StateDoc, heads: A.Heads): Record<string, JsonValue> {
   return plain(A.view(doc, heads).hostConfiguration.deploymentConfig) as Record<string, JsonValue>;

@@ -6,7 +6,7 @@
 import * as A from "@automerge/automerge";
 import { UmbraError } from "../shared/errors.ts";
 import { planReconcile, type Conflict, type UnackedChange } from "../decide/index.ts";
-import { applyEdit, configAt, configConflicts, toJson } from "./doc.ts";
+import { applyEdit, configAt, configConflicts, configNow } from "./doc.ts";
 import { wallSeconds, type Replica, type Shell } from "./replica.ts";
 
 /** How often a reconcile looks again for target heads still on their way. */
@@ -52,7 +52,7 @@ export async function reconcile(x: Shell, r: Replica, req: ReconcileRequest, tar
   const have = A.hasHeads(r.doc, to);
   const unacked: UnackedChange[] = have ? A.getChangesMetaSince(r.doc, to).map((m) => ({ hash: m.hash, message: m.message ?? null })) : [];
   const plan = planReconcile({
-    current: toJson(r.doc).hostConfiguration.deploymentConfig,
+    current: configNow(r.doc), // not the whole document: its audit trail and blob lists only grow
     intended: have ? configAt(r.doc, to) : null,
     declared,
     conflicts: configConflicts(r.doc),
