@@ -36,7 +36,8 @@ import { AgentLoop } from "./loop.ts";
 import { Observed } from "./observed.ts";
 import { startAgentReplication, type AgentReplication } from "./replication.ts";
 import { operatorsShell, type Operators } from "./operators.ts";
-import { sortAudit } from "../api/index.ts";
+import { startChecks } from "./checks.ts";
+import { sortAudit, type OrderDeps } from "../api/index.ts";
 import type { QueueCount } from "./queue.ts";
 
 import { VERSION } from "../shared/version.ts";
@@ -100,7 +101,7 @@ function hostConfigOf(config: Config): host.HostConfig {
     self: config.host,
     hosts: config.hosts.map((h) => h.id),
     boot: randomInt(0, BOOT_RANGE),
-    services: config.services.map((svc) => ({ name: svc.name, candidates: [svc.primary, ...svc.shadows], voters: svc.voters, ackShadows: svc.ackShadows })),
+    services: config.services.map((svc) => ({ name: svc.name, candidates: [svc.primary, ...svc.shadows], voters: svc.voters, ackShadows: svc.ackShadows, checks: svc.checks.map((c) => ({ rise: c.rise, fall: c.fall })) })),
     timing: t,
     replication: { writeTimeoutMs: t.writeTimeoutMs, staleAfterMs: t.syncStaleMs },
     proactive: f.enabled ? { threshold: f.threshold, sustainMs: f.sustainMs, staleMs: forecastStaleMs(f.stepMs), cooldownMs: f.cooldownMs } : null,
@@ -118,12 +119,15 @@ async function removeStaleVips(services: readonly ServiceRt[], log: Logger): Pro
   }
 }
 
-/** Each VIP reachable from here (said if not: vipPlacementIssue); ARP on the IPv4 VIP interfaces names the host's own address as sender, never a VIP (fence or not). */
-async function announceFromPrimaryOn(config: Config, log: Logger): Promise<void> {
+/** Each VIP reachable from here (if not: said, and the core keeps this host out of that service's candidacy); ARP on the IPv4 VIP interfaces names the host's own address as sender, never a VIP (fence or not). */
+async function announceFromPrimaryOn(config: Config, log: Logger, loop: AgentLoop): Promise<void> {
   const ifaces = networkInterfaces();
   for (const s of config.services) {
+    if (s.primary !== config.host && !s.shadows.includes(config.host)) continue;
     const why = vipPlacementIssue({ cidr: s.vip, iface: s.interface }, ifaces);
-    if (why !== null) log("error", "actuate", "vip-unreachable-here", { service: s.name, vip: s.vip, interface: s.interface, why, effect: "if this host is elected, the VIP it adds answers no client: fix the service's interface, or this host's place in its candidates" });
+    if (why === null) continue;
+    log("error", "actuate", "vip-unreachable-here", { service: s.name, vip: s.vip, interface: s.interface, why, effect: "this host is no candidate for the service (a VIP added here would answer no client): fix the service's interface, or this host's place in its candidates, and restart" });
+    loop.feed({ type: "placement", service: s.name, why });
   }
   const v4ifaces = config.services.filter((s) => isIPv4(vipAddress(s.vip))).map((s) => s.interface);
   for (const f of await announceFromPrimary(v4ifaces)) log("warn", "actuate", "arp-announce-failed", { iface: f.iface, error: f.error, effect: "this host's own ARP requests may name a VIP as sender; the fence drops those while the VIP is not leased here" });
@@ -248,14 +252,15 @@ function ownBeaconForecast(forecasting: Forecasting | null, self: HostId): Beaco
 }
 
 /** The probe: each sample of this host goes to the forecaster and, as a beacon, to every connected peer. */
-function startProbe(config: Config, observed: Observed, forecasting: Forecasting | null, mesh: Mesh, log: Logger): { stop(): Promise<void> } {
+function startProbe(config: Config, observed: Observed, forecasting: Forecasting | null, mesh: Mesh, log: Logger, unhealthy: () => string[]): { stop(): Promise<void> } {
   const self = config.host;
   const onSample = (sample: HostSample) => {
     const latest = { ...sample, networkLatency: observed.medianLatency() };
     observed.latestSample = latest;
     forecasting?.sample(self, latest);
     const forecast = ownBeaconForecast(forecasting, self);
-    for (const h of observed.connected) mesh.send(h, { type: "beacon", sentAtWallMs: Date.now(), metrics: latest, forecast });
+    const sick = unhealthy();
+    for (const h of observed.connected) mesh.send(h, { type: "beacon", sentAtWallMs: Date.now(), metrics: latest, forecast, unhealthy: sick });
   };
   const replay = config.probe.replay;
   if (replay === undefined) return startBackgroundSampler(config.probe.intervalMs, onSample, (message) => log("warn", "probe", "sample-failed", { error: message }));
@@ -374,6 +379,14 @@ function reloader(config: Config, byName: ReadonlyMap<string, ServiceRt>, log: L
   };
 }
 
+/** The API's orders routes: statements to the operators' shell, the audit trail from the replica kept here. */
+function orderDeps(operators: Operators, replicator: AgentReplication["replicator"]): OrderDeps {
+  return {
+    submit: (x) => operators.fromApi(x),
+    audit: (service) => (replicator.services().includes(service) ? sortAudit(Object.values(replicator.get(service).state.audit ?? {})) : null),
+  };
+}
+
 /** Operators' statements: checked here, orders into the core, passed on to every connected peer, audited in the replicas kept here. */
 function startOperators(config: Config, loop: AgentLoop, observed: Observed, mesh: Mesh, replicator: AgentReplication["replicator"], log: Logger): Operators {
   return operatorsShell({
@@ -429,7 +442,7 @@ export async function startAgent(config: Config): Promise<Agent> {
   // VIP changes go to one long-lived `ip -batch` process: no fork on the lease's critical path.
   const ip = ipBatch();
   await removeStaleVips(services, log);
-  await announceFromPrimaryOn(config, log);
+  await announceFromPrimaryOn(config, log, loop);
   const fence = await installFence(config, log);
   const observed = new Observed();
   const records = recordWriter(config, log);
@@ -446,27 +459,28 @@ export async function startAgent(config: Config): Promise<Agent> {
     onBeacon: (from, msg) => {
       observed.beacon(from, { atMono: monoNow(), sample: msg.metrics, forecast: msg.forecast ?? null });
       if (msg.metrics !== null) forecasting?.sample(from, msg.metrics);
+      if (msg.unhealthy !== undefined && msg.unhealthy !== null) loop.feed({ type: "peer-health", host: from, unhealthy: msg.unhealthy }); // the core ignores no change
     },
     sideTick: () => {
       replicator.tick();
       return forecasting === null ? [] : forecasting.drain().map((f) => ({ type: "forecast-ready" as const, host: f.host, probability: f.exhaustionProbability }));
     },
   });
-  const sampler = startProbe(config, observed, forecasting, mesh, log);
+  const sampler = startProbe(config, observed, forecasting, mesh, log, () => host.unhealthyServices(loop.core));
   const parts: Parts = { config, log, startedMono, loop, services, observed, forecasting, ip, fence, repl, records };
   const status = () => statusOf(parts);
-  const orders = {
-    submit: (x: unknown) => operators.fromApi(x),
-    audit: (service: string) => (replicator.services().includes(service) ? sortAudit(Object.values(replicator.get(service).state.audit ?? {})) : null),
-  };
-  const api = await serveApi(createApi({ status, state: replicator, log, orders, metrics: metrics.registry }), config.api, log);
+  const api = await serveApi(createApi({ status, state: replicator, log, orders: orderDeps(operators, replicator), metrics: metrics.registry }), config.api, log);
   hookPrefix.push(...goRealtime(config, log));
   warmHelpers(services, ip, fence);
+  const checks = startChecks({ services: config.services.filter((s) => s.primary === self || s.shadows.includes(self)), feed: (ev) => loop.feed(ev), commandPrefix: hookPrefix });
   log("info", "agent", "started", { cluster: config.cluster, api: api.socket, apiTcp: api.tcp, services: services.map((s) => s.name), hosts: config.hosts.map((h) => h.id), startedAt: new Date(startedWall).toISOString(), inboxDropped: loop.inbox.dropped });
   let stopped: Promise<void> | null = null;
   return {
     status,
     reload: reloader(config, byName, log, operators),
-    stop: () => (stopped ??= stopAgent(parts, sampler, mesh, api)),
+    stop: () => {
+      checks.stop();
+      return (stopped ??= stopAgent(parts, sampler, mesh, api));
+    },
   };
 }

@@ -11,7 +11,7 @@ import type { HostId } from "../shared/ids.ts";
 import type { Logger } from "../shared/log.ts";
 import { checkStatement, NonceMemory, type Refusal, type SignedStatement } from "../shared/statements.ts";
 import type { host } from "../decide/index.ts";
-import type { AuditEntry } from "../state/doc.ts";
+import type { AuditEntry } from "../state/index.ts";
 import type { StatementMsg } from "./loop.ts";
 
 /**
@@ -117,6 +117,7 @@ function orderOf(s: SignedStatement, d: Pick<OperatorDeps, "hosts" | "services">
   if (s.action === "override") return { ok: false, reason: "not-supported", detail: "override (a lowered quorum) is not carried out by this version" };
   const needsService = s.action === "move" || s.action === "failover";
   if (needsService && (s.service === null || !d.services.includes(s.service))) return { ok: false, reason: "unknown-name", detail: `no service "${s.service}" in this cluster (services: ${d.services.join(", ") || "none"})` };
-  if ((s.action !== "failover" && s.target === null) || (s.target !== null && !d.hosts.includes(s.target as HostId))) return { ok: false, reason: "unknown-name", detail: `no host "${s.target}" in this cluster (hosts: ${d.hosts.join(", ")})` };
-  return { ok: true, order: { nonce: s.nonce, action: s.action, service: s.service, target: s.target as HostId | null, reason: s.reason, operator: s.operator } };
+  const target = d.hosts.find((h) => h === s.target) ?? null;
+  if ((s.action !== "failover" && s.target === null) || (s.target !== null && target === null)) return { ok: false, reason: "unknown-name", detail: `no host "${s.target}" in this cluster (hosts: ${d.hosts.join(", ")})` };
+  return { ok: true, order: { nonce: s.nonce, action: s.action, service: s.service, target, reason: s.reason, operator: s.operator } };
 }

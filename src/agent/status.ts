@@ -54,6 +54,8 @@ export function buildStatus(x: StatusSnapshot): StatusDoc {
       state: st.role,
       lastChange: extras?.lastChange ?? null,
       alarm: extras?.alarm ?? null,
+      health: healthOf(x.core, svc.name),
+      excluded: [...st.excluded],
     };
   });
   const member = (id: HostId, status: StatusDoc["members"][number]["status"], incarnation: number): StatusDoc["members"][number] => {
@@ -86,6 +88,12 @@ export function buildStatus(x: StatusSnapshot): StatusDoc {
     predicted: [...(x.core.foresight?.predicted ?? [])],
     ...x.rest,
   };
+}
+
+function healthOf(core: HostState, service: string): StatusDoc["services"][number]["health"] {
+  const h = core.health[service];
+  if (h === undefined) return null;
+  return { healthy: host.serviceHealthy(core, service), why: host.serviceUnhealthyWhy(core, service), checks: h.checks.map((c) => ({ ok: c.ok, detail: c.detail })) };
 }
 
 /** The host's role in one word: safe mode anywhere wins, then holding as primary, holding as a shadow, a shadow, a voter only. */

@@ -7,7 +7,7 @@
 // every host that keeps a replica of it recorded it, oldest first.
 import type { Hono } from "hono";
 import { UmbraError } from "../shared/errors.ts";
-import type { AuditEntry } from "../state/doc.ts";
+import type { AuditEntry } from "../state/index.ts";
 
 /** A statement the agent took or refused, as the CLI reads it back. */
 export type StatementAnswer =

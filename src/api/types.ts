@@ -102,4 +102,8 @@ export type ServiceDoc = {
   lastChange: { atMs: number; reason: string; fromHolder: string | null; toHolder: string } | null;
   /** A VIP change that failed and matters (an add given up, a removal still failing after retries); null when none. */
   alarm: { alarm: string; epoch: number; error: string | null; attempts: number; atMs: number } | null;
+  /** This host's health of the service (its checks, its VIP's placement); null where it is no candidate (no checks run). */
+  health?: { healthy: boolean; why: string | null; checks: Array<{ ok: boolean; detail: string }> } | null;
+  /** Hosts kept out of candidacy for it (an operator's standby or maintenance, unhealthy there), as this host sees it. */
+  excluded?: string[];
 };

@@ -248,19 +248,9 @@ export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
     case "forecast-ready":
       stepForesight(d, fx, { type: "forecast", host: e.host, probability: e.probability });
       break;
-    case "vip-changed": {
-      assert(d.services[e.service] !== undefined, "a VIP outcome names a known service");
-      stepQuorum(d, fx, e.service, { type: "vip-changed", op: e.op, epoch: e.epoch, ok: e.ok, error: e.error });
-      const state = notifyState(d.services[e.service]!.dropWhy, e.op, e.ok);
-      if (state !== null) fx.push({ type: "run-hook", service: e.service, hook: "notify", epoch: e.epoch, state });
-      if (e.ok) {
-        fx.push({ type: "run-hook", service: e.service, hook: e.op === "add" ? "activate" : "demote", epoch: e.epoch });
-        // Taken over from another holder: bring the state to the intended one.
-        const reason = d.services[e.service]!.cert?.reason;
-        if (e.op === "add" && reason !== undefined && reason !== "initial") fx.push({ type: "reconcile", service: e.service, epoch: e.epoch });
-      }
+    case "vip-changed":
+      onVipChanged(d, fx, e);
       break;
-    }
     case "hook-finished":
       assert(d.services[e.service] !== undefined, "a hook outcome names a known service");
       d.hooks = { ...d.hooks, [e.service]: { hook: e.hook, ok: e.ok, atMs: nowMs, detail: e.detail } };
@@ -276,10 +266,7 @@ export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
       onOwnHealth(d, fx, e);
       break;
     case "peer-health":
-      if (e.host === d.config.self || !d.config.hosts.includes(e.host)) break;
-      if ((d.peerUnhealthy[e.host] ?? []).join() === [...e.unhealthy].sort().join()) break;
-      d.peerUnhealthy = { ...d.peerUnhealthy, [e.host]: [...e.unhealthy].sort() };
-      syncExcluded(d, fx);
+      onPeerHealth(d, fx, e.host, e.unhealthy);
       break;
     case "write-durable":
     case "peer-durable":
@@ -501,6 +488,19 @@ function orderOutcome(d: Draft, fx: HostEffect[], o: OperatorOrder, services: st
   }
 }
 
+/** A VIP change's outcome: to its quorum machine, then the hooks it calls for, and a reconcile after a takeover. */
+function onVipChanged(d: Draft, fx: HostEffect[], e: Extract<HostEvent, { type: "vip-changed" }>): void {
+  assert(d.services[e.service] !== undefined, "a VIP outcome names a known service");
+  stepQuorum(d, fx, e.service, { type: "vip-changed", op: e.op, epoch: e.epoch, ok: e.ok, error: e.error });
+  const state = notifyState(d.services[e.service]!.dropWhy, e.op, e.ok);
+  if (state !== null) fx.push({ type: "run-hook", service: e.service, hook: "notify", epoch: e.epoch, state });
+  if (!e.ok) return;
+  fx.push({ type: "run-hook", service: e.service, hook: e.op === "add" ? "activate" : "demote", epoch: e.epoch });
+  // Taken over from another holder: bring the state to the intended one.
+  const reason = d.services[e.service]!.cert?.reason;
+  if (e.op === "add" && reason !== undefined && reason !== "initial") fx.push({ type: "reconcile", service: e.service, epoch: e.epoch });
+}
+
 /** A check's result or the VIP's placement, for a service this host is a candidate of: its health, and whom the service excludes. */
 function onOwnHealth(d: Draft, fx: HostEffect[], e: Extract<HostEvent, { type: "check-result" | "placement" }>): void {
   const h0 = d.health[e.service];
@@ -513,6 +513,25 @@ function onOwnHealth(d: Draft, fx: HostEffect[], e: Extract<HostEvent, { type: "
   syncExcluded(d, fx);
 }
 
+export function serviceHealthy(s: HostState, service: string): boolean {
+  const h = s.health[service];
+  return h === undefined || health.healthy(h);
+}
+
+export function serviceUnhealthyWhy(s: HostState, service: string): string | null {
+  const h = s.health[service];
+  return h === undefined ? null : health.unhealthyWhy(h);
+}
+
+/** A peer's beacon says which services are unhealthy there: a change moves who is excluded. */
+function onPeerHealth(d: Draft, fx: HostEffect[], peer: HostId, unhealthy: readonly string[]): void {
+  if (peer === d.config.self || !d.config.hosts.includes(peer)) return;
+  const sorted = [...unhealthy].sort();
+  if ((d.peerUnhealthy[peer] ?? []).join() === sorted.join()) return;
+  d.peerUnhealthy = { ...d.peerUnhealthy, [peer]: sorted };
+  syncExcluded(d, fx);
+}
+
 /** The services this host says are unhealthy here (its beacons carry them). */
 export function unhealthyServices(s: HostState): string[] {
   return Object.keys(s.health).filter((sv) => !health.healthy(s.health[sv]!)).sort();
@@ -522,10 +541,10 @@ export function unhealthyServices(s: HostState): string[] {
 function syncExcluded(d: Draft, fx: HostEffect[]): void {
   const self = d.config.self;
   for (const sv of d.config.services) {
-    const sick = (Object.keys(d.peerUnhealthy) as HostId[]).filter((h) => d.peerUnhealthy[h]!.includes(sv.name));
+    const sick = d.config.hosts.filter((h) => d.peerUnhealthy[h]?.includes(sv.name) === true);
     const own = d.health[sv.name];
     if (own !== undefined && !health.healthy(own)) sick.push(self);
-    const hosts = health.excluded(Object.keys(d.standby) as HostId[], sick);
+    const hosts = health.excluded(d.config.hosts.filter((h) => d.standby[h] !== undefined), sick);
     if (hosts.join() !== d.services[sv.name]!.excluded.join()) stepQuorum(d, fx, sv.name, { type: "excluded", hosts });
   }
 }

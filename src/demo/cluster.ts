@@ -54,6 +54,8 @@ export type DemoCluster = {
   configOf(host: string): string;
   /** The demo operator's key file (listed under [[operators]] as "demo-operator"): what umbra move, standby... sign with. */
   operatorKey: string;
+  /** Makes a host's demo service answer GET /health with 503 (sick) or 200 again. */
+  setSick(host: string, sick: boolean): void;
   /** A host's API socket. */
   apiSocketOf(host: string): string;
   destroy(): Promise<void>;
@@ -68,6 +70,8 @@ export type DemoOptions = {
   onLog?: (l: LogLine) => void;
   /** More top-level TOML for one host's config (e.g. a [probe] replay, a [forecast] section), placed before [timing]. */
   extraToml?: (host: string) => string;
+  /** An HTTP health check of each host's own demo service for "web" (DEMO_CHECK); DemoCluster.setSick makes one fail. */
+  checks?: boolean;
   /** Hook programs for the "web" service, as [services.hooks] in every agent's config. */
   hooks?: { activate?: string; demote?: string; reconcile?: string };
   /** More namespaces on the bridge, running nothing (a benchmark's probes). */
@@ -87,10 +91,16 @@ export type DemoOptions = {
 /** The argv prefix that runs a piece of the apparatus under SCHED_RR at `rt` (none when undefined). */
 export const rtPrefix = (rt: number | undefined): string[] => (rt === undefined ? [] : ["chrt", "--rr", String(rt)]);
 
+/** While this file exists, the host's demo service answers GET /health with 503 (DemoCluster.setSick). */
+const sickFileOf = (dir: string, host: string): string => join(dir, `${host}.sick`);
+
+/** The health check DemoOptions.checks adds to "web": the host's own service, every 200 ms, failing after 3, passing after 2. */
+export const DEMO_CHECK = { intervalMs: 200, timeoutMs: 200, fall: 3, rise: 2 } as const;
+
 /** The demo operator's key file, in the demo's directory. */
 const OPERATOR_KEY_FILE = "operator.key";
 
-function tomlConfig(o: { host: string; keyFile: string; stateDir: string; keys: Record<string, string>; operatorKey: string; timing: Record<string, number>; logLevel: string; hooks?: Record<string, string | undefined>; extra?: string }): string {
+function tomlConfig(o: { host: string; keyFile: string; stateDir: string; keys: Record<string, string>; operatorKey: string; checks?: boolean; timing: Record<string, number>; logLevel: string; hooks?: Record<string, string | undefined>; extra?: string }): string {
   const lines = [
     `cluster = "demo"`,
     `host = "${o.host}"`,
@@ -118,6 +128,7 @@ function tomlConfig(o: { host: string; keyFile: string; stateDir: string; keys: 
     `voters = ["h1", "h2", "h3"]`,
     "",
     ...(o.hooks === undefined ? [] : ["[services.hooks]", ...Object.entries(o.hooks).filter(([, v]) => v !== undefined).map(([k, v]) => `${k} = ${JSON.stringify(v)}`), ""]),
+    ...(o.checks ? ["[[services.checks]]", `http = "http://127.0.0.1:${SERVICE_PORT}/health"`, ...Object.entries(DEMO_CHECK).map(([k, v]) => `${k} = ${v}`), ""] : []),
   ];
   return lines.join("\n");
 }
@@ -188,7 +199,7 @@ function writeConfigs(dir: string, o: DemoOptions): void {
   for (const h of HOSTS) {
     writeFileSync(
       join(dir, `${h.name}.toml`),
-      tomlConfig({ host: h.name, keyFile: join(dir, `${h.name}.key`), stateDir: stateDirOf(dir, o, h.name), keys, operatorKey, timing: o.timing ?? {}, logLevel: o.logLevel ?? "info", hooks: o.hooks, extra: o.extraToml?.(h.name) }),
+      tomlConfig({ host: h.name, keyFile: join(dir, `${h.name}.key`), stateDir: stateDirOf(dir, o, h.name), keys, operatorKey, checks: o.checks, timing: o.timing ?? {}, logLevel: o.logLevel ?? "info", hooks: o.hooks, extra: o.extraToml?.(h.name) }),
     );
   }
 }
@@ -198,7 +209,7 @@ async function spawnCluster(topo: Topology, dir: string, logs: LogLine[], agents
   const boot = topo.spawn(BOOTSTRAP.name, [NODE, MAIN, "bootstrap", "--host", BOOTSTRAP.ipv4, "--port", String(BOOTSTRAP.port)], {});
   await waitForLine(boot, /listening/i, BOOTSTRAP_READY_MS, "the DHT bootstrap node");
   for (const h of HOSTS) {
-    topo.spawn(h.name, [...rtPrefix(apparatusRt), NODE, join(ROOT, "src/demo/service.ts"), "--name", h.name, "--port", String(SERVICE_PORT)], {});
+    topo.spawn(h.name, [...rtPrefix(apparatusRt), NODE, join(ROOT, "src/demo/service.ts"), "--name", h.name, "--port", String(SERVICE_PORT), "--sick-file", sickFileOf(dir, h.name)], {});
   }
   for (const h of HOSTS) spawnAgent(topo, dir, h.name, logs, agents, onLog);
 }
@@ -255,6 +266,7 @@ function clusterHandle(topo: Topology, dir: string, logs: LogLine[], agents: Map
     },
     configOf: (host) => join(dir, `${host}.toml`),
     operatorKey: join(dir, OPERATOR_KEY_FILE),
+    setSick: (host, sick) => (sick ? writeFileSync(sickFileOf(dir, host), "") : rmSync(sickFileOf(dir, host), { force: true })),
     apiSocketOf: (host) => join(stateDir(host), API_SOCKET_NAME),
     async destroy() {
       for (const p of agents.values()) signalProcess(p, "SIGCONT"); // a stopped agent cannot die of the SIGTERM that follows

@@ -39,6 +39,7 @@ const arbMsg: fc.Arbitrary<WireMsg> = fc.oneof(
     sentAtWallMs: num,
     metrics: fc.option(sample, { nil: null }),
     forecast: fc.option(fc.record({ exhaustionProbability: fc.double({ min: 0, max: 1, noNaN: true }), metric: id, anomaly: fc.double({ min: 0, max: 1, noNaN: true }) }), { nil: null }),
+    unhealthy: fc.option(fc.array(id, { maxLength: 4 }), { nil: null }),
   }),
   fc.record({ type: fc.constant("ping" as const), seq: uint, updates: fc.array(update, { maxLength: 8 }) }),
   fc.record({ type: fc.constant("ack" as const), seq: uint, updates: fc.array(update, { maxLength: 8 }) }),
@@ -99,9 +100,9 @@ describe("codec", () => {
       fc.property(arbMsg, fc.nat(), (m, cut) => {
         const buf = encodeMsg(m);
         const short = buf.subarray(0, cut % buf.length);
-        // A beacon cut just before its trailing forecast is an older agent's beacon: whole, without one.
-        const oldBeacon = m.type === "beacon" && short.length === encodeMsg({ ...m, forecast: null }).length - 1;
-        if (oldBeacon) expect(decodeMsg(short)).toEqual({ ...m, forecast: null });
+        // A beacon cut just before a trailing field is an older agent's beacon: whole, without it and what follows.
+        const older = m.type === "beacon" ? [{ ...m, unhealthy: undefined }, { ...m, unhealthy: undefined, forecast: undefined }].find((o) => encodeMsg(o).length === short.length) : undefined;
+        if (older !== undefined) expect(decodeMsg(short)).toEqual(older);
         else if (short.length > 0) expect(() => decodeMsg(short)).toThrow(UmbraError);
         expect(() => decodeMsg(Buffer.concat([buf, Buffer.from([0])]))).toThrow(/trailing/);
       }),
@@ -109,10 +110,14 @@ describe("codec", () => {
     );
   });
 
-  test("a beacon from an agent without forecasts (no trailing field) decodes with forecast null", () => {
-    const withNone = encodeMsg({ type: "beacon", sentAtWallMs: 1, metrics: null, forecast: null });
-    const old = withNone.subarray(0, withNone.length - 1); // drop the "absent" flag: what older agents sent
-    expect(decodeMsg(old)).toEqual({ type: "beacon", sentAtWallMs: 1, metrics: null, forecast: null });
+  test("a beacon from an older agent (no trailing fields) decodes without them; a field left out must not come before one given", () => {
+    const withNone = encodeMsg({ type: "beacon", sentAtWallMs: 1, metrics: null, forecast: null, unhealthy: null });
+    const old = withNone.subarray(0, withNone.length - 2); // drop both "absent" flags: what agents without forecasts sent
+    const decoded = decodeMsg(old);
+    expect(decoded).toEqual({ type: "beacon", sentAtWallMs: 1, metrics: null });
+    expect("forecast" in decoded || "unhealthy" in decoded).toBe(false);
+    expect(decodeMsg(withNone.subarray(0, withNone.length - 1))).toEqual({ type: "beacon", sentAtWallMs: 1, metrics: null, forecast: null });
+    expect(() => encodeMsg({ type: "beacon", sentAtWallMs: 1, metrics: null, unhealthy: ["web"] })).toThrow(/left out/);
     expect(() => encodeMsg({ type: "beacon", sentAtWallMs: 1, metrics: null, forecast: { exhaustionProbability: 1.5, metric: "cpuLoad", anomaly: 0 } })).toThrow(/probability/);
   });
 

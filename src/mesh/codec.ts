@@ -13,6 +13,8 @@ import { ACTIONS, REASON_CHARS_MAX, type SignedStatement } from "../shared/state
 export const NAME_BYTES_MAX = 64;
 /** Most membership updates piggybacked on one SWIM message. */
 export const UPDATES_MAX = 32;
+/** Most services a beacon names as unhealthy (SERVICES_MAX of the host core). */
+const SERVICES_ON_WIRE_MAX = 64;
 /** Most votes in one certificate (= most voters of a service). */
 export const VOTES_MAX = 64;
 /** A signature is ed25519: 64 bytes, 128 hex characters. */
@@ -27,6 +29,8 @@ export type Beacon = {
   metrics: HostSample | null;
   /** The sender's own forecast of itself (absent from agents without a forecaster, and from older agents). */
   forecast?: BeaconForecast | null;
+  /** The services whose health checks fail at the sender (absent from older agents): no voter votes for it for those. */
+  unhealthy?: string[] | null;
 };
 
 /** A host's forecast of itself, as its beacons carry it: the highest exhaustion probability (and its metric), the highest anomaly score. */
@@ -99,7 +103,7 @@ const beaconForecast: Codec<BeaconForecast> = struct({ exhaustionProbability: un
 /** Tag and body of every message, fields in wire order. Tags are part of the protocol: never renumber, only add. */
 export const MESH_CODEC = taggedUnion<WireMsg>(
   {
-    beacon: [1, struct({ sentAtWallMs: f64, metrics: optional(sample), forecast: trailing(beaconForecast) })],
+    beacon: [1, struct({ sentAtWallMs: f64, metrics: optional(sample), forecast: trailing(beaconForecast), unhealthy: trailing(list(name, { max: SERVICES_ON_WIRE_MAX, what: "unhealthy services" })) })],
     ping: [2, struct({ seq: uint, updates })],
     ack: [3, struct({ seq: uint, updates })],
     "ping-req": [4, struct({ seq: uint, target: host, updates })],

@@ -175,6 +175,10 @@ const IN_PROCESS: Array<[string, (s: string) => string, string[]]> = [
   ["a probe timeout as long as the round", (s) => s + "\n[timing]\nprobeTimeoutMs = 50\n", ["timing.probeTimeoutMs: 50 must be less than timing.probeIntervalMs (50)"]],
   ["a fractional duration", (s) => s + "\n[timing]\nleaseMs = 300.5\n", ["timing.leaseMs: must be a whole number, got 300.5"]],
   ["a misspelt timing key", (s) => s + "\n[timing]\nleseMs = 3\n", ['timing: unknown key "leseMs"']],
+  ["a check of two kinds", (s) => s + '[[services.checks]]\nhttp = "http://127.0.0.1:8080/health"\ntcp = "127.0.0.1:8080"\n', ["services[0].checks[0]: give exactly one of http, tcp, command"]],
+  ["a check that outlasts its interval", (s) => s + '[[services.checks]]\ntcp = "127.0.0.1:5432"\nintervalMs = 500\ntimeoutMs = 800\n', ["services[0].checks[0]: timeoutMs must not exceed intervalMs (one run at a time)"]],
+  ["an operator key listed twice", (s) => s + `[[operators]]\nname = "a"\npublicKey = "${"ab".repeat(32)}"\n[[operators]]\nname = "b"\npublicKey = "${"AB".repeat(32)}"\n`, ["operators[1].publicKey: the same key is listed for two operators"]],
+  ["a host's key as an operator's", (s) => s + `[[operators]]\nname = "a"\npublicKey = "${K1}"\n`, ["operators[0].publicKey: is a host's key; an operator's key is its own (umbra keygen --operator)"]],
 ];
 
 describe("limits other parts rely on are checked here", () => {
@@ -188,6 +192,17 @@ describe("limits other parts rely on are checked here", () => {
     expect(err).toBeInstanceOf(UmbraError);
     expect((err as UmbraError).code).toBe("config_invalid");
     expect((err as UmbraError).context.issues).toEqual(expected.map((l) => `/x/u.toml: ${l}`));
+  });
+});
+
+describe("checks and operators", () => {
+  test("a command check's program is resolved against the config's folder; defaults fill the rest", () => {
+    const c = parseConfig(GOOD + '[[services.checks]]\ncommand = ["checks/db", "--quick"]\n[[services.checks]]\nhttp = "http://127.0.0.1:8080/health"\nfall = 5\n', "/etc/umbra/umbra.toml");
+    expect(c.services[0]!.checks).toEqual([
+      { command: ["/etc/umbra/checks/db", "--quick"], intervalMs: 1000, timeoutMs: 1000, rise: 2, fall: 3 },
+      { http: "http://127.0.0.1:8080/health", intervalMs: 1000, timeoutMs: 1000, rise: 2, fall: 5 },
+    ]);
+    expect(parseConfig(GOOD + `[[operators]]\nname = "alice"\npublicKey = "${"AB".repeat(32)}"\n`, "u.toml").operators).toEqual([{ name: "alice", publicKey: "ab".repeat(32) }]);
   });
 });
 

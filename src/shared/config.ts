@@ -36,6 +36,29 @@ const hostPort = z
     return port >= 1 && port <= 65535;
   }, "has a port outside 1-65535");
 
+/** Checks a service may have. */
+export const CHECKS_MAX = 16;
+
+/** One health check: exactly one of http, tcp, command; how often, how long, and keepalived's rise and fall. */
+const CheckSchema = z
+  .object({
+    /** GET this URL: a 2xx answer passes. */
+    http: z.string().url().refine((u) => u.startsWith("http://"), "must be an http:// URL (a local check needs no TLS)").optional(),
+    /** Connect to host:port: a connection passes. */
+    tcp: hostPort.optional(),
+    /** Run this program with these arguments (no shell): exit 0 passes. */
+    command: z.array(z.string().min(1)).min(1, "names the program, then its arguments").optional(),
+    intervalMs: ms(100, 3_600_000).default(1000),
+    timeoutMs: ms(10, 600_000).default(1000),
+    /** Successes in a row that make a failing check pass. */
+    rise: z.number().int().min(1).max(100).default(2),
+    /** Failures in a row that make a passing check fail. */
+    fall: z.number().int().min(1).max(100).default(3),
+  })
+  .strict()
+  .refine((c) => [c.http, c.tcp, c.command].filter((x) => x !== undefined).length === 1, "give exactly one of http, tcp, command")
+  .refine((c) => c.timeoutMs <= c.intervalMs, "timeoutMs must not exceed intervalMs (one run at a time)");
+
 const TimingSchema = z
   .object({
     tickMs: ms(1, 1000),
@@ -178,6 +201,8 @@ const FileSchema = z
             /** A state write is acknowledged once durable here and on this many other replicas (default 1). */
             ackShadows: z.number().int().min(0).max(HOSTS_MAX).default(1),
             hooks: z.object({ activate: z.string().min(1).optional(), demote: z.string().min(1).optional(), reconcile: z.string().min(1).optional(), notify: z.string().min(1).optional() }).strict().optional(),
+            /** Health checks (keepalived's track_script, Consul's checks): each an HTTP GET, a TCP connect or a command. */
+            checks: z.array(CheckSchema).max(CHECKS_MAX, `at most ${CHECKS_MAX} checks`).default([]),
           })
           .strict(),
       )
@@ -243,6 +268,7 @@ export function parseConfig(text: string, path: string): Config {
       voters: s.voters ?? [s.primary, ...s.shadows],
       // Hooks run without a shell: a relative path would depend on the agent's cwd.
       hooks: s.hooks && { activate: s.hooks.activate && abs(s.hooks.activate), demote: s.hooks.demote && abs(s.hooks.demote), reconcile: s.hooks.reconcile && abs(s.hooks.reconcile), notify: s.hooks.notify && abs(s.hooks.notify) },
+      checks: s.checks.map((c) => (c.command === undefined ? c : { ...c, command: [abs(c.command[0]!), ...c.command.slice(1)] })),
     })),
   };
   const votersGiven = f.services.map((sv) => sv.voters !== undefined);

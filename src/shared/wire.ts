@@ -209,16 +209,18 @@ export type AbsentOk = { readonly absentOk: true };
 
 /**
  * A field added to a message after it first shipped, last in its frame: an
- * optional() that reads as null when the frame ends before it (what older
- * senders send), and an optional property of the struct's type.
+ * optional() (null written as "none"), and an optional property of the
+ * struct's type. Left out (undefined), it is not written at all, as older
+ * senders did not, and a frame that ends before it reads it as left out; a
+ * field left out must be followed only by fields left out (struct checks).
  */
 export function trailing<T>(inner: Codec<T>): Codec<T | null | undefined> & AbsentOk {
   const opt = optional(inner);
   return {
     absentOk: true,
-    preencode: (st, v) => opt.preencode(st, v ?? null),
-    encode: (st, v) => opt.encode(st, v ?? null),
-    decode: (st) => (st.start === st.end ? null : opt.decode(st)),
+    preencode: (st, v) => (v === undefined ? undefined : opt.preencode(st, v)),
+    encode: (st, v) => (v === undefined ? undefined : opt.encode(st, v)),
+    decode: (st) => (st.start === st.end ? undefined : opt.decode(st)),
   };
 }
 
@@ -240,7 +242,12 @@ export function struct<F extends Fields>(fields: F): Codec<StructOf<F>> {
   return {
     preencode(st, v) {
       const rec: Record<string, unknown> = v;
-      for (const [k, f] of entries) f.preencode(st, rec[k]);
+      let leftOut: string | null = null;
+      for (const [k, f] of entries) {
+        assert(leftOut === null || rec[k] === undefined, `struct: ${k} follows ${leftOut}, which is left out`);
+        if (rec[k] === undefined && (f as Partial<AbsentOk>).absentOk) leftOut = k;
+        f.preencode(st, rec[k]);
+      }
     },
     encode(st, v) {
       const rec: Record<string, unknown> = v;
@@ -248,7 +255,10 @@ export function struct<F extends Fields>(fields: F): Codec<StructOf<F>> {
     },
     decode(st) {
       const out: Record<string, unknown> = {};
-      for (const [k, f] of entries) out[k] = f.decode(st);
+      for (const [k, f] of entries) {
+        const v = f.decode(st);
+        if (v !== undefined) out[k] = v;
+      }
       return out as StructOf<F>;
     },
   };

@@ -5,5 +5,5 @@ export { startReplicator, type BlobStatus, type ReconcileReport, type Replicator
 export { attachStateChannel, type StateLink } from "./channel.ts";
 export { createHasher, fsyncDir, openChunkStore, tempName } from "./chunks.ts";
 export { serveBlobs, type BlobPeer } from "./blobs/index.ts";
-export { BLOB_KINDS, type BlobKind, type ConfigEdit, type JsonValue, type WorkloadData } from "./doc.ts";
+export { BLOB_KINDS, type AuditEntry, type BlobKind, type ConfigEdit, type JsonValue, type WorkloadData } from "./doc.ts";
 export { STATE_PROTOCOL, type StateWire } from "./wire.ts";

@@ -4,7 +4,7 @@
 import { parseArgs } from "node:util";
 import { apiTargetOf, EXIT, fail, TARGET_OPTIONS } from "../args.ts";
 import { apiJson, TARGET_HELP } from "../../api/index.ts";
-import type { AuditEntry } from "../../state/doc.ts";
+import type { AuditEntry } from "../../state/index.ts";
 
 export const HELP = `usage: umbra audit SERVICE [--api PATH|HOST:PORT] [--token-file FILE] [--config FILE] [--json]
 
