@@ -24,7 +24,7 @@ import { openMesh, parseHostPort, type Mesh, type BeaconForecast } from "../mesh
 import { startBackgroundSampler, startReplaySampler, type HostSample } from "../probe/index.ts";
 import { announceFromPrimary, armedArping, ipBatch, runCommand, openFence, removeFence, removeVip, vipAddress, vipPlacementIssue, BATCH_QUEUE_MAX, FENCE_TABLE, type Fence, type IpBatch } from "../actuate/index.ts";
 import { createApi, serveApi, type StatusDoc } from "../api/index.ts";
-import { agentMetrics } from "../api/index.ts";
+import { agentMetrics, type MetricsCounters } from "../api/index.ts";
 import { startForecasting, type Forecasting } from "./forecasting.ts";
 import { loadRecord, RecordWriter } from "./records.ts";
 import { planReload, type ReloadPlan } from "./reload.ts";
@@ -388,7 +388,7 @@ function orderDeps(operators: Operators, replicator: AgentReplication["replicato
 }
 
 /** Operators' statements: checked here, orders into the core, passed on to every connected peer, audited in the replicas kept here. */
-function startOperators(config: Config, loop: AgentLoop, observed: Observed, mesh: Mesh, replicator: AgentReplication["replicator"], log: Logger): Operators {
+function startOperators(config: Config, loop: AgentLoop, observed: Observed, mesh: Mesh, replicator: AgentReplication["replicator"], log: Logger, metrics: Pick<MetricsCounters, "statement">): Operators {
   return operatorsShell({
     cluster: config.cluster,
     self: config.host,
@@ -404,6 +404,7 @@ function startOperators(config: Config, loop: AgentLoop, observed: Observed, mes
     audit: async (service, entries, message) => {
       if (replicator.services().includes(service)) await replicator.write(service, { audit: entries }, message);
     },
+    count: metrics.statement,
   });
 }
 
@@ -452,7 +453,7 @@ export async function startAgent(config: Config): Promise<Agent> {
   const runners = effectRunners({ self, services: byName, ip, fence, replicator, hookTimeoutMs: config.timing.hookTimeoutMs, hookPrefix, log, now: monoNow, report: (ev) => loop.feed(ev), metrics });
   const mesh = await openAgentMesh(config, keyPair, sigs, loop, observed, repl, log);
   const send = (to: HostId, msg: Parameters<Mesh["send"]>[1]) => (to === self ? loop.enqueue(self, msg) : void mesh.send(to, msg));
-  const operators = startOperators(config, loop, observed, mesh, replicator, log);
+  const operators = startOperators(config, loop, observed, mesh, replicator, log, metrics);
   loop.start({
     runEffects: effectApplier({ self, records, log, sigs, send, runners, services: byName, observed, replicator, forecasting, metrics, now: monoNow, orderApplied: (fx) => operators.applied(fx) }),
     onStatement: (from, msg) => operators.fromPeer(from, msg),

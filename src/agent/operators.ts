@@ -47,6 +47,8 @@ export type OperatorDeps = {
   passOn(msg: StatementMsg): void;
   /** Records entries in a service's audit trail, if this host keeps a replica of it. */
   audit(service: string, entries: AuditEntry[], message: string): Promise<void>;
+  /** Counts a statement accepted (by action) or refused (by reason), for /metrics. */
+  count?(outcome: "accepted" | "refused", actionOrReason: string): void;
 };
 
 export type Operators = {
@@ -71,11 +73,13 @@ export function operatorsShell(d: OperatorDeps): Operators {
     if (!c.ok || !out.ok) {
       const s = x as Partial<SignedStatement> | null;
       const why = out as Extract<Submitted, { ok: false }>;
+      d.count?.("refused", why.reason);
       d.log("warn", "operators", "statement-refused", { via, reason: why.reason, detail: why.detail, action: s?.action, service: s?.service, target: s?.target, operator: typeof s?.operator === "string" ? s.operator.slice(0, 16) : undefined });
       return out;
     }
     if (pending.size >= PENDING_MAX) pending.delete(pending.keys().next().value!);
     pending.set(out.order.nonce, c.statement);
+    d.count?.("accepted", out.order.action);
     d.log("info", "operators", "statement-accepted", { via, action: out.order.action, service: out.order.service, target: out.order.target, operator: byKey.get(out.order.operator), reason: out.order.reason });
     return out;
   };

@@ -10,8 +10,11 @@ import { SAMPLE_STATUS } from "./testdata.ts";
 import type { StatusDoc } from "./types.ts";
 
 test("the status document as gauges, the shell's counts as counters; promtool finds nothing to say", async () => {
-  let doc: StatusDoc = SAMPLE_STATUS;
+  let doc: StatusDoc = { ...SAMPLE_STATUS, services: SAMPLE_STATUS.services.map((s) => (s.name === "web" ? { ...s, health: { healthy: false, why: "check 2 failing: HTTP 503", checks: [{ ok: true, detail: "exit 0" }, { ok: false, detail: "HTTP 503" }] }, excluded: ["h2"] } : s)) };
   const m = agentMetrics(() => doc);
+  m.statement("accepted", "move");
+  m.statement("refused", "forged");
+  m.statement("refused", "forged");
   m.certified("web", "holder-lost");
   m.certified("web", "handover");
   m.certified("web", "handover");
@@ -31,6 +34,12 @@ test("the status document as gauges, the shell's counts as counters; promtool fi
     'umbra_certificates_total{service="web",reason="holder-lost"} 1',
     "umbra_loop_stalls_total 1",
     'umbra_build_info{version="0.1.0"} 1',
+    'umbra_service_healthy{service="web"} 0',
+    'umbra_service_check_passing{service="web",check="1"} 1',
+    'umbra_service_check_passing{service="web",check="2"} 0',
+    'umbra_service_excluded{service="web",host="h2"} 1',
+    'umbra_operator_statements_accepted_total{action="move"} 1',
+    'umbra_operator_statements_refused_total{reason="forged"} 2',
   ]) expect(text).toContain(`${line}\n`);
   expect(text).toContain("umbra_process_cpu_user_seconds_total");
   const check = spawnSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8" });

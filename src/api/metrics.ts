@@ -19,6 +19,8 @@ export type MetricsCounters = {
   loopStall(): void;
   /** A VIP change failed. */
   vipChangeFailed(service: string, op: "add" | "del"): void;
+  /** An operator's statement accepted (by action) or refused (by reason). */
+  statement(outcome: "accepted" | "refused", actionOrReason: string): void;
 };
 
 export type AgentMetrics = MetricsCounters & {
@@ -48,11 +50,14 @@ export function agentMetrics(status: () => StatusDoc): AgentMetrics {
   const failovers = new Counter({ name: "umbra_certificates_total", help: "Certificates of a new epoch (each names the holder from then on) this host learned or formed, by service and reason: initial, holder-lost (an unplanned failover), handover, predicted", labelNames: ["service", "reason"], registers: [registry] });
   const stalls = new Counter({ name: "umbra_loop_stalls_total", help: "Times the agent's loop ran late by more than a few ticks (a stalled loop eats the lease's margin)", registers: [registry] });
   const vipFailed = new Counter({ name: "umbra_vip_change_failures_total", help: "VIP adds and removals that failed, by service and op", labelNames: ["service", "op"], registers: [registry] });
+  const accepted = new Counter({ name: "umbra_operator_statements_accepted_total", help: "Operators' signed statements this host accepted, by action", labelNames: ["action"], registers: [registry] });
+  const refused = new Counter({ name: "umbra_operator_statements_refused_total", help: "Operators' statements this host refused, by reason (forged, replayed, expired, unknown-operator, wrong-cluster, ...)", labelNames: ["reason"], registers: [registry] });
   return {
     registry,
     certified: (service, reason) => failovers.inc({ service, reason }),
     loopStall: () => stalls.inc(),
     vipChangeFailed: (service, op) => vipFailed.inc({ service, op }),
+    statement: (outcome, x) => (outcome === "accepted" ? accepted.inc({ action: x }) : refused.inc({ reason: x })),
   };
 }
 
@@ -73,6 +78,15 @@ function serviceGauges(gauge: GaugeMaker, status: () => StatusDoc): void {
   });
   gauge("umbra_service_alarm", "1 while a VIP change of the service failed and matters (see umbra status)", ["service"], (g) => {
     for (const s of status().services) g.set({ service: s.name }, s.alarm === null ? 0 : 1);
+  });
+  gauge("umbra_service_healthy", "1 where the service's health checks pass on this host (and its VIP could answer here), 0 where they fail; no series where this host is no candidate", ["service"], (g) => {
+    for (const s of status().services) if (s.health !== undefined && s.health !== null) g.set({ service: s.name }, s.health.healthy ? 1 : 0);
+  });
+  gauge("umbra_service_check_passing", "Each health check of the service on this host: 1 passing, 0 failing (rise and fall applied)", ["service", "check"], (g) => {
+    for (const s of status().services) s.health?.checks.forEach((c, i) => g.set({ service: s.name, check: String(i + 1) }, c.ok ? 1 : 0));
+  });
+  gauge("umbra_service_excluded", "Hosts kept out of the service's candidacy as this host sees it (an operator's standby or maintenance, or unhealthy there)", ["service", "host"], (g) => {
+    for (const s of status().services) for (const h of s.excluded ?? []) g.set({ service: s.name, host: h }, 1);
   });
   gauge("umbra_replication_lag_changes", "Changes of this host's service document the peer lacks", ["service", "peer"], (g) => {
     for (const r of status().replication) g.set({ service: r.service, peer: r.peer }, r.lagChanges);

@@ -22,8 +22,8 @@ export const SAMPLE_STATUS: StatusDoc = {
     { id: "h4", status: "suspect", incarnation: 12, connected: false, rttMs: 31.6, labels: {}, lastBeaconAgoMs: null, metrics: null },
   ],
   services: [
-    { name: "web", vip: "198.51.100.10/24", primary: "h1", shadows: ["h2", "h3"], voters: ["h1", "h2", "h3"], epoch: 2, holder: "h2", holdsVipHere: true, leaseRemainingMs: 231, state: "holding", lastChange: { atMs: 1_000_000 - 42_000, reason: "holder-lost", fromHolder: "h1", toHolder: "h2" }, alarm: null },
-    { name: "database", vip: "2001:db8::20/64", primary: "h3", shadows: ["h2"], voters: ["h2", "h3", "h4"], epoch: 17, holder: "h3", holdsVipHere: false, leaseRemainingMs: null, state: "follower", lastChange: null, alarm: null },
+    { name: "web", vip: "198.51.100.10/24", primary: "h1", shadows: ["h2", "h3"], voters: ["h1", "h2", "h3"], epoch: 2, holder: "h2", holdsVipHere: true, leaseRemainingMs: 231, state: "holding", lastChange: { atMs: 1_000_000 - 42_000, reason: "holder-lost", fromHolder: "h1", toHolder: "h2" }, alarm: null, health: { healthy: true, why: null, checks: [{ ok: true, detail: "HTTP 200" }] }, excluded: [] },
+    { name: "database", vip: "2001:db8::20/64", primary: "h3", shadows: ["h2"], voters: ["h2", "h3", "h4"], epoch: 17, holder: "h3", holdsVipHere: false, leaseRemainingMs: null, state: "follower", lastChange: null, alarm: null, health: { healthy: false, why: "check 1 failing: TCP [::1]:5432: ECONNREFUSED", checks: [{ ok: false, detail: "TCP [::1]:5432: ECONNREFUSED" }] }, excluded: ["h2"] },
   ],
   replication: [
     { service: "web", primaryHostID: "h1", shadowHostID: "h2", peer: "h1", syncStatus: "stale", lagChanges: 3, lagBytes: 2_450, lastHeardAgoMs: 42_000 },

@@ -67,6 +67,8 @@ function serviceColumns(nowMs: number): Array<Column<ServiceDoc>> {
     { head: "EPOCH", align: "right", cell: (s) => String(s.epoch) },
     { head: "LEASE", align: "right", cell: (s) => (s.leaseRemainingMs === null ? NONE : duration(Math.max(0, s.leaseRemainingMs))) },
     { head: "STATE", align: "left", cell: (s) => s.state },
+    { head: "HEALTH", align: "left", cell: (s) => (s.health === undefined || s.health === null ? NONE : s.health.healthy ? "ok" : "FAILING") },
+    { head: "KEPT OUT", align: "left", cell: (s) => (s.excluded === undefined || s.excluded.length === 0 ? NONE : s.excluded.join(",")) },
     { head: "LAST CHANGE", align: "left", cell: (s) => lastChange(s.lastChange, nowMs) },
   ];
 }
