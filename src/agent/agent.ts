@@ -37,7 +37,7 @@ import { Observed } from "./observed.ts";
 import { startAgentReplication, type AgentReplication } from "./replication.ts";
 import { operatorsShell, type Operators } from "./operators.ts";
 import { startChecks } from "./checks.ts";
-import { sortAudit, type OrderDeps } from "../api/index.ts";
+import { EventHub, publishingLogger, sortAudit, type OrderDeps } from "../api/index.ts";
 import type { QueueCount } from "./queue.ts";
 
 import { VERSION } from "../shared/version.ts";
@@ -379,6 +379,20 @@ function reloader(config: Config, byName: ReadonlyMap<string, ServiceRt>, log: L
   };
 }
 
+/** Each service's runtime in the shell: its config, its VIP change in flight, its fence, what status shows. */
+function serviceRuntimes(config: Config): ServiceRt[] {
+  return config.services.map((svc) => ({
+    name: svc.name,
+    cfg: svc,
+    vipBusy: false,
+    fenceOpen: !config.fence, // unfenced: the address alone answers
+    fenceWaiters: [],
+    announcer: null, // armed once real-time (warmHelpers)
+    lastChange: null,
+    alarm: null,
+  }));
+}
+
 /** The API's orders routes: statements to the operators' shell, the audit trail from the replica kept here. */
 function orderDeps(operators: Operators, replicator: AgentReplication["replicator"]): OrderDeps {
   return {
@@ -417,7 +431,8 @@ function recordWriter(config: Config, log: Logger): RecordWriter {
 
 export async function startAgent(config: Config): Promise<Agent> {
   const self = config.host;
-  const log: Logger = logger(self, config.logLevel);
+  const hub = new EventHub();
+  const log: Logger = publishingLogger(hub, self, logger(self, config.logLevel));
   raiseNice(config, log);
   const keyPair = ownKey(config);
   const sigs = signatures(keyPair.secretKey, new Map(config.hosts.map((h) => [h.id, Buffer.from(h.publicKey, "hex")])), log);
@@ -428,16 +443,7 @@ export async function startAgent(config: Config): Promise<Agent> {
   const loaded = Object.fromEntries(config.services.map((svc) => [svc.name, loadRecord(config.stateDir, svc.name, log)]));
   const metrics = agentMetrics(() => status()); // read at each scrape, once started
   const loop = new AgentLoop({ core: host.initialHost(hostConfigOf(config), loaded, monoNow()), log, now: monoNow, random, tickMs: config.timing.tickMs, onStall: metrics.loopStall });
-  const services: ServiceRt[] = config.services.map((svc) => ({
-    name: svc.name,
-    cfg: svc,
-    vipBusy: false,
-    fenceOpen: !config.fence, // unfenced: the address alone answers
-    fenceWaiters: [],
-    announcer: null, // armed once real-time (warmHelpers)
-    lastChange: null,
-    alarm: null,
-  }));
+  const services = serviceRuntimes(config);
   const byName = new Map(services.map((s) => [s.name, s]));
   const forecasting = await startForecasting(config.forecast, log);
   // VIP changes go to one long-lived `ip -batch` process: no fork on the lease's critical path.
@@ -470,7 +476,7 @@ export async function startAgent(config: Config): Promise<Agent> {
   const sampler = startProbe(config, observed, forecasting, mesh, log, () => host.unhealthyServices(loop.core));
   const parts: Parts = { config, log, startedMono, loop, services, observed, forecasting, ip, fence, repl, records };
   const status = () => statusOf(parts);
-  const api = await serveApi(createApi({ status, state: replicator, log, orders: orderDeps(operators, replicator), metrics: metrics.registry }), config.api, log);
+  const api = await serveApi(createApi({ status, state: replicator, log, orders: orderDeps(operators, replicator), metrics: metrics.registry, events: hub }), config.api, log);
   hookPrefix.push(...goRealtime(config, log));
   warmHelpers(services, ip, fence);
   const checks = startChecks({ services: config.services.filter((s) => s.primary === self || s.shadows.includes(self)), feed: (ev) => loop.feed(ev), commandPrefix: hookPrefix });

@@ -14,6 +14,8 @@ import { bodyLimit } from "hono/body-limit";
 import type { Registry } from "prom-client";
 import type { StatusDoc } from "./types.ts";
 import { orderRoutes, type OrderDeps } from "./orders.ts";
+import { eventRoutes, type EventHub } from "./events.ts";
+import { uiRoutes } from "./ui.ts";
 
 /** Largest body of every route but put-blob's: a few keys of JSON, not a blob (blobs go through manifests). */
 export const WRITE_BODY_BYTES_MAX = 1024 * 1024;
@@ -29,6 +31,8 @@ export type ApiDeps = {
   orders?: OrderDeps;
   /** The Prometheus registry GET /metrics serves; absent: that route answers 404. */
   metrics?: Registry;
+  /** The agent's notable log lines: GET /events streams them with the status, and GET /ui is the dashboard on it; absent: both answer 404. */
+  events?: EventHub;
   /** Where bugs (500s) are logged; defaults to JSON lines on stderr. */
   log?: Logger;
 };
@@ -88,6 +92,10 @@ export function createApi(deps: ApiDeps): Hono {
     blobRoutes(app, deps.state);
   }
   if (deps.orders !== undefined) orderRoutes(app, deps.orders);
+  if (deps.events !== undefined) {
+    eventRoutes(app, deps.events, deps.status);
+    uiRoutes(app);
+  }
   const metrics = deps.metrics;
   if (metrics !== undefined) app.get("/metrics", async (c) => c.body(await metrics.metrics(), 200, { "content-type": metrics.contentType }));
   app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));

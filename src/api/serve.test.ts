@@ -106,7 +106,7 @@ describe("the TCP listener", () => {
       const [host, port] = [served.tcp!.split(":")[0]!, Number(served.tcp!.split(":")[1])];
       const none = await apiRequest({ host, port, token: null }, "GET", "/status", { timeoutMs: 2_000 });
       expect(none.status).toBe(401);
-      expect(JSON.parse(await textOf(none)).error).toBe("this API needs the token of [api] tokenFile: Authorization: Bearer TOKEN");
+      expect(JSON.parse(await textOf(none)).error).toBe("this API needs the token of [api] tokenFile: Authorization: Bearer TOKEN (a browser: open /ui?token=TOKEN once)");
       expect((await apiRequest({ host, port, token: "x".repeat(40) }, "GET", "/status", { timeoutMs: 2_000 })).status).toBe(401);
       expect(await apiJson({ host, port, token: TOKEN }, "GET", "/status", undefined, 2_000)).toEqual(SAMPLE_STATUS);
     } finally {
@@ -136,4 +136,16 @@ test("more than the burst of requests at once: 429, with retry-after; the bucket
   expect(refused.headers.get("retry-after")).toBe("1");
   now += 1_000;
   expect((await fetch(new Request("http://x/healthz"))).status).toBe(200);
+});
+
+test("a browser's token: /ui?token= sets an HttpOnly, SameSite=Strict cookie and drops it from the address; the cookie then admits; ?token= elsewhere does not", async () => {
+  const fetch = guardedFetch(app, TOKEN);
+  const first = await fetch(new Request(`http://x/ui?token=${TOKEN}`));
+  expect(first.status).toBe(303);
+  expect(first.headers.get("location")).toBe("/ui");
+  expect(first.headers.get("set-cookie")).toBe(`umbra_token=${TOKEN}; HttpOnly; SameSite=Strict; Path=/`);
+  expect((await fetch(new Request("http://x/status", { headers: { cookie: `a=b; umbra_token=${TOKEN}` } }))).status).toBe(200);
+  expect((await fetch(new Request("http://x/status", { headers: { cookie: "umbra_token=wrong" } }))).status).toBe(401);
+  expect((await fetch(new Request(`http://x/status?token=${TOKEN}`))).status).toBe(401);
+  expect((await fetch(new Request("http://x/ui?token=wrong"))).status).toBe(401);
 });

@@ -75,11 +75,28 @@ export function guardedFetch(app: Hono, token: string | null, now: () => number 
     if (bucket.tokens < 1) return Response.json({ error: `more than ${RATE_PER_SEC} requests a second: slow down` }, { status: 429, headers: { "retry-after": "1" } });
     bucket.tokens -= 1;
     if (want !== null) {
-      const m = /^Bearer (.+)$/.exec(req.headers.get("authorization") ?? "");
-      if (m === null || !timingSafeEqual(digest(m[1]!), want)) return Response.json({ error: "this API needs the token of [api] tokenFile: Authorization: Bearer TOKEN" }, { status: 401, headers: { "www-authenticate": "Bearer" } });
+      const url = new URL(req.url);
+      const given = presentedToken(req, url);
+      if (given === null || !timingSafeEqual(digest(given.token), want)) return Response.json({ error: "this API needs the token of [api] tokenFile: Authorization: Bearer TOKEN (a browser: open /ui?token=TOKEN once)" }, { status: 401, headers: { "www-authenticate": "Bearer" } });
+      // The dashboard's first visit: the token goes into a cookie only this site sends, and out of the address bar.
+      if (given.via === "query") return new Response(null, { status: 303, headers: { location: "/ui", "set-cookie": `${TOKEN_COOKIE}=${given.token}; HttpOnly; SameSite=Strict; Path=/` } });
     }
     return app.fetch(req);
   };
+}
+
+/** The cookie a browser carries the token in, once /ui?token= set it. */
+const TOKEN_COOKIE = "umbra_token";
+
+/** The token a request presents: a Bearer header, the dashboard's cookie, or (GET /ui only) ?token= on the first visit. */
+function presentedToken(req: Request, url: URL): { token: string; via: "header" | "cookie" | "query" } | null {
+  const bearer = /^Bearer (.+)$/.exec(req.headers.get("authorization") ?? "");
+  if (bearer !== null) return { token: bearer[1]!, via: "header" };
+  const cookie = (req.headers.get("cookie") ?? "").split(";").map((c) => c.trim()).find((c) => c.startsWith(`${TOKEN_COOKIE}=`));
+  if (cookie !== undefined) return { token: cookie.slice(TOKEN_COOKIE.length + 1), via: "cookie" };
+  const q = url.searchParams.get("token");
+  if (q !== null && req.method === "GET" && url.pathname === "/ui") return { token: q, via: "query" };
+  return null;
 }
 
 const digest = (s: string): Buffer => createHash("sha256").update(s).digest();
