@@ -51,7 +51,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { rtPrefix, startDemoCluster, startPoller, sleep, NODE, SERVICE_PORT, VIP, type DemoCluster, type LogLine } from "../src/demo/cluster.ts";
+import { rtPrefix, startDemoCluster, startPoller, sleep, terminate, NODE, SERVICE_PORT, VIP, type DemoCluster, type LogLine } from "../src/demo/cluster.ts";
 import { cleanupStale, type Topology } from "../src/demo/topology.ts";
 import type { Sample } from "../src/demo/downtime.ts";
 
@@ -347,12 +347,7 @@ function startClient(topo: Topology, timeoutMs: number, rt: number | undefined):
   });
   return {
     samples,
-    stop: () =>
-      new Promise<void>((res) => {
-        if (p.exitCode !== null) return res();
-        p.once("exit", () => res());
-        p.kill("SIGTERM");
-      }),
+    stop: () => terminate(p),
   };
 }
 
@@ -363,12 +358,7 @@ function watchNeighbours(topo: Topology): { lines: string[]; stop(): Promise<voi
   createInterface({ input: p.stdout! }).on("line", (line) => lines.push(`${Date.now()} ${line}`));
   return {
     lines,
-    stop: () =>
-      new Promise<void>((res) => {
-        if (p.exitCode !== null) return res();
-        p.once("exit", () => res());
-        p.kill("SIGTERM");
-      }),
+    stop: () => terminate(p),
   };
 }
 

@@ -290,15 +290,16 @@ export function startPoller(topo: Topology, { intervalMs, timeoutMs, rt }: Polle
       // a partial line at exit: nothing to record
     }
   });
-  return {
-    samples,
-    stop: () =>
-      new Promise<void>((res) => {
-        if (p.exitCode !== null) return res();
-        p.once("exit", () => res());
-        p.kill("SIGTERM");
-      }),
-  };
+  return { samples, stop: () => terminate(p) };
+}
+
+/** SIGTERM to a child, resolved once it has exited (at once if it has). */
+export function terminate(p: ChildProcess): Promise<void> {
+  return new Promise<void>((res) => {
+    if (p.exitCode !== null) return res();
+    p.once("exit", () => res());
+    p.kill("SIGTERM");
+  });
 }
 
 function collectLogs(p: ChildProcess, logs: LogLine[], onLog?: (l: LogLine) => void): void {
