@@ -53,7 +53,7 @@ test("the logs' gaps follow the handover's own drop, not an earlier lapse of the
     line(1_055, "h2", "vip-added"),
     line(1_056, "h2", "vip-answering"),
   ];
-  expect(logGaps(logs, "h1", "h2", 800)).toEqual({ gapMs: 13, dropToAddedMs: 15, dropToAnsweringMs: 16, moveMs: 55, removedAt: 1_042, droppedAt: 1_040, addedAt: 1_055, takenFor: "handover", steps: { askedToDrop: 40, dropToRemoved: 2, removedToTake: 8, takeToAdded: 5 } });
+  expect(logGaps(logs, "h1", "h2", 800)).toEqual({ gapMs: 13, dropToAddedMs: 15, dropToAnsweringMs: 16, moveMs: 55, askedAt: 1_000, removedAt: 1_042, droppedAt: 1_040, addedAt: 1_055, takenFor: "handover", steps: { askedToDrop: 40, dropToRemoved: 2, removedToTake: 8, takeToAdded: 5 } });
   expect(loopStalls([line(10, "h1", "loop-stall", { gapMs: 40 }), line(20, "h2", "loop-stall", { gapMs: 90 }), line(5_000, "h2", "loop-stall", { gapMs: 500 })], 0, 1_000)).toEqual({ count: 2, maxMs: 90 });
   const lapsed = logGaps(logs.filter((l) => l.why !== "handover"), "h1", "h2", 800);
   expect(lapsed.droppedAt).toBeNull();

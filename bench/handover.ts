@@ -211,7 +211,7 @@ export function logGaps(logs: readonly LogLine[], from: string, to: string, sinc
   const minus = (a: number | null, b: number | null) => (a === null || b === null ? null : a - b);
   const took = at(take);
   const steps = { askedToDrop: minus(dropped, asked), dropToRemoved: minus(removed, dropped), removedToTake: minus(took, removed), takeToAdded: minus(added, took) };
-  return { gapMs: minus(added, removed), dropToAddedMs: minus(added, dropped), dropToAnsweringMs: minus(answering, dropped), moveMs: minus(added, asked), removedAt: removed, droppedAt: dropped, addedAt: added, takenFor: take === undefined ? null : String(take.reason), steps };
+  return { gapMs: minus(added, removed), dropToAddedMs: minus(added, dropped), dropToAnsweringMs: minus(answering, dropped), moveMs: minus(added, asked), askedAt: asked, removedAt: removed, droppedAt: dropped, addedAt: added, takenFor: take === undefined ? null : String(take.reason), steps };
 }
 
 /** Where a move's time went, by the logs (ms): the votes (statement-accepted to drop-vip), the old holder's `ip` removal, the certificate's trip to the new holder and its step (vip-removed to take-vip), the new holder's `ip` add. */
@@ -223,7 +223,7 @@ export function loopStalls(logs: readonly LogLine[], from: number, to: number): 
   return { count: stalls.length, maxMs: Math.max(0, ...stalls.map((l) => Number(l.gapMs))) };
 }
 
-export type LogGaps = { gapMs: number | null; dropToAddedMs: number | null; dropToAnsweringMs: number | null; moveMs: number | null; removedAt: number | null; droppedAt: number | null; addedAt: number | null; takenFor: string | null; steps: MoveSteps };
+export type LogGaps = { gapMs: number | null; dropToAddedMs: number | null; dropToAnsweringMs: number | null; moveMs: number | null; askedAt: number | null; removedAt: number | null; droppedAt: number | null; addedAt: number | null; takenFor: string | null; steps: MoveSteps };
 
 /**
  * Requests that can be hurt by the move: sent from the old holder's drop-vip
@@ -436,7 +436,9 @@ async function trial(c: DemoCluster, o: Options, index: number, macs: ReadonlyMa
   const logs = logGaps(c.logs, from, to, startedAt);
   const spacings = [medianSpacing(oldProbe.samples), medianSpacing(newProbe.samples)].filter((x): x is number => x !== null);
   const switchedAt = logs.addedAt === null ? null : clientSwitchedAt(neigh.lines, macs.get(to)!, logs.addedAt);
-  const window = logs.droppedAt === null || logs.addedAt === null ? null : moveWindow(logs.droppedAt, logs.addedAt, switchedAt, clientTimeoutMs, WATCH_MS);
+  // A move that did not go as planned (the old holder's lease ran out first) is still the move: its window opens when it was asked.
+  const opened = logs.droppedAt ?? logs.askedAt;
+  const window = opened === null || logs.addedAt === null ? null : moveWindow(opened, logs.addedAt, switchedAt, clientTimeoutMs, WATCH_MS);
   return {
     from,
     to,

@@ -15,12 +15,14 @@ import type { AuditEntry } from "../state/index.ts";
 import type { StatementMsg } from "./loop.ts";
 
 /**
- * An order's audit entry is written this long after the core acted on it:
- * every host records it at the same moment, and an Automerge write, its
- * fsync and its replication to the shadows on every agent at once slowed the
- * handover the order started (bench/handover: the old holder's ip del
- * 1 ms -> 13-15 ms; in one move its lease ran out first). The move first, the record
- * after.
+ * An order's audit entry is written this long after the core acted on it,
+ * and only by the host that took it from its API and the host it is about
+ * (the service's holder, or the host put in standby): a state write and its
+ * replication cost each agent's loop 20-30 ms (bench/handover: every host
+ * writing at the move's moment slowed the old holder's ip del from 1 ms to
+ * 13-15 ms, and one move's lease ran out first; written half a second later
+ * by all three, every agent's loop stalled 20-30 ms at once). The move
+ * first, the record after, from as few hosts as say something.
  */
 const AUDIT_DELAY_MS = 500;
 /** Statements awaiting their order's outcome, at most (each leaves when the core answers, at once). */
@@ -66,6 +68,8 @@ export function operatorsShell(d: OperatorDeps): Operators {
   const nonces = new NonceMemory();
   let byKey = new Map(d.operators.map((o) => [o.publicKey, o.name]));
   const pending = new Map<string, SignedStatement>();
+  /** Nonces of the statements this host took from its own API (bounded with pending). */
+  const origin = new Set<string>();
 
   const check = (x: unknown, via: string): Submitted => {
     const c = checkStatement(x, { cluster: d.cluster, operators: new Set(byKey.keys()), nowMs: d.nowWall(), nonces });
@@ -88,6 +92,8 @@ export function operatorsShell(d: OperatorDeps): Operators {
     fromApi(x) {
       const out = check(x, "api");
       if (!out.ok) return out;
+      if (origin.size >= PENDING_MAX) origin.delete(origin.values().next().value!);
+      origin.add(out.order.nonce);
       d.passOn({ type: "statement", statement: pending.get(out.order.nonce)! });
       d.feed({ type: "order", order: out.order });
       return out;
@@ -102,6 +108,9 @@ export function operatorsShell(d: OperatorDeps): Operators {
       if (fx.repeat || s === undefined) return;
       const name = byKey.get(s.operator) ?? "(a key no longer listed)";
       d.log("info", "operators", "order-applied", { action: fx.order.action, service: fx.order.service, target: fx.order.target, operator: name, outcome: fx.outcome });
+      // On record from the host that took the order and the host it is about; the others' "noted" is in their logs.
+      if (!fx.concerned && !origin.has(s.nonce)) return;
+      origin.delete(s.nonce);
       const entry: AuditEntry = { nonce: s.nonce, action: s.action, service: s.service, target: s.target, reason: s.reason, operator: name, operatorKey: s.operator.slice(0, 16), issuedAtMs: s.issuedAtMs, host: d.self, atMs: d.nowWall(), outcome: fx.outcome };
       const what = `operator ${name}: ${s.action}${s.service === null ? "" : ` ${s.service}`}${s.target === null ? "" : ` ${s.target}`}`;
       setTimeout(() => {

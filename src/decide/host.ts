@@ -147,7 +147,7 @@ export type HostEffect =
   /** This host's health of a service changed: unhealthy, it is no candidate and, holding it, hands it over. */
   | { type: "health-changed"; service: string; healthy: boolean; why: string | null }
   /** An order acted on (or seen again: `repeat`), with what it did here, and the services it concerns (their audit trails record it). */
-  | { type: "order-applied"; order: OperatorOrder; services: string[]; outcome: string; repeat: boolean }
+  | { type: "order-applied"; order: OperatorOrder; services: string[]; outcome: string; repeat: boolean; concerned: boolean } // concerned: this host is the one the order is about (the holder of its service, or its host)
   | { type: "alarm"; service: string; alarm: VipAlarm; epoch: number; error: string | null; attempts: number }
   | { type: "member-changed"; id: HostId; status: MemberStatus; incarnation: number }
   | { type: "rtt-measured"; id: HostId; rttMs: number }
@@ -449,9 +449,11 @@ function servicesOf(d: Draft, o: OperatorOrder): string[] {
  */
 function applyOrder(d: Draft, fx: HostEffect[], o: OperatorOrder): void {
   const services = servicesOf(d, o);
-  if (d.orders.includes(o.nonce)) return void fx.push({ type: "order-applied", order: o, services, outcome: "seen before: nothing more to do", repeat: true });
+  if (d.orders.includes(o.nonce)) return void fx.push({ type: "order-applied", order: o, services, outcome: "seen before: nothing more to do", repeat: true, concerned: false });
   d.orders = [...d.orders.slice(-(ORDERS_REMEMBERED_MAX - 1)), o.nonce];
-  fx.push({ type: "order-applied", order: o, services, outcome: orderOutcome(d, fx, o, services), repeat: false });
+  const self = d.config.self;
+  const concerned = o.service === null ? o.target === self : services.some((sv) => d.services[sv]!.holder === self);
+  fx.push({ type: "order-applied", order: o, services, outcome: orderOutcome(d, fx, o, services), repeat: false, concerned });
 }
 
 function orderOutcome(d: Draft, fx: HostEffect[], o: OperatorOrder, services: string[]): string {
