@@ -187,12 +187,24 @@ function goRealtime(config: Config, log: Logger): string[] {
   return ["chrt", "--other", "0"];
 }
 
-/** Once real-time: the helper processes a move waits on start now and inherit it (nft, ip, an armed arping per IPv4 VIP). */
-function warmHelpers(services: readonly ServiceRt[], ip: IpBatch, fence: Fence | null): void {
+/**
+ * Once real-time: the helper processes a move waits on start now and inherit
+ * it (nft, ip), and an armed arping per IPv4 VIP, one priority above the
+ * agent: at the agent's own priority it queued behind the agents' threads
+ * (round-robin among equals) just when a move keeps them busy, and the
+ * clients' ARP entries named the old holder 20-45 ms after the new one
+ * answered (bench/handover, a client's requests failing twice then). It
+ * sleeps until the move and sends two frames a second apart.
+ */
+function warmHelpers(services: readonly ServiceRt[], ip: IpBatch, fence: Fence | null, realtime: boolean, config: Config): void {
   ip.warm();
   fence?.warm();
-  for (const s of services) if (isIPv4(vipAddress(s.cfg.vip))) s.announcer = armedArping({ cidr: s.cfg.vip, iface: s.cfg.interface });
+  const prefix = realtime ? ["chrt", "--rr", String(Math.min(RT_PRIORITY_MAX, config.realtime + 1))] : [];
+  for (const s of services) if (isIPv4(vipAddress(s.cfg.vip))) s.announcer = armedArping({ cidr: s.cfg.vip, iface: s.cfg.interface }, { prefix });
 }
+
+/** SCHED_RR's highest priority. */
+const RT_PRIORITY_MAX = 99;
 
 /**
  * The kernel-side lease: every VIP of the config fenced until the core gives
@@ -478,7 +490,7 @@ export async function startAgent(config: Config): Promise<Agent> {
   const status = () => statusOf(parts);
   const api = await serveApi(createApi({ status, state: replicator, log, orders: orderDeps(operators, replicator), metrics: metrics.registry, events: hub }), config.api, log);
   hookPrefix.push(...goRealtime(config, log));
-  warmHelpers(services, ip, fence);
+  warmHelpers(services, ip, fence, hookPrefix.length > 0, config);
   const checks = startChecks({ services: config.services.filter((s) => s.primary === self || s.shadows.includes(self)), feed: (ev) => loop.feed(ev), commandPrefix: hookPrefix });
   log("info", "agent", "started", { cluster: config.cluster, api: api.socket, apiTcp: api.tcp, services: services.map((s) => s.name), hosts: config.hosts.map((h) => h.id), startedAt: new Date(startedWall).toISOString(), inboxDropped: loop.inbox.dropped });
   let stopped: Promise<void> | null = null;
