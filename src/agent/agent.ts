@@ -372,7 +372,7 @@ async function stopAgent(p: Parts, sampler: { stop(): Promise<void> }, mesh: Mes
 }
 
 /** SIGHUP's work: the config file read again, the live changes applied to the services' runtime, the rest named (reload.ts). */
-function reloader(config: Config, byName: ReadonlyMap<string, ServiceRt>, log: Logger, operators: Operators): () => ReloadPlan | null {
+function reloader(config: Config, byName: ReadonlyMap<string, ServiceRt>, log: Logger, operators: Operators, restartChecks: (changed: ReloadPlan["checks"]) => void): () => ReloadPlan | null {
   let current = config;
   return () => {
     let next: Config;
@@ -385,8 +385,11 @@ function reloader(config: Config, byName: ReadonlyMap<string, ServiceRt>, log: L
     const plan = planReload(current, next);
     for (const h of plan.hooks) byName.get(h.service)!.cfg = { ...byName.get(h.service)!.cfg, hooks: h.hooks };
     if (plan.operators) operators.setOperators(next.operators);
+    for (const c of plan.checks) byName.get(c.service)!.cfg = { ...byName.get(c.service)!.cfg, checks: c.checks };
+    if (plan.checks.length > 0) restartChecks(plan.checks);
     current = { ...current, services: current.services.map((sv) => byName.get(sv.name)!.cfg), operators: next.operators };
-    log(plan.restart.length > 0 ? "warn" : "info", "agent", "reloaded", { path: config.path, applied: [...plan.hooks.map((h) => `services[${h.service}].hooks`), ...(plan.operators ? ["operators"] : [])], needRestart: plan.restart });
+    const applied = [...plan.hooks.map((h) => `services[${h.service}].hooks`), ...plan.checks.map((c) => `services[${c.service}].checks`), ...(plan.operators ? ["operators"] : [])];
+    log(plan.restart.length > 0 ? "warn" : "info", "agent", "reloaded", { path: config.path, applied, needRestart: plan.restart });
     return plan;
   };
 }
@@ -403,6 +406,20 @@ function serviceRuntimes(config: Config): ServiceRt[] {
     lastChange: null,
     alarm: null,
   }));
+}
+
+/** The health checks of the services this host is a candidate of; a reload starts them afresh (the core too: their counts restart). */
+function checkRunner(services: readonly ServiceRt[], self: HostId, loop: AgentLoop, hookPrefix: readonly string[]): { stop(): void; restart(changed: ReloadPlan["checks"]): void } {
+  const start = () => startChecks({ services: services.map((s) => s.cfg).filter((s) => s.primary === self || s.shadows.includes(self)), feed: (ev) => loop.feed(ev), commandPrefix: hookPrefix });
+  let running = start();
+  return {
+    stop: () => running.stop(),
+    restart(changed) {
+      running.stop();
+      for (const c of changed) loop.feed({ type: "checks-configured", service: c.service, checks: c.checks.map((x) => ({ rise: x.rise, fall: x.fall })) });
+      running = start();
+    },
+  };
 }
 
 /** The API's orders routes: statements to the operators' shell, the audit trail from the replica kept here. */
@@ -491,12 +508,12 @@ export async function startAgent(config: Config): Promise<Agent> {
   const api = await serveApi(createApi({ status, state: replicator, log, orders: orderDeps(operators, replicator), metrics: metrics.registry, events: hub }), config.api, log);
   hookPrefix.push(...goRealtime(config, log));
   warmHelpers(services, ip, fence, hookPrefix.length > 0, config);
-  const checks = startChecks({ services: config.services.filter((s) => s.primary === self || s.shadows.includes(self)), feed: (ev) => loop.feed(ev), commandPrefix: hookPrefix });
+  const checks = checkRunner(services, self, loop, hookPrefix);
   log("info", "agent", "started", { cluster: config.cluster, api: api.socket, apiTcp: api.tcp, services: services.map((s) => s.name), hosts: config.hosts.map((h) => h.id), startedAt: new Date(startedWall).toISOString(), inboxDropped: loop.inbox.dropped });
   let stopped: Promise<void> | null = null;
   return {
     status,
-    reload: reloader(config, byName, log, operators),
+    reload: reloader(config, byName, log, operators, checks.restart),
     stop: () => {
       checks.stop();
       return (stopped ??= stopAgent(parts, sampler, mesh, api));

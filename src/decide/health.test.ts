@@ -65,6 +65,16 @@ describe("host core: health keeps a host out", () => {
     expect(s.services.web!.excluded).toEqual([]);
   });
 
+  test("checks changed by a reload start afresh, passing; the VIP's placement stays", () => {
+    let s = host.initialHost(config(a), {}, 0);
+    for (let i = 0; i < 2; i++) s = host.step(s, { type: "check-result", service: "web", check: 0, ok: false, detail: "HTTP 503" }, 1 + i).state;
+    expect(host.serviceHealthy(s, "web")).toBe(false);
+    const reloaded = host.step(s, { type: "checks-configured", service: "web", checks: [{ rise: 1, fall: 5 }, { rise: 1, fall: 1 }] }, 3);
+    expect(reloaded.effects).toContainEqual({ type: "health-changed", service: "web", healthy: true, why: null });
+    expect(reloaded.state.health.web!.checks).toHaveLength(2);
+    expect(reloaded.state.services.web!.excluded).toEqual([]);
+  });
+
   test("a VIP that cannot answer here keeps this host out for good; a result for an unknown check changes nothing", () => {
     let s = host.initialHost(config(a), {}, 0);
     s = host.step(s, { type: "placement", service: "web", why: "no address of this host in 198.51.100.0/24 on eth0" }, 1).state;

@@ -124,6 +124,7 @@ export type HostEvent =
   | { type: "check-result"; service: string; check: number; ok: boolean; detail: string } // one run of a service's health check (its index in the config)
   | { type: "placement"; service: string; why: string | null } // whether this host's VIP for the service could answer a client (the shell looks at start)
   | { type: "peer-health"; host: HostId; unhealthy: string[] } // the services a peer says are unhealthy there (its beacon)
+  | { type: "checks-configured"; service: string; checks: CheckSpec[] } // a reload changed the service's checks: their counts start afresh
   // State replication (the document stays in the shell; these are what it learns):
   | { type: "write-durable"; service: string; id: string } // a write made here is on this host's disk
   | { type: "peer-durable"; service: string; peer: HostId; id: string } // that replica confirmed the write on its disk
@@ -267,6 +268,9 @@ export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
       break;
     case "peer-health":
       onPeerHealth(d, fx, e.host, e.unhealthy);
+      break;
+    case "checks-configured":
+      onOwnHealth(d, fx, e);
       break;
     case "write-durable":
     case "peer-durable":
@@ -504,11 +508,11 @@ function onVipChanged(d: Draft, fx: HostEffect[], e: Extract<HostEvent, { type: 
 }
 
 /** A check's result or the VIP's placement, for a service this host is a candidate of: its health, and whom the service excludes. */
-function onOwnHealth(d: Draft, fx: HostEffect[], e: Extract<HostEvent, { type: "check-result" | "placement" }>): void {
+function onOwnHealth(d: Draft, fx: HostEffect[], e: Extract<HostEvent, { type: "check-result" | "placement" | "checks-configured" }>): void {
   const h0 = d.health[e.service];
   if (h0 === undefined) return; // not a candidate here: no checks run
   if (e.type === "check-result" && (e.check < 0 || e.check >= h0.checks.length)) return;
-  const h1 = e.type === "check-result" ? health.checkResult(h0, e.check, e.ok, e.detail) : health.withPlacement(h0, e.why);
+  const h1 = e.type === "check-result" ? health.checkResult(h0, e.check, e.ok, e.detail) : e.type === "placement" ? health.withPlacement(h0, e.why) : health.withPlacement(health.initialHealth(e.checks), h0.placement);
   d.health = { ...d.health, [e.service]: h1 };
   if (health.healthy(h0) === health.healthy(h1)) return;
   fx.push({ type: "health-changed", service: e.service, healthy: health.healthy(h1), why: health.unhealthyWhy(h1) });
