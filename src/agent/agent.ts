@@ -272,7 +272,8 @@ function startProbe(config: Config, observed: Observed, forecasting: Forecasting
     forecasting?.sample(self, latest);
     const forecast = ownBeaconForecast(forecasting, self);
     const sick = unhealthy();
-    for (const h of observed.connected) mesh.send(h, { type: "beacon", sentAtWallMs: Date.now(), metrics: latest, forecast, unhealthy: sick });
+    // Left out when empty: the beacon's bytes are then what agents before health checks send and read.
+    for (const h of observed.connected) mesh.send(h, { type: "beacon", sentAtWallMs: Date.now(), metrics: latest, forecast, ...(sick.length > 0 ? { unhealthy: sick } : {}) });
   };
   const replay = config.probe.replay;
   if (replay === undefined) return startBackgroundSampler(config.probe.intervalMs, onSample, (message) => log("warn", "probe", "sample-failed", { error: message }));
@@ -495,7 +496,7 @@ export async function startAgent(config: Config): Promise<Agent> {
     onBeacon: (from, msg) => {
       observed.beacon(from, { atMono: monoNow(), sample: msg.metrics, forecast: msg.forecast ?? null });
       if (msg.metrics !== null) forecasting?.sample(from, msg.metrics);
-      if (msg.unhealthy !== undefined && msg.unhealthy !== null) loop.feed({ type: "peer-health", host: from, unhealthy: msg.unhealthy }); // the core ignores no change
+      loop.feed({ type: "peer-health", host: from, unhealthy: msg.unhealthy ?? [] }); // none named: all healthy (or an agent without checks); the core ignores no change
     },
     sideTick: () => {
       replicator.tick();

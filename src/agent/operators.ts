@@ -66,6 +66,7 @@ export type Operators = {
 
 export function operatorsShell(d: OperatorDeps): Operators {
   const nonces = new NonceMemory();
+  const startedWallMs = d.nowWall();
   let byKey = new Map(d.operators.map((o) => [o.publicKey, o.name]));
   const pending = new Map<string, SignedStatement>();
   /** Nonces of the statements this host took from its own API (bounded with pending). */
@@ -73,7 +74,9 @@ export function operatorsShell(d: OperatorDeps): Operators {
 
   const check = (x: unknown, via: string): Submitted => {
     const c = checkStatement(x, { cluster: d.cluster, operators: new Set(byKey.keys()), nowMs: d.nowWall(), nonces });
-    const out: Submitted = c.ok ? orderOf(c.statement, d) : c;
+    // The nonces seen are remembered from this agent's start: one issued before could be a replay it no longer knows.
+    const before: Submitted | null = c.ok && c.statement.issuedAtMs < startedWallMs ? { ok: false, reason: "replayed", detail: `issued ${startedWallMs - c.statement.issuedAtMs} ms before this agent started, which remembers nonces from its start: issue it again` } : null;
+    const out: Submitted = before ?? (c.ok ? orderOf(c.statement, d) : c);
     if (!c.ok || !out.ok) {
       const s = x as Partial<SignedStatement> | null;
       const why = out as Extract<Submitted, { ok: false }>;

@@ -32,6 +32,8 @@ export type ServiceRt = {
   announcer: Announcer | null;
   /** The last alarm the core raised for this service, for status and logs. */
   alarm: { alarm: string; epoch: number; error: string | null; attempts: number; atMs: number } | null;
+  /** The epoch whose VIP this host added last and has not removed since (null: none up): a reconcile waiting for the fence runs only if its epoch still is. */
+  upEpoch?: number | null;
 };
 
 export type RunnerDeps = {
@@ -114,6 +116,7 @@ function changeVip(d: RunnerDeps, s: ServiceRt, fx: Extract<HostEffect, { type: 
   change.then(
     () => {
       log("info", "actuate", op === "add" ? "vip-added" : "vip-removed", { service: s.name, vip: s.cfg.vip, ms: msSince(d, t0) });
+      s.upEpoch = op === "add" ? fx.epoch : null;
       if (op === "add") logAnswering(d, s, () => msSince(d, t0));
       s.vipBusy = false;
       d.report({ type: "vip-changed", service: s.name, op, epoch: fx.epoch, ok: true, error: null });
@@ -170,7 +173,8 @@ export function effectRunners(d: RunnerDeps): Runners {
     reconcileAfterFailover(service, epoch) {
       const s = serviceOf(service);
       if (!d.replicator.services().includes(s.name)) return;
-      void fenceOpened(s).then(() => setImmediate(() => reconcileNow(d, s, epoch)));
+      // Only while that epoch's VIP is still up here: a lease lost before the fence opened leaves this waiter behind, and it must not run in a later epoch beside that epoch's own.
+      void fenceOpened(s).then(() => setImmediate(() => s.upEpoch === epoch && reconcileNow(d, s, epoch)));
     },
   };
 }

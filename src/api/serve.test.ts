@@ -138,14 +138,19 @@ test("more than the burst of requests at once: 429, with retry-after; the bucket
   expect((await fetch(new Request("http://x/healthz"))).status).toBe(200);
 });
 
-test("a browser's token: /ui?token= sets an HttpOnly, SameSite=Strict cookie and drops it from the address; the cookie then admits; ?token= elsewhere does not", async () => {
+test("a browser's token: /ui?token= sets a cookie derived from it, for this port, HttpOnly and SameSite=Strict; the cookie admits reads only; ?token= elsewhere does not", async () => {
   const fetch = guardedFetch(app, TOKEN);
-  const first = await fetch(new Request(`http://x/ui?token=${TOKEN}`));
-  expect(first.status).toBe(303);
+  const first = await fetch(new Request(`http://x:7070/ui?token=${TOKEN}`, { headers: { cookie: "umbra_ui_7070=stale" } }));
+  expect(first.status).toBe(303); // the query wins over an old cookie (a rotated token)
   expect(first.headers.get("location")).toBe("/ui");
-  expect(first.headers.get("set-cookie")).toBe(`umbra_token=${TOKEN}; HttpOnly; SameSite=Strict; Path=/`);
-  expect((await fetch(new Request("http://x/status", { headers: { cookie: `a=b; umbra_token=${TOKEN}` } }))).status).toBe(200);
-  expect((await fetch(new Request("http://x/status", { headers: { cookie: "umbra_token=wrong" } }))).status).toBe(401);
-  expect((await fetch(new Request(`http://x/status?token=${TOKEN}`))).status).toBe(401);
-  expect((await fetch(new Request("http://x/ui?token=wrong"))).status).toBe(401);
+  const set = first.headers.get("set-cookie")!;
+  expect(set).toMatch(/^umbra_ui_7070=[0-9a-f]{64}; HttpOnly; SameSite=Strict; Path=\/$/);
+  expect(set).not.toContain(TOKEN);
+  const cookie = set.split(";")[0]!;
+  expect((await fetch(new Request("http://x:7070/status", { headers: { cookie: `a=b; ${cookie}` } }))).status).toBe(200);
+  expect((await fetch(new Request("http://x:7071/status", { headers: { cookie } }))).status).toBe(401); // another port's agent
+  expect((await fetch(new Request("http://x:7070/statements", { method: "POST", body: "{}", headers: { cookie } }))).status).toBe(401); // reads only
+  expect((await fetch(new Request("http://x:7070/status", { headers: { cookie: "umbra_ui_7070=wrong" } }))).status).toBe(401);
+  expect((await fetch(new Request(`http://x:7070/status?token=${TOKEN}`))).status).toBe(401);
+  expect((await fetch(new Request("http://x:7070/ui?token=wrong"))).status).toBe(401);
 });

@@ -15,7 +15,7 @@
 //   per listener: a runaway script gets 429s, the agent's loop keeps its CPU.
 import { createAdaptorServer } from "@hono/node-server";
 import type { Hono } from "hono";
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { chmodSync, chownSync, existsSync, readFileSync, statSync, unlinkSync, mkdirSync } from "node:fs";
 import { connect, type AddressInfo, type Server } from "node:net";
 import { dirname } from "node:path";
@@ -76,27 +76,34 @@ export function guardedFetch(app: Hono, token: string | null, now: () => number 
     bucket.tokens -= 1;
     if (want !== null) {
       const url = new URL(req.url);
-      const given = presentedToken(req, url);
-      if (given === null || !timingSafeEqual(digest(given.token), want)) return Response.json({ error: "this API needs the token of [api] tokenFile: Authorization: Bearer TOKEN (a browser: open /ui?token=TOKEN once)" }, { status: 401, headers: { "www-authenticate": "Bearer" } });
-      // The dashboard's first visit: the token goes into a cookie only this site sends, and out of the address bar.
-      if (given.via === "query") return new Response(null, { status: 303, headers: { location: "/ui", "set-cookie": `${TOKEN_COOKIE}=${given.token}; HttpOnly; SameSite=Strict; Path=/` } });
+      const cookie = cookieName(url);
+      const pass = admitted(req, url, want, cookie);
+      if (pass === null) return Response.json({ error: "this API needs the token of [api] tokenFile: Authorization: Bearer TOKEN (a browser: open /ui?token=TOKEN once)" }, { status: 401, headers: { "www-authenticate": "Bearer" } });
+      // The dashboard's first visit: a cookie derived from the token (never the token), for this port only, read-only routes only; the token leaves the address bar.
+      if (pass === "query") return new Response(null, { status: 303, headers: { location: "/ui", "set-cookie": `${cookie}=${uiCookie(want)}; HttpOnly; SameSite=Strict; Path=/` } });
     }
     return app.fetch(req);
   };
 }
 
-/** The cookie a browser carries the token in, once /ui?token= set it. */
-const TOKEN_COOKIE = "umbra_token";
+/** The dashboard's cookie, one per port (cookies are not scoped by port: two agents tunnelled to one host must not share one). */
+const cookieName = (url: URL): string => `umbra_ui_${url.port === "" ? "80" : url.port}`;
+/** The cookie's value: derived from the token, so a leaked cookie is not the API's token. */
+const uiCookie = (tokenDigest: Buffer): string => createHmac("sha256", tokenDigest).update("umbra-dashboard-cookie-v1").digest("hex");
+/** What the dashboard's cookie admits: reading, never changing anything. */
+const COOKIE_READS = /^\/(ui(\/.*)?|events|status|metrics|healthz(\/.*)?|services\/[^/]+\/audit)$/;
 
-/** The token a request presents: a Bearer header, the dashboard's cookie, or (GET /ui only) ?token= on the first visit. */
-function presentedToken(req: Request, url: URL): { token: string; via: "header" | "cookie" | "query" } | null {
+/** How a request passes: a Bearer header; on GET /ui, ?token= (the first visit, ahead of an old cookie); the dashboard's cookie for reads. */
+function admitted(req: Request, url: URL, want: Buffer, cookie: string): "header" | "query" | "cookie" | null {
   const bearer = /^Bearer (.+)$/.exec(req.headers.get("authorization") ?? "");
-  if (bearer !== null) return { token: bearer[1]!, via: "header" };
-  const cookie = (req.headers.get("cookie") ?? "").split(";").map((c) => c.trim()).find((c) => c.startsWith(`${TOKEN_COOKIE}=`));
-  if (cookie !== undefined) return { token: cookie.slice(TOKEN_COOKIE.length + 1), via: "cookie" };
+  if (bearer !== null) return timingSafeEqual(digest(bearer[1]!), want) ? "header" : null;
   const q = url.searchParams.get("token");
-  if (q !== null && req.method === "GET" && url.pathname === "/ui") return { token: q, via: "query" };
-  return null;
+  if (q !== null && req.method === "GET" && url.pathname === "/ui") return timingSafeEqual(digest(q), want) ? "query" : null;
+  const c = (req.headers.get("cookie") ?? "").split(";").map((x) => x.trim()).find((x) => x.startsWith(`${cookie}=`));
+  if (c === undefined || req.method !== "GET" || !COOKIE_READS.test(url.pathname)) return null;
+  const expected = Buffer.from(uiCookie(want));
+  const given = Buffer.from(c.slice(cookie.length + 1));
+  return given.length === expected.length && timingSafeEqual(given, expected) ? "cookie" : null;
 }
 
 const digest = (s: string): Buffer => createHash("sha256").update(s).digest();
@@ -185,7 +192,8 @@ export function groupId(name: string, groupFile = "/etc/group"): number | null {
 function closeServer(server: Server): Promise<void> {
   return new Promise<void>((res, rej) => {
     server.close((err) => (err === undefined ? res() : rej(err)));
-    // Idle keep-alive connections would hold close() open.
-    if ("closeIdleConnections" in server) (server as unknown as { closeIdleConnections(): void }).closeIdleConnections();
+    // Idle keep-alive connections would hold close() open, and so would an
+    // open /events stream (a dashboard tab): the agent is stopping, cut them.
+    if ("closeAllConnections" in server) (server as unknown as { closeAllConnections(): void }).closeAllConnections();
   });
 }

@@ -216,6 +216,9 @@ export type QuorumState = {
   excluded: HostId[];
   /** As holder kept out: the next handover is tried no earlier than this (one found no majority). */
   drainRetryAtMs: number;
+  /** As holder kept out: handovers tried since it was kept out, and the host the last one named (the next tries another first). */
+  drainAttempts: number;
+  drainLastTo: HostId | null;
   /** When this host first saw the holder as lost (or no holder at all); ranks wait from here. */
   lostSinceMs: number | null;
   /** As proposer: the proposal it is gathering votes for. */
@@ -368,6 +371,8 @@ export function initialQuorum(config: QuorumConfig, persisted: Persisted | null,
     predicted: [],
     excluded: [],
     drainRetryAtMs: 0,
+    drainAttempts: 0,
+    drainLastTo: null,
     lostSinceMs: null,
     proposal: null,
     rejectedEpochMax: 0,
@@ -428,6 +433,8 @@ export function step(s0: QuorumState, e: QuorumEvent, nowMs: number): QuorumStep
     case "excluded":
       s.excluded = [...e.hosts];
       s.drainRetryAtMs = 0;
+      s.drainAttempts = 0;
+      s.drainLastTo = null;
       maybeDrain(s, fx);
       break;
     case "vip-changed":
@@ -1202,19 +1209,25 @@ function becomeHolderIfLeased(s: QuorumState, fx: QuorumEffect[]): void {
   if (s.role === Role.holding && !s.vipUp && s.gaveUpEpoch !== s.epoch) s.vipUp = true;
 }
 
-/** The best candidate to hand over to: alive, not kept out, not this host; null when there is none. */
-export function successor(s: QuorumState): HostId | null {
+/** The best candidate to hand over to: alive, not kept out, not this host (nor `avoid`, unless it is the only one); null when there is none. */
+export function successor(s: QuorumState, avoid: HostId | null = null): HostId | null {
   const c = s.config;
-  return c.candidates.find((h) => h !== c.self && s.alive.includes(h) && !s.excluded.includes(h)) ?? null;
+  const able = c.candidates.filter((h) => h !== c.self && s.alive.includes(h) && !s.excluded.includes(h));
+  return able.find((h) => h !== avoid) ?? able[0] ?? null;
 }
+
+/** A drain's handovers back off: the n-th waits 2^n planned moves' timeouts (at most 2^DRAIN_BACKOFF_MAX), so a drain no majority signs does not cost a new epoch and a vote record every few hundred ms. */
+const DRAIN_BACKOFF_MAX = 5;
 
 /** A holder kept out (standby, maintenance, its service unhealthy here) hands the service over in person; a handover that found no majority is tried again after a planned move's timeout. */
 function maybeDrain(s: QuorumState, fx: QuorumEffect[]): void {
   const c = s.config;
   if (!s.excluded.includes(c.self) || s.holder !== c.self || s.role !== Role.holding || !s.vipUp || s.proposal !== null || s.nowMs < s.drainRetryAtMs) return;
-  const to = successor(s);
+  const to = successor(s, s.drainLastTo);
   if (to === null) return;
-  s.drainRetryAtMs = s.nowMs + plannedMoveTimeoutMs(c);
+  s.drainRetryAtMs = s.nowMs + plannedMoveTimeoutMs(c) * 2 ** Math.min(s.drainAttempts, DRAIN_BACKOFF_MAX);
+  s.drainAttempts += 1;
+  s.drainLastTo = to;
   onHandoverRequested(s, fx, to, "handover");
 }
 

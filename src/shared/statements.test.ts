@@ -39,6 +39,7 @@ describe("each attack is refused with its reason", () => {
     ["an unknown action", { ...good(), action: "format-disk" }, "malformed"],
     ["a service name with a path in it", { ...good(), service: "../../etc" }, "malformed"],
     ["not an object", "move web", "malformed"],
+    ["a reason with half a surrogate pair (the wire would change it, and the signature with it)", { ...good(), reason: "disk \uD800 swap" }, "malformed"],
   ])("%s: %s", (_what, x, reason) => {
     const nonces = new NonceMemory();
     expect(check(x, nonces)).toMatchObject({ ok: false, reason });

@@ -74,6 +74,8 @@ export class NonceMemory {
   }
 }
 
+/** Half of a UTF-16 surrogate pair without the other half: JSON keeps it, UTF-8 on the wire does not. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const isHex = (x: unknown, chars: number): x is string => typeof x === "string" && x.length === chars && /^[0-9a-f]+$/.test(x);
 const isMs = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
 const nameOrNull = (x: unknown): boolean => x === null || (typeof x === "string" && /^[A-Za-z0-9_.-]{1,64}$/.test(x));
@@ -86,7 +88,7 @@ export function checkStatement(x: unknown, o: { cluster: string; operators: Read
   if (typeof s.cluster !== "string" || !(ACTIONS as readonly string[]).includes(s.action as string)) return malformed("no cluster, or an unknown action");
   if (!nameOrNull(s.service) || !nameOrNull(s.target)) return malformed("service and target are names or null");
   if (!(s.expectVotes === null || (Number.isSafeInteger(s.expectVotes) && s.expectVotes! >= 1))) return malformed("expectVotes is a whole number ≥ 1 or null");
-  if (typeof s.reason !== "string" || s.reason.length > REASON_CHARS_MAX) return malformed(`reason is text of at most ${REASON_CHARS_MAX} characters`);
+  if (typeof s.reason !== "string" || s.reason.length > REASON_CHARS_MAX || LONE_SURROGATE.test(s.reason)) return malformed(`reason is text of at most ${REASON_CHARS_MAX} characters (well-formed Unicode: the wire would change a lone surrogate, and the signature with it)`);
   if (!isHex(s.nonce, NONCE_HEX) || !isMs(s.issuedAtMs) || !isMs(s.expiresAtMs) || !isHex(s.operator, 64) || !isHex(s.sig, 128)) return malformed("nonce, times, operator key or signature malformed");
   const st = s as SignedStatement;
   if (st.cluster !== o.cluster) return { ok: false, reason: "wrong-cluster", detail: `for cluster "${st.cluster}", this is "${o.cluster}"` };
