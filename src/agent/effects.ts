@@ -40,6 +40,8 @@ export type EffectDeps = {
   now(): number;
   /** An operator's order the core acted on: logged and audited (operators.ts). */
   orderApplied(fx: Extract<HostEffect, { type: "order-applied" }>): void;
+  /** The standings changed: kept on disk (standings.ts); beacons read them from the core. */
+  standingsChanged(s: Extract<HostEffect, { type: "standings-changed" }>["standings"]): void;
 };
 
 type SendFx = Extract<HostEffect, { type: "send" }>;
@@ -116,6 +118,9 @@ function applyOther(d: EffectDeps, fx: OtherFx): void {
       break;
     case "order-applied":
       d.orderApplied(fx);
+      break;
+    case "standings-changed":
+      d.standingsChanged(fx.standings);
       break;
     case "health-changed":
       d.log(fx.healthy ? "info" : "warn", "health", fx.healthy ? "service-healthy" : "service-unhealthy", { service: fx.service, why: fx.why, effect: fx.healthy ? "a candidate again" : "no candidate for it; holding it, this host hands it over in person to a healthy shadow" });

@@ -135,5 +135,5 @@ function orderOf(s: SignedStatement, d: Pick<OperatorDeps, "hosts" | "services">
   if (needsService && (s.service === null || !d.services.includes(s.service))) return { ok: false, reason: "unknown-name", detail: `no service "${s.service}" in this cluster (services: ${d.services.join(", ") || "none"})` };
   const target = d.hosts.find((h) => h === s.target) ?? null;
   if ((s.action !== "failover" && s.target === null) || (s.target !== null && target === null)) return { ok: false, reason: "unknown-name", detail: `no host "${s.target}" in this cluster (hosts: ${d.hosts.join(", ")})` };
-  return { ok: true, order: { nonce: s.nonce, action: s.action, service: s.service, target, reason: s.reason, operator: s.operator } };
+  return { ok: true, order: { nonce: s.nonce, action: s.action, service: s.service, target, reason: s.reason, operator: s.operator, issuedAtMs: s.issuedAtMs } };
 }

@@ -75,10 +75,19 @@ export type HostConfig = {
 
 /** What an operator's order asks (its statement checked by the shell: signature, key, cluster, time, replay). */
 export type OrderAction = "move" | "failover" | "standby" | "unstandby" | "maintenance" | "release";
-/** An operator's order as the host core receives it. `service`: move, failover; `target`: move --to, and the host of the others. */
-export type OperatorOrder = { nonce: string; action: OrderAction; service: string | null; target: HostId | null; reason: string; operator: string };
-/** A host an operator keeps out of candidacy: standby, or maintenance (with the operator's reason). */
-export type Standing = { mode: "standby" | "maintenance"; reason: string; nonce: string; sinceMs: number };
+/** An operator's order as the host core receives it. `service`: move, failover; `target`: move --to, and the host of the others; `issuedAtMs`: the statement's issue time (wall clock), which orders standings. */
+export type OperatorOrder = { nonce: string; action: OrderAction; service: string | null; target: HostId | null; reason: string; operator: string; issuedAtMs: number };
+/**
+ * What the operators last said of a host: standby or maintenance (kept out
+ * of candidacy, with the operator's reason), or active (unstandby). The
+ * latest statement wins (by issue time, then nonce), wherever and in
+ * whatever order it arrives: from an order, a peer's beacon, or the disk.
+ */
+export type Standing = { mode: "standby" | "maintenance" | "active"; reason: string; nonce: string; issuedAtMs: number };
+export type Standings = Readonly<Record<HostId, Standing>>;
+
+/** Whether `a` says something later than `b` (none: anything is later). */
+export const laterStanding = (a: Standing, b: Standing | undefined): boolean => b === undefined || a.issuedAtMs > b.issuedAtMs || (a.issuedAtMs === b.issuedAtMs && a.nonce > b.nonce);
 /** Orders remembered by nonce, at most: the same order delivered twice (by two peers, or again after a reconnect) acts once. */
 export const ORDERS_REMEMBERED_MAX = 1024;
 
@@ -97,7 +106,7 @@ export type HostState = {
   /** Forecasts in, predicted hosts and predicted moves out; null when off. */
   readonly foresight: ProactiveState | null;
   /** Hosts an operator keeps out of candidacy, by host. */
-  readonly standby: Readonly<Record<HostId, Standing>>;
+  readonly standby: Standings;
   /** Nonces of the orders applied, oldest first (at most ORDERS_REMEMBERED_MAX). */
   readonly orders: readonly string[];
   /** This host's health of each service it is a candidate of. */
@@ -125,6 +134,7 @@ export type HostEvent =
   | { type: "placement"; service: string; why: string | null } // whether this host's VIP for the service could answer a client (the shell looks at start)
   | { type: "peer-health"; host: HostId; unhealthy: string[] } // the services a peer says are unhealthy there (its beacon)
   | { type: "checks-configured"; service: string; checks: CheckSpec[] } // a reload changed the service's checks: their counts start afresh
+  | { type: "standings"; standings: Standings } // what operators said of hosts, as a peer's beacon or this host's disk has it: the later statement of each host wins
   // State replication (the document stays in the shell; these are what it learns):
   | { type: "write-durable"; service: string; id: string } // a write made here is on this host's disk
   | { type: "peer-durable"; service: string; peer: HostId; id: string } // that replica confirmed the write on its disk
@@ -145,6 +155,8 @@ export type HostEffect =
   // What the shell logs and shows; nothing to carry out.
   | { type: "certified"; service: string; cert: Certificate }
   | { type: "move-abandoned"; service: string; epoch: number }
+  /** The standings changed: the shell keeps them on disk and in its beacons. */
+  | { type: "standings-changed"; standings: Standings }
   /** This host's health of a service changed: unhealthy, it is no candidate and, holding it, hands it over. */
   | { type: "health-changed"; service: string; healthy: boolean; why: string | null }
   /** An order acted on (or seen again: `repeat`), with what it did here, and the services it concerns (their audit trails record it). */
@@ -264,13 +276,14 @@ export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
       break;
     case "check-result":
     case "placement":
+    case "checks-configured":
       onOwnHealth(d, fx, e);
       break;
     case "peer-health":
       onPeerHealth(d, fx, e.host, e.unhealthy);
       break;
-    case "checks-configured":
-      onOwnHealth(d, fx, e);
+    case "standings":
+      mergeStandings(d, fx, e.standings);
       break;
     case "write-durable":
     case "peer-durable":
@@ -471,7 +484,7 @@ function orderOutcome(d: Draft, fx: HostEffect[], o: OperatorOrder, services: st
       if (q.holder !== self || q.role !== quorum.Role.holding) return q.holder === self ? `holds ${sv} without a lease (${q.role}): no move` : `noted (${q.holder ?? "no host"} holds ${sv})`;
       const to = o.action === "move" ? o.target : quorum.successor(q);
       if (to === null) return `no other candidate of ${sv} is alive and out of standby: it stays here`;
-      if (d.standby[to] !== undefined) return `${to} is in ${d.standby[to]!.mode}: no move`;
+      if (keptOut(d.standby[to])) return `${to} is in ${d.standby[to]!.mode}: no move`;
       stepQuorum(d, fx, sv, { type: "handover-requested", to, reason: "handover" });
       return d.services[sv]!.role === quorum.Role.handingOver ? `handing ${sv} over to ${to} in person` : `cannot hand ${sv} over to ${to} (not a candidate, or a move is under way)`;
     }
@@ -481,11 +494,10 @@ function orderOutcome(d: Draft, fx: HostEffect[], o: OperatorOrder, services: st
     case "release": {
       if (o.target === null || !d.config.hosts.includes(o.target)) return `no host "${o.target}" in the cluster`;
       const on = o.action === "standby" || o.action === "maintenance";
-      const next = { ...d.standby };
-      if (on) next[o.target] = { mode: o.action === "maintenance" ? "maintenance" : "standby", reason: o.reason, nonce: o.nonce, sinceMs: d.nowMs };
-      else delete next[o.target];
-      d.standby = next;
-      syncExcluded(d, fx);
+      const said: Standing = { mode: o.action === "standby" || o.action === "maintenance" ? o.action : "active", reason: o.reason, nonce: o.nonce, issuedAtMs: o.issuedAtMs };
+      const now = d.standby[o.target];
+      if (!laterStanding(said, now)) return `superseded: a later statement put ${o.target} in ${now!.mode}`;
+      mergeStandings(d, fx, { [o.target]: said } as Standings);
       const handing = services.filter((sv) => d.services[sv]!.role === quorum.Role.handingOver && o.target === self);
       return on ? `${o.target} in ${o.action}${handing.length > 0 ? `; handing over ${handing.join(", ")}` : ""}` : `${o.target} a candidate again`;
     }
@@ -543,6 +555,23 @@ export function unhealthyServices(s: HostState): string[] {
   return Object.keys(s.health).filter((sv) => !health.healthy(s.health[sv]!)).sort();
 }
 
+const keptOut = (s: Standing | undefined): boolean => s !== undefined && s.mode !== "active";
+
+/** Standings from an order, a peer or the disk: each host's later one wins; a change moves who is excluded and is kept (standings-changed). */
+function mergeStandings(d: Draft, fx: HostEffect[], incoming: Standings): void {
+  let next: Record<HostId, Standing> | null = null;
+  for (const h of d.config.hosts) {
+    const s = incoming[h];
+    if (s === undefined || !laterStanding(s, d.standby[h])) continue;
+    next ??= { ...d.standby };
+    next[h] = { mode: s.mode, reason: s.reason, nonce: s.nonce, issuedAtMs: s.issuedAtMs };
+  }
+  if (next === null) return;
+  d.standby = next;
+  fx.push({ type: "standings-changed", standings: next });
+  syncExcluded(d, fx);
+}
+
 /** Each service's excluded hosts (operators' standby and maintenance, and hosts where it is unhealthy), told to its quorum machine when they change. */
 function syncExcluded(d: Draft, fx: HostEffect[]): void {
   const self = d.config.self;
@@ -550,7 +579,7 @@ function syncExcluded(d: Draft, fx: HostEffect[]): void {
     const sick = d.config.hosts.filter((h) => d.peerUnhealthy[h]?.includes(sv.name) === true);
     const own = d.health[sv.name];
     if (own !== undefined && !health.healthy(own)) sick.push(self);
-    const hosts = health.excluded(d.config.hosts.filter((h) => d.standby[h] !== undefined), sick);
+    const hosts = health.excluded(d.config.hosts.filter((h) => keptOut(d.standby[h])), sick);
     if (hosts.join() !== d.services[sv.name]!.excluded.join()) stepQuorum(d, fx, sv.name, { type: "excluded", hosts });
   }
 }

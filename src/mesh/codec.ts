@@ -13,6 +13,8 @@ import { ACTIONS, REASON_CHARS_MAX, type SignedStatement } from "../shared/state
 export const NAME_BYTES_MAX = 64;
 /** Most membership updates piggybacked on one SWIM message. */
 export const UPDATES_MAX = 32;
+/** Most standings a beacon carries: one per host of a cluster (HOSTS_MAX of the config). */
+const STANDINGS_MAX = 257;
 /** Most services a beacon names as unhealthy (SERVICES_MAX of the host core). */
 const SERVICES_ON_WIRE_MAX = 64;
 /** Most votes in one certificate (= most voters of a service). */
@@ -31,7 +33,11 @@ export type Beacon = {
   forecast?: BeaconForecast | null;
   /** The services whose health checks fail at the sender (absent from older agents): no voter votes for it for those. */
   unhealthy?: string[] | null;
+  /** What operators last said of each host, as the sender knows it (absent when it knows nothing): the later statement of each host wins. */
+  standings?: BeaconStanding[] | null;
 };
+
+export type BeaconStanding = { host: HostId; mode: "standby" | "maintenance" | "active"; reason: string; nonce: string; issuedAtMs: number };
 
 /** A host's forecast of itself, as its beacons carry it: the highest exhaustion probability (and its metric), the highest anomaly score. */
 export type BeaconForecast = { exhaustionProbability: number; metric: string; anomaly: number };
@@ -96,6 +102,14 @@ const statement: Codec<SignedStatement> = struct({
   sig,
 });
 
+const standing: Codec<BeaconStanding> = struct({
+  host,
+  mode: oneOf(["standby", "maintenance", "active"] as const, "standing"),
+  reason: string({ min: 0, max: REASON_CHARS_MAX * 4, what: "reason" }),
+  nonce: fixedHex(16, "nonce"),
+  issuedAtMs: uint,
+});
+
 const beaconForecast: Codec<BeaconForecast> = struct({ exhaustionProbability: unit, metric: name, anomaly: unit });
 
 // ---------------------------------------------------------------- messages
@@ -103,7 +117,7 @@ const beaconForecast: Codec<BeaconForecast> = struct({ exhaustionProbability: un
 /** Tag and body of every message, fields in wire order. Tags are part of the protocol: never renumber, only add. */
 export const MESH_CODEC = taggedUnion<WireMsg>(
   {
-    beacon: [1, struct({ sentAtWallMs: f64, metrics: optional(sample), forecast: trailing(beaconForecast), unhealthy: trailing(list(name, { max: SERVICES_ON_WIRE_MAX, what: "unhealthy services" })) })],
+    beacon: [1, struct({ sentAtWallMs: f64, metrics: optional(sample), forecast: trailing(beaconForecast), unhealthy: trailing(list(name, { max: SERVICES_ON_WIRE_MAX, what: "unhealthy services" })), standings: trailing(list(standing, { max: STANDINGS_MAX, what: "standings" })) })],
     ping: [2, struct({ seq: uint, updates })],
     ack: [3, struct({ seq: uint, updates })],
     "ping-req": [4, struct({ seq: uint, target: host, updates })],

@@ -444,6 +444,8 @@ class SimCluster implements Cluster {
       case "write-failed":
         this.trace.push({ ...at, what: `${fx.service} write-failed ${fx.id} ${fx.why}` });
         return;
+      case "standings-changed":
+        return;
       case "health-changed":
         this.trace.push({ ...at, what: `${fx.service} ${fx.healthy ? "healthy" : `unhealthy: ${fx.why}`}` });
         return;
@@ -650,6 +652,8 @@ class SimCluster implements Cluster {
     for (const sv of this.services) n.repl.set(sv, freshRepl(n.repl.get(sv)!.doc, this.localNow(n)));
     this.linkAll(n);
     this.trace.push({ atMs: this.now, host: id, what: "restart" });
+    // Its peers' beacons tell it what operators said while it was down.
+    for (const p of this.nodes.values()) if (p !== n && p.up && this.now >= p.pausedUntil) this.apply(n, { type: "standings", standings: p.core.standby });
   }
 
   partition(g: HostId[][]): void {
@@ -688,6 +692,9 @@ class SimCluster implements Cluster {
   heal(): void {
     this.net.heal();
     this.netTrace("heal");
+    // Beacons flow again: every host hears the others' standings.
+    const up = [...this.nodes.values()].filter((n) => n.up && this.now >= n.pausedUntil);
+    for (const n of up) for (const p of up) if (p !== n) this.apply(n, { type: "standings", standings: p.core.standby });
   }
 
   handover(from: HostId, to: HostId): void {

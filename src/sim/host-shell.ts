@@ -212,6 +212,7 @@ export function carryEffects<H extends SimHost>(h: H, effects: HostEffect[], por
       case "sync-status-changed":
       case "order-applied":
       case "health-changed":
+      case "standings-changed":
         break;
       default:
         assertNever(fx);

@@ -344,7 +344,7 @@ function applyFault(c: Cluster, f: Fault, hosts: HostId[]): void {
     case "well":
       return c.sick(f.host, c.services[f.service]!, f.kind === "sick");
     case "order":
-      return c.order({ nonce: f.nonce, action: f.action, service: f.action === "move" || f.action === "failover" ? c.services[0]! : null, target: f.action === "failover" ? null : f.host, reason: "sim", operator: "sim" });
+      return c.order({ nonce: f.nonce, action: f.action, service: f.action === "move" || f.action === "failover" ? c.services[0]! : null, target: f.action === "failover" ? null : f.host, reason: "sim", operator: "sim", issuedAtMs: f.atMs });
     case "jump":
       if (c.isUp(f.host)) c.jump(f.host, f.ms);
       return;
@@ -372,7 +372,7 @@ function healAll(c: Cluster, hosts: HostId[], deadForGood: number): number {
     else if (!dead.has(h) && !c.isUp(h)) c.restart(h);
   }
   // Operators end every standby, and every check passes: a cluster kept out of candidacy has no holder by their choice.
-  hosts.forEach((h, i) => c.order({ nonce: `heal${i}`, action: "unstandby", service: null, target: h, reason: "sim: heal", operator: "sim" }));
+  hosts.forEach((h, i) => c.order({ nonce: `heal${i}`, action: "unstandby", service: null, target: h, reason: "sim: heal", operator: "sim", issuedAtMs: c.nowMs() }));
   for (const h of hosts) for (const sv of c.services) if (c.isUp(h)) c.sick(h, sv, false);
   return hosts.length - dead.size;
 }

@@ -360,6 +360,8 @@ class World {
         return `move-predicted to=${fx.to} p=${fx.probability}`;
       case "health-changed":
         return fx.healthy ? "healthy" : `unhealthy: ${fx.why}`;
+      case "standings-changed":
+        return null; // the order's own line says it
       case "order-applied":
         return fx.repeat ? null : `order ${fx.order.action}${fx.order.target === null ? "" : ` ${fx.order.target}`}: ${fx.outcome}`;
       // Transcripts make no state writes; a replica's sync status is shown with the replication stories, not here.
@@ -601,7 +603,7 @@ class World {
     const action = args[0] as OrderAction;
     assert(["move", "failover", "standby", "maintenance", "unstandby"].includes(action), "order move HOST | failover | standby|maintenance|unstandby HOST");
     const target = args[1] === undefined ? null : this.node(args[1]).id;
-    const order: OperatorOrder = { nonce: `t${this.orders++}`, action, service: action === "move" || action === "failover" ? SERVICE : null, target, reason: "transcript", operator: "op" };
+    const order: OperatorOrder = { nonce: `t${this.orders++}`, action, service: action === "move" || action === "failover" ? SERVICE : null, target, reason: "transcript", operator: "op", issuedAtMs: this.nowMs };
     for (const n of this.nodes) if (n.up && !n.paused) this.apply(n, { type: "order", order });
     this.drain();
   }
