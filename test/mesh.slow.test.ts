@@ -118,7 +118,7 @@ describe("mesh on loopback (slow)", () => {
     expect(json.members.map((m: { id: string }) => m.id).sort()).toEqual(["a", "b", "c"]);
     const tokenless = spawnSync(NODE, [MAIN, "status", "--api", API.b], { encoding: "utf8" });
     expect(tokenless.status).toBe(1);
-    expect(tokenless.stderr).toBe("umbra: this API needs the token of [api] tokenFile: Authorization: Bearer TOKEN\n");
+    expect(tokenless.stderr).toBe("umbra: this API needs the token of [api] tokenFile: Authorization: Bearer TOKEN (a browser: open /ui?token=TOKEN once)\n");
     const down = spawnSync(NODE, [MAIN, "status", "--api", "127.0.0.1:1"], { encoding: "utf8" });
     expect(down.status).toBe(1);
     expect(down.stderr).toContain("cannot reach the umbra agent API at 127.0.0.1:1: is the agent running? see --api / --config");
