@@ -73,17 +73,16 @@ export function operatorsShell(d: OperatorDeps): Operators {
   const origin = new Set<string>();
 
   const check = (x: unknown, via: string): Submitted => {
-    const c = checkStatement(x, { cluster: d.cluster, operators: new Set(byKey.keys()), nowMs: d.nowWall(), nonces });
-    // The nonces seen are remembered from this agent's start: one issued before could be a replay it no longer knows.
-    const before: Submitted | null = c.ok && c.statement.issuedAtMs < startedWallMs ? { ok: false, reason: "replayed", detail: `issued ${startedWallMs - c.statement.issuedAtMs} ms before this agent started, which remembers nonces from its start: issue it again` } : null;
-    const out: Submitted = before ?? (c.ok ? orderOf(c.statement, d) : c);
-    if (!c.ok || !out.ok) {
+    const refuse = (r: Extract<Submitted, { ok: false }>): Submitted => {
       const s = x as Partial<SignedStatement> | null;
-      const why = out as Extract<Submitted, { ok: false }>;
-      d.count?.("refused", why.reason);
-      d.log("warn", "operators", "statement-refused", { via, reason: why.reason, detail: why.detail, action: s?.action, service: s?.service, target: s?.target, operator: typeof s?.operator === "string" ? s.operator.slice(0, 16) : undefined });
-      return out;
-    }
+      d.count?.("refused", r.reason);
+      d.log("warn", "operators", "statement-refused", { via, reason: r.reason, detail: r.detail, action: s?.action, service: s?.service, target: s?.target, operator: typeof s?.operator === "string" ? s.operator.slice(0, 16) : undefined });
+      return r;
+    };
+    const c = checkStatement(x, { cluster: d.cluster, operators: new Set(byKey.keys()), nowMs: d.nowWall(), nonces });
+    if (!c.ok) return refuse(c);
+    const out = orderAfterCheck(c.statement, d, startedWallMs);
+    if (!out.ok) return refuse(out);
     if (pending.size >= PENDING_MAX) pending.delete(pending.keys().next().value!);
     pending.set(out.order.nonce, c.statement);
     d.count?.("accepted", out.order.action);
@@ -126,6 +125,12 @@ export function operatorsShell(d: OperatorDeps): Operators {
       byKey = new Map(ops.map((o) => [o.publicKey, o.name]));
     },
   };
+}
+
+/** A statement that passed its checks, as an order; refused if issued before this agent started (its nonces are remembered from then: it could be a replay it no longer knows). */
+function orderAfterCheck(s: SignedStatement, d: Pick<OperatorDeps, "hosts" | "services">, startedWallMs: number): Submitted {
+  if (s.issuedAtMs < startedWallMs) return { ok: false, reason: "replayed", detail: `issued ${startedWallMs - s.issuedAtMs} ms before this agent started, which remembers nonces from its start: issue it again` };
+  return orderOf(s, d);
 }
 
 /** A statement that passed its checks, as an order, if this host can carry its action and knows its names. */

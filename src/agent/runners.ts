@@ -9,7 +9,7 @@ import type { HostId } from "../shared/ids.ts";
 import type { Logger } from "../shared/log.ts";
 import type { Config } from "../shared/config.ts";
 import type { HostEffect, HostEvent, HookName, NotifyState } from "../decide/index.ts";
-import { addVip, removeVip, runHook, type Announcer, type IpBatch, vipAddress, FENCE_TIMEOUT_MAX_MS, type Fence } from "../actuate/index.ts";
+import { addVip, removeVip, runHook, type HookResult, type Announcer, type IpBatch, vipAddress, FENCE_TIMEOUT_MAX_MS, type Fence } from "../actuate/index.ts";
 import type { Replicator } from "../state/index.ts";
 import type { StatusDoc } from "../api/index.ts";
 import type { MetricsCounters } from "../api/index.ts";
@@ -137,8 +137,7 @@ export function effectRunners(d: RunnerDeps): Runners {
     assert(s !== undefined, "the core names a configured service");
     return s;
   };
-  const hookLog = (hook: string, s: ServiceRt, path: string, r: Awaited<ReturnType<typeof runHook>>) =>
-    log(r.exitCode === 0 ? "info" : "warn", "hook", hook, { service: s.name, path, exitCode: r.exitCode, signal: r.signal, timedOut: r.timedOut, ms: r.durationMs, stderr: r.stderrTail });
+  const hookLog = (hook: string, s: ServiceRt, path: string, r: HookResult) => logHook(d, hook, s, path, r);
 
   return {
     kernelLease: (fx) => leaseKernel(d, serviceOf(fx.service), fx),
@@ -179,6 +178,11 @@ export function effectRunners(d: RunnerDeps): Runners {
   };
 }
 
+/** A hook's outcome, one line: info when it exited 0, else a warning. */
+function logHook(d: RunnerDeps, hook: string, s: ServiceRt, path: string, r: HookResult): void {
+  d.log(r.exitCode === 0 ? "info" : "warn", "hook", hook, { service: s.name, path, exitCode: r.exitCode, signal: r.signal, timedOut: r.timedOut, ms: r.durationMs, stderr: r.stderrTail });
+}
+
 function reconcileNow(d: RunnerDeps, s: ServiceRt, epoch: number): void {
   const { log } = d;
   d.replicator
@@ -186,9 +190,7 @@ function reconcileNow(d: RunnerDeps, s: ServiceRt, epoch: number): void {
     .then((report) => {
       const path = s.cfg.hooks?.reconcile;
       if (path === undefined) return;
-      return runHook({ path, args: [s.name], env: { UMBRA_SERVICE: s.name, UMBRA_HOST: d.self, UMBRA_EPOCH: String(epoch), UMBRA_RECONCILE_REPORT: JSON.stringify(report) }, timeoutMs: d.hookTimeoutMs, prefix: d.hookPrefix }).then((r) =>
-        log(r.exitCode === 0 ? "info" : "warn", "hook", "reconcile", { service: s.name, path, exitCode: r.exitCode, signal: r.signal, timedOut: r.timedOut, ms: r.durationMs, stderr: r.stderrTail }),
-      );
+      return runHook({ path, args: [s.name], env: { UMBRA_SERVICE: s.name, UMBRA_HOST: d.self, UMBRA_EPOCH: String(epoch), UMBRA_RECONCILE_REPORT: JSON.stringify(report) }, timeoutMs: d.hookTimeoutMs, prefix: d.hookPrefix }).then((r) => logHook(d, "reconcile", s, path, r));
     })
     .catch((err: Error) => log("error", "state", "reconcile-failed", { service: s.name, error: err.message }));
 }
