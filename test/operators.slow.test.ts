@@ -4,7 +4,9 @@
 // is refused by the agent's API, each with its reason, and nothing moves.
 // Then `umbra move web --to h3` moves the VIP, `umbra maintenance h3` drains
 // it off h3 and keeps h3 out, `umbra unstandby h3` ends that, and `umbra
-// audit web` lists each order with what the hosts it concerns did.
+// audit web` lists each order with what the hosts it concerns did. And with
+// a majority killed for good, `umbra override web --expect-votes 1` (refused
+// while they live) lets the survivor hold web again.
 //
 // Run alone: bun test test/operators.slow.test.ts   (needs root; CI is root)
 
@@ -13,7 +15,7 @@ import { spawnSync } from "node:child_process";
 import { join, resolve } from "node:path";
 import { startDemoCluster, sleep, NODE, type DemoCluster } from "../src/demo/cluster.ts";
 import { cleanupStale } from "../src/demo/topology.ts";
-import { apiRequest, jsonOf, type ApiTarget } from "../src/api/index.ts";
+import { apiRequest, jsonOf, type ApiTarget, type StatusDoc } from "../src/api/index.ts";
 import { generateKeyPair, readKeyFile, sign } from "../src/shared/identity.ts";
 import { canonicalBytes, signStatement, type SignedStatement } from "../src/shared/statements.ts";
 
@@ -106,5 +108,41 @@ describe.skipIf(!isRoot)("operators' signed orders on real agents (slow)", () =>
     const text = umbra(c, ["audit", "web"]).out;
     expect(text).toContain("maintenance h3  by demo-operator");
     expect(text).toContain(": disk swap");
+  }, 120_000);
+
+  test("override: with h2 and h3 killed for good, h1 holds web again on a lowered quorum; the warning first, a refusal while they live", async () => {
+    await cluster?.destroy();
+    await cleanupStale(PREFIX);
+    cluster = await startDemoCluster({ prefix: PREFIX });
+    const c = cluster;
+    expect(await c.waitForHolders((h) => h.length === 1, 30_000)).toEqual(["h1"]);
+    const override = (yes: boolean) => umbra(c, ["override", "web", "--expect-votes", "1", "--reason", "h2 and h3 lost in the fire", "--key", c.operatorKey, ...(yes ? ["--yes"] : [])]);
+    // Without --yes: the warning, and nothing signed.
+    const unsure = override(false);
+    expect(unsure.code).toBe(2);
+    expect(unsure.err).toContain("two hosts answer for one VIP");
+    expect(unsure.err).toContain("not signed: add --yes to go ahead");
+    // While h2 and h3 are alive, h1 does not take it on (nor do they).
+    const early = override(true);
+    expect(early.code).toBe(1);
+    expect(early.err).toContain("refused: 3 of web's voters are alive as this host sees them");
+    c.signalAgent("h2", "SIGKILL");
+    c.signalAgent("h3", "SIGKILL");
+    // h1 alone is no majority of three: its lease runs out, and nobody answers for the VIP.
+    expect(await c.waitForHolders((h) => h.length === 0, 5_000)).toEqual([]);
+    const statusOf = () => JSON.parse(umbra(c, ["status", "--json"]).out) as StatusDoc;
+    for (let i = 0; i < 100 && statusOf().members.filter((m) => m.status === "dead").length < 2; i++) await sleep(100);
+    expect(statusOf().members.filter((m) => m.status === "dead").map((m) => m.id)).toEqual(["h2", "h3"]);
+    const taken = override(true);
+    expect(taken.code).toBe(0);
+    expect(taken.out).toContain("here: web: a majority of 1 expected vote counts in");
+    expect(await c.waitForHolders((h) => h.length === 1 && h[0] === "h1", 5_000)).toEqual(["h1"]);
+    expect(statusOf().services[0]!.quorum).toMatchObject({ expectedVotes: 1, needed: 1, override: { votes: 1, reason: "h2 and h3 lost in the fire", heard: ["h1"] } });
+    await sleep(1_000); // the audit entry is written after the order acts
+    const entries = (JSON.parse(umbra(c, ["audit", "web", "--json"]).out) as { entries: Array<{ action: string; host: string; outcome: string }> }).entries;
+    expect(entries.filter((e) => e.action === "override").map((e) => [e.host, e.outcome.split(":")[0]])).toEqual([
+      ["h1", "refused"],
+      ["h1", "web"],
+    ]);
   }, 120_000);
 });

@@ -20,7 +20,7 @@ import { rng } from "../shared/rng.ts";
 import { loadConfig, type Config } from "../shared/config.ts";
 import { readKeyFile, type KeyPair } from "../shared/identity.ts";
 import { forecastStaleMs, host } from "../decide/index.ts";
-import { openMesh, parseHostPort, type Mesh, type BeaconForecast, type BeaconStanding } from "../mesh/index.ts";
+import { openMesh, parseHostPort, type Mesh, type BeaconForecast, type BeaconStanding, type BeaconVotes } from "../mesh/index.ts";
 import { startBackgroundSampler, startReplaySampler, type HostSample } from "../probe/index.ts";
 import { announceFromPrimary, armedArping, ipBatch, runCommand, openFence, removeFence, removeVip, vipAddress, vipPlacementIssue, BATCH_QUEUE_MAX, FENCE_TABLE, type Fence, type IpBatch } from "../actuate/index.ts";
 import { createApi, serveApi, type StatusDoc } from "../api/index.ts";
@@ -37,7 +37,7 @@ import { Observed } from "./observed.ts";
 import { startAgentReplication, type AgentReplication } from "./replication.ts";
 import { operatorsShell, type Operators } from "./operators.ts";
 import { startChecks } from "./checks.ts";
-import { loadStandings, standingsWriter } from "./standings.ts";
+import { loadStandings, loadVoteStandings, standingsWriter, voteStandingsWriter } from "./standings.ts";
 import { EventHub, publishingLogger, sortAudit, type OrderDeps } from "../api/index.ts";
 import type { QueueCount } from "./queue.ts";
 
@@ -265,16 +265,16 @@ function ownBeaconForecast(forecasting: Forecasting | null, self: HostId): Beaco
 }
 
 /** The probe: each sample of this host goes to the forecaster and, as a beacon, to every connected peer. */
-function startProbe(config: Config, observed: Observed, forecasting: Forecasting | null, mesh: Mesh, log: Logger, extras: () => { unhealthy: string[]; standings: BeaconStanding[] }): { stop(): Promise<void> } {
+function startProbe(config: Config, observed: Observed, forecasting: Forecasting | null, mesh: Mesh, log: Logger, extras: () => BeaconExtras): { stop(): Promise<void> } {
   const self = config.host;
   const onSample = (sample: HostSample) => {
     const latest = { ...sample, networkLatency: observed.medianLatency() };
     observed.latestSample = latest;
     forecasting?.sample(self, latest);
     const forecast = ownBeaconForecast(forecasting, self);
-    const { unhealthy: sick, standings } = extras();
-    // Each left out when empty (and nothing after it given): the beacon's bytes are then what agents before health checks and standings send and read.
-    const tail = standings.length > 0 ? { unhealthy: sick, standings } : sick.length > 0 ? { unhealthy: sick } : {};
+    const { unhealthy: sick, standings, votes } = extras();
+    // Each left out when empty (and nothing after it given): the beacon's bytes are then what agents before health checks, standings and overrides send and read.
+    const tail = votes.length > 0 ? { unhealthy: sick, standings, votes } : standings.length > 0 ? { unhealthy: sick, standings } : sick.length > 0 ? { unhealthy: sick } : {};
     for (const h of observed.connected) mesh.send(h, { type: "beacon", sentAtWallMs: Date.now(), metrics: latest, forecast, ...tail });
   };
   const replay = config.probe.replay;
@@ -425,15 +425,27 @@ function checkRunner(services: readonly ServiceRt[], self: HostId, loop: AgentLo
   };
 }
 
-/** What a beacon says besides metrics: the services unhealthy here, and the standings this host knows. */
-function beaconExtras(core: host.HostState): { unhealthy: string[]; standings: BeaconStanding[] } {
-  return { unhealthy: host.unhealthyServices(core), standings: Object.entries(core.standby).map(([h, s]) => ({ host: hostId(h), ...s })) };
+type BeaconExtras = { unhealthy: string[]; standings: BeaconStanding[]; votes: BeaconVotes[] };
+
+/** POST /statements waits this long for this host's core to say what it did with the order (it acts at its next turn, within milliseconds). */
+const OUTCOME_WAIT_MS = 1_000;
+
+/** What a beacon says besides metrics: the services unhealthy here, the standings this host knows, and the lowered quorums it took on. */
+function beaconExtras(core: host.HostState): BeaconExtras {
+  return {
+    unhealthy: host.unhealthyServices(core),
+    standings: Object.entries(core.standby).map(([h, s]) => ({ host: hostId(h), ...s })),
+    votes: Object.entries(core.votes).map(([service, v]) => ({ service, ...v })),
+  };
 }
 
 /** The API's orders routes: statements to the operators' shell, the audit trail from the replica kept here. */
 function orderDeps(operators: Operators, replicator: AgentReplication["replicator"]): OrderDeps {
   return {
-    submit: (x) => operators.fromApi(x),
+    submit: async (x) => {
+      const s = operators.fromApi(x);
+      return s.ok ? { ...s, outcome: await operators.outcome(s.order.nonce, OUTCOME_WAIT_MS) } : s;
+    },
     audit: (service) => (replicator.services().includes(service) ? sortAudit(Object.values(replicator.get(service).state.audit ?? {})) : null),
   };
 }
@@ -489,6 +501,8 @@ export async function startAgent(config: Config): Promise<Agent> {
   await announceFromPrimaryOn(config, log, loop);
   const kept = loadStandings(config.stateDir, log);
   if (Object.keys(kept).length > 0) loop.feed({ type: "standings", standings: kept });
+  const keptVotes = loadVoteStandings(config.stateDir, log);
+  if (Object.keys(keptVotes).length > 0) loop.feed({ type: "vote-standings", votes: keptVotes, from: "disk" });
   const fence = await installFence(config, log);
   const observed = new Observed();
   const records = recordWriter(config, log);
@@ -500,13 +514,14 @@ export async function startAgent(config: Config): Promise<Agent> {
   const send = (to: HostId, msg: Parameters<Mesh["send"]>[1]) => (to === self ? loop.enqueue(self, msg) : void mesh.send(to, msg));
   const operators = startOperators(config, loop, observed, mesh, replicator, log, metrics);
   loop.start({
-    runEffects: effectApplier({ self, records, log, sigs, send, runners, services: byName, observed, replicator, forecasting, metrics, now: monoNow, orderApplied: (fx) => operators.applied(fx), standingsChanged: standingsWriter(config.stateDir, log) }),
+    runEffects: effectApplier({ self, records, log, sigs, send, runners, services: byName, observed, replicator, forecasting, metrics, now: monoNow, orderApplied: (fx) => operators.applied(fx), standingsChanged: standingsWriter(config.stateDir, log), votesChanged: voteStandingsWriter(config.stateDir, log) }),
     onStatement: (from, msg) => operators.fromPeer(from, msg),
     onBeacon: (from, msg) => {
       observed.beacon(from, { atMono: monoNow(), sample: msg.metrics, forecast: msg.forecast ?? null });
       if (msg.metrics !== null) forecasting?.sample(from, msg.metrics);
       loop.feed({ type: "peer-health", host: from, unhealthy: msg.unhealthy ?? [] }); // none named: all healthy (or an agent without checks); the core ignores no change
       if (msg.standings !== undefined && msg.standings !== null && msg.standings.length > 0) loop.feed({ type: "standings", standings: Object.fromEntries(msg.standings.map(({ host: h, ...s }) => [h, s])) });
+      if (msg.votes !== undefined && msg.votes !== null && msg.votes.length > 0) loop.feed({ type: "vote-standings", votes: Object.fromEntries(msg.votes.map(({ service, ...v }) => [service, v])), from: "peer" });
     },
     sideTick: () => {
       replicator.tick();

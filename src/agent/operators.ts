@@ -31,7 +31,7 @@ const PENDING_MAX = 256;
 export type OperatorKey = { name: string; publicKey: string };
 
 /** Why this host refuses a statement: the check's reasons, an action not carried out yet, or names this cluster does not have. */
-export type StatementRefusal = Refusal | "not-supported" | "unknown-name";
+export type StatementRefusal = Refusal | "unknown-name";
 export type Submitted = { ok: true; order: host.OperatorOrder } | { ok: false; reason: StatementRefusal; detail: string };
 
 export type OperatorDeps = {
@@ -56,6 +56,8 @@ export type OperatorDeps = {
 export type Operators = {
   /** From the local API: checked, then its order goes to the core and the statement to every peer. */
   fromApi(x: unknown): Submitted;
+  /** What this host's core did with an order it took from the API (the order-applied outcome), or null if it has not said within waitMs. */
+  outcome(nonce: string, waitMs: number): Promise<string | null>;
   /** From a peer: checked; the order for the core, or null (refused, logged). */
   fromPeer(from: HostId, msg: StatementMsg): host.HostEvent | null;
   /** The core acted on an order: logged, and recorded in the audit trails it concerns. */
@@ -71,6 +73,7 @@ export function operatorsShell(d: OperatorDeps): Operators {
   const pending = new Map<string, SignedStatement>();
   /** Nonces of the statements this host took from its own API (bounded with pending). */
   const origin = new Set<string>();
+  const outcomes = new Outcomes();
 
   const check = (x: unknown, via: string): Submitted => {
     const refuse = (r: Extract<Submitted, { ok: false }>): Submitted => {
@@ -108,6 +111,7 @@ export function operatorsShell(d: OperatorDeps): Operators {
       const s = pending.get(fx.order.nonce);
       pending.delete(fx.order.nonce);
       if (fx.repeat || s === undefined) return;
+      if (origin.has(s.nonce)) outcomes.said(s.nonce, fx.outcome);
       const name = byKey.get(s.operator) ?? "(a key no longer listed)";
       d.log("info", "operators", "order-applied", { action: fx.order.action, service: fx.order.service, target: fx.order.target, operator: name, outcome: fx.outcome });
       // On record from the host that took the order and the host it is about; the others' "noted" is in their logs.
@@ -121,10 +125,38 @@ export function operatorsShell(d: OperatorDeps): Operators {
         }
       }, AUDIT_DELAY_MS);
     },
+    outcome: (nonce, waitMs) => outcomes.await(nonce, waitMs),
     setOperators(ops) {
       byKey = new Map(ops.map((o) => [o.publicKey, o.name]));
     },
   };
+}
+
+/** Outcomes of the orders this host took from its API, kept until read (at most PENDING_MAX), and who waits for one. */
+class Outcomes {
+  private readonly kept = new Map<string, string>();
+  private readonly waiting = new Map<string, (outcome: string) => void>();
+
+  said(nonce: string, outcome: string): void {
+    if (this.kept.size >= PENDING_MAX) this.kept.delete(this.kept.keys().next().value!);
+    this.kept.set(nonce, outcome);
+    this.waiting.get(nonce)?.(outcome);
+  }
+
+  async await(nonce: string, waitMs: number): Promise<string | null> {
+    const said =
+      this.kept.get(nonce) ??
+      (await new Promise<string | null>((resolve) => {
+        const timer = setTimeout(() => resolve(null), waitMs);
+        this.waiting.set(nonce, (o) => {
+          clearTimeout(timer);
+          resolve(o);
+        });
+      }));
+    this.waiting.delete(nonce);
+    this.kept.delete(nonce);
+    return said;
+  }
 }
 
 /** A statement that passed its checks, as an order; refused if issued before this agent started (its nonces are remembered from then: it could be a replay it no longer knows). */
@@ -135,10 +167,10 @@ function orderAfterCheck(s: SignedStatement, d: Pick<OperatorDeps, "hosts" | "se
 
 /** A statement that passed its checks, as an order, if this host can carry its action and knows its names. */
 function orderOf(s: SignedStatement, d: Pick<OperatorDeps, "hosts" | "services">): Submitted {
-  if (s.action === "override") return { ok: false, reason: "not-supported", detail: "override (a lowered quorum) is not carried out by this version" };
-  const needsService = s.action === "move" || s.action === "failover";
+  const needsService = s.action === "move" || s.action === "failover" || s.action === "override";
+  if (s.action === "override" && s.expectVotes === null) return { ok: false, reason: "malformed", detail: "an override names the votes to expect (expectVotes)" };
   if (needsService && (s.service === null || !d.services.includes(s.service))) return { ok: false, reason: "unknown-name", detail: `no service "${s.service}" in this cluster (services: ${d.services.join(", ") || "none"})` };
   const target = d.hosts.find((h) => h === s.target) ?? null;
-  if ((s.action !== "failover" && s.target === null) || (s.target !== null && target === null)) return { ok: false, reason: "unknown-name", detail: `no host "${s.target}" in this cluster (hosts: ${d.hosts.join(", ")})` };
-  return { ok: true, order: { nonce: s.nonce, action: s.action, service: s.service, target, reason: s.reason, operator: s.operator, issuedAtMs: s.issuedAtMs } };
+  if ((s.action !== "failover" && s.action !== "override" && s.target === null) || (s.target !== null && target === null)) return { ok: false, reason: "unknown-name", detail: `no host "${s.target}" in this cluster (hosts: ${d.hosts.join(", ")})` };
+  return { ok: true, order: { nonce: s.nonce, action: s.action, service: s.service, target, expectVotes: s.action === "override" ? s.expectVotes : null, reason: s.reason, operator: s.operator, issuedAtMs: s.issuedAtMs } };
 }

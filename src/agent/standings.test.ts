@@ -4,7 +4,7 @@ import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadStandings, standingsWriter, STANDINGS_FILE } from "./standings.ts";
+import { loadStandings, loadVoteStandings, standingsWriter, STANDINGS_FILE, voteStandingsWriter, VOTES_FILE } from "./standings.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "umbra-standings-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -22,4 +22,17 @@ test("written, the latest winning, and read back; damage is said and ignored", a
   writeFileSync(join(dir, STANDINGS_FILE), "{not json");
   expect(loadStandings(dir, log)).toEqual({});
   expect(logged).toEqual(["standings-unreadable"]);
+});
+
+test("lowered quorums: written, the latest winning, and read back; a count below 1 is ignored", async () => {
+  const logged: string[] = [];
+  const log = (_l: string, _p: string, event: string) => void logged.push(event);
+  const write = voteStandingsWriter(dir, log);
+  write({ web: { votes: 2, reason: "a", nonce: "n1", issuedAtMs: 1 } });
+  write({ web: { votes: 1, reason: "h2, h3 burned", nonce: "n2", issuedAtMs: 2 } });
+  for (let i = 0; i < 100 && loadVoteStandings(dir, log)["web"]?.nonce !== "n2"; i++) await new Promise((r) => setTimeout(r, 10));
+  expect(loadVoteStandings(dir, log)).toEqual({ web: { votes: 1, reason: "h2, h3 burned", nonce: "n2", issuedAtMs: 2 } });
+  writeFileSync(join(dir, VOTES_FILE), '{"web": {"votes": 0, "reason": "", "nonce": "n3", "issuedAtMs": 3}, "db": {"votes": 3, "reason": "", "nonce": "n4", "issuedAtMs": 4}}');
+  expect(loadVoteStandings(dir, log)).toEqual({ db: { votes: 3, reason: "", nonce: "n4", issuedAtMs: 4 } });
+  expect(logged).toEqual([]);
 });

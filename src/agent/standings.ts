@@ -1,8 +1,10 @@
-// What operators last said of each host (standby, maintenance, active), kept
-// on this host's disk so a restart does not forget a maintenance, and read
-// back at start (the core merges it with what peers' beacons say: the later
-// statement of each host wins). A file that cannot be read or parsed is
-// said and ignored: the peers' beacons bring the standings back.
+// What operators last said, kept on this host's disk so a restart does not
+// forget it, and read back at start: of each host (standby, maintenance,
+// active: standings.json) and of each service's quorum (a lowered count of
+// expected votes: votes.json). The core merges what it reads with what
+// peers' beacons say: the later statement wins. A file that cannot be read
+// or parsed is said and ignored: the peers' beacons bring the standings
+// back (a lowered quorum only while this host's view agrees with it).
 import { readFileSync } from "node:fs";
 import { rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -10,19 +12,30 @@ import type { Logger } from "../shared/log.ts";
 import type { host } from "../decide/index.ts";
 
 export const STANDINGS_FILE = "standings.json";
+export const VOTES_FILE = "votes.json";
 const MODES: ReadonlySet<string> = new Set(["standby", "maintenance", "active"]);
 
 type Standing = host.Standing;
+type VoteStanding = host.VoteStanding;
+
+const said = (s: Partial<{ reason: unknown; nonce: unknown; issuedAtMs: unknown }>): boolean => typeof s.reason === "string" && typeof s.nonce === "string" && Number.isSafeInteger(s.issuedAtMs);
 
 /** A standing as it came from disk or a peer: its shape checked, or null. */
 export function standingOf(x: unknown): Standing | null {
   const s = x as Partial<Standing> | null;
-  if (typeof s !== "object" || s === null || !MODES.has(s.mode as string) || typeof s.reason !== "string" || typeof s.nonce !== "string" || !Number.isSafeInteger(s.issuedAtMs)) return null;
-  return { mode: s.mode!, reason: s.reason, nonce: s.nonce, issuedAtMs: s.issuedAtMs! };
+  if (typeof s !== "object" || s === null || !MODES.has(s.mode as string) || !said(s)) return null;
+  return { mode: s.mode!, reason: s.reason!, nonce: s.nonce!, issuedAtMs: s.issuedAtMs! };
 }
 
-export function loadStandings(stateDir: string, log: Logger): Record<string, Standing> {
-  const path = join(stateDir, STANDINGS_FILE);
+/** A lowered quorum as it came from disk or a peer: its shape checked, or null (the core checks the count against the service's voters). */
+export function voteStandingOf(x: unknown): VoteStanding | null {
+  const s = x as Partial<VoteStanding> | null;
+  if (typeof s !== "object" || s === null || !Number.isSafeInteger(s.votes) || s.votes! < 1 || !said(s)) return null;
+  return { votes: s.votes!, reason: s.reason!, nonce: s.nonce!, issuedAtMs: s.issuedAtMs! };
+}
+
+function loadFile<T>(stateDir: string, file: string, parse: (x: unknown) => T | null, log: Logger): Record<string, T> {
+  const path = join(stateDir, file);
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(path, "utf8"));
@@ -30,35 +43,52 @@ export function loadStandings(stateDir: string, log: Logger): Record<string, Sta
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") log("warn", "operators", "standings-unreadable", { path, error: (err as Error).message, effect: "ignored: the peers' beacons bring the standings back" });
     return {};
   }
-  const out: Record<string, Standing> = {};
-  for (const [h, v] of Object.entries((raw as Record<string, unknown>) ?? {})) {
-    const s = standingOf(v);
-    if (s !== null) out[h] = s;
+  const out: Record<string, T> = {};
+  for (const [k, v] of Object.entries((raw as Record<string, unknown>) ?? {})) {
+    const s = parse(v);
+    if (s !== null) out[k] = s;
   }
   return out;
 }
 
-/** Writes the standings (temp file, then rename), one write at a time, the latest winning. */
-export function standingsWriter(stateDir: string, log: Logger): (s: host.Standings) => void {
-  const path = join(stateDir, STANDINGS_FILE);
+export function loadStandings(stateDir: string, log: Logger): Record<string, Standing> {
+  return loadFile(stateDir, STANDINGS_FILE, standingOf, log);
+}
+
+export function loadVoteStandings(stateDir: string, log: Logger): Record<string, VoteStanding> {
+  return loadFile(stateDir, VOTES_FILE, voteStandingOf, log);
+}
+
+/** Writes a file (temp file, then rename), one write at a time, the latest winning. */
+function latestWriter<T>(path: string, log: Logger, effect: string): (x: T) => void {
   let writing = false;
-  let next: host.Standings | null = null;
+  let next: { x: T } | null = null;
   const drain = async () => {
     writing = true;
     while (next !== null) {
-      const s = next;
+      const { x } = next;
       next = null;
       try {
-        await writeFile(`${path}.tmp`, JSON.stringify(s), { mode: 0o600 });
+        await writeFile(`${path}.tmp`, JSON.stringify(x), { mode: 0o600 });
         await rename(`${path}.tmp`, path);
       } catch (err) {
-        log("error", "operators", "standings-unwritable", { path, error: (err as Error).message, effect: "a restart of this agent forgets the latest standby or maintenance until a peer's beacon brings it" });
+        log("error", "operators", "standings-unwritable", { path, error: (err as Error).message, effect });
       }
     }
     writing = false;
   };
-  return (s) => {
-    next = s;
+  return (x) => {
+    next = { x };
     if (!writing) void drain();
   };
+}
+
+/** The hosts' standings, kept. */
+export function standingsWriter(stateDir: string, log: Logger): (s: host.Standings) => void {
+  return latestWriter(join(stateDir, STANDINGS_FILE), log, "a restart of this agent forgets the latest standby or maintenance until a peer's beacon brings it");
+}
+
+/** The lowered quorums taken on here, kept. */
+export function voteStandingsWriter(stateDir: string, log: Logger): (v: host.VoteStandings) => void {
+  return latestWriter(join(stateDir, VOTES_FILE), log, "a restart of this agent forgets the latest override of expected votes until a peer's beacon brings it (taken on only while this host's view agrees)");
 }

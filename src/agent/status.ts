@@ -56,6 +56,7 @@ export function buildStatus(x: StatusSnapshot): StatusDoc {
       alarm: extras?.alarm ?? null,
       health: healthOf(x.core, svc.name),
       excluded: [...st.excluded],
+      quorum: quorumDoc(host.quorumOf(x.core, svc.name, x.nowMono)),
     };
   });
   const member = (id: HostId, status: StatusDoc["members"][number]["status"], incarnation: number): StatusDoc["members"][number] => {
@@ -110,4 +111,9 @@ export function median(xs: readonly number[]): number | null {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+function quorumDoc(q: ReturnType<typeof host.quorumOf>): NonNullable<StatusDoc["services"][number]["quorum"]> {
+  const o = q.override;
+  return { expectedVotes: q.expectedVotes, needed: q.needed, override: o === null ? null : { votes: o.votes, reason: o.reason, issuedAtMs: o.issuedAtMs, countsInMs: Math.round(o.countsInMs), heard: o.heard } };
 }

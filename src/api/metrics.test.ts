@@ -10,7 +10,7 @@ import { SAMPLE_STATUS } from "./testdata.ts";
 import type { StatusDoc } from "./types.ts";
 
 test("the status document as gauges, the shell's counts as counters; promtool finds nothing to say", async () => {
-  let doc: StatusDoc = { ...SAMPLE_STATUS, services: SAMPLE_STATUS.services.map((s) => (s.name === "web" ? { ...s, health: { healthy: false, why: "check 2 failing: HTTP 503", checks: [{ ok: true, detail: "exit 0" }, { ok: false, detail: "HTTP 503" }] }, excluded: ["h2"] } : s)) };
+  let doc: StatusDoc = { ...SAMPLE_STATUS, services: SAMPLE_STATUS.services.map((s) => (s.name === "web" ? { ...s, health: { healthy: false, why: "check 2 failing: HTTP 503", checks: [{ ok: true, detail: "exit 0" }, { ok: false, detail: "HTTP 503" }] }, excluded: ["h2"], quorum: { expectedVotes: 1, needed: 1, override: { votes: 1, reason: "fire", issuedAtMs: 1, countsInMs: 0, heard: ["h1"] } } } : s)) };
   const m = agentMetrics(() => doc);
   m.statement("accepted", "move");
   m.statement("refused", "forged");
@@ -38,6 +38,7 @@ test("the status document as gauges, the shell's counts as counters; promtool fi
     'umbra_service_check_passing{service="web",check="1"} 1',
     'umbra_service_check_passing{service="web",check="2"} 0',
     'umbra_service_excluded{service="web",host="h2"} 1',
+    'umbra_service_expected_votes{service="web"} 1',
     'umbra_operator_statements_accepted_total{action="move"} 1',
     'umbra_operator_statements_refused_total{reason="forged"} 2',
   ]) expect(text).toContain(`${line}\n`);

@@ -88,6 +88,9 @@ function serviceGauges(gauge: GaugeMaker, status: () => StatusDoc): void {
   gauge("umbra_service_excluded", "Hosts kept out of the service's candidacy as this host sees it (an operator's standby or maintenance, or unhealthy there)", ["service", "host"], (g) => {
     for (const s of status().services) for (const h of s.excluded ?? []) g.set({ service: s.name, host: h }, 1);
   });
+  gauge("umbra_service_expected_votes", "The votes the service's majority is counted over now: its voters, unless an operator's override lowered it (umbra override --expect-votes)", ["service"], (g) => {
+    for (const s of status().services) if (s.quorum !== undefined) g.set({ service: s.name }, s.quorum.expectedVotes);
+  });
   gauge("umbra_replication_lag_changes", "Changes of this host's service document the peer lacks", ["service", "peer"], (g) => {
     for (const r of status().replication) g.set({ service: r.service, peer: r.peer }, r.lagChanges);
   });

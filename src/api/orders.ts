@@ -11,12 +11,12 @@ import type { AuditEntry } from "../state/index.ts";
 
 /** A statement the agent took or refused, as the CLI reads it back. */
 export type StatementAnswer =
-  | { ok: true; order: { nonce: string; action: string; service: string | null; target: string | null } }
+  | { ok: true; order: { nonce: string; action: string; service: string | null; target: string | null }; /** What this host's core did with it ("handing web over to h2 in person", "refused: ..."), null if it did not say in time. */ outcome: string | null }
   | { ok: false; reason: string; detail: string };
 
 export type OrderDeps = {
-  /** Checks a statement; an accepted one is passed on at once (its outcome shows in status, the logs, the audit trail). */
-  submit(statement: unknown): StatementAnswer;
+  /** Checks a statement; an accepted one is passed on at once, and answered with what this host's core did with it (the other hosts' outcomes show in their logs and the audit trail). */
+  submit(statement: unknown): Promise<StatementAnswer>;
   /** A service's audit entries, or null when this host keeps no replica of it (or knows no such service). */
   audit(service: string): AuditEntry[] | null;
 };
@@ -33,9 +33,9 @@ export function orderRoutes(app: Hono, deps: OrderDeps): void {
     } catch (err) {
       throw new UmbraError("request_invalid", `the body is not JSON: ${(err as Error).message}; it must be a signed statement (umbra move, failover, standby, unstandby, maintenance make one)`);
     }
-    const a = deps.submit(body);
+    const a = await deps.submit(body);
     if (!a.ok) return c.json({ error: `statement refused (${a.reason}): ${a.detail}`, code: "statement_refused", reason: a.reason }, HTTP_FORBIDDEN);
-    return c.json({ accepted: true, order: a.order }, HTTP_ACCEPTED); // the CLI's Accepted
+    return c.json({ accepted: true, order: a.order, outcome: a.outcome }, HTTP_ACCEPTED); // the CLI's Accepted
   });
   app.get("/services/:service/audit", (c) => {
     const service = c.req.param("service");

@@ -106,4 +106,6 @@ export type ServiceDoc = {
   health?: { healthy: boolean; why: string | null; checks: Array<{ ok: boolean; detail: string }> } | null;
   /** Hosts kept out of candidacy for it (an operator's standby or maintenance, unhealthy there), as this host sees it. */
   excluded?: string[];
+  /** The votes its majority is counted over now (the voters, unless an operator lowered it: `override`, with how long until it counts and the voters heard since, which raise it again). */
+  quorum?: { expectedVotes: number; needed: number; override: { votes: number; reason: string; issuedAtMs: number; countsInMs: number; heard: string[] } | null };
 };

@@ -25,6 +25,9 @@ commands:
   maintenance HOST --reason TEXT --key FILE
                                as standby, with the reason on record
   unstandby HOST --key FILE    ends standby or maintenance
+  override SERVICE --expect-votes N --reason TEXT --key FILE --yes
+                               a signed order: a majority of N votes certifies SERVICE's holder
+                               (a majority of its voters gone for good; read the warning)
   audit SERVICE [--json]       every operator's order on SERVICE and what each host did
   release --config FILE        remove this host's VIPs (after a crash: systemd ExecStopPost)
   state set|get|history SERVICE ...
@@ -49,6 +52,7 @@ const COMMANDS: Record<string, () => Promise<{ run(rest: string[]): Promise<void
   standby: () => import("./commands/order.ts").then((m) => m.command("standby")),
   unstandby: () => import("./commands/order.ts").then((m) => m.command("unstandby")),
   maintenance: () => import("./commands/order.ts").then((m) => m.command("maintenance")),
+  override: () => import("./commands/order.ts").then((m) => m.command("override")),
   audit: () => import("./commands/audit.ts"),
   state: () => import("./commands/state.ts"),
   demo: () => import("./commands/demo.ts"),

@@ -69,8 +69,16 @@ function serviceColumns(nowMs: number): Array<Column<ServiceDoc>> {
     { head: "STATE", align: "left", cell: (s) => s.state },
     { head: "HEALTH", align: "left", cell: (s) => (s.health === undefined || s.health === null ? NONE : s.health.healthy ? "ok" : "FAILING") },
     { head: "KEPT OUT", align: "left", cell: (s) => (s.excluded === undefined || s.excluded.length === 0 ? NONE : s.excluded.join(",")) },
+    { head: "QUORUM", align: "left", cell: (s) => quorumCell(s.quorum) },
     { head: "LAST CHANGE", align: "left", cell: (s) => lastChange(s.lastChange, nowMs) },
   ];
+}
+
+/** "2 of 3": the votes that make a majority, of the votes counted; an operator's override says so (and when it starts to count). */
+function quorumCell(q: ServiceDoc["quorum"]): string {
+  if (q === undefined) return NONE;
+  const o = q.override;
+  return `${q.needed} of ${q.expectedVotes}${o === null ? "" : ` (override ${o.votes}${o.countsInMs > 0 ? `, counts in ${duration(o.countsInMs)}` : ""})`}`;
 }
 
 function replicationColumns(): Array<Column<ReplicationDoc>> {

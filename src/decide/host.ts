@@ -74,9 +74,9 @@ export type HostConfig = {
 };
 
 /** What an operator's order asks (its statement checked by the shell: signature, key, cluster, time, replay). */
-export type OrderAction = "move" | "failover" | "standby" | "unstandby" | "maintenance" | "release";
-/** An operator's order as the host core receives it. `service`: move, failover; `target`: move --to, and the host of the others; `issuedAtMs`: the statement's issue time (wall clock), which orders standings. */
-export type OperatorOrder = { nonce: string; action: OrderAction; service: string | null; target: HostId | null; reason: string; operator: string; issuedAtMs: number };
+export type OrderAction = "move" | "failover" | "standby" | "unstandby" | "maintenance" | "release" | "override";
+/** An operator's order as the host core receives it. `service`: move, failover, override; `target`: move --to, and the host of the others; `expectVotes`: override's; `issuedAtMs`: the statement's issue time (wall clock), which orders standings. */
+export type OperatorOrder = { nonce: string; action: OrderAction; service: string | null; target: HostId | null; expectVotes: number | null; reason: string; operator: string; issuedAtMs: number };
 /**
  * What the operators last said of a host: standby or maintenance (kept out
  * of candidacy, with the operator's reason), or active (unstandby). The
@@ -86,8 +86,17 @@ export type OperatorOrder = { nonce: string; action: OrderAction; service: strin
 export type Standing = { mode: "standby" | "maintenance" | "active"; reason: string; nonce: string; issuedAtMs: number };
 export type Standings = Readonly<Record<HostId, Standing>>;
 
+/**
+ * What the operators last said of a service's quorum (`umbra override
+ * --expect-votes`): a majority of `votes` certifies and renews, for a
+ * majority of its voters gone for good. Latest statement wins, as for
+ * standings; one that names every voter ends the override.
+ */
+export type VoteStanding = { votes: number; reason: string; nonce: string; issuedAtMs: number };
+export type VoteStandings = Readonly<Record<string, VoteStanding>>;
+
 /** Whether `a` says something later than `b` (none: anything is later). */
-export const laterStanding = (a: Standing, b: Standing | undefined): boolean => b === undefined || a.issuedAtMs > b.issuedAtMs || (a.issuedAtMs === b.issuedAtMs && a.nonce > b.nonce);
+export const laterStanding = (a: { issuedAtMs: number; nonce: string }, b: { issuedAtMs: number; nonce: string } | undefined): boolean => b === undefined || a.issuedAtMs > b.issuedAtMs || (a.issuedAtMs === b.issuedAtMs && a.nonce > b.nonce);
 /** Orders remembered by nonce, at most: the same order delivered twice (by two peers, or again after a reconnect) acts once. */
 export const ORDERS_REMEMBERED_MAX = 1024;
 
@@ -107,6 +116,8 @@ export type HostState = {
   readonly foresight: ProactiveState | null;
   /** Hosts an operator keeps out of candidacy, by host. */
   readonly standby: Standings;
+  /** Services whose quorum an operator lowered, by service (taken on here: see takeVotes). */
+  readonly votes: VoteStandings;
   /** Nonces of the orders applied, oldest first (at most ORDERS_REMEMBERED_MAX). */
   readonly orders: readonly string[];
   /** This host's health of each service it is a candidate of. */
@@ -135,6 +146,7 @@ export type HostEvent =
   | { type: "peer-health"; host: HostId; unhealthy: string[] } // the services a peer says are unhealthy there (its beacon)
   | { type: "checks-configured"; service: string; checks: CheckSpec[] } // a reload changed the service's checks: their counts start afresh
   | { type: "standings"; standings: Standings } // what operators said of hosts, as a peer's beacon or this host's disk has it: the later statement of each host wins
+  | { type: "vote-standings"; votes: VoteStandings; from: "disk" | "peer" } // lowered quorums, as a peer's beacon or this host's disk has them: the later statement of each service wins, taken on only while this host sees no more voters alive than it expects (but from its own disk, where it took it on before)
   // State replication (the document stays in the shell; these are what it learns):
   | { type: "write-durable"; service: string; id: string } // a write made here is on this host's disk
   | { type: "peer-durable"; service: string; peer: HostId; id: string } // that replica confirmed the write on its disk
@@ -157,6 +169,8 @@ export type HostEffect =
   | { type: "move-abandoned"; service: string; epoch: number }
   /** The standings changed: the shell keeps them on disk and in its beacons. */
   | { type: "standings-changed"; standings: Standings }
+  /** The lowered quorums taken on here changed: the shell keeps them on disk and in its beacons. */
+  | { type: "votes-changed"; votes: VoteStandings }
   /** This host's health of a service changed: unhealthy, it is no candidate and, holding it, hands it over. */
   | { type: "health-changed"; service: string; healthy: boolean; why: string | null }
   /** An order acted on (or seen again: `repeat`), with what it did here, and the services it concerns (their audit trails record it). */
@@ -223,7 +237,7 @@ export function initialHost(config: HostConfig, persisted: Readonly<Record<strin
   const foresight = p === null ? null : proactive.initialProactive({ self: config.self, ...p }, nowMs);
   const healthOf: Record<string, ServiceHealth> = {};
   for (const sv of config.services) if (sv.candidates.includes(config.self)) healthOf[sv.name] = health.initialHealth(sv.checks ?? []);
-  return { config, members, services, replicas, foresight, standby: {}, orders: [], health: healthOf, peerUnhealthy: {}, hooks: {}, nowMs };
+  return { config, members, services, replicas, foresight, standby: {}, votes: {}, orders: [], health: healthOf, peerUnhealthy: {}, hooks: {}, nowMs };
 }
 
 export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
@@ -241,15 +255,9 @@ export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
       routeReplicas(d, fx, { type: "tick" });
       break;
     }
-    case "received": {
-      const m = e.msg;
-      if (m.type === "ping" || m.type === "ack" || m.type === "ping-req") stepMembership(d, fx, { type: "received", from: e.from, msg: m });
-      else {
-        const service = m.type === "certificate" ? m.cert.service : m.service;
-        if (d.services[service] !== undefined) stepQuorum(d, fx, service, { type: "received", from: e.from, msg: m });
-      }
+    case "received":
+      onReceived(d, fx, e.from, e.msg);
       break;
-    }
     case "peer-connected":
     case "peer-disconnected":
       stepMembership(d, fx, { type: e.type, id: e.id });
@@ -285,6 +293,9 @@ export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
     case "standings":
       mergeStandings(d, fx, e.standings);
       break;
+    case "vote-standings":
+      for (const [sv, v] of Object.entries(e.votes)) takeVotes(d, fx, sv, v, e.from === "disk");
+      break;
     case "write-durable":
     case "peer-durable":
     case "peer-synced":
@@ -313,6 +324,15 @@ export function leaseRemainingMs(s: HostState, service: string, nowMs: number): 
   return quorum.leaseRemainingMs(q, nowMs);
 }
 
+/** A service's quorum for status: the votes its majority is counted over now, how many make it, and the operator's override taken on here (null: none), with how long until it counts and the voters heard since. */
+export function quorumOf(s: HostState, service: string, nowMs: number): { expectedVotes: number; needed: number; override: (VoteStanding & { countsInMs: number; heard: HostId[] }) | null } {
+  const q = s.services[service];
+  assert(q !== undefined, "a known service");
+  const said = s.votes[service];
+  const override = said === undefined || q.expect === null ? null : { ...said, countsInMs: Math.max(0, q.expect.fromMs - nowMs), heard: [...q.expect.heard] };
+  return { expectedVotes: quorum.expectedVotes(q), needed: quorum.votesNeeded(q), override };
+}
+
 /** The membership view, self first, for status. */
 export function memberView(s: HostState): MemberUpdate[] {
   return membership.members(s.members);
@@ -331,6 +351,14 @@ export function aliveHosts(s: HostState): HostId[] {
 }
 
 // ---------------------------------------------------------------- routing
+
+/** A message: to membership or its service's quorum machine; its sender is heard (a lowered quorum counts a voter heard again). */
+function onReceived(d: Draft, fx: HostEffect[], from: HostId, m: HostMsg): void {
+  heard(d, fx, from);
+  if (m.type === "ping" || m.type === "ack" || m.type === "ping-req") return stepMembership(d, fx, { type: "received", from, msg: m });
+  const service = m.type === "certificate" ? m.cert.service : m.service;
+  if (d.services[service] !== undefined) stepQuorum(d, fx, service, { type: "received", from, msg: m });
+}
 
 type Draft = { -readonly [K in keyof HostState]: HostState[K] } & { services: Record<string, QuorumState>; replicas: Record<string, ReplicationState> };
 
@@ -501,8 +529,44 @@ function orderOutcome(d: Draft, fx: HostEffect[], o: OperatorOrder, services: st
       const handing = services.filter((sv) => d.services[sv]!.role === quorum.Role.handingOver && o.target === self);
       return on ? `${o.target} in ${o.action}${handing.length > 0 ? `; handing over ${handing.join(", ")}` : ""}` : `${o.target} a candidate again`;
     }
+    case "override":
+      if (o.service === null || services[0] === undefined) return `no service "${o.service}" here`;
+      return takeVotes(d, fx, services[0], { votes: o.expectVotes ?? 0, reason: o.reason, nonce: o.nonce, issuedAtMs: o.issuedAtMs }, false);
     default:
       return assertNever(o.action);
+  }
+}
+
+/**
+ * A lowered quorum for a service, from an order, a peer or the disk: the
+ * later statement wins, and it is taken on only while this host sees no
+ * more of the service's voters alive than the votes it expects (else two
+ * groups of them could each make a majority of it). From this host's own
+ * disk, where it was taken on before, it is taken as it is: after a
+ * restart every peer looks alive until the membership learns otherwise.
+ * Returns what happened, for an order's outcome.
+ */
+function takeVotes(d: Draft, fx: HostEffect[], service: string, v: VoteStanding, fromOwnDisk: boolean): string {
+  const spec = d.config.services.find((x) => x.name === service);
+  if (spec === undefined) return `no service "${service}" here`;
+  const n = spec.voters.length;
+  if (!Number.isSafeInteger(v.votes) || v.votes < 1 || v.votes > n) return `refused: ${service} has ${n} voters, so 1-${n} votes may be expected`;
+  const now = d.votes[service];
+  if (!laterStanding(v, now)) return `superseded: a later override of ${service} expects ${now!.votes} votes`;
+  const alive = aliveHosts(d).filter((h) => spec.voters.includes(h));
+  if (!fromOwnDisk && alive.length > v.votes) return `refused: ${alive.length} of ${service}'s voters are alive as this host sees them (${alive.join(", ")}), more than the ${v.votes} expected: two groups of them could each make a majority`;
+  d.votes = { ...d.votes, [service]: { votes: v.votes, reason: v.reason, nonce: v.nonce, issuedAtMs: v.issuedAtMs } };
+  fx.push({ type: "votes-changed", votes: d.votes });
+  stepQuorum(d, fx, service, { type: "expect-votes", votes: v.votes });
+  if (v.votes === n) return `${service}: a majority of all ${n} voters again`;
+  return `${service}: a majority of ${v.votes} expected vote${v.votes === 1 ? "" : "s"} counts in ${quorum.restartWaitMs(d.services[service]!.config)} ms (every lease the lost voters granted has run out by then); a voter heard again counts again`;
+}
+
+/** A message came from a host: a service whose quorum is lowered counts it again if it is a voter. */
+function heard(d: Draft, fx: HostEffect[], from: HostId): void {
+  for (const sv of d.config.services) {
+    const x = d.services[sv.name]!.expect;
+    if (x !== null && sv.voters.includes(from) && !x.heard.includes(from)) stepQuorum(d, fx, sv.name, { type: "voter-heard", voter: from });
   }
 }
 

@@ -21,7 +21,7 @@ const config: HostConfig = {
   proactive: null,
   fenced: true,
 };
-const order = (action: OperatorOrder["action"], target: HostId | null, issuedAtMs: number, nonce: string): OperatorOrder => ({ nonce, action, service: action === "move" || action === "failover" ? "web" : null, target, reason: "test", operator: "op", issuedAtMs });
+const order = (action: OperatorOrder["action"], target: HostId | null, issuedAtMs: number, nonce: string): OperatorOrder => ({ nonce, action, service: action === "move" || action === "failover" ? "web" : null, target, expectVotes: null, reason: "test", operator: "op", issuedAtMs });
 const applied = (fx: HostEffect[]) => fx.filter((f): f is Extract<HostEffect, { type: "order-applied" }> => f.type === "order-applied");
 
 describe("standings", () => {
@@ -49,5 +49,83 @@ describe("standings", () => {
     expect(applied(again.effects)).toMatchObject([{ repeat: true, outcome: "seen before: nothing more to do" }]);
     const move = host.step(again.state, { type: "order", order: order("move", c, 2_000, "n2") }, 3);
     expect(applied(move.effects)[0]!.outcome).toBe("noted (no host holds web)");
+  });
+});
+
+/** Runs a lone host's core: ticks every tickMs, its messages to itself looped back, the rest lost (its peers are gone); returns the state and every effect. */
+function runAlone(s0: host.HostState, fromMs: number, toMs: number, tickMs = 5): { s: host.HostState; fx: HostEffect[] } {
+  let s = s0;
+  const fx: HostEffect[] = [];
+  const feed = (ev: host.HostEvent, at: number) => {
+    const queue: host.HostEvent[] = [ev];
+    for (let i = 0; i < 10_000 && queue.length > 0; i++) {
+      const out = host.step(s, queue.shift()!, at);
+      s = out.state;
+      for (const f of out.effects) {
+        fx.push(f);
+        if (f.type === "send" && f.to === s.config.self) queue.push({ type: "received", from: f.to, msg: f.msg.type === "vote" ? { ...f.msg, sig: "" } : f.msg });
+        if (f.type === "take-vip") queue.push({ type: "vip-changed", service: f.service, op: "add", epoch: f.epoch, ok: true, error: null });
+        if (f.type === "kernel-lease") queue.push({ type: "kernel-leased", service: f.service, seq: f.seq, error: null });
+      }
+    }
+  };
+  for (let t = fromMs; t <= toMs; t += tickMs) feed({ type: "tick", rand: 0.5 }, t);
+  return { s, fx };
+}
+
+describe("override: a lowered quorum for a majority gone for good", () => {
+  const override = (votes: number, issuedAtMs: number, nonce: string): OperatorOrder => ({ nonce, action: "override", service: "web", target: null, expectVotes: votes, reason: "b and c burned", operator: "op", issuedAtMs });
+  const wait = Math.ceil(PROFILES.lan.leaseMs * (1 + PROFILES.lan.driftMaxPpm / 1e6));
+
+  test("refused while more voters are alive than it expects; taken once they are dead, and the lone voter holds after a restart wait", () => {
+    let s = host.initialHost(config, {}, 0);
+    const early = host.step(s, { type: "order", order: override(1, 1_000, "n1") }, 1);
+    expect(applied(early.effects)[0]!.outcome).toBe("refused: 3 of web's voters are alive as this host sees them (a, b, c), more than the 1 expected: two groups of them could each make a majority");
+    expect(early.state.votes).toEqual({});
+    // Alone for a while: b and c dead in its view, no holder (no majority of 3).
+    let run = runAlone(early.state, 1, 2_000);
+    expect(host.aliveHosts(run.s)).toEqual([a]);
+    expect(run.fx.some((f) => f.type === "certified")).toBe(false);
+    const t = 2_005;
+    const taken = host.step(run.s, { type: "order", order: override(1, 2_000, "n2") }, t);
+    expect(applied(taken.effects)[0]!.outcome).toMatch(/^web: a majority of 1 expected vote counts in \d+ ms/);
+    expect(taken.effects).toContainEqual({ type: "votes-changed", votes: { web: { votes: 1, reason: "b and c burned", nonce: "n2", issuedAtMs: 2_000 } } });
+    // Nothing certified before the wait is over; then a alone, and the VIP goes up.
+    run = runAlone(taken.state, t + 5, t + wait - 5);
+    expect(run.fx.some((f) => f.type === "certified")).toBe(false);
+    run = runAlone(run.s, t + wait, t + wait + 1_000);
+    const certs = run.fx.filter((f): f is Extract<HostEffect, { type: "certified" }> => f.type === "certified");
+    expect(certs.map((f) => [f.cert.holder, f.cert.votes.map((v) => v.voter)])).toEqual([[a, [a]]]);
+    expect(host.leaseValid(run.s, "web", t + wait + 1_000)).toBe(true);
+    expect(run.fx.some((f) => f.type === "take-vip")).toBe(true);
+  });
+
+  test("a voter heard again counts again: the count only rises, and the lone holder then needs it", () => {
+    let s = runAlone(host.initialHost(config, {}, 0), 0, 2_000).s;
+    s = host.step(s, { type: "order", order: override(1, 2_000, "n1") }, 2_001).state;
+    s = runAlone(s, 2_005, 2_005 + wait + 1_000).s;
+    expect(host.leaseValid(s, "web", 2_005 + wait + 1_000)).toBe(true);
+    // b comes back: a ping from it is heard. A majority of 2 now: a's own grants no longer renew, and its lease runs out.
+    const back = 2_010 + wait + 1_000;
+    s = host.step(s, { type: "received", from: b, msg: { type: "ping", seq: 1, updates: [] } }, back).state;
+    expect(s.services.web!.expect!.heard).toEqual([a, b]);
+    s = runAlone(s, back + 5, back + 2 * PROFILES.lan.leaseMs).s;
+    expect(host.leaseValid(s, "web", back + 2 * PROFILES.lan.leaseMs)).toBe(false);
+  });
+
+  test("from a peer only while this host's view agrees; from its own disk as it is; the count of every voter ends it", () => {
+    const said = { votes: 1, reason: "r", nonce: "n1", issuedAtMs: 1_000 };
+    const fresh = host.initialHost(config, {}, 0);
+    expect(host.step(fresh, { type: "vote-standings", votes: { web: said }, from: "peer" }, 1).state.votes).toEqual({});
+    const fromDisk = host.step(fresh, { type: "vote-standings", votes: { web: said }, from: "disk" }, 1).state;
+    expect(fromDisk.votes).toEqual({ web: said });
+    expect(fromDisk.services.web!.expect).toMatchObject({ votes: 1, heard: [a] });
+    const lone = runAlone(fresh, 0, 2_000).s;
+    expect(host.step(lone, { type: "vote-standings", votes: { web: said }, from: "peer" }, 2_001).state.votes).toEqual({ web: said });
+    // Out of range is refused; the full count ends the override.
+    expect(applied(host.step(lone, { type: "order", order: override(4, 3_000, "n4") }, 2_001).effects)[0]!.outcome).toBe("refused: web has 3 voters, so 1-3 votes may be expected");
+    const ended = host.step(fromDisk, { type: "order", order: override(3, 2_000, "n3") }, 2);
+    expect(applied(ended.effects)[0]!.outcome).toBe("web: a majority of all 3 voters again");
+    expect(ended.state.services.web!.expect).toBeNull();
   });
 });

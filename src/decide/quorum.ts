@@ -210,6 +210,15 @@ export type QuorumState = {
   pendingProposal: Extract<QuorumMsg, { type: "propose" }> | null;
   /** Hosts the membership view says are alive, for choosing a new holder. */
   alive: HostId[];
+  /**
+   * An operator's lowered quorum (`umbra override --expect-votes`), for a
+   * majority gone for good: from fromMs on (a restart wait after it was
+   * taken on, so every lease the lost voters granted has run out), a
+   * majority of `votes` certifies and renews, raised by every voter heard
+   * since (`heard`, self included): a voter that comes back counts again,
+   * and the count never falls. Null: a majority of the configured voters.
+   */
+  expect: { votes: number; fromMs: number; heard: HostId[] } | null;
   /** Hosts this host's own forecast (its samples, the beacons it got) says will exhaust a resource: it signs a "predicted" move only away from one of these. */
   predicted: HostId[];
   /** Hosts kept out (an operator's standby or maintenance, or the service unhealthy there): no candidacy, no vote for them; one holding the service hands it over in person. */
@@ -282,6 +291,8 @@ export type QuorumEvent =
   | { type: "received"; from: HostId; msg: QuorumMsg }
   | { type: "membership"; alive: HostId[] }
   | { type: "handover-requested"; to: HostId | null; reason?: "handover" | "predicted" } // to: null, the best other candidate (an operator's failover)
+  | { type: "expect-votes"; votes: number | null } // an operator's lowered quorum taken on here (null: the configured voters' again)
+  | { type: "voter-heard"; voter: HostId } // a message came from this host: with a lowered quorum, a voter heard counts again
   | { type: "excluded"; hosts: HostId[] } // the hosts kept out of candidacy now (standby, maintenance, unhealthy)
   | { type: "forecast"; predicted: HostId[] } // this host's view of who is predicted to exhaust
   | { type: "vip-changed"; op: "add" | "del"; epoch: number; ok: boolean; error: string | null } // the outcome of the take-vip or drop-vip in flight
@@ -308,6 +319,17 @@ export function majority(voterCount: number): number {
   assert(voterCount >= 1, "at least one voter");
   return Math.floor(voterCount / 2) + 1;
 }
+
+/** The votes a majority is counted over now: the configured voters, or an operator's lowered count once its wait is over (raised by the voters heard since). */
+export function expectedVotes(s: QuorumState): number {
+  const n = s.config.voters.length;
+  const x = s.expect;
+  if (x === null || s.nowMs < x.fromMs) return n;
+  return Math.min(n, Math.max(x.votes, x.heard.length));
+}
+
+/** Signatures that make a certificate, and grants that renew a lease, now. */
+export const votesNeeded = (s: QuorumState): number => majority(expectedVotes(s));
 
 /** Lease length as the holder must count it: shortened by the worst clock drift, twice, and the actuation guard. */
 export const holderLeaseMs = (c: QuorumConfig): number => lease.holderLeaseMs(c);
@@ -368,6 +390,7 @@ export function initialQuorum(config: QuorumConfig, persisted: Persisted | null,
     noVoteBeforeMs: nowMs + restartWaitMs(config),
     pendingProposal: null,
     alive: [...config.hosts],
+    expect: null,
     predicted: [],
     excluded: [],
     drainRetryAtMs: 0,
@@ -429,6 +452,12 @@ export function step(s0: QuorumState, e: QuorumEvent, nowMs: number): QuorumStep
       break;
     case "forecast":
       s.predicted = [...e.predicted];
+      break;
+    case "expect-votes":
+      onExpectVotes(s, e.votes);
+      break;
+    case "voter-heard":
+      if (s.expect !== null && s.config.voters.includes(e.voter) && !s.expect.heard.includes(e.voter)) s.expect = { ...s.expect, heard: [...s.expect.heard, e.voter] };
       break;
     case "excluded":
       s.excluded = [...e.hosts];
@@ -663,7 +692,7 @@ function renewIfDue(s: QuorumState, fx: QuorumEffect[]): void {
 function lapsed(s: QuorumState): boolean {
   if (s.role !== Role.acquiring && s.role !== Role.safeMode) return false;
   const c = s.config;
-  if (c.voters.every((v) => v === c.self)) return false; // its own voter it always hears (a lone host: in a restart wait, it only waits)
+  if (votesNeeded(s) === 1 && c.voters.includes(c.self)) return false; // its own voter it always hears (a lone host, or one an override counts alone: in a restart wait, it only waits)
   const afterMs = lapsedAfterMs(c);
   return s.askedSinceMs !== null && s.nowMs >= s.answeredSentAtMs + afterMs && s.nowMs >= s.askedSinceMs + afterMs - c.renewIntervalMs;
 }
@@ -706,6 +735,7 @@ function voterTick(s: QuorumState, fx: QuorumEffect[]): void {
 }
 
 function proposerTick(s: QuorumState, fx: QuorumEffect[], rand: number): void {
+  if (s.expect !== null) maybeCertify(s, fx);
   if (s.proposal !== null) {
     advanceProposal(s, fx, rand);
     if (s.proposal !== null) return;
@@ -972,10 +1002,16 @@ function onVote(s: QuorumState, fx: QuorumEffect[], v: Extract<QuorumMsg, { type
   // A vote for this host's proposal from before its restart is a grant counted from a first send it no longer knows.
   if (v.boot !== c.boot) return;
   if (!c.voters.includes(v.voter) || p.votes.some((x) => x.voter === v.voter)) return;
-  const votes = [...p.votes, { voter: v.voter, sig: v.sig }];
-  s.proposal = { ...p, votes };
-  if (votes.length < majority(c.voters.length)) return;
-  const cert: Certificate = { service: c.service, epoch: p.epoch, holder: p.holder, from: p.from, reason: p.reason, votes };
+  s.proposal = { ...p, votes: [...p.votes, { voter: v.voter, sig: v.sig }] };
+  maybeCertify(s, fx);
+}
+
+/** This host's proposal has the votes it needs (a vote came, or an override's lowered count began to count): a certificate. */
+function maybeCertify(s: QuorumState, fx: QuorumEffect[]): void {
+  const c = s.config;
+  const p = s.proposal;
+  if (p === null || p.votes.length < votesNeeded(s)) return;
+  const cert: Certificate = { service: c.service, epoch: p.epoch, holder: p.holder, from: p.from, reason: p.reason, votes: p.votes };
   const firstSentAtMs = p.firstSentAtMs;
   s.proposal = null;
   if (isPlanned(p.reason)) {
@@ -1016,7 +1052,7 @@ function onVote(s: QuorumState, fx: QuorumEffect[], v: Extract<QuorumMsg, { type
 function onCertificate(s: QuorumState, fx: QuorumEffect[], from: HostId, cert: Certificate, inPerson: boolean): void {
   const c = s.config;
   if (cert.service !== c.service) return;
-  if (!certificateWellFormed(c, cert)) return;
+  if (!certificateWellFormed(c, cert, votesNeeded(s))) return;
   if (cert.epoch === s.epoch && s.holder === c.self && cert.holder === c.self && isPlanned(cert.reason) && inPerson && from === cert.from && s.cert?.from === from) {
     // The old holder's word that it answers no more, after the certificate
     // itself came ahead (sent when it formed, so that this host's lease is
@@ -1049,13 +1085,13 @@ function onCertificate(s: QuorumState, fx: QuorumEffect[], from: HostId, cert: C
   if (s.gaveUpEpoch !== s.epoch && s.nowMs >= s.standAsideUntilMs) renewIfDue(s, fx);
 }
 
-/** Counts distinct configured voters; the shell has checked each signature already. */
-export function certificateWellFormed(c: QuorumConfig, cert: Certificate): boolean {
+/** Counts distinct configured voters against the votes needed (a majority of the configured voters unless an override lowered it); the shell has checked each signature already. */
+export function certificateWellFormed(c: QuorumConfig, cert: Certificate, needed = majority(c.voters.length)): boolean {
   const voters = new Set(cert.votes.map((v) => v.voter));
   if (voters.size !== cert.votes.length) return false;
   for (const v of voters) if (!c.voters.includes(v)) return false;
   if (!c.candidates.includes(cert.holder)) return false;
-  return voters.size >= majority(c.voters.length) && cert.epoch >= 1;
+  return voters.size >= needed && cert.epoch >= 1;
 }
 
 function adoptCertificate(s: QuorumState, fx: QuorumEffect[], cert: Certificate): void {
@@ -1196,10 +1232,27 @@ function onGrant(s: QuorumState, fx: QuorumEffect[], g: Extract<QuorumMsg, { typ
   if (r.grantedBy.includes(g.voter)) return;
   const renewed: Renewal = { ...r, grantedBy: [...r.grantedBy, g.voter] };
   s.renewals = s.renewals.map((x, j) => (j === i ? renewed : x));
-  if (renewed.grantedBy.length < majority(c.voters.length)) return;
+  if (renewed.grantedBy.length < votesNeeded(s)) return;
   s.leaseUntilMs = Math.max(s.leaseUntilMs, renewed.sentAtMs + holderLeaseMs(c));
   s.answeredSentAtMs = Math.max(s.answeredSentAtMs, renewed.sentAtMs); // a majority answered (with one voter, itself)
   becomeHolderIfLeased(s, fx);
+}
+
+/**
+ * An operator's lowered quorum, taken on here: it counts after a restart
+ * wait (the lost voters' grants, and the lease of a lost holder and its
+ * kernel, have run out by then by any clock within the drift bound), over
+ * the votes it names raised by the voters heard from now on. A later one
+ * starts afresh; null (or the configured count) ends it.
+ */
+function onExpectVotes(s: QuorumState, votes: number | null): void {
+  const c = s.config;
+  assert(votes === null || (Number.isSafeInteger(votes) && votes >= 1), "expected votes are a whole number ≥ 1");
+  if (votes === null || votes >= c.voters.length) {
+    s.expect = null;
+    return;
+  }
+  s.expect = { votes, fromMs: s.nowMs + restartWaitMs(c), heard: c.voters.includes(c.self) ? [c.self] : [] };
 }
 
 function becomeHolderIfLeased(s: QuorumState, fx: QuorumEffect[]): void {

@@ -35,8 +35,11 @@ export type Beacon = {
   unhealthy?: string[] | null;
   /** What operators last said of each host, as the sender knows it (absent when it knows nothing): the later statement of each host wins. */
   standings?: BeaconStanding[] | null;
+  /** The services whose quorum an operator lowered, as the sender took it on (absent when none). */
+  votes?: BeaconVotes[] | null;
 };
 
+export type BeaconVotes = { service: string; votes: number; reason: string; nonce: string; issuedAtMs: number };
 export type BeaconStanding = { host: HostId; mode: "standby" | "maintenance" | "active"; reason: string; nonce: string; issuedAtMs: number };
 
 /** A host's forecast of itself, as its beacons carry it: the highest exhaustion probability (and its metric), the highest anomaly score. */
@@ -110,6 +113,14 @@ const standing: Codec<BeaconStanding> = struct({
   issuedAtMs: uint,
 });
 
+const voteStanding: Codec<BeaconVotes> = struct({
+  service: name,
+  votes: uint,
+  reason: string({ min: 0, max: REASON_CHARS_MAX * 4, what: "reason" }),
+  nonce: fixedHex(16, "nonce"),
+  issuedAtMs: uint,
+});
+
 const beaconForecast: Codec<BeaconForecast> = struct({ exhaustionProbability: unit, metric: name, anomaly: unit });
 
 // ---------------------------------------------------------------- messages
@@ -117,7 +128,7 @@ const beaconForecast: Codec<BeaconForecast> = struct({ exhaustionProbability: un
 /** Tag and body of every message, fields in wire order. Tags are part of the protocol: never renumber, only add. */
 export const MESH_CODEC = taggedUnion<WireMsg>(
   {
-    beacon: [1, struct({ sentAtWallMs: f64, metrics: optional(sample), forecast: trailing(beaconForecast), unhealthy: trailing(list(name, { max: SERVICES_ON_WIRE_MAX, what: "unhealthy services" })), standings: trailing(list(standing, { max: STANDINGS_MAX, what: "standings" })) })],
+    beacon: [1, struct({ sentAtWallMs: f64, metrics: optional(sample), forecast: trailing(beaconForecast), unhealthy: trailing(list(name, { max: SERVICES_ON_WIRE_MAX, what: "unhealthy services" })), standings: trailing(list(standing, { max: STANDINGS_MAX, what: "standings" })), votes: trailing(list(voteStanding, { max: SERVICES_ON_WIRE_MAX, what: "lowered quorums" })) })],
     ping: [2, struct({ seq: uint, updates })],
     ack: [3, struct({ seq: uint, updates })],
     "ping-req": [4, struct({ seq: uint, target: host, updates })],

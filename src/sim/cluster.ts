@@ -134,6 +134,8 @@ export type Cluster = {
   /** Freezes a host's agent for `ms`: what reaches it waits, its kernel keeps whatever VIP it has and finishes the change in flight. */
   pause(id: HostId, ms: number): void;
   heal(): void;
+  /** Every running host's beacon to every peer the network lets it reach now: what operators said (standings, lowered quorums). */
+  beacons(): void;
   /** An operator asks `from` to hand the first service over to `to` in person (nothing happens unless `from` holds it). */
   handover(from: HostId, to: HostId): void;
   /** An operator's order, to every host up and running now (a frozen or crashed one misses it, as one cut off would). */
@@ -446,6 +448,9 @@ class SimCluster implements Cluster {
         return;
       case "standings-changed":
         return;
+      case "votes-changed":
+        this.trace.push({ ...at, what: `lowered quorums ${Object.entries(fx.votes).map(([sv, v]) => `${sv}=${v.votes}`).join(" ")}` });
+        return;
       case "health-changed":
         this.trace.push({ ...at, what: `${fx.service} ${fx.healthy ? "healthy" : `unhealthy: ${fx.why}`}` });
         return;
@@ -639,6 +644,7 @@ class SimCluster implements Cluster {
     const n = this.nodes.get(id)!;
     this.down(n);
     n.disk.clear(); // the vote records too: the voter comes back knowing nothing
+    n.votesKept = {};
     this.lostRecord.add(id);
     for (const st of n.repl.values()) st.doc = new Set();
     this.trace.push({ atMs: this.now, host: id, what: "crash, disk lost" });
@@ -652,8 +658,9 @@ class SimCluster implements Cluster {
     for (const sv of this.services) n.repl.set(sv, freshRepl(n.repl.get(sv)!.doc, this.localNow(n)));
     this.linkAll(n);
     this.trace.push({ atMs: this.now, host: id, what: "restart" });
-    // Its peers' beacons tell it what operators said while it was down.
-    for (const p of this.nodes.values()) if (p !== n && p.up && this.now >= p.pausedUntil) this.apply(n, { type: "standings", standings: p.core.standby });
+    // Its disk, then its peers' beacons, tell it what operators said while it was down.
+    if (Object.keys(n.votesKept).length > 0) this.apply(n, { type: "vote-standings", votes: n.votesKept, from: "disk" });
+    for (const p of this.nodes.values()) if (p !== n && p.up && this.now >= p.pausedUntil) this.beacon(p, n);
   }
 
   partition(g: HostId[][]): void {
@@ -694,7 +701,23 @@ class SimCluster implements Cluster {
     this.netTrace("heal");
     // Beacons flow again: every host hears the others' standings.
     const up = [...this.nodes.values()].filter((n) => n.up && this.now >= n.pausedUntil);
-    for (const n of up) for (const p of up) if (p !== n) this.apply(n, { type: "standings", standings: p.core.standby });
+    for (const n of up) for (const p of up) if (p !== n) this.beacon(p, n);
+  }
+
+  beacons(): void {
+    const up = [...this.nodes.values()].filter((n) => n.up && this.now >= n.pausedUntil);
+    for (const n of up) for (const p of up) if (p !== n && this.net.reachable(p.id, n.id)) this.beacon(p, n);
+  }
+
+  /**
+   * What a beacon from p tells n of operators' statements: the standings
+   * (given whatever the network, as before the lowered quorums), and the
+   * lowered quorums p took on, only across a working link: a host cut off
+   * from the survivors must not hear of a count that only they may use.
+   */
+  private beacon(p: Node, n: Node): void {
+    this.apply(n, { type: "standings", standings: p.core.standby });
+    if (Object.keys(p.core.votes).length > 0 && this.net.reachable(p.id, n.id) && n.up) this.apply(n, { type: "vote-standings", votes: p.core.votes, from: "peer" });
   }
 
   handover(from: HostId, to: HostId): void {

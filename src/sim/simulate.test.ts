@@ -23,6 +23,27 @@ describe("simulator", () => {
     expect(acked).toBeGreaterThan(500); // the writes invariant 3 guards did happen
   }, 300_000);
 
+  test("a majority lost for good: the survivors hold every service on an operator's lowered quorum, certificates signed by fewer than a majority of all voters", () => {
+    let lowered = 0;
+    let phases = 0;
+    for (let seed = 1; seed <= 60; seed++) {
+      const r = simulate({
+        seed,
+        nodes: 5,
+        services: 2,
+        steps: 2000,
+        profile: "chaos",
+        onEnd: (c) => {
+          if (c.trace.some((e) => e.what.startsWith("lowered quorums"))) phases += 1;
+          lowered += c.certificates().filter((x) => x.votes.length < 3).length;
+        },
+      });
+      expect(r.violation).toBeNull();
+    }
+    expect(phases).toBeGreaterThan(5);
+    expect(lowered).toBeGreaterThan(5);
+  }, 120_000);
+
   test.each(REGRESSIONS)("regression: seed $seed ($why)", (args) => {
     expect(simulate(args).violation).toBeNull();
   });

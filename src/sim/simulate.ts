@@ -285,6 +285,7 @@ export function runSchedule(a: SimArgs, p: FaultParams, schedule: Fault[]): SimR
     const budgetMs = livenessBudgetMs(a);
     c.run(Math.max(totalMs, c.nowMs() + budgetMs));
     checkConverged(c, hosts, `${budgetMs} ms after healing with ${up} of ${hosts.length} hosts up`);
+    majorityLost(a, c, hosts);
   } catch (e) {
     if (!(e instanceof SimViolation) && !(e instanceof Error && e.name === "AssertionError")) throw e;
     violation = e.message;
@@ -344,7 +345,7 @@ function applyFault(c: Cluster, f: Fault, hosts: HostId[]): void {
     case "well":
       return c.sick(f.host, c.services[f.service]!, f.kind === "sick");
     case "order":
-      return c.order({ nonce: f.nonce, action: f.action, service: f.action === "move" || f.action === "failover" ? c.services[0]! : null, target: f.action === "failover" ? null : f.host, reason: "sim", operator: "sim", issuedAtMs: f.atMs });
+      return c.order({ nonce: f.nonce, action: f.action, service: f.action === "move" || f.action === "failover" ? c.services[0]! : null, target: f.action === "failover" ? null : f.host, expectVotes: null, reason: "sim", operator: "sim", issuedAtMs: f.atMs });
     case "jump":
       if (c.isUp(f.host)) c.jump(f.host, f.ms);
       return;
@@ -372,9 +373,70 @@ function healAll(c: Cluster, hosts: HostId[], deadForGood: number): number {
     else if (!dead.has(h) && !c.isUp(h)) c.restart(h);
   }
   // Operators end every standby, and every check passes: a cluster kept out of candidacy has no holder by their choice.
-  hosts.forEach((h, i) => c.order({ nonce: `heal${i}`, action: "unstandby", service: null, target: h, reason: "sim: heal", operator: "sim", issuedAtMs: c.nowMs() }));
+  hosts.forEach((h, i) => c.order({ nonce: `heal${i}`, action: "unstandby", service: null, target: h, expectVotes: null, reason: "sim: heal", operator: "sim", issuedAtMs: c.nowMs() }));
   for (const h of hosts) for (const sv of c.services) if (c.isUp(h)) c.sick(h, sv, false);
   return hosts.length - dead.size;
+}
+
+/** Share of seeds that go on, once converged, to lose a majority of the hosts for good and have an operator lower the expected votes. */
+export const OVERRIDE_SHARE = 0.3;
+/** The operator orders the override again this many times at most, a lease apart, while a survivor refuses it (its view still counts a lost voter alive). */
+const OVERRIDE_TRIES_MAX = 20;
+
+/**
+ * The case `umbra override --expect-votes` is for: a majority of the hosts
+ * killed or crashed for good (the holder among them or not), then the
+ * operator's order of a count no smaller than the survivors, repeated while
+ * a survivor still counts a lost voter alive; meanwhile a survivor may
+ * restart and the survivors may split for a while. Every service must have
+ * one holder among the survivors in the end. Drawn from its own stream:
+ * every seed's earlier phases are as they were.
+ */
+function majorityLost(a: SimArgs, c: Cluster, hosts: HostId[]): void {
+  const o = rng((a.seed ^ 0x0b17) >>> 0);
+  if (o.next() >= OVERRIDE_SHARE) return;
+  const leaseMs = timingOf(a).leaseMs;
+  c.beacons(); // what flowed while the cluster ran converged: a host frozen through the heal's orders has heard them since
+  const up = hosts.filter((h) => c.isUp(h)).map((h) => ({ h, k: o.next() })).sort((x, y) => x.k - y.k).map((x) => x.h);
+  const survivors = up.slice(0, 1 + o.int(hosts.length - (Math.floor(hosts.length / 2) + 1)));
+  for (const h of up.slice(survivors.length)) o.next() < 0.5 ? c.kill(h) : c.crash(h);
+  const votes = Math.min(hosts.length, survivors.length + o.int(survivors.length));
+  const t0 = c.nowMs();
+  const restartAt = o.next() < 0.5 ? t0 + o.next() * 6 * leaseMs : null;
+  const split = survivors.length >= 2 && o.next() < 0.5 ? { at: t0 + o.next() * 6 * leaseMs, ms: (1 + o.next() * 2) * leaseMs, side: survivors.filter(() => o.next() < 0.5) } : null;
+  let at = t0 + o.next() * 3 * leaseMs;
+  let lastMs = at;
+  for (let i = 0; i < OVERRIDE_TRIES_MAX; i++, at += leaseMs) {
+    runWithFaults(c, at, restartAt, split, survivors, BEACON_EVERY_LEASES * leaseMs);
+    const lacking = c.services.filter((sv) => survivors.some((h) => c.isUp(h) && c.node(h, sv).expect?.votes !== votes));
+    if (lacking.length === 0) break;
+    lastMs = at;
+    for (const sv of lacking) c.order({ nonce: `override${i}-${sv}`, action: "override", service: sv, target: null, expectVotes: votes, reason: "sim: a majority lost for good", operator: "sim", issuedAtMs: c.nowMs() });
+  }
+  const end = Math.max(lastMs, restartAt ?? 0, split === null ? 0 : split.at + split.ms) + livenessBudgetMs(a);
+  runWithFaults(c, end, restartAt, split, survivors, BEACON_EVERY_LEASES * leaseMs);
+  checkConverged(c, hosts, `${livenessBudgetMs(a)} ms after a majority was lost for good and the expected votes lowered to ${votes} (${survivors.join(", ")} left)`);
+}
+
+/** Beacons go out this often in the last phase (an agent's go every probe interval, a second by default; the sim's lease is a tenth of lan's). */
+const BEACON_EVERY_LEASES = 3;
+
+/** Runs to `untilMs`, beacons going out every few leases, restarting a survivor and splitting the survivors (then healing) when their times come. */
+function runWithFaults(c: Cluster, untilMs: number, restartAt: number | null, split: { at: number; ms: number; side: HostId[] } | null, survivors: HostId[], beaconEveryMs: number): void {
+  const faults = [restartAt, split?.at, split === null ? null : split.at + split.ms].filter((t): t is number => t !== null && t !== undefined && t > c.nowMs() && t <= untilMs);
+  const beacons: number[] = [];
+  for (let t = (Math.floor(c.nowMs() / beaconEveryMs) + 1) * beaconEveryMs; t <= untilMs; t += beaconEveryMs) beacons.push(t);
+  for (const t of [...new Set([...faults, ...beacons])].sort((x, y) => x - y)) {
+    c.run(t);
+    if (beacons.includes(t)) c.beacons();
+    if (t === restartAt) {
+      c.crash(survivors[0]!);
+      c.restart(survivors[0]!);
+    }
+    if (split !== null && t === split.at) c.partition([split.side, survivors.filter((h) => !split.side.includes(h))]);
+    if (split !== null && t === split.at + split.ms) c.heal();
+  }
+  c.run(untilMs);
 }
 
 /** After healing: one holder per service, every acknowledged write kept, and the holder has every one in reach. */

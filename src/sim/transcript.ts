@@ -33,7 +33,7 @@
 //   fail-vip n2 del|add [count]    the next count (1) changes of that kind on n2 fail
 //   move n1 -> n2                  an operator asks n1 to hand the service to n2 in person
 //   order ACTION [HOST]            an operator's signed order, to every host up: move HOST, failover,
-//                                  standby|maintenance|unstandby HOST
+//                                  standby|maintenance|unstandby HOST, override VOTES (of web)
 //   forecast n3 n1 1.0             n3's forecast of n1's exhaustion probability
 //   connect n1 n2                  the transport reached the peer (peer-connected on both)
 //   rand n2 0.3                    the rand n2's ticks carry (default 0.5)
@@ -361,6 +361,7 @@ class World {
       case "health-changed":
         return fx.healthy ? "healthy" : `unhealthy: ${fx.why}`;
       case "standings-changed":
+      case "votes-changed":
         return null; // the order's own line says it
       case "order-applied":
         return fx.repeat ? null : `order ${fx.order.action}${fx.order.target === null ? "" : ` ${fx.order.target}`}: ${fx.outcome}`;
@@ -601,9 +602,11 @@ class World {
 
   order(args: string[]): void {
     const action = args[0] as OrderAction;
-    assert(["move", "failover", "standby", "maintenance", "unstandby"].includes(action), "order move HOST | failover | standby|maintenance|unstandby HOST");
-    const target = args[1] === undefined ? null : this.node(args[1]).id;
-    const order: OperatorOrder = { nonce: `t${this.orders++}`, action, service: action === "move" || action === "failover" ? SERVICE : null, target, reason: "transcript", operator: "op", issuedAtMs: this.nowMs };
+    assert(["move", "failover", "standby", "maintenance", "unstandby", "override"].includes(action), "order move HOST | failover | standby|maintenance|unstandby HOST | override VOTES");
+    const expectVotes = action === "override" ? Number(args[1]) : null;
+    const target = args[1] === undefined || action === "override" ? null : this.node(args[1]).id;
+    const service = action === "move" || action === "failover" || action === "override" ? SERVICE : null;
+    const order: OperatorOrder = { nonce: `t${this.orders++}`, action, service, target, expectVotes, reason: "transcript", operator: "op", issuedAtMs: this.nowMs };
     for (const n of this.nodes) if (n.up && !n.paused) this.apply(n, { type: "order", order });
     this.drain();
   }

@@ -1,10 +1,12 @@
 // Operators' orders: `umbra move`, `failover`, `standby`, `unstandby`,
-// `maintenance`. Each signs a statement with the operator's key (umbra keygen
+// `maintenance`, `override`. Each signs a statement with the operator's key (umbra keygen
 // --operator; its public key under [[operators]] in every host's config)
 // and gives it to the local agent, which checks it as every host does and
 // passes it on to every peer; each host's core then acts on its part (the
 // holder hands over in person; every voter keeps a host in standby out of
-// candidacy). Nothing moves outside the quorum's rules.
+// candidacy; an override lowers the votes a service's majority is counted
+// over, for a majority gone for good). Nothing moves outside the quorum's
+// rules.
 import { parseArgs } from "node:util";
 import { apiTargetOf, EXIT, fail, TARGET_OPTIONS } from "../args.ts";
 import { apiJson, TARGET_HELP, type ApiTarget, type StatusDoc } from "../../api/index.ts";
@@ -18,7 +20,7 @@ const LIFETIME_S_DEFAULT = 60;
 const ENV_KEY = "UMBRA_OPERATOR_KEY";
 
 type Spec = {
-  action: Exclude<Action, "override" | "release">;
+  action: Exclude<Action, "release">;
   /** What the one positional names. */
   names: "service" | "host";
   usage: string;
@@ -32,23 +34,51 @@ const SPECS: Record<string, Spec> = {
   standby: { action: "standby", names: "host", usage: "standby HOST", about: "HOST is no candidate for any service until 'umbra unstandby HOST': no voter votes for it, and what it holds it hands over in person." },
   unstandby: { action: "unstandby", names: "host", usage: "unstandby HOST", about: "Ends standby or maintenance of HOST: a candidate again (nothing moves back by itself)." },
   maintenance: { action: "maintenance", names: "host", usage: "maintenance HOST --reason TEXT", about: "As standby, with the reason on record: HOST hands over every service it holds, in person, and stays out of candidacy until 'umbra unstandby HOST'.", reasonRequired: true },
+  override: {
+    action: "override",
+    names: "service",
+    usage: "override SERVICE --expect-votes N --reason TEXT --yes",
+    about: `For a majority of SERVICE's voters gone for good: a majority of N votes
+(raised by every voter heard again) certifies its holder and renews the
+lease, a restart wait after each host takes it on. A host takes it on only
+while it sees no more than N of the voters alive. N = the number of voters
+ends it.`,
+    reasonRequired: true,
+  },
 };
 
-const help = (cmd: string, s: Spec) => `usage: umbra ${s.usage} [--reason TEXT] [--key FILE] [--ttl-seconds N] [--api PATH|HOST:PORT] [--token-file FILE] [--config FILE] [--json]
+/** What an override risks, said before it is signed. */
+const overrideWarning = (service: string, votes: number, voters: number): string =>
+  `warning: from now on a majority of ${votes} vote${votes === 1 ? "" : "s"}, not of the ${voters} voters, certifies a holder of ${service}.
+If the voters counted gone are not gone for good (powered off, wiped or fenced), but only cut off and
+still running, or come back where they cannot reach the hosts that took this on, they can make a
+majority of their own, and two hosts answer for one VIP. Bring one back only where it reaches the
+others (it then counts again); 'umbra override ${service} --expect-votes ${voters}' restores the
+configured majority.
+`;
+
+const help = (cmd: string, s: Spec) => `usage: umbra ${s.usage}${cmd === "override" ? "" : " [--reason TEXT]"} [--key FILE] [--ttl-seconds N] [--api PATH|HOST:PORT] [--token-file FILE] [--config FILE] [--json]
 
 ${s.about}
 The statement is signed with the operator's key; every host checks it
 against [[operators]] in its own config, and the local agent passes it on.
 'umbra status' shows what changed; 'umbra audit SERVICE' what each host did.
-  --reason TEXT      why, for the audit trail${s.reasonRequired ? " (required)" : ""}
+  --reason TEXT      why, for the audit trail${s.reasonRequired ? " (required)" : ""}${cmd === "override" ? "\n  --expect-votes N   the votes a majority is counted over (1 to the number of voters)\n  --yes              go ahead after the warning of what it risks (without it: the warning, exit 2)" : ""}
   --key FILE         the operator's key (umbra keygen --operator; default $${ENV_KEY})
   --ttl-seconds N    the statement is good for N seconds (default ${LIFETIME_S_DEFAULT}, at most ${STATEMENT_LIFETIME_MS_MAX / 1000})
 ${TARGET_HELP}
   --json             print the agent's answer as JSON
 exit: 0 accepted and passed on; 1 refused by the agent (key, signature,
-cluster, time) or the agent did not answer; 2 a usage error or unknown name.
-example: umbra ${cmd === "move" ? "move web --to h2 --reason 'kernel update on h1'" : cmd === "maintenance" ? "maintenance h1 --reason 'disk swap'" : `${s.usage.replace("SERVICE", "web").replace("HOST", "h1")}`} --key ~/.umbra/ops.key
+cluster, time, or this host's core: an override while more voters are alive)
+or the agent did not answer; 2 a usage error or unknown name.
+example: umbra ${EXAMPLES[cmd] ?? `${s.usage.replace("SERVICE", "web").replace("HOST", "h1")}`} --key ~/.umbra/ops.key
 `;
+
+const EXAMPLES: Record<string, string> = {
+  move: "move web --to h2 --reason 'kernel update on h1'",
+  maintenance: "maintenance h1 --reason 'disk swap'",
+  override: "override web --expect-votes 1 --reason 'h2 and h3 lost in the fire' --yes",
+};
 
 /** The command `cmd` (a key of SPECS), as main.ts loads it. */
 export function command(cmd: string): { run(rest: string[]): Promise<void> } {
@@ -60,7 +90,7 @@ export function command(cmd: string): { run(rest: string[]): Promise<void> } {
 async function run(cmd: string, spec: Spec, rest: string[]): Promise<void> {
   let parsed;
   try {
-    parsed = parseArgs({ args: rest, options: { to: { type: "string" }, reason: { type: "string", default: "" }, key: { type: "string" }, "ttl-seconds": { type: "string", default: String(LIFETIME_S_DEFAULT) }, ...TARGET_OPTIONS, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: true });
+    parsed = parseArgs({ args: rest, options: { to: { type: "string" }, "expect-votes": { type: "string" }, yes: { type: "boolean", default: false }, reason: { type: "string", default: "" }, key: { type: "string" }, "ttl-seconds": { type: "string", default: String(LIFETIME_S_DEFAULT) }, ...TARGET_OPTIONS, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: true });
   } catch (err) {
     fail(EXIT.usage, [`${cmd}: ${(err as Error).message}`, `run 'umbra ${cmd} --help' for usage`]);
   }
@@ -70,6 +100,9 @@ async function run(cmd: string, spec: Spec, rest: string[]): Promise<void> {
   if (positionals.length !== 1) usage(`name exactly one ${spec.names}`);
   if (cmd === "move" && (typeof v.to !== "string" || v.to === "")) usage("--to HOST is required");
   if (cmd !== "move" && v.to !== undefined) usage("--to is for 'umbra move' only");
+  if (cmd !== "override" && (v["expect-votes"] !== undefined || v.yes)) usage("--expect-votes and --yes are for 'umbra override' only");
+  const expectVotes = cmd === "override" ? Number(v["expect-votes"]) : null;
+  if (cmd === "override" && !(Number.isInteger(expectVotes) && expectVotes! >= 1)) usage("--expect-votes N is required: a whole number from 1 to the number of the service's voters");
   if (spec.reasonRequired && v.reason === "") usage("--reason TEXT is required: it goes on record in the audit trail");
   const ttl = Number(v["ttl-seconds"]);
   if (!(Number.isInteger(ttl) && ttl >= 1 && ttl * 1000 <= STATEMENT_LIFETIME_MS_MAX)) usage(`--ttl-seconds must be a whole number from 1 to ${STATEMENT_LIFETIME_MS_MAX / 1000}`);
@@ -80,15 +113,25 @@ async function run(cmd: string, spec: Spec, rest: string[]): Promise<void> {
   const name = positionals[0]!;
   const status = (await apiJson(target, "GET", "/status", undefined, REQUEST_TIMEOUT_MS)) as StatusDoc;
   checkNames(status, spec, name, v.to);
+  if (expectVotes !== null) confirmOverride(status, name, expectVotes, v.yes!);
   const statement = signStatement(
-    { cluster: status.cluster, action: spec.action, service: spec.names === "service" ? name : null, target: spec.names === "host" ? name : (v.to ?? null), expectVotes: null, reason: v.reason! },
+    { cluster: status.cluster, action: spec.action, service: spec.names === "service" ? name : null, target: spec.names === "host" ? name : (v.to ?? null), expectVotes, reason: v.reason! },
     key,
     Date.now(),
     ttl * 1000,
   );
   const answer = await submit(target, statement);
   if (v.json) process.stdout.write(JSON.stringify(answer) + "\n");
-  else process.stdout.write(`${describe(statement)}: accepted by ${status.host} and passed on to every host; 'umbra status' shows the change, 'umbra audit' what each host did\n`);
+  else process.stdout.write(`${describe(statement)}: accepted by ${status.host} and passed on to every host; here: ${answer.outcome ?? "no outcome yet"}. 'umbra status' shows the change, 'umbra audit' what each host did\n`);
+  if (answer.outcome?.startsWith("refused") === true) fail(EXIT.failure, [`${status.host} did not take it on: ${answer.outcome}`]);
+}
+
+/** An override's count fits the service, and the operator has read what it risks. */
+function confirmOverride(status: StatusDoc, service: string, votes: number, yes: boolean): void {
+  const voters = status.services.find((s) => s.name === service)!.voters.length;
+  if (votes > voters) fail(EXIT.usage, [`--expect-votes ${votes}: ${service} has ${voters} voters, so 1-${voters}`]);
+  process.stderr.write(overrideWarning(service, votes, voters));
+  if (!yes) fail(EXIT.usage, ["not signed: add --yes to go ahead"]);
 }
 
 /** The names the statement gives exist in the cluster the agent knows: a typo is the operator's input (exit 2), caught before signing. */
@@ -106,7 +149,7 @@ function checkNames(status: StatusDoc, spec: Spec, name: string, to: string | un
 }
 
 /** The agent's answer to a statement it accepted. */
-export type Accepted = { accepted: true; order: { nonce: string; action: string; service: string | null; target: string | null } };
+export type Accepted = { accepted: true; order: { nonce: string; action: string; service: string | null; target: string | null }; /** What the agent's own core did with it; null if it did not say in time. */ outcome: string | null };
 
 /** POST /statements: the agent's answer, or its refusal as an UmbraError (statement_refused, exit 1, with the reason). */
 export async function submit(t: ApiTarget, statement: SignedStatement): Promise<Accepted> {
@@ -119,6 +162,8 @@ function describe(s: SignedStatement): string {
       return `move of ${s.service} to ${s.target}`;
     case "failover":
       return `failover of ${s.service}`;
+    case "override":
+      return `override of ${s.service}'s expected votes to ${s.expectVotes}`;
     default:
       return `${s.action} of ${s.target}`;
   }
