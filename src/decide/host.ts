@@ -139,7 +139,6 @@ export type HostEvent =
   | { type: "vip-changed"; service: string; op: "add" | "del"; epoch: number; ok: boolean; error: string | null } // the outcome of a take-vip or drop-vip
   | { type: "kernel-leased"; service: string; seq: number; error: string | null } // the outcome of a kernel-lease: applied (null) or nft's error
   | { type: "hook-finished"; service: string; hook: HookName; ok: boolean; detail: string } // the outcome of a run-hook
-  | { type: "move-requested"; service: string; to: HostId } // an operator asks this host, if it holds the service, to hand it over in person
   | { type: "order"; order: OperatorOrder } // an operator's signed order, checked by the shell, from the local API or a peer
   | { type: "check-result"; service: string; check: number; ok: boolean; detail: string } // one run of a service's health check (its index in the config)
   | { type: "placement"; service: string; why: string | null } // whether this host's VIP for the service could answer a client (the shell looks at start)
@@ -275,9 +274,6 @@ export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
     case "hook-finished":
       assert(d.services[e.service] !== undefined, "a hook outcome names a known service");
       d.hooks = { ...d.hooks, [e.service]: { hook: e.hook, ok: e.ok, atMs: nowMs, detail: e.detail } };
-      break;
-    case "move-requested":
-      if (d.services[e.service] !== undefined) stepQuorum(d, fx, e.service, { type: "handover-requested", to: e.to, reason: "handover" });
       break;
     case "order":
       applyOrder(d, fx, e.order);

@@ -199,6 +199,8 @@ class SimCluster implements Cluster {
   readonly takes: Array<{ atMs: number; host: HostId; epoch: number }> = [];
   readonly services: string[];
   messagesSent = 0;
+  /** Handover orders so far: each gets its own nonce. */
+  private handovers = 0;
   private readonly o: SimOptions;
   private readonly variant: Variant;
   private readonly r: Rng;
@@ -723,7 +725,9 @@ class SimCluster implements Cluster {
   handover(from: HostId, to: HostId): void {
     const n = this.nodes.get(from)!;
     this.trace.push({ atMs: this.now, host: from, what: `operator asks for a move to ${to}` });
-    if (n.up && this.now >= n.pausedUntil) this.apply(n, { type: "move-requested", service: this.services[0]!, to });
+    // The operator's order, taken by `from` from its API; its passing on to the others is lost.
+    const order: OperatorOrder = { nonce: `handover${this.handovers++}`, action: "move", service: this.services[0]!, target: to, expectVotes: null, reason: "sim", operator: "sim", issuedAtMs: this.now };
+    if (n.up && this.now >= n.pausedUntil) this.apply(n, { type: "order", order });
     this.drainHooks();
   }
 

@@ -31,7 +31,7 @@
 //   auto-vip on|off                VIP changes complete at once (default) or wait for:
 //   vip-done n1 | vip-fail n1      the oldest pending VIP change of n1 succeeds / fails
 //   fail-vip n2 del|add [count]    the next count (1) changes of that kind on n2 fail
-//   move n1 -> n2                  an operator asks n1 to hand the service to n2 in person
+//   move n1 -> n2                  an operator's order to move the service to n2, reaching only n1
 //   order ACTION [HOST]            an operator's signed order, to every host up: move HOST, failover,
 //                                  standby|maintenance|unstandby HOST, override VOTES (of web)
 //   forecast n3 n1 1.0             n3's forecast of n1's exhaustion probability
@@ -595,8 +595,9 @@ class World {
   move(args: string[]): void {
     const [from, to] = args.filter((a) => a !== "->");
     const n = this.node(from!);
-    this.emit(n.id, `operator asks to move ${SERVICE} to ${this.node(to!).id}`);
-    this.apply(n, { type: "move-requested", service: SERVICE, to: this.node(to!).id });
+    // An operator's move order that reached only `from` (its passing on to the others is lost).
+    const order: OperatorOrder = { nonce: `t${this.orders++}`, action: "move", service: SERVICE, target: this.node(to!).id, expectVotes: null, reason: "transcript", operator: "op", issuedAtMs: this.nowMs };
+    this.apply(n, { type: "order", order });
     this.drain();
   }
 
