@@ -72,6 +72,7 @@ export function buildStatus(x: StatusSnapshot): StatusDoc {
       lastBeaconAgoMs: b === undefined ? null : Math.round(x.nowMono - b.atMono),
       metrics: b?.sample ?? null,
       ownForecast: b?.forecast ?? null,
+      standing: standingOf(x.core, id),
     };
   };
   return {
@@ -82,13 +83,18 @@ export function buildStatus(x: StatusSnapshot): StatusDoc {
     uptimeMs: Math.round(x.nowMono - x.startedMono),
     role: roleOf(x.config, self, services),
     members: [
-      { id: self, status: "alive", incarnation: view.find((m) => m.id === self)?.incarnation ?? 0, connected: true, rttMs: null, labels: labelsOf.get(self) ?? {}, lastBeaconAgoMs: 0, metrics: x.ownSample, ownForecast: x.ownForecast },
+      { id: self, status: "alive", incarnation: view.find((m) => m.id === self)?.incarnation ?? 0, connected: true, rttMs: null, labels: labelsOf.get(self) ?? {}, lastBeaconAgoMs: 0, metrics: x.ownSample, ownForecast: x.ownForecast, standing: standingOf(x.core, self) },
       ...view.filter((m) => m.id !== self).map((m) => member(m.id, m.status, m.incarnation)),
     ],
     services,
     predicted: [...(x.core.foresight?.predicted ?? [])],
     ...x.rest,
   };
+}
+
+function standingOf(core: HostState, id: HostId): StatusDoc["members"][number]["standing"] {
+  const s = core.standby[id];
+  return s === undefined || s.mode === "active" ? null : { mode: s.mode, reason: s.reason, issuedAtMs: s.issuedAtMs };
 }
 
 function healthOf(core: HostState, service: string): StatusDoc["services"][number]["health"] {

@@ -19,7 +19,7 @@ export const SAMPLE_STATUS: StatusDoc = {
     { id: "h2", status: "alive", incarnation: 0, connected: true, rttMs: null, labels: {}, lastBeaconAgoMs: 0, metrics: { ts: 1, cpuLoad: 0.25, memoryUsage: 0.5, diskIO: 3, networkLatency: 0.4, storageUsage: 0.3, storageIOBytesPerSec: 10, networkBandwidthBytesPerSec: 100 } },
     { id: "h1", status: "dead", incarnation: 2, connected: false, rttMs: null, labels: { rack: "r1" }, lastBeaconAgoMs: 4000, metrics: null },
     { id: "h3", status: "alive", incarnation: 1, connected: true, rttMs: 0.42, labels: {}, lastBeaconAgoMs: 700, metrics: { ts: 1, cpuLoad: 0.07, memoryUsage: 0.31, diskIO: 0, networkLatency: 0.4, storageUsage: 0.3, storageIOBytesPerSec: 0, networkBandwidthBytesPerSec: 0 } },
-    { id: "h4", status: "suspect", incarnation: 12, connected: false, rttMs: 31.6, labels: {}, lastBeaconAgoMs: null, metrics: null },
+    { id: "h4", status: "suspect", incarnation: 12, connected: false, rttMs: 31.6, labels: {}, lastBeaconAgoMs: null, metrics: null, standing: { mode: "maintenance", reason: "disk swap", issuedAtMs: 1_000_000 - 60_000 } },
   ],
   services: [
     { name: "web", vip: "198.51.100.10/24", primary: "h1", shadows: ["h2", "h3"], voters: ["h1", "h2", "h3"], epoch: 2, holder: "h2", holdsVipHere: true, leaseRemainingMs: 231, state: "holding", lastChange: { atMs: 1_000_000 - 42_000, reason: "holder-lost", fromHolder: "h1", toHolder: "h2" }, alarm: null, health: { healthy: true, why: null, checks: [{ ok: true, detail: "HTTP 200" }] }, excluded: [], quorum: { expectedVotes: 3, needed: 2, override: null } },

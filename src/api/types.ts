@@ -76,6 +76,8 @@ export type MemberDoc = {
   metrics: HostSample | null;
   /** Its forecast of itself, from its beacon (this host's own for this host); null without one. */
   ownForecast?: BeaconForecast | null;
+  /** What operators last said of it, if it is kept out of candidacy (standby, maintenance) with their reason; null when a candidate. */
+  standing?: { mode: "standby" | "maintenance"; reason: string; issuedAtMs: number } | null;
 };
 
 export type ServiceDoc = {

@@ -56,6 +56,7 @@ function memberColumns(self: string): Array<Column<MemberDoc>> {
     { head: "CPU", align: "right", cell: (m) => percent(m.metrics?.cpuLoad) },
     { head: "MEM", align: "right", cell: (m) => percent(m.metrics?.memoryUsage) },
     { head: "BEACON", align: "left", cell: (m) => (m.lastBeaconAgoMs === null ? "never" : ago(m.lastBeaconAgoMs)) },
+    { head: "OPERATOR", align: "left", cell: (m) => (m.standing === undefined || m.standing === null ? NONE : `${m.standing.mode}${m.standing.reason === "" ? "" : `: ${m.standing.reason}`}`) },
   ];
 }
 

@@ -36,7 +36,9 @@ function renderServices(doc) {
       const h = s.health;
       const health = h === null || h === undefined ? el("span", {}, "-") : el("span", { class: h.healthy ? "ok" : "bad", title: h.why ?? "" }, h.healthy ? "ok" : `failing: ${h.why}`);
       const change = s.lastChange === null ? "-" : `${s.lastChange.fromHolder ?? "-"} → ${s.lastChange.toHolder} (${s.lastChange.reason})`;
-      return row([s.name, s.vip, holder, s.epoch, ms(s.leaseRemainingMs), s.state, health, (s.excluded ?? []).join(", ") || "-", change]);
+      const q = s.quorum;
+      const quorum = q === undefined ? "-" : el("span", { class: q.override === null ? "" : "warn", title: q.override === null ? "" : `override: ${q.override.reason}` }, `${q.needed} of ${q.expectedVotes}${q.override === null ? "" : " (override)"}`);
+      return row([s.name, s.vip, holder, s.epoch, ms(s.leaseRemainingMs), s.state, health, (s.excluded ?? []).join(", ") || "-", quorum, change]);
     }),
   );
 }
@@ -47,7 +49,7 @@ function renderMembers(doc) {
     ...doc.members.map((m) => {
       const status = el("span", { class: m.status === "alive" ? "ok" : m.status === "dead" ? "bad" : "warn" }, m.status);
       const f = forecast.get(m.id);
-      return row([m.id === doc.host ? `${m.id} (this host)` : m.id, status, m.connected ? "yes" : "no", ms(m.rttMs), pct(m.metrics?.cpuLoad), pct(m.metrics?.memoryUsage), pct(m.metrics?.storageUsage), f ? f.exhaustionProbability.toFixed(2) : "-"]);
+      return row([m.id === doc.host ? `${m.id} (this host)` : m.id, status, m.connected ? "yes" : "no", ms(m.rttMs), pct(m.metrics?.cpuLoad), pct(m.metrics?.memoryUsage), pct(m.metrics?.storageUsage), f ? f.exhaustionProbability.toFixed(2) : "-", m.standing ? `${m.standing.mode}${m.standing.reason ? `: ${m.standing.reason}` : ""}` : "-"]);
     }),
   );
 }
