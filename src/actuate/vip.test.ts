@@ -67,7 +67,7 @@ describe.skipIf(!isRoot)("netns", () => {
     try {
       const cfg = join(dir, "a.toml");
       writeFileSync(cfg, [
-        'cluster = "t"', 'host = "a"', 'keyFile = "a.key"',
+        'cluster = "t"', 'host = "a"', 'keyFile = "a.key"', 'bootstrap = ["198.51.100.2:49737"]',
         "[[hosts]]", 'id = "a"', `publicKey = "${"a".repeat(64)}"`, "[[hosts]]", 'id = "b"', `publicKey = "${"b".repeat(64)}"`,
         "[[services]]", 'name = "web"', 'vip = "198.51.100.40/24"', 'interface = "eth0"', 'primary = "a"', 'shadows = ["b"]',
         "[[services]]", 'name = "db"', 'vip = "2001:db8::41/64"', 'interface = "eth0"', 'primary = "a"', 'shadows = ["b"]',

@@ -17,7 +17,7 @@ import { UmbraError } from "../shared/errors.ts";
 import { hostId, type HostId } from "../shared/ids.ts";
 import { logger, type Logger } from "../shared/log.ts";
 import { rng } from "../shared/rng.ts";
-import { loadConfig, type Config } from "../shared/config.ts";
+import { bootstrapOf, loadConfig, type Config } from "../shared/config.ts";
 import { readKeyFile, type KeyPair } from "../shared/identity.ts";
 import { forecastStaleMs, host } from "../decide/index.ts";
 import { openMesh, parseHostPort, type Mesh, type BeaconForecast, type BeaconStanding, type BeaconVotes } from "../mesh/index.ts";
@@ -235,6 +235,14 @@ async function installFence(config: Config, log: Logger): Promise<Fence | null> 
   return fence;
 }
 
+/** Where this host's DHT node listens: its [[hosts]] address, so the others bootstrap from it; none: any port. */
+function listenOf(config: Config): { host: string; port: number } | null {
+  const address = config.hosts.find((h) => h.id === config.host)?.address;
+  if (address === undefined) return null;
+  const { host, port } = parseHostPort(address);
+  return { host, port };
+}
+
 /** The mesh: messages with good signatures go to the inbox, connects to the loop and the observed view. */
 function openAgentMesh(config: Config, keyPair: KeyPair, sigs: Signatures, loop: AgentLoop, observed: Observed, repl: AgentReplication, log: Logger): Promise<Mesh> {
   const self = config.host;
@@ -245,7 +253,8 @@ function openAgentMesh(config: Config, keyPair: KeyPair, sigs: Signatures, loop:
     self,
     keyPair,
     peers: peersByKey,
-    bootstrap: config.bootstrap.map(parseHostPort),
+    bootstrap: bootstrapOf(config).map(parseHostPort),
+    listen: listenOf(config),
     log,
     onMessage: (from, msg) => {
       if (sigs.verify(from, msg)) loop.enqueue(from, msg);

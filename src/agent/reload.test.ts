@@ -9,6 +9,7 @@ const K = (c: string) => c.repeat(64);
 const base = (extra = "", service = "") => parseConfig(`cluster = "demo"
 host = "h1"
 keyFile = "h1.key"
+bootstrap = ["198.51.100.2:49737"]
 ${extra}
 [[hosts]]
 id = "h1"

@@ -16,6 +16,8 @@ import { API_SOCKET_NAME } from "../shared/config.ts";
 export const SUBNET = "198.51.100.0/24";
 export const VIP = "198.51.100.10";
 export const BOOTSTRAP = { name: "boot", ipv4: "198.51.100.2", port: 49737 };
+/** Each agent's DHT node listens on its host's address at this port ([[hosts]] address): the agents bootstrap from one another too. */
+export const AGENT_DHT_PORT = 49738;
 export const CLIENT = { name: "client", ipv4: "198.51.100.100" };
 export const HOSTS = [
   { name: "h1", ipv4: "198.51.100.11" },
@@ -45,6 +47,7 @@ export type DemoCluster = {
   vipHolders(): Promise<string[]>;
   waitForHolders(pred: (holders: string[]) => boolean, timeoutMs: number): Promise<string[]>;
   startPoller(opts: PollerOptions): { samples: Sample[]; stop(): Promise<void> };
+  /** Stops a host's agent (SIGTERM), or the DHT bootstrap node (BOOTSTRAP.name). */
   stopAgent(name: string): Promise<void>;
   /** Starts a host's agent again with its config, key and state directory (after a kill); one still running is left alone. */
   restartAgent(name: string): void;
@@ -114,7 +117,7 @@ function tomlConfig(o: { host: string; keyFile: string; stateDir: string; keys: 
     "[timing]",
     ...Object.entries(o.timing).map(([k, v]) => `${k} = ${v}`),
     "",
-    ...HOSTS.flatMap((h, i) => ["[[hosts]]", `id = "${h.name}"`, `publicKey = "${o.keys[h.name]}"`, `labels = { rack = "r${i + 1}" }`, ""]),
+    ...HOSTS.flatMap((h, i) => ["[[hosts]]", `id = "${h.name}"`, `publicKey = "${o.keys[h.name]}"`, `address = "${h.ipv4}:${AGENT_DHT_PORT}"`, `labels = { rack = "r${i + 1}" }`, ""]),
     "[[operators]]",
     `name = "demo-operator"`,
     `publicKey = "${o.operatorKey}"`,
@@ -151,7 +154,7 @@ export async function startDemoCluster(o: DemoOptions): Promise<DemoCluster> {
   const agents = new Map<string, ChildProcess>();
   try {
     writeConfigs(dir, o);
-    await spawnCluster(topo, dir, logs, agents, o.onLog, o.apparatusRt);
+    agents.set(BOOTSTRAP.name, await spawnCluster(topo, dir, logs, agents, o.onLog, o.apparatusRt));
     await waitForStarted(logs, agents);
   } catch (err) {
     await topo.destroy();
@@ -204,14 +207,15 @@ function writeConfigs(dir: string, o: DemoOptions): void {
   }
 }
 
-/** The bootstrap node (waited for), then a service and an agent per host. */
-async function spawnCluster(topo: Topology, dir: string, logs: LogLine[], agents: Map<string, ChildProcess>, onLog: DemoOptions["onLog"], apparatusRt: number | undefined): Promise<void> {
+/** The bootstrap node (waited for, and returned), then a service and an agent per host. */
+async function spawnCluster(topo: Topology, dir: string, logs: LogLine[], agents: Map<string, ChildProcess>, onLog: DemoOptions["onLog"], apparatusRt: number | undefined): Promise<ChildProcess> {
   const boot = topo.spawn(BOOTSTRAP.name, [NODE, MAIN, "bootstrap", "--host", BOOTSTRAP.ipv4, "--port", String(BOOTSTRAP.port)], {});
   await waitForLine(boot, /listening/i, BOOTSTRAP_READY_MS, "the DHT bootstrap node");
   for (const h of HOSTS) {
     topo.spawn(h.name, [...rtPrefix(apparatusRt), NODE, join(ROOT, "src/demo/service.ts"), "--name", h.name, "--port", String(SERVICE_PORT), "--sick-file", sickFileOf(dir, h.name)], {});
   }
   for (const h of HOSTS) spawnAgent(topo, dir, h.name, logs, agents, onLog);
+  return boot;
 }
 
 /** A host's agent, from its config in dir; its log lines go to logs. */

@@ -40,6 +40,8 @@ export type MeshOptions = {
   peers: Map<string, HostId>;
   /** host:port of DHT bootstrap nodes; empty means hyperswarm's public ones. */
   bootstrap: Array<{ host: string; port: number }>;
+  /** Where this host's DHT node listens (its [[hosts]] address), so the others can bootstrap from it; null: any port. */
+  listen?: { host: string; port: number } | null;
   log: Logger;
   /** Called for each new connection of a listed peer, so other protocols (state, blobs) open their own channels on its protomux. */
   onMux?(id: HostId, mux: unknown): void;
@@ -93,8 +95,12 @@ export async function openMesh(o: MeshOptions): Promise<Mesh> {
   const peers = new Map<HostId, Peer>();
   const refresh = refresher(o, () => peers.size);
   swarm.on("connection", (conn: Conn, info: { publicKey: Buffer; client?: boolean }) => onConnection(o, peers, refresh, conn, info));
+  // Every configured peer by its key too: hyperswarm finds each where it
+  // announced itself and reconnects to it after a drop on its own, whatever
+  // became of the topic's records (a bootstrap node gone with them).
+  for (const key of o.peers.keys()) swarm.joinPeer(Buffer.from(key, "hex"));
   const joined = swarm.join(topicFor(o.cluster), { server: true, client: true });
-  await joined.flushed();
+  await joinedOrSaid(o, joined.flushed(), () => peers.size > 0 || (swarm.dht.nodes?.length ?? 0) > 0);
   refresh.start(joined);
 
   return {
@@ -118,10 +124,38 @@ export async function openMesh(o: MeshOptions): Promise<Mesh> {
   };
 }
 
+/** The topic's first announcement may wait this long at start; past it the agent says so and goes on (the refresher keeps asking the bootstrap nodes). */
+export const JOIN_WAIT_MS = 2_000;
+
+/**
+ * Waits for the topic's first announcement, at most JOIN_WAIT_MS: a
+ * bootstrap node down must not hold the agent's start (it took 12 s), and
+ * no DHT node answering (`reached` false: no node in the routing table, no
+ * peer connected) must be said.
+ */
+async function joinedOrSaid(o: MeshOptions, flushed: Promise<unknown>, reached: () => boolean): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), JOIN_WAIT_MS)));
+  const first = await Promise.race([flushed.then(() => "joined" as const), late]);
+  clearTimeout(timer);
+  if (first === "joined" || reached()) return;
+  const nodes = o.bootstrap.map((b) => `${b.host}:${b.port}`);
+  o.log("warn", "mesh", "dht-unreachable", { bootstrap: nodes.length > 0 ? nodes : "the public DHT", waitedMs: JOIN_WAIT_MS, effect: "no DHT node answered yet: peers are not found until one does; still trying" });
+  flushed.then(
+    () => o.log("info", "mesh", "dht-joined", { bootstrap: nodes }),
+    (err: Error) => o.log("warn", "mesh", "dht-join-failed", { error: err.message }),
+  );
+}
+
 /** Hyperswarm on its own DHT, with a firewall that lets through only the cluster's keys. */
 function createSwarm(o: MeshOptions): any {
   const dht = new DHT({
     bootstrap: o.bootstrap.length > 0 ? o.bootstrap : undefined,
+    // A host with an address is reachable there by the operator's word: it
+    // serves as a DHT node (and a bootstrap node) from the start, rather than
+    // after NAT sampling, which needs replies from several nodes a small
+    // cluster may not have.
+    ...(o.listen === undefined || o.listen === null ? {} : { host: o.listen.host, port: o.listen.port, firewalled: false }),
     // Seen here: ephemeral (default) nodes opened connections that never
     // carried data, on loopback and between namespaces; persistent ones work.
     ephemeral: false,

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { spawn } from "node:child_process";
-import { CONFIG_PROFILES, HOSTS_MAX, parseConfig, PROFILES } from "./config.ts";
+import { bootstrapOf, CONFIG_PROFILES, HOSTS_MAX, parseConfig, PROFILES } from "./config.ts";
 import { UmbraError } from "./errors.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
@@ -179,7 +179,20 @@ const IN_PROCESS: Array<[string, (s: string) => string, string[]]> = [
   ["a check that outlasts its interval", (s) => s + '[[services.checks]]\ntcp = "127.0.0.1:5432"\nintervalMs = 500\ntimeoutMs = 800\n', ["services[0].checks[0]: timeoutMs must not exceed intervalMs (one run at a time)"]],
   ["an operator key listed twice", (s) => s + `[[operators]]\nname = "a"\npublicKey = "${"ab".repeat(32)}"\n[[operators]]\nname = "b"\npublicKey = "${"AB".repeat(32)}"\n`, ["operators[1].publicKey: the same key is listed for two operators"]],
   ["a host's key as an operator's", (s) => s + `[[operators]]\nname = "a"\npublicKey = "${K1}"\n`, ["operators[0].publicKey: is a host's key; an operator's key is its own (umbra keygen --operator)"]],
+  ["no bootstrap node and no host address: the public DHT by accident", (s) => s.replace('bootstrap = ["198.51.100.2:49737"]\n', ""), ["bootstrap: empty, and no other [[hosts]] entry has an address: the agent would look for its peers on the public internet's DHT. Give every host an address (its agent then serves as a bootstrap node for the others), list bootstrap nodes (umbra bootstrap), or set publicDht = true to mean it"]],
+  ["the public DHT and the cluster's own nodes at once", (s) => s.replace('bootstrap = [', "publicDht = true\nbootstrap = ["), ["publicDht: true, with bootstrap nodes or [[hosts]] addresses too: choose the public DHT (publicDht = true, no bootstrap, no addresses) or your own nodes"]],
+  ["a host address without a port", (s) => s.replace('id = "h2"', 'id = "h2"\naddress = "198.51.100.22"'), ["hosts[1].address: must be host:port (IPv6 as [addr]:port)"]],
 ];
+
+describe("discovery", () => {
+  test("the other hosts' addresses are bootstrap nodes too; only its own is not; the public DHT only when asked", () => {
+    const withAddresses = GOOD.replace('bootstrap = ["198.51.100.2:49737"]\n', "").replace(/id = "(h\d)"/g, (_m, h: string) => `id = "${h}"\naddress = "198.51.100.${h.slice(1)}1:49738"`);
+    const c = parseConfig(withAddresses, "/x/u.toml");
+    expect(bootstrapOf(c)).toEqual(["198.51.100.21:49738", "198.51.100.31:49738"]);
+    expect(bootstrapOf(parseConfig(GOOD.replace('id = "h3"', 'id = "h3"\naddress = "[2001:db8::3]:49738"'), "/x/u.toml"))).toEqual(["198.51.100.2:49737", "[2001:db8::3]:49738"]);
+    expect(parseConfig(GOOD.replace('bootstrap = ["198.51.100.2:49737"]', "publicDht = true"), "/x/u.toml").publicDht).toBe(true);
+  });
+});
 
 describe("limits other parts rely on are checked here", () => {
   test.each(IN_PROCESS)("%s", (_name, edit, expected) => {

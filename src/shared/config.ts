@@ -83,7 +83,10 @@ const FileSchema = z
     cluster: name,
     host: hostIdName,
     keyFile: z.string().min(1),
+    /** DHT bootstrap nodes (umbra bootstrap), beside every host's `address`. */
     bootstrap: z.array(hostPort).default([]),
+    /** Look for the peers on the public internet DHT (hyperswarm's own bootstrap nodes): only when this says so. */
+    publicDht: z.boolean().default(false),
     /** The local API (README "The API"): a Unix socket, root's and the operators' group's; TCP only when asked, and then with a token. */
     api: z.preprocess(
       (v, ctx) => {
@@ -168,6 +171,8 @@ const FileSchema = z
               .regex(/^[0-9a-fA-F]{64}$/, "must be 64 hex characters (as printed by `umbra keygen`)")
               .transform((k) => k.toLowerCase()),
             labels: labels.default({}),
+            /** Where this host's agent runs its DHT node (UDP, ip:port): it serves as a bootstrap node for the others, who look for it there first. */
+            address: hostPort.optional(),
           })
           .strict(),
       )
@@ -295,6 +300,19 @@ function apiIssues(a: ApiConfig): string[] {
   return out;
 }
 
+/** The DHT bootstrap nodes the agent of `c.host` asks first: the configured ones, then every other host's address. */
+export function bootstrapOf(c: Pick<Config, "bootstrap" | "hosts" | "host">): string[] {
+  return [...new Set([...c.bootstrap, ...c.hosts.filter((h) => h.id !== c.host && h.address !== undefined).map((h) => h.address!)])];
+}
+
+/** Where the peers are found: never the public internet's DHT by accident, nor both it and the cluster's own nodes. */
+function discoveryIssues(c: Config): string[] {
+  const own = bootstrapOf(c).length > 0;
+  if (c.publicDht && own) return ["publicDht: true, with bootstrap nodes or [[hosts]] addresses too: choose the public DHT (publicDht = true, no bootstrap, no addresses) or your own nodes"];
+  if (!c.publicDht && !own) return ["bootstrap: empty, and no other [[hosts]] entry has an address: the agent would look for its peers on the public internet's DHT. Give every host an address (its agent then serves as a bootstrap node for the others), list bootstrap nodes (umbra bootstrap), or set publicDht = true to mean it"];
+  return [];
+}
+
 /** Rules zod cannot see: references between sections, and timing relations. */
 function crossCheck(c: Config, votersGiven: boolean[]): string[] {
   const out: string[] = [];
@@ -317,6 +335,7 @@ function crossCheck(c: Config, votersGiven: boolean[]): string[] {
     opKeys.add(o.publicKey);
   });
   out.push(...apiIssues(c.api));
+  out.push(...discoveryIssues(c));
   const names = new Set<string>();
   const vips = new Set<string>();
   c.services.forEach((s, i) => {
