@@ -2,8 +2,10 @@
 # Installs the system tools umbra's demo, tests and benchmarks use, from
 # Debian's packages, only when missing: iproute2 (ip netns, bridge),
 # iputils-arping (gratuitous ARP), iputils-ping (the tests' client), procps (sysctl), util-linux (chrt) and
-# nftables (the kernel-side lease: the VIP fence), prometheus (promtool) and
-# chromium (the dashboard test's headless browser); with --bench also
+# nftables (the kernel-side lease: the VIP fence), prometheus (promtool),
+# chromium (the dashboard test's headless browser), systemd (systemd-notify
+# for Type=notify, systemd-analyze for the unit's test) and python3 (the
+# notification test's stand-in for systemd's socket); with --bench also
 # keepalived (the benchmark's anchor) and stress-ng (bench/chaos's CPU load).
 # Idempotent; a fast no-op when everything is present. Not root and
 # something missing: says what to install and exits 1.
@@ -32,6 +34,9 @@ missing() {
   have nft || need+=(nftables) # the kernel-side lease fences the VIP with nftables
   have promtool || need+=(prometheus) # the metrics test checks /metrics with promtool
   have chromium || need+=(chromium) # the dashboard test drives Debian's headless chromium (playwright-core, no browser download)
+  have systemd-notify || need+=(systemd) # the agent's readiness and watchdog under systemd; the unit's test runs systemd-analyze
+  have systemd-analyze || need+=(systemd)
+  have python3 || need+=(python3) # the notification test binds systemd's kind of socket with it
   if [ "$bench" -eq 1 ]; then have keepalived || need+=(keepalived); have stress-ng || need+=(stress-ng); fi
   [ ${#need[@]} -eq 0 ] || printf '%s\n' "${need[@]}" | sort -u | paste -sd' '
 }

@@ -32,12 +32,13 @@ import { signatures, type Signatures } from "./signatures.ts";
 import { buildStatus } from "./status.ts";
 import { effectRunners, type ServiceRt } from "./runners.ts";
 import { effectApplier } from "./effects.ts";
-import { AgentLoop } from "./loop.ts";
+import { AgentLoop, type BeaconMsg } from "./loop.ts";
 import { Observed } from "./observed.ts";
 import { startAgentReplication, type AgentReplication } from "./replication.ts";
 import { operatorsShell, type Operators } from "./operators.ts";
 import { startChecks } from "./checks.ts";
 import { loadStandings, loadVoteStandings, standingsWriter, voteStandingsWriter } from "./standings.ts";
+import { systemdNotifier } from "./sdnotify.ts";
 import { EventHub, publishingLogger, sortAudit, type OrderDeps } from "../api/index.ts";
 import type { QueueCount } from "./queue.ts";
 
@@ -434,6 +435,15 @@ function checkRunner(services: readonly ServiceRt[], self: HostId, loop: AgentLo
   };
 }
 
+/** A peer's beacon: its metrics to the observed view and the forecaster, what it says of health and operators to the core. */
+function onBeacon(from: HostId, msg: BeaconMsg, observed: Observed, forecasting: Forecasting | null, loop: AgentLoop): void {
+  observed.beacon(from, { atMono: monoNow(), sample: msg.metrics, forecast: msg.forecast ?? null });
+  if (msg.metrics !== null) forecasting?.sample(from, msg.metrics);
+  loop.feed({ type: "peer-health", host: from, unhealthy: msg.unhealthy ?? [] }); // none named: all healthy (or an agent without checks); the core ignores no change
+  if (msg.standings !== undefined && msg.standings !== null && msg.standings.length > 0) loop.feed({ type: "standings", standings: Object.fromEntries(msg.standings.map(({ host: h, ...s }) => [h, s])) });
+  if (msg.votes !== undefined && msg.votes !== null && msg.votes.length > 0) loop.feed({ type: "vote-standings", votes: Object.fromEntries(msg.votes.map(({ service, ...v }) => [service, v])), from: "peer" });
+}
+
 type BeaconExtras = { unhealthy: string[]; standings: BeaconStanding[]; votes: BeaconVotes[] };
 
 /** POST /statements waits this long for this host's core to say what it did with the order (it acts at its next turn, within milliseconds). */
@@ -525,13 +535,7 @@ export async function startAgent(config: Config): Promise<Agent> {
   loop.start({
     runEffects: effectApplier({ self, records, log, sigs, send, runners, services: byName, observed, replicator, forecasting, metrics, now: monoNow, orderApplied: (fx) => operators.applied(fx), standingsChanged: standingsWriter(config.stateDir, log), votesChanged: voteStandingsWriter(config.stateDir, log) }),
     onStatement: (from, msg) => operators.fromPeer(from, msg),
-    onBeacon: (from, msg) => {
-      observed.beacon(from, { atMono: monoNow(), sample: msg.metrics, forecast: msg.forecast ?? null });
-      if (msg.metrics !== null) forecasting?.sample(from, msg.metrics);
-      loop.feed({ type: "peer-health", host: from, unhealthy: msg.unhealthy ?? [] }); // none named: all healthy (or an agent without checks); the core ignores no change
-      if (msg.standings !== undefined && msg.standings !== null && msg.standings.length > 0) loop.feed({ type: "standings", standings: Object.fromEntries(msg.standings.map(({ host: h, ...s }) => [h, s])) });
-      if (msg.votes !== undefined && msg.votes !== null && msg.votes.length > 0) loop.feed({ type: "vote-standings", votes: Object.fromEntries(msg.votes.map(({ service, ...v }) => [service, v])), from: "peer" });
-    },
+    onBeacon: (from, msg) => onBeacon(from, msg, observed, forecasting, loop),
     sideTick: () => {
       replicator.tick();
       return forecasting === null ? [] : forecasting.drain().map((f) => ({ type: "forecast-ready" as const, host: f.host, probability: f.exhaustionProbability }));
@@ -545,12 +549,17 @@ export async function startAgent(config: Config): Promise<Agent> {
   warmHelpers(services, ip, fence, hookPrefix.length > 0, config);
   const checks = checkRunner(services, self, loop, hookPrefix);
   log("info", "agent", "started", { cluster: config.cluster, api: api.socket, apiTcp: api.tcp, services: services.map((s) => s.name), hosts: config.hosts.map((h) => h.id), startedAt: new Date(startedWall).toISOString(), inboxDropped: loop.inbox.dropped });
+  // Under systemd (Type=notify): ready now, and the watchdog petted while the loop lives.
+  const notifier = systemdNotifier({ env: process.env, pid: process.pid, log, alive: () => loop.error === null, prefix: hookPrefix });
+  notifier?.ready(`started: ${services.length} service(s), ${config.hosts.length} host(s)`);
   let stopped: Promise<void> | null = null;
   return {
     status,
     reload: reloader(config, byName, log, operators, checks.restart),
     stop: () => {
       checks.stop();
+      notifier?.stopping();
+      notifier?.close();
       return (stopped ??= stopAgent(parts, sampler, mesh, api));
     },
   };

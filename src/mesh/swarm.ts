@@ -119,11 +119,18 @@ export async function openMesh(o: MeshOptions): Promise<Mesh> {
     connected: () => [...peers.keys()],
     async close() {
       refresh.stop();
-      await swarm.destroy();
+      // Leaving tells the DHT nodes we announced to; one gone costs its
+      // timeouts (5 s seen when a peer had stopped first). The process is
+      // ending: past this wait the sockets close with it.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([swarm.destroy(), new Promise<void>((resolve) => (timer = setTimeout(resolve, MESH_CLOSE_WAIT_MS)))]);
+      clearTimeout(timer);
     },
   };
 }
 
+/** A stopping agent waits this long at most for the swarm to leave the DHT. */
+export const MESH_CLOSE_WAIT_MS = 250;
 /** The topic's first announcement may wait this long at start; past it the agent says so and goes on (the refresher keeps asking the bootstrap nodes). */
 export const JOIN_WAIT_MS = 2_000;
 

@@ -184,6 +184,12 @@ const IN_PROCESS: Array<[string, (s: string) => string, string[]]> = [
   ["a host address without a port", (s) => s.replace('id = "h2"', 'id = "h2"\naddress = "198.51.100.22"'), ["hosts[1].address: must be host:port (IPv6 as [addr]:port)"]],
 ];
 
+test("without stateDir: systemd's StateDirectory ($STATE_DIRECTORY), else state/ beside the config", () => {
+  expect(parseConfig(GOOD, "/etc/umbra/umbra.toml", { STATE_DIRECTORY: "/var/lib/umbra" }).stateDir).toBe("/var/lib/umbra");
+  expect(parseConfig(GOOD, "/etc/umbra/umbra.toml", { STATE_DIRECTORY: "/var/lib/umbra:/var/lib/other" }).api.socket).toBe("/var/lib/umbra/api.sock");
+  expect(parseConfig(GOOD, "/etc/umbra/umbra.toml", {}).stateDir).toBe("/etc/umbra/state");
+});
+
 describe("discovery", () => {
   test("the other hosts' addresses are bootstrap nodes too; only its own is not; the public DHT only when asked", () => {
     const withAddresses = GOOD.replace('bootstrap = ["198.51.100.2:49737"]\n', "").replace(/id = "(h\d)"/g, (_m, h: string) => `id = "${h}"\naddress = "198.51.100.${h.slice(1)}1:49738"`);

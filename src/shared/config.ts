@@ -239,7 +239,10 @@ export function loadConfig(path: string): Config {
   return parseConfig(text, path);
 }
 
-export function parseConfig(text: string, path: string): Config {
+/** Without stateDir: the one systemd made for the unit (StateDirectory=umbra: $STATE_DIRECTORY, the first of a list), else "state" beside the config. */
+const defaultStateDir = (env: NodeJS.ProcessEnv): string => (env["STATE_DIRECTORY"] ?? "").split(":")[0] || "state";
+
+export function parseConfig(text: string, path: string, env: NodeJS.ProcessEnv = process.env): Config {
   let raw: unknown;
   try {
     raw = parseToml(text);
@@ -264,8 +267,8 @@ export function parseConfig(text: string, path: string): Config {
     keyFile: abs(f.keyFile),
     probe: f.probe.replay === undefined ? f.probe : { ...f.probe, replay: { ...f.probe.replay, file: abs(f.probe.replay.file) } },
     forecast: f.forecast.model === undefined ? f.forecast : { ...f.forecast, model: abs(f.forecast.model) },
-    stateDir: abs(f.stateDir ?? "state"),
-    api: { socket: abs(f.api.socket ?? join(f.stateDir ?? "state", API_SOCKET_NAME)), group: f.api.group, listen: f.api.listen ?? null, tokenFile: f.api.tokenFile === undefined ? null : abs(f.api.tokenFile), allowRemote: f.api.allowRemote },
+    stateDir: abs(f.stateDir ?? defaultStateDir(env)),
+    api: { socket: abs(f.api.socket ?? join(f.stateDir ?? defaultStateDir(env), API_SOCKET_NAME)), group: f.api.group, listen: f.api.listen ?? null, tokenFile: f.api.tokenFile === undefined ? null : abs(f.api.tokenFile), allowRemote: f.api.allowRemote },
     // Without the fence the guard must cover `ip addr del` and a stalled loop: the profile's unfenced timings.
     timing: { ...PROFILES[f.profile], ...(f.fence ? {} : UNFENCED[f.profile]), ...f.timing } as Timing,
     services: f.services.map((s) => ({

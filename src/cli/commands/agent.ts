@@ -15,5 +15,6 @@ export async function run(rest: string[]): Promise<void> {
   const config = loadConfigOrExit(v.config);
   const { runAgent } = await import("../../agent/index.ts");
   await runAgent(config);
-  return;
+  // Stopped: what is still open (a swarm still leaving the DHT) ends with the process, not seconds later.
+  process.exit(process.exitCode ?? 0);
 }
