@@ -66,7 +66,8 @@ export type KeepalivedTrialResult = TrialResult & {
   answeredBy: string[];
 };
 
-function conf(o: { name: string; priority: number; advertIntMs: number; peer: string; self: string }): string {
+/** A keepalived VRRPv3 config: one instance on eth0 for the VIP, unicast to the peers. */
+export function keepalivedConf(o: { name: string; priority: number; advertIntMs: number; peers: string[]; self: string }): string {
   return `global_defs {
   router_id ${o.name}
   vrrp_version 3
@@ -82,7 +83,7 @@ vrrp_instance VI_1 {
   advert_int ${o.advertIntMs / 1000}
   unicast_src_ip ${o.self}
   unicast_peer {
-    ${o.peer}
+    ${o.peers.join("\n    ")}
   }
   virtual_ipaddress {
     ${VIP}/24 dev eth0
@@ -91,7 +92,7 @@ vrrp_instance VI_1 {
 `;
 }
 
-function keepalivedPath(): string {
+export function keepalivedPath(): string {
   for (const p of ["/usr/sbin/keepalived", "/usr/local/sbin/keepalived"]) {
     try {
       execFileSync(p, ["--version"], { stdio: "ignore" });
@@ -140,7 +141,7 @@ export async function runKeepalivedTrial(o: KeepalivedTrialOptions): Promise<Kee
     });
     for (const [h, priority, peer] of [[h1, 150, h2], [h2, 100, h1]] as const) {
       const cfg = join(dir, `${h.name}.conf`);
-      writeFileSync(cfg, conf({ name: h.name, priority, advertIntMs: o.advertIntMs, peer: peer.ipv4, self: h.ipv4 }));
+      writeFileSync(cfg, keepalivedConf({ name: h.name, priority, advertIntMs: o.advertIntMs, peers: [peer.ipv4], self: h.ipv4 }));
       topo.spawn(h.name, [NODE, join(ROOT, "src/demo/service.ts"), "--name", h.name, "--port", String(SERVICE_PORT)], {});
       // Per-host pid files, so the two instances do not take each other for a running copy.
       const k = topo.spawn(h.name, [keepalived, "--dont-fork", "--log-console", "--vrrp", "-f", cfg, "-p", join(dir, `${h.name}.pid`), "-r", join(dir, `${h.name}.vrrp.pid`)], {});

@@ -51,6 +51,8 @@ export type DemoCluster = {
   stopAgent(name: string): Promise<void>;
   /** Starts a host's agent again with its config, key and state directory (after a kill); one still running is left alone. */
   restartAgent(name: string): void;
+  /** The process id of a host's agent (or the bootstrap node's), for /proc readings; null when not running. */
+  pidOf(name: string): number | null;
   /** Sends a signal to a host's agent process itself (SIGSTOP, SIGCONT, SIGKILL), not to its children. */
   signalAgent(name: string, signal: NodeJS.Signals): void;
   /** A host's config file, for the CLI run on that host (`umbra status --config ...`): its API is the socket in the host's state directory. */
@@ -263,6 +265,10 @@ function clusterHandle(topo: Topology, dir: string, logs: LogLine[], agents: Map
       const p = agents.get(name);
       if (p !== undefined && p.exitCode === null && p.signalCode === null) return;
       spawnAgent(topo, dir, name, logs, agents, onLog);
+    },
+    pidOf(name) {
+      const p = agents.get(name);
+      return p === undefined || p.pid === undefined || p.exitCode !== null || p.signalCode !== null ? null : p.pid;
     },
     signalAgent(name, signal) {
       const p = agents.get(name);
