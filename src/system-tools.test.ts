@@ -59,3 +59,9 @@ test("every program started anywhere is installed by scripts/ensure-system.sh or
   const missing = programs.filter((n) => !ensured.has(n) && !BASE.has(n) && !SELF_INSTALLED.has(n) && !NOT_STARTED.has(n)).map((n) => `${n} (${where.get(n)})`);
   expect(missing).toEqual([]);
 });
+
+test("bin/umbra runs the agent with the flags the demo cluster and the benches use (src/shared/nodeflags.ts)", async () => {
+  const { AGENT_NODE_FLAGS } = await import("./shared/nodeflags.ts");
+  const launcher = readFileSync(join(ROOT, "bin/umbra"), "utf8");
+  expect(launcher).toContain(`node" ${AGENT_NODE_FLAGS.join(" ")} "$here/../src/cli/main.ts"`);
+});

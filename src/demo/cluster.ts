@@ -10,6 +10,7 @@ import type { ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { generateKeyPair, writeKeyFile } from "../shared/identity.ts";
 import { createTopology, type Topology } from "./topology.ts";
+import { AGENT_NODE_FLAGS } from "../shared/nodeflags.ts";
 import type { Sample } from "./downtime.ts";
 import { API_SOCKET_NAME } from "../shared/config.ts";
 
@@ -222,7 +223,7 @@ async function spawnCluster(topo: Topology, dir: string, logs: LogLine[], agents
 
 /** A host's agent, from its config in dir; its log lines go to logs. */
 function spawnAgent(topo: Topology, dir: string, host: string, logs: LogLine[], agents: Map<string, ChildProcess>, onLog: DemoOptions["onLog"]): void {
-  const p = topo.spawn(host, [NODE, MAIN, "agent", "--config", join(dir, `${host}.toml`)], {});
+  const p = topo.spawn(host, [NODE, ...AGENT_NODE_FLAGS, MAIN, "agent", "--config", join(dir, `${host}.toml`)], {});
   agents.set(host, p);
   collectLogs(p, logs, onLog);
 }

@@ -1,6 +1,6 @@
-// Samples this host. Runs in a worker thread (worker.ts), beside the agent's
-// loop. CPU and memory come from systeminformation (os.cpus, /proc/meminfo:
-// no child process); disk, storage and network figures from the kernel's
+// Samples this host, on the agent's own thread (background.ts). CPU and
+// memory come from systeminformation (os.cpus, /proc/meminfo: no child
+// process); disk, storage and network figures from the kernel's
 // files (procfs.ts), since systeminformation spawns a shell per call for
 // them, which under the agent's real-time priority took the host's CPU from
 // its own services for 35-50 ms every second.
