@@ -8,6 +8,6 @@ export { type ReplicationDoc } from "./types.ts";
 export { SAMPLE_STATUS } from "./testdata.ts";
 export { sortAudit, type OrderDeps, type StatementAnswer } from "./orders.ts";
 export { EventHub, publishingLogger, type EventLine } from "./events.ts";
-export { apiJson, apiRequest, jsonOf, resolveTarget, targetText, textOf, DEFAULT_CONFIG, TARGET_HELP, type ApiAnswer, type ApiTarget, type TargetOptions } from "./client.ts";
+export { apiJson, apiRequest, jsonOf, resolveTarget, targetText, textOf, DEFAULT_CONFIG, TARGET_HELP, type ApiAnswer, type ApiTarget, type TargetOptions } from "../apiclient/index.ts";
 export { agentMetrics, type AgentMetrics, type MetricsCounters } from "./metrics.ts";
 export { serveOnTempSocket } from "./testdata.ts";

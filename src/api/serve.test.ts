@@ -14,7 +14,7 @@ import { spawnSync } from "node:child_process";
 import { createApi } from "./app.ts";
 import { groupId, guardedFetch, RATE_BURST, serveApi } from "./serve.ts";
 import { SAMPLE_STATUS } from "./testdata.ts";
-import { apiJson, apiRequest, textOf } from "./client.ts";
+import { apiJson, apiRequest, textOf } from "../apiclient/index.ts";
 import { logger } from "../shared/log.ts";
 import { UmbraError } from "../shared/errors.ts";
 import type { ApiConfig } from "../shared/config.ts";

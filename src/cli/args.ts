@@ -5,7 +5,7 @@
 import { parseArgs } from "node:util";
 import { isUmbraError, type ErrorCode } from "../shared/errors.ts";
 import { formatConfigError, loadConfig, type Config } from "../shared/config.ts";
-import { resolveTarget, type ApiTarget, type TargetOptions } from "../api/index.ts";
+import { resolveTarget, type ApiTarget, type TargetOptions } from "../apiclient/index.ts";
 
 /** The CLI's exit codes: 1 a runtime failure, 2 the operator's input (usage, config, a request the agent refused as malformed), 70 a bug (EX_SOFTWARE). */
 export const EXIT = { failure: 1, usage: 2, bug: 70 } as const;

@@ -8,7 +8,7 @@ import { createReadStream, statSync } from "node:fs";
 import { open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join, resolve as resolvePath } from "node:path";
 import { createHasher, fsyncDir, tempName } from "../state/index.ts";
-import { apiJson, apiRequest, jsonOf, targetText, TARGET_HELP, type ApiAnswer, type ApiTarget } from "../api/index.ts";
+import { apiJson, apiRequest, jsonOf, targetText, TARGET_HELP, type ApiAnswer, type ApiTarget } from "../apiclient/index.ts";
 import { bytes, table, type Column } from "./statusTable.ts";
 import { EXIT } from "./args.ts";
 

@@ -4,7 +4,7 @@
 import { UmbraError } from "../shared/errors.ts";
 import type { StatusDoc } from "../api/index.ts";
 import { formatStatus } from "./statusTable.ts";
-import { apiJson, targetText, type ApiTarget } from "../api/index.ts";
+import { apiJson, targetText, type ApiTarget } from "../apiclient/index.ts";
 
 /** The local agent must answer within this; it answers from memory, in well under a millisecond. */
 export const STATUS_TIMEOUT_MS = 2_000;

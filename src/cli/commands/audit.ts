@@ -3,7 +3,7 @@
 // host that keeps a replica did with it, oldest first.
 import { parseArgs } from "node:util";
 import { apiTargetOf, EXIT, fail, TARGET_OPTIONS } from "../args.ts";
-import { apiJson, TARGET_HELP } from "../../api/index.ts";
+import { apiJson, TARGET_HELP } from "../../apiclient/index.ts";
 import type { AuditEntry } from "../../state/index.ts";
 
 export const HELP = `usage: umbra audit SERVICE [--api PATH|HOST:PORT] [--token-file FILE] [--config FILE] [--json]

@@ -9,7 +9,8 @@
 // rules.
 import { parseArgs } from "node:util";
 import { apiTargetOf, EXIT, fail, TARGET_OPTIONS } from "../args.ts";
-import { apiJson, TARGET_HELP, type ApiTarget, type StatusDoc } from "../../api/index.ts";
+import { apiJson, TARGET_HELP, type ApiTarget } from "../../apiclient/index.ts";
+import type { StatusDoc } from "../../api/index.ts";
 import { readKeyFile } from "../../shared/identity.ts";
 import { signStatement, STATEMENT_LIFETIME_MS_MAX, type Action, type SignedStatement } from "../../shared/statements.ts";
 

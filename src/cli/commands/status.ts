@@ -1,6 +1,6 @@
 // `umbra status`: shows what the local agent sees.
 import { apiTargetOf, EXIT, parse, TARGET_OPTIONS } from "../args.ts";
-import { TARGET_HELP } from "../../api/index.ts";
+import { TARGET_HELP } from "../../apiclient/index.ts";
 
 export const HELP = `usage: umbra status [--api PATH|HOST:PORT] [--token-file FILE] [--config FILE] [--json]
 
