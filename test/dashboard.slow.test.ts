@@ -17,7 +17,7 @@ import { chromium, type Browser } from "playwright-core";
 import { startDemoCluster, type DemoCluster } from "../src/demo/cluster.ts";
 import { cleanupStale } from "../src/demo/topology.ts";
 
-const PREFIX = "ud-";
+const PREFIX = "uw-";
 const CHROMIUM = "/usr/bin/chromium";
 const OUT = join(resolve(import.meta.dirname, ".."), "test-results");
 const isRoot = process.getuid?.() === 0;

@@ -13,7 +13,7 @@ import { startDemoCluster, sleep, BOOTSTRAP, type DemoCluster, type LogLine } fr
 import { cleanupStale } from "../src/demo/topology.ts";
 import { apiJson, type StatusDoc } from "../src/api/index.ts";
 
-const PREFIX = "ud-";
+const PREFIX = "uy-";
 const isRoot = process.getuid?.() === 0;
 let cluster: DemoCluster | null = null;
 
