@@ -43,15 +43,21 @@
 // requests (near a move); server-side gap <= 5 ms median (by the probes);
 // and no trial incomplete, no two hosts answering.
 //
-//   node bench/handover.ts [--trials 10] [--client-timeout-ms 10] [--probe-interval-ms 1] [--json] [--log-file FILE]
+//   node bench/handover.ts [--trials 10] [--client-timeout-ms 10] [--probe-interval-ms 1] [--json] [--log-file FILE] [--debug-dir DIR [--capture]]
+//
+// --capture (diagnosis; needs tcpdump, which scripts/ensure-system.sh does not
+// install): per trial, the ARP frames on every bridge port and the client's
+// ARP and SYNs to the VIP, pcap and text, into the debug dir;
+// bench/handover-frames.ts lays each trial out as one timeline.
 //
 // Needs root (network namespaces, nftables).
 
 import { mkdirSync, writeFileSync } from "node:fs";
+import { spawn, execFile, type ChildProcess } from "node:child_process";
 import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { rtPrefix, startDemoCluster, startPoller, sleep, terminate, NODE, SERVICE_PORT, VIP, type DemoCluster, type LogLine } from "../src/demo/cluster.ts";
+import { rtPrefix, startDemoCluster, startPoller, sleep, terminate, CLIENT, NODE, SERVICE_PORT, VIP, type DemoCluster, type LogLine } from "../src/demo/cluster.ts";
 import { cleanupStale, type Topology } from "../src/demo/topology.ts";
 import type { Sample } from "../src/demo/downtime.ts";
 
@@ -331,6 +337,100 @@ export function formatTable(s: Summary, clientTimeoutMs: number): string {
   ].join("\n");
 }
 
+// ---------------------------------------------------------------- --capture (diagnosis)
+
+/** tcpdump gets this long to say it listens before a trial goes on without its capture. */
+const CAPTURE_READY_MS = 5_000;
+/** The switch namespace of the topology (src/demo/topology.ts: `${prefix}sw`). */
+const SWITCH_NS = `${PREFIX}sw`;
+/**
+ * What --capture keeps, per trial, into the debug dir (pcap, then decoded to
+ * text with epoch timestamps in µs, the kernel's own receive/send time, the
+ * same wall clock as the agents' log lines and the neighbour events):
+ *   sw      every port of the bridge (`-i any` in the switch namespace): ARP
+ *           frames only, each seen as it enters the bridge from its sender's
+ *           port (In) and as it leaves toward every other port (Out)
+ *   client  the client's eth0: ARP, and the SYN and SYN-ACK of every
+ *           connection to or from the VIP (which MAC the client's kernel
+ *           sent each attempt to, and who answered)
+ */
+const CAPTURES = [
+  { name: "sw", where: null, iface: "any", filter: "arp" },
+  { name: "client", where: CLIENT.name, iface: "eth0", filter: `arp or (host ${VIP} and tcp port ${SERVICE_PORT} and tcp[tcpflags] & tcp-syn != 0)` },
+] as const;
+
+type Capture = { stop(): Promise<void> };
+
+/** One tcpdump writing `file` (pcap, µs timestamps); resolves once it listens (or after CAPTURE_READY_MS, with a warning). */
+async function startCapture(c: DemoCluster, where: string | null, iface: string, filter: string, file: string): Promise<Capture> {
+  const argv = ["tcpdump", "-i", iface, "-n", "-s", "128", "-B", "4096", "--time-stamp-precision=micro", "-w", file, filter];
+  const p: ChildProcess = where === null ? spawn("ip", ["netns", "exec", SWITCH_NS, ...argv], { stdio: ["ignore", "ignore", "pipe"], detached: true }) : c.topo.spawn(where, argv, {});
+  let ready = false;
+  const stderr: string[] = [];
+  await new Promise<void>((res) => {
+    const timer = setTimeout(() => {
+      process.stderr.write(`  capture ${file}: tcpdump did not say it listens within ${CAPTURE_READY_MS} ms\n`);
+      res();
+    }, CAPTURE_READY_MS);
+    createInterface({ input: p.stderr! }).on("line", (line) => {
+      stderr.push(line);
+      if (/listening on/.test(line)) {
+        ready = true;
+        clearTimeout(timer);
+        res();
+      }
+    });
+    p.once("exit", (code) => {
+      clearTimeout(timer);
+      if (!ready) process.stderr.write(`  capture ${file}: tcpdump exited ${code} before it listened: ${stderr.join(" ")}\n`);
+      res();
+    });
+  });
+  return {
+    // tcpdump's last lines say whether the kernel dropped any frames: kept beside the text.
+    stop: async () => {
+      await terminate(p);
+      writeFileSync(`${file}.stderr`, stderr.join("\n") + "\n");
+    },
+  };
+}
+
+/** The ARP and neighbour sysctls of the client and the two hosts the service moves between, for the record. */
+async function writeSysctls(c: DemoCluster, file: string): Promise<void> {
+  const out: string[] = [];
+  for (const h of [CLIENT.name, "h1", "h2"]) {
+    const r = await c.topo.exec(h, ["sysctl", "-a", "--pattern", "^net\\.ipv4\\.(conf\\.(all|eth0)\\.(arp|rp_filter|drop_grat|drop_unicast)|neigh\\.(eth0|default)\\.)"]);
+    out.push(`# ${h}`, r.stdout.trim());
+  }
+  writeFileSync(file, out.join("\n") + "\n");
+}
+
+/**
+ * After the pollers stop, the captures run this much longer: tcpdump reads
+ * the kernel's ring a block at a time, a block handed over when full or a
+ * second old, so a capture stopped at once loses its last second (the move,
+ * in the first tries); and the GARP's second frame comes a second after the
+ * first.
+ */
+const CAPTURE_TAIL_MS = 1_500;
+
+/** The trial's captures, started (each listening) before the trial goes on. */
+async function startCaptures(c: DemoCluster, dir: string, index: number): Promise<Capture[]> {
+  return Promise.all(CAPTURES.map((k) => startCapture(c, k.where, k.iface, k.filter, join(dir, `trial-${index + 1}-${k.name}.pcap`))));
+}
+
+/** Decodes the trial's pcaps to text beside them (`tcpdump -r -tt -e -n`), once the trial is over. */
+async function decodeCaptures(dir: string, index: number): Promise<void> {
+  for (const k of CAPTURES) {
+    const pcap = join(dir, `trial-${index + 1}-${k.name}.pcap`);
+    // In the switch's namespace for its ports' names (a pcap of `-i any` keeps interface indexes).
+    const argv = ["tcpdump", "-r", pcap, "-tt", "-e", "-n"];
+    const [cmd, ...args] = k.where === null ? ["ip", "netns", "exec", SWITCH_NS, ...argv] : argv;
+    const text = await new Promise<string>((res) => execFile(cmd!, args, { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => res(err === null ? stdout : `${stdout}${stderr}`)));
+    writeFileSync(join(dir, `trial-${index + 1}-${k.name}.txt`), text);
+  }
+}
+
 // ---------------------------------------------------------------- the cluster
 
 /** The client polling the VIP with a retry (src/demo/poller.ts --retries), through its own ARP cache. */
@@ -419,18 +519,24 @@ async function trial(c: DemoCluster, o: Options, index: number, macs: ReadonlyMa
   const newProbe = startPoller(c.topo, probePoll, probeOf(to));
   const client = startClient(c.topo, clientTimeoutMs, o.apparatusRt);
   const neigh = watchNeighbours(c.topo);
+  const captures = o.capture && o.debugDir !== undefined ? await startCaptures(c, o.debugDir, index) : [];
+  const neighSnapshots: string[] = [];
   let incomplete: string | null;
   try {
     await sleep(SETTLE_MS);
+    if (captures.length > 0) neighSnapshots.push(`${Date.now()} before the move: ${(await c.topo.exec(CLIENT.name, ["ip", "-s", "neigh", "show", VIP])).stdout.trim()}`);
     incomplete = await askMove(c, from, to);
     if (incomplete === null && !(await waitForAdded(c, to, startedAt))) incomplete = `${to} did not log vip-added within ${MOVE_WAIT_MS} ms`;
     await sleep(WATCH_MS);
   } finally {
     await Promise.all([oldProbe.stop(), newProbe.stop(), client.stop(), neigh.stop()]);
+    if (captures.length > 0) await sleep(CAPTURE_TAIL_MS);
+    await Promise.all(captures.map((k) => k.stop()));
   }
+  if (o.debugDir !== undefined && o.capture) await decodeCaptures(o.debugDir, index);
   if (o.debugDir !== undefined) {
     writeFileSync(join(o.debugDir, `trial-${index + 1}-client.jsonl`), client.samples.map((x) => JSON.stringify(x) + "\n").join(""));
-    writeFileSync(join(o.debugDir, `trial-${index + 1}-neigh.txt`), neigh.lines.join("\n") + "\n");
+    writeFileSync(join(o.debugDir, `trial-${index + 1}-neigh.txt`), [...neighSnapshots, ...neigh.lines].join("\n") + "\n");
   }
   const gapProbesMs = probeGap(oldProbe.samples, newProbe.samples, startedAt);
   const logs = logGaps(c.logs, from, to, startedAt);
@@ -457,7 +563,7 @@ async function trial(c: DemoCluster, o: Options, index: number, macs: ReadonlyMa
   };
 }
 
-type Options = { trials: number; clientTimeoutMs: number; probeIntervalMs: number; apparatusRt: number | undefined; json: boolean; logFile: string | undefined; debugDir: string | undefined };
+type Options = { trials: number; clientTimeoutMs: number; probeIntervalMs: number; apparatusRt: number | undefined; json: boolean; logFile: string | undefined; debugDir: string | undefined; capture: boolean };
 
 function options(): Options {
   const { values } = parseArgs({
@@ -469,18 +575,23 @@ function options(): Options {
       json: { type: "boolean", default: false },
       "log-file": { type: "string" },
       "debug-dir": { type: "string" },
+      capture: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
-  const usage = "usage: node bench/handover.ts [--trials N (1-100, default 10)] [--client-timeout-ms N (default 10)] [--probe-interval-ms N (default 1)] [--apparatus-rt N (SCHED_RR of services, probes, client; 0 = ordinary; default 5)] [--json] [--log-file FILE (every agent log line, JSON)] [--debug-dir DIR (agents at debug level; per trial the client's samples and its neighbour events)]\n  needs root: it creates network namespaces\n";
+  const usage = "usage: node bench/handover.ts [--trials N (1-100, default 10)] [--client-timeout-ms N (default 10)] [--probe-interval-ms N (default 1)] [--apparatus-rt N (SCHED_RR of services, probes, client; 0 = ordinary; default 5)] [--json] [--log-file FILE (every agent log line, JSON)] [--debug-dir DIR (agents at debug level; per trial the client's samples and its neighbour events)] [--capture (with --debug-dir: per trial, tcpdump of the ARP frames on every bridge port and of the client's ARP and SYNs to the VIP, pcap and text)]\n  needs root: it creates network namespaces\n";
   if (values.help) {
     process.stdout.write(usage);
     process.exit(0);
   }
   const rt = Number(values["apparatus-rt"]);
-  const o = { trials: Number(values.trials), clientTimeoutMs: Number(values["client-timeout-ms"]), probeIntervalMs: Number(values["probe-interval-ms"]), apparatusRt: rt === 0 ? undefined : rt, json: values.json!, logFile: values["log-file"], debugDir: values["debug-dir"] };
+  const o = { trials: Number(values.trials), clientTimeoutMs: Number(values["client-timeout-ms"]), probeIntervalMs: Number(values["probe-interval-ms"]), apparatusRt: rt === 0 ? undefined : rt, json: values.json!, logFile: values["log-file"], debugDir: values["debug-dir"], capture: values.capture! };
   if (!(Number.isInteger(o.trials) && o.trials >= 1 && o.trials <= 100) || !(Number.isInteger(o.clientTimeoutMs) && o.clientTimeoutMs >= 1) || !(Number.isInteger(o.probeIntervalMs) && o.probeIntervalMs >= 1) || !(Number.isInteger(rt) && rt >= 0 && rt <= 99)) {
     process.stderr.write(usage);
+    process.exit(2);
+  }
+  if (o.capture && o.debugDir === undefined) {
+    process.stderr.write(`--capture needs --debug-dir\n${usage}`);
     process.exit(2);
   }
   if (process.getuid?.() !== 0) {
@@ -499,6 +610,7 @@ async function main(): Promise<void> {
   try {
     await c.waitForHolders((h) => h.length === 1 && h[0] === "h1", FIRST_HOLDER_WAIT_MS);
     for (const p of PROBES) await pinProbe(c, p);
+    if (o.capture && o.debugDir !== undefined) await writeSysctls(c, join(o.debugDir, "sysctls.txt"));
     const macs = new Map(await Promise.all(["h1", "h2"].map(async (h) => [h, await macOf(c, h)] as const)));
     for (let i = 0; i < o.trials; i++) {
       const t = await trial(c, o, i, macs);
