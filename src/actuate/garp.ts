@@ -23,7 +23,7 @@ export const REARM_DELAY_MS = 500;
 /** Output kept from arping's stderr. */
 const STDERR_BYTES_MAX = 4096;
 
-export type AnnounceResult = { ok: boolean; code: number; durationMs: number; stderr: string };
+export type AnnounceResult = { ok: boolean; code: number; durationMs: number; stderr: string; /** Whether the armed shell sent it (false: arping forked then). */ armed?: boolean };
 
 export type Announcer = {
   /** Sends the gratuitous ARP now; resolves when arping exits (about GARP_DEADLINE_S after the first frame). Never rejects. */
@@ -84,8 +84,8 @@ export function armedArping(v: Vip, o: AnnouncerOptions = {}): Announcer {
       const c = child;
       child = null;
       if (!closed && rearm === null) rearm = setTimeout(arm, REARM_DELAY_MS);
-      if (c === null || c.exitCode !== null || c.signalCode !== null) return announceArp(v, run);
-      return fire(c);
+      if (c === null || c.exitCode !== null || c.signalCode !== null) return announceArp(v, run).then((r) => ({ ...r, armed: false }));
+      return fire(c).then((r) => ({ ...r, armed: true }));
     },
     armed: () => child !== null,
     close() {

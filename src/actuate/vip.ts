@@ -128,9 +128,12 @@ export async function addVip(v: Vip, run: Runner = runCommand, log: Logger = def
   if (family === 4) {
     // Also on "already so": a restarted agent re-announces what it holds.
     const leased = announceAfter === null ? Promise.resolve() : waitAtMost(announceAfter, ANNOUNCE_WAIT_MAX_MS);
-    void leased.then(() => (announce === null ? announceArp(v, run) : announce())).then((r) =>
-      log(r.ok ? "debug" : "warn", "actuate", r.ok ? "garp-sent" : "garp-failed", { vip: v.cidr, iface: v.iface, code: r.code, ms: Math.round(r.durationMs), stderr: r.stderr }),
-    );
+    void leased
+      .then(() => {
+        log("debug", "actuate", "garp-fired", { vip: v.cidr, iface: v.iface, sinceAddedMs: Math.round((performance.now() - t0 - durationMs) * 10) / 10 });
+        return announce === null ? announceArp(v, run) : announce();
+      })
+      .then((r) => log(r.ok ? "debug" : "warn", "actuate", r.ok ? "garp-sent" : "garp-failed", { vip: v.cidr, iface: v.iface, code: r.code, ms: Math.round(r.durationMs), stderr: r.stderr, ...("armed" in r ? { armed: r.armed } : {}) }));
   }
   return { ok: true, durationMs, detail };
 }
