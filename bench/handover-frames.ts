@@ -72,13 +72,18 @@ const macOf = new Map<string, string>();
 for (const f of readdirSync(dir).filter((x) => /^trial-\d+-sw\.txt$/.test(x)))
   for (const fr of frames(join(dir, f))) if (fr.dir !== "Out" && fr.port !== null && fr.port.startsWith("uh-")) macOf.set(fr.port.slice(3), fr.src);
 
-/** The drop-vip "handover" lines in order: trial N is the Nth move. */
-const drops = logs.filter((l) => l.event === "drop-vip" && l.service === SERVICE && l.why === "handover");
+/** A trial's move: the first drop-vip (a handover's, or a lease run out) after the client's first request of the trial. */
+const dropOf = (n: number): Log | undefined => {
+  const first = readFileSync(join(dir, `trial-${n}-client.jsonl`), "utf8").split("\n", 1)[0];
+  if (first === undefined || first === "") return undefined;
+  const since = (JSON.parse(first) as Sample).t;
+  return logs.find((l) => l.event === "drop-vip" && l.service === SERVICE && at(l) >= since);
+};
 
 const fmt = (x: number | null) => (x === null ? "-" : x.toFixed(1));
 
 for (const n of trials) {
-  const drop = drops[n - 1];
+  const drop = dropOf(n);
   if (drop === undefined) continue;
   const t0 = at(drop);
   const from = drop.host;
@@ -127,15 +132,33 @@ for (const n of trials) {
     .map((l) => ({ t: Number(l.split(" ")[0]), text: l.slice(l.indexOf(" ") + 1) }));
   const before = neigh.find((x) => x.text.startsWith("before the move"));
 
+  // The scheduler (--trace): the new holder's armed shell woken, run, become arping.
+  const schedFile = join(dir, `trial-${n}-sched.txt`);
+  const sched = existsSync(schedFile)
+    ? readFileSync(schedFile, "utf8")
+        .split("\n")
+        .filter((l) => l !== "")
+        .map((l) => ({ t: Number(l.slice(0, l.indexOf(" "))), text: l.slice(l.indexOf(" ") + 1) }))
+    : [];
+  const exec = sched.find((x) => x.t >= addedAt - 5 && x.text.includes("sched_process_exec: filename=/usr/bin/arping"));
+  const pid = exec === undefined ? null : /pid=(\d+)/.exec(exec.text)![1]!;
+  const mine = pid === null ? [] : sched.filter((x) => x.text.includes(`pid=${pid} `) || x.text.includes(`-${pid} `) || x.text.includes(`next_pid=${pid} `) || x.text.endsWith(`pid=${pid}`));
+  const woken = pid === null ? undefined : [...sched].reverse().find((x) => x.t <= exec!.t && x.text.includes(`sched_waking: comm=sh pid=${pid} `));
+  const ran = woken === undefined ? undefined : sched.find((x) => x.t >= woken.t && x.text.includes(`next_pid=${pid} `));
+  const stealFile = join(dir, `trial-${n}-steal.txt`);
+  const steal = existsSync(stealFile) ? readFileSync(stealFile, "utf8").trim().replace(/^.*: /, "") : null;
   const rel = (t: number | null) => (t === null ? null : t - t0);
+  const fired = logs.find((l) => l.host === to && l.event === "garp-fired" && at(l) >= addedAt);
+  const sent = logs.find((l) => l.host === to && l.event === "garp-sent" && at(l) >= addedAt);
   if (values.summary) {
     process.stdout.write(
-      `trial ${n} ${from}->${to}: removed ${fmt(rel(removed === undefined ? null : at(removed)))} added ${fmt(rel(addedAt))} answering ${fmt(rel(answering === undefined ? null : at(answering)))} | GARP on wire ${fmt(rel(firstGarp?.t ?? null))} at client ${fmt(rel(garpAtClient?.t ?? null))} (${garps.length} VIP-sender frames: ${garps.map((g) => `${hostOf(g.src)}@${fmt(rel(g.t))}`).join(" ")}) | client SYNs: last to old ${fmt(rel(lastOld))} (${synsOld.length} after drop), first to new ${fmt(rel(firstNew))}, first SYN-ACK from new ${fmt(rel(firstAckNew))} | failed ${failed.length} | state before: ${before?.text.replace(/^.* (\S+)$/, "$1") ?? "-"}\n`,
+      `trial ${n} ${from}->${to}${drop.why === "handover" ? "" : ` (drop-vip why=${drop.why})`}: removed ${fmt(rel(removed === undefined ? null : at(removed)))} added ${fmt(rel(addedAt))} answering ${fmt(rel(answering === undefined ? null : at(answering)))} | GARP fired ${fmt(rel(fired === undefined ? null : at(fired)))}${sent?.armed === false ? " (FORKED)" : ""} ${sched.length === 0 ? "" : ` sh woken ${fmt(rel(woken?.t ?? null))} ran ${fmt(rel(ran?.t ?? null))} exec ${fmt(rel(exec?.t ?? null))}`} on wire ${fmt(rel(firstGarp?.t ?? null))} at client ${fmt(rel(garpAtClient?.t ?? null))} (${garps.length} VIP-sender frames: ${garps.map((g) => `${hostOf(g.src)}@${fmt(rel(g.t))}`).join(" ")}) | client SYNs: last to old ${fmt(rel(lastOld))} (${synsOld.length} after drop), first to new ${fmt(rel(firstNew))}, first SYN-ACK from new ${fmt(rel(firstAckNew))} | failed ${failed.length}${steal === null ? "" : ` | steal ticks ${steal}`} | state before: ${before?.text.replace(/^.* (\S+)$/, "$1") ?? "-"}\n`,
     );
     continue;
   }
   const rows: Array<[number, string]> = [];
-  for (const l of logs) if (at(l) >= lo && at(l) <= hi && (l.service === SERVICE || l.event === "garp-sent" || l.event === "loop-stall")) rows.push([at(l), `log   ${l.host} ${l.event}${l.why === undefined ? "" : ` why=${l.why}`}${l.reason === undefined ? "" : ` reason=${l.reason}`}${l.ms === undefined ? "" : ` ms=${l.ms}`}${l.gapMs === undefined ? "" : ` gapMs=${l.gapMs}`}`]);
+  for (const l of logs) if (at(l) >= lo && at(l) <= hi && (l.service === SERVICE || l.event === "garp-sent" || l.event === "garp-fired" || l.event === "loop-stall")) rows.push([at(l), `log   ${l.host} ${l.event}${l.why === undefined ? "" : ` why=${l.why}`}${l.reason === undefined ? "" : ` reason=${l.reason}`}${l.ms === undefined ? "" : ` ms=${l.ms}`}${l.gapMs === undefined ? "" : ` gapMs=${l.gapMs}`}`]);
+  for (const x of mine) if (x.t >= lo && x.t <= hi) rows.push([x.t, `sched ${x.text.replace(/\s+/g, " ")}`]);
   for (const f of arpIn) rows.push([f.t, `wire  ${f.port?.replace("uh-", "")} ${f.dir} ${hostOf(f.src)} ${f.arp}`]);
   for (const f of clientArp) rows.push([f.t, `cl-rx ${f.src === macOf.get("client") ? "sent" : "recv"} ${hostOf(f.src)} ${f.arp}`]);
   for (const x of neigh) if (x.t >= lo && x.t <= hi && !x.text.startsWith("before")) rows.push([x.t, `neigh ${x.text.replace(/lladdr (\S+)/, (_, m: string) => `lladdr ${hostOf(m)}`)}`]);
@@ -154,6 +177,6 @@ for (const n of trials) {
   flush();
   for (const s of failed) rows.push([s.t, `FAIL  request sent, ${s.attempts ?? 1} attempts, ${s.err ?? "not ok"}, done ${fmt(rel(s.done))}`]);
   rows.sort((a, b) => a[0] - b[0]);
-  process.stdout.write(`\n=== trial ${n}: ${from} -> ${to} (drop-vip at ${drop.ts}; old MAC ${oldMac}, new ${newMac}); client entry before the move: ${before?.text ?? "-"}\n`);
+  process.stdout.write(`\n=== trial ${n}: ${from} -> ${to} (drop-vip at ${drop.ts}, why=${drop.why}; old MAC ${oldMac}, new ${newMac}); client entry before the move: ${before?.text ?? "-"}\n`);
   for (const [t, text] of rows) process.stdout.write(`${fmt(t - t0).padStart(8)}  ${text}\n`);
 }

@@ -43,16 +43,20 @@
 // requests (near a move); server-side gap <= 5 ms median (by the probes);
 // and no trial incomplete, no two hosts answering.
 //
-//   node bench/handover.ts [--trials 10] [--client-timeout-ms 10] [--probe-interval-ms 1] [--json] [--log-file FILE] [--debug-dir DIR [--capture]]
+//   node bench/handover.ts [--trials 10] [--client-timeout-ms 10] [--probe-interval-ms 1] [--json] [--log-file FILE] [--debug-dir DIR [--capture] [--trace]]
 //
 // --capture (diagnosis; needs tcpdump, which scripts/ensure-system.sh does not
 // install): per trial, the ARP frames on every bridge port and the client's
 // ARP and SYNs to the VIP, pcap and text, into the debug dir;
 // bench/handover-frames.ts lays each trial out as one timeline.
+// --trace (diagnosis; tracefs): per trial, the kernel's scheduler and block
+// events around the move (an ftrace instance of its own, on the logs' wall
+// clock), and each CPU's steal time from the ask to after the move: where
+// the new holder's armed arping waited, if it did.
 //
 // Needs root (network namespaces, nftables).
 
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { spawn, execFile, type ChildProcess } from "node:child_process";
 import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
@@ -395,6 +399,72 @@ async function startCapture(c: DemoCluster, where: string | null, iface: string,
   };
 }
 
+/** The ftrace instance of --trace (its own buffer: the system's trace is left alone). */
+const TRACE_DIR = "/sys/kernel/tracing/instances/umbra-handover";
+const TRACE_EVENTS = ["sched/sched_switch", "sched/sched_waking", "sched/sched_wakeup", "sched/sched_migrate_task", "sched/sched_process_exec", "sched/sched_process_fork", "sched/sched_process_exit", "block/block_rq_issue", "block/block_rq_complete"];
+/** Per-CPU ring (kB): a trial's second or two of a busy machine's scheduling. */
+const TRACE_BUFFER_KB = 65_536;
+/** The scheduler events kept per trial: from this long before the old holder's drop-vip to this long after the new holder's vip-added. */
+const TRACE_BEFORE_MS = 20;
+const TRACE_AFTER_MS = 150;
+
+/** Creates the trace instance (monotonic clock, the scheduler's events), not yet on. */
+function traceSetup(): void {
+  if (!existsSync(TRACE_DIR)) mkdirSync(TRACE_DIR);
+  writeFileSync(join(TRACE_DIR, "tracing_on"), "0");
+  writeFileSync(join(TRACE_DIR, "trace_clock"), "tai");
+  writeFileSync(join(TRACE_DIR, "buffer_size_kb"), String(TRACE_BUFFER_KB));
+  for (const e of TRACE_EVENTS) writeFileSync(join(TRACE_DIR, "events", e, "enable"), "1");
+}
+
+/**
+ * Clears the ring and starts tracing, with a marker that carries the wall
+ * clock: the trace's clock is CLOCK_TAI, the wall clock plus the kernel's
+ * TAI offset (whole seconds: 0 unless an NTP daemon set it), read back from
+ * the marker.
+ */
+function traceStart(): void {
+  writeFileSync(join(TRACE_DIR, "trace"), "");
+  writeFileSync(join(TRACE_DIR, "tracing_on"), "1");
+  writeFileSync(join(TRACE_DIR, "trace_marker"), `umbra-wall ${Date.now()}`);
+}
+
+/** Stops tracing and writes the events in [fromMs, toMs] (wall clock), each line prefixed with its wall clock in ms. */
+function traceSave(fromMs: number, toMs: number, file: string): void {
+  writeFileSync(join(TRACE_DIR, "tracing_on"), "0");
+  const lines = readFileSync(join(TRACE_DIR, "trace"), "utf8").split("\n");
+  const marker = lines.map((l) => /\s(\d+\.\d+):\s.*umbra-wall (\d+)/.exec(l)).find((m) => m !== null);
+  const offsetMs = marker === undefined || marker === null ? 0 : Math.round((Number(marker[2]) - Number(marker[1]) * 1000) / 1000) * 1000;
+  const out: string[] = [];
+  for (const line of lines) {
+    const m = /\s(\d+\.\d+):\s/.exec(line);
+    if (m === null) continue;
+    const wall = Number(m[1]) * 1000 + offsetMs;
+    if (wall >= fromMs && wall <= toMs) out.push(`${wall.toFixed(3)} ${line.trim()}`);
+  }
+  writeFileSync(file, out.join("\n") + "\n");
+}
+
+/**
+ * Each CPU's steal time (/proc/stat, USER_HZ ticks: 10 ms): the time a
+ * virtual machine's CPU was runnable but its host ran something else, when
+ * nothing in the guest can run on that CPU. Read around the move with --trace.
+ */
+function stealTicks(): number[] {
+  return readFileSync("/proc/stat", "utf8")
+    .split("\n")
+    .filter((l) => /^cpu\d+ /.test(l))
+    .map((l) => Number(l.split(/\s+/)[8] ?? 0));
+}
+
+/** Removes the trace instance. */
+function traceTeardown(): void {
+  if (!existsSync(TRACE_DIR)) return;
+  writeFileSync(join(TRACE_DIR, "tracing_on"), "0");
+  for (const e of TRACE_EVENTS) writeFileSync(join(TRACE_DIR, "events", e, "enable"), "0");
+  rmdirSync(TRACE_DIR);
+}
+
 /** The ARP and neighbour sysctls of the client and the two hosts the service moves between, for the record. */
 async function writeSysctls(c: DemoCluster, file: string): Promise<void> {
   const out: string[] = [];
@@ -521,13 +591,20 @@ async function trial(c: DemoCluster, o: Options, index: number, macs: ReadonlyMa
   const neigh = watchNeighbours(c.topo);
   const captures = o.capture && o.debugDir !== undefined ? await startCaptures(c, o.debugDir, index) : [];
   const neighSnapshots: string[] = [];
+  let stealBefore: number[] | null = null;
+  let stealAfter: number[] | null = null;
   let incomplete: string | null;
   try {
     await sleep(SETTLE_MS);
     if (captures.length > 0) neighSnapshots.push(`${Date.now()} before the move: ${(await c.topo.exec(CLIENT.name, ["ip", "-s", "neigh", "show", VIP])).stdout.trim()}`);
+    if (o.trace) {
+      traceStart();
+      stealBefore = stealTicks();
+    }
     incomplete = await askMove(c, from, to);
     if (incomplete === null && !(await waitForAdded(c, to, startedAt))) incomplete = `${to} did not log vip-added within ${MOVE_WAIT_MS} ms`;
     await sleep(WATCH_MS);
+    if (stealBefore !== null) stealAfter = stealTicks();
   } finally {
     await Promise.all([oldProbe.stop(), newProbe.stop(), client.stop(), neigh.stop()]);
     if (captures.length > 0) await sleep(CAPTURE_TAIL_MS);
@@ -540,6 +617,8 @@ async function trial(c: DemoCluster, o: Options, index: number, macs: ReadonlyMa
   }
   const gapProbesMs = probeGap(oldProbe.samples, newProbe.samples, startedAt);
   const logs = logGaps(c.logs, from, to, startedAt);
+  if (o.debugDir !== undefined && stealBefore !== null && stealAfter !== null) writeFileSync(join(o.debugDir, `trial-${index + 1}-steal.txt`), `steal ticks (10 ms) per CPU from the ask to ${WATCH_MS} ms after the add: ${stealAfter.map((x, i) => x - stealBefore![i]!).join(" ")}\n`);
+  if (o.trace && o.debugDir !== undefined) traceSave((logs.droppedAt ?? startedAt) - TRACE_BEFORE_MS, (logs.addedAt ?? Date.now()) + TRACE_AFTER_MS, join(o.debugDir, `trial-${index + 1}-sched.txt`));
   const spacings = [medianSpacing(oldProbe.samples), medianSpacing(newProbe.samples)].filter((x): x is number => x !== null);
   const switchedAt = logs.addedAt === null ? null : clientSwitchedAt(neigh.lines, macs.get(to)!, logs.addedAt);
   // A move that did not go as planned (the old holder's lease ran out first) is still the move: its window opens when it was asked.
@@ -563,7 +642,7 @@ async function trial(c: DemoCluster, o: Options, index: number, macs: ReadonlyMa
   };
 }
 
-type Options = { trials: number; clientTimeoutMs: number; probeIntervalMs: number; apparatusRt: number | undefined; json: boolean; logFile: string | undefined; debugDir: string | undefined; capture: boolean };
+type Options = { trials: number; clientTimeoutMs: number; probeIntervalMs: number; apparatusRt: number | undefined; json: boolean; logFile: string | undefined; debugDir: string | undefined; capture: boolean; trace: boolean };
 
 function options(): Options {
   const { values } = parseArgs({
@@ -576,22 +655,23 @@ function options(): Options {
       "log-file": { type: "string" },
       "debug-dir": { type: "string" },
       capture: { type: "boolean", default: false },
+      trace: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
-  const usage = "usage: node bench/handover.ts [--trials N (1-100, default 10)] [--client-timeout-ms N (default 10)] [--probe-interval-ms N (default 1)] [--apparatus-rt N (SCHED_RR of services, probes, client; 0 = ordinary; default 5)] [--json] [--log-file FILE (every agent log line, JSON)] [--debug-dir DIR (agents at debug level; per trial the client's samples and its neighbour events)] [--capture (with --debug-dir: per trial, tcpdump of the ARP frames on every bridge port and of the client's ARP and SYNs to the VIP, pcap and text)]\n  needs root: it creates network namespaces\n";
+  const usage = "usage: node bench/handover.ts [--trials N (1-100, default 10)] [--client-timeout-ms N (default 10)] [--probe-interval-ms N (default 1)] [--apparatus-rt N (SCHED_RR of services, probes, client; 0 = ordinary; default 5)] [--json] [--log-file FILE (every agent log line, JSON)] [--debug-dir DIR (agents at debug level; per trial the client's samples and its neighbour events)] [--capture (with --debug-dir: per trial, tcpdump of the ARP frames on every bridge port and of the client's ARP and SYNs to the VIP, pcap and text)] [--trace (with --debug-dir: per trial, the kernel's scheduler events around the move, ftrace)]\n  needs root: it creates network namespaces\n";
   if (values.help) {
     process.stdout.write(usage);
     process.exit(0);
   }
   const rt = Number(values["apparatus-rt"]);
-  const o = { trials: Number(values.trials), clientTimeoutMs: Number(values["client-timeout-ms"]), probeIntervalMs: Number(values["probe-interval-ms"]), apparatusRt: rt === 0 ? undefined : rt, json: values.json!, logFile: values["log-file"], debugDir: values["debug-dir"], capture: values.capture! };
+  const o = { trials: Number(values.trials), clientTimeoutMs: Number(values["client-timeout-ms"]), probeIntervalMs: Number(values["probe-interval-ms"]), apparatusRt: rt === 0 ? undefined : rt, json: values.json!, logFile: values["log-file"], debugDir: values["debug-dir"], capture: values.capture!, trace: values.trace! };
   if (!(Number.isInteger(o.trials) && o.trials >= 1 && o.trials <= 100) || !(Number.isInteger(o.clientTimeoutMs) && o.clientTimeoutMs >= 1) || !(Number.isInteger(o.probeIntervalMs) && o.probeIntervalMs >= 1) || !(Number.isInteger(rt) && rt >= 0 && rt <= 99)) {
     process.stderr.write(usage);
     process.exit(2);
   }
-  if (o.capture && o.debugDir === undefined) {
-    process.stderr.write(`--capture needs --debug-dir\n${usage}`);
+  if ((o.capture || o.trace) && o.debugDir === undefined) {
+    process.stderr.write(`--capture and --trace need --debug-dir\n${usage}`);
     process.exit(2);
   }
   if (process.getuid?.() !== 0) {
@@ -611,6 +691,7 @@ async function main(): Promise<void> {
     await c.waitForHolders((h) => h.length === 1 && h[0] === "h1", FIRST_HOLDER_WAIT_MS);
     for (const p of PROBES) await pinProbe(c, p);
     if (o.capture && o.debugDir !== undefined) await writeSysctls(c, join(o.debugDir, "sysctls.txt"));
+    if (o.trace) traceSetup();
     const macs = new Map(await Promise.all(["h1", "h2"].map(async (h) => [h, await macOf(c, h)] as const)));
     for (let i = 0; i < o.trials; i++) {
       const t = await trial(c, o, i, macs);
@@ -618,6 +699,7 @@ async function main(): Promise<void> {
       process.stderr.write(`  trial ${i + 1}/${o.trials}: ${describeTrial(t)}\n`);
     }
   } finally {
+    if (o.trace) traceTeardown();
     if (o.logFile !== undefined) writeFileSync(o.logFile, c.logs.map((l) => JSON.stringify(l) + "\n").join(""));
     await c.destroy();
   }
