@@ -6,7 +6,8 @@
 # chromium (the dashboard test's headless browser), systemd (systemd-notify
 # for Type=notify, systemd-analyze for the unit's test) and python3 (the
 # notification test's stand-in for systemd's socket); with --bench also
-# keepalived (the benchmark's anchor) and stress-ng (bench/chaos's CPU load).
+# keepalived (the benchmark's anchor), stress-ng (bench/chaos's CPU load) and
+# tcpdump (bench/handover --capture).
 # Idempotent; a fast no-op when everything is present. Not root and
 # something missing: says what to install and exits 1.
 #
@@ -37,7 +38,7 @@ missing() {
   have systemd-notify || need+=(systemd) # the agent's readiness and watchdog under systemd; the unit's test runs systemd-analyze
   have systemd-analyze || need+=(systemd)
   have python3 || need+=(python3) # the notification test binds systemd's kind of socket with it
-  if [ "$bench" -eq 1 ]; then have keepalived || need+=(keepalived); have stress-ng || need+=(stress-ng); fi
+  if [ "$bench" -eq 1 ]; then have keepalived || need+=(keepalived); have stress-ng || need+=(stress-ng); have tcpdump || need+=(tcpdump); fi # tcpdump: bench/handover --capture
   [ ${#need[@]} -eq 0 ] || printf '%s\n' "${need[@]}" | sort -u | paste -sd' '
 }
 
