@@ -32,6 +32,7 @@ missing() {
   have ping || need+=(iputils-ping) # the VIP tests ping the VIP from a client namespace
   have sysctl || need+=(procps)
   have chrt || need+=(util-linux) # the agent runs SCHED_RR (config realtime)
+  have taskset || need+=(util-linux) # the armed gratuitous-ARP shells are pinned to a CPU each
   have nft || need+=(nftables) # the kernel-side lease fences the VIP with nftables
   have promtool || need+=(prometheus) # the metrics test checks /metrics with promtool
   have chromium || need+=(chromium) # the dashboard test drives Debian's headless chromium (playwright-core, no browser download)

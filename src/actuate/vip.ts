@@ -36,9 +36,15 @@ import { logger, type Logger } from "../shared/log.ts";
 
 /** One command's time limit; `ip addr` takes milliseconds, so this only catches a wedged host. */
 export const COMMAND_TIMEOUT_MS = 5_000;
-/** Gratuitous ARPs per add: the first at once, the second one second later. */
-export const GARP_COUNT = 2;
-/** arping's deadline in seconds: it sends nothing after it. */
+/**
+ * Gratuitous ARPs per arping: one, at once. A second, a second later, was
+ * sent by a host that might no longer hold the VIP by then (arping writes
+ * to a packet socket, which the fence's ARP output rule never sees), and
+ * would point the clients back at it. The redundancy comes from two armed
+ * shells on two CPUs instead (garp.ts).
+ */
+export const GARP_COUNT = 1;
+/** arping's deadline in seconds: it sends nothing after it (and exits about then). */
 export const GARP_DEADLINE_S = 1;
 /** Output kept from a command, per stream. */
 const COMMAND_OUTPUT_BYTES_MAX = 1024 * 1024;
@@ -109,10 +115,11 @@ function waitAtMost(p: Promise<unknown>, ms: number): Promise<void> {
 /**
  * Adds the VIP and announces it (IPv4: a gratuitous ARP, sent off the
  * returned promise: by `announce`, an armed arping (garp.ts), else arping
- * forked now). `announceAfter`: the kernel lease that lets the VIP's ARP
- * frames out, still being applied; the announcement waits for it (at most
- * ANNOUNCE_WAIT_MAX_MS), or the fence would drop it and neighbours would
- * learn the new holder only from the next one, a second later.
+ * forked now). `announceAfter`: the kernel lease that lets packets to the
+ * VIP in, still being applied; the announcement waits for it (at most
+ * ANNOUNCE_WAIT_MAX_MS), or the clients it turns to this host would reach a
+ * fence that still drops them. (The fence does not stop the announcement
+ * itself: arping writes to a packet socket, past the ARP output hook.)
  */
 export async function addVip(v: Vip, run: Runner = runCommand, log: Logger = defaultLog, announceAfter: Promise<unknown> | null = null, announce: (() => Promise<Awaited<ReturnType<typeof announceArp>>>) | null = null): Promise<VipResult> {
   const { family } = parse(v);

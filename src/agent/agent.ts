@@ -7,7 +7,7 @@
 // outcomes come back as events, so nothing on the lease path ever waits on
 // `ip`, a disk or a hook.
 
-import { mkdirSync, readdirSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { networkInterfaces, setPriority } from "node:os";
 import { spawnSync } from "node:child_process";
 import { isIPv4 } from "node:net";
@@ -202,7 +202,32 @@ function warmHelpers(services: readonly ServiceRt[], ip: IpBatch, fence: Fence |
   ip.warm();
   fence?.warm();
   const prefix = realtime ? ["chrt", "--rr", String(Math.min(RT_PRIORITY_MAX, config.realtime + 1))] : [];
-  for (const s of services) if (isIPv4(vipAddress(s.cfg.vip))) s.announcer = armedArping({ cidr: s.cfg.vip, iface: s.cfg.interface }, { prefix });
+  const cpus = allowedCpus().slice(0, GARP_SHELLS);
+  for (const s of services) if (isIPv4(vipAddress(s.cfg.vip))) s.announcer = armedArping({ cidr: s.cfg.vip, iface: s.cfg.interface }, { prefix, cpus: cpus.length >= 2 ? cpus : undefined });
+}
+
+/** Armed announcement shells per IPv4 VIP, each on its own CPU: a stalled CPU no longer holds the new holder's gratuitous ARP up (garp.ts). */
+const GARP_SHELLS = 2;
+
+/** The CPUs this process may run on (/proc/self/status Cpus_allowed_list, "0-3,6"); [] when it cannot be read. */
+export function allowedCpus(status: string | null = readStatus()): number[] {
+  const list = status === null ? undefined : /^Cpus_allowed_list:\s*(\S+)/m.exec(status)?.[1];
+  if (list === undefined) return [];
+  const out: number[] = [];
+  for (const part of list.split(",")) {
+    const [lo, hi] = part.split("-").map(Number);
+    if (!Number.isInteger(lo)) return [];
+    for (let c = lo!; c <= (hi ?? lo!) && out.length < 1024; c++) out.push(c);
+  }
+  return out;
+}
+
+function readStatus(): string | null {
+  try {
+    return readFileSync("/proc/self/status", "utf8");
+  } catch {
+    return null;
+  }
 }
 
 /** SCHED_RR's highest priority. */
