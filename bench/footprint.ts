@@ -13,7 +13,7 @@
 //   (root; `bash scripts/ensure-system.sh --bench` installs keepalived)
 
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -184,7 +184,7 @@ async function main(): Promise<void> {
       firstHolderMs: median(u.map((r) => r.firstHolderMs)),
       helpMs: median(u.flatMap((r) => r.help)),
       statusMs: median(u.flatMap((r) => r.status)),
-      installMB: (duBytes(join(ROOT, "node_modules")) + statSync(NODE).size) / 1e6,
+      installMB: (duBytes(realpathSync(join(ROOT, "node_modules"))) + statSync(realpathSync(NODE)).size) / 1e6, // a worktree's node_modules may be a link
     },
     keepalived: {
       cpuPercent: per(k, (r) => r.cpuPercent),
