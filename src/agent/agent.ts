@@ -546,7 +546,7 @@ export async function startAgent(config: Config): Promise<Agent> {
   const kept = loadStandings(config.stateDir, log);
   if (Object.keys(kept).length > 0) loop.feed({ type: "standings", standings: kept });
   const keptVotes = loadVoteStandings(config.stateDir, log);
-  if (Object.keys(keptVotes).length > 0) loop.feed({ type: "vote-standings", votes: keptVotes, from: "disk" });
+  if (Object.keys(keptVotes.votes).length > 0) loop.feed({ type: "vote-standings", votes: keptVotes.votes, from: "disk", kept: keptVotes.kept });
   const fence = await installFence(config, log);
   const observed = new Observed();
   const records = recordWriter(config, log);

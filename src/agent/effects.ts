@@ -43,7 +43,7 @@ export type EffectDeps = {
   /** The standings changed: kept on disk (standings.ts); beacons read them from the core. */
   standingsChanged(s: Extract<HostEffect, { type: "standings-changed" }>["standings"]): void;
   /** The lowered quorums taken on here changed: kept on disk (standings.ts); beacons read them from the core. */
-  votesChanged(v: Extract<HostEffect, { type: "votes-changed" }>["votes"]): void;
+  votesChanged(v: Extract<HostEffect, { type: "votes-changed" }>["votes"], kept: Extract<HostEffect, { type: "votes-changed" }>["kept"]): void;
 };
 
 type SendFx = Extract<HostEffect, { type: "send" }>;
@@ -125,7 +125,7 @@ function applyOther(d: EffectDeps, fx: OtherFx): void {
       d.standingsChanged(fx.standings);
       break;
     case "votes-changed":
-      d.votesChanged(fx.votes);
+      d.votesChanged(fx.votes, fx.kept);
       break;
     case "health-changed":
       d.log(fx.healthy ? "info" : "warn", "health", fx.healthy ? "service-healthy" : "service-unhealthy", { service: fx.service, why: fx.why, effect: fx.healthy ? "a candidate again" : "no candidate for it; holding it, this host hands it over in person to a healthy shadow" });

@@ -24,15 +24,15 @@ test("written, the latest winning, and read back; damage is said and ignored", a
   expect(logged).toEqual(["standings-unreadable"]);
 });
 
-test("lowered quorums: written, the latest winning, and read back; a count below 1 is ignored", async () => {
+test("overrides: written with whether each was taken on and who was heard, the latest winning, and read back; a count below 1 is ignored", async () => {
   const logged: string[] = [];
   const log = (_l: string, _p: string, event: string) => void logged.push(event);
   const write = voteStandingsWriter(dir, log);
-  write({ web: { votes: 2, reason: "a", nonce: "n1", issuedAtMs: 1 } });
-  write({ web: { votes: 1, reason: "h2, h3 burned", nonce: "n2", issuedAtMs: 2 } });
-  for (let i = 0; i < 100 && loadVoteStandings(dir, log)["web"]?.nonce !== "n2"; i++) await new Promise((r) => setTimeout(r, 10));
-  expect(loadVoteStandings(dir, log)).toEqual({ web: { votes: 1, reason: "h2, h3 burned", nonce: "n2", issuedAtMs: 2 } });
-  writeFileSync(join(dir, VOTES_FILE), '{"web": {"votes": 0, "reason": "", "nonce": "n3", "issuedAtMs": 3}, "db": {"votes": 3, "reason": "", "nonce": "n4", "issuedAtMs": 4}}');
-  expect(loadVoteStandings(dir, log)).toEqual({ db: { votes: 3, reason: "", nonce: "n4", issuedAtMs: 4 } });
+  write({ web: { votes: 2, reason: "a", nonce: "n1", issuedAtMs: 1 } }, { web: { taken: true, heard: ["h1"] as never } });
+  write({ web: { votes: 1, reason: "h2, h3 burned", nonce: "n2", issuedAtMs: 2 } }, { web: { taken: true, heard: ["h1", "h2"] as never } });
+  for (let i = 0; i < 100 && loadVoteStandings(dir, log).votes["web"]?.nonce !== "n2"; i++) await new Promise((r) => setTimeout(r, 10));
+  expect(loadVoteStandings(dir, log)).toEqual({ votes: { web: { votes: 1, reason: "h2, h3 burned", nonce: "n2", issuedAtMs: 2 } }, kept: { web: { taken: true, heard: ["h1", "h2"] as never } } });
+  writeFileSync(join(dir, VOTES_FILE), '{"web": {"votes": 0, "reason": "", "nonce": "n3", "issuedAtMs": 3}, "db": {"votes": 3, "reason": "", "nonce": "n4", "issuedAtMs": 4, "taken": false}}');
+  expect(loadVoteStandings(dir, log)).toEqual({ votes: { db: { votes: 3, reason: "", nonce: "n4", issuedAtMs: 4 } }, kept: { db: { taken: false, heard: [] } } } as never);
   expect(logged).toEqual([]);
 });

@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import { rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "../shared/log.ts";
+import { hostId, type HostId } from "../shared/ids.ts";
 import type { host } from "../decide/index.ts";
 
 export const STANDINGS_FILE = "standings.json";
@@ -26,6 +27,9 @@ export function standingOf(x: unknown): Standing | null {
   if (typeof s !== "object" || s === null || !MODES.has(s.mode as string) || !said(s)) return null;
   return { mode: s.mode!, reason: s.reason!, nonce: s.nonce!, issuedAtMs: s.issuedAtMs! };
 }
+
+/** An override as this host's disk keeps it: the statement, whether it was taken on, and the voters heard since. */
+export type KeptVotes = { votes: Record<string, VoteStanding>; kept: Record<string, { taken: boolean; heard: HostId[] }> };
 
 /** A lowered quorum as it came from disk or a peer: its shape checked, or null (the core checks the count against the service's voters). */
 export function voteStandingOf(x: unknown): VoteStanding | null {
@@ -55,8 +59,20 @@ export function loadStandings(stateDir: string, log: Logger): Record<string, Sta
   return loadFile(stateDir, STANDINGS_FILE, standingOf, log);
 }
 
-export function loadVoteStandings(stateDir: string, log: Logger): Record<string, VoteStanding> {
-  return loadFile(stateDir, VOTES_FILE, voteStandingOf, log);
+export function loadVoteStandings(stateDir: string, log: Logger): KeptVotes {
+  const raw = loadFile(stateDir, VOTES_FILE, (x) => {
+    const v = voteStandingOf(x);
+    if (v === null) return null;
+    const e = x as { taken?: unknown; heard?: unknown };
+    const heard = Array.isArray(e.heard) ? e.heard.filter((h): h is string => typeof h === "string").map(hostId) : [];
+    return { v, taken: e.taken !== false, heard }; // a file without `taken` was written only for overrides taken on
+  }, log);
+  const out: KeptVotes = { votes: {}, kept: {} };
+  for (const [sv, x] of Object.entries(raw)) {
+    out.votes[sv] = x.v;
+    out.kept[sv] = { taken: x.taken, heard: x.heard };
+  }
+  return out;
 }
 
 /** Writes a file (temp file, then rename), one write at a time, the latest winning. */
@@ -88,7 +104,8 @@ export function standingsWriter(stateDir: string, log: Logger): (s: host.Standin
   return latestWriter(join(stateDir, STANDINGS_FILE), log, "a restart of this agent forgets the latest standby or maintenance until a peer's beacon brings it");
 }
 
-/** The lowered quorums taken on here, kept. */
-export function voteStandingsWriter(stateDir: string, log: Logger): (v: host.VoteStandings) => void {
-  return latestWriter(join(stateDir, VOTES_FILE), log, "a restart of this agent forgets the latest override of expected votes until a peer's beacon brings it (taken on only while this host's view agrees)");
+/** The overrides known here, each with whether it was taken on and who was heard since, kept. */
+export function voteStandingsWriter(stateDir: string, log: Logger): (v: host.VoteStandings, kept: host.VotesKept) => void {
+  const write = latestWriter<Record<string, unknown>>(join(stateDir, VOTES_FILE), log, "a restart of this agent forgets the latest override of expected votes until a peer's beacon brings it (taken on only while this host's view agrees), and who was heard since");
+  return (v, kept) => write(Object.fromEntries(Object.entries(v).map(([sv, s]) => [sv, { ...s, ...(kept[sv] ?? { taken: false, heard: [] }) }])));
 }

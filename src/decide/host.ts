@@ -94,6 +94,8 @@ export type Standings = Readonly<Record<HostId, Standing>>;
  */
 export type VoteStanding = { votes: number; reason: string; nonce: string; issuedAtMs: number };
 export type VoteStandings = Readonly<Record<string, VoteStanding>>;
+/** What this host keeps on disk of each override beside the statement: whether it took it on, and the voters heard since (the count never falls, a restart included). */
+export type VotesKept = Readonly<Record<string, { taken: boolean; heard: HostId[] }>>;
 
 /** Whether `a` says something later than `b` (none: anything is later). */
 export const laterStanding = (a: { issuedAtMs: number; nonce: string }, b: { issuedAtMs: number; nonce: string } | undefined): boolean => b === undefined || a.issuedAtMs > b.issuedAtMs || (a.issuedAtMs === b.issuedAtMs && a.nonce > b.nonce);
@@ -116,7 +118,7 @@ export type HostState = {
   readonly foresight: ProactiveState | null;
   /** Hosts an operator keeps out of candidacy, by host. */
   readonly standby: Standings;
-  /** Services whose quorum an operator lowered, by service (taken on here: see takeVotes). */
+  /** The latest override of each service's quorum this host knows of, taken on here or not (see takeVotes). */
   readonly votes: VoteStandings;
   /** Nonces of the orders applied, oldest first (at most ORDERS_REMEMBERED_MAX). */
   readonly orders: readonly string[];
@@ -145,7 +147,7 @@ export type HostEvent =
   | { type: "peer-health"; host: HostId; unhealthy: string[] } // the services a peer says are unhealthy there (its beacon)
   | { type: "checks-configured"; service: string; checks: CheckSpec[] } // a reload changed the service's checks: their counts start afresh
   | { type: "standings"; standings: Standings } // what operators said of hosts, as a peer's beacon or this host's disk has it: the later statement of each host wins
-  | { type: "vote-standings"; votes: VoteStandings; from: "disk" | "peer" } // lowered quorums, as a peer's beacon or this host's disk has them: the later statement of each service wins, taken on only while this host sees no more voters alive than it expects (but from its own disk, where it took it on before)
+  | { type: "vote-standings"; votes: VoteStandings; from: "disk" | "peer"; kept?: VotesKept } // lowered quorums, as a peer's beacon or this host's disk has them (the disk also says whether it was taken on, and who was heard): the later statement of each service wins, taken on only while this host sees no more voters alive than it expects (from its own disk: as it was)
   // State replication (the document stays in the shell; these are what it learns):
   | { type: "write-durable"; service: string; id: string } // a write made here is on this host's disk
   | { type: "peer-durable"; service: string; peer: HostId; id: string } // that replica confirmed the write on its disk
@@ -168,8 +170,8 @@ export type HostEffect =
   | { type: "move-abandoned"; service: string; epoch: number }
   /** The standings changed: the shell keeps them on disk and in its beacons. */
   | { type: "standings-changed"; standings: Standings }
-  /** The lowered quorums taken on here changed: the shell keeps them on disk and in its beacons. */
-  | { type: "votes-changed"; votes: VoteStandings }
+  /** The overrides known here changed, or who was heard since: the shell keeps them on disk (with `kept`) and in its beacons (the statements). */
+  | { type: "votes-changed"; votes: VoteStandings; kept: VotesKept }
   /** This host's health of a service changed: unhealthy, it is no candidate and, holding it, hands it over. */
   | { type: "health-changed"; service: string; healthy: boolean; why: string | null }
   /** An order acted on (or seen again: `repeat`), with what it did here, and the services it concerns (their audit trails record it). */
@@ -290,7 +292,7 @@ export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
       mergeStandings(d, fx, e.standings);
       break;
     case "vote-standings":
-      for (const [sv, v] of Object.entries(e.votes)) takeVotes(d, fx, sv, v, e.from === "disk");
+      for (const [sv, v] of Object.entries(e.votes)) takeVotes(d, fx, sv, v, e.from === "disk" ? (e.kept?.[sv] ?? { taken: true, heard: [] }) : null);
       break;
     case "write-durable":
     case "peer-durable":
@@ -527,7 +529,7 @@ function orderOutcome(d: Draft, fx: HostEffect[], o: OperatorOrder, services: st
     }
     case "override":
       if (o.service === null || services[0] === undefined) return `no service "${o.service}" here`;
-      return takeVotes(d, fx, services[0], { votes: o.expectVotes ?? 0, reason: o.reason, nonce: o.nonce, issuedAtMs: o.issuedAtMs }, false);
+      return takeVotes(d, fx, services[0], { votes: o.expectVotes ?? 0, reason: o.reason, nonce: o.nonce, issuedAtMs: o.issuedAtMs }, null);
     default:
       return assertNever(o.action);
   }
@@ -535,35 +537,53 @@ function orderOutcome(d: Draft, fx: HostEffect[], o: OperatorOrder, services: st
 
 /**
  * A lowered quorum for a service, from an order, a peer or the disk: the
- * later statement wins, and it is taken on only while this host sees no
- * more of the service's voters alive than the votes it expects (else two
- * groups of them could each make a majority of it). From this host's own
- * disk, where it was taken on before, it is taken as it is: after a
- * restart every peer looks alive until the membership learns otherwise.
- * Returns what happened, for an order's outcome.
+ * later statement wins and is known here whatever happens next (its count
+ * is enough for a certificate from another host: see knownVotes). It is
+ * taken on only while this host sees no more of the service's voters alive
+ * than the votes it expects (else two groups of them could each make a
+ * majority of it); refused, an override taken on before stays. From this
+ * host's own disk (`disk`) it is taken on as it was, with who was heard:
+ * after a restart every peer looks alive until the membership learns
+ * otherwise. Returns what happened, for an order's outcome.
  */
-function takeVotes(d: Draft, fx: HostEffect[], service: string, v: VoteStanding, fromOwnDisk: boolean): string {
+function takeVotes(d: Draft, fx: HostEffect[], service: string, v: VoteStanding, disk: { taken: boolean; heard: HostId[] } | null): string {
   const spec = d.config.services.find((x) => x.name === service);
   if (spec === undefined) return `no service "${service}" here`;
   const n = spec.voters.length;
   if (!Number.isSafeInteger(v.votes) || v.votes < 1 || v.votes > n) return `refused: ${service} has ${n} voters, so 1-${n} votes may be expected`;
   const now = d.votes[service];
   if (!laterStanding(v, now)) return `superseded: a later override of ${service} expects ${now!.votes} votes`;
-  const alive = aliveHosts(d).filter((h) => spec.voters.includes(h));
-  if (!fromOwnDisk && alive.length > v.votes) return `refused: ${alive.length} of ${service}'s voters are alive as this host sees them (${alive.join(", ")}), more than the ${v.votes} expected: two groups of them could each make a majority`;
   d.votes = { ...d.votes, [service]: { votes: v.votes, reason: v.reason, nonce: v.nonce, issuedAtMs: v.issuedAtMs } };
-  fx.push({ type: "votes-changed", votes: d.votes });
-  stepQuorum(d, fx, service, { type: "expect-votes", votes: v.votes });
+  stepQuorum(d, fx, service, { type: "expect-known", votes: v.votes });
+  const alive = aliveHosts(d).filter((h) => spec.voters.includes(h));
+  const refused = disk === null ? alive.length > v.votes : !disk.taken;
+  if (!refused) stepQuorum(d, fx, service, { type: "expect-votes", votes: v.votes, heard: disk?.heard ?? [] });
+  votesChanged(d, fx);
+  if (refused) return disk !== null ? `${service}: known, not taken on (it was not before the restart)` : `refused: ${alive.length} of ${service}'s voters are alive as this host sees them (${alive.join(", ")}), more than the ${v.votes} expected: two groups of them could each make a majority`;
   if (v.votes === n) return `${service}: a majority of all ${n} voters again`;
   return `${service}: a majority of ${v.votes} expected vote${v.votes === 1 ? "" : "s"} counts in ${quorum.restartWaitMs(d.services[service]!.config)} ms (every lease the lost voters granted has run out by then); a voter heard again counts again`;
 }
 
+/** The overrides known here and what the disk keeps beside them, as the shell writes them. */
+function votesChanged(d: Draft, fx: HostEffect[]): void {
+  const kept: Record<string, { taken: boolean; heard: HostId[] }> = {};
+  for (const sv of Object.keys(d.votes)) {
+    const x = d.services[sv]?.expect ?? null;
+    kept[sv] = { taken: x !== null, heard: x === null ? [] : [...x.heard] };
+  }
+  fx.push({ type: "votes-changed", votes: d.votes, kept });
+}
+
 /** A message came from a host: a service whose quorum is lowered counts it again if it is a voter. */
 function heard(d: Draft, fx: HostEffect[], from: HostId): void {
+  let changed = false;
   for (const sv of d.config.services) {
     const x = d.services[sv.name]!.expect;
-    if (x !== null && sv.voters.includes(from) && !x.heard.includes(from)) stepQuorum(d, fx, sv.name, { type: "voter-heard", voter: from });
+    if (x === null || !sv.voters.includes(from) || x.heard.includes(from)) continue;
+    stepQuorum(d, fx, sv.name, { type: "voter-heard", voter: from });
+    changed = true;
   }
+  if (changed) votesChanged(d, fx); // kept on disk: the count must not fall back at a restart
 }
 
 /** A VIP change's outcome: to its quorum machine, then the hooks it calls for, and a reconcile after a takeover. */

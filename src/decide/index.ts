@@ -6,7 +6,7 @@
 // their step functions are not.
 
 export * as host from "./host.ts";
-export { stepReplicas, type ReplicaEvent as HostReplicaEvent, type ReplicaEffect, type OperatorOrder, type OrderAction, type Standing, type VoteStanding, type VoteStandings, type HookName, type NotifyState, type HostConfig, type HostEffect, type HostEvent, type HostMsg, type HostOut, type HostState, type HostStep, type HostTiming } from "./host.ts";
+export { stepReplicas, type ReplicaEvent as HostReplicaEvent, type ReplicaEffect, type OperatorOrder, type OrderAction, type Standing, type VoteStanding, type VoteStandings, type VotesKept, type HookName, type NotifyState, type HostConfig, type HostEffect, type HostEvent, type HostMsg, type HostOut, type HostState, type HostStep, type HostTiming } from "./host.ts";
 export type { QuorumConfig, QuorumState, QuorumEvent, QuorumEffect, QuorumMsg, QuorumOut, SignedVote, UnsignedVote, Certificate, Persisted, Reason, Vote } from "./quorum.ts";
 export type { MemberStatus, MemberUpdate, SwimMsg } from "./membership.ts";
 export * as replicasync from "./replicasync.ts";

@@ -216,9 +216,20 @@ export type QuorumState = {
    * taken on, so every lease the lost voters granted has run out), a
    * majority of `votes` certifies and renews, raised by every voter heard
    * since (`heard`, self included): a voter that comes back counts again,
-   * and the count never falls. Null: a majority of the configured voters.
+   * and the count never falls (a later override and a restart keep who was
+   * heard: the shell keeps it on disk). Null: a majority of the configured
+   * voters.
    */
   expect: { votes: number; fromMs: number; heard: HostId[] } | null;
+  /**
+   * The latest override this host knows of, taken on here or not (null:
+   * none, or one that names every voter): certificates with a majority of
+   * its count are accepted, so that a voter that refused it (it saw more
+   * voters alive) still follows the holder the survivors certified, and
+   * grants it. Accepting a certificate only moves the epoch and the holder:
+   * every lease is still counted with this host's own count.
+   */
+  knownVotes: number | null;
   /** Hosts this host's own forecast (its samples, the beacons it got) says will exhaust a resource: it signs a "predicted" move only away from one of these. */
   predicted: HostId[];
   /** Hosts kept out (an operator's standby or maintenance, or the service unhealthy there): no candidacy, no vote for them; one holding the service hands it over in person. */
@@ -291,7 +302,8 @@ export type QuorumEvent =
   | { type: "received"; from: HostId; msg: QuorumMsg }
   | { type: "membership"; alive: HostId[] }
   | { type: "handover-requested"; to: HostId | null; reason?: "handover" | "predicted" } // to: null, the best other candidate (an operator's failover)
-  | { type: "expect-votes"; votes: number | null } // an operator's lowered quorum taken on here (null: the configured voters' again)
+  | { type: "expect-votes"; votes: number | null; heard?: HostId[] } // an operator's lowered quorum taken on here (null: the configured voters' again), with the voters heard before (kept on disk)
+  | { type: "expect-known"; votes: number | null } // the latest override this host knows of, taken on or not
   | { type: "voter-heard"; voter: HostId } // a message came from this host: with a lowered quorum, a voter heard counts again
   | { type: "excluded"; hosts: HostId[] } // the hosts kept out of candidacy now (standby, maintenance, unhealthy)
   | { type: "forecast"; predicted: HostId[] } // this host's view of who is predicted to exhaust
@@ -330,6 +342,9 @@ export function expectedVotes(s: QuorumState): number {
 
 /** Signatures that make a certificate, and grants that renew a lease, now. */
 export const votesNeeded = (s: QuorumState): number => majority(expectedVotes(s));
+
+/** Signatures a certificate from another host needs to be followed: this host's own count, or a majority of the latest override it knows of if lower. */
+export const certificateVotesNeeded = (s: QuorumState): number => (s.knownVotes === null ? votesNeeded(s) : Math.min(votesNeeded(s), majority(s.knownVotes)));
 
 /** Lease length as the holder must count it: shortened by the worst clock drift, twice, and the actuation guard. */
 export const holderLeaseMs = (c: QuorumConfig): number => lease.holderLeaseMs(c);
@@ -391,6 +406,7 @@ export function initialQuorum(config: QuorumConfig, persisted: Persisted | null,
     pendingProposal: null,
     alive: [...config.hosts],
     expect: null,
+    knownVotes: null,
     predicted: [],
     excluded: [],
     drainRetryAtMs: 0,
@@ -454,7 +470,10 @@ export function step(s0: QuorumState, e: QuorumEvent, nowMs: number): QuorumStep
       s.predicted = [...e.predicted];
       break;
     case "expect-votes":
-      onExpectVotes(s, e.votes);
+      onExpectVotes(s, e.votes, e.heard ?? []);
+      break;
+    case "expect-known":
+      s.knownVotes = e.votes === null || e.votes >= s.config.voters.length ? null : e.votes;
       break;
     case "voter-heard":
       if (s.expect !== null && s.config.voters.includes(e.voter) && !s.expect.heard.includes(e.voter)) s.expect = { ...s.expect, heard: [...s.expect.heard, e.voter] };
@@ -1052,7 +1071,7 @@ function maybeCertify(s: QuorumState, fx: QuorumEffect[]): void {
 function onCertificate(s: QuorumState, fx: QuorumEffect[], from: HostId, cert: Certificate, inPerson: boolean): void {
   const c = s.config;
   if (cert.service !== c.service) return;
-  if (!certificateWellFormed(c, cert, votesNeeded(s))) return;
+  if (!certificateWellFormed(c, cert, certificateVotesNeeded(s))) return;
   if (cert.epoch === s.epoch && s.holder === c.self && cert.holder === c.self && isPlanned(cert.reason) && inPerson && from === cert.from && s.cert?.from === from) {
     // The old holder's word that it answers no more, after the certificate
     // itself came ahead (sent when it formed, so that this host's lease is
@@ -1242,17 +1261,23 @@ function onGrant(s: QuorumState, fx: QuorumEffect[], g: Extract<QuorumMsg, { typ
  * An operator's lowered quorum, taken on here: it counts after a restart
  * wait (the lost voters' grants, and the lease of a lost holder and its
  * kernel, have run out by then by any clock within the drift bound), over
- * the votes it names raised by the voters heard from now on. A later one
- * starts afresh; null (or the configured count) ends it.
+ * the votes it names raised by the voters heard. Who was heard is never
+ * forgotten while an override lasts: not by a later override, not by a
+ * restart (`heard`: what the disk kept). Otherwise a survivor that heard a
+ * lost voter come back, then restarted (or was ordered again) while cut
+ * off from it, would count alone again beside a holder that voter made
+ * (review of session 12: two holders). Null (or the configured count) ends
+ * it, and with it what was heard.
  */
-function onExpectVotes(s: QuorumState, votes: number | null): void {
+function onExpectVotes(s: QuorumState, votes: number | null, heardBefore: readonly HostId[]): void {
   const c = s.config;
   assert(votes === null || (Number.isSafeInteger(votes) && votes >= 1), "expected votes are a whole number ≥ 1");
   if (votes === null || votes >= c.voters.length) {
     s.expect = null;
     return;
   }
-  s.expect = { votes, fromMs: s.nowMs + restartWaitMs(c), heard: c.voters.includes(c.self) ? [c.self] : [] };
+  const heard = new Set([...(c.voters.includes(c.self) ? [c.self] : []), ...(s.expect?.heard ?? []), ...heardBefore.filter((h) => c.voters.includes(h))]);
+  s.expect = { votes, fromMs: s.nowMs + restartWaitMs(c), heard: [...heard] };
 }
 
 function becomeHolderIfLeased(s: QuorumState, fx: QuorumEffect[]): void {

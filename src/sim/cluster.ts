@@ -646,7 +646,7 @@ class SimCluster implements Cluster {
     const n = this.nodes.get(id)!;
     this.down(n);
     n.disk.clear(); // the vote records too: the voter comes back knowing nothing
-    n.votesKept = {};
+    n.votesKept = { votes: {}, kept: {} };
     this.lostRecord.add(id);
     for (const st of n.repl.values()) st.doc = new Set();
     this.trace.push({ atMs: this.now, host: id, what: "crash, disk lost" });
@@ -661,7 +661,7 @@ class SimCluster implements Cluster {
     this.linkAll(n);
     this.trace.push({ atMs: this.now, host: id, what: "restart" });
     // Its disk, then its peers' beacons, tell it what operators said while it was down.
-    if (Object.keys(n.votesKept).length > 0) this.apply(n, { type: "vote-standings", votes: n.votesKept, from: "disk" });
+    if (Object.keys(n.votesKept.votes).length > 0) this.apply(n, { type: "vote-standings", votes: n.votesKept.votes, from: "disk", kept: n.votesKept.kept });
     for (const p of this.nodes.values()) if (p !== n && p.up && this.now >= p.pausedUntil) this.beacon(p, n);
   }
 

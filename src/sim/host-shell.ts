@@ -12,7 +12,7 @@
 import { assertNever } from "../shared/assert.ts";
 import type { HostId } from "../shared/ids.ts";
 import type { Timing } from "../shared/profiles.ts";
-import { host, type HookName, type HostConfig, type HostEffect, type HostEvent, type HostMsg, type HostOut, type HostState, type HostStep, type HostTiming, type Persisted, type VoteStandings } from "../decide/index.ts";
+import { host, type HookName, type HostConfig, type HostEffect, type HostEvent, type HostMsg, type HostOut, type HostState, type HostStep, type HostTiming, type Persisted, type VoteStandings, type VotesKept } from "../decide/index.ts";
 
 /** Proactive moves in the simulator and the transcripts: a forecast counts at once, and is news for a second. */
 export const SIM_PROACTIVE = { threshold: 0.8, sustainMs: 0, staleMs: 1_000, cooldownMs: 2_000 } as const;
@@ -53,7 +53,7 @@ export class SimHost {
   /** What the host wrote durably, per service: all that survives a crash (a wipe loses it too). */
   readonly disk = new Map<string, Persisted>();
   /** The lowered quorums taken on here, as the disk keeps them (votes.json; written at once, a wipe loses them): a restart takes them back. */
-  votesKept: VoteStandings = {};
+  votesKept: { votes: VoteStandings; kept: VotesKept } = { votes: {}, kept: {} };
   /** Vote records being written, per service, oldest first: the agent writes them off its loop (agent/records.ts), so a crash or a kill loses them. */
   readonly writing = new Map<string, Persisted[]>();
   /** Votes waiting for the records emitted before them, in the order sent. */
@@ -217,7 +217,7 @@ export function carryEffects<H extends SimHost>(h: H, effects: HostEffect[], por
       case "standings-changed":
         break;
       case "votes-changed":
-        h.votesKept = fx.votes;
+        h.votesKept = { votes: fx.votes, kept: fx.kept };
         break;
       default:
         assertNever(fx);
