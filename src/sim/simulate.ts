@@ -416,6 +416,38 @@ function majorityLost(a: SimArgs, c: Cluster, hosts: HostId[]): void {
   const end = Math.max(lastMs, restartAt ?? 0, split === null ? 0 : split.at + split.ms) + livenessBudgetMs(a);
   runWithFaults(c, end, restartAt, split, survivors, BEACON_EVERY_LEASES * leaseMs);
   checkConverged(c, hosts, `${livenessBudgetMs(a)} ms after a majority was lost for good and the expected votes lowered to ${votes} (${survivors.join(", ")} left)`);
+  lostComeBack(a, c, hosts, survivors);
+}
+
+/**
+ * Half the seeds of the override phase go on: the lost hosts come back
+ * where they reach the survivors (as the README asks), every host hears
+ * the others, then one survivor is cut off from all the rest for a few
+ * leases and, in half of those, restarts while cut off (review of session
+ * 12: a survivor that forgot who it had heard counted alone again, beside
+ * the holder the others made). Then all heal and every service must have
+ * one holder. Its own stream: the earlier phases are as they were.
+ */
+function lostComeBack(a: SimArgs, c: Cluster, hosts: HostId[], survivors: HostId[]): void {
+  const o = rng((a.seed ^ 0xb4c4) >>> 0);
+  if (o.next() >= 0.5) return;
+  const leaseMs = timingOf(a).leaseMs;
+  for (const h of hosts) if (!c.isUp(h)) c.restart(h);
+  let t = c.nowMs() + (3 + o.next() * 5) * leaseMs;
+  runWithFaults(c, t, null, null, survivors, BEACON_EVERY_LEASES * leaseMs);
+  const lone = survivors[o.int(survivors.length)]!;
+  c.partition([[lone], hosts.filter((h) => h !== lone)]);
+  t = c.nowMs() + (1 + o.next() * 6) * leaseMs;
+  runWithFaults(c, t, null, null, survivors, BEACON_EVERY_LEASES * leaseMs);
+  if (o.next() < 0.5) {
+    c.crash(lone);
+    c.restart(lone);
+  }
+  t = c.nowMs() + (2 + o.next() * 6) * leaseMs;
+  runWithFaults(c, t, null, null, survivors, BEACON_EVERY_LEASES * leaseMs);
+  c.heal();
+  runWithFaults(c, c.nowMs() + livenessBudgetMs(a), null, null, survivors, BEACON_EVERY_LEASES * leaseMs);
+  checkConverged(c, hosts, `${livenessBudgetMs(a)} ms after the lost hosts came back and ${lone} was cut off from the rest`);
 }
 
 /** Beacons go out this often in the last phase (an agent's go every probe interval, a second by default; the sim's lease is a tenth of lan's). */
