@@ -53,9 +53,9 @@ const overrideWarning = (service: string, votes: number, voters: number): string
   `warning: from now on a majority of ${votes} vote${votes === 1 ? "" : "s"}, not of the ${voters} voters, certifies a holder of ${service}.
 If the voters counted gone are not gone for good (powered off, wiped or fenced), but only cut off and
 still running, or come back where they cannot reach the hosts that took this on, they can make a
-majority of their own, and two hosts answer for one VIP. Bring one back only where it reaches the
-others (it then counts again); 'umbra override ${service} --expect-votes ${voters}' restores the
-configured majority.
+majority of their own, and two hosts answer for one VIP. Before you bring one back, end this with
+'umbra override ${service} --expect-votes ${voters}' (the configured majority): a returning host
+can vote before the others hear it.
 `;
 
 const help = (cmd: string, s: Spec) => `usage: umbra ${s.usage}${cmd === "override" ? "" : " [--reason TEXT]"} [--key FILE] [--ttl-seconds N] [--api PATH|HOST:PORT] [--token-file FILE] [--config FILE] [--json]
