@@ -19,7 +19,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { startDemoCluster, HOSTS, NODE, SERVICE_PORT, SUBNET, VIP, CLIENT, sleep } from "../src/demo/cluster.ts";
 import { createTopology, cleanupStale } from "../src/demo/topology.ts";
-import { keepalivedConf, keepalivedPath } from "./keepalived.ts";
+import { keepalivedConf, keepalivedPath, median } from "./keepalived.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const MAIN = join(ROOT, "src/cli/main.ts");
@@ -144,11 +144,6 @@ async function keepalivedRun(seconds: number, cliRuns: number): Promise<Run & { 
     rmSync(dir, { recursive: true, force: true });
   }
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 function duBytes(path: string): number {
   return Number(execFileSync("du", ["-sb", path], { encoding: "utf8" }).split("\t")[0]);

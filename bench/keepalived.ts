@@ -206,7 +206,7 @@ export async function runKeepalivedTrial(o: KeepalivedTrialOptions): Promise<Kee
   }
 }
 
-function median(xs: number[]): number {
+export function median(xs: number[]): number {
   assert(xs.length > 0, "median of something");
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
