@@ -64,12 +64,17 @@ describe.skipIf(!isRoot)("discovery without a single point of failure (slow)", (
     await Promise.all([c.stopAgent("h1"), c.stopAgent("h2"), c.stopAgent("h3")]);
     const aloneAt = Date.now();
     c.restartAgent("h3");
-    for (let i = 0; i < 100 && eventsOf(c.logs, "h3", "dht-unreachable", aloneAt).length === 0; i++) await sleep(100);
+    // It says so first, then goes on starting: wait for both lines.
+    const logged = () => eventsOf(c.logs, "h3", "dht-unreachable", aloneAt).length > 0 && eventsOf(c.logs, "h3", "started", aloneAt).length > 0;
+    for (let i = 0; i < 100 && !logged(); i++) await sleep(100);
     const said = eventsOf(c.logs, "h3", "dht-unreachable", aloneAt);
+    console.log(`discovery: alone, h3 said dht-unreachable ${said.map((l) => Date.parse(l.ts) - aloneAt)} ms and started ${eventsOf(c.logs, "h3", "started", aloneAt).map((l) => Date.parse(l.ts) - aloneAt)} ms after its restart`);
     expect(said.length).toBe(1);
     expect(said[0]!.effect).toContain("still trying");
     expect(eventsOf(c.logs, "h3", "started", aloneAt).length).toBe(1);
     c.restartAgent("h1");
-    expect(await untilConnected(c, "h3", ["h1"], 30_000)).not.toBeNull();
+    const backMs = await untilConnected(c, "h3", ["h1"], 30_000);
+    console.log(`discovery: h1 restarted, h3 connected to it ${backMs} ms later`);
+    expect(backMs).not.toBeNull();
   }, 180_000);
 });
