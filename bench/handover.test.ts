@@ -8,6 +8,7 @@
 // the summary's acceptance needs every figure, and a quantile is by rank.
 import { expect, test } from "bun:test";
 import { answeringRuns, clientCounts, clientSwitchedAt, GAP_MEDIAN_TARGET_MS, logGaps, loopStalls, medianSpacing, moveWindow, probeGap, quantile, RUN_GAP_MAX_MS, summarize, twoAnswering, type ClientSample, type Trial } from "./handover.ts";
+import { answeringSpans, kernelEvents, kernelGap } from "./kernelwatch.ts";
 import { VIP, type LogLine } from "../src/demo/cluster.ts";
 import type { Sample } from "../src/demo/downtime.ts";
 
@@ -80,7 +81,7 @@ test("the summary: quantiles by rank; acceptance needs the gap, no failures near
   expect(quantile([1, 2, 3, 4], 0.5)).toBe(2);
   expect(quantile([1, 2, 3, 4], 0.99)).toBe(4);
   const trial = (gap: number, extra: Partial<Trial> = {}): Trial => ({
-    from: "h1", to: "h2", incomplete: null, gapProbesMs: gap, twoAnswering: 0, probeSpacingMs: 1.5, gapLogsMs: gap, gapRemovedMs: gap, dropToAddedMs: gap, moveMs: 40, steps: { askedToDrop: 30, dropToRemoved: 1, removedToTake: 5, takeToAdded: 1 },
+    from: "h1", to: "h2", incomplete: null, gapKernelMs: gap, gapProbesMs: gap, twoAnswering: 0, probeSpacingMs: 1.5, gapLogsMs: gap, gapRemovedMs: gap, dropToAddedMs: gap, moveMs: 40, steps: { askedToDrop: 30, dropToRemoved: 1, removedToTake: 5, takeToAdded: 1 },
     client: { requests: 100, failedNearMove: 0, failedSteady: 1, retried: 2, errors: {}, failedAtMs: [] }, clientSwitchedMs: 25, loopStalls: 1, loopStallMaxMs: 30, ...extra,
   });
   const good = summarize([trial(2), trial(4), trial(GAP_MEDIAN_TARGET_MS + 20)]);
@@ -88,6 +89,11 @@ test("the summary: quantiles by rank; acceptance needs the gap, no failures near
   expect(summarize([trial(2), trial(GAP_MEDIAN_TARGET_MS + 1), trial(GAP_MEDIAN_TARGET_MS + 1)]).accepted).toBe(false);
   expect(summarize([trial(2, { client: { ...trial(2).client, failedNearMove: 1 } })]).accepted).toBe(false);
   expect(summarize([trial(2, { twoAnswering: 1 })]).accepted).toBe(false);
+  // The server-side gap is the kernels': slow probes alone do not fail it; an overlap of the kernels does.
+  expect(summarize([trial(2, { gapProbesMs: 30 })]).accepted).toBe(true);
+  expect(summarize([trial(2, { gapKernelMs: 30 })]).accepted).toBe(false);
+  expect(summarize([trial(2, { gapKernelMs: -0.5 })])).toMatchObject({ kernelOverlaps: 1, accepted: false });
+  expect(summarize([trial(2, { gapKernelMs: null })])).toMatchObject({ incomplete: 1, accepted: false });
   expect(summarize([trial(2, { incomplete: "h2 did not log vip-added" })])).toMatchObject({ incomplete: 1, accepted: false });
 });
 
@@ -95,4 +101,24 @@ test("the client's switch: the first neighbour line naming the new holder's MAC 
   const lines = [`900 ${VIP} dev eth0 lladdr 02:00:00:00:00:02 REACHABLE`, `1010 198.51.100.7 dev eth0 lladdr 02:00:00:00:00:02 STALE`, `1020 ${VIP} dev eth0 lladdr 02:00:00:00:00:01 STALE`, `1030 ${VIP} dev eth0 lladdr 02:00:00:00:00:02 STALE`];
   expect(clientSwitchedAt(lines, "02:00:00:00:00:02", 1_000)).toBe(1_030);
   expect(clientSwitchedAt(lines, "02:00:00:00:00:03", 1_000)).toBeNull();
+});
+
+test("the kernels' view: a transaction's lease changes at its generation line; a refresh is no hole; the gap runs from the old kernel's end to the new one's start", () => {
+  const el = (op: string, t = "") => `${op} element inet umbra_fence lease4 { ${VIP}${t} }`;
+  const refresh = (at: number, ms: number) => [`${at} nft ${el("add", " timeout 4ms expires 4ms")}`, `${at} nft ${el("delete", " timeout 4ms expires 4ms")}`, `${at} nft ${el("add", ` timeout ${ms}ms expires ${ms}ms`)}`, `${at + 0.05} nft # new generation 7 by process 9 (nft)`];
+  const unlease = (at: number) => [`${at} nft ${el("add", " timeout 4ms expires 4ms")}`, `${at} nft ${el("delete", " timeout 4ms expires 4ms")}`, `${at} nft add element arp umbra_fence lease4 { ${VIP} timeout 100ms }`, `${at + 0.05} nft # new generation 8 by process 9 (nft)`];
+  const oldLines = [...refresh(1_000, 100), ...refresh(1_020, 100), `1030.2 nft add element inet umbra_fence lease4 { 198.51.100.11 timeout 100ms }`, ...unlease(1_031), `1034.5 addr Deleted 2: eth0    inet ${VIP}/24 scope global eth0`];
+  const oldEv = kernelEvents(oldLines, VIP);
+  expect(oldEv.map((e) => e.kind)).toEqual(["lease", "lease", "unlease", "addr-down"]);
+  const oldSpans = answeringSpans(oldEv, 2_000, { addrUp: true, leasedUntil: Infinity });
+  expect(oldSpans).toEqual([[-Infinity, 1_031.05]]); // answering when the watch began
+  const newLines = [...refresh(1_010, 100), `1033.4 addr 2: eth0    inet ${VIP}/24 scope global eth0`, ...refresh(1_040, 100)];
+  const newSpans = answeringSpans(kernelEvents(newLines, VIP), 2_000, { addrUp: false, leasedUntil: -Infinity });
+  expect(newSpans).toEqual([[1_033.4, 1_140.05]]);
+  expect(kernelGap(oldSpans, newSpans, 900)).toBeCloseTo(2.35, 5);
+  // A lease left to run out ends the stretch at its expiry, with no notification.
+  expect(answeringSpans(kernelEvents([...refresh(1_000, 100), `1033.4 addr 2: eth0    inet ${VIP}/24 scope global eth0`], VIP), 2_000, { addrUp: false, leasedUntil: -Infinity })).toEqual([[1_033.4, 1_100.05]]);
+  // Both at once: negative.
+  expect(kernelGap([[0, 1_040]], [[1_033.4, 1_100]], 900)).toBeCloseTo(-6.6, 5);
+  expect(kernelGap(oldSpans, [], 900)).toBeNull();
 });
