@@ -8,7 +8,7 @@
 // the summary's acceptance needs every figure, and a quantile is by rank.
 import { expect, test } from "bun:test";
 import { answeringRuns, clientCounts, clientSwitchedAt, GAP_MEDIAN_TARGET_MS, logGaps, loopStalls, medianSpacing, moveWindow, probeGap, quantile, RUN_GAP_MAX_MS, summarize, twoAnswering, type ClientSample, type Trial } from "./handover.ts";
-import { answeringSpans, kernelEvents, kernelGap } from "./kernelwatch.ts";
+import { answeringSpans, holesBefore, kernelEvents, kernelGap } from "./kernelwatch.ts";
 import { VIP, type LogLine } from "../src/demo/cluster.ts";
 import type { Sample } from "../src/demo/downtime.ts";
 
@@ -81,7 +81,7 @@ test("the summary: quantiles by rank; acceptance needs the gap, no failures near
   expect(quantile([1, 2, 3, 4], 0.5)).toBe(2);
   expect(quantile([1, 2, 3, 4], 0.99)).toBe(4);
   const trial = (gap: number, extra: Partial<Trial> = {}): Trial => ({
-    from: "h1", to: "h2", incomplete: null, gapKernelMs: gap, gapProbesMs: gap, twoAnswering: 0, probeSpacingMs: 1.5, gapLogsMs: gap, gapRemovedMs: gap, dropToAddedMs: gap, moveMs: 40, steps: { askedToDrop: 30, dropToRemoved: 1, removedToTake: 5, takeToAdded: 1 },
+    from: "h1", to: "h2", incomplete: null, gapKernelMs: gap, kernelHoles: 0, gapProbesMs: gap, twoAnswering: 0, probeSpacingMs: 1.5, gapLogsMs: gap, gapRemovedMs: gap, dropToAddedMs: gap, moveMs: 40, steps: { askedToDrop: 30, dropToRemoved: 1, removedToTake: 5, takeToAdded: 1 },
     client: { requests: 100, failedNearMove: 0, failedSteady: 1, retried: 2, errors: {}, failedAtMs: [] }, clientSwitchedMs: 25, loopStalls: 1, loopStallMaxMs: 30, ...extra,
   });
   const good = summarize([trial(2), trial(4), trial(GAP_MEDIAN_TARGET_MS + 20)]);
@@ -121,4 +121,9 @@ test("the kernels' view: a transaction's lease changes at its generation line; a
   // Both at once: negative.
   expect(kernelGap([[0, 1_040]], [[1_033.4, 1_100]], 900)).toBeCloseTo(-6.6, 5);
   expect(kernelGap(oldSpans, [], 900)).toBeNull();
+  // A hole in the old holder's answering before the move (a refresh come late) is not the move's gap, but is counted.
+  const holed: Array<[number, number]> = [[-Infinity, 500], [520, 1_031]];
+  expect(kernelGap(holed, newSpans, 0)).toBeCloseTo(2.4, 5);
+  expect(holesBefore(holed, 0)).toBe(1);
+  expect(holesBefore(oldSpans, 900)).toBe(0);
 });

@@ -74,7 +74,7 @@ import { createInterface } from "node:readline";
 import { rtPrefix, startDemoCluster, startPoller, sleep, terminate, CLIENT, NODE, SERVICE_PORT, VIP, type DemoCluster, type LogLine } from "../src/demo/cluster.ts";
 import { cleanupStale, type Topology } from "../src/demo/topology.ts";
 import type { Sample } from "../src/demo/downtime.ts";
-import { answeringSpans, kernelEvents, kernelGap, watchKernel } from "./kernelwatch.ts";
+import { answeringSpans, holesBefore, kernelEvents, kernelGap, watchKernel } from "./kernelwatch.ts";
 
 const PREFIX = "uh-";
 const ROOT = resolve(import.meta.dirname, "..");
@@ -124,6 +124,8 @@ export type Trial = {
   incomplete: string | null;
   /** Kernels: the new holder's kernel's first moment answering minus the old holder's last (negative: both at once); null when not seen. */
   gapKernelMs: number | null;
+  /** The old holder's kernel stopped answering before the move (its kernel lease ran out between two refreshes): how many times in the trial. */
+  kernelHoles: number;
   /** Probes: the new holder's first answer minus the old holder's last (send times); answers of one sent inside a stretch of the other's answering. */
   gapProbesMs: number | null;
   twoAnswering: number;
@@ -296,6 +298,7 @@ export type Summary = {
   gapKernelP99: number | null;
   /** Trials in which both kernels answered at once (a negative kernel gap). */
   kernelOverlaps: number;
+  kernelHoles: number;
   gapProbesP50: number | null;
   gapProbesP99: number | null;
   gapLogsP50: number | null;
@@ -324,6 +327,7 @@ export function summarize(trials: readonly Trial[]): Summary {
     gapKernelP50: quantile(kernels, 0.5),
     gapKernelP99: quantile(kernels, 0.99),
     kernelOverlaps: kernels.filter((x) => x < 0).length,
+    kernelHoles: sum((t) => t.kernelHoles),
     gapProbesP50: quantile(probes, 0.5),
     gapProbesP99: quantile(probes, 0.99),
     gapLogsP50: quantile(logs, 0.5),
@@ -348,14 +352,14 @@ export function describeTrial(t: Trial): string {
   const failedAt = t.client.failedAtMs.length === 0 ? "" : ` (sent at ${t.client.failedAtMs.slice(0, FAILURES_SHOWN).join(", ")}${t.client.failedAtMs.length > FAILURES_SHOWN ? ", ..." : ""} ms from vip-removed)`;
   const errors = Object.entries(t.client.errors).map(([e, n]) => `${e} ${n}`).join(", ");
   const why = t.incomplete === null ? "" : ` INCOMPLETE: ${t.incomplete};`;
-  return `${t.from} -> ${t.to}:${why} gap by kernels ${msText(t.gapKernelMs)}, by probes ${msText(t.gapProbesMs)} (probe spacing ${msText(t.probeSpacingMs)}), by logs ${msText(t.gapLogsMs)} (drop-vip to vip-added ${msText(t.dropToAddedMs)}, asked to vip-added ${msText(t.moveMs)}: votes ${msText(t.steps.askedToDrop)}, ip del ${msText(t.steps.dropToRemoved)}, certificate to take-vip ${msText(t.steps.removedToTake)}, ip add ${msText(t.steps.takeToAdded)}); client ${t.client.requests} requests (its ARP named the new holder ${msText(t.clientSwitchedMs)} after vip-added), failed after the retry: ${t.client.failedNearMove} near the move${failedAt}, ${t.client.failedSteady} in steady service${errors === "" ? "" : ` (${errors})`}, ${t.client.retried} retried; two answering ${t.twoAnswering}; agents' loop stalls ${t.loopStalls} (longest ${t.loopStallMaxMs} ms)`;
+  return `${t.from} -> ${t.to}:${why} gap by kernels ${msText(t.gapKernelMs)}${t.kernelHoles === 0 ? "" : ` (the old holder's kernel lease ran out ${t.kernelHoles} times before the move)`}, by probes ${msText(t.gapProbesMs)} (probe spacing ${msText(t.probeSpacingMs)}), by logs ${msText(t.gapLogsMs)} (drop-vip to vip-added ${msText(t.dropToAddedMs)}, asked to vip-added ${msText(t.moveMs)}: votes ${msText(t.steps.askedToDrop)}, ip del ${msText(t.steps.dropToRemoved)}, certificate to take-vip ${msText(t.steps.removedToTake)}, ip add ${msText(t.steps.takeToAdded)}); client ${t.client.requests} requests (its ARP named the new holder ${msText(t.clientSwitchedMs)} after vip-added), failed after the retry: ${t.client.failedNearMove} near the move${failedAt}, ${t.client.failedSteady} in steady service${errors === "" ? "" : ` (${errors})`}, ${t.client.retried} retried; two answering ${t.twoAnswering}; agents' loop stalls ${t.loopStalls} (longest ${t.loopStallMaxMs} ms)`;
 }
 
 export function formatTable(s: Summary, clientTimeoutMs: number): string {
   return [
-    "| trials | gap p50 (kernels) | gap p99 (kernels) | gap p50 (probes) | gap p99 (probes) | probe spacing p50 | gap p50 (logs) | gap p99 (logs) | client requests | failed after retry, near the move | failed after retry, steady | retried | two answering (probes; kernels) | incomplete | agents' loop stalls |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-    `| ${s.trials} | ${msText(s.gapKernelP50)} | ${msText(s.gapKernelP99)} | ${msText(s.gapProbesP50)} | ${msText(s.gapProbesP99)} | ${msText(s.probeSpacingP50)} | ${msText(s.gapLogsP50)} | ${msText(s.gapLogsP99)} | ${s.clientRequests} | ${s.clientFailedNearMove} | ${s.clientFailedSteady} | ${s.clientRetried} | ${s.twoAnswering}; ${s.kernelOverlaps} | ${s.incomplete} | ${s.loopStalls} |`,
+    "| trials | gap p50 (kernels) | gap p99 (kernels) | gap p50 (probes) | gap p99 (probes) | probe spacing p50 | gap p50 (logs) | gap p99 (logs) | client requests | failed after retry, near the move | failed after retry, steady | retried | two answering (probes; kernels) | incomplete | agents' loop stalls | holder's kernel lease ran out |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    `| ${s.trials} | ${msText(s.gapKernelP50)} | ${msText(s.gapKernelP99)} | ${msText(s.gapProbesP50)} | ${msText(s.gapProbesP99)} | ${msText(s.probeSpacingP50)} | ${msText(s.gapLogsP50)} | ${msText(s.gapLogsP99)} | ${s.clientRequests} | ${s.clientFailedNearMove} | ${s.clientFailedSteady} | ${s.clientRetried} | ${s.twoAnswering}; ${s.kernelOverlaps} | ${s.incomplete} | ${s.loopStalls} | ${s.kernelHoles} |`,
     "",
     `acceptance (a client polling every ${CLIENT_INTERVAL_MS} ms with one retry, ${clientTimeoutMs} ms timeout, sees 0 failed requests near a move; server-side gap <= ${GAP_MEDIAN_TARGET_MS} ms median, by the kernels; no two hosts answering, by the probes and the kernels): ${s.accepted ? "met" : "NOT met"}`,
     "",
@@ -641,11 +645,8 @@ async function trial(c: DemoCluster, o: Options, index: number, macs: ReadonlyMa
   }
   const gapProbesMs = probeGap(oldProbe.samples, newProbe.samples, startedAt);
   const endedAt = Date.now();
-  const gapKernelMs = kernelGap(
-    answeringSpans(kernelEvents(kernels.old.lines, VIP), endedAt, { addrUp: true, leasedUntil: Infinity }),
-    answeringSpans(kernelEvents(kernels.new.lines, VIP), endedAt, { addrUp: false, leasedUntil: -Infinity }),
-    startedAt,
-  );
+  const oldSpans = answeringSpans(kernelEvents(kernels.old.lines, VIP), endedAt, { addrUp: true, leasedUntil: Infinity });
+  const gapKernelMs = kernelGap(oldSpans, answeringSpans(kernelEvents(kernels.new.lines, VIP), endedAt, { addrUp: false, leasedUntil: -Infinity }), startedAt);
   const logs = logGaps(c.logs, from, to, startedAt);
   if (o.debugDir !== undefined && stealBefore !== null && stealAfter !== null) writeFileSync(join(o.debugDir, `trial-${index + 1}-steal.txt`), `steal ticks (10 ms) per CPU from the ask to ${WATCH_MS} ms after the add: ${stealAfter.map((x, i) => x - stealBefore![i]!).join(" ")}\n`);
   if (o.trace && o.debugDir !== undefined) traceSave((logs.droppedAt ?? startedAt) - TRACE_BEFORE_MS, (logs.addedAt ?? Date.now()) + TRACE_AFTER_MS, join(o.debugDir, `trial-${index + 1}-sched.txt`));
@@ -659,6 +660,7 @@ async function trial(c: DemoCluster, o: Options, index: number, macs: ReadonlyMa
     to,
     incomplete: incomplete ?? notClean(logs, from, to),
     gapKernelMs,
+    kernelHoles: holesBefore(oldSpans, startedAt),
     gapProbesMs,
     twoAnswering: twoAnswering(oldProbe.samples, newProbe.samples),
     probeSpacingMs: spacings.length === 0 ? null : Math.max(...spacings),

@@ -116,15 +116,22 @@ export function answeringSpans(events: readonly KernelEvent[], endAt: number, be
 
 /**
  * The kernels' gap: the new holder's first moment answering (after `since`)
- * minus the old holder's last before it. Negative: both kernels answered at
- * once (the fence's promise broken). Null when either side shows no change.
+ * minus the end of the old holder's last stretch begun before it (an earlier
+ * hole in the old holder's answering, a refresh come late, is not the move).
+ * Negative: both kernels answered at once (the fence's promise broken). Null
+ * when either side shows no change.
  */
 export function kernelGap(oldSpans: ReadonlyArray<[number, number]>, newSpans: ReadonlyArray<[number, number]>, since: number): number | null {
   const started = newSpans.find(([from]) => from >= since);
   if (started === undefined) return null;
-  const ended = oldSpans.filter(([, to]) => to >= since && to <= started[0] + 1_000).at(0);
-  if (ended === undefined) return null;
-  return started[0] - ended[1];
+  const before = oldSpans.filter(([from, to]) => from < started[0] && to >= since);
+  if (before.length === 0) return null;
+  return started[0] - Math.max(...before.map(([, to]) => to));
+}
+
+/** The old holder's holes before the move: its stretches that ended after `since` and before its last one began (a kernel lease run out in steady service). */
+export function holesBefore(oldSpans: ReadonlyArray<[number, number]>, since: number): number {
+  return Math.max(0, oldSpans.filter(([, to]) => to >= since).length - 1);
 }
 
 /** A running watcher in a host's namespace: its stamped lines, and stop. */
