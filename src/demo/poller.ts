@@ -1,6 +1,7 @@
 // The demo's client: polls a URL every N ms with a per-request timeout, on a
-// fresh connection each time (agent: false, so no keep-alive), and writes
-// one JSON line per result to stdout:
+// fresh connection each time (no keep-alive: each request finds whoever
+// answers for the address now), and writes one JSON line per result to
+// stdout:
 //   { t, done, ok, body?, err? }
 // t: wall-clock ms (fractional) when the request left; done: when it was
 // answered or failed. Stops on SIGTERM or after --duration-ms.
@@ -8,14 +9,25 @@
 // at once, up to N more times, as a client with a retry does; the line then
 // also says how many attempts the request took: { ..., attempts }.
 //
+// The request is HTTP/1.0 over a bare socket, not node:http: the benches run
+// two or three of these every 1-2 ms at real-time priority, and node:http's
+// request cost (35-46 % of a core each at 1 ms) pushed the machine's
+// real-time tasks past the kernel's RT budget (sched_rt_runtime_us): every
+// real-time task, the agents among them, was then stopped for up to 100 ms.
+// Lines go out in batches every FLUSH_MS (and at exit), not a write each.
+//
 //   node src/demo/poller.ts --url http://198.51.100.10:8080/ [--interval-ms 5] [--timeout-ms 30] [--duration-ms 60000] [--retries 0]
-import { request } from "node:http";
+import { connect } from "node:net";
 import { parseArgs } from "node:util";
 
 /** Polls in flight at most: a black-holed VIP must not pile up sockets. */
 const IN_FLIGHT_MAX = 64;
 /** Retries of one request at most. */
 const RETRIES_MAX = 10;
+/** Result lines are written out this often (and at exit). */
+const FLUSH_MS = 50;
+/** An answer longer than this is cut off and counted as a failure (the demo's services answer their host's name). */
+const ANSWER_BYTES_MAX = 64 * 1024;
 /** A poll run lasts at most this long, whatever --duration-ms says. */
 const DURATION_MS_MAX = 3_600_000;
 
@@ -41,10 +53,16 @@ const url = new URL(values.url!);
 // URL keeps IPv6 literals bracketed ("[2001:db8::10]"); http.request wants them bare.
 const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
 const port = url.port === "" ? 80 : Number(url.port);
-const path = `${url.pathname}${url.search}`;
+const head = Buffer.from(`GET ${url.pathname}${url.search} HTTP/1.0\r\nHost: ${url.host}\r\n\r\n`);
 const now = () => performance.timeOrigin + performance.now();
 const endAt = now() + durationMs;
 let inFlight = 0;
+let pending: string[] = [];
+const flush = () => {
+  if (pending.length > 0) process.stdout.write(pending.join(""));
+  pending = [];
+};
+const flusher = setInterval(flush, FLUSH_MS);
 
 type Outcome = { ok: boolean; body?: string; err?: string };
 
@@ -54,7 +72,7 @@ function poll(): void {
   inFlight++;
   const settle = (rec: Outcome, attempts: number) => {
     inFlight--;
-    process.stdout.write(JSON.stringify({ t, done: now(), ...rec, ...(retries > 0 ? { attempts } : {}) }) + "\n");
+    pending.push(JSON.stringify({ t, done: now(), ...rec, ...(retries > 0 ? { attempts } : {}) }) + "\n");
   };
   const tryOnce = (attempt: number) =>
     attemptRequest((rec) => {
@@ -67,20 +85,33 @@ function poll(): void {
 /** One HTTP GET on a fresh connection; `finish` is called exactly once. */
 function attemptRequest(finish: (rec: Outcome) => void): void {
   let settled = false;
-  const once = (rec: Outcome) => {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  const sock = connect({ host, port });
+  const timer = setTimeout(() => once({ ok: false, err: "timeout" }), timeoutMs);
+  function once(rec: Outcome): void {
     if (settled) return;
     settled = true;
+    clearTimeout(timer);
+    sock.destroy();
     finish(rec);
-  };
-  const req = request({ host, port, path, agent: false, signal: AbortSignal.timeout(timeoutMs) }, (res) => {
-    let body = "";
-    res.setEncoding("utf8");
-    res.on("data", (d: string) => (body += d));
-    res.on("end", () => once({ ok: res.statusCode === 200, body: body.trim() }));
-    res.on("error", (e) => once({ ok: false, err: errName(e) }));
+  }
+  sock.on("connect", () => sock.end(head));
+  sock.on("data", (d: Buffer) => {
+    chunks.push(d);
+    bytes += d.length;
+    if (bytes > ANSWER_BYTES_MAX) once({ ok: false, err: "answer-too-long" });
   });
-  req.on("error", (e) => once({ ok: false, err: errName(e) }));
-  req.end();
+  sock.on("end", () => once(parseAnswer(Buffer.concat(chunks).toString("utf8"))));
+  sock.on("error", (e) => once({ ok: false, err: errName(e) }));
+}
+
+/** An HTTP answer read to its end: ok for status 200, with its body. */
+function parseAnswer(text: string): Outcome {
+  const status = /^HTTP\/1\.[01] (\d{3})/.exec(text);
+  const split = text.indexOf("\r\n\r\n");
+  if (status === null || split < 0) return { ok: false, err: "bad-answer" };
+  return { ok: status[1] === "200", body: text.slice(split + 4).trim() };
 }
 
 const errName = (e: Error): string => (e.name === "AbortError" || e.name === "TimeoutError" ? "timeout" : ((e as NodeJS.ErrnoException).code ?? e.message));
@@ -88,13 +119,18 @@ const errName = (e: Error): string => (e.name === "AbortError" || e.name === "Ti
 const timer = setInterval(() => {
   if (now() >= endAt) return stop();
   if (inFlight < IN_FLIGHT_MAX) poll();
-  else process.stdout.write(JSON.stringify({ t: now(), done: now(), ok: false, err: "in-flight-cap" }) + "\n");
+  else pending.push(JSON.stringify({ t: now(), done: now(), ok: false, err: "in-flight-cap" }) + "\n");
 }, intervalMs);
 
 function stop(): void {
   clearInterval(timer);
   // Polls still in flight end within their timeouts (each retry one more); then exit.
-  setTimeout(() => process.exit(0), timeoutMs * (retries + 1) + 5);
+  setTimeout(() => {
+    clearInterval(flusher);
+    flush();
+    process.exitCode = 0;
+    process.stdout.end(() => process.exit(0));
+  }, timeoutMs * (retries + 1) + 5);
 }
 process.once("SIGTERM", stop);
 process.once("SIGINT", stop);
