@@ -15,6 +15,10 @@
 // real-time tasks past the kernel's RT budget (sched_rt_runtime_us): every
 // real-time task, the agents among them, was then stopped for up to 100 ms.
 // Lines go out in batches every FLUSH_MS (and at exit), not a write each.
+// Each connection ends with a reset once its answer is read: 500 new
+// connections a second to one address and port would otherwise leave tens
+// of thousands in TIME_WAIT, and some 30-40 s in (the ephemeral ports
+// wrapping round) new ones began to time out.
 //
 //   node src/demo/poller.ts --url http://198.51.100.10:8080/ [--interval-ms 5] [--timeout-ms 30] [--duration-ms 60000] [--retries 0]
 import { connect } from "node:net";
@@ -93,7 +97,7 @@ function attemptRequest(finish: (rec: Outcome) => void): void {
     if (settled) return;
     settled = true;
     clearTimeout(timer);
-    sock.destroy();
+    sock.resetAndDestroy();
     finish(rec);
   }
   sock.on("connect", () => sock.end(head));
