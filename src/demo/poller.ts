@@ -15,10 +15,11 @@
 // real-time tasks past the kernel's RT budget (sched_rt_runtime_us): every
 // real-time task, the agents among them, was then stopped for up to 100 ms.
 // Lines go out in batches every FLUSH_MS (and at exit), not a write each.
-// Each connection ends with a reset once its answer is read: 500 new
-// connections a second to one address and port would otherwise leave tens
-// of thousands in TIME_WAIT, and some 30-40 s in (the ephemeral ports
-// wrapping round) new ones began to time out.
+// The service closes first and the poller ends each connection with a
+// reset once its answer is read: a poller that closed first kept every
+// connection in TIME_WAIT, and at 500 a second some 40 s in the ephemeral
+// ports ran out: connect() then searched the whole range each time (the
+// client at 95 % of a core, at real-time priority) and requests timed out.
 //
 //   node src/demo/poller.ts --url http://198.51.100.10:8080/ [--interval-ms 5] [--timeout-ms 30] [--duration-ms 60000] [--retries 0]
 import { connect } from "node:net";
@@ -100,7 +101,8 @@ function attemptRequest(finish: (rec: Outcome) => void): void {
     sock.resetAndDestroy();
     finish(rec);
   }
-  sock.on("connect", () => sock.end(head));
+  // write, not end: a client that half-closes first is the side that keeps TIME_WAIT.
+  sock.on("connect", () => sock.write(head));
   sock.on("data", (d: Buffer) => {
     chunks.push(d);
     bytes += d.length;
