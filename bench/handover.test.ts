@@ -39,6 +39,9 @@ test("two answering: inside the other's stretch counts; a move back later and a 
   const stalled = [ok(0), ok(1), ok(2 + RUN_GAP_MAX_MS + 10)];
   expect(answeringRuns(stalled)).toEqual([[0, 1], [2 + RUN_GAP_MAX_MS + 10, 2 + RUN_GAP_MAX_MS + 10]]);
   expect(twoAnswering([ok(15)], stalled)).toBe(0);
+  // A new holder's request stamped before the old one stopped but answered after it (the poller waited to send it): no proof of two answering.
+  const late: Sample = { t: 99, done: 106, ok: true, body: "h2" };
+  expect(twoAnswering(h1, [...h2.filter((x) => x.t !== 99), late])).toBe(0);
 });
 
 const line = (ms: number, host: string, event: string, extra: Record<string, unknown> = {}): LogLine => ({ ts: new Date(ms).toISOString(), level: "info", host, part: "x", event, service: "web", ...extra });
@@ -82,7 +85,7 @@ test("the summary: quantiles by rank; acceptance needs the gap, no failures near
   expect(quantile([1, 2, 3, 4], 0.99)).toBe(4);
   const trial = (gap: number, extra: Partial<Trial> = {}): Trial => ({
     from: "h1", to: "h2", incomplete: null, gapKernelMs: gap, kernelHoles: 0, gapProbesMs: gap, twoAnswering: 0, probeSpacingMs: 1.5, gapLogsMs: gap, gapRemovedMs: gap, dropToAddedMs: gap, moveMs: 40, steps: { askedToDrop: 30, dropToRemoved: 1, removedToTake: 5, takeToAdded: 1 },
-    client: { requests: 100, failedNearMove: 0, failedSteady: 1, retried: 2, errors: {}, failedAtMs: [] }, clientSwitchedMs: 25, loopStalls: 1, loopStallMaxMs: 30, ...extra,
+    client: { requests: 100, failedNearMove: 0, failedSteady: 1, retried: 2, errors: {}, failedAtMs: [] }, clientSwitchedMs: 25, loopStalls: 1, loopStallMaxMs: 30, stealMs: 0, ...extra,
   });
   const good = summarize([trial(2), trial(4), trial(GAP_MEDIAN_TARGET_MS + 20)]);
   expect(good).toMatchObject({ trials: 3, incomplete: 0, gapProbesP50: 4, gapProbesP99: 25, clientFailedSteady: 3, clientRetried: 6, loopStalls: 3, accepted: true });

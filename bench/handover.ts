@@ -150,6 +150,8 @@ export type Trial = {
   /** The agents' loop-stall warnings during the trial, and the longest stall: a loaded machine, not the protocol. */
   loopStalls: number;
   loopStallMaxMs: number;
+  /** CPU time the virtual machine's host took from its CPUs during the trial (steal, summed over CPUs); null if not read. A whole-machine pause outlasting the lease loses it, by design. */
+  stealMs: number | null;
 };
 
 export type ClientCounts = {
@@ -202,10 +204,21 @@ export function answeringRuns(samples: readonly Sample[]): Array<[number, number
   return runs;
 }
 
-/** Two hosts answering: good answers of one probe sent strictly inside a stretch of the other's answering (both ways). */
+/**
+ * Two hosts answering: good answers of one probe answered surely inside a
+ * stretch of the other's answering (both ways). A request's stamp comes
+ * before it leaves and its answer at some moment before `done`, and a poller
+ * below the agents' priority may wait a few ms in between: so a stretch is
+ * sure only from its first answer's `done` to its last request's send, and
+ * an answer is inside only if its whole [t, done] is.
+ */
 export function twoAnswering(a: readonly Sample[], b: readonly Sample[]): number {
-  const inside = (xs: readonly Sample[], runs: Array<[number, number]>) => xs.filter((s) => s.ok && runs.some(([from, to]) => s.t > from && s.t < to)).length;
-  return inside(a, answeringRuns(b)) + inside(b, answeringRuns(a));
+  const sure = (xs: readonly Sample[]): Array<[number, number]> => {
+    const done = new Map(xs.filter((s) => s.ok).map((s) => [s.t, s.done]));
+    return answeringRuns(xs).map(([from, to]): [number, number] => [done.get(from) ?? from, to]);
+  };
+  const inside = (xs: readonly Sample[], runs: Array<[number, number]>) => xs.filter((s) => s.ok && runs.some(([from, to]) => s.t > from && (s.done ?? s.t) < to)).length;
+  return inside(a, sure(b)) + inside(b, sure(a));
 }
 
 /** The median time between consecutive requests of a poller: what it resolves. */
@@ -318,6 +331,9 @@ export type Summary = {
   clientRetried: number;
   /** The agents' loop-stall warnings over all trials: how loaded the machine was. */
   loopStalls: number;
+  /** Trials during which the VM's host took CPU time (steal), and the client's failures near a move in the others. */
+  stolenTrials: number;
+  clientFailedNearMoveUnstolen: number;
   twoAnswering: number;
   accepted: boolean;
 };
@@ -345,6 +361,8 @@ export function summarize(trials: readonly Trial[]): Summary {
     clientFailedSteady: sum((t) => t.client.failedSteady),
     clientRetried: sum((t) => t.client.retried),
     loopStalls: sum((t) => t.loopStalls),
+    stolenTrials: trials.filter((t) => (t.stealMs ?? 0) > 0).length,
+    clientFailedNearMoveUnstolen: sum((t) => ((t.stealMs ?? 0) > 0 ? 0 : t.client.failedNearMove)),
     twoAnswering: sum((t) => t.twoAnswering),
   };
   const accepted = s.incomplete === 0 && s.clientFailedNearMove === 0 && s.twoAnswering === 0 && s.kernelOverlaps === 0 && s.gapKernelP50 !== null && s.gapKernelP50 <= GAP_MEDIAN_TARGET_MS;
@@ -359,7 +377,7 @@ export function describeTrial(t: Trial): string {
   const failedAt = t.client.failedAtMs.length === 0 ? "" : ` (sent at ${t.client.failedAtMs.slice(0, FAILURES_SHOWN).join(", ")}${t.client.failedAtMs.length > FAILURES_SHOWN ? ", ..." : ""} ms from vip-removed)`;
   const errors = Object.entries(t.client.errors).map(([e, n]) => `${e} ${n}`).join(", ");
   const why = t.incomplete === null ? "" : ` INCOMPLETE: ${t.incomplete};`;
-  return `${t.from} -> ${t.to}:${why} gap by kernels ${msText(t.gapKernelMs)}${t.kernelHoles === 0 ? "" : ` (the old holder's kernel lease ran out ${t.kernelHoles} times before the move)`}, by probes ${msText(t.gapProbesMs)} (probe spacing ${msText(t.probeSpacingMs)}), by logs ${msText(t.gapLogsMs)} (drop-vip to vip-added ${msText(t.dropToAddedMs)}, asked to vip-added ${msText(t.moveMs)}: votes ${msText(t.steps.askedToDrop)}, ip del ${msText(t.steps.dropToRemoved)}, certificate to take-vip ${msText(t.steps.removedToTake)}, ip add ${msText(t.steps.takeToAdded)}); client ${t.client.requests} requests (its ARP named the new holder ${msText(t.clientSwitchedMs)} after vip-added), failed after the retry: ${t.client.failedNearMove} near the move${failedAt}, ${t.client.failedSteady} in steady service${errors === "" ? "" : ` (${errors})`}, ${t.client.retried} retried; two answering ${t.twoAnswering}; agents' loop stalls ${t.loopStalls} (longest ${t.loopStallMaxMs} ms)`;
+  return `${t.from} -> ${t.to}:${why} gap by kernels ${msText(t.gapKernelMs)}${t.kernelHoles === 0 ? "" : ` (the old holder's kernel lease ran out ${t.kernelHoles} times before the move)`}, by probes ${msText(t.gapProbesMs)} (probe spacing ${msText(t.probeSpacingMs)}), by logs ${msText(t.gapLogsMs)} (drop-vip to vip-added ${msText(t.dropToAddedMs)}, asked to vip-added ${msText(t.moveMs)}: votes ${msText(t.steps.askedToDrop)}, ip del ${msText(t.steps.dropToRemoved)}, certificate to take-vip ${msText(t.steps.removedToTake)}, ip add ${msText(t.steps.takeToAdded)}); client ${t.client.requests} requests (its ARP named the new holder ${msText(t.clientSwitchedMs)} after vip-added), failed after the retry: ${t.client.failedNearMove} near the move${failedAt}, ${t.client.failedSteady} in steady service${errors === "" ? "" : ` (${errors})`}, ${t.client.retried} retried; two answering ${t.twoAnswering}; agents' loop stalls ${t.loopStalls} (longest ${t.loopStallMaxMs} ms); steal ${t.stealMs === null ? "-" : `${t.stealMs} ms`}`;
 }
 
 export function formatTable(s: Summary, clientTimeoutMs: number): string {
@@ -367,6 +385,8 @@ export function formatTable(s: Summary, clientTimeoutMs: number): string {
     "| trials | gap p50 (kernels) | gap p99 (kernels) | gap p50 (probes) | gap p99 (probes) | probe spacing p50 | gap p50 (logs) | gap p99 (logs) | client requests | failed after retry, near the move | failed after retry, steady | retried | two answering (probes; kernels) | incomplete | agents' loop stalls | holder's kernel lease ran out |",
     "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     `| ${s.trials} | ${msText(s.gapKernelP50)} | ${msText(s.gapKernelP99)} | ${msText(s.gapProbesP50)} | ${msText(s.gapProbesP99)} | ${msText(s.probeSpacingP50)} | ${msText(s.gapLogsP50)} | ${msText(s.gapLogsP99)} | ${s.clientRequests} | ${s.clientFailedNearMove} | ${s.clientFailedSteady} | ${s.clientRetried} | ${s.twoAnswering}; ${s.kernelOverlaps} | ${s.incomplete} | ${s.loopStalls} | ${s.kernelHoles} |`,
+    "",
+    `trials with steal (the VM's host took its CPUs): ${s.stolenTrials}; failed near a move in the others: ${s.clientFailedNearMoveUnstolen}`,
     "",
     `acceptance (a client polling every ${CLIENT_INTERVAL_MS} ms with one retry, ${clientTimeoutMs} ms timeout, sees 0 failed requests near a move; server-side gap <= ${GAP_MEDIAN_TARGET_MS} ms median, by the kernels; no two hosts answering, by the probes and the kernels): ${s.accepted ? "met" : "NOT met"}`,
     "",
@@ -480,8 +500,9 @@ function traceSave(fromMs: number, toMs: number, file: string): void {
 /**
  * Each CPU's steal time (/proc/stat, USER_HZ ticks: 10 ms): the time a
  * virtual machine's CPU was runnable but its host ran something else, when
- * nothing in the guest can run on that CPU. Read around the move with --trace.
+ * nothing in the guest can run on that CPU. Read around every trial.
  */
+const STEAL_TICK_MS = 10;
 function stealTicks(): number[] {
   return readFileSync("/proc/stat", "utf8")
     .split("\n")
@@ -625,20 +646,17 @@ async function trial(c: DemoCluster, o: Options, index: number, macs: ReadonlyMa
   await Promise.all([kernels.old.ready, kernels.new.ready]);
   const captures = o.capture && o.debugDir !== undefined ? await startCaptures(c, o.debugDir, index) : [];
   const neighSnapshots: string[] = [];
-  let stealBefore: number[] | null = null;
+  const stealBefore = stealTicks();
   let stealAfter: number[] | null = null;
   let incomplete: string | null;
   try {
     await sleep(SETTLE_MS);
     if (captures.length > 0) neighSnapshots.push(`${Date.now()} before the move: ${(await c.topo.exec(CLIENT.name, ["ip", "-s", "neigh", "show", VIP])).stdout.trim()}`);
-    if (o.trace) {
-      traceStart();
-      stealBefore = stealTicks();
-    }
+    if (o.trace) traceStart();
     incomplete = await askMove(c, from, to);
     if (incomplete === null && !(await waitForAdded(c, to, startedAt))) incomplete = `${to} did not log vip-added within ${MOVE_WAIT_MS} ms`;
     await sleep(WATCH_MS);
-    if (stealBefore !== null) stealAfter = stealTicks();
+    stealAfter = stealTicks();
   } finally {
     await Promise.all([oldProbe.stop(), newProbe.stop(), client.stop(), neigh.stop(), kernels.old.stop(), kernels.new.stop()]);
     if (captures.length > 0) await sleep(CAPTURE_TAIL_MS);
@@ -655,7 +673,8 @@ async function trial(c: DemoCluster, o: Options, index: number, macs: ReadonlyMa
   const oldSpans = answeringSpans(kernelEvents(kernels.old.lines, VIP), endedAt, { addrUp: true, leasedUntil: Infinity });
   const gapKernelMs = kernelGap(oldSpans, answeringSpans(kernelEvents(kernels.new.lines, VIP), endedAt, { addrUp: false, leasedUntil: -Infinity }), startedAt);
   const logs = logGaps(c.logs, from, to, startedAt);
-  if (o.debugDir !== undefined && stealBefore !== null && stealAfter !== null) writeFileSync(join(o.debugDir, `trial-${index + 1}-steal.txt`), `steal ticks (10 ms) per CPU from the ask to ${WATCH_MS} ms after the add: ${stealAfter.map((x, i) => x - stealBefore![i]!).join(" ")}\n`);
+  const stealMs = stealAfter === null ? null : stealAfter.reduce((a, x, i) => a + x - stealBefore[i]!, 0) * STEAL_TICK_MS;
+  if (o.trace && o.debugDir !== undefined && stealAfter !== null) writeFileSync(join(o.debugDir, `trial-${index + 1}-steal.txt`), `steal ticks (10 ms) per CPU from the ask to ${WATCH_MS} ms after the add: ${stealAfter.map((x, i) => x - stealBefore![i]!).join(" ")}\n`);
   if (o.trace && o.debugDir !== undefined) traceSave((logs.droppedAt ?? startedAt) - TRACE_BEFORE_MS, (logs.addedAt ?? Date.now()) + TRACE_AFTER_MS, join(o.debugDir, `trial-${index + 1}-sched.txt`));
   const spacings = [medianSpacing(oldProbe.samples), medianSpacing(newProbe.samples)].filter((x): x is number => x !== null);
   const switchedAt = logs.addedAt === null ? null : clientSwitchedAt(neigh.lines, macs.get(to)!, logs.addedAt);
@@ -679,6 +698,7 @@ async function trial(c: DemoCluster, o: Options, index: number, macs: ReadonlyMa
     client: clientCounts(client.samples, window, logs.removedAt),
     clientSwitchedMs: switchedAt === null || logs.addedAt === null ? null : switchedAt - logs.addedAt,
     ...stallsOf(c.logs, startedAt),
+    stealMs,
   };
 }
 
