@@ -92,7 +92,15 @@ export type DemoOptions = {
    * priority its own load starves it and its timeouts read as outages.
    */
   apparatusRt?: number;
+  /** The command that runs umbra (the bootstrap node and the agents), before its arguments: e.g. the single executable (dist/umbra), wrapped. Default: this checkout's Node and src/cli/main.ts. */
+  umbra?: string[];
 };
+
+/** The argv that runs umbra with `args`: the option's command, or this checkout's Node and CLI (an agent with its Node flags). */
+function umbraArgv(o: Pick<DemoOptions, "umbra">, args: string[]): string[] {
+  if (o.umbra !== undefined) return [...o.umbra, ...args];
+  return [NODE, ...(args[0] === "agent" ? AGENT_NODE_FLAGS : []), MAIN, ...args];
+}
 
 /** The argv prefix that runs a piece of the apparatus under SCHED_RR at `rt` (none when undefined). */
 export const rtPrefix = (rt: number | undefined): string[] => (rt === undefined ? [] : ["chrt", "--rr", String(rt)]);
@@ -157,14 +165,14 @@ export async function startDemoCluster(o: DemoOptions): Promise<DemoCluster> {
   const agents = new Map<string, ChildProcess>();
   try {
     writeConfigs(dir, o);
-    agents.set(BOOTSTRAP.name, await spawnCluster(topo, dir, logs, agents, o.onLog, o.apparatusRt));
+    agents.set(BOOTSTRAP.name, await spawnCluster(topo, dir, logs, agents, o));
     await waitForStarted(logs, agents);
   } catch (err) {
     await topo.destroy();
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
-  return clusterHandle(topo, dir, logs, agents, o.onLog, (h) => stateDirOf(dir, o, h));
+  return clusterHandle(topo, dir, logs, agents, o);
 }
 
 /** Every agent says "started" within this (a loaded 2-core machine starts three agents in a few seconds). */
@@ -211,27 +219,28 @@ function writeConfigs(dir: string, o: DemoOptions): void {
 }
 
 /** The bootstrap node (waited for, and returned), then a service and an agent per host. */
-async function spawnCluster(topo: Topology, dir: string, logs: LogLine[], agents: Map<string, ChildProcess>, onLog: DemoOptions["onLog"], apparatusRt: number | undefined): Promise<ChildProcess> {
-  const boot = topo.spawn(BOOTSTRAP.name, [NODE, MAIN, "bootstrap", "--host", BOOTSTRAP.ipv4, "--port", String(BOOTSTRAP.port)], {});
+async function spawnCluster(topo: Topology, dir: string, logs: LogLine[], agents: Map<string, ChildProcess>, o: DemoOptions): Promise<ChildProcess> {
+  const boot = topo.spawn(BOOTSTRAP.name, umbraArgv(o, ["bootstrap", "--host", BOOTSTRAP.ipv4, "--port", String(BOOTSTRAP.port)]), {});
   await waitForLine(boot, /listening/i, BOOTSTRAP_READY_MS, "the DHT bootstrap node");
   for (const h of HOSTS) {
-    topo.spawn(h.name, [...rtPrefix(apparatusRt), NODE, join(ROOT, "src/demo/service.ts"), "--name", h.name, "--port", String(SERVICE_PORT), "--sick-file", sickFileOf(dir, h.name)], {});
+    topo.spawn(h.name, [...rtPrefix(o.apparatusRt), NODE, join(ROOT, "src/demo/service.ts"), "--name", h.name, "--port", String(SERVICE_PORT), "--sick-file", sickFileOf(dir, h.name)], {});
   }
-  for (const h of HOSTS) spawnAgent(topo, dir, h.name, logs, agents, onLog);
+  for (const h of HOSTS) spawnAgent(topo, dir, h.name, logs, agents, o);
   return boot;
 }
 
 /** A host's agent, from its config in dir; its log lines go to logs. */
-function spawnAgent(topo: Topology, dir: string, host: string, logs: LogLine[], agents: Map<string, ChildProcess>, onLog: DemoOptions["onLog"]): void {
-  const p = topo.spawn(host, [NODE, ...AGENT_NODE_FLAGS, MAIN, "agent", "--config", join(dir, `${host}.toml`)], {});
+function spawnAgent(topo: Topology, dir: string, host: string, logs: LogLine[], agents: Map<string, ChildProcess>, o: DemoOptions): void {
+  const p = topo.spawn(host, umbraArgv(o, ["agent", "--config", join(dir, `${host}.toml`)]), {});
   agents.set(host, p);
-  collectLogs(p, logs, onLog);
+  collectLogs(p, logs, o.onLog);
 }
 
 /** A host's state directory: the option's, or one in the cluster's directory. */
 const stateDirOf = (dir: string, o: DemoOptions, host: string): string => o.stateDir?.(host) ?? join(dir, `${host}-state`);
 
-function clusterHandle(topo: Topology, dir: string, logs: LogLine[], agents: Map<string, ChildProcess>, onLog: DemoOptions["onLog"], stateDir: (host: string) => string): DemoCluster {
+function clusterHandle(topo: Topology, dir: string, logs: LogLine[], agents: Map<string, ChildProcess>, o: DemoOptions): DemoCluster {
+  const stateDir = (h: string): string => stateDirOf(dir, o, h);
   const vipHolders = async (): Promise<string[]> => {
     const out: string[] = [];
     for (const h of HOSTS) if ((await topo.addrs(h.name)).includes(VIP)) out.push(h.name);
@@ -265,7 +274,7 @@ function clusterHandle(topo: Topology, dir: string, logs: LogLine[], agents: Map
     restartAgent(name) {
       const p = agents.get(name);
       if (p !== undefined && p.exitCode === null && p.signalCode === null) return;
-      spawnAgent(topo, dir, name, logs, agents, onLog);
+      spawnAgent(topo, dir, name, logs, agents, o);
     },
     pidOf(name) {
       const p = agents.get(name);

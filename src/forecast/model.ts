@@ -4,7 +4,7 @@
 // anomaly score needs) and returns quantiles at the horizon and the
 // probability of crossing each series' limit within it.
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { checkoutPath, dataFile } from "../shared/embedded.ts";
 import * as ort from "onnxruntime-node";
 import { extract, FEATURE_COUNT, horizonSteps, WEEK_MS } from "./features.ts";
 
@@ -32,10 +32,13 @@ export type Forecaster = {
   info: PredictionModel;
 };
 
-export const DEFAULT_MODEL_PATH = fileURLToPath(new URL("../../models/forecaster.onnx", import.meta.url));
+/** The shipped model's file in a checkout (the single executable carries it inside: src/shared/embedded.ts). */
+export const DEFAULT_MODEL_PATH = checkoutPath("forecaster.onnx");
 
-export async function loadForecaster(path: string = DEFAULT_MODEL_PATH): Promise<Forecaster> {
-  const bytes = readFileSync(path);
+/** Loads a model: the file at `path`, or the shipped one (from the checkout or from inside the executable). */
+export async function loadForecaster(path?: string): Promise<Forecaster> {
+  const bytes = path === undefined ? dataFile("forecaster.onnx") : readFileSync(path);
+  path ??= "the shipped forecaster";
   const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: "sequential", graphOptimizationLevel: "all" });
   for (const name of ["features", "last", "scale", "limit"]) {
     if (!session.inputNames.includes(name)) throw new Error(`${path} is not an umbra forecaster: it has no input "${name}"`);

@@ -14,12 +14,13 @@
 import { execFile } from "node:child_process";
 import { readFile } from "node:fs";
 import fs from "node:fs/promises";
-import { createRequire } from "node:module";
 import path from "node:path";
+import sodiumNative from "sodium-native";
 import { assert } from "../shared/assert.ts";
 
-// sodium-native ships no types and src/types/holepunch.d.ts declares none:
-// the few functions used here, typed.
+// sodium-native ships no types (src/types/holepunch.d.ts declares it
+// untyped): the few functions used here, typed. Imported, not required by
+// name at run time, so the bundler finds it (scripts/build.ts).
 type Sodium = {
   crypto_generichash_STATEBYTES: number;
   crypto_generichash(out: Uint8Array, input: Uint8Array): void;
@@ -27,7 +28,7 @@ type Sodium = {
   crypto_generichash_update(state: Uint8Array, input: Uint8Array): void;
   crypto_generichash_final(state: Uint8Array, out: Uint8Array): void;
 };
-const sodium = createRequire(import.meta.url)("sodium-native") as Sodium;
+const sodium = sodiumNative as Sodium;
 
 /** BLAKE2b output length: 32 bytes, 64 hex characters. */
 export const HASH_BYTES = 32;

@@ -21,3 +21,7 @@ declare module "hypercore-crypto" {
   };
   export default crypto;
 }
+declare module "sodium-native" {
+  const sodium: unknown;
+  export default sodium;
+}
