@@ -38,6 +38,7 @@ missing() {
   have chromium || need+=(chromium) # the dashboard test drives Debian's headless chromium (playwright-core, no browser download)
   have systemd-notify || need+=(systemd) # the agent's readiness and watchdog under systemd; the unit's test runs systemd-analyze
   have systemd-analyze || need+=(systemd)
+  have systemctl || need+=(systemd) # umbra install reloads systemd
   have python3 || need+=(python3) # the notification test binds systemd's kind of socket with it; bench/handover's kernel watcher
   have unshare || need+=(util-linux) # the executable's test runs it in a mount namespace where no node is reachable
   if [ "$bench" -eq 1 ]; then have keepalived || need+=(keepalived); have stress-ng || need+=(stress-ng); have tcpdump || need+=(tcpdump); fi # tcpdump: bench/handover --capture

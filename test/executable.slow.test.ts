@@ -5,14 +5,15 @@
 // this checkout's node_modules by an empty tmpfs. In it: a first holder, a
 // state write acknowledged by a shadow, forecasts by the ONNX model (h1's
 // memory replayed from a series), and a failover when the holder's agent is
-// killed, the state still there on the new holder. The native code's cache
+// killed, the state still there on the new holder; and `umbra install`
+// into a staged root. The native code's cache
 // is the test's own folder (UMBRA_CACHE_DIR).
 //
 // Run alone: bun test test/executable.slow.test.ts   (needs root; CI is root)
 
 import { afterAll, describe, expect, test } from "bun:test";
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startDemoCluster, sleep, type DemoCluster } from "../src/demo/cluster.ts";
@@ -70,6 +71,19 @@ describe.skipIf(!isRoot)("the single executable (slow)", () => {
     const version = spawnSync(hidden(exe)[0]!, [...hidden(exe).slice(1), "--version"], { encoding: "utf8", timeout: 30_000 });
     expect(version.stderr).toBe("");
     expect(version.stdout).toMatch(/^umbra \d+\.\d+\.\d+/);
+
+    // It installs itself into a staged root: the unit it writes is the one it carries.
+    const stage = join(dir, "stage");
+    mkdirSync(join(stage, "etc"), { recursive: true });
+    writeFileSync(join(stage, "etc/passwd"), "root:x:0:0:root:/root:/bin/bash\n");
+    writeFileSync(join(stage, "etc/group"), "root:x:0:\n");
+    writeFileSync(join(stage, "etc/shadow"), "root:*::0:99999:7:::\n", { mode: 0o640 });
+    writeFileSync(join(stage, "etc/gshadow"), "root:*::\n", { mode: 0o640 });
+    const installed = spawnSync(hidden(exe)[0]!, [...hidden(exe).slice(1), "install", "--root", stage, "--json"], { encoding: "utf8", timeout: 60_000 });
+    expect(installed.stderr).toBe("");
+    expect(JSON.parse(installed.stdout).done).toContain("/etc/systemd/system/umbra.service");
+    expect(readFileSync(join(stage, "etc/systemd/system/umbra.service"), "utf8")).toContain("ExecStart=/usr/local/bin/umbra agent --config /etc/umbra/umbra.toml");
+    expect(readFileSync(join(stage, "usr/local/bin/umbra")).equals(readFileSync(exe))).toBe(true);
 
     const series = join(dir, "calm.csv");
     writeFileSync(series, calmSeries());

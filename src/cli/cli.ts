@@ -33,6 +33,7 @@ commands:
   state set|get|history SERVICE ...
                                read or change a service's replicated deployment state
   demo                         a failover in network namespaces, on this machine (root)
+  install [--bin-dir DIR]      (the built executable) put umbra, its user and its systemd unit in place
   simulate [--seed N] [--seeds M] [--profile lan|wan|chaos] ...
                                the whole cluster on a virtual clock and a hostile network
 
@@ -56,6 +57,7 @@ const COMMANDS: Record<string, () => Promise<{ run(rest: string[]): Promise<void
   audit: () => import("./commands/audit.ts"),
   state: () => import("./commands/state.ts"),
   demo: () => import("./commands/demo.ts"),
+  install: () => import("./commands/install.ts"),
 };
 
 async function main(argv: string[]): Promise<void> {

@@ -3,7 +3,8 @@
 // executable (dist/umbra, built by scripts/build.ts) they ride inside it as
 // Node SEA assets.
 //
-// Data files (the forecaster, the dashboard's page, script and uPlot) are
+// Data files (the forecaster, the dashboard's page, script and uPlot, the
+// systemd unit `umbra install` writes) are
 // read from the executable straight into memory. Native code cannot be
 // loaded from memory: the addons (udx-native, sodium-native, ONNX Runtime's
 // binding and its libonnxruntime.so.1) are written out once to a private
@@ -34,6 +35,7 @@ export const DATA_FILES = {
   "ui/app.js": { repo: "src/api/ui/app.js" },
   "ui/uplot.js": { pkg: "uplot", file: "dist/uPlot.iife.min.js" },
   "ui/uplot.css": { pkg: "uplot", file: "dist/uPlot.min.css" },
+  "contrib/umbra.service": { repo: "contrib/umbra.service" },
 } as const satisfies Record<string, Source>;
 export type DataFile = keyof typeof DATA_FILES;
 
