@@ -6,10 +6,11 @@
 // /proc/PID/stat, children included), the time from starting the daemons to
 // the VIP's first holder, and the CLI's start-up (`umbra --help`, `umbra
 // status` against a live agent; keepalived's `--version`). The install's
-// size: node_modules and the Node binary (issue 16's single executable will
-// replace them), keepalived's binary. Medians over --runs fresh clusters.
+// size: node_modules and the Node binary, or with --executable the single
+// executable (npm run build), which the agents and the CLI then run;
+// keepalived's binary. Medians over --runs fresh clusters.
 //
-//   node bench/footprint.ts [--runs 3] [--seconds 60] [--cli-runs 10] [--json]
+//   node bench/footprint.ts [--runs 3] [--seconds 60] [--cli-runs 10] [--executable dist/umbra] [--json]
 //   (root; `bash scripts/ensure-system.sh --bench` installs keepalived)
 
 import { execFileSync, spawnSync } from "node:child_process";
@@ -88,10 +89,13 @@ async function measure(pids: number[], seconds: number): Promise<Reading[]> {
   return pids.map((p, i) => ({ cpuPercent: ((cpuSeconds(tree(p)) - before[i]!) / wall) * 100, ...memoryMB(tree(p)) }));
 }
 
-async function umbraRun(seconds: number, cliRuns: number): Promise<Run & { help: number[]; status: number[] }> {
+/** The argv that runs umbra: the executable given, or this checkout's Node and CLI. */
+const umbraCmd = (exe: string | undefined): string[] => (exe === undefined ? [NODE, MAIN] : [exe]);
+
+async function umbraRun(seconds: number, cliRuns: number, exe: string | undefined): Promise<Run & { help: number[]; status: number[] }> {
   await cleanupStale(PREFIX.umbra);
   const t0 = Date.now();
-  const c = await startDemoCluster({ prefix: PREFIX.umbra });
+  const c = await startDemoCluster({ prefix: PREFIX.umbra, ...(exe === undefined ? {} : { umbra: [exe] }) });
   try {
     await c.waitForHolders((h) => h.length === 1, HOLDER_WAIT_MS);
     const certified = c.logs.find((l) => l.event === "certified");
@@ -100,7 +104,8 @@ async function umbraRun(seconds: number, cliRuns: number): Promise<Run & { help:
     const perDaemon = await measure(HOSTS.map((h) => c.pidOf(h.name)!), seconds);
     const time = (argv: string[]) => {
       const s = performance.now();
-      const r = spawnSync(NODE, [MAIN, ...argv], { encoding: "utf8", timeout: 20_000 });
+      const [cmd, ...pre] = umbraCmd(exe);
+      const r = spawnSync(cmd!, [...pre, ...argv], { encoding: "utf8", timeout: 20_000 });
       if (r.status !== 0) throw new Error(`umbra ${argv.join(" ")} exited ${r.status}: ${r.stderr}`);
       return performance.now() - s;
     };
@@ -150,8 +155,8 @@ function duBytes(path: string): number {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { runs: { type: "string", default: "3" }, seconds: { type: "string", default: "60" }, "cli-runs": { type: "string", default: "10" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" } } });
-  const usage = "usage: node bench/footprint.ts [--runs 3] [--seconds 60] [--cli-runs 10] [--json]\n  needs root (network namespaces) and keepalived (bash scripts/ensure-system.sh --bench)\n";
+  const { values } = parseArgs({ options: { runs: { type: "string", default: "3" }, seconds: { type: "string", default: "60" }, "cli-runs": { type: "string", default: "10" }, executable: { type: "string" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" } } });
+  const usage = "usage: node bench/footprint.ts [--runs 3] [--seconds 60] [--cli-runs 10] [--executable dist/umbra] [--json]\n  --executable: measure the single executable (npm run build) instead of this checkout's Node and sources\n  needs root (network namespaces) and keepalived (bash scripts/ensure-system.sh --bench)\n";
   if (values.help) return void process.stdout.write(usage);
   const runs = Number(values.runs);
   const seconds = Number(values.seconds);
@@ -160,11 +165,12 @@ async function main(): Promise<void> {
     process.stderr.write(usage);
     process.exit(2);
   }
+  const exe = values.executable === undefined ? undefined : resolve(values.executable);
   const u: Awaited<ReturnType<typeof umbraRun>>[] = [];
   const k: Awaited<ReturnType<typeof keepalivedRun>>[] = [];
   for (let i = 0; i < runs; i++) {
     process.stderr.write(`run ${i + 1}/${runs}: umbra (${seconds} s idle)...\n`);
-    u.push(await umbraRun(seconds, cliRuns));
+    u.push(await umbraRun(seconds, cliRuns, exe));
     process.stderr.write(`run ${i + 1}/${runs}: keepalived (${seconds} s idle)...\n`);
     k.push(await keepalivedRun(seconds, cliRuns));
   }
@@ -179,7 +185,8 @@ async function main(): Promise<void> {
       firstHolderMs: median(u.map((r) => r.firstHolderMs)),
       helpMs: median(u.flatMap((r) => r.help)),
       statusMs: median(u.flatMap((r) => r.status)),
-      installMB: (duBytes(realpathSync(join(ROOT, "node_modules"))) + statSync(realpathSync(NODE)).size) / 1e6, // a worktree's node_modules may be a link
+      // a worktree's node_modules may be a link
+      installMB: exe === undefined ? (duBytes(realpathSync(join(ROOT, "node_modules"))) + statSync(realpathSync(NODE)).size) / 1e6 : statSync(exe).size / 1e6,
     },
     keepalived: {
       cpuPercent: per(k, (r) => r.cpuPercent),

@@ -11,7 +11,7 @@
 //   bun scripts/build.ts [--arch x64|arm64] [--out-dir DIR] [--json]
 //
 // Runs under Bun (Bun.build); needs no network for this machine's
-// architecture.
+// architecture, and binutils' strip (scripts/ensure-system.sh installs it).
 
 import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
@@ -127,6 +127,8 @@ export async function build(arch: Arch, dist: string = DIST_DEFAULT, log: (s: st
   rmSync(out, { force: true });
   copyFileSync(node, out);
   chmodSync(out, 0o755);
+  // Node's binary keeps its symbol table: 18 MB of the x64 executable. strip knows only this machine's architecture.
+  if (arch === process.arch) execFileSync("strip", [out]);
   log(`injecting into a copy of ${node}`);
   inject(out, blob);
   if (arch === process.arch) {

@@ -40,6 +40,7 @@ missing() {
   have systemd-analyze || need+=(systemd)
   have systemctl || need+=(systemd) # umbra install reloads systemd
   have python3 || need+=(python3) # the notification test binds systemd's kind of socket with it; bench/handover's kernel watcher
+  have strip || need+=(binutils) # npm run build strips Node's symbols from the executable
   have unshare || need+=(util-linux) # the executable's test runs it in a mount namespace where no node is reachable
   if [ "$bench" -eq 1 ]; then have keepalived || need+=(keepalived); have stress-ng || need+=(stress-ng); have tcpdump || need+=(tcpdump); fi # tcpdump: bench/handover --capture
   [ ${#need[@]} -eq 0 ] || printf '%s\n' "${need[@]}" | sort -u | paste -sd' '
