@@ -49,13 +49,13 @@ const nativeFromExecutable: Bun.BunPlugin = {
   name: "umbra-native",
   setup(b) {
     const addon = (file: string) => `module.exports = require(${JSON.stringify(EMBEDDED)}).loadAddon(${JSON.stringify(file)});\n`;
-    // Automerge's Node entry reads its wasm from its package folder; its base64 entry carries the wasm inside the script.
+    // Automerge's Node entry reads its wasm from its package folder: the bundle takes its web entry...
     b.onResolve({ filter: /^@automerge\/automerge$/ }, () => ({ path: join(ROOT, "node_modules/@automerge/automerge/dist/mjs/entrypoints/fullfat_base64.js") }));
-    // ...and hands it to initSync in a form that wasm-bindgen now warns about on stderr at every start.
+    // ...whose wasm, 4 MB of base64 in a string kept for the process's life, comes instead from the executable's assets (src/shared/embedded.ts).
     b.onLoad({ filter: /[\\/]automerge[\\/]dist[\\/]mjs[\\/]wasm_bindgen_output[\\/]web[\\/]index\.js$/ }, (args) => {
       const src = readFileSync(args.path, "utf8");
-      if (!src.includes("initSync(wasmBlob)")) throw new Error(`${args.path}: Automerge no longer starts its wasm as this build expects; update scripts/build.ts`);
-      return { contents: src.replace("initSync(wasmBlob)", "initSync({ module: wasmBlob })"), loader: "js" };
+      if (!src.includes("initSync(wasmBlob)") || !src.includes('export * from "./automerge_wasm.js"')) throw new Error(`${args.path}: Automerge no longer starts its wasm as this build expects; update scripts/build.ts`);
+      return { contents: `import { initSync } from "./automerge_wasm.js";\nimport { dataFile } from ${JSON.stringify(EMBEDDED)};\ninitSync({ module: dataFile("automerge.wasm") });\nexport * from "./automerge_wasm.js";\n`, loader: "js" };
     });
     b.onLoad({ filter: /[\\/]udx-native[\\/]binding\.js$/ }, () => ({ contents: addon("udx-native.node"), loader: "js" }));
     b.onLoad({ filter: /[\\/]sodium-native[\\/]binding\.js$/ }, () => ({ contents: addon("sodium-native.node"), loader: "js" }));

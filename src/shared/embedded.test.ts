@@ -51,16 +51,18 @@ test("a cache folder that is not ours alone is refused, saying why", () => {
 test("a native file is written when absent or altered, left when whole, and never from bytes that miss the digest", () => {
   const bytes = new TextEncoder().encode("native code");
   const path = join(dir, "lib.so");
-  ensureFile(path, bytes, sha(bytes));
+  ensureFile(path, () => bytes, sha(bytes));
   expect(readFileSync(path, "utf8")).toBe("native code");
   const before = statSync(path).mtimeMs;
-  ensureFile(path, bytes, sha(bytes));
+  ensureFile(path, () => {
+    throw new Error("a whole file is not read again");
+  }, sha(bytes));
   expect(statSync(path).mtimeMs).toBe(before);
   chmodSync(path, 0o600);
   writeFileSync(path, "tampered");
-  ensureFile(path, bytes, sha(bytes));
+  ensureFile(path, () => bytes, sha(bytes));
   expect(readFileSync(path, "utf8")).toBe("native code");
-  expect(() => ensureFile(join(dir, "other.so"), bytes, sha(new TextEncoder().encode("else")))).toThrow(/executable is damaged/);
+  expect(() => ensureFile(join(dir, "other.so"), () => bytes, sha(new TextEncoder().encode("else")))).toThrow(/executable is damaged/);
   expect(existsSync(join(dir, "other.so"))).toBe(false);
 });
 

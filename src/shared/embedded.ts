@@ -4,7 +4,7 @@
 // Node SEA assets.
 //
 // Data files (the forecaster, the dashboard's page, script and uPlot, the
-// systemd unit `umbra install` writes) are
+// systemd unit `umbra install` writes, Automerge's wasm) are
 // read from the executable straight into memory. Native code cannot be
 // loaded from memory: the addons (udx-native, sodium-native, ONNX Runtime's
 // binding and its libonnxruntime.so.1) are written out once to a private
@@ -20,7 +20,7 @@
 // it, not a symbolic link), or umbra refuses to load code from it.
 
 import { createHash } from "node:crypto";
-import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, writeSync } from "node:fs";
 import { createRequire } from "node:module";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
@@ -36,6 +36,7 @@ export const DATA_FILES = {
   "ui/uplot.js": { pkg: "uplot", file: "dist/uPlot.iife.min.js" },
   "ui/uplot.css": { pkg: "uplot", file: "dist/uPlot.min.css" },
   "contrib/umbra.service": { repo: "contrib/umbra.service" },
+  "automerge.wasm": { pkg: "@automerge/automerge", file: "dist/mjs/wasm_bindgen_output/web/automerge_wasm_bg.wasm" },
 } as const satisfies Record<string, Source>;
 export type DataFile = keyof typeof DATA_FILES;
 
@@ -45,7 +46,7 @@ export type NativeManifest = { build: string; files: Record<string, string> };
 
 const ROOT = resolve(import.meta.dirname, "../..");
 
-type Sea = { isSea(): boolean; getAsset(key: string): ArrayBuffer };
+type Sea = { isSea(): boolean; getAsset(key: string): ArrayBuffer; getRawAsset(key: string): ArrayBuffer };
 let seaApi: Sea | null | undefined;
 
 /** node:sea when running as the single executable; null in a checkout (and under runtimes without it). */
@@ -94,14 +95,35 @@ export function privateDir(dir: string, uid: number | undefined = process.getuid
 }
 
 const sha256 = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex");
+const HASH_CHUNK_BYTES = 1 << 20;
 
-/** Writes `bytes` to `path` unless it already holds exactly them (by SHA-256): a temporary file, synced, renamed over. */
-export function ensureFile(path: string, bytes: Uint8Array, digest: string): void {
+/** The SHA-256 of a file, read a chunk at a time (a 44 MB library is not held in memory whole); null when it cannot be read. */
+function fileDigest(path: string): string | null {
+  let fd: number;
   try {
-    if (sha256(readFileSync(path)) === digest) return;
+    fd = openSync(path, "r");
   } catch {
-    // absent: written below
+    return null;
   }
+  try {
+    const h = createHash("sha256");
+    const buf = Buffer.allocUnsafe(HASH_CHUNK_BYTES);
+    for (let n = readSync(fd, buf); n > 0; n = readSync(fd, buf)) h.update(buf.subarray(0, n));
+    return h.digest("hex");
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Writes the bytes `content()` gives to `path` unless it already holds
+ * exactly them (by SHA-256): a temporary file, synced, renamed over. The
+ * bytes are asked for only then: reading an asset touches its pages of the
+ * executable, which would count 44 MB more of it in the agent's memory.
+ */
+export function ensureFile(path: string, content: () => Uint8Array, digest: string): void {
+  if (fileDigest(path) === digest) return;
+  const bytes = content();
   if (sha256(bytes) !== digest) throw new Error(`the executable's copy of ${path} does not match its build's SHA-256: the executable is damaged`);
   const tmp = `${path}.${process.pid}.tmp`;
   const fd = openSync(tmp, "w", 0o500);
@@ -122,7 +144,7 @@ function natives(s: Sea): string {
   const manifest = JSON.parse(Buffer.from(s.getAsset(NATIVE_MANIFEST)).toString("utf8")) as NativeManifest;
   const base = privateDir(cacheBase());
   const dir = privateDir(join(base, manifest.build));
-  for (const [name, digest] of Object.entries(manifest.files)) ensureFile(join(dir, name), new Uint8Array(s.getAsset(name)), digest);
+  for (const [name, digest] of Object.entries(manifest.files)) ensureFile(join(dir, name), () => new Uint8Array(s.getRawAsset(name)), digest);
   removeOtherBuilds(base, manifest.build);
   nativeDir = dir;
   return dir;
