@@ -3,7 +3,7 @@
 // only, escaped mount points), rates between two readings, and a live
 // reading of this machine.
 import { expect, test } from "bun:test";
-import { filesystems, parseDiskstats, parseMounts, parseNetDev, physicalDisks, ratesBetween, readCounters } from "./procfs.ts";
+import { cpuLoadSinceBoot, filesystems, parseCpuStat, parseDiskstats, parseMounts, parseNetDev, physicalDisks, ratesBetween, readCounters } from "./procfs.ts";
 
 const DISKSTATS = [
   "   7       0 loop0 5 0 40 1 0 0 0 0 0 4 1 0 0 0 0 0 0",
@@ -39,10 +39,17 @@ test("mounts: the mount point unescaped, the type, read-write or not", () => {
   ]);
 });
 
-test("rates per second between two readings; a counter that went back is no traffic", () => {
-  const a = { atMs: 1_000, diskOps: 10, diskBytes: 4096, netBytes: 100 };
-  expect(ratesBetween(a, { atMs: 3_000, diskOps: 30, diskBytes: 8192, netBytes: 50 })).toEqual({ diskIO: 10, storageIOBytesPerSec: 2048, networkBandwidthBytesPerSec: 0 });
-  expect(ratesBetween(a, a)).toEqual({ diskIO: 0, storageIOBytesPerSec: 0, networkBandwidthBytesPerSec: 0 });
+test("rates per second between two readings; a counter that went back is no traffic; CPU load is the busy share of the ticks between", () => {
+  const a = { atMs: 1_000, diskOps: 10, diskBytes: 4096, netBytes: 100, cpuBusy: 1_000, cpuTotal: 4_000 };
+  expect(ratesBetween(a, { atMs: 3_000, diskOps: 30, diskBytes: 8192, netBytes: 50, cpuBusy: 1_100, cpuTotal: 4_400 })).toEqual({ diskIO: 10, storageIOBytesPerSec: 2048, networkBandwidthBytesPerSec: 0, cpuLoad: 0.25 });
+  expect(ratesBetween(a, a)).toEqual({ diskIO: 0, storageIOBytesPerSec: 0, networkBandwidthBytesPerSec: 0, cpuLoad: 0 });
+  expect(cpuLoadSinceBoot(a)).toBe(0.25);
+});
+
+test("/proc/stat's first line: busy is all but idle and iowait; guest is in user already", () => {
+  const text = "cpu  100 5 50 800 40 3 2 10 7 0\ncpu0 50 2 25 400 20 1 1 5 3 0\nintr 1 2 3\n";
+  expect(parseCpuStat(text)).toEqual({ busy: 170, total: 1_010 });
+  expect(parseCpuStat("intr 1\n")).toEqual({ busy: 0, total: 0 });
 });
 
 test("on this machine: its disks and loopback counted, its filesystems sized", async () => {

@@ -15,11 +15,28 @@ import { join } from "node:path";
 /** Bytes per sector in /proc/diskstats, whatever the device's own sector size. */
 const DISKSTATS_SECTOR_BYTES = 512;
 
-/** Cumulative counters at one moment (performance.now ms). */
-export type Counters = { atMs: number; diskOps: number; diskBytes: number; netBytes: number };
+/** Cumulative counters at one moment (performance.now ms); CPU time in /proc/stat's ticks, busy and in all. */
+export type Counters = { atMs: number; diskOps: number; diskBytes: number; netBytes: number; cpuBusy: number; cpuTotal: number };
 
-/** Disk I/O: operations and bytes per second; network bytes (received + sent) per second. */
-export type Rates = { diskIO: number; storageIOBytesPerSec: number; networkBandwidthBytesPerSec: number };
+/** Disk I/O: operations and bytes per second; network bytes (received + sent) per second; the CPUs' busy share (0..1). */
+export type Rates = { diskIO: number; storageIOBytesPerSec: number; networkBandwidthBytesPerSec: number; cpuLoad: number };
+
+/**
+ * All CPUs' time from /proc/stat's first line ("cpu  user nice system idle
+ * iowait irq softirq steal guest guest_nice", ticks since boot): busy is
+ * all but idle and iowait; guest time is counted in user already. (What
+ * systeminformation's currentLoad computes, without the `cat /proc/stat |
+ * grep cpu` shell it runs synchronously on every call: the agent's loop
+ * blocked on a fork and exec each second.)
+ */
+export function parseCpuStat(text: string): { busy: number; total: number } {
+  const line = text.split("\n").find((l) => l.startsWith("cpu "));
+  if (line === undefined) return { busy: 0, total: 0 };
+  const f = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = f.reduce((a, x) => a + (Number.isFinite(x) ? x : 0), 0);
+  const idle = (f[3] ?? 0) + (f[4] ?? 0);
+  return { busy: total - idle, total };
+}
 
 /**
  * Reads and writes completed, and bytes moved, summed over the given block
@@ -67,8 +84,13 @@ export function parseMounts(text: string): Array<{ mount: string; type: string; 
 export function ratesBetween(a: Counters, b: Counters): Rates {
   const s = (b.atMs - a.atMs) / 1000;
   const rate = (x: number, y: number) => (s > 0 && y >= x ? (y - x) / s : 0);
-  return { diskIO: rate(a.diskOps, b.diskOps), storageIOBytesPerSec: rate(a.diskBytes, b.diskBytes), networkBandwidthBytesPerSec: rate(a.netBytes, b.netBytes) };
+  const ticks = b.cpuTotal - a.cpuTotal;
+  const cpuLoad = ticks > 0 && b.cpuBusy >= a.cpuBusy ? Math.min(1, (b.cpuBusy - a.cpuBusy) / ticks) : 0;
+  return { diskIO: rate(a.diskOps, b.diskOps), storageIOBytesPerSec: rate(a.diskBytes, b.diskBytes), networkBandwidthBytesPerSec: rate(a.netBytes, b.netBytes), cpuLoad };
 }
+
+/** The CPUs' busy share since boot: the first sample's figure, with no earlier reading to difference. */
+export const cpuLoadSinceBoot = (c: Counters): number => (c.cpuTotal > 0 ? Math.min(1, c.cpuBusy / c.cpuTotal) : 0);
 
 /** Whole physical disks (sda, vda, nvme0n1, mmcblk0): those in /sys/block with a device behind them, so not loop, ram, zram, dm or md devices, whose I/O is a disk's already. */
 export function physicalDisks(sysBlock = "/sys/block"): Set<string> {
@@ -81,9 +103,10 @@ export function physicalDisks(sysBlock = "/sys/block"): Set<string> {
 
 /** The counters now: the disks' and the named interfaces'. */
 export async function readCounters(disks: ReadonlySet<string>, ifaces: readonly string[]): Promise<Counters> {
-  const [diskstats, netdev] = await Promise.all([readFile("/proc/diskstats", "utf8"), readFile("/proc/net/dev", "utf8")]);
+  const [diskstats, netdev, stat] = await Promise.all([readFile("/proc/diskstats", "utf8"), readFile("/proc/net/dev", "utf8"), readFile("/proc/stat", "utf8")]);
   const d = parseDiskstats(diskstats, disks);
-  return { atMs: performance.now(), diskOps: d.ops, diskBytes: d.bytes, netBytes: parseNetDev(netdev, ifaces) };
+  const cpu = parseCpuStat(stat);
+  return { atMs: performance.now(), diskOps: d.ops, diskBytes: d.bytes, netBytes: parseNetDev(netdev, ifaces), cpuBusy: cpu.busy, cpuTotal: cpu.total };
 }
 
 /** Size and use of every mounted filesystem whose type `keep` accepts (statfs: used counts what is not free, as df does). */

@@ -1,15 +1,16 @@
-// Samples this host, on the agent's own thread (background.ts). CPU and
-// memory come from systeminformation (os.cpus, /proc/meminfo: no child
-// process); disk, storage and network figures from the kernel's
-// files (procfs.ts), since systeminformation spawns a shell per call for
-// them, which under the agent's real-time priority took the host's CPU from
-// its own services for 35-50 ms every second.
+// Samples this host, on the agent's own thread (background.ts). Memory
+// comes from systeminformation (/proc/meminfo, read asynchronously); CPU,
+// disk, storage and network figures from the kernel's files (procfs.ts),
+// since systeminformation spawns a shell per call for them (its currentLoad
+// even synchronously, blocking the agent's loop on a fork and exec every
+// second), which under the agent's real-time priority took the host's CPU
+// from its own services for 35-50 ms every second.
 //
 // What follows from the sources:
 // - Rates (disk ops/s, disk bytes/s, network bytes/s) are differences between
 //   two readings: the first sample reports 0.
-// - The first currentLoad() call primes its counters and waits 500 ms, so the
-//   first sample takes ~0.5-0.6 s; later ones measure CPU since the last call.
+// - CPU load is the busy share of all CPUs' time since the last sample; the
+//   first sample reports the share since boot.
 // - Storage usage (statfs of every real filesystem, which can hang on a dead
 //   network mount: those types are skipped) changes slowly, so it is
 //   refreshed in the background at most every STORAGE_REFRESH_MS, one
@@ -20,7 +21,7 @@
 
 import { networkInterfaces, type NetworkInterfaceInfo } from "node:os";
 import si from "systeminformation";
-import { filesystems, physicalDisks, ratesBetween, readCounters, type Counters } from "./procfs.ts";
+import { cpuLoadSinceBoot, filesystems, physicalDisks, ratesBetween, readCounters, type Counters } from "./procfs.ts";
 import type { HostSample } from "./types.ts";
 
 /** Storage usage is re-read this often; it moves over minutes, not seconds. */
@@ -101,12 +102,12 @@ export function createSampler(opts: SamplerOptions = {}): Sampler {
         clearTimeout(timer);
       }
       const ifaces = nonLoopbackInterfaces(networkInterfaces());
-      const [load, mem, now] = await Promise.all([si.currentLoad(), si.mem(), readCounters(disks, ifaces)]);
-      const rates = last === null ? { diskIO: 0, storageIOBytesPerSec: 0, networkBandwidthBytesPerSec: 0 } : ratesBetween(last, now);
+      const [mem, now] = await Promise.all([si.mem(), readCounters(disks, ifaces)]);
+      const rates = last === null ? { diskIO: 0, storageIOBytesPerSec: 0, networkBandwidthBytesPerSec: 0, cpuLoad: cpuLoadSinceBoot(now) } : ratesBetween(last, now);
       last = now;
       return {
         ts: Date.now(),
-        cpuLoad: ratio(rateOrZero(load.currentLoad) / 100),
+        cpuLoad: ratio(rates.cpuLoad),
         // active excludes buffers and page cache: memory the host cannot easily give back.
         memoryUsage: mem.total > 0 ? ratio(rateOrZero(mem.active) / mem.total) : 0,
         diskIO: rates.diskIO,
