@@ -27,10 +27,15 @@ export type AgentMetrics = MetricsCounters & {
   registry: Registry;
 };
 
+/** The event-loop lag metrics' sampling period (ms): the agent's own loop-stall warning watches its ticks closely. */
+const EVENT_LOOP_SAMPLE_MS = 1_000;
+
 /** The registry of one agent: its gauges read `status()` at each scrape. */
 export function agentMetrics(status: () => StatusDoc): AgentMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "umbra_" });
+  // The event-loop lag histogram samples on a timer of this period: prom-client's 10 ms default woke the
+  // idle agent 100 times a second for it alone (a native timer, out of sight of a JS profile).
+  collectDefaultMetrics({ register: registry, prefix: "umbra_", eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
   // prom-client's gauges named _total break Prometheus's naming rules (promtool says so); their per-type siblings stay.
   for (const name of ["umbra_nodejs_active_handles_total", "umbra_nodejs_active_requests_total", "umbra_nodejs_active_resources_total"]) registry.removeSingleMetric(name);
   const gauge = (name: string, help: string, labelNames: string[], collect: (g: Gauge) => void) =>
