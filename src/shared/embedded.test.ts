@@ -23,11 +23,11 @@ test("in a checkout every data file is found where it lies, and read from there"
   }
 });
 
-test("the cache folder: UMBRA_CACHE_DIR, then systemd's CACHE_DIRECTORY, then /var/cache/umbra for root, then the user's cache", () => {
-  expect(cacheBase({ UMBRA_CACHE_DIR: "/a", CACHE_DIRECTORY: "/b" }, 0)).toBe("/a");
-  expect(cacheBase({ CACHE_DIRECTORY: "/b:/c" }, 0)).toBe("/b");
-  expect(cacheBase({}, 0)).toBe("/var/cache/umbra");
-  expect(cacheBase({ XDG_CACHE_HOME: "/x" }, 1000)).toBe("/x/umbra");
+test("the cache folder: UMBRA_CACHE_DIR, then systemd's CACHE_DIRECTORY, then the user's cache (root's too)", () => {
+  expect(cacheBase({ UMBRA_CACHE_DIR: "/a", CACHE_DIRECTORY: "/b" }, "/root")).toBe("/a");
+  expect(cacheBase({ CACHE_DIRECTORY: "/b:/c" }, "/root")).toBe("/b");
+  expect(cacheBase({}, "/root")).toBe("/root/.cache/umbra");
+  expect(cacheBase({ XDG_CACHE_HOME: "/x" }, "/home/u")).toBe("/x/umbra");
 });
 
 test("a cache folder that is not ours alone is refused, saying why", () => {

@@ -14,8 +14,10 @@
 // beside it (its RUNPATH is $ORIGIN): no LD_LIBRARY_PATH.
 //
 // The cache directory: $UMBRA_CACHE_DIR, else systemd's $CACHE_DIRECTORY
-// (CacheDirectory=umbra), else /var/cache/umbra for root, else
-// $XDG_CACHE_HOME/umbra or ~/.cache/umbra; inside it one folder per build.
+// (CacheDirectory=umbra: /var/cache/umbra, the umbra user's), else
+// $XDG_CACHE_HOME/umbra or ~/.cache/umbra (root's too: a root shell's
+// `umbra keygen` must not trip over the service's folder, which is not
+// root's); inside it one folder per build.
 // That folder must be ours alone (owned by this user, no one else may write
 // it, not a symbolic link), or umbra refuses to load code from it.
 
@@ -77,11 +79,10 @@ export function dataFile(name: DataFile): Buffer {
 }
 
 /** The cache folder's parent, by the environment (see the header). */
-export function cacheBase(env: NodeJS.ProcessEnv = process.env, uid: number | undefined = process.getuid?.()): string {
+export function cacheBase(env: NodeJS.ProcessEnv = process.env, home: string = homedir()): string {
   if (env.UMBRA_CACHE_DIR) return env.UMBRA_CACHE_DIR;
   if (env.CACHE_DIRECTORY) return env.CACHE_DIRECTORY.split(":")[0]!;
-  if (uid === 0) return "/var/cache/umbra";
-  return join(env.XDG_CACHE_HOME || join(homedir(), ".cache"), "umbra");
+  return join(env.XDG_CACHE_HOME || join(home, ".cache"), "umbra");
 }
 
 /** Creates `dir` (0700) if need be and checks it is ours alone; throws saying what is wrong otherwise. */
