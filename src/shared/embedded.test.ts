@@ -27,7 +27,7 @@ test("the cache folder: UMBRA_CACHE_DIR, then systemd's CACHE_DIRECTORY, then th
   expect(cacheBase({ UMBRA_CACHE_DIR: "/a", CACHE_DIRECTORY: "/b" }, "/root")).toBe("/a");
   expect(cacheBase({ CACHE_DIRECTORY: "/b:/c" }, "/root")).toBe("/b");
   expect(cacheBase({}, "/root")).toBe("/root/.cache/umbra");
-  expect(cacheBase({ XDG_CACHE_HOME: "/x" }, "/home/u")).toBe("/x/umbra");
+  expect(cacheBase({ XDG_CACHE_HOME: "/x" }, "/h")).toBe("/x/umbra");
 });
 
 test("a cache folder that is not ours alone is refused, saying why", () => {
