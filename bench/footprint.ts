@@ -18,12 +18,11 @@ import { mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync,
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { startDemoCluster, HOSTS, NODE, SERVICE_PORT, SUBNET, VIP, CLIENT, sleep } from "../src/demo/cluster.ts";
+import { startDemoCluster, umbraArgv, HOSTS, NODE, SERVICE_PORT, SUBNET, VIP, CLIENT, sleep } from "../src/demo/cluster.ts";
 import { createTopology, cleanupStale } from "../src/demo/topology.ts";
 import { keepalivedConf, keepalivedPath, median } from "./keepalived.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
-const MAIN = join(ROOT, "src/cli/main.ts");
 const PREFIX = { umbra: "uf-", keepalived: "ufk-" };
 /** Idle this long after the VIP has a holder before the window opens: start-up work (JIT, the first syncs) is not idle. */
 const SETTLE_MS = 10_000;
@@ -89,9 +88,6 @@ async function measure(pids: number[], seconds: number): Promise<Reading[]> {
   return pids.map((p, i) => ({ cpuPercent: ((cpuSeconds(tree(p)) - before[i]!) / wall) * 100, ...memoryMB(tree(p)) }));
 }
 
-/** The argv that runs umbra: the executable given, or this checkout's Node and CLI. */
-const umbraCmd = (exe: string | undefined): string[] => (exe === undefined ? [NODE, MAIN] : [exe]);
-
 async function umbraRun(seconds: number, cliRuns: number, exe: string | undefined): Promise<Run & { help: number[]; status: number[] }> {
   await cleanupStale(PREFIX.umbra);
   const t0 = Date.now();
@@ -104,8 +100,8 @@ async function umbraRun(seconds: number, cliRuns: number, exe: string | undefine
     const perDaemon = await measure(HOSTS.map((h) => c.pidOf(h.name)!), seconds);
     const time = (argv: string[]) => {
       const s = performance.now();
-      const [cmd, ...pre] = umbraCmd(exe);
-      const r = spawnSync(cmd!, [...pre, ...argv], { encoding: "utf8", timeout: 20_000 });
+      const [cmd, ...args] = umbraArgv(exe === undefined ? {} : { umbra: [exe] }, argv);
+      const r = spawnSync(cmd!, args, { encoding: "utf8", timeout: 20_000 });
       if (r.status !== 0) throw new Error(`umbra ${argv.join(" ")} exited ${r.status}: ${r.stderr}`);
       return performance.now() - s;
     };

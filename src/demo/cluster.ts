@@ -97,7 +97,7 @@ export type DemoOptions = {
 };
 
 /** The argv that runs umbra with `args`: the option's command, or this checkout's Node and CLI (an agent with its Node flags). */
-function umbraArgv(o: Pick<DemoOptions, "umbra">, args: string[]): string[] {
+export function umbraArgv(o: Pick<DemoOptions, "umbra">, args: string[]): string[] {
   if (o.umbra !== undefined) return [...o.umbra, ...args];
   return [NODE, ...(args[0] === "agent" ? AGENT_NODE_FLAGS : []), MAIN, ...args];
 }
