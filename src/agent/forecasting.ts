@@ -1,8 +1,8 @@
 // The agent's forecasting: every host's samples (its own, and its peers'
 // from their beacons) into per-host histories; a new step runs the model
 // for that host (all its metrics in one batch, off the loop in
-// onnxruntime's threads); the results wait for the agent's tick, which
-// feeds them to decide/proactive.ts. Each host forecasts every host itself:
+// onnxruntime's threads); the results wait for the agent loop's side turn
+// (every SIDE_TICK_MS), which feeds them to decide/proactive.ts. Each host forecasts every host itself:
 // a voter judges a "predicted" move by its own reading of the holder.
 
 import { UmbraError } from "../shared/errors.ts";
@@ -16,7 +16,7 @@ import { BoundedQueue, type QueueCount } from "./queue.ts";
 export type { HostForecast };
 
 
-/** Finished forecasts waiting for the tick, at most: it drains them every few ms, so this only bounds a stalled loop (the oldest go). */
+/** Finished forecasts waiting for the loop's side turn, at most: it drains them every SIDE_TICK_MS, so this only bounds a stalled loop (the oldest go). */
 export const FORECASTS_WAITING_MAX = 1_000;
 /** Milliseconds in a minute of `forecast.horizonMinutes`. */
 const MS_PER_MINUTE = 60_000;

@@ -2,12 +2,16 @@
 // stepped. Network events wait in a bounded inbox, connects and disconnects
 // in a bounded queue of their own, and the outcomes of the agent's own
 // effects in a list that is never dropped from (the core waits for each).
-// A timer ticks the core; messages and outcomes are stepped in at once
-// (kick), not on the next tick: a planned handover is a chain of four of
-// them, and a tick's wait at each hop would be most of its gap. One turn
-// runs at a time, and a failed
-// assertion stops the loop and crashes the process rather than act on a
-// state nobody understands.
+// Everything that arrives is stepped in at once (kick), not on a later
+// tick: a planned handover is a chain of four hops, and a wait at each
+// would be most of its gap. The core is ticked when it says a tick is due
+// (host.nextTickMs): a timer is set for that moment, and a turn that makes
+// it due at once ticks before it ends. An idle host so wakes when its
+// machines have something to do (a renewal, a probe, a timeout), not every
+// tickMs: at lan's timings a fixed 5 ms tick was 200 wakeups a second, most
+// of an idle agent's CPU. One turn runs at a time, and a failed assertion
+// stops the loop and crashes the process rather than act on a state nobody
+// understands.
 
 import type { HostId } from "../shared/ids.ts";
 import type { Logger } from "../shared/log.ts";
@@ -16,14 +20,18 @@ import { host, type HostEffect, type HostEvent, type HostState } from "../decide
 import type { WireMsg } from "../mesh/index.ts";
 import { BoundedQueue, type QueueCount } from "./queue.ts";
 
-/** Events waiting for the next tick; past it the oldest network events are dropped (and counted). */
+/** Events waiting for a turn; past it the oldest network events are dropped (and counted). */
 export const INBOX_MAX = 10_000;
-/** Connects and disconnects waiting for the next tick; past it new ones are dropped (and counted). */
+/** Connects and disconnects waiting for a turn; past it new ones are dropped (and counted). */
 export const PEER_EVENTS_MAX = INBOX_MAX;
-/** Events handled in one tick at most, so a flood cannot starve timers. */
+/** Events handled in one turn at most, so a flood cannot starve timers (the rest wait for the next turn, queued at once). */
 export const EVENTS_PER_TICK_MAX = 2_000;
-/** A gap between ticks this many tick intervals long is logged as a stall. */
+/** A timer that fires this many tickMs after the core's due time is logged as a stall. */
 export const LOOP_STALL_WARN_TICKS = 4;
+/** Ticks in one turn at most while the core says one is due at once (one tick's work can make another's due: a move given up makes its holder's renewal due); past it the timer takes over. */
+export const TICKS_PER_TURN_MAX = 4;
+/** The shell's own periodic work (replication's heads rounds, finished forecasts: LoopWork.sideTick) runs this often; none of it is timing-critical. */
+export const SIDE_TICK_MS = 100;
 /** The exit code of an agent whose loop crashed (EX_SOFTWARE: an internal error). */
 export const EXIT_LOOP_CRASHED = 70;
 
@@ -61,19 +69,20 @@ export class AgentLoop {
   /** Outcomes of this host's own effects: never dropped (the core waits for each), bounded by the effects in flight (one VIP change and a hook or two per service) and by what the replicator reports (one event per write, per peer answer). */
   private readonly outcomes: HostEvent[] = [];
   private work: LoopWork | null = null;
+  /** The timer for the core's next due tick, and the time it is set for (Infinity: none). */
   private timer: NodeJS.Timeout | null = null;
+  private timerDueMs = Infinity;
+  private sideTimer: NodeJS.Timeout | null = null;
   private stopping = false;
   private ticking = false;
   private crashed: unknown = null;
-  /** A turn is scheduled to step in the outcomes at once (see kick). */
+  /** A turn is scheduled to step in what arrived at once (see kick). */
   private kicked = false;
-  private lastTickMono: number;
   private readonly d: LoopDeps;
 
   constructor(d: LoopDeps) {
     this.d = d;
     this.coreState = d.core;
-    this.lastTickMono = d.now();
   }
 
   get core(): HostState {
@@ -97,49 +106,56 @@ export class AgentLoop {
     this.kick();
   }
 
-  /** A connect or disconnect seen by the transport, a membership hint on the next tick. */
+  /** A connect or disconnect seen by the transport, a membership hint stepped in at once. */
   peerChanged(id: HostId, up: boolean): void {
     this.peerEvents.push({ type: up ? "peer-connected" : "peer-disconnected", id });
+    this.kick();
   }
 
   queues(): QueueCount[] {
     return [this.inbox.count(), this.peerEvents.count()];
   }
 
-  /** Starts ticking; the work is wired up by now. */
+  /** Starts the loop; the work is wired up by now. */
   start(work: LoopWork): void {
     this.work = work;
-    this.lastTickMono = this.d.now();
-    this.timer = setInterval(() => this.onTimer(), this.d.tickMs);
+    this.sideTimer = setInterval(() => this.guarded((w) => this.sideTurn(w)), SIDE_TICK_MS);
+    this.kick();
   }
 
   stop(): void {
     this.stopping = true;
-    if (this.timer !== null) clearInterval(this.timer);
+    if (this.timer !== null) clearTimeout(this.timer);
+    if (this.sideTimer !== null) clearInterval(this.sideTimer);
   }
 
-  /** A stalled event loop eats the lease's safety margin (the kernel keeps answering for the VIP while we are not running): say so loudly. */
+  /** The core's due time came. A timer late by far means the event loop stalled, which eats the lease's safety margin (the kernel lease is what then stops the VIP answering): say so loudly. */
   private onTimer(): void {
-    const nowTick = this.d.now();
-    const gapMs = nowTick - this.lastTickMono;
-    this.lastTickMono = nowTick;
-    if (gapMs > LOOP_STALL_WARN_TICKS * this.d.tickMs) {
-      this.d.log("warn", "agent", "loop-stall", { gapMs: Math.round(gapMs), ticking: this.ticking });
+    const lateMs = this.d.now() - this.timerDueMs;
+    this.timer = null;
+    this.timerDueMs = Infinity;
+    if (lateMs > LOOP_STALL_WARN_TICKS * this.d.tickMs) {
+      this.d.log("warn", "agent", "loop-stall", { gapMs: Math.round(lateMs), ticking: this.ticking });
       this.d.onStall?.();
     }
-    this.guarded((work) => this.tick(work));
+    this.guarded((work) => this.turn(work));
   }
 
-  private tick(work: LoopWork): void {
-    // Outcomes first: a removal confirmed releases an in-person handover.
+  /** One turn: what arrived, oldest kind first (a removal confirmed releases an in-person handover), then a tick if one is due. */
+  private turn(work: LoopWork): void {
     for (const ev of this.outcomes.splice(0)) this.stepCore(work, ev);
     for (const ev of this.peerEvents.drain()) this.stepCore(work, ev);
-    this.stepCore(work, { type: "tick", rand: this.d.random.next() });
-    for (const ev of work.sideTick()) this.stepCore(work, ev);
     this.drainInbox(work);
+    for (let i = 0; i < TICKS_PER_TURN_MAX && host.nextTickMs(this.coreState) <= this.d.now(); i++) this.stepCore(work, { type: "tick", rand: this.d.random.next() });
   }
 
-  /** Messages waiting, oldest first, at most EVENTS_PER_TICK_MAX in one turn so a flood cannot starve the timer. */
+  /** The shell's periodic work, whose events go into the core like any others. */
+  private sideTurn(work: LoopWork): void {
+    for (const ev of work.sideTick()) this.stepCore(work, ev);
+    this.turn(work);
+  }
+
+  /** Messages waiting, oldest first, at most EVENTS_PER_TICK_MAX in one turn so a flood cannot starve the timers. */
   private drainInbox(work: LoopWork): void {
     for (let i = 0; i < EVENTS_PER_TICK_MAX && this.inbox.length > 0; i++) this.handle(work, this.inbox.shift()!);
   }
@@ -167,30 +183,46 @@ export class AgentLoop {
   }
 
   /**
-   * Outcomes and messages waiting are stepped in at once, not on the next
-   * tick: a write's acknowledgement waits on them, and every hop of a
-   * handover or an election would otherwise wait up to a tick. Arrivals in
-   * one turn of the event loop share one turn of ours.
+   * Whatever arrives is stepped in at once, not at the next due tick: a
+   * write's acknowledgement waits on it, and every hop of a handover or an
+   * election would otherwise wait. Arrivals in one turn of the event loop
+   * share one turn of ours.
    */
   private kick(): void {
     if (this.kicked) return;
     this.kicked = true;
     setImmediate(() => {
       this.kicked = false;
-      this.guarded((work) => {
-        for (const ev of this.outcomes.splice(0)) this.stepCore(work, ev);
-        this.drainInbox(work);
-      });
+      this.guarded((work) => this.turn(work));
     });
   }
 
-  /** Runs one turn of the loop, never two at once and not before it starts; a failed assertion is a bug: crash rather than act on a bad state. */
+  /**
+   * Sets the timer for the core's next due tick, after every turn (a turn
+   * moves it). Node's timers count from the event loop's cached clock, so
+   * one may fire a little early: its turn then ticks nothing and sets the
+   * timer again. Work left over (a flood past EVENTS_PER_TICK_MAX, or ticks
+   * still due after TICKS_PER_TURN_MAX) gets a turn of its own at once.
+   */
+  private arm(): void {
+    if (this.inbox.length > 0 || this.outcomes.length > 0 || this.peerEvents.length > 0) this.kick();
+    const due = host.nextTickMs(this.coreState);
+    if (due === this.timerDueMs) return;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.timerDueMs = due;
+    if (due === Infinity) return;
+    this.timer = setTimeout(() => this.onTimer(), Math.max(0, Math.ceil(due - this.d.now())));
+  }
+
+  /** Runs one turn of the loop, never two at once and not before it starts, then sets the timer; a failed assertion is a bug: crash rather than act on a bad state. */
   private guarded(turn: (work: LoopWork) => void): void {
     const work = this.work;
     if (work === null || this.ticking || this.stopping || this.crashed !== null) return;
     this.ticking = true;
     try {
       turn(work);
+      this.arm();
     } catch (err) {
       this.crashed = err;
       this.d.log("error", "agent", "crash", { error: (err as Error).stack });

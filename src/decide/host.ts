@@ -306,6 +306,34 @@ export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
   return { state: d, effects: fx };
 }
 
+// ---------------------------------------------------------------- deadlines
+
+/**
+ * The earliest time at which a tick could do anything, with no other event
+ * in between: the agent's loop sets its timer for then (and ticks at once
+ * when it is past after an event), so an idle host wakes only when one of
+ * its machines has something due, not every tickMs. Each machine's part
+ * mirrors its tick and is never later than it; the simulator, which ticks
+ * every tickMs, checks that a tick that acted was due and that no tick is
+ * due right after one. Infinity: only an event can make a tick act.
+ */
+export function nextTickMs(s: HostState): number {
+  let due = membership.nextTickMs(s.members);
+  for (const q of Object.values(s.services)) due = Math.min(due, quorum.nextTickMs(q));
+  if (s.foresight !== null) due = Math.min(due, proactive.nextTickMs(s.foresight, holdingNow(s)));
+  for (const r of Object.values(s.replicas)) due = Math.min(due, replication.nextTickMs(r));
+  return due;
+}
+
+/** Each machine's part of nextTickMs, by name (a service's with its role), for diagnostics. */
+export function nextTickParts(s: HostState): Record<string, number> {
+  const parts: Record<string, number> = { members: membership.nextTickMs(s.members) };
+  for (const [sv, q] of Object.entries(s.services)) parts[`${sv} (${q.role}, holder ${q.holder ?? "none"})`] = quorum.nextTickMs(q);
+  if (s.foresight !== null) parts.foresight = proactive.nextTickMs(s.foresight, holdingNow(s));
+  for (const [sv, r] of Object.entries(s.replicas)) parts[`replicas ${sv}`] = replication.nextTickMs(r);
+  return parts;
+}
+
 // ---------------------------------------------------------------- queries
 
 /** Whether this host's lease for a service is valid by its own clock (it may keep the VIP). */
@@ -665,7 +693,7 @@ function syncExcluded(d: Draft, fx: HostEffect[]): void {
 }
 
 /** The services whose VIP is up here on a lease: the proactive machine may move only those. */
-function holdingNow(d: Draft): proactive.ServiceHeld[] {
+function holdingNow(d: HostState): proactive.ServiceHeld[] {
   const alive = aliveHosts(d);
   return d.config.services.filter((sv) => {
     const q = d.services[sv.name]!;

@@ -224,6 +224,32 @@ export function step(s: MembershipState, e: MembershipEvent, nowMs: number): Mem
   return { state: d, effects: fx };
 }
 
+// ---------------------------------------------------------------- deadlines
+
+/**
+ * The earliest time at which a tick could do anything (a suspect declared
+ * dead, a relay forgotten, a probe escalated, given up or sent), with no
+ * other event in between: the shell's timer wakes the core then. Mirrors
+ * onTick and is never later than it; the simulator checks both ways.
+ */
+export function nextTickMs(s: MembershipState): number {
+  const c = s.config;
+  let due = Infinity;
+  for (const id of c.peers) {
+    const m = s.view[id]!;
+    if (m.status === "suspect") due = Math.min(due, m.sinceMs + c.suspicionTimeoutMs);
+  }
+  for (const x of s.relays) due = Math.min(due, x.expiresAtMs);
+  const p = s.probe;
+  if (p !== null) {
+    due = Math.min(due, p.sentAtMs + c.probeIntervalMs);
+    if (!p.indirectSent) due = Math.min(due, p.sentAtMs + c.probeTimeoutMs);
+  } else if (c.peers.length > 0) {
+    due = Math.min(due, s.nextProbeAtMs);
+  }
+  return due;
+}
+
 // ---------------------------------------------------------------- tick
 
 function onTick(d: Draft, fx: MembershipEffect[], rand: number): void {
@@ -233,7 +259,7 @@ function onTick(d: Draft, fx: MembershipEffect[], rand: number): void {
     const m = d.view[id]!;
     if (m.status === "suspect" && d.nowMs - m.sinceMs >= c.suspicionTimeoutMs) setMember(d, fx, { id, status: "dead", incarnation: m.incarnation });
   }
-  d.relays = d.relays.filter((x) => x.expiresAtMs > d.nowMs);
+  if (d.relays.some((x) => x.expiresAtMs <= d.nowMs)) d.relays = d.relays.filter((x) => x.expiresAtMs > d.nowMs);
   const p = d.probe;
   if (p !== null) {
     if (d.nowMs - p.sentAtMs >= c.probeIntervalMs) {

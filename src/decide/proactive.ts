@@ -108,6 +108,32 @@ export function step(s: ProactiveState, e: ProactiveEvent, nowMs: number): Proac
   return { state: { config: c, hosts, predicted, requestedAtMs, nowMs }, effects: fx };
 }
 
+/**
+ * The earliest time at which a tick could act (a host's prediction starts
+ * or goes stale, or this host asks to move a service it holds), with no
+ * other event in between: the shell's timer wakes the core then. Mirrors
+ * step's tick; the simulator checks it both ways.
+ */
+export function nextTickMs(s: ProactiveState, holding: readonly ServiceHeld[]): number {
+  const c = s.config;
+  const nowMs = s.nowMs;
+  let due = Infinity;
+  for (const v of Object.values(s.hosts)) {
+    if (v.aboveSinceMs === null) continue;
+    const from = v.aboveSinceMs + c.sustainMs;
+    const until = v.atMs + c.staleMs; // stale from then on
+    if (nowMs < from && from < until) due = Math.min(due, from);
+    else if (nowMs < until) due = Math.min(due, until);
+  }
+  if (!isPredicted(s.hosts[c.self], c, nowMs)) return due;
+  for (const h of holding) {
+    const last = s.requestedAtMs[h.service];
+    if (last !== undefined && nowMs - last < c.cooldownMs) due = Math.min(due, last + c.cooldownMs);
+    else if (h.candidates.some((x) => x !== c.self && h.alive.includes(x) && !isPredicted(s.hosts[x], c, nowMs))) due = Math.min(due, nowMs);
+  }
+  return due;
+}
+
 function isPredicted(v: HostView | undefined, c: ProactiveConfig, nowMs: number): boolean {
-  return v !== undefined && v.aboveSinceMs !== null && nowMs - v.atMs <= c.staleMs && nowMs - v.aboveSinceMs >= c.sustainMs;
+  return v !== undefined && v.aboveSinceMs !== null && nowMs - v.atMs < c.staleMs && nowMs - v.aboveSinceMs >= c.sustainMs;
 }

@@ -516,6 +516,104 @@ export function persisted(s: QuorumState): Persisted {
   return { epoch: s.epoch, holder: s.holder, cert: s.cert, votedEpoch: s.votedEpoch, votedHolder: s.votedHolder };
 }
 
+// ---------------------------------------------------------------- deadlines
+
+/**
+ * The earliest time at which a tick could do anything here (an effect, or
+ * a change of state beyond the clock), with no other event in between:
+ * the shell's timer wakes the core then and not before. Each part mirrors
+ * one piece of the tick (and of expireLease, syncKernelLease and syncVip,
+ * which run on every step) and must never be later than the truth; the
+ * simulator checks that every tick that acted was due and that none is due
+ * right after a tick. A time already past means at once; Infinity, that
+ * only an event can make a tick act.
+ */
+export function nextTickMs(s: QuorumState): number {
+  const due = { ms: Infinity };
+  const at = (t: number): void => {
+    if (t < due.ms) due.ms = t;
+  };
+  if (s.vipUp) at(s.leaseUntilMs); // expireLease
+  if (leasedAwaitingTake(s)) at(Math.min(s.leaseUntilMs, s.takeNotBeforeMs)); // syncKernelLease's want falls to 0
+  if (s.vipOp === null && !s.vipUp && s.vipPresent) at(s.vipRetryAtMs); // syncVip's retried removal
+  if (s.expect !== null && s.nowMs < s.expect.fromMs) at(s.expect.fromMs); // the lowered count starts to count
+  holderDue(s, at);
+  drainDue(s, at);
+  voterDue(s, at);
+  proposerDue(s, at);
+  return due.ms;
+}
+
+/** holderTick's deadline: standing aside, or the next renewal (or lapsed renewal). */
+function holderDue(s: QuorumState, at: (t: number) => void): void {
+  const c = s.config;
+  if (s.holder !== c.self || s.role === Role.follower) return;
+  const unleased = s.role === Role.acquiring || s.role === Role.safeMode;
+  if (unleased && s.votedEpoch > s.epoch && s.grantEpoch === s.votedEpoch && s.nowMs < s.grantUntilMs) return at(s.grantUntilMs);
+  if (s.gaveUpEpoch === s.epoch) return;
+  if (unleased) {
+    if (s.nowMs < s.standAsideUntilMs) return at(s.standAsideUntilMs);
+    if (s.unleasedSinceMs !== null) at(s.unleasedSinceMs + STAND_ASIDE_AFTER_LEASES * c.leaseMs);
+  }
+  at(s.lastRenewSentMs + c.renewIntervalMs);
+  if (unleased && s.askedSinceMs !== null && s.lapsedSeq !== s.renewSeq && !(votesNeeded(s) === 1 && c.voters.includes(c.self))) {
+    const afterMs = lapsedAfterMs(c);
+    at(Math.max(s.answeredSentAtMs + afterMs, s.askedSinceMs + afterMs - c.renewIntervalMs)); // lapsed: its first lapsed renewal goes at once
+  }
+}
+
+/** maybeDrain's deadline: a holder kept out tries its next handover. */
+function drainDue(s: QuorumState, at: (t: number) => void): void {
+  const c = s.config;
+  if (!s.excluded.includes(c.self) || s.holder !== c.self || s.role !== Role.holding || !s.vipUp || s.proposal !== null) return;
+  if (successor(s, s.drainLastTo) !== null) at(s.drainRetryAtMs);
+}
+
+/** voterTick's deadline: a proposal waiting for this voter's grant to run out (or to be dropped). */
+function voterDue(s: QuorumState, at: (t: number) => void): void {
+  const p = s.pendingProposal;
+  if (p === null) return;
+  if (p.epoch <= s.votedEpoch || p.epoch <= s.epoch || !reasonSupported(s, p)) return at(s.nowMs); // dropped at the next tick
+  if (isPlanned(p.reason)) {
+    const ownGrant = s.grantEpoch === s.epoch && s.grantHolder === p.proposer && s.grantBoot === p.boot;
+    return at(Math.max(s.noVoteBeforeMs, ownGrant ? -Infinity : s.grantUntilMs));
+  }
+  at(p.reason === "holder-lost" ? lostAtMs(s) : Math.max(s.noVoteBeforeMs, s.grantUntilMs));
+}
+
+/** When holderLost turns true, with no event in between. */
+const lostAtMs = (s: QuorumState): number => Math.max(s.noVoteBeforeMs, s.grantUntilMs, s.holderSeenUntilMs);
+
+/** proposerTick's deadline: this host's proposal re-sent, raised or given up; or its own proposal once the holder is lost and its rank's wait is over. */
+function proposerDue(s: QuorumState, at: (t: number) => void): void {
+  const c = s.config;
+  if (s.expect !== null && s.proposal !== null && s.proposal.votes.length >= votesNeeded(s)) return at(s.nowMs); // maybeCertify
+  const p = s.proposal;
+  if (p !== null) {
+    const planned = isPlanned(p.reason);
+    if (p.epoch <= s.epoch) return at(s.nowMs);
+    if (planned && s.rejectedEpochMax >= p.epoch) return at(s.nowMs); // raised now, or given up now
+    if (planned) at(p.firstSentAtMs + plannedMoveTimeoutMs(c));
+    if (!planned && p.from !== null && p.from === s.holder && s.nowMs < s.holderSeenUntilMs) return at(s.nowMs);
+    return at(p.lastSentAtMs + c.proposalTimeoutMs);
+  }
+  if (!c.candidates.includes(c.self) || s.excluded.includes(c.self)) return;
+  const selfLost = s.holder === c.self;
+  if (selfLost && s.gaveUpEpoch !== s.epoch) return;
+  const lostAt = lostAtMs(s);
+  if (s.nowMs < lostAt) {
+    if (s.lostSinceMs !== null) return at(s.nowMs); // forgotten at the next tick
+    return at(lostAt);
+  }
+  if (s.lostSinceMs === null) return at(s.nowMs); // counted from the next tick
+  const ranked = c.candidates.filter((h) => h !== s.holder && (h === c.self || (s.alive.includes(h) && !s.excluded.includes(h))));
+  const rank = selfLost ? ranked.length : ranked.indexOf(c.self);
+  const graceMs = s.holder === null && c.candidates[0] !== c.self ? c.initialGraceMs : 0;
+  let t = s.lostSinceMs + rank * c.proposalTimeoutMs + graceMs;
+  if (s.votedEpoch > s.epoch && s.votedHolder !== c.self) t = Math.max(t, s.lostSinceMs + (rank + 2) * c.proposalTimeoutMs);
+  at(t);
+}
+
 // ---------------------------------------------------------------- tick
 
 function onTick(s: QuorumState, fx: QuorumEffect[], rand: number): void {

@@ -96,7 +96,7 @@ export function initialReplication(config: ReplicationConfig, nowMs: number): Re
 
 /** The status a replica's figures imply at `nowMs`. */
 export function statusOf(p: Omit<PeerSync, "status">, nowMs: number, staleAfterMs: number): SyncStatus {
-  if (p.lastHeardMs === null || nowMs - p.lastHeardMs > staleAfterMs) return "stale";
+  if (p.lastHeardMs === null || nowMs - p.lastHeardMs >= staleAfterMs) return "stale";
   if (p.theyLack && p.weLack) return "diverged";
   if (p.theyLack || p.weLack) return "syncing";
   return "in-sync";
@@ -145,6 +145,22 @@ export function step(s: ReplicationState, e: ReplicationEvent, nowMs: number): R
     }
   }
   return { state: { config: c, writes: d.writes, peers: d.peers, nowMs }, effects: d.fx };
+}
+
+/**
+ * The earliest time at which a tick could act (a write times out, a peer
+ * goes stale), with no other event in between: the shell's timer wakes the
+ * core then. Mirrors the tick and the status that follows the clock.
+ */
+export function nextTickMs(s: ReplicationState): number {
+  const c = s.config;
+  let due = Infinity;
+  for (const w of s.writes) due = Math.min(due, w.startedMs + c.writeTimeoutMs);
+  for (const id of c.replicas) {
+    const p = s.peers[id]!;
+    if (p.lastHeardMs !== null && p.status !== "stale") due = Math.min(due, p.lastHeardMs + c.staleAfterMs); // stale from then on
+  }
+  return due;
 }
 
 /** What one step builds: the next writes and peers, and the effects so far. */

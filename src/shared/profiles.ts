@@ -17,7 +17,7 @@
  * timings.
  */
 const LAN = {
-  tickMs: 5, // the agent loop's timer; messages are stepped in as they arrive
+  tickMs: 5, // the simulator's step, and the unit of the agent loop's stall warning: the agent itself wakes when its core has something due (host.nextTickMs), and steps messages in as they arrive
   probeIntervalMs: 50, // SWIM probe round: a dead peer is noticed within a few rounds
   probeTimeoutMs: 20, // direct ack wait before asking others to probe (ping-req)
   suspicionTimeoutMs: 150, // suspect -> dead: room for a refutation to arrive

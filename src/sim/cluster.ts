@@ -17,7 +17,7 @@ import { hostId, type HostId } from "../shared/ids.ts";
 import { PROFILES } from "../shared/profiles.ts";
 import { host, type OperatorOrder, type HookName, type HostConfig, type HostEffect, type HostEvent, type HostMsg, type HostState, type HostStep, type HostTiming, type Certificate, type QuorumState } from "../decide/index.ts";
 import { carryEffects, hookFinished, kernelLeased, recordLanded, SimHost, simHostConfig, vipChanged, SIM_CHECK, type ShellPorts, type Stepper, type VipOp } from "./host-shell.ts";
-import { checkAckedKept, checkCertificate, checkEpochGrows, checkOneHolder } from "./invariants.ts";
+import { checkAckedKept, checkCertificate, checkEpochGrows, checkOneHolder, checkTickDue } from "./invariants.ts";
 import { MemNet, type Delivery, type NetProfile } from "./memnet.ts";
 import type { MeshLink } from "../shared/meshlink.ts";
 
@@ -414,6 +414,7 @@ class SimCluster implements Cluster {
   private apply(n: Node, ev: HostEvent): void {
     const { before, effects } = n.step(ev, this.localNow(n));
     for (const sv of this.services) checkEpochGrows(before.services[sv]!, n.core.services[sv]!, n.id);
+    if (ev.type === "tick" && this.variant === "correct") checkTickDue(n.id, before, n.core, effects, this.localNow(n));
     carryEffects(n, effects, this.ports);
     this.checkSafety();
   }

@@ -1,7 +1,7 @@
 // Safety properties, checked by the simulator after every step. They look
 // at the whole cluster from outside, as no single host can.
 
-import type { Certificate, QuorumState } from "../decide/index.ts";
+import { host, type Certificate, type HostEffect, type HostState, type QuorumState } from "../decide/index.ts";
 import type { HostId } from "../shared/ids.ts";
 
 export class SimViolation extends Error {
@@ -49,4 +49,70 @@ export function checkAckedKept(service: string, acked: ReadonlySet<string>, docs
 export function checkHolderHasAcked(service: string, holder: HostId, acked: ReadonlySet<string>, doc: ReadonlySet<string>): void {
   const missing = [...acked].filter((id) => !doc.has(id));
   if (missing.length > 0) throw new SimViolation(`acknowledged write lost: ${service} holder ${holder} lacks ${missing.length} acknowledged write(s) (${missing.slice(0, 3).join(", ")}) after healing`);
+}
+
+/**
+ * 4. The agent's loop wakes its core only when host.nextTickMs says a tick
+ * is due (after an event, at once if it is past). That is the same run as
+ * this simulator's, which ticks every tickMs, only if no tick acts (an
+ * effect, or a change of state beyond the clock) before its due time: the
+ * agent would have skipped it. And a tick that did nothing must leave
+ * nothing due at once, or the agent's loop would spin.
+ */
+export function checkTickDue(id: HostId, before: HostState, after: HostState, effects: readonly HostEffect[], nowMs: number): void {
+  const changed = changedPart(before, after);
+  if (effects.length > 0 || changed !== null) {
+    if (host.nextTickMs(before) <= nowMs + DUE_EPSILON_MS) return;
+    const what = effects.length > 0 ? effects.map((f) => f.type).join(",") : `a change of ${changed}`;
+    throw new SimViolation(`${id}: a tick at ${nowMs.toFixed(3)} ms acted (${what}) before it was due (${dueParts(before)})`);
+  }
+  if (host.nextTickMs(after) < nowMs - DUE_EPSILON_MS) throw new SimViolation(`${id}: a tick at ${nowMs.toFixed(3)} ms did nothing and left a tick due at once (${dueParts(after)})`);
+}
+
+/**
+ * The machines test `now - since >= wait` where nextTickMs computes
+ * `since + wait`: the two round apart by a few ulps of a clock in ms.
+ */
+const DUE_EPSILON_MS = 1e-6;
+
+/** Each machine's due time, for a violation's message. */
+const dueParts = (s: HostState): string =>
+  Object.entries(host.nextTickParts(s))
+    .map(([k, v]) => `${k} ${v}`)
+    .join("; ");
+
+/** Whether two of a record's fields differ, the clock aside (the machines replace what they change). */
+function fieldsDiffer(a: object, b: object): string | null {
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  for (const k of Object.keys(x)) {
+    if (k === "nowMs") continue;
+    const u = x[k];
+    const v = y[k];
+    if (u === v) continue;
+    if (Array.isArray(u) && Array.isArray(v) && u.length === v.length && u.every((e, i) => e === v[i])) continue;
+    return k;
+  }
+  return null;
+}
+
+/** The first part of a host core a tick changed, the clock aside (null: none). */
+function changedPart(a: HostState, b: HostState): string | null {
+  const top = fieldsDiffer({ ...a, members: null, services: null, replicas: null, foresight: null }, { ...b, members: null, services: null, replicas: null, foresight: null });
+  if (top !== null) return top;
+  const m = fieldsDiffer(a.members, b.members);
+  if (m !== null) return `members.${m}`;
+  for (const sv of Object.keys(a.services)) {
+    const q = fieldsDiffer(a.services[sv]!, b.services[sv]!);
+    if (q !== null) return `${sv}.${q}`;
+  }
+  for (const sv of Object.keys(a.replicas)) {
+    const r = fieldsDiffer(a.replicas[sv]!, b.replicas[sv]!);
+    if (r !== null) return `replicas.${sv}.${r}`;
+  }
+  if (a.foresight !== null && b.foresight !== null) {
+    const f = fieldsDiffer(a.foresight, b.foresight);
+    if (f !== null) return `foresight.${f}`;
+  }
+  return null;
 }
