@@ -73,6 +73,9 @@ export class AgentLoop {
   private timer: NodeJS.Timeout | null = null;
   private timerDueMs = Infinity;
   private sideTimer: NodeJS.Timeout | null = null;
+  /** dueMs's last answer, and the state it was computed for. */
+  private dueOf: HostState | null = null;
+  private due = Infinity;
   private stopping = false;
   private ticking = false;
   private crashed: unknown = null;
@@ -146,7 +149,7 @@ export class AgentLoop {
     for (const ev of this.outcomes.splice(0)) this.stepCore(work, ev);
     for (const ev of this.peerEvents.drain()) this.stepCore(work, ev);
     this.drainInbox(work);
-    for (let i = 0; i < TICKS_PER_TURN_MAX && host.nextTickMs(this.coreState) <= this.d.now(); i++) this.stepCore(work, { type: "tick", rand: this.d.random.next() });
+    for (let i = 0; i < TICKS_PER_TURN_MAX && this.dueMs() <= this.d.now(); i++) this.stepCore(work, { type: "tick", rand: this.d.random.next() });
   }
 
   /** The shell's periodic work, whose events go into the core like any others. */
@@ -173,6 +176,15 @@ export class AgentLoop {
       return;
     }
     this.stepCore(work, { type: "received", from, msg });
+  }
+
+  /** The core's next due tick, computed once per state (a turn asks twice, and most turns step nothing after their tick). */
+  private dueMs(): number {
+    if (this.dueOf !== this.coreState) {
+      this.dueOf = this.coreState;
+      this.due = host.nextTickMs(this.coreState);
+    }
+    return this.due;
   }
 
   /** One event into the core, and its effects carried out in order. */
@@ -206,7 +218,7 @@ export class AgentLoop {
    */
   private arm(): void {
     if (this.inbox.length > 0 || this.outcomes.length > 0 || this.peerEvents.length > 0) this.kick();
-    const due = host.nextTickMs(this.coreState);
+    const due = this.dueMs();
     if (due === this.timerDueMs) return;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;

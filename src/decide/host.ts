@@ -320,7 +320,7 @@ export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
 export function nextTickMs(s: HostState): number {
   let due = membership.nextTickMs(s.members);
   for (const q of Object.values(s.services)) due = Math.min(due, quorum.nextTickMs(q));
-  if (s.foresight !== null) due = Math.min(due, proactive.nextTickMs(s.foresight, holdingNow(s)));
+  if (s.foresight !== null) due = Math.min(due, proactive.nextTickMs(s.foresight, () => holdingNow(s)));
   for (const r of Object.values(s.replicas)) due = Math.min(due, replication.nextTickMs(r));
   return due;
 }
@@ -329,7 +329,7 @@ export function nextTickMs(s: HostState): number {
 export function nextTickParts(s: HostState): Record<string, number> {
   const parts: Record<string, number> = { members: membership.nextTickMs(s.members) };
   for (const [sv, q] of Object.entries(s.services)) parts[`${sv} (${q.role}, holder ${q.holder ?? "none"})`] = quorum.nextTickMs(q);
-  if (s.foresight !== null) parts.foresight = proactive.nextTickMs(s.foresight, holdingNow(s));
+  if (s.foresight !== null) parts.foresight = proactive.nextTickMs(s.foresight, () => holdingNow(s));
   for (const [sv, r] of Object.entries(s.replicas)) parts[`replicas ${sv}`] = replication.nextTickMs(r);
   return parts;
 }

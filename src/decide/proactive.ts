@@ -114,7 +114,7 @@ export function step(s: ProactiveState, e: ProactiveEvent, nowMs: number): Proac
  * other event in between: the shell's timer wakes the core then. Mirrors
  * step's tick; the simulator checks it both ways.
  */
-export function nextTickMs(s: ProactiveState, holding: readonly ServiceHeld[]): number {
+export function nextTickMs(s: ProactiveState, holding: () => readonly ServiceHeld[]): number {
   const c = s.config;
   const nowMs = s.nowMs;
   let due = Infinity;
@@ -126,7 +126,7 @@ export function nextTickMs(s: ProactiveState, holding: readonly ServiceHeld[]): 
     else if (nowMs < until) due = Math.min(due, until);
   }
   if (!isPredicted(s.hosts[c.self], c, nowMs)) return due;
-  for (const h of holding) {
+  for (const h of holding()) {
     const last = s.requestedAtMs[h.service];
     if (last !== undefined && nowMs - last < c.cooldownMs) due = Math.min(due, last + c.cooldownMs);
     else if (h.candidates.some((x) => x !== c.self && h.alive.includes(x) && !isPredicted(s.hosts[x], c, nowMs))) due = Math.min(due, nowMs);

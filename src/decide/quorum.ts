@@ -537,6 +537,7 @@ export function nextTickMs(s: QuorumState): number {
   if (leasedAwaitingTake(s)) at(Math.min(s.leaseUntilMs, s.takeNotBeforeMs)); // syncKernelLease's want falls to 0
   if (s.vipOp === null && !s.vipUp && s.vipPresent) at(s.vipRetryAtMs); // syncVip's retried removal
   if (s.expect !== null && s.nowMs < s.expect.fromMs) at(s.expect.fromMs); // the lowered count starts to count
+  if (kernelLeaseWanted(s) > s.kernelLeaseUntilMs && s.kernelLeaseUntilMs > 0) at(s.kernelLeaseUntilMs - kernelRefreshMs(s.config)); // the kernel's lease runs low
   holderDue(s, at);
   drainDue(s, at);
   voterDue(s, at);
@@ -645,14 +646,34 @@ function expireLease(s: QuorumState, fx: QuorumEffect[]): void {
  * is up, not after an nft commit too.
  */
 function syncKernelLease(s: QuorumState, fx: QuorumEffect[]): void {
-  const want = s.vipUp || leasedAwaitingTake(s) ? s.leaseUntilMs : 0;
-  if (want === s.kernelLeaseUntilMs) return;
+  const want = kernelLeaseWanted(s);
+  if (want === s.kernelLeaseUntilMs || kernelLeaseLongEnough(s, want)) return;
   s.kernelLeaseUntilMs = want;
   s.kernelQuiet = false; // until the kernel says so (without the fence, never)
   if (!s.config.fenced) return;
   s.kernelSeq += 1;
   fx.push({ type: "kernel-lease", epoch: s.epoch, seq: s.kernelSeq, untilMs: want === 0 ? null : want });
 }
+
+/** The lease the kernel should hold: the holder's while its VIP is wanted up (or waits only for its take), none otherwise. */
+const kernelLeaseWanted = (s: QuorumState): number => (s.vipUp || leasedAwaitingTake(s) ? s.leaseUntilMs : 0);
+
+/**
+ * The kernel's lease is lengthened only once less than this share of a
+ * lease is left of it: each write costs the nft process about 0.8 ms of CPU
+ * (it reads its input a byte at a time), and lan renews every 20 ms: 4 % of
+ * a core for the holder's nft when it wrote at every renewal. A lease
+ * granted reaches ~70 ms ahead at lan, so the kernel's is refreshed about
+ * every other renewal, by a tick when the grants in between were lost, and
+ * never runs under 30 ms unless the loop stalls that long. A first lease, a
+ * shorter one and an end go at once; the kernel's lease is never longer
+ * than the holder's own.
+ */
+export const KERNEL_REFRESH_SHARE = 0.3;
+const kernelRefreshMs = (c: QuorumConfig): number => c.leaseMs * KERNEL_REFRESH_SHARE;
+
+/** A longer lease is wanted, but the kernel's still has more than kernelRefreshMs to run: it waits (nextTickMs wakes the core when it no longer has). */
+const kernelLeaseLongEnough = (s: QuorumState, want: number): boolean => want > s.kernelLeaseUntilMs && s.kernelLeaseUntilMs > 0 && s.kernelLeaseUntilMs - s.nowMs > kernelRefreshMs(s.config);
 
 /** The certified holder, leased in its epoch, held back only by takeNotBeforeMs, with no address of the VIP here. */
 function leasedAwaitingTake(s: QuorumState): boolean {
@@ -1436,7 +1457,8 @@ function checkInvariants(s: QuorumState): void {
   }
   if (s.proposal !== null) assert(s.proposal.epoch > s.epoch, "a proposal is for a new epoch");
   if (s.vipUp || s.vipOp?.op === "add") assert(s.vipPresent, "a VIP wanted or being added counts as present");
-  assert(s.kernelLeaseUntilMs === (s.vipUp || leasedAwaitingTake(s) ? s.leaseUntilMs : 0), "the kernel holds exactly the holder's lease while the VIP is wanted (or waits only for its take), and none otherwise");
+  const want = kernelLeaseWanted(s);
+  assert(want === 0 ? s.kernelLeaseUntilMs === 0 : s.kernelLeaseUntilMs > 0 && s.kernelLeaseUntilMs <= want, "the kernel holds a lease no longer than the holder's while the VIP is wanted (or waits only for its take), and none otherwise");
   assert(s.leaseUntilMs === 0 || s.leaseUntilMs <= s.answeredSentAtMs + holderLeaseMs(s.config), "every lease counts from an answered renewal (what makes a lapsed renewal safe)");
   if (s.handoff !== null) assert(s.handoff.from === s.config.self && s.handoff.epoch === s.epoch, "a pending handoff is this host's own, of the current epoch");
   if (s.kernelQuiet) assert(s.kernelLeaseUntilMs === 0, "a quiet kernel has no lease");
