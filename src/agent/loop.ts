@@ -30,6 +30,8 @@ export const EVENTS_PER_TICK_MAX = 2_000;
 export const LOOP_STALL_WARN_TICKS = 4;
 /** Ticks in one turn at most while the core says one is due at once (one tick's work can make another's due: a move given up makes its holder's renewal due); past it the timer takes over. */
 export const TICKS_PER_TURN_MAX = 4;
+/** The longest the loop's timer waits in one go (Node's timers take at most 2^31-1 ms, and fire at once past it): a due time further off is waited for in steps. */
+export const TIMER_WAIT_MAX_MS = 3_600_000;
 /** The shell's own periodic work (replication's heads rounds, finished forecasts: LoopWork.sideTick) runs this often; none of it is timing-critical. */
 export const SIDE_TICK_MS = 100;
 /** The exit code of an agent whose loop crashed (EX_SOFTWARE: an internal error). */
@@ -224,7 +226,7 @@ export class AgentLoop {
     this.timer = null;
     this.timerDueMs = due;
     if (due === Infinity) return;
-    this.timer = setTimeout(() => this.onTimer(), Math.max(0, Math.ceil(due - this.d.now())));
+    this.timer = setTimeout(() => this.onTimer(), Math.min(TIMER_WAIT_MAX_MS, Math.max(0, Math.ceil(due - this.d.now()))));
   }
 
   /** Runs one turn of the loop, never two at once and not before it starts, then sets the timer; a failed assertion is a bug: crash rather than act on a bad state. */
