@@ -8,8 +8,9 @@
 // (host.nextTickMs): a timer is set for that moment, and a turn that makes
 // it due at once ticks before it ends. An idle host so wakes when its
 // machines have something to do (a renewal, a probe, a timeout), not every
-// tickMs: at lan's timings a fixed 5 ms tick was 200 wakeups a second, most
-// of an idle agent's CPU. One turn runs at a time, and a failed assertion
+// tickMs: at lan's timings a fixed 5 ms tick was 200 of an idle holder's
+// ~430 wakeups a second (though little of its CPU, which goes on the
+// messages: bench/RESULTS.md, session 14). One turn runs at a time, and a failed assertion
 // stops the loop and crashes the process rather than act on a state nobody
 // understands.
 

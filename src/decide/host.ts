@@ -314,24 +314,29 @@ export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
  * when it is past after an event), so an idle host wakes only when one of
  * its machines has something due, not every tickMs. Each machine's part
  * mirrors its tick and is never later than it; the simulator, which ticks
- * every tickMs, checks that a tick that acted was due and that no tick is
- * due right after one. Infinity: only an event can make a tick act.
+ * every tickMs, checks that no tick acts before it is due and that a tick
+ * that did nothing leaves nothing due at once. Infinity: only an event can
+ * make a tick act.
  */
 export function nextTickMs(s: HostState): number {
-  let due = membership.nextTickMs(s.members);
-  for (const q of Object.values(s.services)) due = Math.min(due, quorum.nextTickMs(q));
-  if (s.foresight !== null) due = Math.min(due, proactive.nextTickMs(s.foresight, () => holdingNow(s)));
-  for (const r of Object.values(s.replicas)) due = Math.min(due, replication.nextTickMs(r));
+  let due = Infinity;
+  eachDue(s, (_, ms) => (due = Math.min(due, ms)));
   return due;
 }
 
 /** Each machine's part of nextTickMs, by name (a service's with its role), for diagnostics. */
 export function nextTickParts(s: HostState): Record<string, number> {
-  const parts: Record<string, number> = { members: membership.nextTickMs(s.members) };
-  for (const [sv, q] of Object.entries(s.services)) parts[`${sv} (${q.role}, holder ${q.holder ?? "none"})`] = quorum.nextTickMs(q);
-  if (s.foresight !== null) parts.foresight = proactive.nextTickMs(s.foresight, () => holdingNow(s));
-  for (const [sv, r] of Object.entries(s.replicas)) parts[`replicas ${sv}`] = replication.nextTickMs(r);
+  const parts: Record<string, number> = {};
+  eachDue(s, (name, ms) => (parts[name()] = ms));
   return parts;
+}
+
+/** Each machine's due time, with its name for diagnostics (built only when asked: nextTickMs runs every turn). */
+function eachDue(s: HostState, f: (name: () => string, ms: number) => void): void {
+  f(() => "members", membership.nextTickMs(s.members));
+  for (const [sv, q] of Object.entries(s.services)) f(() => `${sv} (${q.role}, holder ${q.holder ?? "none"})`, quorum.nextTickMs(q));
+  if (s.foresight !== null) f(() => "foresight", proactive.nextTickMs(s.foresight, () => holdingNow(s)));
+  for (const [sv, r] of Object.entries(s.replicas)) f(() => `replicas ${sv}`, replication.nextTickMs(r));
 }
 
 // ---------------------------------------------------------------- queries
