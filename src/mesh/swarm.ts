@@ -71,18 +71,23 @@ type Conn = {
  */
 export const DATAGRAM_TYPES: ReadonlySet<WireMsg["type"]> = new Set(["renew", "grant", "lapsed", "lapsed-ack"]);
 /**
- * Each datagram goes twice, the copy DATAGRAM_COPY_GAP_MS after the first
- * (a loss burst shorter than that takes one copy only); the receiver drops
- * the copy it has seen. A renewal needs its way there and a grant back:
- * under 30 % loss each way one voter answers a renewal with p = 0.49, with
- * two copies each way p = 0.83, and the holder, with two other voters and
- * four renewals per window at the lan timing, misses its lease with
- * probability 0.26^4 = 0.5 % per window, 0.03^4 = 1e-6 with copies
- * (measured before copies: 98.5 % held under 30 % loss at a 120 ms lease).
+ * Each datagram goes twice, back to back; the receiver drops the copy it has
+ * seen. A renewal needs its way there and a grant back: under 30 % loss each
+ * way one voter answers a renewal with p = 0.49, with two copies each way
+ * p = 0.83, and the holder, with two other voters and four renewals per
+ * window at the lan timing, misses its lease with probability 0.26^4 = 0.5 %
+ * per window, 0.03^4 = 1e-6 with copies (measured before copies: 98.5 % held
+ * under 30 % loss at a 120 ms lease).
+ *
+ * The copy goes in the same turn, not a moment later: a copy sent 2 ms after
+ * (sessions 10-14) rode out loss bursts shorter than that, but woke sender
+ * and receiver once more for every datagram, and on this machine's VM a
+ * wakeup costs 70-300 µs of CPU whatever the program (bench/RESULTS.md,
+ * "Session 15"): at lan that was a third of an idle agent's wakeups. The
+ * renewals themselves, five per lease, are spread in time.
  */
 export const DATAGRAM_COPIES = 2;
-export const DATAGRAM_COPY_GAP_MS = 2;
-/** Datagrams remembered per connection to drop their copies: far more than arrive within a copy gap. */
+/** Datagrams remembered per connection to drop their copies: far more than arrive between a datagram and its copy. */
 export const DATAGRAMS_REMEMBERED = 64;
 type Peer = { id: HostId; conn: Conn; link: FramedChannel<WireMsg> };
 
@@ -109,8 +114,7 @@ export async function openMesh(o: MeshOptions): Promise<Mesh> {
       if (p === undefined) return false;
       if (DATAGRAM_TYPES.has(msg.type) && p.conn.trySend !== undefined) {
         const buf = MESH_CODEC.encode(msg);
-        p.conn.trySend(buf);
-        for (let i = 1; i < DATAGRAM_COPIES; i++) setTimeout(() => p.conn.trySend?.(buf), i * DATAGRAM_COPY_GAP_MS).unref();
+        for (let i = 0; i < DATAGRAM_COPIES; i++) p.conn.trySend(buf);
         return true;
       }
       if ((p.conn.writableLength ?? 0) > PEER_BUFFERED_BYTES_MAX) return false;
