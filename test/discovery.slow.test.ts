@@ -11,7 +11,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { startDemoCluster, sleep, BOOTSTRAP, type DemoCluster, type LogLine } from "../src/demo/cluster.ts";
 import { cleanupStale } from "../src/demo/topology.ts";
-import { apiJson, type StatusDoc } from "../src/api/index.ts";
+import { connectedOf } from "./adapters/cluster-waits.ts";
 
 const PREFIX = "uy-";
 const isRoot = process.getuid?.() === 0;
@@ -21,16 +21,6 @@ afterAll(async () => {
   await cluster?.destroy();
   await cleanupStale(PREFIX);
 });
-
-/** The hosts `host`'s agent has a mesh connection to, by its status; [] while its API does not answer. */
-async function connectedOf(c: DemoCluster, host: string): Promise<string[]> {
-  try {
-    const s = (await apiJson({ socket: c.apiSocketOf(host) }, "GET", "/status", undefined, 1_000)) as StatusDoc;
-    return s.members.filter((m) => m.id !== host && m.connected).map((m) => m.id).sort();
-  } catch {
-    return [];
-  }
-}
 
 /** Polls until `host` is connected to `peers`; the time it took, or null after timeoutMs. */
 async function untilConnected(c: DemoCluster, host: string, peers: string[], timeoutMs: number): Promise<number | null> {

@@ -10,8 +10,9 @@ import { createInterface } from "node:readline";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { NODE, sleep, startDemoCluster, type DemoCluster } from "../src/demo/cluster.ts";
+import { NODE, startDemoCluster, type DemoCluster } from "../src/demo/cluster.ts";
 import { cleanupStale } from "../src/demo/topology.ts";
+import { until } from "./adapters/cluster-waits.ts";
 
 const PREFIX = "us-";
 const ROOT = resolve(import.meta.dir, "..");
@@ -28,17 +29,6 @@ afterAll(async () => {
 
 async function umbra(c: DemoCluster, host: string, args: string[]) {
   return c.topo.exec(host, [NODE, MAIN, ...args, "--config", c.configOf(host)]);
-}
-
-async function until<T>(what: string, timeoutMs: number, f: () => Promise<T | null>): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: T | null = null;
-  while (Date.now() < end) {
-    last = await f();
-    if (last !== null) return last;
-    await sleep(100);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
 describe.skipIf(!isRoot)("state replication in namespaces (slow)", () => {

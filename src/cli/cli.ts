@@ -13,8 +13,8 @@ usage: umbra <command> [options]
 commands:
   agent --config FILE          run the agent on this host
   keygen --out FILE            write an ed25519 key pair (mode 0600), print the public key
-  bootstrap [--host H] [--port P]
-                               run a hyperdht bootstrap node (for sites without internet)
+  bootstrap --host IP [--port P] [--nodes 4]
+                               run the DHT nodes agents bootstrap from (sites without the public DHT)
   status [--config FILE | --api PATH|HOST:PORT] [--json]
                                show what the local agent sees (exit 1 if a service has no holder)
   keygen --operator --out FILE an operator's key pair: list its public key under [[operators]]

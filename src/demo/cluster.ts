@@ -25,6 +25,17 @@ export const HOSTS = [
   { name: "h2", ipv4: "198.51.100.12" },
   { name: "h3", ipv4: "198.51.100.13" },
 ] as const;
+/**
+ * The NAT lab (DemoOptions.nat): the switch is "the internet", 203.0.113.0/24,
+ * with the bootstrap node and the client on it; a host behind a NAT has its
+ * router there (INTERNET_HOSTS) and its own LAN behind it (NAT_LANS), and
+ * no [[hosts]] address, since nobody can reach it first. A host left out of
+ * DemoOptions.nat sits on the internet itself, reachable at its address.
+ */
+export const INTERNET = { subnet: "203.0.113.0/24", bootstrap: "203.0.113.2", client: "203.0.113.100" } as const;
+export const INTERNET_HOSTS: Record<HostName, string> = { h1: "203.0.113.11", h2: "203.0.113.12", h3: "203.0.113.13" };
+const NAT_LANS: Record<HostName, string> = { h1: "198.51.100.16/30", h2: "198.51.100.20/30", h3: "198.51.100.24/30" };
+export type HostName = (typeof HOSTS)[number]["name"];
 export const SERVICE_PORT = 8080;
 /** How long we wait for the cluster to elect its first holder. */
 export const FIRST_HOLDER_WAIT_MS = 20_000;
@@ -92,9 +103,28 @@ export type DemoOptions = {
    * priority its own load starves it and its timeouts read as outages.
    */
   apparatusRt?: number;
+  /** The NAT lab: these hosts sit behind NAT routers of these kinds on a switch that is "the internet" (INTERNET); given, even empty, every address moves there. */
+  nat?: Partial<Record<HostName, "preserving" | "random">>;
   /** The command that runs umbra (the bootstrap node and the agents), before its arguments: e.g. the single executable (dist/umbra), wrapped. Default: this checkout's Node and src/cli/main.ts. */
   umbra?: string[];
 };
+
+/** Where the cluster's parts sit: the demo's one LAN, or the NAT lab's internet. */
+type Plan = { subnet: string; bootstrap: string; client: string; hosts: Array<{ name: HostName; ipv4: string; nat?: { kind: "preserving" | "random"; lan: string } }> };
+
+function planOf(o: Pick<DemoOptions, "nat">): Plan {
+  if (o.nat === undefined) return { subnet: SUBNET, bootstrap: BOOTSTRAP.ipv4, client: CLIENT.ipv4, hosts: HOSTS.map((h) => ({ name: h.name, ipv4: h.ipv4 })) };
+  const nat = o.nat;
+  return {
+    subnet: INTERNET.subnet,
+    bootstrap: INTERNET.bootstrap,
+    client: INTERNET.client,
+    hosts: HOSTS.map((h) => {
+      const kind = nat[h.name];
+      return { name: h.name, ipv4: INTERNET_HOSTS[h.name], ...(kind === undefined ? {} : { nat: { kind, lan: NAT_LANS[h.name] } }) };
+    }),
+  };
+}
 
 /** The argv that runs umbra with `args`: the option's command, or this checkout's Node and CLI (an agent with its Node flags). */
 export function umbraArgv(o: Pick<DemoOptions, "umbra">, args: string[]): string[] {
@@ -114,13 +144,13 @@ export const DEMO_CHECK = { intervalMs: 200, timeoutMs: 200, fall: 3, rise: 2 } 
 /** The demo operator's key file, in the demo's directory. */
 const OPERATOR_KEY_FILE = "operator.key";
 
-function tomlConfig(o: { host: string; keyFile: string; stateDir: string; keys: Record<string, string>; operatorKey: string; checks?: boolean; timing: Record<string, number>; logLevel: string; hooks?: Record<string, string | undefined>; extra?: string }): string {
+function tomlConfig(o: { plan: Plan; host: string; keyFile: string; stateDir: string; keys: Record<string, string>; operatorKey: string; checks?: boolean; timing: Record<string, number>; logLevel: string; hooks?: Record<string, string | undefined>; extra?: string }): string {
   const lines = [
     `cluster = "demo"`,
     `host = "${o.host}"`,
     `keyFile = "${o.keyFile}"`,
     `stateDir = "${o.stateDir}"`,
-    `bootstrap = ["${BOOTSTRAP.ipv4}:${BOOTSTRAP.port}"]`,
+    `bootstrap = ["${o.plan.bootstrap}:${BOOTSTRAP.port}"]`,
     `profile = "lan"`,
     `logLevel = "${o.logLevel}"`,
     "",
@@ -128,7 +158,7 @@ function tomlConfig(o: { host: string; keyFile: string; stateDir: string; keys: 
     "[timing]",
     ...Object.entries(o.timing).map(([k, v]) => `${k} = ${v}`),
     "",
-    ...HOSTS.flatMap((h, i) => ["[[hosts]]", `id = "${h.name}"`, `publicKey = "${o.keys[h.name]}"`, `address = "${h.ipv4}:${AGENT_DHT_PORT}"`, `labels = { rack = "r${i + 1}" }`, ""]),
+    ...o.plan.hosts.flatMap((h, i) => ["[[hosts]]", `id = "${h.name}"`, `publicKey = "${o.keys[h.name]}"`, ...(h.nat === undefined ? [`address = "${h.ipv4}:${AGENT_DHT_PORT}"`] : []), `labels = { rack = "r${i + 1}" }`, ""]),
     "[[operators]]",
     `name = "demo-operator"`,
     `publicKey = "${o.operatorKey}"`,
@@ -156,10 +186,11 @@ const POLLER_DURATION_MS = 3_600_000;
 
 export async function startDemoCluster(o: DemoOptions): Promise<DemoCluster> {
   const dir = mkdtempSync(join(tmpdir(), "umbra-demo-"));
+  const plan = planOf(o);
   const topo = await createTopology({
     prefix: o.prefix,
-    subnet: SUBNET,
-    hosts: [{ name: BOOTSTRAP.name, ipv4: BOOTSTRAP.ipv4 }, ...HOSTS.map((h) => ({ name: h.name, ipv4: h.ipv4 })), { name: CLIENT.name, ipv4: CLIENT.ipv4 }, ...(o.extraHosts ?? [])],
+    subnet: plan.subnet,
+    hosts: [{ name: BOOTSTRAP.name, ipv4: plan.bootstrap }, ...plan.hosts, { name: CLIENT.name, ipv4: plan.client }, ...(o.extraHosts ?? [])],
   });
   const logs: LogLine[] = [];
   const agents = new Map<string, ChildProcess>();
@@ -213,14 +244,14 @@ function writeConfigs(dir: string, o: DemoOptions): void {
   for (const h of HOSTS) {
     writeFileSync(
       join(dir, `${h.name}.toml`),
-      tomlConfig({ host: h.name, keyFile: join(dir, `${h.name}.key`), stateDir: stateDirOf(dir, o, h.name), keys, operatorKey, checks: o.checks, timing: o.timing ?? {}, logLevel: o.logLevel ?? "info", hooks: o.hooks, extra: o.extraToml?.(h.name) }),
+      tomlConfig({ plan: planOf(o), host: h.name, keyFile: join(dir, `${h.name}.key`), stateDir: stateDirOf(dir, o, h.name), keys, operatorKey, checks: o.checks, timing: o.timing ?? {}, logLevel: o.logLevel ?? "info", hooks: o.hooks, extra: o.extraToml?.(h.name) }),
     );
   }
 }
 
 /** The bootstrap node (waited for, and returned), then a service and an agent per host. */
 async function spawnCluster(topo: Topology, dir: string, logs: LogLine[], agents: Map<string, ChildProcess>, o: DemoOptions): Promise<ChildProcess> {
-  const boot = topo.spawn(BOOTSTRAP.name, umbraArgv(o, ["bootstrap", "--host", BOOTSTRAP.ipv4, "--port", String(BOOTSTRAP.port)]), {});
+  const boot = topo.spawn(BOOTSTRAP.name, umbraArgv(o, ["bootstrap", "--host", planOf(o).bootstrap, "--port", String(BOOTSTRAP.port)]), {});
   await waitForLine(boot, /listening/i, BOOTSTRAP_READY_MS, "the DHT bootstrap node");
   for (const h of HOSTS) {
     topo.spawn(h.name, [...rtPrefix(o.apparatusRt), NODE, join(ROOT, "src/demo/service.ts"), "--name", h.name, "--port", String(SERVICE_PORT), "--sick-file", sickFileOf(dir, h.name)], {});

@@ -11,6 +11,14 @@
 //   (keepalived does) notices.
 // - partition disables the host's bridge port (STP state 0): frames are
 //   dropped and the host's carrier stays up, so only a protocol notices.
+// A host may sit behind a NAT router instead (HostSpec.nat): the router's
+// namespace has the host's switch address on its eth0 and masquerades the
+// host's LAN behind it, keeping source ports ("preserving", what most home
+// and office routers do) or drawing a new random port for every destination
+// ("random", carrier-grade and some enterprise NATs); its forward chain lets
+// in only replies, as a NAT does. The switch is then "the internet"
+// (203.0.113.0/24) and each host's LAN a /30 of 198.51.100.0/24.
+//
 // A caller that needs finer faults (one direction only, or a share of the
 // frames) can put its own rules on the host's switch port: switchPort names
 // it and execSwitch runs a command in the switch namespace. Frames dropped
@@ -36,7 +44,9 @@ const OUTPUT_BYTES_MAX = 8 * 1024 * 1024;
 /** Linux IFNAMSIZ minus the terminating NUL. */
 const IFNAME_CHARS_MAX = 15;
 
-export type HostSpec = { name: string; ipv4: string; ipv6?: string };
+/** A NAT between a host and the switch: how the router maps the host's ports, and the host's LAN (a /30: the router .1, the host .2 of it). */
+export type NatSpec = { kind: "preserving" | "random"; lan: string };
+export type HostSpec = { name: string; ipv4: string; ipv6?: string; nat?: NatSpec };
 export type TopologyOptions = { prefix: string; subnet: string; hosts: HostSpec[] };
 export type ExecResult = { code: number; stdout: string; stderr: string };
 
@@ -143,15 +153,21 @@ function killQuietly(pid: number, sig: NodeJS.Signals): void {
 function checkOptions(o: TopologyOptions): void {
   assert(NAME_RE.test(o.prefix), `prefix ${o.prefix} matches ${NAME_RE}`);
   assert(o.hosts.length >= 1 && o.hosts.length <= HOSTS_MAX, `1..${HOSTS_MAX} hosts`);
-  const m = /^198\.51\.100\.\d{1,3}\/(\d{1,2})$/.exec(o.subnet);
-  assert(m !== null && Number(m[1]) >= 24 && Number(m[1]) <= 30, `subnet ${o.subnet} lies inside 198.51.100.0/24`);
+  const m = /^(198\.51\.100|203\.0\.113)\.\d{1,3}\/(\d{1,2})$/.exec(o.subnet);
+  assert(m !== null && Number(m[2]) >= 24 && Number(m[2]) <= 30, `subnet ${o.subnet} lies inside 198.51.100.0/24 or 203.0.113.0/24`);
+  const net = `${m[1]}.`;
   const names = new Set<string>();
   for (const h of o.hosts) {
     assert(NAME_RE.test(h.name), `host name ${h.name} matches ${NAME_RE}`);
     assert(h.name !== "sw", "host name sw is the switch's");
     assert(!names.has(h.name), `host name ${h.name} is unique`);
     names.add(h.name);
-    assert(isIPv4(h.ipv4) && h.ipv4.startsWith("198.51.100."), `${h.name} ipv4 ${h.ipv4} lies inside 198.51.100.0/24`);
+    assert(isIPv4(h.ipv4) && h.ipv4.startsWith(net), `${h.name} ipv4 ${h.ipv4} lies inside the subnet ${o.subnet}`);
+    if (h.nat !== undefined) {
+      const lan = /^198\.51\.100\.(\d{1,3})\/30$/.exec(h.nat.lan);
+      assert(lan !== null && Number(lan[1]) % 4 === 0 && Number(lan[1]) <= 252, `${h.name} nat.lan ${h.nat.lan} is a /30 inside 198.51.100.0/24`);
+      assert(h.ipv6 === undefined, `${h.name} behind a NAT has no ipv6`);
+    }
     if (h.ipv6 !== undefined) assert(isIPv6(h.ipv6) && /^2001:0?db8:/i.test(h.ipv6), `${h.name} ipv6 ${h.ipv6} lies inside 2001:db8::/32`);
   }
 }
@@ -198,14 +214,14 @@ export async function createTopology(o: TopologyOptions): Promise<Topology> {
   const children = new Set<ChildProcess>();
   const entry: Live = {
     pids: () => [...children].map((c) => c.pid).filter((x): x is number => x !== undefined),
-    namespaces: () => [...o.hosts.map((h) => `${o.prefix}${h.name}`), names.sw],
+    namespaces: () => [...o.hosts.flatMap((h) => [`${o.prefix}${h.name}`, ...(h.nat === undefined ? [] : [routerNs(o.prefix, h.name)])]), names.sw],
   };
   const topo = topologyHandle(names, children, entry);
   live.add(entry);
   armSafetyNet();
   try {
     await buildSwitch(names.sw);
-    for (const h of o.hosts) await plugHost(topo, names, h);
+    for (const h of o.hosts) await (h.nat === undefined ? plugHost(topo, names, h) : plugNatHost(names, h, h.nat));
   } catch (err) {
     await topo.destroy();
     throw err;
@@ -240,6 +256,68 @@ async function plugHost(topo: Topology, n: Names, h: HostSpec): Promise<void> {
   await ip(["-n", hns, "addr", "add", `${h.ipv4}/${prefixLen}`, "dev", "eth0"]);
   if (h.ipv6 !== undefined) await ip(["-n", hns, "addr", "add", `${h.ipv6}/${IPV6_PREFIX_LEN}`, "dev", "eth0"]);
   await ip(["-n", hns, "link", "set", "eth0", "up"]);
+}
+
+/** The namespace of the NAT router in front of a host. */
+const routerNs = (prefix: string, host: string): string => `${prefix}${host}-gw`;
+
+/** `ip netns exec NS ARGV` that must succeed; any failure is netns_unavailable. */
+async function inNs(ns: string, argv: string[]): Promise<void> {
+  let r: ExecResult;
+  try {
+    r = await run("ip", ["netns", "exec", ns, ...argv]);
+  } catch (err) {
+    throw netnsUnavailable(`cannot run \`ip netns exec\`: ${(err as Error).message}`, err);
+  }
+  if (r.code !== 0) throw netnsUnavailable(`${argv.join(" ")} in ${ns} failed: ${r.stderr.trim()}`);
+}
+
+/**
+ * A host behind a NAT router: the router's eth0 on the switch with the
+ * host's switch address, its lan0 cabled to the host's eth0. The host's
+ * default route goes through the router, which masquerades (keeping source
+ * ports, or fully random ones) and forwards inbound only what answers
+ * outbound traffic.
+ */
+async function plugNatHost(n: Names, h: HostSpec, nat: NatSpec): Promise<void> {
+  const rns = routerNs(n.o.prefix, h.name);
+  const hns = n.ns(h.name);
+  const prefixLen = n.o.subnet.split("/")[1]!;
+  const base = nat.lan.split("/")[0]!.split(".").map(Number);
+  const lanAddr = (i: number): string => [...base.slice(0, 3), base[3]! + i].join(".");
+  await ip(["netns", "add", rns]);
+  await ip(["netns", "add", hns]);
+  await ip(["-n", rns, "link", "add", "eth0", "type", "veth", "peer", "name", n.port(h.name), "netns", n.sw]);
+  await ip(["-n", n.sw, "link", "set", n.port(h.name), "master", "br0"]);
+  await ip(["-n", n.sw, "link", "set", n.port(h.name), "up"]);
+  await ip(["-n", rns, "link", "add", "lan0", "type", "veth", "peer", "name", "eth0", "netns", hns]);
+  for (const [ns, dev, addr] of [[rns, "eth0", `${h.ipv4}/${prefixLen}`], [rns, "lan0", `${lanAddr(1)}/30`], [hns, "eth0", `${lanAddr(2)}/30`]] as const) {
+    await ip(["-n", ns, "link", "set", "lo", "up"]);
+    await ip(["-n", ns, "addr", "add", addr, "dev", dev]);
+    await ip(["-n", ns, "link", "set", dev, "up"]);
+  }
+  await ip(["-n", hns, "route", "add", "default", "via", lanAddr(1)]);
+  await inNs(rns, ["sysctl", "-q", "-w", "net/ipv4/ip_forward=1"]);
+  const masquerade = nat.kind === "random" ? "masquerade fully-random" : "masquerade";
+  await inNs(rns, [
+    "nft",
+    [
+      "add table ip nat",
+      "add chain ip nat post { type nat hook postrouting priority srcnat; }",
+      `add rule ip nat post oifname "eth0" ${masquerade}`,
+      "add table ip filter",
+      "add chain ip filter through { type filter hook forward priority filter; policy drop; }",
+      `add rule ip filter through iifname "lan0" accept`,
+      "add rule ip filter through ct state established,related accept",
+      // Unsolicited packets to the router itself are dropped before their
+      // conntrack entry is confirmed, as a home router's firewall does: one
+      // kept would take the port the LAN host's next packet to that peer
+      // needs, and masquerade would give it another (no hole-punching).
+      "add chain ip filter in { type filter hook input priority filter; policy drop; }",
+      `add rule ip filter in iifname != "eth0" accept`,
+      "add rule ip filter in ct state established,related accept",
+    ].join("; "),
+  ]);
 }
 
 /** The Topology's operations over its names and children. */

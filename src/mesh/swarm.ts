@@ -166,10 +166,13 @@ function createSwarm(o: MeshOptions): any {
     // serves as a DHT node (and a bootstrap node) from the start, rather than
     // after NAT sampling, which needs replies from several nodes a small
     // cluster may not have.
-    ...(o.listen === undefined || o.listen === null ? {} : { host: o.listen.host, port: o.listen.port, firewalled: false }),
-    // Seen here: ephemeral (default) nodes opened connections that never
-    // carried data, on loopback and between namespaces; persistent ones work.
-    ephemeral: false,
+    //
+    // A host without an address is left to find out (dht-rpc's adaptive
+    // mode). Forced persistent behind a NAT, its routing table stayed empty
+    // while an adaptive node's held every bootstrap node (the NAT lab,
+    // session 15): it could neither announce nor look the topic up, and no
+    // pair connected.
+    ...(o.listen === undefined || o.listen === null ? {} : { host: o.listen.host, port: o.listen.port, firewalled: false, ephemeral: false }),
   });
   return new Hyperswarm({
     keyPair: o.keyPair,

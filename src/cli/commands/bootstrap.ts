@@ -1,34 +1,66 @@
-// `umbra bootstrap`: runs a hyperdht bootstrap node for sites without internet.
+// `umbra bootstrap`: runs the DHT nodes agents bootstrap from, for sites
+// without the public DHT.
+//
+// Several nodes, not one: an agent behind NAT learns what kind of NAT it is
+// (and so whether and how to punch through it) by asking at least three DHT
+// nodes which address they see it at (hyperdht's lib/nat.js pings up to
+// four). Agents behind NAT never become DHT nodes themselves, so a cluster
+// whose hosts all sit behind NAT has only the nodes started here: with one,
+// no agent ever classified its NAT and no pair connected (issue 16's lab).
 import { EXIT, fail, parse } from "../args.ts";
+import { isIPv4 } from "node:net";
 
-export const HELP = `usage: umbra bootstrap [--host 0.0.0.0] [--port 49737]
+/** DHT nodes run by default: hyperdht samples up to four for its NAT classification. */
+export const BOOTSTRAP_NODES_DEFAULT = 4;
+/** Most nodes one command runs. */
+export const BOOTSTRAP_NODES_MAX = 16;
 
-Runs a hyperdht bootstrap node: agents list it under bootstrap = ["host:port"].
-Runs until SIGINT/SIGTERM.
-  --host ADDR   address to bind (default 0.0.0.0)
-  --port N      UDP port (default 49737)
+export const HELP = `usage: umbra bootstrap --host ADDR [--port 49737] [--nodes ${BOOTSTRAP_NODES_DEFAULT}]
+
+Runs the DHT nodes agents bootstrap from, for sites without the public DHT.
+Agents list the first under bootstrap = ["ADDR:PORT"] and find the others
+through it. Runs until SIGINT/SIGTERM.
+  --host ADDR   the IPv4 address agents reach this host at; the nodes listen there only
+  --port N      the first node's UDP port (default 49737); node i listens on PORT+i
+  --nodes N     nodes to run, 1-${BOOTSTRAP_NODES_MAX} (default ${BOOTSTRAP_NODES_DEFAULT}): an agent behind NAT needs replies
+                from at least three to learn what kind of NAT it is behind
 `;
 
 export async function run(rest: string[]): Promise<void> {
-  const v = parse("bootstrap", rest, { host: { type: "string", default: "0.0.0.0" }, port: { type: "string", default: "49737" } });
+  const v = parse("bootstrap", rest, { host: { type: "string" }, port: { type: "string", default: "49737" }, nodes: { type: "string", default: String(BOOTSTRAP_NODES_DEFAULT) } });
   if (v.help) return void process.stdout.write(HELP);
+  const host = v.host as string | undefined;
   const port = Number(v.port);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) fail(EXIT.usage, [`bootstrap: --port must be 1-65535, got "${v.port}"`]);
+  const count = Number(v.nodes);
+  const errors: string[] = [];
+  if (host === undefined) errors.push("bootstrap: --host is required: the IPv4 address agents reach this host at (0.0.0.0 cannot be told to them)");
+  else if (!isIPv4(host) || host === "0.0.0.0") errors.push(`bootstrap: --host must be this host's IPv4 address, got "${host}"`);
+  if (!Number.isInteger(count) || count < 1 || count > BOOTSTRAP_NODES_MAX) errors.push(`bootstrap: --nodes must be 1-${BOOTSTRAP_NODES_MAX}, got "${v.nodes}"`);
+  else if (!Number.isInteger(port) || port < 1 || port + count - 1 > 65535) errors.push(`bootstrap: --port must be 1-${65536 - (Number.isInteger(count) ? count : 1)} (${count} nodes from it), got "${v.port}"`);
+  if (errors.length > 0) fail(EXIT.usage, errors);
   const { default: DHT } = await import("hyperdht");
-  const node = DHT.bootstrapper(port, v.host as string);
-  try {
-    await node.ready();
-  } catch (err) {
-    // A taken port is an operating error, not a bug. No destroy(): dht-rpc
-    // closed the socket when the bind failed, and destroy() rethrows that.
-    fail(EXIT.failure, [`bootstrap: cannot listen on ${v.host}:${port}: ${(err as Error).message}`]);
+  const nodes: Array<{ ready(): Promise<void>; destroy(): Promise<void> }> = [];
+  for (let i = 0; i < count; i++) {
+    // Each binds the given address only, so two commands on one machine (two
+    // addresses) do not collide; each but the first joins the first.
+    const node = DHT.bootstrapper(port + i, host!, { host, ...(i === 0 ? {} : { bootstrap: [{ host, port }] }) });
+    try {
+      await node.ready();
+    } catch (err) {
+      // A taken port is an operating error, not a bug. No destroy() of this
+      // one: dht-rpc closed the socket when the bind failed, and destroy()
+      // rethrows that.
+      await Promise.all(nodes.map((n) => n.destroy()));
+      fail(EXIT.failure, [`bootstrap: cannot listen on ${host}:${port + i}: ${(err as Error).message}`]);
+    }
+    nodes.push(node);
   }
-  process.stdout.write(JSON.stringify({ event: "listening", host: v.host, port }) + "\n");
+  const ports = nodes.map((_, i) => port + i);
+  process.stdout.write(JSON.stringify({ event: "listening", host, port, ports }) + "\n");
   await new Promise<void>((res) => {
     const stop = () => res();
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
   });
-  await node.destroy();
-  return;
+  await Promise.all(nodes.map((n) => n.destroy()));
 }
