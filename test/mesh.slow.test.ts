@@ -112,7 +112,7 @@ describe("mesh on loopback (slow)", () => {
     const table = spawnSync(NODE, [MAIN, "status", "--api", API.a], { encoding: "utf8" });
     expect(table.status).toBe(0);
     expect(table.stdout).toMatch(/^host a {2}cluster meshtest {2}role standby/);
-    expect(table.stdout).toMatch(/\nb +alive +\d+ +yes +\d/);
+    expect(table.stdout).toMatch(/\nb +alive +\d+ +direct +\d/);
     const json = JSON.parse(spawnSync(NODE, [MAIN, "status", "--api", API.b, "--token-file", TOKEN_FILE, "--json"], { encoding: "utf8" }).stdout);
     expect(json.host).toBe("b");
     expect(json.members.map((m: { id: string }) => m.id).sort()).toEqual(["a", "b", "c"]);

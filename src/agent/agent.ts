@@ -281,6 +281,8 @@ function openAgentMesh(config: Config, keyPair: KeyPair, sigs: Signatures, loop:
     peers: peersByKey,
     bootstrap: bootstrapOf(config).map(parseHostPort),
     listen: listenOf(config),
+    bootstrapRelays: (config.bootstrap ?? []).map(parseHostPort),
+    reachable: new Set(config.hosts.filter((h) => h.id !== self && h.address !== undefined).map((h) => h.id)),
     log,
     onMessage: (from, msg) => {
       if (sigs.verify(from, msg)) loop.enqueue(from, msg);
@@ -332,6 +334,8 @@ type Parts = {
   fence: Fence | null;
   repl: AgentReplication;
   records: RecordWriter;
+  /** The mesh's relayed connections (Mesh.relayedVia). */
+  relayedVia(): ReadonlyMap<HostId, string>;
 };
 
 /** Every bounded queue of the agent and what it dropped. */
@@ -355,6 +359,7 @@ function statusOf(p: Parts): StatusDoc {
     nowWall: Date.now(),
     extras: new Map(p.services.map((s) => [s.name, { lastChange: s.lastChange, alarm: s.alarm }])),
     connected: p.observed.connected,
+    relayedVia: p.relayedVia(),
     beacons: p.observed.beacons,
     rtts: p.observed.rtts,
     ownSample: p.observed.latestSample,
@@ -567,7 +572,7 @@ export async function startAgent(config: Config): Promise<Agent> {
     },
   });
   const sampler = startProbe(config, observed, forecasting, mesh, log, () => beaconExtras(loop.core));
-  const parts: Parts = { config, log, startedMono, loop, services, observed, forecasting, ip, fence, repl, records };
+  const parts: Parts = { config, log, startedMono, loop, services, observed, forecasting, ip, fence, repl, records, relayedVia: () => mesh.relayedVia() };
   const status = () => statusOf(parts);
   const api = await serveApi(createApi({ status, state: replicator, log, orders: orderDeps(operators, replicator), metrics: metrics.registry, events: hub }), config.api, log);
   hookPrefix.push(...goRealtime(config, log));

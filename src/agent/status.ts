@@ -26,6 +26,8 @@ export type StatusSnapshot = {
   nowWall: number;
   extras: ReadonlyMap<string, ServiceExtras>;
   connected: ReadonlySet<HostId>;
+  /** Connected peers whose connection runs through a relay: peer -> the relay (Mesh.relayedVia). */
+  relayedVia: ReadonlyMap<HostId, string>;
   beacons: ReadonlyMap<HostId, { atMono: number; sample: HostSample | null; forecast: BeaconForecast | null }>;
   rtts: ReadonlyMap<HostId, readonly number[]>;
   ownSample: HostSample | null;
@@ -67,6 +69,7 @@ export function buildStatus(x: StatusSnapshot): StatusDoc {
       status,
       incarnation,
       connected: x.connected.has(id),
+      ...reachOf(x, id, status),
       rttMs: r === undefined ? null : median(r),
       labels: labelsOf.get(id) ?? {},
       lastBeaconAgoMs: b === undefined ? null : Math.round(x.nowMono - b.atMono),
@@ -90,6 +93,15 @@ export function buildStatus(x: StatusSnapshot): StatusDoc {
     predicted: [...(x.core.foresight?.predicted ?? [])],
     ...x.rest,
   };
+}
+
+/** How this host reaches a peer (MemberDoc.reach): its connection, and the relay under it; without one, whether SWIM still hears of it. */
+function reachOf(x: StatusSnapshot, id: HostId, status: StatusDoc["members"][number]["status"]): Pick<StatusDoc["members"][number], "reach" | "via"> {
+  if (x.connected.has(id)) {
+    const via = x.relayedVia.get(id) ?? null;
+    return { reach: via === null ? "direct" : "relayed", via };
+  }
+  return { reach: status === "dead" ? "none" : "through-others", via: null };
 }
 
 function standingOf(core: HostState, id: HostId): StatusDoc["members"][number]["standing"] {

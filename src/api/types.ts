@@ -67,6 +67,15 @@ export type MemberDoc = {
   incarnation: number;
   /** An open mesh connection to it right now (always true for this host). */
   connected: boolean;
+  /**
+   * How this host reaches it: "direct"; "relayed" through another host's
+   * relay (`via`: NATs neither side could punch through); "through-others"
+   * (no connection, but SWIM hears of it through other hosts' probes); or
+   * "none". Absent from older agents and for this host.
+   */
+  reach?: "direct" | "relayed" | "through-others" | "none";
+  /** Whose relay the connection runs through, when relayed: a host's id, or "bootstrap HOST:PORT". */
+  via?: string | null;
   /** Median round trip to it; null for this host or before a reply. */
   rttMs: number | null;
   labels: Record<string, string>;

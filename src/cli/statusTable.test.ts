@@ -36,6 +36,13 @@ describe("formatStatus", () => {
     );
   });
 
+  test("CONN says how each member is reached: direct, through a relay, only through others' probes, or not", () => {
+    const reach = { h1: { reach: "none", via: null }, h3: { reach: "relayed", via: "bootstrap 203.0.113.2:49737" }, h4: { reach: "through-others", via: null } } as const;
+    const doc = { ...SAMPLE_STATUS, members: SAMPLE_STATUS.members.map((m) => ({ ...m, ...(reach[m.id as keyof typeof reach] ?? {}) })) };
+    const rows = formatStatus(doc).split("\n").filter((l) => /^h[134] /.test(l));
+    expect(rows.map((l) => l.split(/ {2,}/)[3])).toEqual(["no", "via bootstrap 203.0.113.2:49737", "others"]);
+  });
+
   test("queues that dropped anything are named in one line at the end; none when nothing was dropped", () => {
     const queues = [
       { name: "inbox", max: 10_000, dropped: 12 },

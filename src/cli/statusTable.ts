@@ -46,12 +46,28 @@ export function ago(ms: number): string {
   return `${clamped < 10_000 ? `${(clamped / 1000).toFixed(1)}s` : duration(clamped)} ago`;
 }
 
+/** How this host reaches a member: direct, through a relay, only through others' probes, or not (older agents say only yes or no). */
+function connCell(m: MemberDoc): string {
+  switch (m.reach) {
+    case "direct":
+      return "direct";
+    case "relayed":
+      return `via ${m.via ?? "a relay"}`;
+    case "through-others":
+      return "others";
+    case "none":
+      return "no";
+    case undefined:
+      return m.connected ? "yes" : "no";
+  }
+}
+
 function memberColumns(self: string): Array<Column<MemberDoc>> {
   return [
     { head: "MEMBER", align: "left", cell: (m) => (m.id === self ? `${m.id} (self)` : m.id) },
     { head: "STATUS", align: "left", cell: (m) => m.status },
     { head: "INC", align: "right", cell: (m) => String(m.incarnation) },
-    { head: "CONN", align: "left", cell: (m) => (m.id === self ? NONE : m.connected ? "yes" : "no") },
+    { head: "CONN", align: "left", cell: (m) => (m.id === self ? NONE : connCell(m)) },
     { head: "RTT", align: "right", cell: (m) => (m.rttMs === null ? NONE : duration(m.rttMs)) },
     { head: "CPU", align: "right", cell: (m) => percent(m.metrics?.cpuLoad) },
     { head: "MEM", align: "right", cell: (m) => percent(m.metrics?.memoryUsage) },

@@ -3,3 +3,4 @@
 
 export { runDemo, DEMO_PREFIX, POLL_INTERVAL_MS, POLL_TIMEOUT_MS, type DemoOptions } from "./run.ts";
 export { cleanupStale, createTopology, type Topology } from "./topology.ts";
+export { NODE } from "./cluster.ts";

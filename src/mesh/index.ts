@@ -3,3 +3,4 @@
 // of codec.ts over it; votes are signed over voteSigningBytes.
 export { openMesh, parseHostPort, type Mesh, type MeshOptions } from "./swarm.ts";
 export { MESH_CODEC, voteSigningBytes, type BeaconForecast, type BeaconStanding, type BeaconVotes, type WireMsg } from "./codec.ts";
+export { bootstrapRelayKeyPair, startRelay } from "./relay.ts";

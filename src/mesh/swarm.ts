@@ -15,6 +15,7 @@ import { isUmbraError, UmbraError } from "../shared/errors.ts";
 import type { Logger } from "../shared/log.ts";
 import type { MeshLink, MeshLinkEvents } from "../shared/meshlink.ts";
 import { MESH_CODEC, type WireMsg } from "./codec.ts";
+import { bootstrapRelayKeyPair, chooseRelay, openRelayChannel, relayKeyPair, startRelay, type Relay, type RelayChannel } from "./relay.ts";
 export { parseHostPort } from "../shared/hostport.ts";
 
 export const PROTOCOL = "umbra/1";
@@ -45,10 +46,17 @@ export type MeshOptions = {
   log: Logger;
   /** Called for each new connection of a listed peer, so other protocols (state, blobs) open their own channels on its protomux. */
   onMux?(id: HostId, mux: unknown): void;
+  /** Peers reachable at a configured address: the relays asked first (mesh/relay.ts). */
+  reachable?: ReadonlySet<HostId>;
+  /** The `umbra bootstrap` hosts (host and first port), whose relays come next. */
+  bootstrapRelays?: Array<{ host: string; port: number }>;
 } & MeshLinkEvents<WireMsg>;
 
-/** The mesh link of the agent (the contract both shells' links keep, shared/meshlink.ts). */
-export type Mesh = MeshLink<WireMsg>;
+/** The mesh link of the agent (the contract both shells' links keep, shared/meshlink.ts), and how it reaches each peer. */
+export type Mesh = MeshLink<WireMsg> & {
+  /** Connected peers whose connection runs through a relay: peer -> the relay's host (as that relay said), or "bootstrap HOST:PORT" (by the connection's remote end). */
+  relayedVia(): ReadonlyMap<HostId, string>;
+};
 
 /**
  * A hyperswarm connection (@hyperswarm/secret-stream over UDX): a reliable
@@ -61,6 +69,8 @@ type Conn = {
   on(event: "error", f: (err: Error) => void): void;
   on(event: "message", f: (buf: Uint8Array) => void): void;
   trySend?(buf: Uint8Array): void;
+  /** The UDX stream under it: its remote end is the relay's when relayed. */
+  rawStream?: { remoteHost?: string; remotePort?: number } | null;
 };
 
 /**
@@ -89,17 +99,40 @@ export const DATAGRAM_TYPES: ReadonlySet<WireMsg["type"]> = new Set(["renew", "g
 export const DATAGRAM_COPIES = 2;
 /** Datagrams remembered per connection to drop their copies: far more than arrive between a datagram and its copy. */
 export const DATAGRAMS_REMEMBERED = 64;
-type Peer = { id: HostId; conn: Conn; link: FramedChannel<WireMsg> };
+type Peer = { id: HostId; conn: Conn; link: FramedChannel<WireMsg>; relay: RelayChannel | null };
+
+/** What the mesh knows of relays: each connected peer's relay key, and which connections run through whose relay. */
+type Relays = { keys: Map<HostId, Buffer>; via: Map<HostId, HostId>; own: Buffer };
 
 export function topicFor(cluster: string): Buffer {
   return crypto.hash(Buffer.from(`umbra/cluster/${cluster}`));
 }
 
 export async function openMesh(o: MeshOptions): Promise<Mesh> {
-  const swarm = createSwarm(o);
+  const relayKeys = relayKeyPair(o.keyPair.secretKey);
+  const relays: Relays = { keys: new Map(), via: new Map(), own: relayKeys.publicKey };
+  const bootstrapRelays = (o.bootstrapRelays ?? []).map((b) => bootstrapRelayKeyPair(b.host, b.port).publicKey);
+  // A relay when punching to a peer failed (force), or at once when this
+  // host's NAT draws random ports: hyperdht punches on beside the relayed
+  // link and moves to the direct path if a punch gets through.
+  const relayFor = (force: boolean): Buffer | null => (force || swarm.dht.randomized === true ? chooseRelay(relays.keys, relays.via, o.reachable ?? new Set(), bootstrapRelays) : null);
+  const swarm = createSwarm(o, (force) => relayFor(force));
   const peers = new Map<HostId, Peer>();
   const refresh = refresher(o, () => peers.size);
-  swarm.on("connection", (conn: Conn, info: { publicKey: Buffer; client?: boolean }) => onConnection(o, peers, refresh, conn, info));
+  swarm.on("connection", (conn: Conn, info: { publicKey: Buffer; client?: boolean }) => onConnection(o, peers, relays, refresh, conn, info));
+  // The relay listens in the background: announcing it waits on the DHT, which must not hold the start.
+  let relay: Relay | null = null;
+  const tellLinked = (a: Buffer, b: Buffer, on: boolean) => {
+    const [ida, idb] = [o.peers.get(a.toString("hex")), o.peers.get(b.toString("hex"))];
+    if (ida === undefined || idb === undefined) return;
+    o.log("info", "mesh", on ? "relaying" : "relaying-ended", { between: [ida, idb] });
+    peers.get(ida)?.relay?.tell(b, on);
+    peers.get(idb)?.relay?.tell(a, on);
+  };
+  void startRelay(swarm.dht, relayKeys, (hex) => o.peers.has(hex), o.log, tellLinked).then(
+    (r) => void (relay = r),
+    (err: Error) => o.log("warn", "mesh", "relay-failed", { error: err.message, effect: "this host relays for no pair of peers; its own connections are not affected" }),
+  );
   // Every configured peer by its key too: hyperswarm finds each where it
   // announced itself and reconnects to it after a drop on its own, whatever
   // became of the topic's records (a bootstrap node gone with them).
@@ -121,8 +154,11 @@ export async function openMesh(o: MeshOptions): Promise<Mesh> {
       return p.link.send(msg);
     },
     connected: () => [...peers.keys()],
+    relayedVia: () => relayedVia(peers, relays, o.bootstrapRelays ?? []),
     async close() {
       refresh.stop();
+      // A relay still announcing goes with the DHT below.
+      await (relay as Relay | null)?.close().catch(() => undefined);
       // Leaving tells the DHT nodes we announced to; one gone costs its
       // timeouts (5 s seen when a peer had stopped first). The process is
       // ending: past this wait the sockets close with it.
@@ -159,7 +195,7 @@ async function joinedOrSaid(o: MeshOptions, flushed: Promise<unknown>, reached: 
 }
 
 /** Hyperswarm on its own DHT, with a firewall that lets through only the cluster's keys. */
-function createSwarm(o: MeshOptions): any {
+function createSwarm(o: MeshOptions, relayThrough: (force: boolean) => Buffer | null): any {
   const dht = new DHT({
     bootstrap: o.bootstrap.length > 0 ? o.bootstrap : undefined,
     // A host with an address is reachable there by the operator's word: it
@@ -177,6 +213,8 @@ function createSwarm(o: MeshOptions): any {
   return new Hyperswarm({
     keyPair: o.keyPair,
     dht,
+    // Asked when punching to a peer failed (force): a connected peer's relay (mesh/relay.ts).
+    relayThrough,
     firewall: (remotePublicKey: Buffer) => {
       const id = o.peers.get(remotePublicKey.toString("hex"));
       if (id === undefined) {
@@ -248,6 +286,24 @@ export function datagramMemory(max: number = DATAGRAMS_REMEMBERED): { seen(buf: 
   };
 }
 
+/** Mesh.relayedVia: what relays said of each connection, and connections whose remote end is a bootstrap host's relay. */
+function relayedVia(peers: ReadonlyMap<HostId, Peer>, relays: Relays, bootstraps: ReadonlyArray<{ host: string; port: number }>): Map<HostId, string> {
+  const out = new Map<HostId, string>(relays.via);
+  for (const [id, p] of peers) {
+    const end = p.conn.rawStream;
+    const b = bootstraps.find((x) => x.host === end?.remoteHost && x.port === end?.remotePort);
+    if (b !== undefined && !out.has(id)) out.set(id, `bootstrap ${b.host}:${b.port}`);
+  }
+  return out;
+}
+
+/** A peer gone: its relay key, and what ran through its relay or said it did. */
+function forgetRelays(relays: Relays, id: HostId): void {
+  relays.keys.delete(id);
+  relays.via.delete(id);
+  for (const [peer, through] of relays.via) if (through === id) relays.via.delete(peer);
+}
+
 /** A datagram from a listed peer: only the types that travel so; anything malformed is the peer's bug, as a malformed frame is. */
 function onDatagram(o: MeshOptions, conn: Conn, id: HostId, buf: Uint8Array): void {
   let msg: WireMsg;
@@ -264,7 +320,7 @@ function onDatagram(o: MeshOptions, conn: Conn, id: HostId, buf: Uint8Array): vo
 }
 
 /** A new connection: refused unless its key is listed, else the mesh channel opened on it and the peer (re)placed. */
-function onConnection(o: MeshOptions, peers: Map<HostId, Peer>, refresh: Refresher, conn: Conn, info: { publicKey: Buffer; client?: boolean }): void {
+function onConnection(o: MeshOptions, peers: Map<HostId, Peer>, relays: Relays, refresh: Refresher, conn: Conn, info: { publicKey: Buffer; client?: boolean }): void {
   const key = info.publicKey.toString("hex");
   const id = o.peers.get(key);
   if (id === undefined) {
@@ -285,6 +341,7 @@ function onConnection(o: MeshOptions, peers: Map<HostId, Peer>, refresh: Refresh
       const cur = peers.get(id);
       if (cur !== undefined && cur.conn === conn) {
         peers.delete(id);
+        forgetRelays(relays, id);
         o.log("info", "mesh", "peer-disconnected", { peer: id });
         o.onPeer(id, false);
         refresh.restart();
@@ -295,13 +352,22 @@ function onConnection(o: MeshOptions, peers: Map<HostId, Peer>, refresh: Refresh
     conn.destroy();
     return;
   }
+  const relay = openRelayChannel(mux, relays.own, {
+    onKey: (key) => relays.keys.set(id, key),
+    onLinked: (peer, on) => {
+      const other = o.peers.get(peer.toString("hex"));
+      if (other === undefined || other === id) return;
+      if (on) relays.via.set(other, id);
+      else if (relays.via.get(other) === id) relays.via.delete(other);
+    },
+  });
   const memory = datagramMemory();
   conn.on("message", (buf) => {
     if (!memory.seen(buf)) onDatagram(o, conn, id, buf); // a copy of one delivered already is dropped
   });
   o.onMux?.(id, mux);
   const prior = peers.get(id);
-  peers.set(id, { id, conn, link });
+  peers.set(id, { id, conn, link, relay });
   if (prior !== undefined && prior.conn !== conn) prior.conn.destroy();
   o.log("info", "mesh", "peer-connected", { peer: id, initiator: Boolean(info.client) });
   o.onPeer(id, true);

@@ -25,3 +25,7 @@ declare module "sodium-native" {
   const sodium: unknown;
   export default sodium;
 }
+declare module "blind-relay" {
+  const BlindRelay: { Server: any; Client: any };
+  export default BlindRelay;
+}

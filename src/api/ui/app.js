@@ -43,13 +43,22 @@ function renderServices(doc) {
   );
 }
 
+/** How this host reaches a member (MemberDoc.reach); older agents say only connected or not. */
+function reachText(m) {
+  if (m.reach === "relayed") return `via ${m.via ?? "a relay"}`;
+  if (m.reach === "through-others") return "others";
+  if (m.reach === "direct") return "direct";
+  if (m.reach === "none") return "no";
+  return m.connected ? "yes" : "no";
+}
+
 function renderMembers(doc) {
   const forecast = new Map((doc.forecasts ?? []).map((f) => [f.host, f]));
   $("#members tbody").replaceChildren(
     ...doc.members.map((m) => {
       const status = el("span", { class: m.status === "alive" ? "ok" : m.status === "dead" ? "bad" : "warn" }, m.status);
       const f = forecast.get(m.id);
-      return row([m.id === doc.host ? `${m.id} (this host)` : m.id, status, m.connected ? "yes" : "no", ms(m.rttMs), pct(m.metrics?.cpuLoad), pct(m.metrics?.memoryUsage), pct(m.metrics?.storageUsage), f ? f.exhaustionProbability.toFixed(2) : "-", m.standing ? `${m.standing.mode}${m.standing.reason ? `: ${m.standing.reason}` : ""}` : "-"]);
+      return row([m.id === doc.host ? `${m.id} (this host)` : m.id, status, reachText(m), ms(m.rttMs), pct(m.metrics?.cpuLoad), pct(m.metrics?.memoryUsage), pct(m.metrics?.storageUsage), f ? f.exhaustionProbability.toFixed(2) : "-", m.standing ? `${m.standing.mode}${m.standing.reason ? `: ${m.standing.reason}` : ""}` : "-"]);
     }),
   );
 }

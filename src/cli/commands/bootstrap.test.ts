@@ -3,7 +3,7 @@ import { afterEach, expect, test } from "bun:test";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { join, resolve } from "node:path";
-import { NODE } from "../../demo/cluster.ts";
+import { NODE } from "../../demo/index.ts";
 import { BOOTSTRAP_NODES_DEFAULT } from "./bootstrap.ts";
 
 const MAIN = join(resolve(import.meta.dir, "../../.."), "src/cli/main.ts");

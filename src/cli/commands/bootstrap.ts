@@ -7,15 +7,22 @@
 // four). Agents behind NAT never become DHT nodes themselves, so a cluster
 // whose hosts all sit behind NAT has only the nodes started here: with one,
 // no agent ever classified its NAT and no pair connected (issue 16's lab).
+//
+// And a relay: two hosts behind NATs that draw random ports cannot punch
+// through to each other, and this is the one host they both reach. It is
+// blind (mesh/relay.ts): the pair's traffic stays end-to-end encrypted
+// between their own keys. Its key follows from --host and --port, so agents
+// listing this bootstrap entry know it.
 import { EXIT, fail, parse } from "../args.ts";
 import { isIPv4 } from "node:net";
+import { bootstrapRelayKeyPair, startRelay } from "../../mesh/index.ts";
 
 /** DHT nodes run by default: hyperdht samples up to four for its NAT classification. */
 export const BOOTSTRAP_NODES_DEFAULT = 4;
 /** Most nodes one command runs. */
 export const BOOTSTRAP_NODES_MAX = 16;
 
-export const HELP = `usage: umbra bootstrap --host ADDR [--port 49737] [--nodes ${BOOTSTRAP_NODES_DEFAULT}]
+export const HELP = `usage: umbra bootstrap --host ADDR [--port 49737] [--nodes ${BOOTSTRAP_NODES_DEFAULT}] [--no-relay]
 
 Runs the DHT nodes agents bootstrap from, for sites without the public DHT.
 Agents list the first under bootstrap = ["ADDR:PORT"] and find the others
@@ -24,10 +31,12 @@ through it. Runs until SIGINT/SIGTERM.
   --port N      the first node's UDP port (default 49737); node i listens on PORT+i
   --nodes N     nodes to run, 1-${BOOTSTRAP_NODES_MAX} (default ${BOOTSTRAP_NODES_DEFAULT}): an agent behind NAT needs replies
                 from at least three to learn what kind of NAT it is behind
+  --no-relay    relay for no one: by default this host relays (blind, end-to-end
+                encrypted) for agents whose NATs cannot be punched through
 `;
 
 export async function run(rest: string[]): Promise<void> {
-  const v = parse("bootstrap", rest, { host: { type: "string" }, port: { type: "string", default: "49737" }, nodes: { type: "string", default: String(BOOTSTRAP_NODES_DEFAULT) } });
+  const v = parse("bootstrap", rest, { host: { type: "string" }, port: { type: "string", default: "49737" }, nodes: { type: "string", default: String(BOOTSTRAP_NODES_DEFAULT) }, "no-relay": { type: "boolean", default: false } });
   if (v.help) return void process.stdout.write(HELP);
   const host = v.host as string | undefined;
   const port = Number(v.port);
@@ -57,10 +66,22 @@ export async function run(rest: string[]): Promise<void> {
   }
   const ports = nodes.map((_, i) => port + i);
   process.stdout.write(JSON.stringify({ event: "listening", host, port, ports }) + "\n");
+  const say = (level: string, _part: string, event: string, fields: Record<string, unknown> = {}) => {
+    if (level !== "debug") process.stdout.write(JSON.stringify({ event, ...fields }) + "\n");
+  };
+  const relay =
+    v["no-relay"] === true
+      ? null
+      : await startRelay(nodes[0], bootstrapRelayKeyPair(host!, port), () => true, say, (a, b, on) => say("info", "relay", on ? "relaying" : "relaying-ended", { between: [a.toString("hex"), b.toString("hex")] })).catch((err: Error) => {
+          say("warn", "relay", "relay-failed", { error: err.message, effect: "no relay here: agents whose NATs cannot be punched through reach each other only through other hosts" });
+          return null;
+        });
+  if (relay !== null) say("info", "relay", "relay-listening", { publicKey: relay.publicKey.toString("hex") });
   await new Promise<void>((res) => {
     const stop = () => res();
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
   });
+  await relay?.close();
   await Promise.all(nodes.map((n) => n.destroy()));
 }
