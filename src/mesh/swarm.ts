@@ -15,6 +15,7 @@ import { isUmbraError, UmbraError } from "../shared/errors.ts";
 import type { Logger } from "../shared/log.ts";
 import type { MeshLink, MeshLinkEvents } from "../shared/meshlink.ts";
 import { MESH_CODEC, type WireMsg } from "./codec.ts";
+import { newWatch, watchStep, WATCH_INTERVAL_MS } from "./watch.ts";
 import { bootstrapRelayKeyPair, chooseRelay, openRelayChannel, relayKeyPair, startRelay, type Relay, type RelayChannel } from "./relay.ts";
 export { parseHostPort } from "../shared/hostport.ts";
 
@@ -140,6 +141,7 @@ export async function openMesh(o: MeshOptions): Promise<Mesh> {
   const joined = swarm.join(topicFor(o.cluster), { server: true, client: true });
   await joinedOrSaid(o, joined.flushed(), () => peers.size > 0 || (swarm.dht.nodes?.length ?? 0) > 0);
   refresh.start(joined);
+  const watcher = watchReach(o, swarm, peers);
 
   return {
     send(to, msg) {
@@ -157,6 +159,7 @@ export async function openMesh(o: MeshOptions): Promise<Mesh> {
     relayedVia: () => relayedVia(peers, relays, o.bootstrapRelays ?? []),
     async close() {
       refresh.stop();
+      clearInterval(watcher);
       // A relay still announcing goes with the DHT below.
       await (relay as Relay | null)?.close().catch(() => undefined);
       // Leaving tells the DHT nodes we announced to; one gone costs its
@@ -284,6 +287,19 @@ export function datagramMemory(max: number = DATAGRAMS_REMEMBERED): { seen(buf: 
       return false;
     },
   };
+}
+
+/** Looks at the mesh's reach every WATCH_INTERVAL_MS and logs what mesh/watch.ts finds (an unclassified NAT, a peer long without a connection). */
+function watchReach(o: MeshOptions, swarm: any, peers: ReadonlyMap<HostId, Peer>): NodeJS.Timeout {
+  const ids = [...o.peers.values()];
+  const state = newWatch(performance.now(), ids);
+  const timer = setInterval(() => {
+    const dht = swarm.dht;
+    const view = { peers: ids, connected: new Set(peers.keys()), firewalled: dht.firewalled === true, dhtNodes: dht.toArray?.().length ?? 0 };
+    for (const l of watchStep(state, view, performance.now())) o.log(l.level, "mesh", l.event, l.fields);
+  }, WATCH_INTERVAL_MS);
+  timer.unref();
+  return timer;
 }
 
 /** Mesh.relayedVia: what relays said of each connection, and connections whose remote end is a bootstrap host's relay. */
