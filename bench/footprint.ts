@@ -10,7 +10,12 @@
 // executable (npm run build), which the agents and the CLI then run;
 // keepalived's binary. Medians over --runs fresh clusters.
 //
-//   node bench/footprint.ts [--runs 3] [--seconds 60] [--cli-runs 10] [--executable dist/umbra] [--json]
+// keepalived runs twice: at its default 1 s adverts (what operators run,
+// failover in ~3 s) and at 50 ms adverts, whose failover (~0.16 s) is of
+// the order of umbra's lan profile: a daemon's idle cost grows with how
+// often it must speak, so that is the like-for-like anchor.
+//
+//   node bench/footprint.ts [--runs 3] [--seconds 60] [--cli-runs 10] [--keepalived-fast-ms 50] [--executable dist/umbra] [--json]
 //   (root; `bash scripts/ensure-system.sh --bench` installs keepalived)
 
 import { execFileSync, spawnSync } from "node:child_process";
@@ -26,6 +31,10 @@ const ROOT = resolve(import.meta.dirname, "..");
 const PREFIX = { umbra: "uf-", keepalived: "ufk-" };
 /** Idle this long after the VIP has a holder before the window opens: start-up work (JIT, the first syncs) is not idle. */
 const SETTLE_MS = 10_000;
+/** keepalived's default advert interval: the anchor operators run. */
+const KEEPALIVED_DEFAULT_ADVERT_MS = 1000;
+/** The second anchor: keepalived at the advert interval whose failover (0.16 s, DESIGN.md "Where the bar is") is of umbra's lan order. */
+const KEEPALIVED_FAST_ADVERT_MS = 50;
 const HOLDER_WAIT_MS = 60_000;
 const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
 
@@ -114,7 +123,7 @@ async function umbraRun(seconds: number, cliRuns: number, exe: string | undefine
   }
 }
 
-async function keepalivedRun(seconds: number, cliRuns: number): Promise<Run & { version: number[] }> {
+async function keepalivedRun(seconds: number, cliRuns: number, advertIntMs: number): Promise<Run & { version: number[] }> {
   const bin = keepalivedPath();
   await cleanupStale(PREFIX.keepalived);
   const dir = mkdtempSync(join(tmpdir(), "umbra-footprint-"));
@@ -123,7 +132,7 @@ async function keepalivedRun(seconds: number, cliRuns: number): Promise<Run & { 
     const t0 = Date.now();
     const daemons = HOSTS.map((h, i) => {
       const cfg = join(dir, `${h.name}.conf`);
-      writeFileSync(cfg, keepalivedConf({ name: h.name, priority: 150 - 25 * i, advertIntMs: 1000, peers: HOSTS.filter((x) => x !== h).map((x) => x.ipv4), self: h.ipv4 }));
+      writeFileSync(cfg, keepalivedConf({ name: h.name, priority: 150 - 25 * i, advertIntMs, peers: HOSTS.filter((x) => x !== h).map((x) => x.ipv4), self: h.ipv4 }));
       topo.spawn(h.name, [NODE, join(ROOT, "src/demo/service.ts"), "--name", h.name, "--port", String(SERVICE_PORT)], {});
       return topo.spawn(h.name, [bin, "--dont-fork", "--log-console", "--vrrp", "-f", cfg, "-p", join(dir, `${h.name}.pid`), "-r", join(dir, `${h.name}.vrrp.pid`)], {});
     });
@@ -151,24 +160,30 @@ function duBytes(path: string): number {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { runs: { type: "string", default: "3" }, seconds: { type: "string", default: "60" }, "cli-runs": { type: "string", default: "10" }, executable: { type: "string" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" } } });
-  const usage = "usage: node bench/footprint.ts [--runs 3] [--seconds 60] [--cli-runs 10] [--executable dist/umbra] [--json]\n  --executable: measure the single executable (npm run build) instead of this checkout's Node and sources\n  needs root (network namespaces) and keepalived (bash scripts/ensure-system.sh --bench)\n";
+  const { values } = parseArgs({ options: { runs: { type: "string", default: "3" }, seconds: { type: "string", default: "60" }, "cli-runs": { type: "string", default: "10" }, "keepalived-fast-ms": { type: "string", default: String(KEEPALIVED_FAST_ADVERT_MS) }, executable: { type: "string" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" } } });
+  const usage = `usage: node bench/footprint.ts [--runs 3] [--seconds 60] [--cli-runs 10] [--keepalived-fast-ms ${KEEPALIVED_FAST_ADVERT_MS}] [--executable dist/umbra] [--json]\n  --executable: measure the single executable (npm run build) instead of this checkout's Node and sources\n  --keepalived-fast-ms: keepalived's advert interval in the second anchor, the one whose failover is umbra's order (0: none)\n` + "  needs root (network namespaces) and keepalived (bash scripts/ensure-system.sh --bench)\n";
   if (values.help) return void process.stdout.write(usage);
   const runs = Number(values.runs);
   const seconds = Number(values.seconds);
   const cliRuns = Number(values["cli-runs"]);
-  if (![runs, seconds, cliRuns].every((x) => Number.isInteger(x) && x >= 1)) {
+  const fastMs = Number(values["keepalived-fast-ms"]);
+  if (![runs, seconds, cliRuns].every((x) => Number.isInteger(x) && x >= 1) || !Number.isInteger(fastMs) || fastMs < 0 || (fastMs > 0 && fastMs % 10 !== 0)) {
     process.stderr.write(usage);
     process.exit(2);
   }
   const exe = values.executable === undefined ? undefined : resolve(values.executable);
   const u: Awaited<ReturnType<typeof umbraRun>>[] = [];
   const k: Awaited<ReturnType<typeof keepalivedRun>>[] = [];
+  const kf: Awaited<ReturnType<typeof keepalivedRun>>[] = [];
   for (let i = 0; i < runs; i++) {
     process.stderr.write(`run ${i + 1}/${runs}: umbra (${seconds} s idle)...\n`);
     u.push(await umbraRun(seconds, cliRuns, exe));
     process.stderr.write(`run ${i + 1}/${runs}: keepalived (${seconds} s idle)...\n`);
-    k.push(await keepalivedRun(seconds, cliRuns));
+    k.push(await keepalivedRun(seconds, cliRuns, KEEPALIVED_DEFAULT_ADVERT_MS));
+    if (fastMs > 0) {
+      process.stderr.write(`run ${i + 1}/${runs}: keepalived at ${fastMs} ms adverts (${seconds} s idle)...\n`);
+      kf.push(await keepalivedRun(seconds, cliRuns, fastMs));
+    }
   }
   const per = (rs: Run[], f: (r: Reading) => number) => median(rs.flatMap((r) => r.perDaemon.map(f)));
   const out = {
@@ -192,17 +207,20 @@ async function main(): Promise<void> {
       versionMs: median(k.flatMap((r) => r.version)),
       installMB: statSync(keepalivedPath()).size / 1e6,
     },
+    keepalivedFast: fastMs === 0 ? null : { advertIntMs: fastMs, cpuPercent: per(kf, (r) => r.cpuPercent), rssMB: per(kf, (r) => r.rssMB), pssMB: per(kf, (r) => r.pssMB), firstHolderMs: median(kf.map((r) => r.firstHolderMs)) },
   };
   if (values.json) return void process.stdout.write(JSON.stringify(out) + "\n");
   const f = (x: number, d = 1) => x.toFixed(d);
+  const kfHead = out.keepalivedFast === null ? "" : `   keepalived ${out.keepalivedFast.advertIntMs} ms adverts`;
+  const kfCell = (g: (x: NonNullable<typeof out.keepalivedFast>) => string) => (out.keepalivedFast === null ? "" : `   ${g(out.keepalivedFast).padStart(8)}`);
   process.stdout.write(
     [
       `bench/footprint: idle 3-host cluster, ${runs} run(s) × ${seconds} s, medians per daemon`,
-      `                      umbra      keepalived`,
-      `  CPU % of a core   ${f(out.umbra.cpuPercent, 2).padStart(8)}   ${f(out.keepalived.cpuPercent, 2).padStart(8)}`,
-      `  RSS MB            ${f(out.umbra.rssMB).padStart(8)}   ${f(out.keepalived.rssMB).padStart(8)}`,
-      `  PSS MB            ${f(out.umbra.pssMB).padStart(8)}   ${f(out.keepalived.pssMB).padStart(8)}`,
-      `  first holder ms   ${f(out.umbra.firstHolderMs, 0).padStart(8)}   ${f(out.keepalived.firstHolderMs, 0).padStart(8)}`,
+      `                      umbra      keepalived${kfHead}`,
+      `  CPU % of a core   ${f(out.umbra.cpuPercent, 2).padStart(8)}   ${f(out.keepalived.cpuPercent, 2).padStart(8)}${kfCell((x) => f(x.cpuPercent, 2))}`,
+      `  RSS MB            ${f(out.umbra.rssMB).padStart(8)}   ${f(out.keepalived.rssMB).padStart(8)}${kfCell((x) => f(x.rssMB))}`,
+      `  PSS MB            ${f(out.umbra.pssMB).padStart(8)}   ${f(out.keepalived.pssMB).padStart(8)}${kfCell((x) => f(x.pssMB))}`,
+      `  first holder ms   ${f(out.umbra.firstHolderMs, 0).padStart(8)}   ${f(out.keepalived.firstHolderMs, 0).padStart(8)}${kfCell((x) => f(x.firstHolderMs, 0))}`,
       `  CLI ms            ${f(out.umbra.helpMs, 0).padStart(8)}   ${f(out.keepalived.versionMs, 0).padStart(8)}   (umbra --help; keepalived --version)`,
       `  umbra status ms   ${f(out.umbra.statusMs, 0).padStart(8)}`,
       `  install MB        ${f(out.umbra.installMB).padStart(8)}   ${f(out.keepalived.installMB).padStart(8)}   (node_modules + node; the keepalived binary)`,

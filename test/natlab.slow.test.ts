@@ -15,7 +15,7 @@
 // nothing relayed for them.
 //
 // Run alone: bun test test/natlab.slow.test.ts   (needs root; CI is root)
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { join, resolve } from "node:path";
 import { BOOTSTRAP, INTERNET, NODE, startDemoCluster, type DemoCluster } from "../src/demo/cluster.ts";
 import { apiJson, type StatusDoc } from "../src/api/index.ts";
@@ -28,8 +28,11 @@ const MAIN = join(ROOT, "src/cli/main.ts");
 const isRoot = process.getuid?.() === 0;
 let cluster: DemoCluster | null = null;
 
-afterAll(async () => {
+afterEach(async () => {
   await cluster?.destroy();
+  cluster = null;
+});
+afterAll(async () => {
   await cleanupStale(PREFIX);
 });
 
@@ -47,10 +50,7 @@ describe.skipIf(!isRoot)("the NAT lab (slow)", () => {
     const c = cluster;
     // No host has an address: each found the others through the DHT nodes
     // of the one bootstrap entry, and punched through its NAT or relayed.
-    const meshMs = await until("every pair connected", 60_000, async () => {
-      const all = await Promise.all(["h1", "h2", "h3"].map((h) => connectedOf(c, h)));
-      return all.map((x) => x.join()).join(" ") === "h2,h3 h1,h3 h1,h2" ? Date.now() - t0 : null;
-    });
+    const meshMs = await everyPairConnected(c, t0);
     const h2sees = await reachOf(c, "h2");
     expect(h2sees.get("h3")).toEqual({ reach: "relayed", via: `bootstrap ${INTERNET.bootstrap}:${BOOTSTRAP.port}` });
     expect(await c.waitForHolders((h) => h.length === 1, 30_000)).toEqual(["h1"]);
@@ -66,7 +66,34 @@ describe.skipIf(!isRoot)("the NAT lab (slow)", () => {
       });
       expect(got).toBe("registry.local/web:2.5");
     }
-    const seen = await Promise.all(["h1", "h2", "h3"].map(async (h) => `${h}: ${[...(await reachOf(c, h))].map(([id, r]) => `${id} ${r.reach}${r.via === null ? "" : ` via ${r.via}`}`).join(", ")}`));
-    console.log(`natlab: every pair connected ${meshMs} ms after the lab's start; write: ${write}; ${seen.join("; ")}`);
+    console.log(`natlab: every pair connected ${meshMs} ms after the lab's start; write: ${write}; ${await reachLine(c)}`);
+  }, 240_000);
+
+  test("a host reachable at its address relays for the two behind randomizing NATs, and status names it", async () => {
+    await cleanupStale(PREFIX);
+    const t0 = Date.now();
+    // h1 sits on the internet with its [[hosts]] address: the relay asked first.
+    cluster = await startDemoCluster({ prefix: PREFIX, nat: { h2: "random", h3: "random" } });
+    const c = cluster;
+    const meshMs = await everyPairConnected(c, t0);
+    expect((await reachOf(c, "h2")).get("h3")).toEqual({ reach: "relayed", via: "h1" });
+    expect((await reachOf(c, "h3")).get("h2")).toEqual({ reach: "relayed", via: "h1" });
+    // One holder; which one depends on when the pairs connected against h1's start-up grace.
+    expect((await c.waitForHolders((h) => h.length === 1, 30_000)).length).toBe(1);
+    console.log(`natlab: with h1 reachable, every pair connected ${meshMs} ms after the lab's start; ${await reachLine(c)}`);
   }, 240_000);
 });
+
+/** Waits until every agent is connected to both others (directly or relayed); the time since t0. */
+function everyPairConnected(c: DemoCluster, t0: number): Promise<number> {
+  return until("every pair connected", 60_000, async () => {
+    const all = await Promise.all(["h1", "h2", "h3"].map((h) => connectedOf(c, h)));
+    return all.map((x) => x.join()).join(" ") === "h2,h3 h1,h3 h1,h2" ? Date.now() - t0 : null;
+  });
+}
+
+/** How each host reaches the others, in one line. */
+async function reachLine(c: DemoCluster): Promise<string> {
+  const seen = await Promise.all(["h1", "h2", "h3"].map(async (h) => `${h}: ${[...(await reachOf(c, h))].map(([id, r]) => `${id} ${r.reach}${r.via === null ? "" : ` via ${r.via}`}`).join(", ")}`));
+  return seen.join("; ");
+}

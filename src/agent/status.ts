@@ -101,7 +101,7 @@ function reachOf(x: StatusSnapshot, id: HostId, status: StatusDoc["members"][num
     const via = x.relayedVia.get(id) ?? null;
     return { reach: via === null ? "direct" : "relayed", via };
   }
-  return { reach: status === "dead" ? "none" : "through-others", via: null };
+  return { reach: status === "alive" ? "through-others" : "none", via: null };
 }
 
 function standingOf(core: HostState, id: HostId): StatusDoc["members"][number]["standing"] {

@@ -70,8 +70,8 @@ export type MemberDoc = {
   /**
    * How this host reaches it: "direct"; "relayed" through another host's
    * relay (`via`: NATs neither side could punch through); "through-others"
-   * (no connection, but SWIM hears of it through other hosts' probes); or
-   * "none". Absent from older agents and for this host.
+   * (no connection, but SWIM holds it alive through other hosts' probes);
+   * or "none". Absent from older agents and for this host.
    */
   reach?: "direct" | "relayed" | "through-others" | "none";
   /** Whose relay the connection runs through, when relayed: a host's id, or "bootstrap HOST:PORT". */

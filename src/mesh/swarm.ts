@@ -16,7 +16,7 @@ import type { Logger } from "../shared/log.ts";
 import type { MeshLink, MeshLinkEvents } from "../shared/meshlink.ts";
 import { MESH_CODEC, type WireMsg } from "./codec.ts";
 import { newWatch, watchStep, WATCH_INTERVAL_MS } from "./watch.ts";
-import { bootstrapRelayKeyPair, chooseRelay, openRelayChannel, relayKeyPair, startRelay, type Relay, type RelayChannel } from "./relay.ts";
+import { bootstrapRelayKeyPair, openRelayChannel, relayCandidates, relayKeyPair, RelayedLinks, startRelay, type Relay, type RelayChannel } from "./relay.ts";
 export { parseHostPort } from "../shared/hostport.ts";
 
 export const PROTOCOL = "umbra/1";
@@ -102,8 +102,8 @@ export const DATAGRAM_COPIES = 2;
 export const DATAGRAMS_REMEMBERED = 64;
 type Peer = { id: HostId; conn: Conn; link: FramedChannel<WireMsg>; relay: RelayChannel | null };
 
-/** What the mesh knows of relays: each connected peer's relay key, and which connections run through whose relay. */
-type Relays = { keys: Map<HostId, Buffer>; via: Map<HostId, HostId>; own: Buffer };
+/** What the mesh knows of relays: each connected peer's relay key, which connections run through whose relay, and this host's own relay. */
+type Relays = { keys: Map<HostId, Buffer>; links: RelayedLinks; own: Buffer; relay: Relay | null };
 
 export function topicFor(cluster: string): Buffer {
   return crypto.hash(Buffer.from(`umbra/cluster/${cluster}`));
@@ -111,18 +111,23 @@ export function topicFor(cluster: string): Buffer {
 
 export async function openMesh(o: MeshOptions): Promise<Mesh> {
   const relayKeys = relayKeyPair(o.keyPair.secretKey);
-  const relays: Relays = { keys: new Map(), via: new Map(), own: relayKeys.publicKey };
+  const relays: Relays = { keys: new Map(), links: new RelayedLinks(), own: relayKeys.publicKey, relay: null };
   const bootstrapRelays = (o.bootstrapRelays ?? []).map((b) => bootstrapRelayKeyPair(b.host, b.port).publicKey);
   // A relay when punching to a peer failed (force), or at once when this
   // host's NAT draws random ports: hyperdht punches on beside the relayed
-  // link and moves to the direct path if a punch gets through.
-  const relayFor = (force: boolean): Buffer | null => (force || swarm.dht.randomized === true ? chooseRelay(relays.keys, relays.via, o.reachable ?? new Set(), bootstrapRelays) : null);
+  // link and moves to the direct path if a punch gets through. The
+  // candidates in turn, so that one refusing or gone is not asked for ever.
+  let turn = 0;
+  const relayFor = (force: boolean): Buffer | null => {
+    if (!force && swarm.dht.randomized !== true) return null;
+    const all = relayCandidates(relays.keys, new Set(relays.links.peers()), o.reachable ?? new Set(), bootstrapRelays);
+    return all.length === 0 ? null : all[turn++ % all.length]!;
+  };
   const swarm = createSwarm(o, (force) => relayFor(force));
   const peers = new Map<HostId, Peer>();
   const refresh = refresher(o, () => peers.size);
   swarm.on("connection", (conn: Conn, info: { publicKey: Buffer; client?: boolean }) => onConnection(o, peers, relays, refresh, conn, info));
   // The relay listens in the background: announcing it waits on the DHT, which must not hold the start.
-  let relay: Relay | null = null;
   const tellLinked = (a: Buffer, b: Buffer, on: boolean) => {
     const [ida, idb] = [o.peers.get(a.toString("hex")), o.peers.get(b.toString("hex"))];
     if (ida === undefined || idb === undefined) return;
@@ -131,7 +136,7 @@ export async function openMesh(o: MeshOptions): Promise<Mesh> {
     peers.get(idb)?.relay?.tell(a, on);
   };
   void startRelay(swarm.dht, relayKeys, (hex) => o.peers.has(hex), o.log, tellLinked).then(
-    (r) => void (relay = r),
+    (r) => void (relays.relay = r),
     (err: Error) => o.log("warn", "mesh", "relay-failed", { error: err.message, effect: "this host relays for no pair of peers; its own connections are not affected" }),
   );
   // Every configured peer by its key too: hyperswarm finds each where it
@@ -156,12 +161,12 @@ export async function openMesh(o: MeshOptions): Promise<Mesh> {
       return p.link.send(msg);
     },
     connected: () => [...peers.keys()],
-    relayedVia: () => relayedVia(peers, relays, o.bootstrapRelays ?? []),
+    relayedVia: () => relayedVia(peers, relays.links, o.bootstrapRelays ?? []),
     async close() {
       refresh.stop();
       clearInterval(watcher);
       // A relay still announcing goes with the DHT below.
-      await (relay as Relay | null)?.close().catch(() => undefined);
+      relays.relay?.close();
       // Leaving tells the DHT nodes we announced to; one gone costs its
       // timeouts (5 s seen when a peer had stopped first). The process is
       // ending: past this wait the sockets close with it.
@@ -200,6 +205,9 @@ async function joinedOrSaid(o: MeshOptions, flushed: Promise<unknown>, reached: 
 /** Hyperswarm on its own DHT, with a firewall that lets through only the cluster's keys. */
 function createSwarm(o: MeshOptions, relayThrough: (force: boolean) => Buffer | null): any {
   const dht = new DHT({
+    // Its own connections (to a relay: hyperdht's dht.connect without a key
+    // pair) go under the host's key, the one relays let through.
+    keyPair: o.keyPair,
     bootstrap: o.bootstrap.length > 0 ? o.bootstrap : undefined,
     // A host with an address is reachable there by the operator's word: it
     // serves as a DHT node (and a bootstrap node) from the start, rather than
@@ -295,7 +303,7 @@ function watchReach(o: MeshOptions, swarm: any, peers: ReadonlyMap<HostId, Peer>
   const state = newWatch(performance.now(), ids);
   const timer = setInterval(() => {
     const dht = swarm.dht;
-    const view = { peers: ids, connected: new Set(peers.keys()), firewalled: dht.firewalled === true, dhtNodes: dht.toArray?.().length ?? 0 };
+    const view = { peers: ids, connected: new Set(peers.keys()), firewalled: dht.firewalled === true, dhtNodes: dht.toArray?.().length ?? 0, addressKnown: dht.host !== null && dht.host !== undefined };
     for (const l of watchStep(state, view, performance.now())) o.log(l.level, "mesh", l.event, l.fields);
   }, WATCH_INTERVAL_MS);
   timer.unref();
@@ -303,21 +311,22 @@ function watchReach(o: MeshOptions, swarm: any, peers: ReadonlyMap<HostId, Peer>
 }
 
 /** Mesh.relayedVia: what relays said of each connection, and connections whose remote end is a bootstrap host's relay. */
-function relayedVia(peers: ReadonlyMap<HostId, Peer>, relays: Relays, bootstraps: ReadonlyArray<{ host: string; port: number }>): Map<HostId, string> {
-  const out = new Map<HostId, string>(relays.via);
+function relayedVia(peers: ReadonlyMap<HostId, Peer>, links: RelayedLinks, bootstraps: ReadonlyArray<{ host: string; port: number }>): Map<HostId, string> {
+  const out = new Map<HostId, string>();
   for (const [id, p] of peers) {
+    const relay = links.via(id);
     const end = p.conn.rawStream;
     const b = bootstraps.find((x) => x.host === end?.remoteHost && x.port === end?.remotePort);
-    if (b !== undefined && !out.has(id)) out.set(id, `bootstrap ${b.host}:${b.port}`);
+    if (relay !== null) out.set(id, relay);
+    else if (b !== undefined) out.set(id, `bootstrap ${b.host}:${b.port}`);
   }
   return out;
 }
 
-/** A peer gone: its relay key, and what ran through its relay or said it did. */
+/** A peer gone: its relay key, and what its relay said (it says it again when it reconnects). Links through other relays to it end with their own word. */
 function forgetRelays(relays: Relays, id: HostId): void {
   relays.keys.delete(id);
-  relays.via.delete(id);
-  for (const [peer, through] of relays.via) if (through === id) relays.via.delete(peer);
+  relays.links.relayGone(id);
 }
 
 /** A datagram from a listed peer: only the types that travel so; anything malformed is the peer's bug, as a malformed frame is. */
@@ -369,12 +378,17 @@ function onConnection(o: MeshOptions, peers: Map<HostId, Peer>, relays: Relays, 
     return;
   }
   const relay = openRelayChannel(mux, relays.own, {
-    onKey: (key) => relays.keys.set(id, key),
+    onOpen: (key, channel) => {
+      relays.keys.set(id, key);
+      // What this host's relay links for that peer, said again: the peer forgot it when this connection last closed.
+      for (const [a, b] of relays.relay?.active() ?? []) {
+        if (a.equals(info.publicKey)) channel.tell(b, true);
+        else if (b.equals(info.publicKey)) channel.tell(a, true);
+      }
+    },
     onLinked: (peer, on) => {
       const other = o.peers.get(peer.toString("hex"));
-      if (other === undefined || other === id) return;
-      if (on) relays.via.set(other, id);
-      else if (relays.via.get(other) === id) relays.via.delete(other);
+      if (other !== undefined && other !== id) relays.links.said(other, id, on);
     },
   });
   const memory = datagramMemory();

@@ -4,7 +4,7 @@ import { NAT_UNCLASSIFIED_WARN_MS, PEER_UNREACHABLE_WARN_MS, newWatch, watchStep
 import type { HostId } from "../shared/ids.ts";
 
 const h = (x: string) => x as HostId;
-const view = (o: Partial<WatchView>): WatchView => ({ peers: [h("b"), h("c")], connected: new Set(), firewalled: false, dhtNodes: 4, ...o });
+const view = (o: Partial<WatchView>): WatchView => ({ peers: [h("b"), h("c")], connected: new Set(), firewalled: false, dhtNodes: 4, addressKnown: true, ...o });
 const events = (lines: ReturnType<typeof watchStep>) => lines.map((l) => `${l.level} ${l.event}${"peer" in l.fields ? ` ${String(l.fields.peer)}` : ""}`);
 
 test("a peer never connected is said once after the threshold, and again when it connects", () => {
@@ -38,6 +38,9 @@ test("a host behind NAT with too few DHT nodes to classify it is said once, and 
   expect(String(said[0]!.fields.why)).toContain("only 1 DHT node(s) answered");
   expect(events(watchStep(s, few, NAT_UNCLASSIFIED_WARN_MS * 2))).toEqual([]);
   expect(events(watchStep(s, view({ peers: [], firewalled: true, dhtNodes: 3 }), NAT_UNCLASSIFIED_WARN_MS * 3))).toEqual(["info nat-classified"]);
+  const disagree = newWatch(0, []);
+  const said2 = watchStep(disagree, view({ peers: [], firewalled: true, dhtNodes: 4, addressKnown: false }), NAT_UNCLASSIFIED_WARN_MS);
+  expect(String(said2[0]!.fields.why)).toContain("do not agree");
   const reachable = newWatch(0, []);
   expect(events(watchStep(reachable, view({ peers: [], firewalled: false, dhtNodes: 0 }), NAT_UNCLASSIFIED_WARN_MS * 5))).toEqual([]);
 });

@@ -23,6 +23,8 @@ export type WatchView = {
   firewalled: boolean;
   /** DHT nodes in its routing table: behind a NAT, hyperdht classifies it from the replies of NAT_SAMPLES_MIN of them. */
   dhtNodes: number;
+  /** The DHT has agreed on this host's public address. */
+  addressKnown: boolean;
 };
 
 export type WatchState = { startedMs: number; missingSince: Map<HostId, number>; warned: Set<HostId>; natWarned: boolean };
@@ -35,10 +37,13 @@ export function newWatch(startedMs: number, peers: readonly HostId[]): WatchStat
 /** One look: the lines to log (updates `s`). */
 export function watchStep(s: WatchState, v: WatchView, nowMs: number): WatchLine[] {
   const out: WatchLine[] = [];
-  const unclassified = v.firewalled && v.dhtNodes < NAT_SAMPLES_MIN;
+  const unclassified = v.firewalled && (v.dhtNodes < NAT_SAMPLES_MIN || !v.addressKnown);
   if (unclassified && !s.natWarned && nowMs - s.startedMs >= NAT_UNCLASSIFIED_WARN_MS) {
     s.natWarned = true;
-    const why = `only ${v.dhtNodes} DHT node(s) answered: an agent behind NAT learns what kind of NAT it is, and so how to punch through it, from the replies of at least ${NAT_SAMPLES_MIN} (one \`umbra bootstrap\` runs four; list one of its ports under bootstrap)`;
+    const why =
+      v.dhtNodes < NAT_SAMPLES_MIN
+        ? `only ${v.dhtNodes} DHT node(s) answered: an agent behind NAT learns what kind of NAT it is, and so how to punch through it, from the replies of at least ${NAT_SAMPLES_MIN} (one \`umbra bootstrap\` runs four: list its IP and first port under bootstrap)`
+        : "the DHT nodes' replies do not agree on this host's public address";
     out.push({ level: "warn", event: "nat-unclassified", fields: { dhtNodes: v.dhtNodes, why, effect: "peers behind other NATs may not connect, or only through a relay" } });
   } else if (!unclassified && s.natWarned) {
     s.natWarned = false;

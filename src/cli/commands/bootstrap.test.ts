@@ -32,15 +32,25 @@ test("refuses a missing or unusable --host and a bad --nodes or --port, with exi
 });
 
 test("runs its nodes on consecutive ports of the given address; a second on a taken port fails with exit 1 and says which", async () => {
-  const port = 42_000 + Math.floor(Math.random() * 3_000);
-  const p = spawn(NODE, [MAIN, "bootstrap", "--host", "127.0.0.1", "--port", String(port)], { stdio: ["ignore", "pipe", "pipe"] });
-  running.push(p);
-  const first = await new Promise<string>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error("no listening line")), WAIT_MS);
-    createInterface({ input: p.stdout! }).once("line", (l) => (clearTimeout(timer), res(l)));
-  });
-  expect(JSON.parse(first)).toEqual({ event: "listening", host: "127.0.0.1", port, ports: Array.from({ length: BOOTSTRAP_NODES_DEFAULT }, (_, i) => port + i) });
+  const { port, line } = await startOnSomePort();
+  expect(JSON.parse(line)).toEqual({ event: "listening", host: "127.0.0.1", port, ports: Array.from({ length: BOOTSTRAP_NODES_DEFAULT }, (_, i) => port + i) });
   const taken = bootstrap(["--host", "127.0.0.1", "--port", String(port + 2), "--nodes", "1"]);
   expect(taken.status).toBe(1);
   expect(taken.stderr).toContain(`cannot listen on 127.0.0.1:${port + 2}`);
 });
+
+/** A bootstrap on a random base port, tried again on another when that one is taken (this machine runs other tests). */
+async function startOnSomePort(): Promise<{ port: number; line: string }> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = 42_000 + Math.floor(Math.random() * 3_000);
+    const p = spawn(NODE, [MAIN, "bootstrap", "--host", "127.0.0.1", "--port", String(port)], { stdio: ["ignore", "pipe", "pipe"] });
+    running.push(p);
+    const line = await new Promise<string | null>((res, rej) => {
+      const timer = setTimeout(() => rej(new Error("no listening line")), WAIT_MS);
+      createInterface({ input: p.stdout! }).once("line", (l) => (clearTimeout(timer), res(l)));
+      p.once("exit", () => (clearTimeout(timer), res(null)));
+    });
+    if (line !== null) return { port, line };
+  }
+  throw new Error("no free base port in 5 tries");
+}

@@ -82,6 +82,6 @@ export async function run(rest: string[]): Promise<void> {
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
   });
-  await relay?.close();
+  relay?.close();
   await Promise.all(nodes.map((n) => n.destroy()));
 }
