@@ -5,6 +5,7 @@ import { isUmbraError } from "../shared/errors.ts";
 import { AssertionError } from "../shared/assert.ts";
 import { EXIT, exitCodeOf, fail } from "./args.ts";
 import { VERSION } from "../shared/version.ts";
+import { COMMANDS } from "./commands.ts";
 
 const USAGE = `umbra — predictive failover for bare-metal and edge hosts
 
@@ -36,29 +37,10 @@ commands:
   install [--bin-dir DIR]      (the built executable) put umbra, its user and its systemd unit in place
   simulate [--seed N] [--seeds M] [--profile lan|wan|chaos] ...
                                the whole cluster on a virtual clock and a hostile network
+  completion bash              a bash completion script (source <(umbra completion bash))
 
 Run 'umbra <command> --help' for a command's options; 'umbra --version' for the version.
 `;
-
-/** Each command in its own module, loaded only when run: `umbra --help` stays quick. */
-const COMMANDS: Record<string, () => Promise<{ run(rest: string[]): Promise<void> }>> = {
-  agent: () => import("./commands/agent.ts"),
-  keygen: () => import("./commands/keygen.ts"),
-  bootstrap: () => import("./commands/bootstrap.ts"),
-  status: () => import("./commands/status.ts"),
-  simulate: () => import("./commands/simulate.ts"),
-  release: () => import("./commands/release.ts"),
-  move: () => import("./commands/order.ts").then((m) => m.command("move")),
-  failover: () => import("./commands/order.ts").then((m) => m.command("failover")),
-  standby: () => import("./commands/order.ts").then((m) => m.command("standby")),
-  unstandby: () => import("./commands/order.ts").then((m) => m.command("unstandby")),
-  maintenance: () => import("./commands/order.ts").then((m) => m.command("maintenance")),
-  override: () => import("./commands/order.ts").then((m) => m.command("override")),
-  audit: () => import("./commands/audit.ts"),
-  state: () => import("./commands/state.ts"),
-  demo: () => import("./commands/demo.ts"),
-  install: () => import("./commands/install.ts"),
-};
 
 async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;

@@ -49,7 +49,7 @@ describe.skipIf(!isRoot)("install into a staged root", () => {
       },
     };
     const first = install(o);
-    expect(first.done).toEqual(["/usr/local/bin/umbra", "group umbra", "user umbra", "/etc/umbra (750)", "/var/lib/umbra (750)", "/etc/systemd/system/umbra.service"]);
+    expect(first.done).toEqual(["/usr/local/bin/umbra", "group umbra", "user umbra", "/etc/umbra (750)", "/var/lib/umbra (750)", "/etc/systemd/system/umbra.service", "/usr/share/bash-completion/completions/umbra"]);
     expect(ran.map((a) => a[0])).toEqual(["groupadd", "useradd"]);
     const passwd = readFileSync(join(root, "etc/passwd"), "utf8");
     expect(passwd).toMatch(/^umbra:x:\d+:\d+::\/var\/lib\/umbra:\/usr\/sbin\/nologin$/m);
@@ -58,6 +58,7 @@ describe.skipIf(!isRoot)("install into a staged root", () => {
     expect(statSync(join(root, "etc/umbra")).uid).toBe(0);
     expect(statSync(join(root, "var/lib/umbra")).uid).toBe(uid);
     expect(readFileSync(join(root, "etc/systemd/system/umbra.service"), "utf8")).toContain("ExecStart=/usr/local/bin/umbra agent");
+    expect(readFileSync(join(root, "usr/share/bash-completion/completions/umbra"), "utf8")).toContain("complete -o default -F _umbra umbra");
 
     ran.length = 0;
     const again = install(o);

@@ -5,6 +5,7 @@
 //   /etc/umbra                         0750 root:umbra (the config and keys go here)
 //   /var/lib/umbra                     0750 umbra:umbra (state; systemd's StateDirectory keeps it so)
 //   /etc/systemd/system/umbra.service  contrib/umbra.service, ExecStart/ExecStopPost naming BIN/umbra
+//   /usr/share/bash-completion/completions/umbra   the bash completion (umbra completion bash)
 // then `systemctl daemon-reload` when installing into the running system.
 // Idempotent: what is already right is left alone; a unit that differs from
 // ours (edited by hand) is kept beside it as umbra.service.bak.
@@ -12,8 +13,10 @@
 // groupadd work on DIR/etc), and reloads nothing.
 
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { dataFile } from "../shared/embedded.ts";
+import { bashCompletion } from "./completion.ts";
+import { COMMAND_NAMES } from "./commands.ts";
 
 export type InstallOptions = {
   /** What / is: "/" for this system, or a staging folder. */
@@ -97,6 +100,10 @@ export function install(o: InstallOptions): InstallReport {
   }
   if (writeIfChanged(unitPath, unit, 0o644)) r.done.push("/etc/systemd/system/umbra.service");
   else r.kept.push("/etc/systemd/system/umbra.service");
+  const completion = "/usr/share/bash-completion/completions/umbra";
+  mkdirSync(join(o.root, dirname(completion)), { recursive: true });
+  if (writeIfChanged(join(o.root, completion), bashCompletion(COMMAND_NAMES), 0o644)) r.done.push(completion);
+  else r.kept.push(completion);
   if (o.reload) {
     const d = o.exec(["systemctl", "daemon-reload"]);
     if (d.code !== 0) throw new Error(`systemctl daemon-reload failed (exit ${d.code}): ${d.output.trim()}`);

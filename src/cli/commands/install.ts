@@ -8,8 +8,9 @@ export const HELP = `usage: umbra install [--bin-dir DIR] [--root DIR] [--json]
 Run from the single executable (npm run build makes dist/umbra), as root.
 Copies it to DIR/umbra (default /usr/local/bin), creates the umbra group
 and system user, /etc/umbra (0750 root:umbra) and /var/lib/umbra (0750
-umbra:umbra), writes /etc/systemd/system/umbra.service naming it, and runs
-systemctl daemon-reload. What is already right is left alone; a unit edited
+umbra:umbra), writes /etc/systemd/system/umbra.service naming it and the bash completion
+(/usr/share/bash-completion/completions/umbra), and runs systemctl
+daemon-reload. What is already right is left alone; a unit edited
 by hand is kept as umbra.service.bak. Next: umbra keygen, the config in
 /etc/umbra/umbra.toml, systemctl enable --now umbra (README "Bringing up a
 cluster of three hosts").
