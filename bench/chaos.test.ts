@@ -86,6 +86,7 @@ test("options: the defaults, each flag read, and bad values refused with a reaso
   expect(o).toEqual({ trials: 2, faults: [...FAULTS], fence: false, lossMs: 10_000, partitionMs: 1_500, flapMs: 3_000, json: true, timing: { leaseMs: 150, renewIntervalMs: 25, proposalTimeoutMs: 75, actuationGuardMs: 50 }, apparatusRt: undefined });
   const bad = [["--trials", "0"], ["--trials", "1.5"], ["--faults", "nope"], ["--loss-seconds", "x"], ["--partition-ms", "0"], ["--flap-seconds", "-1"], ["--lease-ms", "59"], ["--apparatus-rt", "100"], ["--bogus"]];
   for (const args of bad) expect([args, "error" in parseOptions(args)]).toEqual([args, true]);
+  expect(parseOptions(["--help"])).toEqual({ help: true });
 });
 
 test("a cable's frames dropped at the switch port: to the host on its egress, from the host on its ingress, or both", () => {

@@ -550,7 +550,7 @@ export const trialsFor = (f: Fault, given: number | undefined): number => given 
 export const USAGE = `usage: node bench/chaos.ts [--trials N] [--faults all|${FAULTS.join(",")}] [--loss-seconds S] [--partition-ms N] [--flap-seconds S] [--lease-ms N (whole, ≥ 60)] [--no-fence] [--apparatus-rt N (default ${APPARATUS_RT_DEFAULT}; 0 = ordinary)] [--json]`;
 
 /** The options from argv, or what is wrong with them. */
-export function parseOptions(args: string[]): Options | { error: string } {
+export function parseOptions(args: string[]): Options | { error: string } | { help: true } {
   let values;
   try {
     values = parseArgs({
@@ -565,11 +565,13 @@ export function parseOptions(args: string[]): Options | { error: string } {
         json: { type: "boolean", default: false },
         "no-fence": { type: "boolean", default: false },
         "apparatus-rt": { type: "string", default: String(APPARATUS_RT_DEFAULT) },
+        help: { type: "boolean", short: "h", default: false },
       },
     }).values;
   } catch (err) {
     return { error: (err as Error).message };
   }
+  if (values.help) return { help: true };
   const whole = (s: string | undefined, min: number): number | null => (s !== undefined && /^\d+$/.test(s) && Number(s) >= min ? Number(s) : null);
   const trials = values.trials === undefined ? undefined : whole(values.trials, 1);
   const faults = parseFaults(values.faults!);
@@ -587,6 +589,10 @@ export function parseOptions(args: string[]): Options | { error: string } {
 
 function options(): Options {
   const o = parseOptions(process.argv.slice(2));
+  if ("help" in o) {
+    process.stdout.write(`${USAGE}\n  needs root: network namespaces, nftables rules and (disk-full) a mount\n`);
+    process.exit(0);
+  }
   if ("error" in o) {
     process.stderr.write(`${o.error}\n${USAGE}\n`);
     process.exit(2);
