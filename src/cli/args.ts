@@ -23,9 +23,9 @@ export function fail(code: number, lines: string[]): never {
   process.exit(code);
 }
 
-export function parse(cmd: string, argv: string[], options: Record<string, { type: "string" | "boolean"; default?: string | boolean }>) {
+export function parse(cmd: string, argv: string[], options: Record<string, { type: "string" | "boolean"; default?: string | boolean; multiple?: boolean }>) {
   try {
-    return parseArgs({ args: argv, options: { ...options, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+    return parseArgs({ args: argv, options: { ...options, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false }).values as Record<string, string | boolean | string[] | undefined>;
   } catch (err) {
     fail(EXIT.usage, [`${cmd}: ${(err as Error).message}`, `run 'umbra ${cmd} --help' for usage`]);
   }

@@ -46,9 +46,9 @@ export function relayKeyPair(secretKey: Uint8Array): KeyPair {
  * configuration. Anyone can compute the secret half too. The relay stays
  * blind (the peers' own keys authenticate and encrypt end to end), but one
  * who announces the same key on the cluster's DHT sees which hosts pair
- * through it and can drop those pairs; and the relay links any two keys
- * that ask. Known limits, in the README: a relay key file and an
- * allow-list of the cluster's keys are the way to close them.
+ * through it and can drop those pairs. Known limit, in the README (a relay
+ * key file told to the agents would close it); `umbra bootstrap
+ * --relay-for CONFIG` limits whom it links to a cluster's hosts.
  */
 export function bootstrapRelayKeyPair(host: string, port: number): KeyPair {
   const seed = createHash("sha256").update(`umbra/bootstrap-relay/1\0${host}:${port}`).digest();

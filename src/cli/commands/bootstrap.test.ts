@@ -4,7 +4,9 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { join, resolve } from "node:path";
 import { NODE } from "../../demo/index.ts";
-import { BOOTSTRAP_NODES_DEFAULT } from "./bootstrap.ts";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { BOOTSTRAP_NODES_DEFAULT, relayAllowList } from "./bootstrap.ts";
 
 const MAIN = join(resolve(import.meta.dir, "../../.."), "src/cli/main.ts");
 const WAIT_MS = 10_000;
@@ -54,3 +56,20 @@ async function startOnSomePort(): Promise<{ port: number; line: string }> {
   }
   throw new Error("no free base port in 5 tries");
 }
+
+test("--relay-for reads the [[hosts]] keys of each cluster config, and names the file that has none or does not parse", () => {
+  const dir = mkdtempSync(join(tmpdir(), "umbra-relayfor-"));
+  try {
+    const [a, b] = ["a".repeat(64), "b".repeat(64)];
+    writeFileSync(join(dir, "one.toml"), `cluster = "x"\n[[hosts]]\nid = "h1"\npublicKey = "${a}"\n[[hosts]]\nid = "h2"\npublicKey = "${b}"\n`);
+    writeFileSync(join(dir, "none.toml"), `cluster = "x"\n`);
+    writeFileSync(join(dir, "bad.toml"), `cluster = \n`);
+    const ok = relayAllowList([join(dir, "one.toml")]);
+    expect("keys" in ok && [...ok.keys].sort()).toEqual([a, b]);
+    const wrong = relayAllowList([join(dir, "none.toml"), join(dir, "bad.toml"), join(dir, "missing.toml")]);
+    expect("errors" in wrong && wrong.errors.map((e) => e.split(":")[1]!.trim())).toEqual([`--relay-for ${join(dir, "none.toml")}`, `--relay-for ${join(dir, "bad.toml")}`, `--relay-for ${join(dir, "missing.toml")}`]);
+    expect(bootstrap(["--host", "127.0.0.1", "--relay-for", join(dir, "none.toml")]).status).toBe(2);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
