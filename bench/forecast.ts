@@ -21,7 +21,7 @@ import { parseArgs } from "node:util";
 import { checkNabDir, listSeries, NAB_DIR_DEFAULT, readPublished, readProfiles, readSeries, readWindows } from "./nab/data.ts";
 import { PROBATION_FRACTION, scoreDetector, type DetectorFile } from "./nab/scorer.ts";
 import { DEFAULT_MODEL_PATH, loadForecaster, type ForecastInput, type ForecastOutput, type Forecaster } from "../src/forecast/model.ts";
-import { AnomalyScorer } from "../src/forecast/anomaly.ts";
+import { ANOMALY_DEFAULTS, AnomalyScorer, type AnomalySettings } from "../src/forecast/anomaly.ts";
 import { DAY_MS } from "../src/forecast/features.ts";
 import { HELD_OUT_FRACTION, medianInterval, type Series } from "../src/forecast/series.ts";
 
@@ -157,15 +157,23 @@ async function quantileBench(model: Forecaster, aws: Series[], h: number): Promi
   };
 }
 
-/** Anomaly scores of one series, streaming: the one-step forecast from values[0..t) scores values[t]. */
-export async function anomalyScores(model: Forecaster, s: Series): Promise<number[]> {
+/** The one-step forecast of every row but the first, each from the rows before it (what the anomaly score reads). */
+export async function oneStepForecasts(model: Forecaster, s: Series): Promise<ForecastOutput[]> {
   const positions: number[] = [];
   for (let t = 1; t < s.values.length; t++) positions.push(t);
-  const f = await forecastAt(model, s, positions, 1, () => Infinity);
-  const scorer = new AnomalyScorer();
+  return forecastAt(model, s, positions, 1, () => Infinity);
+}
+
+/** Anomaly scores of one series, streaming: the one-step forecast from values[0..t) scores values[t]. */
+export function anomalyScoresOf(s: Series, forecasts: readonly ForecastOutput[], settings: AnomalySettings = ANOMALY_DEFAULTS): number[] {
+  const scorer = new AnomalyScorer(settings);
   const scores = [scorer.push(s.ts[0]!, s.values[0]!, null)];
-  for (let i = 0; i < f.length; i++) scores.push(scorer.push(s.ts[i + 1]!, s.values[i + 1]!, f[i]!));
+  for (let i = 0; i < forecasts.length; i++) scores.push(scorer.push(s.ts[i + 1]!, s.values[i + 1]!, forecasts[i]!));
   return scores;
+}
+
+export async function anomalyScores(model: Forecaster, s: Series): Promise<number[]> {
+  return anomalyScoresOf(s, await oneStepForecasts(model, s));
 }
 
 async function main(): Promise<void> {

@@ -20,6 +20,7 @@
 //
 // The constants were chosen on NAB itself (bench/forecast.ts), as every
 // detector on NAB's scoreboard was: the score there is optimistic for that.
+// bench/nab/cv.ts chooses them by cross-validation instead (AnomalySettings).
 import { Z90 } from "./normal.ts";
 
 export const HISTORY = 8_640;
@@ -92,17 +93,31 @@ export class SortedWindow {
   }
 }
 
-const LOG_SCALE = Math.log10(HISTORY + 1);
-
-function tailScore(readingsBeyond: number, n: number): number {
-  return Math.min(1, -Math.log10((1 + readingsBeyond) / (1 + n)) / LOG_SCALE);
-}
+/** The scorer's constants; the agent runs the defaults (HISTORY, LEARNING, SUPPRESS_MS), bench/nab/cv.ts tries others. */
+export type AnomalySettings = { history: number; learning: number; suppressMs: number };
+export const ANOMALY_DEFAULTS: AnomalySettings = { history: HISTORY, learning: LEARNING, suppressMs: SUPPRESS_MS };
 
 export class AnomalyScorer {
-  private readonly surprises = new SortedWindow(HISTORY);
-  private readonly values = new SortedWindow(HISTORY);
+  private readonly surprises: SortedWindow;
+  private readonly values: SortedWindow;
+  private readonly learning: number;
+  private readonly suppressMs: number;
+  private readonly logScale: number;
   /** Recent raw scores with their times, highest-last-kept (a monotonic queue: strictly decreasing scores). */
   private readonly peaks: { ts: number; score: number }[] = [];
+
+  constructor(settings: AnomalySettings = ANOMALY_DEFAULTS) {
+    this.surprises = new SortedWindow(settings.history);
+    this.values = new SortedWindow(settings.history);
+    this.learning = settings.learning;
+    this.suppressMs = settings.suppressMs;
+    this.logScale = Math.log10(settings.history + 1);
+  }
+
+  /** A view's score: the tail probability of a reading with `readingsBeyond` of `n` as far out, on the log scale of a full history. */
+  private tailScore(readingsBeyond: number, n: number): number {
+    return Math.min(1, -Math.log10((1 + readingsBeyond) / (1 + n)) / this.logScale);
+  }
 
   /**
    * The newest value of the series at `ts`, and the one-step forecast made
@@ -111,16 +126,16 @@ export class AnomalyScorer {
   push(ts: number, value: number, forecast: OneStep | null): number {
     const r = forecast === null ? 0 : Math.log1p(Math.max(0, surpriseZ(forecast, value) - 1));
     let raw = 0;
-    if (this.values.length >= LEARNING) {
+    if (this.values.length >= this.learning) {
       const n = this.values.length;
-      const bySurprise = tailScore(this.surprises.atLeast(r), n);
-      const byValue = tailScore(Math.min(this.values.atLeast(value), this.values.atMost(value)), n);
+      const bySurprise = this.tailScore(this.surprises.atLeast(r), n);
+      const byValue = this.tailScore(Math.min(this.values.atLeast(value), this.values.atMost(value)), n);
       raw = Math.max(bySurprise, byValue);
     }
     this.surprises.push(r);
     this.values.push(value);
 
-    while (this.peaks.length > 0 && this.peaks[0]!.ts <= ts - SUPPRESS_MS) this.peaks.shift();
+    while (this.peaks.length > 0 && this.peaks[0]!.ts <= ts - this.suppressMs) this.peaks.shift();
     const standing = this.peaks.length > 0 ? this.peaks[0]!.score : -1;
     while (this.peaks.length > 0 && this.peaks[this.peaks.length - 1]!.score <= raw) this.peaks.pop();
     this.peaks.push({ ts, score: raw });
