@@ -6,7 +6,8 @@
 //    never saw it), 15 minutes (3 steps) and 1 hour (12 steps) ahead: mean
 //    pinball loss of p10/p50/p90 against a seasonal-naive baseline (p50 = the
 //    value a day before the target, p10/p90 from its residuals on the
-//    training part), and how often p10–p90 holds the value.
+//    training part) and a persistence one (p50 = the last value, p10/p90 from
+//    its h-step residuals there), and how often p10–p90 holds the value.
 // 2. Exhaustion probability on the same rows, for limits at each series'
 //    90/95/99th training percentile: Brier score beside the base rate's, and
 //    the calibration error (10 bins).
@@ -71,12 +72,13 @@ async function forecastAt(model: Forecaster, s: Series, positions: number[], h: 
   return out;
 }
 
-type QuantileFigures = { horizonSteps: number; rows: number; pinballModel: number; pinballNaive: number; improvement: number; geomeanRatio: number; coverage: number };
+type QuantileFigures = { horizonSteps: number; rows: number; pinballModel: number; pinballNaive: number; improvement: number; geomeanRatio: number; coverage: number; pinballPersistence: number; improvementOverPersistence: number };
 type ExhaustionFigures = { rows: number; events: number; brier: number; brierBaseRate: number; ece: number; bins: { p: number; observed: number; n: number }[] };
 
 async function quantileBench(model: Forecaster, aws: Series[], h: number): Promise<{ q: QuantileFigures; e: ExhaustionFigures }> {
   let sumModel = 0;
   let sumNaive = 0;
+  let sumPersist = 0;
   let logRatio = 0;
   let covered = 0;
   let rows = 0;
@@ -85,17 +87,21 @@ async function quantileBench(model: Forecaster, aws: Series[], h: number): Promi
     const n = s.values.length;
     const split = Math.floor(n * (1 - HELD_OUT_FRACTION));
     const day = Math.round(DAY_MS / s.intervalMs);
-    // Seasonal-naive residuals on the training part, and the series' scale (mean |1-step change|) to pool across series.
+    // Seasonal-naive and persistence residuals on the training part, and the series' scale (mean |1-step change|) to pool across series.
     const resid: number[] = [];
+    const residP: number[] = [];
     let diff = 0;
     for (let t = 1; t < split; t++) {
       diff += Math.abs(s.values[t]! - s.values[t - 1]!);
       const target = t + h - 1;
       if (target - day >= 0 && target < split) resid.push(s.values[target]! - s.values[target - day]!);
+      if (target < split) residP.push(s.values[target]! - s.values[t - 1]!);
     }
     const unit = Math.max(diff / (split - 1), 1e-9);
     const r10 = quantileOf(resid, 0.1);
     const r90 = quantileOf(resid, 0.9);
+    const p10 = quantileOf(residP, 0.1);
+    const p90 = quantileOf(residP, 0.9);
     const sorted = Array.from(s.values.subarray(0, split)).sort((a, b) => a - b);
     const limits = [0.9, 0.95, 0.99].map((q) => sorted[Math.floor(q * (sorted.length - 1))]!);
     const positions: number[] = [];
@@ -104,12 +110,16 @@ async function quantileBench(model: Forecaster, aws: Series[], h: number): Promi
     for (const lim of limits) outs.push(await forecastAt(model, s, positions, h, () => lim));
     let lm = 0;
     let ln = 0;
+    let lp = 0;
     positions.forEach((t, i) => {
       const y = s.values[t + h - 1]!;
       const f = outs[0]![i]!;
       const naive = s.values[t + h - 1 - day]!;
       lm += pinball(y, [f.p10, f.p50, f.p90]);
       ln += pinball(y, [naive + r10, naive, naive + r90]);
+      // Persistence: the last value before the forecast, its h-step residuals' p10/p90 around it.
+      const last = s.values[t - 1]!;
+      lp += pinball(y, [last + p10, last, last + p90]);
       if (y >= f.p10 && y <= f.p90) covered++;
       let mx = -Infinity;
       for (let j = t; j < t + h; j++) mx = Math.max(mx, s.values[j]!);
@@ -118,6 +128,7 @@ async function quantileBench(model: Forecaster, aws: Series[], h: number): Promi
     rows += positions.length;
     sumModel += lm / unit;
     sumNaive += ln / unit;
+    sumPersist += lp / unit;
     logRatio += Math.log(lm / Math.max(ln, 1e-12));
   }
   const events = probs.filter((x) => x.hit).length;
@@ -145,6 +156,8 @@ async function quantileBench(model: Forecaster, aws: Series[], h: number): Promi
       improvement: 1 - sumModel / sumNaive,
       geomeanRatio: Math.exp(logRatio / aws.length),
       coverage: covered / rows,
+      pinballPersistence: sumPersist / rows,
+      improvementOverPersistence: 1 - sumModel / sumPersist,
     },
     e: {
       rows: probs.length,
@@ -252,9 +265,9 @@ async function main(): Promise<void> {
   const lines: string[] = [];
   lines.push(`model ${a.model} (${modelBytes} bytes, ${model.info.model_type})`, "");
   lines.push("quantiles, AWS CloudWatch held-out (pinball in units of each series' mean 1-step change):");
-  lines.push("horizon   rows    umbra   seasonal-naive   better by   geomean ratio   p10-p90 coverage");
+  lines.push("horizon   rows    umbra   seasonal-naive   better by   persistence   better by   geomean ratio   p10-p90 coverage");
   for (const [label, q] of [["15 min", q15.q], ["1 hour", q60.q]] as const) {
-    lines.push(`${label.padEnd(8)} ${String(q.rows).padStart(5)}  ${q.pinballModel.toFixed(3).padStart(7)}  ${q.pinballNaive.toFixed(3).padStart(15)}  ${pct(q.improvement).padStart(10)}  ${q.geomeanRatio.toFixed(3).padStart(14)}  ${pct(q.coverage).padStart(17)}`);
+    lines.push(`${label.padEnd(8)} ${String(q.rows).padStart(5)}  ${q.pinballModel.toFixed(3).padStart(7)}  ${q.pinballNaive.toFixed(3).padStart(15)}  ${pct(q.improvement).padStart(10)}  ${q.pinballPersistence.toFixed(3).padStart(12)}  ${pct(q.improvementOverPersistence).padStart(10)}  ${q.geomeanRatio.toFixed(3).padStart(14)}  ${pct(q.coverage).padStart(17)}`);
   }
   lines.push("", "exhaustion probability (limits at the 90/95/99th training percentile):");
   lines.push("horizon    rows  events   Brier   base-rate Brier   calibration error");
