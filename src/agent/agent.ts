@@ -317,7 +317,7 @@ function startProbe(config: Config, observed: Observed, forecasting: Forecasting
   const replay = config.probe.replay;
   if (replay === undefined) return startBackgroundSampler(config.probe.intervalMs, onSample, (message) => log("warn", "probe", "sample-failed", { error: message }));
   const sampler = startReplaySampler(replay, onSample, () => log("info", "probe", "replay-ended", { file: replay.file }));
-  log("info", "probe", "replaying", { file: replay.file, metric: replay.metric, speed: replay.speed });
+  log("info", "probe", "replaying", { file: replay.file, metric: replay.metric, speed: replay.speed, skippedRepeated: sampler.skipped.repeated, skippedBackward: sampler.skipped.backward });
   return sampler;
 }
 

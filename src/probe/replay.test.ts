@@ -4,7 +4,7 @@ import { expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseSeries, sampleOf, startReplaySampler } from "./replay.ts";
+import { parseSeries, parseSeriesCounted, parseTimestamp, sampleOf, startReplaySampler } from "./replay.ts";
 import type { HostSample } from "./types.ts";
 
 test("parses NAB's CSV; says which line is wrong and why", () => {
@@ -12,8 +12,22 @@ test("parses NAB's CSV; says which line is wrong and why", () => {
   expect(rows).toEqual([{ ts: Date.parse("2014-03-07T03:41:00Z"), value: 45.868 }, { ts: Date.parse("2014-03-07T03:46:00Z"), value: 47.606 }]);
   expect(() => parseSeries("time,v\n", "x.csv")).toThrow('x.csv:1: expected the header "timestamp,value"');
   expect(() => parseSeries("timestamp,value\n2014-03-07 03:41:00,abc\n2014-03-07 03:46:00,1", "x.csv")).toThrow('x.csv:2: "abc" is not a number');
-  expect(() => parseSeries("timestamp,value\n2014-03-07 03:46:00,1\n2014-03-07 03:41:00,2", "x.csv")).toThrow("x.csv:3: timestamps must increase");
   expect(() => parseSeries("timestamp,value\nyesterday,1\n2014-03-07 03:41:00,2", "x.csv")).toThrow('x.csv:2: "yesterday" is not a timestamp');
+  expect(() => parseSeries("timestamp,value\n2014-03-07 03:46:00,1\n2014-03-07 03:41:00,2", "x.csv")).toThrow("x.csv:3: a series needs at least two rows with increasing timestamps");
+});
+
+test("reads epoch seconds, epoch milliseconds and ISO 8601 as well; skips and counts repeated and backward rows", () => {
+  const t0 = Date.parse("2014-03-07T03:41:00Z");
+  expect(parseTimestamp(String(t0 / 1000))).toBe(t0);
+  expect(parseTimestamp(String(t0))).toBe(t0);
+  expect(parseTimestamp("1394163660.5")).toBe(t0 + 500);
+  expect(parseTimestamp("2014-03-07T03:41:00Z")).toBe(t0);
+  expect(parseTimestamp("2014-03-07 03:41:00")).toBe(t0);
+  // NAB's DST change: a timestamp repeated; and a clock stepped back.
+  const csv = ["timestamp,value", "1394163660,1", "1394163960,2", "1394163960,3", "1394163900,4", "1394164260,5"].join("\n");
+  const p = parseSeriesCounted(csv, "x.csv");
+  expect(p.rows.map((r) => r.value)).toEqual([1, 2, 5]);
+  expect([p.repeated, p.backward]).toEqual([1, 1]);
 });
 
 test("a row becomes a sample of the chosen metric, scaled, with the series' own time", () => {

@@ -2,7 +2,10 @@
 // series (NAB's `timestamp,value` CSV) into one metric, at a chosen speed-up,
 // for demos, tests and what-if runs. Samples carry the series' own
 // timestamps (so time-of-day features see the recorded day), spaced in real
-// time by the series' spacing divided by `speed`.
+// time by the series' spacing divided by `speed`. Timestamps may be NAB's
+// "YYYY-MM-DD HH:MM:SS" (UTC), ISO 8601, or epoch seconds or milliseconds;
+// a row that repeats the one before's timestamp or goes back is skipped and
+// counted (the agent logs the counts).
 
 import { readFileSync } from "node:fs";
 import { UmbraError } from "../shared/errors.ts";
@@ -29,10 +32,31 @@ export type ReplayOptions = {
 
 export type ReplayRow = { ts: number; value: number };
 
-/** Parses a `timestamp,value` CSV; every fault names the file and line. */
-export function parseSeries(text: string, file: string): ReplayRow[] {
+/** A plain number this large or larger is epoch milliseconds; smaller, epoch seconds (1e11 s is the year 5138, 1e11 ms 1973). */
+const EPOCH_MS_FROM = 1e11;
+
+/** A row's timestamp in epoch ms: "YYYY-MM-DD HH:MM:SS" (NAB's, UTC), an ISO 8601 string, or epoch seconds or milliseconds; NaN when none of these. */
+export function parseTimestamp(text: string): number {
+  if (/^\d+(\.\d+)?$/.test(text)) {
+    const n = Number(text);
+    return n >= EPOCH_MS_FROM ? n : n * 1000;
+  }
+  return Date.parse(/^\d{4}-\d\d-\d\d \d/.test(text) ? `${text.replace(" ", "T")}Z` : text);
+}
+
+/** A parsed series, and the rows left out: a timestamp equal to the row before (NAB repeats one at each DST change) or earlier than it. */
+export type ParsedSeries = { rows: ReplayRow[]; repeated: number; backward: number };
+
+/**
+ * Parses a `timestamp,value` CSV; every fault names the file and line. A
+ * row whose timestamp repeats or goes back is skipped and counted, as a
+ * live sampler's clock never steps back.
+ */
+export function parseSeriesCounted(text: string, file: string): ParsedSeries {
   const lines = text.split(/\r?\n/);
   const rows: ReplayRow[] = [];
+  let repeated = 0;
+  let backward = 0;
   const bad = (n: number, why: string): never => {
     throw new UmbraError("config_invalid", `${file}:${n}: ${why}`, { file, line: n });
   };
@@ -44,25 +68,32 @@ export function parseSeries(text: string, file: string): ReplayRow[] {
     const comma = line.indexOf(",");
     if (comma < 0) bad(i + 1, `expected "timestamp,value", got "${line.slice(0, 60)}"`);
     const tsText = line.slice(0, comma).trim();
-    const ts = Date.parse(/^\d{4}-\d\d-\d\d \d/.test(tsText) ? `${tsText.replace(" ", "T")}Z` : tsText);
-    if (!Number.isFinite(ts)) bad(i + 1, `"${tsText}" is not a timestamp (YYYY-MM-DD HH:MM:SS, UTC)`);
+    const ts = parseTimestamp(tsText);
+    if (!Number.isFinite(ts)) bad(i + 1, `"${tsText}" is not a timestamp (YYYY-MM-DD HH:MM:SS in UTC, ISO 8601, or epoch seconds or milliseconds)`);
     const value = Number(line.slice(comma + 1));
     if (!Number.isFinite(value)) bad(i + 1, `"${line.slice(comma + 1).trim()}" is not a number`);
-    if (rows.length > 0 && ts <= rows[rows.length - 1]!.ts) bad(i + 1, "timestamps must increase");
-    rows.push({ ts, value });
+    const prev = rows[rows.length - 1];
+    if (prev !== undefined && ts === prev.ts) repeated++;
+    else if (prev !== undefined && ts < prev.ts) backward++;
+    else rows.push({ ts, value });
   }
-  if (rows.length < 2) bad(lines.length, "a series needs at least two rows");
-  return rows;
+  if (rows.length < 2) bad(lines.length, "a series needs at least two rows with increasing timestamps");
+  return { rows, repeated, backward };
 }
 
-export function loadSeries(file: string): ReplayRow[] {
+/** parseSeriesCounted's rows. */
+export function parseSeries(text: string, file: string): ReplayRow[] {
+  return parseSeriesCounted(text, file).rows;
+}
+
+export function loadSeries(file: string): ParsedSeries {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch (err) {
     throw new UmbraError("config_unreadable", `probe.replay.file ${file}: cannot read: ${(err as Error).message}`, { file }, err);
   }
-  return parseSeries(text, file);
+  return parseSeriesCounted(text, file);
 }
 
 /** The sample a row becomes: the replayed metric set, the others zero. */
@@ -72,11 +103,17 @@ export function sampleOf(row: ReplayRow, metric: ReplayMetric, scale: number): H
   return s;
 }
 
-export type ReplaySampler = { stop(): Promise<void>; /** Rows played so far. */ played(): number };
+export type ReplaySampler = {
+  stop(): Promise<void>;
+  /** Rows played so far. */
+  played(): number;
+  /** Rows of the file left out: repeated or backward timestamps. */
+  skipped: { repeated: number; backward: number };
+};
 
 /** Plays the series: row i at (ts_i - ts_0) / speed real ms after start. */
 export function startReplaySampler(o: ReplayOptions, onSample: (s: HostSample) => void, onEnd?: () => void): ReplaySampler {
-  const rows = loadSeries(o.file);
+  const { rows, repeated, backward } = loadSeries(o.file);
   let i = 0;
   let timer: NodeJS.Timeout | null = null;
   let stopped = false;
@@ -104,5 +141,6 @@ export function startReplaySampler(o: ReplayOptions, onSample: (s: HostSample) =
       if (timer !== null) clearTimeout(timer);
     },
     played: () => i,
+    skipped: { repeated, backward },
   };
 }
