@@ -101,10 +101,15 @@ class ForecastRunner {
     const { metrics, cfg, horizonMs } = this;
     const intervalMs = h.intervalMs();
     const series = metrics.map((m) => h.values(m));
-    // Each metric twice: at the horizon, and one step ahead (what the next value's anomaly score is judged against).
+    const peaks = metrics.map((m) => h.peaks(m));
+    // Each metric three times: its means at the horizon (the quantiles), one
+    // step ahead (what the next value's anomaly score is judged against), and
+    // its steps' peaks at the horizon (a limit crossed by a sample, not only
+    // by a step's mean).
     const batch: ForecastInput[] = metrics.flatMap((m, i) => [
       { values: series[i]!, intervalMs, ts: h.lastTs, limit: cfg.limits[m]!, horizonMs },
       { values: series[i]!, intervalMs, ts: h.lastTs, limit: cfg.limits[m]!, horizonMs: intervalMs },
+      { values: peaks[i]!, intervalMs, ts: h.lastTs, limit: cfg.limits[m]!, horizonMs },
     ]);
     const perMetric = this.scoresOf(host);
     // The newest value meets the one-step forecast made a step ago.
@@ -136,9 +141,12 @@ class ForecastRunner {
   private finished(host: HostId, h: HostHistory, series: Float64Array[], perMetric: Map<ForecastMetric, MetricScore>, outs: ForecastOutput[]): void {
     const per = this.metrics.map((m, i) => {
       const a = perMetric.get(m)!;
-      a.next = outs[2 * i + 1]!;
+      a.next = outs[3 * i + 1]!;
       const v = series[i]!;
-      return { metric: m, limit: this.cfg.limits[m]!, last: v[v.length - 1]!, anomaly: a.score, ...outs[2 * i]! };
+      const byMean = outs[3 * i]!;
+      const byPeak = outs[3 * i + 2]!;
+      // Exhaustion: whichever of the means and the peaks crosses first.
+      return { metric: m, limit: this.cfg.limits[m]!, last: v[v.length - 1]!, anomaly: a.score, ...byMean, exhaustionProbability: Math.max(byMean.exhaustionProbability, byPeak.exhaustionProbability) };
     });
     const top = per.reduce((a, b) => (b.exhaustionProbability > a.exhaustionProbability ? b : a));
     const f: HostForecast = { host, exhaustionProbability: top.exhaustionProbability, metric: top.metric, horizonMs: this.horizonMs, metrics: per, atTs: h.lastTs };

@@ -15,6 +15,8 @@ test("live samples are averaged into steps; a step closes when the next one star
   expect(h.add(s(59_000, 0.1))).toBe(false); // older than the current step: ignored
   expect(h.add(s(125_000, 0.5))).toBe(true);
   expect([...h.values("memoryUsage")].map((x) => Math.round(x * 10) / 10)).toEqual([0.3, 0.9]);
+  // Each step's peak beside its mean.
+  expect([...h.peaks("memoryUsage")]).toEqual([0.4, 0.9]);
 });
 
 test("a replayed 5-minute series fills one step per row; the interval is read from the data", () => {
@@ -22,4 +24,5 @@ test("a replayed 5-minute series fills one step per row; the interval is read fr
   for (let i = 0; i < 6; i++) h.add(s(i * 300_000, i / 10));
   expect([...h.values("memoryUsage")].map((x) => Math.round(x * 10) / 10)).toEqual([0, 0.1, 0.2, 0.3, 0.4]);
   expect(h.intervalMs()).toBe(300_000);
+  expect([...h.peaks("memoryUsage")]).toEqual([...h.values("memoryUsage")]); // one sample a step: its peak is its mean
 });

@@ -1,7 +1,11 @@
 // A host's recent metrics, as the forecaster reads them: samples averaged
 // into fixed steps (live samples come every second; the model thinks in
-// steps of a minute or more), one ring per metric. Replayed samples carry
-// their series' own timestamps, so a 5-minute series fills one step per row.
+// steps of a minute or more), one ring per metric; and beside each step's
+// mean its peak, the highest sample in it: a climb sampled every 5 s
+// reached 98 % while its one-minute means still read 85-89 % (issue 17),
+// so exhaustion is judged on the peaks too. Replayed samples carry their
+// series' own timestamps, so a 5-minute series fills one step per row (its
+// peaks are its values).
 import { assert } from "../shared/assert.ts";
 import { HOST_METRICS, type HostMetric, type HostSample } from "../shared/metrics.ts";
 import { Ring } from "./ring.ts";
@@ -15,8 +19,10 @@ const SPACINGS_KEPT = 8;
 
 export class HostHistory {
   private readonly rings = new Map<ForecastMetric, Ring>();
+  private readonly peakRings = new Map<ForecastMetric, Ring>();
   private bucket: number | null = null;
   private sums = new Map<ForecastMetric, number>();
+  private maxes = new Map<ForecastMetric, number>();
   private n = 0;
   private bucketLastTs = 0;
   private readonly stepTs: number[] = [];
@@ -30,7 +36,10 @@ export class HostHistory {
     assert(stepMs > 0 && capacity >= 2, "a history has a positive step and room for two values");
     this.stepMs = stepMs;
     this.capacity = capacity;
-    for (const m of FORECAST_METRICS) this.rings.set(m, new Ring(capacity));
+    for (const m of FORECAST_METRICS) {
+      this.rings.set(m, new Ring(capacity));
+      this.peakRings.set(m, new Ring(capacity));
+    }
   }
 
   /** Adds a sample; true when it closed a step (new values to forecast from). A sample older than the current step is ignored. */
@@ -39,7 +48,10 @@ export class HostHistory {
     let closed = false;
     if (this.bucket !== null && b < this.bucket) return false;
     if (this.bucket !== null && b > this.bucket) {
-      for (const m of FORECAST_METRICS) this.rings.get(m)!.push(this.sums.get(m)! / this.n);
+      for (const m of FORECAST_METRICS) {
+        this.rings.get(m)!.push(this.sums.get(m)! / this.n);
+        this.peakRings.get(m)!.push(this.maxes.get(m)!);
+      }
       this.stepTs.push(this.bucketLastTs);
       if (this.stepTs.length > SPACINGS_KEPT + 1) this.stepTs.shift();
       this.lastTs = this.bucketLastTs;
@@ -49,11 +61,16 @@ export class HostHistory {
     if (this.bucket === null) {
       this.bucket = b;
       this.n = 0;
-      for (const m of FORECAST_METRICS) this.sums.set(m, 0);
+      for (const m of FORECAST_METRICS) {
+        this.sums.set(m, 0);
+        this.maxes.set(m, -Infinity);
+      }
     }
     for (const m of FORECAST_METRICS) {
       const v = s[m];
-      this.sums.set(m, this.sums.get(m)! + (Number.isFinite(v) ? v : 0));
+      const x = Number.isFinite(v) ? (v as number) : 0;
+      this.sums.set(m, this.sums.get(m)! + x);
+      this.maxes.set(m, Math.max(this.maxes.get(m)!, x));
     }
     this.n += 1;
     this.bucketLastTs = s.ts;
@@ -65,8 +82,14 @@ export class HostHistory {
     return this.rings.get("cpuLoad")!.length;
   }
 
+  /** Each step's mean, oldest first. */
   values(m: ForecastMetric): Float64Array {
     return this.rings.get(m)!.toArray();
+  }
+
+  /** Each step's highest sample, oldest first. */
+  peaks(m: ForecastMetric): Float64Array {
+    return this.peakRings.get(m)!.toArray();
   }
 
   /** The spacing of the steps: the median of the recent ones, or stepMs before two are known. */
