@@ -222,8 +222,9 @@ function calibrateCoverage(p: Params, rows: Rows): number {
 
 /**
  * The exhaustion probability's recalibration (probit: P = Φ(-(ca·z + cb +
- * cc·h))), fitted by gradient descent on the log loss over the real
- * training rows, at limits drawn from each series' 90/95/99th percentiles.
+ * cc·h))), fitted by gradient descent on the log loss over all the
+ * training rows (real and synthetic), at limits drawn from each series'
+ * 90/95/99th percentiles.
  */
 function calibrateExhaustion(p: Params, rows: Rows): { ca: number; cb: number; cc: number; cd: number; ce: number; logLoss: number } {
   const o = new Float64Array(OUTPUTS);
@@ -232,7 +233,6 @@ function calibrateExhaustion(p: Params, rows: Rows): { ca: number; cb: number; c
   const gs: number[] = [];
   const hits: boolean[] = [];
   for (let row = 0; row < rows.n; row++) {
-    if (false) continue;
     forwardRaw(p, rows.x, row * FEATURE_COUNT, o);
     const h = heads(p, o, rows.last[row]!, rows.scale[row]!);
     const z = exhaustionZ(h, rows.limit[row]!);
