@@ -8,11 +8,12 @@
 // FAILURE_LEVEL) the holder asked to move; for a calm one: whether it moved
 // at all (a false move).
 //
-//   node bench/degrade.ts [--seeds 2] [--json]
+//   node bench/degrade.ts [--seeds 2] [--model FILE] [--json]
 //
 // Settings as the agent's defaults: limit 0.95, threshold 0.8 sustained
 // 60 s, 15-minute horizon on one-minute steps.
 import { parseArgs } from "node:util";
+import { resolve } from "node:path";
 import { startForecasting } from "../src/agent/forecasting.ts";
 import { initialProactive, step as proactiveStep, type ProactiveState } from "../src/decide/proactive.ts";
 import { logger } from "../src/shared/log.ts";
@@ -73,8 +74,8 @@ const sampleOf = (ts: number, metric: HostMetric, v: number): HostSample => {
 };
 
 /** Replays one trace through forecasting and the proactive machine; the first move and the failure, on the trace's clock. */
-export async function runTrace(tr: Trace): Promise<TraceResult> {
-  const forecasting = (await startForecasting({ ...FORECAST, limits: { [tr.metric]: LIMIT } }, logger("degrade", "warn")))!;
+export async function runTrace(tr: Trace, model?: string): Promise<TraceResult> {
+  const forecasting = (await startForecasting({ ...FORECAST, limits: { [tr.metric]: LIMIT }, ...(model === undefined ? {} : { model }) }, logger("degrade", "warn")))!;
   let p: ProactiveState = initialProactive({ self: SELF, threshold: FORECAST.threshold, sustainMs: FORECAST.sustainMs, staleMs: 3 * FORECAST.stepMs, cooldownMs: FORECAST.cooldownMs }, 0);
   const holding = [{ service: "web", candidates: [SELF, SHADOW], alive: [SELF, SHADOW] }];
   let failureAtMs: number | null = null;
@@ -101,8 +102,8 @@ export async function runTrace(tr: Trace): Promise<TraceResult> {
 }
 
 async function main(): Promise<void> {
-  const { values: a } = parseArgs({ options: { seeds: { type: "string", default: "2" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false } } });
-  const usage = "usage: node bench/degrade.ts [--seeds 2] [--json]\n";
+  const { values: a } = parseArgs({ options: { seeds: { type: "string", default: "2" }, model: { type: "string" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false } } });
+  const usage = "usage: node bench/degrade.ts [--seeds 2] [--model FILE (default: the shipped one)] [--json]\n";
   if (a.help) return void process.stdout.write(usage);
   const seeds = Number(a.seeds);
   if (!Number.isInteger(seeds) || seeds < 1 || seeds > 50) {
@@ -112,7 +113,7 @@ async function main(): Promise<void> {
   const results: Array<TraceResult & { seed: number }> = [];
   for (let seed = 1; seed <= seeds; seed++) {
     for (const tr of traces(seed)) {
-      results.push({ seed, ...(await runTrace(tr)) });
+      results.push({ seed, ...(await runTrace(tr, a.model === undefined ? undefined : resolve(a.model))) });
       process.stderr.write(`bench/degrade: seed ${seed}: ${tr.name}\n`);
     }
   }
