@@ -62,6 +62,10 @@ export function traces(seed: number): Trace[] {
     { name: "busy days, 60 s", degrading: false, metric: "cpuLoad", sampleMs: MIN, durationMs: 3 * DAY, value: (t) => clamp(0.6 + daily(t, 0.22) + n5()) },
     { name: "spikes, 5 s", degrading: false, metric: "cpuLoad", sampleMs: 5_000, durationMs: 8 * HOUR, value: (t) => clamp((Math.floor(t / 5_000) % 720 < 3 ? 0.97 : 0.4) + n5()) },
     { name: "steady high memory, 60 s", degrading: false, metric: "memoryUsage", sampleMs: MIN, durationMs: 2 * DAY, value: () => clamp(0.88 + n1()) },
+    // A collected heap: climbs from 0.6 to 0.9 over 20 minutes, drops back, again.
+    { name: "heap sawtooth, 60 s", degrading: false, metric: "memoryUsage", sampleMs: MIN, durationMs: DAY, value: (t) => clamp(0.6 + 0.3 * ((t % (20 * MIN)) / (20 * MIN)) + n1()) },
+    // A working day's ramp: 0.3 to 0.85 in 40 minutes at 8:00, flat, down at 18:00.
+    { name: "morning ramp to a plateau, 60 s", degrading: false, metric: "cpuLoad", sampleMs: MIN, durationMs: 3 * DAY, value: (t) => clamp(0.3 + 0.55 * Math.min(1, Math.max(0, ((t % DAY) - 8 * HOUR) / (40 * MIN))) * ((t % DAY) < 18 * HOUR ? 1 : 0) + n5()) },
   ];
 }
 
