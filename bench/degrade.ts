@@ -18,7 +18,7 @@ import { startForecasting } from "../src/agent/forecasting.ts";
 import { initialProactive, step as proactiveStep, type ProactiveState } from "../src/decide/proactive.ts";
 import { logger } from "../src/shared/log.ts";
 import { rng, type Rng } from "../src/shared/rng.ts";
-import type { HostSample } from "../src/probe/index.ts";
+import { sampleOf } from "../src/probe/replay.ts";
 import type { HostId } from "../src/shared/ids.ts";
 import type { HostMetric } from "../src/shared/metrics.ts";
 
@@ -71,12 +71,6 @@ export function traces(seed: number): Trace[] {
 
 export type TraceResult = { name: string; degrading: boolean; failureAtMs: number | null; moveAtMs: number | null; leadMs: number | null; ok: boolean };
 
-const sampleOf = (ts: number, metric: HostMetric, v: number): HostSample => {
-  const s: HostSample = { ts, cpuLoad: 0.3, memoryUsage: 0.3, diskIO: 0, networkLatency: null, storageUsage: 0.3, storageIOBytesPerSec: 0, networkBandwidthBytesPerSec: 0 };
-  s[metric] = v;
-  return s;
-};
-
 /** Replays one trace through forecasting and the proactive machine; the first move and the failure, on the trace's clock. */
 export async function runTrace(tr: Trace, model?: string): Promise<TraceResult> {
   const forecasting = (await startForecasting({ ...FORECAST, limits: { [tr.metric]: LIMIT }, ...(model === undefined ? {} : { model }) }, logger("degrade", "warn")))!;
@@ -89,7 +83,7 @@ export async function runTrace(tr: Trace, model?: string): Promise<TraceResult> 
     const v = tr.value(t);
     if (failureAtMs === null && v >= FAILURE_LEVEL) failureAtMs = t;
     if (moveAtMs !== null) continue;
-    forecasting.sample(SELF, sampleOf(t, tr.metric, v));
+    forecasting.sample(SELF, sampleOf({ ts: t, value: v }, tr.metric, 1));
     if (t % FORECAST.stepMs === 0) {
       // A step may have closed: give onnxruntime's threads their turn (bounded).
       for (let i = 0; i < 200 && (forecasting.latest()[0]?.atTs ?? -Infinity) < t - FORECAST.stepMs; i++) await new Promise((res) => setTimeout(res, 1));

@@ -170,6 +170,14 @@ async function quantileBench(model: Forecaster, aws: Series[], h: number): Promi
   };
 }
 
+/** Every NAB series, as the forecaster reads a series (its spacing from its timestamps). */
+export function nabSeries(nabDir: string): Series[] {
+  return listSeries(nabDir).map((name): Series => {
+    const { timestamps, values } = readSeries(nabDir, name);
+    return { name, ts: Float64Array.from(timestamps), values: Float64Array.from(values), intervalMs: medianInterval(timestamps) };
+  });
+}
+
 /** The one-step forecast of every row but the first, each from the rows before it (what the anomaly score reads). */
 export async function oneStepForecasts(model: Forecaster, s: Series): Promise<ForecastOutput[]> {
   const positions: number[] = [];
@@ -213,10 +221,7 @@ async function main(): Promise<void> {
   checkNabDir(nabDir);
   const progress = (s: string) => process.stderr.write(`bench/forecast: ${s}\n`);
   const model = await loadForecaster(a.model!);
-  const all = listSeries(nabDir).map((name): Series => {
-    const { timestamps, values } = readSeries(nabDir, name);
-    return { name, ts: Float64Array.from(timestamps), values: Float64Array.from(values), intervalMs: medianInterval(timestamps) };
-  });
+  const all = nabSeries(nabDir);
   const aws = all.filter((s) => s.name.startsWith("realAWSCloudwatch/"));
 
   progress(`quantiles on ${aws.length} AWS CloudWatch series (held-out last ${HELD_OUT_FRACTION * 100} %)`);

@@ -18,9 +18,8 @@
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { join, resolve } from "node:path";
 import { BOOTSTRAP, INTERNET, NODE, startDemoCluster, type DemoCluster } from "../src/demo/cluster.ts";
-import { apiJson, type StatusDoc } from "../src/api/index.ts";
 import { cleanupStale } from "../src/demo/topology.ts";
-import { connectedOf, until } from "./adapters/cluster-waits.ts";
+import { connectedOf, reachOf, until } from "./adapters/cluster-waits.ts";
 
 const PREFIX = "un-";
 const ROOT = resolve(import.meta.dir, "..");
@@ -35,12 +34,6 @@ afterEach(async () => {
 afterAll(async () => {
   await cleanupStale(PREFIX);
 });
-
-/** How `host` reaches each other member, by its status. */
-async function reachOf(c: DemoCluster, host: string): Promise<Map<string, { reach: string | undefined; via: string | null }>> {
-  const s = (await apiJson({ socket: c.apiSocketOf(host) }, "GET", "/status", undefined, 1_000)) as StatusDoc;
-  return new Map(s.members.filter((m) => m.id !== host).map((m) => [m.id, { reach: m.reach, via: m.via ?? null }]));
-}
 
 describe.skipIf(!isRoot)("the NAT lab (slow)", () => {
   test("behind port-preserving and randomizing NATs with one bootstrap entry: the mesh forms, relayed where it must be, the service has a holder, state replicates", async () => {

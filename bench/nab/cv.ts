@@ -15,12 +15,11 @@
 // points, so the deal is repeated (seeds seed..seed+repeats-1) and the
 // median reported, with the range.
 import { parseArgs } from "node:util";
-import { checkNabDir, listSeries, NAB_DIR_DEFAULT, readProfiles, readSeries, readWindows } from "./data.ts";
+import { checkNabDir, NAB_DIR_DEFAULT, readProfiles, readWindows } from "./data.ts";
 import { normalise, optimiseThreshold, scoreSwept, sweepFile, type CostMatrix, type SweptFile } from "./scorer.ts";
-import { anomalyScoresOf, oneStepForecasts } from "../forecast.ts";
+import { anomalyScoresOf, nabSeries, oneStepForecasts } from "../forecast.ts";
 import { DEFAULT_MODEL_PATH, loadForecaster } from "../../src/forecast/model.ts";
 import { ANOMALY_DEFAULTS, type AnomalySettings } from "../../src/forecast/anomaly.ts";
-import { medianInterval, type Series } from "../../src/forecast/series.ts";
 import { rng } from "../../src/shared/rng.ts";
 
 const DAY_MS = 86_400_000;
@@ -135,10 +134,7 @@ async function main(): Promise<void> {
   const model = await loadForecaster(a.model!);
   const windows = readWindows(nabDir);
   const profiles = readProfiles(nabDir);
-  const series = listSeries(nabDir).map((name): Series => {
-    const { timestamps, values } = readSeries(nabDir, name);
-    return { name, ts: Float64Array.from(timestamps), values: Float64Array.from(values), intervalMs: medianInterval(timestamps) };
-  });
+  const series = nabSeries(nabDir);
   const forecasts: Awaited<ReturnType<typeof oneStepForecasts>>[] = [];
   for (const [i, s] of series.entries()) {
     forecasts.push(await oneStepForecasts(model, s));
