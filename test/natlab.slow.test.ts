@@ -65,8 +65,11 @@ describe.skipIf(!isRoot)("the NAT lab (slow)", () => {
   test("a host reachable at its address relays for the two behind randomizing NATs, and status names it", async () => {
     await cleanupStale(PREFIX);
     const t0 = Date.now();
-    // h1 sits on the internet with its [[hosts]] address: the relay asked first.
-    cluster = await startDemoCluster({ prefix: PREFIX, nat: { h2: "random", h3: "random" } });
+    // h1 sits on the internet with its [[hosts]] address: the relay asked
+    // first. The bootstrap node relays for no one here, so the pair is linked
+    // by an agent's relay or not at all (with it, a pair that met before h1
+    // did went through the bootstrap's: correct, but not this test's point).
+    cluster = await startDemoCluster({ prefix: PREFIX, nat: { h2: "random", h3: "random" }, bootstrapRelay: false });
     const c = cluster;
     const meshMs = await everyPairConnected(c, t0);
     expect((await reachOf(c, "h2")).get("h3")).toEqual({ reach: "relayed", via: "h1" });

@@ -105,6 +105,8 @@ export type DemoOptions = {
   apparatusRt?: number;
   /** The NAT lab: these hosts sit behind NAT routers of these kinds on a switch that is "the internet" (INTERNET); given, even empty, every address moves there. */
   nat?: Partial<Record<HostName, "preserving" | "random">>;
+  /** false: the bootstrap node relays for no one (`--no-relay`), so only the agents' relays can link a pair. */
+  bootstrapRelay?: boolean;
   /** The command that runs umbra (the bootstrap node and the agents), before its arguments: e.g. the single executable (dist/umbra), wrapped. Default: this checkout's Node and src/cli/main.ts. */
   umbra?: string[];
 };
@@ -251,7 +253,7 @@ function writeConfigs(dir: string, o: DemoOptions): void {
 
 /** The bootstrap node (waited for, and returned), then a service and an agent per host. */
 async function spawnCluster(topo: Topology, dir: string, logs: LogLine[], agents: Map<string, ChildProcess>, o: DemoOptions): Promise<ChildProcess> {
-  const boot = topo.spawn(BOOTSTRAP.name, umbraArgv(o, ["bootstrap", "--host", planOf(o).bootstrap, "--port", String(BOOTSTRAP.port)]), {});
+  const boot = topo.spawn(BOOTSTRAP.name, umbraArgv(o, ["bootstrap", "--host", planOf(o).bootstrap, "--port", String(BOOTSTRAP.port), ...(o.bootstrapRelay === false ? ["--no-relay"] : [])]), {});
   await waitForLine(boot, /listening/i, BOOTSTRAP_READY_MS, "the DHT bootstrap node");
   for (const h of HOSTS) {
     topo.spawn(h.name, [...rtPrefix(o.apparatusRt), NODE, join(ROOT, "src/demo/service.ts"), "--name", h.name, "--port", String(SERVICE_PORT), "--sick-file", sickFileOf(dir, h.name)], {});
