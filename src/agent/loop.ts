@@ -82,6 +82,8 @@ export class AgentLoop {
   private stopping = false;
   private ticking = false;
   private crashed: unknown = null;
+  /** When start ran: a tick due before the loop ran is not a stall. */
+  private startedMs = Infinity;
   /** A turn is scheduled to step in what arrived at once (see kick). */
   private kicked = false;
   private readonly d: LoopDeps;
@@ -125,6 +127,7 @@ export class AgentLoop {
   /** Starts the loop; the work is wired up by now. */
   start(work: LoopWork): void {
     this.work = work;
+    this.startedMs = this.d.now();
     this.sideTimer = setInterval(() => this.guarded((w) => this.sideTurn(w)), SIDE_TICK_MS);
     this.kick();
   }
@@ -135,20 +138,36 @@ export class AgentLoop {
     if (this.sideTimer !== null) clearInterval(this.sideTimer);
   }
 
-  /** The core's due time came. A timer late by far means the event loop stalled, which eats the lease's safety margin (the kernel lease is what then stops the VIP answering): say so loudly. */
+  /** The core's due time came: a turn (see turn for a timer that fired late). */
   private onTimer(): void {
-    const lateMs = this.d.now() - this.timerDueMs;
     this.timer = null;
     this.timerDueMs = Infinity;
-    if (lateMs > LOOP_STALL_WARN_TICKS * this.d.tickMs) {
-      this.d.log("warn", "agent", "loop-stall", { gapMs: Math.round(lateMs), ticking: this.ticking });
-      this.d.onStall?.();
-    }
-    this.guarded((work) => this.turn(work));
+    this.kick();
   }
 
-  /** One turn: what arrived, oldest kind first (a removal confirmed releases an in-person handover), then a tick if one is due. */
+  /**
+   * One turn: what arrived, oldest kind first (a removal confirmed releases
+   * an in-person handover), then a tick if one is due.
+   *
+   * A tick overdue by far means the event loop stalled (the process was
+   * frozen or starved), which eats the lease's safety margin: the kernel
+   * lease is what then stops the VIP answering. It is logged loudly, and
+   * the core is told first (loop-stalled), before what peers sent
+   * meanwhile: a holder's renewals, its lapsed renewal, the grants for this
+   * host's own. Judged on that backlog alone, the silence of a peer whose
+   * words were waiting to be read, a voter frozen past a lease would call a
+   * live holder lost and vote it out; told, the core gives such a holder a
+   * moment to renew. The stall is seen here, not in the timer's callback:
+   * a process stopped in the poll phase reads its sockets before it runs
+   * its timers.
+   */
   private turn(work: LoopWork): void {
+    const lateMs = this.d.now() - Math.max(this.dueMs(), this.startedMs);
+    if (lateMs > LOOP_STALL_WARN_TICKS * this.d.tickMs) {
+      this.d.log("warn", "agent", "loop-stall", { gapMs: Math.round(lateMs) });
+      this.d.onStall?.();
+      this.stepCore(work, { type: "loop-stalled" });
+    }
     for (const ev of this.outcomes.splice(0)) this.stepCore(work, ev);
     for (const ev of this.peerEvents.drain()) this.stepCore(work, ev);
     this.drainInbox(work);

@@ -134,6 +134,7 @@ export type HostState = {
 
 export type HostEvent =
   | { type: "tick"; rand: number } // the shell's timer; rand in [0,1) drawn by the driver
+  | { type: "loop-stalled" } // the shell's timer fired far too late (the process was frozen or starved); stepped before what arrived meanwhile
   | { type: "received"; from: HostId; msg: HostMsg } // a message from a peer, or from self (the shell loops those back)
   | { type: "peer-connected"; id: HostId } // the transport reached a peer
   | { type: "peer-disconnected"; id: HostId } // the transport lost a peer
@@ -256,6 +257,9 @@ export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
       routeReplicas(d, fx, { type: "tick" });
       break;
     }
+    case "loop-stalled":
+      for (const sv of d.config.services) stepQuorum(d, fx, sv.name, { type: "stalled" });
+      break;
     case "received":
       onReceived(d, fx, e.from, e.msg);
       break;

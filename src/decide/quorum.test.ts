@@ -440,6 +440,35 @@ describe("lapsed renewals", () => {
     expect(sends(out.effects, "vote").map((f) => f.to)).toEqual([h2]);
   });
 
+  test("a voter woken from its own stall judges no holder lost for stallGraceMs: a lapsed holder that renews meanwhile keeps the service; one that does not is replaced after it", () => {
+    const waitMs = q.restartWaitMs(cfg(h2));
+    let s = q.initialQuorum(cfg(h2), { epoch: 1, holder: h1, cert: cert1, votedEpoch: 1, votedHolder: h1 }, 0);
+    s = q.step(s, { type: "received", from: h1, msg: renew(1, h1, 7) }, waitMs).state;
+    // h2 froze past the lease; what h1 sent meanwhile waits, its lapse last
+    const woke = waitMs + 3 * timing.leaseMs;
+    const lapsed = { type: "received", from: h1, msg: { type: "lapsed", service: "web", epoch: 1, holder: h1, seq: 9, boot: 1 } } as const;
+    // Without the stall event, h2 (first in rank after h1) proposes itself in the turn it reads the lapse.
+    const unaware = q.step(q.step(s, lapsed, woke).state, { type: "tick", rand: 0 }, woke);
+    expect(sends(unaware.effects, "propose").map((f) => f.to)).toEqual(hosts);
+    // Told of its stall first, it does not, and holds back a vote for another's proposal.
+    let out = q.step(s, { type: "stalled" }, woke);
+    expect(out.state.stalledUntilMs).toBe(woke + q.stallGraceMs(s.config));
+    out = q.step(out.state, lapsed, woke);
+    expect(sends(out.effects, "lapsed-ack").map((f) => f.to)).toEqual([h1]);
+    out = q.step(out.state, { type: "tick", rand: 0 }, woke);
+    expect(sends(out.effects, "propose")).toHaveLength(0);
+    const rival = q.step(out.state, { type: "received", from: h3, msg: propose(2, h3, { from: h1, reason: "holder-lost", basis: cert1 }) }, woke + 1);
+    expect(sends(rival.effects, "vote")).toHaveLength(0);
+    // h1, told, renews within the grace: granted, and still not lost when the grace is over
+    const kept = q.step(out.state, { type: "received", from: h1, msg: renew(1, h1, 10) }, woke + timing.renewIntervalMs);
+    expect(sends(kept.effects, "grant").map((f) => f.to)).toEqual([h1]);
+    expect(sends(q.step(kept.state, { type: "tick", rand: 0 }, woke + q.stallGraceMs(s.config)).effects, "propose")).toHaveLength(0);
+    // Silent through the grace, it is lost at its end: the next tick due is then, and h2 proposes.
+    expect(q.nextTickMs(out.state)).toBeLessThanOrEqual(woke + q.stallGraceMs(s.config));
+    const lost = q.step(out.state, { type: "tick", rand: 0 }, woke + q.stallGraceMs(s.config));
+    expect(sends(lost.effects, "propose").map((f) => f.to)).toEqual(hosts);
+  });
+
   test("a lapsed renewal that arrives after the grant of a later renewal voids nothing: datagrams reorder (sim seed 174)", () => {
     const waitMs = q.restartWaitMs(cfg(h3));
     let s = q.initialQuorum(cfg(h3), { epoch: 1, holder: h1, cert: cert1, votedEpoch: 1, votedHolder: h1 }, 0);

@@ -206,6 +206,16 @@ export type QuorumState = {
   holderSeenUntilMs: number;
   /** After a restart the promises made before it are forgotten: no vote before this. */
   noVoteBeforeMs: number;
+  /**
+   * After this host's own loop stalled, it judges no holder lost before
+   * this (stallGraceMs). A stall of the voters past a lease costs the holder
+   * its lease and makes it say so (a lapsed renewal), yet the holder is
+   * alive and heard: once told, it renews at once. Voters that woke
+   * together would otherwise vote it out in the turn they read its lapse
+   * (a move for a stall of the machine, not of the holder). Not voting is
+   * always safe; a truly lost holder costs the grace more.
+   */
+  stalledUntilMs: number;
   /** As voter: a proposal it could not vote for yet (a grant still runs); it votes when the grant expires. */
   pendingProposal: Extract<QuorumMsg, { type: "propose" }> | null;
   /** Hosts the membership view says are alive, for choosing a new holder. */
@@ -308,7 +318,8 @@ export type QuorumEvent =
   | { type: "excluded"; hosts: HostId[] } // the hosts kept out of candidacy now (standby, maintenance, unhealthy)
   | { type: "forecast"; predicted: HostId[] } // this host's view of who is predicted to exhaust
   | { type: "vip-changed"; op: "add" | "del"; epoch: number; ok: boolean; error: string | null } // the outcome of the take-vip or drop-vip in flight
-  | { type: "kernel-leased"; seq: number; error: string | null }; // the outcome of kernel-lease number seq: applied (null) or refused
+  | { type: "kernel-leased"; seq: number; error: string | null } // the outcome of kernel-lease number seq: applied (null) or refused
+  | { type: "stalled" }; // this host's own loop ran late: what peers said meanwhile was not read (see stalledUntilMs)
 
 /** Why a VIP is removed. */
 export type DropWhy = "lease-expired" | "superseded" | "handover" | "add-failed";
@@ -357,6 +368,9 @@ export function plannedMoveTimeoutMs(c: QuorumConfig): number {
 /** After a restart, a voter neither votes nor grants for this long: every promise it made before has run out by then, by any clock within the drift bound. */
 export const restartWaitMs = (c: QuorumConfig): number => lease.restartWaitMs(c);
 
+/** After this host's loop stalled, no holder counts as lost for this long: the holder hears its lapsed renewal answered and renews within a renewal interval, the grace is two. */
+export const stallGraceMs = (c: Pick<QuorumConfig, "renewIntervalMs">): number => 2 * c.renewIntervalMs;
+
 /** A certified holder without a lease that has heard no voter this long sends lapsed renewals. */
 export const lapsedAfterMs = (c: QuorumConfig): number => lease.lapsedAfterMs(c);
 
@@ -403,6 +417,7 @@ export function initialQuorum(config: QuorumConfig, persisted: Persisted | null,
     // lease (with drift) before any vote or grant makes sure every promise
     // made before the restart has run out.
     noVoteBeforeMs: nowMs + restartWaitMs(config),
+    stalledUntilMs: 0,
     pendingProposal: null,
     alive: [...config.hosts],
     expect: null,
@@ -490,6 +505,9 @@ export function step(s0: QuorumState, e: QuorumEvent, nowMs: number): QuorumStep
       break;
     case "kernel-leased":
       onKernelLeased(s, fx, e);
+      break;
+    case "stalled":
+      s.stalledUntilMs = Math.max(s.stalledUntilMs, nowMs + stallGraceMs(s.config));
       break;
     default:
       assertNever(e);
@@ -583,7 +601,7 @@ function voterDue(s: QuorumState, at: (t: number) => void): void {
 }
 
 /** When holderLost turns true, with no event in between. */
-const lostAtMs = (s: QuorumState): number => Math.max(s.noVoteBeforeMs, s.grantUntilMs, s.holderSeenUntilMs);
+const lostAtMs = (s: QuorumState): number => Math.max(s.noVoteBeforeMs, s.stalledUntilMs, s.grantUntilMs, s.holderSeenUntilMs);
 
 /** proposerTick's deadline: this host's proposal re-sent, raised or given up; or its own proposal once the holder is lost and its rank's wait is over. */
 function proposerDue(s: QuorumState, at: (t: number) => void): void {
@@ -960,7 +978,7 @@ function maybePropose(s: QuorumState, fx: QuorumEffect[]): void {
 
 /** This host's own view says the holder is gone: no holder yet, or no renewal from it for a lease. */
 function holderLost(s: QuorumState): boolean {
-  if (s.nowMs < s.noVoteBeforeMs) return false;
+  if (s.nowMs < s.noVoteBeforeMs || s.nowMs < s.stalledUntilMs) return false;
   return s.nowMs >= s.grantUntilMs && s.nowMs >= s.holderSeenUntilMs;
 }
 

@@ -86,7 +86,11 @@ type Item =
   | ({ kind: "msg"; atMs: number; order: number } & Delivery<SimMsg>)
   | { kind: "vip"; atMs: number; order: number; host: HostId; boot: number; service: string; op: VipOp; epoch: number; ok: boolean }
   | { kind: "lease"; atMs: number; order: number; host: HostId; boot: number; service: string; seq: number; ends: boolean }
-  | { kind: "record"; atMs: number; order: number; host: HostId; boot: number; service: string };
+  | { kind: "record"; atMs: number; order: number; host: HostId; boot: number; service: string }
+  | { kind: "wake"; atMs: number; order: number; host: HostId; boot: number };
+
+/** A wake's order among the items due at its time: before all (the agent's loop tells its core of the stall before it reads what waited). */
+const WAKE_ORDER = -1;
 
 /**
  * Replication in the simulator (virtual ms, each host's own clock): how often
@@ -513,6 +517,10 @@ class SimCluster implements Cluster {
       this.deliverRecord(it);
       return;
     }
+    if (it.kind === "wake") {
+      this.deliverWake(it);
+      return;
+    }
     const n = this.nodes.get(it.to)!;
     if (!n.up) return;
     if (this.now < n.pausedUntil) {
@@ -563,6 +571,17 @@ class SimCluster implements Cluster {
       return;
     }
     recordLanded(n, it.service, this.ports);
+  }
+
+  /** A paused agent runs again: its loop's timer fired late, as the agent's does after SIGSTOP (agent/loop.ts). */
+  private deliverWake(it: Extract<Item, { kind: "wake" }>): void {
+    const n = this.nodes.get(it.host)!;
+    if (!n.up || n.boot !== it.boot) return;
+    if (this.now < n.pausedUntil) {
+      this.inFlight.push({ ...it, atMs: n.pausedUntil }); // paused again meanwhile
+      return;
+    }
+    this.apply(n, { type: "loop-stalled" });
   }
 
   /** The next tick due and the next item in flight (the earliest, first sent among equals). */
@@ -685,6 +704,7 @@ class SimCluster implements Cluster {
     assert(ms >= 0, "a pause lasts a while");
     const n = this.nodes.get(id)!;
     n.pausedUntil = Math.max(n.pausedUntil, this.now + ms);
+    this.inFlight.push({ kind: "wake", atMs: n.pausedUntil, order: WAKE_ORDER, host: id, boot: n.boot });
     this.trace.push({ atMs: this.now, host: id, what: `agent paused ${ms.toFixed(1)} ms` });
   }
 

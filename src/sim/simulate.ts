@@ -197,8 +197,28 @@ export function drawSchedule(a: SimArgs): { params: FaultParams; schedule: Fault
   fenceFaults(a, schedule);
   deafFaults(a, schedule);
   orderFaults(a, hosts, faultyUntil, schedule);
+  togetherFaults(a, hosts, schedule);
   p.deadForGood = Math.max(0, Math.min(p.deadForGood, Math.floor((a.nodes - 1) / 2) - wiped));
   return { params: p, schedule };
+}
+
+/** Share of the pauses that freeze other hosts' agents for the same time too: a loaded or paused virtual machine stalls several processes at once. */
+export const TOGETHER_SHARE = 0.3;
+
+/**
+ * Some pauses freeze a random set of other hosts with the victim (the
+ * voters stalled together past a lease while their holder runs: it lapses,
+ * and they must not vote it out when they wake; stalled-voters.txt). Drawn
+ * from their own stream, after every other fault, so every seed keeps its
+ * other faults; merged in time order.
+ */
+function togetherFaults(a: SimArgs, hosts: HostId[], schedule: Fault[]): void {
+  const g = rng((a.seed ^ 0x57a1) >>> 0);
+  for (const f of schedule.slice()) {
+    if (f.kind !== "pause" || g.next() >= TOGETHER_SHARE) continue;
+    for (const h of hosts) if (h !== f.host && g.next() < 0.5) schedule.push({ atMs: f.atMs, kind: "pause", host: h, ms: f.ms });
+  }
+  schedule.sort((x, y) => x.atMs - y.atMs);
 }
 
 /** Share of the crashes (after wipes are drawn) that are a SIGKILL instead: the kernel keeps the VIP, fenced by its kernel lease. */

@@ -650,6 +650,7 @@ class World {
     assert(n.up && n.paused, `${n.id} is paused`);
     n.paused = false;
     this.emit(n.id, `agent resumes, ${n.parked.length} message(s) and outcome(s) waiting`);
+    this.apply(n, { type: "loop-stalled" }); // its loop's timer fired late: the agent's loop says so first (agent/loop.ts)
     this.queue.unshift(...n.parked);
     n.parked = [];
     this.drain();
@@ -690,6 +691,7 @@ function statusLine(n: Node, nowMs: number): string {
   if (host.leaseValid(n.core, SERVICE, t)) parts.push(`lease=+${q.leaseUntilMs - t}ms`);
   if (q.grantUntilMs > t) parts.push(`grant=e${q.grantEpoch}:${q.grantHolder ?? "-"}+${q.grantUntilMs - t}ms`);
   if (q.noVoteBeforeMs > t) parts.push(`novote=+${q.noVoteBeforeMs - t}ms`);
+  if (q.stalledUntilMs > t) parts.push(`stalled=+${q.stalledUntilMs - t}ms`);
   if (q.proposal !== null) parts.push(`proposing=e${q.proposal.epoch}:${q.proposal.holder}/${q.proposal.reason}`);
   if (q.pendingProposal !== null) parts.push(`pending=e${q.pendingProposal.epoch}:${q.pendingProposal.holder}/${q.pendingProposal.reason}`);
   if (q.holder === q.config.self && q.standAsideUntilMs > t) parts.push(`aside=+${q.standAsideUntilMs - t}ms`);
@@ -701,6 +703,7 @@ function statusLine(n: Node, nowMs: number): string {
 function pendingWhy(q: QuorumState, t: number): string {
   if (t < q.noVoteBeforeMs) return `restart wait, ${q.noVoteBeforeMs - t}ms left`;
   if (t < q.grantUntilMs) return `its grant in e${q.grantEpoch} runs ${q.grantUntilMs - t}ms more`;
+  if (t < q.stalledUntilMs) return `it just woke from a stall, ${q.stalledUntilMs - t}ms left`;
   return "the holder is still seen";
 }
 
