@@ -52,8 +52,11 @@
 // so they read the instrument's starvation too; they are kept beside it);
 // and no trial incomplete, no two hosts answering (by the probes, and no
 // overlap by the kernels).
+// Warm-up (--warmup, default 1): moves run and shown before the measured
+// trials, not counted: the first move of a fresh cluster runs code paths
+// not yet compiled while the agents still load their forecasting models.
 //
-//   node bench/handover.ts [--trials 10] [--client-timeout-ms 10] [--probe-interval-ms 2] [--json] [--log-file FILE] [--debug-dir DIR [--capture] [--trace]]
+//   node bench/handover.ts [--trials 10] [--warmup 1] [--client-timeout-ms 10] [--probe-interval-ms 2] [--json] [--log-file FILE] [--debug-dir DIR [--capture] [--trace]]
 //
 // --capture (diagnosis; needs tcpdump, which scripts/ensure-system.sh does not
 // install): per trial, the ARP frames on every bridge port and the client's
@@ -702,12 +705,13 @@ async function trial(c: DemoCluster, o: Options, index: number, macs: ReadonlyMa
   };
 }
 
-type Options = { trials: number; clientTimeoutMs: number; probeIntervalMs: number; apparatusRt: number | undefined; json: boolean; logFile: string | undefined; debugDir: string | undefined; capture: boolean; trace: boolean };
+type Options = { trials: number; warmup: number; clientTimeoutMs: number; probeIntervalMs: number; apparatusRt: number | undefined; json: boolean; logFile: string | undefined; debugDir: string | undefined; capture: boolean; trace: boolean };
 
 function options(): Options {
   const { values } = parseArgs({
     options: {
       trials: { type: "string", default: "10" },
+      warmup: { type: "string", default: "1" },
       "client-timeout-ms": { type: "string", default: String(CLIENT_TIMEOUT_MS_DEFAULT) },
       "probe-interval-ms": { type: "string", default: String(PROBE_INTERVAL_MS_DEFAULT) },
       "apparatus-rt": { type: "string", default: String(APPARATUS_RT_DEFAULT) },
@@ -719,14 +723,14 @@ function options(): Options {
       help: { type: "boolean", short: "h", default: false },
     },
   });
-  const usage = "usage: node bench/handover.ts [--trials N (1-100, default 10)] [--client-timeout-ms N (default 10)] [--probe-interval-ms N (default 2)] [--apparatus-rt N (SCHED_RR of services, probes, client; 0 = ordinary; default 5)] [--json] [--log-file FILE (every agent log line, JSON)] [--debug-dir DIR (agents at debug level; per trial the client's samples and its neighbour events)] [--capture (with --debug-dir: per trial, tcpdump of the ARP frames on every bridge port and of the client's ARP and SYNs to the VIP, pcap and text)] [--trace (with --debug-dir: per trial, the kernel's scheduler events around the move, ftrace)]\n  needs root: it creates network namespaces\n";
+  const usage = "usage: node bench/handover.ts [--trials N (1-100, default 10)] [--warmup N (moves before the trials, not counted; 0-10, default 1)] [--client-timeout-ms N (default 10)] [--probe-interval-ms N (default 2)] [--apparatus-rt N (SCHED_RR of services, probes, client; 0 = ordinary; default 5)] [--json] [--log-file FILE (every agent log line, JSON)] [--debug-dir DIR (agents at debug level; per trial the client's samples and its neighbour events)] [--capture (with --debug-dir: per trial, tcpdump of the ARP frames on every bridge port and of the client's ARP and SYNs to the VIP, pcap and text)] [--trace (with --debug-dir: per trial, the kernel's scheduler events around the move, ftrace)]\n  needs root: it creates network namespaces\n";
   if (values.help) {
     process.stdout.write(usage);
     process.exit(0);
   }
   const rt = Number(values["apparatus-rt"]);
-  const o = { trials: Number(values.trials), clientTimeoutMs: Number(values["client-timeout-ms"]), probeIntervalMs: Number(values["probe-interval-ms"]), apparatusRt: rt === 0 ? undefined : rt, json: values.json!, logFile: values["log-file"], debugDir: values["debug-dir"], capture: values.capture!, trace: values.trace! };
-  if (!(Number.isInteger(o.trials) && o.trials >= 1 && o.trials <= 100) || !(Number.isInteger(o.clientTimeoutMs) && o.clientTimeoutMs >= 1) || !(Number.isInteger(o.probeIntervalMs) && o.probeIntervalMs >= 1) || !(Number.isInteger(rt) && rt >= 0 && rt <= 99)) {
+  const o = { trials: Number(values.trials), warmup: Number(values.warmup), clientTimeoutMs: Number(values["client-timeout-ms"]), probeIntervalMs: Number(values["probe-interval-ms"]), apparatusRt: rt === 0 ? undefined : rt, json: values.json!, logFile: values["log-file"], debugDir: values["debug-dir"], capture: values.capture!, trace: values.trace! };
+  if (!(Number.isInteger(o.trials) && o.trials >= 1 && o.trials <= 100) || !(Number.isInteger(o.warmup) && o.warmup >= 0 && o.warmup <= 10) || !(Number.isInteger(o.clientTimeoutMs) && o.clientTimeoutMs >= 1) || !(Number.isInteger(o.probeIntervalMs) && o.probeIntervalMs >= 1) || !(Number.isInteger(rt) && rt >= 0 && rt <= 99)) {
     process.stderr.write(usage);
     process.exit(2);
   }
@@ -753,6 +757,10 @@ async function main(): Promise<void> {
     if (o.capture && o.debugDir !== undefined) await writeSysctls(c, join(o.debugDir, "sysctls.txt"));
     if (o.trace) traceSetup();
     const macs = new Map(await Promise.all(["h1", "h2"].map(async (h) => [h, await macOf(c, h)] as const)));
+    for (let i = 0; i < o.warmup; i++) {
+      const t = await trial(c, { ...o, debugDir: undefined, capture: false, trace: false }, i, macs);
+      process.stderr.write(`  warm-up ${i + 1}/${o.warmup} (not counted): ${describeTrial(t)}\n`);
+    }
     for (let i = 0; i < o.trials; i++) {
       const t = await trial(c, o, i, macs);
       results.push(t);
@@ -764,7 +772,7 @@ async function main(): Promise<void> {
     await c.destroy();
   }
   const summary = summarize(results);
-  if (o.json) process.stdout.write(JSON.stringify({ clientTimeoutMs: o.clientTimeoutMs, summary, trials: results }) + "\n");
+  if (o.json) process.stdout.write(JSON.stringify({ clientTimeoutMs: o.clientTimeoutMs, warmup: o.warmup, summary, trials: results }) + "\n");
   else process.stdout.write(formatTable(summary, o.clientTimeoutMs));
 }
 
