@@ -23,13 +23,13 @@ const cfg = { enabled: true, horizonMinutes: 15, stepMs: 60_000, threshold: THRE
 const sample = (ts: number, cpuLoad: number): HostSample => ({ ts, cpuLoad, memoryUsage: 0.3, diskIO: 0, networkLatency: null, storageUsage: 0.2, storageIOBytesPerSec: 0, networkBandwidthBytesPerSec: 0 });
 
 /** Feeds `cpu(t)` every 5 s for `ms`; the first time a forecast said P ≥ THRESHOLD, and the first sample at or over the limit (null: never). */
-async function play(f: Forecasting, ms: number, cpu: (t: number) => number): Promise<{ warnedAt: number | null; crossedAt: number | null }> {
+async function play(f: Forecasting, ms: number, cpu: (t: number) => number, as: (t: number, v: number) => HostSample = sample, crossed = (v: number) => v >= LIMIT): Promise<{ warnedAt: number | null; crossedAt: number | null }> {
   let warnedAt: number | null = null;
   let crossedAt: number | null = null;
   for (let t = 0; t < ms; t += SAMPLE_MS) {
     const v = cpu(t);
-    if (crossedAt === null && v >= LIMIT) crossedAt = t;
-    f.sample(HOST, sample(t, v));
+    if (crossedAt === null && crossed(v)) crossedAt = t;
+    f.sample(HOST, as(t, v));
     if (t % 60_000 === 0) {
       // A step closed: wait (bounded) for its forecast to come back from onnxruntime's threads.
       for (let i = 0; i < 200 && (f.latest()[0]?.atTs ?? -1) < t - 60_000; i++) await new Promise((r) => setTimeout(r, 1));
@@ -55,4 +55,25 @@ test("a CPU climb sampled every 5 s is seen a minute or more before its trend sa
   const calm = (await startForecasting(cfg, log))!;
   const steady = await play(calm, CALM_MS + CLIMB_MS, () => 0.45 + noise());
   expect(steady.warnedAt).toBeNull();
+}, 120_000);
+
+test("traffic falling to nothing is seen coming against a lower line; steady traffic is not", async () => {
+  const log = logger("test", "warn");
+  const r = rng(11);
+  const FULL = 2e6; // bytes a second
+  const FLOOR = 1e5;
+  const drops = { ...cfg, limits: { networkBandwidthBytesPerSec: { below: FLOOR } } };
+  const traffic = (t: number, v: number): HostSample => ({ ...sample(t, 0.3), networkBandwidthBytesPerSec: v });
+  const noise = () => (r.next() - 0.5) * 0.12 * FULL;
+  const falling = (await startForecasting(drops, log))!;
+  // 6 h at 1.1 MB/s, then a fall over 45 minutes through the floor to nothing.
+  const fall = await play(falling, CALM_MS + CLIMB_MS, (t) => Math.max(0, (t < CALM_MS ? 0.55 * FULL : 0.55 * FULL - (0.6 * FULL * (t - CALM_MS)) / CLIMB_MS) + noise()), traffic, (v) => v <= FLOOR);
+  const emptiesAt = CALM_MS + (0.55 / 0.6) * CLIMB_MS; // the trend reaches 0
+  console.log(`forecasting: the fall warned ${(fall.warnedAt! - CALM_MS) / 1000} s into it, its trend reaches 0 at ${(emptiesAt - CALM_MS) / 1000} s, first sample ≤ the floor at ${(fall.crossedAt! - CALM_MS) / 1000} s`);
+  expect(fall.warnedAt).not.toBeNull();
+  expect(emptiesAt - fall.warnedAt!).toBeGreaterThanOrEqual(60_000);
+  const m = falling.latest()[0]!.metrics[0]!;
+  expect(m).toMatchObject({ metric: "networkBandwidthBytesPerSec", limit: FLOOR, side: "below" });
+  const steady = (await startForecasting(drops, log))!;
+  expect((await play(steady, CALM_MS + CLIMB_MS, () => 0.55 * FULL + noise(), traffic)).warnedAt).toBeNull();
 }, 120_000);

@@ -8,7 +8,7 @@
 import { UmbraError } from "../shared/errors.ts";
 import type { HostId } from "../shared/ids.ts";
 import type { Logger } from "../shared/log.ts";
-import type { Config } from "../shared/config.ts";
+import { limitLines, type Config } from "../shared/config.ts";
 import type { HostSample } from "../probe/index.ts";
 import { loadForecasterLazily, HostHistory, type ForecastMetric, type Forecaster, type ForecastInput, type ForecastOutput, type PredictionModel, AnomalyScorer, type OneStep, type HostForecast } from "../forecast/index.ts";
 import { BoundedQueue, type QueueCount } from "./queue.ts";
@@ -39,10 +39,26 @@ export type Forecasting = {
 /** Per metric of one host: the anomaly scorer, and the one-step forecast the next value is judged against. */
 type MetricScore = { scorer: AnomalyScorer; next: OneStep | null; score: number };
 
+/** A metric with a limit, and its lines: the value it must not rise above, and the one it must not fall below (null: none). */
+type Watched = { metric: ForecastMetric; above: number | null; below: number | null };
+
+/**
+ * What the model is asked of one metric, in batch order: its means at the
+ * horizon (the quantiles status shows, and the crossing of an upper line),
+ * one step ahead (what the next value's anomaly score is judged against),
+ * and for each line the steps' extremes at the horizon: the peaks against
+ * an upper line (a limit crossed by a sample, not only by a step's mean),
+ * and against a lower line the means and the troughs turned upside down (a
+ * drop is a climb of the negated series, so the one model serves both).
+ */
+type Ask = "means" | "next" | "peaks" | "dropMeans" | "dropTroughs";
+const asksOf = (w: Watched): Ask[] => ["means", "next", ...(w.above !== null ? (["peaks"] as const) : []), ...(w.below !== null ? (["dropMeans", "dropTroughs"] as const) : [])];
+
 export async function startForecasting(cfg: Config["forecast"], log: Logger): Promise<Forecasting | null> {
   if (!cfg.enabled) return null;
-  const metrics = Object.keys(cfg.limits) as ForecastMetric[];
-  if (metrics.length === 0) return null;
+  const watched = (Object.entries(cfg.limits) as [ForecastMetric, NonNullable<(typeof cfg.limits)[ForecastMetric]>][]).map(([metric, l]): Watched => ({ metric, ...limitLines(l) }));
+  if (watched.length === 0) return null;
+  const metrics = watched.map((w) => w.metric);
   let model: Forecaster;
   let historyMax: number;
   try {
@@ -50,7 +66,7 @@ export async function startForecasting(cfg: Config["forecast"], log: Logger): Pr
   } catch (err) {
     throw new UmbraError("config_invalid", `forecast.model: cannot load ${cfg.model ?? "the shipped model"}: ${(err as Error).message} (set forecast.enabled = false to run without forecasts)`, {}, err);
   }
-  const runner = new ForecastRunner(cfg, metrics, model, log);
+  const runner = new ForecastRunner(cfg, watched, model, log);
   log("info", "forecast", "model-loaded", { bytes: model.modelBytes, model: model.info.model_type, metrics, horizonMinutes: cfg.horizonMinutes, threshold: cfg.threshold });
   return {
     sample(host, s) {
@@ -78,14 +94,12 @@ class ForecastRunner {
   private readonly again = new Set<HostId>();
   private readonly anomaly = new Map<HostId, Map<ForecastMetric, MetricScore>>();
   private readonly horizonMs: number;
-  private readonly cfg: Config["forecast"];
-  private readonly metrics: ForecastMetric[];
+  private readonly watched: Watched[];
   private readonly model: Forecaster;
   private readonly log: Logger;
 
-  constructor(cfg: Config["forecast"], metrics: ForecastMetric[], model: Forecaster, log: Logger) {
-    this.cfg = cfg;
-    this.metrics = metrics;
+  constructor(cfg: Config["forecast"], watched: Watched[], model: Forecaster, log: Logger) {
+    this.watched = watched;
     this.model = model;
     this.log = log;
     this.horizonMs = cfg.horizonMinutes * MS_PER_MINUTE;
@@ -98,23 +112,14 @@ class ForecastRunner {
     }
     const h = this.histories.get(host)!;
     if (h.length < HISTORY_MIN) return;
-    const { metrics, cfg, horizonMs } = this;
+    const { watched, horizonMs } = this;
     const intervalMs = h.intervalMs();
-    const series = metrics.map((m) => h.values(m));
-    const peaks = metrics.map((m) => h.peaks(m));
-    // Each metric three times: its means at the horizon (the quantiles), one
-    // step ahead (what the next value's anomaly score is judged against), and
-    // its steps' peaks at the horizon (a limit crossed by a sample, not only
-    // by a step's mean).
-    const batch: ForecastInput[] = metrics.flatMap((m, i) => [
-      { values: series[i]!, intervalMs, ts: h.lastTs, limit: cfg.limits[m]!, horizonMs },
-      { values: series[i]!, intervalMs, ts: h.lastTs, limit: cfg.limits[m]!, horizonMs: intervalMs },
-      { values: peaks[i]!, intervalMs, ts: h.lastTs, limit: cfg.limits[m]!, horizonMs },
-    ]);
+    const series = watched.map((w) => h.values(w.metric));
+    const batch: ForecastInput[] = watched.flatMap((w, i) => asksOf(w).map((ask) => this.input(ask, w, h, series[i]!, intervalMs, horizonMs)));
     const perMetric = this.scoresOf(host);
     // The newest value meets the one-step forecast made a step ago.
-    metrics.forEach((m, i) => {
-      const a = perMetric.get(m)!;
+    watched.forEach(({ metric }, i) => {
+      const a = perMetric.get(metric)!;
       const v = series[i]!;
       a.score = a.scorer.push(h.lastTs, v[v.length - 1]!, a.next);
     });
@@ -129,24 +134,47 @@ class ForecastRunner {
       });
   }
 
+  /** One question of the batch (see Ask). */
+  private input(ask: Ask, w: Watched, h: HostHistory, means: Float64Array, intervalMs: number, horizonMs: number): ForecastInput {
+    const at = { intervalMs, ts: h.lastTs };
+    const upper = w.above ?? w.below!; // the means' crossing counts only against an upper line
+    switch (ask) {
+      case "means":
+        return { ...at, values: means, limit: upper, horizonMs };
+      case "next":
+        return { ...at, values: means, limit: upper, horizonMs: intervalMs };
+      case "peaks":
+        return { ...at, values: h.peaks(w.metric), limit: w.above!, horizonMs };
+      case "dropMeans":
+        return { ...at, values: means.map((x) => -x), limit: -w.below!, horizonMs };
+      case "dropTroughs":
+        return { ...at, values: h.troughs(w.metric).map((x) => -x), limit: -w.below!, horizonMs };
+    }
+  }
+
   private scoresOf(host: HostId): Map<ForecastMetric, MetricScore> {
     let scores = this.anomaly.get(host);
     if (scores === undefined) {
-      scores = new Map(this.metrics.map((m) => [m, { scorer: new AnomalyScorer(), next: null, score: 0 }]));
+      scores = new Map(this.watched.map((w) => [w.metric, { scorer: new AnomalyScorer(), next: null, score: 0 }]));
       this.anomaly.set(host, scores);
     }
     return scores;
   }
 
   private finished(host: HostId, h: HostHistory, series: Float64Array[], perMetric: Map<ForecastMetric, MetricScore>, outs: ForecastOutput[]): void {
-    const per = this.metrics.map((m, i) => {
-      const a = perMetric.get(m)!;
-      a.next = outs[3 * i + 1]!;
+    let k = 0;
+    const per = this.watched.map((w, i) => {
+      const asks = asksOf(w);
+      const out = new Map(asks.map((ask) => [ask, outs[k++]!] as const));
+      const a = perMetric.get(w.metric)!;
+      a.next = out.get("next")!;
       const v = series[i]!;
-      const byMean = outs[3 * i]!;
-      const byPeak = outs[3 * i + 2]!;
-      // Exhaustion: whichever of the means and the peaks crosses first.
-      return { metric: m, limit: this.cfg.limits[m]!, last: v[v.length - 1]!, anomaly: a.score, ...byMean, exhaustionProbability: Math.max(byMean.exhaustionProbability, byPeak.exhaustionProbability) };
+      const means = out.get("means")!;
+      // Exhaustion: whichever line is likelier crossed, by the means or by the steps' extremes.
+      const rise = w.above === null ? -1 : Math.max(means.exhaustionProbability, out.get("peaks")!.exhaustionProbability);
+      const drop = w.below === null ? -1 : Math.max(out.get("dropMeans")!.exhaustionProbability, out.get("dropTroughs")!.exhaustionProbability);
+      const side = rise >= drop ? ("above" as const) : ("below" as const);
+      return { metric: w.metric, limit: side === "above" ? w.above! : w.below!, side, last: v[v.length - 1]!, anomaly: a.score, ...means, exhaustionProbability: Math.max(rise, drop) };
     });
     const top = per.reduce((a, b) => (b.exhaustionProbability > a.exhaustionProbability ? b : a));
     const f: HostForecast = { host, exhaustionProbability: top.exhaustionProbability, metric: top.metric, horizonMs: this.horizonMs, metrics: per, atTs: h.lastTs };

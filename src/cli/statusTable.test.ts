@@ -65,7 +65,7 @@ describe("formatStatus", () => {
           metric: "memoryUsage",
           horizonMs: 900_000,
           atTs: 0,
-          metrics: [{ metric: "memoryUsage", limit: 0.95, last: 0.912, anomaly: 0.41, p10: 0.93, p50: 0.962, p90: 0.981, exhaustionProbability: 0.93 }],
+          metrics: [{ metric: "memoryUsage", limit: 0.95, side: "above", last: 0.912, anomaly: 0.41, p10: 0.93, p50: 0.962, p90: 0.981, exhaustionProbability: 0.93 }],
         },
       ],
     });

@@ -132,7 +132,7 @@ function forecastColumns(predicted: ReadonlySet<string>): Array<Column<ForecastR
     { head: "NOW", align: "right", cell: (f) => { const m = top(f); return m === undefined ? NONE : num(m.last); } },
     { head: "IN", align: "right", cell: (f) => duration(f.horizonMs) },
     { head: "P10..P90", align: "right", cell: (f) => { const m = top(f); return m === undefined ? NONE : `${num(m.p10)}..${num(m.p90)}`; } },
-    { head: "LIMIT", align: "right", cell: (f) => { const m = top(f); return m === undefined ? NONE : num(m.limit); } },
+    { head: "LIMIT", align: "right", cell: (f) => { const m = top(f); return m === undefined ? NONE : m.side === "below" ? `floor ${num(m.limit)}` : num(m.limit); } },
     { head: "P(EXHAUST)", align: "right", cell: (f) => percent(f.exhaustionProbability) },
     { head: "ANOMALY", align: "right", cell: (f) => (f.metrics.length === 0 ? NONE : Math.max(...f.metrics.map((m) => m.anomaly)).toFixed(2)) },
   ];

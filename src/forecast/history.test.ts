@@ -15,8 +15,9 @@ test("live samples are averaged into steps; a step closes when the next one star
   expect(h.add(s(59_000, 0.1))).toBe(false); // older than the current step: ignored
   expect(h.add(s(125_000, 0.5))).toBe(true);
   expect([...h.values("memoryUsage")].map((x) => Math.round(x * 10) / 10)).toEqual([0.3, 0.9]);
-  // Each step's peak beside its mean.
+  // Each step's peak and trough beside its mean.
   expect([...h.peaks("memoryUsage")]).toEqual([0.4, 0.9]);
+  expect([...h.troughs("memoryUsage")]).toEqual([0.2, 0.9]);
 });
 
 test("a replayed 5-minute series fills one step per row; the interval is read from the data", () => {

@@ -3,9 +3,10 @@
 // steps of a minute or more), one ring per metric; and beside each step's
 // mean its peak, the highest sample in it: a climb sampled every 5 s
 // reached 98 % while its one-minute means still read 85-89 % (issue 17),
-// so exhaustion is judged on the peaks too. Replayed samples carry their
+// so exhaustion is judged on the peaks too; and its trough, the lowest,
+// for a limit the metric must not fall below. Replayed samples carry their
 // series' own timestamps, so a 5-minute series fills one step per row (its
-// peaks are its values).
+// peaks and troughs are its values).
 import { assert } from "../shared/assert.ts";
 import { HOST_METRICS, type HostMetric, type HostSample } from "../shared/metrics.ts";
 import { Ring } from "./ring.ts";
@@ -20,9 +21,11 @@ const SPACINGS_KEPT = 8;
 export class HostHistory {
   private readonly rings = new Map<ForecastMetric, Ring>();
   private readonly peakRings = new Map<ForecastMetric, Ring>();
+  private readonly troughRings = new Map<ForecastMetric, Ring>();
   private bucket: number | null = null;
   private sums = new Map<ForecastMetric, number>();
   private maxes = new Map<ForecastMetric, number>();
+  private mins = new Map<ForecastMetric, number>();
   private n = 0;
   private bucketLastTs = 0;
   private readonly stepTs: number[] = [];
@@ -39,6 +42,7 @@ export class HostHistory {
     for (const m of FORECAST_METRICS) {
       this.rings.set(m, new Ring(capacity));
       this.peakRings.set(m, new Ring(capacity));
+      this.troughRings.set(m, new Ring(capacity));
     }
   }
 
@@ -51,6 +55,7 @@ export class HostHistory {
       for (const m of FORECAST_METRICS) {
         this.rings.get(m)!.push(this.sums.get(m)! / this.n);
         this.peakRings.get(m)!.push(this.maxes.get(m)!);
+        this.troughRings.get(m)!.push(this.mins.get(m)!);
       }
       this.stepTs.push(this.bucketLastTs);
       if (this.stepTs.length > SPACINGS_KEPT + 1) this.stepTs.shift();
@@ -64,6 +69,7 @@ export class HostHistory {
       for (const m of FORECAST_METRICS) {
         this.sums.set(m, 0);
         this.maxes.set(m, -Infinity);
+        this.mins.set(m, Infinity);
       }
     }
     for (const m of FORECAST_METRICS) {
@@ -71,6 +77,7 @@ export class HostHistory {
       const x = Number.isFinite(v) ? (v as number) : 0;
       this.sums.set(m, this.sums.get(m)! + x);
       this.maxes.set(m, Math.max(this.maxes.get(m)!, x));
+      this.mins.set(m, Math.min(this.mins.get(m)!, x));
     }
     this.n += 1;
     this.bucketLastTs = s.ts;
@@ -90,6 +97,11 @@ export class HostHistory {
   /** Each step's highest sample, oldest first. */
   peaks(m: ForecastMetric): Float64Array {
     return this.peakRings.get(m)!.toArray();
+  }
+
+  /** Each step's lowest sample, oldest first. */
+  troughs(m: ForecastMetric): Float64Array {
+    return this.troughRings.get(m)!.toArray();
   }
 
   /** The spacing of the steps: the median of the recent ones, or stepMs before two are known. */

@@ -10,8 +10,13 @@ export type HostForecast = {
   exhaustionProbability: number;
   metric: ForecastMetric;
   horizonMs: number;
-  /** Per metric: the quantiles at the horizon, the probability of crossing its limit, and how unusual its newest value is (anomaly score, 0..1). */
-  metrics: Array<{ metric: ForecastMetric; limit: number; last: number; anomaly: number } & ForecastOutput>;
+  /**
+   * Per metric: the quantiles at the horizon, the probability of crossing
+   * its limit (`limit`, the line likelier crossed: `side` says whether the
+   * metric must stay below it, "above", or above it, "below"), and how
+   * unusual its newest value is (anomaly score, 0..1).
+   */
+  metrics: Array<{ metric: ForecastMetric; limit: number; side: "above" | "below"; last: number; anomaly: number } & ForecastOutput>;
   /** Wall ms of the newest step the forecast used (series time when replaying). */
   atTs: number;
 };

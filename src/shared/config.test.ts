@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { spawn } from "node:child_process";
-import { bootstrapOf, CONFIG_PROFILES, HOSTS_MAX, parseConfig, PROFILES } from "./config.ts";
+import { bootstrapOf, CONFIG_PROFILES, HOSTS_MAX, limitLines, parseConfig, PROFILES } from "./config.ts";
 import { UmbraError } from "./errors.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
@@ -238,5 +238,22 @@ describe("probe.replay and ackShadows", () => {
     const c = GOOD.replace('shadows = ["h2", "h3"]', 'shadows = ["h2", "h3"]\nackShadows = 3');
     expect(() => parseConfig(c, "u.toml")).toThrow("u.toml: services[0].ackShadows: 3 is more than the 2 shadow(s) listed");
     expect(parseConfig(GOOD, "u.toml").services[0]!.ackShadows).toBe(1);
+  });
+});
+
+describe("forecast limits", () => {
+  const withLimits = (limits: string) => GOOD.replace('bootstrap = ["198.51.100.2:49737"]', `bootstrap = ["198.51.100.2:49737"]\n[forecast]\nlimits = ${limits}`);
+  test("a number is an upper line; a table names a lower one, or both", () => {
+    const c = parseConfig(withLimits("{ memoryUsage = 0.95, networkBandwidthBytesPerSec = { below = 1000 }, cpuLoad = { above = 0.97, below = 0.01 } }"), "u.toml");
+    expect(c.forecast.limits).toEqual({ memoryUsage: 0.95, networkBandwidthBytesPerSec: { below: 1000 }, cpuLoad: { above: 0.97, below: 0.01 } });
+    expect(limitLines(c.forecast.limits.memoryUsage!)).toEqual({ above: 0.95, below: null });
+    expect(limitLines(c.forecast.limits.networkBandwidthBytesPerSec!)).toEqual({ above: null, below: 1000 });
+  });
+  test.each([
+    ["{ cpuLoad = {} }", "a limit names above, below or both"],
+    ["{ cpuLoad = { above = 0.1, below = 0.5 } }", "above must be greater than below"],
+    ["{ cpuLoad = { beneath = 0.1 } }", "beneath"],
+  ])("%s is refused", (limits, why) => {
+    expect(() => parseConfig(withLimits(limits), "u.toml")).toThrow(why);
   });
 });

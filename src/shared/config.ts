@@ -28,6 +28,21 @@ const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, "must be 1-63
 const hostIdName = name.transform(hostId);
 const labels = z.record(z.string(), z.string());
 const ms = (min: number, max: number) => z.number().int().min(min).max(max);
+
+/** A metric's limit as a table: a line above, below, or both (above over below). */
+const LimitSchema = z
+  .object({ above: z.number().finite().optional(), below: z.number().finite().optional() })
+  .strict()
+  .refine((l) => l.above !== undefined || l.below !== undefined, { message: "a limit names above, below or both" })
+  .refine((l) => l.above === undefined || l.below === undefined || l.above > l.below, { message: "above must be greater than below" });
+
+/** One metric's limit, either way it is written. */
+export type LimitSpec = number | { above?: number; below?: number };
+
+/** A limit's lines: the value it must not rise above and the one it must not fall below (null: none). */
+export function limitLines(l: LimitSpec): { above: number | null; below: number | null } {
+  return typeof l === "number" ? { above: l, below: null } : { above: l.above ?? null, below: l.below ?? null };
+}
 const hostPort = z
   .string()
   .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, { message: "must be host:port (IPv6 as [addr]:port)", abort: true })
@@ -153,8 +168,14 @@ const FileSchema = z
         sustainMs: ms(0, 86_400_000).default(60_000),
         /** After asking for a predicted move, wait this long before asking again. */
         cooldownMs: ms(0, 86_400_000).default(300_000),
-        /** Exhaustion limits per metric, in its units (ratios 0..1 for cpuLoad, memoryUsage, storageUsage). */
-        limits: z.partialRecord(z.enum(HOST_METRICS), z.number().finite()).default({ memoryUsage: 0.95, storageUsage: 0.95 }),
+        /**
+         * Exhaustion limits per metric, in its units (ratios 0..1 for cpuLoad,
+         * memoryUsage, storageUsage): a number is a line the metric must not
+         * rise above; `{ below = x }` one it must not fall below (a failure
+         * that is a drop: traffic collapsing, a temperature falling), and
+         * `{ above = x, below = y }` both.
+         */
+        limits: z.partialRecord(z.enum(HOST_METRICS), z.union([z.number().finite(), LimitSchema])).default({ memoryUsage: 0.95, storageUsage: 0.95 }),
       })
       .strict()
       .default({ enabled: true, horizonMinutes: 15, stepMs: 60_000, threshold: 0.8, sustainMs: 60_000, cooldownMs: 300_000, limits: { memoryUsage: 0.95, storageUsage: 0.95 } }),
