@@ -88,7 +88,7 @@ export async function runTrace(tr: Trace, model?: string): Promise<TraceResult> 
       // A step may have closed: give onnxruntime's threads their turn (bounded).
       for (let i = 0; i < 200 && (forecasting.latest()[0]?.atTs ?? -Infinity) < t - FORECAST.stepMs; i++) await new Promise((res) => setTimeout(res, 1));
     }
-    for (const f of forecasting.drain()) p = proactiveStep(p, { type: "forecast", host: SELF, probability: f.exhaustionProbability }, t).state;
+    for (const f of forecasting.drain()) p = proactiveStep(p, { type: "forecast", host: SELF, probability: f.exhaustionProbability, dataMs: f.atTs }, t).state;
     const out = proactiveStep(p, { type: "tick", holding }, t);
     p = out.state;
     if (out.effects.some((e) => e.type === "request-handover")) moveAtMs = t;

@@ -568,7 +568,7 @@ export async function startAgent(config: Config): Promise<Agent> {
     onBeacon: (from, msg) => onBeacon(from, msg, observed, forecasting, loop),
     sideTick: () => {
       replicator.tick();
-      return forecasting === null ? [] : forecasting.drain().map((f) => ({ type: "forecast-ready" as const, host: f.host, probability: f.exhaustionProbability }));
+      return forecasting === null ? [] : forecasting.drain().map((f) => ({ type: "forecast-ready" as const, host: f.host, probability: f.exhaustionProbability, dataMs: f.atTs }));
     },
   });
   const sampler = startProbe(config, observed, forecasting, mesh, log, () => beaconExtras(loop.core));

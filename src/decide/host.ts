@@ -138,7 +138,7 @@ export type HostEvent =
   | { type: "received"; from: HostId; msg: HostMsg } // a message from a peer, or from self (the shell loops those back)
   | { type: "peer-connected"; id: HostId } // the transport reached a peer
   | { type: "peer-disconnected"; id: HostId } // the transport lost a peer
-  | { type: "forecast-ready"; host: HostId; probability: number } // a fresh exhaustion probability for a host
+  | { type: "forecast-ready"; host: HostId; probability: number; dataMs: number } // a fresh exhaustion probability for a host, from its data up to dataMs (the sampler's clock: wall ms live, the series' time in a replay)
   | { type: "vip-changed"; service: string; op: "add" | "del"; epoch: number; ok: boolean; error: string | null } // the outcome of a take-vip or drop-vip
   | { type: "kernel-leased"; service: string; seq: number; error: string | null } // the outcome of a kernel-lease: applied (null) or nft's error
   | { type: "hook-finished"; service: string; hook: HookName; ok: boolean; detail: string } // the outcome of a run-hook
@@ -181,7 +181,7 @@ export type HostEffect =
   | { type: "member-changed"; id: HostId; status: MemberStatus; incarnation: number }
   | { type: "rtt-measured"; id: HostId; rttMs: number }
   | { type: "predicted-changed"; predicted: HostId[] }
-  | { type: "move-predicted"; service: string; to: HostId; probability: number; sinceMs: number }
+  | { type: "move-predicted"; service: string; to: HostId; probability: number; aboveForMs: number } // aboveForMs: how long of its data the forecast stood high
   | { type: "sync-status-changed"; service: string; peer: HostId; from: replication.SyncStatus; to: replication.SyncStatus };
 
 export type HostStep = { state: HostState; effects: HostEffect[] };
@@ -272,7 +272,7 @@ export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
       stepQuorum(d, fx, e.service, { type: "kernel-leased", seq: e.seq, error: e.error });
       break;
     case "forecast-ready":
-      stepForesight(d, fx, { type: "forecast", host: e.host, probability: e.probability });
+      stepForesight(d, fx, { type: "forecast", host: e.host, probability: e.probability, dataMs: e.dataMs });
       break;
     case "vip-changed":
       onVipChanged(d, fx, e);
@@ -721,7 +721,7 @@ function stepForesight(d: Draft, fx: HostEffect[], ev: proactive.ProactiveEvent)
         for (const sv of d.config.services) stepQuorum(d, fx, sv.name, { type: "forecast", predicted: f.predicted });
         break;
       case "request-handover":
-        fx.push({ type: "move-predicted", service: f.service, to: f.to, probability: f.probability, sinceMs: f.sinceMs });
+        fx.push({ type: "move-predicted", service: f.service, to: f.to, probability: f.probability, aboveForMs: f.aboveForMs });
         if (d.services[f.service] !== undefined) stepQuorum(d, fx, f.service, { type: "handover-requested", to: f.to, reason: "predicted" });
         break;
       default:

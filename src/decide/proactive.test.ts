@@ -22,27 +22,27 @@ function run(evs: Array<[ProactiveEvent, number]>, s0: ProactiveState = initialP
 test("a probability that stays high for sustainMs on the holder asks to hand over to the best healthy shadow, once per cooldown", () => {
   const evs: Array<[ProactiveEvent, number]> = [];
   for (let t = 0; t <= 15_000; t += 1_000) {
-    evs.push([{ type: "forecast", host: h("h1"), probability: t < 2_000 ? 0.1 : 0.95 }, t]);
+    evs.push([{ type: "forecast", host: h("h1"), probability: t < 2_000 ? 0.1 : 0.95, dataMs: t }, t]);
     evs.push([{ type: "tick", holding: held }, t]);
   }
   const { fx } = run(evs);
   const asks = fx.filter((f) => f.type === "request-handover");
   expect(asks.map((f) => f.at)).toEqual([5_000, 15_000]);
-  expect(asks[0]).toMatchObject({ service: "web", to: "h2", probability: 0.95, sinceMs: 2_000 });
+  expect(asks[0]).toMatchObject({ service: "web", to: "h2", probability: 0.95, aboveForMs: 3_000 });
   expect(fx.find((f) => f.type === "predicted-changed")).toMatchObject({ predicted: ["h1"], at: 5_000 });
 });
 
 test("one dip below the threshold restarts the clock; a stale forecast predicts nothing", () => {
   const dip = run([
-    [{ type: "forecast", host: h("h1"), probability: 0.9 }, 0],
-    [{ type: "forecast", host: h("h1"), probability: 0.5 }, 2_000],
-    [{ type: "forecast", host: h("h1"), probability: 0.9 }, 2_500],
+    [{ type: "forecast", host: h("h1"), probability: 0.9, dataMs: 0 }, 0],
+    [{ type: "forecast", host: h("h1"), probability: 0.5, dataMs: 2_000 }, 2_000],
+    [{ type: "forecast", host: h("h1"), probability: 0.9, dataMs: 2_500 }, 2_500],
     [{ type: "tick", holding: held }, 5_000],
   ]);
   expect(dip.fx.filter((f) => f.type === "request-handover")).toEqual([]);
   const stale = run([
-    [{ type: "forecast", host: h("h2"), probability: 0.9 }, 0],
-    [{ type: "forecast", host: h("h2"), probability: 0.9 }, 3_000],
+    [{ type: "forecast", host: h("h2"), probability: 0.9, dataMs: 0 }, 0],
+    [{ type: "forecast", host: h("h2"), probability: 0.9, dataMs: 3_000 }, 3_000],
     [{ type: "tick", holding: [] }, 4_000],
     [{ type: "tick", holding: [] }, 9_000],
   ]);
@@ -51,9 +51,40 @@ test("one dip below the threshold restarts the clock; a stale forecast predicts 
 
 test("no healthy place to go: it stays (the reactive path remains)", () => {
   const { fx } = run([
-    [{ type: "forecast", host: h("h1"), probability: 0.9 }, 0],
-    [{ type: "forecast", host: h("h2"), probability: 0.9 }, 0],
+    [{ type: "forecast", host: h("h1"), probability: 0.9, dataMs: 0 }, 0],
+    [{ type: "forecast", host: h("h2"), probability: 0.9, dataMs: 0 }, 0],
     [{ type: "tick", holding: [{ service: "web", candidates: [h("h1"), h("h2"), h("h3")], alive: [h("h1"), h("h2")] }] }, 4_000],
   ]);
   expect(fx.filter((f) => f.type === "request-handover")).toEqual([]);
+});
+
+test("sustain and cooldown run on the data's clock: a replay 1,800 times faster moves after 60 s of its series, not 60 s of the agent's", () => {
+  const live = { ...cfg, sustainMs: 60_000, staleMs: 180_000, cooldownMs: 300_000 };
+  const evs: Array<[ProactiveEvent, number]> = [];
+  // A 5-minute series replayed at 1,800×: a row every 167 ms of the agent's clock.
+  for (let i = 0; i <= 12; i++) {
+    const t = Math.round((i * 300_000) / 1_800);
+    evs.push([{ type: "forecast", host: h("h1"), probability: i < 2 ? 0.1 : 0.95, dataMs: 1_700_000_000_000 + i * 300_000 }, t]);
+    evs.push([{ type: "tick", holding: held }, t]);
+  }
+  const { fx } = run(evs, initialProactive(live, 0));
+  const asks = fx.filter((f) => f.type === "request-handover");
+  // High from row 2; 60 s of series later is row 3; the cooldown (300 s) is one row, so it asks at every row after.
+  expect(asks.map((f) => f.at)).toEqual([3, 4, 5, 6, 7, 8, 9, 10, 11, 12].map((i) => Math.round((i * 300_000) / 1_800)));
+  expect(asks[0]).toMatchObject({ aboveForMs: 300_000 });
+});
+
+test("a data clock that goes back (a replay starting over) starts the reading afresh, and ends a cooldown", () => {
+  const evs: Array<[ProactiveEvent, number]> = [
+    [{ type: "forecast", host: h("h1"), probability: 0.9, dataMs: 10_000 }, 0],
+    [{ type: "forecast", host: h("h1"), probability: 0.9, dataMs: 14_000 }, 100],
+    [{ type: "tick", holding: held }, 100],
+    // the series starts over: high again, but only since its new start
+    [{ type: "forecast", host: h("h1"), probability: 0.9, dataMs: 0 }, 200],
+    [{ type: "tick", holding: held }, 200],
+    [{ type: "forecast", host: h("h1"), probability: 0.9, dataMs: 3_000 }, 300],
+    [{ type: "tick", holding: held }, 300],
+  ];
+  const { fx } = run(evs);
+  expect(fx.filter((f) => f.type === "request-handover").map((f) => f.at)).toEqual([100, 300]);
 });

@@ -9,6 +9,14 @@
 // threshold for `sustainMs`. A host whose forecast has not been refreshed
 // within `staleMs` is not predicted (no news is not bad news here: the
 // reactive path covers a host that goes silent).
+//
+// Two clocks. Sustain and cooldown run on the data's: each forecast carries
+// the time of the newest step it read (`dataMs`: the sampler's wall clock
+// live, the series' own timestamps in a replay), so "high for 60 s" means 60
+// s of the series whatever the replay's speed-up, as it means 60 s live.
+// Staleness runs on this host's clock: it asks whether the feed is alive. A
+// data clock that goes back (a replay starting over) starts the host's
+// reading afresh.
 
 import { assert, assertNever } from "../shared/assert.ts";
 import type { HostId } from "../shared/ids.ts";
@@ -25,7 +33,8 @@ export type ProactiveConfig = {
   cooldownMs: number;
 };
 
-type HostView = { readonly host: HostId; readonly probability: number; readonly atMs: number; readonly aboveSinceMs: number | null };
+/** A host's latest forecast: received at atMs (this host's clock), made from data up to dataMs (the data's clock), at or above the threshold since aboveSinceMs (the data's clock; null: below it). */
+type HostView = { readonly host: HostId; readonly probability: number; readonly atMs: number; readonly dataMs: number; readonly aboveSinceMs: number | null };
 
 /** A forecast of a host is news for this many steps of its data... */
 export const FORECAST_STALE_STEPS = 3;
@@ -39,7 +48,7 @@ export type ProactiveState = {
   readonly config: ProactiveConfig;
   readonly hosts: Readonly<Record<string, HostView>>;
   readonly predicted: readonly HostId[];
-  /** When this host last asked to move each service. */
+  /** When this host last asked to move each service, on its own data's clock. */
   readonly requestedAtMs: Readonly<Record<string, number>>;
   readonly nowMs: number;
 };
@@ -53,12 +62,12 @@ export type ServiceHeld = {
 };
 
 export type ProactiveEvent =
-  | { type: "forecast"; host: HostId; probability: number } // a fresh exhaustion probability for a host
+  | { type: "forecast"; host: HostId; probability: number; dataMs: number } // a fresh exhaustion probability for a host, from its data up to dataMs
   | { type: "tick"; holding: ServiceHeld[] }; // the services this host holds now
 
 export type ProactiveEffect =
   | { type: "predicted-changed"; predicted: HostId[] }
-  | { type: "request-handover"; service: string; to: HostId; probability: number; sinceMs: number };
+  | { type: "request-handover"; service: string; to: HostId; probability: number; aboveForMs: number };
 
 export type ProactiveStep = { state: ProactiveState; effects: ProactiveEffect[] };
 
@@ -78,9 +87,10 @@ export function step(s: ProactiveState, e: ProactiveEvent, nowMs: number): Proac
     case "forecast": {
       assert(e.probability >= 0 && e.probability <= 1, "a probability is in [0, 1]");
       const prev = hosts[e.host];
+      const afresh = prev === undefined || e.dataMs < prev.dataMs;
       const above = e.probability >= c.threshold;
-      const aboveSinceMs = above ? (prev?.aboveSinceMs ?? nowMs) : null;
-      hosts = { ...hosts, [e.host]: { host: e.host, probability: e.probability, atMs: nowMs, aboveSinceMs } };
+      const aboveSinceMs = above ? ((afresh ? null : prev.aboveSinceMs) ?? e.dataMs) : null;
+      hosts = { ...hosts, [e.host]: { host: e.host, probability: e.probability, atMs: nowMs, dataMs: e.dataMs, aboveSinceMs } };
       break;
     }
     case "tick": {
@@ -88,12 +98,11 @@ export function step(s: ProactiveState, e: ProactiveEvent, nowMs: number): Proac
       const selfPredicted = isPredicted(self, c, nowMs);
       if (!selfPredicted) break;
       for (const h of e.holding) {
-        const last = requestedAtMs[h.service];
-        if (last !== undefined && nowMs - last < c.cooldownMs) continue;
+        if (coolingDown(requestedAtMs[h.service], self!, c)) continue;
         const to = h.candidates.find((x) => x !== c.self && h.alive.includes(x) && !isPredicted(hosts[x], c, nowMs));
         if (to === undefined) continue; // nowhere better to go: stay, the reactive path remains
-        requestedAtMs = { ...requestedAtMs, [h.service]: nowMs };
-        fx.push({ type: "request-handover", service: h.service, to, probability: self!.probability, sinceMs: self!.aboveSinceMs! });
+        requestedAtMs = { ...requestedAtMs, [h.service]: self!.dataMs };
+        fx.push({ type: "request-handover", service: h.service, to, probability: self!.probability, aboveForMs: self!.dataMs - self!.aboveSinceMs! });
       }
       break;
     }
@@ -109,31 +118,37 @@ export function step(s: ProactiveState, e: ProactiveEvent, nowMs: number): Proac
 }
 
 /**
- * The earliest time at which a tick could act (a host's prediction starts
- * or goes stale, or this host asks to move a service it holds), with no
- * other event in between: the shell's timer wakes the core then. Mirrors
- * step's tick; the simulator checks it both ways.
+ * The earliest time at which a tick could act (a predicted host's forecast
+ * goes stale, or this host asks to move a service it holds), with no other
+ * event in between: the shell's timer wakes the core then. Sustain and
+ * cooldown run on the data's clock, which only a forecast moves: they make
+ * nothing due on this host's. Mirrors step's tick; the simulator checks it
+ * both ways.
  */
 export function nextTickMs(s: ProactiveState, holding: () => readonly ServiceHeld[]): number {
   const c = s.config;
   const nowMs = s.nowMs;
   let due = Infinity;
   for (const v of Object.values(s.hosts)) {
-    if (v.aboveSinceMs === null) continue;
-    const from = v.aboveSinceMs + c.sustainMs;
-    const until = v.atMs + c.staleMs; // stale from then on
-    if (nowMs < from && from < until) due = Math.min(due, from);
-    else if (nowMs < until) due = Math.min(due, until);
+    if (isPredicted(v, c, nowMs)) due = Math.min(due, v.atMs + c.staleMs); // stale from then on
   }
-  if (!isPredicted(s.hosts[c.self], c, nowMs)) return due;
+  const self = s.hosts[c.self];
+  if (!isPredicted(self, c, nowMs)) return due;
   for (const h of holding()) {
-    const last = s.requestedAtMs[h.service];
-    if (last !== undefined && nowMs - last < c.cooldownMs) due = Math.min(due, last + c.cooldownMs);
-    else if (h.candidates.some((x) => x !== c.self && h.alive.includes(x) && !isPredicted(s.hosts[x], c, nowMs))) due = Math.min(due, nowMs);
+    if (coolingDown(s.requestedAtMs[h.service], self!, c)) continue;
+    if (h.candidates.some((x) => x !== c.self && h.alive.includes(x) && !isPredicted(s.hosts[x], c, nowMs))) due = Math.min(due, nowMs);
   }
   return due;
 }
 
+/** Fresh (on this host's clock) and high for sustainMs of its data. */
 function isPredicted(v: HostView | undefined, c: ProactiveConfig, nowMs: number): boolean {
-  return v !== undefined && v.aboveSinceMs !== null && nowMs - v.atMs < c.staleMs && nowMs - v.aboveSinceMs >= c.sustainMs;
+  return v !== undefined && v.aboveSinceMs !== null && nowMs - v.atMs < c.staleMs && v.dataMs - v.aboveSinceMs >= c.sustainMs;
+}
+
+/** Asked to move the service less than cooldownMs ago on this host's data clock (one that went back since is no longer in it). */
+function coolingDown(requestedAtMs: number | undefined, self: HostView, c: ProactiveConfig): boolean {
+  if (requestedAtMs === undefined) return false;
+  const since = self.dataMs - requestedAtMs;
+  return since >= 0 && since < c.cooldownMs;
 }

@@ -773,8 +773,9 @@ class SimCluster implements Cluster {
     for (const n of this.nodes.values()) {
       if (!n.up || this.now < n.pausedUntil) continue;
       // With split, every other host also sees the target running out: those must refuse.
-      this.apply(n, { type: "forecast-ready", host: from, probability: 1 });
-      if (split && i++ > 0) this.apply(n, { type: "forecast-ready", host: to, probability: 1 });
+      // The data's clock is the forecasting host's own, as a live sampler's is.
+      this.apply(n, { type: "forecast-ready", host: from, probability: 1, dataMs: this.localNow(n) });
+      if (split && i++ > 0) this.apply(n, { type: "forecast-ready", host: to, probability: 1, dataMs: this.localNow(n) });
     }
     this.trace.push({ atMs: this.now, host: from, what: `predicted: ${from} runs out${split ? `, and most see ${to} too` : ""}` });
     this.drainHooks();

@@ -617,7 +617,7 @@ class World {
     const about = this.node(args[1]!).id;
     const probability = Number(args[2]);
     assert(probability >= 0 && probability <= 1, "a probability");
-    this.apply(n, { type: "forecast-ready", host: about, probability });
+    this.apply(n, { type: "forecast-ready", host: about, probability, dataMs: n.clockMs });
     this.drain();
   }
 
