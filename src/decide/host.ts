@@ -43,6 +43,8 @@ export type ServiceSpec = {
   ackShadows: number;
   /** The service's health checks (rise and fall each; the shell runs them); none: healthy unless its VIP cannot answer here. */
   checks?: CheckSpec[];
+  /** A holder below a better candidate fit this long hands the service back to it (QuorumConfig.moveBackAfterMs); 0 or absent: never. */
+  moveBackAfterMs?: number;
 };
 
 export type HostTiming = {
@@ -221,6 +223,7 @@ export function initialHost(config: HostConfig, persisted: Readonly<Record<strin
         proposalTimeoutMs: t.proposalTimeoutMs,
         initialGraceMs: t.initialGraceMs,
         fenced: config.fenced,
+        moveBackAfterMs: sv.moveBackAfterMs ?? 0,
       },
       persisted[sv.name] ?? null,
       nowMs,
@@ -401,6 +404,13 @@ function routeReplicas(d: Draft, fx: HostEffect[], e: ReplicaEvent): void {
   const out = stepReplicas(d.replicas, e, d.nowMs);
   d.replicas = out.replicas;
   fx.push(...out.effects);
+  // Who is in sync changed: the quorum moves a service back only to a replica in sync.
+  for (const f of out.effects) {
+    if (f.type !== "sync-status-changed" || d.services[f.service] === undefined) continue;
+    const peers = d.replicas[f.service]!.peers;
+    const candidates = d.config.services.find((sv) => sv.name === f.service)!.candidates;
+    stepQuorum(d, fx, f.service, { type: "in-sync", hosts: candidates.filter((h) => peers[h]?.status === "in-sync") });
+  }
 }
 
 /** The host core's replication events (and its tick), as they reach the replication machines. */

@@ -17,7 +17,7 @@ const timing = { leaseMs: 300, renewIntervalMs: 50, driftMaxPpm: 1000, actuation
 const swim = { probeIntervalMs: 50, probeTimeoutMs: 20, suspicionTimeoutMs: 150 };
 
 function cfg(self: HostId, over: Partial<QuorumConfig> = {}): QuorumConfig {
-  return { service: "web", self, boot: 1, candidates: hosts, voters: hosts, hosts, ...timing, fenced: true, ...over };
+  return { service: "web", self, boot: 1, candidates: hosts, voters: hosts, hosts, ...timing, fenced: true, moveBackAfterMs: 0, ...over };
 }
 
 function sends(fx: QuorumEffect[], type: QuorumMsg["type"]): Array<Extract<QuorumEffect, { type: "send" }>> {
@@ -592,7 +592,7 @@ describe("cluster", () => {
     expect(() => unfenced.run(4_000)).toThrow(/two VIP holders/);
   });
 
-  test("a killed holder's kernel keeps its VIP, silenced by the kernel lease before a shadow takes over; the restart cleans up", () => {
+  test("a killed holder's kernel keeps its VIP, silenced by the kernel lease before a shadow takes over; the restart cleans up, and the service moves back to it later", () => {
     const c = createCluster(opts(3));
     c.run(2_000);
     expect(c.holdersNow()).toEqual([h1]);
@@ -600,8 +600,10 @@ describe("cluster", () => {
     c.run(4_000);
     expect(c.holdersNow()).toEqual([h2]);
     c.restart(h1);
-    c.run(8_000);
-    expect(c.holdersNow()).toEqual([h2]);
+    c.run(5_500);
+    expect(c.holdersNow()).toEqual([h2]); // it does not take the VIP back by itself...
+    c.run(10_000);
+    expect(c.holdersNow()).toEqual([h1]); // ...h2 hands it back, once h1 has been fit and in sync for moveBackAfterMs (the simulator's: 10 leases)
 
     const unfenced = createCluster(opts(3, { variant: "no-kernel-lease" }));
     unfenced.run(2_000);
@@ -635,15 +637,19 @@ describe("cluster", () => {
     expect(deaf).toBeLessThan(1.2 * cut);
   });
 
-  test("a crashed holder is replaced; restarted, it stays a follower", () => {
+  test("a crashed holder is replaced; restarted, it stays a follower until the holder moves the service back to it", () => {
     const c = createCluster(opts(3));
     c.run(2_000);
     c.crash(h1);
     c.run(4_000);
     expect(c.holdersNow()).toEqual([h2]);
     c.restart(h1);
-    c.run(8_000);
+    c.run(5_500);
     expect(c.holdersNow()).toEqual([h2]);
+    expect(c.node(h1).role).toBe("follower");
+    c.run(10_000);
+    expect(c.holdersNow()).toEqual([h1]);
+    expect(c.node(h2).epoch).toBe(3); // one handover in person: epoch 2 the failover, 3 the move back
   });
 
   test("with the primary and first shadow down, the last shadow cannot win alone", () => {

@@ -103,6 +103,14 @@ export type QuorumConfig = {
    * no kernel-lease effect goes out and the handover waits for the removal.
    */
   fenced: boolean;
+  /**
+   * A holder that is not the best candidate hands the service back in
+   * person to a better-ranked one that has been alive, kept in, not
+   * predicted to run out and in sync with this host's state for this long
+   * (keepalived's preempt_delay; after a failover or a predicted move, the
+   * primary healthy again takes its service back). 0: never.
+   */
+  moveBackAfterMs: number;
 };
 
 /** What a voter must not forget across a restart (the shell writes it before sending). */
@@ -216,6 +224,10 @@ export type QuorumState = {
    * always safe; a truly lost holder costs the grace more.
    */
   stalledUntilMs: number;
+  /** Replicas in sync with this host's state (its replication's word): a holder moves back only to one of them. */
+  inSync: HostId[];
+  /** As holder, not the best candidate: the better-ranked candidate fit to take the service back, and since when it has been (moveBackAfterMs). */
+  betterSince: { host: HostId; sinceMs: number } | null;
   /** As voter: a proposal it could not vote for yet (a grant still runs); it votes when the grant expires. */
   pendingProposal: Extract<QuorumMsg, { type: "propose" }> | null;
   /** Hosts the membership view says are alive, for choosing a new holder. */
@@ -319,7 +331,8 @@ export type QuorumEvent =
   | { type: "forecast"; predicted: HostId[] } // this host's view of who is predicted to exhaust
   | { type: "vip-changed"; op: "add" | "del"; epoch: number; ok: boolean; error: string | null } // the outcome of the take-vip or drop-vip in flight
   | { type: "kernel-leased"; seq: number; error: string | null } // the outcome of kernel-lease number seq: applied (null) or refused
-  | { type: "stalled" }; // this host's own loop ran late: what peers said meanwhile was not read (see stalledUntilMs)
+  | { type: "stalled" } // this host's own loop ran late: what peers said meanwhile was not read (see stalledUntilMs)
+  | { type: "in-sync"; hosts: HostId[] }; // the replicas whose copy of the service's state this host's replication finds in sync with its own
 
 /** Why a VIP is removed. */
 export type DropWhy = "lease-expired" | "superseded" | "handover" | "add-failed";
@@ -392,6 +405,7 @@ export function validateQuorumConfig(c: QuorumConfig): void {
   assert(Number.isSafeInteger(c.boot) && c.boot >= 0, "boot is a non-negative integer");
 }
 
+// long: one field of the state a line, each with why it starts as it does
 export function initialQuorum(config: QuorumConfig, persisted: Persisted | null, nowMs: number): QuorumState {
   validateQuorumConfig(config);
   const p = persisted ?? { epoch: 0, holder: null, cert: null, votedEpoch: 0, votedHolder: null };
@@ -418,6 +432,8 @@ export function initialQuorum(config: QuorumConfig, persisted: Persisted | null,
     // made before the restart has run out.
     noVoteBeforeMs: nowMs + restartWaitMs(config),
     stalledUntilMs: 0,
+    inSync: [],
+    betterSince: null,
     pendingProposal: null,
     alive: [...config.hosts],
     expect: null,
@@ -509,6 +525,9 @@ export function step(s0: QuorumState, e: QuorumEvent, nowMs: number): QuorumStep
     case "stalled":
       s.stalledUntilMs = Math.max(s.stalledUntilMs, nowMs + stallGraceMs(s.config));
       break;
+    case "in-sync":
+      s.inSync = [...e.hosts];
+      break;
     default:
       assertNever(e);
   }
@@ -558,6 +577,7 @@ export function nextTickMs(s: QuorumState): number {
   if (kernelLeaseWanted(s) > s.kernelLeaseUntilMs && s.kernelLeaseUntilMs > 0) at(s.kernelLeaseUntilMs - kernelRefreshMs(s.config)); // the kernel's lease runs low
   holderDue(s, at);
   drainDue(s, at);
+  moveBackDue(s, at);
   voterDue(s, at);
   proposerDue(s, at);
   return due.ms;
@@ -586,6 +606,13 @@ function drainDue(s: QuorumState, at: (t: number) => void): void {
   const c = s.config;
   if (!s.excluded.includes(c.self) || s.holder !== c.self || s.role !== Role.holding || !s.vipUp || s.proposal !== null) return;
   if (successor(s, s.drainLastTo) !== null) at(s.drainRetryAtMs);
+}
+
+/** maybeMoveBack's deadline: the better candidate found fit (or no longer), or its wait over. */
+function moveBackDue(s: QuorumState, at: (t: number) => void): void {
+  const better = moveBackTarget(s);
+  if (better !== (s.betterSince?.host ?? null)) return at(s.nowMs);
+  if (s.betterSince !== null && s.proposal === null) at(s.betterSince.sinceMs + s.config.moveBackAfterMs);
 }
 
 /** voterTick's deadline: a proposal waiting for this voter's grant to run out (or to be dropped). */
@@ -639,6 +666,7 @@ function onTick(s: QuorumState, fx: QuorumEffect[], rand: number): void {
   assert(rand >= 0 && rand < 1, "rand in [0,1)");
   holderTick(s, fx, rand);
   maybeDrain(s, fx);
+  maybeMoveBack(s, fx);
   voterTick(s, fx);
   proposerTick(s, fx, rand);
 }
@@ -1444,6 +1472,32 @@ function maybeDrain(s: QuorumState, fx: QuorumEffect[]): void {
   s.drainAttempts += 1;
   s.drainLastTo = to;
   onHandoverRequested(s, fx, to, "handover");
+}
+
+/**
+ * The candidate a holder would move its service back to: the best-ranked
+ * one above itself that is alive, kept in (not standby, maintenance or
+ * unhealthy), not predicted to run out, and in sync with its state. Null
+ * when there is none, when this host is not holding, or moving back is off.
+ */
+function moveBackTarget(s: QuorumState): HostId | null {
+  const c = s.config;
+  if (c.moveBackAfterMs === 0 || s.holder !== c.self || s.role !== Role.holding || !s.vipUp || s.excluded.includes(c.self)) return null;
+  const rank = c.candidates.indexOf(c.self);
+  return c.candidates.slice(0, Math.max(0, rank)).find((h) => s.alive.includes(h) && !s.excluded.includes(h) && !s.predicted.includes(h) && s.inSync.includes(h)) ?? null;
+}
+
+/** A holder below a better candidate fit for moveBackAfterMs hands the service back to it in person; a handover that found no majority waits as long again. */
+function maybeMoveBack(s: QuorumState, fx: QuorumEffect[]): void {
+  const better = moveBackTarget(s);
+  if (better === null) {
+    s.betterSince = null;
+    return;
+  }
+  if (s.betterSince?.host !== better) s.betterSince = { host: better, sinceMs: s.nowMs };
+  if (s.proposal !== null || s.nowMs - s.betterSince.sinceMs < s.config.moveBackAfterMs) return;
+  s.betterSince = { host: better, sinceMs: s.nowMs };
+  onHandoverRequested(s, fx, better, "handover");
 }
 
 function onHandoverRequested(s: QuorumState, fx: QuorumEffect[], target: HostId | null, reason: "handover" | "predicted"): void {

@@ -91,6 +91,8 @@ export type DemoOptions = {
   checks?: boolean;
   /** Hook programs for the "web" service, as [services.hooks] in every agent's config. */
   hooks?: { activate?: string; demote?: string; reconcile?: string };
+  /** The "web" service's moveBackAfterMs (default: the config's, 10 minutes). */
+  moveBackAfterMs?: number;
   /** More namespaces on the bridge, running nothing (a benchmark's probes). */
   extraHosts?: Array<{ name: string; ipv4: string }>;
   /** A host's state directory other than the demo's own (undefined: the demo's, in its dir); the caller owns it (a benchmark's small filesystem). */
@@ -146,7 +148,7 @@ export const DEMO_CHECK = { intervalMs: 200, timeoutMs: 200, fall: 3, rise: 2 } 
 /** The demo operator's key file, in the demo's directory. */
 const OPERATOR_KEY_FILE = "operator.key";
 
-function tomlConfig(o: { plan: Plan; host: string; keyFile: string; stateDir: string; keys: Record<string, string>; operatorKey: string; checks?: boolean; timing: Record<string, number>; logLevel: string; hooks?: Record<string, string | undefined>; extra?: string }): string {
+function tomlConfig(o: { plan: Plan; host: string; keyFile: string; stateDir: string; keys: Record<string, string>; operatorKey: string; checks?: boolean; timing: Record<string, number>; logLevel: string; hooks?: Record<string, string | undefined>; extra?: string; moveBackAfterMs?: number }): string {
   const lines = [
     `cluster = "demo"`,
     `host = "${o.host}"`,
@@ -172,6 +174,7 @@ function tomlConfig(o: { plan: Plan; host: string; keyFile: string; stateDir: st
     `primary = "h1"`,
     `shadows = ["h2", "h3"]`,
     `voters = ["h1", "h2", "h3"]`,
+    ...(o.moveBackAfterMs === undefined ? [] : [`moveBackAfterMs = ${o.moveBackAfterMs}`]),
     "",
     ...(o.hooks === undefined ? [] : ["[services.hooks]", ...Object.entries(o.hooks).filter(([, v]) => v !== undefined).map(([k, v]) => `${k} = ${JSON.stringify(v)}`), ""]),
     ...(o.checks ? ["[[services.checks]]", `http = "http://127.0.0.1:${SERVICE_PORT}/health"`, ...Object.entries(DEMO_CHECK).map(([k, v]) => `${k} = ${v}`), ""] : []),
@@ -246,7 +249,7 @@ function writeConfigs(dir: string, o: DemoOptions): void {
   for (const h of HOSTS) {
     writeFileSync(
       join(dir, `${h.name}.toml`),
-      tomlConfig({ plan: planOf(o), host: h.name, keyFile: join(dir, `${h.name}.key`), stateDir: stateDirOf(dir, o, h.name), keys, operatorKey, checks: o.checks, timing: o.timing ?? {}, logLevel: o.logLevel ?? "info", hooks: o.hooks, extra: o.extraToml?.(h.name) }),
+      tomlConfig({ plan: planOf(o), host: h.name, keyFile: join(dir, `${h.name}.key`), stateDir: stateDirOf(dir, o, h.name), keys, operatorKey, checks: o.checks, timing: o.timing ?? {}, logLevel: o.logLevel ?? "info", hooks: o.hooks, extra: o.extraToml?.(h.name), moveBackAfterMs: o.moveBackAfterMs }),
     );
   }
 }

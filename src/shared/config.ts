@@ -226,6 +226,13 @@ const FileSchema = z
             voters: z.array(hostIdName).min(1).optional(),
             /** A state write is acknowledged once durable here and on this many other replicas (default 1). */
             ackShadows: z.number().int().min(0).max(HOSTS_MAX).default(1),
+            /**
+             * After a failover or a predicted move, the service goes back to
+             * a better-ranked host (the primary) once that host has been
+             * alive, healthy, not predicted to run out and in sync this long:
+             * a planned handover in person. 0: it stays where it is.
+             */
+            moveBackAfterMs: ms(0, 7 * 86_400_000).default(600_000),
             hooks: z.object({ activate: z.string().min(1).optional(), demote: z.string().min(1).optional(), reconcile: z.string().min(1).optional(), notify: z.string().min(1).optional() }).strict().optional(),
             /** Health checks (keepalived's track_script, Consul's checks): each an HTTP GET, a TCP connect or a command. */
             checks: z.array(CheckSchema).max(CHECKS_MAX, `at most ${CHECKS_MAX} checks`).default([]),

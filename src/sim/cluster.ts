@@ -98,6 +98,8 @@ const WAKE_ORDER = -1;
  * takes a write per tick. Its write timeout and staleness are PROFILES.sim's.
  */
 const REPL = { syncEveryMs: 250, ackShadows: 1, writeProbabilityPerTick: 0.02 };
+/** A holder below a better candidate fit this many leases moves the service back (QuorumConfig.moveBackAfterMs): short, so that runs are full of it. */
+const MOVE_BACK_LEASES = 10;
 /** Durability questions a replica keeps waiting for a write it lacks (as the agent's replicator bounds them). */
 const WAITING_MAX = 256;
 /** Hook outcomes handled in one drain: each outcome is one event and asks for no new hook, so a real run stays far below. */
@@ -284,7 +286,7 @@ class SimCluster implements Cluster {
     const o = this.o;
     // local-ack: the writer acknowledges before any other replica holds the write
     const ackShadows = this.variant === "local-ack" ? 0 : REPL.ackShadows;
-    return simHostConfig(id, o.hosts, boot, { names: this.services, candidates: o.candidates, voters: o.voters, ackShadows }, o.timing, PROFILES.sim);
+    return simHostConfig(id, o.hosts, boot, { names: this.services, candidates: o.candidates, voters: o.voters, ackShadows, moveBackAfterMs: MOVE_BACK_LEASES * o.timing.leaseMs }, o.timing, PROFILES.sim);
   }
 
   private localNow(n: Node): number {

@@ -13,7 +13,7 @@ import { carryEffects, kernelLeased, recordLanded, SimHost, simHostConfig, vipCh
 const n1 = "n1" as HostId;
 const SERVICE = "web";
 const t = PROFILES.sim;
-const services = { names: [SERVICE], candidates: [n1], voters: [n1], ackShadows: 0 };
+const services = { names: [SERVICE], candidates: [n1], voters: [n1], ackShadows: 0, moveBackAfterMs: 0 };
 const configFor = (id: HostId, boot: number) => simHostConfig(id, [n1], boot, services, t, t);
 
 /** Runs a lone host for `ms` of its clock: sends to itself come back at once, VIP changes succeed at once. */

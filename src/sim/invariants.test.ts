@@ -11,7 +11,7 @@ import { checkTickDue, SimViolation } from "./invariants.ts";
 
 const N1 = hostId("n1");
 const HOSTS = [N1, hostId("n2"), hostId("n3")];
-const SERVICES = { names: ["svc"], candidates: HOSTS, voters: HOSTS, ackShadows: 1 };
+const SERVICES = { names: ["svc"], candidates: HOSTS, voters: HOSTS, ackShadows: 1, moveBackAfterMs: 0 };
 const fresh = (nowMs: number): HostState => host.initialHost(simHostConfig(N1, HOSTS, 1, SERVICES, PROFILES.sim, PROFILES.sim), {}, nowMs);
 
 describe("invariant 4: ticks only when due", () => {

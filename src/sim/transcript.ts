@@ -14,7 +14,7 @@
 // moment an add starts until a removal is done.
 //
 // The language (hosts are n1..nK; A->B names a one-way link, `*` any host):
-//   hosts 3 [timing=lan] [voters=n1,n2,n3] [candidates=n1,n3,n2] [variant=planned-vote] [fence=off]
+//   hosts 3 [timing=lan] [voters=n1,n2,n3] [candidates=n1,n3,n2] [variant=planned-vote] [fence=off] [moveback=2s]
 //                                  variant: a deliberately broken core (sim/cluster.ts), to show a rule's worth
 //                                  one service "web"; default: all vote, n1 first
 //   tick 50ms                      every host's clock moves on in steps of tickMs;
@@ -35,6 +35,9 @@
 //   order ACTION [HOST]            an operator's signed order, to every host up: move HOST, failover,
 //                                  standby|maintenance|unstandby HOST, override VOTES (of web)
 //   forecast n3 n1 1.0             n3's forecast of n1's exhaustion probability
+//   synced n2 n1                   n2's replication hears n1's copy of the state in sync
+//                                  (moveback=: a holder below a better candidate alive, kept in,
+//                                  unpredicted and in sync that long hands the service back)
 //   connect n1 n2                  the transport reached the peer (peer-connected on both)
 //   rand n2 0.3                    the rand n2's ticks carry (default 0.5)
 //   jump n2 100ms                  n2's clock jumps forward
@@ -181,6 +184,7 @@ const COMMANDS: Record<string, (w: World, args: string[]) => void> = {
   move: (w, a) => w.move(a),
   order: (w, a) => w.order(a),
   forecast: (w, a) => w.forecast(a),
+  synced: (w, a) => w.synced(a),
   connect: (w, a) => w.connect(a),
   rand: (w, a) => w.rand(a),
   jump: (w, a) => w.jump(a),
@@ -467,7 +471,8 @@ class World {
     const list = (s: string | undefined): HostId[] => (s === undefined ? ids : s.split(",").map(hostId));
     const voters = list(kv.voters);
     const candidates = list(kv.candidates);
-    const services = { names: [SERVICE], candidates, voters, ackShadows: 1 };
+    const moveBackAfterMs = kv.moveback === undefined ? 0 : duration(kv.moveback);
+    const services = { names: [SERVICE], candidates, voters, ackShadows: 1, moveBackAfterMs };
     assert(kv.fence === undefined || kv.fence === "on" || kv.fence === "off", "fence is on or off");
     const fenced = kv.fence !== "off";
     this.configFor = (id, boot) => ({ ...simHostConfig(id, ids, boot, services, p, p), fenced });
@@ -609,6 +614,14 @@ class World {
     const service = action === "move" || action === "failover" || action === "override" ? SERVICE : null;
     const order: OperatorOrder = { nonce: `t${this.orders++}`, action, service, target, expectVotes, reason: "transcript", operator: "op", issuedAtMs: this.nowMs };
     for (const n of this.nodes) if (n.up && !n.paused) this.apply(n, { type: "order", order });
+    this.drain();
+  }
+
+  /** `synced A B`: A's replication hears B's copy of the state in sync with its own (what the state channel's exchange reports). */
+  synced(args: string[]): void {
+    const n = this.node(args[0]!);
+    const peer = this.node(args[1]!).id;
+    this.apply(n, { type: "peer-synced", service: SERVICE, peer, lagChanges: 0, lagBytes: 0, theyLack: false, weLack: false });
     this.drain();
   }
 
