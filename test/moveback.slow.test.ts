@@ -9,6 +9,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { startDemoCluster, sleep, type DemoCluster } from "../src/demo/cluster.ts";
 import { cleanupStale } from "../src/demo/topology.ts";
+import { apiJson, type StatusDoc } from "../src/api/index.ts";
 
 const PREFIX = "ue-";
 const MOVE_BACK_MS = 3_000;
@@ -32,7 +33,13 @@ describe.skipIf(!isRoot)("moving back to the primary (slow)", () => {
     // Not at once: h1 must be heard alive and in sync for MOVE_BACK_MS first.
     let twoHolders = 0;
     let backAt: number | null = null;
+    let shown: NonNullable<StatusDoc["services"][number]["moveBack"]> | null = null;
     for (let i = 0; i < 1_000 && Date.now() - healedAt < MOVE_BACK_MS + 15_000; i++) {
+      // The holder's status says where and when it will move the service back.
+      if (shown === null) {
+        const st = (await apiJson({ socket: c.apiSocketOf(shadow) }, "GET", "/status", undefined, 1_000)) as StatusDoc;
+        shown = st.services.find((sv) => sv.name === "web")?.moveBack ?? null;
+      }
       const holders = await c.vipHolders();
       if (holders.length > 1) twoHolders++;
       if (holders.length === 1 && holders[0] === "h1") {
@@ -42,6 +49,8 @@ describe.skipIf(!isRoot)("moving back to the primary (slow)", () => {
       await sleep(20);
     }
     expect(twoHolders).toBe(0);
+    expect(shown?.to).toBe("h1");
+    expect(shown!.inMs).toBeLessThanOrEqual(MOVE_BACK_MS);
     expect(backAt).not.toBeNull();
     expect(backAt! - healedAt).toBeGreaterThanOrEqual(MOVE_BACK_MS);
     const back = c.logs.find((l) => l.host === "h1" && l.event === "certified" && l.holder === "h1" && l.from === shadow);

@@ -59,6 +59,7 @@ export function buildStatus(x: StatusSnapshot): StatusDoc {
       health: healthOf(x.core, svc.name),
       excluded: [...st.excluded],
       quorum: quorumDoc(host.quorumOf(x.core, svc.name, x.nowMono)),
+      moveBack: host.moveBackPlan(x.core, svc.name, x.nowMono),
     };
   });
   const member = (id: HostId, status: StatusDoc["members"][number]["status"], incarnation: number): StatusDoc["members"][number] => {

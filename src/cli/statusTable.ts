@@ -83,7 +83,7 @@ function serviceColumns(nowMs: number): Array<Column<ServiceDoc>> {
     { head: "HOLDER", align: "left", cell: (s) => (s.holder === null ? NONE : s.holdsVipHere ? `${s.holder} (here)` : s.holder) },
     { head: "EPOCH", align: "right", cell: (s) => String(s.epoch) },
     { head: "LEASE", align: "right", cell: (s) => (s.leaseRemainingMs === null ? NONE : duration(Math.max(0, s.leaseRemainingMs))) },
-    { head: "STATE", align: "left", cell: (s) => s.state },
+    { head: "STATE", align: "left", cell: (s) => (s.moveBack === undefined || s.moveBack === null ? s.state : `${s.state}, back to ${s.moveBack.to} in ${duration(s.moveBack.inMs)}`) },
     { head: "HEALTH", align: "left", cell: (s) => (s.health === undefined || s.health === null ? NONE : s.health.healthy ? "ok" : "FAILING") },
     { head: "KEPT OUT", align: "left", cell: (s) => (s.excluded === undefined || s.excluded.length === 0 ? NONE : s.excluded.join(",")) },
     { head: "QUORUM", align: "left", cell: (s) => quorumCell(s.quorum) },

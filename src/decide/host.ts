@@ -362,6 +362,13 @@ export function leaseRemainingMs(s: HostState, service: string, nowMs: number): 
   return quorum.leaseRemainingMs(q, nowMs);
 }
 
+/** Where and when this host, holding a service below a better candidate, will move it back (null: it will not), for status. */
+export function moveBackPlan(s: HostState, service: string, nowMs: number): { to: HostId; inMs: number } | null {
+  const q = s.services[service];
+  assert(q !== undefined, "a known service");
+  return quorum.moveBackPlan(q, nowMs);
+}
+
 /** A service's quorum for status: the votes its majority is counted over now, how many make it, and the operator's override taken on here (null: none), with how long until it counts and the voters heard since. */
 export function quorumOf(s: HostState, service: string, nowMs: number): { expectedVotes: number; needed: number; override: (VoteStanding & { countsInMs: number; heard: HostId[] }) | null } {
   const q = s.services[service];

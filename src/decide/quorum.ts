@@ -1487,6 +1487,12 @@ function moveBackTarget(s: QuorumState): HostId | null {
   return c.candidates.slice(0, Math.max(0, rank)).find((h) => s.alive.includes(h) && !s.excluded.includes(h) && !s.predicted.includes(h) && s.inSync.includes(h)) ?? null;
 }
 
+/** Where and when this holder will move the service back, as status shows it; null when it will not. */
+export function moveBackPlan(s: QuorumState, nowMs: number): { to: HostId; inMs: number } | null {
+  if (s.betterSince === null || moveBackTarget(s) !== s.betterSince.host) return null;
+  return { to: s.betterSince.host, inMs: Math.max(0, s.betterSince.sinceMs + s.config.moveBackAfterMs - nowMs) };
+}
+
 /** A holder below a better candidate fit for moveBackAfterMs hands the service back to it in person; a handover that found no majority waits as long again. */
 function maybeMoveBack(s: QuorumState, fx: QuorumEffect[]): void {
   const better = moveBackTarget(s);
