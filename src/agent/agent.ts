@@ -568,7 +568,7 @@ export async function startAgent(config: Config): Promise<Agent> {
     onBeacon: (from, msg) => onBeacon(from, msg, observed, forecasting, loop),
     sideTick: () => {
       replicator.tick();
-      return forecasting === null ? [] : forecasting.drain().map((f) => ({ type: "forecast-ready" as const, host: f.host, probability: f.exhaustionProbability, dataMs: f.atTs }));
+      return forecasting === null ? [] : forecasting.drain().map((f) => ({ type: "forecast-ready" as const, host: f.host, probability: f.exhaustionProbability, dataMs: stepStartMs(f.atTs, config.forecast.stepMs) }));
     },
   });
   const sampler = startProbe(config, observed, forecasting, mesh, log, () => beaconExtras(loop.core));
@@ -593,4 +593,14 @@ export async function startAgent(config: Config): Promise<Agent> {
       return (stopped ??= stopAgent(parts, sampler, mesh, api));
     },
   };
+}
+
+/**
+ * The start of the step a forecast's newest data fell in: the data's clock as
+ * the proactive machine reads it. Step-aligned, so two steps read a step
+ * apart (a step's last sample drifts by a second or so live, and "high for
+ * 60 s" would otherwise take a third step half the time).
+ */
+function stepStartMs(atTs: number, stepMs: number): number {
+  return Math.floor(atTs / stepMs) * stepMs;
 }

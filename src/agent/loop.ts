@@ -27,7 +27,7 @@ export const INBOX_MAX = 10_000;
 export const PEER_EVENTS_MAX = INBOX_MAX;
 /** Events handled in one turn at most, so a flood cannot starve timers (the rest wait for the next turn, queued at once). */
 export const EVENTS_PER_TICK_MAX = 2_000;
-/** A timer that fires this many tickMs after the core's due time is logged as a stall. */
+/** A turn that starts this many tickMs after the core's due time (and after the last turn) is a stall: logged, and told to the core. */
 export const LOOP_STALL_WARN_TICKS = 4;
 /** Ticks in one turn at most while the core says one is due at once (one tick's work can make another's due: a move given up makes its holder's renewal due); past it the timer takes over. */
 export const TICKS_PER_TURN_MAX = 4;
@@ -84,6 +84,8 @@ export class AgentLoop {
   private crashed: unknown = null;
   /** When start ran: a tick due before the loop ran is not a stall. */
   private startedMs = Infinity;
+  /** When the last turn ended: the loop ran until then. */
+  private turnEndedMs = -Infinity;
   /** A turn is scheduled to step in what arrived at once (see kick). */
   private kicked = false;
   private readonly d: LoopDeps;
@@ -157,21 +159,26 @@ export class AgentLoop {
    * host's own. Judged on that backlog alone, the silence of a peer whose
    * words were waiting to be read, a voter frozen past a lease would call a
    * live holder lost and vote it out; told, the core gives such a holder a
-   * moment to renew. The stall is seen here, not in the timer's callback:
-   * a process stopped in the poll phase reads its sockets before it runs
-   * its timers.
+   * moment to renew. The stall is seen at the start of any turn (guarded),
+   * not in the timer's callback: a process stopped in the poll phase reads
+   * its sockets before it runs its timers. Only time the loop did not run
+   * counts: since the tick came due, and since the last turn ended (a tick
+   * left due by a busy turn is not a stall of the next).
    */
   private turn(work: LoopWork): void {
-    const lateMs = this.d.now() - Math.max(this.dueMs(), this.startedMs);
-    if (lateMs > LOOP_STALL_WARN_TICKS * this.d.tickMs) {
-      this.d.log("warn", "agent", "loop-stall", { gapMs: Math.round(lateMs) });
-      this.d.onStall?.();
-      this.stepCore(work, { type: "loop-stalled" });
-    }
     for (const ev of this.outcomes.splice(0)) this.stepCore(work, ev);
     for (const ev of this.peerEvents.drain()) this.stepCore(work, ev);
     this.drainInbox(work);
     for (let i = 0; i < TICKS_PER_TURN_MAX && this.dueMs() <= this.d.now(); i++) this.stepCore(work, { type: "tick", rand: this.d.random.next() });
+  }
+
+  /** The loop ran no turn while a tick was due for this long: a stall, logged and told to the core before anything else is stepped. */
+  private noticeStall(work: LoopWork): void {
+    const lateMs = this.d.now() - Math.max(this.dueMs(), this.startedMs, this.turnEndedMs);
+    if (lateMs <= LOOP_STALL_WARN_TICKS * this.d.tickMs) return;
+    this.d.log("warn", "agent", "loop-stall", { gapMs: Math.round(lateMs) });
+    this.d.onStall?.();
+    this.stepCore(work, { type: "loop-stalled" });
   }
 
   /** The shell's periodic work, whose events go into the core like any others. */
@@ -255,7 +262,9 @@ export class AgentLoop {
     if (work === null || this.ticking || this.stopping || this.crashed !== null) return;
     this.ticking = true;
     try {
+      this.noticeStall(work);
       turn(work);
+      this.turnEndedMs = this.d.now();
       this.arm();
     } catch (err) {
       this.crashed = err;

@@ -411,12 +411,14 @@ function routeReplicas(d: Draft, fx: HostEffect[], e: ReplicaEvent): void {
   const out = stepReplicas(d.replicas, e, d.nowMs);
   d.replicas = out.replicas;
   fx.push(...out.effects);
-  // Who is in sync changed: the quorum moves a service back only to a replica in sync.
+  // Who is current changed: the quorum moves a service back only to a replica
+  // in sync or catching up (heard recently, not diverged: a write makes a
+  // replica "syncing" for a moment, which must not restart the wait).
   for (const f of out.effects) {
     if (f.type !== "sync-status-changed" || d.services[f.service] === undefined) continue;
     const peers = d.replicas[f.service]!.peers;
     const candidates = d.config.services.find((sv) => sv.name === f.service)!.candidates;
-    stepQuorum(d, fx, f.service, { type: "in-sync", hosts: candidates.filter((h) => peers[h]?.status === "in-sync") });
+    stepQuorum(d, fx, f.service, { type: "in-sync", hosts: candidates.filter((h) => peers[h]?.status === "in-sync" || peers[h]?.status === "syncing") });
   }
 }
 

@@ -146,9 +146,9 @@ function isPredicted(v: HostView | undefined, c: ProactiveConfig, nowMs: number)
   return v !== undefined && v.aboveSinceMs !== null && nowMs - v.atMs < c.staleMs && v.dataMs - v.aboveSinceMs >= c.sustainMs;
 }
 
-/** Asked to move the service less than cooldownMs ago on this host's data clock (one that went back since is no longer in it). */
+/** Asked to move the service less than cooldownMs ago on this host's data clock (one that went back since is no longer in it); at most once per forecast whatever the cooldown, so a request the quorum refuses does not repeat every tick. */
 function coolingDown(requestedAtMs: number | undefined, self: HostView, c: ProactiveConfig): boolean {
   if (requestedAtMs === undefined) return false;
   const since = self.dataMs - requestedAtMs;
-  return since >= 0 && since < c.cooldownMs;
+  return since >= 0 && (since === 0 || since < c.cooldownMs);
 }

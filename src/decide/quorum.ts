@@ -104,11 +104,13 @@ export type QuorumConfig = {
    */
   fenced: boolean;
   /**
-   * A holder that is not the best candidate hands the service back in
-   * person to a better-ranked one that has been alive, kept in, not
-   * predicted to run out and in sync with this host's state for this long
-   * (keepalived's preempt_delay; after a failover or a predicted move, the
-   * primary healthy again takes its service back). 0: never.
+   * A holder that is not the best candidate, certified by a failover, a
+   * predicted move or the first election, hands the service back in person
+   * to a better-ranked one that has been alive, kept in, not predicted to
+   * run out and in sync with this host's state for this long (keepalived's
+   * preempt_delay). Where an operator's move or a drain put it (a handover),
+   * it stays. A move back that the service soon leaves again doubles the
+   * next wait (up to 2^MOVE_BACK_BACKOFF_MAX times). 0: never.
    */
   moveBackAfterMs: number;
 };
@@ -224,10 +226,12 @@ export type QuorumState = {
    * always safe; a truly lost holder costs the grace more.
    */
   stalledUntilMs: number;
-  /** Replicas in sync with this host's state (its replication's word): a holder moves back only to one of them. */
+  /** Replicas in sync with this host's state or catching up (its replication's word): a holder moves back only to one of them. */
   inSync: HostId[];
   /** As holder, not the best candidate: the better-ranked candidate fit to take the service back, and since when it has been (moveBackAfterMs). */
   betterSince: { host: HostId; sinceMs: number } | null;
+  /** This host's moves back in a row (each within twice its wait of the one before), and when it made the last: the next wait doubles per one. */
+  movedBack: { count: number; atMs: number } | null;
   /** As voter: a proposal it could not vote for yet (a grant still runs); it votes when the grant expires. */
   pendingProposal: Extract<QuorumMsg, { type: "propose" }> | null;
   /** Hosts the membership view says are alive, for choosing a new holder. */
@@ -332,7 +336,7 @@ export type QuorumEvent =
   | { type: "vip-changed"; op: "add" | "del"; epoch: number; ok: boolean; error: string | null } // the outcome of the take-vip or drop-vip in flight
   | { type: "kernel-leased"; seq: number; error: string | null } // the outcome of kernel-lease number seq: applied (null) or refused
   | { type: "stalled" } // this host's own loop ran late: what peers said meanwhile was not read (see stalledUntilMs)
-  | { type: "in-sync"; hosts: HostId[] }; // the replicas whose copy of the service's state this host's replication finds in sync with its own
+  | { type: "in-sync"; hosts: HostId[] }; // the replicas whose copy of the service's state this host's replication finds in sync with its own, or catching up (heard recently, not diverged)
 
 /** Why a VIP is removed. */
 export type DropWhy = "lease-expired" | "superseded" | "handover" | "add-failed";
@@ -434,6 +438,7 @@ export function initialQuorum(config: QuorumConfig, persisted: Persisted | null,
     stalledUntilMs: 0,
     inSync: [],
     betterSince: null,
+    movedBack: null,
     pendingProposal: null,
     alive: [...config.hosts],
     expect: null,
@@ -612,7 +617,7 @@ function drainDue(s: QuorumState, at: (t: number) => void): void {
 function moveBackDue(s: QuorumState, at: (t: number) => void): void {
   const better = moveBackTarget(s);
   if (better !== (s.betterSince?.host ?? null)) return at(s.nowMs);
-  if (s.betterSince !== null && s.proposal === null) at(s.betterSince.sinceMs + s.config.moveBackAfterMs);
+  if (s.betterSince !== null && s.proposal === null) at(s.betterSince.sinceMs + moveBackWaitMs(s, s.betterSince.sinceMs).waitMs);
 }
 
 /** voterTick's deadline: a proposal waiting for this voter's grant to run out (or to be dropped). */
@@ -1483,6 +1488,7 @@ function maybeDrain(s: QuorumState, fx: QuorumEffect[]): void {
 function moveBackTarget(s: QuorumState): HostId | null {
   const c = s.config;
   if (c.moveBackAfterMs === 0 || s.holder !== c.self || s.role !== Role.holding || !s.vipUp || s.excluded.includes(c.self)) return null;
+  if (s.cert === null || !MOVES_BACK_AFTER.includes(s.cert.reason)) return null; // an operator's move or a drain put it here: it stays
   const rank = c.candidates.indexOf(c.self);
   return c.candidates.slice(0, Math.max(0, rank)).find((h) => s.alive.includes(h) && !s.excluded.includes(h) && !s.predicted.includes(h) && s.inSync.includes(h)) ?? null;
 }
@@ -1490,7 +1496,28 @@ function moveBackTarget(s: QuorumState): HostId | null {
 /** Where and when this holder will move the service back, as status shows it; null when it will not. */
 export function moveBackPlan(s: QuorumState, nowMs: number): { to: HostId; inMs: number } | null {
   if (s.betterSince === null || moveBackTarget(s) !== s.betterSince.host) return null;
-  return { to: s.betterSince.host, inMs: Math.max(0, s.betterSince.sinceMs + s.config.moveBackAfterMs - nowMs) };
+  return { to: s.betterSince.host, inMs: Math.max(0, s.betterSince.sinceMs + moveBackWaitMs(s, s.betterSince.sinceMs).waitMs - nowMs) };
+}
+
+/** The certificates after which a holder moves the service back: it got there by a failover, a predicted move or the first election, not by anyone's choice. */
+const MOVES_BACK_AFTER: readonly Reason[] = ["holder-lost", "predicted", "initial"];
+/** A move back's wait doubles at most this many times. */
+const MOVE_BACK_BACKOFF_MAX = 5;
+
+/**
+ * The wait before a move back whose target has been fit since `sinceMs`:
+ * moveBackAfterMs, doubled for each move back this host made in a row, a
+ * row broken when the target stayed fit for twice the wait after the last
+ * (a predicted move the holder's own forecast does not share, an add that
+ * keeps failing on the primary: without it the service would bounce back
+ * and forth). `streak` is the row's length with this move counted.
+ */
+function moveBackWaitMs(s: QuorumState, sinceMs: number): { waitMs: number; streak: number } {
+  const m = s.movedBack;
+  const base = s.config.moveBackAfterMs;
+  const k = m === null ? 0 : Math.min(m.count, MOVE_BACK_BACKOFF_MAX);
+  if (m === null || sinceMs - m.atMs >= 2 * base * 2 ** k) return { waitMs: base, streak: 1 };
+  return { waitMs: base * 2 ** k, streak: m.count + 1 };
 }
 
 /** A holder below a better candidate fit for moveBackAfterMs hands the service back to it in person; a handover that found no majority waits as long again. */
@@ -1501,8 +1528,9 @@ function maybeMoveBack(s: QuorumState, fx: QuorumEffect[]): void {
     return;
   }
   if (s.betterSince?.host !== better) s.betterSince = { host: better, sinceMs: s.nowMs };
-  if (s.proposal !== null || s.nowMs - s.betterSince.sinceMs < s.config.moveBackAfterMs) return;
-  s.betterSince = { host: better, sinceMs: s.nowMs };
+  const { waitMs, streak } = moveBackWaitMs(s, s.betterSince.sinceMs);
+  if (s.proposal !== null || s.nowMs - s.betterSince.sinceMs < waitMs) return;
+  s.movedBack = { count: streak, atMs: s.nowMs };
   onHandoverRequested(s, fx, better, "handover");
 }
 

@@ -257,3 +257,10 @@ describe("forecast limits", () => {
     expect(() => parseConfig(withLimits(limits), "u.toml")).toThrow(why);
   });
 });
+
+test("moveBackAfterMs is 0 (never) or at least a second", () => {
+  const withMoveBack = (v: number) => GOOD.replace('shadows = ["h2", "h3"]', `shadows = ["h2", "h3"]\nmoveBackAfterMs = ${v}`);
+  expect(parseConfig(GOOD, "u.toml").services[0]!.moveBackAfterMs).toBe(600_000);
+  expect(parseConfig(withMoveBack(0), "u.toml").services[0]!.moveBackAfterMs).toBe(0);
+  expect(() => parseConfig(withMoveBack(500), "u.toml")).toThrow("services[0].moveBackAfterMs");
+});

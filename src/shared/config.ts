@@ -232,7 +232,9 @@ const FileSchema = z
              * alive, healthy, not predicted to run out and in sync this long:
              * a planned handover in person. 0: it stays where it is.
              */
-            moveBackAfterMs: ms(0, 7 * 86_400_000).default(600_000),
+            moveBackAfterMs: ms(0, 7 * 86_400_000)
+              .refine((v) => v === 0 || v >= 1_000, { message: "0 (never) or at least 1000 ms: the primary must be seen fit for a while" })
+              .default(600_000),
             hooks: z.object({ activate: z.string().min(1).optional(), demote: z.string().min(1).optional(), reconcile: z.string().min(1).optional(), notify: z.string().min(1).optional() }).strict().optional(),
             /** Health checks (keepalived's track_script, Consul's checks): each an HTTP GET, a TCP connect or a command. */
             checks: z.array(CheckSchema).max(CHECKS_MAX, `at most ${CHECKS_MAX} checks`).default([]),
