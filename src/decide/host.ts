@@ -43,7 +43,7 @@ export type ServiceSpec = {
   ackShadows: number;
   /** The service's health checks (rise and fall each; the shell runs them); none: healthy unless its VIP cannot answer here. */
   checks?: CheckSpec[];
-  /** A holder below a better candidate fit this long hands the service back to it (QuorumConfig.moveBackAfterMs); 0 or absent: never. */
+  /** A holder other than the primary hands the service back to it once it has been fit this long (QuorumConfig.moveBackAfterMs); 0 or absent: never. */
   moveBackAfterMs?: number;
 };
 
@@ -362,7 +362,7 @@ export function leaseRemainingMs(s: HostState, service: string, nowMs: number): 
   return quorum.leaseRemainingMs(q, nowMs);
 }
 
-/** Where and when this host, holding a service below a better candidate, will move it back (null: it will not), for status. */
+/** Where and when this host, holding a service in the primary's place, will move it back (null: it will not), for status. */
 export function moveBackPlan(s: HostState, service: string, nowMs: number): { to: HostId; inMs: number } | null {
   const q = s.services[service];
   assert(q !== undefined, "a known service");

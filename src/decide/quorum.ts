@@ -104,10 +104,10 @@ export type QuorumConfig = {
    */
   fenced: boolean;
   /**
-   * A holder that is not the best candidate, certified by a failover, a
-   * predicted move or the first election, hands the service back in person
-   * to a better-ranked one that has been alive, kept in, not predicted to
-   * run out and in sync with this host's state for this long (keepalived's
+   * A holder other than the primary, certified by a failover, a predicted
+   * move or the first election, hands the service back in person to the
+   * primary once it has been alive, kept in, not predicted to run out and
+   * in sync with this host's state for this long (keepalived's
    * preempt_delay). Where an operator's move or a drain put it (a handover),
    * it stays. A move back that the service soon leaves again doubles the
    * next wait (up to 2^MOVE_BACK_BACKOFF_MAX times). 0: never.
@@ -228,7 +228,7 @@ export type QuorumState = {
   stalledUntilMs: number;
   /** Replicas in sync with this host's state or catching up (its replication's word): a holder moves back only to one of them. */
   inSync: HostId[];
-  /** As holder, not the best candidate: the better-ranked candidate fit to take the service back, and since when it has been (moveBackAfterMs). */
+  /** As holder other than the primary: the primary, fit to take the service back, and since when it has been (moveBackAfterMs). */
   betterSince: { host: HostId; sinceMs: number } | null;
   /** This host's moves back in a row (each within twice its wait of the one before), and when it made the last: the next wait doubles per one. */
   movedBack: { count: number; atMs: number } | null;
@@ -613,7 +613,7 @@ function drainDue(s: QuorumState, at: (t: number) => void): void {
   if (successor(s, s.drainLastTo) !== null) at(s.drainRetryAtMs);
 }
 
-/** maybeMoveBack's deadline: the better candidate found fit (or no longer), or its wait over. */
+/** maybeMoveBack's deadline: the primary found fit (or no longer), or its wait over. */
 function moveBackDue(s: QuorumState, at: (t: number) => void): void {
   const better = moveBackTarget(s);
   if (better !== (s.betterSince?.host ?? null)) return at(s.nowMs);
@@ -1480,17 +1480,22 @@ function maybeDrain(s: QuorumState, fx: QuorumEffect[]): void {
 }
 
 /**
- * The candidate a holder would move its service back to: the best-ranked
- * one above itself that is alive, kept in (not standby, maintenance or
- * unhealthy), not predicted to run out, and in sync with its state. Null
- * when there is none, when this host is not holding, or moving back is off.
+ * The host a holder would move its service back to: the primary (the first
+ * candidate), when it is alive, kept in (not standby, maintenance or
+ * unhealthy), not predicted to run out, and in sync with this host's state
+ * or catching up. Only the primary: a move back is a handover, after which
+ * the service stays where it went, so a stop at a shadow ranked between
+ * would keep it from the primary for good. Null when this host is the
+ * primary or not holding, when an operator's move or a drain put the
+ * service here, or moving back is off.
  */
 function moveBackTarget(s: QuorumState): HostId | null {
   const c = s.config;
-  if (c.moveBackAfterMs === 0 || s.holder !== c.self || s.role !== Role.holding || !s.vipUp || s.excluded.includes(c.self)) return null;
+  const primary = c.candidates[0]!;
+  if (c.moveBackAfterMs === 0 || primary === c.self || s.holder !== c.self || s.role !== Role.holding || !s.vipUp || s.excluded.includes(c.self)) return null;
   if (s.cert === null || !MOVES_BACK_AFTER.includes(s.cert.reason)) return null; // an operator's move or a drain put it here: it stays
-  const rank = c.candidates.indexOf(c.self);
-  return c.candidates.slice(0, Math.max(0, rank)).find((h) => s.alive.includes(h) && !s.excluded.includes(h) && !s.predicted.includes(h) && s.inSync.includes(h)) ?? null;
+  const fit = s.alive.includes(primary) && !s.excluded.includes(primary) && !s.predicted.includes(primary) && s.inSync.includes(primary);
+  return fit ? primary : null;
 }
 
 /** Where and when this holder will move the service back, as status shows it; null when it will not. */
@@ -1520,7 +1525,7 @@ function moveBackWaitMs(s: QuorumState, sinceMs: number): { waitMs: number; stre
   return { waitMs: base * 2 ** k, streak: m.count + 1 };
 }
 
-/** A holder below a better candidate fit for moveBackAfterMs hands the service back to it in person; a handover that found no majority waits as long again. */
+/** A holder other than the primary, the primary fit for the wait (moveBackWaitMs), hands the service back to it in person; a handover that found no majority waits as long again. */
 function maybeMoveBack(s: QuorumState, fx: QuorumEffect[]): void {
   const better = moveBackTarget(s);
   if (better === null) {

@@ -228,9 +228,9 @@ const FileSchema = z
             ackShadows: z.number().int().min(0).max(HOSTS_MAX).default(1),
             /**
              * After a failover or a predicted move, the service goes back to
-             * a better-ranked host (the primary) once that host has been
-             * alive, healthy, not predicted to run out and in sync this long:
-             * a planned handover in person. 0: it stays where it is.
+             * the primary once it has been alive, healthy, not predicted to
+             * run out and in sync this long: a planned handover in person.
+             * 0: it stays where it is.
              */
             moveBackAfterMs: ms(0, 7 * 86_400_000)
               .refine((v) => v === 0 || v >= 1_000, { message: "0 (never) or at least 1000 ms: the primary must be seen fit for a while" })
