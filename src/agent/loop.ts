@@ -20,6 +20,7 @@ import type { Rng } from "../shared/rng.ts";
 import { host, type HostEffect, type HostEvent, type HostState } from "../decide/index.ts";
 import type { WireMsg } from "../mesh/index.ts";
 import { BoundedQueue, type QueueCount } from "./queue.ts";
+import { LOOP_STALL_WARN_TICKS } from "../shared/profiles.ts";
 
 /** Events waiting for a turn; past it the oldest network events are dropped (and counted). */
 export const INBOX_MAX = 10_000;
@@ -27,8 +28,7 @@ export const INBOX_MAX = 10_000;
 export const PEER_EVENTS_MAX = INBOX_MAX;
 /** Events handled in one turn at most, so a flood cannot starve timers (the rest wait for the next turn, queued at once). */
 export const EVENTS_PER_TICK_MAX = 2_000;
-/** A turn that starts this many tickMs after the core's due time (and after the last turn) is a stall: logged, and told to the core. */
-export const LOOP_STALL_WARN_TICKS = 4;
+export { LOOP_STALL_WARN_TICKS };
 /** Ticks in one turn at most while the core says one is due at once (one tick's work can make another's due: a move given up makes its holder's renewal due); past it the timer takes over. */
 export const TICKS_PER_TURN_MAX = 4;
 /** The longest the loop's timer waits in one go (Node's timers take at most 2^31-1 ms, and fire at once past it): a due time further off is waited for in steps. */

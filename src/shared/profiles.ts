@@ -105,3 +105,11 @@ export const UNFENCED: Partial<Record<ProfileName, Partial<Timing>>> = { lan: LA
 export const CONFIG_PROFILES = ["lan", "wan", "edge", "local"] as const satisfies readonly ProfileName[];
 export type ConfigProfileName = (typeof CONFIG_PROFILES)[number];
 export type Timing = { [K in keyof (typeof PROFILES)["lan"]]: number };
+
+/**
+ * A turn of the agent's loop that starts this many tickMs after the core's
+ * due time (and after the last turn) is a stall: logged, and told to the
+ * core (loop-stalled). The simulator tells a paused host's core the same
+ * only for a pause this long.
+ */
+export const LOOP_STALL_WARN_TICKS = 4;

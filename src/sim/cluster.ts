@@ -14,7 +14,7 @@
 import { assert, assertNever } from "../shared/assert.ts";
 import { rng, type Rng } from "../shared/rng.ts";
 import { hostId, type HostId } from "../shared/ids.ts";
-import { PROFILES } from "../shared/profiles.ts";
+import { LOOP_STALL_WARN_TICKS, PROFILES } from "../shared/profiles.ts";
 import { host, type OperatorOrder, type HookName, type HostConfig, type HostEffect, type HostEvent, type HostMsg, type HostState, type HostStep, type HostTiming, type Certificate, type QuorumState } from "../decide/index.ts";
 import { carryEffects, hookFinished, kernelLeased, recordLanded, SimHost, simHostConfig, vipChanged, SIM_CHECK, type ShellPorts, type Stepper, type VipOp } from "./host-shell.ts";
 import { checkAckedKept, checkCertificate, checkEpochGrows, checkOneHolder, checkTickDue } from "./invariants.ts";
@@ -706,7 +706,8 @@ class SimCluster implements Cluster {
     assert(ms >= 0, "a pause lasts a while");
     const n = this.nodes.get(id)!;
     n.pausedUntil = Math.max(n.pausedUntil, this.now + ms);
-    this.inFlight.push({ kind: "wake", atMs: n.pausedUntil, order: WAKE_ORDER, host: id, boot: n.boot });
+    // The agent's loop calls a late turn a stall only past LOOP_STALL_WARN_TICKS ticks.
+    if (ms > LOOP_STALL_WARN_TICKS * this.o.tickMs) this.inFlight.push({ kind: "wake", atMs: n.pausedUntil, order: WAKE_ORDER, host: id, boot: n.boot });
     this.trace.push({ atMs: this.now, host: id, what: `agent paused ${ms.toFixed(1)} ms` });
   }
 

@@ -58,7 +58,7 @@
 // (it does not throw: a transcript may show a broken rule).
 
 import { assert, assertNever } from "../shared/assert.ts";
-import { PROFILES, type ProfileName } from "../shared/profiles.ts";
+import { LOOP_STALL_WARN_TICKS, PROFILES, type ProfileName } from "../shared/profiles.ts";
 import { hostId, type HostId } from "../shared/ids.ts";
 import { host, type OperatorOrder, type OrderAction, type HookName, type HostConfig, type HostEffect, type HostEvent, type HostMsg, type HostState, type Certificate, type Persisted, type QuorumState } from "../decide/index.ts";
 import { stepAs, VARIANTS, type Variant } from "./cluster.ts";
@@ -96,6 +96,8 @@ class Node extends SimHost {
   rand = DEFAULT_RAND;
   /** The agent is frozen: no ticks; what reaches it (messages, VIP outcomes) waits in `parked`, its kernel keeps the VIP. */
   paused = false;
+  /** When it was paused (virtual ms): a pause past LOOP_STALL_WARN_TICKS ticks is a stall its loop reports on waking. */
+  pausedAtMs = 0;
   parked: Item[] = [];
 
   constructor(id: HostId, configFor: (id: HostId, boot: number) => HostConfig, stepper: Stepper, clockMs: number) {
@@ -655,6 +657,7 @@ class World {
     const n = this.node(args[0]!);
     assert(n.up && !n.paused, `${n.id} is up and running`);
     n.paused = true;
+    n.pausedAtMs = this.nowMs;
     this.emit(n.id, `agent paused${n.hasVip ? " (its kernel keeps the VIP)" : ""}`);
   }
 
@@ -663,7 +666,8 @@ class World {
     assert(n.up && n.paused, `${n.id} is paused`);
     n.paused = false;
     this.emit(n.id, `agent resumes, ${n.parked.length} message(s) and outcome(s) waiting`);
-    this.apply(n, { type: "loop-stalled" }); // its loop's timer fired late: the agent's loop says so first (agent/loop.ts)
+    // Its loop's turn came late: past the agent's threshold it says so first (agent/loop.ts).
+    if (this.nowMs - n.pausedAtMs > LOOP_STALL_WARN_TICKS * this.tickMs) this.apply(n, { type: "loop-stalled" });
     this.queue.unshift(...n.parked);
     n.parked = [];
     this.drain();
