@@ -149,21 +149,8 @@ export class AgentLoop {
 
   /**
    * One turn: what arrived, oldest kind first (a removal confirmed releases
-   * an in-person handover), then a tick if one is due.
-   *
-   * A tick overdue by far means the event loop stalled (the process was
-   * frozen or starved), which eats the lease's safety margin: the kernel
-   * lease is what then stops the VIP answering. It is logged loudly, and
-   * the core is told first (loop-stalled), before what peers sent
-   * meanwhile: a holder's renewals, its lapsed renewal, the grants for this
-   * host's own. Judged on that backlog alone, the silence of a peer whose
-   * words were waiting to be read, a voter frozen past a lease would call a
-   * live holder lost and vote it out; told, the core gives such a holder a
-   * moment to renew. The stall is seen at the start of any turn (guarded),
-   * not in the timer's callback: a process stopped in the poll phase reads
-   * its sockets before it runs its timers. Only time the loop did not run
-   * counts: since the tick came due, and since the last turn ended (a tick
-   * left due by a busy turn is not a stall of the next).
+   * an in-person handover), then a tick if one is due. A stall is noticed
+   * before it (noticeStall, in guarded).
    */
   private turn(work: LoopWork): void {
     for (const ev of this.outcomes.splice(0)) this.stepCore(work, ev);
@@ -172,7 +159,21 @@ export class AgentLoop {
     for (let i = 0; i < TICKS_PER_TURN_MAX && this.dueMs() <= this.d.now(); i++) this.stepCore(work, { type: "tick", rand: this.d.random.next() });
   }
 
-  /** The loop ran no turn while a tick was due for this long: a stall, logged and told to the core before anything else is stepped. */
+  /**
+   * A tick overdue by far means the event loop stalled (the process was
+   * frozen or starved), which eats the lease's safety margin: the kernel
+   * lease is what then stops the VIP answering. It is logged loudly, and
+   * the core is told first (loop-stalled), before what peers sent
+   * meanwhile: a holder's renewals, its lapsed renewal, the grants for this
+   * host's own. Judged on that backlog alone, the silence of a peer whose
+   * words were waiting to be read, a voter frozen past a lease would call a
+   * live holder lost and vote it out; told, the core gives such a holder a
+   * moment to renew. Seen at the start of any turn, not in the timer's
+   * callback: a process stopped in the poll phase reads its sockets before
+   * it runs its timers. Only time the loop did not run counts: since the
+   * tick came due, and since the last turn ended (a tick left due by a busy
+   * turn is not a stall of the next).
+   */
   private noticeStall(work: LoopWork): void {
     const lateMs = this.d.now() - Math.max(this.dueMs(), this.startedMs, this.turnEndedMs);
     if (lateMs <= LOOP_STALL_WARN_TICKS * this.d.tickMs) return;

@@ -119,6 +119,6 @@ export type ServiceDoc = {
   excluded?: string[];
   /** The votes its majority is counted over now (the voters, unless an operator lowered it: `override`, with how long until it counts and the voters heard since, which raise it again). */
   quorum?: { expectedVotes: number; needed: number; override: { votes: number; reason: string; issuedAtMs: number; countsInMs: number; heard: string[] } | null };
-  /** As holder below a better candidate fit to take the service back (moveBackAfterMs): to whom, and in how long (0: as soon as the handover can start); null otherwise. */
+  /** As holder other than the primary, the primary fit to take the service back (moveBackAfterMs): to whom, and in how long (0: as soon as the handover can start); null otherwise. */
   moveBack?: { to: string; inMs: number } | null;
 };

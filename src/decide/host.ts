@@ -136,7 +136,7 @@ export type HostState = {
 
 export type HostEvent =
   | { type: "tick"; rand: number } // the shell's timer; rand in [0,1) drawn by the driver
-  | { type: "loop-stalled" } // the shell's timer fired far too late (the process was frozen or starved); stepped before what arrived meanwhile
+  | { type: "loop-stalled" } // the shell's loop ran no turn long past a due tick (the process was frozen or starved); stepped before what arrived meanwhile
   | { type: "received"; from: HostId; msg: HostMsg } // a message from a peer, or from self (the shell loops those back)
   | { type: "peer-connected"; id: HostId } // the transport reached a peer
   | { type: "peer-disconnected"; id: HostId } // the transport lost a peer

@@ -98,7 +98,7 @@ const WAKE_ORDER = -1;
  * takes a write per tick. Its write timeout and staleness are PROFILES.sim's.
  */
 const REPL = { syncEveryMs: 250, ackShadows: 1, writeProbabilityPerTick: 0.02 };
-/** A holder below a better candidate fit this many leases moves the service back (QuorumConfig.moveBackAfterMs): short, so that runs are full of it. */
+/** A holder other than the primary moves the service back once the primary has been fit this many leases (QuorumConfig.moveBackAfterMs): short, so that runs are full of it. */
 const MOVE_BACK_LEASES = 10;
 /** Durability questions a replica keeps waiting for a write it lacks (as the agent's replicator bounds them). */
 const WAITING_MAX = 256;
@@ -575,7 +575,7 @@ class SimCluster implements Cluster {
     recordLanded(n, it.service, this.ports);
   }
 
-  /** A paused agent runs again: its loop's timer fired late, as the agent's does after SIGSTOP (agent/loop.ts). */
+  /** A paused agent runs again after a pause past the loop's stall threshold: its core is told first, as the agent's loop does after SIGSTOP (agent/loop.ts). */
   private deliverWake(it: Extract<Item, { kind: "wake" }>): void {
     const n = this.nodes.get(it.host)!;
     if (!n.up || n.boot !== it.boot) return;

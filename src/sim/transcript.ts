@@ -36,7 +36,7 @@
 //                                  standby|maintenance|unstandby HOST, override VOTES (of web)
 //   forecast n3 n1 1.0             n3's forecast of n1's exhaustion probability
 //   synced n2 n1                   n2's replication hears n1's copy of the state in sync
-//                                  (moveback=: a holder below a better candidate alive, kept in,
+//                                  (moveback=: a holder other than the primary, the primary alive, kept in,
 //                                  unpredicted and in sync that long hands the service back)
 //   connect n1 n2                  the transport reached the peer (peer-connected on both)
 //   rand n2 0.3                    the rand n2's ticks carry (default 0.5)
