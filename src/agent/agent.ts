@@ -32,6 +32,7 @@ import { signatures, type Signatures } from "./signatures.ts";
 import { buildStatus } from "./status.ts";
 import { effectRunners, type ServiceRt } from "./runners.ts";
 import { effectApplier } from "./effects.ts";
+import { diagnoser, loadSafeModes, safeModeWriter } from "./diagnostics.ts";
 import { AgentLoop, type BeaconMsg } from "./loop.ts";
 import { Observed } from "./observed.ts";
 import { startAgentReplication, type AgentReplication } from "./replication.ts";
@@ -552,6 +553,7 @@ export async function startAgent(config: Config): Promise<Agent> {
   if (Object.keys(kept).length > 0) loop.feed({ type: "standings", standings: kept });
   const keptVotes = loadVoteStandings(config.stateDir, log);
   if (Object.keys(keptVotes.votes).length > 0) loop.feed({ type: "vote-standings", votes: keptVotes.votes, from: "disk", kept: keptVotes.kept });
+  const safeKept = restoreSafeModes(config, byName, loop, log);
   const fence = await installFence(config, log);
   const observed = new Observed();
   const records = recordWriter(config, log);
@@ -562,8 +564,10 @@ export async function startAgent(config: Config): Promise<Agent> {
   const mesh = await openAgentMesh(config, keyPair, sigs, loop, observed, repl, log);
   const send = (to: HostId, msg: Parameters<Mesh["send"]>[1]) => (to === self ? loop.enqueue(self, msg) : void mesh.send(to, msg));
   const operators = startOperators(config, loop, observed, mesh, replicator, log, metrics);
+  // The snapshot is read when a diagnose runs (after start): the status then, and the decisions that led to it.
+  const diagnose = diagnoser({ self, stateDir: config.stateDir, services: byName, hookTimeoutMs: config.timing.hookTimeoutMs, hookPrefix, log, snapshot: () => ({ status: statusOf(parts), events: hub.recent() }), report: (ev) => loop.feed(ev) });
   loop.start({
-    runEffects: effectApplier({ self, records, log, sigs, send, runners, services: byName, observed, replicator, forecasting, metrics, now: monoNow, orderApplied: (fx) => operators.applied(fx), standingsChanged: standingsWriter(config.stateDir, log), votesChanged: voteStandingsWriter(config.stateDir, log) }),
+    runEffects: effectApplier({ self, records, log, sigs, send, runners, services: byName, observed, replicator, forecasting, metrics, now: monoNow, orderApplied: (fx) => operators.applied(fx), standingsChanged: standingsWriter(config.stateDir, log), votesChanged: voteStandingsWriter(config.stateDir, log), diagnose, safeModeChanged: safeModeWriter(config.stateDir, safeKept, log) }),
     onStatement: (from, msg) => operators.fromPeer(from, msg),
     onBeacon: (from, msg) => onBeacon(from, msg, observed, forecasting, loop),
     sideTick: () => {
@@ -593,6 +597,13 @@ export async function startAgent(config: Config): Promise<Agent> {
       return (stopped ??= stopAgent(parts, sampler, mesh, api));
     },
   };
+}
+
+/** Safe mode as the disk kept it, fed to the core (it diagnoses afresh); returned for the writer that keeps it current. */
+function restoreSafeModes(config: Config, byName: ReadonlyMap<string, ServiceRt>, loop: AgentLoop, log: Logger): Record<string, string> {
+  const kept = loadSafeModes(config.stateDir, log);
+  for (const [service, why] of Object.entries(kept)) if (byName.has(service)) loop.feed({ type: "safe-mode-restored", service, why });
+  return kept;
 }
 
 /**

@@ -42,6 +42,10 @@ export type EffectDeps = {
   orderApplied(fx: Extract<HostEffect, { type: "order-applied" }>): void;
   /** The standings changed: kept on disk (standings.ts); beacons read them from the core. */
   standingsChanged(s: Extract<HostEffect, { type: "standings-changed" }>["standings"]): void;
+  /** Runs safe mode's diagnostics off the loop (diagnostics.ts); the outcome comes back as diagnosed. */
+  diagnose(fx: Extract<HostEffect, { type: "diagnose" }>): void;
+  /** Safe mode entered or ended: kept on disk (diagnostics.ts); beacons read it from the core. */
+  safeModeChanged(fx: Extract<HostEffect, { type: "safe-mode-changed" }>): void;
   /** The lowered quorums taken on here changed: kept on disk (standings.ts); beacons read them from the core. */
   votesChanged(v: Extract<HostEffect, { type: "votes-changed" }>["votes"], kept: Extract<HostEffect, { type: "votes-changed" }>["kept"]): void;
 };
@@ -126,6 +130,14 @@ function applyOther(d: EffectDeps, fx: OtherFx): void {
       break;
     case "votes-changed":
       d.votesChanged(fx.votes, fx.kept);
+      break;
+    case "diagnose":
+      d.log("info", "health", "diagnosing", { service: fx.service, run: fx.seq, why: fx.why });
+      d.diagnose(fx);
+      break;
+    case "safe-mode-changed":
+      d.log(fx.on ? "warn" : "info", "health", fx.on ? "safe-mode" : "safe-mode-ended", { service: fx.service, why: fx.why, effect: fx.on ? "no candidate for it until diagnostics pass or an operator runs `umbra rejoin`" : "a candidate again" });
+      d.safeModeChanged(fx);
       break;
     case "health-changed":
       d.log(fx.healthy ? "info" : "warn", "health", fx.healthy ? "service-healthy" : "service-unhealthy", { service: fx.service, why: fx.why, effect: fx.healthy ? "a candidate again" : "no candidate for it; holding it, this host hands it over in person to a healthy shadow" });

@@ -35,6 +35,14 @@ export type StatusSnapshot = {
   rest: Pick<StatusDoc, "replication" | "reconciliations" | "forecasts" | "forecastModel" | "blobs" | "queues">;
 };
 
+/** Safe mode for status: its times as ago and in, from the core's monotonic clock. */
+function safeModeDoc(m: ReturnType<typeof host.safeModeOf>, nowMono: number): StatusDoc["services"][number]["safeMode"] {
+  if (m === null) return null;
+  const ms = (t: number) => Math.max(0, Math.round(t));
+  const last = m.last === null ? null : { ok: m.last.ok, detail: m.last.detail, bundle: m.last.bundle, agoMs: ms(nowMono - m.last.atMs) };
+  return { on: m.why !== null, why: m.why, sinceAgoMs: m.sinceMs === null ? null : ms(nowMono - m.sinceMs), running: m.running, retryInMs: m.retryAtMs === null ? null : ms(m.retryAtMs - nowMono), last };
+}
+
 export function buildStatus(x: StatusSnapshot): StatusDoc {
   const self = x.config.host;
   const view = host.memberView(x.core);
@@ -60,6 +68,7 @@ export function buildStatus(x: StatusSnapshot): StatusDoc {
       excluded: [...st.excluded],
       quorum: quorumDoc(host.quorumOf(x.core, svc.name, x.nowMono)),
       moveBack: host.moveBackPlan(x.core, svc.name, x.nowMono),
+      safeMode: safeModeDoc(host.safeModeOf(x.core, svc.name), x.nowMono),
     };
   });
   const member = (id: HostId, status: StatusDoc["members"][number]["status"], incarnation: number): StatusDoc["members"][number] => {

@@ -121,4 +121,12 @@ export type ServiceDoc = {
   quorum?: { expectedVotes: number; needed: number; override: { votes: number; reason: string; issuedAtMs: number; countsInMs: number; heard: string[] } | null };
   /** As holder other than the primary, the primary fit to take the service back (moveBackAfterMs): to whom, and in how long (0: as soon as the handover can start); null otherwise. */
   moveBack?: { to: string; inMs: number } | null;
+  /**
+   * This host's safe mode for the service (null where it is no candidate):
+   * demoted by a failover it did not hand over, it runs diagnostics (the
+   * bundle under the state directory, the diagnose hook) and is no candidate
+   * until they pass or an operator's `umbra rejoin`. `last`: the latest
+   * diagnostics, kept after safe mode ends.
+   */
+  safeMode?: { on: boolean; why: string | null; sinceAgoMs: number | null; running: boolean; retryInMs: number | null; last: { ok: boolean; detail: string; bundle: string | null; agoMs: number } | null } | null;
 };

@@ -26,6 +26,7 @@ commands:
   maintenance HOST --reason TEXT --key FILE
                                as standby, with the reason on record
   unstandby HOST --key FILE    ends standby or maintenance
+  rejoin HOST --key FILE       ends HOST's safe mode (a demoted host's diagnostics failed)
   override SERVICE --expect-votes N --reason TEXT --key FILE --yes
                                a signed order: a majority of N votes certifies SERVICE's holder
                                (a majority of its voters gone for good; read the warning)

@@ -12,6 +12,7 @@ export const COMMANDS: Record<string, () => Promise<{ run(rest: string[]): Promi
   failover: () => import("./commands/order.ts").then((m) => m.command("failover")),
   standby: () => import("./commands/order.ts").then((m) => m.command("standby")),
   unstandby: () => import("./commands/order.ts").then((m) => m.command("unstandby")),
+  rejoin: () => import("./commands/order.ts").then((m) => m.command("rejoin")),
   maintenance: () => import("./commands/order.ts").then((m) => m.command("maintenance")),
   override: () => import("./commands/order.ts").then((m) => m.command("override")),
   audit: () => import("./commands/audit.ts"),

@@ -83,7 +83,7 @@ function serviceColumns(nowMs: number): Array<Column<ServiceDoc>> {
     { head: "HOLDER", align: "left", cell: (s) => (s.holder === null ? NONE : s.holdsVipHere ? `${s.holder} (here)` : s.holder) },
     { head: "EPOCH", align: "right", cell: (s) => String(s.epoch) },
     { head: "LEASE", align: "right", cell: (s) => (s.leaseRemainingMs === null ? NONE : duration(Math.max(0, s.leaseRemainingMs))) },
-    { head: "STATE", align: "left", cell: (s) => (s.moveBack === undefined || s.moveBack === null ? s.state : `${s.state}, back to ${s.moveBack.to} in ${duration(s.moveBack.inMs)}`) },
+    { head: "STATE", align: "left", cell: stateCell },
     { head: "HEALTH", align: "left", cell: (s) => (s.health === undefined || s.health === null ? NONE : s.health.healthy ? "ok" : "FAILING") },
     { head: "KEPT OUT", align: "left", cell: (s) => (s.excluded === undefined || s.excluded.length === 0 ? NONE : s.excluded.join(",")) },
     { head: "QUORUM", align: "left", cell: (s) => quorumCell(s.quorum) },
@@ -151,6 +151,26 @@ function lastChange(c: ServiceDoc["lastChange"], nowMs: number): string {
   return `${c.fromHolder ?? NONE} -> ${c.toHolder} (${c.reason}) ${ago(nowMs - c.atMs)}`;
 }
 
+/** The quorum's role, and what comes next: a move back, or this host's safe mode. */
+function stateCell(s: ServiceDoc): string {
+  const m = s.safeMode;
+  if (m !== undefined && m !== null && m.on) {
+    const diag = m.running ? "diagnostics running" : m.last !== null && !m.last.ok ? `diagnostics failed${m.retryInMs === null ? "" : `, again in ${duration(m.retryInMs)}`}` : "diagnostics due";
+    return `${s.state}, SAFE MODE (${diag})`;
+  }
+  return s.moveBack === undefined || s.moveBack === null ? s.state : `${s.state}, back to ${s.moveBack.to} in ${duration(s.moveBack.inMs)}`;
+}
+
+/** A line per service whose diagnostics ran here: the verdict and where the bundle is. */
+function diagnosticsLines(services: ReadonlyArray<ServiceDoc>): string {
+  const lines = services.flatMap((s) => {
+    const last = s.safeMode?.last;
+    if (last === undefined || last === null) return [];
+    return [`${s.name}: diagnostics ${last.ok ? "passed" : "FAILED"} ${ago(last.agoMs)} (${last.detail})${last.bundle === null ? "" : `, bundle ${last.bundle}`}${s.safeMode!.on ? `; safe mode since ${ago(s.safeMode!.sinceAgoMs ?? 0)}: ${s.safeMode!.why}` : ""}`];
+  });
+  return lines.length === 0 ? "" : `\n\n${lines.join("\n")}`;
+}
+
 export function formatStatus(d: StatusDoc): string {
   const head = `host ${d.host}  cluster ${d.cluster}  role ${d.role}  up ${duration(d.uptimeMs)}  umbra ${d.version}`;
   const members = table(memberColumns(d.host), d.members);
@@ -158,7 +178,7 @@ export function formatStatus(d: StatusDoc): string {
   const repl = (d.replication ?? []).length === 0 ? "" : `\n\n${table(replicationColumns(), d.replication)}`;
   const blobs = (d.blobs ?? []).length === 0 ? "" : `\n\n${table(blobColumns(), d.blobs!)}`;
   const fc = (d.forecasts ?? []).length === 0 ? "" : `\n\n${table(forecastColumns(new Set(d.predicted ?? [])), d.forecasts!)}`;
-  return `${head}\n\n${members}\n\n${services}${repl}${blobs}${fc}${dropsLine(d.queues ?? [])}\n`;
+  return `${head}\n\n${members}\n\n${services}${diagnosticsLines(d.services)}${repl}${blobs}${fc}${dropsLine(d.queues ?? [])}\n`;
 }
 
 /** One line naming the queues that dropped anything since the agent started; nothing when none did (`--json` has every queue). */

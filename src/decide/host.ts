@@ -22,6 +22,8 @@ import * as proactive from "./proactive.ts";
 import type { ProactiveState } from "./proactive.ts";
 import * as quorum from "./quorum.ts";
 import * as replication from "./replication.ts";
+import * as safemode from "./safemode.ts";
+import type { SafeEffect, SafeEvent, SafeMode } from "./safemode.ts";
 import type { PeerSync, ReplicationEffect, ReplicationEvent, ReplicationState } from "./replication.ts";
 import type { Certificate, DropWhy, Persisted, QuorumEffect, QuorumEvent, QuorumMsg, QuorumOut, QuorumState, Reason, VipAlarm } from "./quorum.ts";
 
@@ -76,8 +78,8 @@ export type HostConfig = {
 };
 
 /** What an operator's order asks (its statement checked by the shell: signature, key, cluster, time, replay). */
-export type OrderAction = "move" | "failover" | "standby" | "unstandby" | "maintenance" | "release" | "override";
-/** An operator's order as the host core receives it. `service`: move, failover, override; `target`: move --to, and the host of the others; `expectVotes`: override's; `issuedAtMs`: the statement's issue time (wall clock), which orders standings. */
+export type OrderAction = "move" | "failover" | "standby" | "unstandby" | "maintenance" | "release" | "override" | "rejoin";
+/** An operator's order as the host core receives it. `service`: move, failover, override (rejoin: one service, or null for all); `target`: move --to, and the host of the others; `expectVotes`: override's; `issuedAtMs`: the statement's issue time (wall clock), which orders standings. */
 export type OperatorOrder = { nonce: string; action: OrderAction; service: string | null; target: HostId | null; expectVotes: number | null; reason: string; operator: string; issuedAtMs: number };
 /**
  * What the operators last said of a host: standby or maintenance (kept out
@@ -128,6 +130,8 @@ export type HostState = {
   readonly health: Readonly<Record<string, ServiceHealth>>;
   /** The services each peer says are unhealthy there (its beacons). */
   readonly peerUnhealthy: Readonly<Record<HostId, readonly string[]>>;
+  /** Safe mode per service this host is a candidate of (decide/safemode.ts): demoted, it runs diagnostics and is no candidate until they pass. */
+  readonly safe: Readonly<Record<string, SafeMode>>;
   /** The last hook outcome per service, for status. */
   readonly hooks: Readonly<Record<string, { hook: HookName; ok: boolean; atMs: number; detail: string }>>;
   /** When the core last ran: time must not move backwards. */
@@ -144,6 +148,8 @@ export type HostEvent =
   | { type: "vip-changed"; service: string; op: "add" | "del"; epoch: number; ok: boolean; error: string | null } // the outcome of a take-vip or drop-vip
   | { type: "kernel-leased"; service: string; seq: number; error: string | null } // the outcome of a kernel-lease: applied (null) or nft's error
   | { type: "hook-finished"; service: string; hook: HookName; ok: boolean; detail: string } // the outcome of a run-hook
+  | { type: "diagnosed"; service: string; seq: number; ok: boolean; detail: string; bundle: string | null } // the outcome of a diagnose: the hook's verdict (none configured: passed), and the bundle's path (null: not written)
+  | { type: "safe-mode-restored"; service: string; why: string } // this host was in safe mode for the service when its agent last stopped (its disk): it is again, and diagnoses afresh
   | { type: "order"; order: OperatorOrder } // an operator's signed order, checked by the shell, from the local API or a peer
   | { type: "check-result"; service: string; check: number; ok: boolean; detail: string } // one run of a service's health check (its index in the config)
   | { type: "placement"; service: string; why: string | null } // whether this host's VIP for the service could answer a client (the shell looks at start)
@@ -164,6 +170,7 @@ export type HostEffect =
   | { type: "take-vip"; service: string; epoch: number; reason: Reason } // start adding the VIP; answer with vip-changed
   | { type: "drop-vip"; service: string; epoch: number; why: DropWhy } // start removing it; answer with vip-changed
   | { type: "run-hook"; service: string; hook: HookName; epoch: number; state?: NotifyState } // off the loop; answer with hook-finished
+  | { type: "diagnose"; service: string; seq: number; why: string } // write a diagnostics bundle and run the diagnose hook, off the loop; answer with diagnosed (seq)
   | { type: "reconcile"; service: string; epoch: number } // a new holder brings the state to the intended one
   | { type: "request-durable"; service: string; id: string; to: HostId[] } // ask these replicas to confirm a write once durable (answer: peer-durable)
   | { type: "write-acked"; service: string; id: string; durableOn: HostId[]; ms: number } // tell the writer: durable here and on enough replicas
@@ -177,6 +184,8 @@ export type HostEffect =
   | { type: "votes-changed"; votes: VoteStandings; kept: VotesKept }
   /** This host's health of a service changed: unhealthy, it is no candidate and, holding it, hands it over. */
   | { type: "health-changed"; service: string; healthy: boolean; why: string | null }
+  /** This host entered safe mode for a service (on) or left it, and why: the shell keeps it on disk; its beacons say the service is unhealthy here meanwhile. */
+  | { type: "safe-mode-changed"; service: string; on: boolean; why: string }
   /** An order acted on (or seen again: `repeat`), with what it did here, and the services it concerns (their audit trails record it). */
   | { type: "order-applied"; order: OperatorOrder; services: string[]; outcome: string; repeat: boolean; concerned: boolean } // concerned: this host is the one the order is about (the holder of its service, or its host)
   | { type: "alarm"; service: string; alarm: VipAlarm; epoch: number; error: string | null; attempts: number }
@@ -241,8 +250,13 @@ export function initialHost(config: HostConfig, persisted: Readonly<Record<strin
   const p = config.proactive;
   const foresight = p === null ? null : proactive.initialProactive({ self: config.self, ...p }, nowMs);
   const healthOf: Record<string, ServiceHealth> = {};
-  for (const sv of config.services) if (sv.candidates.includes(config.self)) healthOf[sv.name] = health.initialHealth(sv.checks ?? []);
-  return { config, members, services, replicas, foresight, standby: {}, votes: {}, orders: [], health: healthOf, peerUnhealthy: {}, hooks: {}, nowMs };
+  const safe: Record<string, SafeMode> = {};
+  for (const sv of config.services) {
+    if (!sv.candidates.includes(config.self)) continue;
+    healthOf[sv.name] = health.initialHealth(sv.checks ?? []);
+    safe[sv.name] = safemode.initialSafeMode();
+  }
+  return { config, members, services, replicas, foresight, standby: {}, votes: {}, orders: [], health: healthOf, safe, peerUnhealthy: {}, hooks: {}, nowMs };
 }
 
 export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
@@ -250,16 +264,9 @@ export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
   const d: Draft = { ...s0, services: { ...s0.services }, replicas: { ...s0.replicas }, nowMs };
   const fx: HostEffect[] = [];
   switch (e.type) {
-    case "tick": {
-      assert(e.rand >= 0 && e.rand < 1, "rand in [0,1)");
-      // One draw per machine, from the tick's: the same tick, the same run.
-      const r = rng(Math.floor(e.rand * 2 ** 32));
-      stepMembership(d, fx, { type: "tick", rand: r.next() });
-      for (const sv of d.config.services) stepQuorum(d, fx, sv.name, { type: "tick", rand: r.next() });
-      stepForesight(d, fx, { type: "tick", holding: holdingNow(d) });
-      routeReplicas(d, fx, { type: "tick" });
+    case "tick":
+      onTick(d, fx, e.rand);
       break;
-    }
     case "loop-stalled":
       for (const sv of d.config.services) stepQuorum(d, fx, sv.name, { type: "stalled" });
       break;
@@ -283,6 +290,10 @@ export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
     case "hook-finished":
       assert(d.services[e.service] !== undefined, "a hook outcome names a known service");
       d.hooks = { ...d.hooks, [e.service]: { hook: e.hook, ok: e.ok, atMs: nowMs, detail: e.detail } };
+      break;
+    case "diagnosed":
+    case "safe-mode-restored":
+      if (d.safe[e.service] !== undefined) stepSafe(d, fx, e.service, e.type === "diagnosed" ? { type: "diagnosed", seq: e.seq, ok: e.ok, detail: e.detail, bundle: e.bundle } : { type: "restored", why: e.why });
       break;
     case "order":
       applyOrder(d, fx, e.order);
@@ -311,6 +322,17 @@ export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
       assertNever(e);
   }
   return { state: d, effects: fx };
+}
+
+/** A tick, to every machine, each with its own draw from the tick's: the same tick, the same run. */
+function onTick(d: Draft, fx: HostEffect[], rand: number): void {
+  assert(rand >= 0 && rand < 1, "rand in [0,1)");
+  const r = rng(Math.floor(rand * 2 ** 32));
+  stepMembership(d, fx, { type: "tick", rand: r.next() });
+  for (const sv of d.config.services) stepQuorum(d, fx, sv.name, { type: "tick", rand: r.next() });
+  stepForesight(d, fx, { type: "tick", holding: holdingNow(d) });
+  routeReplicas(d, fx, { type: "tick" });
+  for (const sv of Object.keys(d.safe)) stepSafe(d, fx, sv, { type: "tick" });
 }
 
 // ---------------------------------------------------------------- deadlines
@@ -344,6 +366,7 @@ function eachDue(s: HostState, f: (name: () => string, ms: number) => void): voi
   for (const [sv, q] of Object.entries(s.services)) f(() => `${sv} (${q.role}, holder ${q.holder ?? "none"})`, quorum.nextTickMs(q));
   if (s.foresight !== null) f(() => "foresight", proactive.nextTickMs(s.foresight, () => holdingNow(s)));
   for (const [sv, r] of Object.entries(s.replicas)) f(() => `replicas ${sv}`, replication.nextTickMs(r));
+  for (const [sv, m] of Object.entries(s.safe)) f(() => `safe mode ${sv}`, safemode.nextTickMs(m));
 }
 
 // ---------------------------------------------------------------- queries
@@ -505,9 +528,44 @@ function stepMembership(d: Draft, fx: HostEffect[], ev: membership.MembershipEve
 }
 
 function stepQuorum(d: Draft, fx: HostEffect[], service: string, ev: QuorumEvent): void {
-  const out = quorum.step(d.services[service]!, ev, d.nowMs);
+  const before = d.services[service]!;
+  const out = quorum.step(before, ev, d.nowMs);
   d.services[service] = out.state;
   for (const f of out.effects) fx.push(withService(service, f));
+  const why = demotedWhy(d.config.self, before, out.state);
+  if (why !== null && d.safe[service] !== undefined) stepSafe(d, fx, service, { type: "demoted", why });
+}
+
+/**
+ * Whether a quorum step demoted this host: it was the certified holder and
+ * now knows a later certificate of another, which it did not hand over to in
+ * person (a planned move from it: a handover, a predicted move, a move
+ * back). Null: not demoted; else why, for safe mode.
+ */
+export function demotedWhy(self: HostId, before: QuorumState, after: QuorumState): string | null {
+  if (before.holder !== self || after.holder === self || after.holder === null || after.epoch <= before.epoch) return null;
+  const c = after.cert;
+  if (c !== null && c.from === self && quorum.isPlanned(c.reason)) return null;
+  return `demoted at epoch ${after.epoch}: ${after.holder} certified in its place (${c === null ? "certificate not seen" : c.reason})`;
+}
+
+/** Safe mode's step for a service: diagnostics to run, and a change in whom the service excludes. */
+function stepSafe(d: Draft, fx: HostEffect[], service: string, ev: SafeEvent): void {
+  const out = safemode.step(d.safe[service]!, ev, d.nowMs);
+  if (out.state !== d.safe[service]) d.safe = { ...d.safe, [service]: out.state }; // unchanged: the same object (a tick that did nothing changes nothing)
+  for (const f of out.effects) fx.push(withServiceSafe(service, f));
+  if (out.effects.some((f) => f.type === "safe-mode-changed")) syncExcluded(d, fx);
+}
+
+function withServiceSafe(service: string, f: SafeEffect): HostEffect {
+  switch (f.type) {
+    case "diagnose":
+      return { type: "diagnose", service, seq: f.seq, why: f.why };
+    case "safe-mode-changed":
+      return { type: "safe-mode-changed", service, on: f.on, why: f.why };
+    default:
+      return assertNever(f);
+  }
 }
 
 function withService(service: string, f: QuorumEffect): HostEffect {
@@ -583,12 +641,24 @@ function orderOutcome(d: Draft, fx: HostEffect[], o: OperatorOrder, services: st
       const handing = services.filter((sv) => d.services[sv]!.role === quorum.Role.handingOver && o.target === self);
       return on ? `${o.target} in ${o.action}${handing.length > 0 ? `; handing over ${handing.join(", ")}` : ""}` : `${o.target} a candidate again`;
     }
+    case "rejoin":
+      return rejoin(d, fx, o, services);
     case "override":
       if (o.service === null || services[0] === undefined) return `no service "${o.service}" here`;
       return takeVotes(d, fx, services[0], { votes: o.expectVotes ?? 0, reason: o.reason, nonce: o.nonce, issuedAtMs: o.issuedAtMs }, null);
     default:
       return assertNever(o.action);
   }
+}
+
+/** An operator's rejoin: the host it names leaves safe mode for the service (or all), without waiting for diagnostics. */
+function rejoin(d: Draft, fx: HostEffect[], o: OperatorOrder, services: string[]): string {
+  if (o.target === null || !d.config.hosts.includes(o.target)) return `no host "${o.target}" in the cluster`;
+  if (o.target !== d.config.self) return `noted (for ${o.target})`;
+  const inSafe = services.filter((sv) => d.safe[sv] !== undefined && safemode.inSafeMode(d.safe[sv]!));
+  if (inSafe.length === 0) return `${o.target} is not in safe mode${o.service === null ? "" : ` for ${o.service}`}: nothing to end`;
+  for (const sv of inSafe) stepSafe(d, fx, sv, { type: "rejoin", by: o.operator });
+  return `${o.target} out of safe mode for ${inSafe.join(", ")}: a candidate again`;
 }
 
 /**
@@ -667,14 +737,20 @@ function onOwnHealth(d: Draft, fx: HostEffect[], e: Extract<HostEvent, { type: "
   syncExcluded(d, fx);
 }
 
+/** Whether the service is healthy here: its checks pass, its VIP can answer, and this host is not in safe mode for it. */
 export function serviceHealthy(s: HostState, service: string): boolean {
-  const h = s.health[service];
-  return h === undefined || health.healthy(h);
+  return serviceUnhealthyWhy(s, service) === null;
 }
 
 export function serviceUnhealthyWhy(s: HostState, service: string): string | null {
   const h = s.health[service];
-  return h === undefined ? null : health.unhealthyWhy(h);
+  const m = s.safe[service];
+  return (m === undefined ? null : safemode.safeWhy(m)) ?? (h === undefined ? null : health.unhealthyWhy(h));
+}
+
+/** This host's safe mode of a service, for status (null: it is no candidate of it). */
+export function safeModeOf(s: HostState, service: string): SafeMode | null {
+  return s.safe[service] ?? null;
 }
 
 /** A peer's beacon says which services are unhealthy there: a change moves who is excluded. */
@@ -688,7 +764,7 @@ function onPeerHealth(d: Draft, fx: HostEffect[], peer: HostId, unhealthy: reado
 
 /** The services this host says are unhealthy here (its beacons carry them). */
 export function unhealthyServices(s: HostState): string[] {
-  return Object.keys(s.health).filter((sv) => !health.healthy(s.health[sv]!)).sort();
+  return Object.keys(s.health).filter((sv) => !serviceHealthy(s, sv)).sort();
 }
 
 const keptOut = (s: Standing | undefined): boolean => s !== undefined && s.mode !== "active";
@@ -713,8 +789,7 @@ function syncExcluded(d: Draft, fx: HostEffect[]): void {
   const self = d.config.self;
   for (const sv of d.config.services) {
     const sick = d.config.hosts.filter((h) => d.peerUnhealthy[h]?.includes(sv.name) === true);
-    const own = d.health[sv.name];
-    if (own !== undefined && !health.healthy(own)) sick.push(self);
+    if (d.health[sv.name] !== undefined && !serviceHealthy(d, sv.name)) sick.push(self);
     const hosts = health.excluded(d.config.hosts.filter((h) => keptOut(d.standby[h])), sick);
     if (hosts.join() !== d.services[sv.name]!.excluded.join()) stepQuorum(d, fx, sv.name, { type: "excluded", hosts });
   }

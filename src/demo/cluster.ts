@@ -90,7 +90,7 @@ export type DemoOptions = {
   /** An HTTP health check of each host's own demo service for "web" (DEMO_CHECK); DemoCluster.setSick makes one fail. */
   checks?: boolean;
   /** Hook programs for the "web" service, as [services.hooks] in every agent's config. */
-  hooks?: { activate?: string; demote?: string; reconcile?: string };
+  hooks?: { activate?: string; demote?: string; reconcile?: string; diagnose?: string };
   /** The "web" service's moveBackAfterMs (default: the config's, 10 minutes). */
   moveBackAfterMs?: number;
   /** More namespaces on the bridge, running nothing (a benchmark's probes). */

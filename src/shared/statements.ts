@@ -11,7 +11,7 @@
 import { randomBytes } from "node:crypto";
 import { sign, verify } from "./identity.ts";
 
-export const ACTIONS = ["move", "failover", "standby", "unstandby", "maintenance", "release", "override"] as const;
+export const ACTIONS = ["move", "failover", "standby", "unstandby", "maintenance", "release", "override", "rejoin"] as const;
 export type Action = (typeof ACTIONS)[number];
 
 /** A statement lives at most this long: a stolen one is worth little, and replays are remembered this long at most. */

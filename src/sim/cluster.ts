@@ -16,7 +16,7 @@ import { rng, type Rng } from "../shared/rng.ts";
 import { hostId, type HostId } from "../shared/ids.ts";
 import { LOOP_STALL_WARN_TICKS, PROFILES } from "../shared/profiles.ts";
 import { host, type OperatorOrder, type HookName, type HostConfig, type HostEffect, type HostEvent, type HostMsg, type HostState, type HostStep, type HostTiming, type Certificate, type QuorumState } from "../decide/index.ts";
-import { carryEffects, hookFinished, kernelLeased, recordLanded, SimHost, simHostConfig, vipChanged, SIM_CHECK, type ShellPorts, type Stepper, type VipOp } from "./host-shell.ts";
+import { carryEffects, diagnosed, hookFinished, kernelLeased, recordLanded, SimHost, simHostConfig, vipChanged, SIM_CHECK, type ShellPorts, type Stepper, type VipOp } from "./host-shell.ts";
 import { checkAckedKept, checkCertificate, checkEpochGrows, checkOneHolder, checkTickDue } from "./invariants.ts";
 import { MemNet, type Delivery, type NetProfile } from "./memnet.ts";
 import type { MeshLink } from "../shared/meshlink.ts";
@@ -148,6 +148,8 @@ export type Cluster = {
   order(o: OperatorOrder): void;
   /** A service's health check fails (or passes again) on a host, enough times in a row to flip it; every other host up hears of it as from a beacon. */
   sick(id: HostId, service: string, sick: boolean): void;
+  /** A host's diagnostics fail from now on (or pass again); safe mode retries failed ones, an operator's rejoin ends it. */
+  diagnostics(id: HostId, ok: boolean): void;
   /** Every up host's forecast flags `from` (with `split`, all but the first up host see `to` failing too); `from`'s own proactive machine then asks for the move. */
   predict(from: HostId, to: HostId, split?: boolean): void;
   /** Hosts that have the first service's VIP up now. */
@@ -237,6 +239,11 @@ class SimCluster implements Cluster {
   /** When each host ticks next: staggered so hosts do not move in lockstep, each at its own clock's rate. */
   private readonly nextTick: Map<HostId, number>;
   private readonly pendingHooks: Array<{ n: Node; service: string; hook: HookName }> = [];
+  /** Diagnostics asked for (each answered in the next drain, from the process that asked), and the hosts whose own peers must hear its safe mode changed (as from its beacon). */
+  private readonly pendingDiagnoses: Array<{ n: Node; boot: number; service: string; seq: number }> = [];
+  private readonly healthNews = new Set<Node>();
+  /** Hosts whose diagnostics fail (until told otherwise). */
+  private readonly diagFailing = new Set<HostId>();
   private lastAt = 0;
   private readonly ports: ShellPorts<Node> = {
     send: (from, to, msg) => this.send(from.id, to, msg),
@@ -244,6 +251,7 @@ class SimCluster implements Cluster {
     kernelLease: (n, service, untilMs, seq) => this.kernelLease(n, service, untilMs, seq),
     persist: (n, service) => this.persist(n, service),
     runHook: (n, service, hook) => this.pendingHooks.push({ n, service, hook }), // they finish at once: hooks change nothing the checker sees
+    diagnose: (n, service, seq) => this.pendingDiagnoses.push({ n, boot: n.boot, service, seq }),
     note: (n, fx) => this.note(n, fx),
   };
 
@@ -463,6 +471,13 @@ class SimCluster implements Cluster {
       case "health-changed":
         this.trace.push({ ...at, what: `${fx.service} ${fx.healthy ? "healthy" : `unhealthy: ${fx.why}`}` });
         return;
+      case "safe-mode-changed":
+        this.trace.push({ ...at, what: `${fx.service} safe mode ${fx.on ? "on" : "off"}: ${fx.why}` });
+        this.healthNews.add(n);
+        return;
+      case "diagnose":
+        this.trace.push({ ...at, what: `${fx.service} diagnose run=${fx.seq}` });
+        return;
       case "order-applied":
         if (!fx.repeat) this.trace.push({ ...at, what: `order ${fx.order.action}${fx.order.target === null ? "" : ` ${fx.order.target}`}: ${fx.outcome}` });
         return;
@@ -483,10 +498,27 @@ class SimCluster implements Cluster {
   }
 
   private drainHooks(): void {
-    for (let i = 0; i < HOOK_DRAIN_MAX && this.pendingHooks.length > 0; i++) {
-      const h = this.pendingHooks.shift()!;
-      if (h.n.up) this.apply(h.n, hookFinished(h.service, h.hook, "sim"));
+    for (let i = 0; i < HOOK_DRAIN_MAX && this.pendingHooks.length + this.pendingDiagnoses.length + this.healthNews.size > 0; i++) {
+      const h = this.pendingHooks.shift();
+      if (h !== undefined) {
+        if (h.n.up) this.apply(h.n, hookFinished(h.service, h.hook, "sim"));
+        continue;
+      }
+      const g = this.pendingDiagnoses.shift();
+      if (g !== undefined) {
+        if (g.n.up && g.n.boot === g.boot) this.apply(g.n, diagnosed(g.service, g.seq, !this.diagFailing.has(g.n.id)));
+        continue;
+      }
+      const n = [...this.healthNews][0]!;
+      this.healthNews.delete(n);
+      if (n.up) this.tellHealth(n);
     }
+  }
+
+  /** A host's peers hear which services are unhealthy there, as from its beacon. */
+  private tellHealth(n: Node): void {
+    const unhealthy = host.unhealthyServices(n.core);
+    for (const p of this.nodes.values()) if (p !== n && p.up && this.now >= p.pausedUntil) this.apply(p, { type: "peer-health", host: n.id, unhealthy });
   }
 
   private checkSafety(): void {
@@ -669,6 +701,7 @@ class SimCluster implements Cluster {
     this.down(n);
     n.disk.clear(); // the vote records too: the voter comes back knowing nothing
     n.votesKept = { votes: {}, kept: {} };
+    n.safeKept.clear();
     this.lostRecord.add(id);
     for (const st of n.repl.values()) st.doc = new Set();
     this.trace.push({ atMs: this.now, host: id, what: "crash, disk lost" });
@@ -684,6 +717,8 @@ class SimCluster implements Cluster {
     this.trace.push({ atMs: this.now, host: id, what: "restart" });
     // Its disk, then its peers' beacons, tell it what operators said while it was down.
     if (Object.keys(n.votesKept.votes).length > 0) this.apply(n, { type: "vote-standings", votes: n.votesKept.votes, from: "disk", kept: n.votesKept.kept });
+    for (const [service, why] of n.safeKept) this.apply(n, { type: "safe-mode-restored", service, why });
+    this.drainHooks();
     for (const p of this.nodes.values()) if (p !== n && p.up && this.now >= p.pausedUntil) this.beacon(p, n);
   }
 
@@ -766,9 +801,15 @@ class SimCluster implements Cluster {
     if (!n.up || this.now < n.pausedUntil) return;
     this.trace.push({ atMs: this.now, host: id, what: `${service} check ${sick ? "fails" : "passes"}` });
     for (let i = 0; i < Math.max(SIM_CHECK.rise, SIM_CHECK.fall); i++) this.apply(n, { type: "check-result", service, check: 0, ok: !sick, detail: sick ? "sim: failing" : "sim: ok" });
-    const unhealthy = host.unhealthyServices(n.core);
-    for (const p of this.nodes.values()) if (p !== n && p.up && this.now >= p.pausedUntil) this.apply(p, { type: "peer-health", host: id, unhealthy });
+    this.tellHealth(n);
     this.drainHooks();
+  }
+
+  diagnostics(id: HostId, ok: boolean): void {
+    if (ok === !this.diagFailing.has(id)) return;
+    if (ok) this.diagFailing.delete(id);
+    else this.diagFailing.add(id);
+    this.trace.push({ atMs: this.now, host: id, what: `diagnostics ${ok ? "pass" : "fail"} from now on` });
   }
 
   predict(from: HostId, to: HostId, split?: boolean): void {

@@ -37,6 +37,7 @@ function run(h: SimHost, fromMs: number, ms: number, seen: string[]): void {
       done.push({ op, epoch });
     },
     runHook: () => {},
+    diagnose: () => {},
     note: (_h, fx) => seen.push(fx.type === "run-hook" ? `run-hook ${fx.hook}${fx.state === undefined ? "" : ` ${fx.state}`}` : fx.type),
   };
   for (let now = fromMs; now < fromMs + ms; now += t.tickMs) {
@@ -94,6 +95,7 @@ test("a vote waits for the record before it; a kill loses both, a landed record 
     kernelLease: () => {},
     actuate: () => {},
     runHook: () => {},
+    diagnose: () => {},
     note: () => {},
   };
   const record = { epoch: 1, holder: n1, cert: null, votedEpoch: 2, votedHolder: n1 };

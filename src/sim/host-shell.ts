@@ -54,6 +54,8 @@ export class SimHost {
   readonly disk = new Map<string, Persisted>();
   /** The lowered quorums taken on here, as the disk keeps them (votes.json; written at once, a wipe loses them): a restart takes them back. */
   votesKept: { votes: VoteStandings; kept: VotesKept } = { votes: {}, kept: {} };
+  /** The services this host is in safe mode for, and why, as the disk keeps them (safemode.json; a wipe loses them): a restart takes them back. */
+  readonly safeKept = new Map<string, string>();
   /** Vote records being written, per service, oldest first: the agent writes them off its loop (agent/records.ts), so a crash or a kill loses them. */
   readonly writing = new Map<string, Persisted[]>();
   /** Votes waiting for the records emitted before them, in the order sent. */
@@ -143,6 +145,11 @@ export function hookFinished(service: string, hook: HookName, detail: string): H
   return { type: "hook-finished", service, hook, ok: true, detail };
 }
 
+/** Diagnostics' outcome: simulated ones pass unless the driver made them fail on the host. */
+export function diagnosed(service: string, seq: number, ok: boolean): HostEvent {
+  return { type: "diagnosed", service, seq, ok, detail: ok ? "sim: passed" : "sim: failing", bundle: null };
+}
+
 /** What a driver supplies to carry effects: its network, its kernel and hooks, and what it notes. */
 export type ShellPorts<H extends SimHost> = {
   /** Puts a message on the driver's network. */
@@ -155,6 +162,8 @@ export type ShellPorts<H extends SimHost> = {
   kernelLease(h: H, service: string, untilMs: number | null, seq: number): void;
   /** Starts a hook; the outcome comes back later through hookFinished. */
   runHook(h: H, service: string, hook: HookName): void;
+  /** Starts safe mode's diagnostics (run `seq`); the outcome comes back later as diagnosed. */
+  diagnose(h: H, service: string, seq: number): void;
   /** Every other effect, after the shell carried its common part: the driver records, checks or prints it, and carries what is its own. */
   note(h: H, fx: Exclude<HostEffect, { type: "send" }>): void;
 };
@@ -199,6 +208,13 @@ export function carryEffects<H extends SimHost>(h: H, effects: HostEffect[], por
         break;
       case "run-hook":
         ports.runHook(h, fx.service, fx.hook);
+        break;
+      case "diagnose":
+        ports.diagnose(h, fx.service, fx.seq);
+        break;
+      case "safe-mode-changed":
+        if (fx.on) h.safeKept.set(fx.service, fx.why);
+        else h.safeKept.delete(fx.service);
         break;
       case "certified":
       case "alarm":

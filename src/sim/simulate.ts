@@ -140,7 +140,9 @@ export type Fault =
   /** An operator's order, delivered to every host up then (as the agent that took it passes it on): a move or failover of the first service, a host's standby, maintenance or its end. */
   | { atMs: number; kind: "order"; action: OrderAction; host: HostId; nonce: string }
   /** A service's health check starts failing on a host (sick) or passes again; other hosts hear of it as from its beacon. */
-  | { atMs: number; kind: "sick" | "well"; host: HostId; service: number };
+  | { atMs: number; kind: "sick" | "well"; host: HostId; service: number }
+  /** A host's safe-mode diagnostics start failing (or pass again). */
+  | { atMs: number; kind: "diagnostics"; host: HostId; ok: boolean };
 
 /** Most runs one shrink may spend. */
 export const SHRINK_RUNS_MAX = 500;
@@ -197,6 +199,7 @@ export function drawSchedule(a: SimArgs): { params: FaultParams; schedule: Fault
   fenceFaults(a, schedule);
   deafFaults(a, schedule);
   orderFaults(a, hosts, faultyUntil, schedule);
+  diagnosticsFaults(a, hosts, faultyUntil, schedule);
   togetherFaults(a, hosts, schedule);
   p.deadForGood = Math.max(0, Math.min(p.deadForGood, Math.floor((a.nodes - 1) / 2) - wiped));
   return { params: p, schedule };
@@ -270,6 +273,26 @@ function orderFaults(a: SimArgs, hosts: HostId[], faultyUntil: number, schedule:
     schedule.push({ atMs: sickAt, kind: "sick", ...sick });
     if (o.next() < 0.7) schedule.push({ atMs: sickAt + Math.floor(o.next() * (faultyUntil - sickAt)), kind: "well", ...sick });
   }
+  schedule.sort((x, y) => x.atMs - y.atMs);
+}
+
+/** Share of seeds in which one host's diagnostics fail for a while, and of those in which an operator's rejoin comes before they pass. */
+export const DIAG_FAIL_SHARE = 0.5;
+const REJOIN_SHARE = 0.5;
+
+/**
+ * Safe mode's faults, from their own stream (every seed's other faults keep
+ * their times): a host's diagnostics failing for a while (a demoted host
+ * then stays out of candidacy, retrying), and an operator's rejoin.
+ */
+function diagnosticsFaults(a: SimArgs, hosts: HostId[], faultyUntil: number, schedule: Fault[]): void {
+  const g = rng((a.seed ^ 0xd1a6) >>> 0);
+  if (g.next() >= DIAG_FAIL_SHARE) return;
+  const host = hosts[g.int(hosts.length)]!;
+  const from = Math.floor(g.next() * faultyUntil);
+  schedule.push({ atMs: from, kind: "diagnostics", host, ok: false });
+  schedule.push({ atMs: from + Math.floor(g.next() * (faultyUntil - from)), kind: "diagnostics", host, ok: true });
+  if (g.next() < REJOIN_SHARE) schedule.push({ atMs: from + Math.floor(g.next() * (faultyUntil - from)), kind: "order", action: "rejoin", host, nonce: "rejoin" });
   schedule.sort((x, y) => x.atMs - y.atMs);
 }
 
@@ -364,6 +387,8 @@ function applyFault(c: Cluster, f: Fault, hosts: HostId[]): void {
     case "sick":
     case "well":
       return c.sick(f.host, c.services[f.service]!, f.kind === "sick");
+    case "diagnostics":
+      return c.diagnostics(f.host, f.ok);
     case "order":
       return c.order({ nonce: f.nonce, action: f.action, service: f.action === "move" || f.action === "failover" ? c.services[0]! : null, target: f.action === "failover" ? null : f.host, expectVotes: null, reason: "sim", operator: "sim", issuedAtMs: f.atMs });
     case "jump":
@@ -394,6 +419,9 @@ function healAll(c: Cluster, hosts: HostId[], deadForGood: number): number {
   }
   // Operators end every standby, and every check passes: a cluster kept out of candidacy has no holder by their choice.
   hosts.forEach((h, i) => c.order({ nonce: `heal${i}`, action: "unstandby", service: null, target: h, expectVotes: null, reason: "sim: heal", operator: "sim", issuedAtMs: c.nowMs() }));
+  // ...and end every safe mode (diagnostics pass from now on): a host demoted during the faults is a candidate again.
+  for (const h of hosts) c.diagnostics(h, true);
+  hosts.forEach((h, i) => c.order({ nonce: `rejoin${i}`, action: "rejoin", service: null, target: h, expectVotes: null, reason: "sim: heal", operator: "sim", issuedAtMs: c.nowMs() }));
   for (const h of hosts) for (const sv of c.services) if (c.isUp(h)) c.sick(h, sv, false);
   return hosts.length - dead.size;
 }

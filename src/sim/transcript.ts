@@ -33,8 +33,11 @@
 //   fail-vip n2 del|add [count]    the next count (1) changes of that kind on n2 fail
 //   move n1 -> n2                  an operator's order to move the service to n2, reaching only n1
 //   order ACTION [HOST]            an operator's signed order, to every host up: move HOST, failover,
-//                                  standby|maintenance|unstandby HOST, override VOTES (of web)
+//                                  standby|maintenance|unstandby|rejoin HOST, override VOTES (of web)
 //   forecast n3 n1 1.0             n3's forecast of n1's exhaustion probability
+//   diagnostics n1 fail|pass       n1's safe-mode diagnostics fail (or pass, the default) from now on
+//                                  (a holder demoted by a certificate it did not hand over to runs them,
+//                                  no candidate meanwhile; its peers hear it as from its beacon)
 //   synced n2 n1                   n2's replication hears n1's copy of the state in sync
 //                                  (moveback=: a holder other than the primary, the primary alive, kept in,
 //                                  unpredicted and in sync that long hands the service back)
@@ -62,7 +65,7 @@ import { LOOP_STALL_WARN_TICKS, PROFILES, type ProfileName } from "../shared/pro
 import { hostId, type HostId } from "../shared/ids.ts";
 import { host, type OperatorOrder, type OrderAction, type HookName, type HostConfig, type HostEffect, type HostEvent, type HostMsg, type HostState, type Certificate, type Persisted, type QuorumState } from "../decide/index.ts";
 import { stepAs, VARIANTS, type Variant } from "./cluster.ts";
-import { carryEffects, hookFinished, kernelLeased, recordLanded, SimHost, simHostConfig, vipChanged, type ShellPorts, type Stepper, type VipOp } from "./host-shell.ts";
+import { carryEffects, diagnosed, hookFinished, kernelLeased, recordLanded, SimHost, simHostConfig, vipChanged, type ShellPorts, type Stepper, type VipOp } from "./host-shell.ts";
 
 /** The one service every transcript runs. */
 export const SERVICE = "web";
@@ -99,6 +102,8 @@ class Node extends SimHost {
   /** When it was paused (virtual ms): a pause past LOOP_STALL_WARN_TICKS ticks is a stall its loop reports on waking. */
   pausedAtMs = 0;
   parked: Item[] = [];
+  /** Its safe-mode diagnostics fail. */
+  diagFail = false;
 
   constructor(id: HostId, configFor: (id: HostId, boot: number) => HostConfig, stepper: Stepper, clockMs: number) {
     super(id, configFor, stepper, clockMs);
@@ -115,7 +120,9 @@ type Item =
   | { kind: "msg"; from: HostId; to: HostId; msg: HostMsg }
   | { kind: "vip"; host: HostId; boot: number; service: string; op: VipOp; epoch: number; ok: boolean }
   | { kind: "hook"; host: HostId; boot: number; service: string; hook: HookName }
-  | { kind: "lease"; host: HostId; boot: number; service: string; seq: number };
+  | { kind: "lease"; host: HostId; boot: number; service: string; seq: number }
+  | { kind: "diagnose"; host: HostId; boot: number; service: string; seq: number }
+  | { kind: "health"; from: HostId; host: HostId; unhealthy: string[] }; // a peer's beacon, as far as health goes
 
 /** What one event's effects print, gathered while they are carried: sends to several hosts with the same content as one line. */
 type Printing = { sends: Map<string, { to: string[]; notes: Map<string, string[]> }>; lines: Array<string | { key: string }> };
@@ -187,6 +194,7 @@ const COMMANDS: Record<string, (w: World, args: string[]) => void> = {
   order: (w, a) => w.order(a),
   forecast: (w, a) => w.forecast(a),
   synced: (w, a) => w.synced(a),
+  diagnostics: (w, a) => w.diagnostics(a),
   connect: (w, a) => w.connect(a),
   rand: (w, a) => w.rand(a),
   jump: (w, a) => w.jump(a),
@@ -232,7 +240,9 @@ class World {
     },
     persist: (n, service) => recordLanded(n, service, this.ports), // the disk writes at once: a vote goes out in its step
     runHook: (n, service, hook) => this.queue.push({ kind: "hook", host: n.id, boot: n.boot, service, hook }),
-    note: (_n, fx) => {
+    diagnose: (n, service, seq) => this.queue.push({ kind: "diagnose", host: n.id, boot: n.boot, service, seq }),
+    note: (n, fx) => {
+      if (fx.type === "safe-mode-changed") for (const p of this.nodes) if (p !== n) this.queue.push({ kind: "health", from: n.id, host: p.id, unhealthy: host.unhealthyServices(n.core) });
       const line = this.effectLine(fx);
       if (line !== null) this.printing.lines.push(line);
     },
@@ -366,6 +376,10 @@ class World {
         return `move-predicted to=${fx.to} p=${fx.probability}`;
       case "health-changed":
         return fx.healthy ? "healthy" : `unhealthy: ${fx.why}`;
+      case "diagnose":
+        return `diagnose run=${fx.seq}`;
+      case "safe-mode-changed":
+        return `safe mode ${fx.on ? "on" : "off"}: ${fx.why}`;
       case "standings-changed":
       case "votes-changed":
         return null; // the order's own line says it
@@ -421,6 +435,14 @@ class World {
           break;
         case "lease":
           if (n.up && n.boot === it.boot) this.apply(n, kernelLeased(it.service, it.seq));
+          break;
+        case "diagnose":
+          if (!n.up || n.boot !== it.boot) break;
+          this.emit(n.id, `diagnostics run=${it.seq} ${n.diagFail ? "FAILED" : "passed"}`);
+          this.apply(n, diagnosed(it.service, it.seq, !n.diagFail));
+          break;
+        case "health":
+          if (n.up) this.apply(n, { type: "peer-health", host: it.from, unhealthy: it.unhealthy });
           break;
         default:
           assertNever(it);
@@ -573,7 +595,15 @@ class World {
     if (n.up) this.down(n, "crashed");
     n.restart(n.clockMs);
     const rec = n.disk.get(SERVICE);
-    this.emit(n.id, `restarted, boot ${n.boot}, disk: ${rec === undefined ? "empty" : describeRecord(rec)}`);
+    this.emit(n.id, `restarted, boot ${n.boot}, disk: ${rec === undefined ? "empty" : describeRecord(rec)}${n.safeKept.size === 0 ? "" : `, safe mode (${[...n.safeKept.keys()].join(", ")})`}`);
+    for (const [service, why] of n.safeKept) this.apply(n, { type: "safe-mode-restored", service, why });
+    this.drain();
+  }
+
+  /** `diagnostics n1 fail|pass`: n1's diagnostics fail (or pass) from now on. */
+  diagnostics(args: string[]): void {
+    assert(args[1] === "fail" || args[1] === "pass", "diagnostics HOST fail|pass");
+    this.node(args[0]!).diagFail = args[1] === "fail";
   }
 
   autoVipCmd(args: string[]): void {
@@ -610,7 +640,7 @@ class World {
 
   order(args: string[]): void {
     const action = args[0] as OrderAction;
-    assert(["move", "failover", "standby", "maintenance", "unstandby", "override"].includes(action), "order move HOST | failover | standby|maintenance|unstandby HOST | override VOTES");
+    assert(["move", "failover", "standby", "maintenance", "unstandby", "rejoin", "override"].includes(action), "order move HOST | failover | standby|maintenance|unstandby|rejoin HOST | override VOTES");
     const expectVotes = action === "override" ? Number(args[1]) : null;
     const target = args[1] === undefined || action === "override" ? null : this.node(args[1]).id;
     const service = action === "move" || action === "failover" || action === "override" ? SERVICE : null;
@@ -712,6 +742,9 @@ function statusLine(n: Node, nowMs: number): string {
   if (q.proposal !== null) parts.push(`proposing=e${q.proposal.epoch}:${q.proposal.holder}/${q.proposal.reason}`);
   if (q.pendingProposal !== null) parts.push(`pending=e${q.pendingProposal.epoch}:${q.pendingProposal.holder}/${q.pendingProposal.reason}`);
   if (q.holder === q.config.self && q.standAsideUntilMs > t) parts.push(`aside=+${q.standAsideUntilMs - t}ms`);
+  const safe = host.safeModeOf(n.core, SERVICE);
+  if (safe !== null && safe.why !== null) parts.push(`SAFE(${safe.running ? "diagnosing" : safe.retryAtMs === null ? "due" : `again in ${safe.retryAtMs - t}ms`})`);
+  if (q.excluded.length > 0) parts.push(`excluded=${q.excluded.join(",")}`);
   if (n.clockMs !== nowMs) parts.push(`clock=${n.clockMs}`);
   return parts.join(" ");
 }

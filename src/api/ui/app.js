@@ -38,7 +38,8 @@ function renderServices(doc) {
       const change = s.lastChange === null ? "-" : `${s.lastChange.fromHolder ?? "-"} → ${s.lastChange.toHolder} (${s.lastChange.reason})`;
       const q = s.quorum;
       const quorum = q === undefined ? "-" : el("span", { class: q.override === null ? "" : "warn", title: q.override === null ? "" : `override: ${q.override.reason}` }, `${q.needed} of ${q.expectedVotes}${q.override === null ? "" : " (override)"}`);
-      const state = s.moveBack === undefined || s.moveBack === null ? s.state : `${s.state}, back to ${s.moveBack.to} in ${ms(s.moveBack.inMs)}`;
+      const safe = s.safeMode !== undefined && s.safeMode !== null && s.safeMode.on ? s.safeMode : null;
+      const state = safe !== null ? el("span", { class: "bad", title: `${safe.why}${safe.last === null || safe.last.bundle === null ? "" : `; bundle ${safe.last.bundle}`}` }, `${s.state}, safe mode (${safe.running ? "diagnosing" : "diagnostics failed"})`) : s.moveBack === undefined || s.moveBack === null ? s.state : `${s.state}, back to ${s.moveBack.to} in ${ms(s.moveBack.inMs)}`;
       return row([s.name, s.vip, holder, s.epoch, ms(s.leaseRemainingMs), state, health, (s.excluded ?? []).join(", ") || "-", quorum, change]);
     }),
   );

@@ -1,5 +1,5 @@
 // Operators' orders: `umbra move`, `failover`, `standby`, `unstandby`,
-// `maintenance`, `override`. Each signs a statement with the operator's key (umbra keygen
+// `maintenance`, `rejoin`, `override`. Each signs a statement with the operator's key (umbra keygen
 // --operator; its public key under [[operators]] in every host's config)
 // and gives it to the local agent, which checks it as every host does and
 // passes it on to every peer; each host's core then acts on its part (the
@@ -34,6 +34,7 @@ const SPECS: Record<string, Spec> = {
   failover: { action: "failover", names: "service", usage: "failover SERVICE", about: "The holder of SERVICE hands it over in person to its best other candidate (alive, not in standby)." },
   standby: { action: "standby", names: "host", usage: "standby HOST", about: "HOST is no candidate for any service until 'umbra unstandby HOST': no voter votes for it, and what it holds it hands over in person." },
   unstandby: { action: "unstandby", names: "host", usage: "unstandby HOST", about: "Ends standby or maintenance of HOST: a candidate again (nothing moves back by itself)." },
+  rejoin: { action: "rejoin", names: "host", usage: "rejoin HOST", about: "Ends HOST's safe mode for every service without waiting for its diagnostics to pass: a host demoted by a failover runs its diagnose hook and is no candidate until they pass or this order comes ('umbra status' shows why, and the bundle)." },
   maintenance: { action: "maintenance", names: "host", usage: "maintenance HOST --reason TEXT", about: "As standby, with the reason on record: HOST hands over every service it holds, in person, and stays out of candidacy until 'umbra unstandby HOST'.", reasonRequired: true },
   override: {
     action: "override",
