@@ -32,7 +32,7 @@ import { signatures, type Signatures } from "./signatures.ts";
 import { buildStatus } from "./status.ts";
 import { effectRunners, type ServiceRt } from "./runners.ts";
 import { effectApplier } from "./effects.ts";
-import { diagnoser, loadSafeModes, safeModeWriter } from "./diagnostics.ts";
+import { diagnoser, loadSafeModes, safeModeWriter, takeLeft, writeLeft } from "./diagnostics.ts";
 import { AgentLoop, type BeaconMsg } from "./loop.ts";
 import { Observed } from "./observed.ts";
 import { startAgentReplication, type AgentReplication } from "./replication.ts";
@@ -109,6 +109,8 @@ function hostConfigOf(config: Config): host.HostConfig {
     replication: { writeTimeoutMs: t.writeTimeoutMs, staleAfterMs: t.syncStaleMs },
     proactive: f.enabled ? { threshold: f.threshold, sustainMs: f.sustainMs, staleMs: forecastStaleMs(f.stepMs), cooldownMs: f.cooldownMs } : null,
     fenced: config.fence,
+    // The core ranks each service's shadows by these (README "Placement").
+    placement: { domains: config.placement.domains, labels: Object.fromEntries(config.hosts.map((h) => [h.id, h.labels])) },
   };
 }
 
@@ -310,9 +312,9 @@ function startProbe(config: Config, observed: Observed, forecasting: Forecasting
     observed.latestSample = latest;
     forecasting?.sample(self, latest);
     const forecast = ownBeaconForecast(forecasting, self);
-    const { unhealthy: sick, standings, votes } = extras();
-    // Each left out when empty (and nothing after it given): the beacon's bytes are then what agents before health checks, standings and overrides send and read.
-    const tail = votes.length > 0 ? { unhealthy: sick, standings, votes } : standings.length > 0 ? { unhealthy: sick, standings } : sick.length > 0 ? { unhealthy: sick } : {};
+    const { unhealthy: sick, standings, votes, safe } = extras();
+    // Each left out when empty (and nothing after it given): the beacon's bytes are then what agents before health checks, standings, overrides and safe mode send and read.
+    const tail = safe.length > 0 ? { unhealthy: sick, standings, votes, safe } : votes.length > 0 ? { unhealthy: sick, standings, votes } : standings.length > 0 ? { unhealthy: sick, standings } : sick.length > 0 ? { unhealthy: sick } : {};
     for (const h of observed.connected) mesh.send(h, { type: "beacon", sentAtWallMs: Date.now(), metrics: latest, forecast, ...tail });
   };
   const replay = config.probe.replay;
@@ -392,6 +394,9 @@ async function dropFence(p: Parts, notRemoved: string[]): Promise<void> {
 async function stopAgent(p: Parts, sampler: { stop(): Promise<void> }, mesh: Mesh, api: { close(): Promise<void> }): Promise<void> {
   const { log } = p;
   p.loop.stop();
+  // What it held, for the next start: a shadow taking over meanwhile is no demotion.
+  const self = p.config.host;
+  writeLeft(p.config.stateDir, Object.fromEntries(p.services.filter((s) => p.loop.core.services[s.name]!.holder === self).map((s) => [s.name, p.loop.core.services[s.name]!.epoch])), log);
   for (const s of p.services) s.announcer?.close();
   await sampler.stop();
   const notRemoved: string[] = [];
@@ -470,22 +475,23 @@ function checkRunner(services: readonly ServiceRt[], self: HostId, loop: AgentLo
 function onBeacon(from: HostId, msg: BeaconMsg, observed: Observed, forecasting: Forecasting | null, loop: AgentLoop): void {
   observed.beacon(from, { atMono: monoNow(), sample: msg.metrics, forecast: msg.forecast ?? null });
   if (msg.metrics !== null) forecasting?.sample(from, msg.metrics);
-  loop.feed({ type: "peer-health", host: from, unhealthy: msg.unhealthy ?? [] }); // none named: all healthy (or an agent without checks); the core ignores no change
+  loop.feed({ type: "peer-health", host: from, unhealthy: msg.unhealthy ?? [], safe: msg.safe ?? [] }); // none named: all healthy (or an agent without checks), in safe mode for nothing; the core ignores no change
   if (msg.standings !== undefined && msg.standings !== null && msg.standings.length > 0) loop.feed({ type: "standings", standings: Object.fromEntries(msg.standings.map(({ host: h, ...s }) => [h, s])) });
   if (msg.votes !== undefined && msg.votes !== null && msg.votes.length > 0) loop.feed({ type: "vote-standings", votes: Object.fromEntries(msg.votes.map(({ service, ...v }) => [service, v])), from: "peer" });
 }
 
-type BeaconExtras = { unhealthy: string[]; standings: BeaconStanding[]; votes: BeaconVotes[] };
+type BeaconExtras = { unhealthy: string[]; standings: BeaconStanding[]; votes: BeaconVotes[]; safe: string[] };
 
 /** POST /statements waits this long for this host's core to say what it did with the order (it acts at its next turn, within milliseconds). */
 const OUTCOME_WAIT_MS = 1_000;
 
-/** What a beacon says besides metrics: the services unhealthy here, the standings this host knows, and the lowered quorums it took on. */
+/** What a beacon says besides metrics: the services unhealthy here, the standings this host knows, the lowered quorums it took on, and the services it is in safe mode for. */
 function beaconExtras(core: host.HostState): BeaconExtras {
   return {
     unhealthy: host.unhealthyServices(core),
     standings: Object.entries(core.standby).map(([h, s]) => ({ host: hostId(h), ...s })),
     votes: Object.entries(core.votes).map(([service, v]) => ({ service, ...v })),
+    safe: host.safeServices(core),
   };
 }
 
@@ -599,10 +605,11 @@ export async function startAgent(config: Config): Promise<Agent> {
   };
 }
 
-/** Safe mode as the disk kept it, fed to the core (it diagnoses afresh); returned for the writer that keeps it current. */
+/** Safe mode as the disk kept it, fed to the core (it diagnoses afresh), and what this host held at its last stop on purpose; returned for the writer that keeps it current. */
 function restoreSafeModes(config: Config, byName: ReadonlyMap<string, ServiceRt>, loop: AgentLoop, log: Logger): Record<string, string> {
-  const kept = loadSafeModes(config.stateDir, log);
-  for (const [service, why] of Object.entries(kept)) if (byName.has(service)) loop.feed({ type: "safe-mode-restored", service, why });
+  for (const [service, epoch] of Object.entries(takeLeft(config.stateDir, log))) if (byName.has(service)) loop.feed({ type: "left-holding", service, epoch });
+  const kept = loadSafeModes(config.stateDir, new Set(byName.keys()), log);
+  for (const [service, why] of Object.entries(kept)) loop.feed({ type: "safe-mode-restored", service, why });
   return kept;
 }
 

@@ -128,5 +128,7 @@ export type ServiceDoc = {
    * until they pass or an operator's `umbra rejoin`. `last`: the latest
    * diagnostics, kept after safe mode ends.
    */
+  /** With [placement] domains: the candidates in the order they take over (the primary first), each with its failure domain (the labels' values, widest first, "/"-joined) and its distance from the primary (README "Placement"). */
+  placement?: Array<{ host: string; domain: string; distance: number }>;
   safeMode?: { on: boolean; why: string | null; sinceAgoMs: number | null; running: boolean; retryInMs: number | null; last: { ok: boolean; detail: string; bundle: string | null; agoMs: number } | null } | null;
 };

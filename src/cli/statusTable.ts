@@ -161,6 +161,12 @@ function stateCell(s: ServiceDoc): string {
   return s.moveBack === undefined || s.moveBack === null ? s.state : `${s.state}, back to ${s.moveBack.to} in ${duration(s.moveBack.inMs)}`;
 }
 
+/** A line per service with placement: its candidates in the order they take over, each with its domain and distance from the primary. */
+function placementLines(services: ReadonlyArray<ServiceDoc>): string {
+  const lines = services.filter((s) => (s.placement ?? []).length > 0).map((s) => `${s.name} takes over in order: ${s.placement!.map((p, i) => `${p.host} ${p.domain}${i === 0 ? " (primary)" : ` (${p.distance} from it)`}`).join(", ")}`);
+  return lines.length === 0 ? "" : `\n\n${lines.join("\n")}`;
+}
+
 /** A line per service whose diagnostics ran here: the verdict and where the bundle is. */
 function diagnosticsLines(services: ReadonlyArray<ServiceDoc>): string {
   const lines = services.flatMap((s) => {
@@ -178,7 +184,7 @@ export function formatStatus(d: StatusDoc): string {
   const repl = (d.replication ?? []).length === 0 ? "" : `\n\n${table(replicationColumns(), d.replication)}`;
   const blobs = (d.blobs ?? []).length === 0 ? "" : `\n\n${table(blobColumns(), d.blobs!)}`;
   const fc = (d.forecasts ?? []).length === 0 ? "" : `\n\n${table(forecastColumns(new Set(d.predicted ?? [])), d.forecasts!)}`;
-  return `${head}\n\n${members}\n\n${services}${diagnosticsLines(d.services)}${repl}${blobs}${fc}${dropsLine(d.queues ?? [])}\n`;
+  return `${head}\n\n${members}\n\n${services}${placementLines(d.services)}${diagnosticsLines(d.services)}${repl}${blobs}${fc}${dropsLine(d.queues ?? [])}\n`;
 }
 
 /** One line naming the queues that dropped anything since the agent started; nothing when none did (`--json` has every queue). */

@@ -84,3 +84,28 @@ describe("host core: the notify hook (keepalived's states)", () => {
     expect(host.notifyState(why, op, ok)).toBe(state);
   });
 });
+
+describe("host core: safe mode", () => {
+  const cert = (epoch: number, holder: HostId, from: HostId | null, reason: "initial" | "holder-lost" | "handover", voters: HostId[]) => ({ service: "web", epoch, holder, from, reason, votes: voters.map((v) => ({ voter: v, sig: "" })) });
+  /** a, restarted after holding web in epoch 1, hears of epoch 2's certificate. */
+  function replaced(c2: ReturnType<typeof cert>, before: host.HostEvent[] = []) {
+    const c1 = cert(1, a, null, "initial", [a, b]);
+    let s = host.initialHost(config(a), { web: { epoch: 1, holder: a, cert: c1, votedEpoch: 1, votedHolder: a } }, 0);
+    for (const e of before) s = host.step(s, e, 1).state;
+    return host.step(s, { type: "received", from: b, msg: { type: "certificate", cert: c2, inPerson: false } }, 2);
+  }
+
+  test("a holder replaced by a certificate it neither handed over nor signed is demoted: safe mode, diagnostics asked for", () => {
+    const out = replaced(cert(2, b, a, "holder-lost", [b, c]));
+    expect(of(out.effects, "safe-mode-changed")).toEqual([{ type: "safe-mode-changed", service: "web", on: true, why: "demoted at epoch 2: b certified in its place (holder-lost)" }]);
+    expect(of(out.effects, "diagnose")).toEqual([{ type: "diagnose", service: "web", seq: 1, why: "demoted at epoch 2: b certified in its place (holder-lost)" }]);
+    expect(host.safeServices(out.state)).toEqual(["web"]);
+    expect(host.unhealthyServices(out.state)).toEqual([]); // its checks are another matter
+  });
+
+  test("no demotion where it signed its replacement, handed over in person, or stopped on purpose holding that epoch", () => {
+    expect(of(replaced(cert(2, b, a, "holder-lost", [b, a])).effects, "diagnose")).toEqual([]);
+    expect(of(replaced(cert(2, b, a, "handover", [b, c])).effects, "diagnose")).toEqual([]);
+    expect(of(replaced(cert(2, b, a, "holder-lost", [b, c]), [{ type: "left-holding", service: "web", epoch: 1 }]).effects, "diagnose")).toEqual([]);
+  });
+});

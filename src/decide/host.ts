@@ -23,6 +23,7 @@ import type { ProactiveState } from "./proactive.ts";
 import * as quorum from "./quorum.ts";
 import * as replication from "./replication.ts";
 import * as safemode from "./safemode.ts";
+import { distance, domainPath, rankCandidates, type Labels } from "./placement.ts";
 import type { SafeEffect, SafeEvent, SafeMode } from "./safemode.ts";
 import type { PeerSync, ReplicationEffect, ReplicationEvent, ReplicationState } from "./replication.ts";
 import type { Certificate, DropWhy, Persisted, QuorumEffect, QuorumEvent, QuorumMsg, QuorumOut, QuorumState, Reason, VipAlarm } from "./quorum.ts";
@@ -75,6 +76,10 @@ export type HostConfig = {
   proactive: { threshold: number; sustainMs: number; staleMs: number; cooldownMs: number } | null;
   /** The host has the kernel-side lease (QuorumConfig.fenced). */
   fenced: boolean;
+  /** Failure domains (label keys, widest first) and each host's labels: the core ranks every service's shadows by them (placement.ts). Absent or no domains: the candidates' order as given. */
+  placement?: { domains: string[]; labels: Readonly<Record<HostId, Labels>> };
+  /** Failed safe-mode diagnostics run again this long after (default safemode.DIAGNOSE_RETRY_MS). */
+  diagnoseRetryMs?: number;
 };
 
 /** What an operator's order asks (its statement checked by the shell: signature, key, cluster, time, replay). */
@@ -130,6 +135,8 @@ export type HostState = {
   readonly health: Readonly<Record<string, ServiceHealth>>;
   /** The services each peer says are unhealthy there (its beacons). */
   readonly peerUnhealthy: Readonly<Record<HostId, readonly string[]>>;
+  /** The services each peer says it is in safe mode for (its beacons): kept out while a fit candidate is left. */
+  readonly peerSafe: Readonly<Record<HostId, readonly string[]>>;
   /** Safe mode per service this host is a candidate of (decide/safemode.ts): demoted, it runs diagnostics and is no candidate until they pass. */
   readonly safe: Readonly<Record<string, SafeMode>>;
   /** The last hook outcome per service, for status. */
@@ -150,10 +157,11 @@ export type HostEvent =
   | { type: "hook-finished"; service: string; hook: HookName; ok: boolean; detail: string } // the outcome of a run-hook
   | { type: "diagnosed"; service: string; seq: number; ok: boolean; detail: string; bundle: string | null } // the outcome of a diagnose: the hook's verdict (none configured: passed), and the bundle's path (null: not written)
   | { type: "safe-mode-restored"; service: string; why: string } // this host was in safe mode for the service when its agent last stopped (its disk): it is again, and diagnoses afresh
+  | { type: "left-holding"; service: string; epoch: number } // the agent last stopped on purpose while holding the service in this epoch (its disk): the certificate that replaced it demotes nobody
   | { type: "order"; order: OperatorOrder } // an operator's signed order, checked by the shell, from the local API or a peer
   | { type: "check-result"; service: string; check: number; ok: boolean; detail: string } // one run of a service's health check (its index in the config)
   | { type: "placement"; service: string; why: string | null } // whether this host's VIP for the service could answer a client (the shell looks at start)
-  | { type: "peer-health"; host: HostId; unhealthy: string[] } // the services a peer says are unhealthy there (its beacon)
+  | { type: "peer-health"; host: HostId; unhealthy: string[]; safe?: string[] } // the services a peer says are unhealthy there, and those it is in safe mode for (its beacon; absent: none)
   | { type: "checks-configured"; service: string; checks: CheckSpec[] } // a reload changed the service's checks: their counts start afresh
   | { type: "standings"; standings: Standings } // what operators said of hosts, as a peer's beacon or this host's disk has it: the later statement of each host wins
   | { type: "vote-standings"; votes: VoteStandings; from: "disk" | "peer"; kept?: VotesKept } // lowered quorums, as a peer's beacon or this host's disk has them (the disk also says whether it was taken on, and who was heard): the later statement of each service wins, taken on only while this host sees no more voters alive than it expects (from its own disk: as it was)
@@ -197,8 +205,27 @@ export type HostEffect =
 
 export type HostStep = { state: HostState; effects: HostEffect[] };
 
+/** The config with every service's candidates in placement's order: the primary, then the shadows farthest from it first. */
+function ranked(c: HostConfig): HostConfig {
+  const p = c.placement;
+  if (p === undefined || p.domains.length === 0) return c;
+  const labelsOf = (h: HostId): Labels => p.labels[h] ?? {};
+  return { ...c, services: c.services.map((sv) => ({ ...sv, candidates: rankCandidates(sv.candidates[0]!, sv.candidates.slice(1), labelsOf, p.domains) })) };
+}
+
+/** A service's candidates in the order they take over, each with its failure domain ("/"-joined, widest first) and its distance from the primary; empty without domains. For status. */
+export function placementOf(s: HostState, service: string): Array<{ host: HostId; domain: string; distance: number }> {
+  const p = s.config.placement;
+  const sv = s.config.services.find((x) => x.name === service);
+  assert(sv !== undefined, "a known service");
+  if (p === undefined || p.domains.length === 0) return [];
+  const path = (h: HostId) => domainPath(h, p.labels[h] ?? {}, p.domains);
+  return sv.candidates.map((h) => ({ host: h, domain: path(h).slice(0, -1).join("/"), distance: distance(path(h), path(sv.candidates[0]!)) }));
+}
+
 /** The state a host starts with; `persisted` is what its disk kept per service (null: nothing, or lost). */
-export function initialHost(config: HostConfig, persisted: Readonly<Record<string, Persisted | null>>, nowMs: number): HostState {
+export function initialHost(given: HostConfig, persisted: Readonly<Record<string, Persisted | null>>, nowMs: number): HostState {
+  const config = ranked(given);
   assert(config.hosts.includes(config.self), "self is a host");
   assert(config.services.length <= SERVICES_MAX, "at most SERVICES_MAX services");
   assert(new Set(config.services.map((s) => s.name)).size === config.services.length, "service names are distinct");
@@ -256,7 +283,7 @@ export function initialHost(config: HostConfig, persisted: Readonly<Record<strin
     healthOf[sv.name] = health.initialHealth(sv.checks ?? []);
     safe[sv.name] = safemode.initialSafeMode();
   }
-  return { config, members, services, replicas, foresight, standby: {}, votes: {}, orders: [], health: healthOf, safe, peerUnhealthy: {}, hooks: {}, nowMs };
+  return { config, members, services, replicas, foresight, standby: {}, votes: {}, orders: [], health: healthOf, safe, peerUnhealthy: {}, peerSafe: {}, hooks: {}, nowMs };
 }
 
 export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
@@ -293,7 +320,8 @@ export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
       break;
     case "diagnosed":
     case "safe-mode-restored":
-      if (d.safe[e.service] !== undefined) stepSafe(d, fx, e.service, e.type === "diagnosed" ? { type: "diagnosed", seq: e.seq, ok: e.ok, detail: e.detail, bundle: e.bundle } : { type: "restored", why: e.why });
+    case "left-holding":
+      if (d.safe[e.service] !== undefined) stepSafe(d, fx, e.service, safeEvent(e));
       break;
     case "order":
       applyOrder(d, fx, e.order);
@@ -304,7 +332,7 @@ export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
       onOwnHealth(d, fx, e);
       break;
     case "peer-health":
-      onPeerHealth(d, fx, e.host, e.unhealthy);
+      onPeerHealth(d, fx, e.host, e.unhealthy, e.safe ?? []);
       break;
     case "standings":
       mergeStandings(d, fx, e.standings);
@@ -525,6 +553,7 @@ function stepMembership(d: Draft, fx: HostEffect[], ev: membership.MembershipEve
   if (!changed) return;
   const alive = aliveHosts(d);
   for (const sv of d.config.services) stepQuorum(d, fx, sv.name, { type: "membership", alive });
+  syncExcluded(d, fx); // safe mode keeps a host out only while a fit candidate lives
 }
 
 function stepQuorum(d: Draft, fx: HostEffect[], service: string, ev: QuorumEvent): void {
@@ -532,8 +561,19 @@ function stepQuorum(d: Draft, fx: HostEffect[], service: string, ev: QuorumEvent
   const out = quorum.step(before, ev, d.nowMs);
   d.services[service] = out.state;
   for (const f of out.effects) fx.push(withService(service, f));
+  const m = d.safe[service];
   const why = demotedWhy(d.config.self, before, out.state);
-  if (why !== null && d.safe[service] !== undefined) stepSafe(d, fx, service, { type: "demoted", why });
+  // Replaced in the epoch it held when its agent stopped on purpose (a restart, an upgrade): left, not demoted.
+  const left = m !== undefined && m.leftEpoch === before.epoch && out.state.cert?.from === d.config.self;
+  if (why !== null && m !== undefined && !left) stepSafe(d, fx, service, { type: "demoted", why });
+  // Holding again since: a later replacement is a demotion like any.
+  if (m !== undefined && m.leftEpoch !== null && out.state.role === quorum.Role.holding) stepSafe(d, fx, service, { type: "left", epoch: null });
+}
+
+/** The host core's safe-mode events as the safe-mode machine takes them. */
+function safeEvent(e: Extract<HostEvent, { type: "diagnosed" | "safe-mode-restored" | "left-holding" }>): SafeEvent {
+  if (e.type === "diagnosed") return { type: "diagnosed", seq: e.seq, ok: e.ok, detail: e.detail, bundle: e.bundle };
+  return e.type === "left-holding" ? { type: "left", epoch: e.epoch } : { type: "restored", why: e.why };
 }
 
 /**
@@ -546,12 +586,14 @@ export function demotedWhy(self: HostId, before: QuorumState, after: QuorumState
   if (before.holder !== self || after.holder === self || after.holder === null || after.epoch <= before.epoch) return null;
   const c = after.cert;
   if (c !== null && c.from === self && quorum.isPlanned(c.reason)) return null;
+  // It signed its own replacement: it saw itself lost (a restart that lost its lease or its disk), not cut off.
+  if (c !== null && c.votes.some((v) => v.voter === self)) return null;
   return `demoted at epoch ${after.epoch}: ${after.holder} certified in its place (${c === null ? "certificate not seen" : c.reason})`;
 }
 
 /** Safe mode's step for a service: diagnostics to run, and a change in whom the service excludes. */
 function stepSafe(d: Draft, fx: HostEffect[], service: string, ev: SafeEvent): void {
-  const out = safemode.step(d.safe[service]!, ev, d.nowMs);
+  const out = safemode.step(d.safe[service]!, ev, d.nowMs, d.config.diagnoseRetryMs);
   if (out.state !== d.safe[service]) d.safe = { ...d.safe, [service]: out.state }; // unchanged: the same object (a tick that did nothing changes nothing)
   for (const f of out.effects) fx.push(withServiceSafe(service, f));
   if (out.effects.some((f) => f.type === "safe-mode-changed")) syncExcluded(d, fx);
@@ -737,15 +779,15 @@ function onOwnHealth(d: Draft, fx: HostEffect[], e: Extract<HostEvent, { type: "
   syncExcluded(d, fx);
 }
 
-/** Whether the service is healthy here: its checks pass, its VIP can answer, and this host is not in safe mode for it. */
+/** Whether the service is healthy here: its checks pass and its VIP can answer (safe mode is apart: safeModeOf). */
 export function serviceHealthy(s: HostState, service: string): boolean {
-  return serviceUnhealthyWhy(s, service) === null;
+  const h = s.health[service];
+  return h === undefined || health.healthy(h);
 }
 
 export function serviceUnhealthyWhy(s: HostState, service: string): string | null {
   const h = s.health[service];
-  const m = s.safe[service];
-  return (m === undefined ? null : safemode.safeWhy(m)) ?? (h === undefined ? null : health.unhealthyWhy(h));
+  return h === undefined ? null : health.unhealthyWhy(h);
 }
 
 /** This host's safe mode of a service, for status (null: it is no candidate of it). */
@@ -753,18 +795,25 @@ export function safeModeOf(s: HostState, service: string): SafeMode | null {
   return s.safe[service] ?? null;
 }
 
-/** A peer's beacon says which services are unhealthy there: a change moves who is excluded. */
-function onPeerHealth(d: Draft, fx: HostEffect[], peer: HostId, unhealthy: readonly string[]): void {
+/** A peer's beacon says which services are unhealthy there, and which it is in safe mode for: a change moves who is excluded. */
+function onPeerHealth(d: Draft, fx: HostEffect[], peer: HostId, unhealthy: readonly string[], safe: readonly string[]): void {
   if (peer === d.config.self || !d.config.hosts.includes(peer)) return;
-  const sorted = [...unhealthy].sort();
-  if ((d.peerUnhealthy[peer] ?? []).join() === sorted.join()) return;
-  d.peerUnhealthy = { ...d.peerUnhealthy, [peer]: sorted };
+  const sick = [...unhealthy].sort();
+  const safeSorted = [...safe].sort();
+  if ((d.peerUnhealthy[peer] ?? []).join() === sick.join() && (d.peerSafe[peer] ?? []).join() === safeSorted.join()) return;
+  d.peerUnhealthy = { ...d.peerUnhealthy, [peer]: sick };
+  d.peerSafe = { ...d.peerSafe, [peer]: safeSorted };
   syncExcluded(d, fx);
 }
 
 /** The services this host says are unhealthy here (its beacons carry them). */
 export function unhealthyServices(s: HostState): string[] {
   return Object.keys(s.health).filter((sv) => !serviceHealthy(s, sv)).sort();
+}
+
+/** The services this host is in safe mode for (its beacons carry them). */
+export function safeServices(s: HostState): string[] {
+  return Object.keys(s.safe).filter((sv) => safemode.inSafeMode(s.safe[sv]!)).sort();
 }
 
 const keptOut = (s: Standing | undefined): boolean => s !== undefined && s.mode !== "active";
@@ -784,13 +833,26 @@ function mergeStandings(d: Draft, fx: HostEffect[], incoming: Standings): void {
   syncExcluded(d, fx);
 }
 
-/** Each service's excluded hosts (operators' standby and maintenance, and hosts where it is unhealthy), told to its quorum machine when they change. */
+/**
+ * Each service's excluded hosts, told to its quorum machine when they
+ * change: operators' standby and maintenance, hosts where it is unhealthy,
+ * and hosts in safe mode for it while a fit candidate is left (alive as
+ * this host sees it, and none of those). Safe mode is the last resort, not a
+ * veto: with every other candidate gone, a demoted host may hold again.
+ * Every input is a fact a beacon states (never another host's exclusion),
+ * so hosts that see alike exclude alike, and nothing feeds back.
+ */
 function syncExcluded(d: Draft, fx: HostEffect[]): void {
   const self = d.config.self;
+  const alive = new Set(aliveHosts(d));
   for (const sv of d.config.services) {
     const sick = d.config.hosts.filter((h) => d.peerUnhealthy[h]?.includes(sv.name) === true);
     if (d.health[sv.name] !== undefined && !serviceHealthy(d, sv.name)) sick.push(self);
-    const hosts = health.excluded(d.config.hosts.filter((h) => keptOut(d.standby[h])), sick);
+    const safe = d.config.hosts.filter((h) => d.peerSafe[h]?.includes(sv.name) === true);
+    if (d.safe[sv.name] !== undefined && safemode.inSafeMode(d.safe[sv.name]!)) safe.push(self);
+    const kept = d.config.hosts.filter((h) => keptOut(d.standby[h]));
+    const fitLeft = sv.candidates.some((h) => (h === self || alive.has(h)) && !kept.includes(h) && !sick.includes(h) && !safe.includes(h));
+    const hosts = health.excluded(kept, fitLeft ? [...sick, ...safe] : sick);
     if (hosts.join() !== d.services[sv.name]!.excluded.join()) stepQuorum(d, fx, sv.name, { type: "excluded", hosts });
   }
 }

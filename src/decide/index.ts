@@ -13,4 +13,5 @@ export * as replicasync from "./replicasync.ts";
 export { blobsToFetch, type ReplicaSyncEvent, type ReplicaSyncState } from "./replicasync.ts";
 export { initialReplication, PENDING_WRITES_MAX, type PeerSync, type ReplicationState, type SyncStatus } from "./replication.ts";
 export { forecastStaleMs } from "./proactive.ts";
+export type { Labels } from "./placement.ts";
 export { planReconcile, type Conflict, type UnackedChange } from "./reconcile.ts";

@@ -18,7 +18,7 @@
 
 import { assert } from "../shared/assert.ts";
 
-/** Failed diagnostics run again this long after they ended. */
+/** Failed diagnostics run again this long after they ended (the agent's; HostConfig.diagnoseRetryMs may say otherwise). */
 export const DIAGNOSE_RETRY_MS = 60_000;
 /** A diagnostics run's detail kept for status, at most (characters). */
 export const DETAIL_MAX = 500;
@@ -39,6 +39,8 @@ export type SafeMode = {
   readonly seq: number;
   /** The latest diagnostics' outcome, kept after safe mode ends (status shows the bundle). */
   readonly last: Diagnosis | null;
+  /** The epoch this host held when its agent last stopped on purpose (null: it did not): a certificate that replaced it there demotes nobody. */
+  readonly leftEpoch: number | null;
 };
 
 export type SafeEvent =
@@ -46,6 +48,7 @@ export type SafeEvent =
   | { type: "diagnosed"; seq: number; ok: boolean; detail: string; bundle: string | null } // run `seq`'s outcome: the hook's verdict and where the bundle went
   | { type: "rejoin"; by: string } // an operator's order ends safe mode
   | { type: "restored"; why: string } // safe mode as the disk kept it across a restart: diagnostics run afresh
+  | { type: "left"; epoch: number | null } // the agent last stopped on purpose holding this epoch (a restart, an upgrade): its replacement then is no demotion; null: holding again, that is over
   | { type: "tick" };
 
 export type SafeEffect =
@@ -54,11 +57,11 @@ export type SafeEffect =
 
 export type SafeStep = { state: SafeMode; effects: SafeEffect[] };
 
-export const initialSafeMode = (): SafeMode => ({ why: null, sinceMs: null, running: false, retryAtMs: null, seq: 0, last: null });
+export const initialSafeMode = (): SafeMode => ({ why: null, sinceMs: null, running: false, retryAtMs: null, seq: 0, last: null, leftEpoch: null });
 
 export const inSafeMode = (s: SafeMode): boolean => s.why !== null;
 
-export function step(s: SafeMode, e: SafeEvent, nowMs: number): SafeStep {
+export function step(s: SafeMode, e: SafeEvent, nowMs: number, retryMs = DIAGNOSE_RETRY_MS): SafeStep {
   switch (e.type) {
     case "demoted":
     case "restored": {
@@ -69,12 +72,14 @@ export function step(s: SafeMode, e: SafeEvent, nowMs: number): SafeStep {
     case "diagnosed": {
       if (e.seq !== s.seq || !s.running) return { state: s, effects: [] }; // an older run's, or one an operator's rejoin overtook
       const last: Diagnosis = { seq: e.seq, ok: e.ok, detail: e.detail.slice(0, DETAIL_MAX), bundle: e.bundle, atMs: nowMs };
-      if (!e.ok) return { state: { ...s, last, running: false, retryAtMs: nowMs + DIAGNOSE_RETRY_MS }, effects: [] };
+      if (!e.ok) return { state: { ...s, last, running: false, retryAtMs: nowMs + retryMs }, effects: [] };
       return { state: { ...s, last, why: null, sinceMs: null, running: false, retryAtMs: null }, effects: [{ type: "safe-mode-changed", on: false, why: "diagnostics passed" }] };
     }
     case "rejoin":
       if (!inSafeMode(s)) return { state: s, effects: [] };
       return { state: { ...s, why: null, sinceMs: null, running: false, retryAtMs: null }, effects: [{ type: "safe-mode-changed", on: false, why: `rejoined by ${e.by}` }] };
+    case "left":
+      return s.leftEpoch === e.epoch ? { state: s, effects: [] } : { state: { ...s, leftEpoch: e.epoch }, effects: [] };
     case "tick":
       if (!inSafeMode(s) || s.running || s.retryAtMs === null || nowMs < s.retryAtMs) return { state: s, effects: [] };
       return run(s, []);

@@ -91,6 +91,8 @@ export type DemoOptions = {
   checks?: boolean;
   /** Hook programs for the "web" service, as [services.hooks] in every agent's config. */
   hooks?: { activate?: string; demote?: string; reconcile?: string; diagnose?: string };
+  /** Each host's rack label (default: r1, r2, r3: a rack each); [placement] goes in extraToml. */
+  racks?: Partial<Record<HostName, string>>;
   /** The "web" service's moveBackAfterMs (default: the config's, 10 minutes). */
   moveBackAfterMs?: number;
   /** More namespaces on the bridge, running nothing (a benchmark's probes). */
@@ -148,7 +150,7 @@ export const DEMO_CHECK = { intervalMs: 200, timeoutMs: 200, fall: 3, rise: 2 } 
 /** The demo operator's key file, in the demo's directory. */
 const OPERATOR_KEY_FILE = "operator.key";
 
-function tomlConfig(o: { plan: Plan; host: string; keyFile: string; stateDir: string; keys: Record<string, string>; operatorKey: string; checks?: boolean; timing: Record<string, number>; logLevel: string; hooks?: Record<string, string | undefined>; extra?: string; moveBackAfterMs?: number }): string {
+function tomlConfig(o: { plan: Plan; host: string; keyFile: string; stateDir: string; keys: Record<string, string>; operatorKey: string; checks?: boolean; timing: Record<string, number>; logLevel: string; hooks?: Record<string, string | undefined>; extra?: string; moveBackAfterMs?: number; racks?: Partial<Record<HostName, string>> }): string {
   const lines = [
     `cluster = "demo"`,
     `host = "${o.host}"`,
@@ -162,7 +164,7 @@ function tomlConfig(o: { plan: Plan; host: string; keyFile: string; stateDir: st
     "[timing]",
     ...Object.entries(o.timing).map(([k, v]) => `${k} = ${v}`),
     "",
-    ...o.plan.hosts.flatMap((h, i) => ["[[hosts]]", `id = "${h.name}"`, `publicKey = "${o.keys[h.name]}"`, ...(h.nat === undefined ? [`address = "${h.ipv4}:${AGENT_DHT_PORT}"`] : []), `labels = { rack = "r${i + 1}" }`, ""]),
+    ...o.plan.hosts.flatMap((h, i) => ["[[hosts]]", `id = "${h.name}"`, `publicKey = "${o.keys[h.name]}"`, ...(h.nat === undefined ? [`address = "${h.ipv4}:${AGENT_DHT_PORT}"`] : []), `labels = { rack = "${o.racks?.[h.name] ?? `r${i + 1}`}" }`, ""]),
     "[[operators]]",
     `name = "demo-operator"`,
     `publicKey = "${o.operatorKey}"`,
@@ -249,7 +251,7 @@ function writeConfigs(dir: string, o: DemoOptions): void {
   for (const h of HOSTS) {
     writeFileSync(
       join(dir, `${h.name}.toml`),
-      tomlConfig({ plan: planOf(o), host: h.name, keyFile: join(dir, `${h.name}.key`), stateDir: stateDirOf(dir, o, h.name), keys, operatorKey, checks: o.checks, timing: o.timing ?? {}, logLevel: o.logLevel ?? "info", hooks: o.hooks, extra: o.extraToml?.(h.name), moveBackAfterMs: o.moveBackAfterMs }),
+      tomlConfig({ plan: planOf(o), host: h.name, keyFile: join(dir, `${h.name}.key`), stateDir: stateDirOf(dir, o, h.name), keys, operatorKey, checks: o.checks, timing: o.timing ?? {}, logLevel: o.logLevel ?? "info", hooks: o.hooks, extra: o.extraToml?.(h.name), moveBackAfterMs: o.moveBackAfterMs, racks: o.racks }),
     );
   }
 }

@@ -48,6 +48,7 @@ const arbMsg: fc.Arbitrary<WireMsg> = fc.oneof(
       fc.array(fc.record({ service: id, votes: uint, reason: fc.string({ maxLength: 40 }), nonce: fc.uint8Array({ minLength: 16, maxLength: 16 }).map((x) => Buffer.from(x).toString("hex")), issuedAtMs: uint }), { maxLength: 3 }),
       { nil: null },
     ),
+    safe: fc.option(fc.array(id, { maxLength: 4 }), { nil: null }),
   }),
   fc.record({ type: fc.constant("ping" as const), seq: uint, updates: fc.array(update, { maxLength: 8 }) }),
   fc.record({ type: fc.constant("ack" as const), seq: uint, updates: fc.array(update, { maxLength: 8 }) }),
@@ -109,7 +110,7 @@ describe("codec", () => {
         const buf = encodeMsg(m);
         const short = buf.subarray(0, cut % buf.length);
         // A beacon cut just before a trailing field is an older agent's beacon: whole, without it and what follows.
-        const older = m.type === "beacon" ? [{ ...m, votes: undefined }, { ...m, votes: undefined, standings: undefined }, { ...m, votes: undefined, standings: undefined, unhealthy: undefined }, { ...m, votes: undefined, standings: undefined, unhealthy: undefined, forecast: undefined }].find((o) => encodeMsg(o).length === short.length) : undefined;
+        const older = m.type === "beacon" ? [{ ...m, safe: undefined }, { ...m, safe: undefined, votes: undefined }, { ...m, safe: undefined, votes: undefined, standings: undefined }, { ...m, safe: undefined, votes: undefined, standings: undefined, unhealthy: undefined }, { ...m, safe: undefined, votes: undefined, standings: undefined, unhealthy: undefined, forecast: undefined }].find((o) => encodeMsg(o).length === short.length) : undefined;
         if (older !== undefined) expect(decodeMsg(short)).toEqual(older);
         else if (short.length > 0) expect(() => decodeMsg(short)).toThrow(UmbraError);
         expect(() => decodeMsg(Buffer.concat([buf, Buffer.from([0])]))).toThrow(/trailing/);

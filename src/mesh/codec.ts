@@ -37,6 +37,8 @@ export type Beacon = {
   standings?: BeaconStanding[] | null;
   /** The services whose quorum an operator lowered, as the sender took it on (absent when none). */
   votes?: BeaconVotes[] | null;
+  /** The services the sender is in safe mode for (demoted, diagnosing; absent when none, and from older agents): kept out while a fit candidate is left. */
+  safe?: string[] | null;
 };
 
 export type BeaconVotes = { service: string; votes: number; reason: string; nonce: string; issuedAtMs: number };
@@ -128,7 +130,7 @@ const beaconForecast: Codec<BeaconForecast> = struct({ exhaustionProbability: un
 /** Tag and body of every message, fields in wire order. Tags are part of the protocol: never renumber, only add. */
 export const MESH_CODEC = taggedUnion<WireMsg>(
   {
-    beacon: [1, struct({ sentAtWallMs: f64, metrics: optional(sample), forecast: trailing(beaconForecast), unhealthy: trailing(list(name, { max: SERVICES_ON_WIRE_MAX, what: "unhealthy services" })), standings: trailing(list(standing, { max: STANDINGS_MAX, what: "standings" })), votes: trailing(list(voteStanding, { max: SERVICES_ON_WIRE_MAX, what: "lowered quorums" })) })],
+    beacon: [1, struct({ sentAtWallMs: f64, metrics: optional(sample), forecast: trailing(beaconForecast), unhealthy: trailing(list(name, { max: SERVICES_ON_WIRE_MAX, what: "unhealthy services" })), standings: trailing(list(standing, { max: STANDINGS_MAX, what: "standings" })), votes: trailing(list(voteStanding, { max: SERVICES_ON_WIRE_MAX, what: "lowered quorums" })), safe: trailing(list(name, { max: SERVICES_ON_WIRE_MAX, what: "safe-mode services" })) })],
     ping: [2, struct({ seq: uint, updates })],
     ack: [3, struct({ seq: uint, updates })],
     "ping-req": [4, struct({ seq: uint, target: host, updates })],

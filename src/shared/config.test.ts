@@ -264,3 +264,15 @@ test("moveBackAfterMs is 0 (never) or at least a second", () => {
   expect(parseConfig(withMoveBack(0), "u.toml").services[0]!.moveBackAfterMs).toBe(0);
   expect(() => parseConfig(withMoveBack(500), "u.toml")).toThrow("services[0].moveBackAfterMs");
 });
+
+test("placement: domains name label keys once; every primary and shadow carries each, or the error says which host lacks which", () => {
+  const labelled = (h3: string) =>
+    GOOD.replace('bootstrap = ["198.51.100.2:49737"]', 'bootstrap = ["198.51.100.2:49737"]\n[placement]\ndomains = ["zone", "rack"]')
+      .replace(`publicKey = "${K1}"`, `publicKey = "${K1}"\nlabels = { zone = "a", rack = "r1" }`)
+      .replace(`publicKey = "${K2}"`, `publicKey = "${K2}"\nlabels = { zone = "a", rack = "r1" }`)
+      .replace(`publicKey = "${K3}"`, `publicKey = "${K3}"\nlabels = ${h3}`);
+  expect(parseConfig(labelled('{ zone = "a", rack = "r2" }'), "u.toml").placement.domains).toEqual(["zone", "rack"]);
+  expect(parseConfig(GOOD, "u.toml").placement.domains).toEqual([]);
+  expect(() => parseConfig(labelled('{ zone = "a" }'), "u.toml")).toThrow('u.toml: hosts[2].labels: h3 has no "rack", which placement.domains names');
+  expect(() => parseConfig(labelled('{ zone = "a", rack = "r2" }').replace('domains = ["zone", "rack"]', 'domains = ["zone", "zone"]'), "u.toml")).toThrow('placement.domains[1]: "zone" is listed twice');
+});

@@ -179,6 +179,17 @@ const FileSchema = z
       })
       .strict()
       .default({ enabled: true, horizonMinutes: 15, stepMs: 60_000, threshold: 0.8, sustainMs: 60_000, cooldownMs: 300_000, limits: { memoryUsage: 0.95, storageUsage: 0.95 } }),
+    /**
+     * Failure domains: the [[hosts]] label keys that name them, widest first
+     * (e.g. ["region", "zone", "rack"]; the host is the last level). Given,
+     * each service's shadows take over in order of their distance from the
+     * primary and from each other (README "Placement"), and every host that
+     * is a service's primary or shadow must carry every one of these labels.
+     */
+    placement: z
+      .object({ domains: z.array(z.string().regex(/^[A-Za-z0-9_.-]{1,63}$/, "must be a label key: 1-63 letters, digits, '_', '.' or '-'")).max(8, "at most 8 levels").default([]) })
+      .strict()
+      .default({ domains: [] }),
     /** Replicated state: how fast blob chunks may be fetched, so a big transfer leaves CPU and disk to the lease loop. */
     state: z.object({ blobRateMBps: z.number().positive().max(100_000).default(25) }).strict().default({ blobRateMBps: 25 }),
     hosts: z
@@ -395,6 +406,7 @@ function crossCheck(c: Config, votersGiven: boolean[]): string[] {
       if (s.voters.indexOf(h) !== j) out.push(`${at}.voters[${j}]: "${h}" is listed twice`);
     });
   });
+  out.push(...placementIssues(c));
   const t = c.timing;
   if (t.renewIntervalMs * 2 >= t.leaseMs) out.push(`timing.renewIntervalMs: ${t.renewIntervalMs} must be less than half of timing.leaseMs (${t.leaseMs}), so one lost renewal does not cost the lease`);
   if (t.probeTimeoutMs >= t.probeIntervalMs) out.push(`timing.probeTimeoutMs: ${t.probeTimeoutMs} must be less than timing.probeIntervalMs (${t.probeIntervalMs})`);
@@ -403,6 +415,23 @@ function crossCheck(c: Config, votersGiven: boolean[]): string[] {
   if (holderMs < 2 * t.renewIntervalMs) {
     out.push(`timing.leaseMs: ${t.leaseMs} leaves the holder ${holderMs} ms after clock drift and timing.actuationGuardMs (${t.actuationGuardMs}); it needs at least two renewal intervals (${2 * t.renewIntervalMs} ms): raise leaseMs or lower the guard`);
   }
+  return out;
+}
+
+/** Every domain named once, and carried by every host that is a primary or a shadow: an unlabelled host could not be ranked. */
+function placementIssues(c: Config): string[] {
+  const out: string[] = [];
+  const d = c.placement.domains;
+  d.forEach((k, i) => {
+    if (d.indexOf(k) !== i) out.push(`placement.domains[${i}]: "${k}" is listed twice`);
+  });
+  if (d.length === 0) return out;
+  const replicas = new Set(c.services.flatMap((s) => [s.primary, ...s.shadows]));
+  c.hosts.forEach((h, i) => {
+    if (!replicas.has(h.id)) return;
+    const missing = d.filter((k) => h.labels[k] === undefined);
+    if (missing.length > 0) out.push(`hosts[${i}].labels: ${h.id} has no ${missing.map((k) => `"${k}"`).join(", ")}, which placement.domains names (every primary and shadow needs each, e.g. labels = { ${d.map((k) => `${k} = "…"`).join(", ")} })`);
+  });
   return out;
 }
 

@@ -60,6 +60,8 @@ export type SimOptions = {
   variant?: Variant;
   voters: HostId[];
   candidates: HostId[];
+  /** Failure domains and labels: the cores rank the candidates by them (HostConfig.placement). */
+  placement?: HostConfig["placement"];
   timing: HostTiming;
   tickMs: number;
   net: NetProfile;
@@ -87,7 +89,8 @@ type Item =
   | { kind: "vip"; atMs: number; order: number; host: HostId; boot: number; service: string; op: VipOp; epoch: number; ok: boolean }
   | { kind: "lease"; atMs: number; order: number; host: HostId; boot: number; service: string; seq: number; ends: boolean }
   | { kind: "record"; atMs: number; order: number; host: HostId; boot: number; service: string }
-  | { kind: "wake"; atMs: number; order: number; host: HostId; boot: number };
+  | { kind: "wake"; atMs: number; order: number; host: HostId; boot: number }
+  | { kind: "diagnosed"; atMs: number; order: number; host: HostId; boot: number; service: string; seq: number };
 
 /** A wake's order among the items due at its time: before all (the agent's loop tells its core of the stall before it reads what waited). */
 const WAKE_ORDER = -1;
@@ -172,6 +175,14 @@ export type Cluster = {
   doc(id: HostId, service: string): Set<string>;
 };
 
+/** Diagnostics take at most this long (virtual ms). */
+const DIAGNOSE_MS_MAX = 200;
+/** Failed diagnostics run again after this many leases: short, so that runs see the retry. */
+const DIAGNOSE_RETRY_LEASES = 5;
+
+/** What a host's beacon says of its health and safe mode. */
+const healthOf = (n: SimHost): HostEvent => ({ type: "peer-health", host: n.id, unhealthy: host.unhealthyServices(n.core), safe: host.safeServices(n.core) });
+
 /** A simulated host with what the cluster adds: its clock, its replicas, and whether its agent is frozen. */
 class Node extends SimHost {
   /** Its clock: local = skewMs + real × rate. */
@@ -220,6 +231,8 @@ class SimCluster implements Cluster {
   private readonly rk: Rng;
   /** And the vote records' write latency. */
   private readonly rd: Rng;
+  /** And how long diagnostics take. */
+  private readonly rg: Rng;
   /** When each host's latest record of each service lands: they land in order. */
   private readonly recordDue = new Map<string, number>();
   /** The mesh: the in-memory twin of the agent's, each host's link open on it; its frames wait in inFlight. */
@@ -239,8 +252,7 @@ class SimCluster implements Cluster {
   /** When each host ticks next: staggered so hosts do not move in lockstep, each at its own clock's rate. */
   private readonly nextTick: Map<HostId, number>;
   private readonly pendingHooks: Array<{ n: Node; service: string; hook: HookName }> = [];
-  /** Diagnostics asked for (each answered in the next drain, from the process that asked), and the hosts whose own peers must hear its safe mode changed (as from its beacon). */
-  private readonly pendingDiagnoses: Array<{ n: Node; boot: number; service: string; seq: number }> = [];
+  /** The hosts whose peers must hear its safe mode changed (as from its beacon), in the next drain. */
   private readonly healthNews = new Set<Node>();
   /** Hosts whose diagnostics fail (until told otherwise). */
   private readonly diagFailing = new Set<HostId>();
@@ -251,7 +263,8 @@ class SimCluster implements Cluster {
     kernelLease: (n, service, untilMs, seq) => this.kernelLease(n, service, untilMs, seq),
     persist: (n, service) => this.persist(n, service),
     runHook: (n, service, hook) => this.pendingHooks.push({ n, service, hook }), // they finish at once: hooks change nothing the checker sees
-    diagnose: (n, service, seq) => this.pendingDiagnoses.push({ n, boot: n.boot, service, seq }),
+    // Diagnostics take a while (a bundle written, a hook run): up to DIAGNOSE_MS_MAX of virtual time.
+    diagnose: (n, service, seq) => this.inFlight.push({ kind: "diagnosed", atMs: this.now + this.rg.next() * DIAGNOSE_MS_MAX, order: this.itemSeq++, host: n.id, boot: n.boot, service, seq }),
     note: (n, fx) => this.note(n, fx),
   };
 
@@ -276,6 +289,7 @@ class SimCluster implements Cluster {
     this.rr = rng((o.seed ^ 0x7e91) >>> 0);
     this.rk = rng((o.seed ^ 0xfe2ce) >>> 0);
     this.rd = rng((o.seed ^ 0xd15c) >>> 0);
+    this.rg = rng((o.seed ^ 0xd1a9) >>> 0);
     this.net = new MemNet<SimMsg>({
       scheduler: { after: (delayMs, d) => this.inFlight.push({ kind: "msg", atMs: this.now + delayMs, order: this.itemSeq++, ...d }), pending: () => this.inFlight.length },
       profile: o.net,
@@ -294,7 +308,7 @@ class SimCluster implements Cluster {
     const o = this.o;
     // local-ack: the writer acknowledges before any other replica holds the write
     const ackShadows = this.variant === "local-ack" ? 0 : REPL.ackShadows;
-    return simHostConfig(id, o.hosts, boot, { names: this.services, candidates: o.candidates, voters: o.voters, ackShadows, moveBackAfterMs: MOVE_BACK_LEASES * o.timing.leaseMs }, o.timing, PROFILES.sim);
+    return simHostConfig(id, o.hosts, boot, { names: this.services, candidates: o.candidates, voters: o.voters, ackShadows, moveBackAfterMs: MOVE_BACK_LEASES * o.timing.leaseMs }, o.timing, PROFILES.sim, { placement: o.placement, diagnoseRetryMs: DIAGNOSE_RETRY_LEASES * o.timing.leaseMs });
   }
 
   private localNow(n: Node): number {
@@ -498,15 +512,10 @@ class SimCluster implements Cluster {
   }
 
   private drainHooks(): void {
-    for (let i = 0; i < HOOK_DRAIN_MAX && this.pendingHooks.length + this.pendingDiagnoses.length + this.healthNews.size > 0; i++) {
+    for (let i = 0; i < HOOK_DRAIN_MAX && this.pendingHooks.length + this.healthNews.size > 0; i++) {
       const h = this.pendingHooks.shift();
       if (h !== undefined) {
         if (h.n.up) this.apply(h.n, hookFinished(h.service, h.hook, "sim"));
-        continue;
-      }
-      const g = this.pendingDiagnoses.shift();
-      if (g !== undefined) {
-        if (g.n.up && g.n.boot === g.boot) this.apply(g.n, diagnosed(g.service, g.seq, !this.diagFailing.has(g.n.id)));
         continue;
       }
       const n = [...this.healthNews][0]!;
@@ -515,10 +524,20 @@ class SimCluster implements Cluster {
     }
   }
 
-  /** A host's peers hear which services are unhealthy there, as from its beacon. */
+  /** A host's peers hear which services are unhealthy there and which it is in safe mode for, as from its beacon (beacons repeat it at heal and restart). */
   private tellHealth(n: Node): void {
-    const unhealthy = host.unhealthyServices(n.core);
-    for (const p of this.nodes.values()) if (p !== n && p.up && this.now >= p.pausedUntil) this.apply(p, { type: "peer-health", host: n.id, unhealthy });
+    for (const p of this.nodes.values()) if (p !== n && p.up && this.now >= p.pausedUntil) this.apply(p, healthOf(n));
+  }
+
+  /** Diagnostics' outcome, for the process that asked (paused: when it runs again). */
+  private deliverDiagnosed(it: Extract<Item, { kind: "diagnosed" }>): void {
+    const n = this.nodes.get(it.host)!;
+    if (!n.up || n.boot !== it.boot) return;
+    if (this.now < n.pausedUntil) {
+      this.inFlight.push({ ...it, atMs: n.pausedUntil });
+      return;
+    }
+    this.apply(n, diagnosed(it.service, it.seq, !this.diagFailing.has(n.id)));
   }
 
   private checkSafety(): void {
@@ -553,6 +572,10 @@ class SimCluster implements Cluster {
     }
     if (it.kind === "wake") {
       this.deliverWake(it);
+      return;
+    }
+    if (it.kind === "diagnosed") {
+      this.deliverDiagnosed(it);
       return;
     }
     const n = this.nodes.get(it.to)!;
@@ -778,6 +801,7 @@ class SimCluster implements Cluster {
    */
   private beacon(p: Node, n: Node): void {
     this.apply(n, { type: "standings", standings: p.core.standby });
+    if (this.net.reachable(p.id, n.id)) this.apply(n, healthOf(p));
     if (Object.keys(p.core.votes).length > 0 && this.net.reachable(p.id, n.id) && n.up) this.apply(n, { type: "vote-standings", votes: p.core.votes, from: "peer" });
   }
 

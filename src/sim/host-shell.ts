@@ -30,8 +30,9 @@ export type SimServices = { names: string[]; candidates: HostId[]; voters: HostI
 /** Every simulated service has one health check, failing after two failures in a row and passing after two successes. */
 export const SIM_CHECK = { rise: 2, fall: 2 } as const;
 
-export function simHostConfig(self: HostId, hosts: HostId[], boot: number, sv: SimServices, timing: HostTiming, replication: Pick<Timing, "writeTimeoutMs" | "syncStaleMs">): HostConfig {
+export function simHostConfig(self: HostId, hosts: HostId[], boot: number, sv: SimServices, timing: HostTiming, replication: Pick<Timing, "writeTimeoutMs" | "syncStaleMs">, extra: Pick<HostConfig, "placement" | "diagnoseRetryMs"> = {}): HostConfig {
   return {
+    ...extra,
     self,
     hosts,
     boot,

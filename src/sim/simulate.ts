@@ -324,7 +324,7 @@ export function runSchedule(a: SimArgs, p: FaultParams, schedule: Fault[]): SimR
       applyFault(c, f, hosts);
     }
     c.run(Math.floor(totalMs * FAULTY_SHARE));
-    const up = healAll(c, hosts, p.deadForGood);
+    const up = healAll(c, hosts, p.deadForGood, a.seed % 2 === 0);
     const budgetMs = livenessBudgetMs(a);
     c.run(Math.max(totalMs, c.nowMs() + budgetMs));
     checkConverged(c, hosts, `${budgetMs} ms after healing with ${up} of ${hosts.length} hosts up`);
@@ -337,13 +337,23 @@ export function runSchedule(a: SimArgs, p: FaultParams, schedule: Fault[]): SimR
   return summarize(a, c, schedule, violation);
 }
 
-/** The cluster a run drives: every host a voter and a candidate, on the run's timing and the seed's faulty network. */
+/** Racks the simulated hosts are spread over (placement ranks the shadows by them). */
+const SIM_RACKS = 3;
+
+/** Each host in a rack drawn from the seed's own stream: the cores rank the candidates by them (placement). */
+function simRacks(seed: number, hosts: HostId[]): Record<HostId, { rack: string }> {
+  const r = rng((seed ^ 0x91ac) >>> 0);
+  return Object.fromEntries(hosts.map((h) => [h, { rack: `r${r.int(SIM_RACKS)}` }]));
+}
+
+/** The cluster a run drives: every host a voter and a candidate (n1 the primary, the rest ranked by placement over the seed's racks), on the run's timing and the seed's faulty network. */
 function startCluster(a: SimArgs, p: FaultParams, hosts: HostId[]): Cluster {
   const t = timingOf(a);
   return createCluster({
     hosts,
     voters: hosts,
     candidates: hosts,
+    placement: { domains: ["rack"], labels: simRacks(a.seed, hosts) },
     services: a.services,
     driftPpm: p.driftPpm,
     variant: a.variant ?? "correct",
@@ -408,7 +418,7 @@ function applyFault(c: Cluster, f: Fault, hosts: HostId[]): void {
  * for good (the last hosts, so the primary may be among the living or not,
  * as the schedule left it). Returns how many hosts are up.
  */
-function healAll(c: Cluster, hosts: HostId[], deadForGood: number): number {
+function healAll(c: Cluster, hosts: HostId[], deadForGood: number, rejoin: boolean): number {
   c.heal();
   c.setNet(HEALTHY_NET);
   c.setActuation(HEALTHY_ACTUATION);
@@ -419,9 +429,10 @@ function healAll(c: Cluster, hosts: HostId[], deadForGood: number): number {
   }
   // Operators end every standby, and every check passes: a cluster kept out of candidacy has no holder by their choice.
   hosts.forEach((h, i) => c.order({ nonce: `heal${i}`, action: "unstandby", service: null, target: h, expectVotes: null, reason: "sim: heal", operator: "sim", issuedAtMs: c.nowMs() }));
-  // ...and end every safe mode (diagnostics pass from now on): a host demoted during the faults is a candidate again.
+  // Diagnostics pass from now on: a host demoted during the faults leaves safe mode at its next run, or at once in
+  // the seeds where operators also order every host to rejoin (safe mode keeps no host out once no fit candidate is left).
   for (const h of hosts) c.diagnostics(h, true);
-  hosts.forEach((h, i) => c.order({ nonce: `rejoin${i}`, action: "rejoin", service: null, target: h, expectVotes: null, reason: "sim: heal", operator: "sim", issuedAtMs: c.nowMs() }));
+  if (rejoin) hosts.forEach((h, i) => c.order({ nonce: `rejoin${i}`, action: "rejoin", service: null, target: h, expectVotes: null, reason: "sim: heal", operator: "sim", issuedAtMs: c.nowMs() }));
   for (const h of hosts) for (const sv of c.services) if (c.isUp(h)) c.sick(h, sv, false);
   return hosts.length - dead.size;
 }

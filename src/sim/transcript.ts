@@ -122,7 +122,7 @@ type Item =
   | { kind: "hook"; host: HostId; boot: number; service: string; hook: HookName }
   | { kind: "lease"; host: HostId; boot: number; service: string; seq: number }
   | { kind: "diagnose"; host: HostId; boot: number; service: string; seq: number }
-  | { kind: "health"; from: HostId; host: HostId; unhealthy: string[] }; // a peer's beacon, as far as health goes
+  | { kind: "health"; from: HostId; host: HostId; unhealthy: string[]; safe: string[] }; // a peer's beacon, as far as health and safe mode go
 
 /** What one event's effects print, gathered while they are carried: sends to several hosts with the same content as one line. */
 type Printing = { sends: Map<string, { to: string[]; notes: Map<string, string[]> }>; lines: Array<string | { key: string }> };
@@ -242,7 +242,7 @@ class World {
     runHook: (n, service, hook) => this.queue.push({ kind: "hook", host: n.id, boot: n.boot, service, hook }),
     diagnose: (n, service, seq) => this.queue.push({ kind: "diagnose", host: n.id, boot: n.boot, service, seq }),
     note: (n, fx) => {
-      if (fx.type === "safe-mode-changed") for (const p of this.nodes) if (p !== n) this.queue.push({ kind: "health", from: n.id, host: p.id, unhealthy: host.unhealthyServices(n.core) });
+      if (fx.type === "safe-mode-changed") for (const p of this.nodes) if (p !== n) this.queue.push({ kind: "health", from: n.id, host: p.id, unhealthy: host.unhealthyServices(n.core), safe: host.safeServices(n.core) });
       const line = this.effectLine(fx);
       if (line !== null) this.printing.lines.push(line);
     },
@@ -442,7 +442,7 @@ class World {
           this.apply(n, diagnosed(it.service, it.seq, !n.diagFail));
           break;
         case "health":
-          if (n.up) this.apply(n, { type: "peer-health", host: it.from, unhealthy: it.unhealthy });
+          if (n.up) this.apply(n, { type: "peer-health", host: it.from, unhealthy: it.unhealthy, safe: it.safe });
           break;
         default:
           assertNever(it);
@@ -587,6 +587,7 @@ class World {
     const n = this.node(args[0]!);
     if (n.up) this.down(n, "crashed");
     n.disk.clear();
+    n.safeKept.clear();
     this.emit(n.id, "disk lost");
   }
 

@@ -125,6 +125,7 @@ async function run(cmd: string, spec: Spec, rest: string[]): Promise<void> {
   const answer = await submit(target, statement);
   if (v.json) process.stdout.write(JSON.stringify(answer) + "\n");
   else process.stdout.write(`${describe(statement)}: accepted by ${status.host} and passed on to every host; here: ${answer.outcome ?? "no outcome yet"}. 'umbra status' shows the change, 'umbra audit' what each host did\n`);
+  if (spec.action === "rejoin" && answer.outcome?.startsWith("noted") === true && !v.json) process.stdout.write(`${name} acts on it if it is connected now: 'umbra status' on ${name} shows whether it left safe mode (or run this against ${name}'s own API)\n`);
   if (answer.outcome?.startsWith("refused") === true) fail(EXIT.failure, [`${status.host} did not take it on: ${answer.outcome}`]);
 }
 
