@@ -336,10 +336,10 @@ function clusterHandle(topo: Topology, dir: string, logs: LogLine[], agents: Map
 
 /** The client polling the VIP; its samples arrive as JSON lines. */
 /** A poller: every intervalMs, each request given up after timeoutMs; `rt` as DemoOptions.apparatusRt. */
-export type PollerOptions = { intervalMs: number; timeoutMs: number; rt?: number };
+export type PollerOptions = { intervalMs: number; timeoutMs: number; rt?: number; /** A failed attempt is sent again at once, this many times (default 0). */ retries?: number };
 
-export function startPoller(topo: Topology, { intervalMs, timeoutMs, rt }: PollerOptions, from: string = CLIENT.name): { samples: Sample[]; stop(): Promise<void> } {
-  const p = topo.spawn(from, [...rtPrefix(rt), NODE, join(ROOT, "src/demo/poller.ts"), "--url", `http://${VIP}:${SERVICE_PORT}/`, "--interval-ms", String(intervalMs), "--timeout-ms", String(timeoutMs), "--duration-ms", String(POLLER_DURATION_MS)], {});
+export function startPoller(topo: Topology, { intervalMs, timeoutMs, rt, retries }: PollerOptions, from: string = CLIENT.name): { samples: Sample[]; stop(): Promise<void> } {
+  const p = topo.spawn(from, [...rtPrefix(rt), NODE, join(ROOT, "src/demo/poller.ts"), "--url", `http://${VIP}:${SERVICE_PORT}/`, "--interval-ms", String(intervalMs), "--timeout-ms", String(timeoutMs), "--duration-ms", String(POLLER_DURATION_MS), "--retries", String(retries ?? 0)], {});
   const samples: Sample[] = [];
   createInterface({ input: p.stdout! }).on("line", (line) => {
     try {

@@ -19,6 +19,8 @@ const REQUEST_TIMEOUT_MS = 5_000;
 /** A statement is good for this long by default: long enough for every host to get it, short enough that a copied one is soon worthless. */
 const LIFETIME_S_DEFAULT = 60;
 const ENV_KEY = "UMBRA_OPERATOR_KEY";
+/** Rolling maintenance waits this long, at most, for each host to drain, for its command, and for it to come back. */
+const ROLLING_WAIT_S_DEFAULT = 600;
 
 type Spec = {
   action: Exclude<Action, "release">;
@@ -35,7 +37,20 @@ const SPECS: Record<string, Spec> = {
   standby: { action: "standby", names: "host", usage: "standby HOST", about: "HOST is no candidate for any service until 'umbra unstandby HOST': no voter votes for it, and what it holds it hands over in person." },
   unstandby: { action: "unstandby", names: "host", usage: "unstandby HOST", about: "Ends standby or maintenance of HOST: a candidate again (nothing moves back by itself)." },
   rejoin: { action: "rejoin", names: "host", usage: "rejoin HOST", about: "Ends HOST's safe mode for every service without waiting for its diagnostics to pass: a host demoted by a failover runs its diagnose hook and is no candidate until they pass or this order comes ('umbra status' shows why, and the bundle)." },
-  maintenance: { action: "maintenance", names: "host", usage: "maintenance HOST --reason TEXT", about: "As standby, with the reason on record: HOST hands over every service it holds, in person, and stays out of candidacy until 'umbra unstandby HOST'.", reasonRequired: true },
+  maintenance: {
+    action: "maintenance",
+    names: "host",
+    usage: "maintenance HOST --reason TEXT",
+    about: `As standby, with the reason on record: HOST hands over every service it holds, in person, and stays out of candidacy until 'umbra unstandby HOST'.
+
+umbra maintenance --rolling --reason TEXT [--hosts h1,h2,h3] [--run CMD] [--wait-seconds N]
+walks the hosts one at a time (default: every host, in the agent's order): maintenance,
+a wait until what the host held is held elsewhere, CMD (sh -c, UMBRA_HOST set: an upgrade,
+a reboot), unstandby, and a wait until the host is alive, in sync and a candidate again
+(each wait and CMD at most N seconds, default ${ROLLING_WAIT_S_DEFAULT}). It starts only with every host alive
+and every service held; a failed CMD leaves its host in maintenance and stops the walk.`,
+    reasonRequired: true,
+  },
   override: {
     action: "override",
     names: "service",
@@ -92,13 +107,15 @@ export function command(cmd: string): { run(rest: string[]): Promise<void> } {
 async function run(cmd: string, spec: Spec, rest: string[]): Promise<void> {
   let parsed;
   try {
-    parsed = parseArgs({ args: rest, options: { to: { type: "string" }, "expect-votes": { type: "string" }, yes: { type: "boolean", default: false }, reason: { type: "string", default: "" }, key: { type: "string" }, "ttl-seconds": { type: "string", default: String(LIFETIME_S_DEFAULT) }, ...TARGET_OPTIONS, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: true });
+    parsed = parseArgs({ args: rest, options: { rolling: { type: "boolean", default: false }, hosts: { type: "string" }, run: { type: "string" }, "wait-seconds": { type: "string", default: String(ROLLING_WAIT_S_DEFAULT) }, to: { type: "string" }, "expect-votes": { type: "string" }, yes: { type: "boolean", default: false }, reason: { type: "string", default: "" }, key: { type: "string" }, "ttl-seconds": { type: "string", default: String(LIFETIME_S_DEFAULT) }, ...TARGET_OPTIONS, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: true });
   } catch (err) {
     fail(EXIT.usage, [`${cmd}: ${(err as Error).message}`, `run 'umbra ${cmd} --help' for usage`]);
   }
   const { values: v, positionals } = parsed;
   if (v.help) return void process.stdout.write(help(cmd, spec));
   const usage = (why: string): never => fail(EXIT.usage, [`${cmd}: ${why}`, `run 'umbra ${cmd} --help' for usage`]);
+  if (v.rolling) return rollingFrom(cmd, v, positionals, usage);
+  if (v.hosts !== undefined || v.run !== undefined) usage("--hosts and --run are for 'umbra maintenance --rolling' only");
   if (positionals.length !== 1) usage(`name exactly one ${spec.names}`);
   if (cmd === "move" && (typeof v.to !== "string" || v.to === "")) usage("--to HOST is required");
   if (cmd !== "move" && v.to !== undefined) usage("--to is for 'umbra move' only");
@@ -127,6 +144,23 @@ async function run(cmd: string, spec: Spec, rest: string[]): Promise<void> {
   else process.stdout.write(`${describe(statement)}: accepted by ${status.host} and passed on to every host; here: ${answer.outcome ?? "no outcome yet"}. 'umbra status' shows the change, 'umbra audit' what each host did\n`);
   if (spec.action === "rejoin" && answer.outcome?.startsWith("noted") === true && !v.json) process.stdout.write(`${name} acts on it if it is connected now: 'umbra status' on ${name} shows whether it left safe mode (or run this against ${name}'s own API)\n`);
   if (answer.outcome?.startsWith("refused") === true) fail(EXIT.failure, [`${status.host} did not take it on: ${answer.outcome}`]);
+}
+
+/** `maintenance --rolling`: its options checked, then the walk (rolling.ts). */
+async function rollingFrom(cmd: string, v: Record<string, string | boolean | undefined>, positionals: string[], usage: (why: string) => never): Promise<void> {
+  if (cmd !== "maintenance") usage("--rolling is for 'umbra maintenance' only");
+  if (positionals.length !== 0) usage("--rolling walks the hosts itself: name none (--hosts h1,h2,h3 picks them and their order)");
+  if (v.reason === "") usage("--reason TEXT is required: it goes on record in the audit trail");
+  const waitS = Number(v["wait-seconds"]);
+  if (!(Number.isInteger(waitS) && waitS >= 1 && waitS <= 86_400)) usage("--wait-seconds must be a whole number from 1 to 86400");
+  const ttl = Number(v["ttl-seconds"]);
+  if (!(Number.isInteger(ttl) && ttl >= 1 && ttl * 1000 <= STATEMENT_LIFETIME_MS_MAX)) usage(`--ttl-seconds must be a whole number from 1 to ${STATEMENT_LIFETIME_MS_MAX / 1000}`);
+  const keyFile = (v.key as string | undefined) ?? process.env[ENV_KEY];
+  if (keyFile === undefined || keyFile === "") usage(`--key FILE is required (or $${ENV_KEY}): the operator's key, made by 'umbra keygen --operator'`);
+  const hosts = typeof v.hosts === "string" ? v.hosts.split(",").map((h) => h.trim()).filter((h) => h !== "") : null;
+  if (hosts !== null && (hosts.length === 0 || new Set(hosts).size !== hosts.length)) usage("--hosts names each host once, comma-separated (h1,h2,h3)");
+  const { rolling } = await import("./rolling.ts");
+  await rolling({ target: apiTargetOf({ api: v.api, tokenFile: v["token-file"], config: v.config }), keyFile: keyFile!, reason: v.reason as string, hosts, run: (v.run as string | undefined) ?? null, waitMs: waitS * 1000, ttlMs: ttl * 1000, json: v.json === true });
 }
 
 /** An override's count fits the service, and the operator has read what it risks. */
