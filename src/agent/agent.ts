@@ -32,6 +32,7 @@ import { signatures, type Signatures } from "./signatures.ts";
 import { buildStatus } from "./status.ts";
 import { effectRunners, type ServiceRt } from "./runners.ts";
 import { effectApplier } from "./effects.ts";
+import { startSwapWindows } from "./swapwindow.ts";
 import { diagnoser, loadSafeModes, safeModeWriter, takeLeft, writeLeft } from "./diagnostics.ts";
 import { AgentLoop, type BeaconMsg } from "./loop.ts";
 import { Observed } from "./observed.ts";
@@ -104,7 +105,7 @@ function hostConfigOf(config: Config): host.HostConfig {
     self: config.host,
     hosts: config.hosts.map((h) => h.id),
     boot: randomInt(0, BOOT_RANGE),
-    services: config.services.map((svc) => ({ name: svc.name, candidates: [svc.primary, ...svc.shadows], voters: svc.voters, ackShadows: svc.ackShadows, moveBackAfterMs: svc.moveBackAfterMs, checks: svc.checks.map((c) => ({ rise: c.rise, fall: c.fall })) })),
+    services: config.services.map((svc) => ({ name: svc.name, candidates: [svc.primary, ...svc.shadows], voters: svc.voters, ackShadows: svc.ackShadows, moveBackAfterMs: svc.moveBackAfterMs, swapEveryMs: svc.swap?.every ?? 0, checks: svc.checks.map((c) => ({ rise: c.rise, fall: c.fall })) })),
     timing: t,
     replication: { writeTimeoutMs: t.writeTimeoutMs, staleAfterMs: t.syncStaleMs },
     proactive: f.enabled ? { threshold: f.threshold, sustainMs: f.sustainMs, staleMs: forecastStaleMs(f.stepMs), cooldownMs: f.cooldownMs } : null,
@@ -534,6 +535,7 @@ function recordWriter(config: Config, log: Logger): RecordWriter {
   );
 }
 
+// long: the composition root, one part started a line, in the order they depend on each other
 export async function startAgent(config: Config): Promise<Agent> {
   const self = config.host;
   const hub = new EventHub();
@@ -588,6 +590,7 @@ export async function startAgent(config: Config): Promise<Agent> {
   hookPrefix.push(...goRealtime(config, log));
   warmHelpers(services, ip, fence, hookPrefix.length > 0, config);
   const checks = checkRunner(services, self, loop, hookPrefix);
+  const windows = startSwapWindows(config, (e) => loop.feed(e));
   log("info", "agent", "started", { cluster: config.cluster, api: api.socket, apiTcp: api.tcp, services: services.map((s) => s.name), hosts: config.hosts.map((h) => h.id), startedAt: new Date(startedWall).toISOString(), inboxDropped: loop.inbox.dropped });
   // Under systemd (Type=notify): ready now, and the watchdog petted while the loop lives.
   const notifier = systemdNotifier({ env: process.env, pid: process.pid, log, alive: () => loop.error === null, prefix: hookPrefix });
@@ -598,6 +601,7 @@ export async function startAgent(config: Config): Promise<Agent> {
     reload: reloader(config, byName, log, operators, checks.restart),
     stop: () => {
       checks.stop();
+      windows.stop();
       notifier?.stopping();
       notifier?.close();
       return (stopped ??= stopAgent(parts, sampler, mesh, api));

@@ -68,6 +68,7 @@ export function buildStatus(x: StatusSnapshot): StatusDoc {
       excluded: [...st.excluded],
       quorum: quorumDoc(host.quorumOf(x.core, svc.name, x.nowMono)),
       moveBack: host.moveBackPlan(x.core, svc.name, x.nowMono),
+      swap: host.swapPlan(x.core, svc.name, x.nowMono),
       safeMode: safeModeDoc(host.safeModeOf(x.core, svc.name), x.nowMono),
       placement: host.placementOf(x.core, svc.name),
     };

@@ -158,7 +158,8 @@ function stateCell(s: ServiceDoc): string {
     const diag = m.running ? "diagnostics running" : m.last !== null && !m.last.ok ? `diagnostics failed${m.retryInMs === null ? "" : `, again in ${duration(m.retryInMs)}`}` : "diagnostics due";
     return `${s.state}, SAFE MODE (${diag})`;
   }
-  return s.moveBack === undefined || s.moveBack === null ? s.state : `${s.state}, back to ${s.moveBack.to} in ${duration(s.moveBack.inMs)}`;
+  if (s.moveBack !== undefined && s.moveBack !== null) return `${s.state}, back to ${s.moveBack.to} in ${duration(s.moveBack.inMs)}`;
+  return s.swap === undefined || s.swap === null ? s.state : `${s.state}, swap with ${s.swap.to} in ${duration(s.swap.inMs)}`;
 }
 
 /** A line per service with placement: its candidates in the order they take over, each with its domain and distance from the primary. */

@@ -48,6 +48,8 @@ export type ServiceSpec = {
   checks?: CheckSpec[];
   /** A holder other than the primary hands the service back to it once it has been fit this long (QuorumConfig.moveBackAfterMs); 0 or absent: never. */
   moveBackAfterMs?: number;
+  /** A holder swaps roles with another candidate after holding this long, in the service's swap window (QuorumConfig.swapEveryMs); 0 or absent: never. */
+  swapEveryMs?: number;
 };
 
 export type HostTiming = {
@@ -111,7 +113,7 @@ export const laterStanding = (a: { issuedAtMs: number; nonce: string }, b: { iss
 /** Orders remembered by nonce, at most: the same order delivered twice (by two peers, or again after a reconnect) acts once. */
 export const ORDERS_REMEMBERED_MAX = 1024;
 
-export type HookName = "activate" | "demote" | "notify";
+export type HookName = "activate" | "demote" | "notify" | "swap";
 /** keepalived's notify states, for its scripts: MASTER (the VIP up here), BACKUP (handed on or superseded), FAULT (the lease lost, or the add failed). */
 export type NotifyState = "MASTER" | "BACKUP" | "FAULT";
 
@@ -157,6 +159,7 @@ export type HostEvent =
   | { type: "hook-finished"; service: string; hook: HookName; ok: boolean; detail: string } // the outcome of a run-hook
   | { type: "diagnosed"; service: string; seq: number; ok: boolean; detail: string; bundle: string | null } // the outcome of a diagnose: the hook's verdict (none configured: passed), and the bundle's path (null: not written)
   | { type: "safe-mode-restored"; service: string; why: string } // this host was in safe mode for the service when its agent last stopped (its disk): it is again, and diagnoses afresh
+  | { type: "swap-window"; service: string; open: boolean } // the service's swap window opened or closed, by this host's wall clock (the shell looks)
   | { type: "left-holding"; service: string; epoch: number } // the agent last stopped on purpose while holding the service in this epoch (its disk): the certificate that replaced it demotes nobody
   | { type: "order"; order: OperatorOrder } // an operator's signed order, checked by the shell, from the local API or a peer
   | { type: "check-result"; service: string; check: number; ok: boolean; detail: string } // one run of a service's health check (its index in the config)
@@ -260,6 +263,7 @@ export function initialHost(given: HostConfig, persisted: Readonly<Record<string
         initialGraceMs: t.initialGraceMs,
         fenced: config.fenced,
         moveBackAfterMs: sv.moveBackAfterMs ?? 0,
+        swapEveryMs: sv.swapEveryMs ?? 0,
       },
       persisted[sv.name] ?? null,
       nowMs,
@@ -303,6 +307,9 @@ export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
     case "peer-connected":
     case "peer-disconnected":
       stepMembership(d, fx, { type: e.type, id: e.id });
+      break;
+    case "swap-window":
+      if (d.services[e.service] !== undefined) stepQuorum(d, fx, e.service, { type: "swap-window", open: e.open });
       break;
     case "kernel-leased":
       assert(d.services[e.service] !== undefined, "a kernel lease's outcome names a known service");
@@ -411,6 +418,13 @@ export function leaseRemainingMs(s: HostState, service: string, nowMs: number): 
   const q = s.services[service];
   assert(q !== undefined, "a known service");
   return quorum.leaseRemainingMs(q, nowMs);
+}
+
+/** With whom and when this host, holding a service, will swap roles (null: it will not now), for status. */
+export function swapPlan(s: HostState, service: string, nowMs: number): { to: HostId; inMs: number } | null {
+  const q = s.services[service];
+  assert(q !== undefined, "a known service");
+  return quorum.swapPlan(q, nowMs);
 }
 
 /** Where and when this host, holding a service in the primary's place, will move it back (null: it will not), for status. */
@@ -626,6 +640,8 @@ function withService(service: string, f: QuorumEffect): HostEffect {
       return { type: "certified", service, cert: f.cert };
     case "move-abandoned":
       return { type: "move-abandoned", service, epoch: f.epoch };
+    case "swapped": // handed over by its swap: the swap hook runs on the host that left (an upgrade, a check)
+      return { type: "run-hook", service, hook: "swap", epoch: f.epoch };
     case "alarm":
       return { type: "alarm", service, alarm: f.alarm, epoch: f.epoch, error: f.error, attempts: f.attempts };
     default:

@@ -113,6 +113,14 @@ export type QuorumConfig = {
    * next wait (up to 2^MOVE_BACK_BACKOFF_MAX times). 0: never.
    */
   moveBackAfterMs: number;
+  /**
+   * Swaps (rolling role changes, DESIGN "swap"): a holder that has held the
+   * service this long in this process, while the shell says the service's
+   * swap window is open (its off-peak hours), hands it over in person to
+   * another candidate fit to take it: the primary if this host is not it,
+   * else the best shadow. 0: never.
+   */
+  swapEveryMs?: number;
 };
 
 /** What a voter must not forget across a restart (the shell writes it before sending). */
@@ -232,6 +240,14 @@ export type QuorumState = {
   betterSince: { host: HostId; sinceMs: number } | null;
   /** This host's moves back in a row (each within twice its wait of the one before), and when it made the last: the next wait doubles per one. */
   movedBack: { count: number; atMs: number } | null;
+  /** The service's swap window is open now (the shell's word, from the wall clock). */
+  swapWindow: boolean;
+  /** As holder: the epoch it holds and since when this process has (a swap waits swapEveryMs from then). */
+  heldSince: { epoch: number; ms: number } | null;
+  /** As holder: its swap's handover, by epoch, until the word in person goes out (then: swapped); null when none. */
+  swapping: number | null;
+  /** As holder: a swap that found no majority is tried again no earlier than this. */
+  swapRetryAtMs: number;
   /** As voter: a proposal it could not vote for yet (a grant still runs); it votes when the grant expires. */
   pendingProposal: Extract<QuorumMsg, { type: "propose" }> | null;
   /** Hosts the membership view says are alive, for choosing a new holder. */
@@ -336,6 +352,7 @@ export type QuorumEvent =
   | { type: "vip-changed"; op: "add" | "del"; epoch: number; ok: boolean; error: string | null } // the outcome of the take-vip or drop-vip in flight
   | { type: "kernel-leased"; seq: number; error: string | null } // the outcome of kernel-lease number seq: applied (null) or refused
   | { type: "stalled" } // this host's own loop ran late: what peers said meanwhile was not read (see stalledUntilMs)
+  | { type: "swap-window"; open: boolean } // the service's swap window opened or closed (the shell reads the wall clock)
   | { type: "in-sync"; hosts: HostId[] }; // the replicas whose copy of the service's state this host's replication finds in sync with its own, or catching up (heard recently, not diverged)
 
 /** Why a VIP is removed. */
@@ -351,7 +368,8 @@ export type QuorumEffect =
   | { type: "drop-vip"; epoch: number; why: DropWhy } // start removing it; likewise
   | { type: "alarm"; alarm: VipAlarm; epoch: number; error: string | null; attempts: number }
   | { type: "certified"; cert: Certificate }
-  | { type: "move-abandoned"; epoch: number }; // a planned move found no majority; this host stays holder
+  | { type: "move-abandoned"; epoch: number } // a planned move found no majority; this host stays holder
+  | { type: "swapped"; epoch: number; to: HostId }; // this host's swap handed the service over (the word in person sent): the shell runs the swap hook here
 
 export type QuorumStep = { state: QuorumState; effects: QuorumEffect[] };
 
@@ -439,6 +457,10 @@ export function initialQuorum(config: QuorumConfig, persisted: Persisted | null,
     inSync: [],
     betterSince: null,
     movedBack: null,
+    swapWindow: false,
+    heldSince: null,
+    swapping: null,
+    swapRetryAtMs: 0,
     pendingProposal: null,
     alive: [...config.hosts],
     expect: null,
@@ -533,6 +555,9 @@ export function step(s0: QuorumState, e: QuorumEvent, nowMs: number): QuorumStep
     case "in-sync":
       s.inSync = [...e.hosts];
       break;
+    case "swap-window":
+      s.swapWindow = e.open;
+      break;
     default:
       assertNever(e);
   }
@@ -583,6 +608,7 @@ export function nextTickMs(s: QuorumState): number {
   holderDue(s, at);
   drainDue(s, at);
   moveBackDue(s, at);
+  swapDue(s, at);
   voterDue(s, at);
   proposerDue(s, at);
   return due.ms;
@@ -672,6 +698,7 @@ function onTick(s: QuorumState, fx: QuorumEffect[], rand: number): void {
   holderTick(s, fx, rand);
   maybeDrain(s, fx);
   maybeMoveBack(s, fx);
+  maybeSwap(s, fx);
   voterTick(s, fx);
   proposerTick(s, fx, rand);
 }
@@ -777,7 +804,9 @@ function syncVip(s: QuorumState, fx: QuorumEffect[]): void {
   if (h !== null && (!s.vipPresent || (s.config.fenced && s.kernelQuiet && !s.vipUp))) {
     s.handoff = null;
     fx.push({ type: "send", to: h.holder, msg: { type: "certificate", cert: h, inPerson: true } });
+    if (s.swapping === h.epoch) fx.push({ type: "swapped", epoch: h.epoch, to: h.holder });
   }
+  if (s.swapping !== null && s.handoff === null && s.proposal?.epoch !== s.swapping) s.swapping = null; // sent, or given up
 }
 
 function onVipChanged(s: QuorumState, fx: QuorumEffect[], e: Extract<QuorumEvent, { type: "vip-changed" }>): void {
@@ -954,6 +983,7 @@ function advanceProposal(s: QuorumState, fx: QuorumEffect[], rand: number): void
       s.proposal = null;
       if (s.role === Role.handingOver) s.role = s.vipUp ? Role.holding : Role.safeMode;
       fx.push({ type: "move-abandoned", epoch: s.epoch });
+      if (s.swapping !== null) s.swapRetryAtMs = s.nowMs + 2 * plannedMoveTimeoutMs(c);
     } else if (!planned && s.proposal.from !== null && s.proposal.from === s.holder && s.nowMs < s.holderSeenUntilMs) {
       // The holder it meant to replace renews again, and this host grants it
       // (its vote's grant ran out with no certificate): the move is off.
@@ -1537,6 +1567,47 @@ function maybeMoveBack(s: QuorumState, fx: QuorumEffect[]): void {
   if (s.proposal !== null || s.nowMs - s.betterSince.sinceMs < waitMs) return;
   s.movedBack = { count: streak, atMs: s.nowMs };
   onHandoverRequested(s, fx, better, "handover");
+}
+
+/** The host a holder would swap with now: the primary where this host is not it, else the best shadow; fit means alive, kept in, not predicted to run out, in sync. Null: none, or no swap due (off, window closed, not holding, kept out). */
+function swapTarget(s: QuorumState): HostId | null {
+  const c = s.config;
+  if ((c.swapEveryMs ?? 0) === 0 || !s.swapWindow || s.holder !== c.self || s.role !== Role.holding || !s.vipUp || s.excluded.includes(c.self)) return null;
+  const fit = (h: HostId) => h !== c.self && s.alive.includes(h) && !s.excluded.includes(h) && !s.predicted.includes(h) && s.inSync.includes(h);
+  const primary = c.candidates[0]!;
+  return primary !== c.self && fit(primary) ? primary : (c.candidates.find(fit) ?? null);
+}
+
+/** When a swap is due: held swapEveryMs in this epoch (by this process), and past a failed try's retry. */
+function swapAtMs(s: QuorumState): number {
+  if (s.heldSince === null || s.heldSince.epoch !== s.epoch) return s.nowMs; // not yet counted: at once (maybeSwap starts the count)
+  return Math.max(s.heldSince.ms + (s.config.swapEveryMs ?? 0), s.swapRetryAtMs);
+}
+
+/** maybeSwap's deadline. */
+function swapDue(s: QuorumState, at: (t: number) => void): void {
+  if (s.holder === s.config.self && s.role === Role.holding && (s.heldSince === null || s.heldSince.epoch !== s.epoch)) return at(s.nowMs);
+  if (swapTarget(s) !== null && s.proposal === null) at(swapAtMs(s));
+}
+
+/** A holder counts how long it has held; with its swap window open and held long enough, it hands over in person to the one it swaps with. */
+function maybeSwap(s: QuorumState, fx: QuorumEffect[]): void {
+  const c = s.config;
+  if (s.holder !== c.self || s.role !== Role.holding) return; // heldSince names its epoch: a later holding counts afresh
+  if (s.heldSince === null || s.heldSince.epoch !== s.epoch) s.heldSince = { epoch: s.epoch, ms: s.nowMs };
+  const to = swapTarget(s);
+  if (to === null || s.proposal !== null || s.nowMs < swapAtMs(s)) return;
+  onHandoverRequested(s, fx, to, "handover");
+  const p = proposalOf(s); // onHandoverRequested may have started one
+  if (p?.holder === to) s.swapping = p.epoch;
+}
+
+const proposalOf = (s: QuorumState): Proposal | null => s.proposal;
+
+/** Where and when this holder will swap, as status shows it (null: it will not now: off, window closed, no one fit). */
+export function swapPlan(s: QuorumState, nowMs: number): { to: HostId; inMs: number } | null {
+  const to = swapTarget(s);
+  return to === null ? null : { to, inMs: Math.max(0, swapAtMs(s) - nowMs) };
 }
 
 function onHandoverRequested(s: QuorumState, fx: QuorumEffect[], target: HostId | null, reason: "handover" | "predicted"): void {

@@ -90,7 +90,9 @@ export type DemoOptions = {
   /** An HTTP health check of each host's own demo service for "web" (DEMO_CHECK); DemoCluster.setSick makes one fail. */
   checks?: boolean;
   /** Hook programs for the "web" service, as [services.hooks] in every agent's config. */
-  hooks?: { activate?: string; demote?: string; reconcile?: string; diagnose?: string };
+  hooks?: { activate?: string; demote?: string; reconcile?: string; diagnose?: string; swap?: string };
+  /** The "web" service's [services.swap] (every, window), as the config writes them. */
+  swap?: { every: string; window: string };
   /** Each host's rack label (default: r1, r2, r3: a rack each); [placement] goes in extraToml. */
   racks?: Partial<Record<HostName, string>>;
   /** The "web" service's moveBackAfterMs (default: the config's, 10 minutes). */
@@ -150,7 +152,7 @@ export const DEMO_CHECK = { intervalMs: 200, timeoutMs: 200, fall: 3, rise: 2 } 
 /** The demo operator's key file, in the demo's directory. */
 const OPERATOR_KEY_FILE = "operator.key";
 
-function tomlConfig(o: { plan: Plan; host: string; keyFile: string; stateDir: string; keys: Record<string, string>; operatorKey: string; checks?: boolean; timing: Record<string, number>; logLevel: string; hooks?: Record<string, string | undefined>; extra?: string; moveBackAfterMs?: number; racks?: Partial<Record<HostName, string>> }): string {
+function tomlConfig(o: { plan: Plan; host: string; keyFile: string; stateDir: string; keys: Record<string, string>; operatorKey: string; checks?: boolean; timing: Record<string, number>; logLevel: string; hooks?: Record<string, string | undefined>; extra?: string; moveBackAfterMs?: number; racks?: Partial<Record<HostName, string>>; swap?: { every: string; window: string } }): string {
   const lines = [
     `cluster = "demo"`,
     `host = "${o.host}"`,
@@ -178,6 +180,7 @@ function tomlConfig(o: { plan: Plan; host: string; keyFile: string; stateDir: st
     `voters = ["h1", "h2", "h3"]`,
     ...(o.moveBackAfterMs === undefined ? [] : [`moveBackAfterMs = ${o.moveBackAfterMs}`]),
     "",
+    ...(o.swap === undefined ? [] : ["[services.swap]", `every = "${o.swap.every}"`, `window = "${o.swap.window}"`, ""]),
     ...(o.hooks === undefined ? [] : ["[services.hooks]", ...Object.entries(o.hooks).filter(([, v]) => v !== undefined).map(([k, v]) => `${k} = ${JSON.stringify(v)}`), ""]),
     ...(o.checks ? ["[[services.checks]]", `http = "http://127.0.0.1:${SERVICE_PORT}/health"`, ...Object.entries(DEMO_CHECK).map(([k, v]) => `${k} = ${v}`), ""] : []),
   ];
@@ -251,7 +254,7 @@ function writeConfigs(dir: string, o: DemoOptions): void {
   for (const h of HOSTS) {
     writeFileSync(
       join(dir, `${h.name}.toml`),
-      tomlConfig({ plan: planOf(o), host: h.name, keyFile: join(dir, `${h.name}.key`), stateDir: stateDirOf(dir, o, h.name), keys, operatorKey, checks: o.checks, timing: o.timing ?? {}, logLevel: o.logLevel ?? "info", hooks: o.hooks, extra: o.extraToml?.(h.name), moveBackAfterMs: o.moveBackAfterMs, racks: o.racks }),
+      tomlConfig({ plan: planOf(o), host: h.name, keyFile: join(dir, `${h.name}.key`), stateDir: stateDirOf(dir, o, h.name), keys, operatorKey, checks: o.checks, timing: o.timing ?? {}, logLevel: o.logLevel ?? "info", hooks: o.hooks, extra: o.extraToml?.(h.name), moveBackAfterMs: o.moveBackAfterMs, racks: o.racks, swap: o.swap }),
     );
   }
 }

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { spawn } from "node:child_process";
-import { bootstrapOf, CONFIG_PROFILES, HOSTS_MAX, limitLines, parseConfig, PROFILES } from "./config.ts";
+import { bootstrapOf, CONFIG_PROFILES, HOSTS_MAX, inWindow, limitLines, parseConfig, PROFILES } from "./config.ts";
 import { UmbraError } from "./errors.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
@@ -275,4 +275,17 @@ test("placement: domains name label keys once; every primary and shadow carries 
   expect(parseConfig(GOOD, "u.toml").placement.domains).toEqual([]);
   expect(() => parseConfig(labelled('{ zone = "a" }'), "u.toml")).toThrow('u.toml: hosts[2].labels: h3 has no "rack", which placement.domains names');
   expect(() => parseConfig(labelled('{ zone = "a", rack = "r2" }').replace('domains = ["zone", "rack"]', 'domains = ["zone", "zone"]'), "u.toml")).toThrow('placement.domains[1]: "zone" is listed twice');
+});
+
+test("swap: every is a duration of 10 s or more, window a span of the day (across midnight too); inWindow reads it", () => {
+  const withSwap = (every: string, window: string) => GOOD.replace('shadows = ["h2", "h3"]', `shadows = ["h2", "h3"]\n[services.swap]\nevery = "${every}"\nwindow = "${window}"`);
+  expect(parseConfig(withSwap("7d", "02:00-04:00"), "u.toml").services[0]!.swap).toEqual({ every: 7 * 86_400_000, window: { fromMin: 120, toMin: 240 } });
+  expect(parseConfig(GOOD, "u.toml").services[0]!.swap).toBeUndefined();
+  expect(() => parseConfig(withSwap("5s", "02:00-04:00"), "u.toml")).toThrow("services[0].swap.every: at least 10s");
+  expect(() => parseConfig(withSwap("1w", "02:00-04:00"), "u.toml")).toThrow("must be a duration");
+  expect(() => parseConfig(withSwap("1d", "2:00-4:00"), "u.toml")).toThrow("HH:MM-HH:MM");
+  expect(() => parseConfig(withSwap("1d", "03:00-03:00"), "u.toml")).toThrow("an empty window");
+  const night = parseConfig(withSwap("1d", "22:00-02:00"), "u.toml").services[0]!.swap!.window;
+  expect([inWindow(night, 23 * 60), inWindow(night, 60), inWindow(night, 2 * 60), inWindow(night, 12 * 60)]).toEqual([true, true, false, false]);
+  expect(inWindow(parseConfig(withSwap("1d", "00:00-24:00"), "u.toml").services[0]!.swap!.window, 1439)).toBe(true);
 });

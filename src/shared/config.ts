@@ -36,6 +36,29 @@ const LimitSchema = z
   .refine((l) => l.above !== undefined || l.below !== undefined, { message: "a limit names above, below or both" })
   .refine((l) => l.above === undefined || l.below === undefined || l.above > l.below, { message: "above must be greater than below" });
 
+/** Swaps come at most this often: a service that changes holder more often is flapping by design. */
+const SWAP_EVERY_MS_MIN = 10_000;
+const DURATION_UNITS: Readonly<Record<string, number>> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+/** "7d", "12h", "30m", "45s": milliseconds. */
+const DurationSchema = z
+  .string()
+  .regex(/^[1-9][0-9]{0,5}[smhd]$/, 'must be a duration: a whole number and a unit, s, m, h or d (e.g. "7d")')
+  .transform((d) => Number(d.slice(0, -1)) * DURATION_UNITS[d.slice(-1)]!)
+  .refine((ms) => ms >= SWAP_EVERY_MS_MIN, { message: `at least ${SWAP_EVERY_MS_MIN / 1000}s` });
+/** Minutes of the day, 0-1440. */
+const hhmm = (t: string): number => Number(t.slice(0, 2)) * 60 + Number(t.slice(3, 5));
+/** "02:00-04:00" (local time; "22:00-02:00" spans midnight; "00:00-24:00" is always): from and to, in minutes of the day. */
+const WindowSchema = z
+  .string()
+  .regex(/^([01][0-9]|2[0-3]):[0-5][0-9]-(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$/, 'must be a window of the day, HH:MM-HH:MM (e.g. "02:00-04:00"; local time)')
+  .transform((w) => ({ fromMin: hhmm(w.slice(0, 5)), toMin: hhmm(w.slice(6, 11)) }))
+  .refine((w) => w.fromMin !== w.toMin, { message: "an empty window: from and to are the same time" });
+
+/** Whether a time of day (minutes, 0-1439) falls in a window (from inclusive, to exclusive; across midnight when to < from). */
+export function inWindow(w: { fromMin: number; toMin: number }, minuteOfDay: number): boolean {
+  return w.fromMin < w.toMin ? minuteOfDay >= w.fromMin && minuteOfDay < w.toMin : minuteOfDay >= w.fromMin || minuteOfDay < w.toMin;
+}
+
 /** One metric's limit, either way it is written. */
 export type LimitSpec = number | { above?: number; below?: number };
 
@@ -246,7 +269,15 @@ const FileSchema = z
             moveBackAfterMs: ms(0, 7 * 86_400_000)
               .refine((v) => v === 0 || v >= 1_000, { message: "0 (never) or at least 1000 ms: the primary must be seen fit for a while" })
               .default(600_000),
-            hooks: z.object({ activate: z.string().min(1).optional(), demote: z.string().min(1).optional(), reconcile: z.string().min(1).optional(), notify: z.string().min(1).optional(), diagnose: z.string().min(1).optional() }).strict().optional(),
+            hooks: z.object({ activate: z.string().min(1).optional(), demote: z.string().min(1).optional(), reconcile: z.string().min(1).optional(), notify: z.string().min(1).optional(), diagnose: z.string().min(1).optional(), swap: z.string().min(1).optional() }).strict().optional(),
+            /**
+             * Swaps: the holder hands the service over in person to another
+             * candidate (the primary, or the best shadow) once it has held it
+             * `every` (e.g. "7d"), inside `window` ("02:00-04:00", this host's
+             * local time; across midnight too): rolling role changes in
+             * off-peak hours, the swap hook run on the host that left.
+             */
+            swap: z.object({ every: DurationSchema, window: WindowSchema }).strict().optional(),
             /** Health checks (keepalived's track_script, Consul's checks): each an HTTP GET, a TCP connect or a command. */
             checks: z.array(CheckSchema).max(CHECKS_MAX, `at most ${CHECKS_MAX} checks`).default([]),
           })
@@ -316,7 +347,7 @@ export function parseConfig(text: string, path: string, env: NodeJS.ProcessEnv =
       ...s,
       voters: s.voters ?? [s.primary, ...s.shadows],
       // Hooks run without a shell: a relative path would depend on the agent's cwd.
-      hooks: s.hooks && { activate: s.hooks.activate && abs(s.hooks.activate), demote: s.hooks.demote && abs(s.hooks.demote), reconcile: s.hooks.reconcile && abs(s.hooks.reconcile), notify: s.hooks.notify && abs(s.hooks.notify), diagnose: s.hooks.diagnose && abs(s.hooks.diagnose) },
+      hooks: s.hooks && { activate: s.hooks.activate && abs(s.hooks.activate), demote: s.hooks.demote && abs(s.hooks.demote), reconcile: s.hooks.reconcile && abs(s.hooks.reconcile), notify: s.hooks.notify && abs(s.hooks.notify), diagnose: s.hooks.diagnose && abs(s.hooks.diagnose), swap: s.hooks.swap && abs(s.hooks.swap) },
       checks: s.checks.map((c) => (c.command === undefined ? c : { ...c, command: [abs(c.command[0]!), ...c.command.slice(1)] })),
     })),
   };

@@ -151,6 +151,8 @@ export type Cluster = {
   order(o: OperatorOrder): void;
   /** A service's health check fails (or passes again) on a host, enough times in a row to flip it; every other host up hears of it as from a beacon. */
   sick(id: HostId, service: string, sick: boolean): void;
+  /** Every service's swap window opens (or closes) on every host up and running now (frozen ones hear it when they wake: their shells read the clock then). */
+  swapWindow(open: boolean): void;
   /** A host's diagnostics fail from now on (or pass again); safe mode retries failed ones, an operator's rejoin ends it. */
   diagnostics(id: HostId, ok: boolean): void;
   /** Every up host's forecast flags `from` (with `split`, all but the first up host see `to` failing too); `from`'s own proactive machine then asks for the move. */
@@ -175,6 +177,8 @@ export type Cluster = {
   doc(id: HostId, service: string): Set<string>;
 };
 
+/** A holder swaps roles after holding this many leases, while the swap window is open: short, so that runs are full of it. */
+const SWAP_EVERY_LEASES = 8;
 /** Diagnostics take at most this long (virtual ms). */
 const DIAGNOSE_MS_MAX = 200;
 /** Failed diagnostics run again after this many leases: short, so that runs see the retry. */
@@ -192,6 +196,8 @@ class Node extends SimHost {
   readonly repl = new Map<string, Repl>();
   /** The process is frozen (SIGSTOP, a VM paused) until then, in virtual time: no ticks, nothing received; its kernel keeps the VIP. */
   pausedUntil = 0;
+  /** The swap window as its shell last told its core (it looks at every tick). */
+  windowSeen = false;
 
   constructor(id: HostId, configFor: (id: HostId, boot: number) => HostConfig, stepper: Stepper, rate: number, skewMs: number) {
     super(id, configFor, stepper, skewMs);
@@ -254,6 +260,8 @@ class SimCluster implements Cluster {
   private readonly pendingHooks: Array<{ n: Node; service: string; hook: HookName }> = [];
   /** The hosts whose peers must hear its safe mode changed (as from its beacon), in the next drain. */
   private readonly healthNews = new Set<Node>();
+  /** Whether the swap windows are open: a host that restarts or wakes reads its clock then. */
+  private windowOpen = false;
   /** Hosts whose diagnostics fail (until told otherwise). */
   private readonly diagFailing = new Set<HostId>();
   private lastAt = 0;
@@ -308,7 +316,7 @@ class SimCluster implements Cluster {
     const o = this.o;
     // local-ack: the writer acknowledges before any other replica holds the write
     const ackShadows = this.variant === "local-ack" ? 0 : REPL.ackShadows;
-    return simHostConfig(id, o.hosts, boot, { names: this.services, candidates: o.candidates, voters: o.voters, ackShadows, moveBackAfterMs: MOVE_BACK_LEASES * o.timing.leaseMs }, o.timing, PROFILES.sim, { placement: o.placement, diagnoseRetryMs: DIAGNOSE_RETRY_LEASES * o.timing.leaseMs });
+    return simHostConfig(id, o.hosts, boot, { names: this.services, candidates: o.candidates, voters: o.voters, ackShadows, moveBackAfterMs: MOVE_BACK_LEASES * o.timing.leaseMs, swapEveryMs: SWAP_EVERY_LEASES * o.timing.leaseMs }, o.timing, PROFILES.sim, { placement: o.placement, diagnoseRetryMs: DIAGNOSE_RETRY_LEASES * o.timing.leaseMs });
   }
 
   private localNow(n: Node): number {
@@ -664,9 +672,17 @@ class SimCluster implements Cluster {
     const n = this.nodes.get(id)!;
     this.nextTick.set(id, tickAt + this.o.tickMs / n.rate);
     if (n.up && this.now >= n.pausedUntil) {
+      this.readClock(n);
       this.apply(n, { type: "tick", rand: this.r.next() });
       this.replTick(n);
     }
+  }
+
+  /** The shell's look at the wall clock: a swap window that opened or closed since it last looked. */
+  private readClock(n: Node): void {
+    if (n.windowSeen === this.windowOpen) return;
+    n.windowSeen = this.windowOpen;
+    for (const sv of this.services) this.apply(n, { type: "swap-window", service: sv, open: this.windowOpen });
   }
 
   // ------------------------------------------------------------ Cluster
@@ -741,6 +757,8 @@ class SimCluster implements Cluster {
     // Its disk, then its peers' beacons, tell it what operators said while it was down.
     if (Object.keys(n.votesKept.votes).length > 0) this.apply(n, { type: "vote-standings", votes: n.votesKept.votes, from: "disk", kept: n.votesKept.kept });
     for (const [service, why] of n.safeKept) this.apply(n, { type: "safe-mode-restored", service, why });
+    n.windowSeen = false; // a new process: its shell looks at the clock at start
+    this.readClock(n);
     this.drainHooks();
     for (const p of this.nodes.values()) if (p !== n && p.up && this.now >= p.pausedUntil) this.beacon(p, n);
   }
@@ -826,6 +844,13 @@ class SimCluster implements Cluster {
     this.trace.push({ atMs: this.now, host: id, what: `${service} check ${sick ? "fails" : "passes"}` });
     for (let i = 0; i < Math.max(SIM_CHECK.rise, SIM_CHECK.fall); i++) this.apply(n, { type: "check-result", service, check: 0, ok: !sick, detail: sick ? "sim: failing" : "sim: ok" });
     this.tellHealth(n);
+    this.drainHooks();
+  }
+
+  swapWindow(open: boolean): void {
+    this.windowOpen = open;
+    this.trace.push({ atMs: this.now, host: hostId("-"), what: `swap window ${open ? "opens" : "closes"}` });
+    for (const n of this.nodes.values()) if (n.up && this.now >= n.pausedUntil) this.readClock(n);
     this.drainHooks();
   }
 

@@ -142,7 +142,9 @@ export type Fault =
   /** A service's health check starts failing on a host (sick) or passes again; other hosts hear of it as from its beacon. */
   | { atMs: number; kind: "sick" | "well"; host: HostId; service: number }
   /** A host's safe-mode diagnostics start failing (or pass again). */
-  | { atMs: number; kind: "diagnostics"; host: HostId; ok: boolean };
+  | { atMs: number; kind: "diagnostics"; host: HostId; ok: boolean }
+  /** Every host's swap window opens or closes (holders then swap roles every few leases). */
+  | { atMs: number; kind: "window"; open: boolean };
 
 /** Most runs one shrink may spend. */
 export const SHRINK_RUNS_MAX = 500;
@@ -200,6 +202,7 @@ export function drawSchedule(a: SimArgs): { params: FaultParams; schedule: Fault
   deafFaults(a, schedule);
   orderFaults(a, hosts, faultyUntil, schedule);
   diagnosticsFaults(a, hosts, faultyUntil, schedule);
+  windowFaults(a, faultyUntil, schedule);
   togetherFaults(a, hosts, schedule);
   p.deadForGood = Math.max(0, Math.min(p.deadForGood, Math.floor((a.nodes - 1) / 2) - wiped));
   return { params: p, schedule };
@@ -293,6 +296,19 @@ function diagnosticsFaults(a: SimArgs, hosts: HostId[], faultyUntil: number, sch
   schedule.push({ atMs: from, kind: "diagnostics", host, ok: false });
   schedule.push({ atMs: from + Math.floor(g.next() * (faultyUntil - from)), kind: "diagnostics", host, ok: true });
   if (g.next() < REJOIN_SHARE) schedule.push({ atMs: from + Math.floor(g.next() * (faultyUntil - from)), kind: "order", action: "rejoin", host, nonce: "rejoin" });
+  schedule.sort((x, y) => x.atMs - y.atMs);
+}
+
+/** Share of seeds whose swap windows open during the faults (holders then swap roles, planned moves among the faults). */
+export const WINDOW_SHARE = 0.5;
+
+/** Swap windows, from their own stream: open at a random time, closed again later in most seeds (and at the heal in all). */
+function windowFaults(a: SimArgs, faultyUntil: number, schedule: Fault[]): void {
+  const w = rng((a.seed ^ 0x5a1d) >>> 0);
+  if (w.next() >= WINDOW_SHARE) return;
+  const from = Math.floor(w.next() * faultyUntil);
+  schedule.push({ atMs: from, kind: "window", open: true });
+  if (w.next() < 0.7) schedule.push({ atMs: from + Math.floor(w.next() * (faultyUntil - from)), kind: "window", open: false });
   schedule.sort((x, y) => x.atMs - y.atMs);
 }
 
@@ -399,6 +415,8 @@ function applyFault(c: Cluster, f: Fault, hosts: HostId[]): void {
       return c.sick(f.host, c.services[f.service]!, f.kind === "sick");
     case "diagnostics":
       return c.diagnostics(f.host, f.ok);
+    case "window":
+      return c.swapWindow(f.open);
     case "order":
       return c.order({ nonce: f.nonce, action: f.action, service: f.action === "move" || f.action === "failover" ? c.services[0]! : null, target: f.action === "failover" ? null : f.host, expectVotes: null, reason: "sim", operator: "sim", issuedAtMs: f.atMs });
     case "jump":
@@ -432,6 +450,7 @@ function healAll(c: Cluster, hosts: HostId[], deadForGood: number, rejoin: boole
   // Diagnostics pass from now on: a host demoted during the faults leaves safe mode at its next run, or at once in
   // the seeds where operators also order every host to rejoin (safe mode keeps no host out once no fit candidate is left).
   for (const h of hosts) c.diagnostics(h, true);
+  c.swapWindow(false); // no planned moves while liveness is judged
   if (rejoin) hosts.forEach((h, i) => c.order({ nonce: `rejoin${i}`, action: "rejoin", service: null, target: h, expectVotes: null, reason: "sim: heal", operator: "sim", issuedAtMs: c.nowMs() }));
   for (const h of hosts) for (const sv of c.services) if (c.isUp(h)) c.sick(h, sv, false);
   return hosts.length - dead.size;

@@ -14,7 +14,7 @@
 // moment an add starts until a removal is done.
 //
 // The language (hosts are n1..nK; A->B names a one-way link, `*` any host):
-//   hosts 3 [timing=lan] [voters=n1,n2,n3] [candidates=n1,n3,n2] [variant=planned-vote] [fence=off] [moveback=2s]
+//   hosts 3 [timing=lan] [voters=n1,n2,n3] [candidates=n1,n3,n2] [variant=planned-vote] [fence=off] [moveback=2s] [swap=2s]
 //                                  variant: a deliberately broken core (sim/cluster.ts), to show a rule's worth
 //                                  one service "web"; default: all vote, n1 first
 //   tick 50ms                      every host's clock moves on in steps of tickMs;
@@ -35,6 +35,9 @@
 //   order ACTION [HOST]            an operator's signed order, to every host up: move HOST, failover,
 //                                  standby|maintenance|unstandby|rejoin HOST, override VOTES (of web)
 //   forecast n3 n1 1.0             n3's forecast of n1's exhaustion probability
+//   window open|close              every host's swap window opens or closes (swap=: a holder that has held
+//                                  that long with its window open hands over in person to the primary, or
+//                                  the best shadow, fit and in sync)
 //   diagnostics n1 fail|pass       n1's safe-mode diagnostics fail (or pass, the default) from now on
 //                                  (a holder demoted by a certificate it did not hand over to runs them,
 //                                  no candidate meanwhile; its peers hear it as from its beacon)
@@ -195,6 +198,7 @@ const COMMANDS: Record<string, (w: World, args: string[]) => void> = {
   forecast: (w, a) => w.forecast(a),
   synced: (w, a) => w.synced(a),
   diagnostics: (w, a) => w.diagnostics(a),
+  window: (w, a) => w.window(a),
   connect: (w, a) => w.connect(a),
   rand: (w, a) => w.rand(a),
   jump: (w, a) => w.jump(a),
@@ -496,7 +500,8 @@ class World {
     const voters = list(kv.voters);
     const candidates = list(kv.candidates);
     const moveBackAfterMs = kv.moveback === undefined ? 0 : duration(kv.moveback);
-    const services = { names: [SERVICE], candidates, voters, ackShadows: 1, moveBackAfterMs };
+    const swapEveryMs = kv.swap === undefined ? 0 : duration(kv.swap);
+    const services = { names: [SERVICE], candidates, voters, ackShadows: 1, moveBackAfterMs, swapEveryMs };
     assert(kv.fence === undefined || kv.fence === "on" || kv.fence === "off", "fence is on or off");
     const fenced = kv.fence !== "off";
     this.configFor = (id, boot) => ({ ...simHostConfig(id, ids, boot, services, p, p), fenced });
@@ -598,6 +603,13 @@ class World {
     const rec = n.disk.get(SERVICE);
     this.emit(n.id, `restarted, boot ${n.boot}, disk: ${rec === undefined ? "empty" : describeRecord(rec)}${n.safeKept.size === 0 ? "" : `, safe mode (${[...n.safeKept.keys()].join(", ")})`}`);
     for (const [service, why] of n.safeKept) this.apply(n, { type: "safe-mode-restored", service, why });
+    this.drain();
+  }
+
+  /** `window open|close`: every up host's swap window opens or closes (the shells read their clocks alike). */
+  window(args: string[]): void {
+    assert(args[0] === "open" || args[0] === "close", "window open|close");
+    for (const n of this.nodes) if (n.up && !n.paused) this.apply(n, { type: "swap-window", service: SERVICE, open: args[0] === "open" });
     this.drain();
   }
 

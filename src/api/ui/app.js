@@ -39,7 +39,7 @@ function renderServices(doc) {
       const q = s.quorum;
       const quorum = q === undefined ? "-" : el("span", { class: q.override === null ? "" : "warn", title: q.override === null ? "" : `override: ${q.override.reason}` }, `${q.needed} of ${q.expectedVotes}${q.override === null ? "" : " (override)"}`);
       const safe = s.safeMode !== undefined && s.safeMode !== null && s.safeMode.on ? s.safeMode : null;
-      const state = safe !== null ? el("span", { class: "bad", title: `${safe.why}${safe.last === null || safe.last.bundle === null ? "" : `; bundle ${safe.last.bundle}`}` }, `${s.state}, safe mode (${safe.running ? "diagnosing" : "diagnostics failed"})`) : s.moveBack === undefined || s.moveBack === null ? s.state : `${s.state}, back to ${s.moveBack.to} in ${ms(s.moveBack.inMs)}`;
+      const state = safe !== null ? el("span", { class: "bad", title: `${safe.why}${safe.last === null || safe.last.bundle === null ? "" : `; bundle ${safe.last.bundle}`}` }, `${s.state}, safe mode (${safe.running ? "diagnosing" : "diagnostics failed"})`) : s.moveBack !== undefined && s.moveBack !== null ? `${s.state}, back to ${s.moveBack.to} in ${ms(s.moveBack.inMs)}` : s.swap !== undefined && s.swap !== null ? `${s.state}, swap with ${s.swap.to} in ${ms(s.swap.inMs)}` : s.state;
       return row([s.name, s.vip, holder, s.epoch, ms(s.leaseRemainingMs), state, health, (s.excluded ?? []).join(", ") || "-", quorum, change]);
     }),
   );
