@@ -2,9 +2,11 @@
 // this host's local time of day is inside its window, told to the core when
 // it changes (and at start). The core decides whether and with whom to swap
 // (decide/quorum.ts); this only reads the wall clock, which the core never
-// does. Local time, as operators write off-peak hours; a clock step (NTP,
-// a time zone change) moves the window with it, which only delays or
-// hastens a planned handover.
+// does. Local time, as operators write off-peak hours: a DST change makes
+// the night's window an hour shorter or longer (a window inside the skipped
+// hour does not open that night), a clock step (NTP) moves it, and a new
+// time zone counts from the agent's next start. Each only delays or hastens
+// a planned handover.
 
 import { inWindow, type Config } from "../shared/config.ts";
 import type { HostEvent } from "../decide/index.ts";

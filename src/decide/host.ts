@@ -600,8 +600,9 @@ export function demotedWhy(self: HostId, before: QuorumState, after: QuorumState
   if (before.holder !== self || after.holder === self || after.holder === null || after.epoch <= before.epoch) return null;
   const c = after.cert;
   if (c !== null && c.from === self && quorum.isPlanned(c.reason)) return null;
-  // It signed its own replacement: it saw itself lost (a restart that lost its lease or its disk), not cut off.
-  if (c !== null && c.votes.some((v) => v.voter === self)) return null;
+  // It signed its own replacement: it saw itself lost (a restart that lost its lease or its disk), not cut off;
+  // unless it gave its epoch up because its VIP could not be added here: that is a fault to diagnose.
+  if (c !== null && c.votes.some((v) => v.voter === self) && before.gaveUpEpoch !== before.epoch) return null;
   return `demoted at epoch ${after.epoch}: ${after.holder} certified in its place (${c === null ? "certificate not seen" : c.reason})`;
 }
 

@@ -246,8 +246,9 @@ export type QuorumState = {
   heldSince: { epoch: number; ms: number } | null;
   /** As holder: its swap's handover, by epoch, until the word in person goes out (then: swapped); null when none. */
   swapping: number | null;
-  /** As holder: a swap that found no majority is tried again no earlier than this. */
+  /** As holder: a swap that found no majority is tried again no earlier than this; swapFailures in a row (0 after one went through) double the wait. */
   swapRetryAtMs: number;
+  swapFailures: number;
   /** As voter: a proposal it could not vote for yet (a grant still runs); it votes when the grant expires. */
   pendingProposal: Extract<QuorumMsg, { type: "propose" }> | null;
   /** Hosts the membership view says are alive, for choosing a new holder. */
@@ -461,6 +462,7 @@ export function initialQuorum(config: QuorumConfig, persisted: Persisted | null,
     heldSince: null,
     swapping: null,
     swapRetryAtMs: 0,
+    swapFailures: 0,
     pendingProposal: null,
     alive: [...config.hosts],
     expect: null,
@@ -804,7 +806,10 @@ function syncVip(s: QuorumState, fx: QuorumEffect[]): void {
   if (h !== null && (!s.vipPresent || (s.config.fenced && s.kernelQuiet && !s.vipUp))) {
     s.handoff = null;
     fx.push({ type: "send", to: h.holder, msg: { type: "certificate", cert: h, inPerson: true } });
-    if (s.swapping === h.epoch) fx.push({ type: "swapped", epoch: h.epoch, to: h.holder });
+    if (s.swapping === h.epoch) {
+      fx.push({ type: "swapped", epoch: h.epoch, to: h.holder });
+      s.swapFailures = 0;
+    }
   }
   if (s.swapping !== null && s.handoff === null && s.proposal?.epoch !== s.swapping) s.swapping = null; // sent, or given up
 }
@@ -973,6 +978,7 @@ function advanceProposal(s: QuorumState, fx: QuorumEffect[], rand: number): void
       // never heard of, say two candidates at start-up): the same move, above
       // it. Giving up here would cost the lease: this host and the voters
       // that signed the move no longer renew the old epoch.
+      if (s.swapping === s.proposal.epoch) s.swapping = s.rejectedEpochMax + 1; // the same swap, above it
       s.proposal = { ...s.proposal, epoch: s.rejectedEpochMax + 1, lastSentAtMs: s.nowMs, votes: [] };
       sendProposal(s, fx, s.proposal);
     } else if (planned && (s.rejectedEpochMax >= s.proposal.epoch || s.nowMs - s.proposal.firstSentAtMs >= plannedMoveTimeoutMs(c))) {
@@ -983,7 +989,11 @@ function advanceProposal(s: QuorumState, fx: QuorumEffect[], rand: number): void
       s.proposal = null;
       if (s.role === Role.handingOver) s.role = s.vipUp ? Role.holding : Role.safeMode;
       fx.push({ type: "move-abandoned", epoch: s.epoch });
-      if (s.swapping !== null) s.swapRetryAtMs = s.nowMs + 2 * plannedMoveTimeoutMs(c);
+      if (s.swapping !== null) {
+        // A swap no majority signs: the next try waits 2^n planned moves' timeouts (as a drain's), so a window of failing swaps costs few epochs.
+        s.swapRetryAtMs = s.nowMs + plannedMoveTimeoutMs(c) * 2 ** Math.min(s.swapFailures + 1, SWAP_BACKOFF_MAX);
+        s.swapFailures += 1;
+      }
     } else if (!planned && s.proposal.from !== null && s.proposal.from === s.holder && s.nowMs < s.holderSeenUntilMs) {
       // The holder it meant to replace renews again, and this host grants it
       // (its vote's grant ran out with no certificate): the move is off.
@@ -1569,14 +1579,25 @@ function maybeMoveBack(s: QuorumState, fx: QuorumEffect[]): void {
   onHandoverRequested(s, fx, better, "handover");
 }
 
-/** The host a holder would swap with now: the primary where this host is not it, else the best shadow; fit means alive, kept in, not predicted to run out, in sync. Null: none, or no swap due (off, window closed, not holding, kept out). */
+/**
+ * The host a holder would swap with now: the primary where this host is
+ * not it (only the primary: a swap to another shadow would keep the service
+ * from the primary for another `every`, past any move back), else the best
+ * shadow; fit means alive, kept in, not predicted to run out, in sync or
+ * catching up. Null: none, or no swap due (off, window closed, not holding,
+ * kept out).
+ */
 function swapTarget(s: QuorumState): HostId | null {
   const c = s.config;
   if ((c.swapEveryMs ?? 0) === 0 || !s.swapWindow || s.holder !== c.self || s.role !== Role.holding || !s.vipUp || s.excluded.includes(c.self)) return null;
   const fit = (h: HostId) => h !== c.self && s.alive.includes(h) && !s.excluded.includes(h) && !s.predicted.includes(h) && s.inSync.includes(h);
   const primary = c.candidates[0]!;
-  return primary !== c.self && fit(primary) ? primary : (c.candidates.find(fit) ?? null);
+  if (primary !== c.self) return fit(primary) ? primary : null;
+  return c.candidates.find(fit) ?? null;
 }
+
+/** A swap's retry waits double at most this many times. */
+const SWAP_BACKOFF_MAX = 5;
 
 /** When a swap is due: held swapEveryMs in this epoch (by this process), and past a failed try's retry. */
 function swapAtMs(s: QuorumState): number {

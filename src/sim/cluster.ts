@@ -167,6 +167,8 @@ export type Cluster = {
   /** Virtual time each service had a holder, summed. */
   heldMs(service: string): number;
   certificates(): Certificate[];
+  /** A service's certificates seen so far, by epoch. */
+  certificatesOf(service: string): Certificate[];
   trace: TraceEntry[];
   /** First time each host took the VIP, in order. */
   takes: Array<{ atMs: number; host: HostId; epoch: number }>;
@@ -895,7 +897,11 @@ class SimCluster implements Cluster {
   }
 
   certificates(): Certificate[] {
-    return [...this.certs.values()].filter((x) => x.service === this.services[0]).sort((a, b) => a.epoch - b.epoch);
+    return this.certificatesOf(this.services[0]!);
+  }
+
+  certificatesOf(service: string): Certificate[] {
+    return [...this.certs.values()].filter((x) => x.service === service).sort((a, b) => a.epoch - b.epoch);
   }
 
   acked(sv: string): Set<string> {

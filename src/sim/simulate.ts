@@ -344,6 +344,7 @@ export function runSchedule(a: SimArgs, p: FaultParams, schedule: Fault[]): SimR
     const budgetMs = livenessBudgetMs(a);
     c.run(Math.max(totalMs, c.nowMs() + budgetMs));
     checkConverged(c, hosts, `${budgetMs} ms after healing with ${up} of ${hosts.length} hosts up`);
+    checkCalm(a, c, hosts);
     majorityLost(a, c, hosts);
   } catch (e) {
     if (!(e instanceof SimViolation) && !(e instanceof Error && e.name === "AssertionError")) throw e;
@@ -550,6 +551,23 @@ function runWithFaults(c: Cluster, untilMs: number, restartAt: number | null, sp
 }
 
 /** After healing: one holder per service, every acknowledged write kept, and the holder has every one in reach. */
+/** After convergence, this many leases more with no fault at all... */
+export const CALM_LEASES = 20;
+/** ...in which a service changes holder at most this often: a move back to the primary, nothing else (no flapping). */
+export const CALM_MOVES_MAX = 1;
+
+/** A converged cluster left alone stays put: at most CALM_MOVES_MAX certificates per service in CALM_LEASES, and still one holder after. */
+function checkCalm(a: SimArgs, c: Cluster, hosts: HostId[]): void {
+  const calmMs = CALM_LEASES * timingOf(a).leaseMs;
+  const before = new Map(c.services.map((sv) => [sv, c.certificatesOf(sv).length]));
+  c.run(c.nowMs() + calmMs);
+  for (const sv of c.services) {
+    const moves = c.certificatesOf(sv).length - before.get(sv)!;
+    if (moves > CALM_MOVES_MAX) throw new SimViolation(`flapping: ${sv} changed holder ${moves} times in ${calmMs} ms with no fault (${c.certificatesOf(sv).slice(-moves).map((x) => `${x.from ?? "-"}->${x.holder} ${x.reason}`).join(", ")})`);
+  }
+  checkConverged(c, hosts, `after ${calmMs} ms more with no fault`);
+}
+
 function checkConverged(c: Cluster, hosts: HostId[], when: string): void {
   for (const sv of c.services) {
     const holders = c.holdersOf(sv);

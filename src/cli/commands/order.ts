@@ -115,7 +115,7 @@ async function run(cmd: string, spec: Spec, rest: string[]): Promise<void> {
   if (v.help) return void process.stdout.write(help(cmd, spec));
   const usage = (why: string): never => fail(EXIT.usage, [`${cmd}: ${why}`, `run 'umbra ${cmd} --help' for usage`]);
   if (v.rolling) return rollingFrom(cmd, v, positionals, usage);
-  if (v.hosts !== undefined || v.run !== undefined) usage("--hosts and --run are for 'umbra maintenance --rolling' only");
+  if (v.hosts !== undefined || v.run !== undefined || rest.some((a) => a.startsWith("--wait-seconds"))) usage("--hosts, --run and --wait-seconds are for 'umbra maintenance --rolling' only");
   if (positionals.length !== 1) usage(`name exactly one ${spec.names}`);
   if (cmd === "move" && (typeof v.to !== "string" || v.to === "")) usage("--to HOST is required");
   if (cmd !== "move" && v.to !== undefined) usage("--to is for 'umbra move' only");

@@ -4,13 +4,18 @@
 // of is held elsewhere, the operator's command for that host (`--run`: an
 // upgrade, a reboot; UMBRA_HOST names the host), a signed `unstandby HOST`,
 // and a wait until the host is back: alive, kept out of nothing, its
-// replicas in sync, every service held. Only then the next host. A step
-// that fails or runs out of time stops the walk where it is (the host stays
-// in maintenance if its command failed), says why, and exits 1: nothing is
-// left half-known. The decisions stay the quorum's: this only signs orders
-// and watches the local agent's status.
+// replicas in sync, every service held. Only then the next host, and only
+// while the rest of the cluster is fit (every host alive, every service
+// held). A step that fails or runs out of time stops the walk where it is,
+// says why and which host it leaves in maintenance, and exits 1: nothing is
+// left half-known. CMD must return once the host is back up: "back" is
+// judged by what the host says after CMD returned, and a host whose restart
+// comes later (`ssh h reboot` returns at once) would look back before it
+// went. The decisions stay the quorum's: this only signs orders and watches
+// the local agent's status.
 
 import { spawn } from "node:child_process";
+import os from "node:os";
 import { apiJson, type ApiTarget } from "../../apiclient/index.ts";
 import type { StatusDoc } from "../../api/index.ts";
 import { readKeyFile } from "../../shared/identity.ts";
@@ -49,21 +54,33 @@ export async function rolling(o: RollingOptions): Promise<void> {
   const hosts = o.hosts ?? members;
   const unknown = hosts.filter((h) => !members.includes(h));
   if (unknown.length > 0) fail(EXIT.usage, [`no host ${unknown.map((h) => `"${h}"`).join(", ")} in cluster "${first.cluster}" (hosts: ${members.join(", ")})`]);
-  const unfit = whyNotReady(first);
-  if (unfit !== null) fail(EXIT.failure, [`not starting: ${unfit}. Rolling maintenance takes one host out at a time and needs the rest fit`]);
   const say = (line: string) => (o.json ? undefined : process.stdout.write(`${line}\n`));
   say(`rolling maintenance of ${hosts.join(", ")}, one at a time${o.run === null ? "" : `; for each, once drained: ${o.run}`}`);
+  if (o.run !== null && hosts.includes(first.host)) process.stderr.write(`umbra: note: ${first.host} is the agent this walk asks, and one of the hosts; while its command runs the walk waits for its API to answer again\n`);
   const order = async (action: Action, host: string) => {
     // The agent asked may be the host just restarted: its API answers again first.
     await waitFor(o, "the agent's API to answer", () => null, 1);
     const st = signStatement({ cluster: first.cluster, action, service: null, target: host, expectVotes: null, reason: `rolling maintenance: ${o.reason}` }, key, Date.now(), o.ttlMs);
-    const answer = await submit(o.target, st);
-    if (answer.outcome?.startsWith("refused") === true || answer.outcome?.startsWith("superseded") === true) throw new Error(`${action} ${host}: ${answer.outcome}`);
+    const answer = await submit(o.target, st).catch((err: Error) => fail(EXIT.failure, [`${action} ${host}: the agent did not take the order: ${err.message}`]));
+    if (answer.outcome?.startsWith("refused") === true || answer.outcome?.startsWith("superseded") === true) fail(EXIT.failure, [`${action} ${host}: ${answer.outcome}`]);
   };
   const steps: Step[] = [];
+  // Whatever ends the walk early (a failure, Ctrl-C) says which host it leaves in maintenance.
+  let out: string | null = null;
+  process.on("exit", () => {
+    if (out !== null) process.stderr.write(`umbra: ${out} is still in maintenance: 'umbra unstandby ${out}' ends it\n`);
+  });
+  process.once("SIGINT", () => process.exit(130));
   for (const [i, h] of hosts.entries()) {
+    // Checked before each host, not once: a host lost meanwhile must not be joined by the next one taken out.
+    const unfit = whyNotReady(await waitAnswer(o));
+    if (unfit !== null) {
+      say(`[${i + 1}/${hosts.length}] waiting for the cluster to be fit before ${h}: ${unfit}`);
+      await waitFor(o, `the cluster to be fit before ${h} (rolling maintenance takes one host out at a time and needs the rest fit)`, whyNotReady);
+    }
     say(`[${i + 1}/${hosts.length}] ${h}: maintenance`);
     const t0 = Date.now();
+    out = h;
     await order("maintenance", h);
     await waitFor(o, `${h} to hand over what it holds`, (s) => drainedWhy(s, h));
     const drainedMs = Date.now() - t0;
@@ -78,11 +95,19 @@ export async function rolling(o: RollingOptions): Promise<void> {
     const t2 = Date.now();
     await order("unstandby", h);
     await waitFor(o, `${h} to be back (heard since, alive, in sync, a candidate again)`, (s) => backWhy(s, h, Date.now() - t2));
+    out = null;
     steps.push({ host: h, drainedMs, ranMs, backMs: Date.now() - t2 });
     say(`[${i + 1}/${hosts.length}] ${h}: back in ${((Date.now() - t2) / 1000).toFixed(1)} s`);
   }
   if (o.json) process.stdout.write(JSON.stringify({ ok: true, hosts: steps }) + "\n");
   else say(`rolling maintenance done: ${hosts.length} host(s), one at a time`);
+}
+
+/** The local agent's status, waited for (it may be restarting); past waitMs, the walk stops. */
+async function waitAnswer(o: RollingOptions): Promise<StatusDoc> {
+  await waitFor(o, "the agent's API to answer", () => null, 1);
+  const s = await status(o.target);
+  return s ?? fail(EXIT.failure, ["the agent's API stopped answering"]);
 }
 
 /** The local agent's status, or null while it does not answer (restarting). */
@@ -143,15 +168,30 @@ async function waitFor(o: RollingOptions, what: string, why: (s: StatusDoc) => s
   fail(EXIT.failure, [`gave up after ${Math.round(o.waitMs / 1000)} s waiting for ${what}: ${last}`]);
 }
 
-/** Runs the operator's command for a host (sh -c, output passed through, UMBRA_HOST set); its exit code (a timeout: 124). */
+/** After SIGTERM at a command's timeout, SIGKILL follows this much later. */
+const KILL_GRACE_MS = 5_000;
+
+/** Runs the operator's command for a host (sh -c in its own process group, output passed through, UMBRA_HOST set); its exit code (our timeout: 124, with everything it started ended). */
 function runFor(cmd: string, host: string, timeoutMs: number): Promise<number> {
   return new Promise((resolve) => {
-    const child = spawn("sh", ["-c", cmd], { stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, UMBRA_HOST: host } });
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    const child = spawn("sh", ["-c", cmd], { stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, UMBRA_HOST: host }, detached: true });
+    let timedOut = false;
+    const group = (sig: NodeJS.Signals) => {
+      try {
+        process.kill(-child.pid!, sig);
+      } catch {
+        // already gone
+      }
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      group("SIGTERM");
+      setTimeout(() => group("SIGKILL"), KILL_GRACE_MS).unref();
+    }, timeoutMs);
     child.on("error", () => resolve(127));
     child.on("exit", (code, signal) => {
       clearTimeout(timer);
-      resolve(code ?? (signal === "SIGKILL" ? 124 : 128));
+      resolve(timedOut ? 124 : (code ?? 128 + (signal === null ? 0 : os.constants.signals[signal] ?? 0)));
     });
   });
 }
