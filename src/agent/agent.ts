@@ -125,13 +125,23 @@ async function removeStaleVips(services: readonly ServiceRt[], log: Logger): Pro
   }
 }
 
-/** Each VIP reachable from here (if not: said, and the core keeps this host out of that service's candidacy); ARP on the IPv4 VIP interfaces names the host's own address as sender, never a VIP (fence or not). */
-async function announceFromPrimaryOn(config: Config, log: Logger, loop: AgentLoop): Promise<void> {
+/**
+ * Each VIP reachable from here (if not: said, and the core keeps this host
+ * out of that service's candidacy, unless the service has a redirect hook:
+ * then it holds here by the hook alone); ARP on the IPv4 VIP interfaces names
+ * the host's own address as sender, never a VIP (fence or not).
+ */
+async function announceFromPrimaryOn(config: Config, byName: ReadonlyMap<string, ServiceRt>, log: Logger, loop: AgentLoop): Promise<void> {
   const ifaces = networkInterfaces();
   for (const s of config.services) {
     if (s.primary !== config.host && !s.shadows.includes(config.host)) continue;
     const why = vipPlacementIssue({ cidr: s.vip, iface: s.interface }, ifaces);
     if (why === null) continue;
+    if (s.redirect !== undefined) {
+      byName.get(s.name)!.vipHere = false;
+      log("info", "actuate", "vip-off-subnet", { service: s.name, vip: s.vip, interface: s.interface, why, effect: "holding the service here runs its redirect hook only: the VIP is not added on this host" });
+      continue;
+    }
     log("error", "actuate", "vip-unreachable-here", { service: s.name, vip: s.vip, interface: s.interface, why, effect: "this host is no candidate for the service (a VIP added here would answer no client): fix the service's interface, or this host's place in its candidates, and restart" });
     loop.feed({ type: "placement", service: s.name, why });
   }
@@ -556,7 +566,7 @@ export async function startAgent(config: Config): Promise<Agent> {
   // VIP changes go to one long-lived `ip -batch` process: no fork on the lease's critical path.
   const ip = ipBatch();
   await removeStaleVips(services, log);
-  await announceFromPrimaryOn(config, log, loop);
+  await announceFromPrimaryOn(config, byName, log, loop);
   const kept = loadStandings(config.stateDir, log);
   if (Object.keys(kept).length > 0) loop.feed({ type: "standings", standings: kept });
   const keptVotes = loadVoteStandings(config.stateDir, log);

@@ -34,6 +34,8 @@ export type ServiceRt = {
   alarm: { alarm: string; epoch: number; error: string | null; attempts: number; atMs: number } | null;
   /** The epoch whose VIP this host added last and has not removed since (null: none up): a reconcile waiting for the fence runs only if its epoch still is. */
   upEpoch?: number | null;
+  /** The VIP can answer from this host (its interface holds an address in the VIP's subnet). False only for a service with a redirect hook, which then holds here by its hook alone: the address is never added. */
+  vipHere?: boolean;
 };
 
 export type RunnerDeps = {
@@ -112,7 +114,8 @@ function changeVip(d: RunnerDeps, s: ServiceRt, fx: Extract<HostEffect, { type: 
   if (fx.type === "take-vip") log("info", "actuate", "take-vip", { service: s.name, epoch: fx.epoch, reason: fx.reason, vip: s.cfg.vip });
   else log(fx.why === "lease-expired" || fx.why === "add-failed" ? "warn" : "info", "actuate", "drop-vip", { service: s.name, epoch: fx.epoch, why: fx.why, vip: s.cfg.vip, safeMode: fx.why === "lease-expired" });
   const t0 = d.now();
-  const change = op === "add" ? addVip(vip, d.ip.run, log, fenceOpened(s), s.announcer === null ? null : s.announcer.announce) : removeVip(vip, d.ip.run);
+  // Where the VIP cannot answer from here (a redirect service on another site), holding is the redirect hook's alone: no address to add or remove.
+  const change = s.vipHere === false ? Promise.resolve() : op === "add" ? addVip(vip, d.ip.run, log, fenceOpened(s), s.announcer === null ? null : s.announcer.announce) : removeVip(vip, d.ip.run);
   change.then(
     () => {
       log("info", "actuate", op === "add" ? "vip-added" : "vip-removed", { service: s.name, vip: s.cfg.vip, ms: msSince(d, t0) });
@@ -146,11 +149,12 @@ export function effectRunners(d: RunnerDeps): Runners {
     /** Runs a user hook off the loop (bounded by hookTimeoutMs); its outcome comes back as hook-finished. */
     startHook(service, hook, epoch, state) {
       const s = serviceOf(service);
-      const path = s.cfg.hooks?.[hook];
+      const path = hook === "redirect" ? s.cfg.redirect?.hook : s.cfg.hooks?.[hook];
       if (path === undefined) return;
-      // activate and demote: SERVICE VIP; notify: SERVICE STATE VIP (keepalived's scripts take the state as an argument too).
-      const args = hook === "notify" ? [s.name, state ?? "", s.cfg.vip] : [s.name, s.cfg.vip];
-      runHook({ path, args, env: { UMBRA_SERVICE: s.name, UMBRA_VIP: s.cfg.vip, UMBRA_HOST: d.self, UMBRA_EPOCH: String(epoch), ...(state === undefined ? {} : { UMBRA_STATE: state }) }, timeoutMs: d.hookTimeoutMs, prefix: d.hookPrefix }).then(
+      // activate and demote: SERVICE VIP; notify: SERVICE STATE VIP (keepalived's scripts take the state as an argument too); redirect: SERVICE HOST ADDRESS.
+      const address = s.cfg.redirect?.addresses[d.self] ?? "";
+      const args = hook === "notify" ? [s.name, state ?? "", s.cfg.vip] : hook === "redirect" ? [s.name, d.self, address] : [s.name, s.cfg.vip];
+      runHook({ path, args, env: { UMBRA_SERVICE: s.name, UMBRA_VIP: s.cfg.vip, UMBRA_HOST: d.self, UMBRA_EPOCH: String(epoch), ...(state === undefined ? {} : { UMBRA_STATE: state }), ...(hook === "redirect" ? { UMBRA_ADDRESS: address, UMBRA_VIP_HERE: s.vipHere === false ? "0" : "1" } : {}) }, timeoutMs: d.hookTimeoutMs, prefix: d.hookPrefix }).then(
         (r) => {
           hookLog(hook, s, path, r);
           d.report({ type: "hook-finished", service: s.name, hook, ok: r.exitCode === 0, detail: r.timedOut ? "timed out" : r.exitCode === null ? `killed by ${r.signal}` : `exit ${r.exitCode}` });

@@ -113,7 +113,7 @@ export const laterStanding = (a: { issuedAtMs: number; nonce: string }, b: { iss
 /** Orders remembered by nonce, at most: the same order delivered twice (by two peers, or again after a reconnect) acts once. */
 export const ORDERS_REMEMBERED_MAX = 1024;
 
-export type HookName = "activate" | "demote" | "notify" | "swap";
+export type HookName = "activate" | "demote" | "notify" | "swap" | "redirect";
 /** keepalived's notify states, for its scripts: MASTER (the VIP up here), BACKUP (handed on or superseded), FAULT (the lease lost, or the add failed). */
 export type NotifyState = "MASTER" | "BACKUP" | "FAULT";
 
@@ -779,6 +779,8 @@ function onVipChanged(d: Draft, fx: HostEffect[], e: Extract<HostEvent, { type: 
   if (state !== null) fx.push({ type: "run-hook", service: e.service, hook: "notify", epoch: e.epoch, state });
   if (!e.ok) return;
   fx.push({ type: "run-hook", service: e.service, hook: e.op === "add" ? "activate" : "demote", epoch: e.epoch });
+  // Traffic by redirection (DNS, a load balancer) follows the new holder: it points it here.
+  if (e.op === "add") fx.push({ type: "run-hook", service: e.service, hook: "redirect", epoch: e.epoch });
   // Taken over from another holder: bring the state to the intended one.
   const reason = d.services[e.service]!.cert?.reason;
   if (e.op === "add" && reason !== undefined && reason !== "initial") fx.push({ type: "reconcile", service: e.service, epoch: e.epoch });

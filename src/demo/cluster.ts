@@ -93,6 +93,10 @@ export type DemoOptions = {
   hooks?: { activate?: string; demote?: string; reconcile?: string; diagnose?: string; swap?: string };
   /** The "web" service's [services.swap] (every, window), as the config writes them. */
   swap?: { every: string; window: string };
+  /** The "web" service's VIP with its prefix (default: VIP/24, on the hosts' LAN); one off every host's subnet makes a redirect-only service. */
+  vip?: string;
+  /** The "web" service's [services.redirect]: its hook, and each host's address (default: its LAN address). */
+  redirect?: { hook: string };
   /** Each host's rack label (default: r1, r2, r3: a rack each); [placement] goes in extraToml. */
   racks?: Partial<Record<HostName, string>>;
   /** The "web" service's moveBackAfterMs (default: the config's, 10 minutes). */
@@ -152,7 +156,7 @@ export const DEMO_CHECK = { intervalMs: 200, timeoutMs: 200, fall: 3, rise: 2 } 
 /** The demo operator's key file, in the demo's directory. */
 const OPERATOR_KEY_FILE = "operator.key";
 
-function tomlConfig(o: { plan: Plan; host: string; keyFile: string; stateDir: string; keys: Record<string, string>; operatorKey: string; checks?: boolean; timing: Record<string, number>; logLevel: string; hooks?: Record<string, string | undefined>; extra?: string; moveBackAfterMs?: number; racks?: Partial<Record<HostName, string>>; swap?: { every: string; window: string } }): string {
+function tomlConfig(o: { plan: Plan; host: string; keyFile: string; stateDir: string; keys: Record<string, string>; operatorKey: string; checks?: boolean; timing: Record<string, number>; logLevel: string; hooks?: Record<string, string | undefined>; extra?: string; moveBackAfterMs?: number; racks?: Partial<Record<HostName, string>>; swap?: { every: string; window: string }; vip?: string; redirect?: { hook: string } }): string {
   const lines = [
     `cluster = "demo"`,
     `host = "${o.host}"`,
@@ -173,13 +177,14 @@ function tomlConfig(o: { plan: Plan; host: string; keyFile: string; stateDir: st
     "",
     "[[services]]",
     `name = "web"`,
-    `vip = "${VIP}/24"`,
+    `vip = "${o.vip ?? `${VIP}/24`}"`,
     `interface = "eth0"`,
     `primary = "h1"`,
     `shadows = ["h2", "h3"]`,
     `voters = ["h1", "h2", "h3"]`,
     ...(o.moveBackAfterMs === undefined ? [] : [`moveBackAfterMs = ${o.moveBackAfterMs}`]),
     "",
+    ...(o.redirect === undefined ? [] : ["[services.redirect]", `hook = ${JSON.stringify(o.redirect.hook)}`, `addresses = { ${o.plan.hosts.map((h) => `${h.name} = "${h.ipv4}"`).join(", ")} }`, ""]),
     ...(o.swap === undefined ? [] : ["[services.swap]", `every = "${o.swap.every}"`, `window = "${o.swap.window}"`, ""]),
     ...(o.hooks === undefined ? [] : ["[services.hooks]", ...Object.entries(o.hooks).filter(([, v]) => v !== undefined).map(([k, v]) => `${k} = ${JSON.stringify(v)}`), ""]),
     ...(o.checks ? ["[[services.checks]]", `http = "http://127.0.0.1:${SERVICE_PORT}/health"`, ...Object.entries(DEMO_CHECK).map(([k, v]) => `${k} = ${v}`), ""] : []),
@@ -254,7 +259,7 @@ function writeConfigs(dir: string, o: DemoOptions): void {
   for (const h of HOSTS) {
     writeFileSync(
       join(dir, `${h.name}.toml`),
-      tomlConfig({ plan: planOf(o), host: h.name, keyFile: join(dir, `${h.name}.key`), stateDir: stateDirOf(dir, o, h.name), keys, operatorKey, checks: o.checks, timing: o.timing ?? {}, logLevel: o.logLevel ?? "info", hooks: o.hooks, extra: o.extraToml?.(h.name), moveBackAfterMs: o.moveBackAfterMs, racks: o.racks, swap: o.swap }),
+      tomlConfig({ plan: planOf(o), host: h.name, keyFile: join(dir, `${h.name}.key`), stateDir: stateDirOf(dir, o, h.name), keys, operatorKey, checks: o.checks, timing: o.timing ?? {}, logLevel: o.logLevel ?? "info", hooks: o.hooks, extra: o.extraToml?.(h.name), moveBackAfterMs: o.moveBackAfterMs, racks: o.racks, swap: o.swap, vip: o.vip, redirect: o.redirect }),
     );
   }
 }

@@ -289,3 +289,11 @@ test("swap: every is a duration of 10 s or more, window a span of the day (acros
   expect([inWindow(night, 23 * 60), inWindow(night, 60), inWindow(night, 2 * 60), inWindow(night, 12 * 60)]).toEqual([true, true, false, false]);
   expect(inWindow(parseConfig(withSwap("1d", "00:00-24:00"), "u.toml").services[0]!.swap!.window, 1439)).toBe(true);
 });
+
+test("redirect: a hook resolved against the config's folder, addresses only of the service's hosts and only addresses", () => {
+  const withRedirect = (addresses: string) => GOOD.replace('shadows = ["h2", "h3"]', `shadows = ["h2", "h3"]\n[services.redirect]\nhook = "dns.sh"\naddresses = ${addresses}`);
+  const r = parseConfig(withRedirect('{ h1 = "198.51.100.11", h3 = "2001:db8::13" }'), "/etc/umbra/u.toml").services[0]!.redirect!;
+  expect(r).toEqual({ hook: "/etc/umbra/dns.sh", addresses: { h1: "198.51.100.11", h3: "2001:db8::13" } });
+  expect(() => parseConfig(withRedirect('{ h9 = "198.51.100.19" }'), "u.toml")).toThrow(`services[0].redirect.addresses: "h9" is not web's primary or one of its shadows`);
+  expect(() => parseConfig(withRedirect('{ h2 = "host2.example" }'), "u.toml")).toThrow(`services[0].redirect.addresses.h2: "host2.example" is not an IPv4 or IPv6 address`);
+});

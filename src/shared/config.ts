@@ -278,6 +278,15 @@ const FileSchema = z
              * off-peak hours, the swap hook run on the host that left.
              */
             swap: z.object({ every: DurationSchema, window: WindowSchema }).strict().optional(),
+            /**
+             * Traffic by redirection (DNS records, a load balancer's pool):
+             * each new holder runs `hook` once its VIP is up, or in its place
+             * where the VIP cannot answer from this host (another site, another
+             * subnet: the VIP is then not added here), with its own id and its
+             * address from `addresses`. Without it, a host the VIP cannot
+             * answer from is no candidate.
+             */
+            redirect: z.object({ hook: z.string().min(1), addresses: z.record(z.string(), z.string()).default({}) }).strict().optional(),
             /** Health checks (keepalived's track_script, Consul's checks): each an HTTP GET, a TCP connect or a command. */
             checks: z.array(CheckSchema).max(CHECKS_MAX, `at most ${CHECKS_MAX} checks`).default([]),
           })
@@ -349,6 +358,7 @@ export function parseConfig(text: string, path: string, env: NodeJS.ProcessEnv =
       // Hooks run without a shell: a relative path would depend on the agent's cwd.
       hooks: s.hooks && { activate: s.hooks.activate && abs(s.hooks.activate), demote: s.hooks.demote && abs(s.hooks.demote), reconcile: s.hooks.reconcile && abs(s.hooks.reconcile), notify: s.hooks.notify && abs(s.hooks.notify), diagnose: s.hooks.diagnose && abs(s.hooks.diagnose), swap: s.hooks.swap && abs(s.hooks.swap) },
       checks: s.checks.map((c) => (c.command === undefined ? c : { ...c, command: [abs(c.command[0]!), ...c.command.slice(1)] })),
+      redirect: s.redirect && { hook: abs(s.redirect.hook), addresses: s.redirect.addresses },
     })),
   };
   const votersGiven = f.services.map((sv) => sv.voters !== undefined);
@@ -430,6 +440,10 @@ function crossCheck(c: Config, votersGiven: boolean[]): string[] {
       if (h === s.primary) out.push(`${at}.shadows[${j}]: "${h}" is the primary; a host cannot shadow itself`);
       if (s.shadows.indexOf(h) !== j) out.push(`${at}.shadows[${j}]: "${h}" is listed twice`);
     });
+    for (const [h, addr] of Object.entries(s.redirect?.addresses ?? {})) {
+      if (h !== s.primary && !s.shadows.includes(hostId(h))) out.push(`${at}.redirect.addresses: "${h}" is not ${s.name}'s primary or one of its shadows`);
+      if (!isIPv4(addr) && !isIPv6(addr)) out.push(`${at}.redirect.addresses.${h}: "${addr}" is not an IPv4 or IPv6 address`);
+    }
     if (s.ackShadows > s.shadows.length) out.push(`${at}.ackShadows: ${s.ackShadows} is more than the ${s.shadows.length} shadow(s) listed: no write could ever be acknowledged`);
     // Defaulted voters repeat primary and shadows: their faults are reported there.
     if (votersGiven[i]) s.voters.forEach((h, j) => {
