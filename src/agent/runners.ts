@@ -36,6 +36,8 @@ export type ServiceRt = {
   upEpoch?: number | null;
   /** The VIP can answer from this host (its interface holds an address in the VIP's subnet). False only for a service with a redirect hook, which then holds here by its hook alone: the address is never added. */
   vipHere?: boolean;
+  /** As holder: this host and its active shadows (scale out), as the redirect hook was last told (UMBRA_POOL). */
+  pool?: HostId[];
 };
 
 export type RunnerDeps = {
@@ -60,6 +62,8 @@ export type Runners = {
   changeVip(fx: Extract<HostEffect, { type: "take-vip" | "drop-vip" }>): void;
   kernelLease(fx: Extract<HostEffect, { type: "kernel-lease" }>): void;
   startHook(service: string, hook: HookName, epoch: number, state?: NotifyState): void;
+  /** As holder: the pool changed (scale out or in): the redirect hook runs with it. */
+  pool(service: string, hosts: HostId[], epoch: number): void;
   reconcileAfterFailover(service: string, epoch: number): void;
 };
 
@@ -134,14 +138,11 @@ function changeVip(d: RunnerDeps, s: ServiceRt, fx: Extract<HostEffect, { type: 
 }
 
 export function effectRunners(d: RunnerDeps): Runners {
-  const { log } = d;
   const serviceOf = (name: string): ServiceRt => {
     const s = d.services.get(name);
     assert(s !== undefined, "the core names a configured service");
     return s;
   };
-  const hookLog = (hook: string, s: ServiceRt, path: string, r: HookResult) => logHook(d, hook, s, path, r);
-
   return {
     kernelLease: (fx) => leaseKernel(d, serviceOf(fx.service), fx),
     changeVip: (fx) => changeVip(d, serviceOf(fx.service), fx),
@@ -149,21 +150,14 @@ export function effectRunners(d: RunnerDeps): Runners {
     /** Runs a user hook off the loop (bounded by hookTimeoutMs); its outcome comes back as hook-finished. */
     startHook(service, hook, epoch, state) {
       const s = serviceOf(service);
-      const path = hook === "redirect" ? s.cfg.redirect?.hook : s.cfg.hooks?.[hook];
-      if (path === undefined) return;
-      // activate and demote: SERVICE VIP; notify: SERVICE STATE VIP (keepalived's scripts take the state as an argument too); redirect: SERVICE HOST ADDRESS.
-      const address = s.cfg.redirect?.addresses[d.self] ?? "";
-      const args = hook === "notify" ? [s.name, state ?? "", s.cfg.vip] : hook === "redirect" ? [s.name, d.self, address] : [s.name, s.cfg.vip];
-      runHook({ path, args, env: { UMBRA_SERVICE: s.name, UMBRA_VIP: s.cfg.vip, UMBRA_HOST: d.self, UMBRA_EPOCH: String(epoch), ...(state === undefined ? {} : { UMBRA_STATE: state }), ...(hook === "redirect" ? { UMBRA_ADDRESS: address, UMBRA_VIP_HERE: s.vipHere === false ? "0" : "1" } : {}) }, timeoutMs: d.hookTimeoutMs, prefix: d.hookPrefix }).then(
-        (r) => {
-          hookLog(hook, s, path, r);
-          d.report({ type: "hook-finished", service: s.name, hook, ok: r.exitCode === 0, detail: r.timedOut ? "timed out" : r.exitCode === null ? `killed by ${r.signal}` : `exit ${r.exitCode}` });
-        },
-        (err: Error) => {
-          log("error", "hook", `${hook}-failed`, { service: s.name, path, error: err.message });
-          d.report({ type: "hook-finished", service: s.name, hook, ok: false, detail: err.message });
-        },
-      );
+      if (hook === "redirect") s.pool = [d.self]; // a new holder's pool: itself alone
+      userHook(d, s, hook, epoch, state);
+    },
+
+    pool(service, hosts, epoch) {
+      const s = serviceOf(service);
+      s.pool = hosts;
+      userHook(d, s, "redirect", epoch);
     },
 
     /**
@@ -180,6 +174,33 @@ export function effectRunners(d: RunnerDeps): Runners {
       void fenceOpened(s).then(() => setImmediate(() => s.upEpoch === epoch && reconcileNow(d, s, epoch)));
     },
   };
+}
+
+/** Runs a user hook off the loop (bounded by hookTimeoutMs); its outcome comes back as hook-finished. None configured: nothing runs. */
+function userHook(d: RunnerDeps, s: ServiceRt, hook: HookName, epoch: number, state?: NotifyState): void {
+  const path = hook === "redirect" ? s.cfg.redirect?.hook : s.cfg.hooks?.[hook];
+  if (path === undefined) return;
+  // activate and demote: SERVICE VIP; notify: SERVICE STATE VIP (keepalived's scripts take the state as an argument too); redirect: SERVICE HOST ADDRESS.
+  const address = s.cfg.redirect?.addresses[d.self] ?? "";
+  const args = hook === "notify" ? [s.name, state ?? "", s.cfg.vip] : hook === "redirect" ? [s.name, d.self, address] : [s.name, s.cfg.vip];
+  const env = { UMBRA_SERVICE: s.name, UMBRA_VIP: s.cfg.vip, UMBRA_HOST: d.self, UMBRA_EPOCH: String(epoch), ...(state === undefined ? {} : { UMBRA_STATE: state }), ...(hook === "redirect" ? redirectEnv(s, d.self) : {}) };
+  runHook({ path, args, env, timeoutMs: d.hookTimeoutMs, prefix: d.hookPrefix }).then(
+    (r) => {
+      logHook(d, hook, s, path, r);
+      d.report({ type: "hook-finished", service: s.name, hook, ok: r.exitCode === 0, detail: r.timedOut ? "timed out" : r.exitCode === null ? `killed by ${r.signal}` : `exit ${r.exitCode}` });
+    },
+    (err: Error) => {
+      d.log("error", "hook", `${hook}-failed`, { service: s.name, path, error: err.message });
+      d.report({ type: "hook-finished", service: s.name, hook, ok: false, detail: err.message });
+    },
+  );
+}
+
+/** What the redirect hook is told besides its arguments: the holder's address, whether its VIP is up too, and the pool (the holder and its active shadows, each id=address). */
+function redirectEnv(s: ServiceRt, self: HostId): Record<string, string> {
+  const addresses = s.cfg.redirect?.addresses ?? {};
+  const pool = s.pool ?? [self];
+  return { UMBRA_ADDRESS: addresses[self] ?? "", UMBRA_VIP_HERE: s.vipHere === false ? "0" : "1", UMBRA_POOL: pool.map((h) => `${h}=${addresses[h] ?? ""}`).join(",") };
 }
 
 /** A hook's outcome, one line: info when it exited 0, else a warning. */

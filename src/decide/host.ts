@@ -23,6 +23,8 @@ import type { ProactiveState } from "./proactive.ts";
 import * as quorum from "./quorum.ts";
 import * as replication from "./replication.ts";
 import * as safemode from "./safemode.ts";
+import * as scaling from "./scaling.ts";
+import type { ScalingConfig, ScalingEvent, ScalingState } from "./scaling.ts";
 import { distance, domainPath, rankCandidates, type Labels } from "./placement.ts";
 import type { SafeEffect, SafeEvent, SafeMode } from "./safemode.ts";
 import type { PeerSync, ReplicationEffect, ReplicationEvent, ReplicationState } from "./replication.ts";
@@ -50,6 +52,8 @@ export type ServiceSpec = {
   moveBackAfterMs?: number;
   /** A holder swaps roles with another candidate after holding this long, in the service's swap window (QuorumConfig.swapEveryMs); 0 or absent: never. */
   swapEveryMs?: number;
+  /** Scale out and in on the holder's forecast of `metric` (decide/scaling.ts); absent: never. */
+  scaling?: ScalingConfig & { metric: string };
 };
 
 export type HostTiming = {
@@ -139,6 +143,8 @@ export type HostState = {
   readonly peerUnhealthy: Readonly<Record<HostId, readonly string[]>>;
   /** The services each peer says it is in safe mode for (its beacons): kept out while a fit candidate is left. */
   readonly peerSafe: Readonly<Record<HostId, readonly string[]>>;
+  /** Scaling per service with it that this host is a candidate of (decide/scaling.ts): as holder, its active shadows. */
+  readonly scaling: Readonly<Record<string, ScalingState>>;
   /** Safe mode per service this host is a candidate of (decide/safemode.ts): demoted, it runs diagnostics and is no candidate until they pass. */
   readonly safe: Readonly<Record<string, SafeMode>>;
   /** The last hook outcome per service, for status. */
@@ -153,7 +159,7 @@ export type HostEvent =
   | { type: "received"; from: HostId; msg: HostMsg } // a message from a peer, or from self (the shell loops those back)
   | { type: "peer-connected"; id: HostId } // the transport reached a peer
   | { type: "peer-disconnected"; id: HostId } // the transport lost a peer
-  | { type: "forecast-ready"; host: HostId; probability: number; dataMs: number } // a fresh exhaustion probability for a host, from its data up to dataMs (the sampler's clock: wall ms live, the series' time in a replay)
+  | { type: "forecast-ready"; host: HostId; probability: number; dataMs: number; p90?: Readonly<Record<string, number>> } // a fresh exhaustion probability for a host, from its data up to dataMs (the sampler's clock: wall ms live, the series' time in a replay), and each forecast metric's p90 at the horizon
   | { type: "vip-changed"; service: string; op: "add" | "del"; epoch: number; ok: boolean; error: string | null } // the outcome of a take-vip or drop-vip
   | { type: "kernel-leased"; service: string; seq: number; error: string | null } // the outcome of a kernel-lease: applied (null) or nft's error
   | { type: "hook-finished"; service: string; hook: HookName; ok: boolean; detail: string } // the outcome of a run-hook
@@ -195,6 +201,8 @@ export type HostEffect =
   | { type: "votes-changed"; votes: VoteStandings; kept: VotesKept }
   /** This host's health of a service changed: unhealthy, it is no candidate and, holding it, hands it over. */
   | { type: "health-changed"; service: string; healthy: boolean; why: string | null }
+  /** As holder: the pool of a service changed (scale out or in): the holder and its active shadows, for the redirect hook. */
+  | { type: "pool"; service: string; hosts: HostId[]; why: string }
   /** This host entered safe mode for a service (on) or left it, and why: the shell keeps it on disk; its beacons say the service is unhealthy here meanwhile. */
   | { type: "safe-mode-changed"; service: string; on: boolean; why: string }
   /** An order acted on (or seen again: `repeat`), with what it did here, and the services it concerns (their audit trails record it). */
@@ -282,12 +290,14 @@ export function initialHost(given: HostConfig, persisted: Readonly<Record<string
   const foresight = p === null ? null : proactive.initialProactive({ self: config.self, ...p }, nowMs);
   const healthOf: Record<string, ServiceHealth> = {};
   const safe: Record<string, SafeMode> = {};
+  const scales: Record<string, ScalingState> = {};
   for (const sv of config.services) {
     if (!sv.candidates.includes(config.self)) continue;
     healthOf[sv.name] = health.initialHealth(sv.checks ?? []);
     safe[sv.name] = safemode.initialSafeMode();
+    if (sv.scaling !== undefined) scales[sv.name] = scaling.initialScaling(sv.scaling);
   }
-  return { config, members, services, replicas, foresight, standby: {}, votes: {}, orders: [], health: healthOf, safe, peerUnhealthy: {}, peerSafe: {}, hooks: {}, nowMs };
+  return { config, members, services, replicas, foresight, standby: {}, votes: {}, orders: [], health: healthOf, safe, scaling: scales, peerUnhealthy: {}, peerSafe: {}, hooks: {}, nowMs };
 }
 
 export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
@@ -317,6 +327,12 @@ export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
       break;
     case "forecast-ready":
       stepForesight(d, fx, { type: "forecast", host: e.host, probability: e.probability, dataMs: e.dataMs });
+      if (e.host === d.config.self && e.p90 !== undefined) {
+        for (const sv of d.config.services) {
+          const p90 = sv.scaling === undefined ? undefined : e.p90[sv.scaling.metric];
+          if (p90 !== undefined && d.scaling[sv.name] !== undefined) stepScaling(d, fx, sv.name, { type: "forecast", p90 });
+        }
+      }
       break;
     case "vip-changed":
       onVipChanged(d, fx, e);
@@ -368,6 +384,27 @@ function onTick(d: Draft, fx: HostEffect[], rand: number): void {
   stepForesight(d, fx, { type: "tick", holding: holdingNow(d) });
   routeReplicas(d, fx, { type: "tick" });
   for (const sv of Object.keys(d.safe)) stepSafe(d, fx, sv, { type: "tick" });
+  for (const sv of Object.keys(d.scaling)) stepScaling(d, fx, sv, { type: "tick", ...scaleView(d, sv) });
+}
+
+/** Whether this host holds a service under a lease now, and the shadows fit to serve beside it, best first: alive, kept in, not predicted to run out, in sync or catching up. */
+function scaleView(s: HostState, service: string): { holding: boolean; fit: HostId[] } {
+  const q = s.services[service]!;
+  const self = s.config.self;
+  const holding = q.holder === self && q.role === quorum.Role.holding && q.vipUp;
+  const fit = q.config.candidates.filter((h) => h !== self && q.alive.includes(h) && !q.excluded.includes(h) && !q.predicted.includes(h) && q.inSync.includes(h));
+  return { holding, fit };
+}
+
+function stepScaling(d: Draft, fx: HostEffect[], service: string, ev: ScalingEvent): void {
+  const out = scaling.step(d.scaling[service]!, ev, d.nowMs, d.config.self);
+  if (out.state !== d.scaling[service]) d.scaling = { ...d.scaling, [service]: out.state };
+  for (const f of out.effects) fx.push({ type: "pool", service, hosts: f.hosts, why: f.why });
+}
+
+/** A service's active shadows (as holder), for status. */
+export function activeOf(s: HostState, service: string): readonly HostId[] {
+  return s.scaling[service]?.active ?? [];
 }
 
 // ---------------------------------------------------------------- deadlines
@@ -402,6 +439,10 @@ function eachDue(s: HostState, f: (name: () => string, ms: number) => void): voi
   if (s.foresight !== null) f(() => "foresight", proactive.nextTickMs(s.foresight, () => holdingNow(s)));
   for (const [sv, r] of Object.entries(s.replicas)) f(() => `replicas ${sv}`, replication.nextTickMs(r));
   for (const [sv, m] of Object.entries(s.safe)) f(() => `safe mode ${sv}`, safemode.nextTickMs(m));
+  for (const [sv, m] of Object.entries(s.scaling)) {
+    const v = scaleView(s, sv);
+    f(() => `scaling ${sv}`, scaling.nextTickMs(m, v.holding, v.fit, s.config.self, s.nowMs));
+  }
 }
 
 // ---------------------------------------------------------------- queries

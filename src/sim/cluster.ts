@@ -17,7 +17,7 @@ import { hostId, type HostId } from "../shared/ids.ts";
 import { LOOP_STALL_WARN_TICKS, PROFILES } from "../shared/profiles.ts";
 import { host, type OperatorOrder, type HookName, type HostConfig, type HostEffect, type HostEvent, type HostMsg, type HostState, type HostStep, type HostTiming, type Certificate, type QuorumState } from "../decide/index.ts";
 import { carryEffects, diagnosed, hookFinished, kernelLeased, recordLanded, SimHost, simHostConfig, vipChanged, SIM_CHECK, type ShellPorts, type Stepper, type VipOp } from "./host-shell.ts";
-import { checkAckedKept, checkCertificate, checkEpochGrows, checkOneHolder, checkTickDue } from "./invariants.ts";
+import { checkAckedKept, checkCertificate, checkEpochGrows, checkOneHolder, checkTickDue, SimViolation } from "./invariants.ts";
 import { MemNet, type Delivery, type NetProfile } from "./memnet.ts";
 import type { MeshLink } from "../shared/meshlink.ts";
 
@@ -151,6 +151,8 @@ export type Cluster = {
   order(o: OperatorOrder): void;
   /** A service's health check fails (or passes again) on a host, enough times in a row to flip it; every other host up hears of it as from a beacon. */
   sick(id: HostId, service: string, sick: boolean): void;
+  /** Every up host's own forecast of its load (the scaling metric's p90): a holder scales out at 0.8 and in under 0.5. */
+  load(p90: number): void;
   /** Every service's swap window opens (or closes) on every host up and running now (frozen ones hear it when they wake: their shells read the clock then). */
   swapWindow(open: boolean): void;
   /** A host's diagnostics fail from now on (or pass again); safe mode retries failed ones, an operator's rejoin ends it. */
@@ -181,6 +183,9 @@ export type Cluster = {
 
 /** A holder swaps roles after holding this many leases, while the swap window is open: short, so that runs are full of it. */
 const SWAP_EVERY_LEASES = 8;
+/** Scaling in the simulator: at most two active shadows, changes a few leases apart, a load forecast good for a while (each load fault is one). */
+export const SIM_MAX_ACTIVE = 2;
+const simScaling = (leaseMs: number) => ({ metric: "cpuLoad", threshold: 0.8, lowThreshold: 0.5, cooldownMs: 3 * leaseMs, maxActive: SIM_MAX_ACTIVE, staleMs: 40 * leaseMs });
 /** Diagnostics take at most this long (virtual ms). */
 const DIAGNOSE_MS_MAX = 200;
 /** Failed diagnostics run again after this many leases: short, so that runs see the retry. */
@@ -318,7 +323,7 @@ class SimCluster implements Cluster {
     const o = this.o;
     // local-ack: the writer acknowledges before any other replica holds the write
     const ackShadows = this.variant === "local-ack" ? 0 : REPL.ackShadows;
-    return simHostConfig(id, o.hosts, boot, { names: this.services, candidates: o.candidates, voters: o.voters, ackShadows, moveBackAfterMs: MOVE_BACK_LEASES * o.timing.leaseMs, swapEveryMs: SWAP_EVERY_LEASES * o.timing.leaseMs }, o.timing, PROFILES.sim, { placement: o.placement, diagnoseRetryMs: DIAGNOSE_RETRY_LEASES * o.timing.leaseMs });
+    return simHostConfig(id, o.hosts, boot, { names: this.services, candidates: o.candidates, voters: o.voters, ackShadows, moveBackAfterMs: MOVE_BACK_LEASES * o.timing.leaseMs, swapEveryMs: SWAP_EVERY_LEASES * o.timing.leaseMs, scaling: simScaling(o.timing.leaseMs) }, o.timing, PROFILES.sim, { placement: o.placement, diagnoseRetryMs: DIAGNOSE_RETRY_LEASES * o.timing.leaseMs });
   }
 
   private localNow(n: Node): number {
@@ -505,6 +510,9 @@ class SimCluster implements Cluster {
       case "order-applied":
         if (!fx.repeat) this.trace.push({ ...at, what: `order ${fx.order.action}${fx.order.target === null ? "" : ` ${fx.order.target}`}: ${fx.outcome}` });
         return;
+      case "pool":
+        this.trace.push({ ...at, what: `${fx.service} pool ${fx.hosts.join(",")}: ${fx.why}` });
+        return;
       case "persist":
       case "run-hook":
       case "reconcile":
@@ -553,6 +561,12 @@ class SimCluster implements Cluster {
   private checkSafety(): void {
     const all = [...this.nodes.values()];
     const up = all.filter((n) => n.up);
+    for (const n of up) {
+      for (const sv of this.services) {
+        const active = host.activeOf(n.core, sv);
+        if (active.length > SIM_MAX_ACTIVE || active.includes(n.id)) throw new SimViolation(`scaling: ${n.id}'s pool of ${sv} is ${n.id} + ${active.join(",")} (at most ${SIM_MAX_ACTIVE} active, never the holder itself)`);
+      }
+    }
     for (const sv of this.services) {
       // A killed agent's kernel answers too, until its kernel lease ends.
       const answering = all.filter((n) => n.answering(sv, this.localNow(n))).map((n) => n.id);
@@ -846,6 +860,12 @@ class SimCluster implements Cluster {
     this.trace.push({ atMs: this.now, host: id, what: `${service} check ${sick ? "fails" : "passes"}` });
     for (let i = 0; i < Math.max(SIM_CHECK.rise, SIM_CHECK.fall); i++) this.apply(n, { type: "check-result", service, check: 0, ok: !sick, detail: sick ? "sim: failing" : "sim: ok" });
     this.tellHealth(n);
+    this.drainHooks();
+  }
+
+  load(p90: number): void {
+    this.trace.push({ atMs: this.now, host: hostId("-"), what: `load forecast ${p90}` });
+    for (const n of this.nodes.values()) if (n.up && this.now >= n.pausedUntil) this.apply(n, { type: "forecast-ready", host: n.id, probability: 0, dataMs: this.localNow(n), p90: { cpuLoad: p90 } });
     this.drainHooks();
   }
 

@@ -144,7 +144,9 @@ export type Fault =
   /** A host's safe-mode diagnostics start failing (or pass again). */
   | { atMs: number; kind: "diagnostics"; host: HostId; ok: boolean }
   /** Every host's swap window opens or closes (holders then swap roles every few leases). */
-  | { atMs: number; kind: "window"; open: boolean };
+  | { atMs: number; kind: "window"; open: boolean }
+  /** Every host's forecast of its own load: a holder scales out at 0.8, in under 0.5. */
+  | { atMs: number; kind: "load"; p90: number };
 
 /** Most runs one shrink may spend. */
 export const SHRINK_RUNS_MAX = 500;
@@ -203,6 +205,7 @@ export function drawSchedule(a: SimArgs): { params: FaultParams; schedule: Fault
   orderFaults(a, hosts, faultyUntil, schedule);
   diagnosticsFaults(a, hosts, faultyUntil, schedule);
   windowFaults(a, faultyUntil, schedule);
+  loadFaults(a, faultyUntil, schedule);
   togetherFaults(a, hosts, schedule);
   p.deadForGood = Math.max(0, Math.min(p.deadForGood, Math.floor((a.nodes - 1) / 2) - wiped));
   return { params: p, schedule };
@@ -312,6 +315,17 @@ function windowFaults(a: SimArgs, faultyUntil: number, schedule: Fault[]): void 
   schedule.sort((x, y) => x.atMs - y.atMs);
 }
 
+/** Load forecasts per seed, at most: high ones scale out, calm ones scale in. */
+const LOADS_MAX = 6;
+
+/** Load forecasts, from their own stream: a few per seed, high (0.85-1) or calm (0-0.5), at random times among the faults. */
+function loadFaults(a: SimArgs, faultyUntil: number, schedule: Fault[]): void {
+  const l = rng((a.seed ^ 0x10ad) >>> 0);
+  const n = l.int(LOADS_MAX + 1);
+  for (let i = 0; i < n; i++) schedule.push({ atMs: Math.floor(l.next() * faultyUntil), kind: "load", p90: l.next() < 0.5 ? 0.85 + 0.15 * l.next() : 0.5 * l.next() });
+  schedule.sort((x, y) => x.atMs - y.atMs);
+}
+
 /** Share of seeds in which one crash also loses the host's disk. */
 export const WIPE_SHARE = 0.3;
 
@@ -418,6 +432,8 @@ function applyFault(c: Cluster, f: Fault, hosts: HostId[]): void {
       return c.diagnostics(f.host, f.ok);
     case "window":
       return c.swapWindow(f.open);
+    case "load":
+      return c.load(f.p90);
     case "order":
       return c.order({ nonce: f.nonce, action: f.action, service: f.action === "move" || f.action === "failover" ? c.services[0]! : null, target: f.action === "failover" ? null : f.host, expectVotes: null, reason: "sim", operator: "sim", issuedAtMs: f.atMs });
     case "jump":

@@ -14,7 +14,7 @@
 // moment an add starts until a removal is done.
 //
 // The language (hosts are n1..nK; A->B names a one-way link, `*` any host):
-//   hosts 3 [timing=lan] [voters=n1,n2,n3] [candidates=n1,n3,n2] [variant=planned-vote] [fence=off] [moveback=2s] [swap=2s]
+//   hosts 3 [timing=lan] [voters=n1,n2,n3] [candidates=n1,n3,n2] [variant=planned-vote] [fence=off] [moveback=2s] [swap=2s] [scale=2]
 //                                  variant: a deliberately broken core (sim/cluster.ts), to show a rule's worth
 //                                  one service "web"; default: all vote, n1 first
 //   tick 50ms                      every host's clock moves on in steps of tickMs;
@@ -35,6 +35,8 @@
 //   order ACTION [HOST]            an operator's signed order, to every host up: move HOST, failover,
 //                                  standby|maintenance|unstandby|rejoin HOST, override VOTES (of web)
 //   forecast n3 n1 1.0             n3's forecast of n1's exhaustion probability
+//   load n1 0.9                    n1's own forecast of its load (cpuLoad's p90; scale=N: a holder scales out
+//                                  at 0.8 up to N active shadows, 500ms apart, and in under 0.5 after 500ms)
 //   window open|close              every host's swap window opens or closes (swap=: a holder that has held
 //                                  that long with its window open hands over in person to the primary, or
 //                                  the best shadow, fit and in sync)
@@ -199,6 +201,7 @@ const COMMANDS: Record<string, (w: World, args: string[]) => void> = {
   synced: (w, a) => w.synced(a),
   diagnostics: (w, a) => w.diagnostics(a),
   window: (w, a) => w.window(a),
+  load: (w, a) => w.load(a),
   connect: (w, a) => w.connect(a),
   rand: (w, a) => w.rand(a),
   jump: (w, a) => w.jump(a),
@@ -384,6 +387,8 @@ class World {
         return `diagnose run=${fx.seq}`;
       case "safe-mode-changed":
         return `safe mode ${fx.on ? "on" : "off"}: ${fx.why}`;
+      case "pool":
+        return `pool [${fx.hosts.join(",")}]: ${fx.why}`;
       case "standings-changed":
       case "votes-changed":
         return null; // the order's own line says it
@@ -501,7 +506,9 @@ class World {
     const candidates = list(kv.candidates);
     const moveBackAfterMs = kv.moveback === undefined ? 0 : duration(kv.moveback);
     const swapEveryMs = kv.swap === undefined ? 0 : duration(kv.swap);
-    const services = { names: [SERVICE], candidates, voters, ackShadows: 1, moveBackAfterMs, swapEveryMs };
+    const maxActive = kv.scale === undefined ? 0 : Number(kv.scale);
+    const scaling = maxActive === 0 ? undefined : { metric: "cpuLoad", threshold: 0.8, lowThreshold: 0.5, cooldownMs: 500, maxActive, staleMs: 60_000 };
+    const services = { names: [SERVICE], candidates, voters, ackShadows: 1, moveBackAfterMs, swapEveryMs, scaling };
     assert(kv.fence === undefined || kv.fence === "on" || kv.fence === "off", "fence is on or off");
     const fenced = kv.fence !== "off";
     this.configFor = (id, boot) => ({ ...simHostConfig(id, ids, boot, services, p, p), fenced });
@@ -603,6 +610,15 @@ class World {
     const rec = n.disk.get(SERVICE);
     this.emit(n.id, `restarted, boot ${n.boot}, disk: ${rec === undefined ? "empty" : describeRecord(rec)}${n.safeKept.size === 0 ? "" : `, safe mode (${[...n.safeKept.keys()].join(", ")})`}`);
     for (const [service, why] of n.safeKept) this.apply(n, { type: "safe-mode-restored", service, why });
+    this.drain();
+  }
+
+  /** `load n1 0.9`: n1's own forecast of its load (the scaling metric's p90). */
+  load(args: string[]): void {
+    const n = this.node(args[0]!);
+    const p90 = Number(args[1]);
+    assert(Number.isFinite(p90), "load HOST P90");
+    this.apply(n, { type: "forecast-ready", host: n.id, probability: 0, dataMs: n.clockMs, p90: { cpuLoad: p90 } });
     this.drain();
   }
 
