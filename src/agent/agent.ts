@@ -105,7 +105,7 @@ function hostConfigOf(config: Config): host.HostConfig {
     self: config.host,
     hosts: config.hosts.map((h) => h.id),
     boot: randomInt(0, BOOT_RANGE),
-    services: config.services.map((svc) => ({ name: svc.name, candidates: [svc.primary, ...svc.shadows], voters: svc.voters, ackShadows: svc.ackShadows, moveBackAfterMs: svc.moveBackAfterMs, swapEveryMs: svc.swap?.every ?? 0, checks: svc.checks.map((c) => ({ rise: c.rise, fall: c.fall })) })),
+    services: config.services.map((svc) => ({ name: svc.name, candidates: [svc.primary, ...svc.shadows], voters: svc.voters, ackShadows: svc.ackShadows, moveBackAfterMs: svc.moveBackAfterMs, swapEveryMs: svc.swap?.every ?? 0, ...(svc.scaling === undefined ? {} : { scaling: { ...svc.scaling, staleMs: forecastStaleMs(f.stepMs) } }), checks: svc.checks.map((c) => ({ rise: c.rise, fall: c.fall })) })),
     timing: t,
     replication: { writeTimeoutMs: t.writeTimeoutMs, staleAfterMs: t.syncStaleMs },
     proactive: f.enabled ? { threshold: f.threshold, sustainMs: f.sustainMs, staleMs: forecastStaleMs(f.stepMs), cooldownMs: f.cooldownMs } : null,
@@ -312,7 +312,7 @@ function openAgentMesh(config: Config, keyPair: KeyPair, sigs: Signatures, loop:
 /** This host's own forecast, as its beacon carries it. */
 function ownBeaconForecast(forecasting: Forecasting | null, self: HostId): BeaconForecast | null {
   const own = forecasting?.latest().find((f) => f.host === self);
-  return own === undefined ? null : { exhaustionProbability: own.exhaustionProbability, metric: own.metric, anomaly: Math.max(...own.metrics.map((m) => m.anomaly)) };
+  return own === undefined ? null : { exhaustionProbability: own.exhaustionProbability, metric: own.metric, anomaly: Math.max(0, ...own.metrics.map((m) => m.anomaly)) };
 }
 
 /** The probe: each sample of this host goes to the forecaster and, as a beacon, to every connected peer. */
@@ -562,7 +562,7 @@ export async function startAgent(config: Config): Promise<Agent> {
   const loop = new AgentLoop({ core: host.initialHost(hostConfigOf(config), loaded, monoNow()), log, now: monoNow, random, tickMs: config.timing.tickMs, onStall: metrics.loopStall });
   const services = serviceRuntimes(config);
   const byName = new Map(services.map((s) => [s.name, s]));
-  const forecasting = await startForecasting(config.forecast, log);
+  const forecasting = await startForecasting(config.forecast, log, config.services.flatMap((s) => (s.scaling === undefined ? [] : [s.scaling.metric])));
   // VIP changes go to one long-lived `ip -batch` process: no fork on the lease's critical path.
   const ip = ipBatch();
   await removeStaleVips(services, log);
@@ -590,7 +590,7 @@ export async function startAgent(config: Config): Promise<Agent> {
     onBeacon: (from, msg) => onBeacon(from, msg, observed, forecasting, loop),
     sideTick: () => {
       replicator.tick();
-      return forecasting === null ? [] : forecasting.drain().map((f) => ({ type: "forecast-ready" as const, host: f.host, probability: f.exhaustionProbability, dataMs: stepStartMs(f.atTs, config.forecast.stepMs) }));
+      return forecasting === null ? [] : forecasting.drain().map((f) => ({ type: "forecast-ready" as const, host: f.host, probability: f.exhaustionProbability, dataMs: stepStartMs(f.atTs, config.forecast.stepMs), p90: f.p90 }));
     },
   });
   const sampler = startProbe(config, observed, forecasting, mesh, log, () => beaconExtras(loop.core));

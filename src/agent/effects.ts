@@ -92,11 +92,10 @@ function applyOther(d: EffectDeps, fx: OtherFx): void {
     case "run-hook":
       d.runners.startHook(fx.service, fx.hook, fx.epoch, fx.state);
       break;
-    case "pool": {
-      d.log("info", "scaling", fx.hosts.length > 1 ? "pool" : "pool-alone", { service: fx.service, hosts: fx.hosts, why: fx.why });
+    case "pool":
+      d.log("info", "scaling", "pool", { service: fx.service, hosts: fx.hosts, why: fx.why });
       d.runners.pool(fx.service, fx.hosts, 0);
       break;
-    }
     case "reconcile":
       d.runners.reconcileAfterFailover(fx.service, fx.epoch);
       break;

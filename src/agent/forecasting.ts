@@ -39,7 +39,7 @@ export type Forecasting = {
 /** Per metric of one host: the anomaly scorer, and the one-step forecast the next value is judged against. */
 type MetricScore = { scorer: AnomalyScorer; next: OneStep | null; score: number };
 
-/** A metric with a limit, and its lines: the value it must not rise above, and the one it must not fall below (null: none). */
+/** A metric with a limit, and its lines: the value it must not rise above, and the one it must not fall below (null: none; both null: a metric scaling watches, with no limit). */
 type Watched = { metric: ForecastMetric; above: number | null; below: number | null };
 
 /**
@@ -53,10 +53,14 @@ type Watched = { metric: ForecastMetric; above: number | null; below: number | n
  */
 type Ask = "means" | "next" | "peaks" | "dropMeans" | "dropTroughs";
 const asksOf = (w: Watched): Ask[] => ["means", "next", ...(w.above !== null ? (["peaks"] as const) : []), ...(w.below !== null ? (["dropMeans", "dropTroughs"] as const) : [])];
+/** A metric with lines (a limit): its forecast counts toward exhaustion; one without is watched for its quantiles alone (scaling). */
+const limited = (w: Watched): boolean => w.above !== null || w.below !== null;
 
-export async function startForecasting(cfg: Config["forecast"], log: Logger): Promise<Forecasting | null> {
+/** Starts the forecaster on the limits' metrics and on `scaled` ones (scaling's, their p90 only); null when off or with nothing to watch. */
+export async function startForecasting(cfg: Config["forecast"], log: Logger, scaled: readonly ForecastMetric[] = []): Promise<Forecasting | null> {
   if (!cfg.enabled) return null;
-  const watched = (Object.entries(cfg.limits) as [ForecastMetric, NonNullable<(typeof cfg.limits)[ForecastMetric]>][]).map(([metric, l]): Watched => ({ metric, ...limitLines(l) }));
+  const withLimits = (Object.entries(cfg.limits) as [ForecastMetric, NonNullable<(typeof cfg.limits)[ForecastMetric]>][]).map(([metric, l]): Watched => ({ metric, ...limitLines(l) }));
+  const watched = [...withLimits, ...[...new Set(scaled)].filter((m) => !withLimits.some((w) => w.metric === m)).map((metric): Watched => ({ metric, above: null, below: null }))];
   if (watched.length === 0) return null;
   const metrics = watched.map((w) => w.metric);
   let model: Forecaster;
@@ -137,7 +141,7 @@ class ForecastRunner {
   /** One question of the batch (see Ask). */
   private input(ask: Ask, w: Watched, h: HostHistory, means: Float64Array, intervalMs: number, horizonMs: number): ForecastInput {
     const at = { intervalMs, ts: h.lastTs };
-    const upper = w.above ?? w.below!; // the means' crossing counts only against an upper line
+    const upper = w.above ?? w.below ?? 1; // the means' crossing counts only against an upper line (none: scaling's, whose crossing nobody reads)
     switch (ask) {
       case "means":
         return { ...at, values: means, limit: upper, horizonMs };
@@ -163,21 +167,24 @@ class ForecastRunner {
 
   private finished(host: HostId, h: HostHistory, series: Float64Array[], perMetric: Map<ForecastMetric, MetricScore>, outs: ForecastOutput[]): void {
     let k = 0;
-    const per = this.watched.map((w, i) => {
+    const p90: Partial<Record<ForecastMetric, number>> = {};
+    const all = this.watched.map((w, i) => {
       const asks = asksOf(w);
       const out = new Map(asks.map((ask) => [ask, outs[k++]!] as const));
       const a = perMetric.get(w.metric)!;
       a.next = out.get("next")!;
       const v = series[i]!;
       const means = out.get("means")!;
+      p90[w.metric] = means.p90;
       // Exhaustion: whichever line is likelier crossed, by the means or by the steps' extremes.
       const rise = w.above === null ? -1 : Math.max(means.exhaustionProbability, out.get("peaks")!.exhaustionProbability);
       const drop = w.below === null ? -1 : Math.max(out.get("dropMeans")!.exhaustionProbability, out.get("dropTroughs")!.exhaustionProbability);
       const side = rise >= drop ? ("above" as const) : ("below" as const);
       return { metric: w.metric, limit: side === "above" ? w.above! : w.below!, side, last: v[v.length - 1]!, anomaly: a.score, ...means, exhaustionProbability: Math.max(rise, drop) };
     });
-    const top = per.reduce((a, b) => (b.exhaustionProbability > a.exhaustionProbability ? b : a));
-    const f: HostForecast = { host, exhaustionProbability: top.exhaustionProbability, metric: top.metric, horizonMs: this.horizonMs, metrics: per, atTs: h.lastTs };
+    const per = all.filter((_, i) => limited(this.watched[i]!));
+    const top = per.reduce((a, b) => (b.exhaustionProbability > a.exhaustionProbability ? b : a), { exhaustionProbability: 0, metric: this.watched[0]!.metric });
+    const f: HostForecast = { host, exhaustionProbability: top.exhaustionProbability, metric: top.metric, horizonMs: this.horizonMs, metrics: per, p90, atTs: h.lastTs };
     this.latest.set(host, f);
     this.done.push(f);
   }

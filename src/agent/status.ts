@@ -69,6 +69,7 @@ export function buildStatus(x: StatusSnapshot): StatusDoc {
       quorum: quorumDoc(host.quorumOf(x.core, svc.name, x.nowMono)),
       moveBack: host.moveBackPlan(x.core, svc.name, x.nowMono),
       swap: host.swapPlan(x.core, svc.name, x.nowMono),
+      active: [...host.activeOf(x.core, svc.name)],
       safeMode: safeModeDoc(host.safeModeOf(x.core, svc.name), x.nowMono),
       placement: host.placementOf(x.core, svc.name),
     };

@@ -121,6 +121,8 @@ export type ServiceDoc = {
   quorum?: { expectedVotes: number; needed: number; override: { votes: number; reason: string; issuedAtMs: number; countsInMs: number; heard: string[] } | null };
   /** As holder other than the primary, the primary fit to take the service back (moveBackAfterMs): to whom, and in how long (0: as soon as the handover can start); null otherwise. */
   moveBack?: { to: string; inMs: number } | null;
+  /** As holder with [services.scaling]: the shadows active beside it now (scale out), in the order they joined; empty otherwise. */
+  active?: string[];
   /** As holder with [services.swap], its swap window open and someone fit: with whom and in how long it swaps roles (0: as soon as it can); null otherwise. */
   swap?: { to: string; inMs: number } | null;
   /**

@@ -80,7 +80,7 @@ function serviceColumns(nowMs: number): Array<Column<ServiceDoc>> {
   return [
     { head: "SERVICE", align: "left", cell: (s) => s.name },
     { head: "VIP", align: "left", cell: (s) => s.vip },
-    { head: "HOLDER", align: "left", cell: (s) => (s.holder === null ? NONE : s.holdsVipHere ? `${s.holder} (here)` : s.holder) },
+    { head: "HOLDER", align: "left", cell: (s) => (s.holder === null ? NONE : `${s.holdsVipHere ? `${s.holder} (here)` : s.holder}${(s.active ?? []).map((h) => ` +${h}`).join("")}`) },
     { head: "EPOCH", align: "right", cell: (s) => String(s.epoch) },
     { head: "LEASE", align: "right", cell: (s) => (s.leaseRemainingMs === null ? NONE : duration(Math.max(0, s.leaseRemainingMs))) },
     { head: "STATE", align: "left", cell: stateCell },

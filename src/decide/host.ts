@@ -326,13 +326,7 @@ export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
       stepQuorum(d, fx, e.service, { type: "kernel-leased", seq: e.seq, error: e.error });
       break;
     case "forecast-ready":
-      stepForesight(d, fx, { type: "forecast", host: e.host, probability: e.probability, dataMs: e.dataMs });
-      if (e.host === d.config.self && e.p90 !== undefined) {
-        for (const sv of d.config.services) {
-          const p90 = sv.scaling === undefined ? undefined : e.p90[sv.scaling.metric];
-          if (p90 !== undefined && d.scaling[sv.name] !== undefined) stepScaling(d, fx, sv.name, { type: "forecast", p90 });
-        }
-      }
+      onForecast(d, fx, e);
       break;
     case "vip-changed":
       onVipChanged(d, fx, e);
@@ -385,6 +379,16 @@ function onTick(d: Draft, fx: HostEffect[], rand: number): void {
   routeReplicas(d, fx, { type: "tick" });
   for (const sv of Object.keys(d.safe)) stepSafe(d, fx, sv, { type: "tick" });
   for (const sv of Object.keys(d.scaling)) stepScaling(d, fx, sv, { type: "tick", ...scaleView(d, sv) });
+}
+
+/** A forecast: to the proactive machine; this host's own, its metrics' p90, to each scaling service. */
+function onForecast(d: Draft, fx: HostEffect[], e: Extract<HostEvent, { type: "forecast-ready" }>): void {
+  stepForesight(d, fx, { type: "forecast", host: e.host, probability: e.probability, dataMs: e.dataMs });
+  if (e.host !== d.config.self || e.p90 === undefined) return;
+  for (const sv of d.config.services) {
+    const p90 = sv.scaling === undefined ? undefined : e.p90[sv.scaling.metric];
+    if (p90 !== undefined && d.scaling[sv.name] !== undefined) stepScaling(d, fx, sv.name, { type: "forecast", p90 });
+  }
 }
 
 /** Whether this host holds a service under a lease now, and the shadows fit to serve beside it, best first: alive, kept in, not predicted to run out, in sync or catching up. */

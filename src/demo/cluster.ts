@@ -97,6 +97,8 @@ export type DemoOptions = {
   vip?: string;
   /** The "web" service's [services.redirect]: its hook, and each host's address (default: its LAN address). */
   redirect?: { hook: string };
+  /** The "web" service's [services.scaling], as TOML's inline table body (e.g. `threshold = 0.8, cooldownMs = 3000`). */
+  scaling?: string;
   /** Each host's rack label (default: r1, r2, r3: a rack each); [placement] goes in extraToml. */
   racks?: Partial<Record<HostName, string>>;
   /** The "web" service's moveBackAfterMs (default: the config's, 10 minutes). */
@@ -156,7 +158,7 @@ export const DEMO_CHECK = { intervalMs: 200, timeoutMs: 200, fall: 3, rise: 2 } 
 /** The demo operator's key file, in the demo's directory. */
 const OPERATOR_KEY_FILE = "operator.key";
 
-function tomlConfig(o: { plan: Plan; host: string; keyFile: string; stateDir: string; keys: Record<string, string>; operatorKey: string; checks?: boolean; timing: Record<string, number>; logLevel: string; hooks?: Record<string, string | undefined>; extra?: string; moveBackAfterMs?: number; racks?: Partial<Record<HostName, string>>; swap?: { every: string; window: string }; vip?: string; redirect?: { hook: string } }): string {
+function tomlConfig(o: { plan: Plan; host: string; keyFile: string; stateDir: string; keys: Record<string, string>; operatorKey: string; checks?: boolean; timing: Record<string, number>; logLevel: string; hooks?: Record<string, string | undefined>; extra?: string; moveBackAfterMs?: number; racks?: Partial<Record<HostName, string>>; swap?: { every: string; window: string }; vip?: string; redirect?: { hook: string }; scaling?: string }): string {
   const lines = [
     `cluster = "demo"`,
     `host = "${o.host}"`,
@@ -184,6 +186,7 @@ function tomlConfig(o: { plan: Plan; host: string; keyFile: string; stateDir: st
     `voters = ["h1", "h2", "h3"]`,
     ...(o.moveBackAfterMs === undefined ? [] : [`moveBackAfterMs = ${o.moveBackAfterMs}`]),
     "",
+    ...(o.scaling === undefined ? [] : [`scaling = { ${o.scaling} }`]),
     ...(o.redirect === undefined ? [] : ["[services.redirect]", `hook = ${JSON.stringify(o.redirect.hook)}`, `addresses = { ${o.plan.hosts.map((h) => `${h.name} = "${h.ipv4}"`).join(", ")} }`, ""]),
     ...(o.swap === undefined ? [] : ["[services.swap]", `every = "${o.swap.every}"`, `window = "${o.swap.window}"`, ""]),
     ...(o.hooks === undefined ? [] : ["[services.hooks]", ...Object.entries(o.hooks).filter(([, v]) => v !== undefined).map(([k, v]) => `${k} = ${JSON.stringify(v)}`), ""]),
@@ -259,7 +262,7 @@ function writeConfigs(dir: string, o: DemoOptions): void {
   for (const h of HOSTS) {
     writeFileSync(
       join(dir, `${h.name}.toml`),
-      tomlConfig({ plan: planOf(o), host: h.name, keyFile: join(dir, `${h.name}.key`), stateDir: stateDirOf(dir, o, h.name), keys, operatorKey, checks: o.checks, timing: o.timing ?? {}, logLevel: o.logLevel ?? "info", hooks: o.hooks, extra: o.extraToml?.(h.name), moveBackAfterMs: o.moveBackAfterMs, racks: o.racks, swap: o.swap, vip: o.vip, redirect: o.redirect }),
+      tomlConfig({ plan: planOf(o), host: h.name, keyFile: join(dir, `${h.name}.key`), stateDir: stateDirOf(dir, o, h.name), keys, operatorKey, checks: o.checks, timing: o.timing ?? {}, logLevel: o.logLevel ?? "info", hooks: o.hooks, extra: o.extraToml?.(h.name), moveBackAfterMs: o.moveBackAfterMs, racks: o.racks, swap: o.swap, vip: o.vip, redirect: o.redirect, scaling: o.scaling }),
     );
   }
 }

@@ -17,6 +17,8 @@ export type HostForecast = {
    * unusual its newest value is (anomaly score, 0..1).
    */
   metrics: Array<{ metric: ForecastMetric; limit: number; side: "above" | "below"; last: number; anomaly: number } & ForecastOutput>;
+  /** Each forecast metric's p90 at the horizon: those with limits, and those scaling watches (no limit of their own). */
+  p90?: Partial<Record<ForecastMetric, number>>;
   /** Wall ms of the newest step the forecast used (series time when replaying). */
   atTs: number;
 };

@@ -297,3 +297,11 @@ test("redirect: a hook resolved against the config's folder, addresses only of t
   expect(() => parseConfig(withRedirect('{ h9 = "198.51.100.19" }'), "u.toml")).toThrow(`services[0].redirect.addresses: "h9" is not web's primary or one of its shadows`);
   expect(() => parseConfig(withRedirect('{ h2 = "host2.example" }'), "u.toml")).toThrow(`services[0].redirect.addresses.h2: "host2.example" is not an IPv4 or IPv6 address`);
 });
+
+test("scaling: defaults filled, lowThreshold below threshold, forecasts on, maxActive within the shadows", () => {
+  const withScaling = (body: string, extra = "") => GOOD.replace('bootstrap = ["198.51.100.2:49737"]', `bootstrap = ["198.51.100.2:49737"]${extra}`).replace('shadows = ["h2", "h3"]', `shadows = ["h2", "h3"]\nscaling = { ${body} }`);
+  expect(parseConfig(withScaling(""), "u.toml").services[0]!.scaling).toEqual({ metric: "cpuLoad", threshold: 0.8, lowThreshold: 0.5, cooldownMs: 600_000, maxActive: 1 });
+  expect(() => parseConfig(withScaling("threshold = 0.5, lowThreshold = 0.6"), "u.toml")).toThrow("lowThreshold must be below threshold");
+  expect(() => parseConfig(withScaling("maxActive = 3"), "u.toml")).toThrow("services[0].scaling.maxActive: 3 is more than the 2 shadow(s) listed");
+  expect(() => parseConfig(withScaling("", "\n[forecast]\nenabled = false"), "u.toml")).toThrow("services[0].scaling: needs forecasts");
+});

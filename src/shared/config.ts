@@ -287,6 +287,24 @@ const FileSchema = z
              * answer from is no candidate.
              */
             redirect: z.object({ hook: z.string().min(1), addresses: z.record(z.string(), z.string()).default({}) }).strict().optional(),
+            /**
+             * Scale out and in (README "Scaling"): the holder's forecast of
+             * `metric` (its p90 at the forecaster's horizon) at `threshold` or
+             * more makes a warm shadow active beside it, up to `maxActive`;
+             * under `lowThreshold` for `cooldownMs`, one goes back. Changes
+             * are `cooldownMs` apart. Traffic follows through the redirect hook.
+             */
+            scaling: z
+              .object({
+                metric: z.enum(HOST_METRICS).default("cpuLoad"),
+                threshold: z.number().gt(0).default(0.8),
+                lowThreshold: z.number().min(0).default(0.5),
+                cooldownMs: ms(1_000, 86_400_000).default(600_000),
+                maxActive: z.number().int().min(1).max(HOSTS_MAX).default(1),
+              })
+              .strict()
+              .refine((x) => x.lowThreshold < x.threshold, { message: "lowThreshold must be below threshold (the gap is the hysteresis)" })
+              .optional(),
             /** Health checks (keepalived's track_script, Consul's checks): each an HTTP GET, a TCP connect or a command. */
             checks: z.array(CheckSchema).max(CHECKS_MAX, `at most ${CHECKS_MAX} checks`).default([]),
           })
@@ -444,6 +462,8 @@ function crossCheck(c: Config, votersGiven: boolean[]): string[] {
       if (h !== s.primary && !s.shadows.includes(hostId(h))) out.push(`${at}.redirect.addresses: "${h}" is not ${s.name}'s primary or one of its shadows`);
       if (!isIPv4(addr) && !isIPv6(addr)) out.push(`${at}.redirect.addresses.${h}: "${addr}" is not an IPv4 or IPv6 address`);
     }
+    if (s.scaling !== undefined && !c.forecast.enabled) out.push(`${at}.scaling: needs forecasts ([forecast] enabled = true): it acts on the holder's forecast of ${s.scaling.metric}`);
+    if (s.scaling !== undefined && s.scaling.maxActive > s.shadows.length) out.push(`${at}.scaling.maxActive: ${s.scaling.maxActive} is more than the ${s.shadows.length} shadow(s) listed`);
     if (s.ackShadows > s.shadows.length) out.push(`${at}.ackShadows: ${s.ackShadows} is more than the ${s.shadows.length} shadow(s) listed: no write could ever be acknowledged`);
     // Defaulted voters repeat primary and shadows: their faults are reported there.
     if (votersGiven[i]) s.voters.forEach((h, j) => {

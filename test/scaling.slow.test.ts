@@ -1,0 +1,89 @@
+// Scenario (slow): scale out and in on real agents in namespaces, with the
+// shipped ONNX model and the replay probe. h1 (the primary, holding) replays
+// a CPU load ramp: calm, a climb to 0.95, a plateau, a fall to calm. Its own
+// forecast of cpuLoad (the p90 at the horizon) reaches 0.8 on the climb: a
+// warm shadow becomes active beside it, and the redirect hook gets the pool
+// (UMBRA_POOL); calm again for the cooldown, the shadow goes back to waiting
+// and the hook gets h1 alone. No VIP moves meanwhile.
+//
+// Run alone: bun test test/scaling.slow.test.ts   (needs root; CI is root)
+
+import { afterAll, describe, expect, test } from "bun:test";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startDemoCluster, sleep, type DemoCluster } from "../src/demo/cluster.ts";
+import { cleanupStale } from "../src/demo/topology.ts";
+import { rng } from "../src/shared/rng.ts";
+
+const PREFIX = "uk2-";
+const isRoot = process.getuid?.() === 0;
+const dir = mkdtempSync(join(tmpdir(), "umbra-scaling-"));
+let cluster: DemoCluster | null = null;
+
+afterAll(async () => {
+  await cluster?.destroy();
+  await cleanupStale(PREFIX);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const STEP_MS = 5 * 60_000; // the series' spacing
+const SPEED = 1_500; // a row every 200 ms
+const T0 = Date.parse("2024-03-04T06:00:00Z");
+/** Rows of each phase: calm, climb, plateau, fall, calm. */
+const PHASES = [60, 30, 15, 15, 45] as const;
+
+/** A CPU load ramp: calm at 0.35, a climb to 0.95, a plateau, a fall to 0.3, calm; with noise. Returns the CSV and the series time the load first reaches 0.8. */
+function rampSeries(): { csv: string; crossTs: number } {
+  const r = rng(7);
+  const rows = ["timestamp,value"];
+  let crossTs = 0;
+  const total = PHASES.reduce((a, b) => a + b, 0);
+  for (let i = 0; i < total; i++) {
+    const ts = T0 + i * STEP_MS;
+    const [c1, up, top, down] = [PHASES[0], PHASES[0] + PHASES[1], PHASES[0] + PHASES[1] + PHASES[2], PHASES[0] + PHASES[1] + PHASES[2] + PHASES[3]];
+    const base = i < c1 ? 0.35 : i < up ? 0.35 + ((i - c1 + 1) / PHASES[1]) * 0.6 : i < top ? 0.95 : i < down ? 0.95 - ((i - top + 1) / PHASES[3]) * 0.65 : 0.3;
+    const v = Math.max(0, Math.min(1, base + (r.next() - 0.5) * 0.03));
+    if (v >= 0.8 && crossTs === 0) crossTs = ts;
+    rows.push(`${new Date(ts).toISOString().replace("T", " ").slice(0, 19)},${v.toFixed(4)}`);
+  }
+  return { csv: rows.join("\n") + "\n", crossTs };
+}
+
+describe.skipIf(!isRoot)("scale out and in (slow)", () => {
+  test("a CPU ramp on the holder activates a shadow beside it, the redirect hook sees both; calm again, the shadow goes back", async () => {
+    await cleanupStale(PREFIX);
+    const { csv, crossTs } = rampSeries();
+    const file = join(dir, "ramp.csv");
+    writeFileSync(file, csv);
+    const pools = join(dir, "pools");
+    const hook = join(dir, "redirect.sh");
+    writeFileSync(hook, `#!/bin/sh\necho "$(date +%s%3N) $2 $UMBRA_POOL" >> '${pools}'\n`);
+    chmodSync(hook, 0o755);
+    const extraToml = (host: string) => ["[forecast]", "limits = { memoryUsage = 0.95 }", ...(host === "h1" ? ["[probe]", `replay = { file = ${JSON.stringify(file)}, metric = "cpuLoad", speed = ${SPEED} }`] : [])].join("\n");
+    const c = (cluster = await startDemoCluster({ prefix: PREFIX, extraToml, redirect: { hook }, scaling: 'metric = "cpuLoad", threshold = 0.8, lowThreshold = 0.5, cooldownMs = 3000, maxActive = 1' }));
+    expect(await c.waitForHolders((h) => h.length === 1, 30_000)).toEqual(["h1"]);
+    const rows = PHASES.reduce((a, b) => a + b, 0);
+    const poolsNow = () => (existsSync(pools) ? readFileSync(pools, "utf8").trim().split("\n") : []);
+    let out: string | undefined;
+    let back: string | undefined;
+    const t0 = Date.now();
+    for (let i = 0; i < 1_000 && Date.now() - t0 < (rows * STEP_MS) / SPEED + 20_000 && back === undefined; i++) {
+      const p = poolsNow();
+      out ??= p.find((l) => l.includes("h1=") && /h[23]=/.test(l));
+      if (out !== undefined) back = p.slice(p.indexOf(out) + 1).find((l) => !/h[23]=/.test(l) && l.includes(" h1 "));
+      await sleep(200);
+    }
+    console.log(`scaling.slow: pools: ${poolsNow().join(" | ")}`);
+    expect(out).toBeDefined();
+    expect(back).toBeDefined();
+    expect(await c.vipHolders()).toEqual(["h1"]); // no VIP moved
+    const replayStart = Date.parse(c.logs.find((l) => l.host === "h1" && l.event === "replaying")!.ts);
+    const outAt = Number(out!.split(" ")[0]);
+    const seriesAtOut = T0 + (outAt - replayStart) * SPEED;
+    console.log(`scaling.slow: scaled out at series time ${new Date(seriesAtOut).toISOString()}, the load first reached 0.8 at ${new Date(crossTs).toISOString()} (${Math.round((crossTs - seriesAtOut) / 60_000)} min of series ahead)`);
+    expect(c.logs.filter((l) => l.level === "error")).toEqual([]);
+  }, 150_000);
+});
+
+if (!isRoot) console.warn("scaling.slow.test.ts: skipped, needs root for network namespaces");
