@@ -137,9 +137,11 @@ async function announceFromPrimaryOn(config: Config, byName: ReadonlyMap<string,
     if (s.primary !== config.host && !s.shadows.includes(config.host)) continue;
     const why = vipPlacementIssue({ cidr: s.vip, iface: s.interface }, ifaces);
     if (why === null) continue;
-    if (s.redirect !== undefined) {
+    // Off the VIP's subnet (another site): the interface is up with addresses, none in it. A missing or bare interface is a fault, not a site.
+    const onOtherSubnet = (ifaces[s.interface] ?? []).some((a) => a.family === (isIPv4(vipAddress(s.vip)) ? "IPv4" : "IPv6"));
+    if (s.redirect !== undefined && onOtherSubnet) {
       byName.get(s.name)!.vipHere = false;
-      log("info", "actuate", "vip-off-subnet", { service: s.name, vip: s.vip, interface: s.interface, why, effect: "holding the service here runs its redirect hook only: the VIP is not added on this host" });
+      log("warn", "actuate", "vip-off-subnet", { service: s.name, vip: s.vip, interface: s.interface, why, effect: "holding the service here runs its redirect hook only: the VIP is not added on this host, and its clients reach it only through the redirection" });
       continue;
     }
     log("error", "actuate", "vip-unreachable-here", { service: s.name, vip: s.vip, interface: s.interface, why, effect: "this host is no candidate for the service (a VIP added here would answer no client): fix the service's interface, or this host's place in its candidates, and restart" });

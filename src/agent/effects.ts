@@ -94,7 +94,7 @@ function applyOther(d: EffectDeps, fx: OtherFx): void {
       break;
     case "pool":
       d.log("info", "scaling", "pool", { service: fx.service, hosts: fx.hosts, why: fx.why });
-      d.runners.pool(fx.service, fx.hosts, 0);
+      d.runners.pool(fx.service, fx.hosts, fx.epoch);
       break;
     case "reconcile":
       d.runners.reconcileAfterFailover(fx.service, fx.epoch);

@@ -38,6 +38,9 @@ export type ServiceRt = {
   vipHere?: boolean;
   /** As holder: this host and its active shadows (scale out), as the redirect hook was last told (UMBRA_POOL). */
   pool?: HostId[];
+  /** The redirect hook runs one at a time: whether one runs now, and the latest run asked meanwhile (it replaces any before it: only the newest pool matters). */
+  redirecting?: boolean;
+  redirectNext?: { epoch: number } | null;
 };
 
 export type RunnerDeps = {
@@ -150,14 +153,15 @@ export function effectRunners(d: RunnerDeps): Runners {
     /** Runs a user hook off the loop (bounded by hookTimeoutMs); its outcome comes back as hook-finished. */
     startHook(service, hook, epoch, state) {
       const s = serviceOf(service);
-      if (hook === "redirect") s.pool = [d.self]; // a new holder's pool: itself alone
-      userHook(d, s, hook, epoch, state);
+      if (hook !== "redirect") return void userHook(d, s, hook, epoch, state);
+      s.pool = [d.self]; // a new holder's pool: itself alone
+      redirect(d, s, epoch);
     },
 
     pool(service, hosts, epoch) {
       const s = serviceOf(service);
       s.pool = hosts;
-      userHook(d, s, "redirect", epoch);
+      redirect(d, s, epoch);
     },
 
     /**
@@ -176,15 +180,30 @@ export function effectRunners(d: RunnerDeps): Runners {
   };
 }
 
-/** Runs a user hook off the loop (bounded by hookTimeoutMs); its outcome comes back as hook-finished. None configured: nothing runs. */
-function userHook(d: RunnerDeps, s: ServiceRt, hook: HookName, epoch: number, state?: NotifyState): void {
+/** The redirect hook, one run at a time per service: a run asked while one runs waits, and a later ask replaces it (it reads the pool when it starts: the newest). */
+function redirect(d: RunnerDeps, s: ServiceRt, epoch: number): void {
+  if (s.redirecting === true) {
+    s.redirectNext = { epoch };
+    return;
+  }
+  s.redirecting = true;
+  void userHook(d, s, "redirect", epoch).finally(() => {
+    s.redirecting = false;
+    const next = s.redirectNext;
+    s.redirectNext = null;
+    if (next !== null && next !== undefined) redirect(d, s, next.epoch);
+  });
+}
+
+/** Runs a user hook off the loop (bounded by hookTimeoutMs); its outcome comes back as hook-finished. None configured: nothing runs. Resolves when it has ended. */
+function userHook(d: RunnerDeps, s: ServiceRt, hook: HookName, epoch: number, state?: NotifyState): Promise<void> {
   const path = hook === "redirect" ? s.cfg.redirect?.hook : s.cfg.hooks?.[hook];
-  if (path === undefined) return;
+  if (path === undefined) return Promise.resolve();
   // activate and demote: SERVICE VIP; notify: SERVICE STATE VIP (keepalived's scripts take the state as an argument too); redirect: SERVICE HOST ADDRESS.
   const address = s.cfg.redirect?.addresses[d.self] ?? "";
   const args = hook === "notify" ? [s.name, state ?? "", s.cfg.vip] : hook === "redirect" ? [s.name, d.self, address] : [s.name, s.cfg.vip];
   const env = { UMBRA_SERVICE: s.name, UMBRA_VIP: s.cfg.vip, UMBRA_HOST: d.self, UMBRA_EPOCH: String(epoch), ...(state === undefined ? {} : { UMBRA_STATE: state }), ...(hook === "redirect" ? redirectEnv(s, d.self) : {}) };
-  runHook({ path, args, env, timeoutMs: d.hookTimeoutMs, prefix: d.hookPrefix }).then(
+  return runHook({ path, args, env, timeoutMs: d.hookTimeoutMs, prefix: d.hookPrefix }).then(
     (r) => {
       logHook(d, hook, s, path, r);
       d.report({ type: "hook-finished", service: s.name, hook, ok: r.exitCode === 0, detail: r.timedOut ? "timed out" : r.exitCode === null ? `killed by ${r.signal}` : `exit ${r.exitCode}` });

@@ -159,7 +159,7 @@ export type HostEvent =
   | { type: "received"; from: HostId; msg: HostMsg } // a message from a peer, or from self (the shell loops those back)
   | { type: "peer-connected"; id: HostId } // the transport reached a peer
   | { type: "peer-disconnected"; id: HostId } // the transport lost a peer
-  | { type: "forecast-ready"; host: HostId; probability: number; dataMs: number; p90?: Readonly<Record<string, number>> } // a fresh exhaustion probability for a host, from its data up to dataMs (the sampler's clock: wall ms live, the series' time in a replay), and each forecast metric's p90 at the horizon
+  | { type: "forecast-ready"; host: HostId; probability?: number; dataMs: number; p90?: Readonly<Record<string, number>> } // a fresh exhaustion probability for a host, from its data up to dataMs (the sampler's clock: wall ms live, the series' time in a replay), and each forecast metric's p90 at the horizon
   | { type: "vip-changed"; service: string; op: "add" | "del"; epoch: number; ok: boolean; error: string | null } // the outcome of a take-vip or drop-vip
   | { type: "kernel-leased"; service: string; seq: number; error: string | null } // the outcome of a kernel-lease: applied (null) or nft's error
   | { type: "hook-finished"; service: string; hook: HookName; ok: boolean; detail: string } // the outcome of a run-hook
@@ -202,7 +202,7 @@ export type HostEffect =
   /** This host's health of a service changed: unhealthy, it is no candidate and, holding it, hands it over. */
   | { type: "health-changed"; service: string; healthy: boolean; why: string | null }
   /** As holder: the pool of a service changed (scale out or in): the holder and its active shadows, for the redirect hook. */
-  | { type: "pool"; service: string; hosts: HostId[]; why: string }
+  | { type: "pool"; service: string; epoch: number; hosts: HostId[]; why: string }
   /** This host entered safe mode for a service (on) or left it, and why: the shell keeps it on disk; its beacons say the service is unhealthy here meanwhile. */
   | { type: "safe-mode-changed"; service: string; on: boolean; why: string }
   /** An order acted on (or seen again: `repeat`), with what it did here, and the services it concerns (their audit trails record it). */
@@ -383,7 +383,7 @@ function onTick(d: Draft, fx: HostEffect[], rand: number): void {
 
 /** A forecast: to the proactive machine; this host's own, its metrics' p90, to each scaling service. */
 function onForecast(d: Draft, fx: HostEffect[], e: Extract<HostEvent, { type: "forecast-ready" }>): void {
-  stepForesight(d, fx, { type: "forecast", host: e.host, probability: e.probability, dataMs: e.dataMs });
+  if (e.probability !== undefined) stepForesight(d, fx, { type: "forecast", host: e.host, probability: e.probability, dataMs: e.dataMs });
   if (e.host !== d.config.self || e.p90 === undefined) return;
   for (const sv of d.config.services) {
     const p90 = sv.scaling === undefined ? undefined : e.p90[sv.scaling.metric];
@@ -395,7 +395,8 @@ function onForecast(d: Draft, fx: HostEffect[], e: Extract<HostEvent, { type: "f
 function scaleView(s: HostState, service: string): { holding: boolean; fit: HostId[] } {
   const q = s.services[service]!;
   const self = s.config.self;
-  const holding = q.holder === self && q.role === quorum.Role.holding && q.vipUp;
+  // Holding once its VIP is in (the add done): the take's redirect run then comes before any pool of its.
+  const holding = q.holder === self && q.role === quorum.Role.holding && q.vipUp && q.vipPresent && q.vipOp === null;
   const fit = q.config.candidates.filter((h) => h !== self && q.alive.includes(h) && !q.excluded.includes(h) && !q.predicted.includes(h) && q.inSync.includes(h));
   return { holding, fit };
 }
@@ -403,7 +404,7 @@ function scaleView(s: HostState, service: string): { holding: boolean; fit: Host
 function stepScaling(d: Draft, fx: HostEffect[], service: string, ev: ScalingEvent): void {
   const out = scaling.step(d.scaling[service]!, ev, d.nowMs, d.config.self);
   if (out.state !== d.scaling[service]) d.scaling = { ...d.scaling, [service]: out.state };
-  for (const f of out.effects) fx.push({ type: "pool", service, hosts: f.hosts, why: f.why });
+  for (const f of out.effects) fx.push({ type: "pool", service, epoch: d.services[service]!.epoch, hosts: f.hosts, why: f.why });
 }
 
 /** A service's active shadows (as holder), for status. */

@@ -292,16 +292,20 @@ test("swap: every is a duration of 10 s or more, window a span of the day (acros
 
 test("redirect: a hook resolved against the config's folder, addresses only of the service's hosts and only addresses", () => {
   const withRedirect = (addresses: string) => GOOD.replace('shadows = ["h2", "h3"]', `shadows = ["h2", "h3"]\n[services.redirect]\nhook = "dns.sh"\naddresses = ${addresses}`);
-  const r = parseConfig(withRedirect('{ h1 = "198.51.100.11", h3 = "2001:db8::13" }'), "/etc/umbra/u.toml").services[0]!.redirect!;
-  expect(r).toEqual({ hook: "/etc/umbra/dns.sh", addresses: { h1: "198.51.100.11", h3: "2001:db8::13" } });
-  expect(() => parseConfig(withRedirect('{ h9 = "198.51.100.19" }'), "u.toml")).toThrow(`services[0].redirect.addresses: "h9" is not web's primary or one of its shadows`);
-  expect(() => parseConfig(withRedirect('{ h2 = "host2.example" }'), "u.toml")).toThrow(`services[0].redirect.addresses.h2: "host2.example" is not an IPv4 or IPv6 address`);
+  const all = 'h1 = "198.51.100.11", h2 = "198.51.100.12", h3 = "2001:db8::13"';
+  const r = parseConfig(withRedirect(`{ ${all} }`), "/etc/umbra/u.toml").services[0]!.redirect!;
+  expect(r).toEqual({ hook: "/etc/umbra/dns.sh", addresses: { h1: "198.51.100.11", h2: "198.51.100.12", h3: "2001:db8::13" } });
+  expect(() => parseConfig(withRedirect(`{ ${all}, h9 = "198.51.100.19" }`), "u.toml")).toThrow(`services[0].redirect.addresses: "h9" is not web's primary or one of its shadows`);
+  expect(() => parseConfig(withRedirect('{ h1 = "198.51.100.11", h2 = "host2.example", h3 = "198.51.100.13" }'), "u.toml")).toThrow(`services[0].redirect.addresses.h2: "host2.example" is not an IPv4 or IPv6 address`);
+  expect(() => parseConfig(withRedirect('{ h1 = "198.51.100.11" }'), "u.toml")).toThrow("services[0].redirect.addresses: no address for h2, h3");
 });
 
 test("scaling: defaults filled, lowThreshold below threshold, forecasts on, maxActive within the shadows", () => {
-  const withScaling = (body: string, extra = "") => GOOD.replace('bootstrap = ["198.51.100.2:49737"]', `bootstrap = ["198.51.100.2:49737"]${extra}`).replace('shadows = ["h2", "h3"]', `shadows = ["h2", "h3"]\nscaling = { ${body} }`);
+  const redirect = '\n[services.redirect]\nhook = "lb.sh"\naddresses = { h1 = "198.51.100.11", h2 = "198.51.100.12", h3 = "198.51.100.13" }';
+  const withScaling = (body: string, extra = "", r = redirect) => GOOD.replace('bootstrap = ["198.51.100.2:49737"]', `bootstrap = ["198.51.100.2:49737"]${extra}`).replace('shadows = ["h2", "h3"]', `shadows = ["h2", "h3"]\nscaling = { ${body} }${r}`);
   expect(parseConfig(withScaling(""), "u.toml").services[0]!.scaling).toEqual({ metric: "cpuLoad", threshold: 0.8, lowThreshold: 0.5, cooldownMs: 600_000, maxActive: 1 });
   expect(() => parseConfig(withScaling("threshold = 0.5, lowThreshold = 0.6"), "u.toml")).toThrow("lowThreshold must be below threshold");
   expect(() => parseConfig(withScaling("maxActive = 3"), "u.toml")).toThrow("services[0].scaling.maxActive: 3 is more than the 2 shadow(s) listed");
   expect(() => parseConfig(withScaling("", "\n[forecast]\nenabled = false"), "u.toml")).toThrow("services[0].scaling: needs forecasts");
+  expect(() => parseConfig(withScaling("", "", ""), "u.toml")).toThrow("services[0].scaling: needs [services.redirect]");
 });

@@ -462,6 +462,11 @@ function crossCheck(c: Config, votersGiven: boolean[]): string[] {
       if (h !== s.primary && !s.shadows.includes(hostId(h))) out.push(`${at}.redirect.addresses: "${h}" is not ${s.name}'s primary or one of its shadows`);
       if (!isIPv4(addr) && !isIPv6(addr)) out.push(`${at}.redirect.addresses.${h}: "${addr}" is not an IPv4 or IPv6 address`);
     }
+    if (s.redirect !== undefined) {
+      const without = [s.primary, ...s.shadows].filter((h) => s.redirect!.addresses[h] === undefined);
+      if (without.length > 0) out.push(`${at}.redirect.addresses: no address for ${without.join(", ")}: the hook tells each holder's address to DNS or the load balancer, so every candidate needs one`);
+    }
+    if (s.scaling !== undefined && s.redirect === undefined) out.push(`${at}.scaling: needs [services.redirect]: an active shadow serves on its own address, and only the redirect hook sends traffic there`);
     if (s.scaling !== undefined && !c.forecast.enabled) out.push(`${at}.scaling: needs forecasts ([forecast] enabled = true): it acts on the holder's forecast of ${s.scaling.metric}`);
     if (s.scaling !== undefined && s.scaling.maxActive > s.shadows.length) out.push(`${at}.scaling.maxActive: ${s.scaling.maxActive} is more than the ${s.shadows.length} shadow(s) listed`);
     if (s.ackShadows > s.shadows.length) out.push(`${at}.ackShadows: ${s.ackShadows} is more than the ${s.shadows.length} shadow(s) listed: no write could ever be acknowledged`);

@@ -865,7 +865,7 @@ class SimCluster implements Cluster {
 
   load(p90: number): void {
     this.trace.push({ atMs: this.now, host: hostId("-"), what: `load forecast ${p90}` });
-    for (const n of this.nodes.values()) if (n.up && this.now >= n.pausedUntil) this.apply(n, { type: "forecast-ready", host: n.id, probability: 0, dataMs: this.localNow(n), p90: { cpuLoad: p90 } });
+    for (const n of this.nodes.values()) if (n.up && this.now >= n.pausedUntil) this.apply(n, { type: "forecast-ready", host: n.id, dataMs: this.localNow(n), p90: { cpuLoad: p90 } });
     this.drainHooks();
   }
 

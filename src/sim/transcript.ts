@@ -618,7 +618,7 @@ class World {
     const n = this.node(args[0]!);
     const p90 = Number(args[1]);
     assert(Number.isFinite(p90), "load HOST P90");
-    this.apply(n, { type: "forecast-ready", host: n.id, probability: 0, dataMs: n.clockMs, p90: { cpuLoad: p90 } });
+    this.apply(n, { type: "forecast-ready", host: n.id, dataMs: n.clockMs, p90: { cpuLoad: p90 } });
     this.drain();
   }
 

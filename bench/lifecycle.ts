@@ -1,0 +1,180 @@
+// bench/lifecycle: the shadow lifecycle on real agents in namespaces (issue
+// 18's bench). Two parts, one cluster each:
+//
+//   scale   h1 (the holder) replays a CPU load that climbs and falls
+//           `--cycles` times (the shipped ONNX model forecasting it, the
+//           replay probe at 1,500x: a 5-minute row every 200 ms). Per scale
+//           out: from the holder's decision (its `pool` log line) to the
+//           redirect hook having run, and to the client's first answer from
+//           the active shadow; the client reads the pool the hook writes
+//           (a load balancer's part) before every request, every 20 ms, and
+//           asks its members in turn. Client errors are counted throughout.
+//   swap    the holder swaps roles every 10 s (window all day), `--swaps`
+//           times; a client polls the VIP every 2 ms with one retry and a
+//           10 ms timeout (bench/handover's): failed requests, and the
+//           longest gap between answers around each swap.
+//
+//   node bench/lifecycle.ts [--cycles 3] [--swaps 5] [--json]   (root)
+
+import { parseArgs } from "node:util";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { HOSTS, NODE, SERVICE_PORT, startDemoCluster, sleep, type DemoCluster, type LogLine } from "../src/demo/cluster.ts";
+import { cleanupStale } from "../src/demo/topology.ts";
+import { rng } from "../src/shared/rng.ts";
+
+const PREFIX = "ul2-";
+const STEP_MS = 5 * 60_000;
+const SPEED = 1_500;
+const CALM_ROWS = 60;
+/** One cycle's rows: a climb from 0.35 to 0.95, a plateau, a fall to 0.3, a calm. */
+const CYCLE = { climb: 20, top: 10, fall: 10, calm: 30 } as const;
+const SWAP_EVERY_S = 10;
+const SWAP_CLIENT = { intervalMs: 2, timeoutMs: 10, retries: 1 };
+
+const median = (xs: number[]): number | null => (xs.length === 0 ? null : [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!);
+
+function rampCsv(cycles: number): string {
+  const r = rng(11);
+  const rows = ["timestamp,value"];
+  const levels: number[] = Array.from({ length: CALM_ROWS }, () => 0.35);
+  for (let k = 0; k < cycles; k++) {
+    for (let i = 0; i < CYCLE.climb; i++) levels.push(0.35 + ((i + 1) / CYCLE.climb) * 0.6);
+    for (let i = 0; i < CYCLE.top; i++) levels.push(0.95);
+    for (let i = 0; i < CYCLE.fall; i++) levels.push(0.95 - ((i + 1) / CYCLE.fall) * 0.65);
+    for (let i = 0; i < CYCLE.calm; i++) levels.push(0.3);
+  }
+  const t0 = Date.parse("2024-03-04T00:00:00Z");
+  levels.forEach((v, i) => rows.push(`${new Date(t0 + i * STEP_MS).toISOString().replace("T", " ").slice(0, 19)},${Math.max(0, Math.min(1, v + (r.next() - 0.5) * 0.03)).toFixed(4)}`));
+  return rows.join("\n") + "\n";
+}
+
+/** The load balancer's part: before each request, the pool the redirect hook last wrote; its members asked in turn. One JSON line per request. */
+const POOL_CLIENT = (poolFile: string) => `
+const fs = require("node:fs");
+let k = 0;
+const t0 = Date.now();
+setInterval(async () => {
+  let pool = [];
+  try { pool = fs.readFileSync(${JSON.stringify(poolFile)}, "utf8").trim().split(",").filter(Boolean).map((m) => m.split("=")); } catch {}
+  if (pool.length === 0) return;
+  const [host, addr] = pool[k++ % pool.length];
+  const t = Date.now();
+  try {
+    const r = await fetch("http://" + addr + ":${SERVICE_PORT}/", { signal: AbortSignal.timeout(200) });
+    await r.text();
+    console.log(JSON.stringify({ t, host, ok: r.ok }));
+  } catch (e) { console.log(JSON.stringify({ t, host, ok: false })); }
+  if (Date.now() - t0 > 600000) process.exit(0);
+}, 20);
+`;
+
+type ScaleResult = { outs: Array<{ decidedToHookMs: number | null; decidedToAnswerMs: number | null }>; ins: number; requests: number; failed: number };
+
+async function scalePart(cycles: number, dir: string): Promise<ScaleResult> {
+  const csv = join(dir, "ramp.csv");
+  writeFileSync(csv, rampCsv(cycles));
+  const poolFile = join(dir, "pool");
+  const hook = join(dir, "redirect.sh");
+  writeFileSync(hook, `#!/bin/sh\necho "$UMBRA_POOL" > '${poolFile}.tmp' && mv '${poolFile}.tmp' '${poolFile}'\n`);
+  chmodSync(hook, 0o755);
+  const extraToml = (host: string) => ["[forecast]", "limits = { memoryUsage = 0.95 }", ...(host === "h1" ? ["[probe]", `replay = { file = ${JSON.stringify(csv)}, metric = "cpuLoad", speed = ${SPEED} }`] : [])].join("\n");
+  const c = await startDemoCluster({ prefix: PREFIX, extraToml, redirect: { hook }, scaling: 'metric = "cpuLoad", threshold = 0.8, lowThreshold = 0.5, cooldownMs = 3000, maxActive = 1' });
+  const samples: Array<{ t: number; host: string; ok: boolean }> = [];
+  try {
+    await c.waitForHolders((h) => h.length === 1, 30_000);
+    for (let i = 0; i < 100 && !existsSync(poolFile); i++) await sleep(100);
+    const client = c.topo.spawn("client", [NODE, "-e", POOL_CLIENT(poolFile)], {});
+    createInterface({ input: client.stdout! }).on("line", (l) => {
+      try {
+        samples.push(JSON.parse(l));
+      } catch {
+        // a partial line at exit
+      }
+    });
+    const rows = CALM_ROWS + cycles * (CYCLE.climb + CYCLE.top + CYCLE.fall + CYCLE.calm);
+    await sleep((rows * STEP_MS) / SPEED + 5_000);
+    client.kill("SIGTERM");
+    await sleep(300);
+    return scaleFigures(c.logs, samples);
+  } finally {
+    await c.destroy();
+  }
+}
+
+function scaleFigures(logs: LogLine[], samples: Array<{ t: number; host: string; ok: boolean }>): ScaleResult {
+  const pools = logs.filter((l) => l.host === "h1" && l.event === "pool");
+  const hooks = logs.filter((l) => l.host === "h1" && l.part === "hook" && l.event === "redirect");
+  const outs = pools.filter((p) => (p.hosts as string[]).length > 1).map((p) => {
+    const at = Date.parse(p.ts);
+    const shadow = (p.hosts as string[])[1]!;
+    const hookDone = hooks.map((h) => Date.parse(h.ts)).find((t) => t >= at);
+    const answered = samples.find((s) => s.t >= at && s.ok && s.host === shadow);
+    return { decidedToHookMs: hookDone === undefined ? null : hookDone - at, decidedToAnswerMs: answered === undefined ? null : answered.t - at };
+  });
+  return { outs, ins: pools.filter((p) => (p.hosts as string[]).length === 1).length, requests: samples.length, failed: samples.filter((s) => !s.ok).length };
+}
+
+type SwapResult = { swaps: number; requests: number; failed: number; gapsMs: number[] };
+
+async function swapPart(swaps: number): Promise<SwapResult> {
+  const c: DemoCluster = await startDemoCluster({ prefix: PREFIX, swap: { every: `${SWAP_EVERY_S}s`, window: "00:00-24:00" } });
+  try {
+    await c.waitForHolders((h) => h.length === 1, 30_000);
+    const client = c.startPoller(SWAP_CLIENT);
+    await sleep(swaps * SWAP_EVERY_S * 1000 + 3_000);
+    await client.stop();
+    const certs = c.logs.filter((l) => l.event === "certified" && l.host === l.from && l.reason === "handover").map((l) => Date.parse(l.ts));
+    const oks = client.samples.filter((s) => s.ok).map((s) => s.done ?? s.t).sort((a, b) => a - b);
+    const gapsMs = certs.map((t) => {
+      const near = oks.filter((x) => x >= t - 200 && x <= t + 500);
+      return near.slice(1).reduce((m, x, i) => Math.max(m, x - near[i]!), 0);
+    });
+    return { swaps: certs.length, requests: client.samples.length, failed: client.samples.filter((s) => !s.ok).length, gapsMs };
+  } finally {
+    await c.destroy();
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { cycles: { type: "string", default: "3" }, swaps: { type: "string", default: "5" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false } } });
+  const usage = "usage: node bench/lifecycle.ts [--cycles N (load climbs, 1-10, default 3)] [--swaps N (1-20, default 5)] [--json]\n  needs root: it creates network namespaces\n";
+  if (values.help) return void process.stdout.write(usage);
+  const cycles = Number(values.cycles);
+  const swaps = Number(values.swaps);
+  if (!(Number.isInteger(cycles) && cycles >= 1 && cycles <= 10) || !(Number.isInteger(swaps) && swaps >= 1 && swaps <= 20)) {
+    process.stderr.write(usage);
+    process.exit(2);
+  }
+  if (process.getuid?.() !== 0) {
+    process.stderr.write("bench/lifecycle needs root: it creates network namespaces\n");
+    process.exit(1);
+  }
+  const dir = mkdtempSync(join(tmpdir(), "umbra-lifecycle-"));
+  await cleanupStale(PREFIX);
+  try {
+    process.stderr.write(`scale: ${cycles} load climbs on ${HOSTS[0].name}...\n`);
+    const scale = await scalePart(cycles, dir);
+    process.stderr.write(`swap: ${swaps} swaps, ${SWAP_EVERY_S} s apart...\n`);
+    const swap = await swapPart(swaps);
+    if (values.json) return void process.stdout.write(JSON.stringify({ scale, swap }) + "\n");
+    const hookMs = scale.outs.map((o) => o.decidedToHookMs).filter((x): x is number => x !== null);
+    const answerMs = scale.outs.map((o) => o.decidedToAnswerMs).filter((x): x is number => x !== null);
+    process.stdout.write(
+      [
+        "| part | events | decision to redirect hook run (median) | decision to the active shadow's first answer (median) | client requests | failed | longest gap around a swap (median / worst) |",
+        "|---|---|---|---|---|---|---|",
+        `| scale out / in | ${scale.outs.length} out, ${scale.ins} in (of ${cycles} climbs) | ${median(hookMs) ?? "-"} ms | ${median(answerMs) ?? "-"} ms | ${scale.requests} | ${scale.failed} | - |`,
+        `| swap | ${swap.swaps} swaps | - | - | ${swap.requests} | ${swap.failed} | ${median(swap.gapsMs) ?? "-"} / ${swap.gapsMs.length === 0 ? "-" : Math.max(...swap.gapsMs)} ms |`,
+        "",
+      ].join("\n"),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await cleanupStale(PREFIX);
+  }
+}
+
+if (import.meta.main ?? process.argv[1]?.endsWith("lifecycle.ts")) await main();
