@@ -130,7 +130,7 @@ async function swapPart(swaps: number): Promise<SwapResult> {
     const oks = client.samples.filter((s) => s.ok).map((s) => s.done ?? s.t).sort((a, b) => a - b);
     const gapsMs = certs.map((t) => {
       const near = oks.filter((x) => x >= t - 200 && x <= t + 500);
-      return near.slice(1).reduce((m, x, i) => Math.max(m, x - near[i]!), 0);
+      return Math.round(near.slice(1).reduce((m, x, i) => Math.max(m, x - near[i]!), 0) * 10) / 10;
     });
     return { swaps: certs.length, requests: client.samples.length, failed: client.samples.filter((s) => !s.ok).length, gapsMs };
   } finally {
