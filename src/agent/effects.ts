@@ -159,7 +159,7 @@ function certified(d: EffectDeps, fx: Extract<HostEffect, { type: "certified" }>
 }
 
 function alarm(d: EffectDeps, fx: Extract<HostEffect, { type: "alarm" }>): void {
-  const recovered = fx.alarm === "vip-drop-recovered";
+  const recovered = fx.alarm.endsWith("-recovered");
   const s = d.services.get(fx.service);
   if (s !== undefined) s.alarm = recovered ? null : { alarm: fx.alarm, epoch: fx.epoch, error: fx.error, attempts: fx.attempts, atMs: Date.now() };
   d.log(recovered ? "warn" : "error", "actuate", fx.alarm, { service: fx.service, epoch: fx.epoch, attempts: fx.attempts, error: fx.error, vip: s?.cfg.vip });

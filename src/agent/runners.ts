@@ -206,11 +206,11 @@ function userHook(d: RunnerDeps, s: ServiceRt, hook: HookName, epoch: number, st
   return runHook({ path, args, env, timeoutMs: d.hookTimeoutMs, prefix: d.hookPrefix }).then(
     (r) => {
       logHook(d, hook, s, path, r);
-      d.report({ type: "hook-finished", service: s.name, hook, ok: r.exitCode === 0, detail: r.timedOut ? "timed out" : r.exitCode === null ? `killed by ${r.signal}` : `exit ${r.exitCode}` });
+      d.report({ type: "hook-finished", service: s.name, hook, ok: r.exitCode === 0, detail: r.timedOut ? "timed out" : r.exitCode === null ? `killed by ${r.signal}` : `exit ${r.exitCode}`, epoch });
     },
     (err: Error) => {
       d.log("error", "hook", `${hook}-failed`, { service: s.name, path, error: err.message });
-      d.report({ type: "hook-finished", service: s.name, hook, ok: false, detail: err.message });
+      d.report({ type: "hook-finished", service: s.name, hook, ok: false, detail: err.message, epoch });
     },
   );
 }

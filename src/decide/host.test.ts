@@ -109,3 +109,29 @@ describe("host core: safe mode", () => {
     expect(of(replaced(cert(2, b, a, "holder-lost", [b, c]), [{ type: "left-holding", service: "web", epoch: 1 }]).effects, "diagnose")).toEqual([]);
   });
 });
+
+describe("host core: redirect retries", () => {
+  /** a, restarted holder of web at epoch 1 (certified, no lease yet). */
+  function holder() {
+    const c1 = { service: "web", epoch: 1, holder: a, from: null, reason: "initial" as const, votes: [{ voter: a, sig: "" }, { voter: b, sig: "" }] };
+    return host.initialHost(config(a), { web: { epoch: 1, holder: a, cert: c1, votedEpoch: 1, votedHolder: a } }, 0);
+  }
+  const failed = (s: host.HostState, now: number, epoch = 1) => host.step(s, { type: "hook-finished", service: "web", hook: "redirect", ok: false, detail: "exit 1: SERVFAIL", epoch }, now);
+
+  test("failures of the epoch held count, back off doubling, raise an alarm at the third and end at a success; without a lease no retry goes (transcript redirect-retry.txt shows one under a lease)", () => {
+    let s = failed(holder(), 10).state;
+    expect(s.redirectRetry.web).toEqual({ epoch: 1, failures: 1, atMs: 1_010 });
+    expect(of(host.step(s, { type: "tick", rand: 0.5 }, 1_010).effects, "pool")).toEqual([]); // no lease: a cut-off holder must not point the record back at itself
+    s = failed(s, 1_100).state;
+    expect(s.redirectRetry.web!.atMs).toBe(3_100);
+    const third = failed(s, 1_200);
+    expect(of(third.effects, "alarm")).toEqual([{ type: "alarm", service: "web", alarm: "redirect-failing", epoch: 1, error: "exit 1: SERVFAIL", attempts: 3 }]);
+    const done = host.step(third.state, { type: "hook-finished", service: "web", hook: "redirect", ok: true, detail: "exit 0", epoch: 1 }, 1_300);
+    expect(of(done.effects, "alarm").map((f) => f.alarm)).toEqual(["redirect-recovered"]);
+    expect(done.state.redirectRetry.web).toBeUndefined();
+  });
+
+  test("a failure of an epoch no longer held is not retried", () => {
+    expect(failed(holder(), 10, 0).state.redirectRetry.web).toBeUndefined();
+  });
+});

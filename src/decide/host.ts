@@ -147,6 +147,8 @@ export type HostState = {
   readonly scaling: Readonly<Record<string, ScalingState>>;
   /** Safe mode per service this host is a candidate of (decide/safemode.ts): demoted, it runs diagnostics and is no candidate until they pass. */
   readonly safe: Readonly<Record<string, SafeMode>>;
+  /** As holder: a redirect run that failed in this epoch, and when the next try goes (Infinity: one is running); absent: none failed. */
+  readonly redirectRetry: Readonly<Record<string, { epoch: number; failures: number; atMs: number }>>;
   /** The last hook outcome per service, for status. */
   readonly hooks: Readonly<Record<string, { hook: HookName; ok: boolean; atMs: number; detail: string }>>;
   /** When the core last ran: time must not move backwards. */
@@ -162,7 +164,7 @@ export type HostEvent =
   | { type: "forecast-ready"; host: HostId; probability?: number; dataMs: number; p90?: Readonly<Record<string, number>> } // a fresh exhaustion probability for a host, from its data up to dataMs (the sampler's clock: wall ms live, the series' time in a replay), and each forecast metric's p90 at the horizon
   | { type: "vip-changed"; service: string; op: "add" | "del"; epoch: number; ok: boolean; error: string | null } // the outcome of a take-vip or drop-vip
   | { type: "kernel-leased"; service: string; seq: number; error: string | null } // the outcome of a kernel-lease: applied (null) or nft's error
-  | { type: "hook-finished"; service: string; hook: HookName; ok: boolean; detail: string } // the outcome of a run-hook
+  | { type: "hook-finished"; service: string; hook: HookName; ok: boolean; detail: string; epoch?: number } // the outcome of a run-hook (or a pool's redirect run), of that epoch
   | { type: "diagnosed"; service: string; seq: number; ok: boolean; detail: string; bundle: string | null } // the outcome of a diagnose: the hook's verdict (none configured: passed), and the bundle's path (null: not written)
   | { type: "safe-mode-restored"; service: string; why: string } // this host was in safe mode for the service when its agent last stopped (its disk): it is again, and diagnoses afresh
   | { type: "swap-window"; service: string; open: boolean } // the service's swap window opened or closed, by this host's wall clock (the shell looks)
@@ -297,7 +299,7 @@ export function initialHost(given: HostConfig, persisted: Readonly<Record<string
     safe[sv.name] = safemode.initialSafeMode();
     if (sv.scaling !== undefined) scales[sv.name] = scaling.initialScaling(sv.scaling);
   }
-  return { config, members, services, replicas, foresight, standby: {}, votes: {}, orders: [], health: healthOf, safe, scaling: scales, peerUnhealthy: {}, peerSafe: {}, hooks: {}, nowMs };
+  return { config, members, services, replicas, foresight, standby: {}, votes: {}, orders: [], health: healthOf, safe, scaling: scales, redirectRetry: {}, peerUnhealthy: {}, peerSafe: {}, hooks: {}, nowMs };
 }
 
 export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
@@ -334,6 +336,7 @@ export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
     case "hook-finished":
       assert(d.services[e.service] !== undefined, "a hook outcome names a known service");
       d.hooks = { ...d.hooks, [e.service]: { hook: e.hook, ok: e.ok, atMs: nowMs, detail: e.detail } };
+      if (e.hook === "redirect" && e.epoch !== undefined) onRedirected(d, fx, e.service, e.epoch, e.ok, e.detail);
       break;
     case "diagnosed":
     case "safe-mode-restored":
@@ -379,6 +382,49 @@ function onTick(d: Draft, fx: HostEffect[], rand: number): void {
   routeReplicas(d, fx, { type: "tick" });
   for (const sv of Object.keys(d.safe)) stepSafe(d, fx, sv, { type: "tick" });
   for (const sv of Object.keys(d.scaling)) stepScaling(d, fx, sv, { type: "tick", ...scaleView(d, sv) });
+  for (const sv of Object.keys(d.redirectRetry)) retryRedirect(d, fx, sv);
+}
+
+/** Redirect runs failed in a row before the alarm; the retries' back-off, from its first to its longest. */
+export const REDIRECT_ALARM_AFTER = 3;
+const REDIRECT_RETRY_MS_MIN = 1_000;
+const REDIRECT_RETRY_MS_MAX = 30_000;
+
+/**
+ * A redirect run's outcome. Failed while this host still holds the epoch it
+ * ran for: tried again after a back-off that doubles (the pool as it is
+ * then), with an alarm from the third failure in a row; across sites the
+ * redirection is the whole takeover, and a record left on the old holder
+ * is an outage. Done: the retry and any alarm end.
+ */
+function onRedirected(d: Draft, fx: HostEffect[], service: string, epoch: number, ok: boolean, detail: string): void {
+  const r = d.redirectRetry[service];
+  const q = d.services[service]!;
+  if (ok || q.holder !== d.config.self || q.epoch !== epoch) {
+    if (r === undefined) return;
+    if (ok && r.epoch === epoch && r.failures >= REDIRECT_ALARM_AFTER) fx.push({ type: "alarm", service, alarm: "redirect-recovered", epoch, error: null, attempts: r.failures });
+    const { [service]: _, ...rest } = d.redirectRetry;
+    d.redirectRetry = rest;
+    return;
+  }
+  const failures = r?.epoch === epoch ? r.failures + 1 : 1;
+  d.redirectRetry = { ...d.redirectRetry, [service]: { epoch, failures, atMs: d.nowMs + Math.min(REDIRECT_RETRY_MS_MIN * 2 ** (failures - 1), REDIRECT_RETRY_MS_MAX) } };
+  if (failures === REDIRECT_ALARM_AFTER) fx.push({ type: "alarm", service, alarm: "redirect-failing", epoch, error: detail, attempts: failures });
+}
+
+/** A failed redirect's retry, when due and this host still holds that epoch: the pool as it is now (the holder alone, or with its active shadows). */
+function retryRedirect(d: Draft, fx: HostEffect[], service: string): void {
+  const r = d.redirectRetry[service]!;
+  const q = d.services[service]!;
+  if (q.holder !== d.config.self || q.epoch !== r.epoch) {
+    const { [service]: _, ...rest } = d.redirectRetry;
+    d.redirectRetry = rest;
+    return;
+  }
+  // Only under a lease: a holder cut off must not point the record back at itself after its successor did.
+  if (d.nowMs < r.atMs || !quorum.leaseValid(q, d.nowMs)) return;
+  d.redirectRetry = { ...d.redirectRetry, [service]: { ...r, atMs: Infinity } };
+  fx.push({ type: "pool", service, epoch: r.epoch, hosts: [d.config.self, ...activeOf(d, service)], why: `the redirect failed ${r.failures} time(s) in a row: again` });
 }
 
 /** A forecast: to the proactive machine; this host's own, its metrics' p90, to each scaling service. */
@@ -444,6 +490,10 @@ function eachDue(s: HostState, f: (name: () => string, ms: number) => void): voi
   if (s.foresight !== null) f(() => "foresight", proactive.nextTickMs(s.foresight, () => holdingNow(s)));
   for (const [sv, r] of Object.entries(s.replicas)) f(() => `replicas ${sv}`, replication.nextTickMs(r));
   for (const [sv, m] of Object.entries(s.safe)) f(() => `safe mode ${sv}`, safemode.nextTickMs(m));
+  for (const [sv, r] of Object.entries(s.redirectRetry)) {
+    const q = s.services[sv]!;
+    f(() => `redirect retry ${sv}`, q.holder !== s.config.self || q.epoch !== r.epoch ? s.nowMs : quorum.leaseValid(q, s.nowMs) ? r.atMs : Infinity);
+  }
   for (const [sv, m] of Object.entries(s.scaling)) {
     const v = scaleView(s, sv);
     f(() => `scaling ${sv}`, scaling.nextTickMs(m, v.holding, v.fit, s.config.self, s.nowMs));

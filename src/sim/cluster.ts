@@ -264,7 +264,7 @@ class SimCluster implements Cluster {
   private writeSeq = 0;
   /** When each host ticks next: staggered so hosts do not move in lockstep, each at its own clock's rate. */
   private readonly nextTick: Map<HostId, number>;
-  private readonly pendingHooks: Array<{ n: Node; service: string; hook: HookName }> = [];
+  private readonly pendingHooks: Array<{ n: Node; service: string; hook: HookName; epoch: number }> = [];
   /** The hosts whose peers must hear its safe mode changed (as from its beacon), in the next drain. */
   private readonly healthNews = new Set<Node>();
   /** Whether the swap windows are open: a host that restarts or wakes reads its clock then. */
@@ -277,7 +277,7 @@ class SimCluster implements Cluster {
     actuate: (n, service, op, epoch) => this.actuate(n, service, op, epoch),
     kernelLease: (n, service, untilMs, seq) => this.kernelLease(n, service, untilMs, seq),
     persist: (n, service) => this.persist(n, service),
-    runHook: (n, service, hook) => this.pendingHooks.push({ n, service, hook }), // they finish at once: hooks change nothing the checker sees
+    runHook: (n, service, hook, epoch) => this.pendingHooks.push({ n, service, hook, epoch }), // they finish at once: hooks change nothing the checker sees
     // Diagnostics take a while (a bundle written, a hook run): up to DIAGNOSE_MS_MAX of virtual time.
     diagnose: (n, service, seq) => this.inFlight.push({ kind: "diagnosed", atMs: this.now + this.rg.next() * DIAGNOSE_MS_MAX, order: this.itemSeq++, host: n.id, boot: n.boot, service, seq }),
     note: (n, fx) => this.note(n, fx),
@@ -533,7 +533,7 @@ class SimCluster implements Cluster {
     for (let i = 0; i < HOOK_DRAIN_MAX && this.pendingHooks.length + this.healthNews.size > 0; i++) {
       const h = this.pendingHooks.shift();
       if (h !== undefined) {
-        if (h.n.up) this.apply(h.n, hookFinished(h.service, h.hook, "sim"));
+        if (h.n.up) this.apply(h.n, hookFinished(h.service, h.hook, "sim", h.epoch));
         continue;
       }
       const n = [...this.healthNews][0]!;

@@ -142,8 +142,8 @@ export function kernelLeased(service: string, seq: number): HostEvent {
 }
 
 /** A hook's outcome: simulated hooks always succeed (they change nothing the checks see). */
-export function hookFinished(service: string, hook: HookName, detail: string): HostEvent {
-  return { type: "hook-finished", service, hook, ok: true, detail };
+export function hookFinished(service: string, hook: HookName, detail: string, epoch: number, ok = true): HostEvent {
+  return { type: "hook-finished", service, hook, ok, detail, epoch };
 }
 
 /** Diagnostics' outcome: simulated ones pass unless the driver made them fail on the host. */
@@ -162,7 +162,7 @@ export type ShellPorts<H extends SimHost> = {
   /** The kernel takes the lease (until then by the host's clock; null ends it): at once, or as late as the driver's kernel applies it; its acknowledgement comes back later through kernelLeased, once applied. */
   kernelLease(h: H, service: string, untilMs: number | null, seq: number): void;
   /** Starts a hook; the outcome comes back later through hookFinished. */
-  runHook(h: H, service: string, hook: HookName): void;
+  runHook(h: H, service: string, hook: HookName, epoch: number): void;
   /** Starts safe mode's diagnostics (run `seq`); the outcome comes back later as diagnosed. */
   diagnose(h: H, service: string, seq: number): void;
   /** Every other effect, after the shell carried its common part: the driver records, checks or prints it, and carries what is its own. */
@@ -208,7 +208,7 @@ export function carryEffects<H extends SimHost>(h: H, effects: HostEffect[], por
         ports.actuate(h, fx.service, "del", fx.epoch);
         break;
       case "run-hook":
-        ports.runHook(h, fx.service, fx.hook);
+        ports.runHook(h, fx.service, fx.hook, fx.epoch);
         break;
       case "diagnose":
         ports.diagnose(h, fx.service, fx.seq);
@@ -216,6 +216,9 @@ export function carryEffects<H extends SimHost>(h: H, effects: HostEffect[], por
       case "safe-mode-changed":
         if (fx.on) h.safeKept.set(fx.service, fx.why);
         else h.safeKept.delete(fx.service);
+        break;
+      case "pool": // the shell runs the redirect hook with the pool
+        ports.runHook(h, fx.service, "redirect", fx.epoch);
         break;
       case "certified":
       case "alarm":
@@ -232,7 +235,6 @@ export function carryEffects<H extends SimHost>(h: H, effects: HostEffect[], por
       case "order-applied":
       case "health-changed":
       case "standings-changed":
-      case "pool":
         break;
       case "votes-changed":
         h.votesKept = { votes: fx.votes, kept: fx.kept };

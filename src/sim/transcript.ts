@@ -37,6 +37,8 @@
 //   forecast n3 n1 1.0             n3's forecast of n1's exhaustion probability
 //   load n1 0.9                    n1's own forecast of its load (cpuLoad's p90; scale=N: a holder scales out
 //                                  at 0.8 up to N active shadows, 500ms apart, and in under 0.5 after 500ms)
+//   fail-hook n1 redirect [count]  the next count (1) runs of that hook on n1 fail (a failed redirect is tried
+//                                  again, the back-off doubling from 1 s, an alarm at the third in a row)
 //   window open|close              every host's swap window opens or closes (swap=: a holder that has held
 //                                  that long with its window open hands over in person to the primary, or
 //                                  the best shadow, fit and in sync)
@@ -109,6 +111,8 @@ class Node extends SimHost {
   parked: Item[] = [];
   /** Its safe-mode diagnostics fail. */
   diagFail = false;
+  /** The next runs of these hooks fail, this many each. */
+  readonly failHooks = new Map<string, number>();
 
   constructor(id: HostId, configFor: (id: HostId, boot: number) => HostConfig, stepper: Stepper, clockMs: number) {
     super(id, configFor, stepper, clockMs);
@@ -124,7 +128,7 @@ class Node extends SimHost {
 type Item =
   | { kind: "msg"; from: HostId; to: HostId; msg: HostMsg }
   | { kind: "vip"; host: HostId; boot: number; service: string; op: VipOp; epoch: number; ok: boolean }
-  | { kind: "hook"; host: HostId; boot: number; service: string; hook: HookName }
+  | { kind: "hook"; host: HostId; boot: number; service: string; hook: HookName; epoch: number }
   | { kind: "lease"; host: HostId; boot: number; service: string; seq: number }
   | { kind: "diagnose"; host: HostId; boot: number; service: string; seq: number }
   | { kind: "health"; from: HostId; host: HostId; unhealthy: string[]; safe: string[] }; // a peer's beacon, as far as health and safe mode go
@@ -201,6 +205,7 @@ const COMMANDS: Record<string, (w: World, args: string[]) => void> = {
   synced: (w, a) => w.synced(a),
   diagnostics: (w, a) => w.diagnostics(a),
   window: (w, a) => w.window(a),
+  "fail-hook": (w, a) => w.failHook(a),
   load: (w, a) => w.load(a),
   connect: (w, a) => w.connect(a),
   rand: (w, a) => w.rand(a),
@@ -246,7 +251,7 @@ class World {
       this.queue.push({ kind: "lease", host: n.id, boot: n.boot, service, seq }); // applied at once, acknowledged in turn
     },
     persist: (n, service) => recordLanded(n, service, this.ports), // the disk writes at once: a vote goes out in its step
-    runHook: (n, service, hook) => this.queue.push({ kind: "hook", host: n.id, boot: n.boot, service, hook }),
+    runHook: (n, service, hook, epoch) => this.queue.push({ kind: "hook", host: n.id, boot: n.boot, service, hook, epoch }),
     diagnose: (n, service, seq) => this.queue.push({ kind: "diagnose", host: n.id, boot: n.boot, service, seq }),
     note: (n, fx) => {
       if (fx.type === "safe-mode-changed") for (const p of this.nodes) if (p !== n) this.queue.push({ kind: "health", from: n.id, host: p.id, unhealthy: host.unhealthyServices(n.core), safe: host.safeServices(n.core) });
@@ -440,7 +445,15 @@ class World {
           if (n.up && n.boot === it.boot) this.vipOutcome(n, it.service, it.op, it.epoch, it.ok);
           break;
         case "hook":
-          if (n.up && n.boot === it.boot) this.apply(n, hookFinished(it.service, it.hook, "transcript"));
+          if (!n.up || n.boot !== it.boot) break;
+          {
+            const fail = (n.failHooks.get(it.hook) ?? 0) > 0;
+            if (fail) {
+              n.failHooks.set(it.hook, n.failHooks.get(it.hook)! - 1);
+              this.emit(n.id, `hook ${it.hook} e=${it.epoch} FAILED`);
+            }
+            this.apply(n, hookFinished(it.service, it.hook, fail ? "transcript: failing" : "transcript", it.epoch, !fail));
+          }
           break;
         case "lease":
           if (n.up && n.boot === it.boot) this.apply(n, kernelLeased(it.service, it.seq));
@@ -620,6 +633,14 @@ class World {
     assert(Number.isFinite(p90), "load HOST P90");
     this.apply(n, { type: "forecast-ready", host: n.id, dataMs: n.clockMs, p90: { cpuLoad: p90 } });
     this.drain();
+  }
+
+  /** `fail-hook n1 redirect [count]`: the next count (1) runs of that hook on n1 fail. */
+  failHook(args: string[]): void {
+    const n = this.node(args[0]!);
+    const count = args[2] === undefined ? 1 : Number(args[2]);
+    assert(args[1] !== undefined && Number.isInteger(count) && count >= 1, "fail-hook HOST HOOK [count]");
+    n.failHooks.set(args[1], count);
   }
 
   /** `window open|close`: every up host's swap window opens or closes (the shells read their clocks alike). */
