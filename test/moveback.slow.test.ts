@@ -60,8 +60,9 @@ describe.skipIf(!isRoot)("moving back to the primary (slow)", () => {
     expect(await c.waitForHolders((h) => h.length === 1, 30_000)).toEqual(["h1"]);
     await c.topo.partition("h1");
     const shadow = (await c.waitForHolders((h) => h.length === 1 && h[0] !== "h1", 15_000))[0]!;
-    await c.topo.heal("h1");
+    // Before the heal, not after: the link is up before `heal` returns, and the wait may start then.
     const healedAt = Date.now();
+    await c.topo.heal("h1");
     // Not at once: h1 must be heard alive and in sync for MOVE_BACK_MS first.
     let twoHolders = 0;
     let backAt: number | null = null;
