@@ -564,7 +564,7 @@ export async function startAgent(config: Config): Promise<Agent> {
   const loop = new AgentLoop({ core: host.initialHost(hostConfigOf(config), loaded, monoNow()), log, now: monoNow, random, tickMs: config.timing.tickMs, onStall: metrics.loopStall });
   const services = serviceRuntimes(config);
   const byName = new Map(services.map((s) => [s.name, s]));
-  const forecasting = await startForecasting(config.forecast, log, config.services.flatMap((s) => (s.scaling === undefined ? [] : [s.scaling.metric])));
+  const forecasting = await startForecasting(config.forecast, log, config.services.flatMap((s) => (s.scaling === undefined ? [] : [s.scaling.metric])), self);
   // VIP changes go to one long-lived `ip -batch` process: no fork on the lease's critical path.
   const ip = ipBatch();
   await removeStaleVips(services, log);

@@ -77,3 +77,21 @@ test("traffic falling to nothing is seen coming against a lower line; steady tra
   const steady = (await startForecasting(drops, log))!;
   expect((await play(steady, CALM_MS + CLIMB_MS, () => 0.55 * FULL + noise(), traffic)).warnedAt).toBeNull();
 }, 120_000);
+
+test("a metric only scaling watches is forecast for this host alone: its p90 comes with this host's forecast, no exhaustion, nothing for a peer", async () => {
+  const log = logger("test", "warn");
+  const peer = "h2" as HostId;
+  const f = (await startForecasting({ ...cfg, limits: { memoryUsage: 0.95 } }, log, ["cpuLoad"], HOST))!;
+  const r = rng(3);
+  for (let t = 0; t < 3 * 3_600_000; t += 60_000) {
+    for (const h of [HOST, peer]) f.sample(h, sample(t, 0.9 + (r.next() - 0.5) * 0.02));
+    for (let i = 0; i < 200 && f.latest().length < 2 && t > 2 * 3_600_000; i++) await new Promise((res) => setTimeout(res, 1));
+  }
+  for (let i = 0; i < 500 && f.latest().filter((x) => x.host === HOST).length === 0; i++) await new Promise((res) => setTimeout(res, 2));
+  const own = f.latest().find((x) => x.host === HOST)!;
+  const other = f.latest().find((x) => x.host === peer)!;
+  expect(own.p90?.cpuLoad).toBeGreaterThan(0.8); // a steady 0.9
+  expect(own.metrics.map((m) => m.metric)).toEqual(["memoryUsage"]); // cpuLoad has no limit: no exhaustion from it
+  expect(other.p90?.cpuLoad).toBeUndefined();
+  expect(other.p90?.memoryUsage).toBeDefined();
+}, 60_000);

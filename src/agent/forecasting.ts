@@ -56,8 +56,8 @@ const asksOf = (w: Watched): Ask[] => ["means", "next", ...(w.above !== null ? (
 /** A metric with lines (a limit): its forecast counts toward exhaustion; one without is watched for its quantiles alone (scaling). */
 const limited = (w: Watched): boolean => w.above !== null || w.below !== null;
 
-/** Starts the forecaster on the limits' metrics and on `scaled` ones (scaling's, their p90 only); null when off or with nothing to watch. */
-export async function startForecasting(cfg: Config["forecast"], log: Logger, scaled: readonly ForecastMetric[] = []): Promise<Forecasting | null> {
+/** Starts the forecaster on the limits' metrics and on `scaled` ones (scaling's, their p90 only, and only of `self`: scaling reads no other host's); null when off or with nothing to watch. */
+export async function startForecasting(cfg: Config["forecast"], log: Logger, scaled: readonly ForecastMetric[] = [], self: HostId | null = null): Promise<Forecasting | null> {
   if (!cfg.enabled) return null;
   const withLimits = (Object.entries(cfg.limits) as [ForecastMetric, NonNullable<(typeof cfg.limits)[ForecastMetric]>][]).map(([metric, l]): Watched => ({ metric, ...limitLines(l) }));
   const watched = [...withLimits, ...[...new Set(scaled)].filter((m) => !withLimits.some((w) => w.metric === m)).map((metric): Watched => ({ metric, above: null, below: null }))];
@@ -70,7 +70,7 @@ export async function startForecasting(cfg: Config["forecast"], log: Logger, sca
   } catch (err) {
     throw new UmbraError("config_invalid", `forecast.model: cannot load ${cfg.model ?? "the shipped model"}: ${(err as Error).message} (set forecast.enabled = false to run without forecasts)`, {}, err);
   }
-  const runner = new ForecastRunner(cfg, watched, model, log);
+  const runner = new ForecastRunner(cfg, watched, model, log, self);
   log("info", "forecast", "model-loaded", { bytes: model.modelBytes, model: model.info.model_type, metrics, horizonMinutes: cfg.horizonMinutes, threshold: cfg.threshold });
   return {
     sample(host, s) {
@@ -102,8 +102,11 @@ class ForecastRunner {
   private readonly model: Forecaster;
   private readonly log: Logger;
 
-  constructor(cfg: Config["forecast"], watched: Watched[], model: Forecaster, log: Logger) {
+  private readonly self: HostId | null;
+
+  constructor(cfg: Config["forecast"], watched: Watched[], model: Forecaster, log: Logger, self: HostId | null) {
     this.watched = watched;
+    this.self = self;
     this.model = model;
     this.log = log;
     this.horizonMs = cfg.horizonMinutes * MS_PER_MINUTE;
@@ -115,8 +118,10 @@ class ForecastRunner {
       return;
     }
     const h = this.histories.get(host)!;
-    if (h.length < HISTORY_MIN) return;
-    const { watched, horizonMs } = this;
+    // Scaling's metrics only of this host (no peer's is read): an edge host's inference is the limits' alone otherwise.
+    const watched = this.self === null || host === this.self ? this.watched : this.watched.filter(limited);
+    if (h.length < HISTORY_MIN || watched.length === 0) return;
+    const { horizonMs } = this;
     const intervalMs = h.intervalMs();
     const series = watched.map((w) => h.values(w.metric));
     const batch: ForecastInput[] = watched.flatMap((w, i) => asksOf(w).map((ask) => this.input(ask, w, h, series[i]!, intervalMs, horizonMs)));
@@ -130,7 +135,7 @@ class ForecastRunner {
     this.running.add(host);
     this.model
       .run(batch)
-      .then((outs) => this.finished(host, h, series, perMetric, outs))
+      .then((outs) => this.finished(host, h, watched, series, perMetric, outs))
       .catch((err: Error) => this.log("warn", "forecast", "inference-failed", { host, error: err.message }))
       .finally(() => {
         this.running.delete(host);
@@ -165,10 +170,10 @@ class ForecastRunner {
     return scores;
   }
 
-  private finished(host: HostId, h: HostHistory, series: Float64Array[], perMetric: Map<ForecastMetric, MetricScore>, outs: ForecastOutput[]): void {
+  private finished(host: HostId, h: HostHistory, watched: readonly Watched[], series: Float64Array[], perMetric: Map<ForecastMetric, MetricScore>, outs: ForecastOutput[]): void {
     let k = 0;
     const p90: Partial<Record<ForecastMetric, number>> = {};
-    const all = this.watched.map((w, i) => {
+    const all = watched.map((w, i) => {
       const asks = asksOf(w);
       const out = new Map(asks.map((ask) => [ask, outs[k++]!] as const));
       const a = perMetric.get(w.metric)!;
@@ -182,8 +187,8 @@ class ForecastRunner {
       const side = rise >= drop ? ("above" as const) : ("below" as const);
       return { metric: w.metric, limit: side === "above" ? w.above! : w.below!, side, last: v[v.length - 1]!, anomaly: a.score, ...means, exhaustionProbability: Math.max(rise, drop) };
     });
-    const per = all.filter((_, i) => limited(this.watched[i]!));
-    const top = per.reduce((a, b) => (b.exhaustionProbability > a.exhaustionProbability ? b : a), { exhaustionProbability: 0, metric: this.watched[0]!.metric });
+    const per = all.filter((_, i) => limited(watched[i]!));
+    const top = per.reduce((a, b) => (b.exhaustionProbability > a.exhaustionProbability ? b : a), { exhaustionProbability: 0, metric: watched[0]!.metric });
     const f: HostForecast = { host, exhaustionProbability: top.exhaustionProbability, metric: top.metric, horizonMs: this.horizonMs, metrics: per, p90, atTs: h.lastTs };
     this.latest.set(host, f);
     this.done.push(f);
