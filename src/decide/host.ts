@@ -443,7 +443,7 @@ function scaleView(s: HostState, service: string): { holding: boolean; fit: Host
   const self = s.config.self;
   // Holding once its VIP is in (the add done): the take's redirect run then comes before any pool of its.
   const holding = q.holder === self && q.role === quorum.Role.holding && q.vipUp && q.vipPresent && q.vipOp === null;
-  const fit = q.config.candidates.filter((h) => h !== self && q.alive.includes(h) && !q.excluded.includes(h) && !q.predicted.includes(h) && q.inSync.includes(h));
+  const fit = q.config.candidates.filter((h) => h !== self && quorum.fitToServe(q, h));
   return { holding, fit };
 }
 

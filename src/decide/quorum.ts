@@ -1534,14 +1534,18 @@ function moveBackTarget(s: QuorumState): HostId | null {
   const primary = c.candidates[0]!;
   if (c.moveBackAfterMs === 0 || primary === c.self || s.holder !== c.self || s.role !== Role.holding || !s.vipUp || s.excluded.includes(c.self)) return null;
   if (s.cert === null || !MOVES_BACK_AFTER.includes(s.cert.reason)) return null; // an operator's move or a drain put it here: it stays
-  const fit = s.alive.includes(primary) && !s.excluded.includes(primary) && !s.predicted.includes(primary) && s.inSync.includes(primary);
-  return fit ? primary : null;
+  return fitToServe(s, primary) ? primary : null;
 }
 
 /** Where and when this holder will move the service back, as status shows it; null when it will not. */
 export function moveBackPlan(s: QuorumState, nowMs: number): { to: HostId; inMs: number } | null {
   if (s.betterSince === null || moveBackTarget(s) !== s.betterSince.host) return null;
   return { to: s.betterSince.host, inMs: Math.max(0, s.betterSince.sinceMs + moveBackWaitMs(s, s.betterSince.sinceMs).waitMs - nowMs) };
+}
+
+/** Whether another host is fit to take or share the service by a planned move (a move back, a swap, scaling): alive, kept in, not predicted to run out, in sync with this host's state or catching up. */
+export function fitToServe(s: QuorumState, h: HostId): boolean {
+  return s.alive.includes(h) && !s.excluded.includes(h) && !s.predicted.includes(h) && s.inSync.includes(h);
 }
 
 /** The certificates after which a holder moves the service back: it got there by a failover, a predicted move or the first election, not by anyone's choice. */
@@ -1590,7 +1594,7 @@ function maybeMoveBack(s: QuorumState, fx: QuorumEffect[]): void {
 function swapTarget(s: QuorumState): HostId | null {
   const c = s.config;
   if ((c.swapEveryMs ?? 0) === 0 || !s.swapWindow || s.holder !== c.self || s.role !== Role.holding || !s.vipUp || s.excluded.includes(c.self)) return null;
-  const fit = (h: HostId) => h !== c.self && s.alive.includes(h) && !s.excluded.includes(h) && !s.predicted.includes(h) && s.inSync.includes(h);
+  const fit = (h: HostId) => h !== c.self && fitToServe(s, h);
   const primary = c.candidates[0]!;
   if (primary !== c.self) return fit(primary) ? primary : null;
   return c.candidates.find(fit) ?? null;
