@@ -93,8 +93,8 @@ function applyOther(d: EffectDeps, fx: OtherFx): void {
       d.runners.startHook(fx.service, fx.hook, fx.epoch, fx.state);
       break;
     case "pool":
-      d.log("info", "scaling", "pool", { service: fx.service, hosts: fx.hosts, why: fx.why });
-      d.runners.pool(fx.service, fx.hosts, fx.epoch);
+    case "migrate":
+      scaled(d, fx);
       break;
     case "reconcile":
       d.runners.reconcileAfterFailover(fx.service, fx.epoch);
@@ -149,6 +149,13 @@ function applyOther(d: EffectDeps, fx: OtherFx): void {
     default:
       assertNever(fx);
   }
+}
+
+/** As holder: the pool changed (the redirect hook runs with it), or a workload moves. */
+function scaled(d: EffectDeps, fx: Extract<HostEffect, { type: "pool" | "migrate" }>): void {
+  if (fx.type === "migrate") return d.runners.migrate(fx);
+  d.log("info", "scaling", "pool", { service: fx.service, hosts: fx.hosts, why: fx.why });
+  d.runners.pool(fx.service, fx.hosts, fx.epoch);
 }
 
 function certified(d: EffectDeps, fx: Extract<HostEffect, { type: "certified" }>): void {

@@ -4,7 +4,7 @@
 // opened on that connection's protomux.
 
 import { join } from "node:path";
-import type { HostId } from "../shared/ids.ts";
+import { hostId, type HostId } from "../shared/ids.ts";
 import type { Logger } from "../shared/log.ts";
 import type { Config } from "../shared/config.ts";
 import { host } from "../decide/index.ts";
@@ -24,6 +24,7 @@ export async function startAgentReplication(config: Config, loop: AgentLoop, log
   const self = config.host;
   const t = config.timing;
   const stateLinks = new Map<HostId, StateLink>();
+  const workloads = workloadsReader(config, loop);
   const blobPeers = new Map<HostId, BlobPeer>();
   const chunkStore = await openChunkStore(join(config.stateDir, "chunks"), {
     syncEach: false, // one syncfs per blob instead of two fsyncs per chunk (see chunks.ts)
@@ -40,6 +41,7 @@ export async function startAgentReplication(config: Config, loop: AgentLoop, log
     log,
     now,
     send: (to, msg) => stateLinks.get(to)?.send(msg) ?? false,
+    onSaved: (service) => workloads.read(replicator, service),
     // The replication machine runs in the host core: what the replicator learns goes in as events, right away.
     core: { feed: (ev) => loop.feed(ev), peers: (service) => host.replicaPeers(loop.core, service) },
     blobs: {
@@ -51,6 +53,7 @@ export async function startAgentReplication(config: Config, loop: AgentLoop, log
       }),
     },
   });
+  for (const s of config.services) if (s.migrate !== undefined && replicator.services().includes(s.name)) workloads.read(replicator, s.name);
   const onMux = (id: HostId, mux: unknown): void => {
     const bp = serveBlobs(mux, chunkStore, { label: id, log });
     if (bp !== null) blobPeers.set(id, bp);
@@ -70,4 +73,20 @@ export async function startAgentReplication(config: Config, loop: AgentLoop, log
     });
   };
   return { replicator, onMux };
+}
+
+/** Tells the core a service's workloads (with a migrate hook) as the document has them: at start, and whenever a saved change changed them. */
+function workloadsReader(config: Config, loop: AgentLoop): { read(replicator: Replicator, service: string): void } {
+  const migrating = new Set(config.services.filter((s) => s.migrate !== undefined).map((s) => s.name));
+  const told = new Map<string, string>();
+  return {
+    read(replicator, service) {
+      if (!migrating.has(service)) return;
+      const list = Object.values(replicator.get(service).state.workloads ?? {}).map((w) => ({ id: w.workload_id, host: hostId(w.host_id), requirements: w.resource_requirements }));
+      const key = JSON.stringify(list);
+      if (told.get(service) === key) return;
+      told.set(service, key);
+      loop.feed({ type: "workloads", service, workloads: list });
+    },
+  };
 }

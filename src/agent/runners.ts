@@ -67,6 +67,8 @@ export type Runners = {
   startHook(service: string, hook: HookName, epoch: number, state?: NotifyState): void;
   /** As holder: the pool changed (scale out or in): the redirect hook runs with it. */
   pool(service: string, hosts: HostId[], epoch: number): void;
+  /** As holder: a workload moves (the migrate hook, then its record in the document, acknowledged); its outcome comes back as migrated. */
+  migrate(fx: Extract<HostEffect, { type: "migrate" }>): void;
   reconcileAfterFailover(service: string, epoch: number): void;
 };
 
@@ -164,6 +166,8 @@ export function effectRunners(d: RunnerDeps): Runners {
       redirect(d, s, epoch);
     },
 
+    migrate: (fx) => void migrate(d, serviceOf(fx.service), fx),
+
     /**
      * A new holder brings the state to the intended one, then tells the
      * reconcile hook what it did: once its VIP answers (the fence open, the
@@ -213,6 +217,41 @@ function userHook(d: RunnerDeps, s: ServiceRt, hook: HookName, epoch: number, st
       d.report({ type: "hook-finished", service: s.name, hook, ok: false, detail: err.message, epoch });
     },
   );
+}
+
+/**
+ * A workload's move: the migrate hook (SERVICE WORKLOAD FROM TO) does the
+ * work; exit 0, the document records the workload on its new host, and once
+ * that write is acknowledged (durable on ackShadows replicas) the core hears
+ * `migrated`. A hook that fails or a write not acknowledged in time is a
+ * failed move, tried again by the core.
+ */
+async function migrate(d: RunnerDeps, s: ServiceRt, fx: Extract<HostEffect, { type: "migrate" }>): Promise<void> {
+  const done = (ok: boolean, detail: string) => d.report({ type: "migrated", service: s.name, workload: fx.workload, to: fx.to, ok, detail });
+  const path = s.cfg.migrate?.hook;
+  assert(path !== undefined, "the core moves workloads only of a service with a migrate hook");
+  const w = d.replicator.services().includes(s.name) ? d.replicator.get(s.name).state.workloads[fx.workload] : undefined;
+  if (w === undefined) return done(false, "not in this host's document (removed meanwhile?)");
+  const addresses = s.cfg.redirect?.addresses ?? {};
+  const env = { UMBRA_SERVICE: s.name, UMBRA_HOST: d.self, UMBRA_EPOCH: String(fx.epoch), UMBRA_WORKLOAD: fx.workload, UMBRA_FROM: fx.from, UMBRA_TO: fx.to, UMBRA_FROM_ADDRESS: addresses[fx.from] ?? "", UMBRA_TO_ADDRESS: addresses[fx.to] ?? "", UMBRA_REQUIREMENTS: JSON.stringify(w.resource_requirements), UMBRA_WHY: fx.why };
+  d.log("info", "scaling", "migrating", { service: s.name, workload: fx.workload, from: fx.from, to: fx.to, why: fx.why });
+  let r: HookResult;
+  try {
+    r = await runHook({ path, args: [s.name, fx.workload, fx.from, fx.to], env, timeoutMs: d.hookTimeoutMs, prefix: d.hookPrefix });
+  } catch (err) {
+    d.log("error", "hook", "migrate-failed", { service: s.name, path, error: (err as Error).message });
+    return done(false, (err as Error).message);
+  }
+  logHook(d, "migrate", s, path, r);
+  if (r.exitCode !== 0) return done(false, r.timedOut ? "timed out" : r.exitCode === null ? `killed by ${r.signal}` : `exit ${r.exitCode}`);
+  try {
+    const rec = await d.replicator.write(s.name, { workloads: { set: [{ ...w, host_id: fx.to }] } }, `migrate ${fx.workload} ${fx.from} -> ${fx.to}: ${fx.why}`);
+    d.log("info", "scaling", "migrated", { service: s.name, workload: fx.workload, from: fx.from, to: fx.to, hookMs: r.durationMs, durableOn: rec.durableOn });
+    done(true, `recorded, durable on ${[d.self, ...rec.durableOn.filter((h) => h !== d.self)].join(",")}`);
+  } catch (err) {
+    d.log("warn", "scaling", "migrate-unrecorded", { service: s.name, workload: fx.workload, to: fx.to, error: (err as Error).message, action: "the move is tried again: the hook runs again (it must be idempotent)" });
+    done(false, `not recorded: ${(err as Error).message}`);
+  }
 }
 
 /** What the redirect hook is told besides its arguments: the holder's address, whether its VIP is up too, and the pool (the holder and its active shadows, each id=address). */

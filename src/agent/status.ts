@@ -70,6 +70,7 @@ export function buildStatus(x: StatusSnapshot): StatusDoc {
       moveBack: host.moveBackPlan(x.core, svc.name, x.nowMono),
       swap: host.swapPlan(x.core, svc.name, x.nowMono),
       active: [...host.activeOf(x.core, svc.name)],
+      workloads: workloadsDoc(host.workloadsOf(x.core, svc.name)),
       safeMode: safeModeDoc(host.safeModeOf(x.core, svc.name), x.nowMono),
       placement: host.placementOf(x.core, svc.name),
     };
@@ -147,4 +148,9 @@ export function median(xs: readonly number[]): number | null {
 function quorumDoc(q: ReturnType<typeof host.quorumOf>): NonNullable<StatusDoc["services"][number]["quorum"]> {
   const o = q.override;
   return { expectedVotes: q.expectedVotes, needed: q.needed, override: o === null ? null : { votes: o.votes, reason: o.reason, issuedAtMs: o.issuedAtMs, countsInMs: Math.round(o.countsInMs), heard: o.heard } };
+}
+
+/** A service's workloads for status, where the core knows them (a service with a migrate hook). */
+function workloadsDoc(w: ReturnType<typeof host.workloadsOf>): StatusDoc["services"][number]["workloads"] {
+  return w === null ? null : { list: w.workloads.map((x) => ({ id: x.id, host: x.host, weight: x.weight })), moving: w.moving };
 }

@@ -123,6 +123,8 @@ export type ServiceDoc = {
   moveBack?: { to: string; inMs: number } | null;
   /** As holder with [services.scaling]: the shadows active beside it now (scale out), in the order they joined; empty otherwise. */
   active?: string[];
+  /** With [services.migrate]: the service's workloads as this host's replica of its document has them (where each runs, its weight), and the move under way (as holder; null: none). */
+  workloads?: { list: Array<{ id: string; host: string; weight: number }>; moving: { id: string; from: string; to: string } | null } | null;
   /** As holder with [services.swap], its swap window open and someone fit: with whom and in how long it swaps roles (0: as soon as it can); null otherwise. */
   swap?: { to: string; inMs: number } | null;
   /**

@@ -162,6 +162,19 @@ function stateCell(s: ServiceDoc): string {
   return s.swap === undefined || s.swap === null ? s.state : `${s.state}, swap with ${s.swap.to} in ${duration(s.swap.inMs)}`;
 }
 
+/** A line per service with workload migration: where its workloads run, and the move under way. */
+function workloadLines(services: ReadonlyArray<ServiceDoc>): string {
+  const lines = services.flatMap((s) => {
+    const w = s.workloads;
+    if (w === undefined || w === null) return [];
+    const by = new Map<string, string[]>();
+    for (const x of w.list) by.set(x.host, [...(by.get(x.host) ?? []), x.id]);
+    const where = [...by].map(([h, ids]) => `${h}: ${ids.join(", ")}`).join("; ") || "none";
+    return [`${s.name} workloads: ${where}${w.moving === null ? "" : ` (moving ${w.moving.id} ${w.moving.from} -> ${w.moving.to})`}`];
+  });
+  return lines.length === 0 ? "" : `\n\n${lines.join("\n")}`;
+}
+
 /** A line per service with placement: its candidates in the order they take over, each with its domain and distance from the primary. */
 function placementLines(services: ReadonlyArray<ServiceDoc>): string {
   const lines = services.filter((s) => (s.placement ?? []).length > 0).map((s) => `${s.name} takes over in order: ${s.placement!.map((p, i) => `${p.host} ${p.domain}${i === 0 ? " (primary)" : ` (${p.distance} from it)`}`).join(", ")}`);
@@ -185,7 +198,7 @@ export function formatStatus(d: StatusDoc): string {
   const repl = (d.replication ?? []).length === 0 ? "" : `\n\n${table(replicationColumns(), d.replication)}`;
   const blobs = (d.blobs ?? []).length === 0 ? "" : `\n\n${table(blobColumns(), d.blobs!)}`;
   const fc = (d.forecasts ?? []).length === 0 ? "" : `\n\n${table(forecastColumns(new Set(d.predicted ?? [])), d.forecasts!)}`;
-  return `${head}\n\n${members}\n\n${services}${placementLines(d.services)}${diagnosticsLines(d.services)}${repl}${blobs}${fc}${dropsLine(d.queues ?? [])}\n`;
+  return `${head}\n\n${members}\n\n${services}${placementLines(d.services)}${workloadLines(d.services)}${diagnosticsLines(d.services)}${repl}${blobs}${fc}${dropsLine(d.queues ?? [])}\n`;
 }
 
 /** One line naming the queues that dropped anything since the agent started; nothing when none did (`--json` has every queue). */

@@ -24,6 +24,8 @@ import * as quorum from "./quorum.ts";
 import * as replication from "./replication.ts";
 import * as safemode from "./safemode.ts";
 import * as scaling from "./scaling.ts";
+import * as migration from "./migration.ts";
+import type { MigrationEvent, MigrationState } from "./migration.ts";
 import type { ScalingConfig, ScalingEvent, ScalingState } from "./scaling.ts";
 import { distance, domainPath, rankCandidates, type Labels } from "./placement.ts";
 import type { SafeEffect, SafeEvent, SafeMode } from "./safemode.ts";
@@ -54,6 +56,8 @@ export type ServiceSpec = {
   swapEveryMs?: number;
   /** Scale out and in on the holder's forecast of `metric` (decide/scaling.ts); absent: never. */
   scaling?: ScalingConfig & { metric: string };
+  /** Workloads follow the pool (decide/migration.ts), weighed by this resource of their requirements (null: each weighs 1); absent: they never move. */
+  migrate?: { by: string | null };
 };
 
 export type HostTiming = {
@@ -145,6 +149,8 @@ export type HostState = {
   readonly peerSafe: Readonly<Record<HostId, readonly string[]>>;
   /** Scaling per service with it that this host is a candidate of (decide/scaling.ts): as holder, its active shadows. */
   readonly scaling: Readonly<Record<string, ScalingState>>;
+  /** Workload migration per service with it that this host is a candidate of (decide/migration.ts): as holder, the moves that bring them onto its pool. */
+  readonly migration: Readonly<Record<string, MigrationState>>;
   /** Safe mode per service this host is a candidate of (decide/safemode.ts): demoted, it runs diagnostics and is no candidate until they pass. */
   readonly safe: Readonly<Record<string, SafeMode>>;
   /** As holder: a redirect run that failed in this epoch, and when the next try goes (Infinity: one is running); absent: none failed. */
@@ -168,6 +174,8 @@ export type HostEvent =
   | { type: "diagnosed"; service: string; seq: number; ok: boolean; detail: string; bundle: string | null } // the outcome of a diagnose: the hook's verdict (none configured: passed), and the bundle's path (null: not written)
   | { type: "safe-mode-restored"; service: string; why: string } // this host was in safe mode for the service when its agent last stopped (its disk): it is again, and diagnoses afresh
   | { type: "swap-window"; service: string; open: boolean } // the service's swap window opened or closed, by this host's wall clock (the shell looks)
+  | { type: "workloads"; service: string; workloads: ReadonlyArray<{ id: string; host: HostId; requirements: Readonly<Record<string, number>> }> } // the service's workloads as this host's replica of its document has them (at start, and at each change)
+  | { type: "migrated"; service: string; workload: string; to: HostId; ok: boolean; detail: string } // the outcome of a migrate: the hook ran and the move is recorded and acknowledged (ok), or either failed
   | { type: "left-holding"; service: string; epoch: number } // the agent last stopped on purpose while holding the service in this epoch (its disk): the certificate that replaced it demotes nobody
   | { type: "order"; order: OperatorOrder } // an operator's signed order, checked by the shell, from the local API or a peer
   | { type: "check-result"; service: string; check: number; ok: boolean; detail: string } // one run of a service's health check (its index in the config)
@@ -205,6 +213,8 @@ export type HostEffect =
   | { type: "health-changed"; service: string; healthy: boolean; why: string | null }
   /** As holder: the pool of a service changed (scale out or in): the holder and its active shadows, for the redirect hook. */
   | { type: "pool"; service: string; epoch: number; hosts: HostId[]; why: string }
+  /** As holder: move a workload of the service between hosts (the migrate hook, then its record in the document); answer with migrated. */
+  | { type: "migrate"; service: string; epoch: number; workload: string; from: HostId; to: HostId; why: string }
   /** This host entered safe mode for a service (on) or left it, and why: the shell keeps it on disk; its beacons say the service is unhealthy here meanwhile. */
   | { type: "safe-mode-changed"; service: string; on: boolean; why: string }
   /** An order acted on (or seen again: `repeat`), with what it did here, and the services it concerns (their audit trails record it). */
@@ -293,15 +303,18 @@ export function initialHost(given: HostConfig, persisted: Readonly<Record<string
   const healthOf: Record<string, ServiceHealth> = {};
   const safe: Record<string, SafeMode> = {};
   const scales: Record<string, ScalingState> = {};
+  const migrations: Record<string, MigrationState> = {};
   for (const sv of config.services) {
     if (!sv.candidates.includes(config.self)) continue;
     healthOf[sv.name] = health.initialHealth(sv.checks ?? []);
     safe[sv.name] = safemode.initialSafeMode();
     if (sv.scaling !== undefined) scales[sv.name] = scaling.initialScaling(sv.scaling);
+    if (sv.migrate !== undefined) migrations[sv.name] = migration.initialMigration();
   }
-  return { config, members, services, replicas, foresight, standby: {}, votes: {}, orders: [], health: healthOf, safe, scaling: scales, redirectRetry: {}, peerUnhealthy: {}, peerSafe: {}, hooks: {}, nowMs };
+  return { config, members, services, replicas, foresight, standby: {}, votes: {}, orders: [], health: healthOf, safe, scaling: scales, migration: migrations, redirectRetry: {}, peerUnhealthy: {}, peerSafe: {}, hooks: {}, nowMs };
 }
 
+// long: the router, one case per event type, each handing it to its machine
 export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
   assert(nowMs >= s0.nowMs, "time moves forward");
   const d: Draft = { ...s0, services: { ...s0.services }, replicas: { ...s0.replicas }, nowMs };
@@ -334,9 +347,11 @@ export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
       onVipChanged(d, fx, e);
       break;
     case "hook-finished":
-      assert(d.services[e.service] !== undefined, "a hook outcome names a known service");
-      d.hooks = { ...d.hooks, [e.service]: { hook: e.hook, ok: e.ok, atMs: nowMs, detail: e.detail } };
-      if (e.hook === "redirect" && e.epoch !== undefined) onRedirected(d, fx, e.service, e.epoch, e.ok, e.detail);
+      onHookFinished(d, fx, e);
+      break;
+    case "workloads":
+    case "migrated":
+      if (d.migration[e.service] !== undefined) stepMigration(d, fx, e.service, e.type === "workloads" ? { type: "workloads", list: weighed(d, e.service, e.workloads) } : { type: "migrated", id: e.workload, to: e.to, ok: e.ok, detail: e.detail });
       break;
     case "diagnosed":
     case "safe-mode-restored":
@@ -383,6 +398,14 @@ function onTick(d: Draft, fx: HostEffect[], rand: number): void {
   for (const sv of Object.keys(d.safe)) stepSafe(d, fx, sv, { type: "tick" });
   for (const sv of Object.keys(d.scaling)) stepScaling(d, fx, sv, { type: "tick", ...scaleView(d, sv) });
   for (const sv of Object.keys(d.redirectRetry)) retryRedirect(d, fx, sv);
+  for (const sv of Object.keys(d.migration)) stepMigration(d, fx, sv, { type: "tick", ...poolView(d, sv) });
+}
+
+/** A hook's outcome: kept for status; a redirect's, to its retries. */
+function onHookFinished(d: Draft, fx: HostEffect[], e: Extract<HostEvent, { type: "hook-finished" }>): void {
+  assert(d.services[e.service] !== undefined, "a hook outcome names a known service");
+  d.hooks = { ...d.hooks, [e.service]: { hook: e.hook, ok: e.ok, atMs: d.nowMs, detail: e.detail } };
+  if (e.hook === "redirect" && e.epoch !== undefined) onRedirected(d, fx, e.service, e.epoch, e.ok, e.detail);
 }
 
 /** Redirect runs failed in a row before the alarm; the retries' back-off, from its first to its longest. */
@@ -453,6 +476,33 @@ function stepScaling(d: Draft, fx: HostEffect[], service: string, ev: ScalingEve
   for (const f of out.effects) fx.push({ type: "pool", service, epoch: d.services[service]!.epoch, hosts: f.hosts, why: f.why });
 }
 
+/** Whether this host holds a service under a lease now (its VIP in), and its pool: itself, then its active shadows. */
+function poolView(s: HostState, service: string): { holding: boolean; pool: HostId[] } {
+  return { holding: scaleView(s, service).holding && quorum.leaseValid(s.services[service]!, s.nowMs), pool: [s.config.self, ...activeOf(s, service)] };
+}
+
+/** The document's workloads as the migration machine weighs them: by the service's `by` resource (absent there: 0), or 1 each. */
+function weighed(s: HostState, service: string, list: Extract<HostEvent, { type: "workloads" }>["workloads"]): migration.Workload[] {
+  const by = s.config.services.find((x) => x.name === service)!.migrate!.by;
+  return list.slice(0, migration.WORKLOADS_MAX).map((w) => ({ id: w.id, host: w.host, weight: by === null ? 1 : Math.max(0, w.requirements[by] ?? 0) }));
+}
+
+function stepMigration(d: Draft, fx: HostEffect[], service: string, ev: MigrationEvent): void {
+  const out = migration.step(d.migration[service]!, ev, d.nowMs);
+  if (out.state !== d.migration[service]) d.migration = { ...d.migration, [service]: out.state };
+  const epoch = d.services[service]!.epoch;
+  for (const f of out.effects) {
+    if (f.type === "migrate") fx.push({ type: "migrate", service, epoch, workload: f.id, from: f.from, to: f.to, why: f.why });
+    else fx.push({ type: "alarm", service, alarm: f.failing ? "migrate-failing" : "migrate-recovered", epoch, error: f.detail, attempts: f.attempts });
+  }
+}
+
+/** A service's workloads as this host knows them, where each runs, and the move under way, for status. */
+export function workloadsOf(s: HostState, service: string): { workloads: ReadonlyArray<{ id: string; host: HostId; weight: number }>; moving: { id: string; from: HostId; to: HostId } | null } | null {
+  const m = s.migration[service];
+  return m === undefined ? null : { workloads: m.workloads, moving: m.running };
+}
+
 /** A service's active shadows (as holder), for status. */
 export function activeOf(s: HostState, service: string): readonly HostId[] {
   return s.scaling[service]?.active ?? [];
@@ -497,6 +547,11 @@ function eachDue(s: HostState, f: (name: () => string, ms: number) => void): voi
   for (const [sv, m] of Object.entries(s.scaling)) {
     const v = scaleView(s, sv);
     f(() => `scaling ${sv}`, scaling.nextTickMs(m, v.holding, v.fit, s.config.self, s.nowMs));
+  }
+  for (const [sv, m] of Object.entries(s.migration)) {
+    const v = poolView(s, sv);
+    // Holding ends with the lease, which the quorum's own part already wakes for.
+    f(() => `migration ${sv}`, migration.nextTickMs(m, v.holding, v.pool, s.nowMs));
   }
 }
 

@@ -359,7 +359,7 @@ export type QuorumEvent =
 /** Why a VIP is removed. */
 export type DropWhy = "lease-expired" | "superseded" | "handover" | "add-failed";
 
-export type VipAlarm = "vip-add-failed" | "vip-drop-failing" | "vip-drop-recovered" | "kernel-lease-failed" | "kernel-lease-recovered" | "redirect-failing" | "redirect-recovered";
+export type VipAlarm = "vip-add-failed" | "vip-drop-failing" | "vip-drop-recovered" | "kernel-lease-failed" | "kernel-lease-recovered" | "redirect-failing" | "redirect-recovered" | "migrate-failing" | "migrate-recovered";
 
 export type QuorumEffect =
   | { type: "persist"; record: Persisted } // write durably before the sends that follow

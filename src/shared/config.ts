@@ -305,6 +305,15 @@ const FileSchema = z
               .strict()
               .refine((x) => x.lowThreshold < x.threshold, { message: "lowThreshold must be below threshold (the gap is the hysteresis)" })
               .optional(),
+            /**
+             * Workload migration (README "Workloads"): the service's workloads
+             * (its document's WorkloadData) follow the hosts that serve it,
+             * the holder and its active shadows. The holder runs `hook` for
+             * each move (SERVICE WORKLOAD FROM TO) and records it in the
+             * document. `by`: the resource_requirements key that weighs a
+             * workload when balancing (absent: each weighs 1).
+             */
+            migrate: z.object({ hook: z.string().min(1), by: z.string().regex(/^[A-Za-z0-9_.-]{1,63}$/, "must be a resource name: 1-63 letters, digits, '_', '.' or '-'").optional() }).strict().optional(),
             /** Health checks (keepalived's track_script, Consul's checks): each an HTTP GET, a TCP connect or a command. */
             checks: z.array(CheckSchema).max(CHECKS_MAX, `at most ${CHECKS_MAX} checks`).default([]),
           })
@@ -377,6 +386,7 @@ export function parseConfig(text: string, path: string, env: NodeJS.ProcessEnv =
       hooks: s.hooks && { activate: s.hooks.activate && abs(s.hooks.activate), demote: s.hooks.demote && abs(s.hooks.demote), reconcile: s.hooks.reconcile && abs(s.hooks.reconcile), notify: s.hooks.notify && abs(s.hooks.notify), diagnose: s.hooks.diagnose && abs(s.hooks.diagnose), swap: s.hooks.swap && abs(s.hooks.swap) },
       checks: s.checks.map((c) => (c.command === undefined ? c : { ...c, command: [abs(c.command[0]!), ...c.command.slice(1)] })),
       redirect: s.redirect && { hook: abs(s.redirect.hook), addresses: s.redirect.addresses },
+      migrate: s.migrate && { hook: abs(s.migrate.hook), by: s.migrate.by },
     })),
   };
   const votersGiven = f.services.map((sv) => sv.voters !== undefined);

@@ -90,7 +90,8 @@ type Item =
   | { kind: "lease"; atMs: number; order: number; host: HostId; boot: number; service: string; seq: number; ends: boolean }
   | { kind: "record"; atMs: number; order: number; host: HostId; boot: number; service: string }
   | { kind: "wake"; atMs: number; order: number; host: HostId; boot: number }
-  | { kind: "diagnosed"; atMs: number; order: number; host: HostId; boot: number; service: string; seq: number };
+  | { kind: "diagnosed"; atMs: number; order: number; host: HostId; boot: number; service: string; seq: number }
+  | { kind: "migrated"; atMs: number; order: number; host: HostId; boot: number; service: string; workload: string; to: HostId; ok: boolean };
 
 /** A wake's order among the items due at its time: before all (the agent's loop tells its core of the stall before it reads what waited). */
 const WAKE_ORDER = -1;
@@ -179,6 +180,12 @@ export type Cluster = {
   acked(service: string): Set<string>;
   /** The write ids a host holds for a service. */
   doc(id: HostId, service: string): Set<string>;
+  /** Where each workload of a service runs, as the document says. */
+  workloadsOf(service: string): ReadonlyMap<string, HostId>;
+  /** Workloads moved so far (recorded). */
+  migrations(): number;
+  /** A host's active shadows of a service, as holder (its core's). */
+  activeOf(id: HostId, service: string): readonly HostId[];
 };
 
 /** A holder swaps roles after holding this many leases, while the swap window is open: short, so that runs are full of it. */
@@ -186,6 +193,9 @@ const SWAP_EVERY_LEASES = 8;
 /** Scaling in the simulator: at most two active shadows, changes a few leases apart, a load forecast good for a while (each load fault is one). */
 export const SIM_MAX_ACTIVE = 2;
 const simScaling = (leaseMs: number) => ({ metric: "cpuLoad", threshold: 0.8, lowThreshold: 0.5, cooldownMs: 3 * leaseMs, maxActive: SIM_MAX_ACTIVE, staleMs: 40 * leaseMs });
+/** Workloads per service, all on the primary at first; a move (hook and record) takes at most MIGRATE_MS_MAX and fails as often as a VIP change does. */
+export const SIM_WORKLOADS = 4;
+const MIGRATE_MS_MAX = 100;
 /** Diagnostics take at most this long (virtual ms). */
 const DIAGNOSE_MS_MAX = 200;
 /** Failed diagnostics run again after this many leases: short, so that runs see the retry. */
@@ -205,6 +215,8 @@ class Node extends SimHost {
   pausedUntil = 0;
   /** The swap window as its shell last told its core (it looks at every tick). */
   windowSeen = false;
+  /** The workloads' version its shell last told its core (it reads the document at start and at every change, once it runs). */
+  workloadsSeen = -1;
 
   constructor(id: HostId, configFor: (id: HostId, boot: number) => HostConfig, stepper: Stepper, rate: number, skewMs: number) {
     super(id, configFor, stepper, skewMs);
@@ -246,6 +258,12 @@ class SimCluster implements Cluster {
   private readonly rd: Rng;
   /** And how long diagnostics take. */
   private readonly rg: Rng;
+  /** And how long workloads' moves take, and whether they fail. */
+  private readonly rm: Rng;
+  /** Where each workload of each service runs, as the (shared) document says: the truth its moves write. */
+  private readonly workloads: Map<string, Map<string, HostId>>;
+  private workloadsVersion = 0;
+  private migrations_ = 0;
   /** When each host's latest record of each service lands: they land in order. */
   private readonly recordDue = new Map<string, number>();
   /** The mesh: the in-memory twin of the agent's, each host's link open on it; its frames wait in inFlight. */
@@ -279,6 +297,7 @@ class SimCluster implements Cluster {
     persist: (n, service) => this.persist(n, service),
     runHook: (n, service, hook, epoch) => this.pendingHooks.push({ n, service, hook, epoch }), // they finish at once: hooks change nothing the checker sees
     // Diagnostics take a while (a bundle written, a hook run): up to DIAGNOSE_MS_MAX of virtual time.
+    migrate: (n, service, workload, to) => this.inFlight.push({ kind: "migrated", atMs: this.now + this.rm.next() * MIGRATE_MS_MAX, order: this.itemSeq++, host: n.id, boot: n.boot, service, workload, to, ok: this.rm.next() >= this.actuation.failRate }),
     diagnose: (n, service, seq) => this.inFlight.push({ kind: "diagnosed", atMs: this.now + this.rg.next() * DIAGNOSE_MS_MAX, order: this.itemSeq++, host: n.id, boot: n.boot, service, seq }),
     note: (n, fx) => this.note(n, fx),
   };
@@ -305,6 +324,8 @@ class SimCluster implements Cluster {
     this.rk = rng((o.seed ^ 0xfe2ce) >>> 0);
     this.rd = rng((o.seed ^ 0xd15c) >>> 0);
     this.rg = rng((o.seed ^ 0xd1a9) >>> 0);
+    this.rm = rng((o.seed ^ 0x319a7e) >>> 0);
+    this.workloads = new Map(this.services.map((sv) => [sv, new Map(Array.from({ length: SIM_WORKLOADS }, (_, i) => [`w${i + 1}`, o.candidates[0]!]))]));
     this.net = new MemNet<SimMsg>({
       scheduler: { after: (delayMs, d) => this.inFlight.push({ kind: "msg", atMs: this.now + delayMs, order: this.itemSeq++, ...d }), pending: () => this.inFlight.length },
       profile: o.net,
@@ -323,7 +344,7 @@ class SimCluster implements Cluster {
     const o = this.o;
     // local-ack: the writer acknowledges before any other replica holds the write
     const ackShadows = this.variant === "local-ack" ? 0 : REPL.ackShadows;
-    return simHostConfig(id, o.hosts, boot, { names: this.services, candidates: o.candidates, voters: o.voters, ackShadows, moveBackAfterMs: MOVE_BACK_LEASES * o.timing.leaseMs, swapEveryMs: SWAP_EVERY_LEASES * o.timing.leaseMs, scaling: simScaling(o.timing.leaseMs) }, o.timing, PROFILES.sim, { placement: o.placement, diagnoseRetryMs: DIAGNOSE_RETRY_LEASES * o.timing.leaseMs });
+    return simHostConfig(id, o.hosts, boot, { names: this.services, candidates: o.candidates, voters: o.voters, ackShadows, moveBackAfterMs: MOVE_BACK_LEASES * o.timing.leaseMs, swapEveryMs: SWAP_EVERY_LEASES * o.timing.leaseMs, scaling: simScaling(o.timing.leaseMs), migrate: { by: null } }, o.timing, PROFILES.sim, { placement: o.placement, diagnoseRetryMs: DIAGNOSE_RETRY_LEASES * o.timing.leaseMs });
   }
 
   private localNow(n: Node): number {
@@ -513,6 +534,11 @@ class SimCluster implements Cluster {
       case "pool":
         this.trace.push({ ...at, what: `${fx.service} pool ${fx.hosts.join(",")}: ${fx.why}` });
         return;
+      case "migrate":
+        // Only a holder under its lease moves workloads: one cut off must not pull them back after its successor did.
+        if (!host.leaseValid(n.core, fx.service, this.localNow(n)) || n.core.services[fx.service]!.holder !== n.id) throw new SimViolation(`migration: ${n.id} moved ${fx.service}'s ${fx.workload} without holding its lease`);
+        this.trace.push({ ...at, what: `${fx.service} migrate ${fx.workload} ${fx.from}->${fx.to}: ${fx.why}` });
+        return;
       case "persist":
       case "run-hook":
       case "reconcile":
@@ -545,6 +571,31 @@ class SimCluster implements Cluster {
   /** A host's peers hear which services are unhealthy there and which it is in safe mode for, as from its beacon (beacons repeat it at heal and restart). */
   private tellHealth(n: Node): void {
     for (const p of this.nodes.values()) if (p !== n && p.up && this.now >= p.pausedUntil) this.apply(p, healthOf(n));
+  }
+
+  /** A workload's move done (its record written, every host's document says so) or failed, for the process that asked (paused: when it runs again); lost with it. */
+  private deliverMigrated(it: Extract<Item, { kind: "migrated" }>): void {
+    const n = this.nodes.get(it.host)!;
+    if (!n.up || n.boot !== it.boot) return;
+    if (this.now < n.pausedUntil) {
+      this.inFlight.push({ ...it, atMs: n.pausedUntil });
+      return;
+    }
+    if (it.ok) {
+      this.workloads.get(it.service)!.set(it.workload, it.to);
+      this.workloadsVersion++;
+      this.migrations_++;
+      this.readDocs(n);
+    }
+    this.trace.push({ atMs: this.now, host: n.id, what: `${it.service} migrated ${it.workload} to ${it.to}: ${it.ok ? "done" : "failed"}` });
+    this.apply(n, { type: "migrated", service: it.service, workload: it.workload, to: it.to, ok: it.ok, detail: it.ok ? "sim" : "sim: failed" });
+  }
+
+  /** The shell's read of the documents' workloads, when they changed since it last told its core (the others' shells read them at their next turn). */
+  private readDocs(n: Node): void {
+    if (n.workloadsSeen === this.workloadsVersion) return;
+    n.workloadsSeen = this.workloadsVersion;
+    for (const [service, m] of this.workloads) this.apply(n, { type: "workloads", service, workloads: [...m].map(([id, h]) => ({ id, host: h, requirements: {} })) });
   }
 
   /** Diagnostics' outcome, for the process that asked (paused: when it runs again). */
@@ -600,6 +651,10 @@ class SimCluster implements Cluster {
     }
     if (it.kind === "diagnosed") {
       this.deliverDiagnosed(it);
+      return;
+    }
+    if (it.kind === "migrated") {
+      this.deliverMigrated(it);
       return;
     }
     const n = this.nodes.get(it.to)!;
@@ -689,6 +744,7 @@ class SimCluster implements Cluster {
     this.nextTick.set(id, tickAt + this.o.tickMs / n.rate);
     if (n.up && this.now >= n.pausedUntil) {
       this.readClock(n);
+      this.readDocs(n);
       this.apply(n, { type: "tick", rand: this.r.next() });
       this.replTick(n);
     }
@@ -775,6 +831,8 @@ class SimCluster implements Cluster {
     for (const [service, why] of n.safeKept) this.apply(n, { type: "safe-mode-restored", service, why });
     n.windowSeen = false; // a new process: its shell looks at the clock at start
     this.readClock(n);
+    n.workloadsSeen = -1; // and reads the documents
+    this.readDocs(n);
     this.drainHooks();
     for (const p of this.nodes.values()) if (p !== n && p.up && this.now >= p.pausedUntil) this.beacon(p, n);
   }
@@ -812,6 +870,18 @@ class SimCluster implements Cluster {
   cutOneWay(from: HostId, to: HostId): void {
     this.net.cutOneWay(from, to);
     this.netTrace(`cut ${from} -> ${to}`);
+  }
+
+  workloadsOf(service: string): ReadonlyMap<string, HostId> {
+    return this.workloads.get(service)!;
+  }
+
+  migrations(): number {
+    return this.migrations_;
+  }
+
+  activeOf(id: HostId, service: string): readonly HostId[] {
+    return host.activeOf(this.nodes.get(id)!.core, service);
   }
 
   heal(): void {

@@ -38,6 +38,7 @@ function run(h: SimHost, fromMs: number, ms: number, seen: string[]): void {
     },
     runHook: () => {},
     diagnose: () => {},
+    migrate: () => {},
     note: (_h, fx) => seen.push(fx.type === "run-hook" ? `run-hook ${fx.hook}${fx.state === undefined ? "" : ` ${fx.state}`}` : fx.type),
   };
   for (let now = fromMs; now < fromMs + ms; now += t.tickMs) {
@@ -96,6 +97,7 @@ test("a vote waits for the record before it; a kill loses both, a landed record 
     actuate: () => {},
     runHook: () => {},
     diagnose: () => {},
+    migrate: () => {},
     note: () => {},
   };
   const record = { epoch: 1, holder: n1, cert: null, votedEpoch: 2, votedHolder: n1 };

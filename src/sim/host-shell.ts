@@ -24,7 +24,7 @@ export type Stepper = (s: HostState, ev: HostEvent, nowMs: number) => HostStep;
 export type VipOp = "add" | "del";
 
 /** What the services of a simulated cluster are, the same on every host. */
-export type SimServices = { names: string[]; candidates: HostId[]; voters: HostId[]; ackShadows: number; moveBackAfterMs: number; /** 0: no swaps. */ swapEveryMs?: number; /** Absent: no scaling. */ scaling?: HostConfig["services"][number]["scaling"] };
+export type SimServices = { names: string[]; candidates: HostId[]; voters: HostId[]; ackShadows: number; moveBackAfterMs: number; /** 0: no swaps. */ swapEveryMs?: number; /** Absent: no scaling. */ scaling?: HostConfig["services"][number]["scaling"]; /** Absent: workloads never move. */ migrate?: HostConfig["services"][number]["migrate"] };
 
 /** A host's config as the agent would build it from its file; replication timing as a profile names it. */
 /** Every simulated service has one health check, failing after two failures in a row and passing after two successes. */
@@ -36,7 +36,7 @@ export function simHostConfig(self: HostId, hosts: HostId[], boot: number, sv: S
     self,
     hosts,
     boot,
-    services: sv.names.map((name) => ({ name, candidates: sv.candidates, voters: sv.voters, ackShadows: sv.ackShadows, moveBackAfterMs: sv.moveBackAfterMs, swapEveryMs: sv.swapEveryMs ?? 0, ...(sv.scaling === undefined ? {} : { scaling: sv.scaling }), checks: [SIM_CHECK] })),
+    services: sv.names.map((name) => ({ name, candidates: sv.candidates, voters: sv.voters, ackShadows: sv.ackShadows, moveBackAfterMs: sv.moveBackAfterMs, swapEveryMs: sv.swapEveryMs ?? 0, ...(sv.scaling === undefined ? {} : { scaling: sv.scaling }), ...(sv.migrate === undefined ? {} : { migrate: sv.migrate }), checks: [SIM_CHECK] })),
     timing,
     replication: { writeTimeoutMs: replication.writeTimeoutMs, staleAfterMs: replication.syncStaleMs },
     proactive: SIM_PROACTIVE,
@@ -163,6 +163,8 @@ export type ShellPorts<H extends SimHost> = {
   kernelLease(h: H, service: string, untilMs: number | null, seq: number): void;
   /** Starts a hook; the outcome comes back later through hookFinished. */
   runHook(h: H, service: string, hook: HookName, epoch: number): void;
+  /** Starts a workload's move (the migrate hook, then its record); the outcome comes back later as migrated. */
+  migrate(h: H, service: string, workload: string, to: HostId): void;
   /** Starts safe mode's diagnostics (run `seq`); the outcome comes back later as diagnosed. */
   diagnose(h: H, service: string, seq: number): void;
   /** Every other effect, after the shell carried its common part: the driver records, checks or prints it, and carries what is its own. */
@@ -219,6 +221,9 @@ export function carryEffects<H extends SimHost>(h: H, effects: HostEffect[], por
         break;
       case "pool": // the shell runs the redirect hook with the pool
         ports.runHook(h, fx.service, "redirect", fx.epoch);
+        break;
+      case "migrate":
+        ports.migrate(h, fx.service, fx.workload, fx.to);
         break;
       case "certified":
       case "alarm":

@@ -10,7 +10,7 @@ import { hostId, type HostId } from "../shared/ids.ts";
 import type { OperatorOrder, OrderAction } from "../decide/index.ts";
 import { assertNever } from "../shared/assert.ts";
 import { PROFILES as TIMINGS, type ProfileName, type Timing } from "../shared/profiles.ts";
-import { createCluster, type ActuationProfile, type Cluster, type NetProfile, type Variant } from "./cluster.ts";
+import { createCluster, SIM_WORKLOADS, type ActuationProfile, type Cluster, type NetProfile, type Variant } from "./cluster.ts";
 import { checkAckedKept, checkHolderHasAcked, SimViolation } from "./invariants.ts";
 
 /** Fault profiles: the ranges a seed draws loss, delay, fault rate, drift and actuation faults from. */
@@ -576,12 +576,26 @@ export const CALM_MOVES_MAX = 1;
 function checkCalm(a: SimArgs, c: Cluster, hosts: HostId[]): void {
   const calmMs = CALM_LEASES * timingOf(a).leaseMs;
   const before = new Map(c.services.map((sv) => [sv, c.certificatesOf(sv).length]));
+  const migrated = c.migrations();
   c.run(c.nowMs() + calmMs);
   for (const sv of c.services) {
     const moves = c.certificatesOf(sv).length - before.get(sv)!;
     if (moves > CALM_MOVES_MAX) throw new SimViolation(`flapping: ${sv} changed holder ${moves} times in ${calmMs} ms with no fault (${c.certificatesOf(sv).slice(-moves).map((x) => `${x.from ?? "-"}->${x.holder} ${x.reason}`).join(", ")})`);
   }
   checkConverged(c, hosts, `after ${calmMs} ms more with no fault`);
+  checkWorkloadsHome(c, c.migrations() - migrated, calmMs);
+}
+
+/** With no fault, workloads settle on the hosts that serve (the holder and its active shadows), each moving at most twice: to wherever the pool was, and after one move of the holder. */
+function checkWorkloadsHome(c: Cluster, moved: number, calmMs: number): void {
+  const bound = 2 * SIM_WORKLOADS * c.services.length;
+  if (moved > bound) throw new SimViolation(`flapping: ${moved} workload moves in ${calmMs} ms with no fault (at most ${bound})`);
+  for (const sv of c.services) {
+    const holder = c.holdersOf(sv)[0]!;
+    const pool = [holder, ...c.activeOf(holder, sv)];
+    const astray = [...c.workloadsOf(sv)].filter(([, h]) => !pool.includes(h));
+    if (astray.length > 0) throw new SimViolation(`liveness: ${sv}'s workloads ${astray.map(([w, h]) => `${w}@${h}`).join(", ")} are off its pool ${pool.join(",")} after ${calmMs} ms with no fault`);
+  }
 }
 
 function checkConverged(c: Cluster, hosts: HostId[], when: string): void {

@@ -14,7 +14,7 @@
 // moment an add starts until a removal is done.
 //
 // The language (hosts are n1..nK; A->B names a one-way link, `*` any host):
-//   hosts 3 [timing=lan] [voters=n1,n2,n3] [candidates=n1,n3,n2] [variant=planned-vote] [fence=off] [moveback=2s] [swap=2s] [scale=2]
+//   hosts 3 [timing=lan] [voters=n1,n2,n3] [candidates=n1,n3,n2] [variant=planned-vote] [fence=off] [moveback=2s] [swap=2s] [scale=2] [workloads=4]
 //                                  variant: a deliberately broken core (sim/cluster.ts), to show a rule's worth
 //                                  one service "web"; default: all vote, n1 first
 //   tick 50ms                      every host's clock moves on in steps of tickMs;
@@ -38,7 +38,11 @@
 //   load n1 0.9                    n1's own forecast of its load (cpuLoad's p90; scale=N: a holder scales out
 //                                  at 0.8 up to N active shadows, 500ms apart, and in under 0.5 after 500ms)
 //   fail-hook n1 redirect [count]  the next count (1) runs of that hook on n1 fail (a failed redirect is tried
-//                                  again, the back-off doubling from 1 s, an alarm at the third in a row)
+//                                  again, the back-off doubling from 1 s, an alarm at the third in a row;
+//                                  `migrate`: the next moves of workloads fail, tried again the same way)
+//   workloads                      where each workload runs, as the document says (workloads=N: N of them,
+//                                  w1..wN, on the primary at first; each host's shell reads the document
+//                                  at start and at each change; a holder moves them onto its pool)
 //   window open|close              every host's swap window opens or closes (swap=: a holder that has held
 //                                  that long with its window open hands over in person to the primary, or
 //                                  the best shadow, fit and in sync)
@@ -131,6 +135,8 @@ type Item =
   | { kind: "hook"; host: HostId; boot: number; service: string; hook: HookName; epoch: number }
   | { kind: "lease"; host: HostId; boot: number; service: string; seq: number }
   | { kind: "diagnose"; host: HostId; boot: number; service: string; seq: number }
+  | { kind: "migrate"; host: HostId; boot: number; service: string; workload: string; to: HostId }
+  | { kind: "docs"; host: HostId } // the document's workloads changed: this host's shell reads them
   | { kind: "health"; from: HostId; host: HostId; unhealthy: string[]; safe: string[] }; // a peer's beacon, as far as health and safe mode go
 
 /** What one event's effects print, gathered while they are carried: sends to several hosts with the same content as one line. */
@@ -206,6 +212,7 @@ const COMMANDS: Record<string, (w: World, args: string[]) => void> = {
   diagnostics: (w, a) => w.diagnostics(a),
   window: (w, a) => w.window(a),
   "fail-hook": (w, a) => w.failHook(a),
+  workloads: (w) => w.listWorkloads(),
   load: (w, a) => w.load(a),
   connect: (w, a) => w.connect(a),
   rand: (w, a) => w.rand(a),
@@ -235,6 +242,8 @@ class World {
   private holds: Rule[] = [];
   private heldMsgs: Array<{ from: HostId; to: HostId; msg: HostMsg }> = [];
   private readonly queue: Item[] = [];
+  /** Where each workload runs, as the (shared) document says; empty without workloads=. */
+  private readonly workloads = new Map<string, HostId>();
   private readonly shown = new Set<Category>(SHOWN_BY_DEFAULT);
   /** The hosts with the VIP when it was last checked, and since when two or more have had it. */
   private holdersSeen: HostId[] = [];
@@ -253,6 +262,7 @@ class World {
     persist: (n, service) => recordLanded(n, service, this.ports), // the disk writes at once: a vote goes out in its step
     runHook: (n, service, hook, epoch) => this.queue.push({ kind: "hook", host: n.id, boot: n.boot, service, hook, epoch }),
     diagnose: (n, service, seq) => this.queue.push({ kind: "diagnose", host: n.id, boot: n.boot, service, seq }),
+    migrate: (n, service, workload, to) => this.queue.push({ kind: "migrate", host: n.id, boot: n.boot, service, workload, to }),
     note: (n, fx) => {
       if (fx.type === "safe-mode-changed") for (const p of this.nodes) if (p !== n) this.queue.push({ kind: "health", from: n.id, host: p.id, unhealthy: host.unhealthyServices(n.core), safe: host.safeServices(n.core) });
       const line = this.effectLine(fx);
@@ -394,6 +404,8 @@ class World {
         return `safe mode ${fx.on ? "on" : "off"}: ${fx.why}`;
       case "pool":
         return `pool [${fx.hosts.join(",")}]: ${fx.why}`;
+      case "migrate":
+        return `migrate ${fx.workload} ${fx.from}->${fx.to} e=${fx.epoch}: ${fx.why}`;
       case "standings-changed":
       case "votes-changed":
         return null; // the order's own line says it
@@ -466,6 +478,12 @@ class World {
         case "health":
           if (n.up) this.apply(n, { type: "peer-health", host: it.from, unhealthy: it.unhealthy, safe: it.safe });
           break;
+        case "migrate":
+          if (n.up && n.boot === it.boot) this.migrated(n, it.workload, it.to);
+          break;
+        case "docs":
+          if (n.up) this.readDoc(n);
+          break;
         default:
           assertNever(it);
       }
@@ -521,7 +539,10 @@ class World {
     const swapEveryMs = kv.swap === undefined ? 0 : duration(kv.swap);
     const maxActive = kv.scale === undefined ? 0 : Number(kv.scale);
     const scaling = maxActive === 0 ? undefined : { metric: "cpuLoad", threshold: 0.8, lowThreshold: 0.5, cooldownMs: 500, maxActive, staleMs: 60_000 };
-    const services = { names: [SERVICE], candidates, voters, ackShadows: 1, moveBackAfterMs, swapEveryMs, scaling };
+    const workloads = kv.workloads === undefined ? 0 : Number(kv.workloads);
+    assert(Number.isInteger(workloads) && workloads >= 0 && workloads <= 64, "workloads is 0..64");
+    for (let j = 1; j <= workloads; j++) this.workloads.set(`w${j}`, candidates[0]!);
+    const services = { names: [SERVICE], candidates, voters, ackShadows: 1, moveBackAfterMs, swapEveryMs, scaling, ...(workloads > 0 ? { migrate: { by: null } } : {}) };
     assert(kv.fence === undefined || kv.fence === "on" || kv.fence === "off", "fence is on or off");
     const fenced = kv.fence !== "off";
     this.configFor = (id, boot) => ({ ...simHostConfig(id, ids, boot, services, p, p), fenced });
@@ -530,6 +551,35 @@ class World {
     this.nodes = ids.map((id) => new Node(id, configFor, stepper, this.nowMs));
     const broken = this.variant === "correct" ? "" : `, BROKEN core: ${this.variant}`;
     this.out.push(`${count} hosts, timing ${profileName} (tick ${this.tickMs}ms, lease ${p.leaseMs}ms)${fenced ? "" : ", no fence"}, service ${SERVICE}: candidates ${candidates.join(",")}, voters ${voters.join(",")}${broken}`);
+    for (const n of this.nodes) this.readDoc(n);
+  }
+
+  /** A host's shell reads the document's workloads (at start, and when they changed). */
+  private readDoc(n: Node): void {
+    if (this.workloads.size === 0) return;
+    this.apply(n, { type: "workloads", service: SERVICE, workloads: [...this.workloads].map(([id, h]) => ({ id, host: h, requirements: {} })) });
+  }
+
+  /** A workload's move: the hook runs (failing as fail-hook says), the document records it and every host's shell reads it, then the mover hears the outcome. */
+  private migrated(n: Node, workload: string, to: HostId): void {
+    const fail = (n.failHooks.get("migrate") ?? 0) > 0;
+    if (fail) {
+      n.failHooks.set("migrate", n.failHooks.get("migrate")! - 1);
+      this.emit(n.id, `hook migrate ${workload} FAILED`);
+    } else {
+      this.workloads.set(workload, to);
+      this.emit(n.id, `document: ${workload} on ${to}`);
+      for (const p of this.nodes) if (p !== n) this.queue.push({ kind: "docs", host: p.id });
+      this.readDoc(n);
+    }
+    this.apply(n, { type: "migrated", service: SERVICE, workload, to, ok: !fail, detail: fail ? "transcript: failing" : "transcript" });
+  }
+
+  /** `workloads`: where each runs. */
+  listWorkloads(): void {
+    const by = new Map<HostId, string[]>();
+    for (const [w, h] of this.workloads) by.set(h, [...(by.get(h) ?? []), w]);
+    this.out.push(`workloads: ${[...by].sort(([a], [b]) => (a < b ? -1 : 1)).map(([h, ws]) => `${h} ${ws.join(",")}`).join("; ") || "none"}`);
   }
 
   tick(args: string[]): void {
@@ -623,6 +673,7 @@ class World {
     const rec = n.disk.get(SERVICE);
     this.emit(n.id, `restarted, boot ${n.boot}, disk: ${rec === undefined ? "empty" : describeRecord(rec)}${n.safeKept.size === 0 ? "" : `, safe mode (${[...n.safeKept.keys()].join(", ")})`}`);
     for (const [service, why] of n.safeKept) this.apply(n, { type: "safe-mode-restored", service, why });
+    this.readDoc(n);
     this.drain();
   }
 

@@ -54,6 +54,7 @@ function startSave(x: Shell, r: Replica): void {
     () => {
       r.saving = null;
       for (const id of writes) x.core.feed({ type: "write-durable", service: r.cfg.name, id });
+      x.saved(r);
       flush(x, r);
     },
     (err: Error) => {

@@ -132,6 +132,8 @@ export type Shell = {
   flush(r: Replica): void;
   /** Starts fetching the blobs the document names that are not complete here (blobsync.ts). */
   checkBlobs(r: Replica): void;
+  /** The document changed (a write here, a peer's change, a reconcile) and is on disk now. */
+  saved(r: Replica): void;
   /** Steps the replicator's sync machine (decide/replicasync.ts) and carries out its effects (sync.ts). */
   decide(ev: ReplicaSyncEvent): void;
 };

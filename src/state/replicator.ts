@@ -53,6 +53,8 @@ export type ReplicatorOptions = {
   wallNow?(): number;
   /** Blobs: the local chunk store, and the blob channels to the given peers that are open now. Without it, manifests replicate but no chunks move. */
   blobs?: BlobOptions;
+  /** A service's document changed and is on disk (a write here, a peer's change, a reconcile): whoever reads it reads it again. */
+  onSaved?(service: string): void;
   /** The host core that runs the replication machine (the agent's); absent, the replicator runs it itself. */
   core?: ReplicationCore;
 };
@@ -111,6 +113,7 @@ export function startReplicator(o: ReplicatorOptions): Replicator {
     core: o.core ?? own!,
     flush: (r) => flush(x, r),
     checkBlobs: (r) => checkBlobs(x, r),
+    saved: (r) => o.onSaved?.(r.cfg.name),
     decide: (ev) => machine.decide(x, ev),
   };
   for (const r of replicas.values()) checkBlobs(x, r); // blobs named before a restart: complete, or fetch the rest
