@@ -23,7 +23,8 @@ export function startSwapWindows(config: Config, feed: (e: HostEvent) => void, n
     const d = now();
     const minute = d.getHours() * 60 + d.getMinutes();
     for (const s of watched) {
-      const isOpen = inWindow(s.swap!.window, minute);
+      const w = s.swap!.window;
+      const isOpen = !("auto" in w) && inWindow(w, minute); // auto: closed until the day's load is learned
       if (open.get(s.name) === isOpen) continue;
       open.set(s.name, isOpen);
       feed({ type: "swap-window", service: s.name, open: isOpen });

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { spawn } from "node:child_process";
-import { bootstrapOf, CONFIG_PROFILES, HOSTS_MAX, inWindow, limitLines, parseConfig, PROFILES } from "./config.ts";
+import { bootstrapOf, CONFIG_PROFILES, HOSTS_MAX, inWindow, limitLines, parseConfig, PROFILES, type DayWindow } from "./config.ts";
 import { UmbraError } from "./errors.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
@@ -285,9 +285,45 @@ test("swap: every is a duration of 10 s or more, window a span of the day (acros
   expect(() => parseConfig(withSwap("1w", "02:00-04:00"), "u.toml")).toThrow("must be a duration");
   expect(() => parseConfig(withSwap("1d", "2:00-4:00"), "u.toml")).toThrow("HH:MM-HH:MM");
   expect(() => parseConfig(withSwap("1d", "03:00-03:00"), "u.toml")).toThrow("an empty window");
-  const night = parseConfig(withSwap("1d", "22:00-02:00"), "u.toml").services[0]!.swap!.window;
+  const night = parseConfig(withSwap("1d", "22:00-02:00"), "u.toml").services[0]!.swap!.window as DayWindow;
   expect([inWindow(night, 23 * 60), inWindow(night, 60), inWindow(night, 2 * 60), inWindow(night, 12 * 60)]).toEqual([true, true, false, false]);
-  expect(inWindow(parseConfig(withSwap("1d", "00:00-24:00"), "u.toml").services[0]!.swap!.window, 1439)).toBe(true);
+  expect(inWindow(parseConfig(withSwap("1d", "00:00-24:00"), "u.toml").services[0]!.swap!.window as DayWindow, 1439)).toBe(true);
+});
+
+describe('swap window = "auto"', () => {
+  const withAuto = (extra = "", top = "") =>
+    GOOD.replace('bootstrap = ["198.51.100.2:49737"]', `bootstrap = ["198.51.100.2:49737"]${top}`).replace('shadows = ["h2", "h3"]', `shadows = ["h2", "h3"]\n[services.swap]\nevery = "7d"\nwindow = "auto"${extra}`);
+  test("defaults: two hours of cpuLoad; length and metric as given", () => {
+    expect(parseConfig(withAuto(), "u.toml").services[0]!.swap).toEqual({ every: 7 * 86_400_000, window: { auto: true, lengthMin: 120, metric: "cpuLoad" } });
+    expect(parseConfig(withAuto('\nlength = "90m"\nmetric = "networkBandwidthBytesPerSec"'), "u.toml").services[0]!.swap!.window).toEqual({ auto: true, lengthMin: 90, metric: "networkBandwidthBytesPerSec" });
+    expect(parseConfig(withAuto('\nlength = "12h"'), "u.toml").services[0]!.swap!.window).toMatchObject({ lengthMin: 720 });
+  });
+  test("the metric defaults to scaling's, which the forecaster already watches", () => {
+    const scaled = withAuto().replace("[services.swap]", '[services.redirect]\nhook = "lb.sh"\naddresses = { h1 = "198.51.100.11", h2 = "198.51.100.12", h3 = "198.51.100.13" }\n[services.scaling]\nmetric = "memoryUsage"\n[services.swap]');
+    expect(parseConfig(scaled, "u.toml").services[0]!.swap!.window).toEqual({ auto: true, lengthMin: 120, metric: "memoryUsage" });
+    expect(parseConfig(scaled.replace('window = "auto"', 'window = "auto"\nmetric = "diskIO"'), "u.toml").services[0]!.swap!.window).toMatchObject({ metric: "diskIO" });
+  });
+  test.each([
+    ['\nlength = "20m"', "services[0].swap.length: must be whole 15-minute slots, from 15m to 12h"],
+    ['\nlength = "30s"', "services[0].swap.length: must be whole 15-minute slots"],
+    ['\nlength = "13h"', "services[0].swap.length: must be whole 15-minute slots"],
+    ['\nlength = "2 h"', "services[0].swap.length: must be a duration"],
+    ['\nmetric = "networkLatency"', "services[0].swap.metric: must be one of"],
+  ])("%s is refused: %s", (extra, message) => {
+    expect(() => parseConfig(withAuto(extra), "u.toml")).toThrow(`u.toml: ${message}`);
+  });
+  test("length and metric only with auto; a wrong word names both forms", () => {
+    const fixed = withAuto('\nlength = "2h"').replace('window = "auto"', 'window = "02:00-04:00"');
+    expect(() => parseConfig(fixed, "u.toml")).toThrow('services[0].swap: length and metric are for window = "auto"');
+    expect(() => parseConfig(withAuto().replace('window = "auto"', 'window = "Auto"'), "u.toml")).toThrow('services[0].swap.window: must be "auto" or a window of the day, HH:MM-HH:MM');
+  });
+  test("auto needs the forecaster on, and probe samples that see every slot of the day", () => {
+    expect(() => parseConfig(withAuto("", "\n[forecast]\nenabled = false"), "u.toml")).toThrow('u.toml: services[0].swap.window: "auto" needs forecasts ([forecast] enabled = true)');
+    expect(() => parseConfig(withAuto("", "\n[probe]\nintervalMs = 600000"), "u.toml")).toThrow('u.toml: services[0].swap.window: "auto" needs probe.intervalMs at most 300000');
+    expect(parseConfig(withAuto("", "\n[probe]\nintervalMs = 300000"), "u.toml").services[0]!.swap!.window).toMatchObject({ auto: true });
+    // A fixed window reads no load: it needs neither.
+    expect(parseConfig(withAuto("", "\n[forecast]\nenabled = false\n[probe]\nintervalMs = 600000").replace('window = "auto"', 'window = "02:00-04:00"'), "u.toml").services[0]!.swap!.window).toEqual({ fromMin: 120, toMin: 240 });
+  });
 });
 
 test("redirect: a hook resolved against the config's folder, addresses only of the service's hosts and only addresses", () => {

@@ -3,7 +3,8 @@
 // and what is wrong, one issue a line, and nothing starts.
 
 import { holderLeaseMs } from "./lease.ts";
-import { HOST_METRICS } from "./metrics.ts";
+import { HOST_METRICS, type HostMetric } from "./metrics.ts";
+import { DAY_SLOT_MIN } from "./dayslots.ts";
 import { CONFIG_PROFILES, PROFILES, UNFENCED, type Timing } from "./profiles.ts";
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
@@ -40,22 +41,42 @@ const LimitSchema = z
 const SWAP_EVERY_MS_MIN = 10_000;
 const DURATION_UNITS: Readonly<Record<string, number>> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 /** "7d", "12h", "30m", "45s": milliseconds. */
-const DurationSchema = z
+const durationMs = z
   .string()
   .regex(/^[1-9][0-9]{0,5}[smhd]$/, 'must be a duration: a whole number and a unit, s, m, h or d (e.g. "7d")')
-  .transform((d) => Number(d.slice(0, -1)) * DURATION_UNITS[d.slice(-1)]!)
-  .refine((ms) => ms >= SWAP_EVERY_MS_MIN, { message: `at least ${SWAP_EVERY_MS_MIN / 1000}s` });
+  .transform((d) => Number(d.slice(0, -1)) * DURATION_UNITS[d.slice(-1)]!);
+const DurationSchema = durationMs.refine((ms) => ms >= SWAP_EVERY_MS_MIN, { message: `at least ${SWAP_EVERY_MS_MIN / 1000}s` });
+/** An auto window at most this long: half the day is the most that can be called off-peak. */
+const AUTO_WINDOW_MIN_MAX = 12 * 60;
+/** An auto window without `length`. */
+const AUTO_WINDOW_MIN_DEFAULT = 2 * 60;
+/** An auto window's length: whole slots of the day's grid (decide/offpeak.ts chooses among them), in minutes. */
+const AutoLengthSchema = durationMs
+  .transform((ms) => ms / 60_000)
+  .refine((min) => Number.isInteger(min) && min % DAY_SLOT_MIN === 0 && min <= AUTO_WINDOW_MIN_MAX, { message: `must be whole ${DAY_SLOT_MIN}-minute slots, from ${DAY_SLOT_MIN}m to ${AUTO_WINDOW_MIN_MAX / 60}h (e.g. "2h", "90m")` });
 /** Minutes of the day, 0-1440. */
 const hhmm = (t: string): number => Number(t.slice(0, 2)) * 60 + Number(t.slice(3, 5));
-/** "02:00-04:00" (local time; "22:00-02:00" spans midnight; "00:00-24:00" is always): from and to, in minutes of the day. */
+/** "02:00-04:00" (local time; "22:00-02:00" spans midnight; "00:00-24:00" is always): from and to, in minutes of the day; or "auto". */
 const WindowSchema = z
   .string()
-  .regex(/^([01][0-9]|2[0-3]):[0-5][0-9]-(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$/, 'must be a window of the day, HH:MM-HH:MM (e.g. "02:00-04:00"; local time)')
-  .transform((w) => ({ fromMin: hhmm(w.slice(0, 5)), toMin: hhmm(w.slice(6, 11)) }))
-  .refine((w) => w.fromMin !== w.toMin, { message: "an empty window: from and to are the same time" });
+  .regex(/^auto$|^([01][0-9]|2[0-3]):[0-5][0-9]-(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$/, 'must be "auto" or a window of the day, HH:MM-HH:MM (e.g. "02:00-04:00"; local time)')
+  .transform((w) => (w === "auto" ? ("auto" as const) : { fromMin: hhmm(w.slice(0, 5)), toMin: hhmm(w.slice(6, 11)) }))
+  .refine((w) => w === "auto" || w.fromMin !== w.toMin, { message: "an empty window: from and to are the same time" });
+/** [services.swap] as written: `length` and `metric` only with window = "auto" (parseConfig folds them into the window). */
+const SwapSchema = z
+  .object({ every: DurationSchema, window: WindowSchema, length: AutoLengthSchema.optional(), metric: z.enum(HOST_METRICS).optional() })
+  .strict()
+  .refine((s) => s.window === "auto" || (s.length === undefined && s.metric === undefined), { message: 'length and metric are for window = "auto" (a fixed window has its own length, and measures nothing)' });
+
+/** A fixed window of the day: minutes from 00:00 local, from inclusive, to exclusive (to < from: across midnight). */
+export type DayWindow = { fromMin: number; toMin: number };
+/** A swap window as the shells read it: fixed, or auto (the quietest `lengthMin` of this host's day by `metric`: decide/offpeak.ts). */
+export type SwapWindow = DayWindow | AutoWindow;
+export type AutoWindow = { auto: true; lengthMin: number; metric: HostMetric };
+export type SwapConfig = { every: number; window: SwapWindow };
 
 /** Whether a time of day (minutes, 0-1439) falls in a window (from inclusive, to exclusive; across midnight when to < from). */
-export function inWindow(w: { fromMin: number; toMin: number }, minuteOfDay: number): boolean {
+export function inWindow(w: DayWindow, minuteOfDay: number): boolean {
   return w.fromMin < w.toMin ? minuteOfDay >= w.fromMin && minuteOfDay < w.toMin : minuteOfDay >= w.fromMin || minuteOfDay < w.toMin;
 }
 
@@ -276,8 +297,10 @@ const FileSchema = z
              * `every` (e.g. "7d"), inside `window` ("02:00-04:00", this host's
              * local time; across midnight too): rolling role changes in
              * off-peak hours, the swap hook run on the host that left.
+             * window = "auto": the quietest `length` (default 2h) of the day
+             * by this host's own `metric` (default scaling's, else cpuLoad).
              */
-            swap: z.object({ every: DurationSchema, window: WindowSchema }).strict().optional(),
+            swap: SwapSchema.optional(),
             /**
              * Traffic by redirection (DNS records, a load balancer's pool):
              * each new holder runs `hook` once its VIP is up, or in its place
@@ -324,7 +347,7 @@ const FileSchema = z
   .strict();
 
 type FileConfig = z.infer<typeof FileSchema>;
-export type ServiceConfig = Omit<FileConfig["services"][number], "voters"> & { voters: HostId[] };
+export type ServiceConfig = Omit<FileConfig["services"][number], "voters" | "swap"> & { voters: HostId[]; swap?: SwapConfig };
 /** The API as the agent listens: paths absolute, TCP (listen) null unless configured. */
 export type ApiConfig = { socket: string; group: string; listen: string | null; tokenFile: string | null; allowRemote: boolean };
 export type Config = Omit<FileConfig, "timing" | "stateDir" | "services" | "api"> & {
@@ -387,12 +410,19 @@ export function parseConfig(text: string, path: string, env: NodeJS.ProcessEnv =
       checks: s.checks.map((c) => (c.command === undefined ? c : { ...c, command: [abs(c.command[0]!), ...c.command.slice(1)] })),
       redirect: s.redirect && { hook: abs(s.redirect.hook), addresses: s.redirect.addresses },
       migrate: s.migrate && { hook: abs(s.migrate.hook), by: s.migrate.by },
+      swap: s.swap && swapOf(s.swap, s.scaling?.metric),
     })),
   };
   const votersGiven = f.services.map((sv) => sv.voters !== undefined);
   const issues = crossCheck(cfg, votersGiven).map((x) => `${path}: ${x}`);
   if (issues.length > 0) throw new UmbraError("config_invalid", issues.join("\n"), { path, issues });
   return cfg;
+}
+
+/** [services.swap] as consumers read it: an auto window's length and metric inside it, defaulted (the metric: scaling's, which the forecaster already watches, else cpuLoad). */
+function swapOf(s: z.infer<typeof SwapSchema>, scalingMetric: HostMetric | undefined): SwapConfig {
+  if (s.window !== "auto") return { every: s.every, window: s.window };
+  return { every: s.every, window: { auto: true, lengthMin: s.length ?? AUTO_WINDOW_MIN_DEFAULT, metric: s.metric ?? scalingMetric ?? "cpuLoad" } };
 }
 
 /** The socket's file name in the state directory, when [api] socket is not given. */
@@ -477,6 +507,7 @@ function crossCheck(c: Config, votersGiven: boolean[]): string[] {
       if (without.length > 0) out.push(`${at}.redirect.addresses: no address for ${without.join(", ")}: the hook tells each holder's address to DNS or the load balancer, so every candidate needs one`);
     }
     if (s.scaling !== undefined && s.redirect === undefined) out.push(`${at}.scaling: needs [services.redirect]: an active shadow serves on its own address, and only the redirect hook sends traffic there`);
+    out.push(...autoWindowIssues(c, s.swap?.window, at));
     if (s.scaling !== undefined && !c.forecast.enabled) out.push(`${at}.scaling: needs forecasts ([forecast] enabled = true): it acts on the holder's forecast of ${s.scaling.metric}`);
     if (s.scaling !== undefined && s.scaling.maxActive > s.shadows.length) out.push(`${at}.scaling.maxActive: ${s.scaling.maxActive} is more than the ${s.shadows.length} shadow(s) listed`);
     if (s.ackShadows > s.shadows.length) out.push(`${at}.ackShadows: ${s.ackShadows} is more than the ${s.shadows.length} shadow(s) listed: no write could ever be acknowledged`);
@@ -495,6 +526,18 @@ function crossCheck(c: Config, votersGiven: boolean[]): string[] {
   if (holderMs < 2 * t.renewIntervalMs) {
     out.push(`timing.leaseMs: ${t.leaseMs} leaves the holder ${holderMs} ms after clock drift and timing.actuationGuardMs (${t.actuationGuardMs}); it needs at least two renewal intervals (${2 * t.renewIntervalMs} ms): raise leaseMs or lower the guard`);
   }
+  return out;
+}
+
+/** Probe samples at most this far apart still see every slot of the day (three in each: forecast/dayprofile.ts counts a slot seen when its samples span half of it). */
+const AUTO_WINDOW_PROBE_MS_MAX = (DAY_SLOT_MIN * 60_000) / 3;
+
+/** An auto window learns the day's load from this host's forecasting samples: forecasts on, and samples close enough to see each slot. */
+function autoWindowIssues(c: Config, w: SwapWindow | undefined, at: string): string[] {
+  if (w === undefined || !("auto" in w)) return [];
+  const out: string[] = [];
+  if (!c.forecast.enabled) out.push(`${at}.swap.window: "auto" needs forecasts ([forecast] enabled = true): it picks the quietest ${w.lengthMin} minutes of the day by this host's ${w.metric}`);
+  if (c.probe.replay === undefined && c.probe.intervalMs > AUTO_WINDOW_PROBE_MS_MAX) out.push(`${at}.swap.window: "auto" needs probe.intervalMs at most ${AUTO_WINDOW_PROBE_MS_MAX} (three samples in every ${DAY_SLOT_MIN} minutes of the day), got ${c.probe.intervalMs}`);
   return out;
 }
 
