@@ -27,7 +27,7 @@ test.each([...sources("sim"), ...sources("agent")])("%s steps no decision machin
 });
 
 /** The values a driver may take from the core's front door: the host core and the routing-free helpers, no machine. */
-const DRIVER_VALUES = new Set(["host", "stepReplicas", "blobsToFetch", "initialReplication", "planReconcile", "PENDING_WRITES_MAX", "forecastStaleMs"]);
+const DRIVER_VALUES = new Set(["host", "stepReplicas", "blobsToFetch", "initialReplication", "planReconcile", "PENDING_WRITES_MAX", "forecastStaleMs", "quietestWindow", "daySeenShare"]);
 
 test.each([...sources("sim"), ...sources("agent")])("%s imports no decision machine but the host core", (file) => {
   for (const m of code(file).matchAll(/^import\s+(type\s+)?\{([^}]*)\}\s*from\s+["']\.\.\/decide\/([^"']+)["']/gm)) {

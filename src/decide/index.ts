@@ -15,3 +15,5 @@ export { initialReplication, PENDING_WRITES_MAX, type PeerSync, type Replication
 export { forecastStaleMs } from "./proactive.ts";
 export type { Labels } from "./placement.ts";
 export { planReconcile, type Conflict, type UnackedChange } from "./reconcile.ts";
+// No machine: the auto swap window is chosen by the shell, which reads the clock and tells the core when it opens.
+export { daySeenShare, quietestWindow, type LoadProfile, type OffPeakWindow } from "./offpeak.ts";
