@@ -1,7 +1,9 @@
-// The forecaster's front door: per-host histories, the anomaly scorer, and
-// the ONNX model, loaded lazily (onnxruntime only when forecasts are on).
+// The forecaster's front door: per-host histories, the anomaly scorer, the
+// ONNX model, loaded lazily (onnxruntime only when forecasts are on), and
+// this host's day profile (auto swap windows).
 export { loadForecasterLazily } from "./lazy.ts";
 export { HostHistory, type ForecastMetric } from "./history.ts";
 export { type ForecastInput, type ForecastOutput, type Forecaster, type PredictionModel } from "./model.ts";
 export { AnomalyScorer, type OneStep } from "./anomaly.ts";
 export { type HostForecast } from "./types.ts";
+export { DayProfile, localDayOf, type DayLoad, type DayProfileJson } from "./dayprofile.ts";
