@@ -506,10 +506,7 @@ function crossCheck(c: Config, votersGiven: boolean[]): string[] {
       const without = [s.primary, ...s.shadows].filter((h) => s.redirect!.addresses[h] === undefined);
       if (without.length > 0) out.push(`${at}.redirect.addresses: no address for ${without.join(", ")}: the hook tells each holder's address to DNS or the load balancer, so every candidate needs one`);
     }
-    if (s.scaling !== undefined && s.redirect === undefined) out.push(`${at}.scaling: needs [services.redirect]: an active shadow serves on its own address, and only the redirect hook sends traffic there`);
-    out.push(...autoWindowIssues(c, s.swap?.window, at));
-    if (s.scaling !== undefined && !c.forecast.enabled) out.push(`${at}.scaling: needs forecasts ([forecast] enabled = true): it acts on the holder's forecast of ${s.scaling.metric}`);
-    if (s.scaling !== undefined && s.scaling.maxActive > s.shadows.length) out.push(`${at}.scaling.maxActive: ${s.scaling.maxActive} is more than the ${s.shadows.length} shadow(s) listed`);
+    out.push(...scalingIssues(c, s, at), ...autoWindowIssues(c, s.swap?.window, at));
     if (s.ackShadows > s.shadows.length) out.push(`${at}.ackShadows: ${s.ackShadows} is more than the ${s.shadows.length} shadow(s) listed: no write could ever be acknowledged`);
     // Defaulted voters repeat primary and shadows: their faults are reported there.
     if (votersGiven[i]) s.voters.forEach((h, j) => {
@@ -526,6 +523,16 @@ function crossCheck(c: Config, votersGiven: boolean[]): string[] {
   if (holderMs < 2 * t.renewIntervalMs) {
     out.push(`timing.leaseMs: ${t.leaseMs} leaves the holder ${holderMs} ms after clock drift and timing.actuationGuardMs (${t.actuationGuardMs}); it needs at least two renewal intervals (${2 * t.renewIntervalMs} ms): raise leaseMs or lower the guard`);
   }
+  return out;
+}
+
+/** Scaling acts on the holder's forecast, and its traffic goes where the redirect hook sends it. */
+function scalingIssues(c: Config, s: ServiceConfig, at: string): string[] {
+  if (s.scaling === undefined) return [];
+  const out: string[] = [];
+  if (s.redirect === undefined) out.push(`${at}.scaling: needs [services.redirect]: an active shadow serves on its own address, and only the redirect hook sends traffic there`);
+  if (!c.forecast.enabled) out.push(`${at}.scaling: needs forecasts ([forecast] enabled = true): it acts on the holder's forecast of ${s.scaling.metric}`);
+  if (s.scaling.maxActive > s.shadows.length) out.push(`${at}.scaling.maxActive: ${s.scaling.maxActive} is more than the ${s.shadows.length} shadow(s) listed`);
   return out;
 }
 
