@@ -32,7 +32,8 @@ import { signatures, type Signatures } from "./signatures.ts";
 import { buildStatus } from "./status.ts";
 import { effectRunners, type ServiceRt } from "./runners.ts";
 import { effectApplier } from "./effects.ts";
-import { startSwapWindows } from "./swapwindow.ts";
+import { startSwapWindows, type SwapWindows } from "./swapwindow.ts";
+import { startDayLoads, type DayLoads } from "./dayload.ts";
 import { diagnoser, loadSafeModes, safeModeWriter, takeLeft, writeLeft } from "./diagnostics.ts";
 import { AgentLoop, type BeaconMsg } from "./loop.ts";
 import { Observed } from "./observed.ts";
@@ -317,13 +318,14 @@ function ownBeaconForecast(forecasting: Forecasting | null, self: HostId): Beaco
   return own === undefined ? null : { exhaustionProbability: own.exhaustionProbability, metric: own.metric, anomaly: Math.max(0, ...own.metrics.map((m) => m.anomaly)) };
 }
 
-/** The probe: each sample of this host goes to the forecaster and, as a beacon, to every connected peer. */
-function startProbe(config: Config, observed: Observed, forecasting: Forecasting | null, mesh: Mesh, log: Logger, extras: () => BeaconExtras): { stop(): Promise<void> } {
+/** The probe: each sample of this host goes to the forecaster, to the day's load (auto swap windows) and, as a beacon, to every connected peer. */
+function startProbe(config: Config, observed: Observed, forecasting: Forecasting | null, dayLoads: DayLoads | null, mesh: Mesh, log: Logger, extras: () => BeaconExtras): { stop(): Promise<void> } {
   const self = config.host;
   const onSample = (sample: HostSample) => {
     const latest = { ...sample, networkLatency: observed.medianLatency() };
     observed.latestSample = latest;
     forecasting?.sample(self, latest);
+    dayLoads?.sample(latest);
     const forecast = ownBeaconForecast(forecasting, self);
     const { unhealthy: sick, standings, votes, safe } = extras();
     // Each left out when empty (and nothing after it given): the beacon's bytes are then what agents before health checks, standings, overrides and safe mode send and read.
@@ -346,6 +348,9 @@ type Parts = {
   services: ServiceRt[];
   observed: Observed;
   forecasting: Forecasting | null;
+  /** This host's day, for auto swap windows; null without one. */
+  dayLoads: DayLoads | null;
+  swapWindows: SwapWindows;
   ip: IpBatch;
   fence: Fence | null;
   repl: AgentReplication;
@@ -373,7 +378,7 @@ function statusOf(p: Parts): StatusDoc {
     nowMono: monoNow(),
     startedMono: p.startedMono,
     nowWall: Date.now(),
-    extras: new Map(p.services.map((s) => [s.name, { lastChange: s.lastChange, alarm: s.alarm }])),
+    extras: new Map(p.services.map((s) => [s.name, { lastChange: s.lastChange, alarm: s.alarm, swapWindow: p.swapWindows.view(s.name) }])),
     connected: p.observed.connected,
     relayedVia: p.relayedVia(),
     beacons: p.observed.beacons,
@@ -412,6 +417,7 @@ async function stopAgent(p: Parts, sampler: { stop(): Promise<void> }, mesh: Mes
   writeLeft(p.config.stateDir, Object.fromEntries(p.services.filter((s) => p.loop.core.services[s.name]!.holder === self).map((s) => [s.name, p.loop.core.services[s.name]!.epoch])), log);
   for (const s of p.services) s.announcer?.close();
   await sampler.stop();
+  await p.dayLoads?.stop(); // the day learned so far, for the next start
   const notRemoved: string[] = [];
   for (const s of p.services) {
     if (!p.loop.core.services[s.name]!.vipPresent) continue;
@@ -595,14 +601,15 @@ export async function startAgent(config: Config): Promise<Agent> {
       return forecasting === null ? [] : forecasting.drain().map((f) => ({ type: "forecast-ready" as const, host: f.host, probability: f.exhaustionProbability, dataMs: stepStartMs(f.atTs, config.forecast.stepMs), p90: f.p90 }));
     },
   });
-  const sampler = startProbe(config, observed, forecasting, mesh, log, () => beaconExtras(loop.core));
-  const parts: Parts = { config, log, startedMono, loop, services, observed, forecasting, ip, fence, repl, records, relayedVia: () => mesh.relayedVia() };
+  const dayLoads = startDayLoads(config, log);
+  const windows = startSwapWindows(config, (e) => loop.feed(e), { profile: (metric) => dayLoads?.profile(metric) ?? null, log });
+  const sampler = startProbe(config, observed, forecasting, dayLoads, mesh, log, () => beaconExtras(loop.core));
+  const parts: Parts = { config, log, startedMono, loop, services, observed, forecasting, dayLoads, swapWindows: windows, ip, fence, repl, records, relayedVia: () => mesh.relayedVia() };
   const status = () => statusOf(parts);
   const api = await serveApi(createApi({ status, state: replicator, log, orders: orderDeps(operators, replicator), metrics: metrics.registry, events: hub }), config.api, log);
   hookPrefix.push(...goRealtime(config, log));
   warmHelpers(services, ip, fence, hookPrefix.length > 0, config);
   const checks = checkRunner(services, self, loop, hookPrefix);
-  const windows = startSwapWindows(config, (e) => loop.feed(e));
   log("info", "agent", "started", { cluster: config.cluster, api: api.socket, apiTcp: api.tcp, services: services.map((s) => s.name), hosts: config.hosts.map((h) => h.id), startedAt: new Date(startedWall).toISOString(), inboxDropped: loop.inbox.dropped });
   // Under systemd (Type=notify): ready now, and the watchdog petted while the loop lives.
   const notifier = systemdNotifier({ env: process.env, pid: process.pid, log, alive: () => loop.error === null, prefix: hookPrefix });

@@ -10,10 +10,14 @@ import { host, type HostState } from "../decide/index.ts";
 import type { HostSample } from "../probe/index.ts";
 import type { BeaconForecast } from "../mesh/index.ts";
 import type { StatusDoc } from "../api/index.ts";
+import { windowText } from "../shared/dayslots.ts";
+import type { SwapWindowView } from "./swapwindow.ts";
 
 export type ServiceExtras = {
   lastChange: StatusDoc["services"][number]["lastChange"];
   alarm: StatusDoc["services"][number]["alarm"];
+  /** The swap window in use here (swapwindow.ts); null without [services.swap]. */
+  swapWindow: SwapWindowView | null;
 };
 
 export type StatusSnapshot = {
@@ -34,6 +38,12 @@ export type StatusSnapshot = {
   ownForecast: BeaconForecast | null;
   rest: Pick<StatusDoc, "replication" | "reconciliations" | "forecasts" | "forecastModel" | "blobs" | "queues">;
 };
+
+/** The swap window for status: as the config writes it, and an auto one's metric and predicted load. */
+function swapWindowDoc(v: SwapWindowView | null): StatusDoc["services"][number]["swapWindow"] {
+  if (v === null) return null;
+  return { window: v.window === null ? null : windowText(v.window), open: v.open, auto: v.auto !== null, metric: v.auto?.metric ?? null, load: v.load, why: v.why };
+}
 
 /** Safe mode for status: its times as ago and in, from the core's monotonic clock. */
 function safeModeDoc(m: ReturnType<typeof host.safeModeOf>, nowMono: number): StatusDoc["services"][number]["safeMode"] {
@@ -69,6 +79,7 @@ export function buildStatus(x: StatusSnapshot): StatusDoc {
       quorum: quorumDoc(host.quorumOf(x.core, svc.name, x.nowMono)),
       moveBack: host.moveBackPlan(x.core, svc.name, x.nowMono),
       swap: host.swapPlan(x.core, svc.name, x.nowMono),
+      swapWindow: swapWindowDoc(extras?.swapWindow ?? null),
       active: [...host.activeOf(x.core, svc.name)],
       workloads: workloadsDoc(host.workloadsOf(x.core, svc.name)),
       safeMode: safeModeDoc(host.safeModeOf(x.core, svc.name), x.nowMono),

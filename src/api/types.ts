@@ -128,6 +128,15 @@ export type ServiceDoc = {
   /** As holder with [services.swap], its swap window open and someone fit: with whom and in how long it swaps roles (0: as soon as it can); null otherwise. */
   swap?: { to: string; inMs: number } | null;
   /**
+   * With [services.swap], the window this host swaps in, by its local time:
+   * `window` as the config writes it ("02:15-04:15"; with window = "auto"
+   * the quietest stretch of its day, null until the day is learned, `why`
+   * saying how far it got), whether it is `open` now, and for auto the
+   * `metric` it measures and the window's predicted `load` (its slots' mean
+   * over the last week). null without [services.swap]; absent from older agents.
+   */
+  swapWindow?: { window: string | null; open: boolean; auto: boolean; metric: string | null; load: number | null; why: string | null } | null;
+  /**
    * This host's safe mode for the service (null where it is no candidate):
    * demoted by a failover it did not hand over, it runs diagnostics (the
    * bundle under the state directory, the diagnose hook) and is no candidate
