@@ -7,7 +7,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ago, duration, formatStatus } from "./statusTable.ts";
 import { runStatus } from "./status.ts";
-import { SAMPLE_STATUS, createApi } from "../api/index.ts";
+import { SAMPLE_STATUS, createApi, type ServiceDoc } from "../api/index.ts";
 import { serveOnTempSocket, type ApiTarget } from "../api/index.ts";
 import { UmbraError } from "../shared/errors.ts";
 
@@ -76,6 +76,25 @@ describe("formatStatus", () => {
         "",
       ].join("\n"),
     )).toBe(true);
+  });
+
+  test("a line per service with a swap window: fixed or auto, open or closed, or why an auto one has none yet", () => {
+    const [web, db] = SAMPLE_STATUS.services as [ServiceDoc, ServiceDoc];
+    const out = formatStatus({
+      ...SAMPLE_STATUS,
+      services: [
+        { ...web, swapWindow: { window: "02:15-04:15", open: false, auto: true, metric: "cpuLoad", load: 0.0812, why: null } },
+        { ...db, swapWindow: { window: "22:00-02:00", open: true, auto: false, metric: null, load: null, why: null } },
+        { ...db, name: "cache", swapWindow: { window: null, open: false, auto: true, metric: "memoryUsage", load: null, why: "learning the day's load: 37 % of the day seen" } },
+        { ...db, name: "queue", swapWindow: null },
+      ],
+    });
+    const lines = out.split("\n").filter((l) => l.includes("swap window"));
+    expect(lines).toEqual([
+      "web swap window 02:15-04:15 (auto by cpuLoad, predicted 0.0812; closed)",
+      "database swap window 22:00-02:00 (open)",
+      "cache swap window auto by memoryUsage: none yet (learning the day's load: 37 % of the day seen)",
+    ]);
   });
 
   test("with no services it says so", () => {

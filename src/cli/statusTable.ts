@@ -123,9 +123,11 @@ function blobColumns(): Array<Column<NonNullable<StatusDoc["blobs"]>[number]>> {
 
 type ForecastRow = NonNullable<StatusDoc["forecasts"]>[number];
 
+/** A metric's value in three digits, in any unit (a ratio, bytes a second). */
+const num = (x: number) => (Math.abs(x) >= 1000 ? x.toExponential(2) : x.toPrecision(3));
+
 function forecastColumns(predicted: ReadonlySet<string>): Array<Column<ForecastRow>> {
   const top = (f: ForecastRow) => f.metrics.find((m) => m.metric === f.metric);
-  const num = (x: number) => (Math.abs(x) >= 1000 ? x.toExponential(2) : x.toPrecision(3));
   return [
     { head: "FORECAST OF", align: "left", cell: (f) => f.host + (predicted.has(f.host) ? " (predicted)" : "") },
     { head: "METRIC", align: "left", cell: (f) => f.metric },
@@ -181,6 +183,19 @@ function placementLines(services: ReadonlyArray<ServiceDoc>): string {
   return lines.length === 0 ? "" : `\n\n${lines.join("\n")}`;
 }
 
+/** A line per service with a swap window: the window this host swaps in, open or not; an auto one's metric and predicted load, or why it has none yet. */
+function swapWindowLines(services: ReadonlyArray<ServiceDoc>): string {
+  const lines = services.flatMap((s) => {
+    const w = s.swapWindow;
+    if (w === undefined || w === null) return [];
+    const auto = w.auto ? `auto by ${w.metric ?? NONE}` : "";
+    if (w.window === null) return [`${s.name} swap window ${auto}: none yet (${w.why ?? "no window"})`];
+    const load = w.load === null ? "" : `, predicted ${num(w.load)}`;
+    return [`${s.name} swap window ${w.window} (${auto === "" ? "" : `${auto}${load}; `}${w.open ? "open" : "closed"})`];
+  });
+  return lines.length === 0 ? "" : `\n\n${lines.join("\n")}`;
+}
+
 /** A line per service whose diagnostics ran here: the verdict and where the bundle is. */
 function diagnosticsLines(services: ReadonlyArray<ServiceDoc>): string {
   const lines = services.flatMap((s) => {
@@ -198,7 +213,7 @@ export function formatStatus(d: StatusDoc): string {
   const repl = (d.replication ?? []).length === 0 ? "" : `\n\n${table(replicationColumns(), d.replication)}`;
   const blobs = (d.blobs ?? []).length === 0 ? "" : `\n\n${table(blobColumns(), d.blobs!)}`;
   const fc = (d.forecasts ?? []).length === 0 ? "" : `\n\n${table(forecastColumns(new Set(d.predicted ?? [])), d.forecasts!)}`;
-  return `${head}\n\n${members}\n\n${services}${placementLines(d.services)}${workloadLines(d.services)}${diagnosticsLines(d.services)}${repl}${blobs}${fc}${dropsLine(d.queues ?? [])}\n`;
+  return `${head}\n\n${members}\n\n${services}${placementLines(d.services)}${swapWindowLines(d.services)}${workloadLines(d.services)}${diagnosticsLines(d.services)}${repl}${blobs}${fc}${dropsLine(d.queues ?? [])}\n`;
 }
 
 /** One line naming the queues that dropped anything since the agent started; nothing when none did (`--json` has every queue). */
