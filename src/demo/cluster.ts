@@ -41,7 +41,7 @@ export const SERVICE_PORT = 8080;
 export const FIRST_HOLDER_WAIT_MS = 20_000;
 
 const ROOT = resolve(import.meta.dirname, "../..");
-const MAIN = join(ROOT, "src/cli/main.ts");
+export const MAIN = join(ROOT, "src/cli/main.ts");
 /**
  * Agents run on Node 24 (Bun cannot load hyperswarm's UDP addon). Under bun
  * test, process.execPath is Bun, so use the Node that npm install put in the repo.
@@ -99,6 +99,8 @@ export type DemoOptions = {
   redirect?: { hook: string };
   /** The "web" service's [services.scaling], as TOML's inline table body (e.g. `threshold = 0.8, cooldownMs = 3000`). */
   scaling?: string;
+  /** The "web" service's [services.migrate]: its hook (workloads follow the holder and its active shadows). */
+  migrate?: { hook: string };
   /** Each host's rack label (default: r1, r2, r3: a rack each); [placement] goes in extraToml. */
   racks?: Partial<Record<HostName, string>>;
   /** The "web" service's moveBackAfterMs (default: the config's, 10 minutes). */
@@ -158,7 +160,7 @@ export const DEMO_CHECK = { intervalMs: 200, timeoutMs: 200, fall: 3, rise: 2 } 
 /** The demo operator's key file, in the demo's directory. */
 const OPERATOR_KEY_FILE = "operator.key";
 
-function tomlConfig(o: { plan: Plan; host: string; keyFile: string; stateDir: string; keys: Record<string, string>; operatorKey: string; checks?: boolean; timing: Record<string, number>; logLevel: string; hooks?: Record<string, string | undefined>; extra?: string; moveBackAfterMs?: number; racks?: Partial<Record<HostName, string>>; swap?: { every: string; window: string }; vip?: string; redirect?: { hook: string }; scaling?: string }): string {
+function tomlConfig(o: { plan: Plan; host: string; keyFile: string; stateDir: string; keys: Record<string, string>; operatorKey: string; checks?: boolean; timing: Record<string, number>; logLevel: string; hooks?: Record<string, string | undefined>; extra?: string; moveBackAfterMs?: number; racks?: Partial<Record<HostName, string>>; swap?: { every: string; window: string }; vip?: string; redirect?: { hook: string }; scaling?: string; migrate?: { hook: string } }): string {
   const lines = [
     `cluster = "demo"`,
     `host = "${o.host}"`,
@@ -188,6 +190,7 @@ function tomlConfig(o: { plan: Plan; host: string; keyFile: string; stateDir: st
     "",
     ...(o.scaling === undefined ? [] : [`scaling = { ${o.scaling} }`]),
     ...(o.redirect === undefined ? [] : ["[services.redirect]", `hook = ${JSON.stringify(o.redirect.hook)}`, `addresses = { ${o.plan.hosts.map((h) => `${h.name} = "${h.ipv4}"`).join(", ")} }`, ""]),
+    ...(o.migrate === undefined ? [] : ["[services.migrate]", `hook = ${JSON.stringify(o.migrate.hook)}`, ""]),
     ...(o.swap === undefined ? [] : ["[services.swap]", `every = "${o.swap.every}"`, `window = "${o.swap.window}"`, ""]),
     ...(o.hooks === undefined ? [] : ["[services.hooks]", ...Object.entries(o.hooks).filter(([, v]) => v !== undefined).map(([k, v]) => `${k} = ${JSON.stringify(v)}`), ""]),
     ...(o.checks ? ["[[services.checks]]", `http = "http://127.0.0.1:${SERVICE_PORT}/health"`, ...Object.entries(DEMO_CHECK).map(([k, v]) => `${k} = ${v}`), ""] : []),
@@ -262,7 +265,7 @@ function writeConfigs(dir: string, o: DemoOptions): void {
   for (const h of HOSTS) {
     writeFileSync(
       join(dir, `${h.name}.toml`),
-      tomlConfig({ plan: planOf(o), host: h.name, keyFile: join(dir, `${h.name}.key`), stateDir: stateDirOf(dir, o, h.name), keys, operatorKey, checks: o.checks, timing: o.timing ?? {}, logLevel: o.logLevel ?? "info", hooks: o.hooks, extra: o.extraToml?.(h.name), moveBackAfterMs: o.moveBackAfterMs, racks: o.racks, swap: o.swap, vip: o.vip, redirect: o.redirect, scaling: o.scaling }),
+      tomlConfig({ plan: planOf(o), host: h.name, keyFile: join(dir, `${h.name}.key`), stateDir: stateDirOf(dir, o, h.name), keys, operatorKey, checks: o.checks, timing: o.timing ?? {}, logLevel: o.logLevel ?? "info", hooks: o.hooks, extra: o.extraToml?.(h.name), moveBackAfterMs: o.moveBackAfterMs, racks: o.racks, swap: o.swap, vip: o.vip, redirect: o.redirect, scaling: o.scaling, migrate: o.migrate }),
     );
   }
 }
