@@ -9,6 +9,10 @@
 //           the active shadow; the client reads the pool the hook writes
 //           (a load balancer's part) before every request, every 20 ms, and
 //           asks its members in turn. Client errors are counted throughout.
+//           Four workloads (records in the service's document) follow the
+//           pool through the migrate hook: per move, the hook's run to its
+//           record acknowledged; per scale out, the decision to its last
+//           move recorded.
 //   swap    the holder swaps roles every 10 s (window all day), `--swaps`
 //           times; a client polls the VIP every 2 ms with one retry and a
 //           10 ms timeout (bench/handover's): failed requests, and the
@@ -21,7 +25,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { HOSTS, NODE, SERVICE_PORT, startDemoCluster, sleep, type DemoCluster, type LogLine } from "../src/demo/cluster.ts";
+import { HOSTS, MAIN, NODE, SERVICE_PORT, startDemoCluster, sleep, type DemoCluster, type LogLine } from "../src/demo/cluster.ts";
 import { cleanupStale } from "../src/demo/topology.ts";
 import { rng } from "../src/shared/rng.ts";
 
@@ -71,7 +75,9 @@ setInterval(async () => {
 }, 20);
 `;
 
-type ScaleResult = { outs: Array<{ decidedToHookMs: number | null; decidedToAnswerMs: number | null }>; ins: number; requests: number; failed: number };
+type ScaleResult = { outs: Array<{ decidedToHookMs: number | null; decidedToAnswerMs: number | null; decidedToMovedMs: number | null }>; ins: number; requests: number; failed: number; moves: Array<{ workload: string; from: string; to: string; ms: number }> };
+/** The service's workloads, all on the holder at first. */
+const WORKLOADS = ["w1", "w2", "w3", "w4"];
 
 async function scalePart(cycles: number, dir: string): Promise<ScaleResult> {
   const csv = join(dir, "ramp.csv");
@@ -80,12 +86,19 @@ async function scalePart(cycles: number, dir: string): Promise<ScaleResult> {
   const hook = join(dir, "redirect.sh");
   writeFileSync(hook, `#!/bin/sh\necho "$UMBRA_POOL" > '${poolFile}.tmp' && mv '${poolFile}.tmp' '${poolFile}'\n`);
   chmodSync(hook, 0o755);
+  const migrate = join(dir, "migrate.sh");
+  writeFileSync(migrate, `#!/bin/sh\necho "$2 $3 $4" >> '${join(dir, "moves")}'\n`);
+  chmodSync(migrate, 0o755);
   const extraToml = (host: string) => ["[forecast]", "limits = { memoryUsage = 0.95 }", ...(host === "h1" ? ["[probe]", `replay = { file = ${JSON.stringify(csv)}, metric = "cpuLoad", speed = ${SPEED} }`] : [])].join("\n");
-  const c = await startDemoCluster({ prefix: PREFIX, extraToml, redirect: { hook }, scaling: 'metric = "cpuLoad", threshold = 0.8, lowThreshold = 0.5, cooldownMs = 3000, maxActive = 1' });
+  const c = await startDemoCluster({ prefix: PREFIX, extraToml, redirect: { hook }, scaling: 'metric = "cpuLoad", threshold = 0.8, lowThreshold = 0.5, cooldownMs = 3000, maxActive = 1', migrate: { hook: migrate } });
   const samples: Array<{ t: number; host: string; ok: boolean }> = [];
   try {
     await c.waitForHolders((h) => h.length === 1, 30_000);
     for (let i = 0; i < 100 && !existsSync(poolFile); i++) await sleep(100);
+    for (const w of WORKLOADS) {
+      const r = await c.topo.exec("h1", [NODE, MAIN, "state", "workload", "web", w, "--host", "h1", "--require", "cpu=1", "--config", c.configOf("h1")]);
+      if (r.code !== 0) throw new Error(`umbra state workload ${w}: ${r.stderr}`);
+    }
     const client = c.topo.spawn("client", [NODE, "-e", POOL_CLIENT(poolFile)], {});
     createInterface({ input: client.stdout! }).on("line", (l) => {
       try {
@@ -107,14 +120,23 @@ async function scalePart(cycles: number, dir: string): Promise<ScaleResult> {
 function scaleFigures(logs: LogLine[], samples: Array<{ t: number; host: string; ok: boolean }>): ScaleResult {
   const pools = logs.filter((l) => l.host === "h1" && l.event === "pool");
   const hooks = logs.filter((l) => l.host === "h1" && l.part === "hook" && l.event === "redirect");
+  const starts = logs.filter((l) => l.host === "h1" && l.event === "migrating");
+  const moved = logs.filter((l) => l.host === "h1" && l.event === "migrated");
+  const moves = moved.map((m) => {
+    const start = starts.filter((s) => s.workload === m.workload && s.to === m.to && s.ts <= m.ts).at(-1);
+    return { workload: String(m.workload), from: String(m.from), to: String(m.to), ms: start === undefined ? NaN : Date.parse(m.ts) - Date.parse(start.ts) };
+  });
   const outs = pools.filter((p) => (p.hosts as string[]).length > 1).map((p) => {
     const at = Date.parse(p.ts);
     const shadow = (p.hosts as string[])[1]!;
     const hookDone = hooks.map((h) => Date.parse(h.ts)).find((t) => t >= at);
     const answered = samples.find((s) => s.t >= at && s.ok && s.host === shadow);
-    return { decidedToHookMs: hookDone === undefined ? null : hookDone - at, decidedToAnswerMs: answered === undefined ? null : answered.t - at };
+    // Half the workloads go to the new active shadow: the decision to the second one recorded there.
+    const there = moved.filter((m) => m.to === shadow && Date.parse(m.ts) >= at).slice(0, WORKLOADS.length / 2);
+    const lastMoved = there.length === WORKLOADS.length / 2 ? Date.parse(there.at(-1)!.ts) : undefined;
+    return { decidedToHookMs: hookDone === undefined ? null : hookDone - at, decidedToAnswerMs: answered === undefined ? null : answered.t - at, decidedToMovedMs: lastMoved === undefined ? null : lastMoved - at };
   });
-  return { outs, ins: pools.filter((p) => (p.hosts as string[]).length === 1).length, requests: samples.length, failed: samples.filter((s) => !s.ok).length };
+  return { outs, ins: pools.filter((p) => (p.hosts as string[]).length === 1).length, requests: samples.length, failed: samples.filter((s) => !s.ok).length, moves };
 }
 
 type SwapResult = { swaps: number; requests: number; failed: number; gapsMs: number[] };
@@ -162,12 +184,16 @@ async function main(): Promise<void> {
     if (values.json) return void process.stdout.write(JSON.stringify({ scale, swap }) + "\n");
     const hookMs = scale.outs.map((o) => o.decidedToHookMs).filter((x): x is number => x !== null);
     const answerMs = scale.outs.map((o) => o.decidedToAnswerMs).filter((x): x is number => x !== null);
+    const movedMs = scale.outs.map((o) => o.decidedToMovedMs).filter((x): x is number => x !== null);
+    const moveMs = scale.moves.map((m) => m.ms).filter((x) => Number.isFinite(x));
     process.stdout.write(
       [
         "| part | events | decision to redirect hook run (median) | decision to the active shadow's first answer (median) | client requests | failed | longest gap around a swap (median / worst) |",
         "|---|---|---|---|---|---|---|",
         `| scale out / in | ${scale.outs.length} out, ${scale.ins} in (of ${cycles} climbs) | ${median(hookMs) ?? "-"} ms | ${median(answerMs) ?? "-"} ms | ${scale.requests} | ${scale.failed} | - |`,
         `| swap | ${swap.swaps} swaps | - | - | ${swap.requests} | ${swap.failed} | ${median(swap.gapsMs) ?? "-"} / ${swap.gapsMs.length === 0 ? "-" : Math.max(...swap.gapsMs)} ms |`,
+        "",
+        `workloads: ${scale.moves.length} moves (${WORKLOADS.length} workloads), each from its hook's start to its record acknowledged ${median(moveMs) ?? "-"} ms (median), ${moveMs.length === 0 ? "-" : Math.max(...moveMs)} ms worst; scale out decision to half of them recorded on the new shadow ${median(movedMs) ?? "-"} ms (median)`,
         "",
       ].join("\n"),
     );

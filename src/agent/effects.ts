@@ -90,7 +90,7 @@ function applyOther(d: EffectDeps, fx: OtherFx): void {
       d.runners.changeVip(fx);
       break;
     case "run-hook":
-      d.runners.startHook(fx.service, fx.hook, fx.epoch, fx.state);
+      runHookFx(d, fx);
       break;
     case "pool":
     case "migrate":
@@ -149,6 +149,12 @@ function applyOther(d: EffectDeps, fx: OtherFx): void {
     default:
       assertNever(fx);
   }
+}
+
+/** A hook to run off the loop; a request for capacity (no warm shadow free) said loudly, hook or not. */
+function runHookFx(d: EffectDeps, fx: Extract<HostEffect, { type: "run-hook" }>): void {
+  if (fx.hook === "provision") d.log("warn", "scaling", "capacity-wanted", { service: fx.service, why: fx.why, action: d.services.get(fx.service)?.cfg.hooks?.provision === undefined ? "no provision hook configured: add a shadow host by hand" : "running the provision hook" });
+  d.runners.startHook(fx.service, fx.hook, fx.epoch, fx.state, fx.why);
 }
 
 /** As holder: the pool changed (the redirect hook runs with it), or a workload moves. */

@@ -64,7 +64,7 @@ export type RunnerDeps = {
 export type Runners = {
   changeVip(fx: Extract<HostEffect, { type: "take-vip" | "drop-vip" }>): void;
   kernelLease(fx: Extract<HostEffect, { type: "kernel-lease" }>): void;
-  startHook(service: string, hook: HookName, epoch: number, state?: NotifyState): void;
+  startHook(service: string, hook: HookName, epoch: number, state?: NotifyState, why?: string): void;
   /** As holder: the pool changed (scale out or in): the redirect hook runs with it. */
   pool(service: string, hosts: HostId[], epoch: number): void;
   /** As holder: a workload moves (the migrate hook, then its record in the document, acknowledged); its outcome comes back as migrated. */
@@ -153,9 +153,9 @@ export function effectRunners(d: RunnerDeps): Runners {
     changeVip: (fx) => changeVip(d, serviceOf(fx.service), fx),
 
     /** Runs a user hook off the loop (bounded by hookTimeoutMs); its outcome comes back as hook-finished. */
-    startHook(service, hook, epoch, state) {
+    startHook(service, hook, epoch, state, why) {
       const s = serviceOf(service);
-      if (hook !== "redirect") return void userHook(d, s, hook, epoch, state);
+      if (hook !== "redirect") return void userHook(d, s, hook, epoch, state, why);
       s.pool = [d.self]; // a new holder's pool: itself alone
       redirect(d, s, epoch);
     },
@@ -200,13 +200,13 @@ function redirect(d: RunnerDeps, s: ServiceRt, epoch: number): void {
 }
 
 /** Runs a user hook off the loop (bounded by hookTimeoutMs); its outcome comes back as hook-finished. None configured: nothing runs. Resolves when it has ended. */
-function userHook(d: RunnerDeps, s: ServiceRt, hook: HookName, epoch: number, state?: NotifyState): Promise<void> {
+function userHook(d: RunnerDeps, s: ServiceRt, hook: HookName, epoch: number, state?: NotifyState, why?: string): Promise<void> {
   const path = hook === "redirect" ? s.cfg.redirect?.hook : s.cfg.hooks?.[hook];
   if (path === undefined) return Promise.resolve();
   // activate and demote: SERVICE VIP; notify: SERVICE STATE VIP (keepalived's scripts take the state as an argument too); redirect: SERVICE HOST ADDRESS.
   const address = s.cfg.redirect?.addresses[d.self] ?? "";
   const args = hook === "notify" ? [s.name, state ?? "", s.cfg.vip] : hook === "redirect" ? [s.name, d.self, address] : [s.name, s.cfg.vip];
-  const env = { UMBRA_SERVICE: s.name, UMBRA_VIP: s.cfg.vip, UMBRA_HOST: d.self, UMBRA_EPOCH: String(epoch), ...(state === undefined ? {} : { UMBRA_STATE: state }), ...(hook === "redirect" ? redirectEnv(s, d.self) : {}) };
+  const env = { UMBRA_SERVICE: s.name, UMBRA_VIP: s.cfg.vip, UMBRA_HOST: d.self, UMBRA_EPOCH: String(epoch), ...(state === undefined ? {} : { UMBRA_STATE: state }), ...(why === undefined ? {} : { UMBRA_WHY: why }), ...(hook === "redirect" ? redirectEnv(s, d.self) : {}) };
   return runHook({ path, args, env, timeoutMs: d.hookTimeoutMs, prefix: d.hookPrefix }).then(
     (r) => {
       logHook(d, hook, s, path, r);

@@ -121,7 +121,7 @@ export const laterStanding = (a: { issuedAtMs: number; nonce: string }, b: { iss
 /** Orders remembered by nonce, at most: the same order delivered twice (by two peers, or again after a reconnect) acts once. */
 export const ORDERS_REMEMBERED_MAX = 1024;
 
-export type HookName = "activate" | "demote" | "notify" | "swap" | "redirect";
+export type HookName = "activate" | "demote" | "notify" | "swap" | "redirect" | "provision";
 /** keepalived's notify states, for its scripts: MASTER (the VIP up here), BACKUP (handed on or superseded), FAULT (the lease lost, or the add failed). */
 export type NotifyState = "MASTER" | "BACKUP" | "FAULT";
 
@@ -196,7 +196,7 @@ export type HostEffect =
   | { type: "kernel-lease"; service: string; epoch: number; seq: number; untilMs: number | null } // the kernel answers for the VIP until then (this host's monotonic clock), or stops now (null); answer with kernel-leased (seq)
   | { type: "take-vip"; service: string; epoch: number; reason: Reason } // start adding the VIP; answer with vip-changed
   | { type: "drop-vip"; service: string; epoch: number; why: DropWhy } // start removing it; answer with vip-changed
-  | { type: "run-hook"; service: string; hook: HookName; epoch: number; state?: NotifyState } // off the loop; answer with hook-finished
+  | { type: "run-hook"; service: string; hook: HookName; epoch: number; state?: NotifyState; why?: string } // off the loop; answer with hook-finished
   | { type: "diagnose"; service: string; seq: number; why: string } // write a diagnostics bundle and run the diagnose hook, off the loop; answer with diagnosed (seq)
   | { type: "reconcile"; service: string; epoch: number } // a new holder brings the state to the intended one
   | { type: "request-durable"; service: string; id: string; to: HostId[] } // ask these replicas to confirm a write once durable (answer: peer-durable)
@@ -473,7 +473,8 @@ function scaleView(s: HostState, service: string): { holding: boolean; fit: Host
 function stepScaling(d: Draft, fx: HostEffect[], service: string, ev: ScalingEvent): void {
   const out = scaling.step(d.scaling[service]!, ev, d.nowMs, d.config.self);
   if (out.state !== d.scaling[service]) d.scaling = { ...d.scaling, [service]: out.state };
-  for (const f of out.effects) fx.push({ type: "pool", service, epoch: d.services[service]!.epoch, hosts: f.hosts, why: f.why });
+  const epoch = d.services[service]!.epoch;
+  for (const f of out.effects) fx.push(f.type === "pool" ? { type: "pool", service, epoch, hosts: f.hosts, why: f.why } : { type: "run-hook", service, hook: "provision", epoch, why: f.why });
 }
 
 /** Whether this host holds a service under a lease now (its VIP in), and its pool: itself, then its active shadows. */

@@ -39,4 +39,18 @@ describe("scaling", () => {
     expect(lost.state.active).toEqual([]);
     expect(lost.effects).toEqual([]);
   });
+
+  test("no warm shadow free for one more: a request for a new host, at most once a cooldown; a shadow fit again is taken instead", () => {
+    let s = load(initialScaling(CFG), 0.9, 0);
+    let out = tick(s, 0, []);
+    expect(out.effects).toEqual([{ type: "provision", why: "forecast p90 0.90 >= 0.8, and no warm shadow is free" }]);
+    s = out.state;
+    expect(tick(s, 999, []).effects).toEqual([]);
+    expect(nextTickMs(s, true, [], h1, 999)).toBe(1_000);
+    out = tick(s, 1_000, []);
+    expect(out.effects.map((e) => e.type)).toEqual(["provision"]);
+    out = tick(out.state, 1_500, [h3]); // a new host joined, fit: it is taken (the cooldown runs from the pool's last change)
+    expect(out.effects).toEqual([{ type: "pool", hosts: [h1, h3], why: "forecast p90 0.90 >= 0.8" }]);
+    expect(tick(load(initialScaling(CFG), 0.6, 0), 0, []).effects).toEqual([]); // not high: nothing asked
+  });
 });

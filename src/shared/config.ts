@@ -290,7 +290,7 @@ const FileSchema = z
             moveBackAfterMs: ms(0, 7 * 86_400_000)
               .refine((v) => v === 0 || v >= 1_000, { message: "0 (never) or at least 1000 ms: the primary must be seen fit for a while" })
               .default(600_000),
-            hooks: z.object({ activate: z.string().min(1).optional(), demote: z.string().min(1).optional(), reconcile: z.string().min(1).optional(), notify: z.string().min(1).optional(), diagnose: z.string().min(1).optional(), swap: z.string().min(1).optional() }).strict().optional(),
+            hooks: z.object({ activate: z.string().min(1).optional(), demote: z.string().min(1).optional(), reconcile: z.string().min(1).optional(), notify: z.string().min(1).optional(), diagnose: z.string().min(1).optional(), swap: z.string().min(1).optional(), provision: z.string().min(1).optional() }).strict().optional(),
             /**
              * Swaps: the holder hands the service over in person to another
              * candidate (the primary, or the best shadow) once it has held it
@@ -406,7 +406,7 @@ export function parseConfig(text: string, path: string, env: NodeJS.ProcessEnv =
       ...s,
       voters: s.voters ?? [s.primary, ...s.shadows],
       // Hooks run without a shell: a relative path would depend on the agent's cwd.
-      hooks: s.hooks && { activate: s.hooks.activate && abs(s.hooks.activate), demote: s.hooks.demote && abs(s.hooks.demote), reconcile: s.hooks.reconcile && abs(s.hooks.reconcile), notify: s.hooks.notify && abs(s.hooks.notify), diagnose: s.hooks.diagnose && abs(s.hooks.diagnose), swap: s.hooks.swap && abs(s.hooks.swap) },
+      hooks: s.hooks && { activate: s.hooks.activate && abs(s.hooks.activate), demote: s.hooks.demote && abs(s.hooks.demote), reconcile: s.hooks.reconcile && abs(s.hooks.reconcile), notify: s.hooks.notify && abs(s.hooks.notify), diagnose: s.hooks.diagnose && abs(s.hooks.diagnose), swap: s.hooks.swap && abs(s.hooks.swap), provision: s.hooks.provision && abs(s.hooks.provision) },
       checks: s.checks.map((c) => (c.command === undefined ? c : { ...c, command: [abs(c.command[0]!), ...c.command.slice(1)] })),
       redirect: s.redirect && { hook: abs(s.redirect.hook), addresses: s.redirect.addresses },
       migrate: s.migrate && { hook: abs(s.migrate.hook), by: s.migrate.by },
