@@ -106,7 +106,7 @@ function hostConfigOf(config: Config): host.HostConfig {
     self: config.host,
     hosts: config.hosts.map((h) => h.id),
     boot: randomInt(0, BOOT_RANGE),
-    services: config.services.map((svc) => ({ name: svc.name, candidates: [svc.primary, ...svc.shadows], voters: svc.voters, ackShadows: svc.ackShadows, moveBackAfterMs: svc.moveBackAfterMs, swapEveryMs: svc.swap?.every ?? 0, ...(svc.scaling === undefined ? {} : { scaling: { ...svc.scaling, staleMs: forecastStaleMs(f.stepMs) } }), ...(svc.migrate === undefined ? {} : { migrate: { by: svc.migrate.by ?? null } }), checks: svc.checks.map((c) => ({ rise: c.rise, fall: c.fall })) })),
+    services: config.services.map((svc) => ({ name: svc.name, candidates: [svc.primary, ...svc.shadows], voters: svc.voters, ackShadows: svc.ackShadows, moveBackAfterMs: svc.moveBackAfterMs, swapEveryMs: svc.swap?.every ?? 0, moveBackInWindow: svc.swap?.moveBackInWindow ?? false, ...(svc.scaling === undefined ? {} : { scaling: { ...svc.scaling, staleMs: forecastStaleMs(f.stepMs) } }), ...(svc.migrate === undefined ? {} : { migrate: { by: svc.migrate.by ?? null } }), checks: svc.checks.map((c) => ({ rise: c.rise, fall: c.fall })) })),
     timing: t,
     replication: { writeTimeoutMs: t.writeTimeoutMs, staleAfterMs: t.syncStaleMs },
     proactive: f.enabled ? { threshold: f.threshold, sustainMs: f.sustainMs, staleMs: forecastStaleMs(f.stepMs), cooldownMs: f.cooldownMs } : null,

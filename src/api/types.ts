@@ -119,8 +119,8 @@ export type ServiceDoc = {
   excluded?: string[];
   /** The votes its majority is counted over now (the voters, unless an operator lowered it: `override`, with how long until it counts and the voters heard since, which raise it again). */
   quorum?: { expectedVotes: number; needed: number; override: { votes: number; reason: string; issuedAtMs: number; countsInMs: number; heard: string[] } | null };
-  /** As holder other than the primary, the primary fit to take the service back (moveBackAfterMs): to whom, and in how long (0: as soon as the handover can start); null otherwise. */
-  moveBack?: { to: string; inMs: number } | null;
+  /** As holder other than the primary, the primary fit to take the service back (moveBackAfterMs): to whom, in how long (0: as soon as the handover can start), and whether it then waits for the swap window too ([services.swap] moveBackInWindow); null otherwise. */
+  moveBack?: { to: string; inMs: number; inWindow?: boolean } | null;
   /** As holder with [services.scaling]: the shadows active beside it now (scale out), in the order they joined; empty otherwise. */
   active?: string[];
   /** With [services.migrate]: the service's workloads as this host's replica of its document has them (where each runs, its weight), and the move under way (as holder; null: none). */

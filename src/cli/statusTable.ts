@@ -160,7 +160,7 @@ function stateCell(s: ServiceDoc): string {
     const diag = m.running ? "diagnostics running" : m.last !== null && !m.last.ok ? `diagnostics failed${m.retryInMs === null ? "" : `, again in ${duration(m.retryInMs)}`}` : "diagnostics due";
     return `${s.state}, SAFE MODE (${diag})`;
   }
-  if (s.moveBack !== undefined && s.moveBack !== null) return `${s.state}, back to ${s.moveBack.to} in ${duration(s.moveBack.inMs)}`;
+  if (s.moveBack !== undefined && s.moveBack !== null) return `${s.state}, back to ${s.moveBack.to} in ${duration(s.moveBack.inMs)}${s.moveBack.inWindow === true ? ", in the swap window" : ""}`;
   return s.swap === undefined || s.swap === null ? s.state : `${s.state}, swap with ${s.swap.to} in ${duration(s.swap.inMs)}`;
 }
 

@@ -54,6 +54,8 @@ export type ServiceSpec = {
   moveBackAfterMs?: number;
   /** A holder swaps roles with another candidate after holding this long, in the service's swap window (QuorumConfig.swapEveryMs); 0 or absent: never. */
   swapEveryMs?: number;
+  /** A move back also waits for the swap window to be open (QuorumConfig.moveBackInWindow). */
+  moveBackInWindow?: boolean;
   /** Scale out and in on the holder's forecast of `metric` (decide/scaling.ts); absent: never. */
   scaling?: ScalingConfig & { metric: string };
   /** Workloads follow the pool (decide/migration.ts), weighed by this resource of their requirements (null: each weighs 1); absent: they never move. */
@@ -284,6 +286,7 @@ export function initialHost(given: HostConfig, persisted: Readonly<Record<string
         fenced: config.fenced,
         moveBackAfterMs: sv.moveBackAfterMs ?? 0,
         swapEveryMs: sv.swapEveryMs ?? 0,
+        moveBackInWindow: sv.moveBackInWindow ?? false,
       },
       persisted[sv.name] ?? null,
       nowMs,
@@ -580,7 +583,7 @@ export function swapPlan(s: HostState, service: string, nowMs: number): { to: Ho
 }
 
 /** Where and when this host, holding a service in the primary's place, will move it back (null: it will not), for status. */
-export function moveBackPlan(s: HostState, service: string, nowMs: number): { to: HostId; inMs: number } | null {
+export function moveBackPlan(s: HostState, service: string, nowMs: number): { to: HostId; inMs: number; inWindow: boolean } | null {
   const q = s.services[service];
   assert(q !== undefined, "a known service");
   return quorum.moveBackPlan(q, nowMs);

@@ -121,6 +121,8 @@ export type QuorumConfig = {
    * else the best shadow. 0: never.
    */
   swapEveryMs?: number;
+  /** A move back waits, once the primary has been fit moveBackAfterMs, for the swap window (the service's off-peak hours) to be open. */
+  moveBackInWindow?: boolean;
 };
 
 /** What a voter must not forget across a restart (the shell writes it before sending). */
@@ -645,7 +647,7 @@ function drainDue(s: QuorumState, at: (t: number) => void): void {
 function moveBackDue(s: QuorumState, at: (t: number) => void): void {
   const better = moveBackTarget(s);
   if (better !== (s.betterSince?.host ?? null)) return at(s.nowMs);
-  if (s.betterSince !== null && s.proposal === null) at(s.betterSince.sinceMs + moveBackWaitMs(s, s.betterSince.sinceMs).waitMs);
+  if (s.betterSince !== null && s.proposal === null && !waitsForWindow(s)) at(s.betterSince.sinceMs + moveBackWaitMs(s, s.betterSince.sinceMs).waitMs);
 }
 
 /** voterTick's deadline: a proposal waiting for this voter's grant to run out (or to be dropped). */
@@ -1537,11 +1539,14 @@ function moveBackTarget(s: QuorumState): HostId | null {
   return fitToServe(s, primary) ? primary : null;
 }
 
-/** Where and when this holder will move the service back, as status shows it; null when it will not. */
-export function moveBackPlan(s: QuorumState, nowMs: number): { to: HostId; inMs: number } | null {
+/** Where and when this holder will move the service back, as status shows it (inWindow: once the wait has run, it waits for the swap window too); null when it will not. */
+export function moveBackPlan(s: QuorumState, nowMs: number): { to: HostId; inMs: number; inWindow: boolean } | null {
   if (s.betterSince === null || moveBackTarget(s) !== s.betterSince.host) return null;
-  return { to: s.betterSince.host, inMs: Math.max(0, s.betterSince.sinceMs + moveBackWaitMs(s, s.betterSince.sinceMs).waitMs - nowMs) };
+  return { to: s.betterSince.host, inMs: Math.max(0, s.betterSince.sinceMs + moveBackWaitMs(s, s.betterSince.sinceMs).waitMs - nowMs), inWindow: s.config.moveBackInWindow === true };
 }
+
+/** A move back held for the swap window: configured so, and the window closed now (its opening is an event). */
+const waitsForWindow = (s: QuorumState): boolean => s.config.moveBackInWindow === true && !s.swapWindow;
 
 /** Whether another host is fit to take or share the service by a planned move (a move back, a swap, scaling): alive, kept in, not predicted to run out, in sync with this host's state or catching up. */
 export function fitToServe(s: QuorumState, h: HostId): boolean {
@@ -1578,7 +1583,7 @@ function maybeMoveBack(s: QuorumState, fx: QuorumEffect[]): void {
   }
   if (s.betterSince?.host !== better) s.betterSince = { host: better, sinceMs: s.nowMs };
   const { waitMs, streak } = moveBackWaitMs(s, s.betterSince.sinceMs);
-  if (s.proposal !== null || s.nowMs - s.betterSince.sinceMs < waitMs) return;
+  if (s.proposal !== null || s.nowMs - s.betterSince.sinceMs < waitMs || waitsForWindow(s)) return;
   s.movedBack = { count: streak, atMs: s.nowMs };
   onHandoverRequested(s, fx, better, "handover");
 }

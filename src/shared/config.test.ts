@@ -279,7 +279,10 @@ test("placement: domains name label keys once; every primary and shadow carries 
 
 test("swap: every is a duration of 10 s or more, window a span of the day (across midnight too); inWindow reads it", () => {
   const withSwap = (every: string, window: string) => GOOD.replace('shadows = ["h2", "h3"]', `shadows = ["h2", "h3"]\n[services.swap]\nevery = "${every}"\nwindow = "${window}"`);
-  expect(parseConfig(withSwap("7d", "02:00-04:00"), "u.toml").services[0]!.swap).toEqual({ every: 7 * 86_400_000, window: { fromMin: 120, toMin: 240 } });
+  expect(parseConfig(withSwap("7d", "02:00-04:00"), "u.toml").services[0]!.swap).toEqual({ every: 7 * 86_400_000, window: { fromMin: 120, toMin: 240 }, moveBackInWindow: false });
+  const backOnly = GOOD.replace('shadows = ["h2", "h3"]', `shadows = ["h2", "h3"]\n[services.swap]\nwindow = "02:00-04:00"\nmoveBackInWindow = true`);
+  expect(parseConfig(backOnly, "u.toml").services[0]!.swap).toEqual({ every: 0, window: { fromMin: 120, toMin: 240 }, moveBackInWindow: true });
+  expect(() => parseConfig(backOnly.replace("moveBackInWindow = true", ""), "u.toml")).toThrow("services[0].swap: give every (swap roles that often) or moveBackInWindow = true");
   expect(parseConfig(GOOD, "u.toml").services[0]!.swap).toBeUndefined();
   expect(() => parseConfig(withSwap("5s", "02:00-04:00"), "u.toml")).toThrow("services[0].swap.every: at least 10s");
   expect(() => parseConfig(withSwap("1w", "02:00-04:00"), "u.toml")).toThrow("must be a duration");
@@ -294,7 +297,7 @@ describe('swap window = "auto"', () => {
   const withAuto = (extra = "", top = "") =>
     GOOD.replace('bootstrap = ["198.51.100.2:49737"]', `bootstrap = ["198.51.100.2:49737"]${top}`).replace('shadows = ["h2", "h3"]', `shadows = ["h2", "h3"]\n[services.swap]\nevery = "7d"\nwindow = "auto"${extra}`);
   test("defaults: two hours of cpuLoad; length and metric as given", () => {
-    expect(parseConfig(withAuto(), "u.toml").services[0]!.swap).toEqual({ every: 7 * 86_400_000, window: { auto: true, lengthMin: 120, metric: "cpuLoad" } });
+    expect(parseConfig(withAuto(), "u.toml").services[0]!.swap).toEqual({ every: 7 * 86_400_000, window: { auto: true, lengthMin: 120, metric: "cpuLoad" }, moveBackInWindow: false });
     expect(parseConfig(withAuto('\nlength = "90m"\nmetric = "networkBandwidthBytesPerSec"'), "u.toml").services[0]!.swap!.window).toEqual({ auto: true, lengthMin: 90, metric: "networkBandwidthBytesPerSec" });
     expect(parseConfig(withAuto('\nlength = "12h"'), "u.toml").services[0]!.swap!.window).toMatchObject({ lengthMin: 720 });
   });

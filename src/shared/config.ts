@@ -64,8 +64,9 @@ const WindowSchema = z
   .refine((w) => w === "auto" || w.fromMin !== w.toMin, { message: "an empty window: from and to are the same time" });
 /** [services.swap] as written: `length` and `metric` only with window = "auto" (parseConfig folds them into the window). */
 const SwapSchema = z
-  .object({ every: DurationSchema, window: WindowSchema, length: AutoLengthSchema.optional(), metric: z.enum(HOST_METRICS).optional() })
+  .object({ every: DurationSchema.optional(), window: WindowSchema, length: AutoLengthSchema.optional(), metric: z.enum(HOST_METRICS).optional(), moveBackInWindow: z.boolean().default(false) })
   .strict()
+  .refine((s) => s.every !== undefined || s.moveBackInWindow, { message: "give every (swap roles that often) or moveBackInWindow = true (moves back wait for the window), or both: alone, a window does nothing" })
   .refine((s) => s.window === "auto" || (s.length === undefined && s.metric === undefined), { message: 'length and metric are for window = "auto" (a fixed window has its own length, and measures nothing)' });
 
 /** A fixed window of the day: minutes from 00:00 local, from inclusive, to exclusive (to < from: across midnight). */
@@ -73,7 +74,8 @@ export type DayWindow = { fromMin: number; toMin: number };
 /** A swap window as the shells read it: fixed, or auto (the quietest `lengthMin` of this host's day by `metric`: decide/offpeak.ts). */
 export type SwapWindow = DayWindow | AutoWindow;
 export type AutoWindow = { auto: true; lengthMin: number; metric: HostMetric };
-export type SwapConfig = { every: number; window: SwapWindow };
+/** every: 0 when not given (no swaps; the window is for moves back). */
+export type SwapConfig = { every: number; window: SwapWindow; moveBackInWindow: boolean };
 
 /** Whether a time of day (minutes, 0-1439) falls in a window (from inclusive, to exclusive; across midnight when to < from). */
 export function inWindow(w: DayWindow, minuteOfDay: number): boolean {
@@ -299,6 +301,8 @@ const FileSchema = z
              * off-peak hours, the swap hook run on the host that left.
              * window = "auto": the quietest `length` (default 2h) of the day
              * by this host's own `metric` (default scaling's, else cpuLoad).
+             * moveBackInWindow = true: a move back (moveBackAfterMs) waits
+             * for the window too; `every` may then be left out (no swaps).
              */
             swap: SwapSchema.optional(),
             /**
@@ -421,8 +425,9 @@ export function parseConfig(text: string, path: string, env: NodeJS.ProcessEnv =
 
 /** [services.swap] as consumers read it: an auto window's length and metric inside it, defaulted (the metric: scaling's, which the forecaster already watches, else cpuLoad). */
 function swapOf(s: z.infer<typeof SwapSchema>, scalingMetric: HostMetric | undefined): SwapConfig {
-  if (s.window !== "auto") return { every: s.every, window: s.window };
-  return { every: s.every, window: { auto: true, lengthMin: s.length ?? AUTO_WINDOW_MIN_DEFAULT, metric: s.metric ?? scalingMetric ?? "cpuLoad" } };
+  const base = { every: s.every ?? 0, moveBackInWindow: s.moveBackInWindow };
+  if (s.window !== "auto") return { ...base, window: s.window };
+  return { ...base, window: { auto: true, lengthMin: s.length ?? AUTO_WINDOW_MIN_DEFAULT, metric: s.metric ?? scalingMetric ?? "cpuLoad" } };
 }
 
 /** The socket's file name in the state directory, when [api] socket is not given. */

@@ -62,6 +62,8 @@ export type SimOptions = {
   candidates: HostId[];
   /** Failure domains and labels: the cores rank the candidates by them (HostConfig.placement). */
   placement?: HostConfig["placement"];
+  /** Moves back wait for the swap window too (ServiceSpec.moveBackInWindow). */
+  moveBackInWindow?: boolean;
   timing: HostTiming;
   tickMs: number;
   net: NetProfile;
@@ -344,7 +346,7 @@ class SimCluster implements Cluster {
     const o = this.o;
     // local-ack: the writer acknowledges before any other replica holds the write
     const ackShadows = this.variant === "local-ack" ? 0 : REPL.ackShadows;
-    return simHostConfig(id, o.hosts, boot, { names: this.services, candidates: o.candidates, voters: o.voters, ackShadows, moveBackAfterMs: MOVE_BACK_LEASES * o.timing.leaseMs, swapEveryMs: SWAP_EVERY_LEASES * o.timing.leaseMs, scaling: simScaling(o.timing.leaseMs), migrate: { by: null } }, o.timing, PROFILES.sim, { placement: o.placement, diagnoseRetryMs: DIAGNOSE_RETRY_LEASES * o.timing.leaseMs });
+    return simHostConfig(id, o.hosts, boot, { names: this.services, candidates: o.candidates, voters: o.voters, ackShadows, moveBackAfterMs: MOVE_BACK_LEASES * o.timing.leaseMs, swapEveryMs: SWAP_EVERY_LEASES * o.timing.leaseMs, moveBackInWindow: o.moveBackInWindow ?? false, scaling: simScaling(o.timing.leaseMs), migrate: { by: null } }, o.timing, PROFILES.sim, { placement: o.placement, diagnoseRetryMs: DIAGNOSE_RETRY_LEASES * o.timing.leaseMs });
   }
 
   private localNow(n: Node): number {

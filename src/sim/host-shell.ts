@@ -24,7 +24,7 @@ export type Stepper = (s: HostState, ev: HostEvent, nowMs: number) => HostStep;
 export type VipOp = "add" | "del";
 
 /** What the services of a simulated cluster are, the same on every host. */
-export type SimServices = { names: string[]; candidates: HostId[]; voters: HostId[]; ackShadows: number; moveBackAfterMs: number; /** 0: no swaps. */ swapEveryMs?: number; /** Absent: no scaling. */ scaling?: HostConfig["services"][number]["scaling"]; /** Absent: workloads never move. */ migrate?: HostConfig["services"][number]["migrate"] };
+export type SimServices = { names: string[]; candidates: HostId[]; voters: HostId[]; ackShadows: number; moveBackAfterMs: number; /** 0: no swaps. */ swapEveryMs?: number; moveBackInWindow?: boolean; /** Absent: no scaling. */ scaling?: HostConfig["services"][number]["scaling"]; /** Absent: workloads never move. */ migrate?: HostConfig["services"][number]["migrate"] };
 
 /** A host's config as the agent would build it from its file; replication timing as a profile names it. */
 /** Every simulated service has one health check, failing after two failures in a row and passing after two successes. */
@@ -36,7 +36,7 @@ export function simHostConfig(self: HostId, hosts: HostId[], boot: number, sv: S
     self,
     hosts,
     boot,
-    services: sv.names.map((name) => ({ name, candidates: sv.candidates, voters: sv.voters, ackShadows: sv.ackShadows, moveBackAfterMs: sv.moveBackAfterMs, swapEveryMs: sv.swapEveryMs ?? 0, ...(sv.scaling === undefined ? {} : { scaling: sv.scaling }), ...(sv.migrate === undefined ? {} : { migrate: sv.migrate }), checks: [SIM_CHECK] })),
+    services: sv.names.map((name) => ({ name, candidates: sv.candidates, voters: sv.voters, ackShadows: sv.ackShadows, moveBackAfterMs: sv.moveBackAfterMs, swapEveryMs: sv.swapEveryMs ?? 0, moveBackInWindow: sv.moveBackInWindow ?? false, ...(sv.scaling === undefined ? {} : { scaling: sv.scaling }), ...(sv.migrate === undefined ? {} : { migrate: sv.migrate }), checks: [SIM_CHECK] })),
     timing,
     replication: { writeTimeoutMs: replication.writeTimeoutMs, staleAfterMs: replication.syncStaleMs },
     proactive: SIM_PROACTIVE,

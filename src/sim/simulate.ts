@@ -368,6 +368,9 @@ export function runSchedule(a: SimArgs, p: FaultParams, schedule: Fault[]): SimR
   return summarize(a, c, schedule, violation);
 }
 
+/** Share of seeds whose moves back wait for the swap window. */
+export const MOVE_BACK_IN_WINDOW_SHARE = 0.3;
+
 /** Racks the simulated hosts are spread over (placement ranks the shadows by them). */
 const SIM_RACKS = 3;
 
@@ -385,6 +388,8 @@ function startCluster(a: SimArgs, p: FaultParams, hosts: HostId[]): Cluster {
     voters: hosts,
     candidates: hosts,
     placement: { domains: ["rack"], labels: simRacks(a.seed, hosts) },
+    // In a share of seeds, moves back wait for the swap window too (opened and closed by windowFaults).
+    moveBackInWindow: rng((a.seed ^ 0xbac4) >>> 0).next() < MOVE_BACK_IN_WINDOW_SHARE,
     services: a.services,
     driftPpm: p.driftPpm,
     variant: a.variant ?? "correct",

@@ -14,7 +14,7 @@
 // moment an add starts until a removal is done.
 //
 // The language (hosts are n1..nK; A->B names a one-way link, `*` any host):
-//   hosts 3 [timing=lan] [voters=n1,n2,n3] [candidates=n1,n3,n2] [variant=planned-vote] [fence=off] [moveback=2s] [swap=2s] [scale=2] [workloads=4]
+//   hosts 3 [timing=lan] [voters=n1,n2,n3] [candidates=n1,n3,n2] [variant=planned-vote] [fence=off] [moveback=2s [moveback-window=on]] [swap=2s] [scale=2] [workloads=4]
 //                                  variant: a deliberately broken core (sim/cluster.ts), to show a rule's worth
 //                                  one service "web"; default: all vote, n1 first
 //   tick 50ms                      every host's clock moves on in steps of tickMs;
@@ -542,7 +542,8 @@ class World {
     const workloads = kv.workloads === undefined ? 0 : Number(kv.workloads);
     assert(Number.isInteger(workloads) && workloads >= 0 && workloads <= 64, "workloads is 0..64");
     for (let j = 1; j <= workloads; j++) this.workloads.set(`w${j}`, candidates[0]!);
-    const services = { names: [SERVICE], candidates, voters, ackShadows: 1, moveBackAfterMs, swapEveryMs, scaling, ...(workloads > 0 ? { migrate: { by: null } } : {}) };
+    assert(kv["moveback-window"] === undefined || kv["moveback-window"] === "on", "moveback-window=on or nothing");
+    const services = { names: [SERVICE], candidates, voters, ackShadows: 1, moveBackAfterMs, swapEveryMs, moveBackInWindow: kv["moveback-window"] === "on", scaling, ...(workloads > 0 ? { migrate: { by: null } } : {}) };
     assert(kv.fence === undefined || kv.fence === "on" || kv.fence === "off", "fence is on or off");
     const fenced = kv.fence !== "off";
     this.configFor = (id, boot) => ({ ...simHostConfig(id, ids, boot, services, p, p), fenced });
