@@ -33,7 +33,7 @@ function applier(stateDir: string) {
   const apply = effectApplier({
     self: a, records, log: (_level, _part, event) => logged.push(event), sigs, send: (to, msg) => sent.push({ to, msg }),
     runners: { changeVip: () => undefined, kernelLease: () => undefined, startHook: () => undefined, reconcileAfterFailover: () => undefined, pool: () => undefined, migrate: () => undefined },
-    services: new Map(), observed: new Observed(), replicator: { onEffect: () => undefined }, forecasting: null, now: () => 0, orderApplied: () => undefined, standingsChanged: () => undefined, votesChanged: () => undefined, diagnose: () => undefined, safeModeChanged: () => undefined,
+    services: new Map(), observed: new Observed(), replicator: { onEffect: () => undefined, setCold: () => undefined }, forecasting: null, now: () => 0, orderApplied: () => undefined, standingsChanged: () => undefined, votesChanged: () => undefined, diagnose: () => undefined, safeModeChanged: () => undefined,
   });
   return { sent, logged, apply, records };
 }

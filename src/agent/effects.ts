@@ -32,7 +32,7 @@ export type EffectDeps = {
   runners: Runners;
   services: ReadonlyMap<string, ServiceRt>;
   observed: Observed;
-  replicator: Pick<Replicator, "onEffect">;
+  replicator: Pick<Replicator, "onEffect" | "setCold">;
   forecasting: Forecasting | null;
   /** The /metrics counters this shell feeds; absent in tests that do not look. */
   metrics?: Pick<MetricsCounters, "certified">;
@@ -94,6 +94,7 @@ function applyOther(d: EffectDeps, fx: OtherFx): void {
       break;
     case "pool":
     case "migrate":
+    case "warm-changed":
       scaled(d, fx);
       break;
     case "reconcile":
@@ -157,9 +158,13 @@ function runHookFx(d: EffectDeps, fx: Extract<HostEffect, { type: "run-hook" }>)
   d.runners.startHook(fx.service, fx.hook, fx.epoch, fx.state, fx.why);
 }
 
-/** As holder: the pool changed (the redirect hook runs with it), or a workload moves. */
-function scaled(d: EffectDeps, fx: Extract<HostEffect, { type: "pool" | "migrate" }>): void {
+/** As holder: the pool changed (the redirect hook runs with it), or a workload moves; the warm shadows changed (cold replicas stop syncing). */
+function scaled(d: EffectDeps, fx: Extract<HostEffect, { type: "pool" | "migrate" | "warm-changed" }>): void {
   if (fx.type === "migrate") return d.runners.migrate(fx);
+  if (fx.type === "warm-changed") {
+    d.log(fx.mine ? "info" : "debug", "scaling", "shadows-warm", { service: fx.service, warm: fx.word.warm, cold: fx.cold, word: `${fx.word.epoch}.${fx.word.seq}`, why: fx.why });
+    return d.replicator.setCold(fx.service, fx.cold);
+  }
   d.log("info", "scaling", "pool", { service: fx.service, hosts: fx.hosts, why: fx.why });
   d.runners.pool(fx.service, fx.hosts, fx.epoch);
 }

@@ -25,6 +25,8 @@ import * as replication from "./replication.ts";
 import * as safemode from "./safemode.ts";
 import * as scaling from "./scaling.ts";
 import * as migration from "./migration.ts";
+import * as shadowcount from "./shadowcount.ts";
+import type { ShadowCountConfig, ShadowCountEvent, ShadowCountState, WarmWord } from "./shadowcount.ts";
 import type { MigrationEvent, MigrationState } from "./migration.ts";
 import type { ScalingConfig, ScalingEvent, ScalingState } from "./scaling.ts";
 import { distance, domainPath, rankCandidates, type Labels } from "./placement.ts";
@@ -58,6 +60,13 @@ export type ServiceSpec = {
   moveBackInWindow?: boolean;
   /** Scale out and in on the holder's forecast of `metric` (decide/scaling.ts); absent: never. */
   scaling?: ScalingConfig & { metric: string };
+  /**
+   * The number of warm shadows follows the holder's forecast of `metric`
+   * (decide/shadowcount.ts), chosen among the candidates after the primary
+   * (its shadows and spares); `initial`: the ones warm from the start (the
+   * configured shadows). Absent: every candidate is warm.
+   */
+  shadowCount?: ShadowCountConfig & { metric: string; initial: HostId[] };
   /** Workloads follow the pool (decide/migration.ts), weighed by this resource of their requirements (null: each weighs 1); absent: they never move. */
   migrate?: { by: string | null };
 };
@@ -151,6 +160,12 @@ export type HostState = {
   readonly peerSafe: Readonly<Record<HostId, readonly string[]>>;
   /** Scaling per service with it that this host is a candidate of (decide/scaling.ts): as holder, its active shadows. */
   readonly scaling: Readonly<Record<string, ScalingState>>;
+  /** The warm set per service with a shadow count (every host keeps it: cold hosts are kept out of candidacy), and as holder the count's decisions. */
+  readonly warm: Readonly<Record<string, ShadowCountState>>;
+  /** The cold hosts of each service as last told to the shell (its replicas sync with none of them). */
+  readonly coldTold: Readonly<Record<string, readonly HostId[]>>;
+  /** Each peer's free capacity (1 - utilization, per metric) by its last beacon: a host becomes a warm shadow only if it covers the reserve. */
+  readonly peerFree: Readonly<Record<HostId, Readonly<Record<string, number>>>>;
   /** Workload migration per service with it that this host is a candidate of (decide/migration.ts): as holder, the moves that bring them onto its pool. */
   readonly migration: Readonly<Record<string, MigrationState>>;
   /** Safe mode per service this host is a candidate of (decide/safemode.ts): demoted, it runs diagnostics and is no candidate until they pass. */
@@ -169,13 +184,15 @@ export type HostEvent =
   | { type: "received"; from: HostId; msg: HostMsg } // a message from a peer, or from self (the shell loops those back)
   | { type: "peer-connected"; id: HostId } // the transport reached a peer
   | { type: "peer-disconnected"; id: HostId } // the transport lost a peer
-  | { type: "forecast-ready"; host: HostId; probability?: number; dataMs: number; p90?: Readonly<Record<string, number>> } // a fresh exhaustion probability for a host, from its data up to dataMs (the sampler's clock: wall ms live, the series' time in a replay), and each forecast metric's p90 at the horizon
+  | { type: "forecast-ready"; host: HostId; probability?: number; dataMs: number; p90?: Readonly<Record<string, number>>; p10?: Readonly<Record<string, number>> } // a fresh exhaustion probability for a host, from its data up to dataMs (the sampler's clock: wall ms live, the series' time in a replay), and each forecast metric's p90 at the horizon
   | { type: "vip-changed"; service: string; op: "add" | "del"; epoch: number; ok: boolean; error: string | null } // the outcome of a take-vip or drop-vip
   | { type: "kernel-leased"; service: string; seq: number; error: string | null } // the outcome of a kernel-lease: applied (null) or nft's error
   | { type: "hook-finished"; service: string; hook: HookName; ok: boolean; detail: string; epoch?: number } // the outcome of a run-hook (or a pool's redirect run), of that epoch
   | { type: "diagnosed"; service: string; seq: number; ok: boolean; detail: string; bundle: string | null } // the outcome of a diagnose: the hook's verdict (none configured: passed), and the bundle's path (null: not written)
   | { type: "safe-mode-restored"; service: string; why: string } // this host was in safe mode for the service when its agent last stopped (its disk): it is again, and diagnoses afresh
   | { type: "swap-window"; service: string; open: boolean } // the service's swap window opened or closed, by this host's wall clock (the shell looks)
+  | { type: "warm-word"; service: string; word: WarmWord } // a holder's word on the service's warm shadows (its beacon)
+  | { type: "peer-free"; host: HostId; free: Readonly<Record<string, number>> } // a peer's free capacity by its beacon's metrics (1 - each utilization)
   | { type: "workloads"; service: string; workloads: ReadonlyArray<{ id: string; host: HostId; requirements: Readonly<Record<string, number>> }> } // the service's workloads as this host's replica of its document has them (at start, and at each change)
   | { type: "migrated"; service: string; workload: string; to: HostId; ok: boolean; detail: string } // the outcome of a migrate: the hook ran and the move is recorded and acknowledged (ok), or either failed
   | { type: "left-holding"; service: string; epoch: number } // the agent last stopped on purpose while holding the service in this epoch (its disk): the certificate that replaced it demotes nobody
@@ -215,6 +232,8 @@ export type HostEffect =
   | { type: "health-changed"; service: string; healthy: boolean; why: string | null }
   /** As holder: the pool of a service changed (scale out or in): the holder and its active shadows, for the redirect hook. */
   | { type: "pool"; service: string; epoch: number; hosts: HostId[]; why: string }
+  /** As holder: the service's warm shadows changed (the shell's beacons carry the word; cold replicas stop syncing). Also on any host that adopted a newer word. */
+  | { type: "warm-changed"; service: string; word: WarmWord; cold: HostId[]; why: string; mine: boolean }
   /** As holder: move a workload of the service between hosts (the migrate hook, then its record in the document); answer with migrated. */
   | { type: "migrate"; service: string; epoch: number; workload: string; from: HostId; to: HostId; why: string }
   /** This host entered safe mode for a service (on) or left it, and why: the shell keeps it on disk; its beacons say the service is unhealthy here meanwhile. */
@@ -307,6 +326,8 @@ export function initialHost(given: HostConfig, persisted: Readonly<Record<string
   const safe: Record<string, SafeMode> = {};
   const scales: Record<string, ScalingState> = {};
   const migrations: Record<string, MigrationState> = {};
+  const warm: Record<string, ShadowCountState> = {};
+  for (const sv of config.services) if (sv.shadowCount !== undefined) warm[sv.name] = shadowcount.initialShadowCount(sv.shadowCount, sv.shadowCount.initial);
   for (const sv of config.services) {
     if (!sv.candidates.includes(config.self)) continue;
     healthOf[sv.name] = health.initialHealth(sv.checks ?? []);
@@ -314,7 +335,10 @@ export function initialHost(given: HostConfig, persisted: Readonly<Record<string
     if (sv.scaling !== undefined) scales[sv.name] = scaling.initialScaling(sv.scaling);
     if (sv.migrate !== undefined) migrations[sv.name] = migration.initialMigration();
   }
-  return { config, members, services, replicas, foresight, standby: {}, votes: {}, orders: [], health: healthOf, safe, scaling: scales, migration: migrations, redirectRetry: {}, peerUnhealthy: {}, peerSafe: {}, hooks: {}, nowMs };
+  const s: Draft = { config, members, services, replicas, foresight, standby: {}, votes: {}, orders: [], health: healthOf, safe, scaling: scales, migration: migrations, warm, coldTold: initialCold(config, warm), peerFree: {}, redirectRetry: {}, peerUnhealthy: {}, peerSafe: {}, hooks: {}, nowMs };
+  // Cold hosts are kept out from the start (no one holds yet: the quorum machines answer with nothing to do).
+  if (Object.keys(warm).length > 0) syncExcluded(s, []);
+  return s;
 }
 
 // long: the router, one case per event type, each handing it to its machine
@@ -352,6 +376,12 @@ export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
     case "hook-finished":
       onHookFinished(d, fx, e);
       break;
+    case "warm-word":
+      if (d.warm[e.service] !== undefined) stepShadowCount(d, fx, e.service, { type: "word", word: e.word });
+      break;
+    case "peer-free":
+      if (e.host !== d.config.self && d.config.hosts.includes(e.host)) d.peerFree = { ...d.peerFree, [e.host]: e.free };
+      break;
     case "workloads":
     case "migrated":
       if (d.migration[e.service] !== undefined) stepMigration(d, fx, e.service, e.type === "workloads" ? { type: "workloads", list: weighed(d, e.service, e.workloads) } : { type: "migrated", id: e.workload, to: e.to, ok: e.ok, detail: e.detail });
@@ -387,6 +417,8 @@ export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
     default:
       assertNever(e);
   }
+  // Whatever the event, a service's cold hosts follow its holder (never cold) and its warm set.
+  for (const sv of Object.keys(d.warm)) if (tellCold(d, fx, sv, "the cold hosts changed")) syncExcluded(d, fx);
   return { state: d, effects: fx };
 }
 
@@ -402,6 +434,7 @@ function onTick(d: Draft, fx: HostEffect[], rand: number): void {
   for (const sv of Object.keys(d.scaling)) stepScaling(d, fx, sv, { type: "tick", ...scaleView(d, sv) });
   for (const sv of Object.keys(d.redirectRetry)) retryRedirect(d, fx, sv);
   for (const sv of Object.keys(d.migration)) stepMigration(d, fx, sv, { type: "tick", ...poolView(d, sv) });
+  for (const sv of Object.keys(d.warm)) stepShadowCount(d, fx, sv, { type: "tick", ...countView(d, sv) });
 }
 
 /** A hook's outcome: kept for status; a redirect's, to its retries. */
@@ -460,6 +493,9 @@ function onForecast(d: Draft, fx: HostEffect[], e: Extract<HostEvent, { type: "f
   for (const sv of d.config.services) {
     const p90 = sv.scaling === undefined ? undefined : e.p90[sv.scaling.metric];
     if (p90 !== undefined && d.scaling[sv.name] !== undefined) stepScaling(d, fx, sv.name, { type: "forecast", p90 });
+    const c = sv.shadowCount;
+    const band = c === undefined ? undefined : { p90: e.p90[c.metric], p10: e.p10?.[c.metric] };
+    if (band?.p90 !== undefined && band.p10 !== undefined && d.warm[sv.name] !== undefined) stepShadowCount(d, fx, sv.name, { type: "forecast", p90: band.p90, p10: band.p10 });
   }
 }
 
@@ -507,6 +543,60 @@ export function workloadsOf(s: HostState, service: string): { workloads: Readonl
   return m === undefined ? null : { workloads: m.workloads, moving: m.running };
 }
 
+/** What the shadow count's tick sees: holding under a lease now (its VIP in), the epoch, the shadows and spares in placement's order, who is alive, and peers' free capacity. */
+function countView(s: HostState, service: string): Omit<Extract<ShadowCountEvent, { type: "tick" }>, "type"> {
+  const q = s.services[service]!;
+  // The primary is no shadow (never cold: it always keeps a replica), nor is the holder.
+  return { holding: poolView(s, service).holding, epoch: q.epoch, pool: q.config.candidates.slice(1).filter((h) => h !== s.config.self), alive: [s.config.self, ...aliveHosts(s)], free: s.peerFree };
+}
+
+function stepShadowCount(d: Draft, fx: HostEffect[], service: string, ev: ShadowCountEvent): void {
+  const before = d.warm[service]!;
+  const out = shadowcount.step(before, ev, d.nowMs);
+  if (out.state === before) return;
+  d.warm = { ...d.warm, [service]: out.state };
+  let changed = false;
+  for (const f of out.effects) changed = tellCold(d, fx, service, f.why, true) || changed;
+  if (out.state.word !== before.word && out.effects.length === 0) changed = tellCold(d, fx, service, "a holder's word") || changed;
+  if (changed) syncExcluded(d, fx);
+}
+
+/** Tells the shell the service's warm set and cold hosts when the cold ones changed (or this host, holding, changed the set: `mine`, its beacons carry it); whether the cold ones changed (candidacy follows). */
+function tellCold(d: Draft, fx: HostEffect[], service: string, why: string, mine = false): boolean {
+  const cold = coldOf(d, service);
+  const changed = (d.coldTold[service] ?? []).join() !== cold.join();
+  if (!mine && !changed) return false;
+  d.coldTold = { ...d.coldTold, [service]: cold };
+  fx.push({ type: "warm-changed", service, word: d.warm[service]!.word, cold, why, mine });
+  return changed;
+}
+
+/** This host's words on the warm shadows of the services it holds (its beacons carry them). */
+export function warmWordsHeld(s: HostState): Array<{ service: string; word: WarmWord }> {
+  return Object.entries(s.warm).flatMap(([service, w]) => (s.services[service]!.holder === s.config.self ? [{ service, word: w.word }] : []));
+}
+
+/** A service's warm shadows as this host knows them, how many the forecast wants, and the rest of its shadows and spares (cold); null without a shadow count. For status. */
+export function warmOf(s: HostState, service: string): { warm: readonly HostId[]; cold: HostId[]; wanted: number; why: string; word: WarmWord } | null {
+  const w = s.warm[service];
+  if (w === undefined) return null;
+  const want = shadowcount.wanted(w, s.nowMs);
+  return { warm: w.word.warm, cold: coldOf(s, service), wanted: want.n, why: want.why, word: w.word };
+}
+
+/** The shadows and spares of a service that are not warm now (never its holder): kept out while a warm one is fit; their replicas do not sync. */
+export function coldOf(s: Pick<HostState, "warm" | "services">, service: string): HostId[] {
+  const w = s.warm[service];
+  if (w === undefined) return [];
+  const q = s.services[service]!;
+  return q.config.candidates.slice(1).filter((h) => !w.word.warm.includes(h) && h !== q.holder);
+}
+
+/** The cold hosts at start, as the shell reads them then (coldOf). */
+function initialCold(config: HostConfig, warm: Readonly<Record<string, ShadowCountState>>): Record<string, HostId[]> {
+  return Object.fromEntries(config.services.filter((sv) => warm[sv.name] !== undefined).map((sv) => [sv.name, sv.candidates.slice(1).filter((h) => !warm[sv.name]!.word.warm.includes(h))]));
+}
+
 /** A service's active shadows (as holder), for status. */
 export function activeOf(s: HostState, service: string): readonly HostId[] {
   return s.scaling[service]?.active ?? [];
@@ -552,6 +642,7 @@ function eachDue(s: HostState, f: (name: () => string, ms: number) => void): voi
     const v = scaleView(s, sv);
     f(() => `scaling ${sv}`, scaling.nextTickMs(m, v.holding, v.fit, s.config.self, s.nowMs));
   }
+  for (const [sv, m] of Object.entries(s.warm)) f(() => `shadow count ${sv}`, shadowcount.nextTickMs(m, countView(s, sv), s.nowMs));
   for (const [sv, m] of Object.entries(s.migration)) {
     const v = poolView(s, sv);
     // Holding ends with the lease, which the quorum's own part already wakes for.
@@ -1025,8 +1116,10 @@ function syncExcluded(d: Draft, fx: HostEffect[]): void {
     const safe = d.config.hosts.filter((h) => d.peerSafe[h]?.includes(sv.name) === true);
     if (d.safe[sv.name] !== undefined && safemode.inSafeMode(d.safe[sv.name]!)) safe.push(self);
     const kept = d.config.hosts.filter((h) => keptOut(d.standby[h]));
-    const fitLeft = sv.candidates.some((h) => (h === self || alive.has(h)) && !kept.includes(h) && !sick.includes(h) && !safe.includes(h));
-    const hosts = health.excluded(kept, fitLeft ? [...sick, ...safe] : sick);
+    const cold = coldOf(d, sv.name);
+    // Safe mode and cold shadows are kept out as a last resort only: while a fit candidate is left, and a warm one first.
+    const fit = (h: HostId, also: readonly HostId[]) => (h === self || alive.has(h)) && !kept.includes(h) && !sick.includes(h) && !safe.includes(h) && !also.includes(h);
+    const hosts = sv.candidates.some((h) => fit(h, cold)) ? health.excluded(kept, [...sick, ...safe, ...cold]) : health.excluded(kept, sv.candidates.some((h) => fit(h, [])) ? [...sick, ...safe] : sick);
     if (hosts.join() !== d.services[sv.name]!.excluded.join()) stepQuorum(d, fx, sv.name, { type: "excluded", hosts });
   }
 }

@@ -14,6 +14,7 @@ export { blobsToFetch, type ReplicaSyncEvent, type ReplicaSyncState } from "./re
 export { initialReplication, PENDING_WRITES_MAX, type PeerSync, type ReplicationState, type SyncStatus } from "./replication.ts";
 export { forecastStaleMs } from "./proactive.ts";
 export type { Labels } from "./placement.ts";
+export type { WarmWord } from "./shadowcount.ts";
 export { planReconcile, type Conflict, type UnackedChange } from "./reconcile.ts";
 // No machine: the auto swap window is chosen by the shell, which reads the clock and tells the core when it opens.
 export { daySeenShare, quietestWindow, type LoadProfile, type OffPeakWindow } from "./offpeak.ts";

@@ -64,6 +64,8 @@ export type SimOptions = {
   placement?: HostConfig["placement"];
   /** Moves back wait for the swap window too (ServiceSpec.moveBackInWindow). */
   moveBackInWindow?: boolean;
+  /** The number of warm shadows follows the load forecasts (ServiceSpec.shadowCount, SIM_SHADOW_COUNT): the others are cold, kept out while a warm one is fit. */
+  shadowCount?: boolean;
   timing: HostTiming;
   tickMs: number;
   net: NetProfile;
@@ -195,6 +197,8 @@ const SWAP_EVERY_LEASES = 8;
 /** Scaling in the simulator: at most two active shadows, changes a few leases apart, a load forecast good for a while (each load fault is one). */
 export const SIM_MAX_ACTIVE = 2;
 const simScaling = (leaseMs: number) => ({ metric: "cpuLoad", threshold: 0.8, lowThreshold: 0.5, cooldownMs: 3 * leaseMs, maxActive: SIM_MAX_ACTIVE, staleMs: 40 * leaseMs });
+/** The shadow count in the simulator: one warm shadow at least, all at most; a high or uncertain load forecast wants more, changes a few leases apart. */
+const simShadowCount = (leaseMs: number, candidates: HostId[]) => ({ min: 1, max: candidates.length - 1, load: 0.8, band: 0.3, cooldownMs: 3 * leaseMs, staleMs: 40 * leaseMs, reserve: {}, metric: "cpuLoad", initial: candidates.slice(1) });
 /** Workloads per service, all on the primary at first; a move (hook and record) takes at most MIGRATE_MS_MAX and fails as often as a VIP change does. */
 export const SIM_WORKLOADS = 4;
 const MIGRATE_MS_MAX = 100;
@@ -202,6 +206,10 @@ const MIGRATE_MS_MAX = 100;
 const DIAGNOSE_MS_MAX = 200;
 /** Failed diagnostics run again after this many leases: short, so that runs see the retry. */
 const DIAGNOSE_RETRY_LEASES = 5;
+
+/** What a host's beacon says of the warm shadows of the services it holds (the agent's beacons carry its word for each). */
+const wordsOf = (n: SimHost): HostEvent[] =>
+  Object.entries(n.core.warm).flatMap(([service, w]) => (n.core.services[service]!.holder === n.id ? [{ type: "warm-word" as const, service, word: w.word }] : []));
 
 /** What a host's beacon says of its health and safe mode. */
 const healthOf = (n: SimHost): HostEvent => ({ type: "peer-health", host: n.id, unhealthy: host.unhealthyServices(n.core), safe: host.safeServices(n.core) });
@@ -346,7 +354,7 @@ class SimCluster implements Cluster {
     const o = this.o;
     // local-ack: the writer acknowledges before any other replica holds the write
     const ackShadows = this.variant === "local-ack" ? 0 : REPL.ackShadows;
-    return simHostConfig(id, o.hosts, boot, { names: this.services, candidates: o.candidates, voters: o.voters, ackShadows, moveBackAfterMs: MOVE_BACK_LEASES * o.timing.leaseMs, swapEveryMs: SWAP_EVERY_LEASES * o.timing.leaseMs, moveBackInWindow: o.moveBackInWindow ?? false, scaling: simScaling(o.timing.leaseMs), migrate: { by: null } }, o.timing, PROFILES.sim, { placement: o.placement, diagnoseRetryMs: DIAGNOSE_RETRY_LEASES * o.timing.leaseMs });
+    return simHostConfig(id, o.hosts, boot, { names: this.services, candidates: o.candidates, voters: o.voters, ackShadows, moveBackAfterMs: MOVE_BACK_LEASES * o.timing.leaseMs, swapEveryMs: SWAP_EVERY_LEASES * o.timing.leaseMs, moveBackInWindow: o.moveBackInWindow ?? false, scaling: simScaling(o.timing.leaseMs), migrate: { by: null }, ...(o.shadowCount === true ? { shadowCount: simShadowCount(o.timing.leaseMs, o.candidates) } : {}) }, o.timing, PROFILES.sim, { placement: o.placement, diagnoseRetryMs: DIAGNOSE_RETRY_LEASES * o.timing.leaseMs });
   }
 
   private localNow(n: Node): number {
@@ -536,6 +544,11 @@ class SimCluster implements Cluster {
       case "pool":
         this.trace.push({ ...at, what: `${fx.service} pool ${fx.hosts.join(",")}: ${fx.why}` });
         return;
+      case "warm-changed":
+        if (!fx.mine) return;
+        this.trace.push({ ...at, what: `${fx.service} warm ${fx.word.warm.join(",")} (e${fx.word.epoch}.${fx.word.seq}): ${fx.why}` });
+        this.healthNews.add(n); // its beacon says so
+        return;
       case "migrate":
         // Only a holder under its lease moves workloads: one cut off must not pull them back after its successor did.
         if (!host.leaseValid(n.core, fx.service, this.localNow(n)) || n.core.services[fx.service]!.holder !== n.id) throw new SimViolation(`migration: ${n.id} moved ${fx.service}'s ${fx.workload} without holding its lease`);
@@ -572,7 +585,11 @@ class SimCluster implements Cluster {
 
   /** A host's peers hear which services are unhealthy there and which it is in safe mode for, as from its beacon (beacons repeat it at heal and restart). */
   private tellHealth(n: Node): void {
-    for (const p of this.nodes.values()) if (p !== n && p.up && this.now >= p.pausedUntil) this.apply(p, healthOf(n));
+    for (const p of this.nodes.values()) {
+      if (p === n || !p.up || this.now < p.pausedUntil) continue;
+      this.apply(p, healthOf(n));
+      if (this.net.reachable(n.id, p.id)) for (const w of wordsOf(n)) this.apply(p, w);
+    }
   }
 
   /** A workload's move done (its record written, every host's document says so) or failed, for the process that asked (paused: when it runs again); lost with it. */
@@ -908,6 +925,7 @@ class SimCluster implements Cluster {
   private beacon(p: Node, n: Node): void {
     this.apply(n, { type: "standings", standings: p.core.standby });
     if (this.net.reachable(p.id, n.id)) this.apply(n, healthOf(p));
+    if (this.net.reachable(p.id, n.id)) for (const w of wordsOf(p)) if (n.up) this.apply(n, w);
     if (Object.keys(p.core.votes).length > 0 && this.net.reachable(p.id, n.id) && n.up) this.apply(n, { type: "vote-standings", votes: p.core.votes, from: "peer" });
   }
 
@@ -937,7 +955,8 @@ class SimCluster implements Cluster {
 
   load(p90: number): void {
     this.trace.push({ atMs: this.now, host: hostId("-"), what: `load forecast ${p90}` });
-    for (const n of this.nodes.values()) if (n.up && this.now >= n.pausedUntil) this.apply(n, { type: "forecast-ready", host: n.id, dataMs: this.localNow(n), p90: { cpuLoad: p90 } });
+    // The band widens with the load (p10 at 0.6 of p90): a high forecast is an uncertain one too, for the shadow count.
+    for (const n of this.nodes.values()) if (n.up && this.now >= n.pausedUntil) this.apply(n, { type: "forecast-ready", host: n.id, dataMs: this.localNow(n), p90: { cpuLoad: p90 }, p10: { cpuLoad: 0.6 * p90 } });
     this.drainHooks();
   }
 

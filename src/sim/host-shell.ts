@@ -24,7 +24,7 @@ export type Stepper = (s: HostState, ev: HostEvent, nowMs: number) => HostStep;
 export type VipOp = "add" | "del";
 
 /** What the services of a simulated cluster are, the same on every host. */
-export type SimServices = { names: string[]; candidates: HostId[]; voters: HostId[]; ackShadows: number; moveBackAfterMs: number; /** 0: no swaps. */ swapEveryMs?: number; moveBackInWindow?: boolean; /** Absent: no scaling. */ scaling?: HostConfig["services"][number]["scaling"]; /** Absent: workloads never move. */ migrate?: HostConfig["services"][number]["migrate"] };
+export type SimServices = { names: string[]; candidates: HostId[]; voters: HostId[]; ackShadows: number; moveBackAfterMs: number; /** 0: no swaps. */ swapEveryMs?: number; moveBackInWindow?: boolean; /** Absent: no scaling. */ scaling?: HostConfig["services"][number]["scaling"]; /** Absent: workloads never move. */ migrate?: HostConfig["services"][number]["migrate"]; /** Absent: every candidate warm. */ shadowCount?: HostConfig["services"][number]["shadowCount"] };
 
 /** A host's config as the agent would build it from its file; replication timing as a profile names it. */
 /** Every simulated service has one health check, failing after two failures in a row and passing after two successes. */
@@ -36,7 +36,7 @@ export function simHostConfig(self: HostId, hosts: HostId[], boot: number, sv: S
     self,
     hosts,
     boot,
-    services: sv.names.map((name) => ({ name, candidates: sv.candidates, voters: sv.voters, ackShadows: sv.ackShadows, moveBackAfterMs: sv.moveBackAfterMs, swapEveryMs: sv.swapEveryMs ?? 0, moveBackInWindow: sv.moveBackInWindow ?? false, ...(sv.scaling === undefined ? {} : { scaling: sv.scaling }), ...(sv.migrate === undefined ? {} : { migrate: sv.migrate }), checks: [SIM_CHECK] })),
+    services: sv.names.map((name) => ({ name, candidates: sv.candidates, voters: sv.voters, ackShadows: sv.ackShadows, moveBackAfterMs: sv.moveBackAfterMs, swapEveryMs: sv.swapEveryMs ?? 0, moveBackInWindow: sv.moveBackInWindow ?? false, ...(sv.scaling === undefined ? {} : { scaling: sv.scaling }), ...(sv.migrate === undefined ? {} : { migrate: sv.migrate }), ...(sv.shadowCount === undefined ? {} : { shadowCount: sv.shadowCount }), checks: [SIM_CHECK] })),
     timing,
     replication: { writeTimeoutMs: replication.writeTimeoutMs, staleAfterMs: replication.syncStaleMs },
     proactive: SIM_PROACTIVE,
@@ -224,6 +224,8 @@ export function carryEffects<H extends SimHost>(h: H, effects: HostEffect[], por
         break;
       case "migrate":
         ports.migrate(h, fx.service, fx.workload, fx.to);
+        break;
+      case "warm-changed": // the driver's beacons carry the word
         break;
       case "certified":
       case "alarm":

@@ -368,6 +368,8 @@ export function runSchedule(a: SimArgs, p: FaultParams, schedule: Fault[]): SimR
   return summarize(a, c, schedule, violation);
 }
 
+/** Share of seeds with a shadow count. */
+export const SHADOW_COUNT_SHARE = 0.5;
 /** Share of seeds whose moves back wait for the swap window. */
 export const MOVE_BACK_IN_WINDOW_SHARE = 0.3;
 
@@ -390,6 +392,8 @@ function startCluster(a: SimArgs, p: FaultParams, hosts: HostId[]): Cluster {
     placement: { domains: ["rack"], labels: simRacks(a.seed, hosts) },
     // In a share of seeds, moves back wait for the swap window too (opened and closed by windowFaults).
     moveBackInWindow: rng((a.seed ^ 0xbac4) >>> 0).next() < MOVE_BACK_IN_WINDOW_SHARE,
+    // In another share, the number of warm shadows follows the load forecasts: the others are cold, kept out while a warm one is fit.
+    shadowCount: rng((a.seed ^ 0xc01d) >>> 0).next() < SHADOW_COUNT_SHARE,
     services: a.services,
     driftPpm: p.driftPpm,
     variant: a.variant ?? "correct",

@@ -14,7 +14,7 @@
 // moment an add starts until a removal is done.
 //
 // The language (hosts are n1..nK; A->B names a one-way link, `*` any host):
-//   hosts 3 [timing=lan] [voters=n1,n2,n3] [candidates=n1,n3,n2] [variant=planned-vote] [fence=off] [moveback=2s [moveback-window=on]] [swap=2s] [scale=2] [workloads=4]
+//   hosts 3 [timing=lan] [voters=n1,n2,n3] [candidates=n1,n3,n2] [variant=planned-vote] [fence=off] [moveback=2s [moveback-window=on]] [swap=2s] [scale=2] [workloads=4] [count=1]
 //                                  variant: a deliberately broken core (sim/cluster.ts), to show a rule's worth
 //                                  one service "web"; default: all vote, n1 first
 //   tick 50ms                      every host's clock moves on in steps of tickMs;
@@ -40,6 +40,9 @@
 //   fail-hook n1 redirect [count]  the next count (1) runs of that hook on n1 fail (a failed redirect is tried
 //                                  again, the back-off doubling from 1 s, an alarm at the third in a row;
 //                                  `migrate`: the next moves of workloads fail, tried again the same way)
+//   (count=N: the shadow count, N warm shadows at least, all at most; one more each for a load forecast at
+//    0.8 or more and a p10-p90 band 0.3 wide or more, 500ms apart; cold ones are kept out while a warm one
+//    is fit; the holder's word reaches the others as from its beacon; `load n1 0.9 0.5` gives the p10)
 //   workloads                      where each workload runs, as the document says (workloads=N: N of them,
 //                                  w1..wN, on the primary at first; each host's shell reads the document
 //                                  at start and at each change; a holder moves them onto its pool)
@@ -74,7 +77,7 @@
 import { assert, assertNever } from "../shared/assert.ts";
 import { LOOP_STALL_WARN_TICKS, PROFILES, type ProfileName } from "../shared/profiles.ts";
 import { hostId, type HostId } from "../shared/ids.ts";
-import { host, type OperatorOrder, type OrderAction, type HookName, type HostConfig, type HostEffect, type HostEvent, type HostMsg, type HostState, type Certificate, type Persisted, type QuorumState } from "../decide/index.ts";
+import { host, type WarmWord, type OperatorOrder, type OrderAction, type HookName, type HostConfig, type HostEffect, type HostEvent, type HostMsg, type HostState, type Certificate, type Persisted, type QuorumState } from "../decide/index.ts";
 import { stepAs, VARIANTS, type Variant } from "./cluster.ts";
 import { carryEffects, diagnosed, hookFinished, kernelLeased, recordLanded, SimHost, simHostConfig, vipChanged, type ShellPorts, type Stepper, type VipOp } from "./host-shell.ts";
 
@@ -137,6 +140,7 @@ type Item =
   | { kind: "diagnose"; host: HostId; boot: number; service: string; seq: number }
   | { kind: "migrate"; host: HostId; boot: number; service: string; workload: string; to: HostId }
   | { kind: "docs"; host: HostId } // the document's workloads changed: this host's shell reads them
+  | { kind: "word"; host: HostId; service: string; word: WarmWord } // a holder's warm shadows, as its beacon says
   | { kind: "health"; from: HostId; host: HostId; unhealthy: string[]; safe: string[] }; // a peer's beacon, as far as health and safe mode go
 
 /** What one event's effects print, gathered while they are carried: sends to several hosts with the same content as one line. */
@@ -265,6 +269,7 @@ class World {
     migrate: (n, service, workload, to) => this.queue.push({ kind: "migrate", host: n.id, boot: n.boot, service, workload, to }),
     note: (n, fx) => {
       if (fx.type === "safe-mode-changed") for (const p of this.nodes) if (p !== n) this.queue.push({ kind: "health", from: n.id, host: p.id, unhealthy: host.unhealthyServices(n.core), safe: host.safeServices(n.core) });
+      if (fx.type === "warm-changed" && fx.mine) for (const p of this.nodes) if (p !== n && !this.partitioned(n.id, p.id)) this.queue.push({ kind: "word", host: p.id, service: fx.service, word: fx.word });
       const line = this.effectLine(fx);
       if (line !== null) this.printing.lines.push(line);
     },
@@ -406,6 +411,8 @@ class World {
         return `pool [${fx.hosts.join(",")}]: ${fx.why}`;
       case "migrate":
         return `migrate ${fx.workload} ${fx.from}->${fx.to} e=${fx.epoch}: ${fx.why}`;
+      case "warm-changed":
+        return fx.mine ? `warm [${fx.word.warm.join(",")}] e${fx.word.epoch}.${fx.word.seq}: ${fx.why}` : null;
       case "standings-changed":
       case "votes-changed":
         return null; // the order's own line says it
@@ -484,6 +491,9 @@ class World {
         case "docs":
           if (n.up) this.readDoc(n);
           break;
+        case "word":
+          if (n.up) this.apply(n, { type: "warm-word", service: it.service, word: it.word });
+          break;
         default:
           assertNever(it);
       }
@@ -543,7 +553,10 @@ class World {
     assert(Number.isInteger(workloads) && workloads >= 0 && workloads <= 64, "workloads is 0..64");
     for (let j = 1; j <= workloads; j++) this.workloads.set(`w${j}`, candidates[0]!);
     assert(kv["moveback-window"] === undefined || kv["moveback-window"] === "on", "moveback-window=on or nothing");
-    const services = { names: [SERVICE], candidates, voters, ackShadows: 1, moveBackAfterMs, swapEveryMs, moveBackInWindow: kv["moveback-window"] === "on", scaling, ...(workloads > 0 ? { migrate: { by: null } } : {}) };
+    const minWarm = kv.count === undefined ? 0 : Number(kv.count);
+    assert(Number.isInteger(minWarm) && minWarm >= 0 && minWarm < count, "count is 0 (off) .. hosts - 1");
+    const shadowCount = minWarm === 0 ? undefined : { min: minWarm, max: count - 1, load: 0.8, band: 0.3, cooldownMs: 500, staleMs: 60_000, reserve: {}, metric: "cpuLoad", initial: candidates.slice(1) };
+    const services = { names: [SERVICE], candidates, voters, ackShadows: 1, moveBackAfterMs, swapEveryMs, moveBackInWindow: kv["moveback-window"] === "on", scaling, shadowCount, ...(workloads > 0 ? { migrate: { by: null } } : {}) };
     assert(kv.fence === undefined || kv.fence === "on" || kv.fence === "off", "fence is on or off");
     const fenced = kv.fence !== "off";
     this.configFor = (id, boot) => ({ ...simHostConfig(id, ids, boot, services, p, p), fenced });
@@ -682,8 +695,9 @@ class World {
   load(args: string[]): void {
     const n = this.node(args[0]!);
     const p90 = Number(args[1]);
-    assert(Number.isFinite(p90), "load HOST P90");
-    this.apply(n, { type: "forecast-ready", host: n.id, dataMs: n.clockMs, p90: { cpuLoad: p90 } });
+    const p10 = args[2] === undefined ? p90 : Number(args[2]);
+    assert(Number.isFinite(p90) && Number.isFinite(p10), "load HOST P90 [P10]");
+    this.apply(n, { type: "forecast-ready", host: n.id, dataMs: n.clockMs, p90: { cpuLoad: p90 }, p10: { cpuLoad: p10 } });
     this.drain();
   }
 

@@ -62,8 +62,10 @@ export type Replica = {
   unsaved: string[];
   /** Other replicas a write must reach before it is acknowledged (ackShadows, capped at their number). */
   ackNeeded: number;
-  /** The Automerge sync session with each connected peer. */
+  /** The Automerge sync session with each connected peer this replica syncs with (neither it nor this host cold). */
   sync: Map<HostId, A.SyncState>;
+  /** Replicas of a shadow count's service that are not warm now (this host among them, maybe): no sync session with them. */
+  cold: Set<HostId>;
   /** Durability questions we cannot answer yet, per peer (at most WAITING_REQUESTS_MAX each, the oldest dropped). */
   waiting: Map<HostId, WaitingRequest[]>;
   /** Durability questions dropped because a peer had too many waiting. */
@@ -98,6 +100,7 @@ export function openReplica(stateDir: string, cfg: ReplicaService, self: HostId)
     unsaved: [],
     ackNeeded: Math.min(cfg.ackShadows, others.length),
     sync: new Map(),
+    cold: new Set(),
     waiting: new Map(),
     waitingDropped: 0,
     pending: new Map(),
@@ -110,6 +113,9 @@ export function openReplica(stateDir: string, cfg: ReplicaService, self: HostId)
     bytesIn: 0,
   };
 }
+
+/** Whether this replica keeps a sync session with `peer`: neither is cold. */
+export const syncsWith = (r: Replica, self: HostId, peer: HostId): boolean => !r.cold.has(peer) && !r.cold.has(self);
 
 /** Blobs: the local chunk store, and the blob channels to the given peers that are open now. */
 export type BlobOptions = { store: ChunkStore; sources(peers: HostId[]): BlobPeer[]; rateBytesPerSec?: number };

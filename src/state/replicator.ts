@@ -25,7 +25,7 @@ import type { SyncStatus } from "../decide/index.ts";
 import { history, toReadable, type BlobKind, type ConfigEdit, type HistoryEntry, type ReadableState } from "./doc.ts";
 import type { StateWire } from "./wire.ts";
 import type { BlobManifest, OnProgress } from "./manifest.ts";
-import { openReplica, type BlobOptions, type Replica, type ReplicaEffect, type ReplicaService, type ReplicationCore, type Shell, type WriteResult } from "./replica.ts";
+import { openReplica, syncsWith, type BlobOptions, type Replica, type ReplicaEffect, type ReplicaService, type ReplicationCore, type Shell, type WriteResult } from "./replica.ts";
 import { peerLink, receiveHeads, receiveSync, startSyncMachine } from "./sync.ts";
 import { carryOut, durableRequest, flush, saved, write } from "./durability.ts";
 import { blobStatus, checkBlobs, openBlob, putBlob, type BlobStatus } from "./blobsync.ts";
@@ -84,6 +84,8 @@ export type Replicator = {
   /** Time-outs and stale detection; call every few tens of ms. */
   tick(): void;
   traffic(service: string): { bytesOut: number; bytesIn: number };
+  /** A shadow count's service: the replicas that are cold now (this host, maybe). Sync sessions with them end; those warm again whose link is up start afresh. */
+  setCold(service: string, cold: HostId[]): void;
   /** Brings the configuration to the intended state (see decide/reconcile.ts) and reports what it did. */
   reconcile(service: string, o: { reason: ReconcileReport["reason"]; to?: string[] }): Promise<ReconcileReport>;
   /** Chunks bytes (`total` of them, if known) into the store and records their manifest in the document; resolves once acknowledged (the shadows hold the manifest and every chunk). */
@@ -118,6 +120,8 @@ export function startReplicator(o: ReplicatorOptions): Replicator {
   };
   for (const r of replicas.values()) checkBlobs(x, r); // blobs named before a restart: complete, or fetch the rest
   const of = (service: string): Replica => replicaOf(o, replicas, service);
+  /** The peers whose state link is up now. */
+  const linked = new Set<HostId>();
   function onEffect(fx: ReplicaEffect): void {
     const r = replicas.get(fx.service);
     if (r !== undefined) carryOut(x, r, fx);
@@ -126,10 +130,19 @@ export function startReplicator(o: ReplicatorOptions): Replicator {
     services: () => [...replicas.keys()],
     onEffect,
     onPeer(id, up) {
+      if (up) linked.add(id);
+      else linked.delete(id);
       x.core.feed({ type: "state-link", peer: id, up });
       for (const r of replicas.values()) peerLink(x, r, id, up);
     },
     onMessage: (from, msg) => route(x, replicas, from, msg),
+    setCold(service, cold) {
+      const r = replicas.get(service);
+      if (r === undefined) return;
+      r.cold = new Set(cold);
+      for (const peer of [...r.sync.keys()]) if (!syncsWith(r, x.self, peer)) peerLink(x, r, peer, false);
+      for (const peer of r.others) if (linked.has(peer) && !r.sync.has(peer)) peerLink(x, r, peer, true);
+    },
     write: (service, edit, message) => write(x, of(service), edit, message),
     get(service) {
       const r = of(service);
@@ -183,6 +196,7 @@ function route(x: Shell, replicas: ReadonlyMap<string, Replica>, from: HostId, m
     x.log("debug", "state", "message-ignored", { from, service: msg.service, why: "not a replica of that service here" });
     return;
   }
+  if ((msg.type === "sync" || msg.type === "heads") && !syncsWith(r, x.self, from)) return; // cold: it catches up once warm
   switch (msg.type) {
     case "sync":
       return receiveSync(x, r, from, msg.data);

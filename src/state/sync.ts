@@ -11,11 +11,12 @@ import { replicasync, type ReplicaSyncEvent, type ReplicaSyncState } from "../de
 import { assertNever } from "../shared/assert.ts";
 import { lagBehind, type StateDoc } from "./doc.ts";
 import { HEADS_MAX } from "./wire.ts";
-import { sendTo, type Replica, type Shell } from "./replica.ts";
+import { sendTo, syncsWith, type Replica, type Shell } from "./replica.ts";
 
 /** The state channel to a peer opened (a fresh session, then whatever there is to say) or closed (its session and questions go). */
 export function peerLink(x: Shell, r: Replica, peer: HostId, up: boolean): void {
   if (!r.cfg.replicas.includes(peer)) return;
+  if (up && !syncsWith(r, x.self, peer)) return; // a cold replica (or this one cold): no session
   if (up) {
     r.sync.set(peer, A.initSyncState());
     x.flush(r);
@@ -110,7 +111,7 @@ export function startSyncMachine(replicas: ReadonlyMap<string, Replica>, staleAf
             break;
           case "restart-sync": {
             const r = replicas.get(fx.service);
-            if (r === undefined) break;
+            if (r === undefined || !syncsWith(r, x.self, fx.peer)) break;
             r.sync.set(fx.peer, A.initSyncState());
             x.log("info", "state", "sync-restarted", { service: fx.service, peer: fx.peer });
             break;
