@@ -137,9 +137,7 @@ function applyOther(d: EffectDeps, fx: OtherFx): void {
       d.votesChanged(fx.votes, fx.kept);
       break;
     case "diagnose":
-      d.log("info", "health", "diagnosing", { service: fx.service, run: fx.seq, why: fx.why });
-      d.diagnose(fx);
-      break;
+      return diagnose(d, fx);
     case "safe-mode-changed":
       d.log(fx.on ? "warn" : "info", "health", fx.on ? "safe-mode" : "safe-mode-ended", { service: fx.service, why: fx.why, effect: fx.on ? "no candidate for it until diagnostics pass or an operator runs `umbra rejoin`" : "a candidate again" });
       d.safeModeChanged(fx);
@@ -150,6 +148,12 @@ function applyOther(d: EffectDeps, fx: OtherFx): void {
     default:
       assertNever(fx);
   }
+}
+
+/** Safe mode's diagnostics: said, then run off the loop. */
+function diagnose(d: EffectDeps, fx: Extract<HostEffect, { type: "diagnose" }>): void {
+  d.log("info", "health", "diagnosing", { service: fx.service, run: fx.seq, why: fx.why });
+  d.diagnose(fx);
 }
 
 /** A hook to run off the loop; a request for capacity (no warm shadow free) said loudly, hook or not. */

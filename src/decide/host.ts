@@ -322,23 +322,29 @@ export function initialHost(given: HostConfig, persisted: Readonly<Record<string
   }
   const p = config.proactive;
   const foresight = p === null ? null : proactive.initialProactive({ self: config.self, ...p }, nowMs);
+  const m = lifecycleMachines(config);
+  const s: Draft = { config, members, services, replicas, foresight, standby: {}, votes: {}, orders: [], ...m, coldTold: initialCold(config, m.warm), peerFree: {}, redirectRetry: {}, peerUnhealthy: {}, peerSafe: {}, hooks: {}, nowMs };
+  // Cold hosts are kept out from the start (no one holds yet: the quorum machines answer with nothing to do).
+  if (Object.keys(m.warm).length > 0) syncExcluded(s, []);
+  return s;
+}
+
+/** Each service's health, safe mode, scaling and migration where this host is a candidate; its shadow count everywhere (every host keeps cold ones out). */
+function lifecycleMachines(config: HostConfig): Pick<HostState, "health" | "safe" | "scaling" | "migration" | "warm"> {
   const healthOf: Record<string, ServiceHealth> = {};
   const safe: Record<string, SafeMode> = {};
   const scales: Record<string, ScalingState> = {};
   const migrations: Record<string, MigrationState> = {};
   const warm: Record<string, ShadowCountState> = {};
-  for (const sv of config.services) if (sv.shadowCount !== undefined) warm[sv.name] = shadowcount.initialShadowCount(sv.shadowCount, sv.shadowCount.initial);
   for (const sv of config.services) {
+    if (sv.shadowCount !== undefined) warm[sv.name] = shadowcount.initialShadowCount(sv.shadowCount, sv.shadowCount.initial);
     if (!sv.candidates.includes(config.self)) continue;
     healthOf[sv.name] = health.initialHealth(sv.checks ?? []);
     safe[sv.name] = safemode.initialSafeMode();
     if (sv.scaling !== undefined) scales[sv.name] = scaling.initialScaling(sv.scaling);
     if (sv.migrate !== undefined) migrations[sv.name] = migration.initialMigration();
   }
-  const s: Draft = { config, members, services, replicas, foresight, standby: {}, votes: {}, orders: [], health: healthOf, safe, scaling: scales, migration: migrations, warm, coldTold: initialCold(config, warm), peerFree: {}, redirectRetry: {}, peerUnhealthy: {}, peerSafe: {}, hooks: {}, nowMs };
-  // Cold hosts are kept out from the start (no one holds yet: the quorum machines answer with nothing to do).
-  if (Object.keys(warm).length > 0) syncExcluded(s, []);
-  return s;
+  return { health: healthOf, safe, scaling: scales, migration: migrations, warm };
 }
 
 // long: the router, one case per event type, each handing it to its machine

@@ -542,18 +542,9 @@ class SimCluster implements Cluster {
         if (!fx.repeat) this.trace.push({ ...at, what: `order ${fx.order.action}${fx.order.target === null ? "" : ` ${fx.order.target}`}: ${fx.outcome}` });
         return;
       case "pool":
-        this.trace.push({ ...at, what: `${fx.service} pool ${fx.hosts.join(",")}: ${fx.why}` });
-        return;
       case "warm-changed":
-        if (!fx.mine) return;
-        this.trace.push({ ...at, what: `${fx.service} warm ${fx.word.warm.join(",")} (e${fx.word.epoch}.${fx.word.seq}): ${fx.why}` });
-        this.healthNews.add(n); // its beacon says so
-        return;
       case "migrate":
-        // Only a holder under its lease moves workloads: one cut off must not pull them back after its successor did.
-        if (!host.leaseValid(n.core, fx.service, this.localNow(n)) || n.core.services[fx.service]!.holder !== n.id) throw new SimViolation(`migration: ${n.id} moved ${fx.service}'s ${fx.workload} without holding its lease`);
-        this.trace.push({ ...at, what: `${fx.service} migrate ${fx.workload} ${fx.from}->${fx.to}: ${fx.why}` });
-        return;
+        return this.noteLifecycle(n, fx);
       case "persist":
       case "run-hook":
       case "reconcile":
@@ -568,6 +559,21 @@ class SimCluster implements Cluster {
       default:
         assertNever(fx);
     }
+  }
+
+  /** The shadows' lifecycle: the pool, the warm set (its beacon says so), a workload's move (only by a holder under its lease). */
+  private noteLifecycle(n: Node, fx: Extract<HostEffect, { type: "pool" | "warm-changed" | "migrate" }>): void {
+    const at = { atMs: this.now, host: n.id };
+    if (fx.type === "pool") return void this.trace.push({ ...at, what: `${fx.service} pool ${fx.hosts.join(",")}: ${fx.why}` });
+    if (fx.type === "warm-changed") {
+      if (!fx.mine) return;
+      this.trace.push({ ...at, what: `${fx.service} warm ${fx.word.warm.join(",")} (e${fx.word.epoch}.${fx.word.seq}): ${fx.why}` });
+      this.healthNews.add(n);
+      return;
+    }
+    // One cut off must not pull workloads back after its successor did.
+    if (!host.leaseValid(n.core, fx.service, this.localNow(n)) || n.core.services[fx.service]!.holder !== n.id) throw new SimViolation(`migration: ${n.id} moved ${fx.service}'s ${fx.workload} without holding its lease`);
+    this.trace.push({ ...at, what: `${fx.service} migrate ${fx.workload} ${fx.from}->${fx.to}: ${fx.why}` });
   }
 
   private drainHooks(): void {
