@@ -586,7 +586,7 @@ export async function startAgent(config: Config): Promise<Agent> {
   const repl = await startAgentReplication(config, loop, log, monoNow);
   const { replicator } = repl;
   const hookPrefix: string[] = []; // filled once real-time (goRealtime): hooks then start as ordinary work
-  const runners = effectRunners({ self, services: byName, ip, fence, replicator, hookTimeoutMs: config.timing.hookTimeoutMs, hookPrefix, log, now: monoNow, report: (ev) => loop.feed(ev), metrics });
+  const runners = effectRunners({ self, services: byName, ip, fence, replicator, hookTimeoutMs: config.timing.hookTimeoutMs, hookPrefix, log, now: monoNow, report: (ev) => loop.feed(ev), metrics, holds: (service, epoch) => host.holdsUnderLease(loop.core, service, epoch, monoNow()) });
   const mesh = await openAgentMesh(config, keyPair, sigs, loop, observed, repl, log);
   const send = (to: HostId, msg: Parameters<Mesh["send"]>[1]) => (to === self ? loop.enqueue(self, msg) : void mesh.send(to, msg));
   const operators = startOperators(config, loop, observed, mesh, replicator, log, metrics);

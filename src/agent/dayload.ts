@@ -55,7 +55,9 @@ export function startDayLoads(config: Pick<Config, "services" | "stateDir">, log
     sample(s) {
       if (stopped) return;
       const localMs = localMsOf(s.ts);
-      for (const [m, p] of profiles) p.add(localMs, s[m]);
+      let stepped = false;
+      for (const [m, p] of profiles) stepped = p.add(localMs, s[m]) || stepped;
+      if (stepped) log("warn", "swap", "day-load-clock-stepped", { sampleAt: new Date(s.ts).toISOString(), action: "the days after this sample's were dropped: the clock had been a week or more ahead" });
       sampled = true;
       dirty = true;
     },

@@ -57,6 +57,8 @@ export type RunnerDeps = {
   now(): number;
   /** An outcome for the core (never dropped: the core waits for each). */
   report(ev: HostEvent): void;
+  /** Whether this host holds the service in that epoch under a valid lease now (the core's view): a workload's move records only then. */
+  holds(service: string, epoch: number): boolean;
   /** The /metrics counters; absent in tests that do not look. */
   metrics?: Pick<MetricsCounters, "vipChangeFailed">;
 };
@@ -227,11 +229,25 @@ function userHook(d: RunnerDeps, s: ServiceRt, hook: HookName, epoch: number, st
  * failed move, tried again by the core.
  */
 async function migrate(d: RunnerDeps, s: ServiceRt, fx: Extract<HostEffect, { type: "migrate" }>): Promise<void> {
-  const done = (ok: boolean, detail: string) => d.report({ type: "migrated", service: s.name, workload: fx.workload, to: fx.to, ok, detail });
+  let told = false;
+  const done = (ok: boolean, detail: string, stale = false) => {
+    told = true;
+    d.report({ type: "migrated", service: s.name, workload: fx.workload, to: fx.to, ok, detail, ...(stale ? { stale } : {}) });
+  };
+  try {
+    await migrateOnce(d, s, fx, done);
+  } catch (err) {
+    d.log("error", "hook", "migrate-failed", { service: s.name, workload: fx.workload, error: (err as Error).message });
+  } finally {
+    if (!told) done(false, "the move failed unexpectedly (see the log)"); // the core waits for one outcome per move
+  }
+}
+
+async function migrateOnce(d: RunnerDeps, s: ServiceRt, fx: Extract<HostEffect, { type: "migrate" }>, done: (ok: boolean, detail: string, stale?: boolean) => void): Promise<void> {
   const path = s.cfg.migrate?.hook;
   assert(path !== undefined, "the core moves workloads only of a service with a migrate hook");
   const w = d.replicator.services().includes(s.name) ? d.replicator.get(s.name).state.workloads[fx.workload] : undefined;
-  if (w === undefined) return done(false, "not in this host's document (removed meanwhile?)");
+  if (w === undefined || w.host_id !== fx.from) return done(false, "removed or moved meanwhile", true);
   const addresses = s.cfg.redirect?.addresses ?? {};
   const env = { UMBRA_SERVICE: s.name, UMBRA_HOST: d.self, UMBRA_EPOCH: String(fx.epoch), UMBRA_WORKLOAD: fx.workload, UMBRA_FROM: fx.from, UMBRA_TO: fx.to, UMBRA_FROM_ADDRESS: addresses[fx.from] ?? "", UMBRA_TO_ADDRESS: addresses[fx.to] ?? "", UMBRA_REQUIREMENTS: JSON.stringify(w.resource_requirements), UMBRA_WHY: fx.why };
   d.log("info", "scaling", "migrating", { service: s.name, workload: fx.workload, from: fx.from, to: fx.to, why: fx.why });
@@ -244,8 +260,12 @@ async function migrate(d: RunnerDeps, s: ServiceRt, fx: Extract<HostEffect, { ty
   }
   logHook(d, "migrate", s, path, r);
   if (r.exitCode !== 0) return done(false, r.timedOut ? "timed out" : r.exitCode === null ? `killed by ${r.signal}` : `exit ${r.exitCode}`);
+  // Recorded only under the lease it was decided under: a holder cut off during the hook must not write over its successor's moves.
+  if (!d.holds(s.name, fx.epoch)) return done(false, "the lease ended while the hook ran: not recorded");
+  const now = d.replicator.get(s.name).state.workloads[fx.workload];
+  if (now === undefined || now.host_id !== fx.from) return done(false, "removed or moved meanwhile: not recorded", true);
   try {
-    const rec = await d.replicator.write(s.name, { workloads: { set: [{ ...w, host_id: fx.to }] } }, `migrate ${fx.workload} ${fx.from} -> ${fx.to}: ${fx.why}`);
+    const rec = await d.replicator.write(s.name, { workloads: { move: [{ id: fx.workload, from: fx.from, to: fx.to }] } }, `migrate ${fx.workload} ${fx.from} -> ${fx.to}: ${fx.why}`);
     d.log("info", "scaling", "migrated", { service: s.name, workload: fx.workload, from: fx.from, to: fx.to, hookMs: r.durationMs, durableOn: rec.durableOn });
     done(true, `recorded, durable on ${[d.self, ...rec.durableOn.filter((h) => h !== d.self)].join(",")}`);
   } catch (err) {

@@ -194,7 +194,7 @@ export type HostEvent =
   | { type: "warm-word"; service: string; word: WarmWord } // a holder's word on the service's warm shadows (its beacon)
   | { type: "peer-free"; host: HostId; free: Readonly<Record<string, number>> } // a peer's free capacity by its beacon's metrics (1 - each utilization)
   | { type: "workloads"; service: string; workloads: ReadonlyArray<{ id: string; host: HostId; requirements: Readonly<Record<string, number>> }> } // the service's workloads as this host's replica of its document has them (at start, and at each change)
-  | { type: "migrated"; service: string; workload: string; to: HostId; ok: boolean; detail: string } // the outcome of a migrate: the hook ran and the move is recorded and acknowledged (ok), or either failed
+  | { type: "migrated"; service: string; workload: string; to: HostId; ok: boolean; detail: string; stale?: boolean } // the outcome of a migrate: the hook ran and the move is recorded and acknowledged (ok), or either failed; stale: removed or moved meanwhile by someone else, nothing recorded
   | { type: "left-holding"; service: string; epoch: number } // the agent last stopped on purpose while holding the service in this epoch (its disk): the certificate that replaced it demotes nobody
   | { type: "order"; order: OperatorOrder } // an operator's signed order, checked by the shell, from the local API or a peer
   | { type: "check-result"; service: string; check: number; ok: boolean; detail: string } // one run of a service's health check (its index in the config)
@@ -390,7 +390,7 @@ export function step(s0: HostState, e: HostEvent, nowMs: number): HostStep {
       break;
     case "workloads":
     case "migrated":
-      if (d.migration[e.service] !== undefined) stepMigration(d, fx, e.service, e.type === "workloads" ? { type: "workloads", list: weighed(d, e.service, e.workloads) } : { type: "migrated", id: e.workload, to: e.to, ok: e.ok, detail: e.detail });
+      if (d.migration[e.service] !== undefined) stepMigration(d, fx, e.service, e.type === "workloads" ? { type: "workloads", list: weighed(d, e.service, e.workloads) } : { type: "migrated", id: e.workload, to: e.to, ok: e.ok, detail: e.detail, stale: e.stale });
       break;
     case "diagnosed":
     case "safe-mode-restored":
@@ -530,7 +530,10 @@ function poolView(s: HostState, service: string): { holding: boolean; pool: Host
 /** The document's workloads as the migration machine weighs them: by the service's `by` resource (absent there: 0), or 1 each. */
 function weighed(s: HostState, service: string, list: Extract<HostEvent, { type: "workloads" }>["workloads"]): migration.Workload[] {
   const by = s.config.services.find((x) => x.name === service)!.migrate!.by;
-  return list.slice(0, migration.WORKLOADS_MAX).map((w) => ({ id: w.id, host: w.host, weight: by === null ? 1 : Math.max(0, w.requirements[by] ?? 0) }));
+  // The same first WORKLOADS_MAX on every host (by id), and no weight a peer's raw change could make NaN.
+  const sorted = [...list].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).slice(0, migration.WORKLOADS_MAX);
+  const weight = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? Math.max(0, x) : 0);
+  return sorted.map((w) => ({ id: w.id, host: w.host, weight: by === null ? 1 : weight(w.requirements[by]) }));
 }
 
 function stepMigration(d: Draft, fx: HostEffect[], service: string, ev: MigrationEvent): void {
@@ -663,6 +666,13 @@ export function leaseValid(s: HostState, service: string, nowMs: number): boolea
   const q = s.services[service];
   assert(q !== undefined, "a known service");
   return quorum.leaseValid(q, nowMs);
+}
+
+/** Whether this host holds a service in that epoch under a lease valid by its clock now. */
+export function holdsUnderLease(s: HostState, service: string, epoch: number, nowMs: number): boolean {
+  const q = s.services[service];
+  assert(q !== undefined, "a known service");
+  return q.holder === s.config.self && q.epoch === epoch && quorum.leaseValid(q, nowMs);
 }
 
 /** Milliseconds left of this host's lease for a service, or null when it holds none. */

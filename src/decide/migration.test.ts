@@ -60,6 +60,21 @@ describe("migration", () => {
     expect(nextTickMs(withList([w("a", h3)]), false, [h1], 0)).toBe(Infinity);
   });
 
+  test("a move the document overtook (removed or moved meanwhile) is no failure; failures end with nothing left to move, the alarm with them", () => {
+    const s = tick(withList([w("a", h3)]), 0, [h1]).state;
+    const stale = step(s, { type: "migrated", id: "a", to: h1, ok: false, detail: "moved meanwhile", stale: true }, 1).state;
+    expect(stale.running).toBeNull();
+    expect(stale.failures).toBe(0);
+    let f = s;
+    for (let i = 0; i < MIGRATE_ALARM_AFTER; i++) f = done(tick(f, 100_000 * i, [h1]).state, 100_000 * i, false).state;
+    expect(f.failures).toBe(MIGRATE_ALARM_AFTER);
+    const gone = step(f, { type: "workloads", list: [w("a", h1)] }, 400_000).state; // the record landed after all
+    expect(nextTickMs(gone, true, [h1], 400_000)).toBe(400_000);
+    const out = tick(gone, 400_000, [h1]);
+    expect(out.effects).toEqual([{ type: "alarm", failing: false, detail: null, attempts: MIGRATE_ALARM_AFTER }]);
+    expect(nextTickMs(out.state, true, [h1], 400_000)).toBe(Infinity);
+  });
+
   test("an outcome for another move (an earlier process's) changes nothing", () => {
     const s = tick(withList([w("a", h3)]), 0, [h1]).state;
     expect(step(s, { type: "migrated", id: "a", to: h2, ok: true, detail: "" }, 1).state).toBe(s);

@@ -33,7 +33,7 @@ export type MigrationState = {
 
 export type MigrationEvent =
   | { type: "workloads"; list: readonly Workload[] } // the document's workloads changed (or were read at start)
-  | { type: "migrated"; id: string; to: HostId; ok: boolean; detail: string } // the outcome of a migrate: the hook ran and the move is recorded (ok), or either failed
+  | { type: "migrated"; id: string; to: HostId; ok: boolean; detail: string; stale?: boolean } // the outcome of a migrate: the hook ran and the move is recorded (ok), or either failed; stale: the document had it removed or moved meanwhile (no failure: the plan goes on from the document)
   | { type: "tick"; holding: boolean; pool: readonly HostId[] }; // whether this host holds the service under a lease now (its VIP in), and its pool, itself first
 
 export type MigrationEffect =
@@ -60,6 +60,7 @@ export function step(s: MigrationState, e: MigrationEvent, nowMs: number): Migra
       return { state: { ...s, workloads: [...e.list].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)) }, effects: [] };
     case "migrated": {
       if (s.running === null || s.running.id !== e.id || s.running.to !== e.to) return { state: s, effects: [] }; // not the move under way (a restart's)
+      if (e.stale === true) return { state: { ...s, running: null }, effects: [] };
       if (e.ok) {
         // The record is written: the document will say so too; the plan goes on from it now.
         const workloads = s.workloads.map((w) => (w.id === e.id ? { ...w, host: e.to } : w));
@@ -73,9 +74,14 @@ export function step(s: MigrationState, e: MigrationEvent, nowMs: number): Migra
     }
     case "tick": {
       if (!e.holding) return s.failures === 0 ? { state: s, effects: [] } : { state: { ...s, failures: 0, retryAtMs: -Infinity }, effects: [] };
-      if (s.running !== null || nowMs < s.retryAtMs) return { state: s, effects: [] };
+      if (s.running !== null) return { state: s, effects: [] };
       const m = plan(s.workloads, e.pool);
-      if (m === null) return { state: s, effects: [] };
+      if (m === null) {
+        // Nothing left to move (a record that landed late, a workload removed): the failures are over.
+        if (s.failures === 0) return { state: s, effects: [] };
+        return { state: { ...s, failures: 0, retryAtMs: -Infinity }, effects: s.failures >= MIGRATE_ALARM_AFTER ? [{ type: "alarm", failing: false, detail: null, attempts: s.failures }] : [] };
+      }
+      if (nowMs < s.retryAtMs) return { state: s, effects: [] };
       return { state: { ...s, running: { id: m.id, from: m.from, to: m.to } }, effects: [{ type: "migrate", ...m }] };
     }
   }
@@ -84,7 +90,8 @@ export function step(s: MigrationState, e: MigrationEvent, nowMs: number): Migra
 /** When a tick could next act (Infinity: only an event can make one). */
 export function nextTickMs(s: MigrationState, holding: boolean, pool: readonly HostId[], nowMs: number): number {
   if (!holding) return s.failures === 0 ? Infinity : nowMs;
-  if (s.running !== null || plan(s.workloads, pool) === null) return Infinity;
+  if (s.running !== null) return Infinity;
+  if (plan(s.workloads, pool) === null) return s.failures === 0 ? Infinity : nowMs;
   return Math.max(nowMs, s.retryAtMs);
 }
 

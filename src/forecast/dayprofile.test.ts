@@ -48,13 +48,17 @@ test("an agent started inside a slot has not seen it until a later day covers it
   expect(unseen(p.profile())).toEqual([]);
 });
 
-test("a week is kept, counted from the newest sample's day; older samples are ignored", () => {
+test("a week is kept, counted from the newest sample's day; a sample older than that is a clock stepped back: the days after it go", () => {
   const p = new DayProfile();
   for (let d = 0; d < 10; d++) fill(p, at(d, 12), at(d, 12, 15), () => d, 60);
   expect(p.dayCount).toBe(DAYS_KEPT);
   expect(p.profile().mean[48]).toBeCloseTo((3 + 4 + 5 + 6 + 7 + 8 + 9) / 7, 12);
-  p.add(at(2, 12), 100); // older than the week: ignored
-  expect(p.profile().mean[48]).toBeCloseTo(6, 12);
+  expect(p.add(at(5, 12), 100)).toBe(false); // within the week: counted
+  const far = new DayProfile();
+  fill(far, at(0, 12), at(0, 12, 15), () => 1, 60);
+  expect(far.add(at(400, 12), 9)).toBe(false); // a clock a year ahead...
+  expect(far.add(at(1, 12), 2)).toBe(true); // ...and back: the far day goes, learning goes on
+  expect(far.dayCount).toBe(1); // day 0 went with the far sample; day 1 is kept
   p.add(at(30, 0), 1); // three weeks on: the old days go
   expect(p.dayCount).toBe(1);
   expect(p.profile().samples[48]).toBe(0);

@@ -40,12 +40,18 @@ export class DayProfile {
   /** By local day number; at most DAYS_KEPT, all within DAYS_KEPT of the newest. */
   private readonly days = new Map<number, Day>();
 
-  /** Adds a sample taken at `localMs`; one older than the days kept, or not finite, is ignored. */
-  add(localMs: number, value: number): void {
-    if (!Number.isFinite(localMs) || !Number.isFinite(value)) return;
+  /**
+   * Adds a sample taken at `localMs` (not finite: ignored). One older than
+   * the days kept means the clock stepped back (or had stepped far ahead):
+   * the days after the sample's are dropped, and true returned, or every
+   * sample after a far-future one would be ignored for good.
+   */
+  add(localMs: number, value: number): boolean {
+    if (!Number.isFinite(localMs) || !Number.isFinite(value)) return false;
     const { day, second } = localDayOf(localMs);
     const newest = this.newest();
-    if (newest !== null && day <= newest - DAYS_KEPT) return;
+    const stepped = newest !== null && day <= newest - DAYS_KEPT;
+    if (stepped) for (const k of [...this.days.keys()]) if (k > day) this.days.delete(k);
     let d = this.days.get(day);
     if (d === undefined) {
       d = emptyDay();
@@ -59,6 +65,7 @@ export class DayProfile {
     d.n[slot]! += 1;
     d.first[slot] = d.first[slot]! < 0 ? at : Math.min(d.first[slot]!, at);
     d.last[slot] = Math.max(d.last[slot]!, at);
+    return stepped;
   }
 
   /** Days held. */

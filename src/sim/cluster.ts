@@ -95,7 +95,7 @@ type Item =
   | { kind: "record"; atMs: number; order: number; host: HostId; boot: number; service: string }
   | { kind: "wake"; atMs: number; order: number; host: HostId; boot: number }
   | { kind: "diagnosed"; atMs: number; order: number; host: HostId; boot: number; service: string; seq: number }
-  | { kind: "migrated"; atMs: number; order: number; host: HostId; boot: number; service: string; workload: string; to: HostId; ok: boolean };
+  | { kind: "migrated"; atMs: number; order: number; host: HostId; boot: number; service: string; workload: string; from: HostId; to: HostId; epoch: number; ok: boolean };
 
 /** A wake's order among the items due at its time: before all (the agent's loop tells its core of the stall before it reads what waited). */
 const WAKE_ORDER = -1;
@@ -307,7 +307,7 @@ class SimCluster implements Cluster {
     persist: (n, service) => this.persist(n, service),
     runHook: (n, service, hook, epoch) => this.pendingHooks.push({ n, service, hook, epoch }), // they finish at once: hooks change nothing the checker sees
     // Diagnostics take a while (a bundle written, a hook run): up to DIAGNOSE_MS_MAX of virtual time.
-    migrate: (n, service, workload, to) => this.inFlight.push({ kind: "migrated", atMs: this.now + this.rm.next() * MIGRATE_MS_MAX, order: this.itemSeq++, host: n.id, boot: n.boot, service, workload, to, ok: this.rm.next() >= this.actuation.failRate }),
+    migrate: (n, service, workload, from, to, epoch) => this.inFlight.push({ kind: "migrated", atMs: this.now + this.rm.next() * MIGRATE_MS_MAX, order: this.itemSeq++, host: n.id, boot: n.boot, service, workload, from, to, epoch, ok: this.rm.next() >= this.actuation.failRate }),
     diagnose: (n, service, seq) => this.inFlight.push({ kind: "diagnosed", atMs: this.now + this.rg.next() * DIAGNOSE_MS_MAX, order: this.itemSeq++, host: n.id, boot: n.boot, service, seq }),
     note: (n, fx) => this.note(n, fx),
   };
@@ -606,14 +606,20 @@ class SimCluster implements Cluster {
       this.inFlight.push({ ...it, atMs: n.pausedUntil });
       return;
     }
-    if (it.ok) {
-      this.workloads.get(it.service)!.set(it.workload, it.to);
+    // As the agent's shell: recorded only under the lease it was decided under, and only where the workload still is.
+    const doc = this.workloads.get(it.service)!;
+    const leased = host.holdsUnderLease(n.core, it.service, it.epoch, this.localNow(n));
+    const stale = doc.get(it.workload) !== it.from;
+    const ok = it.ok && leased && !stale;
+    if (ok) {
+      doc.set(it.workload, it.to);
       this.workloadsVersion++;
       this.migrations_++;
       this.readDocs(n);
     }
-    this.trace.push({ atMs: this.now, host: n.id, what: `${it.service} migrated ${it.workload} to ${it.to}: ${it.ok ? "done" : "failed"}` });
-    this.apply(n, { type: "migrated", service: it.service, workload: it.workload, to: it.to, ok: it.ok, detail: it.ok ? "sim" : "sim: failed" });
+    const why = !it.ok ? "failed" : !leased ? "lease ended: not recorded" : stale ? "moved meanwhile: not recorded" : "done";
+    this.trace.push({ atMs: this.now, host: n.id, what: `${it.service} migrated ${it.workload} to ${it.to}: ${why}` });
+    this.apply(n, { type: "migrated", service: it.service, workload: it.workload, to: it.to, ok, detail: `sim: ${why}`, ...(it.ok && leased && stale ? { stale: true } : {}) });
   }
 
   /** The shell's read of the documents' workloads, when they changed since it last told its core (the others' shells read them at their next turn). */

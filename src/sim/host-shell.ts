@@ -164,7 +164,7 @@ export type ShellPorts<H extends SimHost> = {
   /** Starts a hook; the outcome comes back later through hookFinished. */
   runHook(h: H, service: string, hook: HookName, epoch: number): void;
   /** Starts a workload's move (the migrate hook, then its record); the outcome comes back later as migrated. */
-  migrate(h: H, service: string, workload: string, to: HostId): void;
+  migrate(h: H, service: string, workload: string, from: HostId, to: HostId, epoch: number): void;
   /** Starts safe mode's diagnostics (run `seq`); the outcome comes back later as diagnosed. */
   diagnose(h: H, service: string, seq: number): void;
   /** Every other effect, after the shell carried its common part: the driver records, checks or prints it, and carries what is its own. */
@@ -223,7 +223,7 @@ export function carryEffects<H extends SimHost>(h: H, effects: HostEffect[], por
         ports.runHook(h, fx.service, "redirect", fx.epoch);
         break;
       case "migrate":
-        ports.migrate(h, fx.service, fx.workload, fx.to);
+        ports.migrate(h, fx.service, fx.workload, fx.from, fx.to, fx.epoch);
         break;
       case "warm-changed": // the driver's beacons carry the word
         break;

@@ -266,7 +266,7 @@ class World {
     persist: (n, service) => recordLanded(n, service, this.ports), // the disk writes at once: a vote goes out in its step
     runHook: (n, service, hook, epoch) => this.queue.push({ kind: "hook", host: n.id, boot: n.boot, service, hook, epoch }),
     diagnose: (n, service, seq) => this.queue.push({ kind: "diagnose", host: n.id, boot: n.boot, service, seq }),
-    migrate: (n, service, workload, to) => this.queue.push({ kind: "migrate", host: n.id, boot: n.boot, service, workload, to }),
+    migrate: (n, service, workload, _from, to) => this.queue.push({ kind: "migrate", host: n.id, boot: n.boot, service, workload, to }),
     note: (n, fx) => {
       if (fx.type === "safe-mode-changed") for (const p of this.nodes) if (p !== n) this.queue.push({ kind: "health", from: n.id, host: p.id, unhealthy: host.unhealthyServices(n.core), safe: host.safeServices(n.core) });
       if (fx.type === "warm-changed" && fx.mine) for (const p of this.nodes) if (p !== n && !this.partitioned(n.id, p.id)) this.queue.push({ kind: "word", host: p.id, service: fx.service, word: fx.word });

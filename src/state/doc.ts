@@ -137,7 +137,7 @@ export type ConfigEdit = {
   set?: Record<string, JsonValue>;
   delete?: string[];
   /** Workloads to add or replace (by workload_id), and ids to remove. */
-  workloads?: { set?: WorkloadData[]; delete?: string[] };
+  workloads?: { set?: WorkloadData[]; delete?: string[]; move?: Array<{ id: string; from: string; to: string }> };
   /** Audit entries to record (keyed NONCE@HOST). */
   audit?: AuditEntry[];
   /** Blob manifests to add or replace (their chunks are in the local chunk store already), and blobs to forget. */
@@ -149,7 +149,7 @@ export function validateEdit(edit: ConfigEdit): void {
   const set = edit.set ?? {};
   const del = edit.delete ?? [];
   const wset = edit.workloads?.set ?? [];
-  const wdel = edit.workloads?.delete ?? [];
+  const wdel = [...(edit.workloads?.delete ?? []), ...(edit.workloads?.move ?? []).map((m) => m.id)];
   const bn = (edit.blobs?.set?.length ?? 0) + (edit.blobs?.delete?.length ?? 0);
   if (Object.keys(set).length === 0 && del.length === 0 && wset.length === 0 && wdel.length === 0 && bn === 0 && (edit.audit?.length ?? 0) === 0) throw new UmbraError("request_invalid", "the write changes nothing: give at least one key or workload to set or delete");
   for (const w of wset) {
@@ -159,6 +159,9 @@ export function validateEdit(edit: ConfigEdit): void {
     for (const [r, n] of Object.entries(w.resource_requirements)) {
       if (typeof n !== "number" || !Number.isFinite(n) || n < 0) throw new UmbraError("request_invalid", `workload "${w.workload_id}": resource_requirements.${r} must be a non-negative number`);
     }
+  }
+  for (const m of edit.workloads?.move ?? []) {
+    if ([m.id, m.from, m.to].some((x) => typeof x !== "string" || x.length === 0 || x.length > KEY_CHARS_MAX)) throw new UmbraError("request_invalid", `workload move: id, from and to must be 1-${KEY_CHARS_MAX} characters`);
   }
   for (const k of [...Object.keys(set), ...del]) {
     if (k.length === 0 || k.length > KEY_CHARS_MAX) throw new UmbraError("request_invalid", `key "${k.slice(0, 40)}": must be 1-${KEY_CHARS_MAX} characters`);
@@ -179,6 +182,8 @@ export function applyEdit(doc: StateDoc, edit: ConfigEdit, message: string, time
     for (const k of edit.delete ?? []) delete cfg[k];
     for (const w of edit.workloads?.set ?? []) d.workloads[w.workload_id] = { workload_id: w.workload_id, resource_requirements: { ...w.resource_requirements }, host_id: w.host_id };
     for (const id of edit.workloads?.delete ?? []) delete d.workloads[id];
+    // A move sets host_id alone, and only where the workload still is: a removal or another move meanwhile wins, and its other fields stay as they are.
+    for (const m of edit.workloads?.move ?? []) if (d.workloads[m.id]?.host_id === m.from) d.workloads[m.id]!.host_id = m.to;
     for (const b of edit.blobs?.set ?? []) d.hostConfiguration[BLOB_KINDS[b.kind]][b.manifest.name] = { name: b.manifest.name, size: b.manifest.size, hash: b.manifest.hash, chunks: packChunks(b.manifest.chunks) };
     for (const b of edit.blobs?.delete ?? []) delete d.hostConfiguration[BLOB_KINDS[b.kind]][b.name];
     for (const a of edit.audit ?? []) d.audit[`${a.nonce}@${a.host}`] = { ...a };

@@ -235,4 +235,28 @@ describe("workloads", () => {
     expect(nodes.get(h("b"))!.get("web").state.workloads).toEqual({ "web-1": { workload_id: "web-1", resource_requirements: { cpu: 2, memoryMiB: 512 }, host_id: "a" } });
     expect(() => nodes.get(h("a"))!.write("web", { workloads: { set: [{ workload_id: "w", resource_requirements: { cpu: -1 }, host_id: "a" }] } }, "bad")).toThrow("resource_requirements.cpu must be a non-negative number");
   });
+
+  test("a move sets host_id only where the workload still is: a removal or another move meanwhile wins, other fields stay", async () => {
+    const { nodes, link, settle } = cluster(1);
+    link(h("a"), h("b"), true);
+    const a = nodes.get(h("a"))!;
+    await a.write("web", { workloads: { set: [{ workload_id: "w1", resource_requirements: { cpu: 1 }, host_id: "a" }, { workload_id: "w2", resource_requirements: { cpu: 1 }, host_id: "a" }] } }, "place");
+    await settle(5);
+    await a.write("web", { workloads: { move: [{ id: "w1", from: "a", to: "b" }, { id: "w2", from: "c", to: "b" }, { id: "w3", from: "a", to: "b" }] } }, "migrate");
+    await settle(5);
+    expect(nodes.get(h("b"))!.get("web").state.workloads).toEqual({ w1: { workload_id: "w1", resource_requirements: { cpu: 1 }, host_id: "b" }, w2: { workload_id: "w2", resource_requirements: { cpu: 1 }, host_id: "a" } });
+  });
+
+  test("a cold replica syncs with no one, and catches up once warm again", async () => {
+    const { nodes, link, settle } = cluster(1);
+    link(h("a"), h("b"), true);
+    for (const n of nodes.values()) n.setCold("web", [h("b")]);
+    const w = nodes.get(h("a"))!.write("web", { set: { image: "v1" } }, "while b is cold"); // acknowledged by no one while b is cold
+    await settle(5);
+    expect(nodes.get(h("b"))!.get("web").state.hostConfiguration.deploymentConfig).toEqual({});
+    for (const n of nodes.values()) n.setCold("web", []);
+    await settle(10);
+    expect(nodes.get(h("b"))!.get("web").state.hostConfiguration.deploymentConfig).toEqual({ image: "v1" });
+    expect((await w).durableOn).toEqual([h("b")]);
+  });
 });
