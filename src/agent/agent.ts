@@ -17,10 +17,11 @@ import { UmbraError } from "../shared/errors.ts";
 import { hostId, type HostId } from "../shared/ids.ts";
 import { logger, type Logger } from "../shared/log.ts";
 import { rng } from "../shared/rng.ts";
-import { bootstrapOf, loadConfig, type Config } from "../shared/config.ts";
+import { bootstrapOf, loadConfig, replicasOf, type Config } from "../shared/config.ts";
 import { readKeyFile, type KeyPair } from "../shared/identity.ts";
 import { forecastStaleMs, host } from "../decide/index.ts";
-import { openMesh, parseHostPort, type Mesh, type BeaconForecast, type BeaconStanding, type BeaconVotes } from "../mesh/index.ts";
+import { openMesh, parseHostPort, type Mesh, type BeaconForecast, type BeaconStanding, type BeaconVotes, type BeaconWarm } from "../mesh/index.ts";
+import { RATIO_METRICS } from "../shared/metrics.ts";
 import { startBackgroundSampler, startReplaySampler, type HostSample } from "../probe/index.ts";
 import { announceFromPrimary, armedArping, ipBatch, runCommand, openFence, removeFence, removeVip, vipAddress, vipPlacementIssue, BATCH_QUEUE_MAX, FENCE_TABLE, type Fence, type IpBatch } from "../actuate/index.ts";
 import { createApi, serveApi, type StatusDoc } from "../api/index.ts";
@@ -98,6 +99,9 @@ function ownKey(config: Config): KeyPair {
 /** chrt runs in milliseconds; this only bounds a wedged one at start. */
 const CHRT_TIMEOUT_MS = 5_000;
 
+/** A partial record's given entries. */
+const definedOnly = (r: Partial<Record<string, number>>): Record<string, number> => Object.fromEntries(Object.entries(r).filter((e): e is [string, number] => e[1] !== undefined));
+
 /** The host core's configuration. A fresh incarnation per process: a grant or vote meant for an earlier run of this host counts for nothing (seq numbers restart with us). */
 function hostConfigOf(config: Config): host.HostConfig {
   const t = config.timing;
@@ -106,7 +110,19 @@ function hostConfigOf(config: Config): host.HostConfig {
     self: config.host,
     hosts: config.hosts.map((h) => h.id),
     boot: randomInt(0, BOOT_RANGE),
-    services: config.services.map((svc) => ({ name: svc.name, candidates: [svc.primary, ...svc.shadows], voters: svc.voters, ackShadows: svc.ackShadows, moveBackAfterMs: svc.moveBackAfterMs, swapEveryMs: svc.swap?.every ?? 0, moveBackInWindow: svc.swap?.moveBackInWindow ?? false, ...(svc.scaling === undefined ? {} : { scaling: { ...svc.scaling, staleMs: forecastStaleMs(f.stepMs) } }), ...(svc.migrate === undefined ? {} : { migrate: { by: svc.migrate.by ?? null } }), checks: svc.checks.map((c) => ({ rise: c.rise, fall: c.fall })) })),
+    services: config.services.map((svc) => ({
+      name: svc.name,
+      candidates: replicasOf(svc),
+      voters: svc.voters,
+      ackShadows: svc.ackShadows,
+      moveBackAfterMs: svc.moveBackAfterMs,
+      swapEveryMs: svc.swap?.every ?? 0,
+      moveBackInWindow: svc.swap?.moveBackInWindow ?? false,
+      ...(svc.scaling === undefined ? {} : { scaling: { ...svc.scaling, staleMs: forecastStaleMs(f.stepMs) } }),
+      ...(svc.migrate === undefined ? {} : { migrate: { by: svc.migrate.by ?? null } }),
+      ...(svc.shadowCount === undefined ? {} : { shadowCount: { ...svc.shadowCount, max: svc.shadowCount.max ?? svc.shadows.length + svc.spares.length, staleMs: forecastStaleMs(f.stepMs), initial: svc.shadows, reserve: definedOnly(svc.shadowCount.reserve) } }),
+      checks: svc.checks.map((c) => ({ rise: c.rise, fall: c.fall })),
+    })),
     timing: t,
     replication: { writeTimeoutMs: t.writeTimeoutMs, staleAfterMs: t.syncStaleMs },
     proactive: f.enabled ? { threshold: f.threshold, sustainMs: f.sustainMs, staleMs: forecastStaleMs(f.stepMs), cooldownMs: f.cooldownMs } : null,
@@ -135,7 +151,7 @@ async function removeStaleVips(services: readonly ServiceRt[], log: Logger): Pro
 async function announceFromPrimaryOn(config: Config, byName: ReadonlyMap<string, ServiceRt>, log: Logger, loop: AgentLoop): Promise<void> {
   const ifaces = networkInterfaces();
   for (const s of config.services) {
-    if (s.primary !== config.host && !s.shadows.includes(config.host)) continue;
+    if (!replicasOf(s).includes(config.host)) continue;
     const why = vipPlacementIssue({ cidr: s.vip, iface: s.interface }, ifaces);
     if (why === null) continue;
     // Off the VIP's subnet (another site): the interface is up with addresses, none in it. A missing or bare interface is a fault, not a site.
@@ -327,9 +343,9 @@ function startProbe(config: Config, observed: Observed, forecasting: Forecasting
     forecasting?.sample(self, latest);
     dayLoads?.sample(latest);
     const forecast = ownBeaconForecast(forecasting, self);
-    const { unhealthy: sick, standings, votes, safe } = extras();
-    // Each left out when empty (and nothing after it given): the beacon's bytes are then what agents before health checks, standings, overrides and safe mode send and read.
-    const tail = safe.length > 0 ? { unhealthy: sick, standings, votes, safe } : votes.length > 0 ? { unhealthy: sick, standings, votes } : standings.length > 0 ? { unhealthy: sick, standings } : sick.length > 0 ? { unhealthy: sick } : {};
+    const { unhealthy: sick, standings, votes, safe, warm } = extras();
+    // Each left out when empty (and nothing after it given): the beacon's bytes are then what agents before health checks, standings, overrides, safe mode and shadow counts send and read.
+    const tail = warm.length > 0 ? { unhealthy: sick, standings, votes, safe, warm } : safe.length > 0 ? { unhealthy: sick, standings, votes, safe } : votes.length > 0 ? { unhealthy: sick, standings, votes } : standings.length > 0 ? { unhealthy: sick, standings } : sick.length > 0 ? { unhealthy: sick } : {};
     for (const h of observed.connected) mesh.send(h, { type: "beacon", sentAtWallMs: Date.now(), metrics: latest, forecast, ...tail });
   };
   const replay = config.probe.replay;
@@ -478,7 +494,7 @@ function serviceRuntimes(config: Config): ServiceRt[] {
 
 /** The health checks of the services this host is a candidate of; a reload starts them afresh (the core too: their counts restart). */
 function checkRunner(services: readonly ServiceRt[], self: HostId, loop: AgentLoop, hookPrefix: readonly string[]): { stop(): void; restart(changed: ReloadPlan["checks"]): void } {
-  const start = () => startChecks({ services: services.map((s) => s.cfg).filter((s) => s.primary === self || s.shadows.includes(self)), feed: (ev) => loop.feed(ev), commandPrefix: hookPrefix });
+  const start = () => startChecks({ services: services.map((s) => s.cfg).filter((s) => replicasOf(s).includes(self)), feed: (ev) => loop.feed(ev), commandPrefix: hookPrefix });
   let running = start();
   return {
     stop: () => running.stop(),
@@ -497,9 +513,11 @@ function onBeacon(from: HostId, msg: BeaconMsg, observed: Observed, forecasting:
   loop.feed({ type: "peer-health", host: from, unhealthy: msg.unhealthy ?? [], safe: msg.safe ?? [] }); // none named: all healthy (or an agent without checks), in safe mode for nothing; the core ignores no change
   if (msg.standings !== undefined && msg.standings !== null && msg.standings.length > 0) loop.feed({ type: "standings", standings: Object.fromEntries(msg.standings.map(({ host: h, ...s }) => [h, s])) });
   if (msg.votes !== undefined && msg.votes !== null && msg.votes.length > 0) loop.feed({ type: "vote-standings", votes: Object.fromEntries(msg.votes.map(({ service, ...v }) => [service, v])), from: "peer" });
+  for (const w of msg.warm ?? []) loop.feed({ type: "warm-word", service: w.service, word: { epoch: w.epoch, seq: w.seq, warm: w.hosts } });
+  if (msg.metrics !== null) loop.feed({ type: "peer-free", host: from, free: Object.fromEntries(RATIO_METRICS.map((m) => [m, 1 - msg.metrics![m]])) });
 }
 
-type BeaconExtras = { unhealthy: string[]; standings: BeaconStanding[]; votes: BeaconVotes[]; safe: string[] };
+type BeaconExtras = { unhealthy: string[]; standings: BeaconStanding[]; votes: BeaconVotes[]; safe: string[]; warm: BeaconWarm[] };
 
 /** POST /statements waits this long for this host's core to say what it did with the order (it acts at its next turn, within milliseconds). */
 const OUTCOME_WAIT_MS = 1_000;
@@ -511,6 +529,7 @@ function beaconExtras(core: host.HostState): BeaconExtras {
     standings: Object.entries(core.standby).map(([h, s]) => ({ host: hostId(h), ...s })),
     votes: Object.entries(core.votes).map(([service, v]) => ({ service, ...v })),
     safe: host.safeServices(core),
+    warm: host.warmWordsHeld(core).map((w) => ({ service: w.service, epoch: w.word.epoch, seq: w.word.seq, hosts: [...w.word.warm] })),
   };
 }
 
@@ -570,7 +589,7 @@ export async function startAgent(config: Config): Promise<Agent> {
   const loop = new AgentLoop({ core: host.initialHost(hostConfigOf(config), loaded, monoNow()), log, now: monoNow, random, tickMs: config.timing.tickMs, onStall: metrics.loopStall });
   const services = serviceRuntimes(config);
   const byName = new Map(services.map((s) => [s.name, s]));
-  const forecasting = await startForecasting(config.forecast, log, config.services.flatMap((s) => (s.scaling === undefined ? [] : [s.scaling.metric])), self);
+  const forecasting = await startForecasting(config.forecast, log, config.services.flatMap((s) => [...(s.scaling === undefined ? [] : [s.scaling.metric]), ...(s.shadowCount === undefined ? [] : [s.shadowCount.metric])]), self);
   // VIP changes go to one long-lived `ip -batch` process: no fork on the lease's critical path.
   const ip = ipBatch();
   await removeStaleVips(services, log);
@@ -585,6 +604,8 @@ export async function startAgent(config: Config): Promise<Agent> {
   const records = recordWriter(config, log);
   const repl = await startAgentReplication(config, loop, log, monoNow);
   const { replicator } = repl;
+  // The shadow count's cold replicas at start (the core tells each change after).
+  for (const s of config.services) if (s.shadowCount !== undefined) replicator.setCold(s.name, host.coldOf(loop.core, s.name));
   const hookPrefix: string[] = []; // filled once real-time (goRealtime): hooks then start as ordinary work
   const runners = effectRunners({ self, services: byName, ip, fence, replicator, hookTimeoutMs: config.timing.hookTimeoutMs, hookPrefix, log, now: monoNow, report: (ev) => loop.feed(ev), metrics, holds: (service, epoch) => host.holdsUnderLease(loop.core, service, epoch, monoNow()) });
   const mesh = await openAgentMesh(config, keyPair, sigs, loop, observed, repl, log);
@@ -598,7 +619,7 @@ export async function startAgent(config: Config): Promise<Agent> {
     onBeacon: (from, msg) => onBeacon(from, msg, observed, forecasting, loop),
     sideTick: () => {
       replicator.tick();
-      return forecasting === null ? [] : forecasting.drain().map((f) => ({ type: "forecast-ready" as const, host: f.host, probability: f.exhaustionProbability, dataMs: stepStartMs(f.atTs, config.forecast.stepMs), p90: f.p90 }));
+      return forecasting === null ? [] : forecasting.drain().map((f) => ({ type: "forecast-ready" as const, host: f.host, probability: f.exhaustionProbability, dataMs: stepStartMs(f.atTs, config.forecast.stepMs), p90: f.p90, p10: f.p10 }));
     },
   });
   const dayLoads = startDayLoads(config, log);

@@ -173,6 +173,7 @@ class ForecastRunner {
   private finished(host: HostId, h: HostHistory, watched: readonly Watched[], series: Float64Array[], perMetric: Map<ForecastMetric, MetricScore>, outs: ForecastOutput[]): void {
     let k = 0;
     const p90: Partial<Record<ForecastMetric, number>> = {};
+    const p10: Partial<Record<ForecastMetric, number>> = {};
     const all = watched.map((w, i) => {
       const asks = asksOf(w);
       const out = new Map(asks.map((ask) => [ask, outs[k++]!] as const));
@@ -181,6 +182,7 @@ class ForecastRunner {
       const v = series[i]!;
       const means = out.get("means")!;
       p90[w.metric] = means.p90;
+      p10[w.metric] = means.p10;
       // Exhaustion: whichever line is likelier crossed, by the means or by the steps' extremes.
       const rise = w.above === null ? -1 : Math.max(means.exhaustionProbability, out.get("peaks")!.exhaustionProbability);
       const drop = w.below === null ? -1 : Math.max(out.get("dropMeans")!.exhaustionProbability, out.get("dropTroughs")!.exhaustionProbability);
@@ -189,7 +191,7 @@ class ForecastRunner {
     });
     const per = all.filter((_, i) => limited(watched[i]!));
     const top = per.reduce((a, b) => (b.exhaustionProbability > a.exhaustionProbability ? b : a), { exhaustionProbability: 0, metric: watched[0]!.metric });
-    const f: HostForecast = { host, exhaustionProbability: top.exhaustionProbability, metric: top.metric, horizonMs: this.horizonMs, metrics: per, p90, atTs: h.lastTs };
+    const f: HostForecast = { host, exhaustionProbability: top.exhaustionProbability, metric: top.metric, horizonMs: this.horizonMs, metrics: per, p90, p10, atTs: h.lastTs };
     this.latest.set(host, f);
     this.done.push(f);
   }

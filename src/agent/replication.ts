@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import { hostId, type HostId } from "../shared/ids.ts";
 import type { Logger } from "../shared/log.ts";
-import type { Config } from "../shared/config.ts";
+import { replicasOf, type Config } from "../shared/config.ts";
 import { host } from "../decide/index.ts";
 import { startReplicator, type Replicator, attachStateChannel, type StateLink, openChunkStore, serveBlobs, type BlobPeer } from "../state/index.ts";
 import type { AgentLoop } from "./loop.ts";
@@ -35,7 +35,7 @@ export async function startAgentReplication(config: Config, loop: AgentLoop, log
   const replicator = startReplicator({
     self,
     stateDir: config.stateDir,
-    services: config.services.map((s) => ({ name: s.name, replicas: [s.primary, ...s.shadows], primary: s.primary, ackShadows: s.ackShadows })),
+    services: config.services.map((s) => ({ name: s.name, replicas: replicasOf(s), primary: s.primary, ackShadows: s.ackShadows })),
     writeTimeoutMs: t.writeTimeoutMs,
     staleAfterMs: t.syncStaleMs,
     log,

@@ -66,6 +66,7 @@ export function buildStatus(x: StatusSnapshot): StatusDoc {
       vip: svc.vip,
       primary: svc.primary,
       shadows: svc.shadows,
+      spares: svc.spares,
       voters: svc.voters,
       epoch: st.epoch,
       holder: st.holder,
@@ -82,6 +83,7 @@ export function buildStatus(x: StatusSnapshot): StatusDoc {
       swapWindow: swapWindowDoc(extras?.swapWindow ?? null),
       active: [...host.activeOf(x.core, svc.name)],
       workloads: workloadsDoc(host.workloadsOf(x.core, svc.name)),
+      shadowCount: shadowCountDoc(host.warmOf(x.core, svc.name), svc.shadowCount?.reserve ?? {}),
       safeMode: safeModeDoc(host.safeModeOf(x.core, svc.name), x.nowMono),
       placement: host.placementOf(x.core, svc.name),
     };
@@ -146,7 +148,8 @@ function roleOf(config: Config, self: HostId, services: StatusDoc["services"]): 
   const holding = services.filter((s) => s.holdsVipHere);
   if (holding.some((s) => s.primary === self)) return "primary";
   if (holding.length > 0) return "active";
-  return config.services.some((s) => s.shadows.includes(self)) ? "shadow" : "standby";
+  if (config.services.some((s) => s.shadows.includes(self))) return "shadow";
+  return config.services.some((s) => s.spares.includes(self)) ? "spare" : "standby";
 }
 
 export function median(xs: readonly number[]): number | null {
@@ -164,4 +167,10 @@ function quorumDoc(q: ReturnType<typeof host.quorumOf>): NonNullable<StatusDoc["
 /** A service's workloads for status, where the core knows them (a service with a migrate hook). */
 function workloadsDoc(w: ReturnType<typeof host.workloadsOf>): StatusDoc["services"][number]["workloads"] {
   return w === null ? null : { list: w.workloads.map((x) => ({ id: x.id, host: x.host, weight: x.weight })), moving: w.moving };
+}
+
+/** A service's shadow count for status, where it has one. */
+function shadowCountDoc(w: ReturnType<typeof host.warmOf>, reserve: Partial<Record<string, number>>): StatusDoc["services"][number]["shadowCount"] {
+  if (w === null) return null;
+  return { warm: [...w.warm], cold: w.cold, wanted: w.wanted, why: w.why, reserve: Object.fromEntries(Object.entries(reserve).filter((e): e is [string, number] => e[1] !== undefined)) };
 }

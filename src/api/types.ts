@@ -20,7 +20,7 @@ export type StatusDoc = {
    * service it is primary for), active (holds a service as a shadow: a
    * failover happened), shadow (ready to take over), standby (voter only).
    */
-  role: "primary" | "shadow" | "active" | "safe-mode" | "standby";
+  role: "primary" | "shadow" | "active" | "safe-mode" | "standby" | "spare";
   /** The hosts in this host's membership view, this one first. */
   members: MemberDoc[];
   /** Every configured service. */
@@ -97,6 +97,8 @@ export type ServiceDoc = {
   primary: string;
   /** Warm standbys, in takeover order. */
   shadows: string[];
+  /** Hosts that may become shadows when the shadow count asks for more (absent from older agents). */
+  spares?: string[];
   /** Hosts whose majority certifies a holder. */
   voters: string[];
   /** The holder's epoch: raised by every change of holder. */
@@ -123,6 +125,8 @@ export type ServiceDoc = {
   moveBack?: { to: string; inMs: number; inWindow?: boolean } | null;
   /** As holder with [services.scaling]: the shadows active beside it now (scale out), in the order they joined; empty otherwise. */
   active?: string[];
+  /** With [services.shadowCount]: its warm shadows as this host knows them (the holder's word), the cold ones (shadows and spares kept out, not syncing), how many the holder's forecast wants and why, and the free capacity a host needs to warm up (reserve). */
+  shadowCount?: { warm: string[]; cold: string[]; wanted: number; why: string; reserve: Record<string, number> } | null;
   /** With [services.migrate]: the service's workloads as this host's replica of its document has them (where each runs, its weight), and the move under way (as holder; null: none). */
   workloads?: { list: Array<{ id: string; host: string; weight: number }>; moving: { id: string; from: string; to: string } | null } | null;
   /** As holder with [services.swap], its swap window open and someone fit: with whom and in how long it swaps roles (0: as soon as it can); null otherwise. */

@@ -164,6 +164,17 @@ function stateCell(s: ServiceDoc): string {
   return s.swap === undefined || s.swap === null ? s.state : `${s.state}, swap with ${s.swap.to} in ${duration(s.swap.inMs)}`;
 }
 
+/** A line per service with a shadow count: its warm shadows, how many are wanted and why, the cold ones. */
+function shadowCountLines(services: ReadonlyArray<ServiceDoc>): string {
+  const lines = services.flatMap((s) => {
+    const c = s.shadowCount;
+    if (c === undefined || c === null) return [];
+    const reserve = Object.entries(c.reserve).map(([m, v]) => `${m} ${Math.round(v * 100)} %`).join(", ");
+    return [`${s.name} warm shadows: ${c.warm.join(", ") || "none"} (${c.wanted} wanted: ${c.why}); cold: ${c.cold.join(", ") || "none"}${reserve === "" ? "" : `; each reserves ${reserve}`}`];
+  });
+  return lines.length === 0 ? "" : `\n\n${lines.join("\n")}`;
+}
+
 /** A line per service with workload migration: where its workloads run, and the move under way. */
 function workloadLines(services: ReadonlyArray<ServiceDoc>): string {
   const lines = services.flatMap((s) => {
@@ -213,7 +224,7 @@ export function formatStatus(d: StatusDoc): string {
   const repl = (d.replication ?? []).length === 0 ? "" : `\n\n${table(replicationColumns(), d.replication)}`;
   const blobs = (d.blobs ?? []).length === 0 ? "" : `\n\n${table(blobColumns(), d.blobs!)}`;
   const fc = (d.forecasts ?? []).length === 0 ? "" : `\n\n${table(forecastColumns(new Set(d.predicted ?? [])), d.forecasts!)}`;
-  return `${head}\n\n${members}\n\n${services}${placementLines(d.services)}${swapWindowLines(d.services)}${workloadLines(d.services)}${diagnosticsLines(d.services)}${repl}${blobs}${fc}${dropsLine(d.queues ?? [])}\n`;
+  return `${head}\n\n${members}\n\n${services}${placementLines(d.services)}${swapWindowLines(d.services)}${shadowCountLines(d.services)}${workloadLines(d.services)}${diagnosticsLines(d.services)}${repl}${blobs}${fc}${dropsLine(d.queues ?? [])}\n`;
 }
 
 /** One line naming the queues that dropped anything since the agent started; nothing when none did (`--json` has every queue). */

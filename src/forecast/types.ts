@@ -19,6 +19,8 @@ export type HostForecast = {
   metrics: Array<{ metric: ForecastMetric; limit: number; side: "above" | "below"; last: number; anomaly: number } & ForecastOutput>;
   /** Each forecast metric's p90 at the horizon: those with limits, and those scaling watches (no limit of their own). */
   p90?: Partial<Record<ForecastMetric, number>>;
+  /** ...and p10: the band between says how sure the forecast is (the shadow count widens with it). */
+  p10?: Partial<Record<ForecastMetric, number>>;
   /** Wall ms of the newest step the forecast used (series time when replaying). */
   atTs: number;
 };

@@ -49,6 +49,7 @@ const arbMsg: fc.Arbitrary<WireMsg> = fc.oneof(
       { nil: null },
     ),
     safe: fc.option(fc.array(id, { maxLength: 4 }), { nil: null }),
+    warm: fc.option(fc.array(fc.record({ service: id, epoch: uint, seq: uint, hosts: fc.array(id, { maxLength: 4 }) }), { maxLength: 3 }), { nil: null }),
   }),
   fc.record({ type: fc.constant("ping" as const), seq: uint, updates: fc.array(update, { maxLength: 8 }) }),
   fc.record({ type: fc.constant("ack" as const), seq: uint, updates: fc.array(update, { maxLength: 8 }) }),
@@ -110,7 +111,8 @@ describe("codec", () => {
         const buf = encodeMsg(m);
         const short = buf.subarray(0, cut % buf.length);
         // A beacon cut just before a trailing field is an older agent's beacon: whole, without it and what follows.
-        const older = m.type === "beacon" ? [{ ...m, safe: undefined }, { ...m, safe: undefined, votes: undefined }, { ...m, safe: undefined, votes: undefined, standings: undefined }, { ...m, safe: undefined, votes: undefined, standings: undefined, unhealthy: undefined }, { ...m, safe: undefined, votes: undefined, standings: undefined, unhealthy: undefined, forecast: undefined }].find((o) => encodeMsg(o).length === short.length) : undefined;
+        const left = ["warm", "safe", "votes", "standings", "unhealthy", "forecast"] as const;
+        const older = m.type === "beacon" ? left.map((_, k) => ({ ...m, ...Object.fromEntries(left.slice(0, k + 1).map((f) => [f, undefined])) })).find((o) => encodeMsg(o).length === short.length) : undefined;
         if (older !== undefined) expect(decodeMsg(short)).toEqual(older);
         else if (short.length > 0) expect(() => decodeMsg(short)).toThrow(UmbraError);
         expect(() => decodeMsg(Buffer.concat([buf, Buffer.from([0])]))).toThrow(/trailing/);

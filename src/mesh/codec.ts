@@ -39,7 +39,11 @@ export type Beacon = {
   votes?: BeaconVotes[] | null;
   /** The services the sender is in safe mode for (demoted, diagnosing; absent when none, and from older agents): kept out while a fit candidate is left. */
   safe?: string[] | null;
+  /** The sender's word on the warm shadows of each service it holds with a shadow count (absent when none, and from older agents). */
+  warm?: BeaconWarm[] | null;
 };
+
+export type BeaconWarm = { service: string; epoch: number; seq: number; hosts: HostId[] };
 
 export type BeaconVotes = { service: string; votes: number; reason: string; nonce: string; issuedAtMs: number };
 export type BeaconStanding = { host: HostId; mode: "standby" | "maintenance" | "active"; reason: string; nonce: string; issuedAtMs: number };
@@ -125,12 +129,14 @@ const voteStanding: Codec<BeaconVotes> = struct({
 
 const beaconForecast: Codec<BeaconForecast> = struct({ exhaustionProbability: unit, metric: name, anomaly: unit });
 
+const beaconWarm: Codec<BeaconWarm> = struct({ service: name, epoch: uint, seq: uint, hosts: list(host, { max: VOTES_MAX, what: "warm hosts" }) });
+
 // ---------------------------------------------------------------- messages
 
 /** Tag and body of every message, fields in wire order. Tags are part of the protocol: never renumber, only add. */
 export const MESH_CODEC = taggedUnion<WireMsg>(
   {
-    beacon: [1, struct({ sentAtWallMs: f64, metrics: optional(sample), forecast: trailing(beaconForecast), unhealthy: trailing(list(name, { max: SERVICES_ON_WIRE_MAX, what: "unhealthy services" })), standings: trailing(list(standing, { max: STANDINGS_MAX, what: "standings" })), votes: trailing(list(voteStanding, { max: SERVICES_ON_WIRE_MAX, what: "lowered quorums" })), safe: trailing(list(name, { max: SERVICES_ON_WIRE_MAX, what: "safe-mode services" })) })],
+    beacon: [1, struct({ sentAtWallMs: f64, metrics: optional(sample), forecast: trailing(beaconForecast), unhealthy: trailing(list(name, { max: SERVICES_ON_WIRE_MAX, what: "unhealthy services" })), standings: trailing(list(standing, { max: STANDINGS_MAX, what: "standings" })), votes: trailing(list(voteStanding, { max: SERVICES_ON_WIRE_MAX, what: "lowered quorums" })), safe: trailing(list(name, { max: SERVICES_ON_WIRE_MAX, what: "safe-mode services" })), warm: trailing(list(beaconWarm, { max: SERVICES_ON_WIRE_MAX, what: "warm sets" })) })],
     ping: [2, struct({ seq: uint, updates })],
     ack: [3, struct({ seq: uint, updates })],
     "ping-req": [4, struct({ seq: uint, target: host, updates })],

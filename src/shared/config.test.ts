@@ -334,7 +334,7 @@ test("redirect: a hook resolved against the config's folder, addresses only of t
   const all = 'h1 = "198.51.100.11", h2 = "198.51.100.12", h3 = "2001:db8::13"';
   const r = parseConfig(withRedirect(`{ ${all} }`), "/etc/umbra/u.toml").services[0]!.redirect!;
   expect(r).toEqual({ hook: "/etc/umbra/dns.sh", addresses: { h1: "198.51.100.11", h2: "198.51.100.12", h3: "2001:db8::13" } });
-  expect(() => parseConfig(withRedirect(`{ ${all}, h9 = "198.51.100.19" }`), "u.toml")).toThrow(`services[0].redirect.addresses: "h9" is not web's primary or one of its shadows`);
+  expect(() => parseConfig(withRedirect(`{ ${all}, h9 = "198.51.100.19" }`), "u.toml")).toThrow(`services[0].redirect.addresses: "h9" is not web's primary, one of its shadows or spares`);
   expect(() => parseConfig(withRedirect('{ h1 = "198.51.100.11", h2 = "host2.example", h3 = "198.51.100.13" }'), "u.toml")).toThrow(`services[0].redirect.addresses.h2: "host2.example" is not an IPv4 or IPv6 address`);
   expect(() => parseConfig(withRedirect('{ h1 = "198.51.100.11" }'), "u.toml")).toThrow("services[0].redirect.addresses: no address for h2, h3");
 });
@@ -347,4 +347,18 @@ test("scaling: defaults filled, lowThreshold below threshold, forecasts on, maxA
   expect(() => parseConfig(withScaling("maxActive = 3"), "u.toml")).toThrow("services[0].scaling.maxActive: 3 is more than the 2 shadow(s) listed");
   expect(() => parseConfig(withScaling("", "\n[forecast]\nenabled = false"), "u.toml")).toThrow("services[0].scaling: needs forecasts");
   expect(() => parseConfig(withScaling("", "", ""), "u.toml")).toThrow("services[0].scaling: needs [services.redirect]");
+});
+
+test("spares and the shadow count: defaults, and what is wrong and where", () => {
+  const withCount = (count: string, spares = '["h3"]', shadows = '["h2"]') => GOOD.replace('shadows = ["h2", "h3"]', `shadows = ${shadows}\nspares = ${spares}${count === "" ? "" : `\n[services.shadowCount]\n${count}`}`);
+  const s = parseConfig(withCount("min = 1"), "u.toml").services[0]!;
+  expect(s.spares as string[]).toEqual(["h3"]);
+  expect(s.shadowCount).toEqual({ min: 1, metric: "cpuLoad", load: 0.8, band: 0.3, cooldownMs: 600_000, reserve: {} });
+  expect(s.voters as string[]).toEqual(["h1", "h2"]); // spares vote only when listed
+  expect(() => parseConfig(withCount(""), "u.toml")).toThrow("services[0].spares: needs [services.shadowCount]");
+  expect(() => parseConfig(withCount("max = 3"), "u.toml")).toThrow("services[0].shadowCount.max: 3 is more than the 2 shadow(s) and spare(s) listed");
+  expect(() => parseConfig(withCount("min = 2\nmax = 1"), "u.toml")).toThrow("services[0].shadowCount.min: 2 is more than max (1)");
+  expect(() => parseConfig(withCount("min = 1", '["h2"]'), "u.toml")).toThrow('services[0].spares[0]: "h2" is the primary or a shadow already');
+  expect(() => parseConfig(withCount("reserve = { diskIO = 0.1 }"), "u.toml")).toThrow("services[0].shadowCount.reserve");
+  expect(() => parseConfig(withCount("min = 1").replace("[[hosts]]", "[forecast]\nenabled = false\n\n[[hosts]]"), "u.toml")).toThrow("services[0].shadowCount: needs forecasts");
 });

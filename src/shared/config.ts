@@ -3,7 +3,7 @@
 // and what is wrong, one issue a line, and nothing starts.
 
 import { holderLeaseMs } from "./lease.ts";
-import { HOST_METRICS, type HostMetric } from "./metrics.ts";
+import { HOST_METRICS, RATIO_METRICS, type HostMetric } from "./metrics.ts";
 import { DAY_SLOT_MIN } from "./dayslots.ts";
 import { CONFIG_PROFILES, PROFILES, UNFENCED, type Timing } from "./profiles.ts";
 import { readFileSync } from "node:fs";
@@ -280,6 +280,27 @@ const FileSchema = z
             interface: z.string().regex(/^[A-Za-z0-9_.@-]{1,15}$/, "must be an interface name (1-15 characters)"),
             primary: hostIdName,
             shadows: z.array(hostIdName).min(1, "list at least one shadow"),
+            /** Hosts that may become shadows when the shadow count asks for more (README "Shadow count"): replicas and candidates only while warm; no voters unless listed. */
+            spares: z.array(hostIdName).default([]),
+            /**
+             * The number of warm shadows follows the holder's forecast of
+             * `metric`: `min`, one more at a p90 of `load` or more, one more
+             * for a p10-p90 band `band` wide or more, at most `max` (default:
+             * every shadow and spare). A host warms up only with `reserve`
+             * free (1 - its utilization, per metric, by its beacons).
+             */
+            shadowCount: z
+              .object({
+                min: z.number().int().min(1).max(HOSTS_MAX).default(1),
+                max: z.number().int().min(1).max(HOSTS_MAX).optional(),
+                metric: z.enum(HOST_METRICS).default("cpuLoad"),
+                load: z.number().gt(0).default(0.8),
+                band: z.number().gt(0).default(0.3),
+                cooldownMs: ms(1_000, 86_400_000).default(600_000),
+                reserve: z.partialRecord(z.enum(RATIO_METRICS), z.number().min(0).max(1)).default({}),
+              })
+              .strict()
+              .optional(),
             voters: z.array(hostIdName).min(1).optional(),
             /** A state write is acknowledged once durable here and on this many other replicas (default 1). */
             ackShadows: z.number().int().min(0).max(HOSTS_MAX).default(1),
@@ -503,12 +524,13 @@ function crossCheck(c: Config, votersGiven: boolean[]): string[] {
       if (h === s.primary) out.push(`${at}.shadows[${j}]: "${h}" is the primary; a host cannot shadow itself`);
       if (s.shadows.indexOf(h) !== j) out.push(`${at}.shadows[${j}]: "${h}" is listed twice`);
     });
+    out.push(...shadowCountIssues(c, s, at, ids));
     for (const [h, addr] of Object.entries(s.redirect?.addresses ?? {})) {
-      if (h !== s.primary && !s.shadows.includes(hostId(h))) out.push(`${at}.redirect.addresses: "${h}" is not ${s.name}'s primary or one of its shadows`);
+      if (!replicasOf(s).includes(hostId(h))) out.push(`${at}.redirect.addresses: "${h}" is not ${s.name}'s primary, one of its shadows or spares`);
       if (!isIPv4(addr) && !isIPv6(addr)) out.push(`${at}.redirect.addresses.${h}: "${addr}" is not an IPv4 or IPv6 address`);
     }
     if (s.redirect !== undefined) {
-      const without = [s.primary, ...s.shadows].filter((h) => s.redirect!.addresses[h] === undefined);
+      const without = replicasOf(s).filter((h) => s.redirect!.addresses[h] === undefined);
       if (without.length > 0) out.push(`${at}.redirect.addresses: no address for ${without.join(", ")}: the hook tells each holder's address to DNS or the load balancer, so every candidate needs one`);
     }
     out.push(...scalingIssues(c, s, at), ...autoWindowIssues(c, s.swap?.window, at));
@@ -528,6 +550,29 @@ function crossCheck(c: Config, votersGiven: boolean[]): string[] {
   if (holderMs < 2 * t.renewIntervalMs) {
     out.push(`timing.leaseMs: ${t.leaseMs} leaves the holder ${holderMs} ms after clock drift and timing.actuationGuardMs (${t.actuationGuardMs}); it needs at least two renewal intervals (${2 * t.renewIntervalMs} ms): raise leaseMs or lower the guard`);
   }
+  return out;
+}
+
+/** A service's candidates and replicas: its primary, its shadows, then its spares (warm only as the shadow count says). */
+export function replicasOf(s: Pick<ServiceConfig, "primary" | "shadows" | "spares">): HostId[] {
+  return [s.primary, ...s.shadows, ...s.spares];
+}
+
+/** The shadow count acts on the holder's forecast; spares only make sense with it; min and max within the shadows and spares. */
+function shadowCountIssues(c: Config, s: ServiceConfig, at: string, ids: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  s.spares.forEach((h, j) => {
+    if (!ids.has(h)) out.push(`${at}.spares[${j}]: "${h}" is not one of the [[hosts]] ids`);
+    if (h === s.primary || s.shadows.includes(h)) out.push(`${at}.spares[${j}]: "${h}" is the primary or a shadow already`);
+    if (s.spares.indexOf(h) !== j) out.push(`${at}.spares[${j}]: "${h}" is listed twice`);
+  });
+  const sc = s.shadowCount;
+  if (sc === undefined) return s.spares.length > 0 ? [...out, `${at}.spares: needs [services.shadowCount]: a spare becomes a shadow only when the count asks for one`] : out;
+  const pool = s.shadows.length + s.spares.length;
+  if (!c.forecast.enabled) out.push(`${at}.shadowCount: needs forecasts ([forecast] enabled = true): it follows the holder's forecast of ${sc.metric}`);
+  if (sc.max !== undefined && sc.max > pool) out.push(`${at}.shadowCount.max: ${sc.max} is more than the ${pool} shadow(s) and spare(s) listed`);
+  if (sc.min > (sc.max ?? pool)) out.push(`${at}.shadowCount.min: ${sc.min} is more than max (${sc.max ?? pool})`);
+  if (s.ackShadows > sc.min) out.push(`${at}.ackShadows: ${s.ackShadows} is more than shadowCount.min (${sc.min}): with only min shadows warm, writes could not be acknowledged`);
   return out;
 }
 
@@ -561,7 +606,7 @@ function placementIssues(c: Config): string[] {
     if (d.indexOf(k) !== i) out.push(`placement.domains[${i}]: "${k}" is listed twice`);
   });
   if (d.length === 0) return out;
-  const replicas = new Set(c.services.flatMap((s) => [s.primary, ...s.shadows]));
+  const replicas = new Set(c.services.flatMap((s) => replicasOf(s)));
   c.hosts.forEach((h, i) => {
     if (!replicas.has(h.id)) return;
     const missing = d.filter((k) => h.labels[k] === undefined);

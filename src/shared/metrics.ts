@@ -5,6 +5,8 @@
 /** The numeric metrics a series can be replayed into and a forecast limit can name. */
 export const HOST_METRICS = ["cpuLoad", "memoryUsage", "diskIO", "storageUsage", "storageIOBytesPerSec", "networkBandwidthBytesPerSec"] as const;
 export type HostMetric = (typeof HOST_METRICS)[number];
+/** The metrics that are shares of a host's capacity (0..1): 1 minus each is what is free. */
+export const RATIO_METRICS = ["cpuLoad", "memoryUsage", "storageUsage"] as const;
 
 /**
  * The host metrics of the seed data shapes: what the forecaster reads.

@@ -180,7 +180,7 @@ function checkNames(status: StatusDoc, spec: Spec, name: string, to: string | un
   if (spec.names === "host" && !hosts.includes(name)) bad("host", name, hosts);
   if (to !== undefined) {
     const svc = status.services.find((s) => s.name === name)!;
-    const candidates = [svc.primary, ...svc.shadows];
+    const candidates = [svc.primary, ...svc.shadows, ...(svc.spares ?? [])];
     if (!candidates.includes(to)) fail(EXIT.usage, [`"${to}" is not a candidate for "${name}" (candidates: ${candidates.join(", ")})`]);
   }
 }
