@@ -101,6 +101,9 @@ export type DemoOptions = {
   scaling?: string;
   /** The "web" service's [services.migrate]: its hook (workloads follow the holder and its active shadows). */
   migrate?: { hook: string };
+  /** Hosts of "web" listed as spares instead of shadows, and its [services.shadowCount] as TOML's inline table body (e.g. `min = 1, cooldownMs = 3000`). */
+  spares?: HostName[];
+  shadowCount?: string;
   /** Each host's rack label (default: r1, r2, r3: a rack each); [placement] goes in extraToml. */
   racks?: Partial<Record<HostName, string>>;
   /** The "web" service's moveBackAfterMs (default: the config's, 10 minutes). */
@@ -160,7 +163,7 @@ export const DEMO_CHECK = { intervalMs: 200, timeoutMs: 200, fall: 3, rise: 2 } 
 /** The demo operator's key file, in the demo's directory. */
 const OPERATOR_KEY_FILE = "operator.key";
 
-function tomlConfig(o: { plan: Plan; host: string; keyFile: string; stateDir: string; keys: Record<string, string>; operatorKey: string; checks?: boolean; timing: Record<string, number>; logLevel: string; hooks?: Record<string, string | undefined>; extra?: string; moveBackAfterMs?: number; racks?: Partial<Record<HostName, string>>; swap?: { every: string; window: string }; vip?: string; redirect?: { hook: string }; scaling?: string; migrate?: { hook: string } }): string {
+function tomlConfig(o: { plan: Plan; host: string; keyFile: string; stateDir: string; keys: Record<string, string>; operatorKey: string; checks?: boolean; timing: Record<string, number>; logLevel: string; hooks?: Record<string, string | undefined>; extra?: string; moveBackAfterMs?: number; racks?: Partial<Record<HostName, string>>; swap?: { every: string; window: string }; vip?: string; redirect?: { hook: string }; scaling?: string; migrate?: { hook: string }; spares?: HostName[]; shadowCount?: string }): string {
   const lines = [
     `cluster = "demo"`,
     `host = "${o.host}"`,
@@ -184,11 +187,13 @@ function tomlConfig(o: { plan: Plan; host: string; keyFile: string; stateDir: st
     `vip = "${o.vip ?? `${VIP}/24`}"`,
     `interface = "eth0"`,
     `primary = "h1"`,
-    `shadows = ["h2", "h3"]`,
+    `shadows = [${["h2", "h3"].filter((h) => !(o.spares ?? []).includes(h as HostName)).map((h) => `"${h}"`).join(", ")}]`,
+    ...(o.spares === undefined ? [] : [`spares = [${o.spares.map((h) => `"${h}"`).join(", ")}]`]),
     `voters = ["h1", "h2", "h3"]`,
     ...(o.moveBackAfterMs === undefined ? [] : [`moveBackAfterMs = ${o.moveBackAfterMs}`]),
     "",
     ...(o.scaling === undefined ? [] : [`scaling = { ${o.scaling} }`]),
+    ...(o.shadowCount === undefined ? [] : [`shadowCount = { ${o.shadowCount} }`]),
     ...(o.redirect === undefined ? [] : ["[services.redirect]", `hook = ${JSON.stringify(o.redirect.hook)}`, `addresses = { ${o.plan.hosts.map((h) => `${h.name} = "${h.ipv4}"`).join(", ")} }`, ""]),
     ...(o.migrate === undefined ? [] : ["[services.migrate]", `hook = ${JSON.stringify(o.migrate.hook)}`, ""]),
     ...(o.swap === undefined ? [] : ["[services.swap]", `every = "${o.swap.every}"`, `window = "${o.swap.window}"`, ""]),
@@ -265,7 +270,7 @@ function writeConfigs(dir: string, o: DemoOptions): void {
   for (const h of HOSTS) {
     writeFileSync(
       join(dir, `${h.name}.toml`),
-      tomlConfig({ plan: planOf(o), host: h.name, keyFile: join(dir, `${h.name}.key`), stateDir: stateDirOf(dir, o, h.name), keys, operatorKey, checks: o.checks, timing: o.timing ?? {}, logLevel: o.logLevel ?? "info", hooks: o.hooks, extra: o.extraToml?.(h.name), moveBackAfterMs: o.moveBackAfterMs, racks: o.racks, swap: o.swap, vip: o.vip, redirect: o.redirect, scaling: o.scaling, migrate: o.migrate }),
+      tomlConfig({ plan: planOf(o), host: h.name, keyFile: join(dir, `${h.name}.key`), stateDir: stateDirOf(dir, o, h.name), keys, operatorKey, checks: o.checks, timing: o.timing ?? {}, logLevel: o.logLevel ?? "info", hooks: o.hooks, extra: o.extraToml?.(h.name), moveBackAfterMs: o.moveBackAfterMs, racks: o.racks, swap: o.swap, vip: o.vip, redirect: o.redirect, scaling: o.scaling, migrate: o.migrate, spares: o.spares, shadowCount: o.shadowCount }),
     );
   }
 }
