@@ -529,7 +529,7 @@ function beaconExtras(core: host.HostState): BeaconExtras {
     standings: Object.entries(core.standby).map(([h, s]) => ({ host: hostId(h), ...s })),
     votes: Object.entries(core.votes).map(([service, v]) => ({ service, ...v })),
     safe: host.safeServices(core),
-    warm: host.warmWordsHeld(core).map((w) => ({ service: w.service, epoch: w.word.epoch, seq: w.word.seq, hosts: [...w.word.warm] })),
+    warm: host.warmWords(core).map((w) => ({ service: w.service, epoch: w.word.epoch, seq: w.word.seq, hosts: [...w.word.warm] })),
   };
 }
 

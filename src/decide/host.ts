@@ -555,8 +555,9 @@ export function workloadsOf(s: HostState, service: string): { workloads: Readonl
 /** What the shadow count's tick sees: holding under a lease now (its VIP in), the epoch, the shadows and spares in placement's order, who is alive, and peers' free capacity. */
 function countView(s: HostState, service: string): Omit<Extract<ShadowCountEvent, { type: "tick" }>, "type"> {
   const q = s.services[service]!;
-  // The primary is no shadow (never cold: it always keeps a replica), nor is the holder.
-  return { holding: poolView(s, service).holding, epoch: q.epoch, pool: q.config.candidates.slice(1).filter((h) => h !== s.config.self), alive: [s.config.self, ...aliveHosts(s)], free: s.peerFree };
+  // The primary is no shadow (never cold: it always keeps a replica), nor is the holder. Only a host that could take over counts as alive.
+  const usable = [s.config.self, ...aliveHosts(s)].filter((h) => !q.excluded.includes(h));
+  return { holding: poolView(s, service).holding, epoch: q.epoch, pool: q.config.candidates.slice(1).filter((h) => h !== s.config.self), alive: usable, inSync: q.inSync, free: s.peerFree };
 }
 
 function stepShadowCount(d: Draft, fx: HostEffect[], service: string, ev: ShadowCountEvent): void {
@@ -580,9 +581,9 @@ function tellCold(d: Draft, fx: HostEffect[], service: string, why: string, mine
   return changed;
 }
 
-/** This host's words on the warm shadows of the services it holds (its beacons carry them). */
-export function warmWordsHeld(s: HostState): Array<{ service: string; word: WarmWord }> {
-  return Object.entries(s.warm).flatMap(([service, w]) => (s.services[service]!.holder === s.config.self ? [{ service, word: w.word }] : []));
+/** The latest word on the warm shadows of each service with a shadow count that this host knows (its own as holder, else the latest heard): its beacons relay them, so views converge even once the holder is gone. */
+export function warmWords(s: HostState): Array<{ service: string; word: WarmWord }> {
+  return Object.entries(s.warm).map(([service, w]) => ({ service, word: w.word }));
 }
 
 /** A service's warm shadows as this host knows them, how many the forecast wants, and the rest of its shadows and spares (cold); null without a shadow count. For status. */
@@ -1132,11 +1133,14 @@ function syncExcluded(d: Draft, fx: HostEffect[]): void {
     const safe = d.config.hosts.filter((h) => d.peerSafe[h]?.includes(sv.name) === true);
     if (d.safe[sv.name] !== undefined && safemode.inSafeMode(d.safe[sv.name]!)) safe.push(self);
     const kept = d.config.hosts.filter((h) => keptOut(d.standby[h]));
-    const cold = coldOf(d, sv.name);
-    // Safe mode and cold shadows are kept out as a last resort only: while a fit candidate is left, and a warm one first.
-    const fit = (h: HostId, also: readonly HostId[]) => (h === self || alive.has(h)) && !kept.includes(h) && !sick.includes(h) && !safe.includes(h) && !also.includes(h);
-    const hosts = sv.candidates.some((h) => fit(h, cold)) ? health.excluded(kept, [...sick, ...safe, ...cold]) : health.excluded(kept, sv.candidates.some((h) => fit(h, [])) ? [...sick, ...safe] : sick);
+    const fit = (h: HostId) => (h === self || alive.has(h)) && !kept.includes(h) && !sick.includes(h) && !safe.includes(h);
+    const fitLeft = sv.candidates.some(fit);
+    const hosts = health.excluded(kept, fitLeft ? [...sick, ...safe] : sick);
     if (hosts.join() !== d.services[sv.name]!.excluded.join()) stepQuorum(d, fx, sv.name, { type: "excluded", hosts });
+    // Cold shadows stand back only while a warm one is fit (a last resort otherwise).
+    const coldNow = coldOf(d, sv.name);
+    const cold = sv.candidates.some((h) => fit(h) && !coldNow.includes(h)) ? coldNow : [];
+    if (cold.join() !== d.services[sv.name]!.cold.join()) stepQuorum(d, fx, sv.name, { type: "cold", hosts: cold });
   }
 }
 

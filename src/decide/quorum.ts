@@ -279,6 +279,13 @@ export type QuorumState = {
   predicted: HostId[];
   /** Hosts kept out (an operator's standby or maintenance, or the service unhealthy there): no candidacy, no vote for them; one holding the service hands it over in person. */
   excluded: HostId[];
+  /**
+   * Cold shadows (decide/shadowcount.ts), while a warm one is fit: no
+   * candidacy of their own, no planned move to them, ranked after all. Not a
+   * voter's veto: views of the warm set may differ (a lost beacon, a
+   * restart), and a veto there could leave no one able to win a majority.
+   */
+  cold: HostId[];
   /** As holder kept out: the next handover is tried no earlier than this (one found no majority). */
   drainRetryAtMs: number;
   /** As holder kept out: handovers tried since it was kept out, and the host the last one named (the next tries another first). */
@@ -351,6 +358,7 @@ export type QuorumEvent =
   | { type: "expect-known"; votes: number | null } // the latest override this host knows of, taken on or not
   | { type: "voter-heard"; voter: HostId } // a message came from this host: with a lowered quorum, a voter heard counts again
   | { type: "excluded"; hosts: HostId[] } // the hosts kept out of candidacy now (standby, maintenance, unhealthy)
+  | { type: "cold"; hosts: HostId[] } // the cold shadows now, while a warm one is fit (none otherwise)
   | { type: "forecast"; predicted: HostId[] } // this host's view of who is predicted to exhaust
   | { type: "vip-changed"; op: "add" | "del"; epoch: number; ok: boolean; error: string | null } // the outcome of the take-vip or drop-vip in flight
   | { type: "kernel-leased"; seq: number; error: string | null } // the outcome of kernel-lease number seq: applied (null) or refused
@@ -471,6 +479,7 @@ export function initialQuorum(config: QuorumConfig, persisted: Persisted | null,
     knownVotes: null,
     predicted: [],
     excluded: [],
+    cold: [],
     drainRetryAtMs: 0,
     drainAttempts: 0,
     drainLastTo: null,
@@ -539,6 +548,9 @@ export function step(s0: QuorumState, e: QuorumEvent, nowMs: number): QuorumStep
       break;
     case "voter-heard":
       if (s.expect !== null && s.config.voters.includes(e.voter) && !s.expect.heard.includes(e.voter)) s.expect = { ...s.expect, heard: [...s.expect.heard, e.voter] };
+      break;
+    case "cold":
+      s.cold = [...e.hosts];
       break;
     case "excluded":
       s.excluded = [...e.hosts];
@@ -678,7 +690,7 @@ function proposerDue(s: QuorumState, at: (t: number) => void): void {
     if (!planned && p.from !== null && p.from === s.holder && s.nowMs < s.holderSeenUntilMs) return at(s.nowMs);
     return at(p.lastSentAtMs + c.proposalTimeoutMs);
   }
-  if (!c.candidates.includes(c.self) || s.excluded.includes(c.self)) return;
+  if (!c.candidates.includes(c.self) || s.excluded.includes(c.self) || s.cold.includes(c.self)) return;
   const selfLost = s.holder === c.self;
   if (selfLost && s.gaveUpEpoch !== s.epoch) return;
   const lostAt = lostAtMs(s);
@@ -687,7 +699,7 @@ function proposerDue(s: QuorumState, at: (t: number) => void): void {
     return at(lostAt);
   }
   if (s.lostSinceMs === null) return at(s.nowMs); // counted from the next tick
-  const ranked = c.candidates.filter((h) => h !== s.holder && (h === c.self || (s.alive.includes(h) && !s.excluded.includes(h))));
+  const ranked = c.candidates.filter((h) => h !== s.holder && (h === c.self || (s.alive.includes(h) && !s.excluded.includes(h) && !s.cold.includes(h))));
   const rank = selfLost ? ranked.length : ranked.indexOf(c.self);
   const graceMs = s.holder === null && c.candidates[0] !== c.self ? c.initialGraceMs : 0;
   let t = s.lostSinceMs + rank * c.proposalTimeoutMs + graceMs;
@@ -1017,7 +1029,7 @@ function advanceProposal(s: QuorumState, fx: QuorumEffect[], rand: number): void
 /** With no proposal of its own: propose itself when the holder is lost and its rank's wait is over. */
 function maybePropose(s: QuorumState, fx: QuorumEffect[]): void {
   const c = s.config;
-  if (!c.candidates.includes(c.self) || s.excluded.includes(c.self)) return;
+  if (!c.candidates.includes(c.self) || s.excluded.includes(c.self) || s.cold.includes(c.self)) return;
   // A holder proposes only after it gave its epoch up (its VIP could not be
   // added): last of all candidates, itself again in a new epoch, or a failed
   // add everywhere would leave the service without a holder for good.
@@ -1029,7 +1041,7 @@ function maybePropose(s: QuorumState, fx: QuorumEffect[]): void {
   }
   if (s.lostSinceMs === null) s.lostSinceMs = s.nowMs;
   // Candidates the membership view sees alive, best first, the lost holder excluded.
-  const ranked = c.candidates.filter((h) => h !== s.holder && (h === c.self || (s.alive.includes(h) && !s.excluded.includes(h))));
+  const ranked = c.candidates.filter((h) => h !== s.holder && (h === c.self || (s.alive.includes(h) && !s.excluded.includes(h) && !s.cold.includes(h))));
   const rank = selfLost ? ranked.length : ranked.indexOf(c.self);
   assert(rank >= 0, "self is ranked");
   // The membership view is no guide at start-up (a primary that has not
@@ -1502,7 +1514,7 @@ function becomeHolderIfLeased(s: QuorumState, fx: QuorumEffect[]): void {
 /** The best candidate to hand over to: alive, not kept out, not this host (nor `avoid`, unless it is the only one); null when there is none. */
 export function successor(s: QuorumState, avoid: HostId | null = null): HostId | null {
   const c = s.config;
-  const able = c.candidates.filter((h) => h !== c.self && s.alive.includes(h) && !s.excluded.includes(h));
+  const able = c.candidates.filter((h) => h !== c.self && s.alive.includes(h) && !s.excluded.includes(h) && !s.cold.includes(h));
   return able.find((h) => h !== avoid) ?? able[0] ?? null;
 }
 
@@ -1542,7 +1554,7 @@ function moveBackTarget(s: QuorumState): HostId | null {
 /** Where and when this holder will move the service back, as status shows it (inWindow: once the wait has run, it waits for the swap window too); null when it will not. */
 export function moveBackPlan(s: QuorumState, nowMs: number): { to: HostId; inMs: number; inWindow: boolean } | null {
   if (s.betterSince === null || moveBackTarget(s) !== s.betterSince.host) return null;
-  return { to: s.betterSince.host, inMs: Math.max(0, s.betterSince.sinceMs + moveBackWaitMs(s, s.betterSince.sinceMs).waitMs - nowMs), inWindow: s.config.moveBackInWindow === true };
+  return { to: s.betterSince.host, inMs: Math.max(0, s.betterSince.sinceMs + moveBackWaitMs(s, s.betterSince.sinceMs).waitMs - nowMs), inWindow: waitsForWindow(s) };
 }
 
 /** A move back held for the swap window: configured so, and the window closed now (its opening is an event). */
@@ -1550,7 +1562,7 @@ const waitsForWindow = (s: QuorumState): boolean => s.config.moveBackInWindow ==
 
 /** Whether another host is fit to take or share the service by a planned move (a move back, a swap, scaling): alive, kept in, not predicted to run out, in sync with this host's state or catching up. */
 export function fitToServe(s: QuorumState, h: HostId): boolean {
-  return s.alive.includes(h) && !s.excluded.includes(h) && !s.predicted.includes(h) && s.inSync.includes(h);
+  return s.alive.includes(h) && !s.excluded.includes(h) && !s.cold.includes(h) && !s.predicted.includes(h) && s.inSync.includes(h);
 }
 
 /** The certificates after which a holder moves the service back: it got there by a failover, a predicted move or the first election, not by anyone's choice. */

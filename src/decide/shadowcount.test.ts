@@ -5,8 +5,8 @@ import { initialShadowCount, laterWord, nextTickMs, step, wanted, type ShadowCou
 const [h2, h3, h4, h5] = [hostId("h2"), hostId("h3"), hostId("h4"), hostId("h5")];
 const POOL = [h2, h3, h4, h5];
 const CFG = { min: 1, max: 3, load: 0.8, band: 0.3, cooldownMs: 1_000, staleMs: 10_000, reserve: { cpuLoad: 0.2 } };
-type Opts = { alive?: HostId[]; free?: Record<string, Record<string, number>>; holding?: boolean; epoch?: number };
-const view = (o: Opts = {}) => ({ holding: o.holding ?? true, epoch: o.epoch ?? 1, pool: POOL, alive: o.alive ?? POOL, free: o.free ?? {} });
+type Opts = { alive?: HostId[]; inSync?: HostId[]; free?: Record<string, Record<string, number>>; holding?: boolean; epoch?: number };
+const view = (o: Opts = {}) => ({ holding: o.holding ?? true, epoch: o.epoch ?? 1, pool: POOL, alive: o.alive ?? POOL, inSync: o.inSync ?? POOL, free: o.free ?? {} });
 const tick = (s: ShadowCountState, now: number, o: Opts = {}) => step(s, { type: "tick", ...view(o) }, now);
 const fc = (s: ShadowCountState, p90: number, p10: number, now: number) => step(s, { type: "forecast", p90, p10 }, now).state;
 /** Ticks until nothing is due before `until`; returns the warm sets it went through. */
@@ -49,6 +49,12 @@ describe("shadow count", () => {
     expect(out.effects).toEqual([{ type: "warm", word: { epoch: 1, seq: 1, warm: [h2, h4] }, why: "h2 not alive: h4 warms up in its place" }]);
     const back = run(out.state, 300, 5_000, { free });
     expect(back.sets).toEqual(["1200:h2"]); // h2 back: two warm, one wanted; none dead, so the last added goes
+  });
+
+  test("a host cools only while the warm ones that stay are in sync (a write it alone acknowledged is not stranded)", () => {
+    const s = initialShadowCount(CFG, [h2, h3]);
+    expect(run(s, 0, 5_000, { inSync: [h3] }).sets).toEqual([]); // h2 would stay and is not in sync: h3 keeps warm
+    expect(run(s, 0, 5_000, { inSync: [h2] }).sets).toEqual(["1000:h2"]);
   });
 
   test("only the holder decides; others adopt the latest word (later epoch, then more changes)", () => {

@@ -50,7 +50,7 @@ export type ShadowCountState = {
 export type ShadowCountEvent =
   | { type: "forecast"; p90: number; p10: number } // this host's own forecast of the metric
   | { type: "word"; word: WarmWord } // a holder's warm set, from its beacon
-  | { type: "tick"; holding: boolean; epoch: number; pool: readonly HostId[] /* the shadows and spares, in placement's order, the holder not among them */; alive: readonly HostId[]; free: Readonly<Record<HostId, Readonly<Record<string, number>>>> }; // holding under a lease now, in this epoch; the shadows and spares in placement's order; who is alive; each host's free capacity by its last beacon
+  | { type: "tick"; holding: boolean; epoch: number; pool: readonly HostId[] /* the shadows and spares, in placement's order, the holder not among them */; alive: readonly HostId[]; inSync: readonly HostId[]; free: Readonly<Record<HostId, Readonly<Record<string, number>>>> }; // holding under a lease now, in this epoch; the shadows and spares in placement's order; who could take over (alive, not kept out, unhealthy or in safe mode); whose state is in sync with the holder's; each host's free capacity by its last beacon
 
 export type ShadowCountEffect = { type: "warm"; word: WarmWord; why: string };
 
@@ -101,7 +101,7 @@ function plan(s: ShadowCountState, e: Tick, nowMs: number): { surplus: boolean; 
   const c = s.config;
   const warm = s.word.warm.filter((h) => e.pool.includes(h)); // the holder itself (a shadow that took over) is no shadow of its own
   const w = wanted(s, nowMs);
-  const dead = warm.filter((h) => !e.alive.includes(h));
+  const dead = warm.filter((h) => !e.alive.includes(h)); // (or kept out, unhealthy, in safe mode: no use as a shadow now)
   const aliveWarm = warm.length - dead.length;
   if (aliveWarm < w.n) {
     const next = e.pool.find((h) => !warm.includes(h) && e.alive.includes(h) && fits(c.reserve, e.free[h]));
@@ -114,8 +114,9 @@ function plan(s: ShadowCountState, e: Tick, nowMs: number): { surplus: boolean; 
       return { surplus: false, change: { warm: [...kept, next], why, atMs: () => (urgent ? nowMs : s.changedAtMs + c.cooldownMs) } };
     }
   }
-  if (warm.length > Math.max(w.n, c.min)) {
-    const out = dead[0] ?? warm[warm.length - 1]!;
+  // A host cools only while the warm ones that stay are in sync: a write it alone acknowledged must not be left on a cold replica.
+  const out = dead[0] ?? warm[warm.length - 1];
+  if (warm.length > Math.max(w.n, c.min) && out !== undefined && warm.every((h) => h === out || !e.alive.includes(h) || e.inSync.includes(h))) {
     return { surplus: true, change: { warm: warm.filter((h) => h !== out), why: `${w.why}: ${w.n} wanted, ${warm.length} warm; ${out} goes cold`, atMs: (since) => Math.max(s.changedAtMs, since ?? nowMs) + c.cooldownMs } };
   }
   if (warm.length !== s.word.warm.length) return { surplus: false, change: { warm, why: `${s.word.warm.filter((h) => !warm.includes(h)).join(", ")} holds it now`, atMs: () => nowMs } };

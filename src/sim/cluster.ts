@@ -207,9 +207,8 @@ const DIAGNOSE_MS_MAX = 200;
 /** Failed diagnostics run again after this many leases: short, so that runs see the retry. */
 const DIAGNOSE_RETRY_LEASES = 5;
 
-/** What a host's beacon says of the warm shadows of the services it holds (the agent's beacons carry its word for each). */
-const wordsOf = (n: SimHost): HostEvent[] =>
-  Object.entries(n.core.warm).flatMap(([service, w]) => (n.core.services[service]!.holder === n.id ? [{ type: "warm-word" as const, service, word: w.word }] : []));
+/** What a host's beacon says of the warm shadows (the agent's beacons relay the latest word it knows of each service). */
+const wordsOf = (n: SimHost): HostEvent[] => host.warmWords(n.core).map((w) => ({ type: "warm-word" as const, service: w.service, word: w.word }));
 
 /** What a host's beacon says of its health and safe mode. */
 const healthOf = (n: SimHost): HostEvent => ({ type: "peer-health", host: n.id, unhealthy: host.unhealthyServices(n.core), safe: host.safeServices(n.core) });

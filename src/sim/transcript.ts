@@ -861,6 +861,7 @@ function statusLine(n: Node, nowMs: number): string {
   const safe = host.safeModeOf(n.core, SERVICE);
   if (safe !== null && safe.why !== null) parts.push(`SAFE(${safe.running ? "diagnosing" : safe.retryAtMs === null ? "due" : `again in ${safe.retryAtMs - t}ms`})`);
   if (q.excluded.length > 0) parts.push(`excluded=${q.excluded.join(",")}`);
+  if (q.cold.length > 0) parts.push(`cold=${q.cold.join(",")}`);
   if (n.clockMs !== nowMs) parts.push(`clock=${n.clockMs}`);
   return parts.join(" ");
 }
