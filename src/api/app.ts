@@ -48,6 +48,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   frame_malformed: 400,
   peer_unknown: 404,
   state_unknown_service: 404,
+  state_cold: 409,
   service_unknown: 404,
   not_holder: 409,
   move_in_progress: 409,

@@ -12,7 +12,7 @@
 // reaches the quorum machines when...") is one the simulator cannot check.
 
 import { assert, assertNever } from "../shared/assert.ts";
-import type { HostId } from "../shared/ids.ts";
+import { hostId, type HostId } from "../shared/ids.ts";
 import { rng } from "../shared/rng.ts";
 import * as membership from "./membership.ts";
 import type { MemberStatus, MemberUpdate, MembershipState, SwimMsg } from "./membership.ts";
@@ -557,7 +557,7 @@ function countView(s: HostState, service: string): Omit<Extract<ShadowCountEvent
   const q = s.services[service]!;
   // The primary is no shadow (never cold: it always keeps a replica), nor is the holder. Only a host that could take over counts as alive.
   const usable = [s.config.self, ...aliveHosts(s)].filter((h) => !q.excluded.includes(h));
-  return { holding: poolView(s, service).holding, epoch: q.epoch, pool: q.config.candidates.slice(1).filter((h) => h !== s.config.self), alive: usable, inSync: q.inSync, free: s.peerFree };
+  return { holding: poolView(s, service).holding, epoch: q.epoch, pool: q.config.candidates.slice(1).filter((h) => h !== s.config.self), alive: usable, inSync: q.inSync, free: s.peerFree, previous: q.cert?.from ?? null, drained: drainedOf(s, service) };
 }
 
 function stepShadowCount(d: Draft, fx: HostEffect[], service: string, ev: ShadowCountEvent): void {
@@ -594,12 +594,20 @@ export function warmOf(s: HostState, service: string): { warm: readonly HostId[]
   return { warm: w.word.warm, cold: coldOf(s, service), wanted: want.n, why: want.why, word: w.word };
 }
 
+/** The replicas whose every change this host has (in sync, or only they lack some of ours): a cold one strands nothing. */
+function drainedOf(s: HostState, service: string): HostId[] {
+  const peers = s.replicas[service]?.peers ?? {};
+  return Object.entries(peers).filter(([, p]) => p.status === "in-sync" || (p.status === "syncing" && !p.weLack)).map(([h]) => hostId(h));
+}
+
 /** The shadows and spares of a service that are not warm now (never its holder): kept out while a warm one is fit; their replicas do not sync. */
 export function coldOf(s: Pick<HostState, "warm" | "services">, service: string): HostId[] {
   const w = s.warm[service];
   if (w === undefined) return [];
   const q = s.services[service]!;
-  return q.config.candidates.slice(1).filter((h) => !w.word.warm.includes(h) && h !== q.holder);
+  // The holder it replaced has the state: warm until the new holder's word of this epoch says otherwise.
+  const previous = w.word.epoch < q.epoch ? (q.cert?.from ?? null) : null;
+  return q.config.candidates.slice(1).filter((h) => !w.word.warm.includes(h) && h !== q.holder && h !== previous);
 }
 
 /** The cold hosts at start, as the shell reads them then (coldOf). */

@@ -6,7 +6,7 @@ const [h2, h3, h4, h5] = [hostId("h2"), hostId("h3"), hostId("h4"), hostId("h5")
 const POOL = [h2, h3, h4, h5];
 const CFG = { min: 1, max: 3, load: 0.8, band: 0.3, cooldownMs: 1_000, staleMs: 10_000, reserve: { cpuLoad: 0.2 } };
 type Opts = { alive?: HostId[]; inSync?: HostId[]; free?: Record<string, Record<string, number>>; holding?: boolean; epoch?: number };
-const view = (o: Opts = {}) => ({ holding: o.holding ?? true, epoch: o.epoch ?? 1, pool: POOL, alive: o.alive ?? POOL, inSync: o.inSync ?? POOL, free: o.free ?? {} });
+const view = (o: Opts = {}) => ({ holding: o.holding ?? true, epoch: o.epoch ?? 1, pool: POOL, alive: o.alive ?? POOL, inSync: o.inSync ?? POOL, free: o.free ?? {}, previous: null, drained: o.inSync ?? POOL });
 const tick = (s: ShadowCountState, now: number, o: Opts = {}) => step(s, { type: "tick", ...view(o) }, now);
 const fc = (s: ShadowCountState, p90: number, p10: number, now: number) => step(s, { type: "forecast", p90, p10 }, now).state;
 /** Ticks until nothing is due before `until`; returns the warm sets it went through. */
@@ -54,7 +54,7 @@ describe("shadow count", () => {
   test("a host cools only while the warm ones that stay are in sync (a write it alone acknowledged is not stranded)", () => {
     const s = initialShadowCount(CFG, [h2, h3]);
     expect(run(s, 0, 5_000, { inSync: [h3] }).sets).toEqual([]); // h2 would stay and is not in sync: h3 keeps warm
-    expect(run(s, 0, 5_000, { inSync: [h2] }).sets).toEqual(["1000:h2"]);
+    expect(run(s, 0, 5_000, { inSync: [h2, h3] }).sets).toEqual(["1000:h2"]); // h3 drained, h2 in sync: h3 cools
   });
 
   test("only the holder decides; others adopt the latest word (later epoch, then more changes)", () => {

@@ -50,7 +50,7 @@ export type ShadowCountState = {
 export type ShadowCountEvent =
   | { type: "forecast"; p90: number; p10: number } // this host's own forecast of the metric
   | { type: "word"; word: WarmWord } // a holder's warm set, from its beacon
-  | { type: "tick"; holding: boolean; epoch: number; pool: readonly HostId[] /* the shadows and spares, in placement's order, the holder not among them */; alive: readonly HostId[]; inSync: readonly HostId[]; free: Readonly<Record<HostId, Readonly<Record<string, number>>>> }; // holding under a lease now, in this epoch; the shadows and spares in placement's order; who could take over (alive, not kept out, unhealthy or in safe mode); whose state is in sync with the holder's; each host's free capacity by its last beacon
+  | { type: "tick"; holding: boolean; epoch: number; pool: readonly HostId[] /* the shadows and spares, in placement's order, the holder not among them */; alive: readonly HostId[]; inSync: readonly HostId[]; free: Readonly<Record<HostId, Readonly<Record<string, number>>>>; previous: HostId | null /* the holder this one replaced */; drained: readonly HostId[] /* replicas whose every change the holder has */ }; // holding under a lease now, in this epoch; the shadows and spares in placement's order; who could take over (alive, not kept out, unhealthy or in safe mode); whose state is in sync with the holder's; each host's free capacity by its last beacon
 
 export type ShadowCountEffect = { type: "warm"; word: WarmWord; why: string };
 
@@ -100,23 +100,28 @@ type Tick = Extract<ShadowCountEvent, { type: "tick" }>;
 function plan(s: ShadowCountState, e: Tick, nowMs: number): { surplus: boolean; change: { warm: HostId[]; why: string; atMs: (surplusSince: number | null) => number } | null } {
   const c = s.config;
   const warm = s.word.warm.filter((h) => e.pool.includes(h)); // the holder itself (a shadow that took over) is no shadow of its own
+  // A new holder's first word keeps the holder it replaced warm (it has the state); the count cools it later like any other.
+  if (s.word.epoch < e.epoch && e.previous !== null && e.pool.includes(e.previous) && !warm.includes(e.previous)) {
+    return { surplus: false, change: { warm: [...warm, e.previous], why: `${e.previous} held it: it stays warm`, atMs: () => nowMs } };
+  }
   const w = wanted(s, nowMs);
   const dead = warm.filter((h) => !e.alive.includes(h)); // (or kept out, unhealthy, in safe mode: no use as a shadow now)
   const aliveWarm = warm.length - dead.length;
   if (aliveWarm < w.n) {
     const next = e.pool.find((h) => !warm.includes(h) && e.alive.includes(h) && fits(c.reserve, e.free[h]));
     if (next !== undefined) {
-      // At max, a dead warm host (there is one: fewer alive than wanted) makes room for its replacement.
-      const kept = warm.length >= c.max ? warm.filter((h) => h !== dead[0]) : warm;
+      // A dead warm host stays warm (it may hold changes no one else has: it syncs them once back), beyond max if need be; only the alive count.
+      const kept = warm;
       // Keeping min alive is at once; growing on the forecast waits out the cooldown since the last change.
       const urgent = aliveWarm < c.min;
       const why = urgent && dead.length > 0 ? `${dead.join(", ")} not alive: ${next} warms up in its place` : `${w.why}: ${w.n} wanted, ${aliveWarm} alive and warm`;
       return { surplus: false, change: { warm: [...kept, next], why, atMs: () => (urgent ? nowMs : s.changedAtMs + c.cooldownMs) } };
     }
   }
-  // A host cools only while the warm ones that stay are in sync: a write it alone acknowledged must not be left on a cold replica.
-  const out = dead[0] ?? warm[warm.length - 1];
-  if (warm.length > Math.max(w.n, c.min) && out !== undefined && warm.every((h) => h === out || !e.alive.includes(h) || e.inSync.includes(h))) {
+  // A host cools only once the holder has every change of it (drained), and while the warm ones that stay are in sync: a change it
+  // alone holds, or a write it alone acknowledged, must not be left on a replica that syncs no more. A dead one waits to come back.
+  const out = [...warm].reverse().find((h) => e.alive.includes(h) && e.drained.includes(h));
+  if (aliveWarm > Math.max(w.n, c.min) && out !== undefined && warm.every((h) => h === out || !e.alive.includes(h) || e.inSync.includes(h))) {
     return { surplus: true, change: { warm: warm.filter((h) => h !== out), why: `${w.why}: ${w.n} wanted, ${warm.length} warm; ${out} goes cold`, atMs: (since) => Math.max(s.changedAtMs, since ?? nowMs) + c.cooldownMs } };
   }
   if (warm.length !== s.word.warm.length) return { surplus: false, change: { warm, why: `${s.word.warm.filter((h) => !warm.includes(h)).join(", ")} holds it now`, atMs: () => nowMs } };

@@ -38,6 +38,8 @@ export type ErrorCode =
   /** The disk refused a vote record: the vote it guards is not sent. */
   | "vote_record_unwritable"
   | "state_unknown_service"
+  /** This host is a cold shadow of the service (the shadow count): its replica syncs with no one, so it takes no writes. */
+  | "state_cold"
   | "write_not_acknowledged"
   | "blob_unavailable"
   /** A service's state names no blob (or file) by that name. */

@@ -207,6 +207,12 @@ const DIAGNOSE_MS_MAX = 200;
 /** Failed diagnostics run again after this many leases: short, so that runs see the retry. */
 const DIAGNOSE_RETRY_LEASES = 5;
 
+/** Whether a host's replica of a service syncs with a peer's, as the agent's does: neither is cold in its view. */
+function syncsIn(n: SimHost, service: string, peer: HostId): boolean {
+  const cold = host.coldOf(n.core, service);
+  return !cold.includes(peer) && !cold.includes(n.id);
+}
+
 /** What a host's beacon says of the warm shadows (the agent's beacons relay the latest word it knows of each service). */
 const wordsOf = (n: SimHost): HostEvent[] => host.warmWords(n.core).map((w) => ({ type: "warm-word" as const, service: w.service, word: w.word }));
 
@@ -420,11 +426,13 @@ class SimCluster implements Cluster {
   private syncTo(n: Node, service: string): void {
     const st = n.repl.get(service)!;
     const ids = [...st.doc].sort();
-    for (const p of this.o.candidates) if (p !== n.id) this.send(n.id, p, { type: "st-sync", service, ids });
+    for (const p of this.o.candidates) if (p !== n.id && syncsIn(n, service, p)) this.send(n.id, p, { type: "st-sync", service, ids });
   }
 
   private onSt(n: Node, from: HostId, m: StMsg): void {
     const st = n.repl.get(m.service)!;
+    // As the agent's replicator: nothing passes between a cold replica (in this host's view) and the others, durability questions included.
+    if (m.type !== "st-ok" && !syncsIn(n, m.service, from)) return;
     switch (m.type) {
       case "st-sync":
         this.onSync(n, from, m.service, m.ids);

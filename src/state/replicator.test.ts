@@ -247,16 +247,17 @@ describe("workloads", () => {
     expect(nodes.get(h("b"))!.get("web").state.workloads).toEqual({ w1: { workload_id: "w1", resource_requirements: { cpu: 1 }, host_id: "b" }, w2: { workload_id: "w2", resource_requirements: { cpu: 1 }, host_id: "a" } });
   });
 
-  test("a cold replica syncs with no one, and catches up once warm again", async () => {
+  test("a cold replica syncs with no one and takes no writes; it catches up once warm again", async () => {
     const { nodes, link, settle } = cluster(1);
     link(h("a"), h("b"), true);
     for (const n of nodes.values()) n.setCold("web", [h("b")]);
-    const w = nodes.get(h("a"))!.write("web", { set: { image: "v1" } }, "while b is cold"); // acknowledged by no one while b is cold
+    await expect(nodes.get(h("b"))!.write("web", { set: { x: 1 } }, "on a cold host")).rejects.toThrow("is cold for");
+    const w = nodes.get(h("a"))!.write("web", { set: { image: "v1" } }, "while b is cold"); // a cold replica answers no durability question: not acknowledged
+    w.catch(() => undefined);
     await settle(5);
     expect(nodes.get(h("b"))!.get("web").state.hostConfiguration.deploymentConfig).toEqual({});
     for (const n of nodes.values()) n.setCold("web", []);
     await settle(10);
     expect(nodes.get(h("b"))!.get("web").state.hostConfiguration.deploymentConfig).toEqual({ image: "v1" });
-    expect((await w).durableOn).toEqual([h("b")]);
   });
 });

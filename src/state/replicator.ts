@@ -143,7 +143,7 @@ export function startReplicator(o: ReplicatorOptions): Replicator {
       for (const peer of [...r.sync.keys()]) if (!syncsWith(r, x.self, peer)) peerLink(x, r, peer, false);
       for (const peer of r.others) if (linked.has(peer) && !r.sync.has(peer)) peerLink(x, r, peer, true);
     },
-    write: (service, edit, message) => write(x, of(service), edit, message),
+    write: (service, edit, message) => writeHere(x, of(service), edit, message),
     get(service) {
       const r = of(service);
       return { state: toReadable(r.doc), heads: A.getHeads(r.doc) };
@@ -189,6 +189,12 @@ function replicaOf(o: ReplicatorOptions, replicas: ReadonlyMap<string, Replica>,
   throw new UmbraError("state_unknown_service", `this host (${o.self}) holds no replica of "${service}": ask one of ${cfg.replicas.join(", ")}`);
 }
 
+/** A local write; refused on a cold replica, which syncs with no one: it would reach nobody, and never be acknowledged. */
+function writeHere(x: Shell, r: Replica, edit: ConfigEdit, message: string): Promise<WriteResult> {
+  if (r.cold.has(x.self)) return Promise.reject(new UmbraError("state_cold", `this host (${x.self}) is cold for "${r.cfg.name}" (the shadow count keeps it out): write on the holder or a warm shadow`));
+  return write(x, r, edit, message);
+}
+
 /** A state message from a peer, to the part it is for. */
 function route(x: Shell, replicas: ReadonlyMap<string, Replica>, from: HostId, msg: StateWire): void {
   const r = replicas.get(msg.service);
@@ -196,7 +202,7 @@ function route(x: Shell, replicas: ReadonlyMap<string, Replica>, from: HostId, m
     x.log("debug", "state", "message-ignored", { from, service: msg.service, why: "not a replica of that service here" });
     return;
   }
-  if ((msg.type === "sync" || msg.type === "heads") && !syncsWith(r, x.self, from)) return; // cold: it catches up once warm
+  if (msg.type !== "durable" && !syncsWith(r, x.self, from)) return; // cold: it catches up once warm, and answers no durability question meanwhile
   switch (msg.type) {
     case "sync":
       return receiveSync(x, r, from, msg.data);
