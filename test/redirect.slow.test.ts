@@ -27,11 +27,12 @@ afterAll(async () => {
 });
 
 /** The record's address once it names `host`'s (bounded wait), or what it said last. */
-async function recordNames(address: string, ms: number): Promise<string> {
+async function recordNames(address: string | string[], ms: number): Promise<string> {
+  const names = (l: string) => [address].flat().some((a) => l.startsWith(`${a} `));
   let last = "";
-  for (let i = 0; i < 300 && !last.startsWith(address); i++) {
+  for (let i = 0; i < 300 && !names(last); i++) {
     last = existsSync(record) ? readFileSync(record, "utf8").trim() : "";
-    if (!last.startsWith(address)) await sleep(ms / 300);
+    if (!names(last)) await sleep(ms / 300);
   }
   return last;
 }
@@ -44,7 +45,7 @@ describe.skipIf(!isRoot)("traffic by redirection, across subnets (slow)", () => 
     writeFileSync(hook, `#!/bin/sh\necho "$3 $2 $UMBRA_VIP_HERE" > '${record}.tmp' && mv '${record}.tmp' '${record}'\n`);
     chmodSync(hook, 0o755);
     const c = (cluster = await startDemoCluster({ prefix: PREFIX, vip: "203.0.113.10/24", redirect: { hook } }));
-    const [h1, h2] = [HOSTS[0].ipv4, HOSTS[1].ipv4];
+    const [h1, h2, h3] = [HOSTS[0].ipv4, HOSTS[1].ipv4, HOSTS[2].ipv4];
     expect(await recordNames(h1, 30_000)).toBe(`${h1} h1 0`); // VIP not here: the hook alone
     expect(await c.vipHolders()).toEqual([]); // no host added the off-subnet VIP
     // The client resolves the record and asks the address it names: h1's service answers.
@@ -55,15 +56,19 @@ describe.skipIf(!isRoot)("traffic by redirection, across subnets (slow)", () => 
     };
     expect(await ask()).toContain("h1");
     await c.topo.partition("h1");
-    expect(await recordNames(h2, 15_000)).toBe(`${h2} h2 0`);
-    expect(await ask()).toContain("h2");
+    // h2 ranks first, but a shadow that hears of the loss sooner may win the election: the record follows whoever holds.
+    const after = await recordNames([h2, h3], 15_000);
+    const next = after.split(" ")[1]!;
+    expect([`${h2} h2 0`, `${h3} h3 0`]).toContain(after);
+    expect(await ask()).toContain(next);
     // Log lines come over the agents' stdout: the record may be read before they are.
-    const certified = () => c.logs.find((l) => l.event === "certified" && l.holder === "h2" && l.from === "h1");
+    const certified = () => c.logs.find((l) => l.event === "certified" && l.holder === next && l.from === "h1");
     for (let i = 0; i < 100 && certified() === undefined; i++) await sleep(50);
     const took = certified();
     expect(took).toMatchObject({ reason: "holder-lost" });
-    expect(c.logs.some((l) => l.host === "h2" && l.event === "vip-off-subnet")).toBe(true);
-    console.log(`redirect.slow: the record followed h1 -> h2; no host added the VIP`);
+    expect(c.logs.some((l) => l.host === next && l.event === "vip-off-subnet")).toBe(true);
+    expect(await c.vipHolders()).toEqual([]);
+    console.log(`redirect.slow: the record followed h1 -> ${next}; no host added the VIP`);
   }, 90_000);
 });
 
