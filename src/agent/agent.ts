@@ -507,14 +507,15 @@ function checkRunner(services: readonly ServiceRt[], self: HostId, loop: AgentLo
 }
 
 /** A peer's beacon: its metrics to the observed view and the forecaster, what it says of health and operators to the core. */
-function onBeacon(from: HostId, msg: BeaconMsg, observed: Observed, forecasting: Forecasting | null, loop: AgentLoop): void {
+function onBeacon(from: HostId, msg: BeaconMsg, observed: Observed, forecasting: Forecasting | null, loop: AgentLoop, counted: boolean): void {
   observed.beacon(from, { atMono: monoNow(), sample: msg.metrics, forecast: msg.forecast ?? null });
   if (msg.metrics !== null) forecasting?.sample(from, msg.metrics);
   loop.feed({ type: "peer-health", host: from, unhealthy: msg.unhealthy ?? [], safe: msg.safe ?? [] }); // none named: all healthy (or an agent without checks), in safe mode for nothing; the core ignores no change
   if (msg.standings !== undefined && msg.standings !== null && msg.standings.length > 0) loop.feed({ type: "standings", standings: Object.fromEntries(msg.standings.map(({ host: h, ...s }) => [h, s])) });
   if (msg.votes !== undefined && msg.votes !== null && msg.votes.length > 0) loop.feed({ type: "vote-standings", votes: Object.fromEntries(msg.votes.map(({ service, ...v }) => [service, v])), from: "peer" });
   for (const w of msg.warm ?? []) loop.feed({ type: "warm-word", service: w.service, word: { epoch: w.epoch, seq: w.seq, warm: w.hosts } });
-  if (msg.metrics !== null) loop.feed({ type: "peer-free", host: from, free: Object.fromEntries(RATIO_METRICS.map((m) => [m, 1 - msg.metrics![m]])) });
+  // Free capacity matters only to a shadow count's choice: no core step per beacon without one.
+  if (counted && msg.metrics !== null) loop.feed({ type: "peer-free", host: from, free: Object.fromEntries(RATIO_METRICS.map((m) => [m, 1 - msg.metrics![m]])) });
 }
 
 type BeaconExtras = { unhealthy: string[]; standings: BeaconStanding[]; votes: BeaconVotes[]; safe: string[]; warm: BeaconWarm[] };
@@ -613,10 +614,11 @@ export async function startAgent(config: Config): Promise<Agent> {
   const operators = startOperators(config, loop, observed, mesh, replicator, log, metrics);
   // The snapshot is read when a diagnose runs (after start): the status then, and the decisions that led to it.
   const diagnose = diagnoser({ self, stateDir: config.stateDir, services: byName, hookTimeoutMs: config.timing.hookTimeoutMs, hookPrefix, log, snapshot: () => ({ status: statusOf(parts), events: hub.recent() }), report: (ev) => loop.feed(ev) });
+  const counted = config.services.some((s) => s.shadowCount !== undefined);
   loop.start({
     runEffects: effectApplier({ self, records, log, sigs, send, runners, services: byName, observed, replicator, forecasting, metrics, now: monoNow, orderApplied: (fx) => operators.applied(fx), standingsChanged: standingsWriter(config.stateDir, log), votesChanged: voteStandingsWriter(config.stateDir, log), diagnose, safeModeChanged: safeModeWriter(config.stateDir, safeKept, log) }),
     onStatement: (from, msg) => operators.fromPeer(from, msg),
-    onBeacon: (from, msg) => onBeacon(from, msg, observed, forecasting, loop),
+    onBeacon: (from, msg) => onBeacon(from, msg, observed, forecasting, loop, counted),
     sideTick: () => {
       replicator.tick();
       return forecasting === null ? [] : forecasting.drain().map((f) => ({ type: "forecast-ready" as const, host: f.host, probability: f.exhaustionProbability, dataMs: stepStartMs(f.atTs, config.forecast.stepMs), p90: f.p90, p10: f.p10 }));
