@@ -9,7 +9,7 @@
 // Run alone: bun test test/checks.slow.test.ts   (needs root; CI is root)
 
 import { afterAll, describe, expect, test } from "bun:test";
-import { startDemoCluster, sleep, type DemoCluster } from "../src/demo/cluster.ts";
+import { startDemoCluster, withDigest, sleep, type DemoCluster } from "../src/demo/cluster.ts";
 import { cleanupStale } from "../src/demo/topology.ts";
 import { apiJson, type StatusDoc } from "../src/api/index.ts";
 
@@ -25,7 +25,7 @@ afterAll(async () => {
 const statusOf = async (c: DemoCluster, h: string) => (await apiJson({ socket: c.apiSocketOf(h) }, "GET", "/status", undefined, 5_000)) as StatusDoc;
 
 describe.skipIf(!isRoot)("service health checks on real agents (slow)", () => {
-  test("a failing HTTP check moves the VIP to a healthy shadow and keeps it away until it passes", async () => {
+  test("a failing HTTP check moves the VIP to a healthy shadow and keeps it away until it passes", withDigest(async () => {
     await cleanupStale(PREFIX);
     cluster = await startDemoCluster({ prefix: PREFIX, checks: true });
     const c = cluster;
@@ -53,5 +53,5 @@ describe.skipIf(!isRoot)("service health checks on real agents (slow)", () => {
     await sleep(2_000);
     expect(await c.vipHolders()).toEqual([third]); // healthy again is a candidate again, not a reason to move back
     expect((await statusOf(c, third)).services.find((s) => s.name === "web")!.excluded).toEqual([]);
-  }, 120_000);
+  }), 120_000);
 });

@@ -14,7 +14,7 @@ import { connect, createServer, type Server } from "node:net";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import { chromium, type Browser } from "playwright-core";
-import { startDemoCluster, type DemoCluster } from "../src/demo/cluster.ts";
+import { startDemoCluster, withDigest, type DemoCluster } from "../src/demo/cluster.ts";
 import { cleanupStale } from "../src/demo/topology.ts";
 
 const PREFIX = "uw-";
@@ -45,7 +45,7 @@ async function forwardTo(socket: string): Promise<{ server: Server; port: number
 }
 
 describe.skipIf(!isRoot || !existsSync(CHROMIUM))("the dashboard in headless Chromium (slow)", () => {
-  test("shows the holder, charts and events, and follows a failover live", async () => {
+  test("shows the holder, charts and events, and follows a failover live", withDigest(async () => {
     await cleanupStale(PREFIX);
     cluster = await startDemoCluster({ prefix: PREFIX });
     const c = cluster;
@@ -71,5 +71,5 @@ describe.skipIf(!isRoot || !existsSync(CHROMIUM))("the dashboard in headless Chr
     await page.screenshot({ path: join(OUT, "dashboard.png"), fullPage: true });
     expect(existsSync(join(OUT, "dashboard.png"))).toBe(true);
     expect(errors).toEqual([]);
-  }, 120_000);
+  }), 120_000);
 });

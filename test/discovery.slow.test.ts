@@ -9,7 +9,7 @@
 // Run alone: bun test test/discovery.slow.test.ts   (needs root; CI is root)
 
 import { afterAll, describe, expect, test } from "bun:test";
-import { startDemoCluster, sleep, BOOTSTRAP, type DemoCluster, type LogLine } from "../src/demo/cluster.ts";
+import { startDemoCluster, withDigest, sleep, BOOTSTRAP, type DemoCluster, type LogLine } from "../src/demo/cluster.ts";
 import { cleanupStale } from "../src/demo/topology.ts";
 import { connectedOf } from "./adapters/cluster-waits.ts";
 
@@ -35,7 +35,7 @@ async function untilConnected(c: DemoCluster, host: string, peers: string[], tim
 const eventsOf = (logs: readonly LogLine[], host: string, event: string, since: number) => logs.filter((l) => l.host === host && l.event === event && Date.parse(l.ts) >= since);
 
 describe.skipIf(!isRoot)("discovery without a single point of failure (slow)", () => {
-  test("with the bootstrap node stopped a restarted agent rejoins through its peers; with every node down it says so, keeps trying, and joins the first back", async () => {
+  test("with the bootstrap node stopped a restarted agent rejoins through its peers; with every node down it says so, keeps trying, and joins the first back", withDigest(async () => {
     await cleanupStale(PREFIX);
     cluster = await startDemoCluster({ prefix: PREFIX });
     const c = cluster;
@@ -66,5 +66,5 @@ describe.skipIf(!isRoot)("discovery without a single point of failure (slow)", (
     const backMs = await untilConnected(c, "h3", ["h1"], 30_000);
     console.log(`discovery: h1 restarted, h3 connected to it ${backMs} ms later`);
     expect(backMs).not.toBeNull();
-  }, 180_000);
+  }), 180_000);
 });

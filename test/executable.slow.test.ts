@@ -16,7 +16,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { startDemoCluster, sleep, type DemoCluster } from "../src/demo/cluster.ts";
+import { startDemoCluster, withDigest, sleep, type DemoCluster } from "../src/demo/cluster.ts";
 import { cleanupStale } from "../src/demo/topology.ts";
 import { apiJson, type StatusDoc } from "../src/api/index.ts";
 
@@ -57,7 +57,7 @@ function calmSeries(): string {
 }
 
 describe.skipIf(!isRoot)("the single executable (slow)", () => {
-  test("built, it holds, writes state, forecasts with ONNX and fails over with no Node and no node_modules in reach", async () => {
+  test("built, it holds, writes state, forecasts with ONNX and fails over with no Node and no node_modules in reach", withDigest(async () => {
     const built = spawnSync(join(ROOT, "node_modules/.bin/bun"), [join(ROOT, "scripts/build.ts"), "--out-dir", join(dir, "dist"), "--json"], { encoding: "utf8", timeout: 300_000 });
     if (built.status !== 0) console.log(built.stderr);
     expect(built.status).toBe(0);
@@ -123,5 +123,5 @@ describe.skipIf(!isRoot)("the single executable (slow)", () => {
     const got = await cli(taker, ["state", "get", "web", "release", "--json"]);
     expect(got.code).toBe(0);
     expect(got.stdout).toContain("42");
-  }, 600_000);
+  }), 600_000);
 });

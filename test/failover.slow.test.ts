@@ -7,7 +7,7 @@
 // Run alone: bun test test/   (needs root; CI is root)
 
 import { afterAll, describe, expect, test } from "bun:test";
-import { startDemoCluster, sleep, type DemoCluster } from "../src/demo/cluster.ts";
+import { startDemoCluster, withDigest, sleep, type DemoCluster } from "../src/demo/cluster.ts";
 import { cleanupStale } from "../src/demo/topology.ts";
 
 const PREFIX = "ut-";
@@ -20,7 +20,7 @@ afterAll(async () => {
 });
 
 describe.skipIf(!isRoot)("failover in namespaces (slow)", () => {
-  test("the VIP moves once the primary is cut off; the old primary does not take it back", async () => {
+  test("the VIP moves once the primary is cut off; the old primary does not take it back", withDigest(async () => {
     await cleanupStale(PREFIX);
     cluster = await startDemoCluster({ prefix: PREFIX });
     const first = await cluster.waitForHolders((h) => h.length === 1, 30_000);
@@ -52,7 +52,7 @@ describe.skipIf(!isRoot)("failover in namespaces (slow)", () => {
     expect(h1Learned).toBe(true);
     // nothing crashed
     expect(cluster.logs.filter((l) => l.level === "error")).toEqual([]);
-  }, 120_000);
+  }), 120_000);
 });
 
 if (!isRoot) console.warn("failover.slow.test.ts: skipped, needs root for network namespaces");

@@ -13,7 +13,7 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startDemoCluster, sleep, type DemoCluster } from "../src/demo/cluster.ts";
+import { startDemoCluster, withDigest, sleep, type DemoCluster } from "../src/demo/cluster.ts";
 import { cleanupStale } from "../src/demo/topology.ts";
 import { apiJson, type StatusDoc } from "../src/api/index.ts";
 
@@ -54,7 +54,7 @@ function readBundle(path: string): { why: string; status: StatusDoc; events: Arr
 }
 
 describe.skipIf(!isRoot)("moving back to the primary (slow)", () => {
-  test("after a failover, the service goes back to the primary once it has been fit and in sync for moveBackAfterMs, handed over in person", async () => {
+  test("after a failover, the service goes back to the primary once it has been fit and in sync for moveBackAfterMs, handed over in person", withDigest(async () => {
     await cleanupStale(PREFIX);
     const c = (cluster = await startDemoCluster({ prefix: PREFIX, moveBackAfterMs: MOVE_BACK_MS }));
     expect(await c.waitForHolders((h) => h.length === 1, 30_000)).toEqual(["h1"]);
@@ -102,9 +102,9 @@ describe.skipIf(!isRoot)("moving back to the primary (slow)", () => {
     expect(bundle.status.services[0]!.name).toBe("web");
     expect(bundle.hook).toBeNull();
     expect(c.logs.filter((l) => l.level === "error")).toEqual([]);
-  }, 120_000);
+  }), 120_000);
 
-  test("a demoted primary whose diagnose hook fails stays in safe mode, kept out, its bundle shown, until an operator's rejoin", async () => {
+  test("a demoted primary whose diagnose hook fails stays in safe mode, kept out, its bundle shown, until an operator's rejoin", withDigest(async () => {
     await cluster?.destroy();
     await cleanupStale(PREFIX);
     const failing = join(scratch, "failing");
@@ -150,7 +150,7 @@ describe.skipIf(!isRoot)("moving back to the primary (slow)", () => {
     expect((await safeModeOf(c, "h1"))?.on).toBe(false);
     expect(existsSync(safe!.last!.bundle!)).toBe(true);
     console.log(`moveback.slow: h1 kept out in safe mode (${safe!.last!.detail}), back ${Date.now() - t0} ms after the rejoin`);
-  }, 150_000);
+  }), 150_000);
 });
 
 if (!isRoot) console.warn("moveback.slow.test.ts: skipped, needs root for network namespaces");

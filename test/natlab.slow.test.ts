@@ -17,7 +17,7 @@
 // Run alone: bun test test/natlab.slow.test.ts   (needs root; CI is root)
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { join, resolve } from "node:path";
-import { BOOTSTRAP, INTERNET, NODE, startDemoCluster, type DemoCluster } from "../src/demo/cluster.ts";
+import { BOOTSTRAP, INTERNET, NODE, startDemoCluster, withDigest, type DemoCluster } from "../src/demo/cluster.ts";
 import { cleanupStale } from "../src/demo/topology.ts";
 import { connectedOf, reachOf, until } from "./adapters/cluster-waits.ts";
 
@@ -36,7 +36,7 @@ afterAll(async () => {
 });
 
 describe.skipIf(!isRoot)("the NAT lab (slow)", () => {
-  test("behind port-preserving and randomizing NATs with one bootstrap entry: the mesh forms, relayed where it must be, the service has a holder, state replicates", async () => {
+  test("behind port-preserving and randomizing NATs with one bootstrap entry: the mesh forms, relayed where it must be, the service has a holder, state replicates", withDigest(async () => {
     await cleanupStale(PREFIX);
     const t0 = Date.now();
     cluster = await startDemoCluster({ prefix: PREFIX, nat: { h1: "preserving", h2: "random", h3: "random" } });
@@ -60,9 +60,9 @@ describe.skipIf(!isRoot)("the NAT lab (slow)", () => {
       expect(got).toBe("registry.local/web:2.5");
     }
     console.log(`natlab: every pair connected ${meshMs} ms after the lab's start; write: ${write}; ${await reachLine(c)}`);
-  }, 240_000);
+  }), 240_000);
 
-  test("a host reachable at its address relays for the two behind randomizing NATs, and status names it", async () => {
+  test("a host reachable at its address relays for the two behind randomizing NATs, and status names it", withDigest(async () => {
     await cleanupStale(PREFIX);
     const t0 = Date.now();
     // h1 sits on the internet with its [[hosts]] address: the relay asked
@@ -77,7 +77,7 @@ describe.skipIf(!isRoot)("the NAT lab (slow)", () => {
     // One holder; which one depends on when the pairs connected against h1's start-up grace.
     expect((await c.waitForHolders((h) => h.length === 1, 30_000)).length).toBe(1);
     console.log(`natlab: with h1 reachable, every pair connected ${meshMs} ms after the lab's start; ${await reachLine(c)}`);
-  }, 240_000);
+  }), 240_000);
 });
 
 /** Waits until every agent is connected to both others (directly or relayed); the time since t0. */

@@ -13,7 +13,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { join, resolve } from "node:path";
-import { startDemoCluster, sleep, NODE, type DemoCluster } from "../src/demo/cluster.ts";
+import { startDemoCluster, withDigest, sleep, NODE, type DemoCluster } from "../src/demo/cluster.ts";
 import { cleanupStale } from "../src/demo/topology.ts";
 import { apiRequest, jsonOf, type ApiTarget, type StatusDoc } from "../src/api/index.ts";
 import { generateKeyPair, readKeyFile, sign } from "../src/shared/identity.ts";
@@ -41,7 +41,7 @@ async function post(t: ApiTarget, body: string): Promise<{ status: number; json:
 }
 
 describe.skipIf(!isRoot)("operators' signed orders on real agents (slow)", () => {
-  test("bad statements are refused with their reason; move, maintenance and unstandby act; audit lists them", async () => {
+  test("bad statements are refused with their reason; move, maintenance and unstandby act; audit lists them", withDigest(async () => {
     await cleanupStale(PREFIX);
     cluster = await startDemoCluster({ prefix: PREFIX });
     const c = cluster;
@@ -108,9 +108,9 @@ describe.skipIf(!isRoot)("operators' signed orders on real agents (slow)", () =>
     const text = umbra(c, ["audit", "web"]).out;
     expect(text).toContain("maintenance h3  by demo-operator");
     expect(text).toContain(": disk swap");
-  }, 120_000);
+  }), 120_000);
 
-  test("override: with h2 and h3 killed for good, h1 holds web again on a lowered quorum; the warning first, a refusal while they live", async () => {
+  test("override: with h2 and h3 killed for good, h1 holds web again on a lowered quorum; the warning first, a refusal while they live", withDigest(async () => {
     await cluster?.destroy();
     await cleanupStale(PREFIX);
     cluster = await startDemoCluster({ prefix: PREFIX });
@@ -144,5 +144,5 @@ describe.skipIf(!isRoot)("operators' signed orders on real agents (slow)", () =>
       ["h1", "refused"],
       ["h1", "web"],
     ]);
-  }, 120_000);
+  }), 120_000);
 });

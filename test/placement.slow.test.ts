@@ -9,7 +9,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { startDemoCluster, type DemoCluster } from "../src/demo/cluster.ts";
+import { startDemoCluster, withDigest, type DemoCluster } from "../src/demo/cluster.ts";
 import { cleanupStale } from "../src/demo/topology.ts";
 import { apiJson, type StatusDoc } from "../src/api/index.ts";
 
@@ -25,7 +25,7 @@ afterAll(async () => {
 });
 
 describe.skipIf(!isRoot)("placement across failure domains (slow)", () => {
-  test("the shadow in another rack than the primary's takes over first, though listed second; status shows the order and the domains", async () => {
+  test("the shadow in another rack than the primary's takes over first, though listed second; status shows the order and the domains", withDigest(async () => {
     await cleanupStale(PREFIX);
     const c = (cluster = await startDemoCluster({ prefix: PREFIX, racks: { h1: "r1", h2: "r1", h3: "r2" }, extraToml: () => '[placement]\ndomains = ["rack"]' }));
     expect(await c.waitForHolders((h) => h.length === 1, 30_000)).toEqual(["h1"]);
@@ -45,7 +45,7 @@ describe.skipIf(!isRoot)("placement across failure domains (slow)", () => {
     const took = c.logs.find((l) => l.event === "certified" && l.holder === "h3" && l.from === "h1");
     expect(took).toMatchObject({ reason: "holder-lost" });
     console.log(`placement.slow: h1 cut off, h3 (rack r2) took over; h2 (rack r1, listed first) did not`);
-  }, 90_000);
+  }), 90_000);
 });
 
 if (!isRoot) console.warn("placement.slow.test.ts: skipped, needs root for network namespaces");

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { NODE, sleep, startDemoCluster, type DemoCluster } from "../src/demo/cluster.ts";
+import { NODE, sleep, startDemoCluster, withDigest, type DemoCluster } from "../src/demo/cluster.ts";
 import { cleanupStale } from "../src/demo/topology.ts";
 import { rng } from "../src/shared/rng.ts";
 
@@ -67,7 +67,7 @@ function longestGapMs(samples: Array<{ t: number; ok: boolean; done?: number }>,
 }
 
 describe.skipIf(!isRoot)("proactive failover in namespaces (slow)", () => {
-  test("a primary whose memory leaks hands the VIP to a shadow before it runs out, with no client gap over 100 ms", async () => {
+  test("a primary whose memory leaks hands the VIP to a shadow before it runs out, with no client gap over 100 ms", withDigest(async () => {
     await cleanupStale(PREFIX);
     const { csv, failureTs } = leakSeries();
     const file = join(dir, "leak.csv");
@@ -110,9 +110,9 @@ describe.skipIf(!isRoot)("proactive failover in namespaces (slow)", () => {
     expect(c.logs.filter((l) => l.level === "error")).toEqual([]);
     await c.destroy();
     cluster = null;
-  }, 180_000);
+  }), 180_000);
 
-  test("a calm series replayed for as long moves nothing", async () => {
+  test("a calm series replayed for as long moves nothing", withDigest(async () => {
     await cleanupStale(PREFIX);
     // The same calm rhythm for as long, with no leak (made here: tests read no file outside the repository).
     const calmFile = join(dir, "calm.csv");
@@ -124,7 +124,7 @@ describe.skipIf(!isRoot)("proactive failover in namespaces (slow)", () => {
     expect(await c.vipHolders()).toEqual(["h1"]);
     expect(c.logs.filter((l) => l.event === "predicted-move")).toEqual([]);
     expect(c.logs.filter((l) => l.event === "certified" && l.reason === "predicted")).toEqual([]);
-  }, 180_000);
+  }), 180_000);
 });
 
 if (!isRoot) console.warn("proactive.slow.test.ts: skipped, needs root for network namespaces");

@@ -11,7 +11,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { HOSTS, NODE, SERVICE_PORT, startDemoCluster, sleep, type DemoCluster } from "../src/demo/cluster.ts";
+import { HOSTS, NODE, SERVICE_PORT, startDemoCluster, withDigest, sleep, type DemoCluster } from "../src/demo/cluster.ts";
 import { cleanupStale } from "../src/demo/topology.ts";
 
 const PREFIX = "uj-";
@@ -38,7 +38,7 @@ async function recordNames(address: string | string[], ms: number): Promise<stri
 }
 
 describe.skipIf(!isRoot)("traffic by redirection, across subnets (slow)", () => {
-  test("with its VIP off every host's subnet, holders point the record at themselves through the redirect hook; a failover moves it", async () => {
+  test("with its VIP off every host's subnet, holders point the record at themselves through the redirect hook; a failover moves it", withDigest(async () => {
     await cleanupStale(PREFIX);
     const hook = join(scratch, "redirect.sh");
     // SERVICE HOST ADDRESS: the record now names ADDRESS (written whole, then renamed: a reader never sees half).
@@ -69,7 +69,7 @@ describe.skipIf(!isRoot)("traffic by redirection, across subnets (slow)", () => 
     expect(c.logs.some((l) => l.host === next && l.event === "vip-off-subnet")).toBe(true);
     expect(await c.vipHolders()).toEqual([]);
     console.log(`redirect.slow: the record followed h1 -> ${next}; no host added the VIP`);
-  }, 90_000);
+  }), 90_000);
 });
 
 if (!isRoot) console.warn("redirect.slow.test.ts: skipped, needs root for network namespaces");

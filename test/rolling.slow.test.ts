@@ -12,7 +12,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startDemoCluster, sleep, type DemoCluster } from "../src/demo/cluster.ts";
+import { startDemoCluster, withDigest, sleep, type DemoCluster } from "../src/demo/cluster.ts";
 import { cleanupStale } from "../src/demo/topology.ts";
 
 const PREFIX = "ur-";
@@ -29,7 +29,7 @@ afterAll(async () => {
 });
 
 describe.skipIf(!isRoot)("rolling maintenance (slow)", () => {
-  test("three hosts, one at a time, each agent restarted while drained: no client request fails (one retry), never two holders", async () => {
+  test("three hosts, one at a time, each agent restarted while drained: no client request fails (one retry), never two holders", withDigest(async () => {
     // Usage errors come before anything is signed: exit 2.
     const usage = (args: string[]) => spawnSync(NODE, [join(ROOT, "src/cli/main.ts"), "maintenance", "--rolling", ...args, "--key", "/nonexistent"], { encoding: "utf8", timeout: 20_000 });
     expect(usage(["h1", "--reason", "x"]).status).toBe(2); // names no host: it walks them itself
@@ -71,7 +71,7 @@ describe.skipIf(!isRoot)("rolling maintenance (slow)", () => {
     const retried = client.samples.filter((s) => (s as { attempts?: number }).attempts === 2).length;
     console.log(`rolling.slow: ${client.samples.length} requests, ${retried} needed the retry, ${failed.length} failed; ${(Date.now() - t0) / 1000} s`);
     expect(await c.vipHolders()).toHaveLength(1);
-  }, 300_000);
+  }), 300_000);
 });
 
 if (!isRoot) console.warn("rolling.slow.test.ts: skipped, needs root for network namespaces");

@@ -15,7 +15,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startDemoCluster, sleep, MAIN, NODE, type DemoCluster } from "../src/demo/cluster.ts";
+import { startDemoCluster, withDigest, sleep, MAIN, NODE, type DemoCluster } from "../src/demo/cluster.ts";
 import { cleanupStale } from "../src/demo/topology.ts";
 import { rng } from "../src/shared/rng.ts";
 
@@ -54,7 +54,7 @@ function rampSeries(): { csv: string; crossTs: number } {
 }
 
 describe.skipIf(!isRoot)("scale out and in (slow)", () => {
-  test("a CPU ramp on the holder activates a shadow beside it, the redirect hook sees both, workloads move to it; calm again, the shadow goes back and the workloads come home", async () => {
+  test("a CPU ramp on the holder activates a shadow beside it, the redirect hook sees both, workloads move to it; calm again, the shadow goes back and the workloads come home", withDigest(async () => {
     await cleanupStale(PREFIX);
     const { csv, crossTs } = rampSeries();
     const file = join(dir, "ramp.csv");
@@ -118,7 +118,7 @@ describe.skipIf(!isRoot)("scale out and in (slow)", () => {
     const seriesAtOut = T0 + (outAt - replayStart) * SPEED;
     console.log(`scaling.slow: scaled out at series time ${new Date(seriesAtOut).toISOString()}, the load first reached 0.8 at ${new Date(crossTs).toISOString()} (${Math.round((crossTs - seriesAtOut) / 60_000)} min of series ahead)`);
     expect(c.logs.filter((l) => l.level === "error")).toEqual([]);
-  }, 180_000);
+  }), 180_000);
 });
 
 if (!isRoot) console.warn("scaling.slow.test.ts: skipped, needs root for network namespaces");

@@ -14,7 +14,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startDemoCluster, sleep, MAIN, NODE, type DemoCluster } from "../src/demo/cluster.ts";
+import { startDemoCluster, withDigest, sleep, MAIN, NODE, type DemoCluster } from "../src/demo/cluster.ts";
 import { cleanupStale } from "../src/demo/topology.ts";
 import { rng } from "../src/shared/rng.ts";
 
@@ -51,7 +51,7 @@ function rampCsv(): string {
 type Count = { warm: string[]; cold: string[]; wanted: number; why: string };
 
 describe.skipIf(!isRoot)("shadow count (slow)", () => {
-  test("a spare stays cold (no sync) while calm, warms up and gets the state when the forecast climbs and widens, and goes cold again when calm", async () => {
+  test("a spare stays cold (no sync) while calm, warms up and gets the state when the forecast climbs and widens, and goes cold again when calm", withDigest(async () => {
     await cleanupStale(PREFIX);
     const csv = join(dir, "ramp.csv");
     writeFileSync(csv, rampCsv());
@@ -100,7 +100,7 @@ describe.skipIf(!isRoot)("shadow count (slow)", () => {
     console.log(`shadowcount.slow: h3 warm after ${Math.round((warmed! - t0) / 1000)} s, in sync ${synced! - warmed!} ms later, cold again after ${Math.round((cooled! - warmed!) / 1000)} s`);
     expect(await c.vipHolders()).toEqual(["h1"]);
     expect(c.logs.filter((l) => l.level === "error")).toEqual([]);
-  }, 180_000);
+  }), 180_000);
 });
 
 if (!isRoot) console.warn("shadowcount.slow.test.ts: skipped, needs root for network namespaces");

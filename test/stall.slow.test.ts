@@ -9,7 +9,7 @@
 // Run alone: bun test test/stall.slow.test.ts   (needs root; CI is root)
 
 import { afterAll, describe, expect, test } from "bun:test";
-import { startDemoCluster, sleep, type DemoCluster } from "../src/demo/cluster.ts";
+import { startDemoCluster, withDigest, sleep, type DemoCluster } from "../src/demo/cluster.ts";
 import { cleanupStale } from "../src/demo/topology.ts";
 
 const PREFIX = "ul-";
@@ -25,7 +25,7 @@ afterAll(async () => {
 });
 
 describe.skipIf(!isRoot)("voters frozen together (slow)", () => {
-  test("the holder rides out its voters' stall: it takes its lease back, no vote moves the VIP", async () => {
+  test("the holder rides out its voters' stall: it takes its lease back, no vote moves the VIP", withDigest(async () => {
     await cleanupStale(PREFIX);
     const c = (cluster = await startDemoCluster({ prefix: PREFIX }));
     expect(await c.waitForHolders((h) => h.length === 1, 30_000)).toEqual(["h1"]);
@@ -47,7 +47,7 @@ describe.skipIf(!isRoot)("voters frozen together (slow)", () => {
     const stalls = c.logs.filter((l) => l.event === "loop-stall").map((l) => `${l.host} ${String(l.gapMs)} ms`);
     console.log(`stall.slow: ${TRIALS} freezes of h2 and h3 for ${FREEZE_MS} ms; the loops' stall warnings: ${stalls.join(", ")}`);
     expect(c.logs.filter((l) => l.level === "error")).toEqual([]);
-  }, 120_000);
+  }), 120_000);
 });
 
 if (!isRoot) console.warn("stall.slow.test.ts: skipped, needs root for network namespaces");

@@ -10,7 +10,7 @@ import { createInterface } from "node:readline";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { NODE, startDemoCluster, type DemoCluster } from "../src/demo/cluster.ts";
+import { NODE, startDemoCluster, withDigest, type DemoCluster } from "../src/demo/cluster.ts";
 import { cleanupStale } from "../src/demo/topology.ts";
 import { until } from "./adapters/cluster-waits.ts";
 
@@ -32,7 +32,7 @@ async function umbra(c: DemoCluster, host: string, args: string[]) {
 }
 
 describe.skipIf(!isRoot)("state replication in namespaces (slow)", () => {
-  test("a config change on the primary appears on both shadows; status shows them in-sync", async () => {
+  test("a config change on the primary appears on both shadows; status shows them in-sync", withDigest(async () => {
     await cleanupStale(PREFIX);
     // The reconcile hook writes its report where the test can read it.
     hookDir = mkdtempSync(join(tmpdir(), "umbra-state-hook-"));
@@ -68,9 +68,9 @@ describe.skipIf(!isRoot)("state replication in namespaces (slow)", () => {
     const bad = await umbra(c, "h1", ["state", "set", "web", "=oops"]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('"=oops" is not KEY=VALUE');
-  }, 120_000);
+  }), 120_000);
 
-  test("a blob reaches both shadows; a 1 MiB change in its middle moves only the chunks around it", async () => {
+  test("a blob reaches both shadows; a 1 MiB change in its middle moves only the chunks around it", withDigest(async () => {
     const c = cluster!;
     const { randomBytes, createHash } = await import("node:crypto");
     const blob = join(c.dir, "app.bin");
@@ -108,9 +108,9 @@ describe.skipIf(!isRoot)("state replication in namespaces (slow)", () => {
     const stalls = during.filter((l) => l.event === "loop-stall").map((l) => l.gapMs as number);
     const expired = during.filter((l) => l.event === "drop-vip" && l.why === "lease-expired").length;
     console.log(`state.slow: during the blob transfers: ${stalls.length} loop stalls (worst ${Math.max(0, ...stalls)} ms), ${expired} leases expired`);
-  }, 120_000);
+  }), 120_000);
 
-  test("the primary cut off mid-stream of writes: every acknowledged write is on the new holder", async () => {
+  test("the primary cut off mid-stream of writes: every acknowledged write is on the new holder", withDigest(async () => {
     const c = cluster!;
     const writer = c.topo.spawn("h1", [NODE, join(ROOT, "test/fixtures/state-writer.ts"), "--api", c.apiSocketOf("h1"), "--count", "400", "--duration-ms", "20000"], {});
     const results: Array<{ k: string; acked: boolean }> = [];
@@ -149,7 +149,7 @@ describe.skipIf(!isRoot)("state replication in namespaces (slow)", () => {
     expect(now).toEqual({ image: "registry.local/web:2.4", replicas: 3 });
     await c.topo.heal("h1");
     expect(c.logs.filter((l) => l.level === "error")).toEqual([]);
-  }, 120_000);
+  }), 120_000);
 });
 
 if (!isRoot) console.warn("state.slow.test.ts: skipped, needs root for network namespaces");

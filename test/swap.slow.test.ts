@@ -11,7 +11,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startDemoCluster, sleep, type DemoCluster } from "../src/demo/cluster.ts";
+import { startDemoCluster, withDigest, sleep, type DemoCluster } from "../src/demo/cluster.ts";
 import { cleanupStale } from "../src/demo/topology.ts";
 import { apiJson, type StatusDoc } from "../src/api/index.ts";
 
@@ -27,7 +27,7 @@ afterAll(async () => {
 });
 
 describe.skipIf(!isRoot)("swaps (slow)", () => {
-  test("in its window, the holder swaps roles with a shadow every 10 s, in person; the swap hook runs where it left; no client request fails", async () => {
+  test("in its window, the holder swaps roles with a shadow every 10 s, in person; the swap hook runs where it left; no client request fails", withDigest(async () => {
     await cleanupStale(PREFIX);
     const hook = join(scratch, "swap.sh");
     writeFileSync(hook, `#!/bin/sh\necho "$UMBRA_HOST $1" >> '${scratch}/swapped'\n`);
@@ -58,7 +58,7 @@ describe.skipIf(!isRoot)("swaps (slow)", () => {
     const gap = ok.slice(1).reduce((m, t, i) => Math.max(m, t - ok[i]!), 0);
     console.log(`swap.slow: ${seen.join(" -> ")}; ${client.samples.length} requests, ${failed.length} failed, longest gap between answers ${gap.toFixed(1)} ms`);
     expect(failed).toEqual([]);
-  }, 120_000);
+  }), 120_000);
 });
 
 if (!isRoot) console.warn("swap.slow.test.ts: skipped, needs root for network namespaces");

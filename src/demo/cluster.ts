@@ -55,7 +55,7 @@ export type DemoCluster = {
   dir: string;
   /** Every JSON log line of every agent, in arrival order. */
   logs: LogLine[];
-  /** Which namespaces hold the VIP now (from `ip -n NS -j addr`). */
+  /** Which namespaces hold the VIP now (from `ip -n NS -j addr`); two or more only when confirmed to hold it at one moment. */
   vipHolders(): Promise<string[]>;
   waitForHolders(pred: (holders: string[]) => boolean, timeoutMs: number): Promise<string[]>;
   startPoller(opts: PollerOptions): { samples: Sample[]; stop(): Promise<void> };
@@ -298,10 +298,25 @@ const stateDirOf = (dir: string, o: DemoOptions, host: string): string => o.stat
 
 function clusterHandle(topo: Topology, dir: string, logs: LogLine[], agents: Map<string, ChildProcess>, o: DemoOptions): DemoCluster {
   const stateDir = (h: string): string => stateDirOf(dir, o, h);
-  // Every host read at once: read one after another, a handover between two reads would look like two holders (more so on a busy machine).
+  liveLogs.add(logs);
+  const holds = async (h: string): Promise<boolean> => (await topo.addrs(h)).includes(VIP);
+  // Every host read at once. Reads that run at once still end at different
+  // moments (on a busy machine tens of ms apart), so a handover between two
+  // of them looks like two holders: two or more are confirmed by reading
+  // them again forward then backward (a, b, b, a). A host seen in both
+  // passes held the VIP from its first read to its second, and those spans
+  // nest, so the hosts seen twice held it at one moment together. Only they
+  // are reported; an overlap shorter than the reads is left to the client's
+  // detector (which host answers).
   const vipHolders = async (): Promise<string[]> => {
-    const addrs = await Promise.all(HOSTS.map((h) => topo.addrs(h.name)));
-    return HOSTS.filter((_, i) => addrs[i]!.includes(VIP)).map((h) => h.name);
+    const seen = await Promise.all(HOSTS.map((h) => holds(h.name)));
+    const held = HOSTS.filter((_, i) => seen[i]).map((h) => h.name);
+    if (held.length < 2) return held;
+    const forward: boolean[] = [];
+    for (const h of held) forward.push(await holds(h));
+    const backward: boolean[] = [];
+    for (const h of [...held].reverse()) backward.unshift(await holds(h));
+    return held.filter((_, i) => forward[i] && backward[i]);
   };
   return {
     topo,
@@ -346,6 +361,7 @@ function clusterHandle(topo: Topology, dir: string, logs: LogLine[], agents: Map
     setSick: (host, sick) => (sick ? writeFileSync(sickFileOf(dir, host), "") : rmSync(sickFileOf(dir, host), { force: true })),
     apiSocketOf: (host) => join(stateDir(host), API_SOCKET_NAME),
     async destroy() {
+      liveLogs.delete(logs);
       for (const p of agents.values()) signalProcess(p, "SIGCONT"); // a stopped agent cannot die of the SIGTERM that follows
       await topo.destroy();
       rmSync(dir, { recursive: true, force: true });
@@ -377,6 +393,37 @@ export function terminate(p: ChildProcess): Promise<void> {
     p.once("exit", () => res());
     p.kill("SIGTERM");
   });
+}
+
+/** The logs of every cluster not yet destroyed, for withDigest. */
+const liveLogs = new Set<LogLine[]>();
+/** Lines a digest keeps, the latest. */
+const DIGEST_LINES = 120;
+const DIGEST_SKIP = new Set(["vip-answering"]);
+
+/** The agents' log lines above debug, the latest `limit`, one short line each: what a failed scenario prints. */
+export function logDigest(logs: readonly LogLine[], limit = DIGEST_LINES): string {
+  const kept = logs.filter((l) => l.level !== "debug" && !DIGEST_SKIP.has(l.event));
+  return kept
+    .slice(-limit)
+    .map(({ ts, level, host, part, event, ...rest }) => `${ts.slice(11, 23)} ${host} ${level === "info" ? "" : `${level} `}${part}/${event} ${JSON.stringify(rest).slice(0, 240)}`)
+    .join("\n");
+}
+
+/**
+ * A scenario's body that, when it fails, prints a digest of the agents'
+ * logs of every live cluster before failing: a scenario that fails once in
+ * twenty runs on CI says why in the output CI keeps.
+ */
+export function withDigest(body: () => Promise<void>): () => Promise<void> {
+  return async () => {
+    try {
+      await body();
+    } catch (err) {
+      for (const logs of liveLogs) console.log(`--- agents' logs (digest, ${DIGEST_LINES} latest lines above debug) ---\n${logDigest(logs)}\n--- end of digest ---`);
+      throw err;
+    }
+  };
 }
 
 function collectLogs(p: ChildProcess, logs: LogLine[], onLog?: (l: LogLine) => void): void {
