@@ -48,7 +48,7 @@ function rampCsv(): string {
   return rows.join("\n") + "\n";
 }
 
-type Count = { warm: string[]; cold: string[]; wanted: number; why: string };
+type Count = { warm: string[]; cold: string[]; wanted: number; why: string; reserve: Record<string, number>; free: Record<string, Record<string, number>> };
 
 describe.skipIf(!isRoot)("shadow count (slow)", () => {
   test("a spare stays cold (no sync) while calm, warms up and gets the state when the forecast climbs and widens, and goes cold again when calm", withDigest(async () => {
@@ -56,7 +56,7 @@ describe.skipIf(!isRoot)("shadow count (slow)", () => {
     const csv = join(dir, "ramp.csv");
     writeFileSync(csv, rampCsv());
     const extraToml = (host: string) => ["[forecast]", "limits = { memoryUsage = 0.95 }", ...(host === "h1" ? ["[probe]", `replay = { file = ${JSON.stringify(csv)}, metric = "cpuLoad", speed = ${SPEED} }`] : [])].join("\n");
-    const c = (cluster = await startDemoCluster({ prefix: PREFIX, extraToml, spares: ["h3"], shadowCount: "min = 1, max = 2, load = 0.8, band = 0.12, cooldownMs = 3000" }));
+    const c = (cluster = await startDemoCluster({ prefix: PREFIX, extraToml, spares: ["h3"], shadowCount: "min = 1, max = 2, load = 0.8, band = 0.12, cooldownMs = 3000, reserve = { memoryUsage = 0.05 }" }));
     expect(await c.waitForHolders((h) => h.length === 1, 30_000)).toEqual(["h1"]);
     const cli = (h: string, args: string[]) => c.topo.exec(h, [NODE, MAIN, ...args, "--config", c.configOf(h)]);
     const count = async (): Promise<Count> => JSON.parse((await cli("h1", ["status", "--json"])).stdout).services[0].shadowCount as Count;
@@ -67,7 +67,10 @@ describe.skipIf(!isRoot)("shadow count (slow)", () => {
       await sleep(200);
       calm = await count();
     }
-    expect(calm).toMatchObject({ warm: ["h2"], cold: ["h3"], wanted: 1 });
+    expect(calm).toMatchObject({ warm: ["h2"], cold: ["h3"], wanted: 1, reserve: { memoryUsage: 0.05 } });
+    // The reserve is checked against each host's free memory by its beacons, and shown beside it.
+    for (const h of ["h2", "h3"]) expect(calm.free[h]!.memoryUsage).toBeWithin(0.05, 1);
+    expect((await cli("h1", ["status"])).stdout).toMatch(/web warm shadows: h2 \(memoryUsage \d+ % free\) .*cold: h3 \(memoryUsage \d+ % free\); each reserves memoryUsage 5 %/);
     const mark = c.logs.length; // (at start h1 may have warmed h3 for a while: h2's agent starts after it, and was not alive yet)
     expect((await cli("h1", ["state", "set", "web", "color=blue"])).code).toBe(0);
     await sleep(1_500);

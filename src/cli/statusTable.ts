@@ -170,7 +170,12 @@ function shadowCountLines(services: ReadonlyArray<ServiceDoc>): string {
     const c = s.shadowCount;
     if (c === undefined || c === null) return [];
     const reserve = Object.entries(c.reserve).map(([m, v]) => `${m} ${Math.round(v * 100)} %`).join(", ");
-    return [`${s.name} warm shadows: ${c.warm.join(", ") || "none"} (${c.wanted} wanted: ${c.why}); cold: ${c.cold.join(", ") || "none"}${reserve === "" ? "" : `; each reserves ${reserve}`}`];
+    // With a reserve, each host's free capacity beside it: "h2 (cpu 62 % free)".
+    const withFree = (h: string) => {
+      const f = Object.entries(c.free?.[h] ?? {}).map(([m, v]) => `${m} ${Math.round(v * 100)} %`).join(", ");
+      return f === "" ? h : `${h} (${f} free)`;
+    };
+    return [`${s.name} warm shadows: ${c.warm.map(withFree).join(", ") || "none"} (${c.wanted} wanted: ${c.why}); cold: ${c.cold.map(withFree).join(", ") || "none"}${reserve === "" ? "" : `; each reserves ${reserve}`}`];
   });
   return lines.length === 0 ? "" : `\n\n${lines.join("\n")}`;
 }

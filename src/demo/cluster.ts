@@ -296,28 +296,32 @@ function spawnAgent(topo: Topology, dir: string, host: string, logs: LogLine[], 
 /** A host's state directory: the option's, or one in the cluster's directory. */
 const stateDirOf = (dir: string, o: DemoOptions, host: string): string => o.stateDir?.(host) ?? join(dir, `${host}-state`);
 
+/**
+ * Which hosts hold the VIP. Every host is read at once, but reads that
+ * start at once still end at different moments (on a busy machine tens of
+ * ms apart), so a handover between two of them looks like two holders: two
+ * or more are confirmed by reading them again forward then backward (a, b,
+ * b, a). A host seen in both passes held the VIP from its first read to its
+ * second, and those spans nest, so the hosts seen twice held it at one
+ * moment together. Only they are reported; an overlap shorter than the
+ * reads is left to the client's detector (which host answers).
+ */
+async function holdersOf(topo: Topology): Promise<string[]> {
+  const holds = async (h: string): Promise<boolean> => (await topo.addrs(h)).includes(VIP);
+  const seen = await Promise.all(HOSTS.map((h) => holds(h.name)));
+  const held = HOSTS.filter((_, i) => seen[i]).map((h) => h.name);
+  if (held.length < 2) return held;
+  const forward: boolean[] = [];
+  for (const h of held) forward.push(await holds(h));
+  const backward: boolean[] = [];
+  for (const h of [...held].reverse()) backward.unshift(await holds(h));
+  return held.filter((_, i) => forward[i] && backward[i]);
+}
+
 function clusterHandle(topo: Topology, dir: string, logs: LogLine[], agents: Map<string, ChildProcess>, o: DemoOptions): DemoCluster {
   const stateDir = (h: string): string => stateDirOf(dir, o, h);
   liveLogs.add(logs);
-  const holds = async (h: string): Promise<boolean> => (await topo.addrs(h)).includes(VIP);
-  // Every host read at once. Reads that run at once still end at different
-  // moments (on a busy machine tens of ms apart), so a handover between two
-  // of them looks like two holders: two or more are confirmed by reading
-  // them again forward then backward (a, b, b, a). A host seen in both
-  // passes held the VIP from its first read to its second, and those spans
-  // nest, so the hosts seen twice held it at one moment together. Only they
-  // are reported; an overlap shorter than the reads is left to the client's
-  // detector (which host answers).
-  const vipHolders = async (): Promise<string[]> => {
-    const seen = await Promise.all(HOSTS.map((h) => holds(h.name)));
-    const held = HOSTS.filter((_, i) => seen[i]).map((h) => h.name);
-    if (held.length < 2) return held;
-    const forward: boolean[] = [];
-    for (const h of held) forward.push(await holds(h));
-    const backward: boolean[] = [];
-    for (const h of [...held].reverse()) backward.unshift(await holds(h));
-    return held.filter((_, i) => forward[i] && backward[i]);
-  };
+  const vipHolders = (): Promise<string[]> => holdersOf(topo);
   return {
     topo,
     dir,
