@@ -16,9 +16,14 @@
 //   swap    the holder swaps roles every 10 s (window all day), `--swaps`
 //           times; a client polls the VIP every 2 ms with one retry and a
 //           10 ms timeout (bench/handover's): failed requests, and the
-//           longest gap between answers around each swap.
+//           longest gap between answers around each swap. As in
+//           bench/handover, the services and the client run under SCHED_RR
+//           at `--apparatus-rt` (default 5, below the agents' 10; 0:
+//           ordinary): at ordinary priority the agents' work at a swap
+//           starved the client here for 10 ms and more (no request sent),
+//           which read as the swap's gap.
 //
-//   node bench/lifecycle.ts [--cycles 3] [--swaps 5] [--json]   (root)
+//   node bench/lifecycle.ts [--parts scale,swap] [--cycles 3] [--swaps 5] [--apparatus-rt 5] [--json]   (root)
 
 import { parseArgs } from "node:util";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -37,6 +42,8 @@ const CALM_ROWS = 60;
 const CYCLE = { climb: 20, top: 10, fall: 10, calm: 30 } as const;
 const SWAP_EVERY_S = 10;
 const SWAP_CLIENT = { intervalMs: 2, timeoutMs: 10, retries: 1 };
+/** The services' and the swap client's SCHED_RR priority by default (bench/handover's). */
+const APPARATUS_RT_DEFAULT = 5;
 
 const median = (xs: number[]): number | null => (xs.length === 0 ? null : [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!);
 
@@ -141,11 +148,11 @@ function scaleFigures(logs: LogLine[], samples: Array<{ t: number; host: string;
 
 type SwapResult = { swaps: number; requests: number; failed: number; gapsMs: number[] };
 
-async function swapPart(swaps: number): Promise<SwapResult> {
-  const c: DemoCluster = await startDemoCluster({ prefix: PREFIX, swap: { every: `${SWAP_EVERY_S}s`, window: "00:00-24:00" } });
+async function swapPart(swaps: number, apparatusRt: number | undefined): Promise<SwapResult> {
+  const c: DemoCluster = await startDemoCluster({ prefix: PREFIX, swap: { every: `${SWAP_EVERY_S}s`, window: "00:00-24:00" }, apparatusRt });
   try {
     await c.waitForHolders((h) => h.length === 1, 30_000);
-    const client = c.startPoller(SWAP_CLIENT);
+    const client = c.startPoller({ ...SWAP_CLIENT, rt: apparatusRt });
     await sleep(swaps * SWAP_EVERY_S * 1000 + 3_000);
     await client.stop();
     const certs = c.logs.filter((l) => l.event === "certified" && l.host === l.from && l.reason === "handover").map((l) => Date.parse(l.ts));
@@ -160,47 +167,66 @@ async function swapPart(swaps: number): Promise<SwapResult> {
   }
 }
 
+const PARTS = ["scale", "swap"] as const;
+type Part = (typeof PARTS)[number];
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { cycles: { type: "string", default: "3" }, swaps: { type: "string", default: "5" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false } } });
-  const usage = "usage: node bench/lifecycle.ts [--cycles N (load climbs, 1-10, default 3)] [--swaps N (1-20, default 5)] [--json]\n  needs root: it creates network namespaces\n";
+  const { values } = parseArgs({ options: { parts: { type: "string", default: PARTS.join(",") }, cycles: { type: "string", default: "3" }, swaps: { type: "string", default: "5" }, "apparatus-rt": { type: "string", default: String(APPARATUS_RT_DEFAULT) }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false } } });
+  const usage = `usage: node bench/lifecycle.ts [--parts scale,swap] [--cycles N (load climbs, 1-10, default 3)] [--swaps N (1-60, default 5)] [--apparatus-rt N (the swap's services and client under SCHED_RR at N, 1-9, default ${APPARATUS_RT_DEFAULT}; 0: ordinary)] [--json]\n  needs root: it creates network namespaces\n`;
   if (values.help) return void process.stdout.write(usage);
+  const parts = values.parts!.split(",").map((x) => x.trim());
   const cycles = Number(values.cycles);
   const swaps = Number(values.swaps);
-  if (!(Number.isInteger(cycles) && cycles >= 1 && cycles <= 10) || !(Number.isInteger(swaps) && swaps >= 1 && swaps <= 20)) {
-    process.stderr.write(usage);
+  const rt = Number(values["apparatus-rt"]);
+  const bad = [
+    ...parts.filter((x) => !(PARTS as readonly string[]).includes(x)).map((x) => `--parts: no part "${x}" (${PARTS.join(", ")})`),
+    ...(Number.isInteger(cycles) && cycles >= 1 && cycles <= 10 ? [] : [`--cycles: ${values.cycles} is not a whole number from 1 to 10`]),
+    ...(Number.isInteger(swaps) && swaps >= 1 && swaps <= 60 ? [] : [`--swaps: ${values.swaps} is not a whole number from 1 to 60`]),
+    ...(Number.isInteger(rt) && rt >= 0 && rt <= 9 ? [] : [`--apparatus-rt: ${values["apparatus-rt"]} is not a whole number from 0 to 9 (below the agents' 10)`]),
+  ];
+  if (bad.length > 0) {
+    process.stderr.write(`${bad.join("\n")}\n${usage}`);
     process.exit(2);
   }
   if (process.getuid?.() !== 0) {
     process.stderr.write("bench/lifecycle needs root: it creates network namespaces\n");
     process.exit(1);
   }
+  const want = (p: Part) => parts.includes(p);
   const dir = mkdtempSync(join(tmpdir(), "umbra-lifecycle-"));
   await cleanupStale(PREFIX);
   try {
-    process.stderr.write(`scale: ${cycles} load climbs on ${HOSTS[0].name}...\n`);
-    const scale = await scalePart(cycles, dir);
-    process.stderr.write(`swap: ${swaps} swaps, ${SWAP_EVERY_S} s apart...\n`);
-    const swap = await swapPart(swaps);
-    if (values.json) return void process.stdout.write(JSON.stringify({ scale, swap }) + "\n");
-    const hookMs = scale.outs.map((o) => o.decidedToHookMs).filter((x): x is number => x !== null);
-    const answerMs = scale.outs.map((o) => o.decidedToAnswerMs).filter((x): x is number => x !== null);
-    const movedMs = scale.outs.map((o) => o.decidedToMovedMs).filter((x): x is number => x !== null);
-    const moveMs = scale.moves.map((m) => m.ms).filter((x) => Number.isFinite(x));
-    process.stdout.write(
-      [
-        "| part | events | decision to redirect hook run (median) | decision to the active shadow's first answer (median) | client requests | failed | longest gap around a swap (median / worst) |",
-        "|---|---|---|---|---|---|---|",
-        `| scale out / in | ${scale.outs.length} out, ${scale.ins} in (of ${cycles} climbs) | ${median(hookMs) ?? "-"} ms | ${median(answerMs) ?? "-"} ms | ${scale.requests} | ${scale.failed} | - |`,
-        `| swap | ${swap.swaps} swaps | - | - | ${swap.requests} | ${swap.failed} | ${median(swap.gapsMs) ?? "-"} / ${swap.gapsMs.length === 0 ? "-" : Math.max(...swap.gapsMs)} ms |`,
-        "",
-        `workloads: ${scale.moves.length} moves (${WORKLOADS.length} workloads), each from its hook's start to its record acknowledged ${median(moveMs) ?? "-"} ms (median), ${moveMs.length === 0 ? "-" : Math.max(...moveMs)} ms worst; scale out decision to half of them recorded on the new shadow ${median(movedMs) ?? "-"} ms (median)`,
-        "",
-      ].join("\n"),
-    );
+    if (want("scale")) process.stderr.write(`scale: ${cycles} load climbs on ${HOSTS[0].name}...\n`);
+    const scale = want("scale") ? await scalePart(cycles, dir) : null;
+    if (want("swap")) process.stderr.write(`swap: ${swaps} swaps, ${SWAP_EVERY_S} s apart...\n`);
+    const swap = want("swap") ? await swapPart(swaps, rt === 0 ? undefined : rt) : null;
+    if (values.json) return void process.stdout.write(JSON.stringify({ scale, swap, apparatusRt: rt }) + "\n");
+    process.stdout.write(report(scale, swap, cycles));
   } finally {
     rmSync(dir, { recursive: true, force: true });
     await cleanupStale(PREFIX);
   }
+}
+
+/** The markdown table (and the workloads' line) of what ran. */
+function report(scale: ScaleResult | null, swap: SwapResult | null, cycles: number): string {
+  const lines = ["| part | events | decision to redirect hook run (median) | decision to the active shadow's first answer (median) | client requests | failed | longest gap around a swap (median / p90 / worst) |", "|---|---|---|---|---|---|---|"];
+  if (scale !== null) {
+    const hookMs = scale.outs.map((o) => o.decidedToHookMs).filter((x): x is number => x !== null);
+    const answerMs = scale.outs.map((o) => o.decidedToAnswerMs).filter((x): x is number => x !== null);
+    lines.push(`| scale out / in | ${scale.outs.length} out, ${scale.ins} in (of ${cycles} climbs) | ${median(hookMs) ?? "-"} ms | ${median(answerMs) ?? "-"} ms | ${scale.requests} | ${scale.failed} | - |`);
+  }
+  if (swap !== null) {
+    const g = [...swap.gapsMs].sort((a, b) => a - b);
+    const p90 = g.length === 0 ? "-" : g[Math.min(g.length - 1, Math.ceil(0.9 * g.length) - 1)];
+    lines.push(`| swap | ${swap.swaps} swaps | - | - | ${swap.requests} | ${swap.failed} | ${median(g) ?? "-"} / ${p90} / ${g.length === 0 ? "-" : g.at(-1)} ms |`);
+  }
+  if (scale !== null) {
+    const movedMs = scale.outs.map((o) => o.decidedToMovedMs).filter((x): x is number => x !== null);
+    const moveMs = scale.moves.map((m) => m.ms).filter((x) => Number.isFinite(x));
+    lines.push("", `workloads: ${scale.moves.length} moves (${WORKLOADS.length} workloads), each from its hook's start to its record acknowledged ${median(moveMs) ?? "-"} ms (median), ${moveMs.length === 0 ? "-" : Math.max(...moveMs)} ms worst; scale out decision to half of them recorded on the new shadow ${median(movedMs) ?? "-"} ms (median)`);
+  }
+  return lines.join("\n") + "\n";
 }
 
 if (import.meta.main ?? process.argv[1]?.endsWith("lifecycle.ts")) await main();
