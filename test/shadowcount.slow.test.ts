@@ -63,7 +63,8 @@ describe.skipIf(!isRoot)("shadow count (slow)", () => {
     const colorOn = async (h: string) => (await cli(h, ["state", "get", "web", "color"])).stdout.trim();
     // Calm: h3 is cold (the first forecasts, on little history, may be wide enough to warm it for a while), and a write reaches h2 only.
     let calm = await count();
-    for (let i = 0; i < 100 && !(calm.warm.join() === "h2" && calm.cold.join() === "h3"); i++) {
+    // (and both hosts' free capacity heard from their beacons)
+    for (let i = 0; i < 100 && !(calm.warm.join() === "h2" && calm.cold.join() === "h3" && calm.free["h2"] !== undefined && calm.free["h3"] !== undefined); i++) {
       await sleep(200);
       calm = await count();
     }
