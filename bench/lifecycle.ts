@@ -32,7 +32,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { HOSTS, MAIN, NODE, SERVICE_PORT, startDemoCluster, sleep, type DemoCluster, type LogLine } from "../src/demo/cluster.ts";
 import { cleanupStale } from "../src/demo/topology.ts";
-import { rng } from "../src/shared/rng.ts";
+import { loadRamp } from "../src/demo/ramp.ts";
 
 const PREFIX = "ul2-";
 const STEP_MS = 5 * 60_000;
@@ -47,20 +47,7 @@ const APPARATUS_RT_DEFAULT = 5;
 
 const median = (xs: number[]): number | null => (xs.length === 0 ? null : [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!);
 
-function rampCsv(cycles: number): string {
-  const r = rng(11);
-  const rows = ["timestamp,value"];
-  const levels: number[] = Array.from({ length: CALM_ROWS }, () => 0.35);
-  for (let k = 0; k < cycles; k++) {
-    for (let i = 0; i < CYCLE.climb; i++) levels.push(0.35 + ((i + 1) / CYCLE.climb) * 0.6);
-    for (let i = 0; i < CYCLE.top; i++) levels.push(0.95);
-    for (let i = 0; i < CYCLE.fall; i++) levels.push(0.95 - ((i + 1) / CYCLE.fall) * 0.65);
-    for (let i = 0; i < CYCLE.calm; i++) levels.push(0.3);
-  }
-  const t0 = Date.parse("2024-03-04T00:00:00Z");
-  levels.forEach((v, i) => rows.push(`${new Date(t0 + i * STEP_MS).toISOString().replace("T", " ").slice(0, 19)},${Math.max(0, Math.min(1, v + (r.next() - 0.5) * 0.03)).toFixed(4)}`));
-  return rows.join("\n") + "\n";
-}
+const rampCsv = (cycles: number): string => loadRamp({ seed: 11, t0: Date.parse("2024-03-04T00:00:00Z"), stepMs: STEP_MS, calmRows: CALM_ROWS, cycles: Array.from({ length: cycles }, () => CYCLE) }).csv;
 
 /** The load balancer's part: before each request, the pool the redirect hook last wrote; its members asked in turn. One JSON line per request. */
 const POOL_CLIENT = (poolFile: string) => `

@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDemoCluster, withDigest, sleep, MAIN, NODE, type DemoCluster } from "../src/demo/cluster.ts";
 import { cleanupStale } from "../src/demo/topology.ts";
-import { rng } from "../src/shared/rng.ts";
+import { loadRamp } from "../src/demo/ramp.ts";
 
 const PREFIX = "uk2-";
 const isRoot = process.getuid?.() === 0;
@@ -33,24 +33,14 @@ afterAll(async () => {
 const STEP_MS = 5 * 60_000; // the series' spacing
 const SPEED = 1_500; // a row every 200 ms
 const T0 = Date.parse("2024-03-04T06:00:00Z");
-/** Rows of each phase: calm, climb, plateau, fall, calm. */
-const PHASES = [60, 30, 15, 15, 45] as const;
+/** Calm rows, then one climb to 0.95, plateau, fall to 0.3, calm. */
+const RAMP = { calmRows: 60, cycles: [{ climb: 30, top: 15, fall: 15, calm: 45 }] } as const;
+const ROWS = RAMP.calmRows + Object.values(RAMP.cycles[0]).reduce((a, b) => a + b, 0);
 
-/** A CPU load ramp: calm at 0.35, a climb to 0.95, a plateau, a fall to 0.3, calm; with noise. Returns the CSV and the series time the load first reaches 0.8. */
+/** The CPU ramp's CSV, and the series time the load first reaches 0.8. */
 function rampSeries(): { csv: string; crossTs: number } {
-  const r = rng(7);
-  const rows = ["timestamp,value"];
-  let crossTs = 0;
-  const total = PHASES.reduce((a, b) => a + b, 0);
-  for (let i = 0; i < total; i++) {
-    const ts = T0 + i * STEP_MS;
-    const [c1, up, top, down] = [PHASES[0], PHASES[0] + PHASES[1], PHASES[0] + PHASES[1] + PHASES[2], PHASES[0] + PHASES[1] + PHASES[2] + PHASES[3]];
-    const base = i < c1 ? 0.35 : i < up ? 0.35 + ((i - c1 + 1) / PHASES[1]) * 0.6 : i < top ? 0.95 : i < down ? 0.95 - ((i - top + 1) / PHASES[3]) * 0.65 : 0.3;
-    const v = Math.max(0, Math.min(1, base + (r.next() - 0.5) * 0.03));
-    if (v >= 0.8 && crossTs === 0) crossTs = ts;
-    rows.push(`${new Date(ts).toISOString().replace("T", " ").slice(0, 19)},${v.toFixed(4)}`);
-  }
-  return { csv: rows.join("\n") + "\n", crossTs };
+  const ramp = loadRamp({ seed: 7, t0: T0, stepMs: STEP_MS, ...RAMP });
+  return { csv: ramp.csv, crossTs: ramp.firstAtOrAbove(0.8)! };
 }
 
 describe.skipIf(!isRoot)("scale out and in (slow)", () => {
@@ -79,7 +69,7 @@ describe.skipIf(!isRoot)("scale out and in (slow)", () => {
       const list = (JSON.parse(r.stdout) as { services: Array<{ workloads?: { list: Array<{ id: string; host: string }> } | null }> }).services[0]!.workloads?.list ?? [];
       return Object.fromEntries(list.map((x) => [x.id, x.host]));
     };
-    const rows = PHASES.reduce((a, b) => a + b, 0);
+    const rows = ROWS;
     const poolsNow = () => (existsSync(pools) ? readFileSync(pools, "utf8").trim().split("\n") : []);
     let out: string | undefined;
     let back: string | undefined;

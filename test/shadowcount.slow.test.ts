@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDemoCluster, withDigest, sleep, MAIN, NODE, type DemoCluster } from "../src/demo/cluster.ts";
 import { cleanupStale } from "../src/demo/topology.ts";
-import { rng } from "../src/shared/rng.ts";
+import { loadRamp } from "../src/demo/ramp.ts";
 
 const PREFIX = "usc-";
 const isRoot = process.getuid?.() === 0;
@@ -32,21 +32,10 @@ afterAll(async () => {
 const STEP_MS = 5 * 60_000;
 const SPEED = 1_500; // a row every 200 ms
 const T0 = Date.parse("2024-03-04T06:00:00Z");
-/** Rows of each phase: calm, climb, plateau, fall, calm. */
-const PHASES = [60, 30, 15, 15, 60] as const;
-
-function rampCsv(): string {
-  const r = rng(11);
-  const rows = ["timestamp,value"];
-  const [c1, up, top, down] = [PHASES[0], PHASES[0] + PHASES[1], PHASES[0] + PHASES[1] + PHASES[2], PHASES[0] + PHASES[1] + PHASES[2] + PHASES[3]];
-  const total = PHASES.reduce((a, b) => a + b, 0);
-  for (let i = 0; i < total; i++) {
-    const base = i < c1 ? 0.35 : i < up ? 0.35 + ((i - c1 + 1) / PHASES[1]) * 0.6 : i < top ? 0.95 : i < down ? 0.95 - ((i - top + 1) / PHASES[3]) * 0.65 : 0.3;
-    const v = Math.max(0, Math.min(1, base + (r.next() - 0.5) * 0.03));
-    rows.push(`${new Date(T0 + i * STEP_MS).toISOString().replace("T", " ").slice(0, 19)},${v.toFixed(4)}`);
-  }
-  return rows.join("\n") + "\n";
-}
+/** Calm rows, then one climb to 0.95, plateau, fall to 0.3, calm. */
+const RAMP = { calmRows: 60, cycles: [{ climb: 30, top: 15, fall: 15, calm: 60 }] } as const;
+const ROWS = RAMP.calmRows + Object.values(RAMP.cycles[0]).reduce((a, b) => a + b, 0);
+const rampCsv = (): string => loadRamp({ seed: 11, t0: T0, stepMs: STEP_MS, ...RAMP }).csv;
 
 type Count = { warm: string[]; cold: string[]; wanted: number; why: string; reserve: Record<string, number>; free: Record<string, Record<string, number>> };
 
@@ -82,7 +71,7 @@ describe.skipIf(!isRoot)("shadow count (slow)", () => {
     let warmed: number | null = null;
     let synced: number | null = null;
     let cooled: number | null = null;
-    const rows = PHASES.reduce((a, b) => a + b, 0);
+    const rows = ROWS;
     const t0 = Date.now();
     for (let i = 0; i < 1_000 && Date.now() - t0 < (rows * STEP_MS) / SPEED + 20_000 && cooled === null; i++) {
       const n = await count();

@@ -83,7 +83,7 @@ export function buildStatus(x: StatusSnapshot): StatusDoc {
       swapWindow: swapWindowDoc(extras?.swapWindow ?? null),
       active: [...host.activeOf(x.core, svc.name)],
       workloads: workloadsDoc(host.workloadsOf(x.core, svc.name)),
-      shadowCount: shadowCountDoc(host.warmOf(x.core, svc.name), svc.shadowCount?.reserve ?? {}),
+      shadowCount: shadowCountDoc(host.warmOf(x.core, svc.name)),
       safeMode: safeModeDoc(host.safeModeOf(x.core, svc.name), x.nowMono),
       placement: host.placementOf(x.core, svc.name),
     };
@@ -170,9 +170,9 @@ function workloadsDoc(w: ReturnType<typeof host.workloadsOf>): StatusDoc["servic
 }
 
 /** A service's shadow count for status, where it has one. */
-function shadowCountDoc(w: ReturnType<typeof host.warmOf>, reserve: Partial<Record<string, number>>): StatusDoc["services"][number]["shadowCount"] {
+function shadowCountDoc(w: ReturnType<typeof host.warmOf>): StatusDoc["services"][number]["shadowCount"] {
   if (w === null) return null;
-  const reserved = Object.fromEntries(Object.entries(reserve).filter((e): e is [string, number] => e[1] !== undefined));
+  const reserved = { ...w.reserve };
   // Free capacity in the reserve's metrics only (the beacons carry more): what an operator checks the reserve against.
   const free = Object.fromEntries(Object.entries(w.free).map(([h, f]) => [h, Object.fromEntries(Object.keys(reserved).filter((m) => f[m] !== undefined).map((m) => [m, f[m]!]))]));
   return { warm: [...w.warm], cold: w.cold, wanted: w.wanted, why: w.why, reserve: reserved, free };

@@ -587,14 +587,15 @@ export function warmWords(s: HostState): Array<{ service: string; word: WarmWord
 }
 
 /** A service's warm shadows as this host knows them, how many the forecast wants, and the rest of its shadows and spares (cold); null without a shadow count. For status. */
-export function warmOf(s: HostState, service: string): { warm: readonly HostId[]; cold: HostId[]; wanted: number; why: string; word: WarmWord; free: Readonly<Record<HostId, Readonly<Record<string, number>>>> } | null {
+export function warmOf(s: HostState, service: string): { warm: readonly HostId[]; cold: HostId[]; wanted: number; why: string; word: WarmWord; reserve: Readonly<Record<string, number>>; free: Readonly<Record<HostId, Readonly<Record<string, number>>>> } | null {
   const w = s.warm[service];
-  if (w === undefined) return null;
+  const c = s.config.services.find((sv) => sv.name === service)?.shadowCount;
+  if (w === undefined || c === undefined) return null;
   const want = shadowcount.wanted(w, s.nowMs);
   const cold = coldOf(s, service);
   // Each shadow's and spare's free capacity by its last beacon: what the reserve is checked against.
   const free = Object.fromEntries([...w.word.warm, ...cold].filter((h) => s.peerFree[h] !== undefined).map((h) => [h, s.peerFree[h]!]));
-  return { warm: w.word.warm, cold, wanted: want.n, why: want.why, word: w.word, free };
+  return { warm: w.word.warm, cold, wanted: want.n, why: want.why, word: w.word, reserve: c.reserve, free };
 }
 
 /** The replicas whose every change this host has (in sync, or only they lack some of ours): a cold one strands nothing. */
