@@ -24,6 +24,7 @@
 //           which read as the swap's gap.
 //
 //   node bench/lifecycle.ts [--parts scale,swap] [--cycles 3] [--swaps 5] [--apparatus-rt 5] [--json]   (root)
+//   (--json: one line { scale, swap, apparatusRt }, a part not run null)
 
 import { parseArgs } from "node:util";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";

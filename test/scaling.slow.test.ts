@@ -69,12 +69,11 @@ describe.skipIf(!isRoot)("scale out and in (slow)", () => {
       const list = (JSON.parse(r.stdout) as { services: Array<{ workloads?: { list: Array<{ id: string; host: string }> } | null }> }).services[0]!.workloads?.list ?? [];
       return Object.fromEntries(list.map((x) => [x.id, x.host]));
     };
-    const rows = ROWS;
     const poolsNow = () => (existsSync(pools) ? readFileSync(pools, "utf8").trim().split("\n") : []);
     let out: string | undefined;
     let back: string | undefined;
     const t0 = Date.now();
-    for (let i = 0; i < 1_000 && Date.now() - t0 < (rows * STEP_MS) / SPEED + 20_000 && back === undefined; i++) {
+    for (let i = 0; i < 1_000 && Date.now() - t0 < (ROWS * STEP_MS) / SPEED + 20_000 && back === undefined; i++) {
       const p = poolsNow();
       out ??= p.find((l) => l.includes("h1=") && /h[23]=/.test(l));
       if (out !== undefined) back = p.slice(p.indexOf(out) + 1).find((l) => !/h[23]=/.test(l) && l.includes(" h1 "));

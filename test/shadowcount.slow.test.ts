@@ -71,9 +71,8 @@ describe.skipIf(!isRoot)("shadow count (slow)", () => {
     let warmed: number | null = null;
     let synced: number | null = null;
     let cooled: number | null = null;
-    const rows = ROWS;
     const t0 = Date.now();
-    for (let i = 0; i < 1_000 && Date.now() - t0 < (rows * STEP_MS) / SPEED + 20_000 && cooled === null; i++) {
+    for (let i = 0; i < 1_000 && Date.now() - t0 < (ROWS * STEP_MS) / SPEED + 20_000 && cooled === null; i++) {
       const n = await count();
       const line = `${n.warm.join(",")} (${n.wanted}: ${n.why})`;
       if (seen.at(-1) !== line) seen.push(line);

@@ -126,8 +126,8 @@ export type ServiceDoc = {
   /** As holder with [services.scaling]: the shadows active beside it now (scale out), in the order they joined; empty otherwise. */
   active?: string[];
   /** With [services.shadowCount]: its warm shadows as this host knows them (the holder's word), the cold ones (shadows and spares kept out, not syncing), how many the holder's forecast wants and why, and the free capacity a host needs to warm up (reserve). */
-  /** free: each shadow's and spare's free capacity in the reserve's metrics, by its last beacon (a host not heard yet is absent). */
-  shadowCount?: { warm: string[]; cold: string[]; wanted: number; why: string; reserve: Record<string, number>; free: Record<string, Record<string, number>> } | null;
+  /** free: each other shadow's and spare's free capacity in the reserve's metrics, by its last beacon (absent: not heard yet, this host itself, or an agent older than the field). */
+  shadowCount?: { warm: string[]; cold: string[]; wanted: number; why: string; reserve: Record<string, number>; free?: Record<string, Record<string, number>> } | null;
   /** With [services.migrate]: the service's workloads as this host's replica of its document has them (where each runs, its weight), and the move under way (as holder; null: none). */
   workloads?: { list: Array<{ id: string; host: string; weight: number }>; moving: { id: string; from: string; to: string } | null } | null;
   /** As holder with [services.swap], its swap window open and someone fit: with whom and in how long it swaps roles (0: as soon as it can); null otherwise. */

@@ -97,6 +97,23 @@ describe("formatStatus", () => {
     ]);
   });
 
+  test("a line per service with a shadow count: each host's free capacity beside the reserve, where heard; none without a reserve or from an older agent", () => {
+    const [web, db] = SAMPLE_STATUS.services as [ServiceDoc, ServiceDoc];
+    const out = formatStatus({
+      ...SAMPLE_STATUS,
+      services: [
+        { ...web, shadowCount: { warm: ["h2"], cold: ["h3", "h4"], wanted: 1, why: "forecast p90 0.36, band 0.02", reserve: { cpuLoad: 0.15 }, free: { h2: { cpuLoad: 0.624 }, h3: { cpuLoad: 0.71 } } } },
+        { ...db, shadowCount: { warm: ["h3"], cold: [], wanted: 1, why: "no fresh forecast", reserve: {}, free: {} } },
+        { ...db, name: "cache", shadowCount: { warm: ["h2"], cold: ["h3"], wanted: 1, why: "no fresh forecast", reserve: { memoryUsage: 0.1 } } },
+      ],
+    });
+    expect(out.split("\n").filter((l) => l.includes("warm shadows"))).toEqual([
+      "web warm shadows: h2 (cpuLoad 62 % free) (1 wanted: forecast p90 0.36, band 0.02); cold: h3 (cpuLoad 71 % free), h4; each reserves cpuLoad 15 %",
+      "database warm shadows: h3 (1 wanted: no fresh forecast); cold: none",
+      "cache warm shadows: h2 (1 wanted: no fresh forecast); cold: h3; each reserves memoryUsage 10 %",
+    ]);
+  });
+
   test("with no services it says so", () => {
     expect(formatStatus({ ...SAMPLE_STATUS, services: [], replication: [] }).endsWith("\n\nno services configured\n")).toBe(true);
   });

@@ -170,7 +170,7 @@ function shadowCountLines(services: ReadonlyArray<ServiceDoc>): string {
     const c = s.shadowCount;
     if (c === undefined || c === null) return [];
     const reserve = Object.entries(c.reserve).map(([m, v]) => `${m} ${Math.round(v * 100)} %`).join(", ");
-    // With a reserve, each host's free capacity beside it: "h2 (cpu 62 % free)".
+    // With a reserve, each host's free capacity beside it: "h2 (cpuLoad 62 % free)".
     const withFree = (h: string) => {
       const f = Object.entries(c.free?.[h] ?? {}).map(([m, v]) => `${m} ${Math.round(v * 100)} %`).join(", ");
       return f === "" ? h : `${h} (${f} free)`;

@@ -15,6 +15,7 @@ const TOP = 0.95;
 const LOW = 0.3;
 const NOISE = 0.03;
 
+/** The ramp's CSV (rows from t0, one every stepMs; the same for the same seed) and where it first reaches a level. */
 export function loadRamp(o: { seed: number; t0: number; stepMs: number; calmRows: number; cycles: readonly RampCycle[] }): Ramp {
   const levels: number[] = Array.from({ length: o.calmRows }, () => CALM);
   for (const c of o.cycles) {
