@@ -20,7 +20,7 @@ import { join, resolve } from "node:path";
 
 const ROOT = resolve(import.meta.dir, "..");
 const SCRIPT = join(ROOT, "scripts/check-model.sh");
-/** The default check takes 5 to 15 min and 9.1 GB at most on 2 shared cores, depending on their load (issue 14); room for installing spin and a loaded CI machine. */
+/** The default check takes about 6 min and 13 GB at most on 2 idle cores, in two lanes (session 19; 11-14 min in one); room for installing spin and a loaded CI machine. */
 const CHECK_TIMEOUT_MS = 1_500_000;
 
 const line = (name: string, epochs: string, result: string): RegExp =>
