@@ -172,8 +172,7 @@ function workloadsDoc(w: ReturnType<typeof host.workloadsOf>): StatusDoc["servic
 /** A service's shadow count for status, where it has one. */
 function shadowCountDoc(w: ReturnType<typeof host.warmOf>): StatusDoc["services"][number]["shadowCount"] {
   if (w === null) return null;
-  const reserved = { ...w.reserve };
   // Free capacity in the reserve's metrics only (the beacons carry more): what an operator checks the reserve against.
-  const free = Object.fromEntries(Object.entries(w.free).map(([h, f]) => [h, Object.fromEntries(Object.keys(reserved).filter((m) => f[m] !== undefined).map((m) => [m, f[m]!]))]));
-  return { warm: [...w.warm], cold: w.cold, wanted: w.wanted, why: w.why, reserve: reserved, free };
+  const free = Object.fromEntries(Object.entries(w.free).map(([h, f]) => [h, Object.fromEntries(Object.keys(w.reserve).filter((m) => f[m] !== undefined).map((m) => [m, f[m]!]))]));
+  return { warm: [...w.warm], cold: w.cold, wanted: w.wanted, why: w.why, reserve: { ...w.reserve }, free };
 }

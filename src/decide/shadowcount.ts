@@ -111,11 +111,10 @@ function plan(s: ShadowCountState, e: Tick, nowMs: number): { surplus: boolean; 
     const next = e.pool.find((h) => !warm.includes(h) && e.alive.includes(h) && fits(c.reserve, e.free[h]));
     if (next !== undefined) {
       // A dead warm host stays warm (it may hold changes no one else has: it syncs them once back), beyond max if need be; only the alive count.
-      const kept = warm;
       // Keeping min alive is at once; growing on the forecast waits out the cooldown since the last change.
       const urgent = aliveWarm < c.min;
       const why = urgent && dead.length > 0 ? `${dead.join(", ")} not alive: ${next} warms up in its place` : `${w.why}: ${w.n} wanted, ${aliveWarm} alive and warm`;
-      return { surplus: false, change: { warm: [...kept, next], why, atMs: () => (urgent ? nowMs : s.changedAtMs + c.cooldownMs) } };
+      return { surplus: false, change: { warm: [...warm, next], why, atMs: () => (urgent ? nowMs : s.changedAtMs + c.cooldownMs) } };
     }
   }
   // A host cools only once the holder has every change of it (drained), and while the warm ones that stay are in sync: a change it
