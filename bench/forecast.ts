@@ -13,16 +13,19 @@
 //    the calibration error (10 bins).
 // 3. NAB: the anomaly score over all 58 series, streaming, scored with
 //    bench/nab's scorer (NAB's optimiser picks each profile's threshold, as
-//    for every detector on the scoreboard), beside the published rows.
+//    for every detector on the scoreboard), beside the published rows. The
+//    context view reads each series' range as NAB gives it to every
+//    detector; bench/nab/cv.ts scores it with the range learned too.
 // 4. Inference latency of one agent tick (6 metrics at the horizon and one
 //    step ahead: a batch of 12, features included): median of --runs.
 // 5. Model size.
 import { statSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { checkNabDir, listSeries, NAB_DIR_DEFAULT, readPublished, readProfiles, readSeries, readWindows } from "./nab/data.ts";
-import { PROBATION_FRACTION, scoreDetector, type DetectorFile } from "./nab/scorer.ts";
+import { PROBATION_FRACTION, probationRows, scoreDetector, type DetectorFile } from "./nab/scorer.ts";
 import { DEFAULT_MODEL_PATH, loadForecaster, type ForecastInput, type ForecastOutput, type Forecaster } from "../src/forecast/model.ts";
 import { ANOMALY_DEFAULTS, AnomalyScorer, type AnomalySettings } from "../src/forecast/anomaly.ts";
+import type { ValueRange } from "../src/forecast/context.ts";
 import { DAY_MS } from "../src/forecast/features.ts";
 import { HELD_OUT_FRACTION, medianInterval, type Series } from "../src/forecast/series.ts";
 
@@ -185,16 +188,33 @@ export async function oneStepForecasts(model: Forecaster, s: Series): Promise<Fo
   return forecastAt(model, s, positions, 1, () => Infinity);
 }
 
+/** How a NAB series is scored: which range the context view reads (NAB's own, the series' min and max that NAB gives every detector, or learned from the probation), and NAB's probation as the learning period, a fifth of it as the rest. */
+export type NabRange = "nab" | "learned";
+export const NAB_RANGES: readonly NabRange[] = ["nab", "learned"];
+
+export function nabScoring(s: Series, settings: AnomalySettings, range: NabRange): { settings: AnomalySettings; range: ValueRange | null } {
+  const probation = probationRows(s.values.length);
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of s.values) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  return { settings: { ...settings, learning: probation, restRows: Math.round(probation / 5) }, range: range === "nab" ? { lo, hi } : null };
+}
+
 /** Anomaly scores of one series, streaming: the one-step forecast from values[0..t) scores values[t]. */
-export function anomalyScoresOf(s: Series, forecasts: readonly ForecastOutput[], settings: AnomalySettings = ANOMALY_DEFAULTS): number[] {
-  const scorer = new AnomalyScorer(settings);
+export function anomalyScoresOf(s: Series, forecasts: readonly ForecastOutput[], settings: AnomalySettings = ANOMALY_DEFAULTS, range: ValueRange | null = null): number[] {
+  const scorer = new AnomalyScorer(settings, range);
   const scores = [scorer.push(s.ts[0]!, s.values[0]!, null)];
   for (let i = 0; i < forecasts.length; i++) scores.push(scorer.push(s.ts[i + 1]!, s.values[i + 1]!, forecasts[i]!));
   return scores;
 }
 
+/** NAB's way (nabScoring, with NAB's range): what bench/forecast's table compares with the scoreboard. */
 export async function anomalyScores(model: Forecaster, s: Series): Promise<number[]> {
-  return anomalyScoresOf(s, await oneStepForecasts(model, s));
+  const { settings, range } = nabScoring(s, ANOMALY_DEFAULTS, "nab");
+  return anomalyScoresOf(s, await oneStepForecasts(model, s), settings, range);
 }
 
 async function main(): Promise<void> {

@@ -10,7 +10,8 @@ import type { HostId } from "../shared/ids.ts";
 import type { Logger } from "../shared/log.ts";
 import { limitLines, type Config } from "../shared/config.ts";
 import type { HostSample } from "../probe/index.ts";
-import { loadForecasterLazily, HostHistory, type ForecastMetric, type Forecaster, type ForecastInput, type ForecastOutput, type PredictionModel, AnomalyScorer, type OneStep, type HostForecast } from "../forecast/index.ts";
+import { loadForecasterLazily, HostHistory, type ForecastMetric, type Forecaster, type ForecastInput, type ForecastOutput, type PredictionModel, AnomalyScorer, type OneStep, type HostForecast, type ValueRange } from "../forecast/index.ts";
+import { RATIO_METRICS } from "../shared/metrics.ts";
 import { BoundedQueue, type QueueCount } from "./queue.ts";
 
 export type { HostForecast };
@@ -35,6 +36,9 @@ export type Forecasting = {
   modelBytes: number;
   model: PredictionModel;
 };
+
+/** A metric's known range, for the anomaly score's context view: a share of the host's capacity lies in 0..1; a rate's range is learned. */
+const knownRange = (metric: ForecastMetric): ValueRange | null => ((RATIO_METRICS as readonly string[]).includes(metric) ? { lo: 0, hi: 1 } : null);
 
 /** Per metric of one host: the anomaly scorer, and the one-step forecast the next value is judged against. */
 type MetricScore = { scorer: AnomalyScorer; next: OneStep | null; score: number };
@@ -164,7 +168,7 @@ class ForecastRunner {
   private scoresOf(host: HostId): Map<ForecastMetric, MetricScore> {
     let scores = this.anomaly.get(host);
     if (scores === undefined) {
-      scores = new Map(this.watched.map((w) => [w.metric, { scorer: new AnomalyScorer(), next: null, score: 0 }]));
+      scores = new Map(this.watched.map((w) => [w.metric, { scorer: new AnomalyScorer(undefined, knownRange(w.metric)), next: null, score: 0 }]));
       this.anomaly.set(host, scores);
     }
     return scores;

@@ -1,9 +1,10 @@
 // Proves the anomaly score: its sorted window counts exactly, scores are
-// quiet while learning and on flat series, high on a spike, always in
-// [0, 1]; and the forecaster's features stay finite.
+// quiet while learning and on flat series, high on a spike, 1 on a level
+// never visited (the context view), quiet for the rest after an alarm,
+// always in [0, 1]; and the forecaster's features stay finite.
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { AnomalyScorer, HISTORY, LEARNING, SortedWindow, SUPPRESS_MS, surpriseZ } from "./anomaly.ts";
+import { AnomalyScorer, HISTORY, LEARNING, REST_BASE, REST_ROWS, SortedWindow, SUPPRESS_MS, surpriseZ } from "./anomaly.ts";
 import { extract, FEATURE_COUNT, horizonSteps } from "./features.ts";
 
 describe("SortedWindow", () => {
@@ -32,7 +33,8 @@ describe("anomaly score", () => {
   });
 
   test("silent while learning and on a flat series; a spike after scores high; a second as strong within the suppression window is halved", () => {
-    const s = new AnomalyScorer();
+    // A range so wide that 10 and 30 share a level: the context view stays out of it.
+    const s = new AnomalyScorer(undefined, { lo: 0, hi: 1000 });
     let ts = 0;
     const scores: number[] = [];
     for (let i = 0; i < LEARNING + 500; i++) scores.push(s.push((ts += STEP), 10, calmForecast));
@@ -46,6 +48,17 @@ describe("anomaly score", () => {
     // Long after the window, the same spike is news again (if still rare).
     for (let t = 0; t < SUPPRESS_MS / STEP + 10; t++) s.push((ts += STEP), 10, calmForecast);
     expect(s.push((ts += STEP), 30, calmForecast)).toBeGreaterThan(0.5);
+  });
+
+  test("with a known range, a level never visited scores 1 (the context view); the next REST_ROWS values rest at 0, then it speaks again", () => {
+    const s = new AnomalyScorer(undefined, { lo: 0, hi: 1 });
+    let ts = 0;
+    const share = { p10: 0.25, p50: 0.3, p90: 0.35 };
+    for (let i = 0; i < LEARNING + 400; i++) expect(s.push((ts += STEP), 0.3 + 0.02 * Math.sin(i), share)).toBeLessThan(REST_BASE);
+    expect(s.push((ts += STEP), 0.95, share)).toBe(1);
+    const resting = Array.from({ length: REST_ROWS }, () => s.push((ts += STEP), 0.95, share));
+    expect(Math.max(...resting)).toBe(0);
+    expect(s.push((ts += STEP), 0.02, share)).toBe(1); // a level never visited, once the rest is over
   });
 
   test("scores stay in [0, 1] on arbitrary input", () => {

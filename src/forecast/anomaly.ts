@@ -14,18 +14,29 @@
 // beyond everything in a full history, 0 for an ordinary one. Until LEARNING
 // values have been seen the score is 0.
 //
-// An alarm stands for a while: a score no higher than the highest of the
-// last SUPPRESS_MS is halved, so a burst of strange values raises one alarm
-// (the first, or a stronger one), not one per row.
+//   context    the value's place in its sequence: its level, and the runs
+//              of levels it ends, against those seen before (context.ts).
+//              Scored only where the series' range is known or learned.
+//
+// An alarm stands for a while: a surprise or extremity score no higher than
+// the highest of the last SUPPRESS_MS is halved, so a burst of strange
+// values raises one alarm (the first, or a stronger one), not one per row.
+// And after any score of at least REST_BASE the next REST_ROWS score 0 (the
+// context view's rest, as CAD OSE rests after an alarm).
 //
 // The constants were chosen on NAB itself (bench/forecast.ts), as every
 // detector on NAB's scoreboard was: the score there is optimistic for that.
 // bench/nab/cv.ts chooses them by cross-validation instead (AnomalySettings).
 import { Z90 } from "./normal.ts";
+import { ContextNovelty, LEVELS, MARGIN, ORDERS, type ValueRange } from "./context.ts";
 
 export const HISTORY = 8_640;
 export const LEARNING = 288;
 export const SUPPRESS_MS = 7 * 86_400_000;
+/** After a score of at least REST_BASE, this many values score 0: on NAB, a fifth of the probation (CAD OSE's rest), 150 rows for the long series. */
+export const REST_ROWS = 150;
+/** The score that starts a rest: a pair of levels never seen (context.ts), or as strange by the other views. */
+export const REST_BASE = 0.75;
 
 export type OneStep = { p10: number; p50: number; p90: number };
 
@@ -93,9 +104,9 @@ export class SortedWindow {
   }
 }
 
-/** The scorer's constants; the agent runs the defaults (HISTORY, LEARNING, SUPPRESS_MS), bench/nab/cv.ts tries others. */
-export type AnomalySettings = { history: number; learning: number; suppressMs: number };
-export const ANOMALY_DEFAULTS: AnomalySettings = { history: HISTORY, learning: LEARNING, suppressMs: SUPPRESS_MS };
+/** The scorer's constants; the agent runs the defaults, bench/nab/cv.ts tries others (and sets learning and restRows from NAB's probation). */
+export type AnomalySettings = { history: number; learning: number; suppressMs: number; restRows: number };
+export const ANOMALY_DEFAULTS: AnomalySettings = { history: HISTORY, learning: LEARNING, suppressMs: SUPPRESS_MS, restRows: REST_ROWS };
 
 export class AnomalyScorer {
   private readonly surprises: SortedWindow;
@@ -105,8 +116,15 @@ export class AnomalyScorer {
   private readonly logScale: number;
   /** Recent raw scores with their times, highest-last-kept (a monotonic queue: strictly decreasing scores). */
   private readonly peaks: { ts: number; score: number }[] = [];
+  private readonly context: ContextNovelty;
+  private readonly restRows: number;
+  /** Values since the last score that started a rest. */
+  private sinceAlarm = Infinity;
 
-  constructor(settings: AnomalySettings = ANOMALY_DEFAULTS) {
+  /** `range`: the values' known range (a share's 0..1), or null to learn it from the first `learning` values. */
+  constructor(settings: AnomalySettings = ANOMALY_DEFAULTS, range: ValueRange | null = null) {
+    this.context = new ContextNovelty(range, { levels: LEVELS, orders: ORDERS, memoryRows: settings.history, learning: settings.learning, margin: MARGIN });
+    this.restRows = settings.restRows;
     this.surprises = new SortedWindow(settings.history);
     this.values = new SortedWindow(settings.history);
     this.learning = settings.learning;
@@ -139,6 +157,9 @@ export class AnomalyScorer {
     const standing = this.peaks.length > 0 ? this.peaks[0]!.score : -1;
     while (this.peaks.length > 0 && this.peaks[this.peaks.length - 1]!.score <= raw) this.peaks.pop();
     this.peaks.push({ ts, score: raw });
-    return raw > standing ? raw : raw / 2;
+    const score = Math.max(raw > standing ? raw : raw / 2, this.context.push(value));
+    if (++this.sinceAlarm <= this.restRows) return 0;
+    if (score >= REST_BASE) this.sinceAlarm = 0;
+    return score;
   }
 }
