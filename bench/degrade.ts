@@ -74,7 +74,7 @@ export type TraceResult = { name: string; degrading: boolean; failureAtMs: numbe
 /** Replays one trace through forecasting and the proactive machine; the first move and the failure, on the trace's clock. */
 export async function runTrace(tr: Trace, model?: string): Promise<TraceResult> {
   const forecasting = (await startForecasting({ ...FORECAST, limits: { [tr.metric]: LIMIT }, ...(model === undefined ? {} : { model }) }, logger("degrade", "warn")))!;
-  let p: ProactiveState = initialProactive({ self: SELF, threshold: FORECAST.threshold, sustainMs: FORECAST.sustainMs, staleMs: 3 * FORECAST.stepMs, cooldownMs: FORECAST.cooldownMs }, 0);
+  let p: ProactiveState = initialProactive({ self: SELF, threshold: FORECAST.threshold, sustainMs: FORECAST.sustainMs, staleMs: 3 * FORECAST.stepMs, cooldownMs: FORECAST.cooldownMs, anomalyThreshold: null, anomalyStandMs: 0 }, 0);
   const holding = [{ service: "web", candidates: [SELF, SHADOW], alive: [SELF, SHADOW] }];
   let failureAtMs: number | null = null;
   let moveAtMs: number | null = null;

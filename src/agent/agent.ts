@@ -27,6 +27,7 @@ import { announceFromPrimary, armedArping, ipBatch, runCommand, openFence, remov
 import { createApi, serveApi, type StatusDoc } from "../api/index.ts";
 import { agentMetrics, type MetricsCounters } from "../api/index.ts";
 import { startForecasting, type Forecasting } from "./forecasting.ts";
+import type { HostForecast } from "../forecast/index.ts";
 import { loadRecord, RecordWriter } from "./records.ts";
 import { planReload, type ReloadPlan } from "./reload.ts";
 import { signatures, type Signatures } from "./signatures.ts";
@@ -125,7 +126,7 @@ function hostConfigOf(config: Config): host.HostConfig {
     })),
     timing: t,
     replication: { writeTimeoutMs: t.writeTimeoutMs, staleAfterMs: t.syncStaleMs },
-    proactive: f.enabled ? { threshold: f.threshold, sustainMs: f.sustainMs, staleMs: forecastStaleMs(f.stepMs), cooldownMs: f.cooldownMs } : null,
+    proactive: f.enabled ? { threshold: f.threshold, sustainMs: f.sustainMs, staleMs: forecastStaleMs(f.stepMs), cooldownMs: f.cooldownMs, anomalyThreshold: f.anomalyThreshold ?? null, anomalyStandMs: forecastStaleMs(f.stepMs) } : null,
     fenced: config.fence,
     // The core ranks each service's shadows by these (README "Placement").
     placement: { domains: config.placement.domains, labels: Object.fromEntries(config.hosts.map((h) => [h.id, h.labels])) },
@@ -331,8 +332,11 @@ function openAgentMesh(config: Config, keyPair: KeyPair, sigs: Signatures, loop:
 /** This host's own forecast, as its beacon carries it. */
 function ownBeaconForecast(forecasting: Forecasting | null, self: HostId): BeaconForecast | null {
   const own = forecasting?.latest().find((f) => f.host === self);
-  return own === undefined ? null : { exhaustionProbability: own.exhaustionProbability, metric: own.metric, anomaly: Math.max(0, ...own.metrics.map((m) => m.anomaly)) };
+  return own === undefined ? null : { exhaustionProbability: own.exhaustionProbability, metric: own.metric, anomaly: strongestAnomaly(own) };
 }
+
+/** A host's anomaly score: its limited metrics' strongest. */
+const strongestAnomaly = (f: HostForecast): number => Math.max(0, ...f.metrics.map((m) => m.anomaly));
 
 /** The probe: each sample of this host goes to the forecaster, to the day's load (auto swap windows) and, as a beacon, to every connected peer. */
 function startProbe(config: Config, observed: Observed, forecasting: Forecasting | null, dayLoads: DayLoads | null, mesh: Mesh, log: Logger, extras: () => BeaconExtras): { stop(): Promise<void> } {
@@ -621,7 +625,7 @@ export async function startAgent(config: Config): Promise<Agent> {
     onBeacon: (from, msg) => onBeacon(from, msg, observed, forecasting, loop, counted),
     sideTick: () => {
       replicator.tick();
-      return forecasting === null ? [] : forecasting.drain().map((f) => ({ type: "forecast-ready" as const, host: f.host, probability: f.exhaustionProbability, dataMs: stepStartMs(f.atTs, config.forecast.stepMs), p90: f.p90, p10: f.p10 }));
+      return forecasting === null ? [] : forecasting.drain().map((f) => ({ type: "forecast-ready" as const, host: f.host, probability: f.exhaustionProbability, anomaly: strongestAnomaly(f), dataMs: stepStartMs(f.atTs, config.forecast.stepMs), p90: f.p90, p10: f.p10 }));
     },
   });
   const dayLoads = startDayLoads(config, log);

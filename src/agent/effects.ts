@@ -189,5 +189,5 @@ function alarm(d: EffectDeps, fx: Extract<HostEffect, { type: "alarm" }>): void 
 
 function movePredicted(d: EffectDeps, fx: Extract<HostEffect, { type: "move-predicted" }>): void {
   const f = d.forecasting?.latest().find((x) => x.host === d.self);
-  d.log("warn", "forecast", "predicted-move", { service: fx.service, to: fx.to, probability: Math.round(fx.probability * PROBABILITY_LOG_PARTS) / PROBABILITY_LOG_PARTS, metric: f?.metric, aboveForMs: Math.round(fx.aboveForMs) });
+  d.log("warn", "forecast", "predicted-move", { service: fx.service, to: fx.to, cause: fx.cause, probability: Math.round(fx.probability * PROBABILITY_LOG_PARTS) / PROBABILITY_LOG_PARTS, metric: f?.metric, aboveForMs: Math.round(fx.aboveForMs) });
 }

@@ -94,7 +94,7 @@ export type HostConfig = {
   /** State writes: a write not acknowledged within writeTimeoutMs fails; a replica not heard within staleAfterMs is stale. */
   replication: { writeTimeoutMs: number; staleAfterMs: number };
   /** Predicted moves; null when forecasting is off (no forecast ever arrives). */
-  proactive: { threshold: number; sustainMs: number; staleMs: number; cooldownMs: number } | null;
+  proactive: { threshold: number; sustainMs: number; staleMs: number; cooldownMs: number; anomalyThreshold: number | null; anomalyStandMs: number } | null;
   /** The host has the kernel-side lease (QuorumConfig.fenced). */
   fenced: boolean;
   /** Failure domains (label keys, widest first) and each host's labels: the core ranks every service's shadows by them (placement.ts). Absent or no domains: the candidates' order as given. */
@@ -184,7 +184,7 @@ export type HostEvent =
   | { type: "received"; from: HostId; msg: HostMsg } // a message from a peer, or from self (the shell loops those back)
   | { type: "peer-connected"; id: HostId } // the transport reached a peer
   | { type: "peer-disconnected"; id: HostId } // the transport lost a peer
-  | { type: "forecast-ready"; host: HostId; probability?: number; dataMs: number; p90?: Readonly<Record<string, number>>; p10?: Readonly<Record<string, number>> } // a fresh exhaustion probability for a host, from its data up to dataMs (the sampler's clock: wall ms live, the series' time in a replay), and each forecast metric's p90 at the horizon
+  | { type: "forecast-ready"; host: HostId; probability?: number; anomaly?: number; dataMs: number; p90?: Readonly<Record<string, number>>; p10?: Readonly<Record<string, number>> } // a fresh exhaustion probability for a host, from its data up to dataMs (the sampler's clock: wall ms live, the series' time in a replay), and each forecast metric's p90 at the horizon
   | { type: "vip-changed"; service: string; op: "add" | "del"; epoch: number; ok: boolean; error: string | null } // the outcome of a take-vip or drop-vip
   | { type: "kernel-leased"; service: string; seq: number; error: string | null } // the outcome of a kernel-lease: applied (null) or nft's error
   | { type: "hook-finished"; service: string; hook: HookName; ok: boolean; detail: string; epoch?: number } // the outcome of a run-hook (or a pool's redirect run), of that epoch
@@ -244,7 +244,7 @@ export type HostEffect =
   | { type: "member-changed"; id: HostId; status: MemberStatus; incarnation: number }
   | { type: "rtt-measured"; id: HostId; rttMs: number }
   | { type: "predicted-changed"; predicted: HostId[] }
-  | { type: "move-predicted"; service: string; to: HostId; probability: number; aboveForMs: number } // aboveForMs: how long of its data the forecast stood high
+  | { type: "move-predicted"; service: string; to: HostId; cause: proactive.Cause; probability: number; aboveForMs: number } // cause: exhaustion (aboveForMs: how long of its data the forecast stood high) or an anomaly alarm (aboveForMs: since it)
   | { type: "sync-status-changed"; service: string; peer: HostId; from: replication.SyncStatus; to: replication.SyncStatus };
 
 export type HostStep = { state: HostState; effects: HostEffect[] };
@@ -494,7 +494,7 @@ function retryRedirect(d: Draft, fx: HostEffect[], service: string): void {
 
 /** A forecast: to the proactive machine; this host's own, its metrics' p90, to each scaling service. */
 function onForecast(d: Draft, fx: HostEffect[], e: Extract<HostEvent, { type: "forecast-ready" }>): void {
-  if (e.probability !== undefined) stepForesight(d, fx, { type: "forecast", host: e.host, probability: e.probability, dataMs: e.dataMs });
+  if (e.probability !== undefined) stepForesight(d, fx, { type: "forecast", host: e.host, probability: e.probability, ...(e.anomaly === undefined ? {} : { anomaly: e.anomaly }), dataMs: e.dataMs });
   if (e.host !== d.config.self || e.p90 === undefined) return;
   for (const sv of d.config.services) {
     const p90 = sv.scaling === undefined ? undefined : e.p90[sv.scaling.metric];
@@ -1176,7 +1176,7 @@ function stepForesight(d: Draft, fx: HostEffect[], ev: proactive.ProactiveEvent)
         for (const sv of d.config.services) stepQuorum(d, fx, sv.name, { type: "forecast", predicted: f.predicted });
         break;
       case "request-handover":
-        fx.push({ type: "move-predicted", service: f.service, to: f.to, probability: f.probability, aboveForMs: f.aboveForMs });
+        fx.push({ type: "move-predicted", service: f.service, to: f.to, cause: f.cause, probability: f.probability, aboveForMs: f.aboveForMs });
         if (d.services[f.service] !== undefined) stepQuorum(d, fx, f.service, { type: "handover-requested", to: f.to, reason: "predicted" });
         break;
       default:

@@ -5,7 +5,7 @@ import type { HostId } from "../shared/ids.ts";
 import { initialProactive, step, type ProactiveEffect, type ProactiveEvent, type ProactiveState } from "./proactive.ts";
 
 const h = (s: string) => s as HostId;
-const cfg = { self: h("h1"), threshold: 0.8, sustainMs: 3_000, staleMs: 5_000, cooldownMs: 10_000 };
+const cfg = { self: h("h1"), threshold: 0.8, sustainMs: 3_000, staleMs: 5_000, cooldownMs: 10_000, anomalyThreshold: null, anomalyStandMs: 0 };
 const held = [{ service: "web", candidates: [h("h1"), h("h2"), h("h3")], alive: [h("h1"), h("h2"), h("h3")] }];
 
 function run(evs: Array<[ProactiveEvent, number]>, s0: ProactiveState = initialProactive(cfg, 0)) {
@@ -87,4 +87,27 @@ test("a data clock that goes back (a replay starting over) starts the reading af
   ];
   const { fx } = run(evs);
   expect(fx.filter((f) => f.type === "request-handover").map((f) => f.at)).toEqual([100, 300]);
+});
+
+test("an anomaly alarm counts only with anomalyThreshold set: the holder asks at once (cause anomaly), the alarm stands anomalyStandMs of the data, and a peer's alarm keeps it from being chosen", () => {
+  const alarm = (host: string, anomaly: number, t: number): [ProactiveEvent, number] => [{ type: "forecast", host: h(host), probability: 0, anomaly, dataMs: t }, t];
+  const tick = (t: number): [ProactiveEvent, number] => [{ type: "tick", holding: held }, t];
+  const asks = (r: ReturnType<typeof run>) => r.fx.filter((f) => f.type === "request-handover");
+
+  const off = run([alarm("h1", 1, 0), tick(0)]);
+  expect(asks(off)).toEqual([]);
+
+  const on = { ...cfg, anomalyThreshold: 0.9, anomalyStandMs: 2_000 };
+  const moved = run([alarm("h2", 0.95, 0), alarm("h1", 0.95, 0), tick(0)], initialProactive(on, 0));
+  expect(asks(moved)).toEqual([{ type: "request-handover", service: "web", to: h("h3"), cause: "anomaly", probability: 0, aboveForMs: 0, at: 0 }]);
+
+  const below = run([alarm("h1", 0.85, 0), tick(0)], initialProactive(on, 0));
+  expect(asks(below)).toEqual([]);
+
+  // The alarm at 0 stands until 2 s of data; a calm forecast at 2.5 s ends it.
+  const stands = run([alarm("h1", 1, 0), alarm("h1", 0, 1_500), alarm("h1", 0, 2_500)], initialProactive({ ...on, cooldownMs: 100_000 }, 0));
+  expect(stands.fx.filter((f) => f.type === "predicted-changed").map((f) => [f.at, f.predicted])).toEqual([
+    [0, [h("h1")]],
+    [2_500, []],
+  ]);
 });

@@ -10,6 +10,14 @@
 // within `staleMs` is not predicted (no news is not bad news here: the
 // reactive path covers a host that goes silent).
 //
+// An optional second reason (`anomalyThreshold`): a host whose anomaly
+// score (forecast/anomaly.ts, the strongest of its limited metrics) reached
+// the threshold counts as running out for `anomalyStandMs` of its data after
+// it. A holder moves on its own alarm; each voter signs only if its own view
+// of the holder (its own forecasting of the holder's beacons) raised the
+// alarm too: that is the confirmation. The anomaly score rests after an
+// alarm, so the alarm stands for a while instead of being sustained.
+//
 // Two clocks. Sustain and cooldown run on the data's: each forecast carries
 // the time of the newest step it read (`dataMs`: the sampler's wall clock
 // live, the series' own timestamps in a replay), so "high for 60 s" means 60
@@ -31,10 +39,16 @@ export type ProactiveConfig = {
   staleMs: number;
   /** After asking to move a service, wait this long before asking again (the move may have failed). */
   cooldownMs: number;
+  /** An anomaly score at or above this counts as running out too (null: anomalies move nothing)... */
+  anomalyThreshold: number | null;
+  /** ...for this long of the host's data after it. */
+  anomalyStandMs: number;
 };
 
-/** A host's latest forecast: received at atMs (this host's clock), made from data up to dataMs (the data's clock), at or above the threshold since aboveSinceMs (the data's clock; null: below it). */
-type HostView = { readonly host: HostId; readonly probability: number; readonly atMs: number; readonly dataMs: number; readonly aboveSinceMs: number | null };
+export type Cause = "exhaustion" | "anomaly";
+
+/** A host's latest forecast: received at atMs (this host's clock), made from data up to dataMs (the data's clock), at or above the threshold since aboveSinceMs (the data's clock; null: below it); its last anomaly alarm at alarmAtMs (the data's clock; null: none since its data last started afresh). */
+type HostView = { readonly host: HostId; readonly probability: number; readonly atMs: number; readonly dataMs: number; readonly aboveSinceMs: number | null; readonly alarmAtMs: number | null };
 
 /** A forecast of a host is news for this many steps of its data... */
 export const FORECAST_STALE_STEPS = 3;
@@ -62,18 +76,19 @@ export type ServiceHeld = {
 };
 
 export type ProactiveEvent =
-  | { type: "forecast"; host: HostId; probability: number; dataMs: number } // a fresh exhaustion probability for a host, from its data up to dataMs
+  | { type: "forecast"; host: HostId; probability: number; anomaly?: number; dataMs: number } // a fresh exhaustion probability and anomaly score (absent: none known) for a host, from its data up to dataMs
   | { type: "tick"; holding: ServiceHeld[] }; // the services this host holds now
 
 export type ProactiveEffect =
   | { type: "predicted-changed"; predicted: HostId[] }
-  | { type: "request-handover"; service: string; to: HostId; probability: number; aboveForMs: number };
+  | { type: "request-handover"; service: string; to: HostId; cause: Cause; probability: number; aboveForMs: number }; // aboveForMs: how long the probability stood high, or since the alarm
 
 export type ProactiveStep = { state: ProactiveState; effects: ProactiveEffect[] };
 
 export function initialProactive(config: ProactiveConfig, nowMs: number): ProactiveState {
   assert(config.threshold > 0 && config.threshold <= 1, "threshold is a probability in (0, 1]");
-  assert(config.sustainMs >= 0 && config.staleMs > 0 && config.cooldownMs >= 0, "durations are sane");
+  assert(config.sustainMs >= 0 && config.staleMs > 0 && config.cooldownMs >= 0 && config.anomalyStandMs >= 0, "durations are sane");
+  assert(config.anomalyThreshold === null || (config.anomalyThreshold > 0 && config.anomalyThreshold <= 1), "an anomaly threshold is a score in (0, 1]");
   return { config, hosts: {}, predicted: [], requestedAtMs: {}, nowMs };
 }
 
@@ -85,12 +100,14 @@ export function step(s: ProactiveState, e: ProactiveEvent, nowMs: number): Proac
   let requestedAtMs = s.requestedAtMs;
   switch (e.type) {
     case "forecast": {
-      assert(e.probability >= 0 && e.probability <= 1, "a probability is in [0, 1]");
+      const anomaly = e.anomaly ?? 0;
+      assert(e.probability >= 0 && e.probability <= 1 && anomaly >= 0 && anomaly <= 1, "a probability and a score are in [0, 1]");
       const prev = hosts[e.host];
       const afresh = prev === undefined || e.dataMs < prev.dataMs;
       const above = e.probability >= c.threshold;
       const aboveSinceMs = above ? ((afresh ? null : prev.aboveSinceMs) ?? e.dataMs) : null;
-      hosts = { ...hosts, [e.host]: { host: e.host, probability: e.probability, atMs: nowMs, dataMs: e.dataMs, aboveSinceMs } };
+      const alarmAtMs = c.anomalyThreshold !== null && anomaly >= c.anomalyThreshold ? e.dataMs : afresh ? null : prev.alarmAtMs;
+      hosts = { ...hosts, [e.host]: { host: e.host, probability: e.probability, atMs: nowMs, dataMs: e.dataMs, aboveSinceMs, alarmAtMs } };
       break;
     }
     case "tick": {
@@ -102,7 +119,8 @@ export function step(s: ProactiveState, e: ProactiveEvent, nowMs: number): Proac
         const to = h.candidates.find((x) => x !== c.self && h.alive.includes(x) && !isPredicted(hosts[x], c, nowMs));
         if (to === undefined) continue; // nowhere better to go: stay, the reactive path remains
         requestedAtMs = { ...requestedAtMs, [h.service]: self!.dataMs };
-        fx.push({ type: "request-handover", service: h.service, to, probability: self!.probability, aboveForMs: self!.dataMs - self!.aboveSinceMs! });
+        const cause = causeOf(self!, c)!;
+        fx.push({ type: "request-handover", service: h.service, to, cause, probability: self!.probability, aboveForMs: self!.dataMs - (cause === "exhaustion" ? self!.aboveSinceMs! : self!.alarmAtMs!) });
       }
       break;
     }
@@ -141,9 +159,16 @@ export function nextTickMs(s: ProactiveState, holding: () => readonly ServiceHel
   return due;
 }
 
-/** Fresh (on this host's clock) and high for sustainMs of its data. */
+/** Fresh (on this host's clock), and running out by either cause. */
 function isPredicted(v: HostView | undefined, c: ProactiveConfig, nowMs: number): boolean {
-  return v !== undefined && v.aboveSinceMs !== null && nowMs - v.atMs < c.staleMs && v.dataMs - v.aboveSinceMs >= c.sustainMs;
+  return v !== undefined && nowMs - v.atMs < c.staleMs && causeOf(v, c) !== null;
+}
+
+/** Why a host counts as running out, by its data: high for sustainMs, or an anomaly alarm within anomalyStandMs; null when neither. */
+function causeOf(v: HostView, c: ProactiveConfig): Cause | null {
+  if (v.aboveSinceMs !== null && v.dataMs - v.aboveSinceMs >= c.sustainMs) return "exhaustion";
+  if (c.anomalyThreshold !== null && v.alarmAtMs !== null && v.dataMs - v.alarmAtMs <= c.anomalyStandMs) return "anomaly";
+  return null;
 }
 
 /** Asked to move the service less than cooldownMs ago on this host's data clock (one that went back since is no longer in it); at most once per forecast whatever the cooldown, so a request the quorum refuses does not repeat every tick. */

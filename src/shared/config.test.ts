@@ -258,6 +258,14 @@ describe("forecast limits", () => {
   });
 });
 
+test("anomalyThreshold: off by default, a score in (0, 1] when set", () => {
+  const withAnomaly = (v: string) => GOOD.replace('bootstrap = ["198.51.100.2:49737"]', `bootstrap = ["198.51.100.2:49737"]\n[forecast]\nanomalyThreshold = ${v}`);
+  expect(parseConfig(GOOD, "u.toml").forecast.anomalyThreshold).toBeUndefined();
+  expect(parseConfig(withAnomaly("0.95"), "u.toml").forecast.anomalyThreshold).toBe(0.95);
+  expect(() => parseConfig(withAnomaly("1.5"), "u.toml")).toThrow("u.toml: forecast.anomalyThreshold");
+  expect(() => parseConfig(withAnomaly("0"), "u.toml")).toThrow("u.toml: forecast.anomalyThreshold");
+});
+
 test("moveBackAfterMs is 0 (never) or at least a second", () => {
   const withMoveBack = (v: number) => GOOD.replace('shadows = ["h2", "h3"]', `shadows = ["h2", "h3"]\nmoveBackAfterMs = ${v}`);
   expect(parseConfig(GOOD, "u.toml").services[0]!.moveBackAfterMs).toBe(600_000);

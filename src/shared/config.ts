@@ -215,6 +215,13 @@ const FileSchema = z
         /** After asking for a predicted move, wait this long before asking again. */
         cooldownMs: ms(0, 86_400_000).default(300_000),
         /**
+         * Off unless set: an anomaly score (the strongest of the limited
+         * metrics') at or above this on the holder asks for a predicted move
+         * too, and each voter signs it only if its own view of the holder
+         * raised the alarm as well (README "Forecasts").
+         */
+        anomalyThreshold: z.number().gt(0).max(1).optional(),
+        /**
          * Exhaustion limits per metric, in its units (ratios 0..1 for cpuLoad,
          * memoryUsage, storageUsage): a number is a line the metric must not
          * rise above; `{ below = x }` one it must not fall below (a failure

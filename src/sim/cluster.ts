@@ -164,6 +164,8 @@ export type Cluster = {
   diagnostics(id: HostId, ok: boolean): void;
   /** Every up host's forecast flags `from` (with `split`, all but the first up host see `to` failing too); `from`'s own proactive machine then asks for the move. */
   predict(from: HostId, to: HostId, split?: boolean): void;
+  /** An anomaly alarm on `from`'s data, seen by every up host (`confirmed`) or by `from` alone; `from` then asks for a predicted move, which voters sign only if they saw the alarm too. */
+  anomalous(from: HostId, confirmed: boolean): void;
   /** Hosts that have the first service's VIP up now. */
   holdersNow(): HostId[];
   holdersOf(service: string): HostId[];
@@ -1003,6 +1005,16 @@ class SimCluster implements Cluster {
       if (split && i++ > 0) this.apply(n, { type: "forecast-ready", host: to, probability: 1, dataMs: this.localNow(n) });
     }
     this.trace.push({ atMs: this.now, host: from, what: `predicted: ${from} runs out${split ? `, and most see ${to} too` : ""}` });
+    this.drainHooks();
+  }
+
+  /** An anomaly alarm on `from`'s data: seen by every host up (confirmed), or by `from` alone (no voter may sign the move it asks for). */
+  anomalous(from: HostId, confirmed: boolean): void {
+    for (const n of this.nodes.values()) {
+      if (!n.up || this.now < n.pausedUntil || (!confirmed && n.id !== from)) continue;
+      this.apply(n, { type: "forecast-ready", host: from, probability: 0, anomaly: 1, dataMs: this.localNow(n) });
+    }
+    this.trace.push({ atMs: this.now, host: from, what: `anomaly: ${from}'s alarm, seen by ${confirmed ? "every host" : "itself alone"}` });
     this.drainHooks();
   }
 

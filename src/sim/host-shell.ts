@@ -15,7 +15,7 @@ import type { Timing } from "../shared/profiles.ts";
 import { host, type HookName, type HostConfig, type HostEffect, type HostEvent, type HostMsg, type HostOut, type HostState, type HostStep, type HostTiming, type Persisted, type VoteStandings, type VotesKept } from "../decide/index.ts";
 
 /** Proactive moves in the simulator and the transcripts: a forecast counts at once, and is news for a second. */
-export const SIM_PROACTIVE = { threshold: 0.8, sustainMs: 0, staleMs: 1_000, cooldownMs: 2_000 } as const;
+export const SIM_PROACTIVE = { threshold: 0.8, sustainMs: 0, staleMs: 1_000, cooldownMs: 2_000, anomalyThreshold: 0.9, anomalyStandMs: 500 } as const;
 
 /** The host core, or a deliberately broken one (cluster.ts stepAs). */
 export type Stepper = (s: HostState, ev: HostEvent, nowMs: number) => HostStep;

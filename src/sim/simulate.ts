@@ -131,8 +131,14 @@ export type Fault =
   | { atMs: number; kind: "deaf"; host: HostId }
   | { atMs: number; kind: "partition"; side: HostId[] }
   | { atMs: number; kind: "heal" }
-  /** Whoever holds the first service then is asked to hand it to `to` in person: by an operator, or by forecasts (most also seeing `to` failing with `split`). */
-  | { atMs: number; kind: "handover" | "predicted" | "predicted-split"; to: HostId }
+  /**
+   * Whoever holds the first service then is asked to hand it to `to` in
+   * person: by an operator, or by forecasts (most also seeing `to` failing
+   * with `split`), or by an anomaly alarm on the holder seen by every host
+   * (`anomalous`) or by the holder alone (`anomalous-unconfirmed`: no voter
+   * may sign it).
+   */
+  | { atMs: number; kind: "handover" | "predicted" | "predicted-split" | "anomalous" | "anomalous-unconfirmed"; to: HostId }
   /** A host's monotonic clock jumps forward. */
   | { atMs: number; kind: "jump"; host: HostId; ms: number }
   /** A host's agent is frozen (SIGSTOP, a VM paused, a long GC) while its kernel keeps the VIP. */
@@ -187,7 +193,7 @@ export function drawSchedule(a: SimArgs): { params: FaultParams; schedule: Fault
     const y = m.next();
     const to = hosts[m.int(hosts.length)]!;
     if (y < 0.25) schedule.push({ atMs: t + 1, kind: "handover", to });
-    else if (y < 0.4) schedule.push({ atMs: t + 1, kind: m.next() < 0.3 ? "predicted-split" : "predicted", to });
+    else if (y < 0.4) schedule.push({ atMs: t + 1, kind: predictedKind(m.next()), to });
     else if (y < 0.5) schedule.push({ atMs: t + 1, kind: "jump", host: hosts[m.int(hosts.length)]!, ms: m.next() * (guardMs / 8) });
     else if (y < 0.6) schedule.push({ atMs: t + 1, kind: "pause", host: hosts[m.int(hosts.length)]!, ms: m.next() * (guardMs / 8) });
   }
@@ -405,6 +411,11 @@ function startCluster(a: SimArgs, p: FaultParams, hosts: HostId[]): Cluster {
   });
 }
 
+/** A forecast-driven move's kind from one draw (one draw, so the schedules' stream is as before the anomaly kinds): 30 % split, 15 % an anomaly all see, 10 % one only the holder sees. */
+function predictedKind(x: number): "predicted" | "predicted-split" | "anomalous" | "anomalous-unconfirmed" {
+  return x < 0.3 ? "predicted-split" : x < 0.45 ? "anomalous" : x < 0.55 ? "anomalous-unconfirmed" : "predicted";
+}
+
 /** One fault of the schedule, done to the cluster. */
 function applyFault(c: Cluster, f: Fault, hosts: HostId[]): void {
   switch (f.kind) {
@@ -427,10 +438,13 @@ function applyFault(c: Cluster, f: Fault, hosts: HostId[]): void {
       return c.heal();
     case "handover":
     case "predicted":
-    case "predicted-split": {
+    case "predicted-split":
+    case "anomalous":
+    case "anomalous-unconfirmed": {
       const from = c.holdersNow()[0];
       if (from === undefined || from === f.to) return;
       if (f.kind === "handover") c.handover(from, f.to);
+      else if (f.kind === "anomalous" || f.kind === "anomalous-unconfirmed") c.anomalous(from, f.kind === "anomalous");
       else c.predict(from, f.to, f.kind === "predicted-split");
       return;
     }

@@ -35,6 +35,8 @@
 //   order ACTION [HOST]            an operator's signed order, to every host up: move HOST, failover,
 //                                  standby|maintenance|unstandby|rejoin HOST, override VOTES (of web)
 //   forecast n3 n1 1.0             n3's forecast of n1's exhaustion probability
+//   anomaly n3 n1 1.0              n3's forecast of n1: probability 0, this anomaly score (an alarm at 0.9
+//                                  or more stands 500ms of n3's data)
 //   load n1 0.9                    n1's own forecast of its load (cpuLoad's p90; scale=N: a holder scales out
 //                                  at 0.8 up to N active shadows, 500ms apart, and in under 0.5 after 500ms)
 //   fail-hook n1 redirect [count]  the next count (1) runs of that hook on n1 fail (a failed redirect is tried
@@ -212,6 +214,7 @@ const COMMANDS: Record<string, (w: World, args: string[]) => void> = {
   move: (w, a) => w.move(a),
   order: (w, a) => w.order(a),
   forecast: (w, a) => w.forecast(a),
+  anomaly: (w, a) => w.anomaly(a),
   synced: (w, a) => w.synced(a),
   diagnostics: (w, a) => w.diagnostics(a),
   window: (w, a) => w.window(a),
@@ -400,7 +403,7 @@ class World {
       case "predicted-changed":
         return `predicted [${fx.predicted.join(",")}]`;
       case "move-predicted":
-        return `move-predicted to=${fx.to} p=${fx.probability}`;
+        return `move-predicted to=${fx.to} ${fx.cause === "anomaly" ? "anomaly" : `p=${fx.probability}`}`;
       case "health-changed":
         return fx.healthy ? "healthy" : `unhealthy: ${fx.why}`;
       case "diagnose":
@@ -779,6 +782,15 @@ class World {
     const probability = Number(args[2]);
     assert(probability >= 0 && probability <= 1, "a probability");
     this.apply(n, { type: "forecast-ready", host: about, probability, dataMs: n.clockMs });
+    this.drain();
+  }
+
+  anomaly(args: string[]): void {
+    const n = this.node(args[0]!);
+    const about = this.node(args[1]!).id;
+    const anomaly = Number(args[2]);
+    assert(anomaly >= 0 && anomaly <= 1, "an anomaly score");
+    this.apply(n, { type: "forecast-ready", host: about, probability: 0, anomaly, dataMs: n.clockMs });
     this.drain();
   }
 
