@@ -336,7 +336,7 @@ function ownBeaconForecast(forecasting: Forecasting | null, self: HostId): Beaco
 }
 
 /** A host's anomaly score: its limited metrics' strongest. */
-const strongestAnomaly = (f: HostForecast): number => Math.max(0, ...f.metrics.map((m) => m.anomaly));
+const strongestAnomaly = (f: HostForecast): number => Math.max(0, ...f.metrics.map((m) => (Number.isFinite(m.anomaly) ? Math.min(1, m.anomaly) : 0)));
 
 /** The probe: each sample of this host goes to the forecaster, to the day's load (auto swap windows) and, as a beacon, to every connected peer. */
 function startProbe(config: Config, observed: Observed, forecasting: Forecasting | null, dayLoads: DayLoads | null, mesh: Mesh, log: Logger, extras: () => BeaconExtras): { stop(): Promise<void> } {

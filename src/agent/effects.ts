@@ -189,5 +189,12 @@ function alarm(d: EffectDeps, fx: Extract<HostEffect, { type: "alarm" }>): void 
 
 function movePredicted(d: EffectDeps, fx: Extract<HostEffect, { type: "move-predicted" }>): void {
   const f = d.forecasting?.latest().find((x) => x.host === d.self);
-  d.log("warn", "forecast", "predicted-move", { service: fx.service, to: fx.to, cause: fx.cause, probability: Math.round(fx.probability * PROBABILITY_LOG_PARTS) / PROBABILITY_LOG_PARTS, metric: f?.metric, aboveForMs: Math.round(fx.aboveForMs) });
+  const round = (p: number) => Math.round(p * PROBABILITY_LOG_PARTS) / PROBABILITY_LOG_PARTS;
+  if (fx.cause === "anomaly") {
+    // The metric scoring highest now, if any still does (the score rests after an alarm).
+    const alarmed = f?.metrics.reduce((a, b) => (b.anomaly > a.anomaly ? b : a));
+    d.log("warn", "forecast", "predicted-move", { service: fx.service, to: fx.to, cause: fx.cause, anomaly: round(fx.anomaly), metric: alarmed !== undefined && alarmed.anomaly > 0 ? alarmed.metric : undefined, sinceAlarmMs: Math.round(fx.aboveForMs) });
+    return;
+  }
+  d.log("warn", "forecast", "predicted-move", { service: fx.service, to: fx.to, cause: fx.cause, probability: round(fx.probability), metric: f?.metric, aboveForMs: Math.round(fx.aboveForMs) });
 }

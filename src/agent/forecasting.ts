@@ -10,7 +10,7 @@ import type { HostId } from "../shared/ids.ts";
 import type { Logger } from "../shared/log.ts";
 import { limitLines, type Config } from "../shared/config.ts";
 import type { HostSample } from "../probe/index.ts";
-import { loadForecasterLazily, HostHistory, type ForecastMetric, type Forecaster, type ForecastInput, type ForecastOutput, type PredictionModel, AnomalyScorer, type OneStep, type HostForecast, type ValueRange } from "../forecast/index.ts";
+import { loadForecasterLazily, HostHistory, type ForecastMetric, type Forecaster, type ForecastInput, type ForecastOutput, type PredictionModel, AnomalyScorer, ANOMALY_DEFAULTS, type AnomalySettings, type OneStep, type HostForecast, type ValueRange } from "../forecast/index.ts";
 import { RATIO_METRICS } from "../shared/metrics.ts";
 import { BoundedQueue, type QueueCount } from "./queue.ts";
 
@@ -107,8 +107,11 @@ class ForecastRunner {
   private readonly log: Logger;
 
   private readonly self: HostId | null;
+  /** The anomaly scorer's settings: the defaults, its rest started only at the move threshold when alarms move services. */
+  private readonly anomalySettings: AnomalySettings;
 
   constructor(cfg: Config["forecast"], watched: Watched[], model: Forecaster, log: Logger, self: HostId | null) {
+    this.anomalySettings = { ...ANOMALY_DEFAULTS, restBase: Math.max(ANOMALY_DEFAULTS.restBase, cfg.anomalyThreshold ?? 0) };
     this.watched = watched;
     this.self = self;
     this.model = model;
@@ -168,7 +171,7 @@ class ForecastRunner {
   private scoresOf(host: HostId): Map<ForecastMetric, MetricScore> {
     let scores = this.anomaly.get(host);
     if (scores === undefined) {
-      scores = new Map(this.watched.map((w) => [w.metric, { scorer: new AnomalyScorer(undefined, knownRange(w.metric)), next: null, score: 0 }]));
+      scores = new Map(this.watched.map((w) => [w.metric, { scorer: new AnomalyScorer(this.anomalySettings, knownRange(w.metric)), next: null, score: 0 }]));
       this.anomaly.set(host, scores);
     }
     return scores;

@@ -244,7 +244,7 @@ export type HostEffect =
   | { type: "member-changed"; id: HostId; status: MemberStatus; incarnation: number }
   | { type: "rtt-measured"; id: HostId; rttMs: number }
   | { type: "predicted-changed"; predicted: HostId[] }
-  | { type: "move-predicted"; service: string; to: HostId; cause: proactive.Cause; probability: number; aboveForMs: number } // cause: exhaustion (aboveForMs: how long of its data the forecast stood high) or an anomaly alarm (aboveForMs: since it)
+  | { type: "move-predicted"; service: string; to: HostId; cause: proactive.Cause; probability: number; anomaly: number; aboveForMs: number } // cause: exhaustion (aboveForMs: how long of its data the forecast stood high) or an anomaly alarm of that score (aboveForMs: how long of its data since it)
   | { type: "sync-status-changed"; service: string; peer: HostId; from: replication.SyncStatus; to: replication.SyncStatus };
 
 export type HostStep = { state: HostState; effects: HostEffect[] };
@@ -1176,7 +1176,7 @@ function stepForesight(d: Draft, fx: HostEffect[], ev: proactive.ProactiveEvent)
         for (const sv of d.config.services) stepQuorum(d, fx, sv.name, { type: "forecast", predicted: f.predicted });
         break;
       case "request-handover":
-        fx.push({ type: "move-predicted", service: f.service, to: f.to, cause: f.cause, probability: f.probability, aboveForMs: f.aboveForMs });
+        fx.push({ type: "move-predicted", service: f.service, to: f.to, cause: f.cause, probability: f.probability, anomaly: f.anomaly, aboveForMs: f.aboveForMs });
         if (d.services[f.service] !== undefined) stepQuorum(d, fx, f.service, { type: "handover-requested", to: f.to, reason: "predicted" });
         break;
       default:

@@ -99,7 +99,7 @@ test("an anomaly alarm counts only with anomalyThreshold set: the holder asks at
 
   const on = { ...cfg, anomalyThreshold: 0.9, anomalyStandMs: 2_000 };
   const moved = run([alarm("h2", 0.95, 0), alarm("h1", 0.95, 0), tick(0)], initialProactive(on, 0));
-  expect(asks(moved)).toEqual([{ type: "request-handover", service: "web", to: h("h3"), cause: "anomaly", probability: 0, aboveForMs: 0, at: 0 }]);
+  expect(asks(moved)).toEqual([{ type: "request-handover", service: "web", to: h("h3"), cause: "anomaly", probability: 0, anomaly: 0.95, aboveForMs: 0, at: 0 }]);
 
   const below = run([alarm("h1", 0.85, 0), tick(0)], initialProactive(on, 0));
   expect(asks(below)).toEqual([]);
@@ -109,5 +109,22 @@ test("an anomaly alarm counts only with anomalyThreshold set: the holder asks at
   expect(stands.fx.filter((f) => f.type === "predicted-changed").map((f) => [f.at, f.predicted])).toEqual([
     [0, [h("h1")]],
     [2_500, []],
+  ]);
+});
+
+test("a move asked on an alarm does not hold back one on exhaustion: each cause has its own cooldown", () => {
+  const on = { ...cfg, anomalyThreshold: 0.9, anomalyStandMs: 500 };
+  const evs: Array<[ProactiveEvent, number]> = [
+    [{ type: "forecast", host: h("h1"), probability: 0, anomaly: 1, dataMs: 0 }, 0],
+    [{ type: "tick", holding: held }, 0],
+  ];
+  for (let t = 1_000; t <= 5_000; t += 1_000) {
+    evs.push([{ type: "forecast", host: h("h1"), probability: 0.95, anomaly: 0, dataMs: t }, t]);
+    evs.push([{ type: "tick", holding: held }, t]);
+  }
+  const asks = run(evs, initialProactive(on, 0)).fx.filter((f) => f.type === "request-handover");
+  expect(asks.map((f) => [f.at, f.type === "request-handover" ? f.cause : ""])).toEqual([
+    [0, "anomaly"],
+    [4_000, "exhaustion"], // high since 1 s, sustained 3 s; the alarm's cooldown (10 s) runs on
   ]);
 });

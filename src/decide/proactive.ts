@@ -47,8 +47,8 @@ export type ProactiveConfig = {
 
 export type Cause = "exhaustion" | "anomaly";
 
-/** A host's latest forecast: received at atMs (this host's clock), made from data up to dataMs (the data's clock), at or above the threshold since aboveSinceMs (the data's clock; null: below it); its last anomaly alarm at alarmAtMs (the data's clock; null: none since its data last started afresh). */
-type HostView = { readonly host: HostId; readonly probability: number; readonly atMs: number; readonly dataMs: number; readonly aboveSinceMs: number | null; readonly alarmAtMs: number | null };
+/** A host's latest forecast: received at atMs (this host's clock), made from data up to dataMs (the data's clock), at or above the threshold since aboveSinceMs (the data's clock; null: below it); its last anomaly alarm at alarmAtMs (the data's clock; null: none since its data last started afresh), of score alarmScore (0: none). */
+type HostView = { readonly host: HostId; readonly probability: number; readonly atMs: number; readonly dataMs: number; readonly aboveSinceMs: number | null; readonly alarmAtMs: number | null; readonly alarmScore: number };
 
 /** A forecast of a host is news for this many steps of its data... */
 export const FORECAST_STALE_STEPS = 3;
@@ -63,7 +63,8 @@ export type ProactiveState = {
   readonly hosts: Readonly<Record<string, HostView>>;
   readonly predicted: readonly HostId[];
   /** When this host last asked to move each service, on its own data's clock. */
-  readonly requestedAtMs: Readonly<Record<string, number>>;
+  /** ...per cause: a move asked on an alarm that no voter confirmed does not hold back one on exhaustion. */
+  readonly requestedAtMs: Readonly<Record<Cause, Readonly<Record<string, number>>>>;
   readonly nowMs: number;
 };
 
@@ -81,7 +82,7 @@ export type ProactiveEvent =
 
 export type ProactiveEffect =
   | { type: "predicted-changed"; predicted: HostId[] }
-  | { type: "request-handover"; service: string; to: HostId; cause: Cause; probability: number; aboveForMs: number }; // aboveForMs: how long the probability stood high, or since the alarm
+  | { type: "request-handover"; service: string; to: HostId; cause: Cause; probability: number; anomaly: number; aboveForMs: number }; // anomaly: the last alarm's score (0: none); aboveForMs: how long of the data the probability stood high, or since the alarm
 
 export type ProactiveStep = { state: ProactiveState; effects: ProactiveEffect[] };
 
@@ -89,7 +90,7 @@ export function initialProactive(config: ProactiveConfig, nowMs: number): Proact
   assert(config.threshold > 0 && config.threshold <= 1, "threshold is a probability in (0, 1]");
   assert(config.sustainMs >= 0 && config.staleMs > 0 && config.cooldownMs >= 0 && config.anomalyStandMs >= 0, "durations are sane");
   assert(config.anomalyThreshold === null || (config.anomalyThreshold > 0 && config.anomalyThreshold <= 1), "an anomaly threshold is a score in (0, 1]");
-  return { config, hosts: {}, predicted: [], requestedAtMs: {}, nowMs };
+  return { config, hosts: {}, predicted: [], requestedAtMs: { exhaustion: {}, anomaly: {} }, nowMs };
 }
 
 export function step(s: ProactiveState, e: ProactiveEvent, nowMs: number): ProactiveStep {
@@ -106,21 +107,24 @@ export function step(s: ProactiveState, e: ProactiveEvent, nowMs: number): Proac
       const afresh = prev === undefined || e.dataMs < prev.dataMs;
       const above = e.probability >= c.threshold;
       const aboveSinceMs = above ? ((afresh ? null : prev.aboveSinceMs) ?? e.dataMs) : null;
-      const alarmAtMs = c.anomalyThreshold !== null && anomaly >= c.anomalyThreshold ? e.dataMs : afresh ? null : prev.alarmAtMs;
-      hosts = { ...hosts, [e.host]: { host: e.host, probability: e.probability, atMs: nowMs, dataMs: e.dataMs, aboveSinceMs, alarmAtMs } };
+      const alarm = c.anomalyThreshold !== null && anomaly >= c.anomalyThreshold;
+      const alarmAtMs = alarm ? e.dataMs : afresh ? null : prev.alarmAtMs;
+      const alarmScore = alarm ? anomaly : afresh ? 0 : prev.alarmScore;
+      hosts = { ...hosts, [e.host]: { host: e.host, probability: e.probability, atMs: nowMs, dataMs: e.dataMs, aboveSinceMs, alarmAtMs, alarmScore } };
       break;
     }
     case "tick": {
       const self = hosts[c.self];
       const selfPredicted = isPredicted(self, c, nowMs);
       if (!selfPredicted) break;
+      const cause = causeOf(self!, c)!;
       for (const h of e.holding) {
-        if (coolingDown(requestedAtMs[h.service], self!, c)) continue;
+        if (coolingDown(requestedAtMs[cause][h.service], self!, c)) continue;
         const to = h.candidates.find((x) => x !== c.self && h.alive.includes(x) && !isPredicted(hosts[x], c, nowMs));
         if (to === undefined) continue; // nowhere better to go: stay, the reactive path remains
-        requestedAtMs = { ...requestedAtMs, [h.service]: self!.dataMs };
-        const cause = causeOf(self!, c)!;
-        fx.push({ type: "request-handover", service: h.service, to, cause, probability: self!.probability, aboveForMs: self!.dataMs - (cause === "exhaustion" ? self!.aboveSinceMs! : self!.alarmAtMs!) });
+        requestedAtMs = { ...requestedAtMs, [cause]: { ...requestedAtMs[cause], [h.service]: self!.dataMs } };
+        const since = cause === "exhaustion" ? self!.aboveSinceMs! : self!.alarmAtMs!;
+        fx.push({ type: "request-handover", service: h.service, to, cause, probability: self!.probability, anomaly: self!.alarmScore, aboveForMs: self!.dataMs - since });
       }
       break;
     }
@@ -153,7 +157,7 @@ export function nextTickMs(s: ProactiveState, holding: () => readonly ServiceHel
   const self = s.hosts[c.self];
   if (!isPredicted(self, c, nowMs)) return due;
   for (const h of holding()) {
-    if (coolingDown(s.requestedAtMs[h.service], self!, c)) continue;
+    if (coolingDown(s.requestedAtMs[causeOf(self!, c)!][h.service], self!, c)) continue;
     if (h.candidates.some((x) => x !== c.self && h.alive.includes(x) && !isPredicted(s.hosts[x], c, nowMs))) due = Math.min(due, nowMs);
   }
   return due;

@@ -1,7 +1,7 @@
 // The anomaly score: how unusual each new value is for its series.
 // Streaming and pure: it sees each value once, in order, and never looks
-// ahead (NAB's rule). Two views, each ranked against the series' own recent
-// history (the last HISTORY values), the stronger one counts:
+// ahead (NAB's rule). Three views, the strongest counts; the first two are
+// ranked against the series' own recent history (the last HISTORY values):
 //
 //   surprise   the value against the one-step forecast made just before it:
 //              z = |value - p50| / σ, σ from the p10–p90 side the value fell
@@ -15,27 +15,32 @@
 // values have been seen the score is 0.
 //
 //   context    the value's place in its sequence: its level, and the runs
-//              of levels it ends, against those seen before (context.ts).
-//              Scored only where the series' range is known or learned.
+//              of levels it ends, against those seen before (context.ts):
+//              over a known range, or over a learned one at several scales.
 //
 // An alarm stands for a while: a surprise or extremity score no higher than
 // the highest of the last SUPPRESS_MS is halved, so a burst of strange
 // values raises one alarm (the first, or a stronger one), not one per row.
-// And after any score of at least REST_BASE the next REST_ROWS score 0 (the
-// context view's rest, as CAD OSE rests after an alarm).
+// And after any score of at least `restBase` (REST_BASE, 0.75) the next
+// `restRows` (REST_ROWS) score 0: a rest as CAD OSE's, except that it runs
+// a fixed length from the alarm that started it (CAD's stays quiet while
+// any raw score of its last rest period reached the base, so a continuing
+// anomaly lengthens it). An agent that moves on alarms starts the rest only
+// at its move threshold ([forecast] anomalyThreshold), so a weaker alarm
+// cannot silence a stronger one that follows.
 //
 // The constants were chosen on NAB itself (bench/forecast.ts), as every
 // detector on NAB's scoreboard was: the score there is optimistic for that.
 // bench/nab/cv.ts chooses them by cross-validation instead (AnomalySettings).
 import { Z90 } from "./normal.ts";
-import { ContextNovelty, LEVELS, MARGIN, ORDERS, type ValueRange } from "./context.ts";
+import { ContextNovelty, LEARNED_MARGINS, LEVELS, ORDERS, type ValueRange } from "./context.ts";
 
 export const HISTORY = 8_640;
 export const LEARNING = 288;
 export const SUPPRESS_MS = 7 * 86_400_000;
-/** After a score of at least REST_BASE, this many values score 0: on NAB, a fifth of the probation (CAD OSE's rest), 150 rows for the long series. */
+/** After a score of at least the rest's base, this many values score 0: on NAB, a fifth of the probation (CAD OSE's rest), 150 rows for the long series; in the agent, 150 steps (2.5 hours of one-minute steps). */
 export const REST_ROWS = 150;
-/** The score that starts a rest: a pair of levels never seen (context.ts), or as strange by the other views. */
+/** The score that starts a rest by default: a pair of levels never seen (context.ts), or as strange by the other views. */
 export const REST_BASE = 0.75;
 
 export type OneStep = { p10: number; p50: number; p90: number };
@@ -104,9 +109,9 @@ export class SortedWindow {
   }
 }
 
-/** The scorer's constants; the agent runs the defaults, bench/nab/cv.ts tries others (and sets learning and restRows from NAB's probation). */
-export type AnomalySettings = { history: number; learning: number; suppressMs: number; restRows: number };
-export const ANOMALY_DEFAULTS: AnomalySettings = { history: HISTORY, learning: LEARNING, suppressMs: SUPPRESS_MS, restRows: REST_ROWS };
+/** The scorer's constants; the agent runs the defaults (restBase: its move threshold when it moves on alarms), bench/nab/cv.ts tries others (and sets learning and restRows from NAB's probation). */
+export type AnomalySettings = { history: number; learning: number; suppressMs: number; restRows: number; restBase: number };
+export const ANOMALY_DEFAULTS: AnomalySettings = { history: HISTORY, learning: LEARNING, suppressMs: SUPPRESS_MS, restRows: REST_ROWS, restBase: REST_BASE };
 
 export class AnomalyScorer {
   private readonly surprises: SortedWindow;
@@ -116,15 +121,19 @@ export class AnomalyScorer {
   private readonly logScale: number;
   /** Recent raw scores with their times, highest-last-kept (a monotonic queue: strictly decreasing scores). */
   private readonly peaks: { ts: number; score: number }[] = [];
-  private readonly context: ContextNovelty;
+  /** The context view: one over a known range, or one per LEARNED_MARGINS over a learned one. */
+  private readonly contexts: ContextNovelty[];
   private readonly restRows: number;
+  private readonly restBase: number;
   /** Values since the last score that started a rest. */
   private sinceAlarm = Infinity;
 
   /** `range`: the values' known range (a share's 0..1), or null to learn it from the first `learning` values. */
   constructor(settings: AnomalySettings = ANOMALY_DEFAULTS, range: ValueRange | null = null) {
-    this.context = new ContextNovelty(range, { levels: LEVELS, orders: ORDERS, memoryRows: settings.history, learning: settings.learning, margin: MARGIN });
+    const view = (margin: number) => new ContextNovelty(range, { levels: LEVELS, orders: ORDERS, memoryRows: settings.history, learning: settings.learning, margin });
+    this.contexts = range === null ? LEARNED_MARGINS.map(view) : [view(0)];
     this.restRows = settings.restRows;
+    this.restBase = settings.restBase;
     this.surprises = new SortedWindow(settings.history);
     this.values = new SortedWindow(settings.history);
     this.learning = settings.learning;
@@ -142,6 +151,7 @@ export class AnomalyScorer {
    * before it (null when there was none yet). Returns its score in [0, 1].
    */
   push(ts: number, value: number, forecast: OneStep | null): number {
+    if (!Number.isFinite(value)) return 0; // a reading that is no number says nothing, and is not remembered
     const r = forecast === null ? 0 : Math.log1p(Math.max(0, surpriseZ(forecast, value) - 1));
     let raw = 0;
     if (this.values.length >= this.learning) {
@@ -157,9 +167,10 @@ export class AnomalyScorer {
     const standing = this.peaks.length > 0 ? this.peaks[0]!.score : -1;
     while (this.peaks.length > 0 && this.peaks[this.peaks.length - 1]!.score <= raw) this.peaks.pop();
     this.peaks.push({ ts, score: raw });
-    const score = Math.max(raw > standing ? raw : raw / 2, this.context.push(value));
+    let score = raw > standing ? raw : raw / 2;
+    for (const c of this.contexts) score = Math.max(score, c.push(value));
     if (++this.sinceAlarm <= this.restRows) return 0;
-    if (score >= REST_BASE) this.sinceAlarm = 0;
+    if (score >= this.restBase) this.sinceAlarm = 0;
     return score;
   }
 }

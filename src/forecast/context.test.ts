@@ -1,13 +1,14 @@
 // Proves the context view: silent while learning, 0 on runs it has seen, 1
 // on a level never visited, 0.75 on a familiar level reached a new way; a
-// known range never moves, a learned one takes in what falls outside it;
+// known range never moves, a learned one takes in what falls outside it
+// and forgets what its old levels meant;
 // runs not seen within the memory are news again; memory stays bounded;
 // scores stay in [0, 1] whatever comes in.
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { ContextNovelty, LEVELS, MARGIN, ORDERS, type ContextSettings } from "./context.ts";
+import { ContextNovelty, LEVELS, ORDERS, type ContextSettings } from "./context.ts";
 
-const SETTINGS: ContextSettings = { levels: LEVELS, orders: ORDERS, memoryRows: 1_000, learning: 20, margin: MARGIN };
+const SETTINGS: ContextSettings = { levels: LEVELS, orders: ORDERS, memoryRows: 1_000, learning: 20, margin: 1 };
 const UNIT = { lo: 0, hi: 1 };
 /** A value in the middle of level `l` of 8 over 0..1 (each level 1/7 wide). */
 const at = (l: number) => (l + 0.5) / (LEVELS - 1);
@@ -46,6 +47,8 @@ describe("context view", () => {
     // once, then its runs, then familiar. Nothing stays "above".
     const next = Array.from({ length: 6 }, () => c.push(40));
     expect(next).toEqual([1, 0.75, 0.5, 0.25, 0, 0]);
+    // What was remembered by the old levels is forgotten: the old normal is news at the new scale.
+    expect(c.push(10)).toBe(1);
   });
 
   test("a run not seen within the memory is news again", () => {
@@ -60,7 +63,7 @@ describe("context view", () => {
 
   test("memory stays bounded and scores stay in [0, 1] on arbitrary input", () => {
     fc.assert(
-      fc.property(fc.array(fc.oneof(fc.double({ min: -1e9, max: 1e9 }), fc.constantFrom(NaN, Infinity, -Infinity, 0)), { maxLength: 800 }), fc.boolean(), (xs, known) => {
+      fc.property(fc.array(fc.oneof(fc.double({ min: -1e9, max: 1e9 }), fc.constantFrom(NaN, Infinity, -Infinity, 0, 1e308, -1e308)), { maxLength: 800 }), fc.boolean(), (xs, known) => {
         const c = new ContextNovelty(known ? UNIT : null, { ...SETTINGS, memoryRows: 100 });
         for (const x of xs) {
           const s = c.push(x);

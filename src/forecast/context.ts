@@ -1,36 +1,49 @@
 // The context view of the anomaly score: how new the newest value's place
 // in its sequence is. Streaming and pure, no look-ahead, bounded memory.
 //
-// Each value is read as one of LEVELS levels spread over the metric's
-// range. The range is either known (a share of the host's capacity lies in
-// 0..1; NAB gives each series' range to every detector) or learned: taken
-// from the first `learning` values, widened by MARGIN of itself on each
-// side, and widened again, with the same margin, when a value falls
-// outside it. A value outside a known range reads as one of two extra
-// levels, below or above.
+// Each value is read as one of LEVELS levels over a range: the range is cut
+// in LEVELS - 1 steps, so level 0 starts at its bottom and the last level
+// starts at its top (CAD OSE's binning). The range is either known (a share
+// of the host's capacity lies in 0..1; NAB gives each series' range to
+// every detector) or learned: taken from the first `learning` values,
+// widened by `margin` of itself on each side, and widened again, with the
+// same margin, when a value falls outside it. A value outside a known range
+// reads as one of two extra levels, below or above; one outside a learned
+// range too, once, before the range takes it in. After a widening the levels
+// mean other values, so what was remembered by them is forgotten: the view
+// learns the series afresh, at its new scale. A learned range only grows.
 //
 // The view remembers every run of levels it has seen, one level to
 // ORDERS + 1 long, and when it last saw each. The newest value scores by
-// the shortest run it ends that was not seen within the last `memoryRows`
-// values:
+// the length k of the shortest run it ends that was not seen within the
+// last `memoryRows` values:
 //
-//   the level itself             1
-//   the pair of the last two     1 - 1 / (ORDERS + 1)   (0.75 at 3)
-//   the last three, four ...     1 - k / (ORDERS + 1)
-//   every run seen               0
+//   k = 1, the level itself           1
+//   k = 2, the last two levels        1 - 1 / (ORDERS + 1)   (0.75)
+//   k = 3, 4                          0.5, 0.25
+//   every run seen                    0
 //
 // So a value at a level the series has not visited scores 1, a familiar
 // level reached from an unfamiliar one 0.75, and an unfamiliar rhythm of
-// familiar moves less. The idea is the Contextual Anomaly Detector's (CAD
-// OSE, Smirnov 2016, on NAB's scoreboard at 69.9): anomalies are values in
-// contexts never seen before; this is a smaller reading of it.
+// familiar moves less. The idea, anomalies as values in contexts never seen
+// before, is the Contextual Anomaly Detector's (CAD OSE, Smirnov 2016, 69.9
+// on NAB's scoreboard), whose contexts are richer (sets of facts, its own
+// active contexts among them); this is a smaller reading of it. LEVELS is
+// CAD's (3 bits); ORDERS and the score's steps are umbra's.
 //
 // Memory: at most (LEVELS + 2)^k runs of each length k, about 11,000 keys at
 // the defaults, each with the row it was last seen at.
 
 export const LEVELS = 8;
 export const ORDERS = 3;
-export const MARGIN = 1;
+/**
+ * A learned range is read at several scales at once, each widened by one of
+ * these shares of the learning values' range on each side (the anomaly
+ * score takes the strongest): a narrow one sees small departures, a wide
+ * one is not thrown by the first drift. A ladder of doublings, the first
+ * tried (on NAB: bench/nab/cv.ts, models/README.md).
+ */
+export const LEARNED_MARGINS: readonly number[] = [0.5, 1, 2, 4];
 
 export type ValueRange = { readonly lo: number; readonly hi: number };
 
@@ -43,7 +56,7 @@ export type ContextSettings = {
   readonly memoryRows: number;
   /** Values before the view scores (and, with no known range, that the range is learned from). */
   readonly learning: number;
-  /** A learned range is widened by this share of itself on each side. */
+  /** A learned range is widened by this share of itself on each side (LEARNED_MARGINS). */
   readonly margin: number;
 };
 
@@ -115,7 +128,7 @@ export class ContextNovelty {
   private levelOf(value: number): number {
     const levels = this.settings.levels;
     const step = (this.hi - this.lo) / (levels - 1);
-    if (!(step > 0)) return 0;
+    if (!(step > 0 && Number.isFinite(step))) return 0; // a range past the doubles' reach reads as one level
     const level = Math.floor((value - this.lo) / step);
     return level < 0 ? -1 : level >= levels ? levels : level;
   }
@@ -142,6 +155,9 @@ export class ContextNovelty {
     const width = Math.max(this.hi, value) - Math.min(this.lo, value);
     if (value < this.lo) this.lo = value - width * this.settings.margin;
     else this.hi = value + width * this.settings.margin;
+    // The levels mean other values now: what was remembered by them would be misread.
+    this.lastSeen.clear();
+    this.recent.length = 0;
   }
 
   /** How many runs can exist: (levels + 2)^k for k = 1..orders + 1, and no more than the memory can hold, twice over before forgetting. */
