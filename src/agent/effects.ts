@@ -192,7 +192,7 @@ function movePredicted(d: EffectDeps, fx: Extract<HostEffect, { type: "move-pred
   const round = (p: number) => Math.round(p * PROBABILITY_LOG_PARTS) / PROBABILITY_LOG_PARTS;
   if (fx.cause === "anomaly") {
     // The metric scoring highest now, if any still does (the score rests after an alarm).
-    const alarmed = f?.metrics.reduce((a, b) => (b.anomaly > a.anomaly ? b : a));
+    const alarmed = f?.metrics.reduce<(typeof f.metrics)[number] | undefined>((a, b) => (a === undefined || b.anomaly > a.anomaly ? b : a), undefined);
     d.log("warn", "forecast", "predicted-move", { service: fx.service, to: fx.to, cause: fx.cause, anomaly: round(fx.anomaly), metric: alarmed !== undefined && alarmed.anomaly > 0 ? alarmed.metric : undefined, sinceAlarmMs: Math.round(fx.aboveForMs) });
     return;
   }

@@ -13,10 +13,12 @@
 // An optional second reason (`anomalyThreshold`): a host whose anomaly
 // score (forecast/anomaly.ts, the strongest of its limited metrics) reached
 // the threshold counts as running out for `anomalyStandMs` of its data after
-// it. A holder moves on its own alarm; each voter signs only if its own view
-// of the holder (its own forecasting of the holder's beacons) raised the
-// alarm too: that is the confirmation. The anomaly score rests after an
-// alarm, so the alarm stands for a while instead of being sustained.
+// it. A holder moves on its own alarm; each voter signs only if it holds the
+// holder predicted itself, by either cause (its own forecasting of the
+// holder's beacons, the same detector on the same data): that catches an
+// alarm of the holder's own making, not a disagreement about the data. The
+// anomaly score rests after an alarm, so the alarm stands for a while
+// instead of being sustained.
 //
 // Two clocks. Sustain and cooldown run on the data's: each forecast carries
 // the time of the newest step it read (`dataMs`: the sampler's wall clock

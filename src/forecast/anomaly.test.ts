@@ -4,7 +4,7 @@
 // always in [0, 1]; and the forecaster's features stay finite.
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { AnomalyScorer, HISTORY, LEARNING, REST_BASE, REST_ROWS, SortedWindow, SUPPRESS_MS, surpriseZ } from "./anomaly.ts";
+import { ANOMALY_DEFAULTS, AnomalyScorer, HISTORY, LEARNING, REST_BASE, REST_ROWS, SortedWindow, SUPPRESS_MS, surpriseZ } from "./anomaly.ts";
 import { extract, FEATURE_COUNT, horizonSteps } from "./features.ts";
 
 describe("SortedWindow", () => {
@@ -59,6 +59,27 @@ describe("anomaly score", () => {
     const resting = Array.from({ length: REST_ROWS }, () => s.push((ts += STEP), 0.95, share));
     expect(Math.max(...resting)).toBe(0);
     expect(s.push((ts += STEP), 0.02, share)).toBe(1); // a level never visited, once the rest is over
+  });
+
+  test("a rest starts only at restBase: a 0.75 under a base of 0.9 does not silence the 1 that follows; a reading that is no number scores 0 and is not remembered", () => {
+    const s = new AnomalyScorer({ ...ANOMALY_DEFAULTS, restBase: 0.9 }, { lo: 0, hi: 1 });
+    let ts = 0;
+    const share = { p10: 0.28, p50: 0.3, p90: 0.32 };
+    for (let i = 0; i < LEARNING + 400; i++) s.push((ts += STEP), i % 2 === 0 ? 0.3 : 0.45, share); // levels 2 and 3, alternating
+    expect(s.push((ts += STEP), 0.45, share)).toBe(0.75); // 3 after 3: a pair never seen
+    expect(s.push((ts += STEP), NaN, share)).toBe(0);
+    expect(s.push((ts += STEP), 0.95, share)).toBe(1); // a level never seen, no rest in the way
+    expect(s.push((ts += STEP), 0.3, share)).toBe(0); // the 1 started the rest
+  });
+
+  test("a learned range is read at every scale: a value a narrow scale finds new scores 1 where the widest alone would not", () => {
+    const s = new AnomalyScorer(undefined, null);
+    let ts = 0;
+    const calm = { p10: 9, p50: 10, p90: 11 };
+    for (let i = 0; i < LEARNING + 400; i++) s.push((ts += STEP), 10 + (i % 3) * 0.5, calm); // 10..11: the narrowest scale reads 9.5..11.5
+    // 10.25 falls between 10 and 10.5 at the narrowest scale (9.5..11.5 in steps of 0.29: a level never seen),
+    // and with 10 or 10.5 at every wider one (steps of 0.43 and more): only the narrow scale finds it new.
+    expect(s.push((ts += STEP), 10.25, calm)).toBe(1);
   });
 
   test("scores stay in [0, 1] on arbitrary input", () => {

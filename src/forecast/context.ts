@@ -11,7 +11,8 @@
 // reads as one of two extra levels, below or above; one outside a learned
 // range too, once, before the range takes it in. After a widening the levels
 // mean other values, so what was remembered by them is forgotten: the view
-// learns the series afresh, at its new scale. A learned range only grows.
+// goes on scoring, and the series' ordinary levels are news to it again
+// until seen once more. A learned range only grows.
 //
 // The view remembers every run of levels it has seen, one level to
 // ORDERS + 1 long, and when it last saw each. The newest value scores by
@@ -32,7 +33,8 @@
 // CAD's (3 bits); ORDERS and the score's steps are umbra's.
 //
 // Memory: at most (LEVELS + 2)^k runs of each length k, about 11,000 keys at
-// the defaults, each with the row it was last seen at.
+// the defaults, each with the row it was last seen at, per view (a learned
+// range has one view per LEARNED_MARGINS).
 
 export const LEVELS = 8;
 export const ORDERS = 3;

@@ -217,8 +217,8 @@ const FileSchema = z
         /**
          * Off unless set: an anomaly score (the strongest of the limited
          * metrics') at or above this on the holder asks for a predicted move
-         * too, and each voter signs it only if its own view of the holder
-         * raised the alarm as well (README "Forecasts").
+         * too, and each voter signs it only if it holds the holder predicted
+         * itself, by its own alarm or exhaustion forecast (README "Forecasts").
          */
         anomalyThreshold: z.number().gt(0).max(1).optional(),
         /**
