@@ -42,7 +42,10 @@
 //   cpu-load                no host fails: both cores saturated (stress-ng,
 //                           one worker per core, at normal priority) for
 //                           --loss-seconds; measured like the loss faults,
-//                           plus the client's failed requests
+//                           plus the client's failed requests. The
+//                           apparatus runs as ordinary work here, beside
+//                           the load, whatever --apparatus-rt says (see
+//                           APPARATUS_RT_DEFAULT)
 //   flap                    h1's link down and up every FLAP_HALF_PERIOD_MS
 //                           for --flap-seconds; measured like cpu-load
 //   disk-full               h1's state directory on a small tmpfs (mounted
@@ -71,7 +74,7 @@
 
 import { parseArgs } from "node:util";
 import { spawn, execFileSync } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { availableParallelism, constants, tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDemoCluster, startPoller, sleep, HOSTS, VIP, type DemoCluster } from "../src/demo/cluster.ts";
@@ -497,12 +500,13 @@ async function trial(f: Fault, seed: number, o: Options): Promise<Trial> {
       extraHosts: PROBES.map((p) => ({ name: p.name, ipv4: p.ipv4 })),
       extraToml: o.fence ? undefined : () => "fence = false",
       stateDir: (h) => (h === "h1" ? disk?.dir : undefined),
-      apparatusRt: o.apparatusRt,
+      apparatusRt: f === "cpu-load" ? undefined : o.apparatusRt,
     });
     const forgetDir = undoable(() => rmSync(c.dir, { recursive: true, force: true })); // on Ctrl-C: destroy() would have removed it
     try {
       return measure(f, await watchFault(c, f, seed, o, disk), c.logs);
     } finally {
+      if (o.logDir !== undefined) writeFileSync(join(o.logDir, `${f}-${seed}.jsonl`), c.logs.map((l) => JSON.stringify(l) + "\n").join(""));
       await c.destroy();
       forgetDir();
     }
@@ -522,6 +526,8 @@ export type Options = {
   timing: Record<string, number> | undefined;
   /** SCHED_RR priority of the apparatus (services, probes, client); undefined: ordinary work. */
   apparatusRt: number | undefined;
+  /** Where each trial's agent log lines go (FAULT-TRIAL.jsonl), for diagnosis; undefined: nowhere. */
+  logDir: string | undefined;
 };
 
 /**
@@ -530,6 +536,13 @@ export type Options = {
  * hosts, the network's other machines and the load share two cores, and at
  * ordinary priority a starved poller's timeouts read as outages
  * (DemoOptions.apparatusRt). The load (stress-ng) stays ordinary work.
+ * Except under cpu-load: there the real-time apparatus, busy beside a CPU
+ * that is never idle, used up the kernel's real-time budget (95 % of each
+ * CPU per second, sched_rt_runtime_us), and the kernel then paused every
+ * real-time task, the agents with it, for 50-100 ms about every 10 s: the
+ * holder's lease lapsed (session 20: 3-4 moves and 0.5 % failed requests in
+ * 3-10 minutes; ordinary apparatus, same code: 0 moves, 0.009 %). A
+ * machine's own services are ordinary work too.
  */
 export const APPARATUS_RT_DEFAULT = 5;
 
@@ -547,7 +560,7 @@ export function parseFaults(s: string): Fault[] | null {
 /** How many trials a fault gets: --trials when given, else the default for its kind. */
 export const trialsFor = (f: Fault, given: number | undefined): number => given ?? (SUSTAINED.has(f) ? SUSTAINED_TRIALS_DEFAULT : TRIALS_DEFAULT);
 
-export const USAGE = `usage: node bench/chaos.ts [--trials N] [--faults all|${FAULTS.join(",")}] [--loss-seconds S] [--partition-ms N] [--flap-seconds S] [--lease-ms N (whole, ≥ 60)] [--no-fence] [--apparatus-rt N (default ${APPARATUS_RT_DEFAULT}; 0 = ordinary)] [--json]`;
+export const USAGE = `usage: node bench/chaos.ts [--trials N] [--faults all|${FAULTS.join(",")}] [--loss-seconds S] [--partition-ms N] [--flap-seconds S] [--lease-ms N (whole, ≥ 60)] [--no-fence] [--apparatus-rt N (default ${APPARATUS_RT_DEFAULT}; 0 = ordinary)] [--log-dir DIR (each trial's agent log lines, JSON)] [--json]`;
 
 /** The options from argv, or what is wrong with them. */
 export function parseOptions(args: string[]): Options | { error: string } | { help: true } {
@@ -565,6 +578,7 @@ export function parseOptions(args: string[]): Options | { error: string } | { he
         json: { type: "boolean", default: false },
         "no-fence": { type: "boolean", default: false },
         "apparatus-rt": { type: "string", default: String(APPARATUS_RT_DEFAULT) },
+        "log-dir": { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     }).values;
@@ -584,7 +598,9 @@ export function parseOptions(args: string[]): Options | { error: string } | { he
   const rt = whole(values["apparatus-rt"], 0);
   if (rt === null || rt > 99) return { error: "--apparatus-rt: a whole number 0-99 (0: ordinary work)" };
   const apparatusRt = rt === 0 ? undefined : rt;
-  return { trials, faults, fence: !values["no-fence"], lossMs: lossS * 1000, partitionMs, flapMs: flapS * 1000, json: values.json!, timing: leaseMs === undefined ? undefined : timingFor(leaseMs), apparatusRt };
+  const logDir = values["log-dir"];
+  if (logDir !== undefined && !existsSync(logDir)) return { error: `--log-dir: ${logDir} does not exist` };
+  return { trials, faults, fence: !values["no-fence"], lossMs: lossS * 1000, partitionMs, flapMs: flapS * 1000, json: values.json!, timing: leaseMs === undefined ? undefined : timingFor(leaseMs), apparatusRt, logDir };
 }
 
 function options(): Options {
