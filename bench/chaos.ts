@@ -540,9 +540,10 @@ export type Options = {
  * that is never idle, used up the kernel's real-time budget (95 % of each
  * CPU per second, sched_rt_runtime_us), and the kernel then paused every
  * real-time task, the agents with it, for 50-100 ms about every 10 s: the
- * holder's lease lapsed (session 20: 3-4 moves and 0.5 % failed requests in
- * 3-10 minutes; ordinary apparatus, same code: 0 moves, 0.009 %). A
- * machine's own services are ordinary work too.
+ * holder's lease lapsed (session 20: 3 moves and 0.53 % failed requests in
+ * 3 minutes; ordinary apparatus, same code: 0 moves, 0.009 %). A machine's
+ * own services are ordinary work too. Over 10 minutes stalls remain even
+ * so (bench/RESULTS.md, session 20: not solved).
  */
 export const APPARATUS_RT_DEFAULT = 5;
 
