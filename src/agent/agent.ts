@@ -27,7 +27,7 @@ import { announceFromPrimary, armedArping, ipBatch, runCommand, openFence, remov
 import { createApi, serveApi, type StatusDoc } from "../api/index.ts";
 import { agentMetrics, type MetricsCounters } from "../api/index.ts";
 import { startForecasting, type Forecasting } from "./forecasting.ts";
-import type { HostForecast } from "../forecast/index.ts";
+import { strongestAnomaly } from "../forecast/index.ts";
 import { loadRecord, RecordWriter } from "./records.ts";
 import { planReload, type ReloadPlan } from "./reload.ts";
 import { signatures, type Signatures } from "./signatures.ts";
@@ -332,11 +332,8 @@ function openAgentMesh(config: Config, keyPair: KeyPair, sigs: Signatures, loop:
 /** This host's own forecast, as its beacon carries it. */
 function ownBeaconForecast(forecasting: Forecasting | null, self: HostId): BeaconForecast | null {
   const own = forecasting?.latest().find((f) => f.host === self);
-  return own === undefined ? null : { exhaustionProbability: own.exhaustionProbability, metric: own.metric, anomaly: strongestAnomaly(own) };
+  return own === undefined ? null : { exhaustionProbability: own.exhaustionProbability, metric: own.metric, anomaly: strongestAnomaly(own)?.anomaly ?? 0 };
 }
-
-/** A host's anomaly score: its limited metrics' strongest. */
-const strongestAnomaly = (f: HostForecast): number => Math.max(0, ...f.metrics.map((m) => (Number.isFinite(m.anomaly) ? Math.min(1, m.anomaly) : 0)));
 
 /** The probe: each sample of this host goes to the forecaster, to the day's load (auto swap windows) and, as a beacon, to every connected peer. */
 function startProbe(config: Config, observed: Observed, forecasting: Forecasting | null, dayLoads: DayLoads | null, mesh: Mesh, log: Logger, extras: () => BeaconExtras): { stop(): Promise<void> } {
@@ -625,7 +622,7 @@ export async function startAgent(config: Config): Promise<Agent> {
     onBeacon: (from, msg) => onBeacon(from, msg, observed, forecasting, loop, counted),
     sideTick: () => {
       replicator.tick();
-      return forecasting === null ? [] : forecasting.drain().map((f) => ({ type: "forecast-ready" as const, host: f.host, probability: f.exhaustionProbability, anomaly: strongestAnomaly(f), dataMs: stepStartMs(f.atTs, config.forecast.stepMs), p90: f.p90, p10: f.p10 }));
+      return forecasting === null ? [] : forecasting.drain().map((f) => ({ type: "forecast-ready" as const, host: f.host, probability: f.exhaustionProbability, anomaly: strongestAnomaly(f)?.anomaly ?? 0, dataMs: stepStartMs(f.atTs, config.forecast.stepMs), p90: f.p90, p10: f.p10 }));
     },
   });
   const dayLoads = startDayLoads(config, log);

@@ -12,6 +12,7 @@ import type { HostEffect, HostOut } from "../decide/index.ts";
 import type { WireMsg } from "../mesh/index.ts";
 import type { Replicator } from "../state/index.ts";
 import type { Forecasting } from "./forecasting.ts";
+import { strongestAnomaly } from "../forecast/index.ts";
 import type { Observed } from "./observed.ts";
 import type { RecordWriter } from "./records.ts";
 import type { Runners, ServiceRt } from "./runners.ts";
@@ -192,8 +193,8 @@ function movePredicted(d: EffectDeps, fx: Extract<HostEffect, { type: "move-pred
   const round = (p: number) => Math.round(p * PROBABILITY_LOG_PARTS) / PROBABILITY_LOG_PARTS;
   if (fx.cause === "anomaly") {
     // The metric scoring highest now, if any still does (the score rests after an alarm).
-    const alarmed = f?.metrics.reduce<(typeof f.metrics)[number] | undefined>((a, b) => (a === undefined || b.anomaly > a.anomaly ? b : a), undefined);
-    d.log("warn", "forecast", "predicted-move", { service: fx.service, to: fx.to, cause: fx.cause, anomaly: round(fx.anomaly), metric: alarmed !== undefined && alarmed.anomaly > 0 ? alarmed.metric : undefined, sinceAlarmMs: Math.round(fx.aboveForMs) });
+    const alarmed = f === undefined ? null : strongestAnomaly(f);
+    d.log("warn", "forecast", "predicted-move", { service: fx.service, to: fx.to, cause: fx.cause, anomaly: round(fx.anomaly), metric: alarmed?.metric, sinceAlarmMs: Math.round(fx.aboveForMs) });
     return;
   }
   d.log("warn", "forecast", "predicted-move", { service: fx.service, to: fx.to, cause: fx.cause, probability: round(fx.probability), metric: f?.metric, aboveForMs: Math.round(fx.aboveForMs) });

@@ -75,6 +75,8 @@ export class ContextNovelty {
   private readonly recent: number[] = [];
   /** Each run of levels seen (encoded as digits of levels + 2, behind a leading 1), and the row it was last seen at. */
   private readonly lastSeen = new Map<number, number>();
+  /** Runs kept before the ones not seen within the memory are dropped (keyBound). */
+  private readonly keysMax: number;
   private row = 0;
 
   constructor(range: ValueRange | null, settings: ContextSettings) {
@@ -82,8 +84,9 @@ export class ContextNovelty {
       throw new RangeError(`context view: levels ${settings.levels} and orders ${settings.orders} make no runs a key can hold`);
     }
     this.settings = settings;
+    this.keysMax = keyBound(settings);
     this.known = range !== null && range.hi > range.lo;
-    this.ranged = range !== null && range.hi > range.lo;
+    this.ranged = this.known;
     this.lo = this.ranged ? range!.lo : 0;
     this.hi = this.ranged ? range!.hi : 0;
   }
@@ -122,7 +125,7 @@ export class ContextNovelty {
       if ((seen === undefined || row - seen > s.memoryRows) && shortestNew === 0) shortestNew = k + 1;
       this.lastSeen.set(key, row);
     }
-    if (this.lastSeen.size > this.keyBound()) this.forget(row);
+    if (this.lastSeen.size > this.keysMax) this.forget(row);
     return shortestNew;
   }
 
@@ -162,16 +165,15 @@ export class ContextNovelty {
     this.recent.length = 0;
   }
 
-  /** How many runs can exist: (levels + 2)^k for k = 1..orders + 1, and no more than the memory can hold, twice over before forgetting. */
-  private keyBound(): number {
-    const s = this.settings;
-    let n = 0;
-    for (let k = 1; k <= s.orders + 1; k++) n += (s.levels + 2) ** k;
-    return Math.max(1024, 2 * Math.min(n, s.memoryRows * (s.orders + 1)));
-  }
-
   /** Drops the runs not seen within the memory: they count as new anyway. */
   private forget(row: number): void {
     for (const [key, seen] of this.lastSeen) if (row - seen > this.settings.memoryRows) this.lastSeen.delete(key);
   }
+}
+
+/** How many runs can exist: (levels + 2)^k for k = 1..orders + 1, and no more than the memory can hold, twice over before forgetting. */
+function keyBound(s: ContextSettings): number {
+  let n = 0;
+  for (let k = 1; k <= s.orders + 1; k++) n += (s.levels + 2) ** k;
+  return Math.max(1024, 2 * Math.min(n, s.memoryRows * (s.orders + 1)));
 }

@@ -6,5 +6,5 @@ export { HostHistory, type ForecastMetric } from "./history.ts";
 export { type ForecastInput, type ForecastOutput, type Forecaster, type PredictionModel } from "./model.ts";
 export { AnomalyScorer, ANOMALY_DEFAULTS, type AnomalySettings, type OneStep } from "./anomaly.ts";
 export { type ValueRange } from "./context.ts";
-export { type HostForecast } from "./types.ts";
+export { type HostForecast, strongestAnomaly } from "./types.ts";
 export { DayProfile, localDayOf, type DayLoad, type DayProfileJson } from "./dayprofile.ts";

@@ -24,3 +24,13 @@ export type HostForecast = {
   /** Wall ms of the newest step the forecast used (series time when replaying). */
   atTs: number;
 };
+
+/** The metric scoring the strongest anomaly now, its score clamped to [0, 1] (a score that is no number counts 0); null when none scores above 0. */
+export function strongestAnomaly(f: HostForecast): { metric: ForecastMetric; anomaly: number } | null {
+  let best: { metric: ForecastMetric; anomaly: number } | null = null;
+  for (const m of f.metrics) {
+    const a = Number.isFinite(m.anomaly) ? Math.min(1, Math.max(0, m.anomaly)) : 0;
+    if (a > (best?.anomaly ?? 0)) best = { metric: m.metric, anomaly: a };
+  }
+  return best;
+}
