@@ -101,12 +101,12 @@ const trialOf = (x: Partial<Trial>): Trial => ({ downtimeMs: null, dualHost: 0, 
 
 test("the table's rows: downtimes and failed trials where a host fails; moves, held and failed requests where the fault is sustained; quorum-less answers for kill-majority", () => {
   const cut = rowCells({ fault: "partition", results: [trialOf({ downtimeMs: 300, moves: 1 }), trialOf({ downtimeMs: 500, moves: 2, dualHost: 3, dualHostLongestMs: 15, dualClient: 1 }), trialOf({ moves: 0 })] });
-  expect(cut).toEqual(["partition", "3", "500 ms", "500 ms", "1", "3, 15 ms", "1", "3", "-", "-", "-"]);
-  const sustained = rowCells({ fault: "flap", results: [trialOf({ downtimeMs: 400, moves: 1, heldShare: 0.97, clientFailedShare: 0.05 }), trialOf({ moves: 0, heldShare: 1, clientFailedShare: 0 })] });
-  expect(sustained).toEqual(["flap", "2", "-", "-", "-", "0, 0 ms", "0", "1", "97.00 %", "5.000 %", "-"]);
+  expect(cut).toEqual(["partition", "3", "500 ms", "500 ms", "1", "3, 15 ms", "1", "3", "-", "-", "-", "-", "-"]);
+  const sustained = rowCells({ fault: "flap", results: [trialOf({ downtimeMs: 400, moves: 1, heldShare: 0.97, clientFailedShare: 0.05, steal: { share: 0.001, pauses: 2 }, clientFailedBesidePausesShare: 0.01 }), trialOf({ moves: 0, heldShare: 1, clientFailedShare: 0, steal: { share: 0.02, pauses: 1 }, clientFailedBesidePausesShare: 0 })] });
+  expect(sustained).toEqual(["flap", "2", "-", "-", "-", "0, 0 ms", "0", "1", "97.00 %", "5.000 %", "2.00 %, 2", "1.000 %", "-"]);
   const km = rowCells({ fault: "kill-majority", results: [trialOf({ downtimeMs: 1_300, answeredWithoutQuorum: [] }), trialOf({ downtimeMs: 1_900, answeredWithoutQuorum: ["h3"] })] });
-  expect(km).toEqual(["kill-majority", "2", "1900 ms", "1900 ms", "0", "0, 0 ms", "0", "-", "-", "-", "1"]);
-  expect(rowCells({ fault: "kill9", results: [trialOf({ downtimeMs: 350 })] })).toEqual(["kill9", "1", "350 ms", "350 ms", "0", "0, 0 ms", "0", "-", "-", "-", "-"]);
+  expect(km).toEqual(["kill-majority", "2", "1900 ms", "1900 ms", "0", "0, 0 ms", "0", "-", "-", "-", "-", "-", "1"]);
+  expect(rowCells({ fault: "kill9", results: [trialOf({ downtimeMs: 350 })] })).toEqual(["kill9", "1", "350 ms", "350 ms", "0", "0, 0 ms", "0", "-", "-", "-", "-", "-", "-"]);
 });
 
 test("deaf/link-cut: the downtime p50s' ratio when both faults ran and have one, else none", () => {
