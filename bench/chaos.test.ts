@@ -81,9 +81,9 @@ test("trials: --trials when given; else 5 for a short fault and 1 for a sustaine
 
 test("options: the defaults, each flag read, and bad values refused with a reason", () => {
   const d = parseOptions([]) as Options;
-  expect(d).toEqual({ trials: undefined, faults: FAULTS.filter((f) => !["loss-5", "loss-30", "cpu-load", "flap", "disk-full"].includes(f)), fence: true, lossMs: 60_000, partitionMs: 3_000, flapMs: 5_000, json: false, timing: undefined, apparatusRt: 5, logDir: undefined });
-  const o = parseOptions(["--trials", "2", "--faults", "all", "--loss-seconds", "10", "--partition-ms", "1500", "--flap-seconds", "3", "--lease-ms", "150", "--no-fence", "--apparatus-rt", "0", "--json", "--log-dir", "."]) as Options;
-  expect(o).toEqual({ trials: 2, faults: [...FAULTS], fence: false, lossMs: 10_000, partitionMs: 1_500, flapMs: 3_000, json: true, timing: { leaseMs: 150, renewIntervalMs: 25, proposalTimeoutMs: 75, actuationGuardMs: 50 }, apparatusRt: undefined, logDir: "." });
+  expect(d).toEqual({ trials: undefined, faults: FAULTS.filter((f) => !["loss-5", "loss-30", "cpu-load", "flap", "disk-full"].includes(f)), fence: true, lossMs: 60_000, partitionMs: 3_000, flapMs: 5_000, json: false, timing: undefined, apparatusRt: 5, logDir: undefined, keepalived: false });
+  const o = parseOptions(["--trials", "2", "--faults", "all", "--loss-seconds", "10", "--partition-ms", "1500", "--flap-seconds", "3", "--lease-ms", "150", "--no-fence", "--apparatus-rt", "0", "--json", "--log-dir", ".", "--keepalived"]) as Options;
+  expect(o).toEqual({ trials: 2, faults: [...FAULTS], fence: false, lossMs: 10_000, partitionMs: 1_500, flapMs: 3_000, json: true, timing: { leaseMs: 150, renewIntervalMs: 25, proposalTimeoutMs: 75, actuationGuardMs: 50 }, apparatusRt: undefined, logDir: ".", keepalived: true });
   const bad = [["--trials", "0"], ["--trials", "1.5"], ["--faults", "nope"], ["--loss-seconds", "x"], ["--partition-ms", "0"], ["--flap-seconds", "-1"], ["--lease-ms", "59"], ["--apparatus-rt", "100"], ["--log-dir", "/nonexistent/umbra-chaos"], ["--bogus"]];
   for (const args of bad) expect([args, "error" in parseOptions(args)]).toEqual([args, true]);
   expect(parseOptions(["--help"])).toEqual({ help: true });

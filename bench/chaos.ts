@@ -66,11 +66,17 @@
 // Every fault undoes itself (rules, link, mount, processes) in a finally,
 // and on SIGINT/SIGTERM; a trial first removes what a crashed run left.
 //
-//   node bench/chaos.ts [--trials N] [--faults all|F,F...] [--loss-seconds 60] [--partition-ms 3000] [--flap-seconds 5] [--lease-ms N] [--no-fence] [--apparatus-rt 5] [--json]
+//   node bench/chaos.ts [--trials N] [--faults all|F,F...] [--loss-seconds 60] [--partition-ms 3000] [--flap-seconds 5] [--lease-ms N] [--no-fence] [--apparatus-rt 5] [--log-dir DIR] [--keepalived] [--json]
 //
 // --trials defaults to 5 per fault, 1 for the sustained ones (loss-5,
 // loss-30, cpu-load, flap, disk-full); --faults defaults to every fault that
 // is not sustained, `all` runs every fault.
+// --keepalived runs, after umbra's cpu-load trials, as many of keepalived
+// under the same load (bench/keepalived.ts runKeepalivedSustained: VRRPv3
+// at 0.05 s adverts, the anchor of lan's order; three hosts, the services
+// ordinary, the client as umbra's): the failed requests the machine and
+// the load cause with no umbra at all. It has no probes, so its apparatus
+// is lighter than umbra's.
 // --no-fence runs the agents with `fence = false` (no kernel-side lease):
 // the detectors' own check, and the figure the fence is measured against.
 //
@@ -82,6 +88,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, wri
 import { availableParallelism, constants, tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDemoCluster, startPoller, sleep, HOSTS, VIP, type DemoCluster } from "../src/demo/cluster.ts";
+import { runKeepalivedSustained, type SustainedResult } from "./keepalived.ts";
 import { failedBesidePauses, PAUSE_MIN_MS, pauses, startStealWatch, stealIn, type StealReading } from "./steal.ts";
 import { cleanupStale } from "../src/demo/topology.ts";
 import { nftPath } from "../src/actuate/fence.ts";
@@ -503,6 +510,15 @@ async function watchFault(c: DemoCluster, f: Fault, seed: number, o: Options, di
   }
 }
 
+/** --log-dir: the agents' log lines (NAME.jsonl), and the client's failed requests and the machine's steal readings (NAME-client.jsonl, NAME-steal.jsonl). */
+function keepLogs(dir: string, name: string, logs: readonly LogLine[], w: Watched | null): void {
+  const lines = (xs: readonly unknown[]) => xs.map((x) => JSON.stringify(x) + "\n").join("");
+  writeFileSync(join(dir, `${name}.jsonl`), lines(logs));
+  if (w === null) return;
+  writeFileSync(join(dir, `${name}-client.jsonl`), lines(w.client.samples.filter((s) => !s.ok)));
+  writeFileSync(join(dir, `${name}-steal.jsonl`), lines(w.steal));
+}
+
 async function trial(f: Fault, seed: number, o: Options): Promise<Trial> {
   await cleanupStale(PREFIX);
   cleanupStaleDisks();
@@ -517,10 +533,12 @@ async function trial(f: Fault, seed: number, o: Options): Promise<Trial> {
       apparatusRt: f === "cpu-load" ? undefined : o.apparatusRt,
     });
     const forgetDir = undoable(() => rmSync(c.dir, { recursive: true, force: true })); // on Ctrl-C: destroy() would have removed it
+    let w: Watched | null = null;
     try {
-      return measure(f, await watchFault(c, f, seed, o, disk), c.logs);
+      w = await watchFault(c, f, seed, o, disk);
+      return measure(f, w, c.logs);
     } finally {
-      if (o.logDir !== undefined) writeFileSync(join(o.logDir, `${f}-${seed}.jsonl`), c.logs.map((l) => JSON.stringify(l) + "\n").join(""));
+      if (o.logDir !== undefined) keepLogs(o.logDir, `${f}-${seed}`, c.logs, w);
       await c.destroy();
       forgetDir();
     }
@@ -542,6 +560,8 @@ export type Options = {
   apparatusRt: number | undefined;
   /** Where each trial's agent log lines go (FAULT-TRIAL.jsonl), for diagnosis; undefined: nowhere. */
   logDir: string | undefined;
+  /** cpu-load: as many trials of keepalived under the same load, after umbra's. */
+  keepalived: boolean;
 };
 
 /**
@@ -578,7 +598,7 @@ export function parseFaults(s: string): Fault[] | null {
 /** How many trials a fault gets: --trials when given, else the default for its kind. */
 export const trialsFor = (f: Fault, given: number | undefined): number => given ?? (SUSTAINED.has(f) ? SUSTAINED_TRIALS_DEFAULT : TRIALS_DEFAULT);
 
-export const USAGE = `usage: node bench/chaos.ts [--trials N] [--faults all|${FAULTS.join(",")}] [--loss-seconds S] [--partition-ms N] [--flap-seconds S] [--lease-ms N (whole, ≥ 60)] [--no-fence] [--apparatus-rt N (default ${APPARATUS_RT_DEFAULT}; 0 = ordinary)] [--log-dir DIR (each trial's agent log lines, JSON)] [--json]`;
+export const USAGE = `usage: node bench/chaos.ts [--trials N] [--faults all|${FAULTS.join(",")}] [--loss-seconds S] [--partition-ms N] [--flap-seconds S] [--lease-ms N (whole, ≥ 60)] [--no-fence] [--apparatus-rt N (default ${APPARATUS_RT_DEFAULT}; 0 = ordinary)] [--log-dir DIR (each trial's agent log lines, JSON)] [--keepalived (cpu-load: keepalived under the same load, after)] [--json]`;
 
 /** The options from argv, or what is wrong with them. */
 export function parseOptions(args: string[]): Options | { error: string } | { help: true } {
@@ -597,6 +617,7 @@ export function parseOptions(args: string[]): Options | { error: string } | { he
         "no-fence": { type: "boolean", default: false },
         "apparatus-rt": { type: "string", default: String(APPARATUS_RT_DEFAULT) },
         "log-dir": { type: "string" },
+        keepalived: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
     }).values;
@@ -618,7 +639,7 @@ export function parseOptions(args: string[]): Options | { error: string } | { he
   const apparatusRt = rt === 0 ? undefined : rt;
   const logDir = values["log-dir"];
   if (logDir !== undefined && !existsSync(logDir)) return { error: `--log-dir: ${logDir} does not exist` };
-  return { trials, faults, fence: !values["no-fence"], lossMs: lossS * 1000, partitionMs, flapMs: flapS * 1000, json: values.json!, timing: leaseMs === undefined ? undefined : timingFor(leaseMs), apparatusRt, logDir };
+  return { trials, faults, fence: !values["no-fence"], lossMs: lossS * 1000, partitionMs, flapMs: flapS * 1000, json: values.json!, timing: leaseMs === undefined ? undefined : timingFor(leaseMs), apparatusRt, logDir, keepalived: values.keepalived! };
 }
 
 function options(): Options {
@@ -688,6 +709,21 @@ function printTable(rows: Row[]): void {
   process.stdout.write(d === null ? "\ndeaf/link-cut: - (no downtime p50 for one of them)\n" : `\ndeaf/link-cut: ${d.ratio.toFixed(2)} (oneway-in p50 ${Math.round(d.deafMs)} ms / link-cut p50 ${Math.round(d.cutMs)} ms; the issue's line: ≤ ${DEAF_RATIO_MAX})\n`);
 }
 
+/** keepalived's adverts in the cpu-load anchor: its setting of lan's order (0.16 s failover). */
+const KEEPALIVED_ADVERT_MS = 50;
+
+/** --keepalived: as many trials of keepalived under cpu-load as umbra ran. */
+async function keepalivedUnderLoad(o: Options): Promise<SustainedResult[]> {
+  const out: SustainedResult[] = [];
+  const n = trialsFor("cpu-load", o.trials);
+  for (let i = 0; i < n; i++) {
+    const r = await runKeepalivedSustained({ advertIntMs: KEEPALIVED_ADVERT_MS, during: () => cpuLoadFor(o.lossMs), clientRt: o.apparatusRt });
+    out.push(r);
+    process.stderr.write(`  keepalived under cpu-load ${i + 1}/${n}: client requests failed ${(100 * r.failedShare).toFixed(3)} % of ${r.sent}, answered by ${r.answeredBy.join(" -> ")}\n`);
+  }
+  return out;
+}
+
 /** Ctrl-C (or SIGTERM): the faults' undo steps, then exit; the topology's exit handler removes the namespaces. */
 function onSignal(sig: NodeJS.Signals): void {
   for (const undo of [...undoOnSignal]) undo();
@@ -709,8 +745,12 @@ async function main(): Promise<void> {
     }
     rows.push({ fault: f, results });
   }
-  if (o.json) process.stdout.write(JSON.stringify(rows) + "\n");
-  else printTable(rows);
+  const anchor = o.keepalived && o.faults.includes("cpu-load") ? await keepalivedUnderLoad(o) : [];
+  if (o.json) process.stdout.write(JSON.stringify(o.keepalived ? { rows, keepalived: anchor } : rows) + "\n");
+  else {
+    printTable(rows);
+    if (anchor.length > 0) process.stdout.write(`\nkeepalived VRRPv3 at ${KEEPALIVED_ADVERT_MS / 1000} s adverts under the same load: client requests failed ${anchor.map((a) => `${(100 * a.failedShare).toFixed(3)} %`).join(", ")}; moves ${anchor.map((a) => a.answeredBy.length - 1).join(", ")}\n`);
+  }
 }
 
 if (import.meta.main ?? process.argv[1]?.endsWith("chaos.ts")) await main();

@@ -22,7 +22,7 @@ import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { createTopology, cleanupStale, type Topology } from "../src/demo/topology.ts";
 import { downtimeFrom, type Sample } from "../src/demo/downtime.ts";
-import { CLIENT, HOSTS, NODE, SERVICE_PORT, SUBNET, VIP, sleep } from "../src/demo/cluster.ts";
+import { CLIENT, HOSTS, NODE, SERVICE_PORT, SUBNET, VIP, rtPrefix, sleep } from "../src/demo/cluster.ts";
 import { assert } from "../src/shared/assert.ts";
 import { UmbraError } from "../src/shared/errors.ts";
 import { rng } from "../src/shared/rng.ts";
@@ -158,21 +158,7 @@ export async function runKeepalivedTrial(o: KeepalivedTrialOptions): Promise<Kee
     }
 
     // 2. The client sees h1 steadily (bounded).
-    const poller = topo.spawn(CLIENT.name, [NODE, join(ROOT, "src/demo/poller.ts"), "--url", `http://${VIP}:${SERVICE_PORT}/`, "--interval-ms", String(POLL_INTERVAL_MS), "--timeout-ms", String(POLL_TIMEOUT_MS), "--duration-ms", "600000"], {});
-    const samples: Sample[] = [];
-    createInterface({ input: poller.stdout! }).on("line", (l) => {
-      try {
-        samples.push(JSON.parse(l) as Sample);
-      } catch {
-        // a partial line at exit: nothing to record
-      }
-    });
-    const steadyDeadline = Date.now() + STEADY_WAIT_MS;
-    const steady = () => samples.length >= STEADY_ANSWERS && samples.slice(-STEADY_ANSWERS).every((s) => s.ok && s.body === h1.name);
-    while (!steady()) {
-      if (Date.now() > steadyDeadline) throw fail(`the client never saw h1 steadily (${samples.length} samples, last ${JSON.stringify(samples.at(-1))})`, {});
-      await sleep(20);
-    }
+    const { poller, samples } = await steadyClient(topo, undefined, 600_000, fail);
 
     // 3. Cut h1 off at a seeded point within one advert interval.
     await sleep(cutDelayMs);
@@ -192,14 +178,101 @@ export async function runKeepalivedTrial(o: KeepalivedTrialOptions): Promise<Kee
     }
     const holdersAfter = await holders(topo);
     if (holdersAfter.length > 1) dual = true;
-    await new Promise<void>((res) => {
-      const bound = setTimeout(res, 1_000); // the poller exits POLL_TIMEOUT_MS after SIGTERM
-      poller.once("exit", () => (clearTimeout(bound), res()));
-      poller.kill("SIGTERM");
-    });
+    await stopPoller(poller);
     const d = downtimeFrom(samples, cutAt, h2.name);
     if (d.downtimeMs === null) throw fail(`h2 never answered within ${FAILOVER_WAIT_MS} ms of the cut (holders: [${holdersAfter.join(", ")}])`, { holdersAfter });
     return { downtimeMs: d.downtimeMs, maxGapMs: d.maxGapMs, dualHolderObserved: dual, newHolder: h2.name, cutDelayMs, holdersAfter, answeredBy: d.answeredBy };
+  } finally {
+    await topo?.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+type Fail = (what: string, ctx: Record<string, unknown>) => Error;
+
+/** The client polling the VIP (under SCHED_RR `rt` if given), once it has seen h1 answer STEADY_ANSWERS times in a row (bounded). */
+async function steadyClient(topo: Topology, rt: number | undefined, durationMs: number, fail: Fail): Promise<{ poller: ChildProcess; samples: Sample[] }> {
+  const poller = topo.spawn(CLIENT.name, [...rtPrefix(rt), NODE, join(ROOT, "src/demo/poller.ts"), "--url", `http://${VIP}:${SERVICE_PORT}/`, "--interval-ms", String(POLL_INTERVAL_MS), "--timeout-ms", String(POLL_TIMEOUT_MS), "--duration-ms", String(durationMs)], {});
+  const samples: Sample[] = [];
+  createInterface({ input: poller.stdout! }).on("line", (l) => {
+    try {
+      samples.push(JSON.parse(l) as Sample);
+    } catch {
+      // a partial line at exit: nothing to record
+    }
+  });
+  const steadyDeadline = Date.now() + STEADY_WAIT_MS;
+  const steady = () => samples.length >= STEADY_ANSWERS && samples.slice(-STEADY_ANSWERS).every((s) => s.ok && s.body === HOSTS[0].name);
+  while (!steady()) {
+    if (Date.now() > steadyDeadline) {
+      poller.kill("SIGKILL");
+      throw fail(`the client never saw h1 steadily (${samples.length} samples, last ${JSON.stringify(samples.at(-1))})`, {});
+    }
+    await sleep(20);
+  }
+  return { poller, samples };
+}
+
+/** SIGTERM to the poller, resolved at its exit (it exits POLL_TIMEOUT_MS after), or after a second. */
+function stopPoller(poller: ChildProcess): Promise<void> {
+  return new Promise<void>((res) => {
+    const bound = setTimeout(res, 1_000);
+    poller.once("exit", () => (clearTimeout(bound), res()));
+    poller.kill("SIGTERM");
+  });
+}
+
+export type SustainedOptions = {
+  advertIntMs: number;
+  /** The fault, applied once the client sees h1 steadily; resolves when it is over. */
+  during: () => Promise<void>;
+  /** SCHED_RR priority of the client (bench/chaos's pollers keep theirs under load); undefined: ordinary. */
+  clientRt?: number;
+  prefix?: string;
+};
+export type SustainedResult = {
+  /** The share of the client's requests sent during the fault that failed. */
+  failedShare: number;
+  sent: number;
+  /** Hosts that answered the client during the fault, in order, repeats collapsed: a move is a change. */
+  answeredBy: string[];
+};
+
+/**
+ * keepalived under a sustained fault with no host failing (bench/chaos's
+ * anchor for cpu-load): h1, h2, h3 at priorities 150, 100, 90, each with
+ * the demo service (ordinary work, as in umbra's runs), the client polling
+ * the VIP every 5 ms. keepalived runs as Debian ships it (no real-time).
+ */
+export async function runKeepalivedSustained(o: SustainedOptions): Promise<SustainedResult> {
+  const prefix = o.prefix ?? KEEPALIVED_PREFIX;
+  const keepalived = keepalivedPath();
+  await cleanupStale(prefix);
+  const dir = mkdtempSync(join(tmpdir(), "umbra-keepalived-"));
+  const hosts = HOSTS.map((h, i) => ({ ...h, priority: [150, 100, 90][i]! }));
+  let topo: Topology | undefined;
+  const logs = new Map<string, string[]>();
+  const fail: Fail = (what, ctx) => new UmbraError("trial_failed", `keepalived under a sustained fault (advert ${o.advertIntMs} ms): ${what}\n${[...logs].map(([h, l]) => `--- ${h} keepalived:\n${l.join("\n")}`).join("\n")}`, ctx);
+  try {
+    topo = await createTopology({ prefix, subnet: SUBNET, hosts: [...hosts.map((h) => ({ name: h.name, ipv4: h.ipv4 })), { name: CLIENT.name, ipv4: CLIENT.ipv4 }] });
+    for (const h of hosts) {
+      const cfg = join(dir, `${h.name}.conf`);
+      writeFileSync(cfg, keepalivedConf({ name: h.name, priority: h.priority, advertIntMs: o.advertIntMs, peers: hosts.filter((p) => p !== h).map((p) => p.ipv4), self: h.ipv4 }));
+      topo.spawn(h.name, [NODE, join(ROOT, "src/demo/service.ts"), "--name", h.name, "--port", String(SERVICE_PORT)], {});
+      logs.set(h.name, logTail(topo.spawn(h.name, [keepalived, "--dont-fork", "--log-console", "--vrrp", "-f", cfg, "-p", join(dir, `${h.name}.pid`), "-r", join(dir, `${h.name}.vrrp.pid`)], {})));
+    }
+    const { poller, samples } = await steadyClient(topo, o.clientRt, 3_600_000, fail);
+    const from = Date.now();
+    try {
+      await o.during();
+    } finally {
+      await stopPoller(poller);
+    }
+    const to = Date.now();
+    const sent = samples.filter((s) => s.t >= from && s.t < to);
+    const answeredBy: string[] = [];
+    for (const s of sent) if (s.ok && s.body !== undefined && answeredBy.at(-1) !== s.body.trim()) answeredBy.push(s.body.trim());
+    return { failedShare: sent.length === 0 ? 0 : sent.filter((s) => !s.ok).length / sent.length, sent: sent.length, answeredBy };
   } finally {
     await topo?.destroy();
     rmSync(dir, { recursive: true, force: true });

@@ -1,17 +1,10 @@
-// Proves bench/steal's reading of /proc/stat and what it makes of it: each
-// CPU's steal in ms, the stretches in which a CPU lost 20 ms or more, the
+// Proves what bench/steal makes of /proc/stat's steal (read as
+// src/agent/steal.ts reads it): the stretches in which a CPU lost 20 ms or more, the
 // share of the CPUs' time taken, and the failed requests no pause accounts
 // for. And that the watch reads this machine's /proc/stat.
 import { expect, test } from "bun:test";
-import { failedBesidePauses, parseSteal, pauses, startStealWatch, stealIn, type StealReading } from "./steal.ts";
+import { failedBesidePauses, pauses, startStealWatch, stealIn, type StealReading } from "./steal.ts";
 import type { Sample } from "../src/demo/downtime.ts";
-
-test("parseSteal: the 8th value of each cpuN line, in ms; nothing for a file without CPU lines", () => {
-  const stat = "cpu  10 0 5 100 0 0 0 7 0 0\ncpu0 5 0 2 50 0 0 0 3 0 0\ncpu1 5 0 3 50 0 0 0 4 0 0\nintr 1\n";
-  expect(parseSteal(stat)).toEqual([30, 40]);
-  expect(parseSteal("intr 1\n")).toBeNull();
-  expect(parseSteal("cpu0 1 2 3\n")).toBeNull(); // too few values: no steal field
-});
 
 test("pauses: stretches in which some CPU lost at least 20 ms; the share over a window", () => {
   const r: StealReading[] = [

@@ -13,11 +13,10 @@
 // millisecond of a tenth of a second.
 import { readFileSync } from "node:fs";
 import type { Sample } from "../src/demo/downtime.ts";
+import { parseSteal } from "../src/agent/steal.ts";
 
 /** How often the watch reads /proc/stat. */
 export const STEAL_SAMPLE_MS = 100;
-/** /proc/stat counts in USER_HZ ticks: 100 a second on Linux. */
-const TICK_MS = 10;
 /** A stretch between two readings in which some CPU lost at least this much to the hypervisor counts as a pause. */
 export const PAUSE_MIN_MS = 20;
 
@@ -25,13 +24,6 @@ export const PAUSE_MIN_MS = 20;
 export type StealReading = { t: number; stolenMs: number[] };
 /** A stretch between two readings, with the most any one CPU lost in it. */
 export type Pause = { from: number; to: number; stolenMs: number };
-
-/** Each CPU's steal so far, in ms (the 8th value of its `cpuN` line), or null where /proc/stat says nothing of it. */
-export function parseSteal(procStat: string): number[] | null {
-  const cpus = procStat.split("\n").filter((l) => /^cpu\d+ /.test(l));
-  const stolen = cpus.map((l) => Number(l.trim().split(/\s+/)[8]) * TICK_MS);
-  return stolen.length === 0 || stolen.some((x) => !Number.isFinite(x)) ? null : stolen;
-}
 
 /** Reads /proc/stat every STEAL_SAMPLE_MS until stopped; null readings (no steal field) are skipped. */
 export function startStealWatch(): { readings: StealReading[]; stop(): void } {

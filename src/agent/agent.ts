@@ -46,6 +46,7 @@ import { loadStandings, loadVoteStandings, standingsWriter, voteStandingsWriter 
 import { systemdNotifier } from "./sdnotify.ts";
 import { EventHub, publishingLogger, sortAudit, type OrderDeps } from "../api/index.ts";
 import type { QueueCount } from "./queue.ts";
+import { StealMeter } from "./steal.ts";
 
 import { VERSION } from "../shared/version.ts";
 export { VERSION };
@@ -588,7 +589,7 @@ export async function startAgent(config: Config): Promise<Agent> {
   const startedWall = Date.now();
   const loaded = Object.fromEntries(config.services.map((svc) => [svc.name, loadRecord(config.stateDir, svc.name, log)]));
   const metrics = agentMetrics(() => status()); // read at each scrape, once started
-  const loop = new AgentLoop({ core: host.initialHost(hostConfigOf(config), loaded, monoNow()), log, now: monoNow, random, tickMs: config.timing.tickMs, onStall: metrics.loopStall });
+  const loop = new AgentLoop({ core: host.initialHost(hostConfigOf(config), loaded, monoNow()), log, now: monoNow, random, tickMs: config.timing.tickMs, onStall: metrics.loopStall, steal: new StealMeter() });
   const services = serviceRuntimes(config);
   const byName = new Map(services.map((s) => [s.name, s]));
   const forecasting = await startForecasting(config.forecast, log, config.services.flatMap((s) => [...(s.scaling === undefined ? [] : [s.scaling.metric]), ...(s.shadowCount === undefined ? [] : [s.shadowCount.metric])]), self);

@@ -20,6 +20,7 @@ import type { Rng } from "../shared/rng.ts";
 import { host, type HostEffect, type HostEvent, type HostState } from "../decide/index.ts";
 import type { WireMsg } from "../mesh/index.ts";
 import { BoundedQueue, type QueueCount } from "./queue.ts";
+import type { StealMeter } from "./steal.ts";
 import { LOOP_STALL_WARN_TICKS } from "../shared/profiles.ts";
 
 /** Events waiting for a turn; past it the oldest network events are dropped (and counted). */
@@ -51,6 +52,8 @@ export type LoopDeps = {
   tickMs: number;
   /** Told of each stall it logs (the /metrics counter). */
   onStall?: () => void;
+  /** The machine's steal (steal.ts): read by the side turn, and at a stall for its warning. */
+  steal?: StealMeter;
 };
 
 /** What the loop hands its work to once the agent has wired everything up. */
@@ -177,13 +180,15 @@ export class AgentLoop {
   private noticeStall(work: LoopWork): void {
     const lateMs = this.d.now() - Math.max(this.dueMs(), this.startedMs, this.turnEndedMs);
     if (lateMs <= LOOP_STALL_WARN_TICKS * this.d.tickMs) return;
-    this.d.log("warn", "agent", "loop-stall", { gapMs: Math.round(lateMs) });
+    const stolen = this.d.steal?.since(this.d.now()) ?? null;
+    this.d.log("warn", "agent", "loop-stall", { gapMs: Math.round(lateMs), ...(stolen === null ? {} : { stolenMs: stolen.stolenMs, stolenOverMs: stolen.overMs }) });
     this.d.onStall?.();
     this.stepCore(work, { type: "loop-stalled" });
   }
 
   /** The shell's periodic work, whose events go into the core like any others. */
   private sideTurn(work: LoopWork): void {
+    this.d.steal?.mark(this.d.now());
     for (const ev of work.sideTick()) this.stepCore(work, ev);
     this.turn(work);
   }
