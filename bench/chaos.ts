@@ -74,9 +74,9 @@
 // --keepalived runs, after umbra's cpu-load trials, as many of keepalived
 // under the same load (bench/keepalived.ts runKeepalivedSustained: VRRPv3
 // at 0.05 s adverts, the anchor of lan's order; three hosts, the services
-// ordinary, the client as umbra's): the failed requests the machine and
-// the load cause with no umbra at all. It has no probes, so its apparatus
-// is lighter than umbra's.
+// ordinary, the client and the probes as umbra's): the failed requests the
+// machine, the load and the apparatus cause with no umbra at all. No DHT
+// bootstrap node runs there.
 // --no-fence runs the agents with `fence = false` (no kernel-side lease):
 // the detectors' own check, and the figure the fence is measured against.
 //
@@ -88,7 +88,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, wri
 import { availableParallelism, constants, tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDemoCluster, startPoller, sleep, HOSTS, VIP, type DemoCluster } from "../src/demo/cluster.ts";
-import { runKeepalivedSustained, type SustainedResult } from "./keepalived.ts";
+import { pinProbe, runKeepalivedSustained, type SustainedResult } from "./keepalived.ts";
 import { failedBesidePauses, PAUSE_MIN_MS, pauses, startStealWatch, stealIn, type StealReading } from "./steal.ts";
 import { cleanupStale } from "../src/demo/topology.ts";
 import { nftPath } from "../src/actuate/fence.ts";
@@ -443,12 +443,6 @@ async function applyFault(c: DemoCluster, f: Fault, o: Options, disk: SmallDisk 
   }
 }
 
-async function probeHost(c: DemoCluster, probe: (typeof PROBES)[number]): Promise<void> {
-  const link = JSON.parse((await c.topo.exec(probe.host, ["ip", "-j", "link", "show", "eth0"])).stdout) as Array<{ address: string }>;
-  const r = await c.topo.exec(probe.name, ["ip", "neigh", "replace", VIP, "lladdr", link[0]!.address, "dev", "eth0", "nud", "permanent"]);
-  if (r.code !== 0) throw new Error(`probe ${probe.name}: ${r.stderr.trim()}`);
-}
-
 type Poller = ReturnType<typeof startPoller>;
 /** What a trial watched: the client, the probes, and when the fault began, ended, restarted agents (kill-majority) and the watch ended. */
 type Watched = { client: Poller; probes: Array<{ host: string; poller: Poller }>; faultAt: number; faultEnd: number; restartAt?: number; stopAt: number; steal: StealReading[] };
@@ -491,7 +485,7 @@ function measure(f: Fault, w: Watched, logs: LogLine[]): Trial {
 /** Steady service, the fault, the watch; the pollers stopped. */
 async function watchFault(c: DemoCluster, f: Fault, seed: number, o: Options, disk: SmallDisk | null): Promise<Watched> {
   await c.waitForHolders((h) => h.length === 1 && h[0] === "h1", FIRST_HOLDER_WAIT_MS);
-  for (const p of PROBES) await probeHost(c, p);
+  for (const p of PROBES) await pinProbe(c.topo, p);
   const poll = { ...POLL, rt: o.apparatusRt };
   const client = c.startPoller(poll);
   const probes = PROBES.map((p) => ({ host: p.host, poller: startPoller(c.topo, poll, p.name) }));
@@ -717,7 +711,7 @@ async function keepalivedUnderLoad(o: Options): Promise<SustainedResult[]> {
   const out: SustainedResult[] = [];
   const n = trialsFor("cpu-load", o.trials);
   for (let i = 0; i < n; i++) {
-    const r = await runKeepalivedSustained({ advertIntMs: KEEPALIVED_ADVERT_MS, during: () => cpuLoadFor(o.lossMs), clientRt: o.apparatusRt });
+    const r = await runKeepalivedSustained({ advertIntMs: KEEPALIVED_ADVERT_MS, during: () => cpuLoadFor(o.lossMs), clientRt: o.apparatusRt, probes: PROBES });
     out.push(r);
     process.stderr.write(`  keepalived under cpu-load ${i + 1}/${n}: client requests failed ${(100 * r.failedShare).toFixed(3)} % of ${r.sent}, answered by ${r.answeredBy.join(" -> ")}\n`);
   }

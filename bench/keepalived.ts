@@ -22,7 +22,7 @@ import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { createTopology, cleanupStale, type Topology } from "../src/demo/topology.ts";
 import { downtimeFrom, type Sample } from "../src/demo/downtime.ts";
-import { CLIENT, HOSTS, NODE, SERVICE_PORT, SUBNET, VIP, rtPrefix, sleep } from "../src/demo/cluster.ts";
+import { CLIENT, HOSTS, NODE, SERVICE_PORT, SUBNET, VIP, rtPrefix, sleep, startPoller } from "../src/demo/cluster.ts";
 import { assert } from "../src/shared/assert.ts";
 import { UmbraError } from "../src/shared/errors.ts";
 import { rng } from "../src/shared/rng.ts";
@@ -190,6 +190,16 @@ export async function runKeepalivedTrial(o: KeepalivedTrialOptions): Promise<Kee
 
 type Fail = (what: string, ctx: Record<string, unknown>) => Error;
 
+/** A probe: a host of its own that sends the VIP to one host's MAC, whatever ARP says, so its poller sees whether that host answers. */
+export type Probe = { name: string; ipv4: string; host: string };
+
+/** Pins the probe's neighbour entry for the VIP to its host's MAC. */
+export async function pinProbe(topo: Topology, probe: Probe): Promise<void> {
+  const link = JSON.parse((await topo.exec(probe.host, ["ip", "-j", "link", "show", "eth0"])).stdout) as Array<{ address: string }>;
+  const r = await topo.exec(probe.name, ["ip", "neigh", "replace", VIP, "lladdr", link[0]!.address, "dev", "eth0", "nud", "permanent"]);
+  if (r.code !== 0) throw new Error(`probe ${probe.name}: ${r.stderr.trim()}`);
+}
+
 /** The client polling the VIP (under SCHED_RR `rt` if given), once it has seen h1 answer STEADY_ANSWERS times in a row (bounded). */
 async function steadyClient(topo: Topology, rt: number | undefined, durationMs: number, fail: Fail): Promise<{ poller: ChildProcess; samples: Sample[] }> {
   const poller = topo.spawn(CLIENT.name, [...rtPrefix(rt), NODE, join(ROOT, "src/demo/poller.ts"), "--url", `http://${VIP}:${SERVICE_PORT}/`, "--interval-ms", String(POLL_INTERVAL_MS), "--timeout-ms", String(POLL_TIMEOUT_MS), "--duration-ms", String(durationMs)], {});
@@ -226,8 +236,10 @@ export type SustainedOptions = {
   advertIntMs: number;
   /** The fault, applied once the client sees h1 steadily; resolves when it is over. */
   during: () => Promise<void>;
-  /** SCHED_RR priority of the client (bench/chaos's pollers keep theirs under load); undefined: ordinary. */
+  /** SCHED_RR priority of the client and probes (bench/chaos's pollers keep theirs under load); undefined: ordinary. */
   clientRt?: number;
+  /** Probe hosts, each polling one host's service as bench/chaos's do (pinned to its MAC): the same apparatus as umbra's runs. */
+  probes?: ReadonlyArray<Probe>;
   prefix?: string;
 };
 export type SustainedResult = {
@@ -242,7 +254,8 @@ export type SustainedResult = {
  * keepalived under a sustained fault with no host failing (bench/chaos's
  * anchor for cpu-load): h1, h2, h3 at priorities 150, 100, 90, each with
  * the demo service (ordinary work, as in umbra's runs), the client polling
- * the VIP every 5 ms. keepalived runs as Debian ships it (no real-time).
+ * the VIP every 5 ms, and the probes if given. keepalived runs as Debian
+ * ships it (no real-time).
  */
 export async function runKeepalivedSustained(o: SustainedOptions): Promise<SustainedResult> {
   const prefix = o.prefix ?? KEEPALIVED_PREFIX;
@@ -254,7 +267,8 @@ export async function runKeepalivedSustained(o: SustainedOptions): Promise<Susta
   const logs = new Map<string, string[]>();
   const fail: Fail = (what, ctx) => new UmbraError("trial_failed", `keepalived under a sustained fault (advert ${o.advertIntMs} ms): ${what}\n${[...logs].map(([h, l]) => `--- ${h} keepalived:\n${l.join("\n")}`).join("\n")}`, ctx);
   try {
-    topo = await createTopology({ prefix, subnet: SUBNET, hosts: [...hosts.map((h) => ({ name: h.name, ipv4: h.ipv4 })), { name: CLIENT.name, ipv4: CLIENT.ipv4 }] });
+    const probes = o.probes ?? [];
+    topo = await createTopology({ prefix, subnet: SUBNET, hosts: [...hosts.map((h) => ({ name: h.name, ipv4: h.ipv4 })), { name: CLIENT.name, ipv4: CLIENT.ipv4 }, ...probes.map((p) => ({ name: p.name, ipv4: p.ipv4 }))] });
     for (const h of hosts) {
       const cfg = join(dir, `${h.name}.conf`);
       writeFileSync(cfg, keepalivedConf({ name: h.name, priority: h.priority, advertIntMs: o.advertIntMs, peers: hosts.filter((p) => p !== h).map((p) => p.ipv4), self: h.ipv4 }));
@@ -262,11 +276,13 @@ export async function runKeepalivedSustained(o: SustainedOptions): Promise<Susta
       logs.set(h.name, logTail(topo.spawn(h.name, [keepalived, "--dont-fork", "--log-console", "--vrrp", "-f", cfg, "-p", join(dir, `${h.name}.pid`), "-r", join(dir, `${h.name}.vrrp.pid`)], {})));
     }
     const { poller, samples } = await steadyClient(topo, o.clientRt, 3_600_000, fail);
+    for (const p of probes) await pinProbe(topo, p);
+    const probePollers = probes.map((p) => startPoller(topo!, { intervalMs: POLL_INTERVAL_MS, timeoutMs: POLL_TIMEOUT_MS, rt: o.clientRt }, p.name));
     const from = Date.now();
     try {
       await o.during();
     } finally {
-      await stopPoller(poller);
+      await Promise.all([stopPoller(poller), ...probePollers.map((p) => p.stop())]);
     }
     const to = Date.now();
     const sent = samples.filter((s) => s.t >= from && s.t < to);
