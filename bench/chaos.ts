@@ -94,7 +94,7 @@ import { cleanupStale } from "../src/demo/topology.ts";
 import { nftPath } from "../src/actuate/fence.ts";
 import { assert, assertNever } from "../src/shared/assert.ts";
 import type { LogLine } from "../src/demo/cluster.ts";
-import type { Sample } from "../src/demo/downtime.ts";
+import { failedShare, type Sample } from "../src/demo/downtime.ts";
 import { rng } from "../src/shared/rng.ts";
 
 const PREFIX = "uc-";
@@ -188,11 +188,6 @@ function undoable(undo: () => void): () => void {
   return once;
 }
 
-/** The share of the requests sent in [from, to) that failed. */
-export function failedShare(samples: Sample[], from: number, to: number): number {
-  const sent = samples.filter((s) => s.t >= from && s.t < to);
-  return sent.length === 0 ? 0 : sent.filter((s) => !s.ok).length / sent.length;
-}
 
 const answeredAt = (s: Sample): number => s.done ?? s.t;
 const quantile = (xs: number[], q: number): number | null => {

@@ -21,7 +21,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { createTopology, cleanupStale, type Topology } from "../src/demo/topology.ts";
-import { downtimeFrom, type Sample } from "../src/demo/downtime.ts";
+import { answeredByOf, downtimeFrom, failedShare, type Sample } from "../src/demo/downtime.ts";
 import { CLIENT, HOSTS, NODE, SERVICE_PORT, SUBNET, VIP, rtPrefix, sleep, startPoller } from "../src/demo/cluster.ts";
 import { assert } from "../src/shared/assert.ts";
 import { UmbraError } from "../src/shared/errors.ts";
@@ -132,21 +132,14 @@ export async function runKeepalivedTrial(o: KeepalivedTrialOptions): Promise<Kee
   let topo: Topology | undefined;
   const logs = new Map<string, string[]>();
   const fail = (what: string, ctx: Record<string, unknown>) =>
-    new UmbraError("trial_failed", `keepalived trial (seed ${o.seed}, advert ${o.advertIntMs} ms): ${what}\n${[...logs].map(([h, l]) => `--- ${h} keepalived:\n${l.join("\n")}`).join("\n")}`, { seed: o.seed, ...ctx });
+    new UmbraError("trial_failed", `keepalived trial (seed ${o.seed}, advert ${o.advertIntMs} ms): ${what}\n${logsText(logs)}`, { seed: o.seed, ...ctx });
   try {
     topo = await createTopology({
       prefix,
       subnet: SUBNET,
       hosts: [{ name: h1.name, ipv4: h1.ipv4 }, { name: h2.name, ipv4: h2.ipv4 }, { name: CLIENT.name, ipv4: CLIENT.ipv4 }],
     });
-    for (const [h, priority, peer] of [[h1, 150, h2], [h2, 100, h1]] as const) {
-      const cfg = join(dir, `${h.name}.conf`);
-      writeFileSync(cfg, keepalivedConf({ name: h.name, priority, advertIntMs: o.advertIntMs, peers: [peer.ipv4], self: h.ipv4 }));
-      topo.spawn(h.name, [NODE, join(ROOT, "src/demo/service.ts"), "--name", h.name, "--port", String(SERVICE_PORT)], {});
-      // Per-host pid files, so the two instances do not take each other for a running copy.
-      const k = topo.spawn(h.name, [keepalived, "--dont-fork", "--log-console", "--vrrp", "-f", cfg, "-p", join(dir, `${h.name}.pid`), "-r", join(dir, `${h.name}.vrrp.pid`)], {});
-      logs.set(h.name, logTail(k));
-    }
+    for (const [h, priority, peer] of [[h1, 150, h2], [h2, 100, h1]] as const) startHost(topo, { keepalived, dir, logs }, { name: h.name, priority, advertIntMs: o.advertIntMs, peers: [peer.ipv4], self: h.ipv4 });
 
     // 1. h1 alone holds the VIP (bounded).
     const firstDeadline = Date.now() + FIRST_MASTER_WAIT_MS;
@@ -189,6 +182,19 @@ export async function runKeepalivedTrial(o: KeepalivedTrialOptions): Promise<Kee
 }
 
 type Fail = (what: string, ctx: Record<string, unknown>) => Error;
+
+/** keepalived's log tails, for an error message. */
+const logsText = (logs: ReadonlyMap<string, string[]>): string => [...logs].map(([h, l]) => `--- ${h} keepalived:\n${l.join("\n")}`).join("\n");
+
+/** The demo service and keepalived (its config written to `dir`) in host `conf.name`; keepalived's log tail kept in `logs`. */
+function startHost(topo: Topology, run: { keepalived: string; dir: string; logs: Map<string, string[]> }, conf: Parameters<typeof keepalivedConf>[0]): void {
+  const cfg = join(run.dir, `${conf.name}.conf`);
+  writeFileSync(cfg, keepalivedConf(conf));
+  topo.spawn(conf.name, [NODE, join(ROOT, "src/demo/service.ts"), "--name", conf.name, "--port", String(SERVICE_PORT)], {});
+  // Per-host pid files, so the instances do not take each other for a running copy.
+  const k = topo.spawn(conf.name, [run.keepalived, "--dont-fork", "--log-console", "--vrrp", "-f", cfg, "-p", join(run.dir, `${conf.name}.pid`), "-r", join(run.dir, `${conf.name}.vrrp.pid`)], {});
+  run.logs.set(conf.name, logTail(k));
+}
 
 /** A probe: a host of its own that sends the VIP to one host's MAC, whatever ARP says, so its poller sees whether that host answers. */
 export type Probe = { name: string; ipv4: string; host: string };
@@ -265,16 +271,11 @@ export async function runKeepalivedSustained(o: SustainedOptions): Promise<Susta
   const hosts = HOSTS.map((h, i) => ({ ...h, priority: [150, 100, 90][i]! }));
   let topo: Topology | undefined;
   const logs = new Map<string, string[]>();
-  const fail: Fail = (what, ctx) => new UmbraError("trial_failed", `keepalived under a sustained fault (advert ${o.advertIntMs} ms): ${what}\n${[...logs].map(([h, l]) => `--- ${h} keepalived:\n${l.join("\n")}`).join("\n")}`, ctx);
+  const fail: Fail = (what, ctx) => new UmbraError("trial_failed", `keepalived under a sustained fault (advert ${o.advertIntMs} ms): ${what}\n${logsText(logs)}`, ctx);
   try {
     const probes = o.probes ?? [];
     topo = await createTopology({ prefix, subnet: SUBNET, hosts: [...hosts.map((h) => ({ name: h.name, ipv4: h.ipv4 })), { name: CLIENT.name, ipv4: CLIENT.ipv4 }, ...probes.map((p) => ({ name: p.name, ipv4: p.ipv4 }))] });
-    for (const h of hosts) {
-      const cfg = join(dir, `${h.name}.conf`);
-      writeFileSync(cfg, keepalivedConf({ name: h.name, priority: h.priority, advertIntMs: o.advertIntMs, peers: hosts.filter((p) => p !== h).map((p) => p.ipv4), self: h.ipv4 }));
-      topo.spawn(h.name, [NODE, join(ROOT, "src/demo/service.ts"), "--name", h.name, "--port", String(SERVICE_PORT)], {});
-      logs.set(h.name, logTail(topo.spawn(h.name, [keepalived, "--dont-fork", "--log-console", "--vrrp", "-f", cfg, "-p", join(dir, `${h.name}.pid`), "-r", join(dir, `${h.name}.vrrp.pid`)], {})));
-    }
+    for (const h of hosts) startHost(topo, { keepalived, dir, logs }, { name: h.name, priority: h.priority, advertIntMs: o.advertIntMs, peers: hosts.filter((p) => p !== h).map((p) => p.ipv4), self: h.ipv4 });
     const { poller, samples } = await steadyClient(topo, o.clientRt, 3_600_000, fail);
     for (const p of probes) await pinProbe(topo, p);
     const probePollers = probes.map((p) => startPoller(topo!, { intervalMs: POLL_INTERVAL_MS, timeoutMs: POLL_TIMEOUT_MS, rt: o.clientRt }, p.name));
@@ -286,9 +287,7 @@ export async function runKeepalivedSustained(o: SustainedOptions): Promise<Susta
     }
     const to = Date.now();
     const sent = samples.filter((s) => s.t >= from && s.t < to);
-    const answeredBy: string[] = [];
-    for (const s of sent) if (s.ok && s.body !== undefined && answeredBy.at(-1) !== s.body.trim()) answeredBy.push(s.body.trim());
-    return { failedShare: sent.length === 0 ? 0 : sent.filter((s) => !s.ok).length / sent.length, sent: sent.length, answeredBy };
+    return { failedShare: failedShare(samples, from, to), sent: sent.length, answeredBy: answeredByOf(sent) };
   } finally {
     await topo?.destroy();
     rmSync(dir, { recursive: true, force: true });

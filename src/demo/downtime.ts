@@ -14,15 +14,30 @@ export type Downtime = {
 
 const answeredAt = (s: Sample): number => s.done ?? s.t;
 
-export function downtimeFrom(samples: readonly Sample[], cutAtMs: number, newHolder: string): Downtime {
-  assert(Number.isFinite(cutAtMs), "cutAtMs is a time");
-  assert(newHolder.length > 0, "newHolder names a host");
-  const good = samples.filter((s) => s.ok && s.body !== undefined).sort((a, b) => answeredAt(a) - answeredAt(b));
+/** The share of the requests sent in [from, to) that failed. */
+export function failedShare(samples: readonly Sample[], from: number, to: number): number {
+  const sent = samples.filter((s) => s.t >= from && s.t < to);
+  return sent.length === 0 ? 0 : sent.filter((s) => !s.ok).length / sent.length;
+}
+
+/** The good answers, in the order they arrived. */
+const goodInOrder = (samples: readonly Sample[]): Sample[] => samples.filter((s) => s.ok && s.body !== undefined).sort((a, b) => answeredAt(a) - answeredAt(b));
+
+/** The hosts that answered, in order, repeats collapsed: ["h1", "h2"]. */
+export function answeredByOf(samples: readonly Sample[]): string[] {
   const answeredBy: string[] = [];
-  for (const s of good) {
+  for (const s of goodInOrder(samples)) {
     const who = s.body!.trim();
     if (answeredBy[answeredBy.length - 1] !== who) answeredBy.push(who);
   }
+  return answeredBy;
+}
+
+export function downtimeFrom(samples: readonly Sample[], cutAtMs: number, newHolder: string): Downtime {
+  assert(Number.isFinite(cutAtMs), "cutAtMs is a time");
+  assert(newHolder.length > 0, "newHolder names a host");
+  const good = goodInOrder(samples);
+  const answeredBy = answeredByOf(samples);
   // Only requests sent after the cut count: one sent before it says nothing about the new holder.
   const after = good.filter((s) => s.t >= cutAtMs);
   const firstNew = after.find((s) => s.body!.trim() === newHolder);
