@@ -34,7 +34,7 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const FORECAST = { enabled: true, horizonMinutes: 15, stepMs: MIN, threshold: 0.8, sustainMs: 60_000, cooldownMs: 300_000 };
 
-/** A trace: its metric, how often it is sampled, how long it runs, and its value at t (ms from its start; its noise is drawn as it is called, so call it once per sample, in order). */
+/** A trace: its metric, how often it is sampled, how long it runs, and its value at t (ms from its start; its noise is drawn as it is called, so call it once per sample, in order). Each trace has its own noise stream, so how long one trace runs does not change another. */
 export type Trace = { name: string; degrading: boolean; metric: HostMetric; sampleMs: number; durationMs: number; value: (t: number) => number };
 
 const clamp = (x: number) => Math.max(0, Math.min(1, x));
@@ -42,30 +42,32 @@ const daily = (t: number, amp: number) => amp * Math.sin((2 * Math.PI * t) / DAY
 
 /** The suite's traces for one seed: every kind, degrading and calm. */
 export function traces(seed: number): Trace[] {
-  const r: Rng = rng(seed);
-  const noise = (sd: number) => () => (r.next() + r.next() + r.next() - 1.5) * sd * 2;
-  const n1 = noise(0.01);
-  const n5 = noise(0.03);
+  let stream = 0;
+  // A trace: its mean at t, clamped to [0, 1] after noise of about `sd` (three uniforms) from its own seeded stream.
+  const trace = (shape: Omit<Trace, "value">, sd: number, mean: (t: number) => number): Trace => {
+    const r: Rng = rng(seed * 1_000 + ++stream);
+    return { ...shape, value: (t) => clamp(mean(t) + (r.next() + r.next() + r.next() - 1.5) * sd * 2) };
+  };
   const calmHours = 6 * HOUR;
   // A climb from `from` that reaches 1.0 after `climbMs`, after `calmHours` at `from`.
   const climb = (from: number, climbMs: number, shape: (x: number) => number) => (t: number) => (t < calmHours ? from : from + (1 - from) * shape((t - calmHours) / climbMs));
   const lin = (x: number) => x;
   const steps = (n: number) => (x: number) => Math.floor(x * n) / n;
   return [
-    { name: "memory leak, 60 s", degrading: true, metric: "memoryUsage", sampleMs: MIN, durationMs: calmHours + 3 * HOUR, value: ((f) => (t: number) => clamp(f(t) + n1()))(climb(0.55, 3 * HOUR, lin)) },
-    { name: "memory leak on a daily season, 60 s", degrading: true, metric: "memoryUsage", sampleMs: MIN, durationMs: calmHours + 4 * HOUR, value: ((f) => (t: number) => clamp(f(t) + daily(t, 0.05) + n1()))(climb(0.5, 4 * HOUR, lin)) },
-    { name: "accelerating leak, 60 s", degrading: true, metric: "memoryUsage", sampleMs: MIN, durationMs: calmHours + 2 * HOUR, value: ((f) => (t: number) => clamp(f(t) + n1()))(climb(0.5, 2 * HOUR, (x) => x * x)) },
-    { name: "CPU runaway, 5 s", degrading: true, metric: "cpuLoad", sampleMs: 5_000, durationMs: calmHours + 45 * MIN, value: ((f) => (t: number) => clamp(f(t) + n5()))(climb(0.45, 45 * MIN, lin)) },
-    { name: "CPU runaway, 60 s", degrading: true, metric: "cpuLoad", sampleMs: MIN, durationMs: calmHours + 45 * MIN, value: ((f) => (t: number) => clamp(f(t) + n5()))(climb(0.45, 45 * MIN, lin)) },
-    { name: "disk filling, 60 s", degrading: true, metric: "storageUsage", sampleMs: MIN, durationMs: calmHours + 8 * HOUR, value: ((f) => (t: number) => clamp(f(t) + n1() / 4))(climb(0.6, 8 * HOUR, lin)) },
-    { name: "descriptors taken in steps, 60 s", degrading: true, metric: "memoryUsage", sampleMs: MIN, durationMs: calmHours + 3 * HOUR, value: ((f) => (t: number) => clamp(f(t) + n1() / 2))(climb(0.5, 3 * HOUR, steps(20))) },
-    { name: "busy days, 60 s", degrading: false, metric: "cpuLoad", sampleMs: MIN, durationMs: 3 * DAY, value: (t) => clamp(0.6 + daily(t, 0.22) + n5()) },
-    { name: "spikes, 5 s", degrading: false, metric: "cpuLoad", sampleMs: 5_000, durationMs: 8 * HOUR, value: (t) => clamp((Math.floor(t / 5_000) % 720 < 3 ? 0.97 : 0.4) + n5()) },
-    { name: "steady high memory, 60 s", degrading: false, metric: "memoryUsage", sampleMs: MIN, durationMs: 2 * DAY, value: () => clamp(0.88 + n1()) },
+    trace({ name: "memory leak, 60 s", degrading: true, metric: "memoryUsage", sampleMs: MIN, durationMs: calmHours + 3 * HOUR }, 0.01, climb(0.55, 3 * HOUR, lin)),
+    trace({ name: "memory leak on a daily season, 60 s", degrading: true, metric: "memoryUsage", sampleMs: MIN, durationMs: calmHours + 4 * HOUR }, 0.01, (t) => climb(0.5, 4 * HOUR, lin)(t) + daily(t, 0.05)),
+    trace({ name: "accelerating leak, 60 s", degrading: true, metric: "memoryUsage", sampleMs: MIN, durationMs: calmHours + 2 * HOUR }, 0.01, climb(0.5, 2 * HOUR, (x) => x * x)),
+    trace({ name: "CPU runaway, 5 s", degrading: true, metric: "cpuLoad", sampleMs: 5_000, durationMs: calmHours + 45 * MIN }, 0.03, climb(0.45, 45 * MIN, lin)),
+    trace({ name: "CPU runaway, 60 s", degrading: true, metric: "cpuLoad", sampleMs: MIN, durationMs: calmHours + 45 * MIN }, 0.03, climb(0.45, 45 * MIN, lin)),
+    trace({ name: "disk filling, 60 s", degrading: true, metric: "storageUsage", sampleMs: MIN, durationMs: calmHours + 8 * HOUR }, 0.0025, climb(0.6, 8 * HOUR, lin)),
+    trace({ name: "descriptors taken in steps, 60 s", degrading: true, metric: "memoryUsage", sampleMs: MIN, durationMs: calmHours + 3 * HOUR + 10 * MIN }, 0.005, climb(0.5, 3 * HOUR, steps(20))),
+    trace({ name: "busy days, 60 s", degrading: false, metric: "cpuLoad", sampleMs: MIN, durationMs: 3 * DAY }, 0.03, (t) => 0.6 + daily(t, 0.22)),
+    trace({ name: "spikes, 5 s", degrading: false, metric: "cpuLoad", sampleMs: 5_000, durationMs: 8 * HOUR }, 0.03, (t) => (Math.floor(t / 5_000) % 720 < 3 ? 0.97 : 0.4)),
+    trace({ name: "steady high memory, 60 s", degrading: false, metric: "memoryUsage", sampleMs: MIN, durationMs: 2 * DAY }, 0.01, () => 0.88),
     // A collected heap: climbs from 0.6 to 0.9 over 20 minutes, drops back, again.
-    { name: "heap sawtooth, 60 s", degrading: false, metric: "memoryUsage", sampleMs: MIN, durationMs: DAY, value: (t) => clamp(0.6 + 0.3 * ((t % (20 * MIN)) / (20 * MIN)) + n1()) },
+    trace({ name: "heap sawtooth, 60 s", degrading: false, metric: "memoryUsage", sampleMs: MIN, durationMs: DAY }, 0.01, (t) => 0.6 + 0.3 * ((t % (20 * MIN)) / (20 * MIN))),
     // A working day's ramp: 0.3 to 0.85 in 40 minutes at 8:00, flat, down at 18:00.
-    { name: "morning ramp to a plateau, 60 s", degrading: false, metric: "cpuLoad", sampleMs: MIN, durationMs: 3 * DAY, value: (t) => clamp(0.3 + 0.55 * Math.min(1, Math.max(0, ((t % DAY) - 8 * HOUR) / (40 * MIN))) * ((t % DAY) < 18 * HOUR ? 1 : 0) + n5()) },
+    trace({ name: "morning ramp to a plateau, 60 s", degrading: false, metric: "cpuLoad", sampleMs: MIN, durationMs: 3 * DAY }, 0.03, (t) => 0.3 + 0.55 * Math.min(1, Math.max(0, ((t % DAY) - 8 * HOUR) / (40 * MIN))) * ((t % DAY) < 18 * HOUR ? 1 : 0)),
   ];
 }
 
