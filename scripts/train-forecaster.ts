@@ -23,7 +23,7 @@ import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { listSeries, readSeries, NAB_DIR_DEFAULT, checkNabDir } from "../bench/nab/data.ts";
 import { rng } from "../src/shared/rng.ts";
-import { extract, FEATURE_COUNT, HORIZON_FEATURE } from "../src/forecast/features.ts";
+import { extract, FEATURE_COUNT, HISTORY_MIN_STEPS, HORIZON_FEATURE } from "../src/forecast/features.ts";
 import { erf } from "../src/forecast/normal.ts";
 import { buildOnnx, exhaustionZ, limitGap, forwardRaw, heads, OUTPUTS, type Params } from "../src/forecast/graph.ts";
 import { medianInterval, syntheticSeries, type Series } from "../src/forecast/series.ts";
@@ -44,7 +44,6 @@ const SYNTHETIC_SERIES = 60;
 const SYNTHETIC_STEPS = 4032;
 const ROWS_REAL_MAX = 160_000;
 const ROWS_SYNTHETIC_MAX = 160_000;
-const HISTORY_MIN = 16;
 const TARGET_CLIP = 50;
 const TAUS = [0.1, 0.5, 0.9] as const;
 
@@ -65,7 +64,7 @@ function buildRows(series: { s: Series; end: number }[], max: number, seed: numb
   for (let k = 0; k < series.length; k++) {
     const { end } = series[k]!;
     for (let hi = 0; hi < HORIZONS.length; hi++) {
-      for (let t = HISTORY_MIN; t + HORIZONS[hi]! <= end; t++) cands.push(k, t, hi);
+      for (let t = HISTORY_MIN_STEPS; t + HORIZONS[hi]! <= end; t++) cands.push(k, t, hi);
     }
   }
   const count = cands.length / 3;
@@ -132,12 +131,12 @@ function train(rows: Rows, epochs: number, seed: number, log: (s: string) => voi
   const H = HIDDEN;
   const r = rng(seed);
   const init = (n: number, fanIn: number) => Float64Array.from({ length: n }, () => (r.next() * 2 - 1) * Math.sqrt(3 / fanIn));
-  const p: Params = { hidden: H, w1: init(F * H, F), b1: new Float64Array(H), w2: init(H * OUTPUTS, H).map((v) => v * 0.1), b2: new Float64Array(OUTPUTS), kq: 1, ca: 1, cb: 0, cc: 0, cd: 0, ce: 0 };
-  const tensors = [p.w1, p.b1, p.w2, p.b2];
+  const p: Params = { hidden: H, w1: init(F * H, F), b1: new Float64Array(H), w2: init(H * OUTPUTS, H).map((v) => v * 0.1), b2: new Float64Array(OUTPUTS), ws: new Float64Array(F * OUTPUTS), kq: 1, ca: 1, cb: 0, cc: 0, cd: 0, ce: 0 };
+  const tensors = [p.w1, p.b1, p.w2, p.b2, p.ws];
   const grads = tensors.map((t) => new Float64Array(t.length));
   const m1 = tensors.map((t) => new Float64Array(t.length));
   const m2 = tensors.map((t) => new Float64Array(t.length));
-  const [gw1, gb1, gw2, gb2] = grads as [Float64Array, Float64Array, Float64Array, Float64Array];
+  const [gw1, gb1, gw2, gb2, gws] = grads as [Float64Array, Float64Array, Float64Array, Float64Array, Float64Array];
   const batch = 256;
   const hid = new Float64Array(H);
   const o = new Float64Array(OUTPUTS);
@@ -178,6 +177,7 @@ function train(rows: Rows, epochs: number, seed: number, log: (s: string) => voi
           const xi = rows.x[xo + i]!;
           if (xi === 0) continue;
           for (let j = 0; j < H; j++) gw1[i * H + j]! += xi * gh[j]!;
+          for (let k = 0; k < OUTPUTS; k++) gws[i * OUTPUTS + k]! += xi * go[k]!;
         }
       }
       // Adam, with the learning rate decayed linearly to a tenth.

@@ -10,7 +10,7 @@ import type { HostId } from "../shared/ids.ts";
 import type { Logger } from "../shared/log.ts";
 import { limitLines, type Config } from "../shared/config.ts";
 import type { HostSample } from "../probe/index.ts";
-import { loadForecasterLazily, HostHistory, type ForecastMetric, type Forecaster, type ForecastInput, type ForecastOutput, type PredictionModel, AnomalyScorer, ANOMALY_DEFAULTS, type AnomalySettings, type OneStep, type HostForecast, type ValueRange } from "../forecast/index.ts";
+import { loadForecasterLazily, HostHistory, type ForecastMetric, type Forecaster, type ForecastInput, type ForecastOutput, type PredictionModel, AnomalyScorer, ANOMALY_DEFAULTS, type AnomalySettings, type OneStep, type HostForecast, type ValueRange, HISTORY_MIN_STEPS } from "../forecast/index.ts";
 import { RATIO_METRICS } from "../shared/metrics.ts";
 import { BoundedQueue, type QueueCount } from "./queue.ts";
 
@@ -21,8 +21,6 @@ export type { HostForecast };
 export const FORECASTS_WAITING_MAX = 1_000;
 /** Milliseconds in a minute of `forecast.horizonMinutes`. */
 const MS_PER_MINUTE = 60_000;
-/** Values a history needs before the model can run on it. */
-const HISTORY_MIN = 2;
 
 export type Forecasting = {
   /** A sample of `host` (this host's own, or a peer's from its beacon). */
@@ -127,7 +125,7 @@ class ForecastRunner {
     const h = this.histories.get(host)!;
     // Scaling's metrics only of this host (no peer's is read): an edge host's inference is the limits' alone otherwise.
     const watched = this.self === null || host === this.self ? this.watched : this.watched.filter(limited);
-    if (h.length < HISTORY_MIN || watched.length === 0) return;
+    if (h.length < HISTORY_MIN_STEPS || watched.length === 0) return;
     const { horizonMs } = this;
     const intervalMs = h.intervalMs();
     const series = watched.map((w) => h.values(w.metric));

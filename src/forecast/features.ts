@@ -4,17 +4,36 @@
 //
 // Everything is relative to the newest value and a scale, so one small model
 // serves CPU shares and bytes per second alike, and every horizon: the recent
-// past is read in blocks as long as the horizon (the last BLOCKS of them),
-// beside the daily and weekly seasonal lags at the target time and the time
-// of day and week of the target. The model predicts (value - last) / scale;
-// the graph turns that back into the metric's units.
+// past is read in blocks as long as the horizon (the last BLOCKS of them);
+// then a local view (robust levels, the recent errors of a robust predictor,
+// the recent spread, the last few values, how much the series moved step to
+// step lately, and its trend over one, two and four horizons); the daily and
+// weekly seasonal lags at the target time; and the time of day and week of
+// the target. The model predicts (value - last) / scale; the graph turns
+// that back into the metric's units.
 //
 // scale: the mean absolute change over one horizon in the recent past (how
 // far the series usually moves in that time), floored so a flat series does
 // not divide by zero.
 
 export const BLOCKS = 8;
-export const FEATURE_COUNT = BLOCKS + 11;
+/** Steps of history before the model is asked anything: the trainer's rows start here, so a younger series would be a question it never saw (an agent's first minutes, a spike at start-up read as a climb). */
+export const HISTORY_MIN_STEPS = 16;
+/** Medians of the last few steps (robust levels), beside the block means. */
+const MEDIAN_SPANS = [4, 12, 36] as const;
+/** The robust predictor whose recent errors the model sees: the median of this many steps. */
+const ANCHOR_SPAN = 12;
+/** Its errors, and the values' spread, are read over this many recent steps. */
+const LOCAL_STEPS = 144;
+/** Fewer errors than this, and the error features are zero (their flag says so). */
+const LOCAL_MIN = 16;
+/** The last few values one by one, and how much the series moved step to step lately (over these spans). */
+const RECENT_VALUES = 3;
+const MOTION_SPANS = [6, 24] as const;
+/** Trends: the least-squares slope over the last this-many horizons, as the change it makes over one horizon. */
+const TREND_HORIZONS = [1, 2, 4] as const;
+const LOCAL_COUNT = MEDIAN_SPANS.length + 6 + RECENT_VALUES + MOTION_SPANS.length + TREND_HORIZONS.length;
+export const FEATURE_COUNT = BLOCKS + 11 + LOCAL_COUNT;
 /** Where the horizon feature sits (the graph reads it to recalibrate the exhaustion probability). */
 export const HORIZON_FEATURE = FEATURE_COUNT - 1;
 export const DAY_MS = 86_400_000;
@@ -44,6 +63,133 @@ function lagSteps(periodMs: number, intervalMs: number): number {
 
 function clip(x: number): number {
   return x > CLIP ? CLIP : x < -CLIP ? -CLIP : x;
+}
+
+/** Scratch for medians and quantiles (the agent forecasts one series at a time). */
+const scratch = new Float64Array(Math.max(LOCAL_STEPS, ...MEDIAN_SPANS));
+const errors = new Float64Array(LOCAL_STEPS);
+const window = new Float64Array(ANCHOR_SPAN);
+
+/** The k-th smallest of a[0..n) (0-based), in place: a's order changes, not its values (Wirth's selection, linear on average). */
+function select(a: Float64Array, n: number, k: number): number {
+  let l = 0;
+  let r = n - 1;
+  while (r > l) {
+    const x = a[k]!;
+    let i = l;
+    let j = r;
+    do {
+      while (a[i]! < x) i++;
+      while (x < a[j]!) j--;
+      if (i <= j) {
+        const t = a[i]!;
+        a[i] = a[j]!;
+        a[j] = t;
+        i++;
+        j--;
+      }
+    } while (i <= j);
+    if (j < k) l = i;
+    if (k < i) r = j;
+  }
+  return a[k]!;
+}
+
+/** The q-quantile of a[0..n) (the lower of two middles, as bench/forecast's quantiles); reorders a. */
+function quantileInPlace(a: Float64Array, n: number, q: number): number {
+  return select(a, n, Math.min(n - 1, Math.floor(q * (n - 1))));
+}
+
+/** The median of values[end-k .. end) (fewer at the start). */
+function medianOf(values: ArrayLike<number>, end: number, k: number): number {
+  const from = Math.max(0, end - k);
+  for (let i = from; i < end; i++) scratch[i - from] = values[i]!;
+  return quantileInPlace(scratch, end - from, 0.5);
+}
+
+/** In the sorted window w[0..m), `out` (one of its values) replaced by `into`, kept sorted. */
+function slide(w: Float64Array, m: number, out: number, into: number): void {
+  let i = 0;
+  while (i < m - 1 && w[i] !== out) i++;
+  if (into > w[i]!) {
+    while (i + 1 < m && w[i + 1]! < into) {
+      w[i] = w[i + 1]!;
+      i++;
+    }
+  } else {
+    while (i > 0 && w[i - 1]! > into) {
+      w[i] = w[i - 1]!;
+      i--;
+    }
+  }
+  w[i] = into;
+}
+
+/** errors[0..n): values[u+h-1] less the median of values[u-ANCHOR_SPAN .. u), for the last LOCAL_STEPS origins u whose target is known; returns n. The median slides with u. */
+function anchorErrors(values: ArrayLike<number>, end: number, h: number): number {
+  const u0 = Math.max(ANCHOR_SPAN, end - h + 1 - LOCAL_STEPS);
+  if (u0 > end - h) return 0;
+  for (let i = 0; i < ANCHOR_SPAN; i++) window[i] = values[u0 - ANCHOR_SPAN + i]!;
+  window.sort();
+  const mid = Math.floor(0.5 * (ANCHOR_SPAN - 1));
+  let n = 0;
+  for (let u = u0; u <= end - h; u++) {
+    if (u > u0) slide(window, ANCHOR_SPAN, values[u - 1 - ANCHOR_SPAN]!, values[u - 1]!);
+    errors[n++] = values[u + h - 1]! - window[mid]!;
+  }
+  return n;
+}
+
+/**
+ * The local view, written to out[o ..]: medians of the last few steps; the
+ * p10/p50/p90 of the errors a median of the last ANCHOR_SPAN steps made
+ * over the recent LOCAL_STEPS forecasts h steps ahead, with a flag that
+ * there were enough of them; and the p10/p90 of the recent values. All
+ * against the newest value, in scale units. A robust level and its own
+ * recent errors are what a noisy, spiky series is best forecast from.
+ */
+function local(values: ArrayLike<number>, end: number, h: number, last: number, scale: number, out: Float32Array, o: number): void {
+  let f = o;
+  for (const k of MEDIAN_SPANS) out[f++] = clip((medianOf(values, end, k) - last) / scale);
+  // Forecasts made at u (from values[0..u)) for values[u+h-1], all known now.
+  const n = anchorErrors(values, end, h);
+  if (n >= LOCAL_MIN) {
+    for (const q of [0.1, 0.5, 0.9]) out[f++] = clip(quantileInPlace(errors, n, q) / scale);
+    out[f++] = 1;
+  } else {
+    for (let i = 0; i < 4; i++) out[f++] = 0;
+  }
+  const from = Math.max(0, end - LOCAL_STEPS);
+  for (let i = from; i < end; i++) scratch[i - from] = values[i]!;
+  out[f++] = clip((quantileInPlace(scratch, end - from, 0.1) - last) / scale);
+  out[f++] = clip((quantileInPlace(scratch, end - from, 0.9) - last) / scale);
+  for (let k = 1; k <= RECENT_VALUES; k++) out[f++] = clip((values[Math.max(0, end - 1 - k)]! - last) / scale);
+  for (const k of MOTION_SPANS) {
+    let moved = 0;
+    const from2 = Math.max(1, end - k);
+    for (let i = from2; i < end; i++) moved += Math.abs(values[i]! - values[i - 1]!);
+    out[f++] = clip(end > from2 ? moved / (end - from2) / scale : 0);
+  }
+  for (const k of TREND_HORIZONS) out[f++] = clip((slope(values, end, Math.max(3, k * h)) * h) / scale);
+}
+
+/** The least-squares slope of values[end-n .. end) per step (over what there is; 0 for fewer than 2). */
+function slope(values: ArrayLike<number>, end: number, n: number): number {
+  const from = Math.max(0, end - n);
+  const m = end - from;
+  if (m < 2) return 0;
+  const xm = (m - 1) / 2;
+  let ym = 0;
+  for (let i = from; i < end; i++) ym += values[i]!;
+  ym /= m;
+  let sxy = 0;
+  let sxx = 0;
+  for (let i = from; i < end; i++) {
+    const x = i - from - xm;
+    sxy += x * (values[i]! - ym);
+    sxx += x * x;
+  }
+  return sxy / sxx;
 }
 
 /**
@@ -78,7 +224,8 @@ export function extract(values: ArrayLike<number>, end: number, intervalMs: numb
     }
     out[o + k] = clip((s / h - last) / scale);
   }
-  let f = o + BLOCKS;
+  local(values, end, h, last, scale, out, o + BLOCKS);
+  let f = o + BLOCKS + LOCAL_COUNT;
   // Seasonal lags: how the series moved over the same horizon a day (a week)
   // ago, and where it stood at the target time then, against now.
   for (const period of [DAY_MS, WEEK_MS]) {

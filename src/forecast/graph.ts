@@ -3,7 +3,8 @@
 // TypeScript, which the trainer uses to calibrate and the tests use to check
 // that the exported graph computes what was trained.
 //
-//   features [N,F] ─Gemm─Tanh─Gemm─▶ o [N,6]
+//   features [N,F] ─Gemm─Tanh─Gemm─┬─▶ o [N,6]
+//            └──────MatMul─────────┘  (a linear path beside the hidden layer)
 //   o[0..2]: centre, lower and upper offsets of the value at the horizon
 //   o[3..5]: the same for the highest value within the horizon
 //   quantiles   = last + scale · (c - kq·softplus(l), c, c + kq·softplus(u))
@@ -35,6 +36,8 @@ export type Params = {
   /** [hidden × OUTPUTS], row-major. */
   w2: Float64Array;
   b2: Float64Array;
+  /** [FEATURE_COUNT × OUTPUTS], row-major: the linear path from the features straight to the outputs, beside the hidden layer. */
+  ws: Float64Array;
   /** Width multiplier of the p10–p90 interval (calibrated for coverage). */
   kq: number;
   /** Probit recalibration of the exhaustion probability (fitted for log loss): z' = ca·z + ce·min(z, 0) + cb + cc·h + cd·g, g = clip((limit - last) / scale). */
@@ -64,6 +67,7 @@ export function forwardRaw(p: Params, x: ArrayLike<number>, xo: number, out: Flo
   for (let k = 0; k < OUTPUTS; k++) {
     let z = p.b2[k]!;
     for (let j = 0; j < H; j++) z += hid[j]! * p.w2[j * OUTPUTS + k]!;
+    for (let i = 0; i < FEATURE_COUNT; i++) z += x[xo + i]! * p.ws[i * OUTPUTS + k]!;
     out[k] = z;
   }
 }
@@ -153,6 +157,7 @@ function initializers(b: GraphBuilder, p: Params) {
     b.tensor("b1", [p.hidden], p.b1),
     b.tensor("w2", [p.hidden, OUTPUTS], p.w2),
     b.tensor("b2", [OUTPUTS], p.b2),
+    b.tensor("ws", [FEATURE_COUNT, OUTPUTS], p.ws),
     b.scalar("kq", p.kq),
     b.scalar("inv_z90", 1 / Z90),
     b.scalar("ca", p.ca),
@@ -175,7 +180,7 @@ function initializers(b: GraphBuilder, p: Params) {
 /** The network, then the quantiles: last + scale · (c - kq·softplus(l), c, c + kq·softplus(u)). Returns the raw output columns of the max. */
 function quantileNodes(b: GraphBuilder): { m: string; ml: string; mu: string } {
   const hidden = b.node("Tanh", [b.node("Gemm", ["features", "w1", "b1"], "z1")], "a1");
-  const o = b.node("Gemm", [hidden, "w2", "b2"], "o");
+  const o = b.node("Add", [b.node("Gemm", [hidden, "w2", "b2"], "ohid"), b.node("MatMul", ["features", "ws"], "olin")], "o");
   const col = (i: number) => b.node("Gather", [o, `i${i}`], `o${i}`, [b.intAttr("axis", 1)]);
   const [c, l, u, m, ml, mu] = Array.from({ length: OUTPUTS }, (_, i) => col(i)) as [string, string, string, string, string, string];
   const p50 = b.node("Add", ["last", b.node("Mul", ["scale", c], "sc")], "p50");
