@@ -13,7 +13,8 @@
 //   - synthetic series (src/forecast/series.ts).
 // bench/forecast's held-out set (the AWS series' last 30 %) lies beyond the
 // probation rows too.
-// For horizons of 1, 3 and 12 steps. The model: features → 32 tanh → 6,
+// For horizons of 1, 3 and 12 steps. The model: features → 32 tanh → 6, with
+// a linear path from the features to the 6 beside the hidden layer,
 // trained with Adam on the pinball loss of p10/p50/p90 of the value at the
 // horizon and of the highest value within it. Then, on the real training
 // rows: kq widens or narrows p10–p90 to cover 80 %, and a probit

@@ -1,7 +1,8 @@
 // The series the forecaster is trained and evaluated on: NAB's, read in
 // place, and synthetic ones drawn from a seeded generator (daily and weekly
-// seasons, noise, level shifts, bursts, and memory leaks that climb to
-// exhaustion and restart). Shared by scripts/train-forecaster.ts and
+// seasons, noise, level shifts, bursts, memory leaks that climb to
+// exhaustion and restart, and surges: a steady climb to saturation or to a
+// plateau below it, held, then back). Shared by scripts/train-forecaster.ts and
 // bench/forecast.ts so both cut the same held-out part.
 import { rng, type Rng } from "../shared/rng.ts";
 import { DAY_MS, WEEK_MS } from "./features.ts";
