@@ -153,7 +153,6 @@ second_lane() {
   # grant for a renewal before it is forgotten: the finding in README)
   run broken-lapsed-early      fail  2 22 -O0 -DVOTE_FILE_LOSS -DBROKEN_LAPSED_EARLY
   run broken-lapsed-keeps-renewals fail 2 22 -O0 -DVOTE_FILE_LOSS -DBROKEN_LAPSED_KEEPS_RENEWALS
-  run broken-lapsed-any-seq    fail  2 22 -O0 -DVOTE_FILE_LOSS -DBROKEN_LAPSED_ANY_SEQ
   run vote-file-loss-any       known 2 20 -O0 -DNO_LAPSE -DVOTE_FILE_LOSS_ANY
 }
 
@@ -171,6 +170,9 @@ if [ "$full" -eq 0 ]; then
   second_lane > "$work/second-lane.out" 2>&1 &
   second_pid=$!
   run correct                  pass  2 25 -O1 -DVOTE_FILE_LOSS -DNO_LAPSE
+  # Lane two takes about 35 s longer (session 22: 681 s against 616 s, both
+  # lanes loaded): one of its variants runs here, after the correct model.
+  run broken-lapsed-any-seq    fail  2 22 -O0 -DVOTE_FILE_LOSS -DBROKEN_LAPSED_ANY_SEQ
   wait "$second_pid" || true
   second_pid=""
   cat "$work/second-lane.out"
