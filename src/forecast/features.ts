@@ -34,6 +34,8 @@ const MOTION_SPANS = [6, 24] as const;
 const TREND_HORIZONS = [1, 2, 4] as const;
 const LOCAL_COUNT = MEDIAN_SPANS.length + 6 + RECENT_VALUES + MOTION_SPANS.length + TREND_HORIZONS.length;
 export const FEATURE_COUNT = BLOCKS + 11 + LOCAL_COUNT;
+/** Where the local view starts (after the block means); its first 9: three medians, the errors' p10/p50/p90 and flag, the values' p10/p90. */
+export const LOCAL_FEATURE = BLOCKS;
 /** Where the horizon feature sits (the graph reads it to recalibrate the exhaustion probability). */
 export const HORIZON_FEATURE = FEATURE_COUNT - 1;
 export const DAY_MS = 86_400_000;
@@ -68,7 +70,7 @@ function clip(x: number): number {
 /** Scratch for medians and quantiles (the agent forecasts one series at a time). */
 const scratch = new Float64Array(Math.max(LOCAL_STEPS, ...MEDIAN_SPANS));
 const errors = new Float64Array(LOCAL_STEPS);
-const window = new Float64Array(ANCHOR_SPAN);
+const anchorWindow = new Float64Array(ANCHOR_SPAN);
 
 /** The k-th smallest of a[0..n) (0-based), in place: a's order changes, not its values (Wirth's selection, linear on average). */
 function select(a: Float64Array, n: number, k: number): number {
@@ -129,13 +131,13 @@ function slide(w: Float64Array, m: number, out: number, into: number): void {
 function anchorErrors(values: ArrayLike<number>, end: number, h: number): number {
   const u0 = Math.max(ANCHOR_SPAN, end - h + 1 - LOCAL_STEPS);
   if (u0 > end - h) return 0;
-  for (let i = 0; i < ANCHOR_SPAN; i++) window[i] = values[u0 - ANCHOR_SPAN + i]!;
-  window.sort();
+  for (let i = 0; i < ANCHOR_SPAN; i++) anchorWindow[i] = values[u0 - ANCHOR_SPAN + i]!;
+  anchorWindow.sort();
   const mid = Math.floor(0.5 * (ANCHOR_SPAN - 1));
   let n = 0;
   for (let u = u0; u <= end - h; u++) {
-    if (u > u0) slide(window, ANCHOR_SPAN, values[u - 1 - ANCHOR_SPAN]!, values[u - 1]!);
-    errors[n++] = values[u + h - 1]! - window[mid]!;
+    if (u > u0) slide(anchorWindow, ANCHOR_SPAN, values[u - 1 - ANCHOR_SPAN]!, values[u - 1]!);
+    errors[n++] = values[u + h - 1]! - anchorWindow[mid]!;
   }
   return n;
 }
@@ -144,9 +146,11 @@ function anchorErrors(values: ArrayLike<number>, end: number, h: number): number
  * The local view, written to out[o ..]: medians of the last few steps; the
  * p10/p50/p90 of the errors a median of the last ANCHOR_SPAN steps made
  * over the recent LOCAL_STEPS forecasts h steps ahead, with a flag that
- * there were enough of them; and the p10/p90 of the recent values. All
- * against the newest value, in scale units. A robust level and its own
- * recent errors are what a noisy, spiky series is best forecast from.
+ * there were enough of them; the p10/p90 of the recent values; the last
+ * few values; the mean step-to-step change over MOTION_SPANS; the trend
+ * over TREND_HORIZONS. All against the newest value, in scale units. A
+ * robust level and its own recent errors are what a noisy, spiky series is
+ * best forecast from; the trends are what a climb is.
  */
 function local(values: ArrayLike<number>, end: number, h: number, last: number, scale: number, out: Float32Array, o: number): void {
   let f = o;
