@@ -102,11 +102,11 @@ function quantileInPlace(a: Float64Array, n: number, q: number): number {
   return select(a, n, Math.min(n - 1, Math.floor(q * (n - 1))));
 }
 
-/** The median of values[end-k .. end) (fewer at the start). */
-function medianOf(values: ArrayLike<number>, end: number, k: number): number {
+/** values[end-k .. end) (fewer at the start) copied into scratch; returns how many. */
+function window(values: ArrayLike<number>, end: number, k: number): number {
   const from = Math.max(0, end - k);
   for (let i = from; i < end; i++) scratch[i - from] = values[i]!;
-  return quantileInPlace(scratch, end - from, 0.5);
+  return end - from;
 }
 
 /** In the sorted window w[0..m), `out` (one of its values) replaced by `into`, kept sorted. */
@@ -154,7 +154,7 @@ function anchorErrors(values: ArrayLike<number>, end: number, h: number): number
  */
 function local(values: ArrayLike<number>, end: number, h: number, last: number, scale: number, out: Float32Array, o: number): void {
   let f = o;
-  for (const k of MEDIAN_SPANS) out[f++] = clip((medianOf(values, end, k) - last) / scale);
+  for (const k of MEDIAN_SPANS) out[f++] = clip((quantileInPlace(scratch, window(values, end, k), 0.5) - last) / scale);
   // Forecasts made at u (from values[0..u)) for values[u+h-1], all known now.
   const n = anchorErrors(values, end, h);
   if (n >= LOCAL_MIN) {
@@ -163,10 +163,9 @@ function local(values: ArrayLike<number>, end: number, h: number, last: number, 
   } else {
     for (let i = 0; i < 4; i++) out[f++] = 0;
   }
-  const from = Math.max(0, end - LOCAL_STEPS);
-  for (let i = from; i < end; i++) scratch[i - from] = values[i]!;
-  out[f++] = clip((quantileInPlace(scratch, end - from, 0.1) - last) / scale);
-  out[f++] = clip((quantileInPlace(scratch, end - from, 0.9) - last) / scale);
+  const m = window(values, end, LOCAL_STEPS);
+  out[f++] = clip((quantileInPlace(scratch, m, 0.1) - last) / scale);
+  out[f++] = clip((quantileInPlace(scratch, m, 0.9) - last) / scale);
   for (let k = 1; k <= RECENT_VALUES; k++) out[f++] = clip((values[Math.max(0, end - 1 - k)]! - last) / scale);
   for (const k of MOTION_SPANS) {
     let moved = 0;

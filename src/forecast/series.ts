@@ -51,7 +51,7 @@ export function syntheticSeries(seed: number, n: number): Series {
   const leaks = kind === 0 && r.next() < 0.5;
   // Surges: a share climbs steadily for 15 minutes to 2 hours, either to saturation (a runaway) or to a plateau below it (a busy spell), holds, and falls back.
   const surgeRate = kind === 0 && r.next() < 0.5 ? uniform(r, 0.0005, 0.004) : 0;
-  let surge = { from: 0, to: 0, climb: 0, hold: 0, at: -1 };
+  let surge = { to: 0, climb: 0, hold: 0, at: -1 };
   const shiftRate = r.next() < 0.5 ? uniform(r, 0, 0.002) : 0;
   const burstRate = kind === 1 ? uniform(r, 0, 0.01) : 0;
   let level = 1;
@@ -72,7 +72,7 @@ export function syntheticSeries(seed: number, n: number): Series {
       leak += leakSlope;
       if (surge.at < 0 && r.next() < surgeRate) {
         const to = r.next() < 0.5 ? 1.05 : uniform(r, 0.5, 0.95);
-        surge = { from: 0, to, climb: Math.max(2, Math.round(uniform(r, 900_000, 7_200_000) / intervalMs)), hold: Math.round(uniform(r, 3_600_000, 6 * 3_600_000) / intervalMs), at: 0 };
+        surge = { to, climb: Math.max(2, Math.round(uniform(r, 900_000, 7_200_000) / intervalMs)), hold: Math.round(uniform(r, 3_600_000, 6 * 3_600_000) / intervalMs), at: 0 };
       }
       let lift = 0;
       if (surge.at >= 0) {
