@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The whole suite, as `npm test` and CI run it: every test file under bun,
+# with the spin model check (test/model.slow.test.ts) beside the rest rather
+# than after it.
+#
+# The model check is CPU work alone (about 18 min of CPU on this kind of
+# machine); the rest of the suite is mostly real agents waiting on real time
+# and leaves a core and more idle. So the model check runs at the same time,
+# under SCHED_IDLE (chrt --idle 0, inherited by spin's verifiers): it gets
+# only the CPU time nothing else wants, and cannot delay an agent or a probe
+# of the scenario tests. Run one after the other, the suite took 20-21 min
+# on CI (session 22), 9-10 min of it the model check.
+#
+#   bash scripts/test.sh [bun test options and filters for the main run]
+#
+# Exits 0 only if both runs pass. The model check's output follows the main
+# run's. With a filter (arguments given), only the main run runs.
+set -uo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+bun="$root/node_modules/.bin/bun"
+[ -x "$bun" ] || bun="bun"
+model_test="test/model.slow.test.ts"
+# Beyond bun's own default: scenario tests spawn real agents in namespaces.
+timeout_ms=180000
+
+if [ "$#" -gt 0 ]; then
+  exec "$bun" test --timeout "$timeout_ms" "$@"
+fi
+
+log="$(mktemp "${TMPDIR:-/tmp}/umbra-model-test.XXXXXX")"
+model_pid=""
+cleanup() {
+  # the model check's group: bun, check-model.sh and spin's verifiers
+  [ -z "$model_pid" ] || kill -- "-$model_pid" 2>/dev/null
+  rm -f "$log"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# setsid: its own process group, so cleanup stops every verifier with it.
+setsid -w chrt --idle 0 "$bun" test --timeout "$timeout_ms" "$model_test" >"$log" 2>&1 &
+model_pid=$!
+
+"$bun" test --timeout "$timeout_ms" --path-ignore-patterns "$model_test"
+main_rc=$?
+
+echo
+echo "test.sh: the main run exited $main_rc; waiting for the model check ($model_test, at idle priority)..."
+wait "$model_pid"
+model_rc=$?
+model_pid=""
+cat "$log"
+echo "test.sh: main run exit $main_rc, model check exit $model_rc"
+[ "$main_rc" -eq 0 ] && [ "$model_rc" -eq 0 ]
