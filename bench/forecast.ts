@@ -8,6 +8,9 @@
 //    value a day before the target, p10/p90 from its residuals on the
 //    training part) and a persistence one (p50 = the last value, p10/p90 from
 //    its h-step residuals there), and how often p10–p90 holds the value.
+//    umbra's quantiles are the agent's: the model's, blended with robust
+//    experts (src/forecast/blend.ts), the blend starting afresh at the
+//    held-out part and learning as its targets come; the model alone beside.
 // 2. Exhaustion probability on the same rows, for limits at each series'
 //    90/95/99th training percentile: Brier score beside the base rate's, and
 //    the calibration error (10 bins).
@@ -28,6 +31,7 @@ import { ANOMALY_DEFAULTS, AnomalyScorer, type AnomalySettings } from "../src/fo
 import type { ValueRange } from "../src/forecast/context.ts";
 import { DAY_MS } from "../src/forecast/features.ts";
 import { HELD_OUT_FRACTION, medianInterval, type Series } from "../src/forecast/series.ts";
+import { QuantileBlend } from "../src/forecast/blend.ts";
 
 const USAGE = `usage: node bench/forecast.ts [options]
   --model FILE    the model (default ${DEFAULT_MODEL_PATH})
@@ -75,11 +79,26 @@ async function forecastAt(model: Forecaster, s: Series, positions: number[], h: 
   return out;
 }
 
-type QuantileFigures = { horizonSteps: number; rows: number; pinballModel: number; pinballNaive: number; improvement: number; geomeanRatio: number; coverage: number; pinballPersistence: number; improvementOverPersistence: number };
+type QuantileFigures = {
+  horizonSteps: number;
+  rows: number;
+  /** umbra's quantiles: the model's, blended (src/forecast/blend.ts). */
+  pinballModel: number;
+  pinballNaive: number;
+  improvement: number;
+  geomeanRatio: number;
+  coverage: number;
+  pinballPersistence: number;
+  improvementOverPersistence: number;
+  /** The model's own quantiles, unblended. */
+  modelAlone: { pinball: number; improvementOverPersistence: number; coverage: number };
+};
 type ExhaustionFigures = { rows: number; events: number; brier: number; brierBaseRate: number; ece: number; bins: { p: number; observed: number; n: number }[] };
 
 async function quantileBench(model: Forecaster, aws: Series[], h: number): Promise<{ q: QuantileFigures; e: ExhaustionFigures }> {
   let sumModel = 0;
+  let sumAlone = 0;
+  let coveredAlone = 0;
   let sumNaive = 0;
   let sumPersist = 0;
   let logRatio = 0;
@@ -112,13 +131,19 @@ async function quantileBench(model: Forecaster, aws: Series[], h: number): Promi
     const outs: ForecastOutput[][] = [];
     for (const lim of limits) outs.push(await forecastAt(model, s, positions, h, () => lim));
     let lm = 0;
+    let la = 0;
     let ln = 0;
     let lp = 0;
+    const blend = new QuantileBlend();
     positions.forEach((t, i) => {
       const y = s.values[t + h - 1]!;
-      const f = outs[0]![i]!;
+      const alone = outs[0]![i]!;
+      // The blend sees the series up to the forecast's newest value (index t-1) only.
+      const f = blend.push(s.values, t, t - 1, h, alone);
       const naive = s.values[t + h - 1 - day]!;
       lm += pinball(y, [f.p10, f.p50, f.p90]);
+      la += pinball(y, [alone.p10, alone.p50, alone.p90]);
+      if (y >= alone.p10 && y <= alone.p90) coveredAlone++;
       ln += pinball(y, [naive + r10, naive, naive + r90]);
       // Persistence: the last value before the forecast, its h-step residuals' p10/p90 around it.
       const last = s.values[t - 1]!;
@@ -130,6 +155,7 @@ async function quantileBench(model: Forecaster, aws: Series[], h: number): Promi
     });
     rows += positions.length;
     sumModel += lm / unit;
+    sumAlone += la / unit;
     sumNaive += ln / unit;
     sumPersist += lp / unit;
     logRatio += Math.log(lm / Math.max(ln, 1e-12));
@@ -161,6 +187,7 @@ async function quantileBench(model: Forecaster, aws: Series[], h: number): Promi
       coverage: covered / rows,
       pinballPersistence: sumPersist / rows,
       improvementOverPersistence: 1 - sumModel / sumPersist,
+      modelAlone: { pinball: sumAlone / rows, improvementOverPersistence: 1 - sumAlone / sumPersist, coverage: coveredAlone / rows },
     },
     e: {
       rows: probs.length,
@@ -271,11 +298,19 @@ async function main(): Promise<void> {
     const values = host.values.subarray(0, 2_016); // a week of five-minute steps
     for (const h of [3, 1]) tickInputs.push({ values, intervalMs: host.intervalMs, ts: host.ts[2_015]!, limit: 95, horizonMs: h * host.intervalMs });
   }
-  for (let i = 0; i < 200; i++) await model.run(tickInputs);
+  // A tick blends each metric's quantiles at the horizon too (one blend per metric, a step further each tick).
+  const blends = Array.from({ length: 6 }, () => new QuantileBlend());
+  let at = 2_015;
+  const tick = async () => {
+    const outs = await model.run(tickInputs);
+    at++;
+    blends.forEach((b, m) => b.push(tickInputs[2 * m]!.values, 2_016, at, 3, outs[2 * m]!));
+  };
+  for (let i = 0; i < 200; i++) await tick();
   const lat: number[] = [];
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
-    await model.run(tickInputs);
+    await tick();
     lat.push(performance.now() - t0);
   }
   const latency = { medianMs: median(lat), p99Ms: quantileOf(lat, 0.99), runs };
@@ -294,6 +329,10 @@ async function main(): Promise<void> {
   for (const [label, q] of [["15 min", q15.q], ["1 hour", q60.q]] as const) {
     lines.push(`${label.padEnd(8)} ${String(q.rows).padStart(5)}  ${q.pinballModel.toFixed(3).padStart(7)}  ${q.pinballNaive.toFixed(3).padStart(15)}  ${pct(q.improvement).padStart(10)}  ${q.pinballPersistence.toFixed(3).padStart(12)}  ${pct(q.improvementOverPersistence).padStart(10)}  ${q.geomeanRatio.toFixed(3).padStart(14)}  ${pct(q.coverage).padStart(17)}`);
   }
+  lines.push("umbra: the model's quantiles blended with robust medians (src/forecast/blend.ts); the model alone:");
+  for (const [label, q] of [["15 min", q15.q], ["1 hour", q60.q]] as const) {
+    lines.push(`${label.padEnd(8)} pinball ${q.modelAlone.pinball.toFixed(3)}, ${pct(q.modelAlone.improvementOverPersistence)} below persistence, p10-p90 coverage ${pct(q.modelAlone.coverage)}`);
+  }
   lines.push("", "exhaustion probability (limits at the 90/95/99th training percentile):");
   lines.push("horizon    rows  events   Brier   base-rate Brier   calibration error");
   for (const [label, e] of [["15 min", q15.e], ["1 hour", q60.e]] as const) {
@@ -310,7 +349,7 @@ async function main(): Promise<void> {
     for (const [key, name] of [["randomCutForest", "Random Cut Forest"], ["twitterADVec", "Twitter ADVec"], ["windowedGaussian", "Windowed Gaussian"], ["random", "Random"]] as const) lines.push(row(name, published[key]));
     lines.push(`umbra thresholds: ${nab.map((r) => `${r.profile} ${r.threshold.toFixed(4)} (tp ${r.tp}, fp ${r.fp}, fn ${r.fn})`).join("; ")}`);
   }
-  lines.push("", `inference per tick (12 forecasts, features included): median ${latency.medianMs.toFixed(3)} ms, p99 ${latency.p99Ms.toFixed(3)} ms over ${runs} runs`);
+  lines.push("", `inference per tick (12 forecasts, features and 6 blends included): median ${latency.medianMs.toFixed(3)} ms, p99 ${latency.p99Ms.toFixed(3)} ms over ${runs} runs`);
   process.stdout.write(lines.join("\n") + "\n");
 }
 

@@ -10,7 +10,7 @@ import type { HostId } from "../shared/ids.ts";
 import type { Logger } from "../shared/log.ts";
 import { limitLines, type Config } from "../shared/config.ts";
 import type { HostSample } from "../probe/index.ts";
-import { loadForecasterLazily, HostHistory, type ForecastMetric, type Forecaster, type ForecastInput, type ForecastOutput, type PredictionModel, AnomalyScorer, ANOMALY_DEFAULTS, type AnomalySettings, type OneStep, type HostForecast, type ValueRange, HISTORY_MIN_STEPS } from "../forecast/index.ts";
+import { loadForecasterLazily, HostHistory, type ForecastMetric, type Forecaster, type ForecastInput, type ForecastOutput, type PredictionModel, AnomalyScorer, ANOMALY_DEFAULTS, type AnomalySettings, type OneStep, type HostForecast, type ValueRange, HISTORY_MIN_STEPS, QuantileBlend, horizonSteps } from "../forecast/index.ts";
 import { RATIO_METRICS } from "../shared/metrics.ts";
 import { BoundedQueue, type QueueCount } from "./queue.ts";
 
@@ -38,8 +38,8 @@ export type Forecasting = {
 /** A metric's known range, for the anomaly score's context view: a share of the host's capacity lies in 0..1; a rate's range is learned. */
 const knownRange = (metric: ForecastMetric): ValueRange | null => ((RATIO_METRICS as readonly string[]).includes(metric) ? { lo: 0, hi: 1 } : null);
 
-/** Per metric of one host: the anomaly scorer, and the one-step forecast the next value is judged against. */
-type MetricScore = { scorer: AnomalyScorer; next: OneStep | null; score: number };
+/** Per metric of one host: the anomaly scorer, the one-step forecast the next value is judged against, and the blend of the quantiles at the horizon. */
+type MetricScore = { scorer: AnomalyScorer; next: OneStep | null; score: number; blend: QuantileBlend };
 
 /** A metric with a limit, and its lines: the value it must not rise above, and the one it must not fall below (null: none; both null: a metric scaling watches, with no limit). */
 type Watched = { metric: ForecastMetric; above: number | null; below: number | null };
@@ -131,6 +131,8 @@ class ForecastRunner {
     const series = watched.map((w) => h.values(w.metric));
     const batch: ForecastInput[] = watched.flatMap((w, i) => asksOf(w).map((ask) => this.input(ask, w, h, series[i]!, intervalMs, horizonMs)));
     const perMetric = this.scoresOf(host);
+    // The newest value's step, and the horizon in steps: what the quantile blend is fed with once the model answers.
+    const at = { step: h.closedSteps - 1, steps: horizonSteps(horizonMs, intervalMs) };
     // The newest value meets the one-step forecast made a step ago.
     watched.forEach(({ metric }, i) => {
       const a = perMetric.get(metric)!;
@@ -140,7 +142,7 @@ class ForecastRunner {
     this.running.add(host);
     this.model
       .run(batch)
-      .then((outs) => this.finished(host, h, watched, series, perMetric, outs))
+      .then((outs) => this.finished(host, h, watched, series, perMetric, at, outs))
       .catch((err: Error) => this.log("warn", "forecast", "inference-failed", { host, error: err.message }))
       .finally(() => {
         this.running.delete(host);
@@ -169,13 +171,13 @@ class ForecastRunner {
   private scoresOf(host: HostId): Map<ForecastMetric, MetricScore> {
     let scores = this.anomaly.get(host);
     if (scores === undefined) {
-      scores = new Map(this.watched.map((w) => [w.metric, { scorer: new AnomalyScorer(this.anomalySettings, knownRange(w.metric)), next: null, score: 0 }]));
+      scores = new Map(this.watched.map((w) => [w.metric, { scorer: new AnomalyScorer(this.anomalySettings, knownRange(w.metric)), next: null, score: 0, blend: new QuantileBlend() }]));
       this.anomaly.set(host, scores);
     }
     return scores;
   }
 
-  private finished(host: HostId, h: HostHistory, watched: readonly Watched[], series: Float64Array[], perMetric: Map<ForecastMetric, MetricScore>, outs: ForecastOutput[]): void {
+  private finished(host: HostId, h: HostHistory, watched: readonly Watched[], series: Float64Array[], perMetric: Map<ForecastMetric, MetricScore>, at: { step: number; steps: number }, outs: ForecastOutput[]): void {
     let k = 0;
     const p90: Partial<Record<ForecastMetric, number>> = {};
     const p10: Partial<Record<ForecastMetric, number>> = {};
@@ -185,7 +187,8 @@ class ForecastRunner {
       const a = perMetric.get(w.metric)!;
       a.next = out.get("next")!;
       const v = series[i]!;
-      const means = out.get("means")!;
+      // The quantiles at the horizon: the model's, blended with robust medians by their recent losses (src/forecast/blend.ts); the crossing stays the model's.
+      const means = { ...out.get("means")!, ...a.blend.push(v, v.length, at.step, at.steps, out.get("means")!) };
       p90[w.metric] = means.p90;
       p10[w.metric] = means.p10;
       // Exhaustion: whichever line is likelier crossed, by the means or by the steps' extremes.

@@ -25,6 +25,8 @@ const MEDIAN_SPANS = [4, 12, 36] as const;
 const ANCHOR_SPAN = 12;
 /** Its errors, and the values' spread, are read over this many recent steps. */
 const LOCAL_STEPS = 144;
+/** The quantiles of those errors the model reads (and a robust forecast gives). */
+const ROBUST_QUANTILES = [0.1, 0.5, 0.9] as const;
 /** Fewer errors than this, and the error features are zero (their flag says so). */
 const LOCAL_MIN = 16;
 /** The last few values one by one, and how much the series moved step to step lately (over these spans). */
@@ -70,7 +72,9 @@ function clip(x: number): number {
 /** Scratch for medians and quantiles (the agent forecasts one series at a time). */
 const scratch = new Float64Array(Math.max(LOCAL_STEPS, ...MEDIAN_SPANS));
 const errors = new Float64Array(LOCAL_STEPS);
-const anchorWindow = new Float64Array(ANCHOR_SPAN);
+/** The longest median a robust forecast takes (robustForecast's span). */
+export const ROBUST_SPAN_MAX = 36;
+const anchorWindow = new Float64Array(ROBUST_SPAN_MAX);
 
 /** The k-th smallest of a[0..n) (0-based), in place: a's order changes, not its values (Wirth's selection, linear on average). */
 function select(a: Float64Array, n: number, k: number): number {
@@ -127,19 +131,37 @@ function slide(w: Float64Array, m: number, out: number, into: number): void {
   w[i] = into;
 }
 
-/** errors[0..n): values[u+h-1] less the median of values[u-ANCHOR_SPAN .. u), for the last LOCAL_STEPS origins u whose target is known; returns n. The median slides with u. */
-function anchorErrors(values: ArrayLike<number>, end: number, h: number): number {
-  const u0 = Math.max(ANCHOR_SPAN, end - h + 1 - LOCAL_STEPS);
+/** errors[0..n): values[u+h-1] less the median of values[u-span .. u), for the last LOCAL_STEPS origins u whose target is known; returns n. The median slides with u. */
+function anchorErrors(values: ArrayLike<number>, end: number, h: number, span: number): number {
+  const u0 = Math.max(span, end - h + 1 - LOCAL_STEPS);
   if (u0 > end - h) return 0;
-  for (let i = 0; i < ANCHOR_SPAN; i++) anchorWindow[i] = values[u0 - ANCHOR_SPAN + i]!;
-  anchorWindow.sort();
-  const mid = Math.floor(0.5 * (ANCHOR_SPAN - 1));
+  const w = anchorWindow.subarray(0, span);
+  for (let i = 0; i < span; i++) w[i] = values[u0 - span + i]!;
+  w.sort();
+  const mid = Math.floor(0.5 * (span - 1));
   let n = 0;
   for (let u = u0; u <= end - h; u++) {
-    if (u > u0) slide(anchorWindow, ANCHOR_SPAN, values[u - 1 - ANCHOR_SPAN]!, values[u - 1]!);
-    errors[n++] = values[u + h - 1]! - anchorWindow[mid]!;
+    if (u > u0) slide(w, span, values[u - 1 - span]!, values[u - 1]!);
+    errors[n++] = values[u + h - 1]! - w[mid]!;
   }
   return n;
+}
+
+/**
+ * A robust forecast of values[end+h-1] from values[0..end): the median of
+ * the last `span` steps, plus the p10/p50/p90 of the errors that median made
+ * h steps ahead over the last LOCAL_STEPS origins whose targets are known.
+ * Written to out[0..3) in the series' units; false (out untouched) while
+ * fewer than LOCAL_MIN such errors exist. The model's inputs read one of
+ * these (span ANCHOR_SPAN); the quantile blend takes them as experts.
+ */
+export function robustForecast(values: ArrayLike<number>, end: number, h: number, span: number, out: Float64Array): boolean {
+  if (span < 1 || span > ROBUST_SPAN_MAX) throw new RangeError(`a robust forecast's span is 1..${ROBUST_SPAN_MAX}, not ${span}`);
+  const n = anchorErrors(values, end, h, span);
+  if (n < LOCAL_MIN) return false;
+  const level = quantileInPlace(scratch, window(values, end, span), 0.5);
+  for (let i = 0; i < 3; i++) out[i] = level + quantileInPlace(errors, n, ROBUST_QUANTILES[i]!);
+  return true;
 }
 
 /**
@@ -156,9 +178,9 @@ function local(values: ArrayLike<number>, end: number, h: number, last: number, 
   let f = o;
   for (const k of MEDIAN_SPANS) out[f++] = clip((quantileInPlace(scratch, window(values, end, k), 0.5) - last) / scale);
   // Forecasts made at u (from values[0..u)) for values[u+h-1], all known now.
-  const n = anchorErrors(values, end, h);
+  const n = anchorErrors(values, end, h, ANCHOR_SPAN);
   if (n >= LOCAL_MIN) {
-    for (const q of [0.1, 0.5, 0.9]) out[f++] = clip(quantileInPlace(errors, n, q) / scale);
+    for (const q of ROBUST_QUANTILES) out[f++] = clip(quantileInPlace(errors, n, q) / scale);
     out[f++] = 1;
   } else {
     for (let i = 0; i < 4; i++) out[f++] = 0;
@@ -195,14 +217,9 @@ function slope(values: ArrayLike<number>, end: number, n: number): number {
   return sxy / sxx;
 }
 
-/**
- * Features of the series values[0..end) (values[end-1] the newest, taken at
- * `ts`, one every `intervalMs`) for a forecast `h` steps ahead, written to
- * out[o .. o+FEATURE_COUNT). Returns the frame the model's outputs are in.
- */
-export function extract(values: ArrayLike<number>, end: number, intervalMs: number, ts: number, h: number, out: Float32Array, o: number): Frame {
+/** The scale of values[0..end) h steps ahead (see the head of this file): the mean |x[i] - x[i-h]| over the recent past; half the range when the series is shorter than h; floored. */
+export function scaleOf(values: ArrayLike<number>, end: number, h: number): number {
   const last = values[end - 1]!;
-  // Scale: mean |x[i] - x[i-h]| over the recent past.
   const span = Math.min(end - h, Math.max(SCALE_STEPS_MIN, 8 * h));
   let moved = 0;
   for (let i = end - span; i < end; i++) moved += Math.abs(values[i]! - values[i - h]!);
@@ -216,7 +233,17 @@ export function extract(values: ArrayLike<number>, end: number, intervalMs: numb
     }
     scale = (hi - lo) / 2;
   }
-  scale = Math.max(scale, 1e-3 * Math.abs(last), 1e-9);
+  return Math.max(scale, 1e-3 * Math.abs(last), 1e-9);
+}
+
+/**
+ * Features of the series values[0..end) (values[end-1] the newest, taken at
+ * `ts`, one every `intervalMs`) for a forecast `h` steps ahead, written to
+ * out[o .. o+FEATURE_COUNT). Returns the frame the model's outputs are in.
+ */
+export function extract(values: ArrayLike<number>, end: number, intervalMs: number, ts: number, h: number, out: Float32Array, o: number): Frame {
+  const last = values[end - 1]!;
+  const scale = scaleOf(values, end, h);
 
   // Block means of the last BLOCKS horizons; a block before the start reads the oldest value.
   for (let k = 0; k < BLOCKS; k++) {

@@ -31,6 +31,8 @@ export class HostHistory {
   private readonly stepTs: number[] = [];
   /** Wall ms of the newest closed step. */
   lastTs = 0;
+  /** Steps closed since the start (the newest value is step closedSteps - 1, whatever the ring still holds). */
+  closedSteps = 0;
 
   readonly stepMs: number;
   readonly capacity: number;
@@ -60,6 +62,7 @@ export class HostHistory {
       this.stepTs.push(this.bucketLastTs);
       if (this.stepTs.length > SPACINGS_KEPT + 1) this.stepTs.shift();
       this.lastTs = this.bucketLastTs;
+      this.closedSteps += 1;
       this.bucket = null;
       closed = true;
     }
