@@ -30,30 +30,39 @@ if [ "$#" -gt 0 ]; then
 fi
 
 log="$(mktemp "${TMPDIR:-/tmp}/umbra-model-test.XXXXXX")"
-model_pid=""
+model_pgid=""
+main_pid=""
 cleanup() {
-  # the model check's group: bun, check-model.sh and spin's verifiers
-  [ -z "$model_pid" ] || kill -- "-$model_pid" 2>/dev/null
+  # The model check's whole group (bun, check-model.sh, spin's verifiers), even
+  # after its bun has exited: a verifier must not outlive the suite.
+  [ -z "$model_pgid" ] || kill -- "-$model_pgid" 2>/dev/null
+  [ -z "$main_pid" ] || kill "$main_pid" 2>/dev/null
   rm -f "$log"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'echo "test.sh: interrupted" >&2; exit 130' INT
+trap 'echo "test.sh: terminated" >&2; exit 143' TERM
 
 # Where SCHED_IDLE is refused (a container's seccomp policy), the lowest nice level instead.
 idle=(chrt --idle 0)
 "${idle[@]}" true 2>/dev/null || idle=(nice -n 19)
-# setsid: its own process group, so cleanup stops every verifier with it.
+# setsid: its own process group, so cleanup stops every verifier with it (a
+# background job of a script is no group leader, so setsid does not fork:
+# its pid is the group's id).
 setsid -w "${idle[@]}" "$bun" test --timeout "$timeout_ms" "$model_test" >"$log" 2>&1 &
-model_pid=$!
+model_pgid=$!
 
-"$bun" test --timeout "$timeout_ms" --path-ignore-patterns "$model_test"
+# The main run in the background too, so an interrupt reaches the traps at once.
+"$bun" test --timeout "$timeout_ms" --path-ignore-patterns "$model_test" &
+main_pid=$!
+wait "$main_pid"
 main_rc=$?
+main_pid=""
 
 echo
 echo "test.sh: the main run exited $main_rc; waiting for the model check ($model_test, under ${idle[*]})..."
-wait "$model_pid"
+wait "$model_pgid"
 model_rc=$?
-model_pid=""
 cat "$log"
 echo "test.sh: main run exit $main_rc, model check exit $model_rc"
 [ "$main_rc" -eq 0 ] && [ "$model_rc" -eq 0 ]

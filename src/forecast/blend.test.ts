@@ -18,7 +18,8 @@ function noisy(n: number, seed: number): Float64Array {
 /** Pushes every step from `from` to the series' end with the model's quantiles from `model(t)` (t: values[0..t) known); returns the last blend. */
 function feed(b: QuantileBlend, v: Float64Array, from: number, model: (t: number) => Quantiles): Quantiles {
   let q: Quantiles = model(from);
-  for (let t = from; t <= v.length; t++) q = b.push(v, t, t - 1, H, model(t));
+  // only values[0..t) in reach: a read past the newest value would be undefined, not the future
+  for (let t = from; t <= v.length; t++) q = b.push(v.subarray(0, t), t, t - 1, H, model(t));
   return q;
 }
 
@@ -65,7 +66,7 @@ describe("weights", () => {
 });
 
 describe("the stream", () => {
-  test("the same step twice is scored once; a series that starts over, or a new horizon, starts the weights over", () => {
+  test("the same step twice is scored once; a series that starts over starts the weights over; a new horizon keeps them", () => {
     const v = noisy(300, 3);
     const off = { p10: 29, p50: 30, p90: 31 };
     const once = new QuantileBlend();
@@ -76,13 +77,15 @@ describe("the stream", () => {
       twice.push(v, t, t - 1, H, off);
     }
     expect(twice.weights()).toEqual(once.weights());
+    const before = once.weights();
     twice.push(v, 50, 49, H, off); // back in time: an agent's history that began again
     for (const w of twice.weights()) expect(w).toEqual(equal);
-    once.push(v, 201, 200, H + 1, off);
-    for (const w of once.weights()) expect(w).toEqual(equal);
+    once.push(v, 201, 200, H + 1, off); // the step's spacing drifted: the horizon is one step longer
+    expect(once.weights()[0]![0]!).toBeLessThanOrEqual(before[0]![0]!);
+    for (const w of once.weights()) expect(w).not.toEqual(equal);
   });
 
-  test("a target the window no longer holds is dropped unscored; a gap in steps scores what it can", () => {
+  test("a target the window no longer holds is dropped unscored", () => {
     const v = noisy(300, 4);
     const b = new QuantileBlend();
     const off = { p10: 29, p50: 30, p90: 31 };
@@ -90,6 +93,30 @@ describe("the stream", () => {
     // 500 steps later, with only the last 200 values in the window: the forecast made at step 99 cannot be scored
     b.push(v, 200, 599, H, off);
     for (const w of b.weights()) expect(w).toEqual(equal);
+  });
+
+  test("after a gap in steps, a target the window still holds is scored, against the value of its own step", () => {
+    const v = noisy(300, 8);
+    const off = { p10: 29, p50: 30, p90: 31 };
+    // forecast at step 99 (newest value v[99]) for step 102; the next call comes 10 steps later, v[109] the newest
+    const gap = new QuantileBlend();
+    gap.push(v.subarray(0, 100), 100, 99, H, off);
+    gap.push(v.subarray(0, 110), 110, 109, H, off);
+    for (const w of gap.weights()) expect(w[0]!).toBeLessThan(1 / 3);
+    // scored at its own step instead, the same forecast gives the same weights: it read v[102] both ways
+    const onTime = new QuantileBlend();
+    onTime.push(v.subarray(0, 100), 100, 99, H, off);
+    onTime.push(v.subarray(0, 103), 103, 102, H, off);
+    expect(gap.weights()).toEqual(onTime.weights());
+  });
+
+  test("a model's forecast that is no number is passed through, neither scored nor kept", () => {
+    const v = noisy(300, 9);
+    const b = new QuantileBlend();
+    const bad = { p10: NaN, p50: 10, p90: 11 };
+    expect(b.push(v.subarray(0, 100), 100, 99, H, bad)).toEqual(bad);
+    const q = feed(b, v, 101, () => ({ p10: 10.1, p50: 10.5, p90: 10.9 }));
+    for (const x of [q.p10, q.p50, q.p90]) expect(Number.isFinite(x)).toBe(true);
   });
 
   test("too little history for a robust forecast: the medians say what the model says", () => {

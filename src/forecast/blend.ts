@@ -47,7 +47,6 @@ export class QuantileBlend {
   /** Discounted loss per quantile per expert (quantile-major). */
   private readonly loss: Float64Array;
   private pending: Pending[] = [];
-  private h = 0;
   private lastAt = -Infinity;
   private readonly robust = new Float64Array(3);
   private readonly w: Float64Array;
@@ -67,16 +66,20 @@ export class QuantileBlend {
    * value: at + h is the target), given the model's quantiles for it. First
    * scores the forecasts whose targets values[] now holds. A second forecast
    * from the same step is blended but not scored (the first one is); a
-   * series that starts over (at below the last call's) or a new horizon
-   * starts the blend over, weights equal.
+   * series that starts over (at below the last call's) starts the blend
+   * over, weights equal. A horizon that changes (the step's spacing is
+   * measured, and may drift) keeps the weights: each forecast waits for its
+   * own target. A forecast with a value that is no number is neither
+   * scored nor kept.
    */
   push(values: ArrayLike<number>, end: number, at: number, h: number, model: Quantiles): Quantiles {
-    if (at < this.lastAt || h !== this.h) this.reset(h);
+    if (at < this.lastAt) this.reset();
     const again = at === this.lastAt;
     this.lastAt = at;
     if (!again) this.resolve(values, end, at);
     const experts = new Float64Array(3 * this.count);
     experts.set([model.p10, model.p50, model.p90], 0);
+    if (!experts.subarray(0, 3).every(Number.isFinite)) return model;
     this.settings.spans.forEach((span, k) => {
       // Too little history for a robust forecast: the expert says what the model says.
       const ok = robustForecast(values, end, h, span, this.robust);
@@ -95,8 +98,7 @@ export class QuantileBlend {
     });
   }
 
-  private reset(h: number): void {
-    this.h = h;
+  private reset(): void {
     this.pending = [];
     this.loss.fill(0);
     this.lastAt = -Infinity;
@@ -110,11 +112,16 @@ export class QuantileBlend {
       const back = at - p.target;
       if (back >= end) continue;
       const y = values[end - 1 - back]!;
+      if (!Number.isFinite(y)) continue;
       for (let j = 0; j < 3; j++) {
+        const o = j * this.count;
+        let min = Infinity;
         for (let k = 0; k < this.count; k++) {
-          const l = j * this.count + k;
-          this.loss[l] = this.settings.discount * this.loss[l]! + pinball(y, p.experts[3 * k + j]!, TAUS[j]!) / p.scale;
+          this.loss[o + k] = this.settings.discount * this.loss[o + k]! + pinball(y, p.experts[3 * k + j]!, TAUS[j]!) / p.scale;
+          min = Math.min(min, this.loss[o + k]!);
         }
+        // Only the differences weigh: keep the smallest at 0, so a long run cannot grow them past what a double holds exactly.
+        for (let k = 0; k < this.count; k++) this.loss[o + k] = this.loss[o + k]! - min;
       }
     }
     if (i > 0) this.pending.splice(0, i);

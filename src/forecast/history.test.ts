@@ -27,3 +27,13 @@ test("a replayed 5-minute series fills one step per row; the interval is read fr
   expect(h.intervalMs()).toBe(300_000);
   expect([...h.peaks("memoryUsage")]).toEqual([...h.values("memoryUsage")]); // one sample a step: its peak is its mean
 });
+
+test("closedSteps counts every step ever closed, past what the ring holds: the newest value is step closedSteps - 1", () => {
+  const h = new HostHistory(60_000, 4);
+  expect(h.closedSteps).toBe(0);
+  for (let i = 0; i <= 10; i++) h.add(s(i * 60_000, i));
+  // steps 0..9 closed (the sample of minute 10 opened step 10); the ring keeps the last 4
+  expect(h.closedSteps).toBe(10);
+  expect([...h.values("memoryUsage")]).toEqual([6, 7, 8, 9]);
+  expect(h.values("memoryUsage")[h.length - 1]).toBe(h.closedSteps - 1); // each value here is its own step number
+});
