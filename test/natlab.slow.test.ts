@@ -46,20 +46,23 @@ describe.skipIf(!isRoot)("the NAT lab (slow)", () => {
     const meshMs = await everyPairConnected(c, t0);
     const h2sees = await reachOf(c, "h2");
     expect(h2sees.get("h3")).toEqual({ reach: "relayed", via: `bootstrap ${INTERNET.bootstrap}:${BOOTSTRAP.port}` });
-    expect(await c.waitForHolders((h) => h.length === 1, 30_000)).toEqual(["h1"]);
-    const write = await until("h1 to acknowledge a write", 30_000, async () => {
-      const r = await c.topo.exec("h1", [NODE, MAIN, "state", "set", "web", "image=registry.local/web:2.5", "--config", c.configOf("h1")]);
+    // One holder, mostly h1 (listed first); a lease that lapses in the mesh's first second hands it on (CI at 2cb3ec7: h1 dropped it 30 ms after taking it, h3 took over).
+    const holders = await c.waitForHolders((h) => h.length === 1, 30_000);
+    expect(holders.length).toBe(1);
+    const holder = holders[0]!;
+    const write = await until(`${holder} (the holder) to acknowledge a write`, 30_000, async () => {
+      const r = await c.topo.exec(holder, [NODE, MAIN, "state", "set", "web", "image=registry.local/web:2.5", "--config", c.configOf(holder)]);
       return r.code === 0 ? r.stdout.trim() : null;
     });
     expect(write).toMatch(/^acknowledged in \d+ ms/);
-    for (const h of ["h2", "h3"]) {
+    for (const h of ["h1", "h2", "h3"].filter((x) => x !== holder)) {
       const got = await until(`${h} to hold the write`, 20_000, async () => {
         const r = await c.topo.exec(h, [NODE, MAIN, "state", "get", "web", "image", "--config", c.configOf(h)]);
         return r.code === 0 ? r.stdout.trim() : null;
       });
       expect(got).toBe("registry.local/web:2.5");
     }
-    console.log(`natlab: every pair connected ${meshMs} ms after the lab's start; write: ${write}; ${await reachLine(c)}`);
+    console.log(`natlab: every pair connected ${meshMs} ms after the lab's start; holder ${holder}; write: ${write}; ${await reachLine(c)}`);
   }), 240_000);
 
   test("a host reachable at its address relays for the two behind randomizing NATs, and status names it", withDigest(async () => {
