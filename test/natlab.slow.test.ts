@@ -46,7 +46,7 @@ describe.skipIf(!isRoot)("the NAT lab (slow)", () => {
     const meshMs = await everyPairConnected(c, t0);
     const h2sees = await reachOf(c, "h2");
     expect(h2sees.get("h3")).toEqual({ reach: "relayed", via: `bootstrap ${INTERNET.bootstrap}:${BOOTSTRAP.port}` });
-    // One holder, mostly h1 (listed first); a lease that lapses in the mesh's first second hands it on (CI at 2cb3ec7: h1 dropped it 30 ms after taking it, h3 took over).
+    // One holder, mostly h1 (listed first); a lease that lapses in the mesh's first second hands it on (CI at a69f840: h1 dropped it 30 ms after taking it, h3 took over).
     const holders = await c.waitForHolders((h) => h.length === 1, 30_000);
     expect(holders.length).toBe(1);
     const holder = holders[0]!;
