@@ -60,7 +60,7 @@ export function checkHolderHasAcked(service: string, holder: HostId, acked: Read
  * nothing due at once, or the agent's loop would spin.
  */
 export function checkTickDue(id: HostId, before: HostState, after: HostState, effects: readonly HostEffect[], nowMs: number): void {
-  const changed = changedPart(before, after);
+  const changed = effects.length > 0 ? null : changedPart(before, after); // effects alone say it acted
   if (effects.length > 0 || changed !== null) {
     if (host.nextTickMs(before) <= nowMs + DUE_EPSILON_MS) return;
     const what = effects.length > 0 ? effects.map((f) => f.type).join(",") : `a change of ${changed}`;
@@ -81,12 +81,16 @@ const dueParts = (s: HostState): string =>
     .map(([k, v]) => `${k} ${v}`)
     .join("; ");
 
-/** Whether two of a record's fields differ, the clock aside (the machines replace what they change). */
-function fieldsDiffer(a: object, b: object): string | null {
+/** The host core's parts changedPart compares one level down, so the top level skips them (the clock is skipped everywhere). */
+const NESTED = new Set(["nowMs", "members", "services", "replicas", "foresight"]);
+const CLOCK = new Set(["nowMs"]);
+
+/** Whether two of a record's fields differ, those in `skip` aside (the machines replace what they change). */
+function fieldsDiffer(a: object, b: object, skip: ReadonlySet<string> = CLOCK): string | null {
   const x = a as Record<string, unknown>;
   const y = b as Record<string, unknown>;
-  for (const k of Object.keys(x)) {
-    if (k === "nowMs") continue;
+  for (const k in x) {
+    if (skip.has(k)) continue;
     const u = x[k];
     const v = y[k];
     if (u === v) continue;
@@ -98,7 +102,7 @@ function fieldsDiffer(a: object, b: object): string | null {
 
 /** The first part of a host core a tick changed, the clock aside (null: none). */
 function changedPart(a: HostState, b: HostState): string | null {
-  const top = fieldsDiffer({ ...a, members: null, services: null, replicas: null, foresight: null }, { ...b, members: null, services: null, replicas: null, foresight: null });
+  const top = fieldsDiffer(a, b, NESTED);
   if (top !== null) return top;
   const m = fieldsDiffer(a.members, b.members);
   if (m !== null) return `members.${m}`;
