@@ -29,9 +29,9 @@ import { PROBATION_FRACTION, probationRows, scoreDetector, type DetectorFile } f
 import { DEFAULT_MODEL_PATH, loadForecaster, type ForecastInput, type ForecastOutput, type Forecaster } from "../src/forecast/model.ts";
 import { ANOMALY_DEFAULTS, AnomalyScorer, type AnomalySettings } from "../src/forecast/anomaly.ts";
 import type { ValueRange } from "../src/forecast/context.ts";
-import { DAY_MS } from "../src/forecast/features.ts";
+import { DAY_MS, QUANTILE_LEVELS } from "../src/forecast/features.ts";
 import { HELD_OUT_FRACTION, medianInterval, type Series } from "../src/forecast/series.ts";
-import { QuantileBlend } from "../src/forecast/blend.ts";
+import { pinball, QuantileBlend } from "../src/forecast/blend.ts";
 
 const USAGE = `usage: node bench/forecast.ts [options]
   --model FILE    the model (default ${DEFAULT_MODEL_PATH})
@@ -42,14 +42,10 @@ const USAGE = `usage: node bench/forecast.ts [options]
   -h, --help      this text
 `;
 
-const TAUS = [0.1, 0.5, 0.9] as const;
-
-function pinball(y: number, q: readonly number[]): number {
+/** The mean pinball loss of a p10/p50/p90 forecast. */
+function pinball3(y: number, q: readonly number[]): number {
   let s = 0;
-  for (let i = 0; i < 3; i++) {
-    const d = y - q[i]!;
-    s += d >= 0 ? TAUS[i]! * d : (TAUS[i]! - 1) * d;
-  }
+  for (let i = 0; i < 3; i++) s += pinball(y, q[i]!, QUANTILE_LEVELS[i]!);
   return s / 3;
 }
 
@@ -141,13 +137,13 @@ async function quantileBench(model: Forecaster, aws: Series[], h: number): Promi
       // The blend sees the series up to the forecast's newest value (index t-1) only.
       const f = blend.push(s.values, t, t - 1, h, alone);
       const naive = s.values[t + h - 1 - day]!;
-      lm += pinball(y, [f.p10, f.p50, f.p90]);
-      la += pinball(y, [alone.p10, alone.p50, alone.p90]);
+      lm += pinball3(y, [f.p10, f.p50, f.p90]);
+      la += pinball3(y, [alone.p10, alone.p50, alone.p90]);
       if (y >= alone.p10 && y <= alone.p90) coveredAlone++;
-      ln += pinball(y, [naive + r10, naive, naive + r90]);
+      ln += pinball3(y, [naive + r10, naive, naive + r90]);
       // Persistence: the last value before the forecast, its h-step residuals' p10/p90 around it.
       const last = s.values[t - 1]!;
-      lp += pinball(y, [last + p10, last, last + p90]);
+      lp += pinball3(y, [last + p10, last, last + p90]);
       if (y >= f.p10 && y <= f.p90) covered++;
       let mx = -Infinity;
       for (let j = t; j < t + h; j++) mx = Math.max(mx, s.values[j]!);

@@ -24,7 +24,7 @@ import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { listSeries, readSeries, NAB_DIR_DEFAULT, checkNabDir } from "../bench/nab/data.ts";
 import { rng } from "../src/shared/rng.ts";
-import { extract, FEATURE_COUNT, HISTORY_MIN_STEPS, HORIZON_FEATURE } from "../src/forecast/features.ts";
+import { extract, FEATURE_COUNT, HISTORY_MIN_STEPS, HORIZON_FEATURE, QUANTILE_LEVELS } from "../src/forecast/features.ts";
 import { erf } from "../src/forecast/normal.ts";
 import { buildOnnx, exhaustionZ, limitGap, forwardRaw, heads, OUTPUTS, type Params } from "../src/forecast/graph.ts";
 import { medianInterval, syntheticSeries, type Series } from "../src/forecast/series.ts";
@@ -46,7 +46,7 @@ const SYNTHETIC_STEPS = 4032;
 const ROWS_REAL_MAX = 160_000;
 const ROWS_SYNTHETIC_MAX = 160_000;
 const TARGET_CLIP = 50;
-const TAUS = [0.1, 0.5, 0.9] as const;
+const TAUS = QUANTILE_LEVELS;
 
 type Rows = { x: Float32Array; y: Float32Array; ymax: Float32Array; last: Float64Array; scale: Float64Array; real: Uint8Array; limit: Float64Array; n: number };
 

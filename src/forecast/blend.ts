@@ -14,7 +14,7 @@
 // the series' scale at forecast time, so the weights mean the same for CPU
 // shares and bytes per second. The exhaustion probability is not blended:
 // it stays the model's (trained and calibrated for crossings).
-import { robustForecast, ROBUST_SPAN_MAX, scaleOf } from "./features.ts";
+import { QUANTILE_LEVELS as TAUS, robustForecast, ROBUST_SPAN_MAX, scaleOf } from "./features.ts";
 
 export type Quantiles = { p10: number; p50: number; p90: number };
 
@@ -30,12 +30,11 @@ export type BlendSettings = {
 /** Chosen on NAB's series other than the AWS ones bench/forecast holds out; the held-out figure barely moves over eta 0.5..8 and discount 0.99..1 (models/README.md). */
 export const BLEND_DEFAULTS: BlendSettings = { eta: 1, discount: 0.995, spans: [12, 36] };
 
-const TAUS = [0.1, 0.5, 0.9] as const;
-
 /** A forecast waiting for its target: every expert's three quantiles (expert-major) and the scale they are judged in. */
 type Pending = { target: number; scale: number; experts: Float64Array };
 
-function pinball(y: number, q: number, tau: number): number {
+/** The pinball (quantile) loss of forecasting `q` as the tau-quantile when `y` came. */
+export function pinball(y: number, q: number, tau: number): number {
   const d = y - q;
   return d >= 0 ? tau * d : (tau - 1) * d;
 }

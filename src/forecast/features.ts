@@ -25,8 +25,8 @@ const MEDIAN_SPANS = [4, 12, 36] as const;
 const ANCHOR_SPAN = 12;
 /** Its errors, and the values' spread, are read over this many recent steps. */
 const LOCAL_STEPS = 144;
-/** The quantiles of those errors the model reads (and a robust forecast gives). */
-const ROBUST_QUANTILES = [0.1, 0.5, 0.9] as const;
+/** The quantile levels the forecaster speaks in (p10, p50, p90): the model's outputs, the errors' quantiles it reads, a robust forecast's. */
+export const QUANTILE_LEVELS = [0.1, 0.5, 0.9] as const;
 /** Fewer errors than this, and the error features are zero (their flag says so). */
 const LOCAL_MIN = 16;
 /** The last few values one by one, and how much the series moved step to step lately (over these spans). */
@@ -160,7 +160,7 @@ export function robustForecast(values: ArrayLike<number>, end: number, h: number
   const n = anchorErrors(values, end, h, span);
   if (n < LOCAL_MIN) return false;
   const level = quantileInPlace(scratch, window(values, end, span), 0.5);
-  for (let i = 0; i < 3; i++) out[i] = level + quantileInPlace(errors, n, ROBUST_QUANTILES[i]!);
+  for (let i = 0; i < 3; i++) out[i] = level + quantileInPlace(errors, n, QUANTILE_LEVELS[i]!);
   return true;
 }
 
@@ -180,7 +180,7 @@ function local(values: ArrayLike<number>, end: number, h: number, last: number, 
   // Forecasts made at u (from values[0..u)) for values[u+h-1], all known now.
   const n = anchorErrors(values, end, h, ANCHOR_SPAN);
   if (n >= LOCAL_MIN) {
-    for (const q of ROBUST_QUANTILES) out[f++] = clip(quantileInPlace(errors, n, q) / scale);
+    for (const q of QUANTILE_LEVELS) out[f++] = clip(quantileInPlace(errors, n, q) / scale);
     out[f++] = 1;
   } else {
     for (let i = 0; i < 4; i++) out[f++] = 0;
