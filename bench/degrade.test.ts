@@ -2,7 +2,7 @@
 // and each kind is what it says: a degrading trace reaches the failure
 // level within its run, a calm one keeps its trend below the limit.
 import { expect, test } from "bun:test";
-import { FAILURE_LEVEL, traces } from "./degrade.ts";
+import { FAILURE_LEVEL, judge, traces, type Replayed } from "./degrade.ts";
 
 test("traces are seeded, degrading ones reach the failure level, calm ones mostly stay clear of it", () => {
   const a = traces(1);
@@ -21,4 +21,23 @@ test("traces are seeded, degrading ones reach the failure level, calm ones mostl
     if (tr.degrading) expect([tr.name, over > 0]).toEqual([tr.name, true]);
     else expect([tr.name, over / n < 0.01]).toEqual([tr.name, true]);
   }
+});
+
+test("one replay is judged at each setting by the proactive machine: sustained on the data's clock, lead against the failure", () => {
+  const [leak] = traces(1);
+  const calm = traces(1).find((t) => !t.degrading)!;
+  const MIN = 60_000;
+  // Probabilities a minute apart, read a second after each step's data.
+  const replayed = (ps: number[], failureAtMs: number | null): Replayed => ({ failureAtMs, forecasts: ps.map((probability, i) => ({ t: i * MIN + 1_000, dataMs: i * MIN, probability })) });
+  const r = replayed([0.5, 0.82, 0.86, 0.7, 0.9, 0.95, 0.99, 0.99], 8 * MIN);
+  // 0.8 for 60 s: 0.82 then 0.86 (data 1 and 2 minutes in) is enough.
+  expect(judge(leak!, r, { threshold: 0.8, sustainMs: MIN })).toMatchObject({ moveAtMs: 2 * MIN + 1_000, leadMs: 6 * MIN - 1_000, ok: true });
+  // 0.85: 0.86 alone, then the dip to 0.7; sustained from 4 minutes in, so at 5.
+  expect(judge(leak!, r, { threshold: 0.85, sustainMs: MIN })).toMatchObject({ moveAtMs: 5 * MIN + 1_000, ok: true });
+  // 0.9 for 3 minutes: sustained from 4 minutes in, moves at 7, 59 s before the failure: late.
+  expect(judge(leak!, r, { threshold: 0.9, sustainMs: 3 * MIN })).toMatchObject({ moveAtMs: 7 * MIN + 1_000, leadMs: MIN - 1_000, ok: false });
+  expect(judge(leak!, r, { threshold: 0.995, sustainMs: MIN })).toMatchObject({ moveAtMs: null, ok: false });
+  // A calm trace is right when nothing moves, wrong when anything does.
+  expect(judge(calm, r, { threshold: 0.995, sustainMs: MIN }).ok).toBe(true);
+  expect(judge(calm, r, { threshold: 0.8, sustainMs: MIN }).ok).toBe(false);
 });

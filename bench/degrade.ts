@@ -8,10 +8,13 @@
 // FAILURE_LEVEL) the holder asked to move; for a calm one: whether it moved
 // at all (a false move).
 //
-//   node bench/degrade.ts [--seeds 2] [--model FILE] [--json]
+//   node bench/degrade.ts [--seeds 2] [--from 1] [--threshold 0.8]
+//                         [--sustain-ms 60000] [--model FILE] [--json]
 //
 // Settings as the agent's defaults: limit 0.95, threshold 0.8 sustained
-// 60 s, 15-minute horizon on one-minute steps.
+// 60 s, 15-minute horizon on one-minute steps. --threshold and --sustain-ms
+// are the operator's two knobs ([forecast] threshold and sustainMs): the
+// suite shows what moving them costs in lead and buys in false moves.
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import { startForecasting } from "../src/agent/forecasting.ts";
@@ -33,6 +36,8 @@ const MIN = 60_000;
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const FORECAST = { enabled: true, horizonMinutes: 15, stepMs: MIN, threshold: 0.8, sustainMs: 60_000, cooldownMs: 300_000 };
+/** The proactive machine's two knobs the suite can be run at (the agent's defaults unless given). */
+export type MoveSettings = { threshold: number; sustainMs: number };
 
 /** A trace: its metric, how often it is sampled, how long it runs, and its value at t (ms from its start; its noise is drawn as it is called, so call it once per sample, in order). Each trace has its own noise stream, so how long one trace runs does not change another. */
 export type Trace = { name: string; degrading: boolean; metric: HostMetric; sampleMs: number; durationMs: number; value: (t: number) => number };
@@ -73,58 +78,115 @@ export function traces(seed: number): Trace[] {
 
 export type TraceResult = { name: string; degrading: boolean; failureAtMs: number | null; moveAtMs: number | null; leadMs: number | null; ok: boolean };
 
-/** Replays one trace through forecasting and the proactive machine; the first move and the failure, on the trace's clock. */
-export async function runTrace(tr: Trace, model?: string): Promise<TraceResult> {
+/** One replay of a trace through the agent's forecasting, whatever the move settings: the failure, and each exhaustion probability with the sample time it was read at. */
+export type Replayed = { failureAtMs: number | null; forecasts: Array<{ t: number; dataMs: number; probability: number }> };
+
+/** Replays one trace, from its start to its end, through forecasting (the probabilities do not depend on the move settings, so one replay serves them all). */
+export async function replay(tr: Trace, model?: string): Promise<Replayed> {
   const forecasting = (await startForecasting({ ...FORECAST, limits: { [tr.metric]: LIMIT }, ...(model === undefined ? {} : { model }) }, logger("degrade", "warn")))!;
-  let p: ProactiveState = initialProactive({ self: SELF, threshold: FORECAST.threshold, sustainMs: FORECAST.sustainMs, staleMs: 3 * FORECAST.stepMs, cooldownMs: FORECAST.cooldownMs, anomalyThreshold: null, anomalyStandMs: 0 }, 0);
-  const holding = [{ service: "web", candidates: [SELF, SHADOW], alive: [SELF, SHADOW] }];
   let failureAtMs: number | null = null;
-  let moveAtMs: number | null = null;
-  // Until both the move and the failure are known (a calm trace: to its end).
-  for (let t = 0; t < tr.durationMs && (moveAtMs === null || failureAtMs === null); t += tr.sampleMs) {
+  const forecasts: Replayed["forecasts"] = [];
+  for (let t = 0; t < tr.durationMs; t += tr.sampleMs) {
     const v = tr.value(t);
     if (failureAtMs === null && v >= FAILURE_LEVEL) failureAtMs = t;
-    if (moveAtMs !== null) continue;
     forecasting.sample(SELF, sampleOf({ ts: t, value: v }, tr.metric, 1));
     if (t % FORECAST.stepMs === 0) {
       // A step may have closed: give onnxruntime's threads their turn (bounded).
       for (let i = 0; i < 200 && (forecasting.latest()[0]?.atTs ?? -Infinity) < t - FORECAST.stepMs; i++) await new Promise((res) => setTimeout(res, 1));
     }
-    for (const f of forecasting.drain()) p = proactiveStep(p, { type: "forecast", host: SELF, probability: f.exhaustionProbability, dataMs: f.atTs }, t).state;
-    const out = proactiveStep(p, { type: "tick", holding }, t);
-    p = out.state;
-    if (out.effects.some((e) => e.type === "request-handover")) moveAtMs = t;
+    for (const f of forecasting.drain()) forecasts.push({ t, dataMs: f.atTs, probability: f.exhaustionProbability });
   }
+  return { failureAtMs, forecasts };
+}
+
+/** The holder's first move under `settings`: the replay's forecasts through the proactive machine, a tick after each (a move can only fall due on a forecast: the shadow is never predicted and nothing cools down before the first move). */
+export function judge(tr: Trace, r: Replayed, settings: MoveSettings): TraceResult {
+  let p: ProactiveState = initialProactive({ self: SELF, threshold: settings.threshold, sustainMs: settings.sustainMs, staleMs: 3 * FORECAST.stepMs, cooldownMs: FORECAST.cooldownMs, anomalyThreshold: null, anomalyStandMs: 0 }, 0);
+  const holding = [{ service: "web", candidates: [SELF, SHADOW], alive: [SELF, SHADOW] }];
+  let moveAtMs: number | null = null;
+  for (const f of r.forecasts) {
+    p = proactiveStep(p, { type: "forecast", host: SELF, probability: f.probability, dataMs: f.dataMs }, f.t).state;
+    const out = proactiveStep(p, { type: "tick", holding }, f.t);
+    p = out.state;
+    if (out.effects.some((e) => e.type === "request-handover")) {
+      moveAtMs = f.t;
+      break;
+    }
+  }
+  const { failureAtMs } = r;
   const leadMs = failureAtMs !== null && moveAtMs !== null ? failureAtMs - moveAtMs : null;
   // A degrading trace that never reached the failure level within its run counts as moved in time if it moved at all.
   const ok = tr.degrading ? moveAtMs !== null && (failureAtMs === null || leadMs! >= LEAD_NEEDED_MS) : moveAtMs === null;
   return { name: tr.name, degrading: tr.degrading, failureAtMs, moveAtMs, leadMs, ok };
 }
 
-async function main(): Promise<void> {
-  const { values: a } = parseArgs({ options: { seeds: { type: "string", default: "2" }, model: { type: "string" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false } } });
-  const usage = "usage: node bench/degrade.ts [--seeds 2] [--model FILE (default: the shipped one)] [--json]\n";
-  if (a.help) return void process.stdout.write(usage);
-  const seeds = Number(a.seeds);
-  if (!Number.isInteger(seeds) || seeds < 1 || seeds > 50) {
-    process.stderr.write(`bench/degrade: --seeds takes 1-50\n${usage}`);
+/** Replays one trace through forecasting and the proactive machine; the first move and the failure, on the trace's clock. */
+export async function runTrace(tr: Trace, model?: string, settings: MoveSettings = FORECAST): Promise<TraceResult> {
+  return judge(tr, await replay(tr, model), settings);
+}
+
+const USAGE = `usage: node bench/degrade.ts [options]
+  --seeds N          how many seeds (default 2, at most 50)
+  --from S           the first seed (default 1)
+  --threshold P,...  the exhaustion probability that counts as running out
+                     (default ${FORECAST.threshold}, the agent's [forecast] threshold)
+  --sustain-ms T,... for how long (default ${FORECAST.sustainMs}, [forecast] sustainMs)
+  --model FILE       the forecaster (default: the shipped one)
+  --json             the results as JSON
+  -h, --help         this text
+Several thresholds or sustains: each pair is judged on the same replays
+(one per trace), a line each.
+`;
+
+/** A comma-separated list of numbers (one number unless `many`), each checked by `ok`; exits with the usage on a bad one. */
+function listOf(flag: string, text: string, ok: (x: number) => boolean, what: string, many = true): number[] {
+  const parts = text.split(",");
+  const bad = parts.findIndex((x) => x.trim() === "" || !ok(Number(x)));
+  if (bad >= 0 || (!many && parts.length > 1)) {
+    process.stderr.write(`bench/degrade: --${flag} takes ${what}, not ${JSON.stringify(bad >= 0 ? parts[bad] : text)}\n${USAGE}`);
     process.exit(2);
   }
-  const results: Array<TraceResult & { seed: number }> = [];
-  for (let seed = 1; seed <= seeds; seed++) {
+  return parts.map(Number);
+}
+
+type SettingResult = { settings: MoveSettings; summary: { degrading: number; movedInTime: number; calm: number; falseMoves: number }; results: Array<TraceResult & { seed: number }> };
+
+async function main(): Promise<void> {
+  const { values: a } = parseArgs({ options: { seeds: { type: "string", default: "2" }, from: { type: "string", default: "1" }, threshold: { type: "string", default: String(FORECAST.threshold) }, "sustain-ms": { type: "string", default: String(FORECAST.sustainMs) }, model: { type: "string" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false } } });
+  if (a.help) return void process.stdout.write(USAGE);
+  const [seeds] = listOf("seeds", a.seeds, (x) => Number.isInteger(x) && x >= 1 && x <= 50, "one count of 1-50", false);
+  const [from] = listOf("from", a.from, (x) => Number.isInteger(x) && x >= 1 && x <= 1_000_000, "one seed of 1-1000000", false);
+  const thresholds = listOf("threshold", a.threshold, (x) => x > 0 && x <= 1, "probabilities in (0, 1]");
+  const sustains = listOf("sustain-ms", a["sustain-ms"], (x) => Number.isInteger(x) && x >= 0 && x <= 86_400_000, "whole milliseconds of 0-86400000");
+  const settings: MoveSettings[] = thresholds.flatMap((threshold) => sustains.map((sustainMs) => ({ threshold, sustainMs })));
+  const model = a.model === undefined ? undefined : resolve(a.model);
+  const runs: SettingResult[] = settings.map((st) => ({ settings: st, summary: { degrading: 0, movedInTime: 0, calm: 0, falseMoves: 0 }, results: [] }));
+  for (let seed = from!; seed < from! + seeds!; seed++) {
     for (const tr of traces(seed)) {
-      results.push({ seed, ...(await runTrace(tr, a.model === undefined ? undefined : resolve(a.model))) });
+      const r = await replay(tr, model);
+      for (const run of runs) run.results.push({ seed, ...judge(tr, r, run.settings) });
       process.stderr.write(`bench/degrade: seed ${seed}: ${tr.name}\n`);
     }
   }
-  const degrading = results.filter((r) => r.degrading);
-  const calm = results.filter((r) => !r.degrading);
-  const summary = { degrading: degrading.length, movedInTime: degrading.filter((r) => r.ok).length, calm: calm.length, falseMoves: calm.filter((r) => !r.ok).length };
-  if (a.json) return void process.stdout.write(JSON.stringify({ summary, results }) + "\n");
+  for (const run of runs) {
+    const degrading = run.results.filter((r) => r.degrading);
+    const calm = run.results.filter((r) => !r.degrading);
+    run.summary = { degrading: degrading.length, movedInTime: degrading.filter((r) => r.ok).length, calm: calm.length, falseMoves: calm.filter((r) => !r.ok).length };
+  }
+  if (a.json) return void process.stdout.write(JSON.stringify(runs.length === 1 ? runs[0] : { runs }) + "\n");
   const s = (ms: number | null) => (ms === null ? "-" : `${(ms / 1000).toFixed(0)} s`);
-  const lines = ["| seed | trace | failure at | move at | lead | verdict |", "|---|---|---|---|---|---|"];
-  for (const r of results) lines.push(`| ${r.seed} | ${r.name} | ${s(r.failureAtMs)} | ${s(r.moveAtMs)} | ${s(r.leadMs)} | ${r.degrading ? (r.ok ? "in time" : r.moveAtMs === null ? "no move" : "late") : r.ok ? "no move (right)" : "FALSE MOVE"} |`);
-  lines.push("", `degrading traces moved ≥ ${LEAD_NEEDED_MS / 1000} s before failure: ${summary.movedInTime} of ${summary.degrading} (${((100 * summary.movedInTime) / summary.degrading).toFixed(0)} %); false moves: ${summary.falseMoves} of ${summary.calm} calm traces`);
+  const lines: string[] = [];
+  if (runs.length === 1) {
+    lines.push("| seed | trace | failure at | move at | lead | verdict |", "|---|---|---|---|---|---|");
+    for (const r of runs[0]!.results) lines.push(`| ${r.seed} | ${r.name} | ${s(r.failureAtMs)} | ${s(r.moveAtMs)} | ${s(r.leadMs)} | ${r.degrading ? (r.ok ? "in time" : r.moveAtMs === null ? "no move" : "late") : r.ok ? "no move (right)" : "FALSE MOVE"} |`);
+    lines.push("");
+  }
+  lines.push(`seeds ${from}-${from! + seeds! - 1}; a move counts in time ≥ ${LEAD_NEEDED_MS / 1000} s before failure`, "", "| threshold | sustained | in time | false moves | missed or late | moved though calm |", "|---|---|---|---|---|---|");
+  for (const { settings: st, summary: m, results } of runs) {
+    const pct = ((100 * m.movedInTime) / m.degrading).toFixed(0);
+    const which = (xs: typeof results) => xs.map((r) => `${r.seed}: ${r.name}`).join("; ") || "-";
+    lines.push(`| ${st.threshold} | ${st.sustainMs / 1000} s | ${m.movedInTime} of ${m.degrading} (${pct} %) | ${m.falseMoves} of ${m.calm} | ${which(results.filter((r) => r.degrading && !r.ok))} | ${which(results.filter((r) => !r.degrading && !r.ok))} |`);
+  }
   process.stdout.write(lines.join("\n") + "\n");
 }
 
