@@ -40,4 +40,10 @@ test("one replay is judged at each setting by the proactive machine: sustained o
   // A calm trace is right when nothing moves, wrong when anything does.
   expect(judge(calm, r, { threshold: 0.995, sustainMs: MIN }).ok).toBe(true);
   expect(judge(calm, r, { threshold: 0.8, sustainMs: MIN }).ok).toBe(false);
+  // Sustain runs on the data's clock: read 2 s apart, data a minute apart, is sustained; read a minute apart, data 2 s apart, is not.
+  const late = (fs: Array<[t: number, dataMs: number, p: number]>): Replayed => ({ failureAtMs: 10 * MIN, forecasts: fs.map(([t, dataMs, probability]) => ({ t, dataMs, probability })) });
+  expect(judge(leak!, late([[MIN + 59_000, MIN, 0.9], [2 * MIN + 1_000, 2 * MIN, 0.9]]), { threshold: 0.8, sustainMs: MIN }).moveAtMs).toBe(2 * MIN + 1_000);
+  expect(judge(leak!, late([[MIN, MIN, 0.9], [2 * MIN, MIN + 2_000, 0.9]]), { threshold: 0.8, sustainMs: MIN }).moveAtMs).toBe(null);
+  // Forecasts drained at one sample time are fed together, then one tick: the newest decides.
+  expect(judge(leak!, late([[MIN, MIN, 0.9], [3 * MIN, 2 * MIN, 0.9], [3 * MIN, 3 * MIN, 0.5]]), { threshold: 0.8, sustainMs: MIN }).moveAtMs).toBe(null);
 });

@@ -8,13 +8,14 @@
 // FAILURE_LEVEL) the holder asked to move; for a calm one: whether it moved
 // at all (a false move).
 //
-//   node bench/degrade.ts [--seeds 2] [--from 1] [--threshold 0.8]
-//                         [--sustain-ms 60000] [--model FILE] [--json]
+//   node bench/degrade.ts [--seeds 2] [--from 1] [--threshold 0.8[,0.9...]]
+//                         [--sustain-ms 60000[,120000...]] [--model FILE] [--json]
 //
 // Settings as the agent's defaults: limit 0.95, threshold 0.8 sustained
 // 60 s, 15-minute horizon on one-minute steps. --threshold and --sustain-ms
 // are the operator's two knobs ([forecast] threshold and sustainMs): the
-// suite shows what moving them costs in lead and buys in false moves.
+// suite shows what moving them costs in lead and buys in false moves. Each
+// takes a list: every trace is replayed once and each pair judged on it.
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import { startForecasting } from "../src/agent/forecasting.ts";
@@ -99,19 +100,18 @@ export async function replay(tr: Trace, model?: string): Promise<Replayed> {
   return { failureAtMs, forecasts };
 }
 
-/** The holder's first move under `settings`: the replay's forecasts through the proactive machine, a tick after each (a move can only fall due on a forecast: the shadow is never predicted and nothing cools down before the first move). */
+/** The holder's first move under `settings`: the replay's forecasts through the proactive machine, those drained at one sample time fed together and then a tick, as the bench fed them live (a move can only fall due right after forecasts: the shadow is never predicted and nothing cools down before the first move). */
 export function judge(tr: Trace, r: Replayed, settings: MoveSettings): TraceResult {
   let p: ProactiveState = initialProactive({ self: SELF, threshold: settings.threshold, sustainMs: settings.sustainMs, staleMs: 3 * FORECAST.stepMs, cooldownMs: FORECAST.cooldownMs, anomalyThreshold: null, anomalyStandMs: 0 }, 0);
   const holding = [{ service: "web", candidates: [SELF, SHADOW], alive: [SELF, SHADOW] }];
   let moveAtMs: number | null = null;
-  for (const f of r.forecasts) {
-    p = proactiveStep(p, { type: "forecast", host: SELF, probability: f.probability, dataMs: f.dataMs }, f.t).state;
-    const out = proactiveStep(p, { type: "tick", holding }, f.t);
+  const fs = r.forecasts;
+  for (let i = 0; i < fs.length && moveAtMs === null; ) {
+    const t = fs[i]!.t;
+    for (; i < fs.length && fs[i]!.t === t; i++) p = proactiveStep(p, { type: "forecast", host: SELF, probability: fs[i]!.probability, dataMs: fs[i]!.dataMs }, t).state;
+    const out = proactiveStep(p, { type: "tick", holding }, t);
     p = out.state;
-    if (out.effects.some((e) => e.type === "request-handover")) {
-      moveAtMs = f.t;
-      break;
-    }
+    if (out.effects.some((e) => e.type === "request-handover")) moveAtMs = t;
   }
   const { failureAtMs } = r;
   const leadMs = failureAtMs !== null && moveAtMs !== null ? failureAtMs - moveAtMs : null;
@@ -120,19 +120,15 @@ export function judge(tr: Trace, r: Replayed, settings: MoveSettings): TraceResu
   return { name: tr.name, degrading: tr.degrading, failureAtMs, moveAtMs, leadMs, ok };
 }
 
-/** Replays one trace through forecasting and the proactive machine; the first move and the failure, on the trace's clock. */
-export async function runTrace(tr: Trace, model?: string, settings: MoveSettings = FORECAST): Promise<TraceResult> {
-  return judge(tr, await replay(tr, model), settings);
-}
-
 const USAGE = `usage: node bench/degrade.ts [options]
   --seeds N          how many seeds (default 2, at most 50)
   --from S           the first seed (default 1)
   --threshold P,...  the exhaustion probability that counts as running out
                      (default ${FORECAST.threshold}, the agent's [forecast] threshold)
-  --sustain-ms T,... for how long (default ${FORECAST.sustainMs}, [forecast] sustainMs)
+  --sustain-ms T,... for how long, in milliseconds (default ${FORECAST.sustainMs},
+                     [forecast] sustainMs)
   --model FILE       the forecaster (default: the shipped one)
-  --json             the results as JSON
+  --json             the results as JSON: { runs: [{ settings, summary, results }] }
   -h, --help         this text
 Several thresholds or sustains: each pair is judged on the same replays
 (one per trace), a line each.
@@ -141,7 +137,7 @@ Several thresholds or sustains: each pair is judged on the same replays
 /** A comma-separated list of numbers (one number unless `many`), each checked by `ok`; exits with the usage on a bad one. */
 function listOf(flag: string, text: string, ok: (x: number) => boolean, what: string, many = true): number[] {
   const parts = text.split(",");
-  const bad = parts.findIndex((x) => x.trim() === "" || !ok(Number(x)));
+  const bad = parts.findIndex((x) => !/^\d+(\.\d+)?$/.test(x) || !ok(Number(x)));
   if (bad >= 0 || (!many && parts.length > 1)) {
     process.stderr.write(`bench/degrade: --${flag} takes ${what}, not ${JSON.stringify(bad >= 0 ? parts[bad] : text)}\n${USAGE}`);
     process.exit(2);
@@ -152,7 +148,13 @@ function listOf(flag: string, text: string, ok: (x: number) => boolean, what: st
 type SettingResult = { settings: MoveSettings; summary: { degrading: number; movedInTime: number; calm: number; falseMoves: number }; results: Array<TraceResult & { seed: number }> };
 
 async function main(): Promise<void> {
-  const { values: a } = parseArgs({ options: { seeds: { type: "string", default: "2" }, from: { type: "string", default: "1" }, threshold: { type: "string", default: String(FORECAST.threshold) }, "sustain-ms": { type: "string", default: String(FORECAST.sustainMs) }, model: { type: "string" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false } } });
+  let a;
+  try {
+    ({ values: a } = parseArgs({ options: { seeds: { type: "string", default: "2" }, from: { type: "string", default: "1" }, threshold: { type: "string", default: String(FORECAST.threshold) }, "sustain-ms": { type: "string", default: String(FORECAST.sustainMs) }, model: { type: "string" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false } } }));
+  } catch (err) {
+    process.stderr.write(`bench/degrade: ${(err as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
   if (a.help) return void process.stdout.write(USAGE);
   const [seeds] = listOf("seeds", a.seeds, (x) => Number.isInteger(x) && x >= 1 && x <= 50, "one count of 1-50", false);
   const [from] = listOf("from", a.from, (x) => Number.isInteger(x) && x >= 1 && x <= 1_000_000, "one seed of 1-1000000", false);
@@ -173,7 +175,7 @@ async function main(): Promise<void> {
     const calm = run.results.filter((r) => !r.degrading);
     run.summary = { degrading: degrading.length, movedInTime: degrading.filter((r) => r.ok).length, calm: calm.length, falseMoves: calm.filter((r) => !r.ok).length };
   }
-  if (a.json) return void process.stdout.write(JSON.stringify(runs.length === 1 ? runs[0] : { runs }) + "\n");
+  if (a.json) return void process.stdout.write(JSON.stringify({ runs }) + "\n");
   const s = (ms: number | null) => (ms === null ? "-" : `${(ms / 1000).toFixed(0)} s`);
   const lines: string[] = [];
   if (runs.length === 1) {
