@@ -9,7 +9,8 @@
 // at all (a false move).
 //
 //   node bench/degrade.ts [--seeds 2] [--from 1] [--threshold 0.8[,0.9...]]
-//                         [--sustain-ms 60000[,120000...]] [--model FILE] [--json]
+//                         [--sustain-ms 60000[,120000...]] [--jobs 1]
+//                         [--model FILE] [--json]
 //
 // Settings as the agent's defaults: limit 0.95, threshold 0.8 sustained
 // 60 s, 15-minute horizon on one-minute steps. --threshold and --sustain-ms
@@ -18,6 +19,7 @@
 // takes a list: every trace is replayed once and each pair judged on it.
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
+import { spawn } from "node:child_process";
 import { startForecasting } from "../src/agent/forecasting.ts";
 import { initialProactive, step as proactiveStep, type ProactiveState } from "../src/decide/proactive.ts";
 import { logger } from "../src/shared/log.ts";
@@ -127,6 +129,8 @@ const USAGE = `usage: node bench/degrade.ts [options]
                      (default ${FORECAST.threshold}, the agent's [forecast] threshold)
   --sustain-ms T,... for how long, in milliseconds (default ${FORECAST.sustainMs},
                      [forecast] sustainMs)
+  --jobs N           split the seeds over N processes (default 1; the replays
+                     mostly wait on onnxruntime's turn, so 4 a core pays)
   --model FILE       the forecaster (default: the shipped one)
   --json             the results as JSON: { runs: [{ settings, summary, results }] }
   -h, --help         this text
@@ -150,7 +154,7 @@ type SettingResult = { settings: MoveSettings; summary: { degrading: number; mov
 async function main(): Promise<void> {
   let a;
   try {
-    ({ values: a } = parseArgs({ options: { seeds: { type: "string", default: "2" }, from: { type: "string", default: "1" }, threshold: { type: "string", default: String(FORECAST.threshold) }, "sustain-ms": { type: "string", default: String(FORECAST.sustainMs) }, model: { type: "string" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false } } }));
+    ({ values: a } = parseArgs({ options: { seeds: { type: "string", default: "2" }, from: { type: "string", default: "1" }, threshold: { type: "string", default: String(FORECAST.threshold) }, "sustain-ms": { type: "string", default: String(FORECAST.sustainMs) }, model: { type: "string" }, jobs: { type: "string", default: "1" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false } } }));
   } catch (err) {
     process.stderr.write(`bench/degrade: ${(err as Error).message}\n${USAGE}`);
     process.exit(2);
@@ -161,13 +165,25 @@ async function main(): Promise<void> {
   const thresholds = listOf("threshold", a.threshold, (x) => x > 0 && x <= 1, "probabilities in (0, 1]");
   const sustains = listOf("sustain-ms", a["sustain-ms"], (x) => Number.isInteger(x) && x >= 0 && x <= 86_400_000, "whole milliseconds of 0-86400000");
   const settings: MoveSettings[] = thresholds.flatMap((threshold) => sustains.map((sustainMs) => ({ threshold, sustainMs })));
+  const [jobs] = listOf("jobs", a.jobs, (x) => Number.isInteger(x) && x >= 1 && x <= 16, "one count of 1-16", false);
   const model = a.model === undefined ? undefined : resolve(a.model);
   const runs: SettingResult[] = settings.map((st) => ({ settings: st, summary: { degrading: 0, movedInTime: 0, calm: 0, falseMoves: 0 }, results: [] }));
-  for (let seed = from!; seed < from! + seeds!; seed++) {
-    for (const tr of traces(seed)) {
-      const r = await replay(tr, model);
-      for (const run of runs) run.results.push({ seed, ...judge(tr, r, run.settings) });
-      process.stderr.write(`bench/degrade: seed ${seed}: ${tr.name}\n`);
+  if (jobs! > 1 && seeds! > 1) {
+    // Contiguous seed ranges, one process each (onnxruntime runs one thread a process); their results joined in seed order.
+    const n = Math.min(jobs!, seeds!);
+    const parts = await Promise.all(Array.from({ length: n }, (_, j) => {
+      const first = from! + Math.floor((j * seeds!) / n);
+      const count = from! + Math.floor(((j + 1) * seeds!) / n) - first;
+      return inChild(["--from", String(first), "--seeds", String(count), "--threshold", a.threshold, "--sustain-ms", a["sustain-ms"], ...(model === undefined ? [] : ["--model", model])]);
+    }));
+    for (const part of parts) part.forEach((r, i) => runs[i]!.results.push(...r.results));
+  } else {
+    for (let seed = from!; seed < from! + seeds!; seed++) {
+      for (const tr of traces(seed)) {
+        const r = await replay(tr, model);
+        for (const run of runs) run.results.push({ seed, ...judge(tr, r, run.settings) });
+        process.stderr.write(`bench/degrade: seed ${seed}: ${tr.name}\n`);
+      }
     }
   }
   for (const run of runs) {
@@ -190,6 +206,17 @@ async function main(): Promise<void> {
     lines.push(`| ${st.threshold} | ${st.sustainMs / 1000} s | ${m.movedInTime} of ${m.degrading} (${pct} %) | ${m.falseMoves} of ${m.calm} | ${which(results.filter((r) => r.degrading && !r.ok))} | ${which(results.filter((r) => !r.degrading && !r.ok))} |`);
   }
   process.stdout.write(lines.join("\n") + "\n");
+}
+
+/** This bench in a child process on `args` (its progress on this one's stderr); its runs, in the order of the settings. */
+function inChild(args: string[]): Promise<SettingResult[]> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [process.argv[1]!, ...args, "--json"], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+    child.on("error", fail);
+    child.on("close", (code) => (code === 0 ? done((JSON.parse(out) as { runs: SettingResult[] }).runs) : fail(new Error(`the process on ${args.join(" ")} exited ${code}`))));
+  });
 }
 
 if (import.meta.main ?? process.argv[1]?.endsWith("degrade.ts")) {
