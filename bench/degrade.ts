@@ -93,9 +93,9 @@ export async function replay(tr: Trace, model?: string): Promise<Replayed> {
     const v = tr.value(t);
     if (failureAtMs === null && v >= FAILURE_LEVEL) failureAtMs = t;
     forecasting.sample(SELF, sampleOf({ ts: t, value: v }, tr.metric, 1));
-    if (t % FORECAST.stepMs === 0) {
-      // A step may have closed: give onnxruntime's threads their turn (bounded).
-      for (let i = 0; i < 200 && (forecasting.latest()[0]?.atTs ?? -Infinity) < t - FORECAST.stepMs; i++) await new Promise((res) => setTimeout(res, 1));
+    if (Math.floor((t + tr.sampleMs) / FORECAST.stepMs) > Math.floor(t / FORECAST.stepMs)) {
+      // The step's last sample closed it: give onnxruntime's threads their turn to forecast from it (bounded).
+      for (let i = 0; i < 200 && (forecasting.latest()[0]?.atTs ?? -Infinity) < t; i++) await new Promise((res) => setTimeout(res, 1));
     }
     for (const f of forecasting.drain()) forecasts.push({ t, dataMs: f.atTs, probability: f.exhaustionProbability });
   }

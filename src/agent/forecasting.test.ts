@@ -30,9 +30,9 @@ async function play(f: Forecasting, ms: number, cpu: (t: number) => number, as: 
     const v = cpu(t);
     if (crossedAt === null && crossed(v)) crossedAt = t;
     f.sample(HOST, as(t, v));
-    if (t % 60_000 === 0) {
-      // A step closed: wait (bounded) for its forecast to come back from onnxruntime's threads.
-      for (let i = 0; i < 200 && (f.latest()[0]?.atTs ?? -1) < t - 60_000; i++) await new Promise((r) => setTimeout(r, 1));
+    if ((t + SAMPLE_MS) % 60_000 === 0) {
+      // The step's last sample closed it: wait (bounded) for its forecast to come back from onnxruntime's threads.
+      for (let i = 0; i < 200 && (f.latest()[0]?.atTs ?? -1) < t; i++) await new Promise((r) => setTimeout(r, 1));
     }
     for (const x of f.drain()) if (warnedAt === null && x.exhaustionProbability >= THRESHOLD) warnedAt = t;
   }

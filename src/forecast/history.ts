@@ -7,6 +7,12 @@
 // for a limit the metric must not fall below. Replayed samples carry their
 // series' own timestamps, so a 5-minute series fills one step per row (its
 // peaks and troughs are its values).
+//
+// A step closes with its last sample: the one after which the next, at the
+// samples' usual spacing, would fall in a later step. Waiting for the next
+// step's first sample instead held every forecast back by one sample
+// interval: nothing at one sample a second, but a whole minute at one a
+// minute, a minute less lead before a failure (issue 17).
 import { assert } from "../shared/assert.ts";
 import { HOST_METRICS, type HostMetric, type HostSample } from "../shared/metrics.ts";
 import { Ring } from "./ring.ts";
@@ -17,6 +23,8 @@ export type ForecastMetric = HostMetric;
 
 /** Step spacings kept to estimate the interval (the median of these). */
 const SPACINGS_KEPT = 8;
+/** Sample spacings kept to tell a step's last sample (the median of these). */
+const GAPS_KEPT = 8;
 
 export class HostHistory {
   private readonly rings = new Map<ForecastMetric, Ring>();
@@ -28,6 +36,10 @@ export class HostHistory {
   private mins = new Map<ForecastMetric, number>();
   private n = 0;
   private bucketLastTs = 0;
+  /** The newest step closed: a sample of it or before, come late, is ignored. */
+  private closedBucket = -Infinity;
+  private lastSampleTs: number | null = null;
+  private readonly gaps: number[] = [];
   private readonly stepTs: number[] = [];
   /** Wall ms of the newest closed step. */
   lastTs = 0;
@@ -48,24 +60,17 @@ export class HostHistory {
     }
   }
 
-  /** Adds a sample; true when it closed a step (new values to forecast from). A sample older than the current step is ignored. */
+  /** Adds a sample; true when it closed a step (new values to forecast from): the one before it, or its own when it is that step's last. A sample of a step already closed or older than the current one is ignored. */
   add(s: HostSample): boolean {
     const b = Math.floor(s.ts / this.stepMs);
-    let closed = false;
-    if (this.bucket !== null && b < this.bucket) return false;
-    if (this.bucket !== null && b > this.bucket) {
-      for (const m of FORECAST_METRICS) {
-        this.rings.get(m)!.push(this.sums.get(m)! / this.n);
-        this.peakRings.get(m)!.push(this.maxes.get(m)!);
-        this.troughRings.get(m)!.push(this.mins.get(m)!);
-      }
-      this.stepTs.push(this.bucketLastTs);
-      if (this.stepTs.length > SPACINGS_KEPT + 1) this.stepTs.shift();
-      this.lastTs = this.bucketLastTs;
-      this.closedSteps += 1;
-      this.bucket = null;
-      closed = true;
+    if ((this.bucket !== null && b < this.bucket) || b <= this.closedBucket) return false;
+    if (this.lastSampleTs !== null && s.ts > this.lastSampleTs) {
+      this.gaps.push(s.ts - this.lastSampleTs);
+      if (this.gaps.length > GAPS_KEPT) this.gaps.shift();
     }
+    this.lastSampleTs = s.ts;
+    let closed = false;
+    if (this.bucket !== null && b > this.bucket) closed = this.close();
     if (this.bucket === null) {
       this.bucket = b;
       this.n = 0;
@@ -84,7 +89,33 @@ export class HostHistory {
     }
     this.n += 1;
     this.bucketLastTs = s.ts;
+    // Its step's last sample: the next, a usual gap later, starts a later step.
+    const gap = this.usualGap();
+    if (gap !== null && s.ts + gap >= (b + 1) * this.stepMs) closed = this.close();
     return closed;
+  }
+
+  /** The samples' usual spacing (the median of the recent ones), or null before one is known. */
+  private usualGap(): number | null {
+    if (this.gaps.length === 0) return null;
+    const d = [...this.gaps].sort((a, c) => a - c);
+    return d[Math.floor(d.length / 2)]!;
+  }
+
+  /** Closes the current step: its mean, peak and trough become the newest values. */
+  private close(): true {
+    for (const m of FORECAST_METRICS) {
+      this.rings.get(m)!.push(this.sums.get(m)! / this.n);
+      this.peakRings.get(m)!.push(this.maxes.get(m)!);
+      this.troughRings.get(m)!.push(this.mins.get(m)!);
+    }
+    this.stepTs.push(this.bucketLastTs);
+    if (this.stepTs.length > SPACINGS_KEPT + 1) this.stepTs.shift();
+    this.lastTs = this.bucketLastTs;
+    this.closedSteps += 1;
+    this.closedBucket = this.bucket!;
+    this.bucket = null;
+    return true;
   }
 
   /** Steps held (the same for every metric). */
