@@ -14,11 +14,11 @@ test("live samples are averaged into steps; a step closes with its last sample, 
   expect(h.add(s(40_000, 0.6))).toBe(true); // the next would be in the next step: this was the step's last
   expect([...h.values("memoryUsage")].map((x) => Math.round(x * 10) / 10)).toEqual([0.4]);
   expect(h.lastTs).toBe(40_000);
-  expect(h.add(s(59_000, 0.1))).toBe(false); // of a step already closed: ignored
   expect(h.add(s(65_000, 0.9))).toBe(false);
   // a longer gap than usual: the step closes when the next one starts, as before the spacing was known
   expect(h.add(s(125_000, 0.5))).toBe(true);
   expect([...h.values("memoryUsage")].map((x) => Math.round(x * 10) / 10)).toEqual([0.4, 0.9]);
+  expect(h.add(s(10_000, 1))).toBe(false); // older than the open step: ignored
   // Each step's peak and trough beside its mean.
   expect([...h.peaks("memoryUsage")]).toEqual([0.6, 0.9]);
   expect([...h.troughs("memoryUsage")]).toEqual([0.2, 0.9]);
@@ -34,15 +34,39 @@ test("one sample a minute: each closes its own step, not a minute later when the
     expect(h.lastTs).toBe(i * 60_000);
   }
   expect([...h.values("memoryUsage")]).toEqual([0.1, 0.2, 0.2, 0.3, 0.4]);
+  // A sample a little early for its minute (in the step the one before closed): it counts in the next step, none is lost.
+  expect(h.add(s(299_990, 0.9))).toBe(false);
+  expect(h.add(s(360_000, 0.5))).toBe(true); // closes that step, and its own
+  expect([...h.values("memoryUsage")]).toEqual([0.1, 0.2, 0.2, 0.3, 0.4, 0.9, 0.5]);
 });
 
-test("one sample a second: the step closes at its 60th sample; one come late for it is left out", () => {
+test("one sample a second: the step closes at its 60th sample; one come after that counts in the next", () => {
   const h = new HostHistory(60_000, 10);
   const closedAt: number[] = [];
-  for (let t = 0; t < 180_000; t += 1_000) if (h.add(s(t, t < 60_000 ? 0.5 : 0.7))) closedAt.push(t);
+  for (let t = 0; t < 120_000; t += 1_000) if (h.add(s(t, t < 60_000 ? 0.5 : 0.7))) closedAt.push(t);
+  expect(closedAt).toEqual([59_000, 119_000]);
+  expect(h.add(s(119_500, 1))).toBe(false);
+  for (let t = 120_000; t < 180_000; t += 1_000) if (h.add(s(t, 0.7))) closedAt.push(t);
   expect(closedAt).toEqual([59_000, 119_000, 179_000]);
-  expect(h.add(s(179_500, 1))).toBe(false);
-  expect([...h.values("memoryUsage")].map((x) => Math.round(x * 10) / 10)).toEqual([0.5, 0.7, 0.7]);
+  expect([...h.values("memoryUsage")].map((x) => Math.round(x * 1000) / 1000)).toEqual([0.5, 0.7, 0.705]);
+  expect([...h.peaks("memoryUsage")]).toEqual([0.5, 0.7, 1]);
+});
+
+test("a host going from a sample a minute to a sample a second: within two steps its steps hold a minute of samples again", () => {
+  const h = new HostHistory(60_000, 100);
+  for (let i = 0; i < 10; i++) h.add(s(i * 60_000, 0.1));
+  const sizes: number[] = [];
+  let n = 0;
+  for (let t = 541_000; t < 1_200_000; t += 1_000) {
+    n += 1;
+    if (h.add(s(t, t % 60_000 === 30_000 ? 1 : 0.5))) {
+      sizes.push(n);
+      n = 0;
+    }
+  }
+  // the change costs a step or two, then every step closes on the minute's 60th sample, its spike seen
+  expect(sizes.slice(-8)).toEqual([60, 60, 60, 60, 60, 60, 60, 60]);
+  expect([...h.peaks("memoryUsage")].slice(-8)).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
 });
 
 test("a replayed 5-minute series fills one step per row; the interval is read from the data", () => {

@@ -12,7 +12,9 @@
 // samples' usual spacing, would fall in a later step. Waiting for the next
 // step's first sample instead held every forecast back by one sample
 // interval: nothing at one sample a second, but a whole minute at one a
-// minute, a minute less lead before a failure (issue 17).
+// minute, a minute less lead before a failure (issue 17). A sample that
+// comes after its step closed (sooner than the usual gap) counts in the
+// next step: none is lost, and the spacing goes on being learned from all.
 import { assert } from "../shared/assert.ts";
 import { HOST_METRICS, type HostMetric, type HostSample } from "../shared/metrics.ts";
 import { Ring } from "./ring.ts";
@@ -36,7 +38,7 @@ export class HostHistory {
   private mins = new Map<ForecastMetric, number>();
   private n = 0;
   private bucketLastTs = 0;
-  /** The newest step closed: a sample of it or before, come late, is ignored. */
+  /** The newest step closed (a sample of it, come late, counts in the next). */
   private closedBucket = -Infinity;
   private lastSampleTs: number | null = null;
   private readonly gaps: number[] = [];
@@ -60,15 +62,22 @@ export class HostHistory {
     }
   }
 
-  /** Adds a sample; true when it closed a step (new values to forecast from): the one before it, or its own when it is that step's last. A sample of a step already closed or older than the current one is ignored. */
+  /**
+   * Adds a sample; true when it closed a step (new values to forecast
+   * from): the one before it, or its own when it is that step's last. A
+   * sample of the step closed last (it came sooner than the usual gap)
+   * counts in the next step; one older than that, or than the open step,
+   * is ignored.
+   */
   add(s: HostSample): boolean {
-    const b = Math.floor(s.ts / this.stepMs);
-    if ((this.bucket !== null && b < this.bucket) || b <= this.closedBucket) return false;
     if (this.lastSampleTs !== null && s.ts > this.lastSampleTs) {
       this.gaps.push(s.ts - this.lastSampleTs);
       if (this.gaps.length > GAPS_KEPT) this.gaps.shift();
     }
-    this.lastSampleTs = s.ts;
+    this.lastSampleTs = Math.max(this.lastSampleTs ?? -Infinity, s.ts);
+    let b = Math.floor(s.ts / this.stepMs);
+    if (b === this.closedBucket) b += 1;
+    if ((this.bucket !== null && b < this.bucket) || b <= this.closedBucket) return false;
     let closed = false;
     if (this.bucket !== null && b > this.bucket) closed = this.close();
     if (this.bucket === null) {
@@ -95,11 +104,11 @@ export class HostHistory {
     return closed;
   }
 
-  /** The samples' usual spacing (the median of the recent ones), or null before one is known. */
+  /** The samples' usual spacing (the lower median of the recent ones: mixed gaps close a step late rather than early), or null before one is known. */
   private usualGap(): number | null {
     if (this.gaps.length === 0) return null;
     const d = [...this.gaps].sort((a, c) => a - c);
-    return d[Math.floor(d.length / 2)]!;
+    return d[Math.floor((d.length - 1) / 2)]!;
   }
 
   /** Closes the current step: its mean, peak and trough become the newest values. */
