@@ -2,6 +2,7 @@
 // saturation sampled every 5 s, the case issue 17 found missed (its
 // one-minute means hid the peaks), is seen coming at least a minute before
 // its trend saturates; a calm, noisy host at the same sampling is not.
+// Every closed step is scored for anomalies, also two closed by one sample.
 //
 // Measured (session 15): judged on the steps' means alone it warned 105 s
 // after the trend saturated; with the peaks, 75 s before. Both are later
@@ -94,4 +95,25 @@ test("a metric only scaling watches is forecast for this host alone: its p90 com
   expect(own.metrics.map((m) => m.metric)).toEqual(["memoryUsage"]); // cpuLoad has no limit: no exhaustion from it
   expect(other.p90?.cpuLoad).toBeUndefined();
   expect(other.p90?.memoryUsage).toBeDefined();
+}, 60_000);
+
+test("a spike in a step that closed together with the next (a sample a little early for its minute) is still scored", async () => {
+  const f = (await startForecasting(cfg, logger("test", "warn")))!;
+  const r = rng(11);
+  const settle = async (ts: number) => {
+    for (let i = 0; i < 500 && (f.latest()[0]?.atTs ?? -1) < ts; i++) await new Promise((res) => setTimeout(res, 1));
+  };
+  // Over five calm hours at one sample a minute, each step's forecast awaited: the scorer is past its learning (288 values).
+  const calm = 5 * 60 + 10;
+  for (let i = 0; i < calm; i++) {
+    f.sample(HOST, sample(i * 60_000, 0.3 + (r.next() - 0.5) * 0.02));
+    await settle(i * 60_000);
+  }
+  // 0.97, 10 ms before its minute: in the step the sample before closed, so it opens the next one alone; the next sample closes both.
+  f.sample(HOST, sample(calm * 60_000 - 10, 0.97));
+  f.sample(HOST, sample((calm + 1) * 60_000, 0.3));
+  await settle((calm + 1) * 60_000);
+  const latest = f.latest()[0]!;
+  expect(latest.atTs).toBe((calm + 1) * 60_000);
+  expect(latest.metrics.find((m) => m.metric === "cpuLoad")!.anomaly).toBeGreaterThanOrEqual(0.75);
 }, 60_000);

@@ -99,6 +99,8 @@ class ForecastRunner {
   private readonly running = new Set<HostId>();
   private readonly again = new Set<HostId>();
   private readonly anomaly = new Map<HostId, Map<ForecastMetric, MetricScore>>();
+  /** Per host, the steps closed when its values were last scored (HostHistory.closedSteps). */
+  private readonly scoredSteps = new Map<HostId, number>();
   private readonly horizonMs: number;
   private readonly watched: Watched[];
   private readonly model: Forecaster;
@@ -133,11 +135,14 @@ class ForecastRunner {
     const perMetric = this.scoresOf(host);
     // The newest value's step, and the horizon in steps: what the quantile blend is fed with once the model answers.
     const at = { step: h.closedSteps - 1, steps: horizonSteps(horizonMs, intervalMs) };
-    // The newest value meets the one-step forecast made a step ago.
+    // Every value not yet scored, oldest first (more than one when a sample closed two steps, or runs were merged while one was in flight): the first meets the one-step forecast made from the step before it; the score is the strongest.
+    const fresh = Math.max(1, Math.min(h.closedSteps - (this.scoredSteps.get(host) ?? h.closedSteps - 1), h.length));
+    this.scoredSteps.set(host, h.closedSteps);
     watched.forEach(({ metric }, i) => {
       const a = perMetric.get(metric)!;
       const v = series[i]!;
-      a.score = a.scorer.push(h.lastTs, v[v.length - 1]!, a.next);
+      a.score = 0;
+      for (let k = v.length - fresh; k < v.length; k++) a.score = Math.max(a.score, a.scorer.push(h.lastTs, v[k]!, k === v.length - fresh ? a.next : null));
     });
     this.running.add(host);
     this.model
