@@ -1,5 +1,6 @@
 // Proves the replay probe parses NAB's CSV (naming a bad line and why) and
-// plays a series' rows in order at the chosen speed-up.
+// plays a series' rows in order at the chosen speed-up, looped with its time
+// going on.
 import { expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -45,6 +46,24 @@ test("plays the rows in order at the speed-up, then ends", async () => {
     await new Promise<void>((res) => startReplaySampler({ file: f, metric: "cpuLoad", speed: 30_000, scale: 1, loop: false }, (s) => got.push(s), res));
     expect(got.map((s) => s.cpuLoad)).toEqual([0, 1, 2, 3, 4]);
     expect(performance.now() - t0).toBeGreaterThanOrEqual(38);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("looped, the series starts over with its time going on: each lap's timestamps follow the last lap's", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "umbra-replay-"));
+  try {
+    const f = join(dir, "s.csv");
+    // 3 rows, 5 minutes apart; speed 30000: 10 ms apart in real time
+    writeFileSync(f, "timestamp,value\n" + [0, 1, 2].map((k) => `2014-03-07 00:${String(k * 5).padStart(2, "0")}:00,${k}`).join("\n"));
+    const got: HostSample[] = [];
+    const t0 = Date.parse("2014-03-07T00:00:00Z");
+    const sampler = startReplaySampler({ file: f, metric: "cpuLoad", speed: 30_000, scale: 1, loop: true }, (s) => got.push(s));
+    for (let i = 0; i < 500 && got.length < 7; i++) await new Promise((res) => setTimeout(res, 2));
+    await sampler.stop();
+    expect(got.slice(0, 7).map((s) => s.cpuLoad)).toEqual([0, 1, 2, 0, 1, 2, 0]);
+    expect(got.slice(0, 7).map((s) => (s.ts - t0) / 300_000)).toEqual([0, 1, 2, 3, 4, 5, 6]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

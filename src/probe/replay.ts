@@ -26,7 +26,7 @@ export type ReplayOptions = {
   speed: number;
   /** Multiplies every value (e.g. 0.01 for a percentage into a ratio). */
   scale: number;
-  /** Start over at the end instead of holding the last value. */
+  /** Start over at the end instead of holding the last value; each lap's timestamps follow the last lap's (the series' time goes on). */
   loop: boolean;
 };
 
@@ -118,18 +118,23 @@ export function startReplaySampler(o: ReplayOptions, onSample: (s: HostSample) =
   let timer: NodeJS.Timeout | null = null;
   let stopped = false;
   const start = performance.now();
-  let lapOffsetMs = 0;
-  const due = (k: number) => start + lapOffsetMs + (rows[k]!.ts - rows[0]!.ts) / o.speed;
+  // A lap's length in the series' time: its span and one step. Each lap's timestamps follow the last lap's, so the series' time goes on as a live clock does.
+  const lapMs = rows[rows.length - 1]!.ts - rows[0]!.ts + (rows[1]!.ts - rows[0]!.ts);
+  let laps = 0;
+  const due = (k: number) => start + (laps * lapMs + rows[k]!.ts - rows[0]!.ts) / o.speed;
   const next = () => {
     if (stopped) return;
     // Catch up without drift: every row whose time has come, in order.
-    for (let guard = 0; guard < rows.length && i < rows.length && due(i) <= performance.now(); guard++) onSample(sampleOf(rows[i++]!, o.metric, o.scale));
+    for (let guard = 0; guard < rows.length && i < rows.length && due(i) <= performance.now(); guard++) {
+      const row = rows[i++]!;
+      onSample(sampleOf({ ts: row.ts + laps * lapMs, value: row.value }, o.metric, o.scale));
+    }
     if (i >= rows.length) {
       if (!o.loop) {
         onEnd?.();
         return;
       }
-      lapOffsetMs += (rows[rows.length - 1]!.ts - rows[0]!.ts) / o.speed + (rows[1]!.ts - rows[0]!.ts) / o.speed;
+      laps += 1;
       i = 0;
     }
     timer = setTimeout(next, Math.max(0, due(i) - performance.now()));
