@@ -25,8 +25,8 @@
 // live, the series' own timestamps in a replay), so "high for 60 s" means 60
 // s of the series whatever the replay's speed-up, as it means 60 s live.
 // Staleness runs on this host's clock: it asks whether the feed is alive. A
-// data clock that goes back (a replay starting over) starts the host's
-// reading afresh.
+// data clock that goes back starts the host's reading afresh (a looped
+// replay no longer does: its time goes on, src/probe/replay.ts).
 
 import { assert, assertNever } from "../shared/assert.ts";
 import type { HostId } from "../shared/ids.ts";
