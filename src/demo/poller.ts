@@ -93,7 +93,11 @@ function attemptRequest(finish: (rec: Outcome) => void): void {
   const chunks: Buffer[] = [];
   let bytes = 0;
   const sock = connect({ host, port });
-  const timer = setTimeout(() => once({ ok: false, err: "timeout" }), timeoutMs);
+  // The timeout is judged after the loop's next poll phase (setImmediate):
+  // timers run before I/O, so when this process was stalled past it (CPU
+  // steal, a busy machine), an answer that arrived meanwhile is read first
+  // and the request is not failed for the client's own stall.
+  const timer = setTimeout(() => setImmediate(() => once({ ok: false, err: "timeout" })), timeoutMs);
   function once(rec: Outcome): void {
     if (settled) return;
     settled = true;

@@ -13,6 +13,7 @@ import { type FramedChannel, openFramedChannel } from "../shared/framed.ts";
 import type { HostId } from "../shared/ids.ts";
 import { isUmbraError, UmbraError } from "../shared/errors.ts";
 import type { Logger } from "../shared/log.ts";
+import { PROFILES } from "../shared/profiles.ts";
 import type { MeshLink, MeshLinkEvents } from "../shared/meshlink.ts";
 import { MESH_CODEC, type WireMsg } from "./codec.ts";
 import { newWatch, watchStep, WATCH_INTERVAL_MS } from "./watch.ts";
@@ -29,6 +30,10 @@ export const PROTOCOL = "umbra/1";
  */
 export const REFRESH_INTERVAL_MS = 1_000;
 export const REFRESH_INTERVAL_MAX_MS = 16_000;
+/** A connection silent this long is dropped, unless MeshOptions.linkTimeoutMs says otherwise (the lan profile's timing.linkTimeoutMs). */
+export const LINK_TIMEOUT_MS = PROFILES.lan.linkTimeoutMs;
+/** The message secret-stream destroys a connection with when its timeout runs out. */
+const TIMED_OUT = "Stream timed out";
 /** A peer whose connection has this much unsent data gets no more frames until it drains (a cut link must not eat memory). */
 export const PEER_BUFFERED_BYTES_MAX = 1024 * 1024;
 
@@ -51,6 +56,8 @@ export type MeshOptions = {
   reachable?: ReadonlySet<HostId>;
   /** The `umbra bootstrap` hosts (host and first port), whose relays come next. */
   bootstrapRelays?: Array<{ host: string; port: number }>;
+  /** A connection that has received nothing this long is dropped, and hyperswarm dials again (default LINK_TIMEOUT_MS; timing.linkTimeoutMs). */
+  linkTimeoutMs?: number;
 } & MeshLinkEvents<WireMsg>;
 
 /** The mesh link of the agent (the contract both shells' links keep, shared/meshlink.ts), and how it reaches each peer. */
@@ -70,6 +77,10 @@ type Conn = {
   on(event: "error", f: (err: Error) => void): void;
   on(event: "message", f: (buf: Uint8Array) => void): void;
   trySend?(buf: Uint8Array): void;
+  /** Writes an empty frame whenever nothing was written for `ms` (0: never). */
+  setKeepAlive?(ms: number): void;
+  /** Destroys the connection once nothing was received for `ms`. */
+  setTimeout?(ms: number): void;
   /** The UDX stream under it: its remote end is the relay's when relayed. */
   rawStream?: { remoteHost?: string; remotePort?: number } | null;
 };
@@ -354,7 +365,18 @@ function onConnection(o: MeshOptions, peers: Map<HostId, Peer>, relays: Relays, 
     conn.destroy();
     return;
   }
-  conn.on("error", (err: Error) => o.log("debug", "mesh", "connection-error", { peer: id, error: err.message }));
+  const linkTimeoutMs = o.linkTimeoutMs ?? LINK_TIMEOUT_MS;
+  conn.on("error", (err: Error) => {
+    if (err.message === TIMED_OUT) o.log("warn", "mesh", "link-silent", { peer: id, silentMs: linkTimeoutMs, effect: "connection dropped; it is dialled again" });
+    else o.log("debug", "mesh", "connection-error", { peer: id, error: err.message });
+  });
+  // A link is live while something arrives on it: each end writes a
+  // keep-alive when it has written nothing for a quarter of the timeout, and
+  // one that hears nothing for the whole of it drops the connection. The end
+  // left holding a connection the other end dropped without a word (both
+  // dialled at once and each kept a different one) so dials again.
+  conn.setKeepAlive?.(Math.max(1, Math.floor(linkTimeoutMs / 4)));
+  conn.setTimeout?.(linkTimeoutMs);
   const mux = Protomux.from(conn);
   const link = openFramedChannel(mux, PROTOCOL, MESH_CODEC, {
     log: o.log,

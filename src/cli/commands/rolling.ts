@@ -119,9 +119,15 @@ async function status(t: ApiTarget): Promise<StatusDoc | null> {
   }
 }
 
-/** Why the cluster is not fit to lose a host now (null: it is): a member not alive, a service without a holder. */
+/**
+ * Why the cluster is not fit to lose a host now (null: it is): a member not
+ * alive, or alive with no connection to the agent asked (SWIM holds it alive
+ * through the others' probes: take out one of those and the two hosts lose
+ * each other, a holder its lease), a service without a holder.
+ */
 export function whyNotReady(s: StatusDoc): string | null {
   const down = s.members.filter((m) => m.status !== "alive").map((m) => `${m.id} is ${m.status}`);
+  down.push(...s.members.filter((m) => m.status === "alive" && !m.connected).map((m) => `${m.id} is reached only through others (no connection to ${s.host})`));
   if (down.length > 0) return down.join(", ");
   const orphan = s.services.filter((sv) => sv.holder === null).map((sv) => `${sv.name} has no holder`);
   return orphan.length > 0 ? orphan.join(", ") : null;
@@ -134,14 +140,16 @@ export function drainedWhy(s: StatusDoc, h: string): string | null {
 }
 
 /**
- * Why `h` is not back yet (null: it is): not heard in the last `sinceMs`
- * (what was said before its command ran proves nothing: a restart is
- * quicker than its peers notice), not alive, kept out, a replica not in
- * sync or not heard since, a service without a holder.
+ * Why `h` is not back yet (null: it is): not alive, not connected to the
+ * agent asked, not heard in the last `sinceMs` (what was said before its
+ * command ran proves nothing: a restart is quicker than its peers notice),
+ * kept out, a replica not in sync or not heard since, a service without a
+ * holder.
  */
 export function backWhy(s: StatusDoc, h: string, sinceMs: number): string | null {
   const m = s.members.find((x) => x.id === h);
   if (m === undefined || m.status !== "alive") return `${h} is ${m?.status ?? "unknown"}`;
+  if (!m.connected) return `${h} is reached only through others (no connection to ${s.host})`;
   // The agent asked is h itself: that it answers is news enough.
   if (s.host !== h && (m.lastBeaconAgoMs === null || m.lastBeaconAgoMs >= sinceMs)) return `no beacon from ${h} since it was taken out of maintenance`;
   const out = s.services.filter((sv) => (sv.excluded ?? []).includes(h)).map((sv) => `${h} is kept out of ${sv.name}`);
