@@ -31,7 +31,8 @@ describe("simulator", () => {
     // chaos drops up to 30% of messages and partitions often; a holder still serves most of the time
     expect(reports.reduce((a, r) => a + r.availability, 0) / seeds).toBeGreaterThan(0.5);
     expect(reports.reduce((a, r) => a + r.acked, 0)).toBeGreaterThan(500); // the writes invariant 3 guards did happen
-  }, 300_000);
+    // Only a bound on a runaway: beside the model check (scripts/test.sh) the seeds take 205-250 s on CI's 2 cores, 114 s alone.
+  }, 600_000);
 
   test("a majority lost for good: the survivors hold every service on an operator's lowered quorum, certificates signed by fewer than a majority of all voters", () => {
     let lowered = 0;
