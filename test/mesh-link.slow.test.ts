@@ -9,13 +9,12 @@
 // with what openMesh's link returned. Waits are bounded; every process is
 // ended after the suite, failing or not.
 
-import { afterAll, describe, expect, test } from "bun:test";
 import { spawn, type ChildProcess } from "node:child_process";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import type { WireMsg } from "../src/mesh/index.ts";
 import { generateKeyPair } from "../src/shared/identity.ts";
-import { hostId, type HostId } from "../src/shared/ids.ts";
+import type { HostId } from "../src/shared/ids.ts";
 import type { MeshLinkEvents } from "../src/shared/meshlink.ts";
 import { LINK_HOSTS, meshLinkAcceptance, type DrivenLink } from "./adapters/mesh-link.ts";
 
@@ -106,75 +105,4 @@ meshLinkAcceptance<WireMsg>("real hyperswarm mesh on loopback, one Node process 
       for (const p of procs) if (p.exitCode === null) p.kill("SIGKILL");
     },
   };
-});
-
-// A link one end dropped without a word (both ends dialled at once and each
-// kept a different connection; a crash; a NAT rebind) must not be kept by
-// the other end: after linkTimeoutMs of silence it drops the connection and
-// dials again. A quiet link is not silent: keep-alives carry it.
-describe("real mesh link liveness (linkTimeoutMs)", () => {
-  /** Short, so the test is quick; the lan profile's is 2 s. */
-  const LINK_TIMEOUT_MS = 1_000;
-  /** A silent link is dropped well within this (without linkTimeoutMs: 15 s). */
-  const SILENT_DROP_BOUND_MS = 5 * LINK_TIMEOUT_MS;
-  /** A quiet link must outlive its timeout by this many times. */
-  const QUIET_TIMEOUTS = 3;
-  const procs: ChildProcess[] = [];
-  afterAll(async () => {
-    for (const p of procs) {
-      if (p.exitCode !== null) continue;
-      p.kill("SIGCONT");
-      p.kill("SIGTERM");
-    }
-    await new Promise((r) => setTimeout(r, KILL_GRACE_MS));
-    for (const p of procs) if (p.exitCode === null) p.kill("SIGKILL");
-  });
-
-  test("a quiet link stays up; a peer gone silent (SIGSTOP) is dropped after the timeout, and both dial again once it resumes", async () => {
-    const start = (args: string[]): ChildProcess => {
-      const p = spawn(NODE, args, { stdio: ["pipe", "pipe", "inherit"] });
-      procs.push(p);
-      return p;
-    };
-    const bootstrap = `127.0.0.1:${BOOT_PORT_MIN + Math.floor(Math.random() * BOOT_PORT_SPAN)}`;
-    await firstLine(start([MAIN, "bootstrap", "--host", "127.0.0.1", "--port", bootstrap.split(":")[1]!]), (o) => o.event === "listening", "the bootstrap node");
-    const [a, b] = [hostId("a"), hostId("b")];
-    const keys = new Map([a, b].map((h) => [h, generateKeyPair()]));
-    const peersSeen = new Map<HostId, Array<{ id: HostId; connected: boolean; atMs: number }>>([[a, []], [b, []]]);
-    const procOf = new Map<HostId, ChildProcess>();
-    for (const self of [a, b]) {
-      const other = self === a ? b : a;
-      const kp = keys.get(self)!;
-      const p = start([HOST, "--self", self, "--cluster", `${CLUSTER}-liveness`, "--bootstrap", bootstrap, "--public-key", kp.publicKey.toString("hex"), "--secret-key", kp.secretKey.toString("hex"), "--peer", `${other}=${keys.get(other)!.publicKey.toString("hex")}`, "--link-timeout-ms", String(LINK_TIMEOUT_MS)]);
-      procOf.set(self, p);
-      meshProcess(p, { onMessage: () => {}, onPeer: (id, connected) => peersSeen.get(self)!.push({ id, connected, atMs: Date.now() }) });
-      await firstLine(p, (o) => o.event === "ready", `${self}'s mesh to open`);
-    }
-    const up = (self: HostId) => peersSeen.get(self)!.at(-1)?.connected === true;
-    const until = async (pred: () => boolean, what: string) => {
-      for (const end = Date.now() + WAIT_MS; !pred(); await new Promise((r) => setTimeout(r, 20))) if (Date.now() > end) throw new Error(`timed out after ${WAIT_MS} ms waiting for ${what}`);
-    };
-    await until(() => up(a) && up(b), "a and b to connect");
-
-    // Quiet: nothing sent for several timeouts; the keep-alives hold the link.
-    const heard = peersSeen.get(a)!.length + peersSeen.get(b)!.length;
-    await new Promise((r) => setTimeout(r, QUIET_TIMEOUTS * LINK_TIMEOUT_MS));
-    expect(peersSeen.get(a)!.length + peersSeen.get(b)!.length).toBe(heard);
-    expect(up(a) && up(b)).toBe(true);
-
-    // Silent: b stops answering anything; a drops the link.
-    const stoppedAt = Date.now();
-    procOf.get(b)!.kill("SIGSTOP");
-    await until(() => !up(a), "a to drop its silent link to b");
-    const droppedAfterMs = peersSeen.get(a)!.at(-1)!.atMs - stoppedAt;
-    console.log(`mesh-link liveness: a dropped its link to the stopped b after ${droppedAfterMs} ms (timeout ${LINK_TIMEOUT_MS} ms)`);
-    // Counted from the last thing a heard from b: up to a keep-alive interval (a quarter of the timeout) before the stop.
-    expect(droppedAfterMs).toBeGreaterThanOrEqual(0.75 * LINK_TIMEOUT_MS - 50);
-    // Not hyperdht's own 15 s, which held such a link before linkTimeoutMs; wide of the timeout for a loaded machine.
-    expect(droppedAfterMs).toBeLessThan(SILENT_DROP_BOUND_MS);
-
-    // b resumes: both sides end up connected again.
-    procOf.get(b)!.kill("SIGCONT");
-    await until(() => up(a) && up(b), "a and b to connect again");
-  }, 4 * WAIT_MS);
 });

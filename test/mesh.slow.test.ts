@@ -1,7 +1,8 @@
 // Scenario (slow): real agents on loopback, real hyperswarm. Proves that a
 // peer whose key is not in the config is refused before any message is
 // read, that a malformed frame from a listed peer drops that connection with
-// a logged reason, that the agent survives both, that `umbra status` shows
+// a logged reason, that a listed peer that never opens the mesh channel is
+// dropped, that the agent survives these, that `umbra status` shows
 // the mesh (through a's Unix socket, and b's TCP listener with its token),
 // that SIGHUP reloads the config instead of killing the agent, and that
 // /metrics passes promtool.
@@ -100,6 +101,21 @@ describe("mesh on loopback (slow)", () => {
     expect(events).toContain("closed");
     expect(await healthz(TARGET.a)).toBe(200);
     expect(await healthz(TARGET.b)).toBe(200);
+  }, 30_000);
+
+  // The far end of a connection it dropped mid-handshake says nothing either:
+  // the connection is dropped after timing.linkOpenTimeoutMs (lan: 1.5 s)
+  // and never counted, so the two hosts' dials are not refused as duplicates
+  // of it and no one reads the peer as connected.
+  test("a listed peer that connects but never opens the mesh channel is dropped after linkOpenTimeoutMs, never counted connected", async () => {
+    const from = logs.length;
+    const events = await rogue(["--key", join(dir, "c.key"), "--mode", "mute"]);
+    expect(events).toContain("connected");
+    expect(events).toContain("closed");
+    const mine = logs.slice(from);
+    expect(mine.some((l) => l.event === "link-unopened" && l.peer === "c" && l.waitedMs === 1500)).toBe(true);
+    expect(mine.some((l) => l.event === "peer-connected" && l.peer === "c")).toBe(false);
+    expect(await healthz(TARGET.a)).toBe(200);
   }, 30_000);
 
   test("umbra status shows the members, as a table and as JSON", async () => {

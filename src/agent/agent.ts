@@ -318,7 +318,7 @@ function openAgentMesh(config: Config, keyPair: KeyPair, sigs: Signatures, loop:
     listen: listenOf(config),
     bootstrapRelays: (config.bootstrap ?? []).map(parseHostPort),
     reachable: new Set(config.hosts.filter((h) => h.id !== self && h.address !== undefined).map((h) => h.id)),
-    linkTimeoutMs: config.timing.linkTimeoutMs,
+    linkOpenTimeoutMs: config.timing.linkOpenTimeoutMs,
     log,
     onMessage: (from, msg) => {
       if (sigs.verify(from, msg)) loop.enqueue(from, msg);

@@ -134,13 +134,19 @@ const timer = setInterval(() => {
 
 function stop(): void {
   clearInterval(timer);
-  // Polls still in flight end within their timeouts (each retry one more); then exit.
-  setTimeout(() => {
-    clearInterval(flusher);
-    flush();
-    process.exitCode = 0;
-    process.stdout.end(() => process.exit(0));
-  }, timeoutMs * (retries + 1) + 5);
+  // Polls still in flight end within their timeouts (each retry one more),
+  // judged after a poll phase (attemptRequest): so the last lines are
+  // written after one too, then exit.
+  setTimeout(
+    () =>
+      setImmediate(() => {
+        clearInterval(flusher);
+        flush();
+        process.exitCode = 0;
+        process.stdout.end(() => process.exit(0));
+      }),
+    timeoutMs * (retries + 1) + 5,
+  );
 }
 process.once("SIGTERM", stop);
 process.once("SIGINT", stop);

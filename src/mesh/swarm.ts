@@ -30,10 +30,8 @@ export const PROTOCOL = "umbra/1";
  */
 export const REFRESH_INTERVAL_MS = 1_000;
 export const REFRESH_INTERVAL_MAX_MS = 16_000;
-/** A connection silent this long is dropped, unless MeshOptions.linkTimeoutMs says otherwise (the lan profile's timing.linkTimeoutMs). */
-export const LINK_TIMEOUT_MS = PROFILES.lan.linkTimeoutMs;
-/** The message secret-stream destroys a connection with when its timeout runs out. */
-const TIMED_OUT = "Stream timed out";
+/** A connection whose peer has not opened the mesh channel this long is dropped, unless MeshOptions.linkOpenTimeoutMs says otherwise (the lan profile's timing). */
+export const LINK_OPEN_TIMEOUT_MS = PROFILES.lan.linkOpenTimeoutMs;
 /** A peer whose connection has this much unsent data gets no more frames until it drains (a cut link must not eat memory). */
 export const PEER_BUFFERED_BYTES_MAX = 1024 * 1024;
 
@@ -56,8 +54,8 @@ export type MeshOptions = {
   reachable?: ReadonlySet<HostId>;
   /** The `umbra bootstrap` hosts (host and first port), whose relays come next. */
   bootstrapRelays?: Array<{ host: string; port: number }>;
-  /** A connection that has received nothing this long is dropped, and hyperswarm dials again (default LINK_TIMEOUT_MS; timing.linkTimeoutMs). */
-  linkTimeoutMs?: number;
+  /** A connection whose peer has not opened the mesh channel this long is dropped (default LINK_OPEN_TIMEOUT_MS; timing.linkOpenTimeoutMs). */
+  linkOpenTimeoutMs?: number;
 } & MeshLinkEvents<WireMsg>;
 
 /** The mesh link of the agent (the contract both shells' links keep, shared/meshlink.ts), and how it reaches each peer. */
@@ -76,11 +74,8 @@ type Conn = {
   writableLength?: number;
   on(event: "error", f: (err: Error) => void): void;
   on(event: "message", f: (buf: Uint8Array) => void): void;
+  on(event: "close", f: () => void): void;
   trySend?(buf: Uint8Array): void;
-  /** Writes an empty frame whenever nothing was written for `ms` (0: never). */
-  setKeepAlive?(ms: number): void;
-  /** Destroys the connection once nothing was received for `ms`. */
-  setTimeout?(ms: number): void;
   /** The UDX stream under it: its remote end is the relay's when relayed. */
   rawStream?: { remoteHost?: string; remotePort?: number } | null;
 };
@@ -355,7 +350,7 @@ function onDatagram(o: MeshOptions, conn: Conn, id: HostId, buf: Uint8Array): vo
   o.onMessage(id, msg);
 }
 
-/** A new connection: refused unless its key is listed, else the mesh channel opened on it and the peer (re)placed. */
+/** A new connection: refused unless its key is listed, else the mesh channel opened on it, and the peer (re)placed once the peer opens it too. */
 function onConnection(o: MeshOptions, peers: Map<HostId, Peer>, relays: Relays, refresh: Refresher, conn: Conn, info: { publicKey: Buffer; client?: boolean }): void {
   const key = info.publicKey.toString("hex");
   const id = o.peers.get(key);
@@ -365,25 +360,38 @@ function onConnection(o: MeshOptions, peers: Map<HostId, Peer>, relays: Relays, 
     conn.destroy();
     return;
   }
-  const linkTimeoutMs = o.linkTimeoutMs ?? LINK_TIMEOUT_MS;
-  conn.on("error", (err: Error) => {
-    if (err.message === TIMED_OUT) o.log("warn", "mesh", "link-silent", { peer: id, silentMs: linkTimeoutMs, effect: "connection dropped; it is dialled again" });
-    else o.log("debug", "mesh", "connection-error", { peer: id, error: err.message });
-  });
-  // A link is live while something arrives on it: each end writes a
-  // keep-alive when it has written nothing for a quarter of the timeout, and
-  // one that hears nothing for the whole of it drops the connection. The end
-  // left holding a connection the other end dropped without a word (both
-  // dialled at once and each kept a different one) so dials again.
-  conn.setKeepAlive?.(Math.max(1, Math.floor(linkTimeoutMs / 4)));
-  conn.setTimeout?.(linkTimeoutMs);
+  conn.on("error", (err: Error) => o.log("debug", "mesh", "connection-error", { peer: id, error: err.message }));
   const mux = Protomux.from(conn);
+  const relay = openRelayChannel(mux, relays.own, {
+    onOpen: (key, channel) => {
+      relays.keys.set(id, key);
+      // What this host's relay links for that peer, said again: the peer forgot it when this connection last closed.
+      for (const [a, b] of relays.relay?.active() ?? []) {
+        if (a.equals(info.publicKey)) channel.tell(b, true);
+        else if (b.equals(info.publicKey)) channel.tell(a, true);
+      }
+    },
+    onLinked: (peer, on) => {
+      const other = o.peers.get(peer.toString("hex"));
+      if (other !== undefined && other !== id) relays.links.said(other, id, on);
+    },
+  });
+  let spoke = false;
   const link = openFramedChannel(mux, PROTOCOL, MESH_CODEC, {
     log: o.log,
     part: "mesh",
     peer: id,
     onMessage: (msg) => o.onMessage(id, msg),
     onMalformed: () => conn.destroy(),
+    // The peer is connected once it speaks the mesh protocol too, not when a connection exists.
+    onOpen: (channel) => {
+      spoke = true;
+      const prior = peers.get(id);
+      peers.set(id, { id, conn, link: channel, relay });
+      if (prior !== undefined && prior.conn !== conn) prior.conn.destroy();
+      o.log("info", "mesh", "peer-connected", { peer: id, initiator: Boolean(info.client) });
+      o.onPeer(id, true);
+    },
     onClose: () => {
       const cur = peers.get(id);
       if (cur !== undefined && cur.conn === conn) {
@@ -399,28 +407,37 @@ function onConnection(o: MeshOptions, peers: Map<HostId, Peer>, relays: Relays, 
     conn.destroy();
     return;
   }
-  const relay = openRelayChannel(mux, relays.own, {
-    onOpen: (key, channel) => {
-      relays.keys.set(id, key);
-      // What this host's relay links for that peer, said again: the peer forgot it when this connection last closed.
-      for (const [a, b] of relays.relay?.active() ?? []) {
-        if (a.equals(info.publicKey)) channel.tell(b, true);
-        else if (b.equals(info.publicKey)) channel.tell(a, true);
-      }
-    },
-    onLinked: (peer, on) => {
-      const other = o.peers.get(peer.toString("hex"));
-      if (other !== undefined && other !== id) relays.links.said(other, id, on);
-    },
-  });
   const memory = datagramMemory();
   conn.on("message", (buf) => {
     if (!memory.seen(buf)) onDatagram(o, conn, id, buf); // a copy of one delivered already is dropped
   });
   o.onMux?.(id, mux);
-  const prior = peers.get(id);
-  peers.set(id, { id, conn, link, relay });
-  if (prior !== undefined && prior.conn !== conn) prior.conn.destroy();
-  o.log("info", "mesh", "peer-connected", { peer: id, initiator: Boolean(info.client) });
-  o.onPeer(id, true);
+  dropIfUnopened(o, id, conn, () => spoke);
+}
+
+/**
+ * A connection whose peer has not opened the mesh channel within
+ * linkOpenTimeoutMs is dropped. Its other end is gone or mute: when two
+ * hosts dial each other at once, hyperswarm may leave one holding a
+ * connection the other destroyed mid-handshake, and the other holding none.
+ * The holder would keep it until UDX gives up (15 s), refusing the other's
+ * dials as duplicates meanwhile, and the two would meet only through other
+ * hosts: lose those and a holder loses its lease. Judged after the loop's
+ * next poll phase, so a stall of this host's own does not drop a link whose
+ * peer's open is waiting to be read.
+ */
+function dropIfUnopened(o: MeshOptions, id: HostId, conn: Conn, opened: () => boolean): void {
+  const waitMs = o.linkOpenTimeoutMs ?? LINK_OPEN_TIMEOUT_MS;
+  let closed = false;
+  conn.on("close", () => (closed = true));
+  const timer = setTimeout(
+    () =>
+      setImmediate(() => {
+        if (closed || opened()) return;
+        o.log("warn", "mesh", "link-unopened", { peer: id, waitedMs: waitMs, effect: "connection dropped; the hosts dial again" });
+        conn.destroy();
+      }),
+    waitMs,
+  );
+  timer.unref();
 }

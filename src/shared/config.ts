@@ -135,7 +135,7 @@ const TimingSchema = z
     hookTimeoutMs: ms(100, HOOK_TIMEOUT_MS_MAX),
     writeTimeoutMs: ms(10, 600_000),
     syncStaleMs: ms(10, 3_600_000),
-    linkTimeoutMs: ms(200, 600_000),
+    linkOpenTimeoutMs: ms(500, 600_000),
   })
   .partial()
   .strict();

@@ -34,15 +34,11 @@ const LAN = {
   hookTimeoutMs: 5000, // user hooks are killed after this
   writeTimeoutMs: 5000, // a state write not durable on ackShadows shadows by then fails (it is not rolled back)
   syncStaleMs: 3000, // a replica not heard on the state channel this long is "stale"
-  // A mesh connection that has received nothing this long is dropped and
-  // dialled again; each end writes a keep-alive after a quarter of it idle.
-  // A link one end dropped without a word (the duplicate connection the
-  // other end kept when both dialled at once, a crash, a NAT rebind) is
-  // otherwise kept for good by the end still holding it, and the hosts meet
-  // only through others: lose those and the holder loses its lease. Long
-  // beside a loop stall (800 ms seen under CPU steal): a live link must not
-  // be cut and dialled again under load.
-  linkTimeoutMs: 2000,
+  // A mesh connection whose peer has not opened the mesh channel this long
+  // is dropped (mesh/swarm.ts): its other end is gone, and while it is held
+  // the hosts' dials to each other are refused as duplicates. Well beyond a
+  // round trip and a loop stall (800 ms seen under CPU steal).
+  linkOpenTimeoutMs: 1500,
 } as const;
 
 /**
@@ -73,7 +69,7 @@ export const PROFILES = {
     hookTimeoutMs: 10000, // hooks there often reach a remote service
     writeTimeoutMs: 15000,
     syncStaleMs: 10000,
-    linkTimeoutMs: 10000,
+    linkOpenTimeoutMs: 5000,
   },
   // Cellular or satellite links with loss bursts of seconds: network timings
   // ×20 lan. Small boxes run hot and cold without NTP: twice the drift bound.
@@ -91,7 +87,7 @@ export const PROFILES = {
     hookTimeoutMs: 15000,
     writeTimeoutMs: 30000,
     syncStaleMs: 20000,
-    linkTimeoutMs: 20000, // loss bursts of seconds must not cut a link
+    linkOpenTimeoutMs: 10000, // a handshake through loss bursts of seconds
   },
   // One machine (network namespaces, tests): the same as lan.
   local: LAN,

@@ -2,7 +2,7 @@
 // lose the next host, and when a host is back. The walk itself runs on real
 // agents in test/rolling.slow.test.ts.
 import { describe, expect, test } from "bun:test";
-import type { MemberDoc, StatusDoc } from "../../api/types.ts";
+import type { MemberDoc, StatusDoc } from "../../api/index.ts";
 import { backWhy, whyNotReady } from "./rolling.ts";
 
 const member = (id: string, over: Partial<MemberDoc> = {}): MemberDoc => ({ id, status: "alive", incarnation: 0, connected: true, reach: "direct", rttMs: 0.3, labels: {}, lastBeaconAgoMs: 200, metrics: null, ...over });
@@ -24,11 +24,11 @@ function fit(members: Partial<Record<"h1" | "h3", Partial<MemberDoc>>> = {}): St
 
 describe("whyNotReady: may the walk take the next host out?", () => {
   test("every member alive and connected, every service held: yes", () => {
-    expect(whyNotReady(fit())).toBeNull();
+    expect(whyNotReady(fit(), "h3")).toBeNull();
   });
 
   test("a member suspected: no, and it says which", () => {
-    expect(whyNotReady(fit({ h3: { status: "suspect" } }))).toBe("h3 is suspect");
+    expect(whyNotReady(fit({ h3: { status: "suspect" } }), "h1")).toBe("h3 is suspect");
   });
 
   // The outage this gate closes: h1 held web, h2 had just restarted and its
@@ -36,12 +36,18 @@ describe("whyNotReady: may the walk take the next host out?", () => {
   // and h2 alive to each other through h3. The walk took h3 out next, and h1
   // lost its lease with no voter it could hear.
   test("a member alive only through others' probes (no connection to the agent asked): no", () => {
-    expect(whyNotReady(fit({ h1: { connected: false, reach: "through-others" } }))).toBe("h1 is reached only through others (no connection to h2)");
+    expect(whyNotReady(fit({ h1: { connected: false, reach: "through-others" } }), "h3")).toBe("h1 is reached only through others (no connection to h2)");
+  });
+
+  test("a member connected through the next host's relay: not that host (the two would lose each other); another, yes", () => {
+    const s = fit({ h1: { reach: "relayed", via: "h3" } });
+    expect(whyNotReady(s, "h3")).toBe("h1 is reached through h3's relay");
+    expect(whyNotReady(s, "h1")).toBeNull();
   });
 
   test("a service without a holder: no", () => {
     const s = fit();
-    expect(whyNotReady({ ...s, services: s.services.map((sv) => ({ ...sv, holder: null })) })).toBe("web has no holder");
+    expect(whyNotReady({ ...s, services: s.services.map((sv) => ({ ...sv, holder: null })) }, "h3")).toBe("web has no holder");
   });
 });
 

@@ -73,10 +73,10 @@ export async function rolling(o: RollingOptions): Promise<void> {
   process.once("SIGINT", () => process.exit(130));
   for (const [i, h] of hosts.entries()) {
     // Checked before each host, not once: a host lost meanwhile must not be joined by the next one taken out.
-    const unfit = whyNotReady(await waitAnswer(o));
+    const unfit = whyNotReady(await waitAnswer(o), h);
     if (unfit !== null) {
       say(`[${i + 1}/${hosts.length}] waiting for the cluster to be fit before ${h}: ${unfit}`);
-      await waitFor(o, `the cluster to be fit before ${h} (rolling maintenance takes one host out at a time and needs the rest fit)`, whyNotReady);
+      await waitFor(o, `the cluster to be fit before ${h} (rolling maintenance takes one host out at a time and needs the rest fit)`, (s) => whyNotReady(s, h));
     }
     say(`[${i + 1}/${hosts.length}] ${h}: maintenance`);
     const t0 = Date.now();
@@ -120,14 +120,16 @@ async function status(t: ApiTarget): Promise<StatusDoc | null> {
 }
 
 /**
- * Why the cluster is not fit to lose a host now (null: it is): a member not
- * alive, or alive with no connection to the agent asked (SWIM holds it alive
- * through the others' probes: take out one of those and the two hosts lose
- * each other, a holder its lease), a service without a holder.
+ * Why the cluster is not fit to lose host `next` now (null: it is), as the
+ * agent asked sees it: a member not alive; alive but with no connection to
+ * the agent asked (SWIM holds it alive through the others' probes: take one
+ * of those out and the two hosts lose each other, a holder its lease), or
+ * connected through `next`'s relay; a service without a holder.
  */
-export function whyNotReady(s: StatusDoc): string | null {
+export function whyNotReady(s: StatusDoc, next: string): string | null {
   const down = s.members.filter((m) => m.status !== "alive").map((m) => `${m.id} is ${m.status}`);
   down.push(...s.members.filter((m) => m.status === "alive" && !m.connected).map((m) => `${m.id} is reached only through others (no connection to ${s.host})`));
+  down.push(...s.members.filter((m) => m.connected && m.via === next).map((m) => `${m.id} is reached through ${next}'s relay`));
   if (down.length > 0) return down.join(", ");
   const orphan = s.services.filter((sv) => sv.holder === null).map((sv) => `${sv.name} has no holder`);
   return orphan.length > 0 ? orphan.join(", ") : null;
