@@ -24,6 +24,7 @@
 //   node src/demo/poller.ts --url http://198.51.100.10:8080/ [--interval-ms 5] [--timeout-ms 30] [--duration-ms 60000] [--retries 0]
 import { connect } from "node:net";
 import { parseArgs } from "node:util";
+import { afterIoPoll } from "../shared/timers.ts";
 
 /** Polls in flight at most: a black-holed VIP must not pile up sockets. */
 const IN_FLIGHT_MAX = 64;
@@ -93,11 +94,8 @@ function attemptRequest(finish: (rec: Outcome) => void): void {
   const chunks: Buffer[] = [];
   let bytes = 0;
   const sock = connect({ host, port });
-  // The timeout is judged after the loop's next poll phase (setImmediate):
-  // timers run before I/O, so when this process was stalled past it (CPU
-  // steal, a busy machine), an answer that arrived meanwhile is read first
-  // and the request is not failed for the client's own stall.
-  const timer = setTimeout(() => setImmediate(() => once({ ok: false, err: "timeout" })), timeoutMs);
+  // Judged after an I/O poll: the client's own stall is not the service's silence.
+  const timer = afterIoPoll(timeoutMs, () => once({ ok: false, err: "timeout" }));
   function once(rec: Outcome): void {
     if (settled) return;
     settled = true;
@@ -135,18 +133,13 @@ const timer = setInterval(() => {
 function stop(): void {
   clearInterval(timer);
   // Polls still in flight end within their timeouts (each retry one more),
-  // judged after a poll phase (attemptRequest): so the last lines are
-  // written after one too, then exit.
-  setTimeout(
-    () =>
-      setImmediate(() => {
-        clearInterval(flusher);
-        flush();
-        process.exitCode = 0;
-        process.stdout.end(() => process.exit(0));
-      }),
-    timeoutMs * (retries + 1) + 5,
-  );
+  // judged after an I/O poll: so the last lines are written after one too.
+  afterIoPoll(timeoutMs * (retries + 1) + 5, () => {
+    clearInterval(flusher);
+    flush();
+    process.exitCode = 0;
+    process.stdout.end(() => process.exit(0));
+  });
 }
 process.once("SIGTERM", stop);
 process.once("SIGINT", stop);

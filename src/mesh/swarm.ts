@@ -14,6 +14,7 @@ import type { HostId } from "../shared/ids.ts";
 import { isUmbraError, UmbraError } from "../shared/errors.ts";
 import type { Logger } from "../shared/log.ts";
 import { PROFILES } from "../shared/profiles.ts";
+import { afterIoPoll } from "../shared/timers.ts";
 import type { MeshLink, MeshLinkEvents } from "../shared/meshlink.ts";
 import { MESH_CODEC, type WireMsg } from "./codec.ts";
 import { newWatch, watchStep, WATCH_INTERVAL_MS } from "./watch.ts";
@@ -422,22 +423,17 @@ function onConnection(o: MeshOptions, peers: Map<HostId, Peer>, relays: Relays, 
  * connection the other destroyed mid-handshake, and the other holding none.
  * The holder would keep it until UDX gives up (15 s), refusing the other's
  * dials as duplicates meanwhile, and the two would meet only through other
- * hosts: lose those and a holder loses its lease. Judged after the loop's
- * next poll phase, so a stall of this host's own does not drop a link whose
+ * hosts: lose those and a holder loses its lease. Judged after an I/O poll
+ * (afterIoPoll), so a stall of this host's own does not drop a link whose
  * peer's open is waiting to be read.
  */
 function dropIfUnopened(o: MeshOptions, id: HostId, conn: Conn, opened: () => boolean): void {
   const waitMs = o.linkOpenTimeoutMs ?? LINK_OPEN_TIMEOUT_MS;
   let closed = false;
   conn.on("close", () => (closed = true));
-  const timer = setTimeout(
-    () =>
-      setImmediate(() => {
-        if (closed || opened()) return;
-        o.log("warn", "mesh", "link-unopened", { peer: id, waitedMs: waitMs, effect: "connection dropped; the hosts dial again" });
-        conn.destroy();
-      }),
-    waitMs,
-  );
-  timer.unref();
+  afterIoPoll(waitMs, () => {
+    if (closed || opened()) return;
+    o.log("warn", "mesh", "link-unopened", { peer: id, waitedMs: waitMs, effect: "connection dropped; the hosts dial again" });
+    conn.destroy();
+  }).unref();
 }

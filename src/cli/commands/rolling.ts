@@ -128,11 +128,16 @@ async function status(t: ApiTarget): Promise<StatusDoc | null> {
  */
 export function whyNotReady(s: StatusDoc, next: string): string | null {
   const down = s.members.filter((m) => m.status !== "alive").map((m) => `${m.id} is ${m.status}`);
-  down.push(...s.members.filter((m) => m.status === "alive" && !m.connected).map((m) => `${m.id} is reached only through others (no connection to ${s.host})`));
+  down.push(...s.members.filter((m) => m.status === "alive" && !m.connected).map((m) => throughOthers(s, m.id)));
   down.push(...s.members.filter((m) => m.connected && m.via === next).map((m) => `${m.id} is reached through ${next}'s relay`));
   if (down.length > 0) return down.join(", ");
   const orphan = s.services.filter((sv) => sv.holder === null).map((sv) => `${sv.name} has no holder`);
   return orphan.length > 0 ? orphan.join(", ") : null;
+}
+
+/** A member alive with no connection to the agent asked: SWIM holds it alive through the others' probes. */
+function throughOthers(s: StatusDoc, id: string): string {
+  return `${id} is reached only through others (no connection to ${s.host})`;
 }
 
 /** Why `h` is not drained yet (null: it is): a service of its still held by it, or by nobody. */
@@ -151,7 +156,7 @@ export function drainedWhy(s: StatusDoc, h: string): string | null {
 export function backWhy(s: StatusDoc, h: string, sinceMs: number): string | null {
   const m = s.members.find((x) => x.id === h);
   if (m === undefined || m.status !== "alive") return `${h} is ${m?.status ?? "unknown"}`;
-  if (!m.connected) return `${h} is reached only through others (no connection to ${s.host})`;
+  if (!m.connected) return throughOthers(s, h);
   // The agent asked is h itself: that it answers is news enough.
   if (s.host !== h && (m.lastBeaconAgoMs === null || m.lastBeaconAgoMs >= sinceMs)) return `no beacon from ${h} since it was taken out of maintenance`;
   const out = s.services.filter((sv) => (sv.excluded ?? []).includes(h)).map((sv) => `${h} is kept out of ${sv.name}`);
